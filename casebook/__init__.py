@@ -1,0 +1,198 @@
+"""casebook: an encrypted case database for documenting detention and enforced disappearance."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from casebook.config import Settings
+from casebook.db import Database
+from casebook.encrypted import Vault, key_source_from_setting
+from casebook.logs import configure_logging
+from casebook.resources import resource_dir
+
+LANGUAGES = ("ar", "en")
+
+
+def _no_passphrase() -> str:
+    from crypto import KeySourceError
+
+    raise KeySourceError(
+        "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or start with "
+        "'casebook serve', which asks for it"
+    )
+
+
+def create_app(settings: Settings | None = None, vault: Vault | None = None) -> Flask:
+    """Wire the application. No migrations, no prompts, no writes: `casebook init` does those.
+
+    The keyring is loaded when first needed; `casebook serve` and `wsgi.py` load it at start
+    so that a server without its key refuses to start.
+    """
+    settings = settings or Settings.from_env()
+    configure_logging()
+    app = Flask(
+        "casebook",
+        template_folder=str(resource_dir("templates")),
+        static_folder=None,  # added by _wire_static so that the route declares @public
+        instance_path=str(settings.instance),
+        instance_relative_config=False,
+    )
+    _wire_static(app)
+    app.config.update(
+        CASEBOOK=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "testing",
+        MAX_CONTENT_LENGTH=settings.max_attachment_bytes + 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
+        WTF_CSRF_ENABLED=settings.csrf_enabled,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in before_request so bearer-token calls skip it
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        WTF_CSRF_SSL_STRICT=settings.production,
+        PERMANENT_SESSION_LIFETIME=settings.session_absolute,
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=False,
+        BABEL_TRANSLATION_DIRECTORIES=str(resource_dir("translations")),
+        BABEL_DEFAULT_LOCALE="ar",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    if vault is None:
+        source = key_source_from_setting(settings.kek_source, settings.instance, _passphrase_reader(settings))
+        vault = Vault(source, settings.expected_cases)
+    database = Database(settings.database_url, vault)
+    app.extensions["casebook.vault"] = vault
+    app.extensions["casebook.db"] = database
+
+    from casebook.auth.passwords import Passwords
+    from casebook.auth.sessions import DatabaseSessionInterface
+
+    app.extensions["casebook.passwords"] = Passwords(settings.password_hashing)
+    app.session_interface = DatabaseSessionInterface(database, settings)
+
+    from casebook import web
+    from casebook.auth.limits import limiter
+
+    web.install(app)
+    csrf = CSRFProtect(app)
+    Babel(app, locale_selector=_select_locale)
+    _wire_login(app, csrf)
+    limiter.init_app(app)
+    _register_blueprints(app)
+    app.jinja_env.globals.update(text_direction=_text_direction, languages=LANGUAGES)
+    app.jinja_env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
+    web.enforce_declared_permissions(app)
+    logging.getLogger("casebook").debug("app wired", extra={"event": "startup"})
+    return app
+
+
+def _passphrase_reader(settings: Settings) -> Any:
+    path = settings.kek_passphrase_file
+    if path is None:
+        return _no_passphrase
+
+    def read() -> str:
+        return path.read_text().rstrip("\n")
+
+    return read
+
+
+def _wire_static(app: Flask) -> None:
+    from casebook.web import public
+
+    app.static_folder = str(resource_dir("static"))
+    app.static_url_path = "/static"
+
+    @public
+    def static(filename: str) -> Any:
+        return app.send_static_file(filename)
+
+    app.add_url_rule("/static/<path:filename>", endpoint="static", view_func=static)
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return str(current_user.language)
+    return request.accept_languages.best_match(LANGUAGES) or "ar"
+
+
+def _text_direction() -> str:
+    from flask_babel import get_locale
+
+    return "rtl" if str(get_locale()) == "ar" else "ltr"
+
+
+def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
+    from casebook import db
+    from casebook.auth.models import User
+    from casebook.auth.services import token_user
+    from casebook.web import error_response, is_api
+
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.session_protection = None  # sessions are server-side, regenerated at login
+
+    @manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            uid = uuid.UUID(user_id)
+        except ValueError:
+            return None
+        user = db.session().get(User, uid)
+        if user is None or user.disabled:
+            return None
+        g.auth_via = "session"
+        return user
+
+    @manager.request_loader
+    def load_from_token(req: Any) -> User | None:
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        user = token_user(db.session(), header.removeprefix("Bearer ").strip())
+        if user is not None:
+            g.auth_via = "token"
+        return user
+
+    @manager.unauthorized_handler
+    def unauthorized() -> Any:
+        if is_api():
+            return error_response(401)
+        from flask import redirect, url_for
+
+        from casebook.web import safe_next
+
+        return redirect(url_for("auth.login", next=safe_next(request.full_path)))
+
+    @app.before_request
+    def csrf_unless_bearer() -> None:
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return  # a cross-site page cannot set this header; the token itself is checked
+        csrf.protect()
+
+    app.permanent_session_lifetime = timedelta(hours=12)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from casebook.admin.views import bp as admin_bp
+    from casebook.audit.api import bp as audit_api
+    from casebook.audit.views import bp as audit_bp
+    from casebook.auth.views import bp as auth_bp
+    from casebook.home import bp as home_bp
+
+    for bp in (home_bp, auth_bp, admin_bp, audit_bp, audit_api):
+        app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Administration of accounts: users, roles, second factors and API tokens."""

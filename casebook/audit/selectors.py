@@ -1,0 +1,71 @@
+"""Reads of the audit log for administrators: filtered, paged, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from casebook.audit.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    action: str = ""
+    object: str = ""
+    date_from: str = ""  # YYYY-MM-DD, inclusive
+    date_to: str = ""
+
+    def as_details(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def _valid_date(value: str) -> bool:
+    return len(value) == 10 and value[4] == "-" and value[7] == "-" and value.replace("-", "").isdigit()
+
+
+def _apply(query: Select[tuple[AuditEntry]], f: AuditFilter) -> Select[tuple[AuditEntry]]:
+    if f.actor:
+        query = query.where((AuditEntry.actor_id == f.actor) | (AuditEntry.actor == f.actor))
+    if f.action:
+        query = query.where(AuditEntry.action.startswith(f.action, autoescape=True))
+    if f.object:
+        query = query.where((AuditEntry.object_id == f.object) | (AuditEntry.object_type == f.object))
+    if f.date_from and _valid_date(f.date_from):
+        query = query.where(AuditEntry.occurred_at >= f.date_from)
+    if f.date_to and _valid_date(f.date_to):
+        query = query.where(AuditEntry.occurred_at < f.date_to + "T99")
+    return query
+
+
+def audit_page(session: Session, f: AuditFilter, page: int, per_page: int = 100
+               ) -> tuple[list[AuditEntry], int]:
+    base = _apply(select(AuditEntry), f)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(
+        base.order_by(AuditEntry.seq.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), int(total)
+
+
+def audit_all(session: Session, f: AuditFilter) -> list[AuditEntry]:
+    return list(session.scalars(_apply(select(AuditEntry), f).order_by(AuditEntry.seq)))
+
+
+def audit_after(session: Session, after: int, limit: int) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
+        )
+    )
+
+
+def as_dict(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "seq": entry.seq, "at": entry.occurred_at, "actor": entry.actor, "actor_id": entry.actor_id,
+        "role": entry.role, "action": entry.action, "object_type": entry.object_type,
+        "object_id": entry.object_id, "outcome": entry.outcome, "details": entry.details,
+        "prev_hash": entry.prev_hash, "hash": entry.hash,
+    }

@@ -1,0 +1,136 @@
+"""Writing the audit log: `audit_record` is called explicitly by every service, in the same
+transaction as the change it records, so neither commits without the other."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from casebook.audit.models import AuditEntry
+
+GENESIS = "0" * 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_ADVISORY_LOCK_KEY = 0x6361736562  # "caseb": serialises chain appends on PostgreSQL
+
+# Detail values are codes, counts, ids and parameters: never names or free text.
+Detail = str | int | float | bool | None | list[str] | list[int]
+
+
+def encode_controls(value: str) -> str:
+    """Newlines and other control characters become visible escapes (ASVS 16.4.1)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: a user (id and role), a command-line operator, or nobody signed in."""
+
+    label: str
+    user_id: str | None = None
+    role: str | None = None
+
+    @classmethod
+    def cli(cls) -> Actor:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return cls(label=encode_controls(f"cli:{user}")[:80])
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        return cls(label="anonymous")
+
+    @classmethod
+    def user(cls, user_id: str, role: str) -> Actor:
+        return cls(label=user_id, user_id=user_id, role=role)
+
+
+def canonical(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def entry_hash(
+    seq: int, occurred_at: str, actor_id: str | None, actor: str, role: str | None, action: str,
+    object_type: str | None, object_id: str | None, outcome: str, details: str, prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical encoding of every column but the hash itself."""
+    body = canonical(
+        {
+            "seq": seq, "at": occurred_at, "actor_id": actor_id, "actor": actor, "role": role,
+            "action": action, "object_type": object_type, "object_id": object_id,
+            "outcome": outcome, "details": details, "prev": prev_hash,
+        }
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def hash_of(entry: AuditEntry) -> str:
+    return entry_hash(
+        entry.seq, entry.occurred_at, entry.actor_id, entry.actor, entry.role, entry.action,
+        entry.object_type, entry.object_id, entry.outcome, entry.details, entry.prev_hash,
+    )
+
+
+def _clean(value: Detail) -> Detail:
+    if isinstance(value, str):
+        return encode_controls(value)[:200]
+    if isinstance(value, list):
+        return [encode_controls(v)[:200] if isinstance(v, str) else v for v in value][:100]
+    return value
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def audit_record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: object | None = None,
+    outcome: str = "success",
+    details: dict[str, Detail] | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain and flush it with the caller's transaction.
+
+    The chain head is read under a lock (BEGIN IMMEDIATE on SQLite, an advisory transaction
+    lock on PostgreSQL) so concurrent writers leave a gapless, correctly chained sequence.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq = head.seq + 1 if head else 1
+    prev = head.hash if head else GENESIS
+    detail_json = canonical({k: _clean(v) for k, v in (details or {}).items()})
+    entry = AuditEntry(
+        seq=seq,
+        occurred_at=now_iso(),
+        actor_id=actor.user_id,
+        actor=encode_controls(actor.label)[:80],
+        role=actor.role,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else encode_controls(str(object_id))[:64],
+        outcome=outcome,
+        details=detail_json,
+        prev_hash=prev,
+        hash="",
+    )
+    entry.hash = hash_of(entry)
+    session.add(entry)
+    session.flush()
+    return entry

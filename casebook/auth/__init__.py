@@ -1,0 +1,1 @@
+"""Accounts, roles and permissions, login with two factors, sessions and API tokens."""

@@ -1,0 +1,273 @@
+"""Writes on accounts. Each flushes and records its audit entry; none commits."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.auth import totp
+from casebook.auth.models import ApiToken, RecoveryCode, User, WebSession
+from casebook.auth.passwords import Passwords, password_problems
+from casebook.auth.permissions import Role
+from casebook.db import utcnow
+from casebook.encrypted import Vault
+
+RECOVERY_CODES = 10
+_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud over a bad line
+TOKEN_PREFIX = "cbt_"
+
+
+class AccountError(Exception):
+    """A refused account change; `problems` maps a field to its messages."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(m for ms in problems.values() for m in ms))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the new owner of a second factor must see exactly once."""
+
+    secret: str
+    uri: str
+    recovery_codes: list[str]
+
+
+def normalise_email(email: str) -> str:
+    return unicodedata.normalize("NFKC", email).strip().casefold()
+
+
+def _vault(session: Session) -> Vault:
+    vault = session.info["vault"]
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def email_hash(session: Session, email: str) -> str:
+    return _vault(session).keyed_hash("email", normalise_email(email))
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email_hash == email_hash(session, email))).first()
+
+
+def _check_new_user(session: Session, email: str, name: str, role: str, password: str,
+                    language: str) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    normal = normalise_email(email)
+    if "@" not in normal or len(normal) > 254 or normal.startswith("@") or normal.endswith("@"):
+        problems["email"] = ["Enter a valid email address."]
+    elif user_by_email(session, normal) is not None:
+        problems["email"] = ["An account with this email already exists."]
+    if not name.strip() or len(name) > 120:
+        problems["display_name"] = ["Enter a name of 1 to 120 characters."]
+    if role not in {r.value for r in Role}:
+        problems["role"] = ["Choose one of the four roles."]
+    if language not in {"ar", "en"}:
+        problems["language"] = ["Choose Arabic or English."]
+    pw = password_problems(password, normal)
+    if pw:
+        problems["password"] = pw
+    return problems
+
+
+def user_create(
+    session: Session, actor: Actor, passwords: Passwords, *, email: str, display_name: str,
+    role: str, password: str, language: str = "ar", must_change_password: bool = False,
+) -> tuple[User, Enrolment]:
+    """Create an account with its second factor ready; the enrolment is shown once."""
+    problems = _check_new_user(session, email, display_name, role, password, language)
+    if problems:
+        raise AccountError(problems)
+    user = User(
+        id=uuid.uuid4(), email_hash=email_hash(session, email), role=role, language=language,
+        password_hash=passwords.hash(password), must_change_password=must_change_password,
+        email_enc=b"", name_enc=b"",
+    )
+    session.add(user)
+    user.email = normalise_email(email)
+    user.display_name = display_name.strip()
+    enrolment = _new_second_factor(session, user)
+    audit_record(session, actor, "user.create", object_type="user", object_id=user.id,
+                 details={"role": role})
+    return user, enrolment
+
+
+def _new_second_factor(session: Session, user: User) -> Enrolment:
+    secret = totp.new_secret()
+    user.totp_secret = secret
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    codes = recovery_codes_replace(session, user)
+    return Enrolment(secret, totp.provisioning_uri(secret, user.email or ""), codes)
+
+
+def recovery_codes_replace(session: Session, user: User) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+        code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+        codes.append(code)
+        session.add(RecoveryCode(user_id=user.id, code_hash=_code_hash(session, code)))
+    session.flush()
+    return codes
+
+
+def _code_hash(session: Session, code: str) -> str:
+    return _vault(session).keyed_hash("recovery", code.strip().lower().replace(" ", ""))
+
+
+def totp_begin_enrolment(session: Session, actor: Actor, user: User) -> Enrolment:
+    """Forced enrolment at first login (after a reset): a fresh secret until confirmed."""
+    enrolment = _new_second_factor(session, user)
+    audit_record(session, actor, "user.2fa_enrol_start", object_type="user", object_id=user.id)
+    return enrolment
+
+
+def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
+    step = totp.match_step(user.totp_secret or "", code, user.totp_last_step)
+    if step is None:
+        audit_record(session, actor, "user.2fa_enrol", object_type="user", object_id=user.id,
+                     outcome="failure")
+        return False
+    user.totp_last_step = step
+    user.totp_confirmed_at = utcnow()
+    audit_record(session, actor, "user.2fa_enrol", object_type="user", object_id=user.id)
+    return True
+
+
+def second_factor_check(session: Session, user: User, code: str) -> str | None:
+    """'totp' or 'recovery' when the code is good (and now spent), else None."""
+    if user.totp_secret and user.totp_confirmed_at is not None:
+        step = totp.match_step(user.totp_secret, code, user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            session.flush()
+            return "totp"
+    row = session.scalars(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _code_hash(session, code),
+            RecoveryCode.used_at.is_(None),
+        )
+    ).first()
+    if row is not None:
+        row.used_at = utcnow()
+        session.flush()
+        return "recovery"
+    return None
+
+
+def sessions_end_all(session: Session, user_id: uuid.UUID) -> int:
+    """End every session of a user (logout everywhere, password change, disable, role change)."""
+    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def password_change(session: Session, actor: Actor, passwords: Passwords, user: User,
+                    current: str, new: str, confirm: str) -> None:
+    problems: dict[str, list[str]] = {}
+    if not passwords.verify(user.password_hash, current):
+        problems["current_password"] = ["The current password is not right."]
+    new_problems = password_problems(new, user.email)
+    if new_problems:
+        problems["new_password"] = new_problems
+    if new != confirm:
+        problems["confirm_password"] = ["The two new passwords differ."]
+    if problems:
+        audit_record(session, actor, "user.password_change", object_type="user",
+                     object_id=user.id, outcome="failure")
+        raise AccountError(problems)
+    user.password_hash = passwords.hash(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    ended = sessions_end_all(session, user.id)
+    audit_record(session, actor, "user.password_change", object_type="user", object_id=user.id,
+                 details={"sessions_ended": ended})
+
+
+def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
+    user.disabled = disabled
+    ended = sessions_end_all(session, user.id) if disabled else 0
+    if disabled:
+        session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    audit_record(session, actor, "user.disable" if disabled else "user.enable",
+                 object_type="user", object_id=user.id, details={"sessions_ended": ended})
+
+
+def user_role_change(session: Session, actor: Actor, user: User, role: str) -> None:
+    if role not in {r.value for r in Role}:
+        raise AccountError({"role": ["Choose one of the four roles."]})
+    old = user.role
+    user.role = role
+    ended = sessions_end_all(session, user.id)
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit_record(session, actor, "user.role_change", object_type="user", object_id=user.id,
+                 details={"from": old, "to": role, "sessions_ended": ended})
+
+
+def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
+    """Clear the second factor; the user enrols again at the next login."""
+    user.totp_enc = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    ended = sessions_end_all(session, user.id)
+    audit_record(session, actor, "user.2fa_reset", object_type="user", object_id=user.id,
+                 details={"sessions_ended": ended})
+
+
+def token_issue(session: Session, actor: Actor, user: User, days: int) -> tuple[ApiToken, str]:
+    if not 1 <= days <= 366:
+        raise AccountError({"days": ["A token lasts 1 to 366 days."]})
+    if user.disabled:
+        raise AccountError({"user": ["This account is disabled."]})
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        id=uuid.uuid4(), user_id=user.id, token_hash=_vault(session).keyed_hash("api-token", raw),
+        expires_at=datetime.now(UTC) + timedelta(days=days),
+    )
+    session.add(token)
+    session.flush()
+    audit_record(session, actor, "token.issue", object_type="api_token", object_id=token.id,
+                 details={"user": str(user.id), "days": days})
+    return token, raw
+
+
+def token_revoke(session: Session, actor: Actor, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    audit_record(session, actor, "token.revoke", object_type="api_token", object_id=token.id)
+
+
+def token_user(session: Session, raw: str) -> User | None:
+    """The live user a bearer token stands for (unexpired, unrevoked, account enabled)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    token = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _vault(session).keyed_hash("api-token", raw))
+    ).first()
+    now = datetime.now(UTC)
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or user.disabled:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        token.last_used_at = now
+    return user

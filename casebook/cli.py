@@ -1,0 +1,398 @@
+"""The `casebook` command (a Flask CLI group): init, demo, serve, user, keys, audit."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.orm import Session
+
+from casebook import create_app
+from casebook.audit.services import Actor, audit_record
+from casebook.config import ConfigError, Settings
+from casebook.db import Database
+from casebook.encrypted import Vault, key_source_from_setting
+from crypto import KeyRing, KeySourceError
+
+
+def _cli_passphrase(settings: Settings) -> Callable[[], str]:
+    """Read the unlock passphrase from CASEBOOK_KEK_PASSPHRASE_FILE, else ask on the terminal."""
+
+    def read() -> str:
+        if settings.kek_passphrase_file is not None:
+            return settings.kek_passphrase_file.read_text().rstrip("\n")
+        if not sys.stdin.isatty():
+            raise KeySourceError(
+                "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or run on a "
+                "terminal"
+            )
+        return getpass.getpass("casebook unlock passphrase: ")
+
+    return read
+
+
+def _make_app() -> Flask:
+    settings = Settings.from_env()
+    source = key_source_from_setting(settings.kek_source, settings.instance,
+                                     _cli_passphrase(settings))
+    return create_app(settings, Vault(source, settings.expected_cases))
+
+
+cli = FlaskGroup(
+    name="casebook", create_app=_make_app, add_default_commands=False, add_version_option=False,
+    load_dotenv=False, help="casebook: encrypted case database. See README.md.",
+)
+
+
+def main() -> None:
+    os.umask(0o077)  # every file casebook writes (database, keys, exports) is private to it
+    try:
+        cli.main(prog_name="casebook")
+    except (ConfigError, KeySourceError) as exc:
+        click.echo(f"casebook: {exc}", err=True)
+        sys.exit(2)
+
+
+def _settings() -> Settings:
+    s: Settings = current_app.config["CASEBOOK"]
+    return s
+
+
+def _vault() -> Vault:
+    v: Vault = current_app.extensions["casebook.vault"]
+    return v
+
+
+def _db() -> Database:
+    d: Database = current_app.extensions["casebook.db"]
+    return d
+
+
+def _session() -> Session:
+    return _db().sessionmaker()
+
+
+def _passwords() -> Any:
+    return current_app.extensions["casebook.passwords"]
+
+
+# -- init ---------------------------------------------------------------------------------------
+
+@cli.command("init")
+def init_command() -> None:
+    """Create the instance folder and keys (if missing) and migrate the database to head."""
+    from casebook.migrate import upgrade
+
+    settings = _settings()
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.instance, 0o700)
+    vault = _vault()
+    created = False
+    if not vault.source.exists():
+        if settings.kek_source == "passphrase" and settings.kek_passphrase_file is None:
+            first = getpass.getpass("choose an unlock passphrase (12+ characters): ")
+            if getpass.getpass("again: ") != first:
+                raise click.ClickException("the two passphrases differ")
+        vault.source.save(KeyRing.generate())
+        created = True
+    vault.load()
+    upgrade(settings.database_url)
+    if created:
+        with _session() as s, s.begin():
+            audit_record(s, Actor.cli(), "keys.create", object_type="kek",
+                         object_id=vault.keyring.primary_id)
+    click.echo(f"instance: {settings.instance}")
+    click.echo(f"keys: {vault.source.describe()} ({'created' if created else 'present'})")
+    click.echo("database: migrated to head")
+
+
+def require_migrated() -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from casebook.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(_settings().database_url)).get_current_head()
+    with _db().engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise click.ClickException("the database is not migrated to head: run 'casebook init'")
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+DEMO_USERS = (
+    ("documenter@demo.casebook.invalid", "Demo documenter", "documenter", "quiet-olive-harbor-41"),
+    ("lawyer@demo.casebook.invalid", "Demo lawyer", "lawyer", "amber-meadow-falcon-73"),
+    ("advocate@demo.casebook.invalid", "Demo advocate", "advocate", "cedar-lantern-river-19"),
+    ("admin@demo.casebook.invalid", "Demo admin", "admin", "saffron-pebble-willow-58"),
+)
+
+
+@cli.command("demo")
+def demo_command() -> None:
+    """One demo user per role, with known passwords and second factors (never in production)."""
+    from casebook.auth.services import user_by_email, user_create
+
+    if _settings().production:
+        raise click.ClickException("demo data is refused in production")
+    require_migrated()
+    click.echo("Demo accounts (development only):")
+    with _session() as s, s.begin():
+        for email, name, role, password in DEMO_USERS:
+            user = user_by_email(s, email)
+            if user is None:
+                user, _ = user_create(s, Actor.cli(), _passwords(), email=email,
+                                      display_name=name, role=role, password=password,
+                                      language="ar")
+                user.totp_confirmed_at = datetime.now(UTC)
+            click.echo(f"  {role:<11} {email}  password: {password}  2FA key: {user.totp_secret}")
+    click.echo("Get the current 2FA code with: casebook user otp EMAIL")
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
+              show_default="$PORT or 5000")
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve with gunicorn. Loads the keys first: without them casebook refuses to start."""
+    from gunicorn.app.base import BaseApplication
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _vault().load()
+    require_migrated()
+    if _settings().production and not _settings().redis_url:
+        click.echo("warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker",
+                   err=True)
+    db = _db()
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", None)  # casebook logs its own request lines, without URLs
+            self.cfg.set("errorlog", "-")
+            self.cfg.set("timeout", 120)
+            self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("post_fork", lambda server, worker: db.engine.dispose(close=False))
+
+        def load(self) -> Flask:
+            return app
+
+    click.echo(f"casebook serving on http://{host}:{port}")
+    Server().run()
+
+
+# -- users --------------------------------------------------------------------------------------
+
+@cli.group("user")
+def user_group() -> None:
+    """Accounts: create, token, disable, otp."""
+
+
+def _user_or_fail(s: Session, email: str) -> Any:
+    from casebook.auth.services import user_by_email
+
+    user = user_by_email(s, email)
+    if user is None:
+        raise click.ClickException("no such user")
+    return user
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["documenter", "lawyer", "advocate", "admin"]))
+@click.option("--name", default=None, help="Display name (default: the email's local part).")
+@click.option("--language", default="ar", type=click.Choice(["ar", "en"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create_command(email: str, role: str, name: str | None, language: str,
+                        password_stdin: bool) -> None:
+    """Create an account; prints its 2FA secret, URI and recovery codes once."""
+    from casebook.auth.services import AccountError, user_create
+
+    require_migrated()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session() as s, s.begin():
+        try:
+            user, enrolment = user_create(
+                s, Actor.cli(), _passwords(), email=email, display_name=name or email.split("@")[0],
+                role=role, password=password, language=language,
+            )
+        except AccountError as exc:
+            for field, messages in exc.problems.items():
+                for message in messages:
+                    click.echo(f"{field}: {message}", err=True)
+            raise click.ClickException("the account was not created") from None
+        user_id = user.id
+    click.echo(f"created {role} {user_id}")
+    click.echo(f"TOTP secret: {enrolment.secret}")
+    click.echo(f"TOTP URI: {enrolment.uri}")
+    click.echo("recovery codes: " + " ".join(enrolment.recovery_codes))
+
+
+@user_group.command("token")
+@click.argument("email")
+@click.option("--days", default=90, show_default=True, type=int)
+def user_token_command(email: str, days: int) -> None:
+    """Issue a personal API token; the token is the last line printed."""
+    from casebook.auth.services import AccountError, token_issue
+
+    with _session() as s, s.begin():
+        user = _user_or_fail(s, email)
+        try:
+            token, raw = token_issue(s, Actor.cli(), user, days)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"token {token.id} for {user.role}, expires {token.expires_at:%Y-%m-%d}")
+    click.echo(raw)
+
+
+@user_group.command("disable")
+@click.argument("email")
+def user_disable_command(email: str) -> None:
+    """Disable an account: its sessions end and its tokens are revoked."""
+    from casebook.auth.services import user_disable
+
+    with _session() as s, s.begin():
+        user_disable(s, Actor.cli(), _user_or_fail(s, email))
+    click.echo("disabled")
+
+
+@user_group.command("otp")
+@click.argument("email")
+def user_otp_command(email: str) -> None:
+    """Print the current 2FA code (development only, for trying the demo without a phone)."""
+    from casebook.auth import totp
+
+    if _settings().production:
+        raise click.ClickException("refused in production")
+    with _session() as s:
+        user = _user_or_fail(s, email)
+        if not user.totp_secret:
+            raise click.ClickException("this user has no second factor yet")
+        step = max(totp.current_step(), (user.totp_last_step or 0) + 1)
+        click.echo(totp.code_at(user.totp_secret, step))
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Key-encryption keys: status, rotate, rewrap, retire."""
+
+
+@keys_group.command("status")
+def keys_status_command() -> None:
+    from casebook.keys.services import keys_status
+
+    with _session() as s:
+        st = keys_status(s, _vault())
+    click.echo(f"source: {st.source}")
+    click.echo(f"primary KEK: {st.primary}")
+    for kid, status, created, count in st.keks:
+        click.echo(f"  KEK {kid}: {status:<8} created {created}  data keys: {count}")
+    click.echo(f"blind indexes: {st.index_bits} bits for {st.expected_records} expected records")
+
+
+@keys_group.command("rotate")
+def keys_rotate_command() -> None:
+    """Add a new primary KEK; then restart workers and run 'casebook keys rewrap'."""
+    from casebook.keys.services import keys_rotate
+
+    with _session() as s, s.begin():
+        kid = keys_rotate(s, Actor.cli(), _vault())
+    click.echo(f"KEK {kid} is now primary; run 'casebook keys rewrap' next")
+
+
+@keys_group.command("rewrap")
+@click.option("--batch", default=500, show_default=True, type=int)
+def keys_rewrap_command(batch: int) -> None:
+    """Rewrap every data key under the primary KEK (resumable; the app keeps running)."""
+    from sqlalchemy import func, select
+
+    from casebook.keys.models import CaseKey
+    from casebook.keys.services import keys_rewrap
+
+    vault = _vault()
+    vault.reload()
+    with _session() as s:
+        todo = s.scalar(select(func.count()).where(CaseKey.kek_id != vault.keyring.primary_id)) or 0
+    with click.progressbar(length=todo, label="rewrapping data keys", file=sys.stderr) as bar:
+        done = keys_rewrap(_db().sessionmaker, Actor.cli(), vault, batch, progress=bar.update)
+    click.echo(f"rewrapped {done} data keys")
+
+
+@keys_group.command("retire")
+@click.argument("kek_id", type=int)
+def keys_retire_command(kek_id: int) -> None:
+    """Retire an old KEK once no data key uses it."""
+    from casebook.keys.services import KeyInUse, keys_retire
+
+    with _session() as s, s.begin():
+        try:
+            keys_retire(s, Actor.cli(), _vault(), kek_id)
+        except (KeyInUse, KeySourceError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"KEK {kek_id} retired")
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit log: verify, checkpoint."""
+
+
+@audit_group.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False))
+def audit_verify_command(checkpoint_file: str | None) -> None:
+    """Exit 0 when the chain is intact; else exit 1 naming the first bad entry."""
+    from casebook.audit.verify import load_checkpoint, verify_chain
+
+    checkpoint = None
+    if checkpoint_file:
+        try:
+            checkpoint = load_checkpoint(Path(checkpoint_file).read_text())
+        except ValueError:
+            click.echo("the checkpoint file is not valid JSON", err=True)
+            sys.exit(1)
+    with _session() as s:
+        verdict = verify_chain(s, checkpoint, _vault().checkpoint_signer().public_key)
+    click.echo(verdict.sentence(), err=not verdict.ok)
+    sys.exit(0 if verdict.ok else 1)
+
+
+@audit_group.command("checkpoint")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
+def audit_checkpoint_command(output: str | None) -> None:
+    """Write a signed (sequence, head hash, time) statement to keep off the server."""
+    from casebook.audit.verify import make_checkpoint
+
+    with _session() as s, s.begin():
+        doc = make_checkpoint(s, _vault().checkpoint_signer())
+        audit_record(s, Actor.cli(), "audit.checkpoint", details={"seq": doc["seq"]})
+    text = json.dumps(doc, indent=1)
+    if output:
+        Path(output).write_text(text + "\n")
+        click.echo(f"checkpoint at entry {doc['seq']} written to {output}")
+    else:
+        click.echo(text)

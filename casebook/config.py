@@ -1,0 +1,120 @@
+"""Frozen, typed settings read from the environment (DESIGN §8).
+
+Production refuses to start without its secrets; development keeps its own secrets in the
+instance folder (mode 0600), made by `casebook init`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+Env = Literal["development", "production", "testing"]
+_ENVS: tuple[Env, ...] = ("development", "production", "testing")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one sentence an operator can act on."""
+
+
+@dataclass(frozen=True)
+class PasswordHashing:
+    """Argon2id parameters; the defaults are RFC 9106's low-memory profile (argon2-cffi's)."""
+
+    time_cost: int = 3
+    memory_cost: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Env
+    instance: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    kek_source: str
+    kek_passphrase_file: Path | None = None
+    redis_url: str | None = None
+    expected_cases: int = 200_000
+    max_attachment_bytes: int = 50 * 1024 * 1024
+    password_hashing: PasswordHashing = PasswordHashing()
+    session_idle: timedelta = timedelta(minutes=30)
+    session_absolute: timedelta = timedelta(hours=12)
+    reauth_window: timedelta = timedelta(minutes=10)
+    token_days: int = 90
+    csrf_enabled: bool = True
+    ratelimit_enabled: bool = True
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env_vars = os.environ if environ is None else environ
+        env = env_vars.get("CASEBOOK_ENV", "development")
+        if env not in _ENVS:
+            raise ConfigError(f"CASEBOOK_ENV must be one of {', '.join(_ENVS)}.")
+        instance = Path(env_vars.get("CASEBOOK_INSTANCE", "instance")).resolve()
+        database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{instance / 'casebook.sqlite3'}"
+        secret_key = env_vars.get("CASEBOOK_SECRET_KEY", "")
+        kek_source = env_vars.get("CASEBOOK_KEK_SOURCE", "")
+        passphrase_file = env_vars.get("CASEBOOK_KEK_PASSPHRASE_FILE")
+        if env == "production":
+            if len(secret_key) < 32:
+                raise ConfigError(
+                    "CASEBOOK_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production."
+                )
+            if not kek_source:
+                raise ConfigError(
+                    "CASEBOOK_KEK_SOURCE must be set in production ('passphrase', or 'file:PATH' "
+                    "on a separate encrypted volume)."
+                )
+        else:
+            secret_key = secret_key or development_secret(instance)
+            kek_source = kek_source or f"file:{instance / 'keyring.json'}"
+        if not (kek_source == "passphrase" or kek_source.startswith("file:")):
+            raise ConfigError("CASEBOOK_KEK_SOURCE must be 'passphrase' or 'file:PATH'.")
+        expected = env_vars.get("CASEBOOK_EXPECTED_CASES", "200000")
+        max_mb = env_vars.get("CASEBOOK_MAX_ATTACHMENT_MB", "50")
+        if not expected.isdigit() or int(expected) < 16:
+            raise ConfigError("CASEBOOK_EXPECTED_CASES must be a whole number of at least 16.")
+        if not max_mb.isdigit() or int(max_mb) < 1:
+            raise ConfigError("CASEBOOK_MAX_ATTACHMENT_MB must be a whole number of at least 1.")
+        return cls(
+            env=env,  # type: ignore[arg-type]
+            instance=instance,
+            database_url=database_url,
+            secret_key=secret_key,
+            kek_source=kek_source,
+            kek_passphrase_file=Path(passphrase_file) if passphrase_file else None,
+            redis_url=env_vars.get("CASEBOOK_REDIS_URL") or None,
+            expected_cases=int(expected),
+            max_attachment_bytes=int(max_mb) * 1024 * 1024,
+        )
+
+
+def development_secret(instance: Path) -> str:
+    """The development secret key, kept in the instance folder with mode 0600."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,288 @@
+"""The one bridge between models and crypto/.
+
+`Vault` holds the loaded keyring, derived sub-keys, blind indexes and a bounded cache of
+unwrapped data keys (a 50-row page costs one unwrap per case, then one AES-GCM per field).
+`Sealed` is a descriptor for model attributes: reading decrypts, writing encrypts, and the
+associated data binds every ciphertext to its table, column, row id and key version.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
+from crypto import (
+    BlindIndex,
+    CheckpointSigner,
+    DecryptionError,
+    Envelope,
+    FieldCipher,
+    FileKeySource,
+    KeyRing,
+    KeySource,
+    KeySourceError,
+    PassphraseKeySource,
+    associated_data,
+    blind_index_bits,
+)
+
+SYSTEM_KEY_VERSION = 1
+_DEK_CACHE_SIZE = 8192
+
+
+class EncryptedValueError(DecryptionError):
+    """A stored ciphertext failed to decrypt; carries where, never what."""
+
+    def __init__(self, table: str, column: str, row_id: str) -> None:
+        super().__init__("a stored value could not be decrypted")
+        self.table = table
+        self.column = column
+        self.row_id = row_id
+
+
+def key_source_from_setting(
+    setting: str, instance: Path, passphrase: Callable[[], str]
+) -> KeySource:
+    """`file:PATH` or `passphrase` (the sealed keyring lives in the instance folder)."""
+    if setting.startswith("file:"):
+        return FileKeySource(Path(setting.removeprefix("file:")))
+    return PassphraseKeySource(instance / "keyring.sealed", passphrase)
+
+
+class Vault:
+    """Keys of one running app. Load once at start; every crypto call of the app goes here."""
+
+    def __init__(self, source: KeySource, expected_records: int) -> None:
+        self.source = source
+        self.expected_records = expected_records
+        self.index_bits = blind_index_bits(expected_records)
+        self._lock = threading.Lock()
+        self._keyring: KeyRing | None = None
+        self._envelope: Envelope | None = None
+        self._deks: OrderedDict[uuid.UUID, FieldCipher] = OrderedDict()
+        self._derived: dict[str, Any] = {}
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the keyring now; raises KeySourceError with an operator-facing sentence."""
+        keyring = self.source.load()
+        with self._lock:
+            self._keyring = keyring
+            self._envelope = Envelope(keyring)
+            self._derived.clear()
+
+    def reload(self) -> None:
+        """Pick up a keyring changed by `casebook keys rotate` in another process."""
+        keyring = self.source.load()
+        with self._lock:
+            self._keyring = keyring
+            if self._envelope is None:
+                self._envelope = Envelope(keyring)
+            else:
+                self._envelope.replace_keyring(keyring)
+
+    @property
+    def loaded(self) -> bool:
+        return self._keyring is not None
+
+    @property
+    def keyring(self) -> KeyRing:
+        if self._keyring is None:
+            self.load()
+        assert self._keyring is not None
+        return self._keyring
+
+    @property
+    def envelope(self) -> Envelope:
+        if self._envelope is None:
+            self.load()
+        assert self._envelope is not None
+        return self._envelope
+
+    def _derive(self, purpose: str) -> bytes:
+        value = self._derived.get(purpose)
+        if value is None:
+            value = self.keyring.derive(purpose)
+            self._derived[purpose] = value
+        return bytes(value)
+
+    # -- derived keys --------------------------------------------------------------------------
+    def system_cipher(self, purpose: Literal["system", "totp"]) -> FieldCipher:
+        """Cipher for values that belong to no case (staff emails, TOTP secrets)."""
+        key = f"cipher:{purpose}"
+        cipher = self._derived.get(key)
+        if cipher is None:
+            cipher = FieldCipher(self._derive(purpose), SYSTEM_KEY_VERSION)
+            self._derived[key] = cipher
+        assert isinstance(cipher, FieldCipher)
+        return cipher
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """Full-length HMAC for exact lookups of unique values (login email, token, codes)."""
+        index = BlindIndex(purpose, self._derive(f"hmac:{purpose}"), 256)
+        return f"{index.value(value):064x}"
+
+    def blind_index(self, name: str) -> BlindIndex:
+        key = f"bidx:{name}"
+        index = self._derived.get(key)
+        if index is None:
+            index = BlindIndex(name, self._derive(key), self.index_bits)
+            self._derived[key] = index
+        assert isinstance(index, BlindIndex)
+        return index
+
+    def checkpoint_signer(self) -> CheckpointSigner:
+        return CheckpointSigner(self._derive("audit-checkpoint"))
+
+    # -- data keys -----------------------------------------------------------------------------
+    def create_data_key(self, session: Session, owner_id: uuid.UUID) -> FieldCipher:
+        from casebook.keys.models import CaseKey
+
+        dek = self.envelope.new_data_key()
+        wrapped = self.envelope.wrap(str(owner_id), dek)
+        session.add(
+            CaseKey(
+                owner_id=owner_id, dek_version=1, kek_id=self.envelope.kek_id_of(wrapped),
+                wrapped=wrapped,
+            )
+        )
+        cipher = FieldCipher(dek, 1)
+        self._remember(owner_id, cipher)
+        return cipher
+
+    def data_cipher(self, session: Session, owner_id: uuid.UUID) -> FieldCipher:
+        with self._lock:
+            cipher = self._deks.get(owner_id)
+            if cipher is not None:
+                self._deks.move_to_end(owner_id)
+                return cipher
+        from casebook.keys.models import CaseKey
+
+        row = session.execute(
+            select(CaseKey.wrapped, CaseKey.dek_version).where(CaseKey.owner_id == owner_id)
+        ).first()
+        if row is None:
+            raise EncryptedValueError("case_keys", "wrapped", str(owner_id))
+        try:
+            data_key = self._unwrap(str(owner_id), row.wrapped)
+        except DecryptionError:
+            raise EncryptedValueError("case_keys", "wrapped", str(owner_id)) from None
+        cipher = FieldCipher(data_key, row.dek_version)
+        self._remember(owner_id, cipher)
+        return cipher
+
+    def _unwrap(self, owner: str, wrapped: bytes) -> bytes:
+        kek_id = Envelope.kek_id_of(wrapped)
+        if not self.keyring.has(kek_id):
+            try:  # rotated by another process since this one loaded its keyring
+                self.reload()
+            except KeySourceError:
+                pass
+        return self.envelope.unwrap(owner, wrapped).key
+
+    def _remember(self, owner_id: uuid.UUID, cipher: FieldCipher) -> None:
+        with self._lock:
+            self._deks[owner_id] = cipher
+            self._deks.move_to_end(owner_id)
+            while len(self._deks) > _DEK_CACHE_SIZE:
+                self._deks.popitem(last=False)
+
+    def forget(self, owner_id: uuid.UUID) -> None:
+        with self._lock:
+            self._deks.pop(owner_id, None)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._deks.clear()
+
+
+def vault_of(obj: object) -> tuple[Vault, Session]:
+    session = object_session(obj)
+    if session is None:
+        raise RuntimeError("encrypted attributes need the object to be in a session")
+    vault = session.info.get("vault")
+    if not isinstance(vault, Vault):
+        raise RuntimeError("this session has no vault")
+    return vault, session
+
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class Sealed(Generic[T]):
+    """An encrypted attribute stored in the LargeBinary column `column`.
+
+    ``key="case"`` uses the DEK of the row's ``owner`` attribute (the case id); ``key="system"``
+    or ``"totp"`` a derived key for rows that belong to no case. Values are JSON; a read returns
+    a fresh copy, so change a value by assigning it again.
+    """
+
+    def __init__(
+        self,
+        column: str,
+        *,
+        key: Literal["case", "system", "totp"] = "case",
+        owner: str = "case_id",
+    ) -> None:
+        self.column = column
+        self.key = key
+        self.owner = owner
+        self.name = column
+
+    def __set_name__(self, owner_cls: type, name: str) -> None:
+        self.name = name
+
+    def _cipher(self, obj: Any) -> tuple[FieldCipher, Any]:
+        vault, session = vault_of(obj)
+        if self.key == "case":
+            return vault.data_cipher(session, getattr(obj, self.owner)), obj
+        return vault.system_cipher(self.key), obj
+
+    def _aad(self, obj: Any, version: int) -> bytes:
+        return associated_data(obj.__tablename__, self.column, str(obj.id), version)
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Sealed[T]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> T | None: ...
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Sealed[T] | T | None:
+        if obj is None:
+            return self
+        blob = getattr(obj, self.column)
+        if blob is None:
+            return None
+        cache_key = f"_sealed_{self.name}"
+        cached = obj.__dict__.get(cache_key, _MISSING)
+        if isinstance(cached, tuple) and cached[0] is blob:
+            return json.loads(cached[1])  # type: ignore[no-any-return]
+        cipher, _ = self._cipher(obj)
+        try:
+            raw = cipher.decrypt(blob, self._aad(obj, cipher.version))
+        except DecryptionError:
+            raise EncryptedValueError(
+                obj.__tablename__, self.column, str(obj.id)  # type: ignore[attr-defined]
+            ) from None
+        obj.__dict__[cache_key] = (blob, raw)
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: T | None) -> None:
+        if value is None:
+            setattr(obj, self.column, None)
+            return
+        if getattr(obj, "id", None) is None:
+            raise RuntimeError("set the row id before an encrypted attribute")
+        cipher, _ = self._cipher(obj)
+        raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        blob = cipher.encrypt(raw, self._aad(obj, cipher.version))
+        setattr(obj, self.column, blob)
+        obj.__dict__[f"_sealed_{self.name}"] = (blob, raw)

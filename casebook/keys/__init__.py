@@ -1,0 +1,1 @@
+"""Data keys of cases: wrapped DEKs, rotation, rewrap and crypto-shredding."""

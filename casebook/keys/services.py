@@ -1,0 +1,133 @@
+"""Key operations: status, rotate, rewrap (batched, resumable), retire, crypto-shredding."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from casebook.audit.services import Actor, audit_record
+from casebook.encrypted import Vault
+from casebook.keys.models import CaseKey, KeyErasure
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    source: str
+    primary: int
+    keks: list[tuple[int, str, str, int]]  # id, status, created, data keys wrapped under it
+    index_bits: int
+    expected_records: int
+
+
+def keys_status(session: Session, vault: Vault) -> KeyStatus:
+    counts = dict(
+        session.execute(select(CaseKey.kek_id, func.count()).group_by(CaseKey.kek_id)).tuples().all()
+    )
+    ring = vault.keyring
+    return KeyStatus(
+        source=vault.source.describe(),
+        primary=ring.primary_id,
+        keks=[(k.id, k.status.value, k.created, int(counts.get(k.id, 0))) for k in ring.keks],
+        index_bits=vault.index_bits,
+        expected_records=vault.expected_records,
+    )
+
+
+def keys_rotate(session: Session, actor: Actor, vault: Vault) -> int:
+    """Add a new primary KEK. Old data keys stay readable until rewrapped."""
+    ring = vault.keyring.rotated()
+    vault.source.save(ring)
+    vault.reload()
+    audit_record(session, actor, "keys.rotate", object_type="kek", object_id=ring.primary_id)
+    return ring.primary_id
+
+
+def keys_rewrap(
+    factory: sessionmaker[Session], actor: Actor, vault: Vault, batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rewrap every data key not under the primary KEK, one committed batch at a time.
+
+    Each batch is its own transaction with its own audit entry, so a crash loses at most one
+    batch of work and a rerun continues where it stopped; reads and writes go on meanwhile.
+    """
+    vault.reload()
+    primary = vault.keyring.primary_id
+    done = 0
+    while True:
+        with factory() as session, session.begin():
+            rows = session.execute(
+                select(CaseKey.owner_id, CaseKey.wrapped).where(CaseKey.kek_id != primary)
+                .order_by(CaseKey.owner_id).limit(batch)
+            ).all()
+            if not rows:
+                break
+            for owner_id, wrapped in rows:
+                new = vault.envelope.rewrap(str(owner_id), wrapped)
+                session.execute(
+                    update(CaseKey).where(CaseKey.owner_id == owner_id)
+                    .values(wrapped=new, kek_id=primary)
+                )
+            audit_record(session, actor, "keys.rewrap", object_type="kek", object_id=primary,
+                         details={"rewrapped": len(rows)})
+        done += len(rows)
+        if progress:
+            progress(len(rows))
+    return done
+
+
+class KeyInUse(Exception):
+    pass
+
+
+def keys_retire(session: Session, actor: Actor, vault: Vault, kek_id: int) -> None:
+    """Retire a KEK for good; refused while any data key is still wrapped under it."""
+    in_use = session.scalar(select(func.count()).where(CaseKey.kek_id == kek_id)) or 0
+    if in_use:
+        raise KeyInUse(f"KEK {kek_id} still wraps {in_use} data keys; run 'casebook keys rewrap'")
+    ring = vault.keyring.retired(kek_id)
+    vault.source.save(ring)
+    vault.reload()
+    audit_record(session, actor, "keys.retire", object_type="kek", object_id=kek_id)
+
+
+def data_key_destroy(session: Session, actor: Actor, vault: Vault, owner_id: uuid.UUID,
+                     ledger: Path | None) -> None:
+    """Crypto-shredding: delete the wrapped DEK. Every field and attachment of the owner becomes
+    unreadable in the live database (SQLite: secure_delete overwrites the freed page).
+
+    The erasure is kept in the database and, when given, appended to a ledger file outside the
+    database, so that a restore of an older backup can erase the case again.
+    """
+    session.execute(delete(CaseKey).where(CaseKey.owner_id == owner_id))
+    session.add(KeyErasure(owner_id=owner_id, erased_by=actor.label))
+    vault.forget(owner_id)
+    audit_record(session, actor, "keys.destroy", object_type="case", object_id=owner_id)
+    session.flush()
+    if ledger is not None:
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        with ledger.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"owner_id": str(owner_id),
+                                 "erased_at": datetime.now(UTC).isoformat()}) + "\n")
+
+
+def erasures_reapply(session: Session, actor: Actor, vault: Vault, ledger: Path) -> int:
+    """After a restore: destroy again every data key the ledger says was erased."""
+    if not ledger.exists():
+        return 0
+    count = 0
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        owner = uuid.UUID(json.loads(line)["owner_id"])
+        if session.get(CaseKey, owner) is not None:
+            data_key_destroy(session, actor, vault, owner, None)
+            count += 1
+        elif session.get(KeyErasure, owner) is None:
+            session.add(KeyErasure(owner_id=owner, erased_by=actor.label))
+    return count

@@ -1,0 +1,180 @@
+"""Each test builds its own app and database, on SQLite and (when configured) PostgreSQL.
+
+Databases are copied from a template migrated once per run: a file copy on SQLite, CREATE
+DATABASE … TEMPLATE on PostgreSQL. Real crypto, real HTTP through Flask's test client.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from casebook import create_app
+from casebook.auth import totp
+from casebook.config import PasswordHashing, Settings
+from casebook.encrypted import Vault
+from casebook.migrate import upgrade
+from crypto import FileKeySource, KeyRing
+
+PG_URL = os.environ.get("CASEBOOK_TEST_DATABASE_URL")
+ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+FAST_HASHING = PasswordHashing(time_cost=1, memory_cost=1024, parallelism=1)
+CANARY_LATIN = "ZQX-CANARY-7731"
+CANARY_ARABIC = "قناريزكس"
+
+
+def _pg_admin_engine():  # type: ignore[no-untyped-def]
+    assert PG_URL
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"cbtpl_{os.getpid()}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "casebook.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"cbt_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o700)
+    FileKeySource(instance / "keyring.json").save(KeyRing.generate())
+    return Settings(
+        env="testing",
+        instance=instance,
+        database_url=database_url,
+        secret_key="test-secret-key-" + uuid.uuid4().hex,
+        kek_source=f"file:{instance / 'keyring.json'}",
+        password_hashing=FAST_HASHING,
+        expected_cases=1000,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    application = create_app(settings)
+    application.extensions["casebook.vault"].load()
+    yield application
+    application.extensions["casebook.db"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def vault_of(app: Flask) -> Vault:
+    v: Vault = app.extensions["casebook.vault"]
+    return v
+
+
+# -- factories -----------------------------------------------------------------------------------
+
+@dataclass
+class TestUser:
+    id: uuid.UUID
+    email: str
+    password: str
+    role: str
+    secret: str
+    recovery_codes: list[str]
+
+    def code(self, offset: int = 0) -> str:
+        return totp.code_at(self.secret, totp.current_step() + offset)
+
+
+def make_user(app: Flask, role: str, *, email: str | None = None,
+              password: str = "correct horse battery staple", confirmed: bool = True,
+              language: str = "en") -> TestUser:
+    from datetime import UTC, datetime
+
+    from casebook.audit.services import Actor
+    from casebook.auth.services import user_create
+
+    email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        user, enrolment = user_create(
+            s, Actor.cli(), app.extensions["casebook.passwords"], email=email,
+            display_name=f"Test {role}", role=role, password=password, language=language,
+        )
+        if confirmed:
+            user.totp_confirmed_at = datetime.now(UTC)
+        uid = user.id
+    return TestUser(uid, email, password, role, enrolment.secret, enrolment.recovery_codes)
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def login(client: FlaskClient, user: TestUser, code_offset: int = 0) -> None:
+    """Sign in through the real forms: password, then the second factor."""
+    token = csrf_token(client, "/login")
+    resp = client.post("/login", data={"email": user.email, "password": user.password,
+                                       "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    assert "/login/verify" in resp.headers["Location"]
+    token = csrf_token(client, "/login/verify")
+    resp = client.post("/login/verify", data={"code": user.code(code_offset), "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+@pytest.fixture
+def users(app: Flask) -> dict[str, TestUser]:
+    return {role: make_user(app, role) for role in ("documenter", "lawyer", "advocate", "admin")}

@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     if vault is None:
-        source = key_source_from_setting(settings.kek_source, settings.instance, _passphrase_reader(settings))
+        source = key_source_from_setting(
+            settings.kek_source, settings.instance, _passphrase_reader(settings)
+        )
         vault = Vault(source, settings.expected_cases)
     database = Database(settings.database_url, vault)
     app.extensions["casebook.vault"] = vault
@@ -146,8 +148,9 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
     manager.login_view = "auth.login"
     manager.session_protection = None  # sessions are server-side, regenerated at login
 
-    @manager.user_loader
     def load_user(user_id: str) -> User | None:
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return None  # a bearer request is the token's alone (it also skipped CSRF)
         try:
             uid = uuid.UUID(user_id)
         except ValueError:
@@ -158,7 +161,6 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
         g.auth_via = "session"
         return user
 
-    @manager.request_loader
     def load_from_token(req: Any) -> User | None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
@@ -168,18 +170,27 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             g.auth_via = "token"
         return user
 
-    @manager.unauthorized_handler
     def unauthorized() -> Any:
         if is_api():
             return error_response(401)
-        from flask import redirect, url_for
+        from flask import flash, redirect, url_for
+        from flask_babel import gettext
+
+        if getattr(session, "expired", False):
+            flash(gettext("Your session ended. Please sign in again."))
 
         from casebook.web import safe_next
 
         return redirect(url_for("auth.login", next=safe_next(request.full_path)))
 
+    manager.user_loader(load_user)
+    manager.request_loader(load_from_token)
+    manager.unauthorized_handler(unauthorized)
+
     @app.before_request
     def csrf_unless_bearer() -> None:
+        if not app.config["WTF_CSRF_ENABLED"] or request.method in ("GET", "HEAD", "OPTIONS"):
+            return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return  # a cross-site page cannot set this header; the token itself is checked
         csrf.protect()

@@ -42,14 +42,19 @@ def _cli_passphrase(settings: Settings) -> Callable[[], str]:
 
 def _make_app() -> Flask:
     settings = Settings.from_env()
-    source = key_source_from_setting(settings.kek_source, settings.instance,
-                                     _cli_passphrase(settings))
+    source = key_source_from_setting(
+        settings.kek_source, settings.instance, _cli_passphrase(settings)
+    )
     return create_app(settings, Vault(source, settings.expected_cases))
 
 
 cli = FlaskGroup(
-    name="casebook", create_app=_make_app, add_default_commands=False, add_version_option=False,
-    load_dotenv=False, help="casebook: encrypted case database. See README.md.",
+    name="casebook",
+    create_app=_make_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    help="casebook: encrypted case database. See README.md.",
 )
 
 
@@ -87,6 +92,7 @@ def _passwords() -> Any:
 
 # -- init ---------------------------------------------------------------------------------------
 
+
 @cli.command("init")
 def init_command() -> None:
     """Create the instance folder and keys (if missing) and migrate the database to head."""
@@ -108,8 +114,9 @@ def init_command() -> None:
     upgrade(settings.database_url)
     if created:
         with _session() as s, s.begin():
-            audit_record(s, Actor.cli(), "keys.create", object_type="kek",
-                         object_id=vault.keyring.primary_id)
+            audit_record(
+                s, Actor.cli(), "keys.create", object_type="kek", object_id=vault.keyring.primary_id
+            )
     click.echo(f"instance: {settings.instance}")
     click.echo(f"keys: {vault.source.describe()} ({'created' if created else 'present'})")
     click.echo("database: migrated to head")
@@ -151,9 +158,16 @@ def demo_command() -> None:
         for email, name, role, password in DEMO_USERS:
             user = user_by_email(s, email)
             if user is None:
-                user, _ = user_create(s, Actor.cli(), _passwords(), email=email,
-                                      display_name=name, role=role, password=password,
-                                      language="ar")
+                user, _ = user_create(
+                    s,
+                    Actor.cli(),
+                    _passwords(),
+                    email=email,
+                    display_name=name,
+                    role=role,
+                    password=password,
+                    language="ar",
+                )
                 user.totp_confirmed_at = datetime.now(UTC)
             click.echo(f"  {role:<11} {email}  password: {password}  2FA key: {user.totp_secret}")
     click.echo("Get the current 2FA code with: casebook user otp EMAIL")
@@ -161,22 +175,28 @@ def demo_command() -> None:
 
 # -- serve --------------------------------------------------------------------------------------
 
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
-              show_default="$PORT or 5000")
+@click.option(
+    "--port",
+    default=lambda: int(os.environ.get("PORT", "5000")),
+    type=int,
+    show_default="$PORT or 5000",
+)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve with gunicorn. Loads the keys first: without them casebook refuses to start."""
     from gunicorn.app.base import BaseApplication
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _vault().load()
     require_migrated()
     if _settings().production and not _settings().redis_url:
-        click.echo("warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker",
-                   err=True)
+        click.echo(
+            "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker", err=True
+        )
     db = _db()
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -201,6 +221,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
 # -- users --------------------------------------------------------------------------------------
 
+
 @cli.group("user")
 def user_group() -> None:
     """Accounts: create, token, disable, otp."""
@@ -217,12 +238,15 @@ def _user_or_fail(s: Session, email: str) -> Any:
 
 @user_group.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["documenter", "lawyer", "advocate", "admin"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["documenter", "lawyer", "advocate", "admin"])
+)
 @click.option("--name", default=None, help="Display name (default: the email's local part).")
 @click.option("--language", default="ar", type=click.Choice(["ar", "en"]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_create_command(email: str, role: str, name: str | None, language: str,
-                        password_stdin: bool) -> None:
+def user_create_command(
+    email: str, role: str, name: str | None, language: str, password_stdin: bool
+) -> None:
     """Create an account; prints its 2FA secret, URI and recovery codes once."""
     from casebook.auth.services import AccountError, user_create
 
@@ -234,8 +258,14 @@ def user_create_command(email: str, role: str, name: str | None, language: str,
     with _session() as s, s.begin():
         try:
             user, enrolment = user_create(
-                s, Actor.cli(), _passwords(), email=email, display_name=name or email.split("@")[0],
-                role=role, password=password, language=language,
+                s,
+                Actor.cli(),
+                _passwords(),
+                email=email,
+                display_name=name or email.split("@")[0],
+                role=role,
+                password=password,
+                language=language,
             )
         except AccountError as exc:
             for field, messages in exc.problems.items():
@@ -295,6 +325,7 @@ def user_otp_command(email: str) -> None:
 
 # -- keys ---------------------------------------------------------------------------------------
 
+
 @cli.group("keys")
 def keys_group() -> None:
     """Key-encryption keys: status, rotate, rewrap, retire."""
@@ -345,17 +376,18 @@ def keys_rewrap_command(batch: int) -> None:
 @click.argument("kek_id", type=int)
 def keys_retire_command(kek_id: int) -> None:
     """Retire an old KEK once no data key uses it."""
-    from casebook.keys.services import KeyInUse, keys_retire
+    from casebook.keys.services import KeyInUseError, keys_retire
 
     with _session() as s, s.begin():
         try:
             keys_retire(s, Actor.cli(), _vault(), kek_id)
-        except (KeyInUse, KeySourceError) as exc:
+        except (KeyInUseError, KeySourceError) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"KEK {kek_id} retired")
 
 
 # -- audit --------------------------------------------------------------------------------------
+
 
 @cli.group("audit")
 def audit_group() -> None:

@@ -64,9 +64,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env_vars = os.environ if environ is None else environ
-        env = env_vars.get("CASEBOOK_ENV", "development")
-        if env not in _ENVS:
+        env_name = env_vars.get("CASEBOOK_ENV", "development")
+        if env_name not in _ENVS:
             raise ConfigError(f"CASEBOOK_ENV must be one of {', '.join(_ENVS)}.")
+        env: Env = next(e for e in _ENVS if e == env_name)
         instance = Path(env_vars.get("CASEBOOK_INSTANCE", "instance")).resolve()
         database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{instance / 'casebook.sqlite3'}"
         secret_key = env_vars.get("CASEBOOK_SECRET_KEY", "")
@@ -95,7 +96,7 @@ class Settings:
         if not max_mb.isdigit() or int(max_mb) < 1:
             raise ConfigError("CASEBOOK_MAX_ATTACHMENT_MB must be a whole number of at least 1.")
         return cls(
-            env=env,  # type: ignore[arg-type]
+            env=env,
             instance=instance,
             database_url=database_url,
             secret_key=secret_key,

@@ -8,6 +8,7 @@ associated data binds every ciphertext to its table, column, row id and key vers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -150,7 +151,9 @@ class Vault:
         wrapped = self.envelope.wrap(str(owner_id), dek)
         session.add(
             CaseKey(
-                owner_id=owner_id, dek_version=1, kek_id=self.envelope.kek_id_of(wrapped),
+                owner_id=owner_id,
+                dek_version=1,
+                kek_id=self.envelope.kek_id_of(wrapped),
                 wrapped=wrapped,
             )
         )
@@ -182,10 +185,9 @@ class Vault:
     def _unwrap(self, owner: str, wrapped: bytes) -> bytes:
         kek_id = Envelope.kek_id_of(wrapped)
         if not self.keyring.has(kek_id):
-            try:  # rotated by another process since this one loaded its keyring
+            # rotated by another process since this one loaded its keyring
+            with contextlib.suppress(KeySourceError):
                 self.reload()
-            except KeySourceError:
-                pass
         return self.envelope.unwrap(owner, wrapped).key
 
     def _remember(self, owner_id: uuid.UUID, cipher: FieldCipher) -> None:
@@ -270,7 +272,7 @@ class Sealed(Generic[T]):
             raw = cipher.decrypt(blob, self._aad(obj, cipher.version))
         except DecryptionError:
             raise EncryptedValueError(
-                obj.__tablename__, self.column, str(obj.id)  # type: ignore[attr-defined]
+                getattr(obj, "__tablename__", "?"), self.column, str(getattr(obj, "id", "?"))
             ) from None
         obj.__dict__[cache_key] = (blob, raw)
         return json.loads(raw)  # type: ignore[no-any-return]

@@ -12,7 +12,18 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -44,13 +55,25 @@ SECURITY_HEADERS = {
 }
 
 ERROR_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "too_many_requests", 500: "server_error",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "server_error",
 }
 
 
+PASSWORD_CHANGE_ALLOWED = frozenset({"auth.password", "auth.logout", "auth.language"})
+
+
 # -- permissions --------------------------------------------------------------------------------
+
 
 def requires(permission: Permission) -> Callable[[F], F]:
     """Allow the view to users whose role grants `permission`; everyone else is refused.
@@ -70,8 +93,11 @@ def requires(permission: Permission) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if (current_user.must_change_password and g.get("auth_via") != "token"
-                    and permission is not Permission.ACCOUNT):
+            if (
+                current_user.must_change_password
+                and g.get("auth_via") != "token"
+                and request.endpoint not in PASSWORD_CHANGE_ALLOWED
+            ):
                 return redirect(url_for("auth.password"))
             if not current_user.can(permission):
                 return error_response(403)
@@ -104,8 +130,9 @@ def recent_auth(view: F) -> F:
         window = current_app.config["CASEBOOK"].reauth_window.total_seconds()
         if stamp is None or time.time() - float(stamp) > window:
             if is_api():
-                return error_response(401, "Confirm your password and code again.",
-                                      code="reauth_required")
+                return error_response(
+                    401, "Confirm your password and code again.", code="reauth_required"
+                )
             return redirect(url_for("auth.reauth", next=safe_next(request.full_path)))
         return view(*args, **kwargs)
 
@@ -115,8 +142,11 @@ def recent_auth(view: F) -> F:
 def enforce_declared_permissions(app: Flask) -> None:
     """Refuse to start when a view declares neither a permission nor `@public`."""
     undeclared = [
-        endpoint for endpoint, view in app.view_functions.items()
-        if not (getattr(view, "casebook_permission", None) or getattr(view, "casebook_public", False))
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if not (
+            getattr(view, "casebook_permission", None) or getattr(view, "casebook_public", False)
+        )
     ]
     if undeclared:
         raise RuntimeError(
@@ -147,8 +177,14 @@ def is_api() -> bool:
 
 # -- errors -------------------------------------------------------------------------------------
 
-def error_response(status: int, message: str | None = None, *, code: str | None = None,
-                   fields: dict[str, list[str]] | None = None) -> Response:
+
+def error_response(
+    status: int,
+    message: str | None = None,
+    *,
+    code: str | None = None,
+    fields: dict[str, list[str]] | None = None,
+) -> Response:
     from flask_babel import gettext
 
     default_messages = {
@@ -180,8 +216,11 @@ def _handle_http(exc: HTTPException) -> Response:
     db.session().rollback()
     status = exc.code or 500
     if isinstance(exc, CSRFError):
-        return error_response(400, "The form expired or was sent from elsewhere. Reload and try "
-                              "again.", code="csrf_failed")
+        return error_response(
+            400,
+            "The form expired or was sent from elsewhere. Reload and try again.",
+            code="csrf_failed",
+        )
     resp = error_response(status)
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         resp.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -193,10 +232,21 @@ def _handle_decrypt(exc: EncryptedValueError) -> Response:
     s = db.session()
     s.rollback()
     log.error("decryption failure", extra={"event": "decrypt_failure"})
-    audit_record(s, current_actor(), "crypto.decrypt_failure", object_type=exc.table,
-                 object_id=exc.row_id, outcome="failure", details={"column": exc.column})
-    return error_response(500, "A stored record could not be decrypted. The failure has been "
-                          "recorded for the administrator.", code="decryption_failed")
+    audit_record(
+        s,
+        current_actor(),
+        "crypto.decrypt_failure",
+        object_type=exc.table,
+        object_id=exc.row_id,
+        outcome="failure",
+        details={"column": exc.column},
+    )
+    return error_response(
+        500,
+        "A stored record could not be decrypted. The failure has been "
+        "recorded for the administrator.",
+        code="decryption_failed",
+    )
 
 
 def _handle_unexpected(exc: Exception) -> Response:
@@ -208,6 +258,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 # -- wiring -------------------------------------------------------------------------------------
+
 
 def _start_request() -> None:
     g.request_id = secrets.token_hex(8)
@@ -226,7 +277,9 @@ def _finish_request(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers["Cache-Control"] = "no-store"
-    if response.mimetype == "text/html" and "charset" not in response.headers.get("Content-Type", ""):
+    if response.mimetype == "text/html" and "charset" not in response.headers.get(
+        "Content-Type", ""
+    ):
         response.headers["Content-Type"] = "text/html; charset=utf-8"
     response.headers.pop("Server", None)
     log.info(
@@ -236,7 +289,9 @@ def _finish_request(response: Response) -> Response:
             "method": request.method,
             "endpoint": request.endpoint,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+            "duration_ms": round(
+                (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+            ),
         },
     )
     return response

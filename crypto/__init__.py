@@ -13,9 +13,9 @@ from crypto.envelope import DataKey, Envelope
 from crypto.errors import CryptoError, DecryptionError, KeySourceError
 from crypto.keyring import (
     FileKeySource,
+    KekStatus,
     KeyRing,
     KeySource,
-    KekStatus,
     PassphraseKeySource,
 )
 from crypto.signing import CheckpointSigner

@@ -42,12 +42,14 @@ class FieldCipher:
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        return _HEADER.pack(FORMAT_VERSION, self.version) + nonce + self._aead.encrypt(
-            nonce, plaintext, aad
+        return (
+            _HEADER.pack(FORMAT_VERSION, self.version)
+            + nonce
+            + self._aead.encrypt(nonce, plaintext, aad)
         )
 
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
-        version, key_version = parse_header(blob)
+        _, key_version = parse_header(blob)
         if key_version != self.version:
             raise DecryptionError("ciphertext was made with another key version")
         nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]

@@ -278,7 +278,9 @@ class PassphraseKeySource:
             raw = AESGCM(self._unlock[1]).decrypt(nonce, sealed, SEALED_FORMAT.encode())
         except InvalidTag:
             self._unlock = None
-            raise KeySourceError("wrong unlock passphrase, or the sealed keyring is damaged") from None
+            raise KeySourceError(
+                "wrong unlock passphrase, or the sealed keyring is damaged"
+            ) from None
         return KeyRing.from_json(raw)
 
     def save(self, keyring: KeyRing) -> None:

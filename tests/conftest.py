@@ -97,9 +97,18 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
+class EnglishClient(FlaskClient):
+    """Test clients ask for English unless a test sends its own Accept-Language."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
     application = create_app(settings)
+    application.test_client_class = EnglishClient
     application.extensions["casebook.vault"].load()
     yield application
     application.extensions["casebook.db"].dispose()
@@ -117,8 +126,9 @@ def vault_of(app: Flask) -> Vault:
 
 # -- factories -----------------------------------------------------------------------------------
 
+
 @dataclass
-class TestUser:
+class UserFixture:
     id: uuid.UUID
     email: str
     password: str
@@ -130,9 +140,15 @@ class TestUser:
         return totp.code_at(self.secret, totp.current_step() + offset)
 
 
-def make_user(app: Flask, role: str, *, email: str | None = None,
-              password: str = "correct horse battery staple", confirmed: bool = True,
-              language: str = "en") -> TestUser:
+def make_user(
+    app: Flask,
+    role: str,
+    *,
+    email: str | None = None,
+    password: str = "correct horse battery staple",
+    confirmed: bool = True,
+    language: str = "en",
+) -> UserFixture:
     from datetime import UTC, datetime
 
     from casebook.audit.services import Actor
@@ -141,13 +157,19 @@ def make_user(app: Flask, role: str, *, email: str | None = None,
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
     with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
         user, enrolment = user_create(
-            s, Actor.cli(), app.extensions["casebook.passwords"], email=email,
-            display_name=f"Test {role}", role=role, password=password, language=language,
+            s,
+            Actor.cli(),
+            app.extensions["casebook.passwords"],
+            email=email,
+            display_name=f"Test {role}",
+            role=role,
+            password=password,
+            language=language,
         )
         if confirmed:
             user.totp_confirmed_at = datetime.now(UTC)
         uid = user.id
-    return TestUser(uid, email, password, role, enrolment.secret, enrolment.recovery_codes)
+    return UserFixture(uid, email, password, role, enrolment.secret, enrolment.recovery_codes)
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -163,11 +185,12 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return csrf_from(client.get(path).get_data(as_text=True))
 
 
-def login(client: FlaskClient, user: TestUser, code_offset: int = 0) -> None:
+def login(client: FlaskClient, user: UserFixture, code_offset: int = 0) -> None:
     """Sign in through the real forms: password, then the second factor."""
     token = csrf_token(client, "/login")
-    resp = client.post("/login", data={"email": user.email, "password": user.password,
-                                       "csrf_token": token})
+    resp = client.post(
+        "/login", data={"email": user.email, "password": user.password, "csrf_token": token}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     assert "/login/verify" in resp.headers["Location"]
     token = csrf_token(client, "/login/verify")
@@ -176,5 +199,5 @@ def login(client: FlaskClient, user: TestUser, code_offset: int = 0) -> None:
 
 
 @pytest.fixture
-def users(app: Flask) -> dict[str, TestUser]:
+def users(app: Flask) -> dict[str, UserFixture]:
     return {role: make_user(app, role) for role in ("documenter", "lawyer", "advocate", "admin")}

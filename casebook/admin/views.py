@@ -29,8 +29,26 @@ from casebook.auth.services import (
 from casebook.web import current_actor, recent_auth, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-WORDS = ("cedar", "olive", "river", "jasmine", "lantern", "harbor", "meadow", "falcon", "amber",
-         "willow", "quarry", "saffron", "orchard", "pebble", "thistle", "compass", "ember", "lilac")
+WORDS = (
+    "cedar",
+    "olive",
+    "river",
+    "jasmine",
+    "lantern",
+    "harbor",
+    "meadow",
+    "falcon",
+    "amber",
+    "willow",
+    "quarry",
+    "saffron",
+    "orchard",
+    "pebble",
+    "thistle",
+    "compass",
+    "ember",
+    "lilac",
+)
 
 
 def _temporary_password() -> str:
@@ -55,20 +73,31 @@ def user_new() -> Any:
         password = _temporary_password()
         try:
             user, enrolment = user_create(
-                db.session(), current_actor(), current_app.extensions["casebook.passwords"],
-                email=form.email.data, display_name=form.display_name.data, role=form.role.data,
-                language=form.language.data, password=password, must_change_password=True,
+                db.session(),
+                current_actor(),
+                current_app.extensions["casebook.passwords"],
+                email=form.email.data,
+                display_name=form.display_name.data,
+                role=form.role.data,
+                language=form.language.data,
+                password=password,
+                must_change_password=True,
             )
         except AccountError as exc:
             errors = exc.problems
         else:
             return render_template(
-                "admin/enrolment.html", user=user, password=password, enrolment=enrolment,
+                "admin/enrolment.html",
+                user=user,
+                password=password,
+                enrolment=enrolment,
                 qr=totp.qr_svg(enrolment.uri),
             )
     elif request.method == "POST":
         errors = {name: list(msgs) for name, msgs in form.errors.items()}
-    return render_template("admin/user_new.html", form=form, errors=errors), (422 if errors else 200)
+    return render_template("admin/user_new.html", form=form, errors=errors), (
+        422 if errors else 200
+    )
 
 
 @bp.get("/users/<user_id>")
@@ -77,8 +106,13 @@ def user_detail(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
     return render_template(
-        "admin/user_detail.html", user=user, tokens=tokens_of(s, user), now=datetime.now(UTC),
-        is_live=is_live, form=EmptyForm(), role_form=RoleForm(role=user.role),
+        "admin/user_detail.html",
+        user=user,
+        tokens=tokens_of(s, user),
+        now=datetime.now(UTC),
+        is_live=is_live,
+        form=EmptyForm(),
+        role_form=RoleForm(role=user.role),
         token_form=TokenForm(),
     )
 

@@ -30,5 +30,6 @@ def entries() -> Any:
     s = db.session()
     rows = audit_after(s, int(after), int(limit))
     audit_record(s, current_actor(), "audit.read", details={"after": int(after), "rows": len(rows)})
-    return jsonify({"items": [as_dict(r) for r in rows],
-                    "next_after": rows[-1].seq if rows else int(after)})
+    return jsonify(
+        {"items": [as_dict(r) for r in rows], "next_after": rows[-1].seq if rows else int(after)}
+    )

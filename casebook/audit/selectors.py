@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -23,16 +24,23 @@ class AuditFilter:
 
 
 def _valid_date(value: str) -> bool:
-    return len(value) == 10 and value[4] == "-" and value[7] == "-" and value.replace("-", "").isdigit()
+    return (
+        len(value) == 10
+        and value[4] == "-"
+        and value[7] == "-"
+        and value.replace("-", "").isdigit()
+    )
 
 
-def _apply(query: Select[tuple[AuditEntry]], f: AuditFilter) -> Select[tuple[AuditEntry]]:
+def _apply(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.actor:
         query = query.where((AuditEntry.actor_id == f.actor) | (AuditEntry.actor == f.actor))
     if f.action:
         query = query.where(AuditEntry.action.startswith(f.action, autoescape=True))
     if f.object:
-        query = query.where((AuditEntry.object_id == f.object) | (AuditEntry.object_type == f.object))
+        query = query.where(
+            (AuditEntry.object_id == f.object) | (AuditEntry.object_type == f.object)
+        )
     if f.date_from and _valid_date(f.date_from):
         query = query.where(AuditEntry.occurred_at >= f.date_from)
     if f.date_to and _valid_date(f.date_to):
@@ -40,8 +48,9 @@ def _apply(query: Select[tuple[AuditEntry]], f: AuditFilter) -> Select[tuple[Aud
     return query
 
 
-def audit_page(session: Session, f: AuditFilter, page: int, per_page: int = 100
-               ) -> tuple[list[AuditEntry], int]:
+def audit_page(
+    session: Session, f: AuditFilter, page: int, per_page: int = 100
+) -> tuple[list[AuditEntry], int]:
     base = _apply(select(AuditEntry), f)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
@@ -64,8 +73,16 @@ def audit_after(session: Session, after: int, limit: int) -> list[AuditEntry]:
 
 def as_dict(entry: AuditEntry) -> dict[str, object]:
     return {
-        "seq": entry.seq, "at": entry.occurred_at, "actor": entry.actor, "actor_id": entry.actor_id,
-        "role": entry.role, "action": entry.action, "object_type": entry.object_type,
-        "object_id": entry.object_id, "outcome": entry.outcome, "details": entry.details,
-        "prev_hash": entry.prev_hash, "hash": entry.hash,
+        "seq": entry.seq,
+        "at": entry.occurred_at,
+        "actor": entry.actor,
+        "actor_id": entry.actor_id,
+        "role": entry.role,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "outcome": entry.outcome,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
     }

@@ -59,15 +59,32 @@ def canonical(payload: dict[str, Any]) -> str:
 
 
 def entry_hash(
-    seq: int, occurred_at: str, actor_id: str | None, actor: str, role: str | None, action: str,
-    object_type: str | None, object_id: str | None, outcome: str, details: str, prev_hash: str,
+    seq: int,
+    occurred_at: str,
+    actor_id: str | None,
+    actor: str,
+    role: str | None,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    outcome: str,
+    details: str,
+    prev_hash: str,
 ) -> str:
     """SHA-256 over a canonical encoding of every column but the hash itself."""
     body = canonical(
         {
-            "seq": seq, "at": occurred_at, "actor_id": actor_id, "actor": actor, "role": role,
-            "action": action, "object_type": object_type, "object_id": object_id,
-            "outcome": outcome, "details": details, "prev": prev_hash,
+            "seq": seq,
+            "at": occurred_at,
+            "actor_id": actor_id,
+            "actor": actor,
+            "role": role,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "outcome": outcome,
+            "details": details,
+            "prev": prev_hash,
         }
     )
     return hashlib.sha256(body.encode()).hexdigest()
@@ -75,12 +92,21 @@ def entry_hash(
 
 def hash_of(entry: AuditEntry) -> str:
     return entry_hash(
-        entry.seq, entry.occurred_at, entry.actor_id, entry.actor, entry.role, entry.action,
-        entry.object_type, entry.object_id, entry.outcome, entry.details, entry.prev_hash,
+        entry.seq,
+        entry.occurred_at,
+        entry.actor_id,
+        entry.actor,
+        entry.role,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.outcome,
+        entry.details,
+        entry.prev_hash,
     )
 
 
-def _clean(value: Detail) -> Detail:
+def _clean(value: Detail) -> object:
     if isinstance(value, str):
         return encode_controls(value)[:200]
     if isinstance(value, list):

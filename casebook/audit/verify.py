@@ -28,12 +28,15 @@ class Verdict:
 
     def sentence(self) -> str:
         if self.ok:
-            return f"audit log intact: {self.entries} entries, head {self.head_seq} {self.head_hash}"
+            return (
+                f"audit log intact: {self.entries} entries, head {self.head_seq} {self.head_hash}"
+            )
         return f"audit log damaged at entry {self.first_bad}: {self.reason}"
 
 
-def verify_chain(session: Session, checkpoint: dict[str, Any] | None = None,
-                 public_key: bytes | None = None) -> Verdict:
+def verify_chain(
+    session: Session, checkpoint: dict[str, Any] | None = None, public_key: bytes | None = None
+) -> Verdict:
     """Walk the log in order; name the first entry whose sequence, link or hash is wrong."""
     expected_seq = 1
     prev = GENESIS
@@ -45,14 +48,27 @@ def verify_chain(session: Session, checkpoint: dict[str, Any] | None = None,
     count = 0
     for entry in rows:
         if entry.seq != expected_seq:
-            return Verdict(False, count, expected_seq - 1, prev, expected_seq,
-                           f"entry {expected_seq} is missing (next is {entry.seq})")
+            return Verdict(
+                False,
+                count,
+                expected_seq - 1,
+                prev,
+                expected_seq,
+                f"entry {expected_seq} is missing (next is {entry.seq})",
+            )
         if entry.prev_hash != prev:
-            return Verdict(False, count, entry.seq - 1, prev, entry.seq,
-                           "its link to the previous entry is broken")
+            return Verdict(
+                False,
+                count,
+                entry.seq - 1,
+                prev,
+                entry.seq,
+                "its link to the previous entry is broken",
+            )
         if hash_of(entry) != entry.hash:
-            return Verdict(False, count, entry.seq - 1, prev, entry.seq,
-                           "its contents do not match its hash")
+            return Verdict(
+                False, count, entry.seq - 1, prev, entry.seq, "its contents do not match its hash"
+            )
         prev = entry.hash
         count += 1
         expected_seq += 1
@@ -64,17 +80,31 @@ def verify_chain(session: Session, checkpoint: dict[str, Any] | None = None,
         if problem:
             return Verdict(False, count, head_seq, prev, want, problem)
         if want > head_seq:
-            return Verdict(False, count, head_seq, prev, head_seq + 1,
-                           f"the log ends at {head_seq} but the checkpoint vouches for {want}: "
-                           "entries were cut off")
+            return Verdict(
+                False,
+                count,
+                head_seq,
+                prev,
+                head_seq + 1,
+                f"the log ends at {head_seq} but the checkpoint vouches for {want}: "
+                "entries were cut off",
+            )
         if hashes_at.get(want) != checkpoint["hash"]:
-            return Verdict(False, count, head_seq, prev, want,
-                           "the entry differs from the one the checkpoint vouches for")
+            return Verdict(
+                False,
+                count,
+                head_seq,
+                prev,
+                want,
+                "the entry differs from the one the checkpoint vouches for",
+            )
     return Verdict(True, count, head_seq, prev)
 
 
 def _payload(seq: int, head_hash: str, at: str) -> bytes:
-    return canonical({"format": CHECKPOINT_FORMAT, "seq": seq, "hash": head_hash, "at": at}).encode()
+    return canonical(
+        {"format": CHECKPOINT_FORMAT, "seq": seq, "hash": head_hash, "at": at}
+    ).encode()
 
 
 def make_checkpoint(session: Session, signer: CheckpointSigner) -> dict[str, Any]:

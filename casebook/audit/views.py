@@ -17,15 +17,29 @@ from casebook.auth.permissions import Permission
 from casebook.web import current_actor, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
-COLUMNS = ("seq", "at", "actor", "actor_id", "role", "action", "object_type", "object_id",
-           "outcome", "details", "prev_hash", "hash")
+COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "actor_id",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "details",
+    "prev_hash",
+    "hash",
+)
 
 
 def _filter() -> AuditFilter:
     a = request.args
     return AuditFilter(
-        actor=a.get("actor", "")[:80], action=a.get("action", "")[:60],
-        object=a.get("object", "")[:64], date_from=a.get("from", "")[:10],
+        actor=a.get("actor", "")[:80],
+        action=a.get("action", "")[:60],
+        object=a.get("object", "")[:64],
+        date_from=a.get("from", "")[:10],
         date_to=a.get("to", "")[:10],
     )
 
@@ -36,8 +50,16 @@ def index() -> Any:
     f = _filter()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     rows, total = audit_page(db.session(), f, page)
-    return render_template("audit/index.html", rows=rows, total=total, page=page, f=f,
-                           pages=max(1, (total + 99) // 100), form=EmptyForm(), verdict=None)
+    return render_template(
+        "audit/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        f=f,
+        pages=max(1, (total + 99) // 100),
+        form=EmptyForm(),
+        verdict=None,
+    )
 
 
 @bp.post("/verify")
@@ -45,11 +67,24 @@ def index() -> Any:
 def verify() -> Any:
     s = db.session()
     verdict = verify_chain(s)
-    audit_record(s, current_actor(), "audit.verify", outcome="success" if verdict.ok else "failure",
-                 details={"entries": verdict.entries, "first_bad": verdict.first_bad})
+    audit_record(
+        s,
+        current_actor(),
+        "audit.verify",
+        outcome="success" if verdict.ok else "failure",
+        details={"entries": verdict.entries, "first_bad": verdict.first_bad},
+    )
     rows, total = audit_page(s, AuditFilter(), 1)
-    return render_template("audit/index.html", rows=rows, total=total, page=1, f=AuditFilter(),
-                           pages=max(1, (total + 99) // 100), form=EmptyForm(), verdict=verdict)
+    return render_template(
+        "audit/index.html",
+        rows=rows,
+        total=total,
+        page=1,
+        f=AuditFilter(),
+        pages=max(1, (total + 99) // 100),
+        form=EmptyForm(),
+        verdict=verdict,
+    )
 
 
 def _safe_cell(value: object) -> str:
@@ -73,6 +108,7 @@ def export() -> Any:
         writer.writerow([_safe_cell(d[c]) for c in COLUMNS])
     current_app.logger.debug("audit export", extra={"event": "audit_export"})
     return Response(
-        out.getvalue(), mimetype="text/csv",
+        out.getvalue(),
+        mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=casebook-audit.csv"},
     )

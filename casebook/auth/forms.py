@@ -17,22 +17,30 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
-    code = StringField(_l("Code from your authenticator app, or a recovery code"),
-                       validators=[DataRequired(), Length(max=32)])
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+    )
     next = HiddenField()
 
 
 class ReauthForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
-    code = StringField(_l("Code from your authenticator app, or a recovery code"),
-                       validators=[DataRequired(), Length(max=32)])
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+    )
     next = HiddenField()
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=1024)]
+    )
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
-    confirm_password = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+    confirm_password = PasswordField(
+        _l("New password again"), validators=[DataRequired(), Length(max=1024)]
+    )
 
 
 class LanguageForm(FlaskForm):  # type: ignore[misc]
@@ -48,8 +56,10 @@ ROLE_CHOICES = [(r.value, r.value) for r in Role]
 
 
 class UserCreateForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    """Only shape here: `user_create` checks every rule and reports every problem at once."""
+
+    email = EmailField(_l("Email"), validators=[Length(max=254)])
+    display_name = StringField(_l("Name"), validators=[Length(max=500)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("en", "English")])
 

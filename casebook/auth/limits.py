@@ -35,7 +35,9 @@ def account_key() -> str:
 def failed(response: object) -> bool:
     """Deduct from the account's budget only when the attempt failed."""
     status = getattr(response, "status_code", 200)
-    return bool(status in (401, 200) and getattr(response, "casebook_failed", False)) or status == 401
+    return (
+        bool(status in (401, 200) and getattr(response, "casebook_failed", False)) or status == 401
+    )
 
 
 def limiter_enabled() -> bool:

@@ -57,7 +57,8 @@ class Passwords:
 
     def __init__(self, params: PasswordHashing) -> None:
         self._hasher = PasswordHasher(
-            time_cost=params.time_cost, memory_cost=params.memory_cost,
+            time_cost=params.time_cost,
+            memory_cost=params.memory_cost,
             parallelism=params.parallelism,
         )
         # Verified for unknown accounts so that they cost the same time as known ones.

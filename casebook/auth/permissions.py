@@ -35,8 +35,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DOCUMENTER: frozenset({P.ACCOUNT, P.CASE_CREATE, P.CASE_READ, P.CASE_EDIT, P.SOURCE_READ}),
     Role.LAWYER: frozenset(
         {
-            P.ACCOUNT, P.CASE_CREATE, P.CASE_READ, P.CASE_READ_ALL, P.CASE_EDIT, P.SOURCE_READ,
-            P.CASE_REVIEW, P.CASE_ERASE, P.LEGAL_NOTES, P.CASE_PACKET, P.STATS_READ,
+            P.ACCOUNT,
+            P.CASE_CREATE,
+            P.CASE_READ,
+            P.CASE_READ_ALL,
+            P.CASE_EDIT,
+            P.SOURCE_READ,
+            P.CASE_REVIEW,
+            P.CASE_ERASE,
+            P.LEGAL_NOTES,
+            P.CASE_PACKET,
+            P.STATS_READ,
         }
     ),
     Role.ADVOCATE: frozenset({P.ACCOUNT, P.STATS_READ}),

@@ -24,12 +24,15 @@ class UserRow:
 def users_list(session: Session) -> list[UserRow]:
     counts = dict(
         session.execute(
-            select(WebSession.user_id, func.count()).where(WebSession.user_id.is_not(None))
+            select(WebSession.user_id, func.count())
+            .where(WebSession.user_id.is_not(None))
             .group_by(WebSession.user_id)
-        ).tuples().all()
+        ).all()
     )
     users = session.scalars(select(User).order_by(User.created_at)).all()
-    rows = [UserRow(u, u.email or "", u.display_name or "", int(counts.get(u.id, 0))) for u in users]
+    rows = [
+        UserRow(u, u.email or "", u.display_name or "", int(counts.get(u.id, 0))) for u in users
+    ]
     return sorted(rows, key=lambda r: r.email)
 
 

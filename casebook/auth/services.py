@@ -21,7 +21,7 @@ from casebook.encrypted import Vault
 
 RECOVERY_CODES = 10
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud over a bad line
-TOKEN_PREFIX = "cbt_"
+TOKEN_PREFIX = "cbt_"  # noqa: S105 (a public prefix that makes leaked tokens greppable)
 
 
 class AccountError(Exception):
@@ -56,11 +56,14 @@ def email_hash(session: Session, email: str) -> str:
 
 
 def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(User.email_hash == email_hash(session, email))).first()
+    return session.scalars(
+        select(User).where(User.email_hash == email_hash(session, email))
+    ).first()
 
 
-def _check_new_user(session: Session, email: str, name: str, role: str, password: str,
-                    language: str) -> dict[str, list[str]]:
+def _check_new_user(
+    session: Session, email: str, name: str, role: str, password: str, language: str
+) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     normal = normalise_email(email)
     if "@" not in normal or len(normal) > 254 or normal.startswith("@") or normal.endswith("@"):
@@ -80,33 +83,47 @@ def _check_new_user(session: Session, email: str, name: str, role: str, password
 
 
 def user_create(
-    session: Session, actor: Actor, passwords: Passwords, *, email: str, display_name: str,
-    role: str, password: str, language: str = "ar", must_change_password: bool = False,
+    session: Session,
+    actor: Actor,
+    passwords: Passwords,
+    *,
+    email: str,
+    display_name: str,
+    role: str,
+    password: str,
+    language: str = "ar",
+    must_change_password: bool = False,
 ) -> tuple[User, Enrolment]:
     """Create an account with its second factor ready; the enrolment is shown once."""
     problems = _check_new_user(session, email, display_name, role, password, language)
     if problems:
         raise AccountError(problems)
     user = User(
-        id=uuid.uuid4(), email_hash=email_hash(session, email), role=role, language=language,
-        password_hash=passwords.hash(password), must_change_password=must_change_password,
-        email_enc=b"", name_enc=b"",
+        id=uuid.uuid4(),
+        email_hash=email_hash(session, email),
+        role=role,
+        language=language,
+        password_hash=passwords.hash(password),
+        must_change_password=must_change_password,
+        email_enc=b"",
+        name_enc=b"",
     )
     session.add(user)
     user.email = normalise_email(email)
     user.display_name = display_name.strip()
     enrolment = _new_second_factor(session, user)
-    audit_record(session, actor, "user.create", object_type="user", object_id=user.id,
-                 details={"role": role})
+    audit_record(
+        session, actor, "user.create", object_type="user", object_id=user.id, details={"role": role}
+    )
     return user, enrolment
 
 
-def _new_second_factor(session: Session, user: User) -> Enrolment:
+def _new_second_factor(session: Session, user: User, with_codes: bool = True) -> Enrolment:
     secret = totp.new_secret()
     user.totp_secret = secret
     user.totp_confirmed_at = None
     user.totp_last_step = None
-    codes = recovery_codes_replace(session, user)
+    codes = recovery_codes_replace(session, user) if with_codes else []
     return Enrolment(secret, totp.provisioning_uri(secret, user.email or ""), codes)
 
 
@@ -127,8 +144,9 @@ def _code_hash(session: Session, code: str) -> str:
 
 
 def totp_begin_enrolment(session: Session, actor: Actor, user: User) -> Enrolment:
-    """Forced enrolment at first login (after a reset): a fresh secret until confirmed."""
-    enrolment = _new_second_factor(session, user)
+    """Forced enrolment at first login after a reset: a fresh secret until confirmed; the
+    recovery codes are made and shown once at confirmation."""
+    enrolment = _new_second_factor(session, user, with_codes=False)
     audit_record(session, actor, "user.2fa_enrol_start", object_type="user", object_id=user.id)
     return enrolment
 
@@ -136,8 +154,14 @@ def totp_begin_enrolment(session: Session, actor: Actor, user: User) -> Enrolmen
 def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
     step = totp.match_step(user.totp_secret or "", code, user.totp_last_step)
     if step is None:
-        audit_record(session, actor, "user.2fa_enrol", object_type="user", object_id=user.id,
-                     outcome="failure")
+        audit_record(
+            session,
+            actor,
+            "user.2fa_enrol",
+            object_type="user",
+            object_id=user.id,
+            outcome="failure",
+        )
         return False
     user.totp_last_step = step
     user.totp_confirmed_at = utcnow()
@@ -173,8 +197,15 @@ def sessions_end_all(session: Session, user_id: uuid.UUID) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def password_change(session: Session, actor: Actor, passwords: Passwords, user: User,
-                    current: str, new: str, confirm: str) -> None:
+def password_change(
+    session: Session,
+    actor: Actor,
+    passwords: Passwords,
+    user: User,
+    current: str,
+    new: str,
+    confirm: str,
+) -> None:
     problems: dict[str, list[str]] = {}
     if not passwords.verify(user.password_hash, current):
         problems["current_password"] = ["The current password is not right."]
@@ -184,15 +215,27 @@ def password_change(session: Session, actor: Actor, passwords: Passwords, user: 
     if new != confirm:
         problems["confirm_password"] = ["The two new passwords differ."]
     if problems:
-        audit_record(session, actor, "user.password_change", object_type="user",
-                     object_id=user.id, outcome="failure")
+        audit_record(
+            session,
+            actor,
+            "user.password_change",
+            object_type="user",
+            object_id=user.id,
+            outcome="failure",
+        )
         raise AccountError(problems)
     user.password_hash = passwords.hash(new)
     user.password_changed_at = utcnow()
     user.must_change_password = False
     ended = sessions_end_all(session, user.id)
-    audit_record(session, actor, "user.password_change", object_type="user", object_id=user.id,
-                 details={"sessions_ended": ended})
+    audit_record(
+        session,
+        actor,
+        "user.password_change",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": ended},
+    )
 
 
 def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
@@ -200,11 +243,18 @@ def user_disable(session: Session, actor: Actor, user: User, disabled: bool = Tr
     ended = sessions_end_all(session, user.id) if disabled else 0
     if disabled:
         session.execute(
-            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-    audit_record(session, actor, "user.disable" if disabled else "user.enable",
-                 object_type="user", object_id=user.id, details={"sessions_ended": ended})
+    audit_record(
+        session,
+        actor,
+        "user.disable" if disabled else "user.enable",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": ended},
+    )
 
 
 def user_role_change(session: Session, actor: Actor, user: User, role: str) -> None:
@@ -214,11 +264,18 @@ def user_role_change(session: Session, actor: Actor, user: User, role: str) -> N
     user.role = role
     ended = sessions_end_all(session, user.id)
     session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    audit_record(session, actor, "user.role_change", object_type="user", object_id=user.id,
-                 details={"from": old, "to": role, "sessions_ended": ended})
+    audit_record(
+        session,
+        actor,
+        "user.role_change",
+        object_type="user",
+        object_id=user.id,
+        details={"from": old, "to": role, "sessions_ended": ended},
+    )
 
 
 def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
@@ -228,8 +285,14 @@ def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
     user.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     ended = sessions_end_all(session, user.id)
-    audit_record(session, actor, "user.2fa_reset", object_type="user", object_id=user.id,
-                 details={"sessions_ended": ended})
+    audit_record(
+        session,
+        actor,
+        "user.2fa_reset",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": ended},
+    )
 
 
 def token_issue(session: Session, actor: Actor, user: User, days: int) -> tuple[ApiToken, str]:
@@ -239,13 +302,21 @@ def token_issue(session: Session, actor: Actor, user: User, days: int) -> tuple[
         raise AccountError({"user": ["This account is disabled."]})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        id=uuid.uuid4(), user_id=user.id, token_hash=_vault(session).keyed_hash("api-token", raw),
+        id=uuid.uuid4(),
+        user_id=user.id,
+        token_hash=_vault(session).keyed_hash("api-token", raw),
         expires_at=datetime.now(UTC) + timedelta(days=days),
     )
     session.add(token)
     session.flush()
-    audit_record(session, actor, "token.issue", object_type="api_token", object_id=token.id,
-                 details={"user": str(user.id), "days": days})
+    audit_record(
+        session,
+        actor,
+        "token.issue",
+        object_type="api_token",
+        object_id=token.id,
+        details={"user": str(user.id), "days": days},
+    )
     return token, raw
 
 

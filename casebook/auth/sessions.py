@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from casebook.auth.models import WebSession
@@ -25,8 +25,9 @@ from casebook.db import Database
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
-    def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
-                 expired: bool = False) -> None:
+    def __init__(
+        self, initial: dict[str, Any] | None = None, sid: str | None = None, expired: bool = False
+    ) -> None:
         def on_update(_self: CallbackDict[str, Any]) -> None:
             self.modified = True
 
@@ -61,15 +62,18 @@ class DatabaseSessionInterface(SessionInterface):
         now = datetime.now(UTC)
         with self.db.engine.begin() as conn:
             row = conn.execute(
-                select(WebSession.data, WebSession.created_at, WebSession.last_seen_at)
-                .where(WebSession.id_hash == _hash(sid))
+                select(WebSession.data, WebSession.created_at, WebSession.last_seen_at).where(
+                    WebSession.id_hash == _hash(sid)
+                )
             ).first()
             if row is None:
                 return ServerSession(expired=True)
             created = row.created_at.replace(tzinfo=UTC)
             seen = row.last_seen_at.replace(tzinfo=UTC)
-            if (now - seen > self.settings.session_idle
-                    or now - created > self.settings.session_absolute):
+            if (
+                now - seen > self.settings.session_idle
+                or now - created > self.settings.session_absolute
+            ):
                 conn.execute(delete(WebSession).where(WebSession.id_hash == _hash(sid)))
                 return ServerSession(expired=True)
         data = json.loads(row.data)
@@ -83,8 +87,9 @@ class DatabaseSessionInterface(SessionInterface):
         assert isinstance(session, ServerSession)
         now = datetime.now(UTC)
         if session.expired and not session:
-            response.delete_cookie(self.cookie_name, path="/", secure=self.secure,
-                                   httponly=True, samesite="Strict")
+            response.delete_cookie(
+                self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="Strict"
+            )
         if not session.modified and not getattr(session, "touch", False):
             return
         data = json.dumps(dict(session), separators=(",", ":"))
@@ -95,24 +100,33 @@ class DatabaseSessionInterface(SessionInterface):
                 if not session:
                     session.sid = None
             if not session:
-                response.delete_cookie(self.cookie_name, path="/", secure=self.secure,
-                                       httponly=True, samesite="Strict")
+                response.delete_cookie(
+                    self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="Strict"
+                )
                 return
             if session.sid is None or session.rotate:
                 session.sid = secrets.token_urlsafe(32)
                 conn.execute(
-                    WebSession.__table__.insert().values(
-                        id_hash=_hash(session.sid), user_id=_uuid_or_none(user_id), data=data,
-                        created_at=now, last_seen_at=now,
+                    insert(WebSession).values(
+                        id_hash=_hash(session.sid),
+                        user_id=_uuid_or_none(user_id),
+                        data=data,
+                        created_at=now,
+                        last_seen_at=now,
                     )
                 )
             else:
                 conn.execute(
-                    update(WebSession).where(WebSession.id_hash == _hash(session.sid))
+                    update(WebSession)
+                    .where(WebSession.id_hash == _hash(session.sid))
                     .values(data=data, user_id=_uuid_or_none(user_id), last_seen_at=now)
                 )
         response.set_cookie(
-            self.cookie_name, session.sid, httponly=True, secure=self.secure, samesite="Strict",
+            self.cookie_name,
+            session.sid,
+            httponly=True,
+            secure=self.secure,
+            samesite="Strict",
             path="/",
         )
 

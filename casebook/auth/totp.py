@@ -31,7 +31,9 @@ def current_step(now: float | None = None) -> int:
     return int((time.time() if now is None else now) // STEP)
 
 
-def match_step(secret: str, code: str, last_step: int | None, now: float | None = None) -> int | None:
+def match_step(
+    secret: str, code: str, last_step: int | None, now: float | None = None
+) -> int | None:
     """The time step the code belongs to, if valid and newer than the last one used."""
     code = code.strip().replace(" ", "")
     if not (len(code) == 6 and code.isdigit()):

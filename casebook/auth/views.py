@@ -6,7 +6,16 @@ import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -45,7 +54,7 @@ def _failed(response: Any) -> bool:
 
 def _refuse(template: str, status: int = 200, **context: Any) -> Any:
     response = current_app.make_response((render_template(template, **context), status))
-    response.casebook_failed = True
+    response.casebook_failed = True  # type: ignore[attr-defined]  # read by the limiter
     return response
 
 
@@ -69,11 +78,16 @@ def login() -> Any:
     # The password is checked against a dummy hash for unknown accounts: same time, same answer.
     good = passwords.verify(user.password_hash if user else None, form.password.data)
     if not good or user is None or user.disabled:
-        audit_record(s, Actor.anonymous(), "login.failure", object_type="user",
-                     object_id=user.id if user else None, outcome="failure",
-                     details={"stage": "password"})
-        return _refuse("auth/login.html", form=form,
-                       error=_("The email or password is not right."))
+        audit_record(
+            s,
+            Actor.anonymous(),
+            "login.failure",
+            object_type="user",
+            object_id=user.id if user else None,
+            outcome="failure",
+            details={"stage": "password"},
+        )
+        return _refuse("auth/login.html", form=form, error=_("The email or password is not right."))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(form.password.data)
     lang = session.get("lang")
@@ -108,8 +122,14 @@ def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
     session["reauth_at"] = now
     if lang:
         session["lang"] = lang
-    audit_record(db.session(), Actor.user(str(user.id), user.role), "login.success",
-                 object_type="user", object_id=user.id, details={"factor": factor})
+    audit_record(
+        db.session(),
+        Actor.user(str(user.id), user.role),
+        "login.success",
+        object_type="user",
+        object_id=user.id,
+        details={"factor": factor},
+    )
     if user.must_change_password:
         return redirect(url_for(".password"))
     return redirect(safe_next(next_url))
@@ -131,12 +151,24 @@ def verify() -> Any:
         form.next.data = safe_next(request.args.get("next"))
         return render_template("auth/verify.html", form=form)
     s = db.session()
-    factor = second_factor_check(s, user, form.code.data or "") if form.validate_on_submit() else None
+    factor = (
+        second_factor_check(s, user, form.code.data or "") if form.validate_on_submit() else None
+    )
     if factor is None:
-        audit_record(s, Actor.anonymous(), "login.failure", object_type="user", object_id=user.id,
-                     outcome="failure", details={"stage": "second_factor"})
-        return _refuse("auth/verify.html", form=form,
-                       error=_("That code is not right, or it was already used."))
+        audit_record(
+            s,
+            Actor.anonymous(),
+            "login.failure",
+            object_type="user",
+            object_id=user.id,
+            outcome="failure",
+            details={"stage": "second_factor"},
+        )
+        return _refuse(
+            "auth/verify.html",
+            form=form,
+            error=_("That code is not right, or it was already used."),
+        )
     return _complete_login(user, factor, form.next.data)
 
 
@@ -157,20 +189,24 @@ def enrol() -> Any:
     form = CodeForm()
     secret = user.totp_secret or ""
     uri = totp.provisioning_uri(secret, user.email or "")
-    context = {"form": form, "secret": secret, "qr": totp.qr_svg(uri)}
+    context: dict[str, Any] = {"form": form, "secret": secret, "qr": totp.qr_svg(uri)}
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
         return render_template("auth/enrol.html", **context)
     actor = Actor.user(str(user.id), user.role)
     if not (form.validate_on_submit() and totp_confirm(s, actor, user, form.code.data or "")):
-        return _refuse("auth/enrol.html", error=_("That code is not right. Check the time on "
-                                                   "your phone and try the next code."), **context)
+        return _refuse(
+            "auth/enrol.html",
+            error=_("That code is not right. Check the time on your phone and try the next code."),
+            **context,
+        )
     has_codes = s.query(RecoveryCode.id).filter(RecoveryCode.user_id == user.id).first()
     response = _complete_login(user, "totp", form.next.data)
     if has_codes is None:
         codes = recovery_codes_replace(s, user)
-        return render_template("auth/recovery_codes.html", codes=codes,
-                               next=response.headers.get("Location", "/"))
+        return render_template(
+            "auth/recovery_codes.html", codes=codes, next=response.headers.get("Location", "/")
+        )
     return response
 
 
@@ -179,8 +215,14 @@ def enrol() -> Any:
 def logout() -> Any:
     s = db.session()
     ended = sessions_end_all(s, current_user.id)
-    audit_record(s, current_actor(), "logout", object_type="user", object_id=current_user.id,
-                 details={"sessions_ended": ended})
+    audit_record(
+        s,
+        current_actor(),
+        "logout",
+        object_type="user",
+        object_id=current_user.id,
+        details={"sessions_ended": ended},
+    )
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -200,13 +242,21 @@ def reauth() -> Any:
         return render_template("auth/reauth.html", form=form)
     s = db.session()
     user: User = current_user
-    ok = (form.validate_on_submit() and _passwords().verify(user.password_hash, form.password.data)
-          and second_factor_check(s, user, form.code.data or "") is not None)
-    audit_record(s, current_actor(), "user.reauth", object_type="user", object_id=user.id,
-                 outcome="success" if ok else "failure")
+    ok = (
+        form.validate_on_submit()
+        and _passwords().verify(user.password_hash, form.password.data)
+        and second_factor_check(s, user, form.code.data or "") is not None
+    )
+    audit_record(
+        s,
+        current_actor(),
+        "user.reauth",
+        object_type="user",
+        object_id=user.id,
+        outcome="success" if ok else "failure",
+    )
     if not ok:
-        return _refuse("auth/reauth.html", form=form,
-                       error=_("The password or code is not right."))
+        return _refuse("auth/reauth.html", form=form, error=_("The password or code is not right."))
     session["reauth_at"] = time.time()
     return redirect(safe_next(form.next.data))
 
@@ -219,21 +269,32 @@ def password() -> Any:
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                password_change(db.session(), current_actor(), _passwords(), current_user,
-                                form.current_password.data, form.new_password.data,
-                                form.confirm_password.data)
+                password_change(
+                    db.session(),
+                    current_actor(),
+                    _passwords(),
+                    current_user,
+                    form.current_password.data,
+                    form.new_password.data,
+                    form.confirm_password.data,
+                )
             except AccountError as exc:
                 errors = exc.problems
             else:
                 logout_user()
                 session.clear()
-                flash(_("Your password was changed. Every session was signed out; sign in "
-                        "with the new password."))
+                flash(
+                    _(
+                        "Your password was changed. Every session was signed out; sign in "
+                        "with the new password."
+                    )
+                )
                 return redirect(url_for(".login"))
         else:
             errors = {"current_password": [_("Fill in all three fields.")]}
-    return render_template("auth/password.html", form=form, errors=errors,
-                           forced=current_user.must_change_password), (422 if errors else 200)
+    return render_template(
+        "auth/password.html", form=form, errors=errors, forced=current_user.must_change_password
+    ), (422 if errors else 200)
 
 
 @bp.post("/language")

@@ -28,7 +28,7 @@ class KeyStatus:
 
 def keys_status(session: Session, vault: Vault) -> KeyStatus:
     counts = dict(
-        session.execute(select(CaseKey.kek_id, func.count()).group_by(CaseKey.kek_id)).tuples().all()
+        session.execute(select(CaseKey.kek_id, func.count()).group_by(CaseKey.kek_id)).all()
     )
     ring = vault.keyring
     return KeyStatus(
@@ -50,7 +50,10 @@ def keys_rotate(session: Session, actor: Actor, vault: Vault) -> int:
 
 
 def keys_rewrap(
-    factory: sessionmaker[Session], actor: Actor, vault: Vault, batch: int = 500,
+    factory: sessionmaker[Session],
+    actor: Actor,
+    vault: Vault,
+    batch: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Rewrap every data key not under the primary KEK, one committed batch at a time.
@@ -64,26 +67,35 @@ def keys_rewrap(
     while True:
         with factory() as session, session.begin():
             rows = session.execute(
-                select(CaseKey.owner_id, CaseKey.wrapped).where(CaseKey.kek_id != primary)
-                .order_by(CaseKey.owner_id).limit(batch)
+                select(CaseKey.owner_id, CaseKey.wrapped)
+                .where(CaseKey.kek_id != primary)
+                .order_by(CaseKey.owner_id)
+                .limit(batch)
             ).all()
             if not rows:
                 break
             for owner_id, wrapped in rows:
                 new = vault.envelope.rewrap(str(owner_id), wrapped)
                 session.execute(
-                    update(CaseKey).where(CaseKey.owner_id == owner_id)
+                    update(CaseKey)
+                    .where(CaseKey.owner_id == owner_id)
                     .values(wrapped=new, kek_id=primary)
                 )
-            audit_record(session, actor, "keys.rewrap", object_type="kek", object_id=primary,
-                         details={"rewrapped": len(rows)})
+            audit_record(
+                session,
+                actor,
+                "keys.rewrap",
+                object_type="kek",
+                object_id=primary,
+                details={"rewrapped": len(rows)},
+            )
         done += len(rows)
         if progress:
             progress(len(rows))
     return done
 
 
-class KeyInUse(Exception):
+class KeyInUseError(Exception):
     pass
 
 
@@ -91,15 +103,18 @@ def keys_retire(session: Session, actor: Actor, vault: Vault, kek_id: int) -> No
     """Retire a KEK for good; refused while any data key is still wrapped under it."""
     in_use = session.scalar(select(func.count()).where(CaseKey.kek_id == kek_id)) or 0
     if in_use:
-        raise KeyInUse(f"KEK {kek_id} still wraps {in_use} data keys; run 'casebook keys rewrap'")
+        raise KeyInUseError(
+            f"KEK {kek_id} still wraps {in_use} data keys; run 'casebook keys rewrap'"
+        )
     ring = vault.keyring.retired(kek_id)
     vault.source.save(ring)
     vault.reload()
     audit_record(session, actor, "keys.retire", object_type="kek", object_id=kek_id)
 
 
-def data_key_destroy(session: Session, actor: Actor, vault: Vault, owner_id: uuid.UUID,
-                     ledger: Path | None) -> None:
+def data_key_destroy(
+    session: Session, actor: Actor, vault: Vault, owner_id: uuid.UUID, ledger: Path | None
+) -> None:
     """Crypto-shredding: delete the wrapped DEK. Every field and attachment of the owner becomes
     unreadable in the live database (SQLite: secure_delete overwrites the freed page).
 
@@ -114,8 +129,10 @@ def data_key_destroy(session: Session, actor: Actor, vault: Vault, owner_id: uui
     if ledger is not None:
         ledger.parent.mkdir(parents=True, exist_ok=True)
         with ledger.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"owner_id": str(owner_id),
-                                 "erased_at": datetime.now(UTC).isoformat()}) + "\n")
+            fh.write(
+                json.dumps({"owner_id": str(owner_id), "erased_at": datetime.now(UTC).isoformat()})
+                + "\n"
+            )
 
 
 def erasures_reapply(session: Session, actor: Actor, vault: Vault, ledger: Path) -> int:

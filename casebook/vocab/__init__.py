@@ -65,12 +65,14 @@ PERPETRATORS = Vocabulary(
     (
         Term("regime.air_force_intelligence", "المخابرات الجوية", "Air Force Intelligence"),
         Term(
-            "regime.military_intelligence", "شعبة المخابرات العسكرية",
+            "regime.military_intelligence",
+            "شعبة المخابرات العسكرية",
             "Military Intelligence Division",
         ),
         Term("regime.political_security", "شعبة الأمن السياسي", "Political Security Division"),
         Term(
-            "regime.general_intelligence", "إدارة المخابرات العامة (أمن الدولة)",
+            "regime.general_intelligence",
+            "إدارة المخابرات العامة (أمن الدولة)",
             "General Intelligence Directorate (State Security)",
         ),
         Term("regime.military_police", "الشرطة العسكرية", "Military Police"),
@@ -83,7 +85,8 @@ PERPETRATORS = Vocabulary(
         Term("armed_opposition", "فصائل المعارضة المسلحة", "Armed opposition factions"),
         Term("sdf", "قوات سوريا الديمقراطية", "Syrian Democratic Forces"),
         Term(
-            "transitional_authorities", "السلطات الانتقالية",
+            "transitional_authorities",
+            "السلطات الانتقالية",
             "Transitional authorities (after 8 December 2024)",
         ),
         Term("other", "جهة أخرى", "Other"),
@@ -126,7 +129,8 @@ FACILITIES = Vocabulary(
         Term("branch_248", "الفرع 248", "Branch 248"),
         Term("branch_251", "فرع الخطيب (251)", "Al-Khatib Branch (251)"),
         Term(
-            "military_police_qaboun", "الشرطة العسكرية في القابون",
+            "military_police_qaboun",
+            "الشرطة العسكرية في القابون",
             "Military Police, Qaboun",
         ),
         Term("tadmur", "سجن تدمر", "Tadmur (Palmyra) prison"),
@@ -192,7 +196,14 @@ AGE_BANDS = Vocabulary(
 ALL: dict[str, Vocabulary] = {
     v.name: v
     for v in (
-        GOVERNORATES, PERPETRATORS, PERPETRATOR_GROUPS, FACILITIES, STATUSES, VERIFICATION,
-        SEXES, CONSENT_SCOPES, AGE_BANDS,
+        GOVERNORATES,
+        PERPETRATORS,
+        PERPETRATOR_GROUPS,
+        FACILITIES,
+        STATUSES,
+        VERIFICATION,
+        SEXES,
+        CONSENT_SCOPES,
+        AGE_BANDS,
     )
 }

@@ -51,7 +51,9 @@ def test_plaintext_is_not_in_the_ciphertext(cipher: FieldCipher) -> None:
     "other",
     [
         associated_data("cases", "record", "0b7c7c0e-0000-4000-8000-000000000002", 1),  # other row
-        associated_data("cases", "source", "0b7c7c0e-0000-4000-8000-000000000001", 1),  # other column
+        associated_data(
+            "cases", "source", "0b7c7c0e-0000-4000-8000-000000000001", 1
+        ),  # other column
         associated_data("testimonies", "record", "0b7c7c0e-0000-4000-8000-000000000001", 1),
     ],
 )

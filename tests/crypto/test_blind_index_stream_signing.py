@@ -7,10 +7,18 @@ import math
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from crypto import BlindIndex, CheckpointSigner, CryptoError, DecryptionError, StreamDecryptor, StreamEncryptor, blind_index_bits
+from crypto import (
+    BlindIndex,
+    CheckpointSigner,
+    CryptoError,
+    DecryptionError,
+    StreamDecryptor,
+    StreamEncryptor,
+    blind_index_bits,
+)
 
 
 @given(records=st.integers(min_value=16, max_value=10**9))
@@ -94,7 +102,9 @@ def test_stream_refuses_truncation_reordering_and_wrong_aad() -> None:
 
 def test_stream_limit_stops_large_input() -> None:
     with pytest.raises(CryptoError, match="larger"):
-        StreamEncryptor(os.urandom(32), 1, b"a").encrypt(io.BytesIO(b"x" * 200_000), io.BytesIO(), limit=100_000)
+        StreamEncryptor(os.urandom(32), 1, b"a").encrypt(
+            io.BytesIO(b"x" * 200_000), io.BytesIO(), limit=100_000
+        )
 
 
 def test_stream_plaintext_never_in_output() -> None:

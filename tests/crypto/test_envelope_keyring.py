@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from crypto import DecryptionError, Envelope, FileKeySource, KeyRing, KeySourceError, PassphraseKeySource
+from crypto import (
+    DecryptionError,
+    Envelope,
+    FileKeySource,
+    KeyRing,
+    KeySourceError,
+    PassphraseKeySource,
+)
 from crypto.keyring import Argon2Params, KekStatus
 
 FAST = Argon2Params(iterations=1, memory_kib=8192, lanes=1)

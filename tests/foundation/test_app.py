@@ -15,7 +15,7 @@ def test_healthz_is_public(client: FlaskClient) -> None:
 
 
 def test_login_page_renders_in_arabic_by_default(client: FlaskClient) -> None:
-    resp = client.get("/login")
+    resp = client.get("/login", headers={"Accept-Language": ""})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert 'dir="rtl"' in html and 'lang="ar"' in html
@@ -23,7 +23,9 @@ def test_login_page_renders_in_arabic_by_default(client: FlaskClient) -> None:
 
 
 def test_accept_language_english(client: FlaskClient) -> None:
-    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(
+        as_text=True
+    )
     assert 'dir="ltr"' in html and "Sign in" in html
 
 
@@ -31,9 +33,13 @@ def test_language_switch_sticks_for_the_session(client: FlaskClient) -> None:
     from tests.conftest import csrf_token
 
     token = csrf_token(client, "/login")
-    resp = client.post("/language", data={"lang": "en", "next": "/login", "csrf_token": token})
+    resp = client.post(
+        "/language",
+        data={"lang": "en", "next": "/login", "csrf_token": token},
+        headers={"Accept-Language": "ar"},
+    )
     assert resp.status_code == 302
-    html = client.get("/login").get_data(as_text=True)
+    html = client.get("/login", headers={"Accept-Language": "ar"}).get_data(as_text=True)
     assert 'dir="ltr"' in html
 
 
@@ -41,8 +47,9 @@ def test_language_switch_refuses_offsite_next(client: FlaskClient) -> None:
     from tests.conftest import csrf_token
 
     token = csrf_token(client, "/login")
-    resp = client.post("/language", data={"lang": "en", "next": "https://evil.example/",
-                                          "csrf_token": token})
+    resp = client.post(
+        "/language", data={"lang": "en", "next": "https://evil.example/", "csrf_token": token}
+    )
     assert resp.headers["Location"] == "/"
 
 
@@ -51,7 +58,9 @@ def test_unknown_page_is_a_page_and_unknown_api_is_json(client: FlaskClient) -> 
     assert page.status_code == 404 and page.mimetype == "text/html"
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
-    assert api.get_json() == {"error": {"code": "not_found", "message": api.get_json()["error"]["message"]}}
+    assert api.get_json() == {
+        "error": {"code": "not_found", "message": api.get_json()["error"]["message"]}
+    }
 
 
 def test_api_without_credentials_is_401_json(client: FlaskClient) -> None:

@@ -1,0 +1,214 @@
+"""The audit chain: tamper evidence, append-only enforcement, checkpoints, concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session
+
+from casebook.audit.models import AuditEntry
+from casebook.audit.services import Actor, audit_record, encode_controls
+from casebook.audit.verify import make_checkpoint, verify_chain
+from tests.conftest import vault_of
+
+
+def _write(app: Flask, n: int) -> None:
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        for i in range(n):
+            audit_record(
+                s,
+                Actor.cli(),
+                "test.event",
+                object_type="thing",
+                object_id=f"id-{i}",
+                details={"i": i},
+            )
+
+
+def _verify(app: Flask, checkpoint: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return verify_chain(s, checkpoint, vault_of(app).checkpoint_signer().public_key)
+
+
+def _raw(app: Flask, *statements: str) -> None:
+    """Tamper as an attacker with database access: drop the guards, then edit rows."""
+    engine = app.extensions["casebook.db"].engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_intact_chain_verifies(app: Flask) -> None:
+    _write(app, 10)
+    verdict = _verify(app)
+    assert verdict.ok and verdict.entries == 10 and verdict.head_seq == 10
+
+
+def test_each_entry_links_to_the_previous(app: Flask) -> None:
+    _write(app, 3)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        rows = s.query(AuditEntry).order_by(AuditEntry.seq).all()
+    assert rows[0].prev_hash == "0" * 64
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET outcome = 'failure' WHERE seq = 4",
+        "UPDATE audit_log SET details = '{\"i\":99}' WHERE seq = 4",
+        "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 4",
+    ],
+)
+def test_edited_entry_is_named(app: Flask, statement: str) -> None:
+    _write(app, 8)
+    _raw(app, statement)
+    verdict = _verify(app)
+    assert not verdict.ok and verdict.first_bad == 4
+
+
+def test_deleted_entry_is_named(app: Flask) -> None:
+    _write(app, 8)
+    _raw(app, "DELETE FROM audit_log WHERE seq = 5")
+    verdict = _verify(app)
+    assert not verdict.ok and verdict.first_bad == 5 and "missing" in verdict.reason
+
+
+def test_reordered_entries_are_caught(app: Flask) -> None:
+    _write(app, 8)
+    _raw(
+        app,
+        "UPDATE audit_log SET seq = 1000 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 6",
+        "UPDATE audit_log SET seq = 6 WHERE seq = 1000",
+    )
+    verdict = _verify(app)
+    assert not verdict.ok and verdict.first_bad == 3
+
+
+def test_inserted_entry_is_caught(app: Flask) -> None:
+    _write(app, 6)
+    _raw(
+        app,
+        "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4",
+        "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104",
+        "INSERT INTO audit_log (seq, occurred_at, actor, action, outcome, details, prev_hash, hash)"
+        " SELECT 4, occurred_at, actor, 'forged', outcome, details, hash, hash"
+        " FROM audit_log WHERE seq = 3",
+    )
+    verdict = _verify(app)
+    assert not verdict.ok and verdict.first_bad == 4
+
+
+def test_truncated_tail_is_caught_against_a_checkpoint(app: Flask) -> None:
+    _write(app, 10)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        checkpoint = make_checkpoint(s, vault_of(app).checkpoint_signer())
+    assert checkpoint["seq"] == 10
+    assert _verify(app, checkpoint).ok
+    _raw(app, "DELETE FROM audit_log WHERE seq > 7")
+    assert _verify(app).ok  # the chain alone cannot see a cut tail
+    verdict = _verify(app, checkpoint)
+    assert not verdict.ok and verdict.first_bad == 8 and "cut off" in verdict.reason
+
+
+def test_rewritten_history_is_caught_against_a_checkpoint(app: Flask) -> None:
+    """An attacker who recomputes every hash after an edit still differs from the checkpoint."""
+    from casebook.audit.services import hash_of
+
+    _write(app, 5)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        checkpoint = make_checkpoint(s, vault_of(app).checkpoint_signer())
+    _raw(app, "UPDATE audit_log SET outcome = 'failure' WHERE seq = 2")
+    engine = app.extensions["casebook.db"].engine
+    with Session(engine) as s, s.begin():
+        prev = None
+        for entry in s.query(AuditEntry).order_by(AuditEntry.seq):
+            if prev is not None:
+                entry.prev_hash = prev
+            entry.hash = hash_of(entry)
+            prev = entry.hash
+    assert _verify(app).ok
+    verdict = _verify(app, checkpoint)
+    assert not verdict.ok and verdict.first_bad == 5
+
+
+def test_forged_checkpoint_signature_is_refused(app: Flask) -> None:
+    _write(app, 3)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        checkpoint = make_checkpoint(s, vault_of(app).checkpoint_signer())
+    checkpoint["seq"] = 2
+    verdict = _verify(app, checkpoint)
+    assert not verdict.ok and "signature" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET outcome = 'x'",
+        "DELETE FROM audit_log",
+    ],
+)
+def test_database_refuses_update_and_delete(app: Flask, statement: str) -> None:
+    _write(app, 2)
+    engine = app.extensions["casebook.db"].engine
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    assert _verify(app).entries == 2
+
+
+def test_postgres_refuses_truncate(app: Flask) -> None:
+    engine = app.extensions["casebook.db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's")
+    _write(app, 2)
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("TRUNCATE audit_log"))
+
+
+def test_concurrent_writers_leave_a_gapless_valid_chain(app: Flask) -> None:
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+                    audit_record(s, Actor.cli(), "test.concurrent", details={"w": n, "i": i})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    verdict = _verify(app)
+    assert verdict.ok and verdict.entries == 120
+
+
+def test_rolled_back_change_leaves_no_entry(app: Flask) -> None:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        audit_record(s, Actor.cli(), "test.rolled_back")
+        s.rollback()
+    assert _verify(app).entries == 0
+
+
+def test_control_characters_are_encoded() -> None:
+    assert encode_controls("a\nb\r\x00c\u2028") == "a\\u000ab\\u000d\\u0000c\\u2028"
+
+
+def test_details_are_cleaned(app: Flask) -> None:
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        entry = audit_record(s, Actor(label="evil\nactor"), "test.x", details={"k": "v\nw"})
+        assert "\n" not in entry.actor and "\\u000a" in entry.actor
+        assert "\\\\u000a" in entry.details

@@ -188,7 +188,11 @@ def demo_command() -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve with gunicorn. Loads the keys first: without them casebook refuses to start."""
+    import gunicorn.http.wsgi
     from gunicorn.app.base import BaseApplication
+
+    # gunicorn names itself in a Server header on every response; say nothing about the stack.
+    gunicorn.http.wsgi.SERVER = "casebook"
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _vault().load()

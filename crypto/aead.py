@@ -19,6 +19,7 @@ FORMAT_VERSION = 1
 NONCE_BYTES = 12
 _HEADER = struct.Struct(">BI")
 OVERHEAD = _HEADER.size + NONCE_BYTES + 16
+_BODY = _HEADER.size + NONCE_BYTES
 
 
 def associated_data(table: str, column: str, row_id: str, key_version: int) -> bytes:
@@ -52,9 +53,11 @@ class FieldCipher:
         _, key_version = parse_header(blob)
         if key_version != self.version:
             raise DecryptionError("ciphertext was made with another key version")
-        nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
+        view = memoryview(blob)  # no copies of the ciphertext on the hot path
         try:
-            return self._aead.decrypt(nonce, blob[_HEADER.size + NONCE_BYTES :], aad)
+            return self._aead.decrypt(
+                view[_HEADER.size : _HEADER.size + NONCE_BYTES], view[_BODY:], aad
+            )
         except InvalidTag:
             raise DecryptionError("ciphertext did not authenticate") from None
 

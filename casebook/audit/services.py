@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
@@ -22,6 +22,9 @@ _ADVISORY_LOCK_KEY = 0x6361736562  # "caseb": serialises chain appends on Postgr
 
 # Detail values are codes, counts, ids and parameters: never names or free text.
 Detail = str | int | float | bool | None | list[str] | list[int]
+
+
+_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns)
 
 
 def encode_controls(value: str) -> str:
@@ -133,8 +136,9 @@ def audit_record(
     The chain head is read under a lock (BEGIN IMMEDIATE on SQLite, an advisory transaction
     lock on PostgreSQL) so concurrent writers leave a gapless, correctly chained sequence.
     """
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
+        # Two statements on purpose: under READ COMMITTED a statement sees the snapshot taken
+        # when it began, so the head must be read by a statement that starts after the lock.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
@@ -157,6 +161,7 @@ def audit_record(
         hash="",
     )
     entry.hash = hash_of(entry)
-    session.add(entry)
-    session.flush()
+    # A Core INSERT: the entry is never changed after it is written, so the unit of work
+    # (identity map, change tracking) would only add cost to every audited request.
+    session.execute(insert(AuditEntry).values(**{c: getattr(entry, c) for c in _COLUMNS}))
     return entry

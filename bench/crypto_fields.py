@@ -31,16 +31,17 @@ def main() -> None:
         data = os.urandom(size)
         bare = AESGCM(key)
 
-        def bare_round() -> None:
+        def bare_round(bare: AESGCM = bare, data: bytes = data) -> None:
             nonce = os.urandom(12)
             bare.decrypt(nonce, bare.encrypt(nonce, data, aad), aad)
 
         cipher = FieldCipher(key, 1)
 
-        def field_round() -> None:
+        def field_round(cipher: FieldCipher = cipher, data: bytes = data) -> None:
             cipher.decrypt(cipher.encrypt(data, aad), aad)
 
-        def field_round_with_context() -> None:  # what a model attribute does per value
+        def field_round_with_context(cipher: FieldCipher = cipher, data: bytes = data) -> None:
+            # what a model attribute does per value
             ad = associated_data("cases", "record", "0b7c7c0e-0000-4000-8000-000000000001", 1)
             cipher.decrypt(cipher.encrypt(data, ad), ad)
 

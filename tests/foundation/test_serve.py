@@ -47,7 +47,7 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
         body = ""
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
                     body = resp.read().decode()
                     headers = resp.headers
                 break

@@ -34,6 +34,24 @@ CANARY_LATIN = "ZQX-CANARY-7731"
 CANARY_ARABIC = "قناريزكس"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The app's temporary files go to a folder of this run alone, so canary scans of "the
+    temp dir" see what casebook wrote and nothing else on the machine."""
+    import tempfile
+
+    path = tmp_path_factory.mktemp("systmp")
+    old_env, old_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(path)
+    tempfile.tempdir = str(path)
+    yield path
+    tempfile.tempdir = old_dir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
+
+
 def _pg_admin_engine():  # type: ignore[no-untyped-def]
     assert PG_URL
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")

@@ -45,6 +45,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         instance_path=str(settings.instance),
         instance_relative_config=False,
     )
+    from casebook.uploads import CasebookRequest, close_spools
+
+    app.request_class = CasebookRequest
+    app.teardown_request(close_spools)
     _wire_static(app)
     app.config.update(
         CASEBOOK=settings,
@@ -90,7 +94,11 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     _wire_login(app, csrf)
     limiter.init_app(app)
     _register_blueprints(app)
-    app.jinja_env.globals.update(text_direction=_text_direction, languages=LANGUAGES)
+    from casebook.auth.permissions import Permission
+
+    app.jinja_env.globals.update(
+        text_direction=_text_direction, languages=LANGUAGES, Permission=Permission
+    )
     app.jinja_env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
     web.enforce_declared_permissions(app)
     logging.getLogger("casebook").debug("app wired", extra={"event": "startup"})
@@ -203,7 +211,10 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.audit.api import bp as audit_api
     from casebook.audit.views import bp as audit_bp
     from casebook.auth.views import bp as auth_bp
+    from casebook.cases.api import bp as cases_api
+    from casebook.cases.views import bp as cases_bp
     from casebook.home import bp as home_bp
+    from casebook.openapi import bp as openapi_bp
 
-    for bp in (home_bp, auth_bp, admin_bp, audit_bp, audit_api):
+    for bp in (home_bp, auth_bp, admin_bp, audit_bp, audit_api, cases_api, cases_bp, openapi_bp):
         app.register_blueprint(bp)

@@ -146,9 +146,23 @@ DEMO_USERS = (
 
 
 @cli.command("demo")
-def demo_command() -> None:
-    """One demo user per role, with known passwords and second factors (never in production)."""
+@click.option(
+    "--cases",
+    "case_count",
+    default=200,
+    show_default=True,
+    type=int,
+    help="Synthetic cases to add (made through the same services as real ones).",
+)
+@click.option("--seed", default=1, show_default=True, type=int)
+def demo_command(case_count: int, seed: int) -> None:
+    """Demo users (one per role) and synthetic cases; refused in production."""
+    from sqlalchemy import func, select
+
     from casebook.auth.services import user_by_email, user_create
+    from casebook.cases.demo import synthetic_cases
+    from casebook.cases.models import Case
+    from casebook.cases.services import case_create
 
     if _settings().production:
         raise click.ClickException("demo data is refused in production")
@@ -170,6 +184,26 @@ def demo_command() -> None:
                 )
                 user.totp_confirmed_at = datetime.now(UTC)
             click.echo(f"  {role:<11} {email}  password: {password}  2FA key: {user.totp_secret}")
+        documenter = user_by_email(s, DEMO_USERS[0][0])
+        documenter_id = documenter.id if documenter else None
+        existing = s.scalar(select(func.count()).select_from(Case)) or 0
+    todo = max(0, case_count - existing)
+    if todo:
+        actor = Actor.cli()
+        cases = synthetic_cases(todo, seed + existing)
+        with click.progressbar(length=todo, label="demo cases", file=sys.stderr) as bar:
+            while True:
+                batch = 0
+                with _session() as s, s.begin():
+                    for data in cases:
+                        case_create(s, actor, data, created_by=documenter_id)
+                        batch += 1
+                        if batch == 500:
+                            break
+                bar.update(batch)
+                if batch < 500:
+                    break
+    click.echo(f"cases: {existing + todo} (added {todo})")
     click.echo("Get the current 2FA code with: casebook user otp EMAIL")
 
 

@@ -116,7 +116,7 @@ class Vault:
         return bytes(value)
 
     # -- derived keys --------------------------------------------------------------------------
-    def system_cipher(self, purpose: Literal["system", "totp"]) -> FieldCipher:
+    def system_cipher(self, purpose: Literal["system", "totp", "facets"]) -> FieldCipher:
         """Cipher for values that belong to no case (staff emails, TOTP secrets)."""
         key = f"cipher:{purpose}"
         cipher = self._derived.get(key)
@@ -181,6 +181,29 @@ class Vault:
         cipher = FieldCipher(data_key, row.dek_version)
         self._remember(owner_id, cipher)
         return cipher
+
+    def attachment_key(self, session: Session, owner_id: uuid.UUID) -> bytes:
+        """A key for the owner's attachment streams, derived from its data key with HKDF so
+        that field nonces and stream nonces never share a key (and shredding covers both)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"casebook:attachment-stream"
+        ).derive(self._data_key(session, owner_id))
+
+    def _data_key(self, session: Session, owner_id: uuid.UUID) -> bytes:
+        from casebook.keys.models import CaseKey
+
+        wrapped = session.execute(
+            select(CaseKey.wrapped).where(CaseKey.owner_id == owner_id)
+        ).scalar()
+        if wrapped is None:
+            raise EncryptedValueError("case_keys", "wrapped", str(owner_id))
+        try:
+            return self._unwrap(str(owner_id), wrapped)
+        except DecryptionError:
+            raise EncryptedValueError("case_keys", "wrapped", str(owner_id)) from None
 
     def prefetch(self, session: Session, owner_ids: list[uuid.UUID]) -> None:
         """Unwrap the data keys of a whole page with one query instead of one per row."""
@@ -252,7 +275,7 @@ class Sealed(Generic[T]):
         self,
         column: str,
         *,
-        key: Literal["case", "system", "totp"] = "case",
+        key: Literal["case", "system", "totp", "facets"] = "case",
         owner: str = "case_id",
     ) -> None:
         self.column = column

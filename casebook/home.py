@@ -15,7 +15,7 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @requires(Permission.ACCOUNT)
 def index() -> Any:
-    return render_template("home/index.html", Permission=Permission)
+    return render_template("home/index.html")
 
 
 @bp.get("/healthz")

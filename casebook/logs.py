@@ -30,9 +30,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, _, tb = record.exc_info
             doc["error"] = exc_type.__name__
+            frames = traceback.extract_tb(tb)
+            ours = [f for f in frames if "/casebook/" in f.filename or "/crypto/" in f.filename]
             doc["where"] = [
-                f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno}:{frame.name}"
-                for frame in traceback.extract_tb(tb)[-8:]
+                f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}:{frame.name}"
+                for frame in (ours[-6:] + frames[-1:])
             ]
         # json.dumps escapes newlines and control characters: one event, one line.
         return json.dumps(doc, ensure_ascii=False)

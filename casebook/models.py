@@ -2,6 +2,28 @@
 
 from casebook.audit.models import AuditEntry
 from casebook.auth.models import ApiToken, RecoveryCode, User, WebSession
+from casebook.cases.models import (
+    Attachment,
+    Case,
+    CaseAssignment,
+    CaseCounter,
+    CaseIndex,
+    Testimony,
+)
 from casebook.keys.models import CaseKey, KeyErasure
 
-__all__ = ["ApiToken", "AuditEntry", "CaseKey", "KeyErasure", "RecoveryCode", "User", "WebSession"]
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "AuditEntry",
+    "Case",
+    "CaseAssignment",
+    "CaseCounter",
+    "CaseIndex",
+    "CaseKey",
+    "KeyErasure",
+    "RecoveryCode",
+    "Testimony",
+    "User",
+    "WebSession",
+]

@@ -19,7 +19,7 @@ from crypto.keyring import (
     PassphraseKeySource,
 )
 from crypto.signing import CheckpointSigner
-from crypto.stream import StreamDecryptor, StreamEncryptor
+from crypto.stream import IncrementalStreamEncryptor, StreamDecryptor, StreamEncryptor
 
 __all__ = [
     "BlindIndex",
@@ -30,6 +30,7 @@ __all__ = [
     "Envelope",
     "FieldCipher",
     "FileKeySource",
+    "IncrementalStreamEncryptor",
     "KekStatus",
     "KeyRing",
     "KeySource",

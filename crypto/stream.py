@@ -64,6 +64,66 @@ class StreamEncryptor:
             current = following
 
 
+class IncrementalStreamEncryptor:
+    """The same format as `StreamEncryptor`, fed by `update()` as bytes arrive (a multipart
+    upload being parsed) and closed by `finalize()`; nothing is buffered beyond one chunk."""
+
+    def __init__(
+        self,
+        key: bytes,
+        key_version: int,
+        aad: bytes,
+        dst: BinaryIO,
+        chunk: int = CHUNK,
+        limit: int | None = None,
+    ) -> None:
+        if len(key) != 32:
+            raise CryptoError("a stream key must be 32 bytes")
+        self._aead = AESGCM(key)
+        self._aad = aad
+        self._chunk = chunk
+        self._limit = limit
+        self._dst = dst
+        self._prefix = os.urandom(7)
+        self._counter = 0
+        self._pending = bytearray()
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.head = b""  # the first bytes of the plaintext, for type sniffing
+        self.finished = False
+        dst.write(_HEADER.pack(1, key_version, self._prefix))
+
+    def update(self, data: bytes) -> None:
+        if self.finished:
+            raise CryptoError("stream already finalised")
+        self.size += len(data)
+        if self._limit is not None and self.size > self._limit:
+            raise CryptoError("the stream is larger than the allowed size")
+        if len(self.head) < 64:
+            self.head += bytes(data[: 64 - len(self.head)])
+        self._digest.update(data)
+        self._pending += data
+        while len(self._pending) > self._chunk:  # keep one chunk back: it may be the last
+            block = bytes(self._pending[: self._chunk])
+            del self._pending[: self._chunk]
+            self._dst.write(
+                self._aead.encrypt(_nonce(self._prefix, self._counter, False), block, self._aad)
+            )
+            self._counter += 1
+
+    def finalize(self) -> str:
+        """Write the last chunk; returns the SHA-256 (hex) of the plaintext."""
+        if not self.finished:
+            self._dst.write(
+                self._aead.encrypt(
+                    _nonce(self._prefix, self._counter, True), bytes(self._pending), self._aad
+                )
+            )
+            self._pending.clear()
+            self.finished = True
+        return self._digest.hexdigest()
+
+
 class StreamDecryptor:
     """Decrypt what `StreamEncryptor` wrote, chunk by chunk, refusing any alteration."""
 

@@ -219,3 +219,44 @@ def login(client: FlaskClient, user: UserFixture, code_offset: int = 0) -> None:
 @pytest.fixture
 def users(app: Flask) -> dict[str, UserFixture]:
     return {role: make_user(app, role) for role in ("documenter", "lawyer", "advocate", "admin")}
+
+
+def bearer(app: Flask, user: UserFixture, days: int = 30) -> dict[str, str]:
+    """Authorization headers with a fresh API token for a user."""
+    from casebook.audit.services import Actor
+    from casebook.auth.models import User
+    from casebook.auth.services import token_issue
+
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        _, raw = token_issue(s, Actor.cli(), s.get(User, user.id), days)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def minimal_case(**person: str) -> dict[str, object]:
+    """DESIGN §3's smallest valid case, with person fields overridable."""
+    return {
+        "person": {
+            "first_name": "أحمد",
+            "father_name": "محمود",
+            "family_name": "الحلبي",
+            "mother_name": "فاطمة",
+            "sex": "male",
+            "birth_date": "1985",
+            **person,
+        },
+        "arrests": [
+            {
+                "date": "2013-05",
+                "governorate": "aleppo",
+                "place": "حي الشعار",
+                "perpetrator": "regime.air_force_intelligence",
+            }
+        ],
+        "status": [{"status": "forcibly_disappeared", "date": "2013-05", "source": "family"}],
+        "source": {"name": "أم أحمد", "relationship": "mother", "contact": "+90 555 000 0000"},
+        "consent": {
+            "documentation": {"granted": True, "date": "2024-05-01"},
+            "statistics": {"granted": True, "date": "2024-05-01"},
+        },
+        "testimonies": [{"text": "اعتقل من الحاجز", "date": "2024-05-01", "language": "ar"}],
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
@@ -24,7 +24,8 @@ _ADVISORY_LOCK_KEY = 0x6361736562  # "caseb": serialises chain appends on Postgr
 Detail = str | int | float | bool | None | list[str] | list[int]
 
 
-_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns)
+_AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
+_COLUMNS = tuple(c.key for c in _AUDIT_TABLE.columns)
 
 
 def encode_controls(value: str) -> str:
@@ -163,5 +164,5 @@ def audit_record(
     entry.hash = hash_of(entry)
     # A Core INSERT: the entry is never changed after it is written, so the unit of work
     # (identity map, change tracking) would only add cost to every audited request.
-    session.execute(insert(AuditEntry).values(**{c: getattr(entry, c) for c in _COLUMNS}))
+    session.execute(_AUDIT_TABLE.insert(), {c: getattr(entry, c) for c in _COLUMNS})
     return entry

@@ -7,7 +7,7 @@ import math
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import (
@@ -129,3 +129,29 @@ def test_crypto_imports_nothing_from_flask_sqlalchemy_or_casebook() -> None:
     pattern = re.compile(r"^\s*(from|import)\s+(flask|sqlalchemy|casebook)\b", re.M)
     offenders = [p.name for p in root.glob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+@given(
+    data=st.binary(max_size=5000),
+    cuts=st.lists(st.integers(min_value=1, max_value=700), max_size=20),
+)
+@settings(max_examples=80, deadline=None)
+def test_incremental_encryption_reads_back_whatever_the_pieces(
+    data: bytes, cuts: list[int]
+) -> None:
+    import hashlib
+
+    from crypto import IncrementalStreamEncryptor
+
+    key = os.urandom(32)
+    out = io.BytesIO()
+    enc = IncrementalStreamEncryptor(key, 1, b"aad", out, chunk=512)
+    pos = 0
+    for cut in cuts:
+        enc.update(data[pos : pos + cut])
+        pos += cut
+    enc.update(data[pos:])
+    assert enc.finalize() == hashlib.sha256(data).hexdigest()
+    assert enc.size == len(data) and enc.head == data[:64]
+    out.seek(0)
+    assert b"".join(StreamDecryptor(key, b"aad", chunk=512).decrypt(out)) == data

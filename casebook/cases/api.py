@@ -1,0 +1,359 @@
+"""JSON API v1 for cases (DESIGN §8). Errors: {"error": {"code", "message", "fields"}}."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from casebook import db
+from casebook.auth.permissions import Permission
+from casebook.cases import selectors
+from casebook.cases.attachments import (
+    attachment_chunks,
+    attachment_downloaded,
+    attachment_store,
+)
+from casebook.cases.schemas import AssignSchema, EraseSchema, ListQuerySchema, flatten_errors
+from casebook.cases.services import (
+    CaseInputError,
+    CaseStateError,
+    case_assign,
+    case_create,
+    case_erase,
+    case_review,
+    case_update,
+    case_viewed,
+    consent_change,
+    legal_note_add,
+    status_add,
+    testimony_add,
+)
+from casebook.encrypted import Vault
+from casebook.web import current_actor, error_response, recent_auth, requires
+
+bp = Blueprint("cases_api", __name__, url_prefix="/api/v1/cases")
+
+
+def _vault() -> Vault:
+    v: Vault = current_app.extensions["casebook.vault"]
+    return v
+
+
+def _instance() -> Path:
+    return Path(current_app.config["CASEBOOK"].instance)
+
+
+def _json() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        return None
+    return data
+
+
+def invalid(fields: dict[str, list[str]]) -> Response:
+    return error_response(422, "The case was not saved: correct the fields listed.", fields=fields)
+
+
+def _body_or_error() -> tuple[Any, Response | None]:
+    data = _json()
+    if not isinstance(data, dict):
+        return None, error_response(400, "Send a JSON object (Content-Type: application/json).")
+    return data, None
+
+
+@bp.post("")
+@requires(Permission.CASE_CREATE)
+def create() -> Any:
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        case = case_create(db.session(), current_actor(), data, created_by=current_user.id)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify({"id": str(case.id), "reference": case.reference}), 201
+
+
+@bp.get("")
+@requires(Permission.CASE_READ)
+def index() -> Any:
+    try:
+        params = ListQuerySchema().load(request.args)
+    except ValidationError as exc:
+        return error_response(422, "The query has problems.", fields=flatten_errors(exc.messages))
+    query = selectors.Query(**params)
+    s = db.session()
+    items, total = selectors.search(s, _vault(), current_user, query)
+    from casebook.audit.services import audit_record
+
+    # The query text is personal data: the log records which filters were used, not values.
+    audit_record(
+        s,
+        current_actor(),
+        "case.list",
+        details={
+            "by_name": query.by_name,
+            "status": query.status,
+            "governorate": query.governorate,
+            "verification": query.verification,
+            "results": total,
+            "page": query.page,
+        },
+    )
+    return jsonify(
+        {
+            "items": [selectors.summary(c) for c in items],
+            "page": query.page,
+            "per_page": query.per_page,
+            "total": total,
+        }
+    )
+
+
+@bp.get("/<case_id>")
+@requires(Permission.CASE_READ)
+def show(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    doc = selectors.case_document(s, current_user, case)
+    case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
+    return jsonify(doc)
+
+
+def _editable(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    if not selectors.may_edit(current_user, case):
+        return None, error_response(
+            409,
+            "This case can no longer be edited by you (it is "
+            "verified, or not yours). Ask a lawyer.",
+            code="conflict",
+        )
+    return case, None
+
+
+@bp.patch("/<case_id>")
+@requires(Permission.CASE_EDIT)
+def patch(case_id: str) -> Any:
+    case, err = _editable(case_id)
+    if err:
+        return err
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        case_update(db.session(), current_actor(), case, data)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify(selectors.case_document(db.session(), current_user, case))
+
+
+@bp.post("/<case_id>/status")
+@requires(Permission.CASE_EDIT)
+def add_status(case_id: str) -> Any:
+    case, err = _editable(case_id)
+    if err:
+        return err
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        status_add(db.session(), current_actor(), case, data)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify({"current_status": (case.facets or {}).get("status")}), 201
+
+
+@bp.post("/<case_id>/testimonies")
+@requires(Permission.CASE_CREATE)
+def add_testimony(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        testimony = testimony_add(s, current_actor(), case, data, current_user.id)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
+    return jsonify({"id": str(testimony.id)}), 201
+
+
+def receive_upload(case: Any) -> tuple[Any, str | None]:
+    """Keep the multipart "file" part of this (already authorised) request."""
+    from casebook.uploads import EncryptedSpool
+
+    upload = request.files.get("file")
+    if upload is None or not isinstance(upload.stream, EncryptedSpool):
+        return None, "Send the file in a multipart field named 'file'."
+    settings = current_app.config["CASEBOOK"]
+    result = attachment_store(
+        db.session(),
+        current_actor(),
+        case,
+        upload.stream,
+        upload.filename or "",
+        _instance() / "attachments",
+        settings.max_attachment_bytes,
+        current_user.id,
+    )
+    if isinstance(result, str):
+        return None, result
+    return result, None
+
+
+@bp.post("/<case_id>/attachments")
+@requires(Permission.CASE_CREATE)
+def add_attachment(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    if case.erased_at is not None:
+        return error_response(409)
+    attachment, problem = receive_upload(case)
+    if problem:
+        return error_response(422, problem, fields={"file": [problem]})
+    meta = attachment.meta or {}
+    return jsonify(
+        {
+            "id": str(attachment.id),
+            "sha256": meta.get("sha256"),
+            "size": meta.get("size"),
+            "content_type": meta.get("content_type"),
+        }
+    ), 201
+
+
+@bp.get("/<case_id>/attachments/<attachment_id>")
+@requires(Permission.CASE_READ)
+def get_attachment(case_id: str, attachment_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    attachment = selectors.attachment_or_404(s, case, attachment_id)
+    return download_response(attachment)
+
+
+def download_response(attachment: Any) -> Response:
+    s = db.session()
+    meta = attachment.meta or {}
+    chunks = attachment_chunks(_vault(), s, attachment, _instance() / "attachments")
+    first = next(chunks, b"")  # fail before any byte is sent if the key or file is wrong
+    # Recorded in this request's one commit, which happens before the body is streamed.
+    attachment_downloaded(s, current_actor(), attachment)
+
+    def body() -> Any:
+        yield first
+        yield from chunks
+
+    filename = str(meta.get("filename") or "attachment").replace('"', "")
+    from urllib.parse import quote
+
+    return Response(
+        body(),
+        mimetype=str(meta.get("content_type") or "application/octet-stream"),
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Content-Length": str(meta.get("size", "")),
+        },
+    )
+
+
+@bp.post("/<case_id>/review")
+@requires(Permission.CASE_REVIEW)
+def review(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        case_review(s, current_actor(), case, data)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify(
+        {
+            "verification": case.verification,
+            "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
+        }
+    )
+
+
+@bp.post("/<case_id>/consent")
+@requires(Permission.CASE_EDIT)
+def consent(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        consent_change(s, current_actor(), case, data)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify({"consent": selectors.case_document(s, current_user, case)["consent"]})
+
+
+@bp.post("/<case_id>/legal-notes")
+@requires(Permission.LEGAL_NOTES)
+def legal_note(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        legal_note_add(s, current_actor(), case, str(data.get("text", "")))
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify({"legal_notes": len(case.legal_notes or [])}), 201
+
+
+@bp.post("/<case_id>/assign")
+@requires(Permission.CASE_REVIEW)
+def assign(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        clean = AssignSchema().load(data)
+        case_assign(s, current_actor(), case, clean["user_id"])
+    except ValidationError as exc:
+        return invalid(flatten_errors(exc.messages))
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    return jsonify({"assigned": str(clean["user_id"])})
+
+
+@bp.post("/<case_id>/erase")
+@requires(Permission.CASE_ERASE)
+@recent_auth
+def erase(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        clean = EraseSchema().load(data)
+        case_erase(
+            s,
+            current_actor(),
+            case,
+            clean["confirm"],
+            _instance() / "attachments",
+            _instance() / "erasures.jsonl",
+        )
+    except ValidationError as exc:
+        return invalid(flatten_errors(exc.messages))
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    erased = case.erased_at.isoformat() if case.erased_at else None
+    return jsonify({"reference": case.reference, "erased_at": erased})

@@ -1,0 +1,102 @@
+"""The case entry form: flat HTML field names ("arrests.0.date") to the API's nested shape and
+back, so the form validates with exactly the API's schema and shows every message beside its
+field. Repeatable sections work without JavaScript (an "add another" button re-renders)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+LIST_SECTIONS = {"arrests", "status", "family_actions", "places"}
+INT_FIELDS = {"dependants"}
+BOOL_FIELDS = {"granted", "confidential"}
+DEFAULT_ROWS = {"arrests": 1, "detention.places": 1, "status": 1, "family_actions": 1}
+
+
+def _set(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    node: Any = tree
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        key: Any = int(part) if part.isdigit() else part
+        if isinstance(node, dict):
+            if last:
+                node[key] = value
+                return
+            node = node.setdefault(key, {})  # numeric keys become lists in _listify
+        else:  # pragma: no cover - every level is a dict while building
+            return
+
+
+def _listify(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node and all(isinstance(k, int) for k in node):
+            items = [_listify(node[k]) for k in sorted(node)]
+            return [item for item in items if item not in ({}, None, "")]
+        return {k: _listify(v) for k, v in node.items() if v not in ({}, None, "")}
+    return node
+
+
+def _value(name: str, raw: str) -> Any:
+    field = name.rsplit(".", 1)[-1]
+    raw = raw.strip()
+    if field in BOOL_FIELDS:
+        return {"yes": True, "no": False}.get(raw, None if raw == "" else raw)
+    if field in INT_FIELDS and raw.isdigit():
+        return int(raw)
+    if field == "other_names":
+        return [line.strip() for line in raw.splitlines() if line.strip()] or None
+    return raw or None
+
+
+def parse(form: MultiDict[str, str]) -> dict[str, Any]:
+    """Form fields to the API's case object; blank fields and blank repeated rows are dropped."""
+    tree: dict[str, Any] = {}
+    for name in form:
+        if name in ("csrf_token", "add") or name.startswith("_"):
+            continue
+        value = _value(name, form.get(name, ""))
+        if value is None:
+            continue
+        _set(tree, name.split("."), value)
+    data: dict[str, Any] = _listify(tree)
+    testimony = data.pop("testimony", None)
+    if testimony and testimony.get("text"):
+        data["testimonies"] = [testimony]
+    consent = data.get("consent") or {}
+    data["consent"] = {k: v for k, v in consent.items() if isinstance(v, dict) and "granted" in v}
+    return data
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    """A case object to form values ({"arrests.0.date": "2013-05", …}) to fill the form."""
+    out: dict[str, str] = {}
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(data, list):
+        if prefix.endswith("other_names"):
+            out[prefix] = "\n".join(str(x) for x in data)
+        else:
+            for i, v in enumerate(data):
+                out.update(flatten(v, f"{prefix}.{i}"))
+    elif isinstance(data, bool):
+        out[prefix] = "yes" if data else "no"
+    elif data is not None:
+        out[prefix] = str(data)
+    return out
+
+
+def row_counts(values: dict[str, str], add: str | None) -> dict[str, int]:
+    """How many rows each repeatable section shows: what was typed, plus one if asked."""
+    counts = dict(DEFAULT_ROWS)
+    for name in values:
+        for section in DEFAULT_ROWS:
+            prefix = section + "."
+            if name.startswith(prefix):
+                rest = name[len(prefix) :].split(".", 1)[0]
+                if rest.isdigit():
+                    counts[section] = max(counts[section], int(rest) + 1)
+    if add in counts:
+        counts[add] += 1
+    return counts

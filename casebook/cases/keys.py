@@ -1,0 +1,106 @@
+"""Search keys and statistics facets derived from a record (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casebook.cases.schemas import partial_bounds
+from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+from casebook.vocab import perpetrator_group
+
+# index name -> parts (all normalised). Low-cardinality values (sex, governorate, year) appear
+# only inside compounds, never alone (CipherSweet's rule).
+INDEXES = ("name", "family", "family_year", "mother", "latin", "nid")
+
+
+def _first(value: str | None) -> str:
+    tokens = normalise(value or "").split()
+    return tokens[0] if tokens else ""
+
+
+def _family(value: str | None) -> str:
+    return normalise_family(value or "").replace(" ", "")
+
+
+def birth_year(person: dict[str, Any]) -> int | None:
+    birth = person.get("birth_date")
+    return partial_bounds(birth)[0].year if birth else None
+
+
+def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (index, parts) a person's record is findable by."""
+    keys: list[tuple[str, tuple[str, ...]]] = []
+    first, family = _first(person.get("first_name")), _family(person.get("family_name"))
+    if first and family:
+        keys.append(("name", (first, family)))
+        skel = (skeleton(first), family_skeleton(person.get("family_name") or "").replace(" ", ""))
+        if all(skel):
+            keys.append(("latin", skel))
+    if family:
+        keys.append(("family", (family,)))
+        year = birth_year(person)
+        if year:
+            keys.append(("family_year", (family, str(year))))
+    mother = _first(person.get("mother_name"))
+    if first and mother:
+        keys.append(("mother", (first, mother)))
+    latin = normalise(person.get("latin_name") or "").split()
+    if len(latin) >= 2:
+        skel = (skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", ""))
+        if all(skel):
+            keys.append(("latin", skel))
+    for alias in person.get("other_names") or []:
+        tokens = normalise(alias).split()
+        if len(tokens) >= 2:
+            keys.append(("name", (tokens[0], _family(tokens[-1]))))
+    if person.get("national_id"):
+        keys.append(("nid", (str(person["national_id"]).strip().upper(),)))
+    return list(dict.fromkeys(keys))
+
+
+def current_status(record: dict[str, Any]) -> str:
+    history = record.get("status") or []
+    return str(history[-1]["status"]) if history else "unknown"
+
+
+def age_band(person: dict[str, Any], arrest_date: str | None) -> str:
+    if not person.get("birth_date") or not arrest_date:
+        return "unknown"
+    born = partial_bounds(person["birth_date"])
+    arrested = partial_bounds(arrest_date)
+    mid_born = born[0].toordinal() + (born[1].toordinal() - born[0].toordinal()) // 2
+    mid_arrest = arrested[0].toordinal() + (arrested[1].toordinal() - arrested[0].toordinal()) // 2
+    age = (mid_arrest - mid_born) / 365.2425
+    if age < 18:
+        return "under_18"
+    if age < 30:
+        return "18_29"
+    if age < 45:
+        return "30_44"
+    if age < 60:
+        return "45_59"
+    return "60_plus"
+
+
+def facets(record: dict[str, Any], consent: dict[str, Any]) -> dict[str, Any]:
+    """The statistics dimensions of DESIGN §8 for one case (first arrest, current status)."""
+    person = record.get("person") or {}
+    arrests = record.get("arrests") or []
+    first = arrests[0] if arrests else {}
+    date = first.get("date")
+    places = (record.get("detention") or {}).get("places") or []
+    facility = next((p.get("facility") for p in places if p.get("facility")), None)
+    statistics = (consent or {}).get("statistics") or {}
+    return {
+        "arrest_year": partial_bounds(date)[0].year if date else None,
+        "arrest_month": date[:7] if date and len(date) >= 7 else None,
+        "governorate": first.get("governorate") or "unknown",
+        "sex": person.get("sex") or "unknown",
+        "age_band": age_band(person, date),
+        "perpetrator": perpetrator_group(first["perpetrator"])
+        if first.get("perpetrator")
+        else "unknown",
+        "facility": facility or "unknown",
+        "status": current_status(record),
+        "statistics_consent": bool(statistics.get("granted")),
+    }

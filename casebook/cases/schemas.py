@@ -1,0 +1,356 @@
+"""The case record's shape and rules (marshmallow): the API, the forms and the import all
+validate through these, so a rule holds everywhere. Shape and validation only — no queries, no
+permission checks."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from casebook.vocab import CONSENT_SCOPES, FACILITIES, GOVERNORATES, PERPETRATORS, SEXES, STATUSES
+
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+SHORT = 200
+LONG = 20_000
+TESTIMONY = 200_000
+
+
+def partial_bounds(value: str) -> tuple[date, date]:
+    """The earliest and latest day a partial date (1985, 1985-03, 1985-03-14) may mean."""
+    m = _PARTIAL.match(value)
+    if not m:
+        raise ValueError("not a partial date")
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else None
+    day = int(m.group(3)) if m.group(3) else None
+    if month is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    if day is None:
+        start = date(year, month, 1)
+        end = date(year + (month == 12), month % 12 + 1, 1)
+        return start, date.fromordinal(end.toordinal() - 1)
+    exact = date(year, month, day)
+    return exact, exact
+
+
+class PartialDate(fields.String):
+    """ISO dates with the precision a family remembers: a year, a month, or a day."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own extension point)
+        "invalid_partial": "Use a year (2013), a month (2013-05) or a day (2013-05-14).",
+        "future": "This date is in the future.",
+        "too_old": "This date is before 1900.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            start, _ = partial_bounds(text)
+        except ValueError:
+            raise self.make_error("invalid_partial") from None
+        if start > date.today():
+            raise self.make_error("future")
+        if start.year < 1900:
+            raise self.make_error("too_old")
+        return text
+
+
+def _text(max_len: int = SHORT, min_len: int = 0, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=min_len, max=max_len), **kwargs)
+
+
+def _code(vocabulary: Any, **kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(sorted(vocabulary.codes), error="Choose one of the listed values."),
+        **kwargs,
+    )
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PersonSchema(Strict):
+    first_name = _text(100, 1, required=True)
+    father_name = _text(100)
+    grandfather_name = _text(100)
+    family_name = _text(100, 1, required=True)
+    mother_name = _text(100)
+    latin_name = _text(200)
+    other_names = fields.List(_text(200), validate=validate.Length(max=20))
+    sex = _code(SEXES, load_default="unknown")
+    birth_date = PartialDate()
+    birth_place = _text()
+    nationality = _text(100)
+    national_id = fields.String(
+        validate=validate.Regexp(r"^[0-9A-Za-z-]{1,30}$", error="Letters, digits and - only.")
+    )
+    occupation = _text()
+    civil_status = _text(50)
+    dependants = fields.Integer(validate=validate.Range(min=0, max=60))
+    address = _text(500)
+    description = _text(LONG)
+
+
+class ArrestSchema(Strict):
+    date = PartialDate()
+    governorate = _code(GOVERNORATES)
+    place = _text(300)
+    perpetrator = _code(PERPETRATORS)
+    unit = _text(300)
+    circumstances = _text(LONG)
+    reason_given = _text(2000)
+    witnesses = _text(2000)
+
+
+class DetentionPlaceSchema(Strict):
+    facility = _code(FACILITIES)
+    place = _text(300)
+    date_from = PartialDate(data_key="from")
+    date_to = PartialDate(data_key="to")
+    note = _text(2000)
+
+    @validates_schema
+    def _where(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("facility") and not data.get("place"):
+            raise ValidationError("Choose a facility or describe the place.", "place")
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and partial_bounds(start)[0] > partial_bounds(end)[1]:
+            raise ValidationError("The end is before the start.", "to")
+
+
+class DetentionSchema(Strict):
+    places = fields.List(fields.Nested(DetentionPlaceSchema), validate=validate.Length(max=50))
+    transfers = _text(LONG)
+    court = _text(500)
+    charge = _text(2000)
+
+
+class StatusSchema(Strict):
+    status = _code(STATUSES, required=True)
+    date = PartialDate()
+    source = _text(300)
+    note = _text(2000)
+
+
+FAMILY_ACTION_TYPES = ("inquiry", "habeas_corpus", "payment_demanded", "submission", "other")
+SUBMISSION_BODIES = ("wgeid", "iimp", "icrc", "icmp", "other")
+
+
+class FamilyActionSchema(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(FAMILY_ACTION_TYPES))
+    date = PartialDate()
+    body = fields.String(validate=validate.OneOf(SUBMISSION_BODIES))
+    reference = _text(100)
+    reply = _text(LONG)
+    amount = _text(100)
+    note = _text(LONG)
+
+    @validates_schema
+    def _body(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("type") == "submission" and not data.get("body"):
+            raise ValidationError("Say where it was submitted (WGEID, IIMP, ICRC, ICMP).", "body")
+
+
+RELIABILITY = ("high", "medium", "low", "unknown")
+
+
+class SourceSchema(Strict):
+    name = _text(200)
+    relationship = _text(100)
+    contact = _text(500)
+    language = _text(20)
+    reliability = fields.String(validate=validate.OneOf(RELIABILITY), load_default="unknown")
+    confidential = fields.Boolean(load_default=True)
+
+
+class ConsentEntrySchema(Strict):
+    granted = fields.Boolean(required=True)
+    date = PartialDate()
+
+    @validates_schema
+    def _dated(self, data: dict[str, Any], **_: Any) -> None:
+        if "date" not in data:
+            raise ValidationError("Give the date consent was given or refused.", "date")
+
+
+def _consent_scopes(value: dict[str, Any]) -> None:
+    unknown = set(value) - CONSENT_SCOPES.codes
+    if unknown:
+        raise ValidationError(f"Unknown consent scopes: {', '.join(sorted(unknown))}.")
+
+
+class TestimonyInSchema(Strict):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=TESTIMONY))
+    date = PartialDate()
+    language = fields.String(validate=validate.Length(max=10), load_default="ar")
+
+
+class CaseInSchema(Strict):
+    """A whole case, as POST /api/v1/cases and the import take it."""
+
+    person = fields.Nested(PersonSchema, required=True)
+    arrests = fields.List(
+        fields.Nested(ArrestSchema), load_default=list, validate=validate.Length(max=30)
+    )
+    detention = fields.Nested(DetentionSchema, load_default=dict)
+    status = fields.List(
+        fields.Nested(StatusSchema), load_default=list, validate=validate.Length(max=100)
+    )
+    family_actions = fields.List(
+        fields.Nested(FamilyActionSchema), load_default=list, validate=validate.Length(max=100)
+    )
+    source = fields.Nested(SourceSchema, load_default=dict)
+    consent = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ConsentEntrySchema),
+        required=True,
+        validate=_consent_scopes,
+    )
+    testimonies = fields.List(
+        fields.Nested(TestimonyInSchema), load_default=list, validate=validate.Length(max=50)
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _rules(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        consent = data.get("consent") or {}
+        documentation = consent.get("documentation")
+        if not documentation or not documentation.get("granted"):
+            errors["consent"] = {
+                "documentation": [
+                    "The family's consent to documentation is needed to store a case."
+                ]
+            }
+        errors.update(chronology_errors(data))
+        if errors:
+            raise ValidationError(errors)
+
+
+def chronology_errors(data: dict[str, Any]) -> dict[str, Any]:
+    """Arrests and status changes cannot come before the person's birth."""
+    birth = (data.get("person") or {}).get("birth_date")
+    if not birth:
+        return {}
+    born = partial_bounds(birth)[0]
+    errors: dict[str, Any] = {}
+    for section in ("arrests", "status"):
+        for i, item in enumerate(data.get(section) or []):
+            when = item.get("date")
+            if when and partial_bounds(when)[1] < born:
+                errors.setdefault(section, {})[i] = {"date": ["This is before the birth date."]}
+    return errors
+
+
+class CasePatchSchema(Strict):
+    """PATCH: sections given replace (lists) or update field by field (person, source,
+    detention, consent); sections left out stay as they are."""
+
+    person = fields.Dict()
+    arrests = fields.List(fields.Nested(ArrestSchema), validate=validate.Length(max=30))
+    detention = fields.Dict()
+    status = fields.List(fields.Nested(StatusSchema), validate=validate.Length(max=100))
+    family_actions = fields.List(
+        fields.Nested(FamilyActionSchema), validate=validate.Length(max=100)
+    )
+    source = fields.Dict()
+    consent = fields.Dict(
+        keys=fields.String(), values=fields.Nested(ConsentEntrySchema), validate=_consent_scopes
+    )
+
+
+class StatusInSchema(StatusSchema):
+    pass
+
+
+class ReviewSchema(Strict):
+    verification = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["unverified", "under_review", "verified", "rejected", "duplicate"]
+        ),
+    )
+    duplicate_of = fields.String(allow_none=True)
+    note = _text(LONG)
+
+    @validates_schema
+    def _duplicate(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("verification") == "duplicate" and not data.get("duplicate_of"):
+            raise ValidationError("Name the case this one duplicates.", "duplicate_of")
+
+
+class ConsentChangeSchema(Strict):
+    scope = _code(CONSENT_SCOPES, required=True)
+    granted = fields.Boolean(required=True)
+    date = PartialDate(required=True)
+
+
+class LegalNoteSchema(Strict):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=LONG))
+
+
+class EraseSchema(Strict):
+    confirm = fields.String(required=True)
+
+
+class AssignSchema(Strict):
+    user_id = fields.UUID(required=True)
+
+
+class ListQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    mother = fields.String(load_default="", validate=validate.Length(max=100))
+    birth_year = fields.Integer(validate=validate.Range(min=1900, max=2100))
+    national_id = fields.String(validate=validate.Length(max=30))
+    status = _code(STATUSES)
+    governorate = _code(GOVERNORATES)
+    verification = fields.String(
+        validate=validate.OneOf(["unverified", "under_review", "verified", "rejected", "duplicate"])
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @post_load
+    def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["q"] = data["q"].strip()
+        data["mother"] = data["mother"].strip()
+        return data
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested errors as {"person.birth_date": ["…"], "arrests.0.date": ["…"]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("_schema", "value"):  # "value": marshmallow's level inside a Dict field
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for path, msgs in flatten_errors(value, name).items():
+                out.setdefault(path or "_schema", []).extend(msgs)
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            out[prefix] = list(messages)
+        else:
+            for m in messages:
+                for path, msgs in flatten_errors(m, prefix).items():
+                    out.setdefault(path, []).extend(msgs)
+    else:
+        out[prefix] = [str(messages)]
+    return out

@@ -1,0 +1,297 @@
+"""Reads on cases, already scoped to the user: documenters see their own and assigned cases,
+lawyers all; nobody else any. A case a user may not see answers 404, as if it did not exist."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from casebook.auth.models import User
+from casebook.auth.permissions import Permission
+from casebook.cases import keys
+from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
+from casebook.encrypted import Vault
+from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+
+
+def visible_cases(user: User) -> Select[Case]:
+    query = select(Case).where(Case.erased_at.is_(None))
+    if user.can(Permission.CASE_READ_ALL):
+        return query
+    if not user.can(Permission.CASE_READ):
+        return query.where(Case.id.is_(None))
+    assigned = exists().where(CaseAssignment.case_id == Case.id, CaseAssignment.user_id == user.id)
+    return query.where(or_(Case.created_by == user.id, assigned))
+
+
+def case_or_404(session: Session, user: User, case_id: str) -> Case:
+    """Load-then-authorise: the case if this user may read it, else 404."""
+    try:
+        cid = uuid.UUID(case_id)
+    except ValueError:
+        abort(404)
+    case = session.scalars(visible_cases(user).where(Case.id == cid)).first()
+    if case is None:
+        abort(404)
+    return case
+
+
+def may_edit(user: User, case: Case) -> bool:
+    if case.erased_at is not None or not user.can(Permission.CASE_EDIT):
+        return False
+    if user.can(Permission.CASE_READ_ALL):
+        return True
+    return case.created_by == user.id and case.verification not in ("verified", "duplicate")
+
+
+def may_see_source(user: User, case: Case) -> bool:
+    if not user.can(Permission.SOURCE_READ):
+        return False
+    return user.can(Permission.CASE_READ_ALL) or case.created_by == user.id
+
+
+@dataclass(frozen=True)
+class Query:
+    q: str = ""
+    mother: str = ""
+    birth_year: int | None = None
+    national_id: str | None = None
+    status: str | None = None
+    governorate: str | None = None
+    verification: str | None = None
+    page: int = 1
+    per_page: int = 50
+
+    @property
+    def by_name(self) -> bool:
+        return bool(self.q or self.mother or self.national_id)
+
+
+def _lookups(vault: Vault, query: Query) -> list[tuple[str, int]]:
+    """The blind-index values a query may match; the match is then checked exactly."""
+    out: list[tuple[str, int]] = []
+    tokens = normalise(query.q).split()
+    years = [t for t in tokens if t.isdigit() and len(t) == 4]
+    words = [t for t in tokens if not t.isdigit()]
+    if query.birth_year:
+        years.append(str(query.birth_year))
+    if len(words) >= 2:
+        first, family = words[0], normalise_family(words[-1]).replace(" ", "")
+        out.append(("name", vault.blind_index("name").value(first, family)))
+        skel = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
+        if all(skel):
+            out.append(("latin", vault.blind_index("latin").value(*skel)))
+    elif len(words) == 1 and not query.mother:  # one word: a family name (with the mother's
+        family = normalise_family(words[0]).replace(" ", "")  # name it is the first name)
+        if years:
+            out += [
+                ("family_year", vault.blind_index("family_year").value(family, y)) for y in years
+            ]
+        else:
+            out.append(("family", vault.blind_index("family").value(family)))
+    if query.mother and words:
+        mother = normalise(query.mother).split()
+        if mother:
+            out.append(("mother", vault.blind_index("mother").value(words[0], mother[0])))
+    if query.national_id:
+        out.append(("nid", vault.blind_index("nid").value(query.national_id.strip().upper())))
+    return out
+
+
+def _matches(person: dict[str, Any], query: Query) -> bool:
+    """The exact test behind the lossy index: no false positive reaches the user."""
+    if (
+        query.national_id
+        and str(person.get("national_id", "")).upper() != query.national_id.strip().upper()
+    ):
+        return False
+    words = [t for t in normalise(query.q).split() if not t.isdigit()]
+    years = [int(t) for t in normalise(query.q).split() if t.isdigit() and len(t) == 4]
+    if query.birth_year:
+        years.append(query.birth_year)
+    if years and keys.birth_year(person) not in years:
+        return False
+    if query.mother:
+        mother = normalise(query.mother).split()
+        if not mother or normalise(person.get("mother_name") or "").split()[:1] != mother[:1]:
+            return False
+    if not words:
+        return True
+    first = normalise(person.get("first_name") or "").split()[:1]
+    family = normalise_family(person.get("family_name") or "").replace(" ", "")
+    if len(words) == 1 and query.mother:
+        return words[:1] == first
+    if len(words) == 1:
+        return normalise_family(words[0]).replace(" ", "") == family
+    if words[0:1] == first and normalise_family(words[-1]).replace(" ", "") == family:
+        return True
+    for alias in person.get("other_names") or []:
+        tokens = normalise(alias).split()
+        if (
+            tokens
+            and tokens[0] == words[0]
+            and normalise_family(tokens[-1]).replace(" ", "")
+            == normalise_family(words[-1]).replace(" ", "")
+        ):
+            return True
+    want = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
+    have = [
+        (
+            skeleton(first[0]) if first else "",
+            family_skeleton(person.get("family_name") or "").replace(" ", ""),
+        )
+    ]
+    latin = normalise(person.get("latin_name") or "").split()
+    if len(latin) >= 2:
+        have.append((skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", "")))
+    return want in have
+
+
+def search(session: Session, vault: Vault, user: User, query: Query) -> tuple[list[Case], int]:
+    """Cases this user may see that match the query, newest first, one page of them."""
+    base = visible_cases(user)
+    if query.verification:
+        base = base.where(Case.verification == query.verification)
+    if query.by_name:
+        lookups = _lookups(vault, query)
+        if not lookups:
+            return [], 0
+        conditions = [(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]
+        ids = select(CaseIndex.case_id).where(or_(*conditions))
+        base = base.where(Case.id.in_(ids))
+    needs_decrypt = query.by_name or query.status or query.governorate
+    if not needs_decrypt:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = session.scalars(
+            base.order_by(Case.created_at.desc(), Case.id)
+            .offset((query.page - 1) * query.per_page)
+            .limit(query.per_page)
+        ).all()
+        return list(rows), int(total)
+    matched: list[Case] = []
+    candidates = session.scalars(
+        base.order_by(Case.created_at.desc(), Case.id).execution_options(yield_per=1000)
+    )
+    for case in candidates:
+        facets = case.facets or {}
+        if query.status and facets.get("status") != query.status:
+            continue
+        if query.governorate and facets.get("governorate") != query.governorate:
+            continue
+        if query.by_name and not _matches((case.record or {}).get("person") or {}, query):
+            continue
+        matched.append(case)
+    start = (query.page - 1) * query.per_page
+    return matched[start : start + query.per_page], len(matched)
+
+
+def testimonies_of(session: Session, case: Case) -> list[Testimony]:
+    return list(
+        session.scalars(
+            select(Testimony).where(Testimony.case_id == case.id).order_by(Testimony.created_at)
+        )
+    )
+
+
+def attachments_of(session: Session, case: Case) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+        )
+    )
+
+
+def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attachment:
+    try:
+        aid = uuid.UUID(attachment_id)
+    except ValueError:
+        abort(404)
+    attachment = session.get(Attachment, aid)
+    if attachment is None or attachment.case_id != case.id:
+        abort(404)
+    return attachment
+
+
+def summary(case: Case) -> dict[str, Any]:
+    """One line of a list: reference, names, current status, governorate, verification."""
+    record = case.record or {}
+    person = record.get("person") or {}
+    facets = case.facets or {}
+    return {
+        "id": str(case.id),
+        "reference": case.reference,
+        "name": " ".join(
+            filter(
+                None,
+                [person.get("first_name"), person.get("father_name"), person.get("family_name")],
+            )
+        ),
+        "mother_name": person.get("mother_name"),
+        "birth_date": person.get("birth_date"),
+        "status": facets.get("status"),
+        "governorate": facets.get("governorate"),
+        "arrest_date": ((record.get("arrests") or [{}])[0] or {}).get("date"),
+        "verification": case.verification,
+        "created_at": case.created_at.isoformat(timespec="seconds"),
+        "updated_at": case.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
+    """The case as this user may see it (source only for its owner and lawyers; legal notes
+    only for lawyers)."""
+    record = case.record or {}
+    doc: dict[str, Any] = {
+        "id": str(case.id),
+        "reference": case.reference,
+        "created_at": case.created_at.isoformat(timespec="seconds"),
+        "updated_at": case.updated_at.isoformat(timespec="seconds"),
+        "verification": case.verification,
+        "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
+        "person": record.get("person") or {},
+        "arrests": record.get("arrests") or [],
+        "detention": _detention_out(record.get("detention") or {}),
+        "status": record.get("status") or [],
+        "current_status": keys.current_status(record),
+        "family_actions": record.get("family_actions") or [],
+        "consent": {
+            k: {"granted": v.get("granted"), "date": v.get("date")}
+            for k, v in (case.consent or {}).items()
+        },
+        "testimonies": [
+            {
+                "id": str(t.id),
+                "created_at": t.created_at.isoformat(timespec="seconds"),
+                **(t.body or {}),
+            }
+            for t in testimonies_of(session, case)
+        ],
+        "attachments": [
+            {
+                "id": str(a.id),
+                "created_at": a.created_at.isoformat(timespec="seconds"),
+                **{k: v for k, v in (a.meta or {}).items() if k != "custody"},
+            }
+            for a in attachments_of(session, case)
+        ],
+        "can_edit": may_edit(user, case),
+    }
+    if may_see_source(user, case):
+        doc["source"] = case.source or {}
+    if user.can(Permission.LEGAL_NOTES):
+        doc["legal_notes"] = case.legal_notes or []
+    return doc
+
+
+def _detention_out(detention: dict[str, Any]) -> dict[str, Any]:
+    out = dict(detention)
+    out["places"] = [
+        {("from" if k == "date_from" else "to" if k == "date_to" else k): v for k, v in p.items()}
+        for p in detention.get("places") or []
+    ]
+    return out

@@ -1,0 +1,428 @@
+"""Writes on cases. Each flushes and writes its audit entry; none commits (the request does).
+
+Details in audit entries are codes, counts and ids only — never a name or a free-text value.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.cases import keys
+from casebook.cases.models import (
+    Attachment,
+    Case,
+    CaseAssignment,
+    CaseCounter,
+    CaseIndex,
+    Testimony,
+)
+from casebook.cases.schemas import (
+    CaseInSchema,
+    CasePatchSchema,
+    ConsentChangeSchema,
+    DetentionSchema,
+    PersonSchema,
+    ReviewSchema,
+    SourceSchema,
+    StatusInSchema,
+    TestimonyInSchema,
+    chronology_errors,
+    flatten_errors,
+)
+from casebook.encrypted import Vault
+from casebook.keys.services import data_key_destroy
+
+_INDEX_TABLE: Table = CaseIndex.__table__  # type: ignore[assignment]
+RECORD_SECTIONS = ("person", "arrests", "detention", "status", "family_actions")
+# Schema instances are reused: building one builds every nested schema again (about 3 ms).
+_CASE_IN = CaseInSchema()
+_PATCH = CasePatchSchema()
+
+
+class CaseInputError(Exception):
+    """Input refused whole; `fields` maps a field path to its messages."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(f"{len(fields)} fields need attention")
+        self.fields = fields
+
+
+class CaseStateError(Exception):
+    """The case's state forbids this change (verified, erased); answered with 409."""
+
+
+def _vault(session: Session) -> Vault:
+    vault = session.info["vault"]
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def _load(schema: Any, data: Any) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise CaseInputError(flatten_errors(exc.messages)) from None
+    return result
+
+
+def next_reference(session: Session, year: int) -> str:
+    """CB-YYYY-NNNNNN from a per-year counter, serialised by the transaction's write lock."""
+    updated = session.execute(
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(value=CaseCounter.value + 1)
+        .returning(CaseCounter.value)
+    ).scalar()
+    if updated is None:
+        session.execute(insert(CaseCounter).values(year=year, value=1))
+        updated = 1
+    return f"CB-{year}-{updated:06d}"
+
+
+def _reindex(session: Session, case: Case, person: dict[str, Any], *, new: bool = False) -> None:
+    vault = _vault(session)
+    if not new:
+        session.execute(delete(CaseIndex).where(CaseIndex.case_id == case.id))
+    rows = [
+        {"case_id": case.id, "name": name, "value": vault.blind_index(name).value(*parts)}
+        for name, parts in keys.index_keys(person)
+    ]
+    if rows:  # plain Core insert: no identity map for rows that are never loaded as objects
+        session.execute(_INDEX_TABLE.insert(), rows)
+
+
+def _seal(
+    session: Session,
+    case: Case,
+    record: dict[str, Any],
+    consent: dict[str, Any],
+    *,
+    new: bool = False,
+) -> None:
+    case.record = record
+    case.consent = consent
+    case.facets = keys.facets(record, consent)
+    _reindex(session, case, record.get("person") or {}, new=new)
+
+
+def case_create(session: Session, actor: Actor, data: Any, *, created_by: uuid.UUID | None) -> Case:
+    """Store a whole case, or nothing: every problem is reported at once."""
+    clean = _load(_CASE_IN, data)
+    now = datetime.now(UTC)
+    case = Case(
+        id=uuid.uuid4(),
+        reference=next_reference(session, now.year),
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    _vault(session).create_data_key(session, case.id)
+    record = {k: clean[k] for k in RECORD_SECTIONS}
+    _seal(session, case, record, clean["consent"], new=True)
+    case.source = clean["source"]
+    case.legal_notes = []
+    for item in clean["testimonies"]:
+        _testimony(session, case, item, created_by)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.create",
+        object_type="case",
+        object_id=case.id,
+        details={"reference": case.reference, "testimonies": len(clean["testimonies"])},
+    )
+    return case
+
+
+def _testimony(
+    session: Session, case: Case, item: dict[str, Any], created_by: uuid.UUID | None
+) -> Testimony:
+    testimony = Testimony(id=uuid.uuid4(), case_id=case.id, created_by=created_by, body_enc=b"")
+    session.add(testimony)
+    testimony.body = {
+        "text": item["text"],
+        "date": item.get("date"),
+        "language": item.get("language", "ar"),
+    }
+    return testimony
+
+
+def _merged(section: str, current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    schema = {"person": PersonSchema, "detention": DetentionSchema, "source": SourceSchema}[section]
+    merged = {**current, **change}
+    try:
+        # dump-shaped keys (detention places use "from"/"to") are what the schema loads
+        loaded: dict[str, Any] = schema().load(_dump_shape(section, merged))
+    except ValidationError as exc:
+        raise CaseInputError(flatten_errors({section: exc.messages})) from None
+    return loaded
+
+
+def _dump_shape(section: str, value: dict[str, Any]) -> dict[str, Any]:
+    if section != "detention":
+        return value
+    out = dict(value)
+    out["places"] = [
+        {("from" if k == "date_from" else "to" if k == "date_to" else k): v for k, v in p.items()}
+        for p in value.get("places") or []
+    ]
+    return out
+
+
+def case_update(
+    session: Session, actor: Actor, case: Case, patch: Any, *, replace: bool = False
+) -> Case:
+    """Apply a PATCH: lists replace, objects update field by field (or are replaced whole when
+    `replace`, as the edit form sends every field); all checked together."""
+    _live(case)
+    clean = _load(_PATCH, patch)
+    record = copy.deepcopy(case.record or {})
+    consent = copy.deepcopy(case.consent or {})
+    source = copy.deepcopy(case.source or {})
+    problems: dict[str, list[str]] = {}
+    for section in ("person", "detention", "source"):
+        if section in clean:
+            base = {} if replace else (source if section == "source" else record.get(section) or {})
+            try:
+                merged = _merged(section, base, clean[section])
+            except CaseInputError as exc:
+                problems.update(exc.fields)
+                continue
+            if section == "source":
+                source = merged
+            else:
+                record[section] = merged
+    for section in ("arrests", "status", "family_actions"):
+        if section in clean:
+            record[section] = clean[section]
+    if "consent" in clean:
+        consent.update(clean["consent"])
+        if not (consent.get("documentation") or {}).get("granted"):
+            problems["consent.documentation"] = [
+                "Documentation consent cannot be withdrawn by editing; erase the case instead."
+            ]
+    problems.update(flatten_errors(chronology_errors(record)))
+    if problems:
+        raise CaseInputError(problems)
+    _seal(session, case, record, consent)
+    case.source = source
+    case.updated_at = datetime.now(UTC)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.update",
+        object_type="case",
+        object_id=case.id,
+        details={"sections": sorted(clean)},
+    )
+    return case
+
+
+def _live(case: Case) -> None:
+    if case.erased_at is not None:
+        raise CaseStateError("This case was erased.")
+
+
+def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:
+    _live(case)
+    entry = _load(StatusInSchema(), data)
+    record = copy.deepcopy(case.record or {})
+    record.setdefault("status", []).append(entry)
+    problems = flatten_errors(chronology_errors(record))
+    if problems:
+        raise CaseInputError({"date": [m for ms in problems.values() for m in ms]})
+    _seal(session, case, record, case.consent or {})
+    case.updated_at = datetime.now(UTC)
+    audit_record(
+        session,
+        actor,
+        "case.status_add",
+        object_type="case",
+        object_id=case.id,
+        details={"status": entry["status"]},
+    )
+
+
+def testimony_add(
+    session: Session, actor: Actor, case: Case, data: Any, created_by: uuid.UUID | None
+) -> Testimony:
+    _live(case)
+    item = _load(TestimonyInSchema(), data)
+    testimony = _testimony(session, case, item, created_by)
+    case.updated_at = datetime.now(UTC)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.testimony_add",
+        object_type="case",
+        object_id=case.id,
+        details={"testimony": str(testimony.id)},
+    )
+    return testimony
+
+
+def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
+    """A lawyer's decision: verification state, duplicate_of, and an optional note."""
+    _live(case)
+    clean = _load(ReviewSchema(), data)
+    duplicate_of = None
+    if clean["verification"] == "duplicate":
+        target = _case_by_id_or_reference(session, str(clean["duplicate_of"]))
+        if target is None or target.id == case.id or target.erased_at is not None:
+            raise CaseInputError({"duplicate_of": ["No such case."]})
+        duplicate_of = target.id
+    case.verification = clean["verification"]
+    case.duplicate_of = duplicate_of
+    if clean.get("note"):
+        _legal_note(case, actor, clean["note"])
+    case.updated_at = datetime.now(UTC)
+    audit_record(
+        session,
+        actor,
+        "case.review",
+        object_type="case",
+        object_id=case.id,
+        details={
+            "verification": case.verification,
+            "duplicate_of": str(duplicate_of) if duplicate_of else None,
+        },
+    )
+
+
+def _case_by_id_or_reference(session: Session, value: str) -> Case | None:
+    try:
+        return session.get(Case, uuid.UUID(value))
+    except ValueError:
+        return session.scalars(select(Case).where(Case.reference == value.strip().upper())).first()
+
+
+def _legal_note(case: Case, actor: Actor, text: str) -> None:
+    notes = list(case.legal_notes or [])
+    notes.append(
+        {"text": text, "by": actor.user_id, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
+    case.legal_notes = notes
+
+
+def legal_note_add(session: Session, actor: Actor, case: Case, text: str) -> None:
+    _live(case)
+    if not text.strip() or len(text) > 20_000:
+        raise CaseInputError({"text": ["Write a note of 1 to 20,000 characters."]})
+    _legal_note(case, actor, text.strip())
+    audit_record(session, actor, "case.legal_note", object_type="case", object_id=case.id)
+
+
+def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> None:
+    """Grant or revoke one consent scope, with its date; takes effect for every later export.
+
+    Withdrawing documentation consent is refused here: that is `case_erase`.
+    """
+    _live(case)
+    clean = _load(ConsentChangeSchema(), data)
+    if clean["scope"] == "documentation" and not clean["granted"]:
+        raise CaseInputError(
+            {
+                "scope": [
+                    "Withdrawn documentation consent means erasing the case: a lawyer erases it."
+                ]
+            }
+        )
+    consent = copy.deepcopy(case.consent or {})
+    previous = consent.get(clean["scope"])
+    history = list((previous or {}).get("history") or [])
+    if previous:
+        history.append({"granted": previous.get("granted"), "date": previous.get("date")})
+    consent[clean["scope"]] = {
+        "granted": clean["granted"],
+        "date": clean["date"],
+        "history": history,
+    }
+    _seal(session, case, case.record or {}, consent)
+    case.updated_at = datetime.now(UTC)
+    audit_record(
+        session,
+        actor,
+        "case.consent_revoke" if not clean["granted"] else "case.consent_grant",
+        object_type="case",
+        object_id=case.id,
+        details={"scope": clean["scope"]},
+    )
+
+
+def case_assign(session: Session, actor: Actor, case: Case, user_id: uuid.UUID) -> None:
+    from casebook.auth.models import User
+
+    _live(case)
+    user = session.get(User, user_id)
+    if user is None or user.role != "documenter" or user.disabled:
+        raise CaseInputError({"user_id": ["Choose an active documenter."]})
+    if session.get(CaseAssignment, (case.id, user_id)) is None:
+        session.add(CaseAssignment(case_id=case.id, user_id=user_id))
+    audit_record(
+        session,
+        actor,
+        "case.assign",
+        object_type="case",
+        object_id=case.id,
+        details={"user": str(user_id)},
+    )
+
+
+def case_erase(
+    session: Session, actor: Actor, case: Case, confirm: str, attachments_dir: Path, ledger: Path
+) -> None:
+    """Crypto-shred a case: destroy its data key, drop its ciphertexts, files and index rows,
+    and leave a tombstone with the reference and who erased it when."""
+    _live(case)
+    if confirm.strip().upper() != case.reference:
+        raise CaseInputError({"confirm": ["Type the case reference exactly to confirm."]})
+    attachment_ids = list(
+        session.scalars(select(Attachment.id).where(Attachment.case_id == case.id))
+    )
+    session.execute(delete(CaseIndex).where(CaseIndex.case_id == case.id))
+    session.execute(delete(Testimony).where(Testimony.case_id == case.id))
+    session.execute(delete(Attachment).where(Attachment.case_id == case.id))
+    session.execute(delete(CaseAssignment).where(CaseAssignment.case_id == case.id))
+    for column in ("record_enc", "source_enc", "consent_enc", "legal_notes_enc", "facets_enc"):
+        setattr(case, column, None)
+    case.erased_at = datetime.now(UTC)
+    case.erased_by = actor.label
+    data_key_destroy(session, actor, _vault(session), case.id, ledger)
+    audit_record(
+        session,
+        actor,
+        "case.erase",
+        object_type="case",
+        object_id=case.id,
+        details={"reference": case.reference, "attachments": len(attachment_ids)},
+    )
+    session.flush()
+    for aid in attachment_ids:
+        path = attachments_dir / f"{aid}.bin"
+        if path.exists():
+            path.unlink()
+
+
+def case_viewed(session: Session, actor: Actor, case: Case, *, source: bool, legal: bool) -> None:
+    """Every decrypting read of a case is recorded, with which protected parts were shown."""
+    audit_record(
+        session,
+        actor,
+        "case.read",
+        object_type="case",
+        object_id=case.id,
+        details={"source": source, "legal_notes": legal},
+    )

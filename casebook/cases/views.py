@@ -1,0 +1,378 @@
+"""HTML pages for cases: list and search, entry form (Arabic first), case page, edit, status,
+testimony, attachment, review, consent, legal notes and erasure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from casebook import db, vocab
+from casebook.auth.forms import EmptyForm
+from casebook.auth.permissions import Permission
+from casebook.cases import forms, selectors
+from casebook.cases.api import download_response, receive_upload
+from casebook.cases.schemas import (
+    FAMILY_ACTION_TYPES,
+    RELIABILITY,
+    SUBMISSION_BODIES,
+    ListQuerySchema,
+    flatten_errors,
+)
+from casebook.cases.services import (
+    CaseInputError,
+    CaseStateError,
+    case_create,
+    case_erase,
+    case_review,
+    case_update,
+    case_viewed,
+    consent_change,
+    legal_note_add,
+    status_add,
+    testimony_add,
+)
+from casebook.web import current_actor, error_response, recent_auth, requires
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _lang() -> str:
+    return str(get_locale() or "ar")
+
+
+def _choices() -> dict[str, Any]:
+    lang = _lang()
+    return {
+        "governorates": vocab.GOVERNORATES.choices(lang),
+        "perpetrators": vocab.PERPETRATORS.choices(lang),
+        "facilities": vocab.FACILITIES.choices(lang),
+        "statuses": vocab.STATUSES.choices(lang),
+        "sexes": vocab.SEXES.choices(lang),
+        "scopes": vocab.CONSENT_SCOPES.choices(lang),
+        "verifications": vocab.VERIFICATION.choices(lang),
+        "action_types": [(t, _action_label(t)) for t in FAMILY_ACTION_TYPES],
+        "bodies": [(b, b.upper()) for b in SUBMISSION_BODIES],
+        "reliabilities": [(r, _reliability_label(r)) for r in RELIABILITY],
+    }
+
+
+def _action_label(code: str) -> str:
+    labels: dict[str, str] = {
+        "inquiry": _("Inquiry"),
+        "habeas_corpus": _("Habeas corpus"),
+        "payment_demanded": _("Payment demanded"),
+        "submission": _("Submission"),
+        "other": _("Other"),
+    }
+    return labels[code]
+
+
+def _reliability_label(code: str) -> str:
+    labels: dict[str, str] = {
+        "high": _("High"),
+        "medium": _("Medium"),
+        "low": _("Low"),
+        "unknown": _("Unknown"),
+    }
+    return labels[code]
+
+
+def _label(vocabulary: str, code: str | None) -> str:
+    if not code:
+        return ""
+    term = vocab.ALL[vocabulary].get(code)
+    return term.label(_lang()) if term else code
+
+
+@bp.app_template_global()
+def vocab_label(vocabulary: str, code: str | None) -> str:
+    return _label(vocabulary, code)
+
+
+def _attachments_dir() -> Path:
+    return Path(current_app.config["CASEBOOK"].instance) / "attachments"
+
+
+@bp.get("/")
+@requires(Permission.CASE_READ)
+def index() -> Any:
+    try:
+        params = ListQuerySchema().load(request.args)
+        errors: dict[str, list[str]] = {}
+    except ValidationError as exc:
+        params, errors = ListQuerySchema().load({}), flatten_errors(exc.messages)
+    query = selectors.Query(**params)
+    s = db.session()
+    items, total = selectors.search(
+        s, current_app.extensions["casebook.vault"], current_user, query
+    )
+    from casebook.audit.services import audit_record
+
+    audit_record(
+        s,
+        current_actor(),
+        "case.list",
+        details={
+            "by_name": query.by_name,
+            "status": query.status,
+            "governorate": query.governorate,
+            "verification": query.verification,
+            "results": total,
+            "page": query.page,
+        },
+    )
+    pages = max(1, (total + query.per_page - 1) // query.per_page)
+    return render_template(
+        "cases/index.html",
+        rows=[selectors.summary(c) for c in items],
+        total=total,
+        query=query,
+        pages=pages,
+        errors=errors,
+        args=request.args,
+        **_choices(),
+    )
+
+
+def _form_page(
+    template: str,
+    values: dict[str, str],
+    errors: dict[str, list[str]],
+    status: int = 200,
+    **context: Any,
+) -> Any:
+    counts = forms.row_counts(values, request.form.get("add"))
+    return render_template(
+        template, v=values, errors=errors, counts=counts, **_choices(), **context
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.CASE_CREATE)
+def new() -> Any:
+    if request.method == "GET":
+        return _form_page("cases/form.html", {"source.confidential": "yes"}, {}, mode="new")
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    if not EmptyForm().validate_on_submit():
+        return error_response(400)
+    if request.form.get("add"):  # "add another row": nothing is saved, everything comes back
+        return _form_page("cases/form.html", values, {}, mode="new")
+    try:
+        case = case_create(
+            db.session(), current_actor(), forms.parse(request.form), created_by=current_user.id
+        )
+    except CaseInputError as exc:
+        return _form_page("cases/form.html", values, exc.fields, 422, mode="new")
+    flash(_("Case %(reference)s saved.", reference=case.reference))
+    return redirect(url_for(".show", case_id=case.id))
+
+
+@bp.get("/<case_id>")
+@requires(Permission.CASE_READ)
+def show(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    doc = selectors.case_document(s, current_user, case)
+    case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
+    return render_template(
+        "cases/show.html",
+        case=case,
+        doc=doc,
+        form=EmptyForm(),
+        can_review=current_user.can(Permission.CASE_REVIEW),
+        can_erase=current_user.can(Permission.CASE_ERASE),
+        **_choices(),
+    )
+
+
+@bp.route("/<case_id>/edit", methods=["GET", "POST"])
+@requires(Permission.CASE_EDIT)
+def edit(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    if not selectors.may_edit(current_user, case):
+        flash(_("This case can no longer be edited by you. Ask a lawyer."))
+        return redirect(url_for(".show", case_id=case.id))
+    if request.method == "GET":
+        doc = selectors.case_document(s, current_user, case)
+        case_viewed(s, current_actor(), case, source="source" in doc, legal=False)
+        editable = {
+            k: doc[k]
+            for k in ("person", "arrests", "detention", "status", "family_actions", "consent")
+        }
+        if "source" in doc:
+            editable["source"] = doc["source"]
+        return _form_page(
+            "cases/form.html",
+            forms.flatten(editable),
+            {},
+            mode="edit",
+            case=case,
+            show_source="source" in doc,
+        )
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    if not EmptyForm().validate_on_submit():
+        return error_response(400)
+    show_source = selectors.may_see_source(current_user, case)
+    if request.form.get("add"):
+        return _form_page(
+            "cases/form.html", values, {}, mode="edit", case=case, show_source=show_source
+        )
+    data = forms.parse(request.form)
+    data.pop("testimonies", None)
+    patch = {
+        k: data.get(k, [] if k in ("arrests", "status", "family_actions") else {})
+        for k in ("person", "arrests", "detention", "status", "family_actions")
+    }
+    if show_source:
+        patch["source"] = data.get("source", {})
+    if data.get("consent"):
+        patch["consent"] = data["consent"]
+    try:
+        case_update(s, current_actor(), case, patch, replace=True)
+    except CaseInputError as exc:
+        return _form_page(
+            "cases/form.html",
+            values,
+            exc.fields,
+            422,
+            mode="edit",
+            case=case,
+            show_source=show_source,
+        )
+    flash(_("Changes saved."))
+    return redirect(url_for(".show", case_id=case.id))
+
+
+def _case_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    if edit and not selectors.may_edit(current_user, case):
+        flash(_("This case can no longer be edited by you. Ask a lawyer."))
+        return redirect(url_for(".show", case_id=case.id))
+    if not EmptyForm().validate_on_submit():
+        return error_response(400)
+    try:
+        action(s, case)
+    except CaseInputError as exc:
+        for path, messages in exc.fields.items():
+            for message in messages:
+                flash(f"{path}: {message}")
+        return redirect(url_for(".show", case_id=case.id)), 303
+    except CaseStateError as exc:
+        flash(str(exc))
+    return redirect(url_for(".show", case_id=case.id))
+
+
+def _fields(*names: str) -> dict[str, Any]:
+    return {n: request.form.get(n, "").strip() for n in names if request.form.get(n, "").strip()}
+
+
+@bp.post("/<case_id>/status")
+@requires(Permission.CASE_EDIT)
+def add_status(case_id: str) -> Any:
+    return _case_action(
+        case_id,
+        lambda s, c: status_add(s, current_actor(), c, _fields("status", "date", "source", "note")),
+        edit=True,
+    )
+
+
+@bp.post("/<case_id>/testimonies")
+@requires(Permission.CASE_CREATE)
+def add_testimony(case_id: str) -> Any:
+    return _case_action(
+        case_id,
+        lambda s, c: testimony_add(
+            s, current_actor(), c, _fields("text", "date", "language"), current_user.id
+        ),
+    )
+
+
+@bp.post("/<case_id>/attachments")
+@requires(Permission.CASE_CREATE)
+def add_attachment(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    if not EmptyForm().validate_on_submit():
+        return error_response(400)
+    _kept, problem = receive_upload(case)
+    flash(problem or _("File attached and encrypted."))
+    return redirect(url_for(".show", case_id=case.id))
+
+
+@bp.get("/<case_id>/attachments/<attachment_id>")
+@requires(Permission.CASE_READ)
+def attachment(case_id: str, attachment_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    return download_response(selectors.attachment_or_404(s, case, attachment_id))
+
+
+@bp.post("/<case_id>/review")
+@requires(Permission.CASE_REVIEW)
+def review(case_id: str) -> Any:
+    return _case_action(
+        case_id,
+        lambda s, c: case_review(
+            s, current_actor(), c, _fields("verification", "duplicate_of", "note")
+        ),
+    )
+
+
+@bp.post("/<case_id>/consent")
+@requires(Permission.CASE_EDIT)
+def consent(case_id: str) -> Any:
+    def act(s: Any, c: Any) -> None:
+        data: dict[str, Any] = _fields("scope", "date")
+        data["granted"] = request.form.get("granted") == "yes"
+        consent_change(s, current_actor(), c, data)
+
+    return _case_action(case_id, act)
+
+
+@bp.post("/<case_id>/legal-notes")
+@requires(Permission.LEGAL_NOTES)
+def legal_note(case_id: str) -> Any:
+    return _case_action(
+        case_id, lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", ""))
+    )
+
+
+@bp.route("/<case_id>/erase", methods=["GET", "POST"])
+@requires(Permission.CASE_ERASE)
+@recent_auth
+def erase(case_id: str) -> Any:
+    s = db.session()
+    case = selectors.case_or_404(s, current_user, case_id)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        instance = Path(current_app.config["CASEBOOK"].instance)
+        try:
+            case_erase(
+                s,
+                current_actor(),
+                case,
+                request.form.get("confirm", ""),
+                _attachments_dir(),
+                instance / "erasures.jsonl",
+            )
+        except CaseInputError as exc:
+            errors = exc.fields
+        else:
+            flash(
+                _(
+                    "Case %(reference)s was erased. Only its reference remains.",
+                    reference=case.reference,
+                )
+            )
+            return redirect(url_for(".index"))
+    return render_template("cases/erase.html", case=case, form=EmptyForm(), errors=errors), (
+        422 if errors else 200
+    )

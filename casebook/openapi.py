@@ -1,0 +1,210 @@
+"""GET /api/v1/openapi.json: the API described with apispec from the marshmallow schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, jsonify
+
+from casebook.cases import schemas
+from casebook.web import public
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
+    out = dict(ok)
+    for code in codes:
+        out[str(code)] = {
+            "description": "error",
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    return out
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(
+        title="casebook API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Encrypted case records. Bearer token (casebook user token) or "
+            "session cookie with X-CSRFToken."
+        },
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for name, schema in (
+        ("CaseIn", schemas.CaseInSchema),
+        ("CasePatch", schemas.CasePatchSchema),
+        ("StatusIn", schemas.StatusInSchema),
+        ("TestimonyIn", schemas.TestimonyInSchema),
+        ("Review", schemas.ReviewSchema),
+        ("ConsentChange", schemas.ConsentChangeSchema),
+        ("LegalNote", schemas.LegalNoteSchema),
+        ("Erase", schemas.EraseSchema),
+        ("Assign", schemas.AssignSchema),
+    ):
+        if name not in spec.components.schemas:  # nested schemas register themselves by name
+            spec.components.schema(name, schema=schema)
+    spec.components.schema(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                }
+            },
+        },
+    )
+    case_id = {
+        "name": "case_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    att_id = {
+        "name": "attachment_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    obj = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
+    spec.path(
+        "/api/v1/cases",
+        operations={
+            "post": {
+                "summary": "Create a case",
+                "requestBody": _json_body("CaseIn"),
+                "responses": _responses({"201": obj}, 400, 401, 403, 422),
+            },
+            "get": {
+                "summary": "List or search cases visible to the caller",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (
+                        ("q", "string"),
+                        ("mother", "string"),
+                        ("birth_year", "integer"),
+                        ("national_id", "string"),
+                        ("status", "string"),
+                        ("governorate", "string"),
+                        ("verification", "string"),
+                        ("page", "integer"),
+                        ("per_page", "integer"),
+                    )
+                ],
+                "responses": _responses({"200": obj}, 401, 403, 422),
+            },
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}",
+        parameters=[case_id],
+        operations={
+            "get": {
+                "summary": "A case as the caller may see it",
+                "responses": _responses({"200": obj}, 401, 403, 404),
+            },
+            "patch": {
+                "summary": "Change a case",
+                "requestBody": _json_body("CasePatch"),
+                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+            },
+        },
+    )
+    for path, body, summary in (
+        ("status", "StatusIn", "Add a status change"),
+        ("testimonies", "TestimonyIn", "Add a testimony"),
+        ("review", "Review", "Record a lawyer's review"),
+        ("consent", "ConsentChange", "Grant or revoke consent"),
+        ("legal-notes", "LegalNote", "Add a legal note"),
+        ("assign", "Assign", "Assign to a documenter"),
+        ("erase", "Erase", "Erase the case (crypto-shredding)"),
+    ):
+        spec.path(
+            f"/api/v1/cases/{{case_id}}/{path}",
+            parameters=[case_id],
+            operations={
+                "post": {
+                    "summary": summary,
+                    "requestBody": _json_body(body),
+                    "responses": _responses({"200": obj, "201": obj}, 400, 401, 403, 404, 409, 422),
+                }
+            },
+        )
+    spec.path(
+        "/api/v1/cases/{case_id}/attachments",
+        parameters=[case_id],
+        operations={
+            "post": {
+                "summary": "Attach a file (image, PDF, audio)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+                "responses": _responses({"201": obj}, 401, 403, 404, 413, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/attachments/{attachment_id}",
+        parameters=[case_id, att_id],
+        operations={
+            "get": {
+                "summary": "Download an attachment (decrypted)",
+                "responses": _responses({"200": {"description": "the file"}}, 401, 403, 404),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/audit",
+        operations={
+            "get": {
+                "summary": "The audit log in order (admin)",
+                "parameters": [
+                    {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": _responses({"200": obj}, 401, 403, 422),
+            }
+        },
+    )
+    doc = spec.to_dict()
+    doc["security"] = [{"bearer": []}]
+    return doc
+
+
+@bp.get("/api/v1/openapi.json")
+@public
+def openapi() -> Any:
+    """The API's description; it carries no data."""
+    return jsonify(build_spec())

@@ -1,0 +1,627 @@
+"""Case records through the JSON API, as each role would use it."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from casebook.audit.models import AuditEntry
+from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
+from casebook.keys.models import CaseKey
+from tests.conftest import UserFixture, bearer, make_user, minimal_case
+
+
+@pytest.fixture
+def h(app: Flask, users: dict[str, UserFixture]) -> dict[str, dict[str, str]]:
+    return {role: bearer(app, user) for role, user in users.items()}
+
+
+def _create(client: FlaskClient, headers: dict[str, str], data: dict | None = None) -> str:  # type: ignore[type-arg]
+    resp = client.post("/api/v1/cases", json=data or minimal_case(), headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["reference"].startswith("CB-")
+    return str(body["id"])
+
+
+def _count(app: Flask, model: type) -> int:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_documenter_creates_and_reads_back(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    doc = client.get(f"/api/v1/cases/{cid}", headers=h["documenter"]).get_json()
+    assert doc["person"]["family_name"] == "الحلبي"
+    assert doc["current_status"] == "forcibly_disappeared"
+    assert doc["source"]["contact"] == "+90 555 000 0000"  # own case: source visible
+    assert "legal_notes" not in doc
+    assert doc["testimonies"][0]["text"] == "اعتقل من الحاجز"
+    assert doc["can_edit"] is True
+
+
+def test_references_count_up(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    refs = [
+        client.post("/api/v1/cases", json=minimal_case(), headers=h["lawyer"]).get_json()[
+            "reference"
+        ]
+        for _ in range(3)
+    ]
+    numbers = [int(r.rsplit("-", 1)[1]) for r in refs]
+    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+def test_documenters_see_only_own_and_assigned(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    other = make_user(app, "documenter")
+    other_h = bearer(app, other)
+    cid = _create(client, h["documenter"])
+    assert client.get(f"/api/v1/cases/{cid}", headers=other_h).status_code == 404
+    assert client.get("/api/v1/cases", headers=other_h).get_json()["total"] == 0
+    assert (
+        client.patch(f"/api/v1/cases/{cid}", json={"arrests": []}, headers=other_h).status_code
+        == 404
+    )
+    # a lawyer assigns it: now readable, but the source stays hidden and it is not editable
+    resp = client.post(
+        f"/api/v1/cases/{cid}/assign", json={"user_id": str(other.id)}, headers=h["lawyer"]
+    )
+    assert resp.status_code == 200
+    doc = client.get(f"/api/v1/cases/{cid}", headers=other_h).get_json()
+    assert doc["person"]["first_name"] == "أحمد"
+    assert "source" not in doc and doc["can_edit"] is False
+    assert (
+        client.patch(f"/api/v1/cases/{cid}", json={"arrests": []}, headers=other_h).status_code
+        == 409
+    )
+
+
+@pytest.mark.parametrize("role", ["advocate", "admin"])
+def test_advocates_and_admins_never_read_cases(
+    client: FlaskClient, h: dict[str, dict[str, str]], role: str
+) -> None:
+    cid = _create(client, h["lawyer"])
+    assert client.get(f"/api/v1/cases/{cid}", headers=h[role]).status_code == 403
+    assert client.get("/api/v1/cases", headers=h[role]).status_code == 403
+    assert client.post("/api/v1/cases", json=minimal_case(), headers=h[role]).status_code == 403
+
+
+def test_unknown_and_malformed_ids_are_404(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    for cid in ("00000000-0000-4000-8000-000000000000", "not-a-uuid"):
+        assert client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).status_code == 404
+
+
+def test_lawyer_reviews_writes_legal_notes_and_documenter_cannot_see_them(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/review",
+        json={"verification": "verified", "note": "ملاحظة قانونية سرية"},
+        headers=h["lawyer"],
+    )
+    assert resp.status_code == 200 and resp.get_json()["verification"] == "verified"
+    lawyer_doc = client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).get_json()
+    assert lawyer_doc["legal_notes"][0]["text"] == "ملاحظة قانونية سرية"
+    documenter_doc = client.get(f"/api/v1/cases/{cid}", headers=h["documenter"])
+    assert "legal_notes" not in documenter_doc.get_json()
+    assert "ملاحظة قانونية" not in documenter_doc.get_data(as_text=True)
+    # verified: the documenter can no longer edit
+    patch = client.patch(
+        f"/api/v1/cases/{cid}", json={"person": {"occupation": "x"}}, headers=h["documenter"]
+    )
+    assert patch.status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/cases/{cid}/review",
+            json={"verification": "verified"},
+            headers=h["documenter"],
+        ).status_code
+        == 403
+    )
+
+
+def test_mark_duplicate_needs_an_existing_case(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    a = _create(client, h["lawyer"])
+    b = client.post("/api/v1/cases", json=minimal_case(), headers=h["lawyer"]).get_json()
+    bad = client.post(
+        f"/api/v1/cases/{a}/review", json={"verification": "duplicate"}, headers=h["lawyer"]
+    )
+    assert bad.status_code == 422 and "duplicate_of" in bad.get_json()["error"]["fields"]
+    ok = client.post(
+        f"/api/v1/cases/{a}/review",
+        json={"verification": "duplicate", "duplicate_of": b["reference"]},
+        headers=h["lawyer"],
+    )
+    assert ok.get_json()["duplicate_of"] == b["id"]
+
+
+def test_patch_updates_fields_and_keeps_the_rest(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.patch(
+        f"/api/v1/cases/{cid}",
+        json={"person": {"occupation": "معلم"}, "source": {"contact": "new"}},
+        headers=h["documenter"],
+    )
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    assert doc["person"]["occupation"] == "معلم" and doc["person"]["first_name"] == "أحمد"
+    assert doc["source"]["contact"] == "new" and doc["source"]["name"] == "أم أحمد"
+    assert doc["arrests"][0]["governorate"] == "aleppo"
+
+
+def test_status_history_and_current_status(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/status",
+        json={"status": "released", "date": "2025-01", "source": "family", "note": "أفرج عنه"},
+        headers=h["documenter"],
+    )
+    assert resp.status_code == 201 and resp.get_json()["current_status"] == "released"
+    doc = client.get(f"/api/v1/cases/{cid}", headers=h["documenter"]).get_json()
+    assert [s["status"] for s in doc["status"]] == ["forcibly_disappeared", "released"]
+    assert (
+        client.get("/api/v1/cases?status=released", headers=h["documenter"]).get_json()["total"]
+        == 1
+    )
+    assert (
+        client.get("/api/v1/cases?status=detained", headers=h["documenter"]).get_json()["total"]
+        == 0
+    )
+
+
+def test_testimony_is_added_and_kept_encrypted(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/testimonies",
+        json={"text": "شهادة ثانية", "date": "2024-06-01", "language": "ar"},
+        headers=h["documenter"],
+    )
+    assert resp.status_code == 201
+    assert _count(app, Testimony) == 2
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        blobs = s.scalars(select(Testimony.body_enc)).all()
+    assert all("شهادة".encode() not in b for b in blobs)
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def _errors(client: FlaskClient, headers: dict[str, str], data: object) -> dict[str, list[str]]:
+    resp = client.post("/api/v1/cases", json=data, headers=headers)
+    assert resp.status_code == 422, resp.get_json()
+    body = resp.get_json()["error"]
+    assert body["code"] == "validation_error"
+    return dict(body["fields"])
+
+
+def test_every_problem_is_reported_at_once(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    data = minimal_case(birth_date="1990-13", sex="x")
+    data["person"]["first_name"] = ""  # type: ignore[index]
+    data["arrests"] = [{"date": "2099", "governorate": "atlantis", "perpetrator": "martians"}]
+    data["status"] = [{"status": "vanished"}]
+    data["consent"] = {
+        "documentation": {"granted": False, "date": "2024-05-01"},
+        "newsletter": {"granted": True, "date": "2024-05-01"},
+    }
+    data["surprise"] = 1
+    before = (_count(app, Case), _count(app, CaseKey), _count(app, AuditEntry))
+    fields = _errors(client, h["documenter"], data)
+    for path in (
+        "person.first_name",
+        "person.birth_date",
+        "person.sex",
+        "arrests.0.date",
+        "arrests.0.governorate",
+        "arrests.0.perpetrator",
+        "status.0.status",
+        "consent",
+        "surprise",
+    ):
+        assert path in fields, (path, fields)
+    assert "future" in fields["arrests.0.date"][0]
+    # nothing half-written: no case, no key, no audit entry
+    assert (_count(app, Case), _count(app, CaseKey), _count(app, AuditEntry)) == before
+
+
+def test_documentation_consent_is_required(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    data = minimal_case()
+    data["consent"] = {"statistics": {"granted": True, "date": "2024-05-01"}}
+    fields = _errors(client, h["documenter"], data)
+    assert "consent.documentation" in fields
+
+
+def test_arrest_before_birth_is_refused(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    data = minimal_case(birth_date="1990-06")
+    data["arrests"][0]["date"] = "1990-05"  # type: ignore[index]
+    fields = _errors(client, h["documenter"], data)
+    assert fields == {"arrests.0.date": ["This is before the birth date."]}
+
+
+@pytest.mark.parametrize("value", ["1985", "1985-03", "1985-03-14"])
+def test_partial_dates_are_accepted(
+    client: FlaskClient, h: dict[str, dict[str, str]], value: str
+) -> None:
+    _create(client, h["documenter"], minimal_case(birth_date=value))
+
+
+@pytest.mark.parametrize("value", ["85", "1985-3", "1985-02-30", "1985/03/14", "1899", "yesterday"])
+def test_bad_partial_dates_are_refused(
+    client: FlaskClient, h: dict[str, dict[str, str]], value: str
+) -> None:
+    assert "person.birth_date" in _errors(client, h["documenter"], minimal_case(birth_date=value))
+
+
+def test_non_object_body_is_400(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    resp = client.post(
+        "/api/v1/cases", data="[1,2]", content_type="application/json", headers=h["documenter"]
+    )
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_request"
+
+
+def test_sizes_are_bounded(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    data = minimal_case()
+    data["testimonies"] = [{"text": "x" * 200_001}]
+    assert "testimonies.0.text" in _errors(client, h["documenter"], data)
+    fields = _errors(client, h["documenter"], minimal_case(first_name="ا" * 101))
+    assert "person.first_name" in fields
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "احمد الحلبى",
+        "أحمد الحلبي",
+        "أَحْمَد حلبي",
+        "احمـد الحلبيّ",
+        "Ahmad Halabi",
+        "Ahmed Al-Halabi",
+        "الحلبي 1985",
+    ],
+)
+def test_search_finds_spelling_variants(
+    client: FlaskClient, h: dict[str, dict[str, str]], query: str
+) -> None:
+    cid = _create(client, h["lawyer"])
+    _create(
+        client,
+        h["lawyer"],
+        minimal_case(first_name="محمد", family_name="الخطيب", birth_date="1990"),
+    )
+    found = client.get("/api/v1/cases", query_string={"q": query}, headers=h["lawyer"]).get_json()
+    assert [i["id"] for i in found["items"]] == [cid]
+
+
+def test_latin_name_field_is_searchable(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    cid = _create(
+        client,
+        h["lawyer"],
+        minimal_case(first_name="يوسف", family_name="الخطيب", latin_name="Youssef Khatib"),
+    )
+    for query in ("Yusuf Al-Khatib", "Youssef Khatib"):
+        found = client.get(
+            "/api/v1/cases", query_string={"q": query}, headers=h["lawyer"]
+        ).get_json()
+        assert [i["id"] for i in found["items"]] == [cid]
+
+
+def test_search_by_mother_and_national_id(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["lawyer"], minimal_case(national_id="01020304050"))
+    by_mother = client.get(
+        "/api/v1/cases", query_string={"q": "احمد", "mother": "فاطمه"}, headers=h["lawyer"]
+    ).get_json()
+    assert [i["id"] for i in by_mother["items"]] == [cid]
+    wrong_mother = client.get(
+        "/api/v1/cases", query_string={"q": "احمد", "mother": "زينب"}, headers=h["lawyer"]
+    ).get_json()
+    assert wrong_mother["total"] == 0
+    by_nid = client.get(
+        "/api/v1/cases", query_string={"national_id": "01020304050"}, headers=h["lawyer"]
+    ).get_json()
+    assert [i["id"] for i in by_nid["items"]] == [cid]
+
+
+def test_index_collisions_never_reach_the_user(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """Force every name into one index value: the exact check still filters."""
+    cid = _create(client, h["lawyer"])
+    other = _create(client, h["lawyer"], minimal_case(first_name="محمد", family_name="الخطيب"))
+    with app.extensions["casebook.db"].engine.begin() as conn:
+        conn.execute(CaseIndex.__table__.update().values(value=7))
+    vault = app.extensions["casebook.vault"]
+    original = vault.blind_index
+
+    class Constant:
+        def __init__(self, idx: object) -> None:
+            self.idx = idx
+
+        def value(self, *parts: str) -> int:
+            return 7
+
+    vault.blind_index = lambda name: Constant(original(name))  # type: ignore[method-assign]
+    try:
+        found = client.get(
+            "/api/v1/cases", query_string={"q": "محمد الخطيب"}, headers=h["lawyer"]
+        ).get_json()
+    finally:
+        vault.blind_index = original  # type: ignore[method-assign]
+    assert [i["id"] for i in found["items"]] == [other]
+    assert cid != other
+
+
+def test_list_pages_and_filters_by_verification(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    ids = [_create(client, h["lawyer"]) for _ in range(5)]
+    client.post(
+        f"/api/v1/cases/{ids[0]}/review", json={"verification": "verified"}, headers=h["lawyer"]
+    )
+    page = client.get("/api/v1/cases?per_page=2&page=2", headers=h["lawyer"]).get_json()
+    assert page["total"] == 5 and len(page["items"]) == 2 and page["page"] == 2
+    verified = client.get("/api/v1/cases?verification=verified", headers=h["lawyer"]).get_json()
+    assert [i["id"] for i in verified["items"]] == [ids[0]]
+    bad = client.get("/api/v1/cases?per_page=0&status=nope", headers=h["lawyer"])
+    assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {
+        "per_page",
+        "status",
+    }
+
+
+def test_search_query_text_never_reaches_the_audit_log(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    _create(client, h["lawyer"])
+    client.get("/api/v1/cases", query_string={"q": "قناريزكس Canaryname"}, headers=h["lawyer"])
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        details = " ".join(s.scalars(select(AuditEntry.details)))
+    assert "Canaryname" not in details and "قناريزكس" not in details
+
+
+# -- consent and erasure -------------------------------------------------------------------------
+
+
+def test_consent_revocation_is_recorded_with_history(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/consent",
+        json={"scope": "statistics", "granted": False, "date": "2025-02-01"},
+        headers=h["documenter"],
+    )
+    assert resp.status_code == 200
+    assert resp.get_json()["consent"]["statistics"] == {"granted": False, "date": "2025-02-01"}
+    refused = client.post(
+        f"/api/v1/cases/{cid}/consent",
+        json={"scope": "documentation", "granted": False, "date": "2025-02-01"},
+        headers=h["documenter"],
+    )
+    assert refused.status_code == 422
+
+
+def test_erase_needs_the_reference_and_leaves_only_a_tombstone(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    created = client.post("/api/v1/cases", json=minimal_case(), headers=h["documenter"]).get_json()
+    cid = created["id"]
+    client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["documenter"],
+        data={"file": (io.BytesIO(b"%PDF-1.7 test"), "a.pdf")},
+    )
+    wrong = client.post(
+        f"/api/v1/cases/{cid}/erase", json={"confirm": "CB-0000-000000"}, headers=h["lawyer"]
+    )
+    assert wrong.status_code == 422
+    assert (
+        client.post(
+            f"/api/v1/cases/{cid}/erase",
+            json={"confirm": created["reference"]},
+            headers=h["documenter"],
+        ).status_code
+        == 403
+    )
+    ok = client.post(
+        f"/api/v1/cases/{cid}/erase",
+        json={"confirm": created["reference"].lower()},
+        headers=h["lawyer"],
+    )
+    assert ok.status_code == 200
+    assert client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).status_code == 404
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        case = s.get(Case, __import__("uuid").UUID(cid))
+        assert case is not None and case.reference == created["reference"]
+        assert case.erased_at is not None and case.record_enc is None and case.facets_enc is None
+        assert s.get(CaseKey, case.id) is None
+        assert s.scalar(select(func.count()).select_from(Testimony)) == 0
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+        assert s.scalar(select(func.count()).where(CaseIndex.case_id == case.id)) == 0
+    settings = app.config["CASEBOOK"]
+    assert list((settings.instance / "attachments").glob("*")) == []
+    assert cid in (settings.instance / "erasures.jsonl").read_text()
+
+
+def test_erase_by_session_needs_recent_reauth(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture]
+) -> None:
+    from freezegun import freeze_time
+
+    from tests.conftest import csrf_token, login
+
+    h = bearer(app, users["lawyer"])
+    created = client.post("/api/v1/cases", json=minimal_case(), headers=h).get_json()
+    with freeze_time() as clock:
+        login(client, users["lawyer"])
+        clock.tick(11 * 60)
+        token = csrf_token(client, "/")
+        resp = client.post(
+            f"/api/v1/cases/{created['id']}/erase",
+            json={"confirm": created["reference"]},
+            headers={"X-CSRFToken": token},
+        )
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "reauth_required"
+
+
+# -- attachments --------------------------------------------------------------------------------
+
+
+def test_attachment_round_trip_with_sha256_and_audit(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    import hashlib
+
+    cid = _create(client, h["documenter"])
+    payload = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3000
+    resp = client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["documenter"],
+        data={"file": (io.BytesIO(payload), "صورة.png")},
+    )
+    assert resp.status_code == 201
+    meta = resp.get_json()
+    assert meta["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert meta["content_type"] == "image/png" and meta["size"] == len(payload)
+    stored = (app.config["CASEBOOK"].instance / "attachments" / f"{meta['id']}.bin").read_bytes()
+    assert payload[8:1000] not in stored
+    got = client.get(f"/api/v1/cases/{cid}/attachments/{meta['id']}", headers=h["lawyer"])
+    assert got.status_code == 200 and got.data == payload
+    assert "UTF-8''" in got.headers["Content-Disposition"]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        actions = list(s.scalars(select(AuditEntry.action)))
+    assert "case.attachment_add" in actions and "case.attachment_download" in actions
+
+
+def test_disallowed_type_is_refused_and_leaves_nothing(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["documenter"],
+        data={"file": (io.BytesIO(b"MZ\x90\x00 windows program"), "photo.jpg")},
+    )
+    assert resp.status_code == 422 and "file" in resp.get_json()["error"]["fields"]
+    assert list((app.config["CASEBOOK"].instance / "attachments").glob("*")) == []
+    assert _count(app, Attachment) == 0
+
+
+def test_attachment_over_the_limit_is_413(
+    app: Flask, settings: object, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["documenter"])
+    app.config["MAX_CONTENT_LENGTH"] = 200_000
+    resp = client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["documenter"],
+        data={"file": (io.BytesIO(b"%PDF-" + b"0" * 300_000), "big.pdf")},
+    )
+    assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "too_large"
+    assert _count(app, Attachment) == 0
+
+
+def test_attachment_of_another_case_is_404(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    a = _create(client, h["lawyer"])
+    b = _create(client, h["lawyer"])
+    att = client.post(
+        f"/api/v1/cases/{a}/attachments",
+        headers=h["lawyer"],
+        data={"file": (io.BytesIO(b"%PDF-1.4"), "a.pdf")},
+    ).get_json()
+    assert (
+        client.get(f"/api/v1/cases/{b}/attachments/{att['id']}", headers=h["lawyer"]).status_code
+        == 404
+    )
+
+
+def test_tampered_attachment_fails_loudly_and_is_audited(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    cid = _create(client, h["lawyer"])
+    att = client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["lawyer"],
+        data={"file": (io.BytesIO(b"%PDF-1.4" + b"x" * 1000), "a.pdf")},
+    ).get_json()
+    path = app.config["CASEBOOK"].instance / "attachments" / f"{att['id']}.bin"
+    data = bytearray(path.read_bytes())
+    data[40] ^= 1
+    path.write_bytes(bytes(data))
+    resp = client.get(f"/api/v1/cases/{cid}/attachments/{att['id']}", headers=h["lawyer"])
+    assert resp.status_code == 500 and resp.get_json()["error"]["code"] == "decryption_failed"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert (
+            s.scalar(select(func.count()).where(AuditEntry.action == "crypto.decrypt_failure")) == 1
+        )
+
+
+def test_ciphertext_moved_to_another_case_fails_and_is_audited(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    a = _create(client, h["lawyer"])
+    b = _create(client, h["lawyer"], minimal_case(first_name="محمد"))
+    import uuid
+
+    with app.extensions["casebook.db"].engine.begin() as conn:
+        blob = conn.execute(select(Case.record_enc).where(Case.id == uuid.UUID(a))).scalar_one()
+        conn.execute(Case.__table__.update().where(Case.id == uuid.UUID(b)).values(record_enc=blob))
+    app.extensions["casebook.vault"].forget_all()
+    resp = client.get(f"/api/v1/cases/{b}", headers=h["lawyer"])
+    assert resp.status_code == 500 and resp.get_json()["error"]["code"] == "decryption_failed"
+    assert "أحمد" not in resp.get_data(as_text=True)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "crypto.decrypt_failure")
+        ).one()
+    assert entry.object_id == b and entry.outcome == "failure"
+
+
+def test_openapi_document_lists_the_case_routes(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}",
+        "/api/v1/cases/{case_id}/status",
+        "/api/v1/cases/{case_id}/testimonies",
+        "/api/v1/cases/{case_id}/attachments",
+        "/api/v1/cases/{case_id}/review",
+        "/api/v1/audit",
+    ):
+        assert path in doc["paths"], path
+    assert "CaseIn" in doc["components"]["schemas"]
+
+
+def test_copy_of_minimal_case_is_independent() -> None:
+    a = minimal_case()
+    b = copy.deepcopy(a)
+    assert a == b

@@ -1,0 +1,208 @@
+"""The case pages as a documenter and a lawyer use them: Arabic-first forms, drafts that are
+never lost, repeatable sections without JavaScript, the case page, erasure."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from freezegun import freeze_time
+
+from tests.conftest import UserFixture, csrf_from, login, make_user
+
+FULL_FORM = {
+    "consent.documentation.granted": "yes",
+    "consent.documentation.date": "2024-05-01",
+    "consent.statistics.granted": "yes",
+    "consent.statistics.date": "2024-05-01",
+    "person.first_name": "سارة",
+    "person.father_name": "خالد",
+    "person.family_name": "الحموي",
+    "person.mother_name": "ريم",
+    "person.sex": "female",
+    "person.birth_date": "1992-04",
+    "person.other_names": "أم خالد\nSara Hamwi",
+    "arrests.0.date": "2014-02",
+    "arrests.0.governorate": "hama",
+    "arrests.0.place": "حي الحاضر",
+    "arrests.0.perpetrator": "regime.political_security",
+    "detention.places.0.facility": "adra",
+    "detention.places.0.from": "2014-03",
+    "status.0.status": "detained",
+    "status.0.date": "2014-02",
+    "family_actions.0.type": "submission",
+    "family_actions.0.body": "wgeid",
+    "family_actions.0.reference": "WG-123",
+    "source.name": "ريم",
+    "source.relationship": "أم",
+    "source.contact": "+90 555",
+    "source.confidential": "yes",
+    "source.reliability": "high",
+    "testimony.text": "اعتقلت سارة عند الحاجز",
+    "testimony.language": "ar",
+}
+
+
+def _new_page(client: FlaskClient) -> str:
+    return client.get("/cases/new").get_data(as_text=True)
+
+
+def test_new_case_form_is_arabic_first(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter", language="ar"))
+    html = client.get("/cases/new", headers={"Accept-Language": ""}).get_data(as_text=True)
+    assert 'dir="rtl"' in html and "موافقة العائلة" in html
+    assert 'name="consent.documentation.granted"' in html
+    for code in ("aleppo", "regime.air_force_intelligence", "sednaya"):
+        assert f'value="{code}"' in html
+    assert "حلب" in html and "سجن صيدنايا العسكري" in html
+
+
+def test_documenter_saves_a_full_case_through_the_form(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    token = csrf_from(_new_page(client))
+    resp = client.post("/cases/new", data={**FULL_FORM, "csrf_token": token})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    for text in (
+        "سارة",
+        "الحموي",
+        "حي الحاضر",
+        "اعتقلت سارة عند الحاجز",
+        "WG-123",
+        "+90 555",
+        "Sara Hamwi",
+    ):
+        assert text in page, text
+
+
+def test_invalid_form_keeps_everything_typed_with_messages_beside_fields(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, make_user(app, "documenter"))
+    token = csrf_from(_new_page(client))
+    bad = {
+        **FULL_FORM,
+        "person.birth_date": "1992-14",
+        "arrests.0.date": "2090",
+        "consent.documentation.granted": "no",
+        "csrf_token": token,
+    }
+    resp = client.post("/cases/new", data=bad)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Everything you typed is still here" in html
+    for value in ("سارة", "الحموي", "حي الحاضر", "اعتقلت سارة عند الحاجز", "+90 555", "1992-14"):
+        assert value in html, value
+    assert re.search(r'id="person.birth_date"[^>]*aria-invalid="true"', html)
+    assert 'id="arrests.0.date-errors"' in html and "in the future" in html
+    assert "consent to documentation is needed" in html
+
+
+def test_add_another_arrest_saves_nothing_and_adds_a_row(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    token = csrf_from(_new_page(client))
+    resp = client.post("/cases/new", data={**FULL_FORM, "add": "arrests", "csrf_token": token})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'name="arrests.1.date"' in html and 'name="arrests.2.date"' not in html
+    assert "حي الحاضر" in html
+    assert client.get("/cases/").get_data(as_text=True).count("CB-") == 0
+
+
+def test_edit_form_round_trips_and_clears_fields(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    resp = client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
+    case_url = resp.headers["Location"]
+    edit = client.get(case_url + "/edit").get_data(as_text=True)
+    assert 'value="الحموي"' in edit and 'value="2014-02"' in edit
+    values = {**FULL_FORM, "person.occupation": "ممرضة", "person.mother_name": ""}
+    values.pop("testimony.text")
+    resp = client.post(case_url + "/edit", data={**values, "csrf_token": csrf_from(edit)})
+    assert resp.status_code == 302
+    page = client.get(case_url).get_data(as_text=True)
+    assert "ممرضة" in page and "ريم" in page  # the source is still ريم
+    assert page.count("اعتقلت سارة عند الحاجز") == 1  # testimonies are not duplicated by edits
+
+
+def test_case_page_actions(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    resp = client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
+    case_url = resp.headers["Location"]
+    page = client.get(case_url).get_data(as_text=True)
+    token = csrf_from(page)
+    client.post(
+        case_url + "/status", data={"status": "released", "date": "2025-01", "csrf_token": token}
+    )
+    client.post(
+        case_url + "/testimonies",
+        data={"text": "شهادة الأخ", "language": "ar", "csrf_token": token},
+    )
+    client.post(
+        case_url + "/attachments",
+        data={"file": (io.BytesIO(b"%PDF-1.5 x"), "وثيقة.pdf"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    page = client.get(case_url).get_data(as_text=True)
+    assert "شهادة الأخ" in page and "وثيقة.pdf" in page and "Released" in page
+    bad = client.post(
+        case_url + "/status", data={"status": "released", "date": "1900-01", "csrf_token": token}
+    )
+    assert bad.status_code == 303
+    assert "before the birth date" in client.get(case_url).get_data(as_text=True)
+
+
+def test_lawyer_reviews_and_erases_through_the_pages(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture]
+) -> None:
+    documenter = app.test_client()
+    login(documenter, users["documenter"])
+    resp = documenter.post(
+        "/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(documenter))}
+    )
+    case_url = resp.headers["Location"]
+    with freeze_time() as clock:
+        login(client, users["lawyer"])
+        page = client.get(case_url).get_data(as_text=True)
+        assert "Legal notes" in page and "Erase this case" in page
+        client.post(
+            case_url + "/review",
+            data={"verification": "verified", "note": "موثقة", "csrf_token": csrf_from(page)},
+        )
+        page = client.get(case_url).get_data(as_text=True)
+        assert "موثقة" in page
+        assert "موثقة" not in documenter.get(case_url).get_data(as_text=True)
+        assert documenter.get(case_url + "/edit").status_code == 302  # verified: no more edits
+        clock.tick(11 * 60)
+        assert client.get(case_url + "/erase").headers["Location"].startswith("/reauth")
+        reauth = client.get("/reauth").get_data(as_text=True)
+        client.post(
+            "/reauth",
+            data={
+                "password": users["lawyer"].password,
+                "code": users["lawyer"].code(1),
+                "csrf_token": csrf_from(reauth),
+            },
+        )
+        erase = client.get(case_url + "/erase").get_data(as_text=True)
+        wrong = client.post(
+            case_url + "/erase", data={"confirm": "nope", "csrf_token": csrf_from(erase)}
+        )
+        assert wrong.status_code == 422
+        reference = re.search(r"CB-\d{4}-\d{6}", erase).group(0)  # type: ignore[union-attr]
+        done = client.post(
+            case_url + "/erase", data={"confirm": reference, "csrf_token": csrf_from(erase)}
+        )
+        assert done.status_code == 302
+    assert client.get(case_url).status_code == 404
+    assert documenter.get(case_url).status_code == 404
+
+
+def test_case_list_searches_and_filters(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
+    html = client.get("/cases/?q=ساره حموي").get_data(as_text=True)
+    assert "الحموي" in html and "1 cases" in html
+    assert "0 cases" in client.get("/cases/?governorate=aleppo").get_data(as_text=True)
+    assert "1 cases" in client.get("/cases/?governorate=hama").get_data(as_text=True)

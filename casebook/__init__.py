@@ -21,6 +21,24 @@ from casebook.resources import resource_dir
 LANGUAGES = ("ar", "en")
 
 
+class CasebookFlask(Flask):
+    """Flask, with reading requests on SQLite retried when their snapshot went stale."""
+
+    def dispatch_request(self) -> Any:
+        from casebook import db
+
+        if request.method not in ("GET", "HEAD"):
+            return super().dispatch_request()
+        for attempt in range(5):
+            try:
+                return super().dispatch_request()
+            except Exception as exc:
+                if attempt == 4 or not db.is_stale_snapshot(exc):
+                    raise
+                db.session().rollback()  # a fresh snapshot on the next try
+        raise AssertionError("unreachable")
+
+
 def _no_passphrase() -> str:
     from crypto import KeySourceError
 
@@ -38,7 +56,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     """
     settings = settings or Settings.from_env()
     configure_logging()
-    app = Flask(
+    app = CasebookFlask(
         "casebook",
         template_folder=str(resource_dir("templates")),
         static_folder=None,  # added by _wire_static so that the route declares @public

@@ -76,9 +76,22 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA", "BEGIN"):
+            conn.info["casebook_wrote"] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        conn.info.pop("casebook_wrote", None)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reading requests start deferred (many readers at once in WAL mode) and are retried
+        # if their snapshot went stale before they wrote their audit entry; see web.py.
+        deferred = conn.get_execution_options().get("casebook_deferred", False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -89,6 +102,11 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(
             bind=self.engine, expire_on_commit=False, info={"vault": vault}
+        )
+        self.reading_sessionmaker = sessionmaker(
+            bind=self.engine.execution_options(casebook_deferred=True),
+            expire_on_commit=False,
+            info={"vault": vault, "reading": True, "write_engine": self.engine},
         )
 
     def dispose(self) -> None:
@@ -103,9 +121,28 @@ def database() -> Database:
 def session() -> Session:
     """The request's session, made on first use and closed at teardown."""
     if "db_session" not in g:
-        g.db_session = database().sessionmaker()
+        from flask import request
+
+        db = database()
+        reading = request.method in ("GET", "HEAD") and db.engine.dialect.name == "sqlite"
+        g.db_session = (db.reading_sessionmaker if reading else db.sessionmaker)()
     s: Session = g.db_session
     return s
+
+
+def has_written(session: Session) -> bool:
+    """Whether this session's current transaction has written anything (SQLite only)."""
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get("casebook_wrote"))
+
+
+def is_stale_snapshot(exc: BaseException) -> bool:
+    """SQLite refused to turn a deferred read into a write because another writer committed
+    first (SQLITE_BUSY_SNAPSHOT, reported as "database is locked"): retry from the start."""
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError) and "locked" in str(getattr(exc, "orig", ""))
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -7,6 +7,7 @@ import getpass
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ _ADVISORY_LOCK_KEY = 0x6361736562  # "caseb": serialises chain appends on Postgr
 Detail = str | int | float | bool | None | list[str] | list[int]
 
 
+_READ_ENTRY_LOCK = threading.Lock()
 _AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 _COLUMNS = tuple(c.key for c in _AUDIT_TABLE.columns)
 
@@ -136,7 +138,34 @@ def audit_record(
 
     The chain head is read under a lock (BEGIN IMMEDIATE on SQLite, an advisory transaction
     lock on PostgreSQL) so concurrent writers leave a gapless, correctly chained sequence.
+
+    A reading request on SQLite (a deferred, read-only transaction: see casebook.db) records its
+    read in a short transaction of its own, committed before any data leaves: a read changes
+    nothing to pair the entry with, and readers then never hold SQLite's single write lock.
     """
+    if session.info.get("reading"):
+        from sqlalchemy.orm import Session as OrmSession
+
+        from casebook.db import has_written
+
+        session.flush()  # pending changes first: if this request writes, it audits alongside
+        if not has_written(session):
+            # Threads of one process queue here rather than in SQLite's busy handler, whose
+            # sleeping back-off (up to 100 ms a turn) would dominate the tail latency.
+            with _READ_ENTRY_LOCK, OrmSession(session.info["write_engine"]) as own, own.begin():
+                return _append(own, actor, action, object_type, object_id, outcome, details)
+    return _append(session, actor, action, object_type, object_id, outcome, details)
+
+
+def _append(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str | None,
+    object_id: object | None,
+    outcome: str,
+    details: dict[str, Detail] | None,
+) -> AuditEntry:
     if session.get_bind().dialect.name == "postgresql":
         # Two statements on purpose: under READ COMMITTED a statement sees the snapshot taken
         # when it began, so the head must be read by a statement that starts after the lock.

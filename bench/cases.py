@@ -1,0 +1,253 @@
+"""Case records at scale: load rate through the services, the case page over real HTTP next to
+a bare route served by the same gunicorn, and name-search latency.
+
+Run: .venv/bin/python -m bench.cases --cases 100000 [--postgres]
+Goals (issue 6): case page >= 20% of the bare route's throughput with p99 <= 50 ms; name search
+p95 <= 100 ms; measured at 1,000,000 cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load(env: dict[str, str], count: int, batch: int) -> tuple[str, list[str], list[str]]:
+    """Create users and `count` cases through case_create, in committed batches."""
+    os.environ.update(env)
+    from casebook.audit.services import Actor
+    from casebook.auth.models import User
+    from casebook.auth.services import token_issue, user_create
+    from casebook.cases.demo import synthetic_cases
+    from casebook.cases.services import case_create
+    from casebook.cli import _make_app
+    from casebook.migrate import upgrade
+
+    app = _make_app()
+    settings = app.config["CASEBOOK"]
+    from crypto import FileKeySource, KeyRing
+
+    FileKeySource(Path(settings.kek_source.removeprefix("file:"))).save(KeyRing.generate())
+    upgrade(settings.database_url)
+    app.extensions["casebook.vault"].load()
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        lawyer, _ = user_create(
+            s,
+            Actor.cli(),
+            app.extensions["casebook.passwords"],
+            email="bench@example.org",
+            display_name="bench",
+            role="lawyer",
+            password="quiet lantern orchard compass",  # noqa: S106 (a throw-away bench account)
+        )
+        _, token = token_issue(s, Actor.cli(), s.get(User, lawyer.id), 5)  # type: ignore[arg-type]
+    ids: list[str] = []
+    names: list[str] = []
+    cases = synthetic_cases(count, 7)
+    start = time.perf_counter()
+    done = 0
+    while done < count:
+        with db.sessionmaker() as s, s.begin():
+            for data in cases:
+                case = case_create(s, Actor.cli(), data, created_by=None)
+                done += 1
+                if len(ids) < 5000:
+                    ids.append(str(case.id))
+                    p = data["person"]
+                    names.append(f"{p['first_name']} {p['family_name']}")
+                if done % batch == 0:
+                    break
+        if done % (batch * 20) == 0 or done == count:
+            rate = done / (time.perf_counter() - start)
+            print(f"  loaded {done:>9,} cases  {rate:,.0f} cases/s", flush=True)
+    elapsed = time.perf_counter() - start
+    print(
+        f"load: {count:,} cases in {elapsed:,.1f} s = {count / elapsed:,.0f} cases/s "
+        f"(through case_create, batches of {batch})"
+    )
+    db.dispose()
+    return token, ids, names
+
+
+def hammer(
+    port: int, paths: list[str], headers: dict[str, str], seconds: float, connections: int
+) -> tuple[float, list[float], int]:
+    """`connections` keep-alive clients for `seconds`; returns (req/s, latencies, errors)."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        while time.perf_counter() < stop:
+            path = rng.choice(paths)
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append(time.perf_counter() - t0)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.perf_counter() - t0), latencies, errors[0]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use CASEBOOK_TEST_DATABASE_URL's server (a throw-away database)",
+    )
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="casebook-bench-"))
+    env = {
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(tmp / "instance"),
+        "CASEBOOK_KEK_SOURCE": f"file:{tmp / 'keyring.json'}",
+        "CASEBOOK_EXPECTED_CASES": str(max(args.cases, 1000)),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+    }
+    admin = None
+    if args.postgres:
+        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
+        name = f"cbbench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        env["DATABASE_URL"] = (
+            make_url(base).set(database=name).render_as_string(hide_password=False)
+        )
+    print(f"server log: {tmp / 'server.log'}")
+    print(f"engine: {'PostgreSQL' if args.postgres else 'SQLite'}; cases: {args.cases:,}")
+    token, ids, names = load(env, args.cases, args.batch)
+    port = _free_port()
+    log = (tmp / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from casebook.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        h = {"Authorization": f"Bearer {token}"}
+        hammer(port, ["/healthz"], {}, 2, args.connections)  # warm up
+        bare_rps, bare_lat, bare_err = hammer(
+            port, ["/healthz"], {}, args.seconds, args.connections
+        )
+        page_rps, page_lat, page_err = hammer(
+            port, [f"/api/v1/cases/{i}" for i in ids], h, args.seconds, args.connections
+        )
+        from urllib.parse import quote
+
+        search_paths = [f"/api/v1/cases?q={quote(n)}&per_page=20" for n in names[:2000]]
+        s_rps, s_lat, s_err = hammer(port, search_paths, h, args.seconds, args.connections)
+        print(
+            f"\nHTTP, gunicorn 2 workers x 4 threads, {args.connections} keep-alive clients, "
+            f"{args.seconds:.0f} s each"
+        )
+        print(
+            f"  bare route /healthz (baseline)  {bare_rps:8.0f} req/s"
+            f"  p50 {pct(bare_lat, 0.5):6.1f} ms"
+            f"  p99 {pct(bare_lat, 0.99):6.1f} ms  errors {bare_err}"
+        )
+        print(
+            f"  case page (decrypted JSON)       {page_rps:8.0f} req/s"
+            f"  p50 {pct(page_lat, 0.5):6.1f} ms"
+            f"  p99 {pct(page_lat, 0.99):6.1f} ms  errors {page_err}"
+            f"   = {page_rps / bare_rps:.0%} of baseline"
+        )
+        print(
+            f"  name search (first + family)     {s_rps:8.0f} req/s  p50 {pct(s_lat, 0.5):6.1f} ms"
+            f"  p95 {pct(s_lat, 0.95):6.1f} ms  p99 {pct(s_lat, 0.99):6.1f} ms  errors {s_err}"
+        )
+        print(
+            json.dumps(
+                {
+                    "cases": args.cases,
+                    "bare_rps": round(bare_rps),
+                    "page_rps": round(page_rps),
+                    "page_p99_ms": round(pct(page_lat, 0.99), 1),
+                    "search_p95_ms": round(pct(s_lat, 0.95), 1),
+                }
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(f'DROP DATABASE "{make_url(env["DATABASE_URL"]).database}" WITH (FORCE)')
+                )
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

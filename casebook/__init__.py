@@ -233,6 +233,19 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.cases.views import bp as cases_bp
     from casebook.home import bp as home_bp
     from casebook.openapi import bp as openapi_bp
+    from casebook.stats.views import api as stats_api
+    from casebook.stats.views import bp as stats_bp
 
-    for bp in (home_bp, auth_bp, admin_bp, audit_bp, audit_api, cases_api, cases_bp, openapi_bp):
+    for bp in (
+        home_bp,
+        auth_bp,
+        admin_bp,
+        audit_bp,
+        audit_api,
+        cases_api,
+        cases_bp,
+        openapi_bp,
+        stats_bp,
+        stats_api,
+    ):
         app.register_blueprint(bp)

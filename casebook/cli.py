@@ -257,6 +257,56 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     Server().run()
 
 
+# -- statistics ---------------------------------------------------------------------------------
+
+
+@cli.command("stats")
+@click.option("--by", "by", required=True, help="One or two dimensions, comma-separated.")
+@click.option("--k", "k", default=None, help="Smallest count published (default 11, at least 5).")
+@click.option("--epsilon", default=None, help="A differentially private release with this ε.")
+@click.option("--verified", is_flag=True, help="Count verified cases only.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
+def stats_command(
+    by: str, k: str | None, epsilon: str | None, verified: bool, fmt: str, output: str | None
+) -> None:
+    """Anonymised counts with small-cell suppression (or DP); the export is audited."""
+    from casebook.stats.queries import StatsCache
+    from casebook.stats.services import StatsInputError, parse_params, stats_release
+    from casebook.stats.views import _csv
+
+    try:
+        dims, k_value, eps = parse_params(by, k, epsilon)
+        with _session() as s, s.begin():
+            release = stats_release(
+                s,
+                _vault(),
+                Actor.cli(),
+                StatsCache(),
+                dimensions=dims,
+                k=k_value,
+                epsilon=eps,
+                verified_only=verified,
+                budget=_settings().dp_budget,
+                export_format=fmt,
+            )
+    except StatsInputError as exc:
+        for field, messages in exc.fields.items():
+            for message in messages:
+                click.echo(f"{field}: {message}", err=True)
+        raise click.ClickException("no statistics were produced") from None
+    text = (
+        _csv(release)
+        if fmt == "csv"
+        else json.dumps(release.as_json(), ensure_ascii=False, indent=1)
+    )
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"written to {output}")
+    else:
+        click.echo(text)
+
+
 # -- users --------------------------------------------------------------------------------------
 
 

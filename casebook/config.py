@@ -47,6 +47,7 @@ class Settings:
     session_absolute: timedelta = timedelta(hours=12)
     reauth_window: timedelta = timedelta(minutes=10)
     token_days: int = 90
+    dp_budget: float = 4.0  # total epsilon of differentially private releases per month
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True
 
@@ -93,6 +94,13 @@ class Settings:
         max_mb = env_vars.get("CASEBOOK_MAX_ATTACHMENT_MB", "50")
         if not expected.isdigit() or int(expected) < 16:
             raise ConfigError("CASEBOOK_EXPECTED_CASES must be a whole number of at least 16.")
+        budget = env_vars.get("CASEBOOK_DP_BUDGET", "4")
+        try:
+            dp_budget = float(budget)
+        except ValueError:
+            dp_budget = -1.0
+        if not 0 < dp_budget <= 100:
+            raise ConfigError("CASEBOOK_DP_BUDGET must be a number above 0 and at most 100.")
         if not max_mb.isdigit() or int(max_mb) < 1:
             raise ConfigError("CASEBOOK_MAX_ATTACHMENT_MB must be a whole number of at least 1.")
         return cls(
@@ -105,6 +113,7 @@ class Settings:
             redis_url=env_vars.get("CASEBOOK_REDIS_URL") or None,
             expected_cases=int(expected),
             max_attachment_bytes=int(max_mb) * 1024 * 1024,
+            dp_budget=dp_budget,
         )
 
 

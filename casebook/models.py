@@ -11,6 +11,7 @@ from casebook.cases.models import (
     Testimony,
 )
 from casebook.keys.models import CaseKey, KeyErasure
+from casebook.stats.models import DpRelease, StatsEpoch
 
 __all__ = [
     "ApiToken",
@@ -21,8 +22,10 @@ __all__ = [
     "CaseCounter",
     "CaseIndex",
     "CaseKey",
+    "DpRelease",
     "KeyErasure",
     "RecoveryCode",
+    "StatsEpoch",
     "Testimony",
     "User",
     "WebSession",

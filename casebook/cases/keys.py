@@ -90,6 +90,8 @@ def facets(record: dict[str, Any], consent: dict[str, Any]) -> dict[str, Any]:
     date = first.get("date")
     places = (record.get("detention") or {}).get("places") or []
     facility = next((p.get("facility") for p in places if p.get("facility")), None)
+    if facility is None and places:
+        facility = "other"  # described in free text, not one of the listed facilities
     statistics = (consent or {}).get("statistics") or {}
     return {
         "arrest_year": partial_bounds(date)[0].year if date else None,

@@ -40,6 +40,7 @@ from casebook.cases.schemas import (
 )
 from casebook.encrypted import Vault
 from casebook.keys.services import data_key_destroy
+from casebook.stats.queries import stats_touch
 
 _INDEX_TABLE: Table = CaseIndex.__table__  # type: ignore[assignment]
 RECORD_SECTIONS = ("person", "arrests", "detention", "status", "family_actions")
@@ -108,6 +109,7 @@ def _seal(
     *,
     new: bool = False,
 ) -> None:
+    stats_touch(session)  # the facets change: cached statistics are stale
     case.record = record
     case.consent = consent
     case.facets = keys.facets(record, consent)
@@ -286,6 +288,7 @@ def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
         duplicate_of = target.id
     case.verification = clean["verification"]
     case.duplicate_of = duplicate_of
+    stats_touch(session)
     if clean.get("note"):
         _legal_note(case, actor, clean["note"])
     case.updated_at = datetime.now(UTC)
@@ -400,6 +403,7 @@ def case_erase(
         setattr(case, column, None)
     case.erased_at = datetime.now(UTC)
     case.erased_by = actor.label
+    stats_touch(session)
     data_key_destroy(session, actor, _vault(session), case.id, ledger)
     audit_record(
         session,

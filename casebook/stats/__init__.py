@@ -1,0 +1,1 @@
+"""Anonymised statistics: counts (never rows) with disclosure control, optional DP releases."""

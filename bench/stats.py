@@ -1,0 +1,128 @@
+"""Statistics at scale: a two-way table cold (decrypting every case's facets) and cached, next
+to a plaintext SQL GROUP BY over the same rows in the same run (the baseline).
+
+Rows are bulk-written with real encryption of the facets (what statistics read), not through
+case_create, so that a million rows load in minutes; bench/cases.py measures case_create.
+
+Run: .venv/bin/python -m bench.stats --cases 1000000
+Goal (issue 7): cold <= 15 s, cached <= 100 ms at 1,000,000 cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from bench._timing import row
+from casebook.audit.services import Actor
+from casebook.cases.demo import synthetic_case
+from casebook.cases.keys import facets as facets_of
+from casebook.db import make_engine
+from casebook.encrypted import Vault
+from casebook.migrate import upgrade
+from casebook.stats.queries import StatsCache
+from casebook.stats.services import stats_release
+from crypto import FileKeySource, KeyRing, associated_data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--by", default="governorate,arrest_year")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="casebook-stats-"))
+    url = f"sqlite:///{tmp / 'stats.sqlite3'}"
+    upgrade(url)
+    source = FileKeySource(tmp / "keyring.json")
+    source.save(KeyRing.generate())
+    vault = Vault(source, max(args.cases, 1000))
+    vault.load()
+    engine = make_engine(url)
+    cipher = vault.system_cipher("facets")
+    rng = random.Random(3)
+    templates = [facets_of(d, d["consent"]) for d in (synthetic_case(rng) for _ in range(5000))]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE plain_facets (arrest_year INT, governorate TEXT, consent INT)"
+        )
+        batch, plain = [], []
+        for i in range(args.cases):
+            cid = uuid.uuid4()
+            f = templates[i % len(templates)]
+            blob = cipher.encrypt(
+                json.dumps(f).encode(), associated_data("cases", "facets_enc", str(cid), 1)
+            )
+            batch.append(
+                {
+                    "id": cid.hex,
+                    "reference": f"CB-B-{i:09d}",
+                    "created_at": now,
+                    "updated_at": now,
+                    "verification": "unverified",
+                    "facets_enc": blob,
+                }
+            )
+            plain.append((f["arrest_year"], f["governorate"], int(f["statistics_consent"])))
+            if len(batch) == 20_000 or i == args.cases - 1:
+                conn.execute(
+                    text(
+                        "INSERT INTO cases (id, reference, created_at, updated_at, "
+                        "verification, facets_enc) VALUES (:id, :reference, "
+                        ":created_at, :updated_at, :verification, :facets_enc)"
+                    ),
+                    batch,
+                )
+                conn.exec_driver_sql("INSERT INTO plain_facets VALUES (?, ?, ?)", plain)
+                batch, plain = [], []
+    print(f"wrote {args.cases:,} rows with encrypted facets in {time.perf_counter() - start:.1f} s")
+
+    t0 = time.perf_counter()
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT governorate, arrest_year, count(*) FROM plain_facets "
+            "WHERE consent = 1 GROUP BY 1, 2"
+        ).all()
+    baseline = time.perf_counter() - t0
+    cache = StatsCache()
+    dims = tuple(args.by.split(","))
+    timings = []
+    for label in ("cold", "cached", "cached"):
+        t0 = time.perf_counter()
+        with Session(engine, info={"vault": vault}) as s, s.begin():
+            release = stats_release(
+                s,
+                vault,
+                Actor.cli(),
+                cache,
+                dimensions=dims,
+                k=11,
+                epsilon=None,
+                verified_only=False,
+                budget=4.0,
+                export_format="bench",
+            )
+        timings.append((label, time.perf_counter() - t0))
+    print(
+        f"\ntwo-way table {' x '.join(dims)} ({len(release.rows)} x {len(release.cols)} cells), "
+        f"{args.cases:,} cases, SQLite"
+    )
+    print(row("  plaintext SQL GROUP BY (baseline)", baseline, unit="s"))
+    for label, seconds in timings:
+        print(row(f"  casebook {label}", seconds, baseline, "s" if label == "cold" else "ms"))
+    print(f"  total published: {release.total}")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -365,6 +365,11 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
     )
 
 
+def consent_revoke(session: Session, actor: Actor, case: Case, scope: str, date: str) -> None:
+    """Record a family withdrawing one scope of consent; later exports honour it at once."""
+    consent_change(session, actor, case, {"scope": scope, "granted": False, "date": date})
+
+
 def case_assign(session: Session, actor: Actor, case: Case, user_id: uuid.UUID) -> None:
     from casebook.auth.models import User
 

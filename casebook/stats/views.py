@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from casebook import db, vocab
 from casebook.auth.permissions import Permission
@@ -56,6 +57,20 @@ def _release(export_format: str) -> Release:
     )
 
 
+def dimension_label(dimension: str) -> str:
+    labels: dict[str, str] = {
+        "arrest_year": _("Year of arrest"),
+        "arrest_month": _("Month of arrest"),
+        "governorate": _("Governorate"),
+        "sex": _("Sex"),
+        "age_band": _("Age at arrest"),
+        "perpetrator": _("Forces believed responsible"),
+        "facility": _("Facility"),
+        "status": _("Current status"),
+    }
+    return labels.get(dimension, dimension)
+
+
 def label(dimension: str, value: str) -> str:
     lang = str(get_locale() or "ar")
     names = {
@@ -95,6 +110,7 @@ def index() -> Any:
         dimensions=DIMENSIONS,
         args=request.args,
         label=label,
+        dimension_label=dimension_label,
         default_k=DEFAULT_K,
     ), (422 if errors else 200)
 
@@ -113,6 +129,8 @@ def brief() -> Any:
         "stats/brief.html",
         release=release,
         label=label,
+        dimension_label=dimension_label,
+        dimensions_title=" × ".join(map(dimension_label, release.dimensions)),
         chart=bar_chart(series, rtl=str(get_locale()) == "ar"),
     )
 

@@ -194,3 +194,26 @@ def test_cli_runner_in_process(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for command in ("init", "demo", "serve", "user", "keys", "audit"):
         assert command in result.output
+
+
+def test_production_with_an_unlock_passphrase(tmp_path: Path) -> None:
+    """The sealed keyring: made by init, opened with the passphrase, refused with a wrong one."""
+    phrase = tmp_path / "phrase"
+    phrase.write_text("olive harbour lantern morning\n")
+    env = _env(
+        tmp_path,
+        CASEBOOK_ENV="production",
+        CASEBOOK_SECRET_KEY="z" * 40,
+        CASEBOOK_KEK_SOURCE="passphrase",
+        CASEBOOK_KEK_PASSPHRASE_FILE=str(phrase),
+    )
+    made = _run(["init"], env)
+    assert made.returncode == 0, made.stderr
+    sealed = tmp_path / "instance" / "keyring.sealed"
+    assert sealed.exists() and b"olive" not in sealed.read_bytes()
+    assert "primary KEK: 1" in _run(["keys", "status"], env).stdout
+    assert "KEK 2 is now primary" in _run(["keys", "rotate"], env).stdout
+    phrase.write_text("a different passphrase entirely\n")
+    wrong = _run(["keys", "status"], env)
+    assert wrong.returncode == 2 and "wrong unlock passphrase" in wrong.stderr
+    assert "Traceback" not in wrong.stderr

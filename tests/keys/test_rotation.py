@@ -213,3 +213,42 @@ def test_kill_during_rewrap_then_rerun_completes(
     assert _kek_ids(app) == {2}
     with db.sessionmaker() as s:
         assert verify_chain(s).ok
+
+
+def test_restoring_an_older_copy_erases_the_case_again(app: Flask, settings: Settings) -> None:
+    """Erasures are kept in a ledger outside the database, so a restore re-applies them."""
+    import shutil
+
+    from casebook.keys.services import erasures_reapply
+
+    if not settings.is_sqlite:
+        pytest.skip("copies the SQLite file as a stand-in for a backup")
+    blobs = _owners_with_secrets(app, 3)
+    victim = next(iter(blobs))
+    db = app.extensions["casebook.db"]
+    db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+    db.dispose()
+    import sqlite3
+
+    con = sqlite3.connect(db_file)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    backup = db_file.with_suffix(".backup")
+    shutil.copyfile(db_file, backup)
+    ledger = settings.instance / "erasures.jsonl"
+    with db.sessionmaker() as s, s.begin():
+        data_key_destroy(s, Actor.cli(), vault_of(app), victim, ledger)
+    db.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(str(db_file) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(backup, db_file)  # the old copy still holds the victim's key…
+    vault_of(app).forget_all()
+    with db.sessionmaker() as s:
+        assert s.get(CaseKey, victim) is not None
+    with db.sessionmaker() as s, s.begin():
+        assert erasures_reapply(s, Actor.cli(), vault_of(app), ledger) == 1
+    with db.sessionmaker() as s:  # …until the ledger is re-applied
+        assert s.get(CaseKey, victim) is None
+        with pytest.raises(EncryptedValueError):
+            vault_of(app).data_cipher(s, victim)
+    assert _all_readable(app, {o: b for o, b in blobs.items() if o != victim})

@@ -158,7 +158,13 @@ def test_canary_case_through_api_form_and_upload_reaches_no_file(
     app.extensions["casebook.db"].dispose()
     out, err = capfd.readouterr()
     assert CANARY_LATIN not in out + err and CANARY_ARABIC not in out + err
+    import json as _json
+
+    keyring = _json.loads((settings.instance / "keyring.json").read_text())
+    secrets = [keyring["root"]] + [k["key"] for k in keyring["keks"]]
+    assert not any(secret in out + err for secret in secrets)  # no key material in the logs
     dump = _db_dump(settings)
+    assert not any(secret in dump for secret in secrets)
     assert CANARY_LATIN not in dump and CANARY_ARABIC not in dump
     targets = [settings.instance, private_tempdir]
     if settings.is_sqlite:

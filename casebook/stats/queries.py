@@ -112,7 +112,7 @@ def counted_facets(session: Session, vault: Vault, verified_only: bool) -> Itera
             case_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         else:
             case_id = str(raw_id)
-        facets = loads(decrypt(blob, head + case_id.encode() + tail).decode())
+        facets = loads(decrypt(blob or b"", head + case_id.encode() + tail).decode())
         if facets.get("statistics_consent"):
             yield facets
 

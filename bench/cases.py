@@ -32,14 +32,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load(env: dict[str, str], count: int, batch: int) -> tuple[str, list[str], list[str]]:
-    """Create users and `count` cases through case_create, in committed batches."""
+def load(env: dict[str, str], count: int, batch_size: int) -> tuple[str, list[str], list[str]]:
+    """Create users and `count` cases through case_create_many, in committed batches."""
     os.environ.update(env)
     from casebook.audit.services import Actor
     from casebook.auth.models import User
     from casebook.auth.services import token_issue, user_create
     from casebook.cases.demo import synthetic_cases
-    from casebook.cases.services import case_create
+    from casebook.cases.services import case_create_many
     from casebook.cli import _make_app
     from casebook.migrate import upgrade
 
@@ -68,23 +68,21 @@ def load(env: dict[str, str], count: int, batch: int) -> tuple[str, list[str], l
     start = time.perf_counter()
     done = 0
     while done < count:
+        batch = [next(cases) for _ in range(min(batch_size, count - done))]
         with db.sessionmaker() as s, s.begin():
-            for data in cases:
-                case = case_create(s, Actor.cli(), data, created_by=None)
-                done += 1
-                if len(ids) < 5000:
-                    ids.append(str(case.id))
-                    p = data["person"]
-                    names.append(f"{p['first_name']} {p['family_name']}")
-                if done % batch == 0:
-                    break
-        if done % (batch * 20) == 0 or done == count:
+            created = case_create_many(s, Actor.cli(), batch, created_by=None)
+        for (case_id, _), data in zip(created, batch, strict=True):
+            if len(ids) < 5000:
+                ids.append(str(case_id))
+                names.append(f"{data['person']['first_name']} {data['person']['family_name']}")
+        done += len(batch)
+        if done % (batch_size * 20) == 0 or done == count:
             rate = done / (time.perf_counter() - start)
             print(f"  loaded {done:>9,} cases  {rate:,.0f} cases/s", flush=True)
     elapsed = time.perf_counter() - start
     print(
         f"load: {count:,} cases in {elapsed:,.1f} s = {count / elapsed:,.0f} cases/s "
-        f"(through case_create, batches of {batch})"
+        f"(through case_create_many, batches of {batch_size})"
     )
     db.dispose()
     return token, ids, names

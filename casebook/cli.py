@@ -162,7 +162,7 @@ def demo_command(case_count: int, seed: int) -> None:
     from casebook.auth.services import user_by_email, user_create
     from casebook.cases.demo import synthetic_cases
     from casebook.cases.models import Case
-    from casebook.cases.services import case_create
+    from casebook.cases.services import case_create_many
 
     if _settings().production:
         raise click.ClickException("demo data is refused in production")
@@ -192,17 +192,13 @@ def demo_command(case_count: int, seed: int) -> None:
         actor = Actor.cli()
         cases = synthetic_cases(todo, seed + existing)
         with click.progressbar(length=todo, label="demo cases", file=sys.stderr) as bar:
-            while True:
-                batch = 0
+            remaining = todo
+            while remaining:
+                batch = [next(cases) for _ in range(min(1000, remaining))]
                 with _session() as s, s.begin():
-                    for data in cases:
-                        case_create(s, actor, data, created_by=documenter_id)
-                        batch += 1
-                        if batch == 500:
-                            break
-                bar.update(batch)
-                if batch < 500:
-                    break
+                    case_create_many(s, actor, batch, created_by=documenter_id)
+                remaining -= len(batch)
+                bar.update(len(batch))
     click.echo(f"cases: {existing + todo} (added {todo})")
     click.echo("Get the current 2FA code with: casebook user otp EMAIL")
 

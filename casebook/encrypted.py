@@ -144,6 +144,18 @@ class Vault:
         return CheckpointSigner(self._derive("audit-checkpoint"))
 
     # -- data keys -----------------------------------------------------------------------------
+    def new_wrapped_key(self, owner_id: uuid.UUID) -> tuple[FieldCipher, dict[str, Any]]:
+        """A fresh data key and the `case_keys` row that stores it wrapped (batch writers)."""
+        dek = self.envelope.new_data_key()
+        wrapped = self.envelope.wrap(str(owner_id), dek)
+        row = {
+            "owner_id": owner_id,
+            "dek_version": 1,
+            "kek_id": self.envelope.kek_id_of(wrapped),
+            "wrapped": wrapped,
+        }
+        return FieldCipher(dek, 1), row
+
     def create_data_key(self, session: Session, owner_id: uuid.UUID) -> FieldCipher:
         from casebook.keys.models import CaseKey
 
@@ -249,6 +261,18 @@ class Vault:
             self._deks.clear()
 
 
+def encode_json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def seal_json(cipher: FieldCipher, table: str, column: str, row_id: str, value: object) -> bytes:
+    """The one encoding of an encrypted attribute: compact UTF-8 JSON under AES-GCM, bound to
+    its table, column, row and key version. `Sealed` and the batch writers both use it."""
+    return cipher.encrypt(
+        encode_json(value), associated_data(table, column, row_id, cipher.version)
+    )
+
+
 def vault_of(obj: object) -> tuple[Vault, Session]:
     session = object_session(obj)
     if session is None:
@@ -327,7 +351,7 @@ class Sealed(Generic[T]):
         if getattr(obj, "id", None) is None:
             raise RuntimeError("set the row id before an encrypted attribute")
         cipher, _ = self._cipher(obj)
-        raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = encode_json(value)
         blob = cipher.encrypt(raw, self._aad(obj, cipher.version))
         setattr(obj, self.column, blob)
         obj.__dict__[f"_sealed_{self.name}"] = (blob, raw)

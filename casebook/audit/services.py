@@ -157,6 +157,45 @@ def audit_record(
     return _append(session, actor, action, object_type, object_id, outcome, details)
 
 
+def audit_record_many(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    items: list[tuple[object, dict[str, Detail]]],
+) -> None:
+    """One entry per item (object id, details), chained and inserted in one statement: the
+    batch form of `audit_record` for imports, under the same lock."""
+    if not items:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = []
+    for object_id, details in items:
+        seq += 1
+        entry = AuditEntry(
+            seq=seq,
+            occurred_at=now_iso(),
+            actor_id=actor.user_id,
+            actor=encode_controls(actor.label)[:80],
+            role=actor.role,
+            action=action,
+            object_type=object_type,
+            object_id=encode_controls(str(object_id))[:64],
+            outcome="success",
+            details=canonical({k: _clean(v) for k, v in details.items()}),
+            prev_hash=prev,
+            hash="",
+        )
+        entry.hash = prev = hash_of(entry)
+        rows.append({c: getattr(entry, c) for c in _COLUMNS})
+    session.execute(_AUDIT_TABLE.insert(), rows)
+
+
 def _append(
     session: Session,
     actor: Actor,

@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from casebook.audit.services import Actor, audit_record
+from casebook.audit.services import Actor, Detail, audit_record, audit_record_many
 from casebook.cases import keys
 from casebook.cases.models import (
     Attachment,
@@ -38,7 +38,8 @@ from casebook.cases.schemas import (
     chronology_errors,
     flatten_errors,
 )
-from casebook.encrypted import Vault
+from casebook.encrypted import Vault, seal_json
+from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
 from casebook.stats.queries import stats_touch
 
@@ -75,20 +76,6 @@ def _load(schema: Any, data: Any) -> dict[str, Any]:
     return result
 
 
-def next_reference(session: Session, year: int) -> str:
-    """CB-YYYY-NNNNNN from a per-year counter, serialised by the transaction's write lock."""
-    updated = session.execute(
-        update(CaseCounter)
-        .where(CaseCounter.year == year)
-        .values(value=CaseCounter.value + 1)
-        .returning(CaseCounter.value)
-    ).scalar()
-    if updated is None:
-        session.execute(insert(CaseCounter).values(year=year, value=1))
-        updated = 1
-    return f"CB-{year}-{updated:06d}"
-
-
 def _reindex(session: Session, case: Case, person: dict[str, Any], *, new: bool = False) -> None:
     vault = _vault(session)
     if not new:
@@ -118,33 +105,149 @@ def _seal(
 
 def case_create(session: Session, actor: Actor, data: Any, *, created_by: uuid.UUID | None) -> Case:
     """Store a whole case, or nothing: every problem is reported at once."""
-    clean = _load(_CASE_IN, data)
-    now = datetime.now(UTC)
-    case = Case(
-        id=uuid.uuid4(),
-        reference=next_reference(session, now.year),
-        created_by=created_by,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(case)
-    _vault(session).create_data_key(session, case.id)
-    record = {k: clean[k] for k in RECORD_SECTIONS}
-    _seal(session, case, record, clean["consent"], new=True)
-    case.source = clean["source"]
-    case.legal_notes = []
-    for item in clean["testimonies"]:
-        _testimony(session, case, item, created_by)
-    session.flush()
-    audit_record(
-        session,
-        actor,
-        "case.create",
-        object_type="case",
-        object_id=case.id,
-        details={"reference": case.reference, "testimonies": len(clean["testimonies"])},
-    )
+    created = case_create_many(session, actor, [data], created_by=created_by)
+    case = session.get(Case, created[0][0])
+    assert case is not None
     return case
+
+
+def validate_case(data: Any) -> dict[str, Any]:
+    """A case object checked and normalised, or CaseInputError with every problem."""
+    return _load(_CASE_IN, data)
+
+
+def case_create_many(
+    session: Session,
+    actor: Actor,
+    items: list[Any],
+    *,
+    created_by: uuid.UUID | None,
+    action: str = "case.create",
+    details: dict[str, Any] | None = None,
+) -> list[tuple[uuid.UUID, str]]:
+    """Store many cases at once, all or none: validated one by one, encrypted each with its own
+    data key, written with one statement per table, one audit entry per case.
+
+    `items` may be raw case objects or the output of `validate_case`. Returns (id, reference)
+    pairs in order.
+    """
+    vault = _vault(session)
+    clean_items = [
+        item if isinstance(item, _Validated) else _Validated(_load(_CASE_IN, item))
+        for item in items
+    ]
+    if not clean_items:
+        return []
+    now = datetime.now(UTC)
+    first_number = _reserve_references(session, now.year, len(clean_items))
+    facets_cipher = vault.system_cipher("facets")
+    cases: list[dict[str, Any]] = []
+    keys_rows: list[dict[str, Any]] = []
+    index_rows: list[dict[str, Any]] = []
+    testimony_rows: list[dict[str, Any]] = []
+    audit_items: list[tuple[object, dict[str, Detail]]] = []
+    out: list[tuple[uuid.UUID, str]] = []
+    for offset, wrapper in enumerate(clean_items):
+        clean = wrapper.data
+        case_id = uuid.uuid4()
+        reference = f"CB-{now.year}-{first_number + offset:06d}"
+        cipher, key_row = vault.new_wrapped_key(case_id)
+        keys_rows.append(key_row)
+        record = {k: clean[k] for k in RECORD_SECTIONS}
+        sid = str(case_id)
+        cases.append(
+            {
+                "id": case_id,
+                "reference": reference,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": created_by,
+                "verification": "unverified",
+                "duplicate_of": None,
+                "erased_at": None,
+                "erased_by": None,
+                "record_enc": seal_json(cipher, "cases", "record_enc", sid, record),
+                "source_enc": seal_json(cipher, "cases", "source_enc", sid, clean["source"]),
+                "consent_enc": seal_json(cipher, "cases", "consent_enc", sid, clean["consent"]),
+                "legal_notes_enc": seal_json(cipher, "cases", "legal_notes_enc", sid, []),
+                "facets_enc": seal_json(
+                    facets_cipher, "cases", "facets_enc", sid, keys.facets(record, clean["consent"])
+                ),
+            }
+        )
+        index_rows += [
+            {"case_id": case_id, "name": name, "value": vault.blind_index(name).value(*parts)}
+            for name, parts in keys.index_keys(record.get("person") or {})
+        ]
+        for item in clean["testimonies"]:
+            tid = uuid.uuid4()
+            body = {
+                "text": item["text"],
+                "date": item.get("date"),
+                "language": item.get("language", "ar"),
+            }
+            testimony_rows.append(
+                {
+                    "id": tid,
+                    "case_id": case_id,
+                    "created_at": now,
+                    "created_by": created_by,
+                    "body_enc": seal_json(cipher, "testimonies", "body_enc", str(tid), body),
+                }
+            )
+        audit_items.append(
+            (
+                case_id,
+                {
+                    "reference": reference,
+                    "testimonies": len(clean["testimonies"]),
+                    **(details or {}),
+                },
+            )
+        )
+        out.append((case_id, reference))
+    session.flush()  # anything pending goes first
+    session.execute(_table(Case).insert(), cases)
+    session.execute(_table(CaseKey).insert(), keys_rows)
+    if index_rows:
+        session.execute(_INDEX_TABLE.insert(), index_rows)
+    if testimony_rows:
+        session.execute(_table(Testimony).insert(), testimony_rows)
+    stats_touch(session)
+    audit_record_many(session, actor, action, "case", audit_items)
+    return out
+
+
+class _Validated:
+    """A case object that already passed `validate_case` (so a batch does not check twice)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+
+def validated(data: dict[str, Any]) -> _Validated:
+    return _Validated(data)
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _reserve_references(session: Session, year: int, count: int) -> int:
+    """The first of `count` consecutive reference numbers for `year`."""
+    updated = session.execute(
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(value=CaseCounter.value + count)
+        .returning(CaseCounter.value)
+    ).scalar()
+    if updated is None:
+        session.execute(insert(CaseCounter).values(year=year, value=count))
+        updated = count
+    return int(updated) - count + 1
 
 
 def _testimony(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from casebook import db
 from casebook.auth.permissions import Permission
@@ -17,6 +19,7 @@ from casebook.cases.attachments import (
     attachment_downloaded,
     attachment_store,
 )
+from casebook.cases.models import Case
 from casebook.cases.schemas import AssignSchema, EraseSchema, ListQuerySchema, flatten_errors
 from casebook.cases.services import (
     CaseInputError,
@@ -124,66 +127,61 @@ def show(case_id: str) -> Any:
     return jsonify(doc)
 
 
-def _editable(case_id: str) -> Any:
+def _write(
+    case_id: str, change: Callable[[Session, Case, dict[str, Any]], Any], *, edit: bool = False
+) -> Any:
+    """Load-then-authorise the case, read the JSON body, apply one service; every refusal
+    becomes the API's error shape (404 unseen, 409 state, 400 body, 422 fields)."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
-    if not selectors.may_edit(current_user, case):
-        return None, error_response(
+    if edit and not selectors.may_edit(current_user, case):
+        return error_response(
             409,
-            "This case can no longer be edited by you (it is "
-            "verified, or not yours). Ask a lawyer.",
+            "This case can no longer be edited by you (it is verified, "
+            "or not yours). Ask a lawyer.",
             code="conflict",
         )
-    return case, None
+    data, err = _body_or_error()
+    if err:
+        return err
+    try:
+        return change(s, case, data)
+    except CaseInputError as exc:
+        return invalid(exc.fields)
+    except ValidationError as exc:
+        return invalid(flatten_errors(exc.messages))
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
 
 
 @bp.patch("/<case_id>")
 @requires(Permission.CASE_EDIT)
 def patch(case_id: str) -> Any:
-    case, err = _editable(case_id)
-    if err:
-        return err
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
-        case_update(db.session(), current_actor(), case, data)
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify(selectors.case_document(db.session(), current_user, case))
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        case_update(s, current_actor(), case, data)
+        return jsonify(selectors.case_document(s, current_user, case))
+
+    return _write(case_id, change, edit=True)
 
 
 @bp.post("/<case_id>/status")
 @requires(Permission.CASE_EDIT)
 def add_status(case_id: str) -> Any:
-    case, err = _editable(case_id)
-    if err:
-        return err
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
-        status_add(db.session(), current_actor(), case, data)
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify({"current_status": (case.facets or {}).get("status")}), 201
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        status_add(s, current_actor(), case, data)
+        return jsonify({"current_status": (case.facets or {}).get("status")}), 201
+
+    return _write(case_id, change, edit=True)
 
 
 @bp.post("/<case_id>/testimonies")
 @requires(Permission.CASE_CREATE)
 def add_testimony(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         testimony = testimony_add(s, current_actor(), case, data, current_user.id)
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    except CaseStateError as exc:
-        return error_response(409, str(exc))
-    return jsonify({"id": str(testimony.id)}), 201
+        return jsonify({"id": str(testimony.id)}), 201
+
+    return _write(case_id, change)
 
 
 def receive_upload(case: Any) -> tuple[Any, str | None]:
@@ -267,93 +265,64 @@ def download_response(attachment: Any) -> Response:
 @bp.post("/<case_id>/review")
 @requires(Permission.CASE_REVIEW)
 def review(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         case_review(s, current_actor(), case, data)
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify(
-        {
-            "verification": case.verification,
-            "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
-        }
-    )
+        return jsonify(
+            {
+                "verification": case.verification,
+                "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
+            }
+        )
+
+    return _write(case_id, change)
 
 
 @bp.post("/<case_id>/consent")
 @requires(Permission.CASE_EDIT)
 def consent(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         consent_change(s, current_actor(), case, data)
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify({"consent": selectors.case_document(s, current_user, case)["consent"]})
+        return jsonify({"consent": selectors.case_document(s, current_user, case)["consent"]})
+
+    return _write(case_id, change)
 
 
 @bp.post("/<case_id>/legal-notes")
 @requires(Permission.LEGAL_NOTES)
 def legal_note(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         legal_note_add(s, current_actor(), case, str(data.get("text", "")))
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify({"legal_notes": len(case.legal_notes or [])}), 201
+        return jsonify({"legal_notes": len(case.legal_notes or [])}), 201
+
+    return _write(case_id, change)
 
 
 @bp.post("/<case_id>/assign")
 @requires(Permission.CASE_REVIEW)
 def assign(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
-        clean = AssignSchema().load(data)
-        case_assign(s, current_actor(), case, clean["user_id"])
-    except ValidationError as exc:
-        return invalid(flatten_errors(exc.messages))
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    return jsonify({"assigned": str(clean["user_id"])})
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        user_id = AssignSchema().load(data)["user_id"]
+        case_assign(s, current_actor(), case, user_id)
+        return jsonify({"assigned": str(user_id)})
+
+    return _write(case_id, change)
 
 
 @bp.post("/<case_id>/erase")
 @requires(Permission.CASE_ERASE)
 @recent_auth
 def erase(case_id: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data, err = _body_or_error()
-    if err:
-        return err
-    try:
-        clean = EraseSchema().load(data)
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        confirm = EraseSchema().load(data)["confirm"]
         case_erase(
             s,
             current_actor(),
             case,
-            clean["confirm"],
+            confirm,
             _instance() / "attachments",
             _instance() / "erasures.jsonl",
         )
-    except ValidationError as exc:
-        return invalid(flatten_errors(exc.messages))
-    except CaseInputError as exc:
-        return invalid(exc.fields)
-    erased = case.erased_at.isoformat() if case.erased_at else None
-    return jsonify({"reference": case.reference, "erased_at": erased})
+        erased = case.erased_at.isoformat() if case.erased_at else None
+        return jsonify({"reference": case.reference, "erased_at": erased})
+
+    return _write(case_id, change)

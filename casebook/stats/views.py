@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -161,35 +162,32 @@ def _csv(release: Release) -> str:
     return out.getvalue()
 
 
+def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
+    try:
+        release = _release(fmt)
+    except StatsInputError as exc:
+        return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
+    name = "casebook-" + "-".join(release.dimensions) + "." + fmt
+    return Response(
+        render(release),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
+
+
 @bp.get("/export.csv")
 @requires(Permission.STATS_READ)
 @recent_auth
 def export_csv() -> Any:
-    try:
-        release = _release("csv")
-    except StatsInputError as exc:
-        return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    name = "casebook-" + "-".join(release.dimensions) + ".csv"
-    return Response(
-        _csv(release),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={name}"},
-    )
+    return _download("csv", _csv, "text/csv")
 
 
 @bp.get("/export.json")
 @requires(Permission.STATS_READ)
 @recent_auth
 def export_json() -> Any:
-    try:
-        release = _release("json")
-    except StatsInputError as exc:
-        return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    name = "casebook-" + "-".join(release.dimensions) + ".json"
-    return Response(
-        json.dumps(release.as_json(), ensure_ascii=False, indent=1),
-        mimetype="application/json",
-        headers={"Content-Disposition": f"attachment; filename={name}"},
+    return _download(
+        "json", lambda r: json.dumps(r.as_json(), ensure_ascii=False, indent=1), "application/json"
     )
 
 

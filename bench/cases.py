@@ -88,6 +88,33 @@ def load(env: dict[str, str], count: int, batch_size: int) -> tuple[str, list[st
     return token, ids, names
 
 
+def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str]]:
+    """A fresh token and a sample of ids and names from an instance loaded by an earlier run."""
+    os.environ.update(env)
+    from sqlalchemy import func, select
+
+    from casebook.audit.services import Actor
+    from casebook.auth.services import token_issue, user_by_email
+    from casebook.cases.models import Case
+    from casebook.cli import _make_app
+
+    app = _make_app()
+    app.extensions["casebook.vault"].load()
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        user = user_by_email(s, "bench@example.org")
+        assert user is not None, "not an instance made by bench.cases"
+        _, token = token_issue(s, Actor.cli(), user, 5)
+        sample = s.scalars(select(Case).order_by(func.random()).limit(5000)).all()
+        ids = [str(c.id) for c in sample]
+        names = [
+            f"{c.record['person']['first_name']} {c.record['person']['family_name']}"
+            for c in sample[:2000]
+        ]  # type: ignore[index]
+    db.dispose()
+    return token, ids, names
+
+
 def hammer(
     port: int, paths: list[str], headers: dict[str, str], seconds: float, connections: int
 ) -> tuple[float, list[float], int]:
@@ -141,12 +168,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="measure HTTP only, on the folder an earlier SQLite run left",
+    )
+    parser.add_argument(
         "--postgres",
         action="store_true",
         help="use CASEBOOK_TEST_DATABASE_URL's server (a throw-away database)",
     )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="casebook-bench-"))
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="casebook-bench-"))
     env = {
         "CASEBOOK_ENV": "development",
         "CASEBOOK_INSTANCE": str(tmp / "instance"),
@@ -166,7 +199,10 @@ def main() -> None:
         )
     print(f"server log: {tmp / 'server.log'}")
     print(f"engine: {'PostgreSQL' if args.postgres else 'SQLite'}; cases: {args.cases:,}")
-    token, ids, names = load(env, args.cases, args.batch)
+    if args.reuse:
+        token, ids, names = reuse(env)
+    else:
+        token, ids, names = load(env, args.cases, args.batch)
     port = _free_port()
     log = (tmp / "server.log").open("w")
     server = subprocess.Popen(

@@ -90,7 +90,7 @@ def index() -> Any:
         return error_response(422, "The query has problems.", fields=flatten_errors(exc.messages))
     query = selectors.Query(**params)
     s = db.session()
-    items, total = selectors.search(s, _vault(), current_user, query)
+    found = selectors.search(s, _vault(), current_user, query)
     from casebook.audit.services import audit_record
 
     # The query text is personal data: the log records which filters were used, not values.
@@ -103,16 +103,17 @@ def index() -> Any:
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
-            "results": total,
+            "results": found.total,
             "page": query.page,
         },
     )
     return jsonify(
         {
-            "items": [selectors.summary(c) for c in items],
+            "items": [selectors.summary(c) for c in found.items],
             "page": query.page,
             "per_page": query.per_page,
-            "total": total,
+            "total": found.total,
+            "total_exact": found.total_exact,
         }
     )
 

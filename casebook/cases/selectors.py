@@ -3,6 +3,7 @@ lawyers all; nobody else any. A case a user may not see answers 404, as if it di
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,9 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.encrypted import Vault
+from casebook.encrypted import EncryptedValueError, Vault
 from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+from crypto import DecryptionError, associated_data
 
 
 def visible_cases(user: User) -> Select[Case]:
@@ -152,42 +154,111 @@ def _matches(person: dict[str, Any], query: Query) -> bool:
     return want in have
 
 
-def search(session: Session, vault: Vault, user: User, query: Query) -> tuple[list[Case], int]:
-    """Cases this user may see that match the query, newest first, one page of them."""
+@dataclass(frozen=True)
+class Page:
+    items: list[Case]
+    total: int
+    total_exact: bool  # False: more candidates than were checked; `total` is an estimate
+
+
+def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
+    """Cases this user may see that match the query, newest first, one page of them.
+
+    Without filters on encrypted fields this is one SQL page and an exact count. With them,
+    candidate ids are ordered first (cheap), then decrypted in that order only until the page
+    and one more match are found: a common name can have tens of thousands of real matches,
+    and checking them all would make every such search take seconds. The total is exact when
+    every candidate was checked; otherwise it is the number of candidates (an estimate).
+    """
     base = visible_cases(user)
     if query.verification:
         base = base.where(Case.verification == query.verification)
     if query.by_name:
         lookups = _lookups(vault, query)
         if not lookups:
-            return [], 0
+            return Page([], 0, True)
         conditions = [(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]
-        ids = select(CaseIndex.case_id).where(or_(*conditions))
-        base = base.where(Case.id.in_(ids))
-    needs_decrypt = query.by_name or query.status or query.governorate
-    if not needs_decrypt:
+        base = base.where(Case.id.in_(select(CaseIndex.case_id).where(or_(*conditions))))
+    if not (query.by_name or query.status or query.governorate):
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.scalars(
             base.order_by(Case.created_at.desc(), Case.id)
             .offset((query.page - 1) * query.per_page)
             .limit(query.per_page)
         ).all()
-        return list(rows), int(total)
-    matched: list[Case] = []
-    candidates = session.scalars(
-        base.order_by(Case.created_at.desc(), Case.id).execution_options(yield_per=1000)
+        return Page(list(rows), int(total), True)
+    candidates = list(
+        session.scalars(base.with_only_columns(Case.id).order_by(Case.created_at.desc(), Case.id))
     )
-    for case in candidates:
-        facets = case.facets or {}
-        if query.status and facets.get("status") != query.status:
-            continue
-        if query.governorate and facets.get("governorate") != query.governorate:
-            continue
-        if query.by_name and not _matches((case.record or {}).get("person") or {}, query):
-            continue
-        matched.append(case)
+    wanted = query.page * query.per_page + 1
+    matched, checked = _exact_matches(session, vault, candidates, query, wanted)
     start = (query.page - 1) * query.per_page
-    return matched[start : start + query.per_page], len(matched)
+    page_ids = matched[start : start + query.per_page]
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(page_ids)))}
+    exact = checked == len(candidates)
+    return Page(
+        [cases[i] for i in page_ids if i in cases],
+        len(matched) if exact else len(candidates),
+        exact,
+    )
+
+
+def _exact_matches(
+    session: Session, vault: Vault, candidates: list[uuid.UUID], query: Query, wanted: int
+) -> tuple[list[uuid.UUID], int]:
+    """(ids that really match, how many candidates were checked), in candidate order,
+    stopping once `wanted` matches are found. Batches of 500 rows, their data keys
+    unwrapped with one query."""
+    facets_cipher = vault.system_cipher("facets")
+    matched: list[uuid.UUID] = []
+    checked = 0
+    for first in range(0, len(candidates), 500):
+        chunk = candidates[first : first + 500]
+        rows = {
+            row.id: row
+            for row in session.execute(
+                select(Case.id, Case.record_enc, Case.facets_enc).where(Case.id.in_(chunk))
+            )
+        }
+        if query.by_name:
+            vault.prefetch(session, chunk)
+        for case_id in chunk:
+            checked += 1
+            row = rows.get(case_id)
+            if row is not None and _row_matches(session, vault, facets_cipher, row, query):
+                matched.append(case_id)
+                if len(matched) >= wanted:
+                    return matched, checked
+    return matched, checked
+
+
+def _row_matches(
+    session: Session, vault: Vault, facets_cipher: Any, row: Any, query: Query
+) -> bool:
+    sid = str(row.id)
+    try:
+        if query.status or query.governorate:
+            facets = json.loads(
+                facets_cipher.decrypt(
+                    row.facets_enc or b"", associated_data("cases", "facets_enc", sid, 1)
+                )
+            )
+            if query.status and facets.get("status") != query.status:
+                return False
+            if query.governorate and facets.get("governorate") != query.governorate:
+                return False
+        if query.by_name:
+            cipher = vault.data_cipher(session, row.id)
+            record = json.loads(
+                cipher.decrypt(
+                    row.record_enc or b"",
+                    associated_data("cases", "record_enc", sid, cipher.version),
+                )
+            )
+            return _matches(record.get("person") or {}, query)
+    except DecryptionError:
+        raise EncryptedValueError("cases", "record_enc", sid) from None
+    return True
 
 
 def testimonies_of(session: Session, case: Case) -> list[Testimony]:

@@ -109,9 +109,7 @@ def index() -> Any:
         params, errors = ListQuerySchema().load({}), flatten_errors(exc.messages)
     query = selectors.Query(**params)
     s = db.session()
-    items, total = selectors.search(
-        s, current_app.extensions["casebook.vault"], current_user, query
-    )
+    found = selectors.search(s, current_app.extensions["casebook.vault"], current_user, query)
     from casebook.audit.services import audit_record
 
     audit_record(
@@ -123,15 +121,16 @@ def index() -> Any:
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
-            "results": total,
+            "results": found.total,
             "page": query.page,
         },
     )
-    pages = max(1, (total + query.per_page - 1) // query.per_page)
+    pages = max(1, (found.total + query.per_page - 1) // query.per_page)
     return render_template(
         "cases/index.html",
-        rows=[selectors.summary(c) for c in items],
-        total=total,
+        rows=[selectors.summary(c) for c in found.items],
+        total=found.total,
+        total_exact=found.total_exact,
         query=query,
         pages=pages,
         errors=errors,

@@ -625,3 +625,24 @@ def test_copy_of_minimal_case_is_independent() -> None:
     a = minimal_case()
     b = copy.deepcopy(a)
     assert a == b
+
+
+def test_common_name_search_stops_after_the_page_and_says_the_total_is_estimated(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    ids = [_create(client, h["lawyer"]) for _ in range(4)]
+    page = client.get(
+        "/api/v1/cases", query_string={"q": "احمد الحلبي", "per_page": 1}, headers=h["lawyer"]
+    ).get_json()
+    assert [i["id"] for i in page["items"]] == [ids[-1]]  # newest first
+    assert page["total_exact"] is False and page["total"] == 4
+    full = client.get(
+        "/api/v1/cases", query_string={"q": "احمد الحلبي"}, headers=h["lawyer"]
+    ).get_json()
+    assert full["total_exact"] is True and full["total"] == 4
+    second = client.get(
+        "/api/v1/cases",
+        query_string={"q": "احمد الحلبي", "per_page": 1, "page": 2},
+        headers=h["lawyer"],
+    ).get_json()
+    assert [i["id"] for i in second["items"]] == [ids[-2]]

@@ -17,8 +17,10 @@ from tests.conftest import minimal_case
 
 def _counts(app: Flask) -> tuple[int, ...]:
     with app.extensions["casebook.db"].sessionmaker() as s:
-        return tuple(int(s.scalar(select(func.count()).select_from(m)) or 0)
-                     for m in (Case, CaseKey, CaseIndex, Testimony, AuditEntry))
+        return tuple(
+            int(s.scalar(select(func.count()).select_from(m)) or 0)
+            for m in (Case, CaseKey, CaseIndex, Testimony, AuditEntry)
+        )
 
 
 def test_batch_is_stored_whole_with_its_audit_chain(app: Flask) -> None:
@@ -39,8 +41,11 @@ def test_one_bad_item_stores_nothing(app: Flask) -> None:
     items = [minimal_case(first_name=f"n{i}") for i in range(5)]
     items[3]["person"]["birth_date"] = "not a date"  # type: ignore[index]
     before = _counts(app)
-    with pytest.raises(CaseInputError) as err, \
-            app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+    with (
+        pytest.raises(CaseInputError) as err,
+        app.extensions["casebook.db"].sessionmaker() as s,
+        s.begin(),
+    ):
         case_create_many(s, Actor.cli(), items, created_by=None)
     assert "person.birth_date" in err.value.fields
     assert _counts(app) == before

@@ -103,10 +103,18 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=self.engine, expire_on_commit=False, info={"vault": vault}
         )
+        lock = None
+        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+            lock = url.removeprefix("sqlite:///") + ".audit-lock"
         self.reading_sessionmaker = sessionmaker(
             bind=self.engine.execution_options(casebook_deferred=True),
             expire_on_commit=False,
-            info={"vault": vault, "reading": True, "write_engine": self.engine},
+            info={
+                "vault": vault,
+                "reading": True,
+                "write_engine": self.engine,
+                "append_lock": lock,
+            },
         )
 
     def dispose(self) -> None:

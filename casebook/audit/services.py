@@ -3,11 +3,15 @@ transaction as the change it records, so neither commits without the other."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import json
+import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +30,24 @@ Detail = str | int | float | bool | None | list[str] | list[int]
 
 
 _READ_ENTRY_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _process_lock(path: str | None) -> Iterator[None]:
+    """An exclusive lock shared by every worker process: readers wait their turn on the OS
+    (woken at once) rather than polling SQLite's lock with growing sleeps."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 _AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 _COLUMNS = tuple(c.key for c in _AUDIT_TABLE.columns)
 
@@ -152,7 +174,12 @@ def audit_record(
         if not has_written(session):
             # Threads of one process queue here rather than in SQLite's busy handler, whose
             # sleeping back-off (up to 100 ms a turn) would dominate the tail latency.
-            with _READ_ENTRY_LOCK, OrmSession(session.info["write_engine"]) as own, own.begin():
+            with (
+                _READ_ENTRY_LOCK,
+                _process_lock(session.info.get("append_lock")),
+                OrmSession(session.info["write_engine"]) as own,
+                own.begin(),
+            ):
                 return _append(own, actor, action, object_type, object_id, outcome, details)
     return _append(session, actor, action, object_type, object_id, outcome, details)
 

@@ -83,7 +83,8 @@ class CaseIndex(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
-        Index("ix_case_index_lookup", "name", "value"),
+        # (name, value, id): a lookup reads its matches newest first without sorting
+        Index("ix_case_index_lookup", "name", "value", "id"),
         Index("ix_case_index_case", "case_id"),
     )
 

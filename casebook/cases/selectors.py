@@ -3,8 +3,11 @@ lawyers all; nobody else any. A case a user may not see answers 404, as if it di
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +20,7 @@ from casebook.auth.permissions import Permission
 from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
 from casebook.encrypted import EncryptedValueError, Vault
-from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
 from crypto import DecryptionError, associated_data
 
 
@@ -86,7 +89,7 @@ def _lookups(vault: Vault, query: Query) -> list[tuple[str, int]]:
         first, family = words[0], normalise_family(words[-1]).replace(" ", "")
         out.append(("name", vault.blind_index("name").value(first, family)))
         skel = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
-        if all(skel):
+        if all(skel) and not is_arabic(query.q):  # Arabic is matched letter for letter
             out.append(("latin", vault.blind_index("latin").value(*skel)))
     elif len(words) == 1 and not query.mother:  # one word: a family name (with the mother's
         family = normalise_family(words[0]).replace(" ", "")  # name it is the first name)
@@ -141,6 +144,8 @@ def _matches(person: dict[str, Any], query: Query) -> bool:
             == normalise_family(words[-1]).replace(" ", "")
         ):
             return True
+    if is_arabic(query.q):
+        return False  # the consonant skeleton is for Latin spellings (it merges محمد and محمود)
     want = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
     have = [
         (
@@ -170,9 +175,11 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     and checking them all would make every such search take seconds. The total is exact when
     every candidate was checked; otherwise it is the number of candidates (an estimate).
     """
-    base = visible_cases(user)
+    visible = visible_cases(user)
     if query.verification:
-        base = base.where(Case.verification == query.verification)
+        visible = visible.where(Case.verification == query.verification)
+    base = visible
+    lookups: list[tuple[str, int]] = []
     if query.by_name:
         lookups = _lookups(vault, query)
         if not lookups:
@@ -187,49 +194,124 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
             .limit(query.per_page)
         ).all()
         return Page(list(rows), int(total), True)
+    wanted = query.page * query.per_page + 1
+    if (
+        query.by_name
+        and user.can(Permission.CASE_READ_ALL)
+        and not (query.status or query.governorate or query.verification)
+    ):
+        return _search_index_order(session, vault, visible, query, lookups, wanted)
     candidates = list(
         session.scalars(base.with_only_columns(Case.id).order_by(Case.created_at.desc(), Case.id))
     )
-    wanted = query.page * query.per_page + 1
-    matched, checked = _exact_matches(session, vault, candidates, query, wanted)
+    matched, complete = _exact_matches(session, vault, iter(candidates), visible, query, wanted)
+    return _page(session, matched, query, exact=complete, estimate=len(candidates))
+
+
+def _page(
+    session: Session, matched: list[uuid.UUID], query: Query, *, exact: bool, estimate: int
+) -> Page:
     start = (query.page - 1) * query.per_page
     page_ids = matched[start : start + query.per_page]
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(page_ids)))}
-    exact = checked == len(candidates)
     return Page(
         [cases[i] for i in page_ids if i in cases],
-        len(matched) if exact else len(candidates),
+        len(matched) if exact else max(estimate, len(matched)),
         exact,
     )
 
 
+def _index_stream(
+    session: Session, name: str, value: int, batch: int = 500
+) -> Iterator[tuple[int, uuid.UUID]]:
+    """(index row id, case id) of one blind-index value, newest entry first, read in keyset
+    pages straight off the (name, value, id) index: no sort, and it stops when asked to."""
+    last: int | None = None
+    while True:
+        q = select(CaseIndex.id, CaseIndex.case_id).where(
+            CaseIndex.name == name, CaseIndex.value == value
+        )
+        if last is not None:
+            q = q.where(CaseIndex.id < last)
+        rows = session.execute(q.order_by(CaseIndex.id.desc()).limit(batch)).all()
+        yield from ((row.id, row.case_id) for row in rows)
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+def _search_index_order(
+    session: Session,
+    vault: Vault,
+    base: Select[Case],
+    query: Query,
+    lookups: list[tuple[str, int]],
+    wanted: int,
+) -> Page:
+    """For readers of every case: candidates come newest-indexed first (entered or last
+    changed) straight from the blind-index table, merged across lookups, and are decrypted
+    only until the page is full. The estimate counts index entries: it is shown only to users
+    who may see every case, so it reveals nothing they could not list."""
+    streams = [_index_stream(session, name, value) for name, value in lookups]
+    seen: set[uuid.UUID] = set()
+
+    def candidates() -> Iterator[uuid.UUID]:
+        for _, case_id in heapq.merge(*streams, key=lambda r: -r[0]):
+            if case_id not in seen:
+                seen.add(case_id)
+                yield case_id
+
+    matched, exhausted = _exact_matches(session, vault, candidates(), base, query, wanted)
+    estimate = 0
+    if not exhausted:
+        # the largest single lookup: the name and Latin indexes mostly find the same cases
+        estimate = max(
+            int(
+                session.scalar(
+                    select(func.count()).where(CaseIndex.name == name, CaseIndex.value == value)
+                )
+                or 0
+            )
+            for name, value in lookups
+        )
+    return _page(session, matched, query, exact=exhausted, estimate=estimate)
+
+
 def _exact_matches(
-    session: Session, vault: Vault, candidates: list[uuid.UUID], query: Query, wanted: int
-) -> tuple[list[uuid.UUID], int]:
-    """(ids that really match, how many candidates were checked), in candidate order,
-    stopping once `wanted` matches are found. Batches of 500 rows, their data keys
-    unwrapped with one query."""
+    session: Session,
+    vault: Vault,
+    candidates: Iterator[uuid.UUID],
+    base: Select[Case],
+    query: Query,
+    wanted: int,
+) -> tuple[list[uuid.UUID], bool]:
+    """(ids that really match in candidate order, whether every candidate was checked),
+    stopping once `wanted` matches are found. Batches grow from about the page size to 500 rows
+    (still filtered by what this user may see), their data keys unwrapped with one query."""
     facets_cipher = vault.system_cipher("facets")
     matched: list[uuid.UUID] = []
-    checked = 0
-    for first in range(0, len(candidates), 500):
-        chunk = candidates[first : first + 500]
+    size = max(2 * wanted, 20)  # most candidates of a name query match: start near the page
+    while True:
+        chunk = list(itertools.islice(candidates, size))
+        size = min(size * 4, 500)
+        if not chunk:
+            return matched, True
         rows = {
             row.id: row
             for row in session.execute(
-                select(Case.id, Case.record_enc, Case.facets_enc).where(Case.id.in_(chunk))
+                base.with_only_columns(Case.id, Case.record_enc, Case.facets_enc).where(
+                    Case.id.in_(chunk)
+                )
             )
         }
         if query.by_name:
-            vault.prefetch(session, chunk)
+            vault.prefetch(session, [c for c in chunk if c in rows])
         for case_id in chunk:
-            checked += 1
             row = rows.get(case_id)
             if row is not None and _row_matches(session, vault, facets_cipher, row, query):
                 matched.append(case_id)
                 if len(matched) >= wanted:
-                    return matched, checked
-    return matched, checked
+                    return matched, False
 
 
 def _row_matches(

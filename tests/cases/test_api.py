@@ -646,3 +646,18 @@ def test_common_name_search_stops_after_the_page_and_says_the_total_is_estimated
         headers=h["lawyer"],
     ).get_json()
     assert [i["id"] for i in second["items"]] == [ids[-2]]
+
+
+def test_arabic_query_is_exact_but_latin_query_uses_the_skeleton(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    mohammad = _create(client, h["lawyer"], minimal_case(first_name="محمد"))
+    mahmoud = _create(client, h["lawyer"], minimal_case(first_name="محمود"))
+    arabic = client.get(
+        "/api/v1/cases", query_string={"q": "محمد الحلبي"}, headers=h["lawyer"]
+    ).get_json()
+    assert [i["id"] for i in arabic["items"]] == [mohammad]
+    latin = client.get(
+        "/api/v1/cases", query_string={"q": "Mohammad Halabi"}, headers=h["lawyer"]
+    ).get_json()
+    assert {i["id"] for i in latin["items"]} == {mohammad, mahmoud}  # Latin cannot tell them apart

@@ -147,6 +147,7 @@ def _form_page(
     **context: Any,
 ) -> Any:
     counts = forms.row_counts(values, request.form.get("add"))
+    errors = forms.localise(errors)
     return render_template(
         template, v=values, errors=errors, counts=counts, **_choices(), **context
     ), status
@@ -156,7 +157,12 @@ def _form_page(
 @requires(Permission.CASE_CREATE)
 def new() -> Any:
     if request.method == "GET":
-        return _form_page("cases/form.html", {"source.confidential": "yes"}, {}, mode="new")
+        return _form_page(
+            "cases/form.html",
+            {"source.confidential": "yes", "person.sex": "unknown"},
+            {},
+            mode="new",
+        )
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     if not EmptyForm().validate_on_submit():
         return error_response(400)

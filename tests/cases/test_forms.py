@@ -206,3 +206,29 @@ def test_case_list_searches_and_filters(app: Flask, client: FlaskClient) -> None
     assert "الحموي" in html and "1 cases" in html
     assert "0 cases" in client.get("/cases/?governorate=aleppo").get_data(as_text=True)
     assert "1 cases" in client.get("/cases/?governorate=hama").get_data(as_text=True)
+
+
+def test_form_messages_are_in_the_users_language(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter", language="ar"))
+    client.post(
+        "/language",
+        data={
+            "lang": "ar",
+            "next": "/",
+            "csrf_token": csrf_from(client.get("/").get_data(as_text=True)),
+        },
+    )
+    page = client.get("/cases/new").get_data(as_text=True)
+    assert '<option value="unknown" selected>' in page  # sex is not assumed
+    resp = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": csrf_from(page),
+            "person.first_name": "سارة",
+            "person.birth_date": "1990-13",
+        },
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "هذا الحقل مطلوب." in html and "اكتب سنة (2013)" in html
+    assert "Missing data for required field" not in html

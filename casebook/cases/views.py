@@ -99,11 +99,20 @@ def _attachments_dir() -> Path:
     return Path(current_app.config["CASEBOOK"].instance) / "attachments"
 
 
-@bp.get("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires(Permission.CASE_READ)
 def index() -> Any:
+    """The case list. Name searches are POSTed so that names never sit in a URL (address bar,
+    history, proxy logs); codes-only filters and paging of them stay shareable GET links."""
+    source: dict[str, str] = dict(request.form.items())
+    if request.method == "GET":  # a name in the query string is refused, not used
+        source = {
+            k: v
+            for k, v in request.args.items()
+            if k not in ("q", "mother", "national_id", "birth_year")
+        }
     try:
-        params = ListQuerySchema().load(request.args)
+        params = ListQuerySchema().load(source)
         errors: dict[str, list[str]] = {}
     except ValidationError as exc:
         params, errors = ListQuerySchema().load({}), flatten_errors(exc.messages)
@@ -134,7 +143,7 @@ def index() -> Any:
         query=query,
         pages=pages,
         errors=errors,
-        args=request.args,
+        args=source,
         **_choices(),
     )
 

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -195,32 +195,53 @@ def audit_record_many(
     batch form of `audit_record` for imports, under the same lock."""
     if not items:
         return
+    seq, prev = _locked_head(session)
+    rows = []
+    for object_id, details in items:
+        entry = _entry(seq + 1, prev, actor, action, object_type, object_id, "success", details)
+        seq, prev = entry.seq, entry.hash
+        rows.append({c: getattr(entry, c) for c in _COLUMNS})
+    session.execute(_AUDIT_TABLE.insert(), rows)
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The chain head (sequence, hash), read under the append lock held to commit."""
     if session.get_bind().dialect.name == "postgresql":
+        # Two statements on purpose: under READ COMMITTED a statement sees the snapshot taken
+        # when it began, so the head must be read by a statement that starts after the lock.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-    rows = []
-    for object_id, details in items:
-        seq += 1
-        entry = AuditEntry(
-            seq=seq,
-            occurred_at=now_iso(),
-            actor_id=actor.user_id,
-            actor=encode_controls(actor.label)[:80],
-            role=actor.role,
-            action=action,
-            object_type=object_type,
-            object_id=encode_controls(str(object_id))[:64],
-            outcome="success",
-            details=canonical({k: _clean(v) for k, v in details.items()}),
-            prev_hash=prev,
-            hash="",
-        )
-        entry.hash = prev = hash_of(entry)
-        rows.append({c: getattr(entry, c) for c in _COLUMNS})
-    session.execute(_AUDIT_TABLE.insert(), rows)
+    return (head.seq, head.hash) if head else (0, GENESIS)
+
+
+def _entry(
+    seq: int,
+    prev: str,
+    actor: Actor,
+    action: str,
+    object_type: str | None,
+    object_id: object | None,
+    outcome: str,
+    details: Mapping[str, Detail] | None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        seq=seq,
+        occurred_at=now_iso(),
+        actor_id=actor.user_id,
+        actor=encode_controls(actor.label)[:80],
+        role=actor.role,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else encode_controls(str(object_id))[:64],
+        outcome=outcome,
+        details=canonical({k: _clean(v) for k, v in (details or {}).items()}),
+        prev_hash=prev,
+        hash="",
+    )
+    entry.hash = hash_of(entry)
+    return entry
 
 
 def _append(
@@ -232,31 +253,8 @@ def _append(
     outcome: str,
     details: dict[str, Detail] | None,
 ) -> AuditEntry:
-    if session.get_bind().dialect.name == "postgresql":
-        # Two statements on purpose: under READ COMMITTED a statement sees the snapshot taken
-        # when it began, so the head must be read by a statement that starts after the lock.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq = head.seq + 1 if head else 1
-    prev = head.hash if head else GENESIS
-    detail_json = canonical({k: _clean(v) for k, v in (details or {}).items()})
-    entry = AuditEntry(
-        seq=seq,
-        occurred_at=now_iso(),
-        actor_id=actor.user_id,
-        actor=encode_controls(actor.label)[:80],
-        role=actor.role,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else encode_controls(str(object_id))[:64],
-        outcome=outcome,
-        details=detail_json,
-        prev_hash=prev,
-        hash="",
-    )
-    entry.hash = hash_of(entry)
+    seq, prev = _locked_head(session)
+    entry = _entry(seq + 1, prev, actor, action, object_type, object_id, outcome, details)
     # A Core INSERT: the entry is never changed after it is written, so the unit of work
     # (identity map, change tracking) would only add cost to every audited request.
     session.execute(_AUDIT_TABLE.insert(), {c: getattr(entry, c) for c in _COLUMNS})

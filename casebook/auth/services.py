@@ -238,15 +238,20 @@ def password_change(
     )
 
 
+def _tokens_revoke_all(session: Session, user: User) -> None:
+    """A disabled account or a changed role takes every live token of the user with it."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
     user.disabled = disabled
     ended = sessions_end_all(session, user.id) if disabled else 0
     if disabled:
-        session.execute(
-            update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,
@@ -263,11 +268,7 @@ def user_role_change(session: Session, actor: Actor, user: User, role: str) -> N
     old = user.role
     user.role = role
     ended = sessions_end_all(session, user.id)
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,

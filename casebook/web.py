@@ -7,7 +7,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -305,7 +304,3 @@ def install(app: Flask) -> None:
     app.register_error_handler(EncryptedValueError, _handle_decrypt)
     app.register_error_handler(Exception, _handle_unexpected)
     app.register_error_handler(InternalServerError, _handle_unexpected)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

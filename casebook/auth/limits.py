@@ -8,7 +8,7 @@ attempts count against the account. The windows escalate: 5 a minute, 20 an hour
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -30,15 +30,3 @@ def account_key() -> str:
     if pending:
         return f"acct-2fa:{pending}"
     return "acct:none"
-
-
-def failed(response: object) -> bool:
-    """Deduct from the account's budget only when the attempt failed."""
-    status = getattr(response, "status_code", 200)
-    return (
-        bool(status in (401, 200) and getattr(response, "casebook_failed", False)) or status == 401
-    )
-
-
-def limiter_enabled() -> bool:
-    return bool(current_app.config.get("RATELIMIT_ENABLED", True))

@@ -5,7 +5,6 @@ services as real cases. Nothing here describes a real person."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -295,7 +294,3 @@ def synthetic_cases(count: int, seed: int) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     for _ in range(count):
         yield synthetic_case(rng)
-
-
-def demo_case_id(seed: int, index: int) -> uuid.UUID:
-    return uuid.UUID(int=random.Random(seed * 1_000_003 + index).getrandbits(128), version=4)

@@ -111,11 +111,6 @@ def case_create(session: Session, actor: Actor, data: Any, *, created_by: uuid.U
     return case
 
 
-def validate_case(data: Any) -> dict[str, Any]:
-    """A case object checked and normalised, or CaseInputError with every problem."""
-    return _load(_CASE_IN, data)
-
-
 def case_create_many(
     session: Session,
     actor: Actor,
@@ -128,14 +123,10 @@ def case_create_many(
     """Store many cases at once, all or none: validated one by one, encrypted each with its own
     data key, written with one statement per table, one audit entry per case.
 
-    `items` may be raw case objects or the output of `validate_case`. Returns (id, reference)
-    pairs in order.
+    Returns (id, reference) pairs in order.
     """
     vault = _vault(session)
-    clean_items = [
-        item if isinstance(item, _Validated) else _Validated(_load(_CASE_IN, item))
-        for item in items
-    ]
+    clean_items = [_load(_CASE_IN, item) for item in items]
     if not clean_items:
         return []
     now = datetime.now(UTC)
@@ -147,8 +138,7 @@ def case_create_many(
     testimony_rows: list[dict[str, Any]] = []
     audit_items: list[tuple[object, dict[str, Detail]]] = []
     out: list[tuple[uuid.UUID, str]] = []
-    for offset, wrapper in enumerate(clean_items):
-        clean = wrapper.data
+    for offset, clean in enumerate(clean_items):
         case_id = uuid.uuid4()
         reference = f"CB-{now.year}-{first_number + offset:06d}"
         cipher, key_row = vault.new_wrapped_key(case_id)
@@ -216,19 +206,6 @@ def case_create_many(
     stats_touch(session)
     audit_record_many(session, actor, action, "case", audit_items)
     return out
-
-
-class _Validated:
-    """A case object that already passed `validate_case` (so a batch does not check twice)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-
-def validated(data: dict[str, Any]) -> _Validated:
-    return _Validated(data)
 
 
 def _table(model: Any) -> Table:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import (
     Flask,
     Response,
+    abort,
     current_app,
     g,
     jsonify,
@@ -152,6 +154,14 @@ def enforce_declared_permissions(app: Flask) -> None:
             "these endpoints declare no permission (use @requires or @public): "
             + ", ".join(sorted(undeclared))
         )
+
+
+def id_or_404(text: str) -> uuid.UUID:
+    """An id from a URL; anything that is not a UUID is simply not found."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        abort(404)
 
 
 def current_actor() -> Actor:

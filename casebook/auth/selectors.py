@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.auth.models import ApiToken, User, WebSession
+from casebook.web import id_or_404
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,7 @@ def users_list(session: Session) -> list[UserRow]:
 
 
 def user_or_404(session: Session, user_id: str) -> User:
-    try:
-        uid = uuid.UUID(user_id)
-    except ValueError:
-        abort(404)
+    uid = id_or_404(user_id)
     user = session.get(User, uid)
     if user is None:
         abort(404)
@@ -56,10 +53,7 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 
 
 def token_or_404(session: Session, user: User, token_id: str) -> ApiToken:
-    try:
-        tid = uuid.UUID(token_id)
-    except ValueError:
-        abort(404)
+    tid = id_or_404(token_id)
     token = session.get(ApiToken, tid)
     if token is None or token.user_id != user.id:
         abort(404)

@@ -283,7 +283,7 @@ def review(case_id: str) -> Any:
 def consent(case_id: str) -> Any:
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         consent_change(s, current_actor(), case, data)
-        return jsonify({"consent": selectors.case_document(s, current_user, case)["consent"]})
+        return jsonify({"consent": selectors.consent_summary(case)})
 
     return _write(case_id, change)
 

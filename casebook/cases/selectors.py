@@ -21,6 +21,7 @@ from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
 from casebook.encrypted import EncryptedValueError, Vault
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+from casebook.web import id_or_404
 from crypto import DecryptionError, associated_data
 
 
@@ -36,10 +37,7 @@ def visible_cases(user: User) -> Select[Case]:
 
 def case_or_404(session: Session, user: User, case_id: str) -> Case:
     """Load-then-authorise: the case if this user may read it, else 404."""
-    try:
-        cid = uuid.UUID(case_id)
-    except ValueError:
-        abort(404)
+    cid = id_or_404(case_id)
     case = session.scalars(visible_cases(user).where(Case.id == cid)).first()
     if case is None:
         abort(404)
@@ -360,10 +358,7 @@ def attachments_of(session: Session, case: Case) -> list[Attachment]:
 
 
 def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attachment:
-    try:
-        aid = uuid.UUID(attachment_id)
-    except ValueError:
-        abort(404)
+    aid = id_or_404(attachment_id)
     attachment = session.get(Attachment, aid)
     if attachment is None or attachment.case_id != case.id:
         abort(404)
@@ -412,10 +407,7 @@ def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
         "status": record.get("status") or [],
         "current_status": keys.current_status(record),
         "family_actions": record.get("family_actions") or [],
-        "consent": {
-            k: {"granted": v.get("granted"), "date": v.get("date")}
-            for k, v in (case.consent or {}).items()
-        },
+        "consent": consent_summary(case),
         "testimonies": [
             {
                 "id": str(t.id),
@@ -439,6 +431,14 @@ def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
     if user.can(Permission.LEGAL_NOTES):
         doc["legal_notes"] = case.legal_notes or []
     return doc
+
+
+def consent_summary(case: Case) -> dict[str, Any]:
+    """Each consent scope as it stands now (its history stays in the record)."""
+    return {
+        k: {"granted": v.get("granted"), "date": v.get("date")}
+        for k, v in (case.consent or {}).items()
+    }
 
 
 def _detention_out(detention: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 
 import pytest
@@ -619,12 +618,6 @@ def test_openapi_document_lists_the_case_routes(client: FlaskClient) -> None:
     ):
         assert path in doc["paths"], path
     assert "CaseIn" in doc["components"]["schemas"]
-
-
-def test_copy_of_minimal_case_is_independent() -> None:
-    a = minimal_case()
-    b = copy.deepcopy(a)
-    assert a == b
 
 
 def test_common_name_search_stops_after_the_page_and_says_the_total_is_estimated(

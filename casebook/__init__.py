@@ -232,6 +232,8 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.cases.api import bp as cases_api
     from casebook.cases.views import bp as cases_bp
     from casebook.home import bp as home_bp
+    from casebook.imports.views import api as imports_api
+    from casebook.imports.views import bp as imports_bp
     from casebook.openapi import bp as openapi_bp
     from casebook.stats.views import api as stats_api
     from casebook.stats.views import bp as stats_bp
@@ -244,6 +246,8 @@ def _register_blueprints(app: Flask) -> None:
         audit_api,
         cases_api,
         cases_bp,
+        imports_bp,
+        imports_api,
         openapi_bp,
         stats_bp,
         stats_api,

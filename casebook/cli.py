@@ -1,4 +1,5 @@
-"""The `casebook` command (a Flask CLI group): init, demo, serve, user, keys, audit."""
+"""The `casebook` command (a Flask CLI group): init, demo, serve, stats, import, user, keys,
+audit."""
 
 from __future__ import annotations
 
@@ -301,6 +302,73 @@ def stats_command(
         click.echo(f"written to {output}")
     else:
         click.echo(text)
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; store nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows and report the others.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the rejected rows (row, field, reason) as CSV here (default: standard output).",
+)
+@click.option("--owner", default=None, help="A documenter's email: the cases become theirs.")
+def import_command(
+    file: str, dry_run: bool, skip_invalid: bool, report_path: str | None, owner: str | None
+) -> None:
+    """Import cases from CSV, XLSX or JSON lines: all or nothing unless --skip-invalid.
+
+    Exit status: 0 when every row was imported or already present, 1 when rows were refused.
+    """
+    from casebook.imports.services import ImportFileError, import_file, report_csv
+
+    require_migrated()
+    data = Path(file).read_bytes()
+    estimate = data.count(b"\n") or None
+    try:
+        with _session() as s, s.begin():
+            owner_id = _user_or_fail(s, owner).id if owner else None
+            bar: Any
+            with click.progressbar(
+                length=estimate, label="checking and importing rows", file=sys.stderr
+            ) as bar:
+                result = import_file(
+                    s,
+                    Actor.cli(),
+                    data,
+                    Path(file).name,
+                    created_by=owner_id,
+                    dry_run=dry_run,
+                    skip_invalid=skip_invalid,
+                    progress=bar.update,
+                )
+    except ImportFileError as exc:
+        for problem in exc.problems:
+            click.echo(f"casebook: {problem}", err=True)
+        raise click.ClickException("nothing was imported: the file could not be read") from None
+    summary = (
+        f"{result.kind} ({result.encoding or 'xlsx'}): {result.rows} rows, "
+        f"{result.imported} {'to import' if dry_run else 'imported'}, "
+        f"{result.already} already imported, {result.rejected} refused"
+    )
+    click.echo(summary, err=True)
+    if result.problems:
+        text = report_csv(result.problems)
+        if report_path:
+            Path(report_path).write_text(text, encoding="utf-8")
+            click.echo(f"report of refused rows: {report_path}", err=True)
+        else:
+            click.echo(text, nl=False)
+    if result.outcome == "refused":
+        click.echo("nothing was imported: correct the rows listed, or use --skip-invalid", err=True)
+    if result.rejected:
+        sys.exit(1)
 
 
 # -- users --------------------------------------------------------------------------------------

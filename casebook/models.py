@@ -10,6 +10,7 @@ from casebook.cases.models import (
     CaseIndex,
     Testimony,
 )
+from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.stats.models import DpRelease, StatsEpoch
 
@@ -23,6 +24,8 @@ __all__ = [
     "CaseIndex",
     "CaseKey",
     "DpRelease",
+    "ImportFingerprint",
+    "ImportRun",
     "KeyErasure",
     "RecoveryCode",
     "StatsEpoch",

@@ -125,8 +125,37 @@ def case_create_many(
 
     Returns (id, reference) pairs in order.
     """
-    vault = _vault(session)
     clean_items = [_load(_CASE_IN, item) for item in items]
+    return case_insert_validated(
+        session,
+        actor,
+        clean_items,
+        created_by=created_by,
+        action=action,
+        details=[details or {}] * len(clean_items),
+    )
+
+
+def case_validate(data: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """(clean case, {}) or (None, every problem by field path): for callers that report
+    problems per item (the import) instead of refusing the whole request."""
+    try:
+        return _CASE_IN.load(data), {}
+    except ValidationError as exc:
+        return None, flatten_errors(exc.messages)
+
+
+def case_insert_validated(
+    session: Session,
+    actor: Actor,
+    clean_items: list[dict[str, Any]],
+    *,
+    created_by: uuid.UUID | None,
+    action: str,
+    details: list[dict[str, Any]],
+) -> list[tuple[uuid.UUID, str]]:
+    """The write half of case_create_many, for cases already loaded by the case schema."""
+    vault = _vault(session)
     if not clean_items:
         return []
     now = datetime.now(UTC)
@@ -191,7 +220,7 @@ def case_create_many(
                 {
                     "reference": reference,
                     "testimonies": len(clean["testimonies"]),
-                    **(details or {}),
+                    **details[offset],
                 },
             )
         )

@@ -1,0 +1,110 @@
+"""Bulk import rate: `import_file` on a CSV of synthetic cases, next to a baseline in the same
+run that parses the same CSV and inserts each row as plaintext JSON in one transaction (what a
+tool with no validation, encryption, blind indexes or audit would do).
+
+Run: .venv/bin/python -m bench.imports --cases 20000 [--postgres]
+Goal (issue 9): >= 2,000 cases/s on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+def make_csv(count: int, seed: int) -> bytes:
+    from casebook.cases.demo import synthetic_cases
+    from casebook.imports.columns import COLUMNS, case_to_row
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS))
+    writer.writeheader()
+    for case in synthetic_cases(count, seed):
+        writer.writerow(case_to_row(case))
+    return out.getvalue().encode("utf-8-sig")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=20000)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-import-"))
+    os.environ["CASEBOOK_INSTANCE"] = str(tmp / "instance")
+    os.environ["CASEBOOK_ENV"] = "development"
+    os.environ["CASEBOOK_KEK_SOURCE"] = f"file:{tmp / 'keyring.json'}"
+    os.environ["CASEBOOK_EXPECTED_CASES"] = str(max(args.cases, 1000))
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    if args.postgres:
+        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
+        name = f"cbbench_{uuid.uuid4().hex[:8]}"
+        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        os.environ["DATABASE_URL"] = (
+            make_url(base).set(database=name).render_as_string(hide_password=False)
+        )
+    from casebook.audit.services import Actor
+    from casebook.cli import _make_app
+    from casebook.imports.services import import_file
+    from casebook.migrate import upgrade
+    from crypto import FileKeySource, KeyRing
+
+    app = _make_app()
+    settings = app.config["CASEBOOK"]
+    settings.instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+    FileKeySource(Path(settings.kek_source.removeprefix("file:"))).save(KeyRing.generate())
+    upgrade(settings.database_url)
+    app.extensions["casebook.vault"].load()
+    db = app.extensions["casebook.db"]
+    data = make_csv(args.cases, 11)
+    print(f"engine: {db.engine.dialect.name}; {args.cases} cases, CSV {len(data) / 1e6:.1f} MB")
+
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_plain (id INTEGER PRIMARY KEY, body TEXT)"))
+    start = time.perf_counter()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO bench_plain (id, body) VALUES (:id, :body)"),
+            [{"id": i, "body": json.dumps(r, ensure_ascii=False)} for i, r in enumerate(rows)],
+        )
+    baseline = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with app.app_context(), db.sessionmaker() as s, s.begin():
+        result = import_file(s, Actor.cli(), data, "bench.csv", created_by=None)
+    took = time.perf_counter() - start
+    assert result.imported == args.cases, result.as_json()["problems"][:5]
+
+    start = time.perf_counter()
+    with app.app_context(), db.sessionmaker() as s, s.begin():
+        again = import_file(s, Actor.cli(), data, "bench.csv", created_by=None)
+    repeat = time.perf_counter() - start
+    assert again.imported == 0
+    assert again.already == args.cases
+
+    print(f"baseline (parse + plaintext insert): {args.cases / baseline:10,.0f} rows/s")
+    print(
+        f"casebook import:                     {args.cases / took:10,.0f} cases/s "
+        f"({took:.1f} s; {baseline / took:.0%} of baseline)"
+    )
+    print(
+        f"re-import of the same file:          {args.cases / repeat:10,.0f} rows/s "
+        f"(0 created, {again.already} already imported)"
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""Bulk import as documenters, lawyers and operators use it: files from real spreadsheets,
+every kind of bad row, all-or-nothing, re-imports, and the upload page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from casebook.audit.models import AuditEntry
+from casebook.audit.services import Actor
+from casebook.audit.verify import verify_chain
+from casebook.cases.models import Case
+from casebook.config import Settings
+from casebook.imports import services as import_services
+from casebook.imports.columns import COLUMNS, case_to_row
+from casebook.imports.models import ImportRun
+from casebook.imports.services import ImportFileError, import_file
+from tests.conftest import (
+    CANARY_ARABIC,
+    CANARY_LATIN,
+    bearer,
+    csrf_from,
+    login,
+    make_user,
+    minimal_case,
+)
+
+ARABIC_HEADERS = [
+    "الاسم الأول",
+    "اسم الأب",
+    "الكنية",
+    "اسم الأم",
+    "الجنس",
+    "تاريخ الميلاد",
+    "تاريخ الاعتقال",
+    "المحافظة",
+    "مكان الاعتقال",
+    "الجهة المسؤولة",
+    "الحالة",
+    "تاريخ الحالة",
+    "اسم المبلغ",
+    "صلة القرابة",
+    "موافقة التوثيق",
+    "تاريخ موافقة التوثيق",
+    "الشهادة",
+]
+ARABIC_ROWS = [
+    [
+        "أحمد",
+        "محمود",
+        "الحلبي",
+        "فاطمة",
+        "ذكر",
+        "1985",
+        "2013-05",
+        "حلب",
+        "حي الشعار",
+        "المخابرات الجوية",
+        "مختفٍ قسرياً",
+        "2013-05",
+        "أم أحمد",
+        "أم",
+        "نعم",
+        "2024-05-01",
+        "اعتقل من الحاجز",
+    ],
+    [
+        "مريم",
+        "خالد",
+        "العلي",
+        "سعاد",
+        "أنثى",
+        "14/03/1990",
+        "2014",
+        "Homs",
+        "",
+        "",
+        "Detained",
+        "",
+        "",
+        "أخ",
+        "yes",
+        "01/05/2024",
+        "",
+    ],
+]
+
+
+def _csv(headers: list[str], rows: list[list[Any]], encoding: str = "utf-8-sig") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def _import(app: Flask, data: bytes, name: str = "cases.csv", **kwargs: Any) -> Any:
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        return import_file(s, Actor.cli(), data, name, created_by=None, **kwargs)
+
+
+def _cases(app: Flask) -> list[dict[str, Any]]:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return [c.record for c in s.scalars(select(Case).order_by(Case.reference))]  # type: ignore[misc]
+
+
+def _count(app: Flask) -> int:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return int(s.scalar(select(func.count()).select_from(Case)) or 0)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "cp1256"])
+def test_arabic_headers_and_labels_in_every_encoding_excel_writes(
+    app: Flask, encoding: str
+) -> None:
+    result = _import(app, _csv(ARABIC_HEADERS, ARABIC_ROWS, encoding))
+    assert (result.outcome, result.imported, result.rejected) == ("imported", 2, 0)
+    assert result.encoding == ("windows-1256" if encoding == "cp1256" else "utf-8")
+    first, second = _cases(app)
+    assert first["person"]["first_name"] == "أحمد"  # decoded right, not mojibake
+    assert first["arrests"][0]["governorate"] == "aleppo"
+    assert first["arrests"][0]["perpetrator"] == "regime.air_force_intelligence"
+    assert first["status"][0]["status"] == "forcibly_disappeared"
+    assert second["person"]["sex"] == "female"
+    assert second["person"]["birth_date"] == "1990-03-14"  # d/m/yyyy as Syrian offices write
+    assert second["arrests"][0]["governorate"] == "homs"
+    assert second["status"][0]["status"] == "detained"
+
+
+def test_canonical_columns_round_trip_a_whole_row(app: Flask) -> None:
+    case = minimal_case(latin_name="Ahmad Al-Halabi", national_id="01020304")
+    case["testimonies"] = [{"text": "اعتقل من الحاجز", "date": "2024-05-01", "language": "ar"}]
+    row = case_to_row(case)
+    data = _csv(list(COLUMNS), [[row.get(c, "") for c in COLUMNS]])
+    result = _import(app, data)
+    assert result.imported == 1, result.problems
+    (stored,) = _cases(app)
+    assert stored["person"]["national_id"] == "01020304"
+    assert stored["arrests"] == case["arrests"]
+
+
+def test_xlsx_with_date_cells_and_year_numbers(app: Flask) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(
+        [
+            "first name",
+            "Father's name",
+            "Family Name",
+            "Date of birth",
+            "Date of arrest",
+            "Governorate",
+            "Consent documentation",
+            "Consent date documentation",
+        ]
+    )
+    sheet.append(
+        ["Ahmad", "Mahmoud", "Halabi", 1985, datetime(2013, 5, 2), "aleppo", True, date(2024, 5, 1)]
+    )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    result = _import(app, buffer.getvalue(), "list.xlsx")
+    assert result.kind == "xlsx" and result.imported == 1, result.problems
+    (stored,) = _cases(app)
+    assert stored["person"]["birth_date"] == "1985"
+    assert stored["arrests"][0]["date"] == "2013-05-02"
+
+
+def test_json_lines_take_api_case_objects(app: Flask) -> None:
+    lines = [json.dumps(minimal_case(first_name=n), ensure_ascii=False) for n in ("أحمد", "علي")]
+    result = _import(app, ("\n".join(lines) + "\n\n").encode(), "cases.jsonl")
+    assert (result.kind, result.imported) == ("jsonl", 2)
+
+
+BAD_ROWS = [
+    # (row, expected field, case) — each breaks one rule
+    ("person.first_name", {"person.first_name": ""}),
+    ("person.birth_date", {"person.birth_date": "2099"}),
+    ("arrest.date", {"person.birth_date": "1990", "arrest.date": "1980"}),
+    ("arrest.governorate", {"arrest.governorate": "atlantis"}),
+    ("consent.documentation", {"consent.documentation": "no"}),
+    ("person.sex", {"person.sex": "maybe"}),
+    ("status", {"status": "vanished"}),
+]
+
+
+def _good_row() -> dict[str, Any]:
+    return case_to_row(minimal_case())
+
+
+def test_every_bad_row_is_reported_and_nothing_is_stored(app: Flask) -> None:
+    rows = [_good_row()]
+    for _, change in BAD_ROWS:
+        rows.append({**_good_row(), **change})
+    rows.append(_good_row() | {"person.first_name": "سامر"})
+    data = _csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows])
+    result = _import(app, data)
+    assert result.outcome == "refused" and result.rejected == len(BAD_ROWS)
+    assert _count(app) == 0  # all or nothing: the good rows were not kept either
+    reported = {(row, field) for row, field, _ in result.problems}
+    for offset, (field, _) in enumerate(BAD_ROWS):
+        assert (offset + 3, field) in reported  # header is row 1, the good row is row 2
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        run = s.scalar(select(ImportRun))
+        assert run is not None and run.outcome == "refused" and run.rejected == len(BAD_ROWS)
+        assert [tuple(p) for p in run.report] == [tuple(p) for p in result.problems]  # type: ignore[union-attr]
+
+
+def test_skip_invalid_keeps_the_good_rows(app: Flask) -> None:
+    rows = [
+        _good_row(),
+        {**_good_row(), "person.birth_date": "2099"},
+        _good_row() | {"person.first_name": "سامر"},
+    ]
+    data = _csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows])
+    result = _import(app, data, skip_invalid=True)
+    assert (result.outcome, result.imported, result.rejected) == ("imported", 2, 1)
+    assert result.problems[0][:2] == (3, "person.birth_date")
+    assert _count(app) == 2
+
+
+def test_unreadable_rows_and_files(app: Flask) -> None:
+    lines = [json.dumps(minimal_case()), "{not json", "[1, 2]"]
+    result = _import(app, "\n".join(lines).encode(), "cases.jsonl")
+    assert {(r, f) for r, f, _ in result.problems} == {(2, "line"), (3, "line")}
+    with pytest.raises(ImportFileError, match="not a casebook column"):
+        _import(app, _csv(["first name", "family name", "shoe size"], [["a", "b", "42"]]))
+    with pytest.raises(ImportFileError, match="family_name"):
+        _import(app, _csv(["first name"], [["a"]]))
+    with pytest.raises(ImportFileError, match="XLSX"):
+        _import(app, b"PK\x03\x04 not really a workbook", "x.xlsx")
+    extra = _csv(["first name", "family name"], [["أحمد", "الحلبي", "surplus"]])
+    result = _import(app, extra)
+    assert result.problems and result.problems[0][:2] == (2, "row")
+    assert _count(app) == 0
+
+
+def test_reimporting_creates_no_duplicates(app: Flask) -> None:
+    data = _csv(ARABIC_HEADERS, ARABIC_ROWS + ARABIC_ROWS)  # the same rows twice in one file
+    first = _import(app, data)
+    assert (first.imported, first.already, first.already_rows) == (2, 2, [4, 5])
+    again = _import(app, data)
+    assert (again.imported, again.already) == (0, 4)
+    dry = _import(app, data, dry_run=True)
+    assert (dry.outcome, dry.imported, dry.already) == ("checked", 0, 4)
+    assert _count(app) == 2
+
+
+def test_dry_run_stores_nothing(app: Flask) -> None:
+    result = _import(app, _csv(ARABIC_HEADERS, ARABIC_ROWS), dry_run=True)
+    assert (result.outcome, result.imported) == ("checked", 2)
+    assert _count(app) == 0
+
+
+def test_failure_midway_leaves_the_database_as_before(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _import(app, _csv(ARABIC_HEADERS, ARABIC_ROWS[:1]))
+    before = _count(app)
+    monkeypatch.setattr(import_services, "BATCH", 2)
+    calls = {"n": 0}
+    original = import_services.case_insert_validated
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")  # the injected failure, after two batches were written
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(import_services, "case_insert_validated", failing)
+    rows = [_good_row() | {"person.first_name": f"اسم{i}"} for i in range(10)]
+    with pytest.raises(OSError, match="disk full"):
+        _import(app, _csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows]))
+    assert _count(app) == before
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert verify_chain(s).ok
+
+
+def test_kill_9_during_an_import_leaves_nothing_half_written(
+    app: Flask, settings: Settings, tmp_path: Path
+) -> None:
+    from casebook.cases.demo import synthetic_cases
+
+    path = tmp_path / "big.csv"
+    rows = [case_to_row(c) for c in synthetic_cases(20000, 5)]
+    path.write_bytes(_csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows]))
+    env = {
+        **os.environ,
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+    }
+    app.extensions["casebook.db"].dispose()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from casebook.cli import main; main()", "import", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(4.0)  # well into the run (20,000 rows take several seconds)
+    assert proc.poll() is None, "the import ended before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _count(app) == 0
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert verify_chain(s).ok
+    # and it can simply be run again
+    done = subprocess.run(
+        [sys.executable, "-c", "from casebook.cli import main; main()", "import", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert _count(app) == 20000
+
+
+def test_cli_dry_run_report_and_exit_status(app: Flask, settings: Settings, tmp_path: Path) -> None:
+    rows = [_good_row(), {**_good_row(), "person.birth_date": "2099"}]
+    path = tmp_path / "cases.csv"
+    path.write_bytes(_csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows]))
+    env = {
+        **os.environ,
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+    }
+    report = tmp_path / "report.csv"
+    cmd = [sys.executable, "-c", "from casebook.cli import main; main()", "import", str(path)]
+    done = subprocess.run(
+        [*cmd, "--dry-run", "--report", str(report)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "1 to import" in done.stderr and "1 refused" in done.stderr
+    assert list(csv.reader(report.open()))[1][:2] == ["3", "person.birth_date"]
+    done = subprocess.run(
+        [*cmd, "--skip-invalid"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1 and "1 imported" in done.stderr
+    assert "row,field,reason" in done.stdout and "2099" not in done.stdout
+    assert _count(app) == 1
+
+
+def test_upload_page_for_a_documenter_with_report(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    documenter = make_user(app, "documenter")
+    login(client, documenter)
+    page = client.get("/imports/")
+    assert page.status_code == 200
+    token = csrf_from(page.get_data(as_text=True))
+    canary_row = {
+        **_good_row(),
+        "person.first_name": CANARY_ARABIC,
+        "source.contact": CANARY_LATIN,
+        "person.birth_date": "2099",
+    }
+    data = _csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in (_good_row(), canary_row)])
+    resp = client.post(
+        "/imports/",
+        data={"csrf_token": token, "file": (io.BytesIO(data), "cases.csv")},
+        content_type="multipart/form-data",
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Nothing was imported" in html and "person.birth_date" in html
+    assert CANARY_ARABIC not in html and CANARY_LATIN not in html  # never echo a value
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        run_id = s.scalar(select(ImportRun.id))
+    report = client.get(f"/imports/{run_id}/report.csv")
+    assert report.status_code == 200 and "3,person.birth_date" in report.get_data(as_text=True)
+    other = app.test_client()
+    login(other, make_user(app, "lawyer"))
+    assert other.get(f"/imports/{run_id}/report.csv").status_code == 404
+
+    resp = client.post(
+        "/imports/",
+        data={"csrf_token": token, "skip_invalid": "1", "file": (io.BytesIO(data), "cases.csv")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 200 and "Imported" in resp.get_data(as_text=True)
+    # the documenter owns what they imported
+    listing = client.get("/api/v1/cases", headers={"X-CSRFToken": token}).get_json()
+    assert listing["total"] == 1
+    assert (
+        client.post(
+            "/imports/",
+            data={"file": (io.BytesIO(data), "c.csv")},
+            content_type="multipart/form-data",
+        ).status_code
+        == 400
+    )  # no CSRF
+
+
+def test_api_import_reports_field_paths_per_row(app: Flask, client: FlaskClient) -> None:
+    h = bearer(app, make_user(app, "lawyer"))
+    good = json.dumps(minimal_case(), ensure_ascii=False)
+    bad = json.dumps(minimal_case(birth_date="2099"), ensure_ascii=False)
+    resp = client.post(
+        "/api/v1/imports",
+        headers=h,
+        data={"file": (io.BytesIO(f"{good}\n{bad}\n".encode()), "cases.jsonl")},
+    )
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert "rows.2.person.birth_date" in body["error"]["fields"]
+    assert body["import"]["rejected"] == 1
+    resp = client.post(
+        "/api/v1/imports",
+        headers=h,
+        data={"file": (io.BytesIO(f"{good}\n".encode()), "cases.jsonl")},
+    )
+    assert resp.status_code == 201 and resp.get_json()["imported"] == 1
+    advocate = bearer(app, make_user(app, "advocate"))
+    resp = client.post(
+        "/api/v1/imports",
+        headers=advocate,
+        data={"file": (io.BytesIO(f"{good}\n".encode()), "cases.jsonl")},
+    )
+    assert resp.status_code == 403
+
+
+def test_each_imported_case_is_audited_with_its_row(app: Flask) -> None:
+    result = _import(app, _csv(ARABIC_HEADERS, ARABIC_ROWS))
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "case.import")))
+        runs = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "import.run")))
+    details = [json.loads(e.details) for e in entries]
+    assert sorted(d["row"] for d in details) == [2, 3]
+    assert {d["import"] for d in details} == {str(result.run_id)}
+    assert json.loads(runs[0].details)["imported"] == 2

@@ -235,6 +235,8 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.imports.views import api as imports_api
     from casebook.imports.views import bp as imports_bp
     from casebook.openapi import bp as openapi_bp
+    from casebook.packets.views import api as packets_api
+    from casebook.packets.views import bp as packets_bp
     from casebook.stats.views import api as stats_api
     from casebook.stats.views import bp as stats_bp
 
@@ -249,6 +251,8 @@ def _register_blueprints(app: Flask) -> None:
         imports_bp,
         imports_api,
         openapi_bp,
+        packets_bp,
+        packets_api,
         stats_bp,
         stats_api,
     ):

@@ -156,6 +156,7 @@ class FamilyActionSchema(Strict):
     body = fields.String(validate=validate.OneOf(SUBMISSION_BODIES))
     reference = _text(100)
     reply = _text(LONG)
+    reply_date = PartialDate()
     amount = _text(100)
     note = _text(LONG)
 

@@ -30,6 +30,8 @@ from casebook.cases.schemas import (
     CasePatchSchema,
     ConsentChangeSchema,
     DetentionSchema,
+    FamilyActionSchema,
+    PartialDate,
     PersonSchema,
     ReviewSchema,
     SourceSchema,
@@ -543,4 +545,67 @@ def case_viewed(session: Session, actor: Actor, case: Case, *, source: bool, leg
         object_type="case",
         object_id=case.id,
         details={"source": source, "legal_notes": legal},
+    )
+
+
+def submission_add(
+    session: Session, actor: Actor, case: Case, mechanism: str, data: dict[str, Any]
+) -> int:
+    """A submission to a mechanism, as a family action (type submission). Returns its index."""
+    _live(case)
+    entry = _load(
+        FamilyActionSchema(),
+        {
+            "type": "submission",
+            "body": mechanism,
+            **{k: v for k, v in data.items() if k in ("date", "reference", "note") and v},
+        },
+    )
+    record = copy.deepcopy(case.record or {})
+    actions = record.setdefault("family_actions", [])
+    actions.append(entry)
+    _seal(session, case, record, case.consent or {})
+    case.updated_at = datetime.now(UTC)
+    audit_record(
+        session,
+        actor,
+        "packet.submitted",
+        object_type="case",
+        object_id=case.id,
+        details={"mechanism": mechanism, "index": len(actions) - 1},
+    )
+    return len(actions) - 1
+
+
+def submission_reply(
+    session: Session, actor: Actor, case: Case, index: int, reply: str, date: str | None
+) -> None:
+    """The mechanism's reply, recorded on the submission it answers."""
+    _live(case)
+    record = copy.deepcopy(case.record or {})
+    actions = record.get("family_actions") or []
+    errors: dict[str, list[str]] = {}
+    if not (0 <= index < len(actions)) or actions[index].get("type") != "submission":
+        errors["index"] = ["No such submission."]
+    if not reply.strip() or len(reply) > 20000:
+        errors["reply"] = ["Write the reply (at most 20,000 characters)."]
+    if date:
+        try:
+            PartialDate().deserialize(date)
+        except ValidationError as exc:
+            errors["date"] = [str(m) for m in exc.messages]
+    if errors:
+        raise CaseInputError(errors)
+    actions[index]["reply"] = reply.strip()
+    if date:
+        actions[index]["reply_date"] = date
+    _seal(session, case, record, case.consent or {})
+    case.updated_at = datetime.now(UTC)
+    audit_record(
+        session,
+        actor,
+        "packet.reply",
+        object_type="case",
+        object_id=case.id,
+        details={"mechanism": actions[index].get("body"), "index": index},
     )

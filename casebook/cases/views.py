@@ -91,6 +91,11 @@ def _label(vocabulary: str, code: str | None) -> str:
 
 
 @bp.app_template_global()
+def action_label(code: str | None) -> str:
+    return _action_label(code) if code in FAMILY_ACTION_TYPES else (code or "")
+
+
+@bp.app_template_global()
 def vocab_label(vocabulary: str, code: str | None) -> str:
     return _label(vocabulary, code)
 
@@ -201,6 +206,7 @@ def show(case_id: str) -> Any:
         form=EmptyForm(),
         can_review=current_user.can(Permission.CASE_REVIEW),
         can_erase=current_user.can(Permission.CASE_ERASE),
+        can_packet=current_user.can(Permission.CASE_PACKET),
         **_choices(),
     )
 

@@ -1,0 +1,1 @@
+"""Printable packets for UN mechanisms (WGEID, IIMP) and the case dossier."""

@@ -1,0 +1,115 @@
+"""Case packets for UN mechanisms (WGEID, IIMP) and the record of submissions and replies.
+
+The WGEID minimum (DESIGN §3): full name (and an ID or photo if any), date of arrest (a year
+at least), place of arrest or last seen, forces believed responsible, steps taken by the family,
+the submitting source (confidential unless it agreed), and the family's consent to UN
+mechanisms. A packet is built only when all of it is there; otherwise the lawyer gets the list of
+what is missing. The IIMP packet uses the same elements: the Institution asks for the same facts
+and any record that meets the WGEID minimum is useful to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.cases import keys
+from casebook.cases.models import Case
+
+MECHANISMS = ("wgeid", "iimp")
+FAMILY_STEPS = ("inquiry", "habeas_corpus", "payment_demanded", "submission", "other")
+
+ELEMENT_LABELS = {
+    "identity": _l("Full name of the person"),
+    "arrest_date": _l("Date of arrest (a year at least)"),
+    "place": _l("Place of arrest or where last seen"),
+    "perpetrator": _l("Forces believed responsible"),
+    "family_steps": _l("Steps taken by the family"),
+    "source": _l("The submitting source"),
+    "consent": _l("The family's consent to UN mechanisms"),
+}
+
+
+@dataclass
+class Packet:
+    """The facts of a packet, or what is missing (codes of ELEMENT_LABELS)."""
+
+    mechanism: str
+    reference: str
+    missing: list[str] = field(default_factory=list)
+    person: dict[str, Any] = field(default_factory=dict)
+    arrest: dict[str, Any] = field(default_factory=dict)
+    detention: dict[str, Any] = field(default_factory=dict)
+    status: list[dict[str, Any]] = field(default_factory=list)
+    current_status: str | None = None
+    family_steps: list[dict[str, Any]] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+    source_confidential: bool = True
+    photo_attached: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def _arrest(record: dict[str, Any]) -> dict[str, Any]:
+    """The arrest the submission is about: the first with a date, else the first."""
+    arrests = record.get("arrests") or []
+    dated = [a for a in arrests if a.get("date")]
+    chosen: dict[str, Any] = (dated or arrests or [{}])[0]
+    return chosen
+
+
+def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) -> Packet:
+    """The packet for `mechanism`, checked element by element; never raises for gaps."""
+    record = case.record or {}
+    person = record.get("person") or {}
+    arrest = _arrest(record)
+    source = case.source or {}
+    consent = (case.consent or {}).get("un_mechanisms") or {}
+    packet = Packet(mechanism, case.reference, photo_attached=photo_attached)
+    if not (person.get("first_name") and person.get("family_name")):
+        packet.missing.append("identity")
+    if not arrest.get("date"):
+        packet.missing.append("arrest_date")
+    if not (arrest.get("place") or arrest.get("governorate")):
+        packet.missing.append("place")
+    if arrest.get("perpetrator") in (None, "", "unknown") and not arrest.get("unit"):
+        packet.missing.append("perpetrator")
+    steps = [a for a in record.get("family_actions") or [] if a.get("type") in FAMILY_STEPS]
+    if not steps:
+        packet.missing.append("family_steps")
+    if not (source.get("name") or source.get("relationship")):
+        packet.missing.append("source")
+    if not consent.get("granted"):
+        packet.missing.append("consent")
+    packet.person = person
+    packet.arrest = arrest
+    packet.detention = record.get("detention") or {}
+    packet.status = record.get("status") or []
+    packet.current_status = keys.current_status(record)
+    packet.family_steps = steps
+    packet.source_confidential = source.get("confidential", True) is not False
+    # a confidential source is described by relationship only; its name and contact stay here
+    packet.source = (
+        {"relationship": source.get("relationship")}
+        if packet.source_confidential
+        else {k: source.get(k) for k in ("name", "relationship", "contact")}
+    )
+    return packet
+
+
+def packet_issued(session: Session, actor: Actor, case: Case, packet: Packet) -> None:
+    """Issuing (or refusing) a packet is recorded, with the codes of what was missing."""
+    audit_record(
+        session,
+        actor,
+        f"packet.{packet.mechanism}" if packet.complete else "packet.refused",
+        object_type="case",
+        object_id=case.id,
+        details={"mechanism": packet.mechanism, "missing": packet.missing},
+    )

@@ -1,5 +1,5 @@
-"""The `casebook` command (a Flask CLI group): init, demo, serve, stats, import, user, keys,
-audit."""
+"""The `casebook` command (a Flask CLI group): init, demo, serve, stats, import, backup,
+restore, user, keys, audit."""
 
 from __future__ import annotations
 
@@ -369,6 +369,48 @@ def import_command(
         click.echo("nothing was imported: correct the rows listed, or use --skip-invalid", err=True)
     if result.rejected:
         sys.exit(1)
+
+
+# -- backup and restore -------------------------------------------------------------------------
+
+
+@cli.command("backup")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def backup_command(output: str) -> None:
+    """An encrypted, signed archive of the database, attachments and erasure ledger.
+
+    It carries wrapped data keys, never the KEK: keep the keyring (or passphrase) separately.
+    """
+    from casebook.backup import BackupError, backup_create
+
+    require_migrated()
+    try:
+        archive = backup_create(_settings(), _vault(), _db(), Actor.cli())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = Path(output)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(archive)
+    click.echo(f"backup written to {path} ({len(archive) / 1e6:.1f} MB)")
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def restore_command(file: str) -> None:
+    """Restore an archive into an empty instance holding the same keyring (do not run
+    'casebook init' first on a new machine unless the keyring is already in place)."""
+    from casebook.backup import BackupError, backup_restore
+
+    try:
+        report = backup_restore(_settings(), _vault(), _db(), Path(file).read_bytes(), Actor.cli())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored the backup of {report.created_at}: {report.cases} cases, "
+        f"{report.attachments} attachment files, {report.erasures_reapplied} erasures "
+        f"re-applied; audit chain intact ({report.audit_entries} entries)"
+    )
 
 
 # -- users --------------------------------------------------------------------------------------

@@ -508,6 +508,22 @@ def case_erase(
     _live(case)
     if confirm.strip().upper() != case.reference:
         raise CaseInputError({"confirm": ["Type the case reference exactly to confirm."]})
+    attachment_ids = _tombstone(session, actor, case)
+    data_key_destroy(session, actor, _vault(session), case.id, ledger)
+    audit_record(
+        session,
+        actor,
+        "case.erase",
+        object_type="case",
+        object_id=case.id,
+        details={"reference": case.reference, "attachments": len(attachment_ids)},
+    )
+    session.flush()
+    _unlink_attachments(attachments_dir, attachment_ids)
+
+
+def _tombstone(session: Session, actor: Actor, case: Case) -> list[uuid.UUID]:
+    """Drop a case's ciphertexts, index rows and attachment rows; keep reference and who/when."""
     attachment_ids = list(
         session.scalars(select(Attachment.id).where(Attachment.case_id == case.id))
     )
@@ -520,20 +536,37 @@ def case_erase(
     case.erased_at = datetime.now(UTC)
     case.erased_by = actor.label
     stats_touch(session)
-    data_key_destroy(session, actor, _vault(session), case.id, ledger)
-    audit_record(
-        session,
-        actor,
-        "case.erase",
-        object_type="case",
-        object_id=case.id,
-        details={"reference": case.reference, "attachments": len(attachment_ids)},
-    )
-    session.flush()
+    return attachment_ids
+
+
+def _unlink_attachments(attachments_dir: Path, attachment_ids: list[uuid.UUID]) -> None:
     for aid in attachment_ids:
         path = attachments_dir / f"{aid}.bin"
         if path.exists():
             path.unlink()
+
+
+def cases_erase_keyless(session: Session, actor: Actor, attachments_dir: Path) -> int:
+    """After a restore has re-applied the erasure ledger: turn every case whose data key is
+    gone into a tombstone, as case_erase left it on the original server."""
+    keyless = list(
+        session.scalars(
+            select(Case).where(Case.erased_at.is_(None), ~Case.id.in_(select(CaseKey.owner_id)))
+        )
+    )
+    for case in keyless:
+        attachment_ids = _tombstone(session, actor, case)
+        audit_record(
+            session,
+            actor,
+            "case.erase_reapplied",
+            object_type="case",
+            object_id=case.id,
+            details={"reference": case.reference, "attachments": len(attachment_ids)},
+        )
+        session.flush()
+        _unlink_attachments(attachments_dir, attachment_ids)
+    return len(keyless)
 
 
 def case_viewed(session: Session, actor: Actor, case: Case, *, source: bool, legal: bool) -> None:

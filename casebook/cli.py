@@ -371,6 +371,97 @@ def import_command(
         sys.exit(1)
 
 
+# -- linkage ------------------------------------------------------------------------------------
+
+
+def _case_count() -> int:
+    from sqlalchemy import func, select
+
+    from casebook.cases.models import Case
+
+    with _session() as s:
+        return int(s.scalar(select(func.count()).where(Case.erased_at.is_(None))) or 0)
+
+
+@cli.command("dedupe")
+@click.option("--threshold", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def dedupe_command(threshold: float, fmt: str) -> None:
+    """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
+    writes to disk); new pairs go to the lawyers' review queue. With --format json, one
+    {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
+    from casebook.linkage.services import dedupe_run
+
+    require_migrated()
+    total = _case_count()
+    bar: Any
+    with (
+        _session() as s,
+        s.begin(),
+        click.progressbar(
+            length=total, label="reading and normalising cases", file=sys.stderr
+        ) as bar,
+    ):
+        result = dedupe_run(
+            s,
+            Actor.cli(),
+            threshold=threshold,
+            memory_limit=_settings().linkage_memory,
+            progress=bar.update,
+        )
+    click.echo(
+        f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue",
+        err=True,
+    )
+    for a, b, score in result.pairs:
+        if fmt == "json":
+            click.echo(json.dumps({"a": a, "b": b, "score": score}))
+        else:
+            click.echo(f"{a}\t{b}\t{score:.4f}")
+
+
+@cli.command("match")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--threshold", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def match_command(file: str, threshold: float, fmt: str) -> None:
+    """Match an outside list (CSV/XLSX: names, optional father/mother, birth year, place)
+    against every case; possible matches go to review. Nothing of the list is stored readable."""
+    from casebook.imports.reader import ImportFileError
+    from casebook.linkage.lists import read_list
+    from casebook.linkage.services import list_match
+
+    require_migrated()
+    try:
+        rows = read_list(Path(file).read_bytes(), Path(file).name)
+    except ImportFileError as exc:
+        raise click.ClickException("; ".join(exc.problems)) from None
+    bar: Any
+    with (
+        _session() as s,
+        s.begin(),
+        click.progressbar(
+            length=_case_count(), label="reading and normalising cases", file=sys.stderr
+        ) as bar,
+    ):
+        result = list_match(
+            s,
+            Actor.cli(),
+            rows,
+            label=Path(file).name,
+            created_by=None,
+            threshold=threshold,
+            memory_limit=_settings().linkage_memory,
+            progress=bar.update,
+        )
+    click.echo(f"{len(result.matches)} possible matches for {result.rows} rows", err=True)
+    for row, reference, score in result.matches:
+        if fmt == "json":
+            click.echo(json.dumps({"row": row, "case": reference, "score": score}))
+        else:
+            click.echo(f"{row}\t{reference}\t{score:.4f}")
+
+
 # -- backup and restore -------------------------------------------------------------------------
 
 

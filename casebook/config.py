@@ -7,6 +7,7 @@ instance folder (mode 0600), made by `casebook init`.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ class Settings:
     reauth_window: timedelta = timedelta(minutes=10)
     token_days: int = 90
     dp_budget: float = 4.0  # total epsilon of differentially private releases per month
+    linkage_memory: str = "8GB"  # DuckDB's ceiling for deduplication (it may not spill to disk)
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True
 
@@ -101,6 +103,9 @@ class Settings:
             dp_budget = -1.0
         if not 0 < dp_budget <= 100:
             raise ConfigError("CASEBOOK_DP_BUDGET must be a number above 0 and at most 100.")
+        linkage_memory = env_vars.get("CASEBOOK_LINKAGE_MEMORY", "8GB").strip().upper()
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(MB|GB|TB)", linkage_memory):
+            raise ConfigError("CASEBOOK_LINKAGE_MEMORY must be a size such as 8GB or 512MB.")
         if not max_mb.isdigit() or int(max_mb) < 1:
             raise ConfigError("CASEBOOK_MAX_ATTACHMENT_MB must be a whole number of at least 1.")
         return cls(
@@ -114,6 +119,7 @@ class Settings:
             expected_cases=int(expected),
             max_attachment_bytes=int(max_mb) * 1024 * 1024,
             dp_budget=dp_budget,
+            linkage_memory=linkage_memory,
         )
 
 

@@ -12,6 +12,7 @@ from casebook.cases.models import (
 )
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
+from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.stats.models import DpRelease, StatsEpoch
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "ImportFingerprint",
     "ImportRun",
     "KeyErasure",
+    "MatchCandidate",
+    "MatchList",
     "RecoveryCode",
     "StatsEpoch",
     "Testimony",

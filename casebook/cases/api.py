@@ -78,7 +78,26 @@ def create() -> Any:
         case = case_create(db.session(), current_actor(), data, created_by=current_user.id)
     except CaseInputError as exc:
         return invalid(exc.fields)
-    return jsonify({"id": str(case.id), "reference": case.reference}), 201
+    body: dict[str, Any] = {"id": str(case.id), "reference": case.reference}
+    body.update(possible_duplicates(case))
+    return jsonify(body), 201
+
+
+def possible_duplicates(case: Case) -> dict[str, Any]:
+    """The check at entry, as the person entering may hear it: everyone learns that a lawyer
+    will review a possible duplicate; only those who may read every case learn which."""
+    from casebook.linkage.services import entry_check
+
+    similar = entry_check(db.session(), current_actor(), case)
+    if not similar:
+        return {"possible_duplicate": False}
+    out: dict[str, Any] = {
+        "possible_duplicate": True,
+        "message": "This person may already be in casebook: a lawyer will review.",
+    }
+    if current_user.can(Permission.CASE_READ_ALL):
+        out["possible_duplicates"] = [c.reference for c in similar]
+    return out
 
 
 @bp.get("")

@@ -153,6 +153,53 @@ def _stream(path: Path, decryptor: StreamDecryptor) -> Iterator[bytes]:
         yield from decryptor.decrypt(fh)
 
 
+def attachment_move(
+    session: Session,
+    actor: Actor,
+    attachment: Attachment,
+    target: Case,
+    from_reference: str,
+    directory: Path,
+) -> None:
+    """Move an attachment to another case (a merge): the file is re-encrypted under the target
+    case's key and its custody log records the move, so the chain of custody stays whole."""
+    vault: Vault = session.info["vault"]
+    meta = attachment.meta or {}
+    source_key = vault.attachment_key(session, attachment.case_id)
+    target_key = vault.attachment_key(session, target.id)
+    path = directory / f"{attachment.id}.bin"
+    part = directory / f"{attachment.id}.moving"
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            enc = IncrementalStreamEncryptor(target_key, 1, _aad(attachment.id), out)
+            for chunk in StreamDecryptor(source_key, _aad(attachment.id)).decrypt(src):
+                enc.update(chunk)
+            digest = enc.finalize()
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if digest != meta.get("sha256"):
+        part.unlink(missing_ok=True)
+        raise EncryptedValueError("attachments", "blob", str(attachment.id))
+    attachment.case_id = target.id
+    custody = list(meta.get("custody") or [])
+    custody.append(
+        {
+            "event": "moved",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "by": actor.user_id or actor.label,
+            "from": from_reference,
+            "sha256": digest,
+        }
+    )
+    attachment.meta = {**meta, "custody": custody, "merged_from": from_reference}
+    session.flush()
+    os.replace(part, path)
+
+
 def attachment_downloaded(session: Session, actor: Actor, attachment: Attachment) -> None:
     audit_record(
         session,

@@ -106,6 +106,7 @@ class PersonSchema(Strict):
 
 
 class ArrestSchema(Strict):
+    merged_from = _text(20)  # provenance after a merge of duplicates (a case reference)
     date = PartialDate()
     governorate = _code(GOVERNORATES)
     place = _text(300)
@@ -117,6 +118,7 @@ class ArrestSchema(Strict):
 
 
 class DetentionPlaceSchema(Strict):
+    merged_from = _text(20)
     facility = _code(FACILITIES)
     place = _text(300)
     date_from = PartialDate(data_key="from")
@@ -140,6 +142,7 @@ class DetentionSchema(Strict):
 
 
 class StatusSchema(Strict):
+    merged_from = _text(20)
     status = _code(STATUSES, required=True)
     date = PartialDate()
     source = _text(300)
@@ -151,6 +154,7 @@ SUBMISSION_BODIES = ("wgeid", "iimp", "icrc", "icmp", "other")
 
 
 class FamilyActionSchema(Strict):
+    merged_from = _text(20)
     type = fields.String(required=True, validate=validate.OneOf(FAMILY_ACTION_TYPES))
     date = PartialDate()
     body = fields.String(validate=validate.OneOf(SUBMISSION_BODIES))

@@ -426,6 +426,16 @@ def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
         ],
         "can_edit": may_edit(user, case),
     }
+    merged = record.get("merged") or []
+    if merged:  # cases absorbed into this one, with their sources for those who may see them
+        doc["merged"] = [
+            {
+                "reference": m.get("reference"),
+                "at": m.get("at"),
+                **({"source": m.get("source") or {}} if may_see_source(user, case) else {}),
+            }
+            for m in merged
+        ]
     if may_see_source(user, case):
         doc["source"] = case.source or {}
     if user.can(Permission.LEGAL_NOTES):

@@ -105,6 +105,12 @@ def _seal(
     _reindex(session, case, record.get("person") or {}, new=new)
 
 
+def case_record_store(session: Session, case: Case, record: dict[str, Any]) -> None:
+    """Seal a new record for a case with everything derived from it (facets, blind indexes,
+    the statistics epoch): for services of other domains (a merge) that rewrite a record."""
+    _seal(session, case, record, case.consent or {})
+
+
 def case_create(session: Session, actor: Actor, data: Any, *, created_by: uuid.UUID | None) -> Case:
     """Store a whole case, or nothing: every problem is reported at once."""
     created = case_create_many(session, actor, [data], created_by=created_by)

@@ -16,7 +16,7 @@ from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
 from casebook.auth.permissions import Permission
 from casebook.cases import forms, selectors
-from casebook.cases.api import download_response, receive_upload
+from casebook.cases.api import download_response, possible_duplicates, receive_upload
 from casebook.cases.schemas import (
     FAMILY_ACTION_TYPES,
     RELIABILITY,
@@ -189,6 +189,8 @@ def new() -> Any:
     except CaseInputError as exc:
         return _form_page("cases/form.html", values, exc.fields, 422, mode="new")
     flash(_("Case %(reference)s saved.", reference=case.reference))
+    if possible_duplicates(case).get("possible_duplicate"):
+        flash(_("This person may already be in casebook: a lawyer will review."))
     return redirect(url_for(".show", case_id=case.id))
 
 

@@ -20,7 +20,8 @@ def _requests(app: Flask) -> list[tuple[str, str, str, Permission | None]]:
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         permission = getattr(view, "casebook_permission", None)
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", FAKE_ID, rule.rule)
+        path = re.sub(r"<int:[^>]+>", "0", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", FAKE_ID, path)
         if rule.endpoint == "static":
             path = "/static/casebook.css"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):  # type: ignore[operator]

@@ -1,0 +1,1 @@
+"""Duplicate detection and list matching that understand Arabic names (Splink on DuckDB)."""

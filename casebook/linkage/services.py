@@ -1,0 +1,449 @@
+"""Writes of the linkage: batch deduplication, the check at entry, outside-list matching,
+lawyers' decisions and the merge of duplicates. Each flushes and audits; none commits.
+
+Audit details carry references, counts, scores and decisions — never a name.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.cases import keys
+from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
+from casebook.cases.services import CaseStateError, case_record_store
+from casebook.encrypted import Vault
+from casebook.linkage.features import person_features
+from casebook.linkage.model import DEFAULT_MEMORY, score_pairs
+from casebook.linkage.models import (
+    DECISIONS_LIST,
+    DECISIONS_PAIR,
+    OPEN,
+    MatchCandidate,
+    MatchList,
+)
+from casebook.names import normalise, normalise_family
+
+DEFAULT_THRESHOLD = 0.9
+ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
+READ_BATCH = 2000
+
+
+class LinkageInputError(Exception):
+    """A decision or a list that cannot be taken; `fields` maps a field to its messages."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def _vault(session: Session) -> Vault:
+    vault = session.info["vault"]
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+def linkage_rows(
+    session: Session, progress: Callable[[int], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Features of every live case that is not already someone's duplicate, decrypted batch by
+    batch (one query for a batch's data keys)."""
+    vault = _vault(session)
+    last: uuid.UUID | None = None
+    while True:
+        query = (
+            select(Case)
+            .where(Case.erased_at.is_(None), Case.verification != "duplicate")
+            .order_by(Case.id)
+            .limit(READ_BATCH)
+        )
+        if last is not None:
+            query = query.where(Case.id > last)
+        batch = list(session.scalars(query))
+        if not batch:
+            return
+        vault.prefetch(session, [c.id for c in batch])
+        for case in batch:
+            record = case.record or {}
+            yield person_features(str(case.id), record.get("person") or {}, record.get("arrests"))
+        last = batch[-1].id
+        session.expunge_all()  # keep memory flat over a million cases
+        vault.forget_all()
+        if progress is not None:
+            progress(len(batch))
+
+
+def _known_pairs(session: Session) -> set[tuple[str, str]]:
+    rows = session.execute(
+        select(MatchCandidate.case_a, MatchCandidate.case_b).where(
+            MatchCandidate.case_b.is_not(None)
+        )
+    ).all()
+    return {(str(a), str(b)) for a, b in rows}
+
+
+@dataclass
+class DedupeResult:
+    pairs: list[tuple[str, str, float]]  # (reference a, reference b, score), every scored pair
+    new: int  # review items added
+
+
+def dedupe_run(
+    session: Session,
+    actor: Actor,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    memory_limit: str = DEFAULT_MEMORY,
+    progress: Callable[[int], None] | None = None,
+) -> DedupeResult:
+    """Score every pair of cases the blocking rules bring together; pairs at or above
+    `threshold` become review items, unless a lawyer already decided (or is deciding) them."""
+    rows = list(linkage_rows(session, progress))
+    scored = score_pairs(rows, threshold=threshold, memory_limit=memory_limit)
+    known = _known_pairs(session)
+    references = (
+        dict(
+            session.execute(
+                select(Case.id, Case.reference).where(
+                    Case.id.in_({uuid.UUID(x) for a, b, _ in scored for x in (a, b)})
+                )
+            ).all()
+        )
+        if scored
+        else {}
+    )
+    out: list[tuple[str, str, float]] = []
+    new_rows: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    for left, right, probability in sorted(scored, key=lambda t: -t[2]):
+        a, b = _pair(uuid.UUID(left), uuid.UUID(right))
+        out.append((references[a], references[b], round(probability, 4)))
+        if (str(a), str(b)) in known:
+            continue
+        known.add((str(a), str(b)))
+        new_rows.append(
+            {
+                "id": uuid.uuid4(),
+                "created_at": now,
+                "kind": "dedupe",
+                "case_a": a,
+                "case_b": b,
+                "score": probability,
+                "status": OPEN,
+            }
+        )
+    if new_rows:
+        session.execute(MatchCandidate.__table__.insert(), new_rows)  # type: ignore[attr-defined]
+    audit_record(
+        session,
+        actor,
+        "linkage.dedupe",
+        object_type="linkage",
+        details={
+            "cases": len(rows),
+            "pairs": len(scored),
+            "new_review_items": len(new_rows),
+            "threshold": threshold,
+        },
+    )
+    return DedupeResult(out, len(new_rows))
+
+
+# -- the check at entry ---------------------------------------------------------------------
+
+
+def _full_name(person: dict[str, Any]) -> str:
+    parts = [
+        normalise(str(person.get(f) or ""))
+        for f in ("first_name", "father_name", "grandfather_name")
+    ]
+    parts.append(normalise_family(str(person.get("family_name") or "")))
+    return " ".join(p for p in parts if p)
+
+
+def entry_score(new: dict[str, Any], old: dict[str, Any]) -> float:
+    """RapidFuzz similarity of two people's names (0–100), lowered when the birth years are
+    more than a year apart; a quick signal for a warning, not a decision."""
+    score = float(fuzz.token_sort_ratio(_full_name(new), _full_name(old)))
+    mothers = [normalise(str(p.get("mother_name") or "")) for p in (new, old)]
+    if all(mothers):
+        score = 0.8 * score + 0.2 * float(fuzz.ratio(*mothers))
+    years = [keys.birth_year(p) for p in (new, old)]
+    if all(years) and abs((years[0] or 0) - (years[1] or 0)) > 1:
+        score -= 25.0
+    return score
+
+
+def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) -> list[Case]:
+    """Cases that may be the same person as a case just entered, found through the blind
+    indexes and scored with RapidFuzz; each becomes a review item for lawyers. The caller
+    decides what the person entering may be told (a documenter: only that a lawyer will
+    review)."""
+    vault = _vault(session)
+    person = (case.record or {}).get("person") or {}
+    lookups = [
+        (name, vault.blind_index(name).value(*parts))
+        for name, parts in keys.index_keys(person)
+        if name in ("name", "latin", "family_year", "mother", "nid")
+    ]
+    if not lookups:
+        return []
+    ids = list(
+        session.scalars(
+            select(CaseIndex.case_id)
+            .where(
+                or_(*[(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]),
+                CaseIndex.case_id != case.id,
+            )
+            .distinct()
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    vault.prefetch(session, ids)
+    similar: list[tuple[Case, float]] = []
+    for other in session.scalars(select(Case).where(Case.id.in_(ids), Case.erased_at.is_(None))):
+        score = entry_score(person, (other.record or {}).get("person") or {})
+        if score >= ENTRY_THRESHOLD:
+            similar.append((other, score))
+    known = _known_pairs(session)
+    for other, score in similar:
+        a, b = _pair(case.id, other.id)
+        if (str(a), str(b)) not in known:
+            session.add(
+                MatchCandidate(kind="entry", case_a=a, case_b=b, score=score / 100, status=OPEN)
+            )
+    if similar:
+        session.flush()
+        audit_record(
+            session,
+            actor,
+            "linkage.entry_warning",
+            object_type="case",
+            object_id=case.id,
+            details={"possible_duplicates": len(similar)},
+        )
+    return [other for other, _ in sorted(similar, key=lambda t: -t[1])]
+
+
+# -- outside lists ----------------------------------------------------------------------------
+
+
+@dataclass
+class ListResult:
+    list_id: uuid.UUID
+    rows: int
+    matches: list[tuple[int, str, float]]  # (row number, case reference, score)
+
+
+def list_match(
+    session: Session,
+    actor: Actor,
+    rows: list[tuple[int, dict[str, Any]]],
+    *,
+    label: str,
+    created_by: uuid.UUID | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    memory_limit: str = DEFAULT_MEMORY,
+    progress: Callable[[int], None] | None = None,
+) -> ListResult:
+    """Match the rows of an outside list (row number, person dict with optional governorate)
+    against every case; matches go to review with the row sealed. The list is scored together
+    with the cases (so the model is trained on this caseload) and only list–case pairs kept."""
+    match_list = MatchList(id=uuid.uuid4(), created_by=created_by, rows=len(rows))
+    session.add(match_list)
+    match_list.label = label[:200]
+    features = list(linkage_rows(session, progress))
+    by_key: dict[str, tuple[int, dict[str, Any]]] = {}
+    for number, person in rows:
+        key = f"list:{number}"
+        by_key[key] = (number, person)
+        features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
+    scored = score_pairs(features, threshold=threshold, memory_limit=memory_limit)
+    best: dict[tuple[str, str], float] = {}
+    for left, right, probability in scored:
+        list_side = [x for x in (left, right) if x.startswith("list:")]
+        if len(list_side) != 1:
+            continue
+        case_side = right if left.startswith("list:") else left
+        best[(list_side[0], case_side)] = probability
+    references = (
+        dict(
+            session.execute(
+                select(Case.id, Case.reference).where(Case.id.in_({uuid.UUID(c) for _, c in best}))
+            ).all()
+        )
+        if best
+        else {}
+    )
+    matches: list[tuple[int, str, float]] = []
+    for (list_key, case_key), probability in sorted(best.items(), key=lambda t: -t[1]):
+        number, person = by_key[list_key]
+        candidate = MatchCandidate(
+            id=uuid.uuid4(),
+            kind="list",
+            case_a=uuid.UUID(case_key),
+            list_id=match_list.id,
+            score=probability,
+            status=OPEN,
+        )
+        session.add(candidate)
+        candidate.row = {"row": number, **person}
+        matches.append((number, references[uuid.UUID(case_key)], round(probability, 4)))
+    match_list.matched = len(matches)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "linkage.list_match",
+        object_type="match_list",
+        object_id=match_list.id,
+        details={"rows": len(rows), "matches": len(matches), "threshold": threshold},
+    )
+    return ListResult(match_list.id, len(rows), matches)
+
+
+# -- decisions and merging --------------------------------------------------------------------
+
+
+def candidate_decide(
+    session: Session,
+    actor: Actor,
+    candidate: MatchCandidate,
+    decision: str,
+    *,
+    keep: str = "a",
+    attachments_dir: Path,
+) -> Case | None:
+    """A lawyer's decision. "duplicate" merges (keep says which case stays: a or b); a pair
+    decided "not_duplicate" is never proposed again. Returns the kept case of a merge."""
+    if candidate.status != OPEN:
+        raise LinkageInputError({"decision": ["This item was already decided."]})
+    allowed = DECISIONS_LIST if candidate.kind == "list" else DECISIONS_PAIR
+    if decision not in allowed:
+        raise LinkageInputError({"decision": [f"Choose one of: {', '.join(allowed)}."]})
+    if keep not in ("a", "b"):
+        raise LinkageInputError({"keep": ["Choose a or b."]})
+    kept: Case | None = None
+    if decision == "duplicate":
+        assert candidate.case_b is not None
+        a, b = session.get(Case, candidate.case_a), session.get(Case, candidate.case_b)
+        if a is None or b is None:
+            raise LinkageInputError({"decision": ["One of the cases no longer exists."]})
+        kept, absorbed = (a, b) if keep == "a" else (b, a)
+        case_merge(session, actor, kept, absorbed, attachments_dir)
+    candidate.status = decision
+    candidate.decided_by = uuid.UUID(actor.user_id) if actor.user_id else None
+    candidate.decided_at = datetime.now(UTC)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "linkage.decide",
+        object_type="match_candidate",
+        object_id=candidate.id,
+        details={
+            "decision": decision,
+            "kind": candidate.kind,
+            "score": round(candidate.score, 4),
+            "kept": str(kept.id) if kept else None,
+        },
+    )
+    return kept
+
+
+def _tagged(items: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [{**item, "merged_from": reference} for item in items]
+
+
+def _date_key(item: dict[str, Any]) -> str:
+    return str(item.get("date") or "")
+
+
+def case_merge(
+    session: Session, actor: Actor, kept: Case, absorbed: Case, attachments_dir: Path
+) -> None:
+    """Merge `absorbed` into `kept`: arrests, detention places, status history and family
+    actions are added with `merged_from` naming their case; its source is kept in the record's
+    `merged` list; testimonies and attachments move, re-encrypted under the kept case's key,
+    with their provenance. The absorbed case stays, marked duplicate and pointing to the kept
+    one, so its reference still leads somewhere."""
+    from casebook.cases.attachments import attachment_move
+
+    for case in (kept, absorbed):
+        if case.erased_at is not None:
+            raise CaseStateError("An erased case cannot be merged.")
+    if kept.id == absorbed.id or absorbed.verification == "duplicate":
+        raise CaseStateError("This case is already a duplicate.")
+    record = copy.deepcopy(kept.record or {})
+    other = absorbed.record or {}
+    ref = absorbed.reference
+    for section in ("arrests", "family_actions"):
+        record[section] = (record.get(section) or []) + _tagged(other.get(section) or [], ref)
+    status = (record.get("status") or []) + _tagged(other.get("status") or [], ref)
+    record["status"] = sorted(status, key=_date_key)  # the current status is the latest
+    detention = record.setdefault("detention", {})
+    detention["places"] = (detention.get("places") or []) + _tagged(
+        (other.get("detention") or {}).get("places") or [], ref
+    )
+    record.setdefault("merged", []).append(
+        {
+            "reference": ref,
+            "case_id": str(absorbed.id),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "by": actor.user_id or actor.label,
+            "source": absorbed.source or {},
+            "person": other.get("person") or {},
+        }
+    )
+    case_record_store(session, kept, record)
+    kept.updated_at = datetime.now(UTC)
+    testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
+    for testimony in testimonies:
+        body = testimony.body or {}
+        testimony.case_id = kept.id
+        testimony.body = {**body, "merged_from": ref}
+    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
+    for attachment in attachments:
+        attachment_move(session, actor, attachment, kept, ref, attachments_dir)
+    absorbed.verification = "duplicate"
+    absorbed.duplicate_of = kept.id
+    absorbed.updated_at = datetime.now(UTC)
+    session.execute(
+        update(MatchCandidate)
+        .where(
+            MatchCandidate.status == OPEN,
+            or_(MatchCandidate.case_a == absorbed.id, MatchCandidate.case_b == absorbed.id),
+            MatchCandidate.kind != "list",
+        )
+        .values(status="superseded")
+    )
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.merge",
+        object_type="case",
+        object_id=kept.id,
+        details={
+            "absorbed": str(absorbed.id),
+            "absorbed_reference": ref,
+            "testimonies": len(testimonies),
+            "attachments": len(attachments),
+        },
+    )

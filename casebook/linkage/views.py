@@ -1,0 +1,272 @@
+"""The lawyers' review queue (side by side, differences highlighted), decisions, and the upload
+of outside lists; with their JSON twins under /api/v1/linkage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from casebook import db
+from casebook.auth.forms import EmptyForm
+from casebook.auth.permissions import Permission
+from casebook.cases import selectors
+from casebook.cases.models import Case
+from casebook.cases.services import CaseStateError
+from casebook.imports.reader import ImportFileError
+from casebook.linkage.lists import read_list
+from casebook.linkage.models import OPEN, MatchCandidate
+from casebook.linkage.services import LinkageInputError, candidate_decide, list_match
+from casebook.names import normalise
+from casebook.uploads import EncryptedSpool
+from casebook.web import current_actor, error_response, id_or_404, requires
+
+bp = Blueprint("linkage", __name__, url_prefix="/linkage")
+api = Blueprint("linkage_api", __name__, url_prefix="/api/v1/linkage")
+
+PER_PAGE = 50
+COMPARED = (
+    "first_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "mother_name",
+    "latin_name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "national_id",
+)
+
+
+def _attachments_dir() -> Path:
+    return Path(current_app.config["CASEBOOK"].instance) / "attachments"
+
+
+def _candidate_or_404(candidate_id: str) -> MatchCandidate:
+    candidate = db.session().get(MatchCandidate, id_or_404(candidate_id))
+    if candidate is None:
+        abort(404)
+    return candidate
+
+
+def _open_items(page: int) -> tuple[list[MatchCandidate], int]:
+    s = db.session()
+    total = s.scalar(select(func.count()).where(MatchCandidate.status == OPEN)) or 0
+    items = list(
+        s.scalars(
+            select(MatchCandidate)
+            .where(MatchCandidate.status == OPEN)
+            .order_by(MatchCandidate.score.desc(), MatchCandidate.id)
+            .offset((page - 1) * PER_PAGE)
+            .limit(PER_PAGE)
+        )
+    )
+    return items, total
+
+
+def _references(items: list[MatchCandidate]) -> dict[Any, str]:
+    ids = {i.case_a for i in items} | {i.case_b for i in items if i.case_b}
+    if not ids:
+        return {}
+    return dict(db.session().execute(select(Case.id, Case.reference).where(Case.id.in_(ids))).all())
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.get("/")
+@requires(Permission.CASE_REVIEW)
+def queue() -> Any:
+    page = _page()
+    items, total = _open_items(page)
+    return render_template(
+        "linkage/queue.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        references=_references(items),
+    )
+
+
+def _side(case: Case) -> dict[str, Any]:
+    return selectors.case_document(db.session(), current_user, case)
+
+
+def _differences(left: dict[str, Any], right: dict[str, Any]) -> set[str]:
+    """Fields whose values differ once normalised (what a lawyer should look at first)."""
+    out = set()
+    for field in COMPARED:
+        a, b = (normalise(str(p.get(field) or "")) for p in (left, right))
+        if a != b:
+            out.add(field)
+    return out
+
+
+@bp.get("/<candidate_id>")
+@requires(Permission.CASE_REVIEW)
+def item(candidate_id: str) -> Any:
+    from casebook.cases.services import case_viewed
+
+    candidate = _candidate_or_404(candidate_id)
+    s = db.session()
+    case_a = selectors.case_or_404(s, current_user, str(candidate.case_a))
+    left = _side(case_a)
+    case_viewed(s, current_actor(), case_a, source="source" in left, legal="legal_notes" in left)
+    if candidate.case_b is not None:
+        case_b = selectors.case_or_404(s, current_user, str(candidate.case_b))
+        right = _side(case_b)
+        case_viewed(
+            s, current_actor(), case_b, source="source" in right, legal="legal_notes" in right
+        )
+        right_person = right["person"]
+    else:
+        right = None
+        right_person = candidate.row or {}
+    return render_template(
+        "linkage/item.html",
+        candidate=candidate,
+        left=left,
+        right=right,
+        right_person=right_person,
+        fields=COMPARED,
+        differ=_differences(left["person"], right_person),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/<candidate_id>/decide")
+@requires(Permission.CASE_REVIEW)
+def decide(candidate_id: str) -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    candidate = _candidate_or_404(candidate_id)
+    try:
+        kept = candidate_decide(
+            db.session(),
+            current_actor(),
+            candidate,
+            request.form.get("decision", ""),
+            keep=request.form.get("keep", "a"),
+            attachments_dir=_attachments_dir(),
+        )
+    except LinkageInputError as exc:
+        flash("; ".join(m for ms in exc.fields.values() for m in ms))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    except CaseStateError as exc:
+        flash(str(exc))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    if kept is not None:
+        flash(_("Merged into %(reference)s.", reference=kept.reference))
+    else:
+        flash(_("Decision recorded."))
+    return redirect(url_for(".queue"))
+
+
+def _upload() -> tuple[bytes, str] | None:
+    upload = request.files.get("file")
+    if upload is None or not isinstance(upload.stream, EncryptedSpool):
+        return None
+    return b"".join(upload.stream.chunks()), upload.filename or ""
+
+
+def _threshold() -> float | None:
+    try:
+        value = float(request.form.get("threshold") or 0.9)
+    except ValueError:
+        return None
+    return value if 0.5 <= value <= 0.999 else None
+
+
+@bp.route("/match", methods=["GET", "POST"])
+@requires(Permission.CASE_REVIEW)
+def match() -> Any:
+    form = EmptyForm()
+    errors: dict[str, list[str]] = {}
+    result = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        uploaded = _upload()
+        threshold = _threshold()
+        if threshold is None:
+            errors["threshold"] = [_("A number between 0.5 and 0.999.")]
+        if uploaded is None or not uploaded[0]:
+            errors["file"] = [_("Choose a CSV or XLSX file.")]
+        else:
+            try:
+                rows = read_list(*uploaded)
+            except ImportFileError as exc:
+                errors["file"] = exc.problems
+        if not errors and uploaded is not None and threshold is not None:
+            settings = current_app.config["CASEBOOK"]
+            result = list_match(
+                db.session(),
+                current_actor(),
+                rows,
+                label=Path(uploaded[1]).name,
+                created_by=current_user.id,
+                threshold=threshold,
+                memory_limit=settings.linkage_memory,
+            )
+    status = 422 if errors else 200
+    return render_template("linkage/match.html", form=form, errors=errors, result=result), status
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+@api.get("/candidates")
+@requires(Permission.CASE_REVIEW)
+def api_candidates() -> Any:
+    page = _page()
+    items, total = _open_items(page)
+    references = _references(items)
+    return {
+        "items": [
+            {
+                "id": str(i.id),
+                "kind": i.kind,
+                "score": round(i.score, 4),
+                "a": references.get(i.case_a),
+                "b": references.get(i.case_b) if i.case_b else None,
+                "list_row": (i.row or {}).get("row") if i.kind == "list" else None,
+            }
+            for i in items
+        ],
+        "page": page,
+        "per_page": PER_PAGE,
+        "total": total,
+    }
+
+
+@api.post("/candidates/<candidate_id>/decision")
+@requires(Permission.CASE_REVIEW)
+def api_decide(candidate_id: str) -> Any:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object (Content-Type: application/json).")
+    candidate = _candidate_or_404(candidate_id)
+    try:
+        kept = candidate_decide(
+            db.session(),
+            current_actor(),
+            candidate,
+            str(data.get("decision") or ""),
+            keep=str(data.get("keep") or "a"),
+            attachments_dir=_attachments_dir(),
+        )
+    except LinkageInputError as exc:
+        return error_response(422, fields=exc.fields)
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
+    return {"status": candidate.status, "kept": kept.reference if kept else None}

@@ -1,0 +1,373 @@
+"""Duplicate detection and list matching as lawyers and documenters meet them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from casebook.audit.models import AuditEntry
+from casebook.audit.services import Actor
+from casebook.cases.models import Case, Testimony
+from casebook.config import Settings
+from casebook.linkage.features import person_features
+from casebook.linkage.model import private_duckdb, score_pairs
+from casebook.linkage.models import MatchCandidate
+from casebook.linkage.services import dedupe_run
+from tests.conftest import (
+    CANARY_ARABIC,
+    CANARY_LATIN,
+    bearer,
+    csrf_from,
+    login,
+    make_user,
+    minimal_case,
+)
+from tests.linkage.generator import generate, precision_recall
+from tests.security.test_canary import scan
+
+
+def test_model_finds_planted_duplicates_in_both_scripts() -> None:
+    data = generate(4000, seed=11)
+    rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
+    found = score_pairs(rows, threshold=0.5, memory_limit="1GB")
+    precision, recall = precision_recall(found, data.pairs, 0.9)
+    assert recall >= 0.85 and precision >= 0.95, (precision, recall)
+    latin_pairs = [
+        p
+        for p in data.pairs
+        if any(
+            rows_by_id(rows)[x]["first"] and rows_by_id(rows)[x]["first"].startswith("~") for x in p
+        )
+    ]
+    found_set = {frozenset((a, b)) for a, b, s in found if s >= 0.9}
+    assert latin_pairs and sum(p in found_set for p in latin_pairs) / len(latin_pairs) > 0.7
+
+
+_BY_ID: dict[int, dict[str, Any]] = {}
+
+
+def rows_by_id(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    key = id(rows)
+    if key not in _BY_ID:
+        _BY_ID[key] = {r["unique_id"]: r for r in rows}
+    return _BY_ID[key]
+
+
+def test_features_compare_names_across_spellings() -> None:
+    a = person_features(
+        "a",
+        {
+            "first_name": "أحمد",
+            "family_name": "الحلبى",
+            "father_name": "عبد الله",
+            "birth_date": "1985-03",
+        },
+    )
+    b = person_features(
+        "b",
+        {
+            "first_name": "احمد",
+            "family_name": "حلبي",
+            "father_name": "عبدالله",
+            "birth_date": "1985",
+        },
+    )
+    c = person_features("c", {"first_name": "Ahmad", "family_name": "Al-Halabi"})
+    assert (a["first"], a["family"], a["father"], a["birth_year"]) == (
+        b["first"],
+        b["family"],
+        b["father"],
+        b["birth_year"],
+    )
+    assert c["first"] == "~hmd" and c["first_skel"] == a["first_skel"]
+    assert c["family_skel"] == a["family_skel"]
+
+
+def test_duckdb_cannot_spill_or_be_reconfigured(private_tempdir: Path) -> None:
+    con = private_duckdb("64MB")
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone() == ("",)
+    with pytest.raises(duckdb.Error):
+        con.execute(f"SET temp_directory = '{private_tempdir}'")
+    with pytest.raises(duckdb.Error):
+        con.execute(f"COPY (SELECT 1) TO '{private_tempdir / 'x.csv'}'")
+    with pytest.raises(duckdb.OutOfMemoryException):  # too big: it fails, it never spills
+        con.execute("SELECT count(DISTINCT r || 'x') FROM range(20000000) t(r)").fetchall()
+    assert (
+        list(private_tempdir.rglob("*duckdb*")) == [] and not (private_tempdir / "x.csv").exists()
+    )
+    con.close()
+
+
+def _create(client: FlaskClient, h: dict[str, str], **person: Any) -> dict[str, Any]:
+    case = minimal_case(**person)
+    resp = client.post("/api/v1/cases", json=case, headers=h)
+    assert resp.status_code == 201, resp.get_json()
+    return dict(resp.get_json())
+
+
+def _population(app: Flask, client: FlaskClient, h: dict[str, str]) -> tuple[str, str]:
+    """Forty different people and one of them reported twice, spelled differently."""
+    data = generate(60, duplicate_share=0.0, seed=5)
+    for record in data.records[:40]:
+        p = record["person"]
+        _create(client, h, **{k: v for k, v in p.items() if k != "sex"}, sex=p["sex"])
+    first = _create(
+        client,
+        h,
+        first_name="أحمد",
+        father_name="عبد الله",
+        grandfather_name="محمد",
+        family_name="الحلبي",
+        mother_name="فاطمة",
+        birth_date="1985",
+    )
+    second = _create(
+        client,
+        h,
+        first_name="احمد",
+        father_name="عبدالله",
+        grandfather_name="محمد",
+        family_name="حلبى",
+        mother_name="فاطمه",
+        birth_date="1986",
+    )
+    return first["id"], second["id"]
+
+
+def test_dedupe_proposes_the_duplicate_once_and_respects_decisions(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    h = bearer(app, make_user(app, "lawyer"))
+    a, b = _population(app, client, h)
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        result = dedupe_run(s, Actor.cli(), threshold=0.6, memory_limit="1GB")
+    ids = {str(c) for c in (a, b)}
+    with db.sessionmaker() as s:
+        items = list(s.scalars(select(MatchCandidate)))
+    pair = [i for i in items if {str(i.case_a), str(i.case_b)} == ids]
+    # the entry check may have raised the pair already; either way it is there exactly once
+    assert len(pair) == 1
+    before = len(items)
+    with db.sessionmaker() as s, s.begin():
+        again = dedupe_run(s, Actor.cli(), threshold=0.6, memory_limit="1GB")
+    assert again.new == 0 and len(again.pairs) == len(result.pairs)
+    resp = client.post(
+        f"/api/v1/linkage/candidates/{pair[0].id}/decision",
+        json={"decision": "not_duplicate"},
+        headers=h,
+    )
+    assert resp.status_code == 200
+    with db.sessionmaker() as s, s.begin():
+        dedupe_run(s, Actor.cli(), threshold=0.6, memory_limit="1GB")
+    with db.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(MatchCandidate)) == before
+        assert s.get(MatchCandidate, pair[0].id).status == "not_duplicate"  # type: ignore[union-attr]
+
+
+def test_merge_keeps_everything_with_provenance(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    h = bearer(app, make_user(app, "lawyer"))
+    kept = _create(client, h)
+    absorbed = _create(client, h, first_name="احمد", family_name="حلبي")
+    client.post(
+        f"/api/v1/cases/{absorbed['id']}/status",
+        json={"status": "released", "date": "2020-01", "source": "brother"},
+        headers=h,
+    )
+    pdf = b"%PDF-1.4\n" + os.urandom(70_000)
+    att = client.post(
+        f"/api/v1/cases/{absorbed['id']}/attachments",
+        headers=h,
+        data={"file": (io.BytesIO(pdf), "record.pdf")},
+    ).get_json()
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s:
+        candidate = s.scalar(select(MatchCandidate).where(MatchCandidate.kind == "entry"))
+    assert candidate is not None, "the check at entry should have raised this pair"
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    resp = client.post(
+        f"/api/v1/linkage/candidates/{candidate.id}/decision",
+        json={"decision": "duplicate", "keep": keep},
+        headers=h,
+    )
+    assert resp.status_code == 200 and resp.get_json()["kept"] == kept["reference"]
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert len(doc["testimonies"]) == 2
+    assert [t.get("merged_from") for t in doc["testimonies"]].count(absorbed["reference"]) == 1
+    assert doc["current_status"] == "released"  # the latest status of both histories
+    assert {s.get("merged_from") for s in doc["status"]} == {None, absorbed["reference"]}
+    assert doc["merged"][0]["reference"] == absorbed["reference"]
+    assert doc["merged"][0]["source"]["contact"] == "+90 555 000 0000"
+    (attachment,) = doc["attachments"]
+    assert attachment["id"] == att["id"] and attachment["merged_from"] == absorbed["reference"]
+    got = client.get(f"/api/v1/cases/{kept['id']}/attachments/{att['id']}", headers=h)
+    assert got.status_code == 200 and got.data == pdf  # re-encrypted under the kept case's key
+    other = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
+    assert other["verification"] == "duplicate" and other["duplicate_of"] == kept["id"]
+    assert other["testimonies"] == [] and other["attachments"] == []
+    with db.sessionmaker() as s:
+        assert s.scalar(select(func.count()).where(Testimony.case_id == uuid.UUID(kept["id"]))) == 2
+        actions = [e.action for e in s.scalars(select(AuditEntry))]
+    assert "case.merge" in actions and "linkage.decide" in actions
+    again = client.post(
+        f"/api/v1/linkage/candidates/{candidate.id}/decision",
+        json={"decision": "duplicate"},
+        headers=h,
+    )
+    assert again.status_code == 422
+
+
+def test_entry_warning_never_reveals_another_documenters_case(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    _create(client, lawyer, first_name="مصطفى", family_name="القاسم", mother_name="سعاد")
+    documenter = bearer(app, make_user(app, "documenter"))
+    body = _create(client, documenter, first_name="مصطفي", family_name="قاسم", mother_name="سعاد")
+    assert body["possible_duplicate"] is True and "lawyer will review" in body["message"]
+    assert "possible_duplicates" not in body and "CB-" not in json.dumps(
+        {k: v for k, v in body.items() if k != "reference"}
+    )
+    body = _create(client, lawyer, first_name="مصطفى", family_name="قاسم", mother_name="سعاد")
+    assert len(body["possible_duplicates"]) == 2  # a lawyer is told which
+    unrelated = _create(
+        client, documenter, first_name="زياد", family_name="النجار", mother_name="هدى"
+    )
+    assert unrelated["possible_duplicate"] is False
+
+
+def test_queue_and_side_by_side_for_lawyers_only(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    _create(client, h)
+    _create(client, h, first_name="احمد", family_name="الحلبى", birth_date="1986")
+    login(client, lawyer)
+    page = client.get("/linkage/").get_data(as_text=True)
+    assert "check at entry" in page
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        candidate = s.scalar(select(MatchCandidate))
+    assert candidate is not None
+    html = client.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+    assert 'class="diff"' in html and "1986" in html and "1985" in html
+    token = csrf_from(html)
+    resp = client.post(
+        f"/linkage/{candidate.id}/decide", data={"csrf_token": token, "decision": "not_duplicate"}
+    )
+    assert resp.status_code == 302
+    documenter = app.test_client()
+    login(documenter, make_user(app, "documenter"))
+    assert documenter.get("/linkage/").status_code == 403
+    assert documenter.get(f"/linkage/{candidate.id}").status_code == 403
+    advocate = bearer(app, make_user(app, "advocate"))
+    assert client.get("/api/v1/linkage/candidates", headers=advocate).status_code == 403
+
+
+def test_outside_list_matches_and_is_never_stored_readable(
+    app: Flask, client: FlaskClient, settings: Settings, private_tempdir: Path
+) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    data = generate(80, duplicate_share=0.0, seed=9)
+    for record in data.records:
+        _create(client, h, **record["person"])
+    target = data.records[3]["person"]
+    rows = [
+        ["الاسم الكامل", "اسم الأم", "المواليد", "المحافظة"],
+        [
+            f"{target['first_name']} {target['father_name']} {target['family_name']}",
+            target["mother_name"],
+            target["birth_date"],
+            "حلب",
+        ],
+        [f"{CANARY_ARABIC} {CANARY_LATIN} بن زيد", "", "1970", "Homs"],
+    ]
+    out = io.StringIO()
+    import csv
+
+    csv.writer(out).writerows(rows)
+    login(client, lawyer)
+    token = csrf_from(client.get("/linkage/match").get_data(as_text=True))
+    resp = client.post(
+        "/linkage/match",
+        data={
+            "csrf_token": token,
+            "threshold": "0.6",
+            "file": (io.BytesIO(out.getvalue().encode("utf-8-sig")), "released.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html[:300]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        items = list(s.scalars(select(MatchCandidate).where(MatchCandidate.kind == "list")))
+        assert any(i.row and i.row.get("row") == 2 for i in items)
+        references = {
+            c.reference for c in s.scalars(select(Case)) if c.id in {i.case_a for i in items}
+        }
+    assert references and all(r in html for r in references)
+    app.extensions["casebook.db"].dispose()
+    targets = [settings.instance, private_tempdir]
+    if settings.is_sqlite:
+        targets.append(Path(settings.database_url.removeprefix("sqlite:///")))
+    assert scan(targets) == []
+    documenter = app.test_client()
+    login(documenter, make_user(app, "documenter"))
+    assert documenter.get("/linkage/match").status_code == 403
+
+
+def test_cli_dedupe_json_and_match(
+    app: Flask, client: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    h = bearer(app, make_user(app, "lawyer"))
+    a, b = _population(app, client, h)
+    app.extensions["casebook.db"].dispose()
+    env = {
+        **os.environ,
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_LINKAGE_MEMORY": "1GB",
+    }
+    cmd = [sys.executable, "-c", "from casebook.cli import main; main()"]
+    done = subprocess.run(
+        [*cmd, "dedupe", "--threshold", "0.6", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines and all(set(line) == {"a", "b", "score"} for line in lines)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
+    assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        "full name,mother,birth year\nأحمد عبدالله محمد الحلبي,فاطمة,1985\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [*cmd, "match", str(listing), "--threshold", "0.6", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    matched = {json.loads(line)["case"] for line in done.stdout.splitlines()}
+    assert refs[a] in matched

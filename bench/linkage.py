@@ -1,0 +1,135 @@
+"""Duplicate detection quality and speed.
+
+Quality: synthetic people with known duplicates (tests/linkage/generator.py: hamza, ta marbuta,
+alef maqsura, tashkeel/tatweel, عبد compounds, dropped ال, typos, blanked fields, birth year
+±1, another governorate, Latin-only spellings), scored by casebook's model; pairwise precision
+and recall at several thresholds.
+
+Speed: the same records stored as real cases (encrypted, through case_create_many), then
+`dedupe_run` (decrypt, normalise, Splink, store review items), next to bare Splink — the same
+model on the same records already in memory — in the same run.
+
+Run: .venv/bin/python -m bench.linkage --records 100000 [--speed 200000] [--postgres]
+Goals (issue 8): recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cases in
+<= 1.5x bare Splink's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.linkage.generator import generate, precision_recall  # noqa: E402
+
+THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+
+
+def quality(records: int) -> None:
+    from casebook.linkage.features import person_features
+    from casebook.linkage.model import score_pairs
+
+    data = generate(records, seed=3)
+    rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
+    start = time.perf_counter()
+    found = score_pairs(rows, threshold=0.3)
+    took = time.perf_counter() - start
+    print(f"quality: {records:,} records, {len(data.pairs):,} true pairs; Splink {took:.1f} s")
+    print("threshold  precision  recall")
+    for threshold in THRESHOLDS:
+        precision, recall = precision_recall(found, data.pairs, threshold)
+        print(f"  {threshold:5.2f}    {precision:.4f}    {recall:.4f}")
+    sys.stdout.flush()
+
+
+def _case(record: dict) -> dict:  # type: ignore[type-arg]
+    return {
+        "person": record["person"],
+        "arrests": record["arrests"],
+        "consent": {"documentation": {"granted": True, "date": "2024-05-01"}},
+    }
+
+
+def speed(records: int, postgres: bool) -> None:
+    from casebook.audit.services import Actor
+    from casebook.cases.services import case_create_many
+    from casebook.cli import _make_app
+    from casebook.linkage.features import person_features
+    from casebook.linkage.model import score_pairs
+    from casebook.linkage.services import dedupe_run
+    from casebook.migrate import upgrade
+    from crypto import FileKeySource, KeyRing
+
+    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-linkage-"))
+    os.environ.update(
+        {
+            "CASEBOOK_ENV": "development",
+            "CASEBOOK_INSTANCE": str(tmp / "instance"),
+            "CASEBOOK_KEK_SOURCE": f"file:{tmp / 'keyring.json'}",
+            "CASEBOOK_EXPECTED_CASES": str(records),
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        }
+    )
+    if postgres:
+        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
+        name = f"cbbench_{uuid.uuid4().hex[:8]}"
+        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        os.environ["DATABASE_URL"] = (
+            make_url(base).set(database=name).render_as_string(hide_password=False)
+        )
+    app = _make_app()
+    settings = app.config["CASEBOOK"]
+    settings.instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+    FileKeySource(Path(settings.kek_source.removeprefix("file:"))).save(KeyRing.generate())
+    upgrade(settings.database_url)
+    app.extensions["casebook.vault"].load()
+    db = app.extensions["casebook.db"]
+    data = generate(records, seed=4)
+    start = time.perf_counter()
+    with app.app_context():
+        for i in range(0, records, 2000):
+            with db.sessionmaker() as s, s.begin():
+                batch = [_case(r) for r in data.records[i : i + 2000]]
+                case_create_many(s, Actor.cli(), batch, created_by=None)
+    print(f"speed: {records:,} cases stored in {time.perf_counter() - start:.0f} s "
+          f"({db.engine.dialect.name})")
+
+    rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
+    start = time.perf_counter()
+    bare = score_pairs(rows, threshold=0.9)
+    bare_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with app.app_context(), db.sessionmaker() as s, s.begin():
+        result = dedupe_run(s, Actor.cli(), threshold=0.9)
+    full_s = time.perf_counter() - start
+    print(f"bare Splink (same model, records in memory): {bare_s:7.1f} s, {len(bare):,} pairs")
+    print(f"casebook dedupe (decrypt, normalise, Splink, store): {full_s:7.1f} s, "
+          f"{len(result.pairs):,} pairs, {result.new:,} review items; "
+          f"{full_s / bare_s:.2f}x bare")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000, help="quality run size")
+    parser.add_argument("--speed", type=int, default=0, help="cases for the speed run (0: skip)")
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    if args.records:
+        quality(args.records)
+    if args.speed:
+        speed(args.speed, args.postgres)
+
+
+if __name__ == "__main__":
+    main()

@@ -109,12 +109,13 @@ def _attachments_dir() -> Path:
 def index() -> Any:
     """The case list. Name searches are POSTed so that names never sit in a URL (address bar,
     history, proxy logs); codes-only filters and paging of them stay shareable GET links."""
-    source: dict[str, str] = dict(request.form.items())
+    # a form sends every field, empty or not: an empty field is no filter
+    source = {k: v for k, v in request.form.items() if v.strip() and k != "csrf_token"}
     if request.method == "GET":  # a name in the query string is refused, not used
         source = {
             k: v
             for k, v in request.args.items()
-            if k not in ("q", "mother", "national_id", "birth_year")
+            if v.strip() and k not in ("q", "mother", "national_id", "birth_year")
         }
     try:
         params = ListQuerySchema().load(source)

@@ -15,16 +15,16 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-
 from casebook.linkage.features import COLUMNS
 
 DEFAULT_MEMORY = "8GB"
+CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
 
 
 def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
     """An in-memory DuckDB that never writes: no temp directory, no external access."""
+    import duckdb  # imported when linkage runs: web workers that never link need not load it
+
     con = duckdb.connect(":memory:", config={"threads": threads})
     con.execute("SET temp_directory = ''")
     con.execute("SET memory_limit = ?", [memory_limit])
@@ -33,7 +33,9 @@ def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
     return con
 
 
-def _table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+def _table(rows: Iterable[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
     data: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     for row in rows:
         for column in COLUMNS:
@@ -99,7 +101,8 @@ def _settings() -> Any:
             block_on("birth_year", "substr(first_skel, 1, 1)"),
             block_on("family", "father"),
             block_on("first", "mother"),
-            block_on("first_skel", "family_skel"),
+            # Latin-only spellings meet their Arabic twins here (and in the first rule)
+            block_on("first_skel", "father_skel", "family_skel"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
@@ -123,6 +126,7 @@ def _estimate_prior(linker: Any, records: int) -> None:
 def _train(linker: Any, rule: Any) -> None:
     """One EM pass. On a small caseload a pass can find too few pairs to learn from; the
     parameters then keep their previous (or Splink's default) values rather than fail the run."""
+    import duckdb
     from splink.internals.exceptions import EMTrainingException
 
     try:
@@ -165,7 +169,13 @@ def score_pairs(
             block_on("father_skel", "grandfather_skel", "birth_year"),
         ):
             _train(linker, rule)
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        # chunks bound the memory of a large run (DuckDB may not spill to disk)
+        chunks = max(1, -(-table.num_rows // CHUNK_RECORDS))
+        predictions = linker.inference.predict(
+            threshold_match_probability=threshold,
+            num_chunks_left=chunks,
+            num_chunks_right=1,
+        )
         result = con.execute(
             f"SELECT unique_id_l, unique_id_r, match_probability "  # noqa: S608 (Splink's own table name)
             f"FROM {predictions.physical_name}"

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from freezegun import freeze_time
 
-from tests.conftest import UserFixture, csrf_from, login, make_user
+from tests.conftest import UserFixture, bearer, csrf_from, login, make_user, minimal_case
 
 FULL_FORM = {
     "consent.documentation.granted": "yes",
@@ -237,3 +237,21 @@ def test_form_messages_are_in_the_users_language(app: Flask, client: FlaskClient
     assert resp.status_code == 422
     assert "هذا الحقل مطلوب." in html and "اكتب سنة (2013)" in html
     assert "Missing data for required field" not in html
+
+
+def test_search_form_sent_whole_with_empty_fields_filters_by_name(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A browser posts every field of the search form; empty ones must not be errors."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    client.post("/api/v1/cases", json=minimal_case(), headers=h)
+    client.post("/api/v1/cases", json=minimal_case(first_name="زياد", family_name="النجار"),
+                headers=h)
+    login(client, lawyer)
+    token = csrf_from(client.get("/cases/").get_data(as_text=True))
+    form = {"csrf_token": token, "q": "احمد الحلبى", "mother": "", "birth_year": "",
+            "national_id": "", "status": "", "governorate": "", "verification": ""}
+    html = client.post("/cases/", data=form).get_data(as_text=True)
+    assert 'class="errors"' not in html
+    assert "الحلبي" in html and "النجار" not in html

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.linkage.generator import generate, precision_recall  # noqa: E402
+from tests.linkage.generator import generate, precision_recall
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
@@ -101,8 +101,10 @@ def speed(records: int, postgres: bool) -> None:
             with db.sessionmaker() as s, s.begin():
                 batch = [_case(r) for r in data.records[i : i + 2000]]
                 case_create_many(s, Actor.cli(), batch, created_by=None)
-    print(f"speed: {records:,} cases stored in {time.perf_counter() - start:.0f} s "
-          f"({db.engine.dialect.name})")
+    print(
+        f"speed: {records:,} cases stored in {time.perf_counter() - start:.0f} s "
+        f"({db.engine.dialect.name})"
+    )
 
     rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
     start = time.perf_counter()
@@ -113,9 +115,11 @@ def speed(records: int, postgres: bool) -> None:
         result = dedupe_run(s, Actor.cli(), threshold=0.9)
     full_s = time.perf_counter() - start
     print(f"bare Splink (same model, records in memory): {bare_s:7.1f} s, {len(bare):,} pairs")
-    print(f"casebook dedupe (decrypt, normalise, Splink, store): {full_s:7.1f} s, "
-          f"{len(result.pairs):,} pairs, {result.new:,} review items; "
-          f"{full_s / bare_s:.2f}x bare")
+    print(
+        f"casebook dedupe (decrypt, normalise, Splink, store): {full_s:7.1f} s, "
+        f"{len(result.pairs):,} pairs, {result.new:,} review items; "
+        f"{full_s / bare_s:.2f}x bare"
+    )
     sys.stdout.flush()
 
 

@@ -198,9 +198,143 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    _more_paths(spec, obj, case_id)
     doc = spec.to_dict()
     doc["security"] = [{"bearer": []}]
     return doc
+
+
+def _object_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> None:
+    """Statistics, import, packets and linkage."""
+    text = {"type": "string"}
+    mechanism = {
+        "name": "mechanism",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": ["wgeid", "iimp"]},
+    }
+    index = {"name": "index", "in": "path", "required": True, "schema": {"type": "integer"}}
+    query = [
+        {"name": "by", "in": "query", "required": True, "schema": text},
+        {"name": "k", "in": "query", "schema": {"type": "integer"}},
+        {"name": "epsilon", "in": "query", "schema": {"type": "number"}},
+        {"name": "verified", "in": "query", "schema": {"type": "boolean"}},
+    ]
+    spec.path(
+        "/api/v1/stats",
+        operations={
+            "get": {
+                "summary": "Anonymised counts with small-cell suppression or a DP release",
+                "parameters": query,
+                "responses": _responses({"200": obj}, 401, 403, 422, 429),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/stats/budget",
+        operations={
+            "get": {
+                "summary": "The differential-privacy budget of this month",
+                "responses": _responses({"200": obj}, 401, 403),
+            }
+        },
+    )
+    upload = {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "dry_run": {"type": "boolean"},
+            "skip_invalid": {"type": "boolean"},
+        },
+        "required": ["file"],
+    }
+    spec.path(
+        "/api/v1/imports",
+        operations={
+            "post": {
+                "summary": "Import cases from CSV, XLSX or JSON lines (row-by-row report)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload}},
+                },
+                "responses": _responses({"200": obj, "201": obj}, 401, 403, 413, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/packets/{mechanism}",
+        parameters=[case_id, mechanism],
+        operations={
+            "get": {
+                "summary": "A WGEID or IIMP packet, or 422 naming what is missing (lawyer)",
+                "responses": _responses({"200": obj}, 401, 403, 404, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/packets/{mechanism}/submissions",
+        parameters=[case_id, mechanism],
+        operations={
+            "post": {
+                "summary": "Record a submission to the mechanism (a family action)",
+                "requestBody": _object_body({"date": text, "reference": text, "note": text}, []),
+                "responses": _responses({"201": obj}, 400, 401, 403, 404, 409, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/submissions/{index}/reply",
+        parameters=[case_id, index],
+        operations={
+            "post": {
+                "summary": "Record the mechanism's reply to a submission",
+                "requestBody": _object_body({"reply": text, "date": text}, ["reply"]),
+                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/linkage/candidates",
+        operations={
+            "get": {
+                "summary": "Open review items: possible duplicates and list matches (lawyer)",
+                "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}}],
+                "responses": _responses({"200": obj}, 401, 403),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/linkage/candidates/{candidate_id}/decision",
+        parameters=[
+            {
+                "name": "candidate_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        ],
+        operations={
+            "post": {
+                "summary": "Decide: duplicate (merge; keep a or b), not_duplicate, match, no_match",
+                "requestBody": _object_body(
+                    {
+                        "decision": {
+                            "type": "string",
+                            "enum": ["duplicate", "not_duplicate", "match", "no_match"],
+                        },
+                        "keep": {"type": "string", "enum": ["a", "b"]},
+                    },
+                    ["decision"],
+                ),
+                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+            }
+        },
+    )
 
 
 @bp.get("/api/v1/openapi.json")

@@ -291,6 +291,6 @@ def synthetic_case(rng: random.Random) -> dict[str, Any]:
 
 
 def synthetic_cases(count: int, seed: int) -> Iterator[dict[str, Any]]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 (reproducible synthetic data, not secrets)
     for _ in range(count):
         yield synthetic_case(rng)

@@ -176,9 +176,9 @@ def score_pairs(
             num_chunks_left=chunks,
             num_chunks_right=1,
         )
+        table_name = predictions.physical_name  # Splink's own table, not input
         result = con.execute(
-            f"SELECT unique_id_l, unique_id_r, match_probability "  # noqa: S608 (Splink's own table name)
-            f"FROM {predictions.physical_name}"
+            f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name}"  # noqa: S608  # nosec B608
         ).fetchall()
     finally:
         con.close()

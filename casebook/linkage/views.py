@@ -78,7 +78,7 @@ def _references(items: list[MatchCandidate]) -> dict[Any, str]:
 
 def _page() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), 100_000)
     except ValueError:
         return 1
 

@@ -246,12 +246,21 @@ def test_search_form_sent_whole_with_empty_fields_filters_by_name(
     lawyer = make_user(app, "lawyer")
     h = bearer(app, lawyer)
     client.post("/api/v1/cases", json=minimal_case(), headers=h)
-    client.post("/api/v1/cases", json=minimal_case(first_name="زياد", family_name="النجار"),
-                headers=h)
+    client.post(
+        "/api/v1/cases", json=minimal_case(first_name="زياد", family_name="النجار"), headers=h
+    )
     login(client, lawyer)
     token = csrf_from(client.get("/cases/").get_data(as_text=True))
-    form = {"csrf_token": token, "q": "احمد الحلبى", "mother": "", "birth_year": "",
-            "national_id": "", "status": "", "governorate": "", "verification": ""}
+    form = {
+        "csrf_token": token,
+        "q": "احمد الحلبى",
+        "mother": "",
+        "birth_year": "",
+        "national_id": "",
+        "status": "",
+        "governorate": "",
+        "verification": "",
+    }
     html = client.post("/cases/", data=form).get_data(as_text=True)
     assert 'class="errors"' not in html
     assert "الحلبي" in html and "النجار" not in html

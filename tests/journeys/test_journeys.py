@@ -202,11 +202,17 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     reference = _reference_of(p)
     p.set_input_files(
         'input[name="file"]',
-        files=[{"name": "id-card.pdf", "mimeType": "application/pdf",
-                "buffer": b"%PDF-1.4\n% synthetic test document\n"}],
+        files=[
+            {
+                "name": "id-card.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n% synthetic test document\n",
+            }
+        ],
     )
     p.locator('input[name="file"]').locator("xpath=ancestor::form").locator(
-        'button[type="submit"]').click()
+        'button[type="submit"]'
+    ).click()
     p.wait_for_load_state()
     assert "id-card.pdf" in p.content()
     j.shot("attachment-added")
@@ -229,7 +235,8 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     j.shot("case-opened")
     p.select_option('[name="verification"]', "verified")
     p.locator('select[name="verification"]').locator("xpath=ancestor::form").locator(
-        'button[type="submit"]').click()
+        'button[type="submit"]'
+    ).click()
     p.wait_for_load_state()
     j.shot("verified")
     p.fill('textarea[name="text"] >> nth=-1', "الأدلة كافية لتقديم البلاغ")
@@ -237,7 +244,7 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     p.wait_for_load_state()
     assert "الأدلة كافية لتقديم البلاغ" in p.content()
     j.shot("legal-note")
-    p.click(f'a[href*="/packet/wgeid"]')
+    p.click('a[href*="/packet/wgeid"]')
     p.wait_for_load_state()
     j.shot("wgeid-packet")
     assert "1." in p.inner_text("h2 >> nth=0")

@@ -83,7 +83,9 @@ def main() -> None:
 
     start = time.perf_counter()
     with app.app_context(), db.sessionmaker() as s, s.begin():
-        result = import_file(s, Actor.cli(), data, "bench.csv", created_by=None)
+        result = import_file(
+            s, Actor.cli(), data, "bench.csv", created_by=None, workers=os.cpu_count() or 1
+        )
     took = time.perf_counter() - start
     assert result.imported == args.cases, result.as_json()["problems"][:5]
 

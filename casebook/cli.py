@@ -347,6 +347,8 @@ def import_command(
                     dry_run=dry_run,
                     skip_invalid=skip_invalid,
                     progress=bar.update,
+                    # validation in worker processes pays off on large files only
+                    workers=min(os.cpu_count() or 1, 4) if len(data) > 2_000_000 else 1,
                 )
     except ImportFileError as exc:
         for problem in exc.problems:

@@ -29,11 +29,17 @@ class ImportFileError(Exception):
 @dataclass(slots=True)
 class Row:
     """One case of the file: its row number as the user sees it (a spreadsheet's header is
-    row 1) and the case object, or why the row could not even be read."""
+    row 1) and either the case object (JSON lines), the cells by canonical column (CSV, XLSX;
+    turned into a case object by `case_object`, possibly in another process), or why the row
+    could not even be read."""
 
     number: int
     case: Any = None
     problems: dict[str, list[str]] = field(default_factory=dict)
+    cells: dict[str, Any] | None = None
+
+    def case_object(self) -> Any:
+        return row_to_case(self.cells) if self.cells is not None else self.case
 
 
 def detect_kind(filename: str, head: bytes) -> str:
@@ -82,7 +88,7 @@ def _table_rows(header: list[Any], rows: Iterator[tuple[int, list[Any]]]) -> Ite
             yield Row(number, problems={"row": ["This row has more cells than the header."]})
             continue
         cells = {c: v for c, v in zip(columns, values, strict=False) if c is not None}
-        yield Row(number, case=row_to_case(cells))
+        yield Row(number, cells=cells)
 
 
 def read_csv(data: bytes) -> tuple[Iterator[Row], str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +150,7 @@ def import_file(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> ImportResult:
     """Import a CSV, XLSX or JSON-lines file. Raises ImportFileError when the file as a whole
     cannot be read; otherwise returns what happened, row by row for the refused rows."""
@@ -161,10 +162,11 @@ def import_file(
     session.flush()
     savepoint = session.begin_nested()
     try:
-        for row in rows:
-            _take(result, writer, row, skip_invalid)
+        for checked in _checked(rows, workers):
+            for number, clean, problems in checked:
+                _take(result, writer, number, clean, problems, skip_invalid)
             if progress is not None:
-                progress(1)
+                progress(len(checked))
         writer.flush(result)
     except BaseException:  # a file error midway, or anything else: no case is kept
         savepoint.rollback()
@@ -207,12 +209,66 @@ def import_file(
     return result
 
 
-def _take(result: ImportResult, writer: _Writer, row: Row, skip_invalid: bool) -> None:
+Checked = list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]]
+CHUNK = 500
+
+
+def check_rows(rows: list[Row]) -> Checked:
+    """Rows to validated cases or their problems: the costly half of an import (marshmallow),
+    free of any database or key, so that it can run in worker processes."""
+    out: Checked = []
+    for row in rows:
+        if row.problems:
+            out.append((row.number, None, row.problems))
+            continue
+        clean, problems = case_validate(row.case_object())
+        out.append((row.number, clean, problems))
+    return out
+
+
+def _chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _checked(rows: Iterator[Row], workers: int) -> Iterator[Checked]:
+    """Checked chunks in file order. With workers > 1 (the CLI on a large file) validation runs
+    in that many spawned processes while this one encrypts and writes; rows travel through
+    pipes, never files. Web requests validate in-process (no processes forked from a server)."""
+    if workers <= 1:
+        for chunk in _chunks(rows):
+            yield check_rows(chunk)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[Checked]] = deque()
+        for chunk in _chunks(rows):
+            pending.append(pool.submit(check_rows, chunk))
+            if len(pending) >= 2 * workers:  # a bounded window: memory stays flat
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _take(
+    result: ImportResult,
+    writer: _Writer,
+    number: int,
+    clean: dict[str, Any] | None,
+    problems: dict[str, list[str]],
+    skip_invalid: bool,
+) -> None:
     result.rows += 1
-    problems = row.problems
-    clean: dict[str, Any] | None = None
-    if not problems:
-        clean, problems = case_validate(row.case)
     if problems or clean is None:
         result.rejected += 1
         if not skip_invalid:
@@ -220,9 +276,9 @@ def _take(result: ImportResult, writer: _Writer, row: Row, skip_invalid: bool) -
         if len(result.problems) < MAX_REPORTED:
             for path, messages in sorted(problems.items()):
                 for message in messages:
-                    result.problems.append((row.number, column_of(path), message))
+                    result.problems.append((number, column_of(path), message))
         return
-    writer.add(result, row.number, clean)
+    writer.add(result, number, clean)
 
 
 __all__ = ["ImportFileError", "ImportResult", "import_file", "report_csv"]

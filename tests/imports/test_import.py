@@ -452,3 +452,26 @@ def test_each_imported_case_is_audited_with_its_row(app: Flask) -> None:
     assert sorted(d["row"] for d in details) == [2, 3]
     assert {d["import"] for d in details} == {str(result.run_id)}
     assert json.loads(runs[0].details)["imported"] == 2
+
+
+def test_worker_processes_give_the_same_result(app: Flask) -> None:
+    """The CLI validates large files in worker processes: same cases, same report, same order."""
+    from casebook.cases.demo import synthetic_cases
+
+    rows = [case_to_row(c) for c in synthetic_cases(1200, 8)]
+    rows[5]["person.birth_date"] = "2099"
+    rows[700]["arrest.governorate"] = "atlantis"
+    data = _csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows])
+    single = _import(app, data, dry_run=True)
+    parallel = _import(app, data, dry_run=True, workers=2)
+    assert (
+        single.problems
+        == parallel.problems
+        == [
+            (7, "person.birth_date", single.problems[0][2]),
+            (702, "arrest.governorate", single.problems[1][2]),
+        ]
+    )
+    result = _import(app, data, skip_invalid=True, workers=2)
+    assert (result.imported, result.rejected) == (1198, 2)
+    assert _count(app) == 1198

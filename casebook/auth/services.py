@@ -331,14 +331,16 @@ def token_user(session: Session, raw: str) -> User | None:
     """The live user a bearer token stands for (unexpired, unrevoked, account enabled)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    token = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _vault(session).keyed_hash("api-token", raw))
+    found = session.execute(  # token and user in one round trip: this runs on every request
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _vault(session).keyed_hash("api-token", raw))
     ).first()
     now = datetime.now(UTC)
-    if token is None or token.revoked_at is not None or token.expires_at <= now:
+    if found is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or user.disabled:
+    token, user = found
+    if token.revoked_at is not None or token.expires_at <= now or user.disabled:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         token.last_used_at = now

@@ -122,3 +122,14 @@ def close_spools(_exc: BaseException | None = None) -> None:
     """Delete every spool of the request, whatever happened to it."""
     for spool in g.pop("upload_spools", []):
         spool.close()
+
+
+def uploaded_bytes(field: str = "file") -> tuple[bytes, str] | None:
+    """(content, file name) of the request's upload in `field`, decrypted into memory from its
+    spool (imports and outside lists are read whole), or None when there is none."""
+    from flask import request
+
+    upload = request.files.get(field)
+    if upload is None or not isinstance(upload.stream, EncryptedSpool):
+        return None
+    return b"".join(upload.stream.chunks()), upload.filename or ""

@@ -21,7 +21,7 @@ from casebook.cases.forms import localise
 from casebook.imports.columns import COLUMNS
 from casebook.imports.models import ImportRun
 from casebook.imports.services import ImportFileError, ImportResult, import_file, report_csv
-from casebook.uploads import EncryptedSpool
+from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -30,13 +30,6 @@ api = Blueprint("imports_api", __name__, url_prefix="/api/v1/imports")
 
 def _flag(name: str) -> bool:
     return request.form.get(name, "").lower() in ("1", "true", "on", "yes")
-
-
-def _uploaded() -> tuple[bytes, str] | None:
-    upload = request.files.get("file")
-    if upload is None or not isinstance(upload.stream, EncryptedSpool):
-        return None
-    return b"".join(upload.stream.chunks()), upload.filename or ""
 
 
 def _run(data: bytes, filename: str) -> ImportResult:
@@ -76,7 +69,7 @@ def upload() -> Any:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    uploaded = _uploaded()
+    uploaded = uploaded_bytes()
     errors: dict[str, list[str]] = {}
     result = None
     if uploaded is None or not uploaded[0]:
@@ -133,7 +126,7 @@ def template() -> Response:
 def api_import() -> Any:
     """multipart "file" (+ dry_run, skip_invalid): 200 with the run, or 422 with every problem
     as `rows.<row>.<field>`."""
-    uploaded = _uploaded()
+    uploaded = uploaded_bytes()
     if uploaded is None or not uploaded[0]:
         return error_response(
             422, "Send the file in a multipart field named 'file'.", fields={"file": ["Missing."]}

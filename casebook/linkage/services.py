@@ -87,13 +87,16 @@ def linkage_rows(
             progress(len(batch))
 
 
-def _known_pairs(session: Session) -> set[tuple[str, str]]:
-    rows = session.execute(
-        select(MatchCandidate.case_a, MatchCandidate.case_b).where(
-            MatchCandidate.case_b.is_not(None)
+def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tuple[str, str]]:
+    """Pairs already in review or decided (all of them, or only those of one case)."""
+    query = select(MatchCandidate.case_a, MatchCandidate.case_b).where(
+        MatchCandidate.case_b.is_not(None)
+    )
+    if involving is not None:
+        query = query.where(
+            or_(MatchCandidate.case_a == involving, MatchCandidate.case_b == involving)
         )
-    ).all()
-    return {(str(a), str(b)) for a, b in rows}
+    return {(str(a), str(b)) for a, b in session.execute(query).all()}
 
 
 @dataclass
@@ -221,7 +224,7 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
         score = entry_score(person, (other.record or {}).get("person") or {})
         if score >= ENTRY_THRESHOLD:
             similar.append((other, score))
-    known = _known_pairs(session)
+    known = _known_pairs(session, case.id)
     for other, score in similar:
         a, b = _pair(case.id, other.id)
         if (str(a), str(b)) not in known:

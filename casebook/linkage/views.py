@@ -22,7 +22,7 @@ from casebook.linkage.lists import read_list
 from casebook.linkage.models import OPEN, MatchCandidate
 from casebook.linkage.services import LinkageInputError, candidate_decide, list_match
 from casebook.names import normalise
-from casebook.uploads import EncryptedSpool
+from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
 
 bp = Blueprint("linkage", __name__, url_prefix="/linkage")
@@ -172,13 +172,6 @@ def decide(candidate_id: str) -> Any:
     return redirect(url_for(".queue"))
 
 
-def _upload() -> tuple[bytes, str] | None:
-    upload = request.files.get("file")
-    if upload is None or not isinstance(upload.stream, EncryptedSpool):
-        return None
-    return b"".join(upload.stream.chunks()), upload.filename or ""
-
-
 def _threshold() -> float | None:
     try:
         value = float(request.form.get("threshold") or 0.9)
@@ -196,7 +189,7 @@ def match() -> Any:
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        uploaded = _upload()
+        uploaded = uploaded_bytes()
         threshold = _threshold()
         if threshold is None:
             errors["threshold"] = [_("A number between 0.5 and 0.999.")]

@@ -21,7 +21,8 @@ from casebook.encrypted import Vault
 
 RECOVERY_CODES = 10
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud over a bad line
-TOKEN_PREFIX = "cbt_"  # noqa: S105  # nosec B105 (a public prefix: leaked tokens are greppable)
+# a public prefix that makes leaked tokens greppable, not a secret (ruff S105, bandit B105)
+TOKEN_PREFIX = "cbt_"  # noqa: S105  # nosec B105
 
 
 class AccountError(Exception):

@@ -291,6 +291,7 @@ def synthetic_case(rng: random.Random) -> dict[str, Any]:
 
 
 def synthetic_cases(count: int, seed: int) -> Iterator[dict[str, Any]]:
-    rng = random.Random(seed)  # nosec B311 (reproducible synthetic data, not secrets)
+    # synthetic data, not secrets (bandit B311)
+    rng = random.Random(seed)  # nosec B311
     for _ in range(count):
         yield synthetic_case(rng)

@@ -14,13 +14,9 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 
 def make_csv(count: int, seed: int) -> bytes:
@@ -40,33 +36,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=20000)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-import-"))
-    os.environ["CASEBOOK_INSTANCE"] = str(tmp / "instance")
-    os.environ["CASEBOOK_ENV"] = "development"
-    os.environ["CASEBOOK_KEK_SOURCE"] = f"file:{tmp / 'keyring.json'}"
-    os.environ["CASEBOOK_EXPECTED_CASES"] = str(max(args.cases, 1000))
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    if args.postgres:
-        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
-        name = f"cbbench_{uuid.uuid4().hex[:8]}"
-        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        os.environ["DATABASE_URL"] = (
-            make_url(base).set(database=name).render_as_string(hide_password=False)
-        )
+    from bench._instance import fresh_instance
     from casebook.audit.services import Actor
-    from casebook.cli import _make_app
     from casebook.imports.services import import_file
-    from casebook.migrate import upgrade
-    from crypto import FileKeySource, KeyRing
 
-    app = _make_app()
-    settings = app.config["CASEBOOK"]
-    settings.instance.mkdir(parents=True, exist_ok=True, mode=0o700)
-    FileKeySource(Path(settings.kek_source.removeprefix("file:"))).save(KeyRing.generate())
-    upgrade(settings.database_url)
-    app.extensions["casebook.vault"].load()
-    db = app.extensions["casebook.db"]
+    app, db = fresh_instance("cb-bench-import-", args.cases, args.postgres)
     data = make_csv(args.cases, 11)
     print(f"engine: {db.engine.dialect.name}; {args.cases} cases, CSV {len(data) / 1e6:.1f} MB")
 

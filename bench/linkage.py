@@ -17,15 +17,9 @@ Goals (issue 8): recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -60,40 +54,14 @@ def _case(record: dict) -> dict:  # type: ignore[type-arg]
 
 
 def speed(records: int, postgres: bool) -> None:
+    from bench._instance import fresh_instance
     from casebook.audit.services import Actor
     from casebook.cases.services import case_create_many
-    from casebook.cli import _make_app
     from casebook.linkage.features import person_features
     from casebook.linkage.model import score_pairs
     from casebook.linkage.services import dedupe_run
-    from casebook.migrate import upgrade
-    from crypto import FileKeySource, KeyRing
 
-    tmp = Path(tempfile.mkdtemp(prefix="cb-bench-linkage-"))
-    os.environ.update(
-        {
-            "CASEBOOK_ENV": "development",
-            "CASEBOOK_INSTANCE": str(tmp / "instance"),
-            "CASEBOOK_KEK_SOURCE": f"file:{tmp / 'keyring.json'}",
-            "CASEBOOK_EXPECTED_CASES": str(records),
-            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        }
-    )
-    if postgres:
-        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
-        name = f"cbbench_{uuid.uuid4().hex[:8]}"
-        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        os.environ["DATABASE_URL"] = (
-            make_url(base).set(database=name).render_as_string(hide_password=False)
-        )
-    app = _make_app()
-    settings = app.config["CASEBOOK"]
-    settings.instance.mkdir(parents=True, exist_ok=True, mode=0o700)
-    FileKeySource(Path(settings.kek_source.removeprefix("file:"))).save(KeyRing.generate())
-    upgrade(settings.database_url)
-    app.extensions["casebook.vault"].load()
-    db = app.extensions["casebook.db"]
+    app, db = fresh_instance("cb-bench-linkage-", records, postgres)
     data = generate(records, seed=4)
     start = time.perf_counter()
     with app.app_context():

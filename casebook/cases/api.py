@@ -147,7 +147,7 @@ def show(case_id: str) -> Any:
     return jsonify(doc)
 
 
-def _write(
+def case_json_action(
     case_id: str, change: Callable[[Session, Case, dict[str, Any]], Any], *, edit: bool = False
 ) -> Any:
     """Load-then-authorise the case, read the JSON body, apply one service; every refusal
@@ -181,7 +181,7 @@ def patch(case_id: str) -> Any:
         case_update(s, current_actor(), case, data)
         return jsonify(selectors.case_document(s, current_user, case))
 
-    return _write(case_id, change, edit=True)
+    return case_json_action(case_id, change, edit=True)
 
 
 @bp.post("/<case_id>/status")
@@ -191,7 +191,7 @@ def add_status(case_id: str) -> Any:
         status_add(s, current_actor(), case, data)
         return jsonify({"current_status": (case.facets or {}).get("status")}), 201
 
-    return _write(case_id, change, edit=True)
+    return case_json_action(case_id, change, edit=True)
 
 
 @bp.post("/<case_id>/testimonies")
@@ -201,7 +201,7 @@ def add_testimony(case_id: str) -> Any:
         testimony = testimony_add(s, current_actor(), case, data, current_user.id)
         return jsonify({"id": str(testimony.id)}), 201
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)
 
 
 def receive_upload(case: Any) -> tuple[Any, str | None]:
@@ -294,7 +294,7 @@ def review(case_id: str) -> Any:
             }
         )
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)
 
 
 @bp.post("/<case_id>/consent")
@@ -304,7 +304,7 @@ def consent(case_id: str) -> Any:
         consent_change(s, current_actor(), case, data)
         return jsonify({"consent": selectors.consent_summary(case)})
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)
 
 
 @bp.post("/<case_id>/legal-notes")
@@ -314,7 +314,7 @@ def legal_note(case_id: str) -> Any:
         legal_note_add(s, current_actor(), case, str(data.get("text", "")))
         return jsonify({"legal_notes": len(case.legal_notes or [])}), 201
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)
 
 
 @bp.post("/<case_id>/assign")
@@ -325,7 +325,7 @@ def assign(case_id: str) -> Any:
         case_assign(s, current_actor(), case, user_id)
         return jsonify({"assigned": str(user_id)})
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)
 
 
 @bp.post("/<case_id>/erase")
@@ -345,4 +345,4 @@ def erase(case_id: str) -> Any:
         erased = case.erased_at.isoformat() if case.erased_at else None
         return jsonify({"reference": case.reference, "erased_at": erased})
 
-    return _write(case_id, change)
+    return case_json_action(case_id, change)

@@ -273,12 +273,14 @@ def edit(case_id: str) -> Any:
     return redirect(url_for(".show", case_id=case.id))
 
 
-def _case_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
+def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
+    """A form post on one case (here and in packets): load-then-authorise, check CSRF, apply one
+    service, flash every problem, and return to the case page."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
     if edit and not selectors.may_edit(current_user, case):
         flash(_("This case can no longer be edited by you. Ask a lawyer."))
-        return redirect(url_for(".show", case_id=case.id))
+        return redirect(url_for("cases.show", case_id=case.id))
     if not EmptyForm().validate_on_submit():
         return error_response(400)
     try:
@@ -287,10 +289,10 @@ def _case_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
         for path, messages in exc.fields.items():
             for message in messages:
                 flash(f"{path}: {message}")
-        return redirect(url_for(".show", case_id=case.id)), 303
+        return redirect(url_for("cases.show", case_id=case.id)), 303
     except CaseStateError as exc:
         flash(str(exc))
-    return redirect(url_for(".show", case_id=case.id))
+    return redirect(url_for("cases.show", case_id=case.id))
 
 
 def _fields(*names: str) -> dict[str, Any]:
@@ -300,7 +302,7 @@ def _fields(*names: str) -> dict[str, Any]:
 @bp.post("/<case_id>/status")
 @requires(Permission.CASE_EDIT)
 def add_status(case_id: str) -> Any:
-    return _case_action(
+    return case_form_action(
         case_id,
         lambda s, c: status_add(s, current_actor(), c, _fields("status", "date", "source", "note")),
         edit=True,
@@ -310,7 +312,7 @@ def add_status(case_id: str) -> Any:
 @bp.post("/<case_id>/testimonies")
 @requires(Permission.CASE_CREATE)
 def add_testimony(case_id: str) -> Any:
-    return _case_action(
+    return case_form_action(
         case_id,
         lambda s, c: testimony_add(
             s, current_actor(), c, _fields("text", "date", "language"), current_user.id
@@ -341,7 +343,7 @@ def attachment(case_id: str, attachment_id: str) -> Any:
 @bp.post("/<case_id>/review")
 @requires(Permission.CASE_REVIEW)
 def review(case_id: str) -> Any:
-    return _case_action(
+    return case_form_action(
         case_id,
         lambda s, c: case_review(
             s, current_actor(), c, _fields("verification", "duplicate_of", "note")
@@ -357,13 +359,13 @@ def consent(case_id: str) -> Any:
         data["granted"] = request.form.get("granted") == "yes"
         consent_change(s, current_actor(), c, data)
 
-    return _case_action(case_id, act)
+    return case_form_action(case_id, act)
 
 
 @bp.post("/<case_id>/legal-notes")
 @requires(Permission.LEGAL_NOTES)
 def legal_note(case_id: str) -> Any:
-    return _case_action(
+    return case_form_action(
         case_id, lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", ""))
     )
 

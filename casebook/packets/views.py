@@ -6,22 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from casebook import db
 from casebook.auth.permissions import Permission
 from casebook.cases import selectors
+from casebook.cases.api import case_json_action
 from casebook.cases.models import Case
-from casebook.cases.services import (
-    CaseInputError,
-    CaseStateError,
-    case_viewed,
-    submission_add,
-    submission_reply,
-)
+from casebook.cases.services import case_viewed, submission_add, submission_reply
+from casebook.cases.views import case_form_action
 from casebook.packets.services import (
     ELEMENT_LABELS,
     MECHANISMS,
@@ -83,40 +80,22 @@ def packet(case_id: str, mechanism: str) -> Any:
 @bp.post("/<case_id>/packet/<mechanism>/submitted")
 @requires(Permission.CASE_PACKET)
 def submitted(case_id: str, mechanism: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    try:
+    def act(s: Session, case: Case) -> None:
         submission_add(s, current_actor(), case, _mechanism(mechanism), request.form.to_dict())
-    except CaseInputError as exc:
-        flash(_("The submission was not recorded: %(fields)s", fields=", ".join(exc.fields)))
-    except CaseStateError:
-        abort(409)
-    else:
         flash(_("The submission was recorded."))
-    return redirect(url_for("cases.show", case_id=case.id))
+
+    return case_form_action(case_id, act)
 
 
 @bp.post("/<case_id>/submissions/<int:index>/reply")
 @requires(Permission.CASE_PACKET)
 def reply(case_id: str, index: int) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    try:
-        submission_reply(
-            s,
-            current_actor(),
-            case,
-            index,
-            request.form.get("reply", ""),
-            request.form.get("date") or None,
-        )
-    except CaseInputError as exc:
-        flash(_("The reply was not recorded: %(fields)s", fields=", ".join(exc.fields)))
-    except CaseStateError:
-        abort(409)
-    else:
+    def act(s: Session, case: Case) -> None:
+        date = request.form.get("date") or None
+        submission_reply(s, current_actor(), case, index, request.form.get("reply", ""), date)
         flash(_("The reply was recorded."))
-    return redirect(url_for("cases.show", case_id=case.id))
+
+    return case_form_action(case_id, act)
 
 
 @bp.get("/<case_id>/dossier")
@@ -175,34 +154,18 @@ def api_packet(case_id: str, mechanism: str) -> Any:
 @api.post("/<case_id>/packets/<mechanism>/submissions")
 @requires(Permission.CASE_PACKET)
 def api_submitted(case_id: str, mechanism: str) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return error_response(400, "Send a JSON object (Content-Type: application/json).")
-    try:
-        index = submission_add(s, current_actor(), case, _mechanism(mechanism), data)
-    except CaseInputError as exc:
-        return error_response(422, fields=exc.fields)
-    except CaseStateError:
-        return error_response(409)
-    return {"index": index}, 201
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        return {"index": submission_add(s, current_actor(), case, _mechanism(mechanism), data)}, 201
+
+    return case_json_action(case_id, change)
 
 
 @api.post("/<case_id>/submissions/<int:index>/reply")
 @requires(Permission.CASE_PACKET)
 def api_reply(case_id: str, index: int) -> Any:
-    s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return error_response(400, "Send a JSON object (Content-Type: application/json).")
-    try:
-        submission_reply(
-            s, current_actor(), case, index, str(data.get("reply") or ""), data.get("date")
-        )
-    except CaseInputError as exc:
-        return error_response(422, fields=exc.fields)
-    except CaseStateError:
-        return error_response(409)
-    return {"index": index}, 200
+    def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
+        reply_text, date = str(data.get("reply") or ""), data.get("date")
+        submission_reply(s, current_actor(), case, index, reply_text, date)
+        return {"index": index}, 200
+
+    return case_json_action(case_id, change)

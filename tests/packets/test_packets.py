@@ -193,3 +193,33 @@ def test_dossier_has_the_whole_case_with_its_timeline(
     assert order == sorted(order)  # arrest, the family's inquiry, then death in custody
     reads = _actions(app, "case.read")
     assert reads[-1] == {"source": True, "legal_notes": True}
+
+
+def test_submission_and_reply_through_the_pages(
+    app: Flask, client: FlaskClient, lawyer: UserFixture
+) -> None:
+    from tests.conftest import csrf_from
+
+    cid = _create(client, bearer(app, lawyer), submittable())
+    login(client, lawyer)
+    page = client.get(f"/cases/{cid}/packet/wgeid?lang=en").get_data(as_text=True)
+    resp = client.post(
+        f"/cases/{cid}/packet/wgeid/submitted",
+        data={"csrf_token": csrf_from(page), "date": "2025-02-01", "reference": "WG-77"},
+        follow_redirects=True,
+    )
+    html = resp.get_data(as_text=True)
+    assert "The submission was recorded." in html and "WG-77" in html
+    resp = client.post(
+        f"/cases/{cid}/submissions/1/reply",
+        data={"csrf_token": csrf_from(html), "reply": "Transmitted", "date": "2099-01"},
+        follow_redirects=True,
+    )
+    assert "Transmitted" not in resp.get_data(as_text=True)  # a future date is refused
+    resp = client.post(
+        f"/cases/{cid}/submissions/1/reply",
+        data={"csrf_token": csrf_from(html), "reply": "Transmitted", "date": "2025-03"},
+        follow_redirects=True,
+    )
+    assert "The reply was recorded." in resp.get_data(as_text=True)
+    assert _actions(app, "packet.reply") == [{"mechanism": "wgeid", "index": 1}]

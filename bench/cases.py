@@ -171,7 +171,12 @@ def main() -> None:
         "--reuse",
         type=Path,
         default=None,
-        help="measure HTTP only, on the folder an earlier SQLite run left",
+        help="measure HTTP only, on the folder an earlier run left (with --keep on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the PostgreSQL database for a later --reuse (SQLite folders are always kept)",
     )
     parser.add_argument(
         "--postgres",
@@ -188,7 +193,10 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
     }
     admin = None
-    if args.postgres:
+    saved = tmp / "env.json"
+    if args.reuse and saved.exists():
+        env = json.loads(saved.read_text())
+    elif args.postgres:
         base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
         name = f"cbbench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -197,12 +205,23 @@ def main() -> None:
         env["DATABASE_URL"] = (
             make_url(base).set(database=name).render_as_string(hide_password=False)
         )
+    saved.write_text(json.dumps(env))
     print(f"server log: {tmp / 'server.log'}")
-    print(f"engine: {'PostgreSQL' if args.postgres else 'SQLite'}; cases: {args.cases:,}")
+    postgres = env["DATABASE_URL"].startswith("postgresql")
+    print(f"engine: {'PostgreSQL' if postgres else 'SQLite'}; cases: {args.cases:,}")
     if args.reuse:
         token, ids, names = reuse(env)
     else:
         token, ids, names = load(env, args.cases, args.batch)
+        if postgres:
+            # What autovacuum does within minutes of a bulk load on a running server: set the
+            # visibility map and statistics, so the measurement is of the steady state.
+            start = time.perf_counter()
+            vacuum = create_engine(env["DATABASE_URL"], isolation_level="AUTOCOMMIT")
+            with vacuum.connect() as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+            vacuum.dispose()
+            print(f"VACUUM ANALYZE after the load: {time.perf_counter() - start:.0f} s")
     port = _free_port()
     log = (tmp / "server.log").open("w")
     server = subprocess.Popen(
@@ -275,7 +294,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-        if admin is not None:
+        if admin is not None and not args.keep:
             with admin.connect() as conn:
                 conn.execute(
                     text(f'DROP DATABASE "{make_url(env["DATABASE_URL"]).database}" WITH (FORCE)')

@@ -4,7 +4,7 @@ to a plaintext SQL GROUP BY over the same rows in the same run (the baseline).
 Rows are bulk-written with real encryption of the facets (what statistics read), not through
 case_create, so that a million rows load in minutes; bench/cases.py measures case_create.
 
-Run: .venv/bin/python -m bench.stats --cases 1000000
+Run: .venv/bin/python -m bench.stats --cases 1000000 [--postgres]
 Goal (issue 7): cold <= 15 s, cached <= 100 ms at 1,000,000 cases.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -19,7 +20,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench._timing import row
@@ -38,9 +40,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--by", default="governorate,arrest_year")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use CASEBOOK_TEST_DATABASE_URL's server (a throw-away database)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="casebook-stats-"))
     url = f"sqlite:///{tmp / 'stats.sqlite3'}"
+    admin = None
+    if args.postgres:
+        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
+        name = f"cbstats_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        _run(args, tmp, url)
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
     upgrade(url)
     source = FileKeySource(tmp / "keyring.json")
     source.save(KeyRing.generate())
@@ -73,7 +98,9 @@ def main() -> None:
                     "facets_enc": blob,
                 }
             )
-            plain.append((f["arrest_year"], f["governorate"], int(f["statistics_consent"])))
+            plain.append(
+                {"y": f["arrest_year"], "g": f["governorate"], "c": int(f["statistics_consent"])}
+            )
             if len(batch) == 20_000 or i == args.cases - 1:
                 conn.execute(
                     text(
@@ -83,7 +110,7 @@ def main() -> None:
                     ),
                     batch,
                 )
-                conn.exec_driver_sql("INSERT INTO plain_facets VALUES (?, ?, ?)", plain)
+                conn.execute(text("INSERT INTO plain_facets VALUES (:y, :g, :c)"), plain)
                 batch, plain = [], []
     print(f"wrote {args.cases:,} rows with encrypted facets in {time.perf_counter() - start:.1f} s")
 
@@ -115,7 +142,7 @@ def main() -> None:
         timings.append((label, time.perf_counter() - t0))
     print(
         f"\ntwo-way table {' x '.join(dims)} ({len(release.rows)} x {len(release.cols)} cells), "
-        f"{args.cases:,} cases, SQLite"
+        f"{args.cases:,} cases, {engine.dialect.name}"
     )
     print(row("  plaintext SQL GROUP BY (baseline)", baseline, unit="s"))
     for label, seconds in timings:

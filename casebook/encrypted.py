@@ -9,6 +9,7 @@ associated data binds every ciphertext to its table, column, row id and key vers
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 import uuid
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, object_session
 
 from crypto import (
@@ -179,11 +180,7 @@ class Vault:
             if cipher is not None:
                 self._deks.move_to_end(owner_id)
                 return cipher
-        from casebook.keys.models import CaseKey
-
-        row = session.execute(
-            select(CaseKey.wrapped, CaseKey.dek_version).where(CaseKey.owner_id == owner_id)
-        ).first()
+        row = session.execute(_wrapped_key_query(), {"owner_id": owner_id}).first()
         if row is None:
             raise EncryptedValueError("case_keys", "wrapped", str(owner_id))
         try:
@@ -270,6 +267,16 @@ def seal_json(cipher: FieldCipher, table: str, column: str, row_id: str, value: 
     its table, column, row and key version. `Sealed` and the batch writers both use it."""
     return cipher.encrypt(
         encode_json(value), associated_data(table, column, row_id, cipher.version)
+    )
+
+
+@functools.cache
+def _wrapped_key_query() -> Select[bytes, int]:
+    """Built once, on first use (the keys model imports this module)."""
+    from casebook.keys.models import CaseKey
+
+    return select(CaseKey.wrapped, CaseKey.dek_version).where(
+        CaseKey.owner_id == bindparam("owner_id")
     )
 
 

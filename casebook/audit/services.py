@@ -11,12 +11,13 @@ import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Engine, Table, select, text
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
@@ -27,9 +28,6 @@ _ADVISORY_LOCK_KEY = 0x6361736562  # "caseb": serialises chain appends on Postgr
 
 # Detail values are codes, counts, ids and parameters: never names or free text.
 Detail = str | int | float | bool | None | list[str] | list[int]
-
-
-_READ_ENTRY_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -164,24 +162,109 @@ def audit_record(
     A reading request on SQLite (a deferred, read-only transaction: see casebook.db) records its
     read in a short transaction of its own, committed before any data leaves: a read changes
     nothing to pair the entry with, and readers then never hold SQLite's single write lock.
+    Concurrent reads share that transaction (see `_ReadEntries`).
     """
     if session.info.get("reading"):
-        from sqlalchemy.orm import Session as OrmSession
-
         from casebook.db import has_written
 
         session.flush()  # pending changes first: if this request writes, it audits alongside
         if not has_written(session):
-            # Threads of one process queue here rather than in SQLite's busy handler, whose
-            # sleeping back-off (up to 100 ms a turn) would dominate the tail latency.
+            engine: Engine = session.info["write_engine"]
+            pending = _PendingEntry(actor, action, object_type, object_id, outcome, details)
+            _read_entries(engine, session.info.get("append_lock")).append(pending)
+            if pending.entry is None:  # pragma: no cover (append raises rather than skip it)
+                raise RuntimeError("read entry not written")
+            return pending.entry
+    return _append(session, actor, action, object_type, object_id, outcome, details)
+
+
+@dataclass(slots=True)
+class _PendingEntry:
+    actor: Actor
+    action: str
+    object_type: str | None
+    object_id: object | None
+    outcome: str
+    details: dict[str, Detail] | None
+    entry: AuditEntry | None = None
+    error: BaseException | None = None
+    done: bool = field(default=False)
+
+
+class _ReadEntries:
+    """Group commit of read entries on SQLite, one per engine in each process.
+
+    Each reading request queues its entry and then waits for the writer's turn; whoever gets
+    the turn writes every queued entry in one transaction (one chain-head read, one commit)
+    and wakes the others, whose entries are then already committed. A request still returns
+    only after its own entry is durable in the chain, so no data leaves unrecorded; the
+    commit, SQLite's costliest step on the hot read path, is shared by the requests that
+    arrived while the previous batch was being written.
+
+    Threads of one process queue here and processes queue on an OS file lock, rather than in
+    SQLite's busy handler, whose sleeping back-off (up to 100 ms a turn) would dominate the
+    tail latency.
+    """
+
+    def __init__(self, engine: Engine, lock_path: str | None) -> None:
+        self._engine = engine
+        self._lock_path = lock_path
+        self._queue: list[_PendingEntry] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def append(self, pending: _PendingEntry) -> None:
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._turn:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+
+    def _write(self, batch: list[_PendingEntry]) -> None:
+        try:
             with (
-                _READ_ENTRY_LOCK,
-                _process_lock(session.info.get("append_lock")),
-                OrmSession(session.info["write_engine"]) as own,
+                _process_lock(self._lock_path),
+                Session(self._engine) as own,
                 own.begin(),
             ):
-                return _append(own, actor, action, object_type, object_id, outcome, details)
-    return _append(session, actor, action, object_type, object_id, outcome, details)
+                seq, prev = _locked_head(own)
+                rows = []
+                for p in batch:
+                    p.entry = _entry(
+                        seq + 1,
+                        prev,
+                        p.actor,
+                        p.action,
+                        p.object_type,
+                        p.object_id,
+                        p.outcome,
+                        p.details,
+                    )
+                    seq, prev = p.entry.seq, p.entry.hash
+                    rows.append({c: getattr(p.entry, c) for c in _COLUMNS})
+                own.execute(_INSERT, rows)
+        except BaseException as exc:  # every waiting request learns its entry was not written
+            for p in batch:
+                p.error = exc
+        finally:
+            for p in batch:
+                p.done = True
+
+
+_READ_ENTRIES: weakref.WeakKeyDictionary[Engine, _ReadEntries] = weakref.WeakKeyDictionary()
+_READ_ENTRIES_LOCK = threading.Lock()
+
+
+def _read_entries(engine: Engine, lock_path: str | None) -> _ReadEntries:
+    with _READ_ENTRIES_LOCK:
+        found = _READ_ENTRIES.get(engine)
+        if found is None:
+            found = _READ_ENTRIES[engine] = _ReadEntries(engine, lock_path)
+        return found
 
 
 def audit_record_many(
@@ -201,7 +284,13 @@ def audit_record_many(
         entry = _entry(seq + 1, prev, actor, action, object_type, object_id, "success", details)
         seq, prev = entry.seq, entry.hash
         rows.append({c: getattr(entry, c) for c in _COLUMNS})
-    session.execute(_AUDIT_TABLE.insert(), rows)
+    session.execute(_INSERT, rows)
+
+
+# Built once: statement construction is a measurable part of every audited request.
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT = _AUDIT_TABLE.insert()
 
 
 def _locked_head(session: Session) -> tuple[int, str]:
@@ -209,10 +298,8 @@ def _locked_head(session: Session) -> tuple[int, str]:
     if session.get_bind().dialect.name == "postgresql":
         # Two statements on purpose: under READ COMMITTED a statement sees the snapshot taken
         # when it began, so the head must be read by a statement that starts after the lock.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+        session.execute(_ADVISORY_LOCK, {"k": _ADVISORY_LOCK_KEY})
+    head = session.execute(_HEAD).first()
     return (head.seq, head.hash) if head else (0, GENESIS)
 
 
@@ -257,5 +344,5 @@ def _append(
     entry = _entry(seq + 1, prev, actor, action, object_type, object_id, outcome, details)
     # A Core INSERT: the entry is never changed after it is written, so the unit of work
     # (identity map, change tracking) would only add cost to every audited request.
-    session.execute(_AUDIT_TABLE.insert(), {c: getattr(entry, c) for c in _COLUMNS})
+    session.execute(_INSERT, {c: getattr(entry, c) for c in _COLUMNS})
     return entry

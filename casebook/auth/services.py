@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -328,14 +328,20 @@ def token_revoke(session: Session, actor: Actor, token: ApiToken) -> None:
     audit_record(session, actor, "token.revoke", object_type="api_token", object_id=token.id)
 
 
+# Built once: statement construction is a measurable part of every API request.
+_TOKEN_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def token_user(session: Session, raw: str) -> User | None:
     """The live user a bearer token stands for (unexpired, unrevoked, account enabled)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     found = session.execute(  # token and user in one round trip: this runs on every request
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _vault(session).keyed_hash("api-token", raw))
+        _TOKEN_USER, {"token_hash": _vault(session).keyed_hash("api-token", raw)}
     ).first()
     now = datetime.now(UTC)
     if found is None:

@@ -6,7 +6,7 @@ names on disk. Here the temporary directory is switched off and external access 
 set, so an oversized run fails with an out-of-memory error instead (raise
 CASEBOOK_LINKAGE_MEMORY). Choices follow shared/notes/linkage-and-statistics.md: four blocking
 rules (one alone caps recall near 0.68), term-frequency adjustment on first and family names,
-birth year exact / ±1 / ±3, u by random sampling, two EM passes.
+birth year exact / ±1 / ±3, arrest year exact / ±1, u by random sampling, two EM passes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from casebook.linkage.features import COLUMNS
+from casebook.linkage.features import COLUMNS, INTEGER_COLUMNS
 
 DEFAULT_MEMORY = "8GB"
 CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
@@ -40,7 +40,7 @@ def _table(rows: Iterable[dict[str, Any]]) -> Any:
     for row in rows:
         for column in COLUMNS:
             data[column].append(row.get(column))
-    schema = pa.schema([(c, pa.int64() if c == "birth_year" else pa.string()) for c in COLUMNS])
+    schema = pa.schema([(c, pa.int64() if c in INTEGER_COLUMNS else pa.string()) for c in COLUMNS])
     return pa.table(data, schema=schema)
 
 
@@ -92,6 +92,15 @@ def _settings() -> Any:
                     cll.ExactMatchLevel("birth_year"),
                     cll.AbsoluteDifferenceLevel("birth_year", 1),
                     cll.AbsoluteDifferenceLevel("birth_year", 3),
+                    cll.ElseLevel(),
+                ],
+            ),
+            cl.CustomComparison(
+                output_column_name="arrest_year",
+                comparison_levels=[
+                    cll.NullLevel("arrest_year"),
+                    cll.ExactMatchLevel("arrest_year"),
+                    cll.AbsoluteDifferenceLevel("arrest_year", 1),
                     cll.ElseLevel(),
                 ],
             ),

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
@@ -194,6 +194,63 @@ def test_concurrent_writers_leave_a_gapless_valid_chain(app: Flask) -> None:
     assert errors == []
     verdict = _verify(app)
     assert verdict.ok and verdict.entries == 120
+
+
+def test_concurrent_reads_share_commits_and_each_is_committed_before_returning(
+    app: Flask,
+) -> None:
+    """Reading requests on SQLite record their read in a group commit: every entry is in the
+    chain, once, in a valid sequence, and already visible to another connection when
+    `audit_record` returns (no data may leave before its read is recorded)."""
+    db = app.extensions["casebook.db"]
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("reads record themselves in their own transaction on SQLite only")
+    errors: list[BaseException] = []
+    unseen: list[str] = []
+
+    def reader(n: int) -> None:
+        try:
+            for i in range(25):
+                with db.reading_sessionmaker() as s:
+                    s.execute(text("SELECT 1"))  # a read transaction is open, as in a request
+                    entry = audit_record(s, Actor.cli(), "test.read", details={"r": n, "i": i})
+                    with db.engine.connect() as other:
+                        if other.execute(
+                            text("SELECT 1 FROM audit_log WHERE hash = :h"), {"h": entry.hash}
+                        ).first() is None:
+                            unseen.append(entry.hash)
+                    s.commit()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and unseen == []
+    verdict = _verify(app)
+    assert verdict.ok and verdict.entries == 200
+    with db.sessionmaker() as s:
+        details = s.scalars(select(AuditEntry.details)).all()
+    assert len(set(details)) == 200
+
+
+def test_a_read_entry_that_cannot_be_written_fails_its_request(app: Flask) -> None:
+    db = app.extensions["casebook.db"]
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("reads record themselves in their own transaction on SQLite only")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log "
+            "WHEN NEW.action = 'test.refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with db.reading_sessionmaker() as s, pytest.raises(DatabaseError):
+        audit_record(s, Actor.cli(), "test.refused")
+    with db.reading_sessionmaker() as s:
+        audit_record(s, Actor.cli(), "test.read")  # the next read is not stuck behind it
+    verdict = _verify(app)
+    assert verdict.ok and verdict.entries == 1
 
 
 def test_rolled_back_change_leaves_no_entry(app: Flask) -> None:

@@ -3,7 +3,8 @@
 Names are drawn with Zipf-like frequencies from lists long enough that different people rarely
 share a full name; each duplicate carries 1–3 of the edits families' reports really differ by:
 hamza forms, ة/ه, ى/ي, tashkeel or tatweel, عبد الله ↔ عبدالله, a dropped ال, a typo, a blanked
-field, birth year ±1, another governorate, or the whole name written in Latin letters only.
+field, birth year ±1, arrest year ±1, another governorate, or the whole name written in Latin
+letters only.
 Nothing here describes a real person.
 """
 
@@ -317,6 +318,7 @@ def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) ->
             "typo",
             "blank",
             "year",
+            "arrest_year",
             "governorate",
             "latin",
         ]
@@ -352,6 +354,8 @@ def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) ->
         person.pop(field_name, None)
     elif kind == "year" and person.get("birth_date"):
         person["birth_date"] = str(int(person["birth_date"]) + rng.choice([-1, 1]))
+    elif kind == "arrest_year":
+        arrest["date"] = str(int(arrest["date"][:4]) + rng.choice([-1, 1]))
     elif kind == "governorate":
         arrest["governorate"] = rng.choice(GOVERNORATES)
     elif kind == "latin":

@@ -74,6 +74,7 @@ def test_features_compare_names_across_spellings() -> None:
             "father_name": "عبد الله",
             "birth_date": "1985-03",
         },
+        [{"governorate": "SY02", "date": "2013-06"}],
     )
     b = person_features(
         "b",
@@ -93,6 +94,9 @@ def test_features_compare_names_across_spellings() -> None:
     )
     assert c["first"] == "~hmd" and c["first_skel"] == a["first_skel"]
     assert c["family_skel"] == a["family_skel"]
+    # the year of the first dated arrest, and its governorate; unknown stays empty, not a guess
+    assert (a["arrest_year"], a["governorate"]) == (2013, "SY02")
+    assert (b["arrest_year"], b["governorate"]) == (None, None)
 
 
 def test_duckdb_cannot_spill_or_be_reconfigured(private_tempdir: Path) -> None:

@@ -196,6 +196,9 @@ def test_concurrent_writers_leave_a_gapless_valid_chain(app: Flask) -> None:
     assert verdict.ok and verdict.entries == 120
 
 
+_BY_HASH = text("SELECT 1 FROM audit_log WHERE hash = :h")
+
+
 def test_concurrent_reads_share_commits_and_each_is_committed_before_returning(
     app: Flask,
 ) -> None:
@@ -215,10 +218,9 @@ def test_concurrent_reads_share_commits_and_each_is_committed_before_returning(
                     s.execute(text("SELECT 1"))  # a read transaction is open, as in a request
                     entry = audit_record(s, Actor.cli(), "test.read", details={"r": n, "i": i})
                     with db.engine.connect() as other:
-                        if other.execute(
-                            text("SELECT 1 FROM audit_log WHERE hash = :h"), {"h": entry.hash}
-                        ).first() is None:
-                            unseen.append(entry.hash)
+                        seen = other.execute(_BY_HASH, {"h": entry.hash}).first()
+                    if seen is None:
+                        unseen.append(entry.hash)
                     s.commit()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -3,6 +3,7 @@ database (on CASEBOOK_TEST_DATABASE_URL's server), and the app, in this process.
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import uuid
@@ -28,8 +29,16 @@ def fresh_instance(prefix: str, expected_cases: int, postgres: bool) -> tuple[An
     if postgres:
         base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
         name = f"cbbench_{uuid.uuid4().hex[:8]}"
-        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:  # a throw-away database: gone when the benchmark ends
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        atexit.register(drop)
         os.environ["DATABASE_URL"] = (
             make_url(base).set(database=name).render_as_string(hide_password=False)
         )

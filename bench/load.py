@@ -14,6 +14,7 @@ The test suite runs a short version (tests/load/test_load.py).
 from __future__ import annotations
 
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -54,8 +55,16 @@ def make_env(root: Path, postgres_url: str | None) -> dict[str, str]:
     }
     if postgres_url:
         name = f"cbload_{uuid.uuid4().hex[:8]}"
-        with create_engine(postgres_url, isolation_level="AUTOCOMMIT").connect() as conn:
+        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:  # a throw-away database: gone when this process ends
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        atexit.register(drop)
         env["DATABASE_URL"] = (
             make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
         )

@@ -84,7 +84,7 @@ def canonical(payload: dict[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def entry_hash(
+def hashed_body(
     seq: int,
     occurred_at: str,
     actor_id: str | None,
@@ -97,8 +97,8 @@ def entry_hash(
     details: str,
     prev_hash: str,
 ) -> str:
-    """SHA-256 over a canonical encoding of every column but the hash itself."""
-    body = canonical(
+    """The canonical encoding of every column but the hash itself: what the hash is over."""
+    return canonical(
         {
             "seq": seq,
             "at": occurred_at,
@@ -112,6 +112,35 @@ def entry_hash(
             "details": details,
             "prev": prev_hash,
         }
+    )
+
+
+def entry_hash(
+    seq: int,
+    occurred_at: str,
+    actor_id: str | None,
+    actor: str,
+    role: str | None,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    outcome: str,
+    details: str,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over `hashed_body`."""
+    body = hashed_body(
+        seq,
+        occurred_at,
+        actor_id,
+        actor,
+        role,
+        action,
+        object_type,
+        object_id,
+        outcome,
+        details,
+        prev_hash,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -289,6 +318,11 @@ def audit_record_many(
 
 # Built once: statement construction is a measurable part of every audited request.
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_PG_APPEND = text(
+    "SELECT entry_seq, entry_prev_hash, entry_hash FROM casebook_audit_append("
+    ":k, :occurred_at, :actor_id, :actor, :role, :action, :object_type, :object_id, :outcome, "
+    ":details, :body_head, :body_tail)"
+)
 _HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 _INSERT = _AUDIT_TABLE.insert()
 
@@ -312,6 +346,8 @@ def _entry(
     object_id: object | None,
     outcome: str,
     details: Mapping[str, Detail] | None,
+    *,
+    hashed: bool = True,
 ) -> AuditEntry:
     entry = AuditEntry(
         seq=seq,
@@ -327,8 +363,67 @@ def _entry(
         prev_hash=prev,
         hash="",
     )
-    entry.hash = hash_of(entry)
+    if hashed:
+        entry.hash = hash_of(entry)
     return entry
+
+
+_PREV_SLOT = '"prev":""'
+_SEQ_END = '"seq":0}'
+
+
+def _body_around_head(entry: AuditEntry) -> tuple[str, str]:
+    """The hashed body cut where the previous hash and the sequence number go, for the server
+    to fill in under its lock: body = head + prev_hash + tail + str(seq) + "}". Keys are sorted
+    ("prev" < "role" < "seq" come last) and every string is JSON-escaped, so the slots are
+    found unambiguously from the end."""
+    body = hashed_body(
+        0,
+        entry.occurred_at,
+        entry.actor_id,
+        entry.actor,
+        entry.role,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.outcome,
+        entry.details,
+        "",
+    )
+    head, _, tail = body.rpartition(_PREV_SLOT)
+    if not tail.endswith(_SEQ_END):  # pragma: no cover (the canonical encoding guarantees it)
+        raise RuntimeError("unexpected audit body layout")
+    return head + '"prev":"', '"' + tail[: -len("0}")]
+
+
+def _append_postgresql(session: Session, entry: AuditEntry) -> AuditEntry:
+    """One round trip on PostgreSQL: lock, head, hash and insert in casebook_audit_append
+    (migration 0007), rather than three statements."""
+    head, tail = _body_around_head(entry)
+    row = session.execute(
+        _PG_APPEND,
+        {
+            "k": _ADVISORY_LOCK_KEY,
+            **{c: getattr(entry, c) for c in _HASHED_COLUMNS},
+            "body_head": head,
+            "body_tail": tail,
+        },
+    ).one()
+    entry.seq, entry.prev_hash, entry.hash = row.entry_seq, row.entry_prev_hash, row.entry_hash
+    return entry
+
+
+_HASHED_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "details",
+)
 
 
 def _append(
@@ -340,6 +435,11 @@ def _append(
     outcome: str,
     details: dict[str, Detail] | None,
 ) -> AuditEntry:
+    if session.get_bind().dialect.name == "postgresql":
+        unhashed = _entry(
+            0, "", actor, action, object_type, object_id, outcome, details, hashed=False
+        )
+        return _append_postgresql(session, unhashed)
     seq, prev = _locked_head(session)
     entry = _entry(seq + 1, prev, actor, action, object_type, object_id, outcome, details)
     # A Core INSERT: the entry is never changed after it is written, so the unit of work

@@ -20,6 +20,7 @@ from casebook.auth.permissions import Permission
 from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
 from casebook.encrypted import EncryptedValueError, Vault
+from casebook.keys.models import CaseKey
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
 from casebook.web import id_or_404
 from crypto import DecryptionError, associated_data
@@ -35,19 +36,31 @@ def visible_cases(user: User) -> Select[Case]:
     return query.where(or_(Case.created_by == user.id, assigned))
 
 
+def _with_data_key(query: Select[Any]) -> Select[Any]:
+    """The case's wrapped data key in the same round trip as the case (see Vault.take_wrapped)."""
+    return query.add_columns(CaseKey.wrapped, CaseKey.dek_version).outerjoin(
+        CaseKey, CaseKey.owner_id == Case.id
+    )
+
+
 # A lawyer's case lookup, built once (the case page is the hottest read).
-_ANY_LIVE_CASE = select(Case).where(Case.erased_at.is_(None), Case.id == bindparam("cid"))
+_ANY_LIVE_CASE = _with_data_key(
+    select(Case).where(Case.erased_at.is_(None), Case.id == bindparam("cid"))
+)
 
 
 def case_or_404(session: Session, user: User, case_id: str) -> Case:
     """Load-then-authorise: the case if this user may read it, else 404."""
     cid = id_or_404(case_id)
     if user.can(Permission.CASE_READ_ALL):
-        case = session.scalars(_ANY_LIVE_CASE, {"cid": cid}).first()
+        row = session.execute(_ANY_LIVE_CASE, {"cid": cid}).first()
     else:
-        case = session.scalars(visible_cases(user).where(Case.id == cid)).first()
-    if case is None:
+        row = session.execute(_with_data_key(visible_cases(user).where(Case.id == cid))).first()
+    if row is None:
         abort(404)
+    case: Case = row[0]
+    vault: Vault = session.info["vault"]
+    vault.take_wrapped(case.id, row[1], row[2])
     return case
 
 

@@ -1,13 +1,17 @@
 """Read an import file (CSV, XLSX or JSON lines) into numbered rows of API case objects.
 
 Everything happens in memory: the CLI reads the operator's own file, and an upload arrives
-through the encrypted spool, so no plaintext copy is written by casebook.
+through the encrypted spool, so no plaintext copy is written by casebook. Text is decoded as it
+is read, row by row, so a file of a million rows costs its bytes and not several decoded copies
+of them.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,22 +61,54 @@ def detect_kind(filename: str, head: bytes) -> str:
     return "csv"
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"),
-    else Windows-1256 — what Arabic Excel writes as "CSV". UTF-8 is tried strictly first: a
-    Windows-1256 file of Arabic text is practically never valid UTF-8, while the reverse
-    decodes to mojibake without error, so the order decides."""
+_CHECK_CHUNK = 1 << 18
+# encoding as reported -> (Python codec, error handling)
+_CODECS = {
+    "utf-16": ("utf-16", "strict"),
+    "utf-8": ("utf-8-sig", "strict"),
+    "windows-1256": ("cp1256", "replace"),
+}
+
+
+def text_encoding(data: bytes) -> str:
+    """UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), else Windows-1256 —
+    what Arabic Excel writes as "CSV". UTF-8 is tried strictly first: a Windows-1256 file of
+    Arabic text is practically never valid UTF-8, while the reverse decodes to mojibake without
+    error, so the order decides. The check decodes 256 KB at a time and keeps nothing."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        for start in range(0, len(view), _CHECK_CHUNK):
+            decoder.decode(view[start : start + _CHECK_CHUNK])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return data.decode("cp1256", errors="replace"), "windows-1256"
+        return "windows-1256"
+    return "utf-8"
 
 
-def _delimiter(text: str) -> str:
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a whole file, for the small lists that are read at once."""
+    encoding = text_encoding(data)
+    codec, errors = _CODECS[encoding]
+    return data.decode(codec, errors=errors), encoding
+
+
+def open_text(data: bytes) -> tuple[io.TextIOWrapper, str]:
+    """(stream of text, encoding): the bytes decoded as they are read (BytesIO shares them)."""
+    encoding = text_encoding(data)
+    codec, errors = _CODECS[encoding]
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=codec, errors=errors, newline="")
+    return stream, encoding
+
+
+def _unreadable() -> ImportFileError:
+    return ImportFileError(["The file is not readable text in UTF-8, UTF-16 or Windows-1256."])
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
@@ -92,8 +128,15 @@ def _table_rows(header: list[Any], rows: Iterator[tuple[int, list[Any]]]) -> Ite
 
 
 def read_csv(data: bytes) -> tuple[Iterator[Row], str]:
-    text, encoding = decode_text(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    stream, encoding = open_text(data)
+    try:
+        first = stream.readline()
+    except UnicodeDecodeError:
+        raise _unreadable() from None
+    if not first:
+        raise ImportFileError(["The file is empty."])
+    lines = itertools.chain([first], stream)
+    reader = csv.reader(lines, delimiter=_delimiter(first))
     try:
         header = next(reader)
     except StopIteration:
@@ -112,6 +155,8 @@ def read_csv(data: bytes) -> tuple[Iterator[Row], str]:
                 raise ImportFileError(
                     [f"Row {number + 1} is not valid CSV (an unclosed quote?)."]
                 ) from None
+            except UnicodeDecodeError:  # only a UTF-16 file can break off midway
+                raise _unreadable() from None
             number += 1
             yield number, values
 
@@ -138,8 +183,15 @@ def read_xlsx(data: bytes) -> Iterator[Row]:
 
 
 def read_jsonl(data: bytes) -> Iterator[Row]:
-    text, _ = decode_text(data)
-    for number, line in enumerate(text.splitlines(), start=1):
+    stream, _ = open_text(data)
+    numbered = enumerate(stream, start=1)
+    while True:
+        try:
+            number, line = next(numbered)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise _unreadable() from None
         if not line.strip():
             continue
         try:

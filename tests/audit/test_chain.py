@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
-from casebook.audit.services import Actor, audit_record, encode_controls
+from casebook.audit.services import Actor, audit_record, encode_controls, hash_of
 from casebook.audit.verify import make_checkpoint, verify_chain
 from tests.conftest import vault_of
 
@@ -271,3 +271,29 @@ def test_details_are_cleaned(app: Flask) -> None:
         entry = audit_record(s, Actor(label="evil\nactor"), "test.x", details={"k": "v\nw"})
         assert "\n" not in entry.actor and "\\u000a" in entry.actor
         assert "\\\\u000a" in entry.details
+
+
+def test_entries_appended_by_the_database_hash_as_verify_expects(app: Flask) -> None:
+    """On PostgreSQL the server fills in the sequence and previous hash (one round trip); text
+    that looks like the slots it fills must not confuse the cut, and every hash must be the one
+    `audit verify` recomputes in Python. On SQLite the same entries go through Python alone."""
+    tricky = 'x","prev":"","seq":0} عربي "role":null'
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        returned = [
+            audit_record(
+                s,
+                Actor(label=tricky, user_id=None, role="lawyer"),
+                "test.tricky",
+                object_type="thing",
+                object_id=tricky,
+                details={"v": tricky, "n": i, "seq": 0, "prev": ""},
+            )
+            for i in range(3)
+        ]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        stored = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [(e.seq, e.prev_hash, e.hash) for e in stored] == [
+            (e.seq, e.prev_hash, e.hash) for e in returned
+        ]
+        assert all(hash_of(e) == e.hash for e in stored)
+    assert _verify(app).ok

@@ -87,3 +87,28 @@ def test_sqlite_database_has_secure_delete_and_full_vacuum(tmp_path: Path) -> No
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_revision_0007_adds_and_removes_the_audit_append_function(empty_url: str) -> None:
+    """On PostgreSQL 0007 creates the function every audited request calls; on SQLite it is a
+    no-op (appends stay in Python there)."""
+
+    def has_function() -> bool:
+        engine = make_engine(empty_url)
+        with engine.connect() as conn:
+            if engine.dialect.name != "postgresql":
+                found = False
+            else:
+                found = bool(
+                    conn.execute(
+                        text("SELECT count(*) FROM pg_proc WHERE proname = 'casebook_audit_append'")
+                    ).scalar()
+                )
+        engine.dispose()
+        return found
+
+    postgres = empty_url.startswith("postgresql")
+    upgrade(empty_url, "0007")
+    assert has_function() is postgres
+    downgrade(empty_url, "0006")
+    assert has_function() is False

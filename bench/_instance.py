@@ -14,6 +14,26 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 
+def throwaway_database(base_url: str, prefix: str, *, keep: bool = False) -> str:
+    """The URL of a new, empty database on base_url's PostgreSQL server, dropped when this
+    process ends unless `keep` (for a later run that reuses it)."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    if keep:
+        admin.dispose()
+    else:
+        atexit.register(drop)
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
 def fresh_instance(prefix: str, expected_cases: int, postgres: bool) -> tuple[Any, Any]:
     """(app, database) of a new instance in a private temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
@@ -27,20 +47,8 @@ def fresh_instance(prefix: str, expected_cases: int, postgres: bool) -> tuple[An
         }
     )
     if postgres:
-        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
-        name = f"cbbench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop() -> None:  # a throw-away database: gone when the benchmark ends
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        atexit.register(drop)
-        os.environ["DATABASE_URL"] = (
-            make_url(base).set(database=name).render_as_string(hide_password=False)
+        os.environ["DATABASE_URL"] = throwaway_database(
+            os.environ["CASEBOOK_TEST_DATABASE_URL"], "cbbench_"
         )
     from casebook.cli import _make_app
     from casebook.migrate import upgrade

@@ -19,11 +19,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from bench._instance import throwaway_database
 
 
 def _free_port() -> int:
@@ -192,18 +192,12 @@ def main() -> None:
         "CASEBOOK_EXPECTED_CASES": str(max(args.cases, 1000)),
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
     }
-    admin = None
     saved = tmp / "env.json"
     if args.reuse and saved.exists():
         env = json.loads(saved.read_text())
     elif args.postgres:
-        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
-        name = f"cbbench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        env["DATABASE_URL"] = (
-            make_url(base).set(database=name).render_as_string(hide_password=False)
+        env["DATABASE_URL"] = throwaway_database(
+            os.environ["CASEBOOK_TEST_DATABASE_URL"], "cbbench_", keep=args.keep
         )
     saved.write_text(json.dumps(env))
     print(f"server log: {tmp / 'server.log'}")
@@ -294,12 +288,6 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-        if admin is not None and not args.keep:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(f'DROP DATABASE "{make_url(env["DATABASE_URL"]).database}" WITH (FORCE)')
-                )
-            admin.dispose()
 
 
 if __name__ == "__main__":

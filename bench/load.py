@@ -14,7 +14,6 @@ The test suite runs a short version (tests/load/test_load.py).
 from __future__ import annotations
 
 import argparse
-import atexit
 import http.client
 import json
 import os
@@ -32,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from bench._instance import throwaway_database
 
 CLI = [sys.executable, "-c", "from casebook.cli import main; main()"]
 
@@ -54,20 +52,7 @@ def make_env(root: Path, postgres_url: str | None) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{root / 'instance' / 'casebook.sqlite3'}",
     }
     if postgres_url:
-        name = f"cbload_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop() -> None:  # a throw-away database: gone when this process ends
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        atexit.register(drop)
-        env["DATABASE_URL"] = (
-            make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        )
+        env["DATABASE_URL"] = throwaway_database(postgres_url, "cbload_")
     subprocess.run([*CLI, "init"], env=env, check=True, capture_output=True)
     return env
 

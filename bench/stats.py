@@ -20,10 +20,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bench._instance import throwaway_database
 from bench._timing import row
 from casebook.audit.services import Actor
 from casebook.cases.demo import synthetic_case
@@ -48,21 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="casebook-stats-"))
     url = f"sqlite:///{tmp / 'stats.sqlite3'}"
-    admin = None
     if args.postgres:
-        base = os.environ["CASEBOOK_TEST_DATABASE_URL"]
-        name = f"cbstats_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
-        _run(args, tmp, url)
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
-            admin.dispose()
+        url = throwaway_database(os.environ["CASEBOOK_TEST_DATABASE_URL"], "cbstats_")
+    _run(args, tmp, url)
 
 
 def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:

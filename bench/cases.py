@@ -241,7 +241,13 @@ def main() -> None:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
+                if server.poll() is not None:
+                    break
                 time.sleep(0.2)
+        if server.poll() is not None:
+            raise SystemExit(
+                f"the server did not start: {(tmp / 'server.log').read_text()[-500:].strip()}"
+            )
         h = {"Authorization": f"Bearer {token}"}
         hammer(port, ["/healthz"], {}, 2, args.connections)  # warm up
         bare_rps, bare_lat, bare_err = hammer(
@@ -273,6 +279,8 @@ def main() -> None:
             f"  name search (first + family)     {s_rps:8.0f} req/s  p50 {pct(s_lat, 0.5):6.1f} ms"
             f"  p95 {pct(s_lat, 0.95):6.1f} ms  p99 {pct(s_lat, 0.99):6.1f} ms  errors {s_err}"
         )
+        if bare_err or page_err or s_err:
+            raise SystemExit("requests failed: these figures are not valid (see the server log)")
         print(
             json.dumps(
                 {

@@ -3,6 +3,7 @@ lawyers all; nobody else any. A case a user may not see answers 404, as if it di
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
@@ -126,6 +127,12 @@ def _lookups(vault: Vault, query: Query) -> list[tuple[str, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _normalised_query(text: str) -> tuple[str, ...]:
+    """A search checks one query against many candidates: normalise it once."""
+    return tuple(normalise(text).split())
+
+
 def _matches(person: dict[str, Any], query: Query) -> bool:
     """The exact test behind the lossy index: no false positive reaches the user."""
     if (
@@ -133,8 +140,9 @@ def _matches(person: dict[str, Any], query: Query) -> bool:
         and str(person.get("national_id", "")).upper() != query.national_id.strip().upper()
     ):
         return False
-    words = [t for t in normalise(query.q).split() if not t.isdigit()]
-    years = [int(t) for t in normalise(query.q).split() if t.isdigit() and len(t) == 4]
+    query_tokens = _normalised_query(query.q)
+    words = [t for t in query_tokens if not t.isdigit()]
+    years = [int(t) for t in query_tokens if t.isdigit() and len(t) == 4]
     if query.birth_year:
         years.append(query.birth_year)
     if years and keys.birth_year(person) not in years:
@@ -223,28 +231,27 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
         session.scalars(base.with_only_columns(Case.id).order_by(Case.created_at.desc(), Case.id))
     )
     matched, complete = _exact_matches(session, vault, iter(candidates), visible, query, wanted)
-    return _page(session, matched, query, exact=complete, estimate=len(candidates))
+    return _page(matched, query, exact=complete, estimate=len(candidates))
 
 
-def _page(
-    session: Session, matched: list[uuid.UUID], query: Query, *, exact: bool, estimate: int
-) -> Page:
+def _page(matched: list[Case], query: Query, *, exact: bool, estimate: int) -> Page:
     start = (query.page - 1) * query.per_page
-    page_ids = matched[start : start + query.per_page]
-    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(page_ids)))}
     return Page(
-        [cases[i] for i in page_ids if i in cases],
+        matched[start : start + query.per_page],
         len(matched) if exact else max(estimate, len(matched)),
         exact,
     )
 
 
 def _index_stream(
-    session: Session, name: str, value: int, batch: int = 500
+    session: Session, name: str, value: int, first: int
 ) -> Iterator[tuple[int, uuid.UUID]]:
     """(index row id, case id) of one blind-index value, newest entry first, read in keyset
-    pages straight off the (name, value, id) index: no sort, and it stops when asked to."""
+    pages straight off the (name, value, id) index: no sort, and it stops when asked to. The
+    first page is about what one page of results needs; later ones grow (a common name has
+    tens of thousands of entries, and a page of results reads a few dozen)."""
     last: int | None = None
+    batch = first
     while True:
         q = select(CaseIndex.id, CaseIndex.case_id).where(
             CaseIndex.name == name, CaseIndex.value == value
@@ -256,6 +263,7 @@ def _index_stream(
         if len(rows) < batch:
             return
         last = rows[-1].id
+        batch = min(batch * 4, 1000)
 
 
 def _search_index_order(
@@ -270,7 +278,7 @@ def _search_index_order(
     changed) straight from the blind-index table, merged across lookups, and are decrypted
     only until the page is full. The estimate counts index entries: it is shown only to users
     who may see every case, so it reveals nothing they could not list."""
-    streams = [_index_stream(session, name, value) for name, value in lookups]
+    streams = [_index_stream(session, name, value, wanted + 8) for name, value in lookups]
     seen: set[uuid.UUID] = set()
 
     def candidates() -> Iterator[uuid.UUID]:
@@ -292,7 +300,7 @@ def _search_index_order(
             )
             for name, value in lookups
         )
-    return _page(session, matched, query, exact=exhausted, estimate=estimate)
+    return _page(matched, query, exact=exhausted, estimate=estimate)
 
 
 def _exact_matches(
@@ -302,63 +310,42 @@ def _exact_matches(
     base: Select[Case],
     query: Query,
     wanted: int,
-) -> tuple[list[uuid.UUID], bool]:
-    """(ids that really match in candidate order, whether every candidate was checked),
-    stopping once `wanted` matches are found. Batches grow from about the page size to 500 rows
-    (still filtered by what this user may see), their data keys unwrapped with one query."""
-    facets_cipher = vault.system_cipher("facets")
-    matched: list[uuid.UUID] = []
-    size = max(2 * wanted, 20)  # most candidates of a name query match: start near the page
+) -> tuple[list[Case], bool]:
+    """(cases that really match, in candidate order; whether every candidate was checked),
+    stopping once `wanted` matches are found. Batches grow from just over the page size to 500
+    rows (still filtered by what this user may see), each case read with its data key in one
+    query; the cases returned are the page itself (their records already decrypted)."""
+    matched: list[Case] = []
+    size = wanted + 4  # most candidates of a name query match: start at the page
     while True:
         chunk = list(itertools.islice(candidates, size))
         size = min(size * 4, 500)
         if not chunk:
             return matched, True
-        rows = {
-            row.id: row
-            for row in session.execute(
-                base.with_only_columns(Case.id, Case.record_enc, Case.facets_enc).where(
-                    Case.id.in_(chunk)
-                )
-            )
+        found = {
+            row[0].id: row
+            for row in session.execute(_with_data_key(base.where(Case.id.in_(chunk))))
         }
-        if query.by_name:
-            vault.prefetch(session, [c for c in chunk if c in rows])
         for case_id in chunk:
-            row = rows.get(case_id)
-            if row is not None and _row_matches(session, vault, facets_cipher, row, query):
-                matched.append(case_id)
-                if len(matched) >= wanted:
-                    return matched, False
+            row = found.get(case_id)
+            if row is None or not _facets_match(row[0], query):
+                continue
+            vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
+            if query.by_name and not _matches((row[0].record or {}).get("person") or {}, query):
+                continue
+            matched.append(row[0])
+            if len(matched) >= wanted:
+                return matched, False
 
 
-def _row_matches(
-    session: Session, vault: Vault, facets_cipher: Any, row: Any, query: Query
-) -> bool:
-    sid = str(row.id)
-    try:
-        if query.status or query.governorate:
-            facets = json.loads(
-                facets_cipher.decrypt(
-                    row.facets_enc or b"", associated_data("cases", "facets_enc", sid, 1)
-                )
-            )
-            if query.status and facets.get("status") != query.status:
-                return False
-            if query.governorate and facets.get("governorate") != query.governorate:
-                return False
-        if query.by_name:
-            cipher = vault.data_cipher(session, row.id)
-            record = json.loads(
-                cipher.decrypt(
-                    row.record_enc or b"",
-                    associated_data("cases", "record_enc", sid, cipher.version),
-                )
-            )
-            return _matches(record.get("person") or {}, query)
-    except DecryptionError:
-        raise EncryptedValueError("cases", "record_enc", sid) from None
-    return True
+def _facets_match(case: Case, query: Query) -> bool:
+    """Status and governorate filters, from the facets (system key: no data key needed)."""
+    if not (query.status or query.governorate):
+        return True
+    facets = case.facets or {}
+    if query.status and facets.get("status") != query.status:
+        return False
+    return not (query.governorate and facets.get("governorate") != query.governorate)
 
 
 def testimonies_of(session: Session, case: Case) -> list[Testimony]:

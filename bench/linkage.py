@@ -9,7 +9,12 @@ Speed: the same records stored as real cases (encrypted, through case_create_man
 `dedupe_run` (decrypt, normalise, Splink, store review items), next to bare Splink — the same
 model on the same records already in memory — in the same run.
 
+Pairs: how many candidate pairs the model's blocking rules make at each caseload (exact counts
+by Splink's blocking analysis): what the scoring time grows with, measured at sizes where a
+full scoring run would take hours on this machine.
+
 Run: .venv/bin/python -m bench.linkage --records 100000 [--speed 200000] [--postgres]
+     .venv/bin/python -m bench.linkage --records 0 --pairs 200000,1000000
 Goals (issue 8): recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cases in
 <= 1.5x bare Splink's time.
 """
@@ -91,16 +96,57 @@ def speed(records: int, postgres: bool) -> None:
     sys.stdout.flush()
 
 
+def pairs(sizes: list[int]) -> None:
+    from splink import DuckDBAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    from casebook.linkage.features import person_features
+    from casebook.linkage.model import _settings, _table, private_duckdb
+
+    rules = _settings().blocking_rules_to_generate_predictions
+    first: tuple[int, int] | None = None
+    for size in sizes:
+        data = generate(size, seed=4)  # the speed run's records
+        rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
+        con = private_duckdb()
+        start = time.perf_counter()
+        counts = count_comparisons_from_blocking_rules(
+            DuckDBAPI(connection=con).register(_table(rows)),
+            blocking_rules=rules,
+            link_type="dedupe_only",
+            record_sample_proportion=1.0,
+        )
+        took = time.perf_counter() - start
+        con.close()
+        total = counts[-1]["cumulative_comparison_count"]
+        growth = ""
+        if first is not None:
+            growth = (
+                f"; {total / first[1]:.1f}x the pairs of {first[0]:,} records "
+                f"for {size / first[0]:.1f}x the records"
+            )
+        first = first or (size, total)
+        print(f"pairs: {size:,} records -> {total:,} candidate pairs ({took:.0f} s){growth}")
+        for record in counts:
+            print(f"    {record['blocking_rule']}: +{record['marginal_comparison_count']:,}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000, help="quality run size")
     parser.add_argument("--speed", type=int, default=0, help="cases for the speed run (0: skip)")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--pairs", default="", help="comma-separated caseloads: count candidate pairs at each"
+    )
     args = parser.parse_args()
     if args.records:
         quality(args.records)
     if args.speed:
         speed(args.speed, args.postgres)
+    if args.pairs:
+        pairs([int(n) for n in args.pairs.split(",")])
 
 
 if __name__ == "__main__":

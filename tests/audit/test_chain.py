@@ -297,3 +297,40 @@ def test_entries_appended_by_the_database_hash_as_verify_expects(app: Flask) -> 
         ]
         assert all(hash_of(e) == e.hash for e in stored)
     assert _verify(app).ok
+
+
+def test_an_app_role_with_only_insert_and_select_appends_and_cannot_rewrite(
+    database_url: str,
+) -> None:
+    """docs/deploy.md grants the application role INSERT and SELECT on audit_log only: the
+    server-side append (migration 0007) must work with exactly that, and nothing more."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("database roles are PostgreSQL's")
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    role = f"cb_app_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(text(f"GRANT SELECT, INSERT ON audit_log TO {role}"))
+    app_engine = create_engine(make_url(database_url).set(username=role))
+    try:
+        with Session(app_engine) as s, s.begin():
+            for i in range(3):
+                audit_record(s, Actor.cli(), "test.as_app_role", details={"i": i})
+        with Session(app_engine) as s:
+            entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+            assert [e.seq for e in entries] == [1, 2, 3]
+            assert all(hash_of(e) == e.hash for e in entries)
+        with app_engine.connect() as conn, pytest.raises(ProgrammingError):
+            conn.execute(text("UPDATE audit_log SET outcome = 'failure'"))
+    finally:
+        app_engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()

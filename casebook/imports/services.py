@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -226,6 +227,21 @@ def check_rows(rows: list[Row]) -> Checked:
     return out
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the importing process is gone. Pool workers otherwise
+    outlive a parent killed with SIGKILL (each holds its task queue's write end, so it never
+    sees end-of-file) and would sit idle forever with the last rows they validated in memory."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="casebook-parent-watch", daemon=True).start()
+
+
 def _chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
     chunk: list[Row] = []
     for row in rows:
@@ -250,7 +266,12 @@ def _checked(rows: Iterator[Row], workers: int) -> Iterator[Checked]:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         pending: deque[Future[Checked]] = deque()
         for chunk in _chunks(rows):
             pending.append(pool.submit(check_rows, chunk))

@@ -292,6 +292,27 @@ def test_failure_midway_leaves_the_database_as_before(
         assert verify_chain(s).ok
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc: Linux, as the servers casebook runs on)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left to collect
+
+
 def test_kill_9_during_an_import_leaves_nothing_half_written(
     app: Flask, settings: Settings, tmp_path: Path
 ) -> None:
@@ -316,8 +337,15 @@ def test_kill_9_during_an_import_leaves_nothing_half_written(
     )
     time.sleep(4.0)  # well into the run (20,000 rows take several seconds)
     assert proc.poll() is None, "the import ended before it could be interrupted"
+    workers = _children(proc.pid)
+    assert workers, "a file this size is validated in worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # the workers leave too, rather than idling on with the rows they last validated
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)]
     assert _count(app) == 0
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert verify_chain(s).ok

@@ -374,7 +374,9 @@ def generate(total: int, duplicate_share: float = 0.1, seed: int = 3) -> Synthet
         out.records.append({"id": f"p{i}", "person": _person(rng), "arrests": [arrest]})
     reports: dict[str, list[str]] = {}
     for j in range(total - originals):
-        source = rng.choice(out.records[:originals])
+        # an index, not rng.choice(records[:originals]): the same draw without copying the
+        # list each time (quadratic at a million records)
+        source = out.records[rng.randrange(originals)]
         person = dict(source["person"])
         arrest = dict(source["arrests"][0])
         for _ in range(rng.randint(1, 3)):

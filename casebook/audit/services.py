@@ -48,6 +48,8 @@ def _process_lock(path: str | None) -> Iterator[None]:
 
 _AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 _COLUMNS = tuple(c.key for c in _AUDIT_TABLE.columns)
+# what the client sends casebook_audit_append; the server fills in the chain's columns
+_HASHED_COLUMNS = tuple(c for c in _COLUMNS if c not in ("seq", "prev_hash", "hash"))
 
 
 def encode_controls(value: str) -> str:
@@ -84,81 +86,28 @@ def canonical(payload: dict[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def hashed_body(
-    seq: int,
-    occurred_at: str,
-    actor_id: str | None,
-    actor: str,
-    role: str | None,
-    action: str,
-    object_type: str | None,
-    object_id: str | None,
-    outcome: str,
-    details: str,
-    prev_hash: str,
-) -> str:
+def hashed_body(entry: AuditEntry) -> str:
     """The canonical encoding of every column but the hash itself: what the hash is over."""
     return canonical(
         {
-            "seq": seq,
-            "at": occurred_at,
-            "actor_id": actor_id,
-            "actor": actor,
-            "role": role,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "outcome": outcome,
-            "details": details,
-            "prev": prev_hash,
+            "seq": entry.seq,
+            "at": entry.occurred_at,
+            "actor_id": entry.actor_id,
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "outcome": entry.outcome,
+            "details": entry.details,
+            "prev": entry.prev_hash,
         }
     )
 
 
-def entry_hash(
-    seq: int,
-    occurred_at: str,
-    actor_id: str | None,
-    actor: str,
-    role: str | None,
-    action: str,
-    object_type: str | None,
-    object_id: str | None,
-    outcome: str,
-    details: str,
-    prev_hash: str,
-) -> str:
-    """SHA-256 over `hashed_body`."""
-    body = hashed_body(
-        seq,
-        occurred_at,
-        actor_id,
-        actor,
-        role,
-        action,
-        object_type,
-        object_id,
-        outcome,
-        details,
-        prev_hash,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def hash_of(entry: AuditEntry) -> str:
-    return entry_hash(
-        entry.seq,
-        entry.occurred_at,
-        entry.actor_id,
-        entry.actor,
-        entry.role,
-        entry.action,
-        entry.object_type,
-        entry.object_id,
-        entry.outcome,
-        entry.details,
-        entry.prev_hash,
-    )
+    """SHA-256 over `hashed_body`: what `audit verify` recomputes for every entry."""
+    return hashlib.sha256(hashed_body(entry).encode()).hexdigest()
 
 
 def _clean(value: Detail) -> object:
@@ -373,24 +322,11 @@ _SEQ_END = '"seq":0}'
 
 
 def _body_around_head(entry: AuditEntry) -> tuple[str, str]:
-    """The hashed body cut where the previous hash and the sequence number go, for the server
-    to fill in under its lock: body = head + prev_hash + tail + str(seq) + "}". Keys are sorted
-    ("prev" < "role" < "seq" come last) and every string is JSON-escaped, so the slots are
-    found unambiguously from the end."""
-    body = hashed_body(
-        0,
-        entry.occurred_at,
-        entry.actor_id,
-        entry.actor,
-        entry.role,
-        entry.action,
-        entry.object_type,
-        entry.object_id,
-        entry.outcome,
-        entry.details,
-        "",
-    )
-    head, _, tail = body.rpartition(_PREV_SLOT)
+    """The hashed body of an entry whose sequence is 0 and previous hash empty, cut where those
+    go, for the server to fill in under its lock: body = head + prev_hash + tail + str(seq) +
+    "}". Keys are sorted ("prev" < "role" < "seq" come last) and every string is JSON-escaped,
+    so the slots are found unambiguously from the end."""
+    head, _, tail = hashed_body(entry).rpartition(_PREV_SLOT)
     if not tail.endswith(_SEQ_END):  # pragma: no cover (the canonical encoding guarantees it)
         raise RuntimeError("unexpected audit body layout")
     return head + '"prev":"', '"' + tail[: -len("0}")]
@@ -411,19 +347,6 @@ def _append_postgresql(session: Session, entry: AuditEntry) -> AuditEntry:
     ).one()
     entry.seq, entry.prev_hash, entry.hash = row.entry_seq, row.entry_prev_hash, row.entry_hash
     return entry
-
-
-_HASHED_COLUMNS = (
-    "occurred_at",
-    "actor_id",
-    "actor",
-    "role",
-    "action",
-    "object_type",
-    "object_id",
-    "outcome",
-    "details",
-)
 
 
 def _append(

@@ -6,7 +6,7 @@ Create Date: 2026-11-30
 
 Every audited request on PostgreSQL paid three round trips for its entry: the advisory lock,
 the chain-head read and the insert. The function does the three in one call. The hash is the
-same SHA-256 over the same canonical JSON as casebook.audit.services.entry_hash: the client
+same SHA-256 over the same canonical JSON as casebook.audit.services.hash_of: the client
 sends that JSON cut where the previous hash and the sequence number go (known only under the
 lock), and `casebook audit verify` recomputes every hash in Python, so a difference would show.
 """

@@ -9,11 +9,10 @@ Speed: the same records stored as real cases (encrypted, through case_create_man
 `dedupe_run` (decrypt, normalise, Splink, store review items), next to bare Splink — the same
 model on the same records already in memory — in the same run.
 
-Pairs: how many candidate pairs the model's blocking rules make at each caseload (exact counts
-by Splink's blocking analysis): what the scoring time grows with, measured at sizes where a
-full scoring run would take hours on this machine.
+Pairs: how many candidate pairs the model's blocking rules make at each caseload, rule by
+rule (exact counts by Splink's blocking analysis): what the scoring time grows with.
 
-Run: .venv/bin/python -m bench.linkage --records 100000 [--speed 200000] [--postgres]
+Run: .venv/bin/python -m bench.linkage --records 100000 [--speed 200000|1000000] [--postgres]
      .venv/bin/python -m bench.linkage --records 0 --pairs 200000,1000000
 Goals (issue 8): recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cases in
 <= 1.5x bare Splink's time.

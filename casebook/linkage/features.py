@@ -4,6 +4,8 @@ stored."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from casebook.cases.keys import birth_year
@@ -40,13 +42,28 @@ def _name(value: Any, *, family: bool = False) -> tuple[str | None, str | None]:
     return arabic.replace(" ", "") or None, skel
 
 
+NameForms = Callable[..., tuple[str | None, str | None]]
+
+
+def name_forms_memo() -> NameForms:
+    """`_name` remembered for one run: a caseload repeats a few thousand names (every محمد),
+    and normalising each occurrence again was half of a dedupe run's own time. Made per run
+    and dropped with it, so no name outlives the run in a long-lived process."""
+    return functools.lru_cache(maxsize=100_000)(_name)
+
+
 def person_features(
-    unique_id: str, person: dict[str, Any], arrests: list[dict[str, Any]] | None = None
+    unique_id: str,
+    person: dict[str, Any],
+    arrests: list[dict[str, Any]] | None = None,
+    forms: NameForms = _name,
 ) -> dict[str, Any]:
-    """One row of the linkage table for a case (or a row of an outside list)."""
+    """One row of the linkage table for a case (or a row of an outside list); `forms` may be
+    a run's `name_forms_memo()`."""
     row: dict[str, Any] = {"unique_id": unique_id}
     first, family = person.get("first_name"), person.get("family_name")
-    latin = normalise(person.get("latin_name") or "").split()
+    latin_name = person.get("latin_name")
+    latin = normalise(latin_name).split() if latin_name else []
     for field, value in (
         ("first", first),
         ("father", person.get("father_name")),
@@ -54,9 +71,9 @@ def person_features(
         ("family", family),
         ("mother", person.get("mother_name")),
     ):
-        arabic, skel = _name(value, family=field == "family")
+        arabic, skel = forms(value, family=field == "family")
         if skel is None and field in ("first", "family") and len(latin) >= 2:
-            _, skel = _name(latin[0] if field == "first" else latin[-1], family=field == "family")
+            _, skel = forms(latin[0] if field == "first" else latin[-1], family=field == "family")
         row[field] = arabic
         row[f"{field}_skel"] = skel
     year = birth_year(person)

@@ -4,9 +4,10 @@ unsupervised on the data itself, run on an in-memory DuckDB that may not spill t
 DuckDB would otherwise offload to a temporary directory when memory runs short — plaintext
 names on disk. Here the temporary directory is switched off and external access disabled once
 set, so an oversized run fails with an out-of-memory error instead (raise
-CASEBOOK_LINKAGE_MEMORY). Choices follow shared/notes/linkage-and-statistics.md: four blocking
-rules (one alone caps recall near 0.68), term-frequency adjustment on first and family names,
-birth year exact / ±1 / ±3, arrest year exact / ±1, u by random sampling, two EM passes.
+CASEBOOK_LINKAGE_MEMORY). Choices follow shared/notes/linkage-and-statistics.md (term-frequency
+adjustment on first and family names, birth year exact / ±1 / ±3, u by random sampling, two EM
+passes) with two departures measured in bench/README.md: the arrest year is compared (exact /
+±1), and pairs are found by many narrow blocking rules instead of the note's three broad ones.
 """
 
 from __future__ import annotations
@@ -72,10 +73,41 @@ def _name_comparison(column: str, *, tf: bool) -> Any:
     )
 
 
+def blocking_rules() -> list[Any]:
+    """Which pairs are scored at all. Many narrow rules, each of four keys, instead of a few
+    broad ones: a pair is scored when any rule's keys all agree, so a duplicate is reached as
+    long as one rule avoids every field its report changed, while the pairs scored stay few.
+    The three broad rules used before — (birth year, first initial), (family, father), (first,
+    mother) — made blocks that grow with the caseload (every محمد born in 1985), so pairs grew
+    with its square: 204 million at 200,000 records, 5.1 billion at 1,000,000. The first nine
+    were chosen greedily for true pairs reached per pair scored on synthetic data and checked
+    on another draw; the last two serve rows of outside lists that give three names and one
+    more fact. Measured (bench/README.md): 3.3 million pairs at 200,000 records and 82 million
+    at 1,000,000, with the same precision and recall as before at 100,000. Skeleton keys let a
+    Latin spelling meet its Arabic twin; the arrest year stands in for the birth year in rules
+    a changed birth year would break, and the other way round."""
+    from splink import block_on
+
+    return [
+        block_on("first_skel", "family_skel", "mother_skel", "birth_year"),
+        block_on("first", "father", "grandfather", "family"),
+        block_on("father_skel", "grandfather_skel", "birth_year", "arrest_year"),
+        block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
+        block_on("substr(first_skel, 1, 1)", "grandfather_skel", "family_skel", "birth_year"),
+        block_on("first", "father", "substr(mother_skel, 1, 1)", "birth_year"),
+        block_on("father_skel", "grandfather_skel", "family_skel", "mother_skel"),
+        block_on("father", "family", "birth_year", "arrest_year"),
+        block_on("first_skel", "father_skel", "grandfather_skel", "arrest_year"),
+        # rows of outside lists often give three names and one more fact, nothing else
+        block_on("first_skel", "father_skel", "family_skel", "birth_year"),
+        block_on("first", "father", "family", "governorate"),
+    ]
+
+
 def _settings() -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only",
@@ -106,13 +138,7 @@ def _settings() -> Any:
             ),
             cl.ExactMatch("governorate"),
         ],
-        blocking_rules_to_generate_predictions=[
-            block_on("birth_year", "substr(first_skel, 1, 1)"),
-            block_on("family", "father"),
-            block_on("first", "mother"),
-            # Latin-only spellings meet their Arabic twins here (and in the first rule)
-            block_on("first_skel", "father_skel", "family_skel"),
-        ],
+        blocking_rules_to_generate_predictions=blocking_rules(),
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
@@ -138,11 +164,17 @@ def _train(linker: Any, rule: Any) -> None:
     import duckdb
     from splink.internals.exceptions import EMTrainingException
 
+    # Splink takes the comparisons a pass cannot train out of the linker's own model and puts
+    # them back only when the pass succeeds: after a failed pass the next pass, and predict,
+    # would run without them (a small caseload scored without first or family names).
+    model = linker._settings_obj.core_model_settings
+    comparisons = list(model.comparisons)
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
     except (EMTrainingException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
+        model.comparisons = comparisons
         logging.getLogger("casebook.linkage").warning(
             "linkage training pass skipped", extra={"reason": type(exc).__name__}
         )
@@ -172,10 +204,12 @@ def score_pairs(
         linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
         # Two EM passes, each blocked on skeletons of what it does not train, so that every
         # level is trained by a pass that sees pairs written in two scripts; a pass blocked on
-        # Arabic forms would see almost none and drive those levels to zero.
+        # Arabic forms would see almost none and drive those levels to zero. Each pass also
+        # holds one year or place fixed that the other trains: with three names alone a
+        # million-case pass made more pairs than DuckDB's memory holds (EM is not chunked).
         for rule in (
-            block_on("first_skel", "family_skel", "mother_skel"),
-            block_on("father_skel", "grandfather_skel", "birth_year"),
+            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
+            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
         ):
             _train(linker, rule)
         # chunks bound the memory of a large run (DuckDB may not spill to disk)

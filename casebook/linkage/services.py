@@ -23,7 +23,8 @@ from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.cases.services import CaseStateError, case_record_store
 from casebook.encrypted import Vault
-from casebook.linkage.features import person_features
+from casebook.keys.models import CaseKey
+from casebook.linkage.features import name_forms_memo, person_features
 from casebook.linkage.model import DEFAULT_MEMORY, score_pairs
 from casebook.linkage.models import (
     DECISIONS_LIST,
@@ -60,31 +61,51 @@ def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
 def linkage_rows(
     session: Session, progress: Callable[[int], None] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Features of every live case that is not already someone's duplicate, decrypted batch by
-    batch (one query for a batch's data keys)."""
+    """Features of every live case that is not already someone's duplicate, read batch by
+    batch with each case's wrapped key in the same row and decrypted without ORM objects:
+    at a million cases this reading, not the matching, was most of a dedupe run."""
     vault = _vault(session)
+    forms = name_forms_memo()
     last: uuid.UUID | None = None
     while True:
         query = (
-            select(Case)
+            select(Case.id, Case.record_enc, CaseKey.wrapped, CaseKey.dek_version)
+            .outerjoin(CaseKey, CaseKey.owner_id == Case.id)
             .where(Case.erased_at.is_(None), Case.verification != "duplicate")
             .order_by(Case.id)
             .limit(READ_BATCH)
         )
         if last is not None:
             query = query.where(Case.id > last)
-        batch = list(session.scalars(query))
+        batch = session.execute(query).all()
         if not batch:
             return
-        vault.prefetch(session, [c.id for c in batch])
-        for case in batch:
-            record = case.record or {}
-            yield person_features(str(case.id), record.get("person") or {}, record.get("arrests"))
-        last = batch[-1].id
-        session.expunge_all()  # keep memory flat over a million cases
-        vault.forget_all()
+        for case_id, blob, wrapped, version in batch:
+            record: dict[str, Any] = {}
+            if blob is not None:
+                where = ("cases", "record_enc", str(case_id))
+                record = vault.open_sealed(case_id, wrapped, version, where, blob) or {}
+            yield person_features(
+                str(case_id), record.get("person") or {}, record.get("arrests"), forms
+            )
+        last = batch[-1][0]
         if progress is not None:
             progress(len(batch))
+
+
+REFERENCE_CHUNK = 10_000  # ids per query: PostgreSQL takes at most 65,535 parameters
+
+
+def _references(session: Session, ids: set[str]) -> dict[uuid.UUID, str]:
+    """Case references of scored ids, a chunk at a time: a million-case dedupe scores pairs
+    among some 200,000 cases, more ids than one statement may carry."""
+    wanted = sorted(uuid.UUID(x) for x in ids)
+    out: dict[uuid.UUID, str] = {}
+    for i in range(0, len(wanted), REFERENCE_CHUNK):
+        chunk = wanted[i : i + REFERENCE_CHUNK]
+        query = select(Case.id, Case.reference).where(Case.id.in_(chunk))
+        out.update((case_id, reference) for case_id, reference in session.execute(query))
+    return out
 
 
 def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tuple[str, str]]:
@@ -118,17 +139,7 @@ def dedupe_run(
     rows = list(linkage_rows(session, progress))
     scored = score_pairs(rows, threshold=threshold, memory_limit=memory_limit)
     known = _known_pairs(session)
-    references = (
-        dict(
-            session.execute(
-                select(Case.id, Case.reference).where(
-                    Case.id.in_({uuid.UUID(x) for a, b, _ in scored for x in (a, b)})
-                )
-            ).all()
-        )
-        if scored
-        else {}
-    )
+    references = _references(session, {x for a, b, _ in scored for x in (a, b)})
     out: list[tuple[str, str, float]] = []
     new_rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
@@ -285,15 +296,7 @@ def list_match(
             continue
         case_side = right if left.startswith("list:") else left
         best[(list_side[0], case_side)] = probability
-    references = (
-        dict(
-            session.execute(
-                select(Case.id, Case.reference).where(Case.id.in_({uuid.UUID(c) for _, c in best}))
-            ).all()
-        )
-        if best
-        else {}
-    )
+    references = _references(session, {c for _, c in best})
     matches: list[tuple[int, str, float]] = []
     for (list_key, case_key), probability in sorted(best.items(), key=lambda t: -t[1]):
         number, person = by_key[list_key]

@@ -355,7 +355,10 @@ def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) ->
     elif kind == "year" and person.get("birth_date"):
         person["birth_date"] = str(int(person["birth_date"]) + rng.choice([-1, 1]))
     elif kind == "arrest_year":
-        arrest["date"] = str(int(arrest["date"][:4]) + rng.choice([-1, 1]))
+        year = int(arrest["date"][:4])
+        step = rng.choice([-1, 1])
+        # within the years arrests are drawn from: two edits of 2024 would reach a future year
+        arrest["date"] = str(year + step if 2011 <= year + step <= 2024 else year - step)
     elif kind == "governorate":
         arrest["governorate"] = rng.choice(GOVERNORATES)
     elif kind == "latin":

@@ -375,3 +375,54 @@ def test_cli_dedupe_json_and_match(
     assert done.returncode == 0, done.stderr[-800:]
     matched = {json.loads(line)["case"] for line in done.stdout.splitlines()}
     assert refs[a] in matched
+
+
+def test_sparse_list_rows_still_meet_their_case(app: Flask, client: FlaskClient) -> None:
+    """Published lists often give three names and one more fact (a birth year, or where the
+    person was taken) and nothing else; the blocking rules must still bring them to the case,
+    though most rules want a mother's or grandfather's name."""
+    from casebook.linkage.services import list_match
+
+    h = bearer(app, make_user(app, "lawyer"))
+    data = generate(80, duplicate_share=0.0, seed=9)
+    for record in data.records:
+        _create(client, h, **record["person"])
+    target = data.records[5]["person"]
+    names = {k: target[k] for k in ("first_name", "father_name", "family_name")}
+    rows = [
+        (2, {**names, "birth_date": target["birth_date"]}),
+        (3, {**names, "governorate": "aleppo"}),  # minimal_case's arrest governorate
+        (4, {"first_name": "زياد", "father_name": "وليد", "family_name": "القاسم"}),
+    ]
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        reference = s.scalars(select(Case.reference).order_by(Case.created_at).offset(5)).first()
+        result = list_match(
+            s,
+            Actor.cli(),
+            rows,
+            label="released",
+            created_by=None,
+            threshold=0.1,
+            memory_limit="1GB",
+        )
+    # reached and scored (three names and a governorate are weak evidence: the score is low,
+    # which a lawyer sees; before these rules the pair was never scored at all)
+    matched = {(row, ref) for row, ref, _ in result.matches}
+    assert (2, reference) in matched and (3, reference) in matched
+    assert not [m for m in result.matches if m[0] == 4]
+
+
+def test_dedupe_names_cases_by_reference_however_many_are_scored(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """References are read a chunk of ids at a time (a million-case run scores pairs among
+    ~200,000 cases, past PostgreSQL's 65,535 parameters per statement): here one id a chunk."""
+    from casebook.linkage import services
+
+    h = bearer(app, make_user(app, "lawyer"))
+    a, b = _population(app, client, h)
+    monkeypatch.setattr(services, "REFERENCE_CHUNK", 1)
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        result = dedupe_run(s, Actor.cli(), threshold=0.6, memory_limit="1GB")
+        refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
+    assert {refs[a], refs[b]} in [{x, y} for x, y, _ in result.pairs]

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import casebook.models  # noqa: F401
-from casebook.db import Base, make_engine
+from casebook.db import SQLITE_MMAP_BYTES, Base, make_engine
 from casebook.migrate import alembic_config, downgrade, upgrade
 
 PG_URL = os.environ.get("CASEBOOK_TEST_DATABASE_URL")
@@ -86,6 +86,8 @@ def test_sqlite_database_has_secure_delete_and_full_vacuum(tmp_path: Path) -> No
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # reads go through the memory map (SQLite silently caps a size it was not built for)
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == SQLITE_MMAP_BYTES
     engine.dispose()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import pytest
@@ -88,11 +87,17 @@ def test_unknown_email_costs_as_much_time_as_a_wrong_password(
             _post_password(client, email, "wrong password for timing")
             return time.perf_counter() - start
 
-        known = [timed(user.email) for _ in range(8)]
-        unknown = [timed("nobody@example.org") for _ in range(8)]
+        # Interleaved, so a burst of load on a shared host hits both paths alike; the
+        # fastest of each is compared because scheduling noise only ever adds time, and
+        # skipping the hash for an unknown email would make its fastest ~6x faster.
+        known: list[float] = []
+        unknown: list[float] = []
+        for _ in range(12):
+            known.append(timed(user.email))
+            unknown.append(timed("nobody@example.org"))
     finally:
         limiter.enabled = True
-    ratio = statistics.median(unknown) / statistics.median(known)
+    ratio = min(unknown) / min(known)
     assert 0.7 < ratio < 1.4, (known, unknown)
 
 

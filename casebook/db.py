@@ -6,13 +6,17 @@ request boundary (or a CLI command) commits.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, g
+from psycopg import ServerCursor
+from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -59,7 +63,60 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         engine = create_engine(url, poolclass=None if pool else NullPool)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    _configure_postgresql(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use; a busy one is not. SQLAlchemy's
+# pool_pre_ping pings on every checkout, a round trip per request on the hot read path; a
+# connection in steady use has just proved itself alive, and one the server dropped between
+# two busy requests fails that request once and the pool is refilled (SQLAlchemy invalidates
+# the pool on a disconnect error).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+# Statements a reading request runs outside a transaction: plain reads, and the audit append,
+# which takes the chain lock and releases it within its one statement (migration 0007).
+_AUTOCOMMIT_SAFE = ("SELECT",)
+_NEEDS_TRANSACTION = ("pg_advisory_xact_lock", "FOR UPDATE", "FOR SHARE", "FOR NO KEY")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["casebook_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("casebook_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # in autocommit: leaves no transaction
+        except Exception as exc:
+            # The pool discards this connection and checks out another (up to three tries).
+            raise DisconnectionError("idle connection no longer usable") from exc
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_first_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        # A reading request runs in autocommit (see Database): its reads need no transaction
+        # (READ COMMITTED gives each statement its own snapshot either way) and its audit
+        # entry is one statement that commits before any data leaves. The first write, if it
+        # ever writes, opens a real transaction, so whatever it changes, and the entries that
+        # record it, commit together at the request's one commit.
+        if not conn.get_execution_options().get("casebook_reading"):
+            return
+        head = statement.lstrip()[:6].upper()
+        streamed = isinstance(cursor, ServerCursor)  # DECLARE CURSOR needs a transaction
+        if (
+            head in _AUTOCOMMIT_SAFE
+            and not streamed
+            and not any(m in statement for m in _NEEDS_TRANSACTION)
+        ):
+            return
+        raw = cursor.connection
+        if raw.info.transaction_status == TransactionStatus.IDLE:
+            raw.execute("BEGIN")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -111,8 +168,21 @@ class Database:
         self.sessionmaker = sessionmaker(
             bind=self.engine, expire_on_commit=False, info={"vault": vault}
         )
+        if self.engine.dialect.name != "sqlite":
+            # Reading requests (GET, HEAD) on PostgreSQL: autocommit until their first write
+            # (see _configure_postgresql). Their audit entry then holds the chain's lock for
+            # the one statement that appends it, not until a commit one round trip (and, under
+            # load, a wait for the GIL) later, during which every other request waits.
+            self.reading_sessionmaker = sessionmaker(
+                bind=self.engine.execution_options(
+                    isolation_level="AUTOCOMMIT", casebook_reading=True
+                ),
+                expire_on_commit=False,
+                info={"vault": vault},
+            )
+            return
         lock = None
-        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        if len(url) > len("sqlite:///"):
             lock = url.removeprefix("sqlite:///") + ".audit-lock"
         self.reading_sessionmaker = sessionmaker(
             bind=self.engine.execution_options(casebook_deferred=True),
@@ -140,7 +210,7 @@ def session() -> Session:
         from flask import request
 
         db = database()
-        reading = request.method in ("GET", "HEAD") and db.engine.dialect.name == "sqlite"
+        reading = request.method in ("GET", "HEAD")
         g.db_session = (db.reading_sessionmaker if reading else db.sessionmaker)()
     s: Session = g.db_session
     return s

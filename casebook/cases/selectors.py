@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import abort
 from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from casebook.auth.models import User
@@ -52,17 +53,61 @@ _ANY_LIVE_CASE = _with_data_key(
 
 def case_or_404(session: Session, user: User, case_id: str) -> Case:
     """Load-then-authorise: the case if this user may read it, else 404."""
+    return _load_case(session, user, case_id, with_children=False)[0]
+
+
+def case_page(session: Session, user: User, case_id: str) -> tuple[Case, dict[str, Any]]:
+    """Load-then-authorise and the case's document, as `case_or_404` then `case_document`; on
+    PostgreSQL the testimonies and attachments come in the case's own round trip (the case
+    page is the hottest read, and on this path a round trip costs as much as its query)."""
+    case, children = _load_case(session, user, case_id, with_children=True)
+    return case, case_document(session, user, case, children=children)
+
+
+def _children_arrays() -> list[Any]:
+    """Each child's id, time and sealed blob as arrays in creation order (PostgreSQL)."""
+    columns = []
+    for prefix, table, blob in (
+        ("t", _t, _t.c.body_enc),
+        ("a", _a, _a.c.meta_enc),
+    ):
+        for name, column in (("ids", table.c.id), ("at", table.c.created_at), ("blobs", blob)):
+            columns.append(
+                select(func.array_agg(aggregate_order_by(column, table.c.created_at)))
+                .where(table.c.case_id == Case.id)
+                .scalar_subquery()
+                .label(f"{prefix}_{name}")
+            )
+    return columns
+
+
+def _load_case(
+    session: Session, user: User, case_id: str, *, with_children: bool
+) -> tuple[Case, list[tuple[str, Any, Any, bytes]] | None]:
     cid = id_or_404(case_id)
+    arrays = with_children and session.get_bind().dialect.name == "postgresql"
     if user.can(Permission.CASE_READ_ALL):
-        row = session.execute(_ANY_LIVE_CASE, {"cid": cid}).first()
+        query = _ANY_LIVE_CASE_AND_CHILDREN if arrays else _ANY_LIVE_CASE
+        row = session.execute(query, {"cid": cid}).first()
     else:
-        row = session.execute(_with_data_key(visible_cases(user).where(Case.id == cid))).first()
+        query = _with_data_key(visible_cases(user).where(Case.id == cid))
+        if arrays:
+            query = query.add_columns(*_children_arrays())
+        row = session.execute(query).first()
     if row is None:
         abort(404)
     case: Case = row[0]
     vault: Vault = session.info["vault"]
     vault.take_wrapped(case.id, row[1], row[2])
-    return case
+    if not arrays:
+        return case, None
+    children = [
+        (kind, row_id, at, blob)
+        for kind, ids, ats, blobs in (("t", *row[3:6]), ("a", *row[6:9]))
+        for row_id, at, blob in zip(ids or (), ats or (), blobs or (), strict=True)
+    ]
+    children.sort(key=lambda child: child[2])  # one list in creation order, as _CHILDREN
+    return case, children
 
 
 def may_edit(user: User, case: Case) -> bool:
@@ -397,9 +442,15 @@ def summary(case: Case) -> dict[str, Any]:
     }
 
 
-def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
+def case_document(
+    session: Session,
+    user: User,
+    case: Case,
+    *,
+    children: list[tuple[str, Any, Any, bytes]] | None = None,
+) -> dict[str, Any]:
     """The case as this user may see it (source only for its owner and lawyers; legal notes
-    only for lawyers)."""
+    only for lawyers). `children`: testimonies and attachments already read with the case."""
     record = case.record or {}
     doc: dict[str, Any] = {
         "id": str(case.id),
@@ -415,7 +466,7 @@ def case_document(session: Session, user: User, case: Case) -> dict[str, Any]:
         "current_status": keys.current_status(record),
         "family_actions": record.get("family_actions") or [],
         "consent": consent_summary(case),
-        **_children(session, case),
+        **_children(session, case, children),
         "can_edit": may_edit(user, case),
     }
     merged = record.get("merged") or []
@@ -445,13 +496,19 @@ _CHILDREN = union_all(
     ),
 ).order_by("created_at")
 
+_ANY_LIVE_CASE_AND_CHILDREN = _ANY_LIVE_CASE.add_columns(*_children_arrays())
 
-def _children(session: Session, case: Case) -> dict[str, list[dict[str, Any]]]:
-    """Testimonies and attachments of the case page in one round trip, decrypted with the
-    case's key, without building ORM objects (the case page is the hottest read)."""
+
+def _children(
+    session: Session, case: Case, rows: list[tuple[str, Any, Any, bytes]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Testimonies and attachments of the case page in one round trip (or none, when read
+    with the case), decrypted with the case's key, without building ORM objects (the case
+    page is the hottest read)."""
     from casebook.encrypted import vault_of
 
-    rows = session.execute(_CHILDREN, {"case_id": case.id}).all()
+    if rows is None:
+        rows = [tuple(r) for r in session.execute(_CHILDREN, {"case_id": case.id})]
     out: dict[str, list[dict[str, Any]]] = {"testimonies": [], "attachments": []}
     if not rows:
         return out

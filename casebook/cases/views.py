@@ -199,8 +199,7 @@ def new() -> Any:
 @requires(Permission.CASE_READ)
 def show(case_id: str) -> Any:
     s = db.session()
-    case = selectors.case_or_404(s, current_user, case_id)
-    doc = selectors.case_document(s, current_user, case)
+    case, doc = selectors.case_page(s, current_user, case_id)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
     return render_template(
         "cases/show.html",

@@ -202,12 +202,11 @@ _BY_HASH = text("SELECT 1 FROM audit_log WHERE hash = :h")
 def test_concurrent_reads_share_commits_and_each_is_committed_before_returning(
     app: Flask,
 ) -> None:
-    """Reading requests on SQLite record their read in a group commit: every entry is in the
-    chain, once, in a valid sequence, and already visible to another connection when
-    `audit_record` returns (no data may leave before its read is recorded)."""
+    """Reading requests record their read in a transaction of its own (a group commit on
+    SQLite, the append's one statement on PostgreSQL): every entry is in the chain, once, in a
+    valid sequence, and already visible to another connection when `audit_record` returns (no
+    data may leave before its read is recorded)."""
     db = app.extensions["casebook.db"]
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("reads record themselves in their own transaction on SQLite only")
     errors: list[BaseException] = []
     unseen: list[str] = []
 
@@ -240,19 +239,73 @@ def test_concurrent_reads_share_commits_and_each_is_committed_before_returning(
 
 def test_a_read_entry_that_cannot_be_written_fails_its_request(app: Flask) -> None:
     db = app.extensions["casebook.db"]
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("reads record themselves in their own transaction on SQLite only")
     with db.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log "
-            "WHEN NEW.action = 'test.refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+        if db.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log "
+                "WHEN NEW.action = 'test.refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.action = 'test.refused' THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_reads()"
+            )
     with db.reading_sessionmaker() as s, pytest.raises(DatabaseError):
         audit_record(s, Actor.cli(), "test.refused")
     with db.reading_sessionmaker() as s:
         audit_record(s, Actor.cli(), "test.read")  # the next read is not stuck behind it
     verdict = _verify(app)
     assert verdict.ok and verdict.entries == 1
+
+
+def test_a_reading_request_that_writes_commits_or_loses_the_write_and_its_entries_together(
+    app: Flask,
+) -> None:
+    """A reading request records its read alone, but once it writes, the write and every
+    entry after it share one transaction: a rollback leaves neither, a commit keeps both."""
+    from casebook.auth.models import User
+    from tests.conftest import make_user
+
+    db = app.extensions["casebook.db"]
+    user = make_user(app, "lawyer")
+    for finish, kept in (("rollback", False), ("commit", True)):
+        with db.reading_sessionmaker() as s:
+            audit_record(s, Actor.cli(), f"test.read_before_{finish}")  # alone: always kept
+            row = s.get(User, user.id)
+            assert row is not None
+            row.display_name = f"after {finish}"
+            audit_record(s, Actor.cli(), f"test.write_{finish}")
+            getattr(s, finish)()
+        with db.sessionmaker() as s:
+            name = s.get(User, user.id).display_name  # type: ignore[union-attr]
+            actions = set(s.scalars(select(AuditEntry.action)))
+        assert (name == f"after {finish}") is kept
+        assert (f"test.write_{finish}" in actions) is kept
+        assert f"test.read_before_{finish}" in actions
+    assert _verify(app).ok
+
+
+def test_a_reading_request_holds_the_chain_lock_it_takes(app: Flask) -> None:
+    """Reading requests on PostgreSQL run outside a transaction until they write; a statement
+    that takes a transaction-scoped lock (as batch appends do) must open one, or the lock
+    would be gone before the head it guards is read."""
+    from casebook.audit.services import _locked_head
+
+    db = app.extensions["casebook.db"]
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    with db.reading_sessionmaker() as s:
+        _locked_head(s)
+        held = s.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        ).scalar()
+        s.rollback()
+    assert held == 1
 
 
 def test_rolled_back_change_leaves_no_entry(app: Flask) -> None:

@@ -201,6 +201,53 @@ def test_testimony_is_added_and_kept_encrypted(
     assert all("شهادة".encode() not in b for b in blobs)
 
 
+def test_case_page_lists_testimonies_and_attachments_in_the_order_they_were_added(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture], h: dict[str, dict[str, str]]
+) -> None:
+    """The case page reads the children with the case itself on PostgreSQL: for the owner and
+    for a lawyer it shows what the separate read shows, each child once, oldest first."""
+    cid = _create(client, h["documenter"])
+    added = []
+    for i in range(3):
+        t = client.post(
+            f"/api/v1/cases/{cid}/testimonies",
+            json={"text": f"شهادة {i}", "date": "2024-06-01", "language": "ar"},
+            headers=h["documenter"],
+        )
+        a = client.post(
+            f"/api/v1/cases/{cid}/attachments",
+            headers=h["documenter"],
+            data={"file": (io.BytesIO(b"%PDF-1.4\n" + bytes(i) * 50), f"{i}.pdf")},
+        )
+        assert t.status_code == a.status_code == 201
+        added += [("t", t.get_json()["id"]), ("a", a.get_json()["id"])]
+    other = _create(client, h["documenter"])  # its children must not leak into this page
+    client.post(
+        f"/api/v1/cases/{other}/testimonies",
+        json={"text": "غيرها", "date": "2024-06-01", "language": "ar"},
+        headers=h["documenter"],
+    )
+    from casebook.cases import selectors
+
+    for role in ("documenter", "lawyer"):
+        doc = client.get(f"/api/v1/cases/{cid}", headers=h[role]).get_json()
+        texts = [t["text"] for t in doc["testimonies"]]
+        assert texts == ["اعتقل من الحاجز", "شهادة 0", "شهادة 1", "شهادة 2"]
+        assert [x["id"] for x in doc["attachments"]] == [i for k, i in added if k == "a"]
+        with app.test_request_context(), app.extensions["casebook.db"].sessionmaker() as s:
+            from casebook.auth.models import User
+
+            user = s.get(User, users[role].id)
+            case = selectors.case_or_404(s, user, cid)  # type: ignore[arg-type]
+            separate = selectors.case_document(s, user, case)  # type: ignore[arg-type]
+            _, together = selectors.case_page(s, user, cid)  # type: ignore[arg-type]
+        for key in ("testimonies", "attachments"):
+            assert together[key] == separate[key] == doc[key]
+    empty = _create(client, h["lawyer"])
+    doc = client.get(f"/api/v1/cases/{empty}", headers=h["lawyer"]).get_json()
+    assert doc["attachments"] == [] and len(doc["testimonies"]) == 1
+
+
 # -- validation ------------------------------------------------------------------------------------
 
 

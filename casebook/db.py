@@ -75,9 +75,9 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 # the pool on a disconnect error).
 PING_AFTER_IDLE_SECONDS = 5.0
 
-# Statements a reading request runs outside a transaction: plain reads, and the audit append,
-# which takes the chain lock and releases it within its one statement (migration 0007).
-_AUTOCOMMIT_SAFE = ("SELECT",)
+# A reading request runs SELECTs outside a transaction (plain reads, and the audit append,
+# which takes the chain lock and releases it within its one statement: migration 0007),
+# except these, whose locks must last until the request's commit.
 _NEEDS_TRANSACTION = ("pg_advisory_xact_lock", "FOR UPDATE", "FOR SHARE", "FOR NO KEY")
 
 
@@ -106,10 +106,9 @@ def _configure_postgresql(engine: Engine) -> None:
         # record it, commit together at the request's one commit.
         if not conn.get_execution_options().get("casebook_reading"):
             return
-        head = statement.lstrip()[:6].upper()
         streamed = isinstance(cursor, ServerCursor)  # DECLARE CURSOR needs a transaction
         if (
-            head in _AUTOCOMMIT_SAFE
+            statement.lstrip()[:6].upper() == "SELECT"
             and not streamed
             and not any(m in statement for m in _NEEDS_TRANSACTION)
         ):

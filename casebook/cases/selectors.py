@@ -92,7 +92,7 @@ def _load_case(
     else:
         query = _with_data_key(visible_cases(user).where(Case.id == cid))
         if arrays:
-            query = query.add_columns(*_children_arrays())
+            query = query.add_columns(*_CHILDREN_ARRAYS)
         row = session.execute(query).first()
     if row is None:
         abort(404)
@@ -496,7 +496,9 @@ _CHILDREN = union_all(
     ),
 ).order_by("created_at")
 
-_ANY_LIVE_CASE_AND_CHILDREN = _ANY_LIVE_CASE.add_columns(*_children_arrays())
+# Built once: the children's columns are the same for every case page.
+_CHILDREN_ARRAYS = _children_arrays()
+_ANY_LIVE_CASE_AND_CHILDREN = _ANY_LIVE_CASE.add_columns(*_CHILDREN_ARRAYS)
 
 
 def _children(
@@ -508,7 +510,7 @@ def _children(
     from casebook.encrypted import vault_of
 
     if rows is None:
-        rows = [tuple(r) for r in session.execute(_CHILDREN, {"case_id": case.id})]
+        rows = list(session.execute(_CHILDREN, {"case_id": case.id}).tuples())
     out: dict[str, list[dict[str, Any]]] = {"testimonies": [], "attachments": []}
     if not rows:
         return out

@@ -89,8 +89,9 @@ def load(env: dict[str, str], count: int, batch_size: int) -> tuple[str, list[st
     return token, ids, names
 
 
-def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str]]:
-    """A fresh token and a sample of ids and names from an instance loaded by an earlier run."""
+def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str], int]:
+    """A fresh token, a sample of ids and names, and the number of cases, from an instance
+    loaded by an earlier run."""
     os.environ.update(env)
     from sqlalchemy import func, select
 
@@ -112,8 +113,46 @@ def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str]]:
             f"{c.record['person']['first_name']} {c.record['person']['family_name']}"
             for c in sample[:2000]
         ]  # type: ignore[index]
+        count = s.scalar(select(func.count()).select_from(Case)) or 0
     db.dispose()
-    return token, ids, names
+    return token, ids, names, count
+
+
+def documenter_token(env: dict[str, str], own_cases: int = 300) -> str:
+    """A documenter with a few hundred cases of their own among all the others (made on first
+    use), and a fresh token: their list must not read every case to find theirs."""
+    os.environ.update(env)
+    from sqlalchemy import func, select
+
+    from casebook.audit.services import Actor
+    from casebook.auth.services import token_issue, user_by_email, user_create
+    from casebook.cases.demo import synthetic_cases
+    from casebook.cases.models import Case
+    from casebook.cases.services import case_create_many
+    from casebook.cli import _make_app
+
+    app = _make_app()
+    app.extensions["casebook.vault"].load()
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        user = user_by_email(s, "documenter@bench.example.org")
+        if user is None:
+            user, _ = user_create(
+                s,
+                Actor.cli(),
+                app.extensions["casebook.passwords"],
+                email="documenter@bench.example.org",
+                display_name="bench documenter",
+                role="documenter",
+                password="amber kettle meadow lantern",  # noqa: S106 (a throw-away bench account)
+            )
+        have = s.scalar(select(func.count()).where(Case.created_by == user.id)) or 0
+        if have < own_cases:
+            cases = synthetic_cases(own_cases - have, 11)
+            case_create_many(s, Actor.cli(), list(cases), created_by=user.id)
+        _, token = token_issue(s, Actor.cli(), user, 5)
+    db.dispose()
+    return token
 
 
 def hammer(
@@ -168,7 +207,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating rounds of bare route and case page"
+        "--rounds", type=int, default=5, help="alternating rounds of bare route and case page"
     )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
@@ -206,10 +245,11 @@ def main() -> None:
     saved.write_text(json.dumps(env))
     print(f"server log: {tmp / 'server.log'}")
     postgres = env["DATABASE_URL"].startswith("postgresql")
-    print(f"engine: {'PostgreSQL' if postgres else 'SQLite'}; cases: {args.cases:,}")
     if args.reuse:
-        token, ids, names = reuse(env)
+        token, ids, names, args.cases = reuse(env)
+        print(f"engine: {'PostgreSQL' if postgres else 'SQLite'}; cases: {args.cases:,} (reused)")
     else:
+        print(f"engine: {'PostgreSQL' if postgres else 'SQLite'}; cases: {args.cases:,}")
         token, ids, names = load(env, args.cases, args.batch)
         if postgres:
             # What autovacuum does within minutes of a bulk load on a running server: set the
@@ -220,6 +260,7 @@ def main() -> None:
                 conn.execute(text("VACUUM ANALYZE"))
             vacuum.dispose()
             print(f"VACUUM ANALYZE after the load: {time.perf_counter() - start:.0f} s")
+    doc_token = documenter_token(env)
     port = _free_port()
     log = (tmp / "server.log").open("w")
     server = subprocess.Popen(
@@ -274,6 +315,14 @@ def main() -> None:
 
         search_paths = [f"/api/v1/cases?q={quote(n)}&per_page=20" for n in names[:2000]]
         s_rps, s_lat, s_err = hammer(port, search_paths, h, args.seconds, args.connections)
+        # The lawyer's list: newest first, the first pages, and filtered by a status (sealed
+        # facets, decrypted until the page is full: see selectors._facet_filtered).
+        list_paths = [f"/api/v1/cases?page={p}" for p in (1, 2, 3)]
+        list_paths += [f"/api/v1/cases?status={st}" for st in ("released", "detained")]
+        l_rps, l_lat, l_err = hammer(port, list_paths, h, args.seconds, args.connections)
+        d_rps, d_lat, d_err = hammer(
+            port, list_paths, {"Authorization": f"Bearer {doc_token}"}, args.seconds, 2
+        )
         print(
             f"\nHTTP, gunicorn 2 workers x 4 threads, {args.connections} keep-alive clients, "
             f"{args.rounds} alternating rounds of {args.seconds:.0f} s"
@@ -300,7 +349,15 @@ def main() -> None:
             f"  name search (first + family)     {s_rps:8.0f} req/s  p50 {pct(s_lat, 0.5):6.1f} ms"
             f"  p95 {pct(s_lat, 0.95):6.1f} ms  p99 {pct(s_lat, 0.99):6.1f} ms  errors {s_err}"
         )
-        if errors or s_err:
+        print(
+            f"  case list (pages, status filter) {l_rps:8.0f} req/s  p50 {pct(l_lat, 0.5):6.1f} ms"
+            f"  p95 {pct(l_lat, 0.95):6.1f} ms  p99 {pct(l_lat, 0.99):6.1f} ms  errors {l_err}"
+        )
+        print(
+            f"  a documenter's list (300 own)    {d_rps:8.0f} req/s  p50 {pct(d_lat, 0.5):6.1f} ms"
+            f"  p95 {pct(d_lat, 0.95):6.1f} ms  (2 clients)  errors {d_err}"
+        )
+        if errors or s_err or l_err or d_err:
             raise SystemExit("requests failed: these figures are not valid (see the server log)")
         print(
             json.dumps(
@@ -312,6 +369,8 @@ def main() -> None:
                     "page_ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
                     "page_p99_ms": round(pct(page_lat, 0.99), 1),
                     "search_p95_ms": round(pct(s_lat, 0.95), 1),
+                    "list_p95_ms": round(pct(l_lat, 0.95), 1),
+                    "documenter_list_p95_ms": round(pct(d_lat, 0.95), 1),
                 }
             )
         )

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casebook.db import Base, UTCDateTime, new_id, utcnow
@@ -47,6 +47,18 @@ class Case(Base):
     consent = Sealed[dict[str, Any]]("consent_enc", owner="id")
     legal_notes = Sealed[list[dict[str, Any]]]("legal_notes_enc", owner="id")
     facets = Sealed[dict[str, Any]]("facets_enc", key="facets")
+
+    # The case list reads newest first: without this index every list page (and its count)
+    # scans the whole table, about a second at a million cases.
+    __table_args__ = (
+        Index(
+            "ix_cases_live_order",
+            "created_at",
+            "id",
+            postgresql_where=text("erased_at IS NULL"),
+            sqlite_where=text("erased_at IS NULL"),
+        ),
+    )
 
 
 class CaseCounter(Base):

@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Select,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from casebook.auth.models import User
 from casebook.auth.permissions import Permission
@@ -34,8 +44,15 @@ def visible_cases(user: User) -> Select[Case]:
         return query
     if not user.can(Permission.CASE_READ):
         return query.where(Case.id.is_(None))
-    assigned = exists().where(CaseAssignment.case_id == Case.id, CaseAssignment.user_id == user.id)
-    return query.where(or_(Case.created_by == user.id, assigned))
+    # One uncorrelated set of ids, read off ix_cases_created_by and the assignments' user index:
+    # `created_by = me OR EXISTS (assignment)` made PostgreSQL test every case in turn (1.5 s
+    # for a documenter's list at a million cases; 0.2 ms this way).
+    own = aliased(Case)
+    mine = union(
+        select(own.id).where(own.created_by == user.id),
+        select(CaseAssignment.case_id).where(CaseAssignment.user_id == user.id),
+    )
+    return query.where(Case.id.in_(mine))
 
 
 def _with_data_key(query: Select[Any]) -> Select[Any]:
@@ -260,23 +277,83 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     if not (query.by_name or query.status or query.governorate):
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.scalars(
-            base.order_by(Case.created_at.desc(), Case.id)
+            base.order_by(*_NEWEST_FIRST)
             .offset((query.page - 1) * query.per_page)
             .limit(query.per_page)
         ).all()
         return Page(list(rows), int(total), True)
     wanted = query.page * query.per_page + 1
-    if (
-        query.by_name
-        and user.can(Permission.CASE_READ_ALL)
-        and not (query.status or query.governorate or query.verification)
+    if not query.by_name:
+        return _facet_filtered(session, vault, visible, query, wanted)
+    if user.can(Permission.CASE_READ_ALL) and not (
+        query.status or query.governorate or query.verification
     ):
         return _search_index_order(session, vault, visible, query, lookups, wanted)
-    candidates = list(
-        session.scalars(base.with_only_columns(Case.id).order_by(Case.created_at.desc(), Case.id))
-    )
+    candidates = list(session.scalars(base.with_only_columns(Case.id).order_by(*_NEWEST_FIRST)))
     matched, complete = _exact_matches(session, vault, iter(candidates), visible, query, wanted)
     return _page(matched, query, exact=complete, estimate=len(candidates))
+
+
+# The order of every case list, read straight off ix_cases_live_order (scanned backwards).
+_NEWEST_FIRST = (Case.created_at.desc(), Case.id.desc())
+
+
+def _newest_first(
+    session: Session, visible: Select[Case], first: int
+) -> Iterator[tuple[uuid.UUID, bytes | None]]:
+    """(id, sealed facets) of the cases this user sees, newest first, in keyset pages that grow
+    from about one page of results to 2,000 rows: it stops when asked to, so a filter that
+    matches often reads a few hundred rows, not the whole table."""
+    columns = visible.with_only_columns(Case.id, Case.created_at, Case.facets_enc)
+    last: tuple[Any, uuid.UUID] | None = None
+    batch = first
+    while True:
+        q = columns
+        if last is not None:
+            q = q.where(tuple_(Case.created_at, Case.id) < tuple_(*last))
+        rows = session.execute(q.order_by(*_NEWEST_FIRST).limit(batch)).all()
+        yield from ((row.id, row.facets_enc) for row in rows)
+        if len(rows) < batch:
+            return
+        last = (rows[-1].created_at, rows[-1].id)
+        batch = min(batch * 4, 2000)
+
+
+def _facet_filtered(
+    session: Session, vault: Vault, visible: Select[Case], query: Query, wanted: int
+) -> Page:
+    """The case list filtered by status or governorate. Both live only in each case's sealed
+    facets (a blind index of a field with a dozen values would sort the cases into groups
+    anyone holding the database could count, DESIGN §4), so the facets are decrypted newest
+    first until the page and one more match are found, without building case objects for the
+    rows that do not match. When the scan stops early the total is an estimate: the share of
+    matches among the cases checked, times the cases this user sees."""
+    matched: list[uuid.UUID] = []
+    checked = 0
+    exhausted = True
+    for case_id, sealed in _newest_first(session, visible, wanted * 2):
+        checked += 1
+        facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else {}
+        if _facets_match(facets, query):
+            matched.append(case_id)
+            if len(matched) >= wanted:
+                exhausted = False
+                break
+    start = (query.page - 1) * query.per_page
+    ids = matched[start : start + query.per_page]
+    found = {
+        row[0].id: row for row in session.execute(_with_data_key(visible.where(Case.id.in_(ids))))
+    }
+    items = []
+    for case_id in ids:
+        row = found.get(case_id)
+        if row is not None:  # erased since the scan read it
+            vault.take_wrapped(case_id, row[1], row[2])
+            items.append(row[0])
+    if exhausted:
+        return Page(items, len(matched), True)
+    visible_total = session.scalar(select(func.count()).select_from(visible.subquery())) or 0
+    return Page(items, max(round(visible_total * len(matched) / checked), len(matched)), False)
 
 
 def _page(matched: list[Case], query: Query, *, exact: bool, estimate: int) -> Page:
@@ -373,7 +450,10 @@ def _exact_matches(
         }
         for case_id in chunk:
             row = found.get(case_id)
-            if row is None or not _facets_match(row[0], query):
+            if row is None or (
+                (query.status or query.governorate)
+                and not _facets_match(row[0].facets or {}, query)
+            ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
             if query.by_name and not _matches((row[0].record or {}).get("person") or {}, query):
@@ -383,11 +463,8 @@ def _exact_matches(
                 return matched, False
 
 
-def _facets_match(case: Case, query: Query) -> bool:
+def _facets_match(facets: dict[str, Any], query: Query) -> bool:
     """Status and governorate filters, from the facets (system key: no data key needed)."""
-    if not (query.status or query.governorate):
-        return True
-    facets = case.facets or {}
     if query.status and facets.get("status") != query.status:
         return False
     return not (query.governorate and facets.get("governorate") != query.governorate)
@@ -510,7 +587,10 @@ def _children(
     from casebook.encrypted import vault_of
 
     if rows is None:
-        rows = list(session.execute(_CHILDREN, {"case_id": case.id}).tuples())
+        rows = [
+            (row[0], row[1], row[2], row[3])
+            for row in session.execute(_CHILDREN, {"case_id": case.id})
+        ]
     out: dict[str, list[dict[str, Any]]] = {"testimonies": [], "attachments": []}
     if not rows:
         return out

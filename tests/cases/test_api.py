@@ -701,3 +701,41 @@ def test_arabic_query_is_exact_but_latin_query_uses_the_skeleton(
         "/api/v1/cases", query_string={"q": "Mohammad Halabi"}, headers=h["lawyer"]
     ).get_json()
     assert {i["id"] for i in latin["items"]} == {mohammad, mahmoud}  # Latin cannot tell them apart
+
+
+def test_governorate_filter_reads_newest_first_and_stops_after_the_page(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """Filters on sealed facets scan newest first in growing batches: a page stops early with
+    an estimated total, a later page or a larger one reads on (across batches) and is exact,
+    and documenters' filtered lists hold only what they may see."""
+
+    def in_(governorate: str) -> dict[str, object]:
+        data = minimal_case()
+        data["arrests"] = [{**data["arrests"][0], "governorate": governorate}]  # type: ignore[index]
+        return data
+
+    ids = [
+        _create(client, h["lawyer"], in_("hama" if i in (1, 6, 11) else "aleppo"))
+        for i in range(14)
+    ]
+    own = _create(client, h["documenter"], in_("hama"))
+
+    def listing(headers: dict[str, str], **params: object) -> dict:  # type: ignore[type-arg]
+        resp = client.get(
+            "/api/v1/cases", query_string={"governorate": "hama", **params}, headers=headers
+        )
+        assert resp.status_code == 200
+        return resp.get_json()  # type: ignore[no-any-return]
+
+    first = listing(h["lawyer"], per_page=1)
+    assert [i["id"] for i in first["items"]] == [own]
+    assert first["total_exact"] is False and 2 <= first["total"] < 15  # a share, not every case
+    third = listing(h["lawyer"], per_page=1, page=3)
+    assert [i["id"] for i in third["items"]] == [ids[6]]
+    everything = listing(h["lawyer"])
+    assert [i["id"] for i in everything["items"]] == [own, ids[11], ids[6], ids[1]]
+    assert everything["total_exact"] is True and everything["total"] == 4
+    mine = listing(h["documenter"])
+    assert [i["id"] for i in mine["items"]] == [own] and mine["total"] == 1
+    assert listing(h["lawyer"], status="released")["items"] == []

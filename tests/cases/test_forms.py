@@ -211,6 +211,11 @@ def test_case_list_searches_and_filters(app: Flask, client: FlaskClient) -> None
     assert "1 cases" in client.get("/cases/?q=nobody at all").get_data(as_text=True)
     assert "0 cases" in client.get("/cases/?governorate=aleppo").get_data(as_text=True)
     assert "1 cases" in client.get("/cases/?governorate=hama").get_data(as_text=True)
+    client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
+    client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
+    # a filtered list that stopped at its page says its count is an estimate, and why
+    html = client.get("/cases/?governorate=hama&per_page=1").get_data(as_text=True)
+    assert "cases (estimated from the newest cases checked)" in html
 
 
 def test_form_messages_are_in_the_users_language(app: Flask, client: FlaskClient) -> None:

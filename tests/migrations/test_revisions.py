@@ -114,3 +114,31 @@ def test_revision_0007_adds_and_removes_the_audit_append_function(empty_url: str
     assert has_function() is postgres
     downgrade(empty_url, "0006")
     assert has_function() is False
+
+
+def test_revision_0008_indexes_the_case_list_order(empty_url: str) -> None:
+    """0008 adds the partial index the case list reads newest first (without it a list page
+    scans every case); downgrading removes it."""
+
+    def live_order_columns() -> list[str | None] | None:
+        engine = make_engine(empty_url)
+        found = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("cases")}
+        engine.dispose()
+        return found.get("ix_cases_live_order")
+
+    upgrade(empty_url, "0008")
+    assert live_order_columns() == ["created_at", "id"]
+    if empty_url.startswith("sqlite"):
+        engine = make_engine(empty_url)
+        with engine.connect() as conn:
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT id FROM cases WHERE erased_at IS NULL "
+                    "ORDER BY created_at DESC, id DESC LIMIT 50"
+                )
+            )
+        engine.dispose()
+        assert "ix_cases_live_order" in plan and "TEMP B-TREE" not in plan
+    downgrade(empty_url, "0007")
+    assert live_order_columns() is None

@@ -101,6 +101,10 @@ def build_spec() -> dict[str, Any]:
             },
             "get": {
                 "summary": "List or search cases visible to the caller",
+                "description": "Newest first. `total` is exact when `total_exact` is true; "
+                "a name search or a status or governorate filter that stops once the page is "
+                "full returns an estimate with `total_exact` false (for a filter: the share of "
+                "matches among the cases checked, times the cases the caller sees).",
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (

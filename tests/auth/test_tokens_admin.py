@@ -235,3 +235,28 @@ def test_audit_viewer_filters_and_exports(app: Flask, client: FlaskClient) -> No
         "/admin/audit/verify", data={"csrf_token": csrf_token(client, "/admin/audit/")}
     )
     assert "audit log intact" in verify.get_data(as_text=True)
+
+
+def test_a_token_records_when_it_was_last_used_at_most_every_five_minutes(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture]
+) -> None:
+    """The admin page shows each token's last use: a read request stores it (and commits it,
+    on PostgreSQL's autocommit reads too), and within five minutes a request writes nothing."""
+    raw = _issue(app, users["admin"])
+    headers = {"Authorization": f"Bearer {raw}"}
+
+    def last_used() -> object:
+        with app.extensions["casebook.db"].sessionmaker() as s:
+            return s.scalars(select(ApiToken.last_used_at)).one()
+
+    assert last_used() is None
+    with freeze_time("2026-06-01 10:00:00"):
+        assert client.get("/api/v1/audit", headers=headers).status_code == 200
+    first = last_used()
+    assert first is not None and first.isoformat().startswith("2026-06-01T10:00:00")  # type: ignore[attr-defined]
+    with freeze_time("2026-06-01 10:04:00"):
+        assert client.get("/api/v1/audit", headers=headers).status_code == 200
+    assert last_used() == first
+    with freeze_time("2026-06-01 10:06:00"):
+        assert client.get("/api/v1/audit", headers=headers).status_code == 200
+    assert last_used().isoformat().startswith("2026-06-01T10:06:00")  # type: ignore[attr-defined]

@@ -739,3 +739,32 @@ def test_governorate_filter_reads_newest_first_and_stops_after_the_page(
     mine = listing(h["documenter"])
     assert [i["id"] for i in mine["items"]] == [own] and mine["total"] == 1
     assert listing(h["lawyer"], status="released")["items"] == []
+
+
+def test_facets_moved_to_another_case_fail_the_filtered_list(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """The filtered list decrypts facets from the bare column: a sealed value copied onto
+    another case still fails there (its associated data names its own row), never matches."""
+    import uuid
+
+    a = _create(client, h["lawyer"])
+    b = _create(client, h["lawyer"])
+    assert (
+        client.post(
+            f"/api/v1/cases/{a}/status",
+            json={"status": "released", "date": "2025-01", "source": "family"},
+            headers=h["lawyer"],
+        ).status_code
+        == 201
+    )
+    with app.extensions["casebook.db"].engine.begin() as conn:
+        blob = conn.execute(select(Case.facets_enc).where(Case.id == uuid.UUID(a))).scalar_one()
+        conn.execute(Case.__table__.update().where(Case.id == uuid.UUID(b)).values(facets_enc=blob))
+    resp = client.get("/api/v1/cases?status=released", headers=h["lawyer"])
+    assert resp.status_code == 500 and resp.get_json()["error"]["code"] == "decryption_failed"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "crypto.decrypt_failure")
+        ).one()
+    assert entry.object_id == b

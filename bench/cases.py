@@ -21,10 +21,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 
 from bench._instance import throwaway_database
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def _free_port() -> int:
@@ -89,20 +93,26 @@ def load(env: dict[str, str], count: int, batch_size: int) -> tuple[str, list[st
     return token, ids, names
 
 
+def _loaded_app(env: dict[str, str]) -> Flask:
+    """The app of an instance an earlier step made, with its keys loaded."""
+    os.environ.update(env)
+    from casebook.cli import _make_app
+
+    app = _make_app()
+    app.extensions["casebook.vault"].load()
+    return app
+
+
 def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str], int]:
     """A fresh token, a sample of ids and names, and the number of cases, from an instance
     loaded by an earlier run."""
-    os.environ.update(env)
     from sqlalchemy import func, select
 
     from casebook.audit.services import Actor
     from casebook.auth.services import token_issue, user_by_email
     from casebook.cases.models import Case
-    from casebook.cli import _make_app
 
-    app = _make_app()
-    app.extensions["casebook.vault"].load()
-    db = app.extensions["casebook.db"]
+    db = _loaded_app(env).extensions["casebook.db"]
     with db.sessionmaker() as s, s.begin():
         user = user_by_email(s, "bench@example.org")
         assert user is not None, "not an instance made by bench.cases"
@@ -121,7 +131,6 @@ def reuse(env: dict[str, str]) -> tuple[str, list[str], list[str], int]:
 def documenter_token(env: dict[str, str], own_cases: int = 300) -> str:
     """A documenter with a few hundred cases of their own among all the others (made on first
     use), and a fresh token: their list must not read every case to find theirs."""
-    os.environ.update(env)
     from sqlalchemy import func, select
 
     from casebook.audit.services import Actor
@@ -129,10 +138,8 @@ def documenter_token(env: dict[str, str], own_cases: int = 300) -> str:
     from casebook.cases.demo import synthetic_cases
     from casebook.cases.models import Case
     from casebook.cases.services import case_create_many
-    from casebook.cli import _make_app
 
-    app = _make_app()
-    app.extensions["casebook.vault"].load()
+    app = _loaded_app(env)
     db = app.extensions["casebook.db"]
     with db.sessionmaker() as s, s.begin():
         user = user_by_email(s, "documenter@bench.example.org")

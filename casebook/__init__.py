@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask, g, request, session
@@ -221,7 +220,6 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             return  # a cross-site page cannot set this header; the token itself is checked
         csrf.protect()
 
-    app.permanent_session_lifetime = timedelta(hours=12)
 
 
 def _register_blueprints(app: Flask) -> None:

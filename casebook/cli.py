@@ -246,6 +246,11 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("limit_request_line", 8190)
             self.cfg.set("post_fork", lambda server, worker: db.engine.dispose(close=False))
+            # gunicorn 25.1+ opens a control socket, by default under the home folder; keep it
+            # with the rest of the instance (mode 0600), where the deploy guide's backups and
+            # permissions already reach.
+            if "control_socket" in self.cfg.settings:
+                self.cfg.set("control_socket", str(_settings().instance / "gunicorn.ctl"))
 
         def load(self) -> Flask:
             return app

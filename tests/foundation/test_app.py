@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
+from casebook.config import Settings
 from tests.conftest import login, make_user
 
 
@@ -80,3 +81,18 @@ def test_home_after_login(app: Flask, client: FlaskClient) -> None:
     login(client, user)
     html = client.get("/").get_data(as_text=True)
     assert "Test lawyer" in html
+
+
+def test_session_lifetime_follows_the_setting(settings: Settings) -> None:
+    """The absolute session lifetime is the operator's setting, not a constant written over it."""
+    import dataclasses
+    from datetime import timedelta
+
+    from casebook import create_app
+
+    shorter = dataclasses.replace(settings, session_absolute=timedelta(hours=2))
+    application = create_app(shorter)
+    try:
+        assert application.permanent_session_lifetime == timedelta(hours=2)
+    finally:
+        application.extensions["casebook.db"].dispose()

@@ -1,9 +1,12 @@
 """Login throttling with Flask-Limiter: per client address and per account.
 
-The per-account key is a keyed hash of the normalised email, so unknown and known emails are
-throttled alike (no enumeration) and the limiter's storage never holds an email. Only failed
-attempts count against the account. The windows escalate: 5 a minute, 20 an hour, 100 a day
-(NIST SP 800-63B §3.2.2 caps consecutive failures at 100).
+The password step's per-account key is a keyed hash of the normalised email, so unknown and
+known emails are throttled alike (no enumeration) and the limiter's storage never holds an
+email. The second-factor steps (verify, enrol, re-authentication) are keyed on the user the
+server already holds (the pending login in the server-side session, or the signed-in user),
+never on anything in the request: a client cannot buy fresh buckets by adding form fields.
+Only failed attempts count. The windows escalate: 5 a minute, 20 an hour, 100 a day (NIST SP
+800-63B §3.2.2 caps consecutive failures at 100).
 """
 
 from __future__ import annotations
@@ -11,22 +14,37 @@ from __future__ import annotations
 from flask import request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 ACCOUNT_LIMITS = "5 per minute;20 per hour;100 per day"
 ADDRESS_LIMITS = "30 per minute;300 per hour"
+# Wrong codes one pending sign-in may try before the password must be given again.
+PENDING_ATTEMPTS = 5
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
 
 def account_key() -> str:
-    """The account a login or second-factor attempt is for, as a keyed hash."""
+    """The account a password attempt is for, as a keyed hash of the email."""
     from casebook import db
     from casebook.auth.services import email_hash
 
     email = request.form.get("email")
     if email:
         return "acct:" + email_hash(db.session(), email)
-    pending = session.get("pending_user")
-    if pending:
-        return f"acct-2fa:{pending}"
     return "acct:none"
+
+
+def second_factor_key() -> str:
+    """The account a second-factor attempt is for, from server-side state only.
+
+    The pending user id is read when the limit is checked and again when a failure is counted;
+    the view keeps it in `g` so a lockout that clears the session is still counted against the
+    same account.
+    """
+    from flask import g
+
+    uid = g.get("second_factor_user") or session.get("pending_user")
+    if not uid and current_user and current_user.is_authenticated:
+        uid = str(current_user.id)
+    return f"acct-2fa:{uid or 'none'}"

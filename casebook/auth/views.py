@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -23,7 +24,14 @@ from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth import totp
 from casebook.auth.forms import CodeForm, LanguageForm, LoginForm, PasswordChangeForm, ReauthForm
-from casebook.auth.limits import ACCOUNT_LIMITS, ADDRESS_LIMITS, account_key, limiter
+from casebook.auth.limits import (
+    ACCOUNT_LIMITS,
+    ADDRESS_LIMITS,
+    PENDING_ATTEMPTS,
+    account_key,
+    limiter,
+    second_factor_key,
+)
 from casebook.auth.models import RecoveryCode, User
 from casebook.auth.passwords import Passwords
 from casebook.auth.permissions import Permission
@@ -109,7 +117,36 @@ def _pending_user() -> User | None:
     user = db.session().get(User, uuid.UUID(uid))
     if user is None or user.disabled:
         return None
+    g.second_factor_user = str(user.id)  # the throttle's key, kept if a lockout clears it
     return user
+
+
+def _wrong_code(user: User, template: str, error: str, **context: Any) -> Any:
+    """Count a wrong code against this pending sign-in; after PENDING_ATTEMPTS the pending
+    sign-in is dropped and the password must be given again. Every wrong code also counts
+    against the account's own second-factor throttle (see limits), so repeated lockouts
+    throttle the account."""
+    failures = int(session.get("pending_failures", 0)) + 1
+    if failures < PENDING_ATTEMPTS:
+        session["pending_failures"] = failures
+        return _refuse(template, error=error, **context)
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    audit_record(
+        db.session(),
+        Actor.anonymous(),
+        "login.locked",
+        object_type="user",
+        object_id=user.id,
+        outcome="failure",
+        details={"attempts": failures},
+    )
+    flash(_("Too many wrong codes. Sign in with your password again."))
+    response = redirect(url_for(".login"))
+    response.casebook_failed = True  # type: ignore[attr-defined]  # read by the limiter
+    return response
 
 
 def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
@@ -138,7 +175,7 @@ def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
 @bp.route("/login/verify", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=account_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
 def verify() -> Any:
     user = _pending_user()
     if user is None:
@@ -164,10 +201,11 @@ def verify() -> Any:
             outcome="failure",
             details={"stage": "second_factor"},
         )
-        return _refuse(
+        return _wrong_code(
+            user,
             "auth/verify.html",
+            _("That code is not right, or it was already used."),
             form=form,
-            error=_("That code is not right, or it was already used."),
         )
     return _complete_login(user, factor, form.next.data)
 
@@ -175,7 +213,7 @@ def verify() -> Any:
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=account_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
 def enrol() -> Any:
     user = _pending_user()
     if user is None:
@@ -195,9 +233,10 @@ def enrol() -> Any:
         return render_template("auth/enrol.html", **context)
     actor = Actor.user(str(user.id), user.role)
     if not (form.validate_on_submit() and totp_confirm(s, actor, user, form.code.data or "")):
-        return _refuse(
+        return _wrong_code(
+            user,
             "auth/enrol.html",
-            error=_("That code is not right. Check the time on your phone and try the next code."),
+            _("That code is not right. Check the time on your phone and try the next code."),
             **context,
         )
     has_codes = s.query(RecoveryCode.id).filter(RecoveryCode.user_id == user.id).first()
@@ -235,6 +274,7 @@ def logout() -> Any:
 @bp.route("/reauth", methods=["GET", "POST"])
 @requires(Permission.ACCOUNT)
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
+@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
 def reauth() -> Any:
     form = ReauthForm()
     if request.method == "GET":

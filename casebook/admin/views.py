@@ -1,6 +1,8 @@
 """Admin pages: accounts, roles, second factors and tokens. Admins never see case content.
 
-Every change here needs a recent re-authentication and ends the affected user's sessions.
+Every change here needs a signed-in session with a recent re-authentication (an API token is
+refused) and ends the affected user's sessions. Admins list and revoke tokens; they never mint
+or see one for someone else (tokens are issued under each user's own account).
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ from flask_babel import gettext as _
 
 from casebook import db
 from casebook.auth import totp
-from casebook.auth.forms import EmptyForm, RoleForm, TokenForm, UserCreateForm
+from casebook.auth.forms import EmptyForm, RoleForm, UserCreateForm
+from casebook.auth.guards import fresh_session
 from casebook.auth.permissions import Permission
 from casebook.auth.selectors import is_live, token_or_404, tokens_of, user_or_404, users_list
 from casebook.auth.services import (
     AccountError,
-    token_issue,
     token_revoke,
     user_2fa_reset,
     user_create,
     user_disable,
     user_role_change,
 )
-from casebook.web import current_actor, recent_auth, requires
+from casebook.web import current_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 WORDS = (
@@ -65,7 +67,7 @@ def users() -> Any:
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_new() -> Any:
     form = UserCreateForm()
     errors: dict[str, list[str]] = {}
@@ -113,13 +115,14 @@ def user_detail(user_id: str) -> Any:
         is_live=is_live,
         form=EmptyForm(),
         role_form=RoleForm(role=user.role),
-        token_form=TokenForm(),
+        revoke_endpoint="admin.token_revoke_view",
+        revoke_args={"user_id": user.id},
     )
 
 
 @bp.post("/users/<user_id>/disable")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_disable_view(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
@@ -131,7 +134,7 @@ def user_disable_view(user_id: str) -> Any:
 
 @bp.post("/users/<user_id>/role")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_role(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
@@ -144,7 +147,7 @@ def user_role(user_id: str) -> Any:
 
 @bp.post("/users/<user_id>/reset-2fa")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_reset_2fa(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
@@ -154,27 +157,9 @@ def user_reset_2fa(user_id: str) -> Any:
     return redirect(url_for(".user_detail", user_id=user_id))
 
 
-@bp.post("/users/<user_id>/tokens")
-@requires(Permission.USERS_MANAGE)
-@recent_auth
-def token_new(user_id: str) -> Any:
-    s = db.session()
-    user = user_or_404(s, user_id)
-    form = TokenForm()
-    if not form.validate_on_submit():
-        flash(_("A token lasts 1 to 366 days."))
-        return redirect(url_for(".user_detail", user_id=user_id))
-    try:
-        token, raw = token_issue(s, current_actor(), user, form.days.data)
-    except AccountError as exc:
-        flash(" ".join(m for ms in exc.problems.values() for m in ms))
-        return redirect(url_for(".user_detail", user_id=user_id))
-    return render_template("admin/token.html", user=user, token=token, raw=raw)
-
-
 @bp.post("/users/<user_id>/tokens/<token_id>/revoke")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def token_revoke_view(user_id: str, token_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)

@@ -8,8 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from casebook.audit.services import Actor, audit_record
 from casebook.auth import totp
@@ -152,8 +153,30 @@ def totp_begin_enrolment(session: Session, actor: Actor, user: User) -> Enrolmen
     return enrolment
 
 
+def totp_claim_step(session: Session, user: User, step: int) -> bool:
+    """Mark a code's time step used, atomically: only one of two concurrent requests with the
+    same code wins. The conditional UPDATE re-checks the stored step under the row lock (on
+    PostgreSQL a waiting UPDATE re-evaluates its WHERE against the committed row), so the
+    loser's count is 0 whatever it read earlier."""
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
+
+
 def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
     step = totp.match_step(user.totp_secret or "", code, user.totp_last_step)
+    if step is not None and not totp_claim_step(session, user, step):
+        step = None
     if step is None:
         audit_record(
             session,
@@ -164,7 +187,6 @@ def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
             outcome="failure",
         )
         return False
-    user.totp_last_step = step
     user.totp_confirmed_at = utcnow()
     audit_record(session, actor, "user.2fa_enrol", object_type="user", object_id=user.id)
     return True
@@ -174,22 +196,30 @@ def second_factor_check(session: Session, user: User, code: str) -> str | None:
     """'totp' or 'recovery' when the code is good (and now spent), else None."""
     if user.totp_secret and user.totp_confirmed_at is not None:
         step = totp.match_step(user.totp_secret, code, user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
-            session.flush()
+        if step is not None and totp_claim_step(session, user, step):
             return "totp"
-    row = session.scalars(
-        select(RecoveryCode).where(
+    spent = session.execute(  # conditional, like the TOTP step: a code is spent exactly once
+        update(RecoveryCode)
+        .where(
             RecoveryCode.user_id == user.id,
             RecoveryCode.code_hash == _code_hash(session, code),
             RecoveryCode.used_at.is_(None),
         )
-    ).first()
-    if row is not None:
-        row.used_at = utcnow()
-        session.flush()
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(spent, "rowcount", 0) or 0) == 1:
         return "recovery"
     return None
+
+
+def totp_fresh_code(session: Session, user: User, code: str) -> bool:
+    """A current authenticator code of `user`, spent now (recovery codes do not count: they
+    are for signing in when the phone is lost, not for standing scripts)."""
+    if not (user.totp_secret and user.totp_confirmed_at is not None):
+        return False
+    step = totp.match_step(user.totp_secret, code, user.totp_last_step)
+    return step is not None and totp_claim_step(session, user, step)
 
 
 def sessions_end_all(session: Session, user_id: uuid.UUID) -> int:
@@ -298,6 +328,10 @@ def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
 
 
 def token_issue(session: Session, actor: Actor, user: User, days: int) -> tuple[ApiToken, str]:
+    """A token for `user`, minted by that user (or the operator at the command line, who holds
+    the keyring anyway): nobody signed in may mint or see a token for someone else."""
+    if actor.user_id is not None and actor.user_id != str(user.id):
+        raise AccountError({"user": ["A token is issued only to its own user."]})
     if not 1 <= days <= 366:
         raise AccountError({"days": ["A token lasts 1 to 366 days."]})
     if user.disabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -23,24 +24,36 @@ from flask_login import current_user, login_user, logout_user
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth import totp
-from casebook.auth.forms import CodeForm, LanguageForm, LoginForm, PasswordChangeForm, ReauthForm
+from casebook.auth.forms import (
+    CodeForm,
+    EmptyForm,
+    LanguageForm,
+    LoginForm,
+    PasswordChangeForm,
+    ReauthForm,
+    TokenForm,
+)
+from casebook.auth.guards import fresh_session
 from casebook.auth.limits import (
     ACCOUNT_LIMITS,
     ADDRESS_LIMITS,
     PENDING_ATTEMPTS,
     account_key,
     limiter,
-    second_factor_key,
+    second_factor_limit,
 )
 from casebook.auth.models import RecoveryCode, User
 from casebook.auth.passwords import Passwords
 from casebook.auth.permissions import Permission
+from casebook.auth.selectors import is_live, token_or_404, tokens_of
 from casebook.auth.services import (
     AccountError,
     password_change,
     recovery_codes_replace,
     second_factor_check,
     sessions_end_all,
+    token_issue,
+    token_revoke,
     totp_begin_enrolment,
     totp_confirm,
     user_by_email,
@@ -175,7 +188,7 @@ def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
 @bp.route("/login/verify", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
+@second_factor_limit()
 def verify() -> Any:
     user = _pending_user()
     if user is None:
@@ -213,7 +226,7 @@ def verify() -> Any:
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
+@second_factor_limit()
 def enrol() -> Any:
     user = _pending_user()
     if user is None:
@@ -274,7 +287,7 @@ def logout() -> Any:
 @bp.route("/reauth", methods=["GET", "POST"])
 @requires(Permission.ACCOUNT)
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=second_factor_key, methods=["POST"], deduct_when=_failed)
+@second_factor_limit()
 def reauth() -> Any:
     form = ReauthForm()
     if request.method == "GET":
@@ -335,6 +348,53 @@ def password() -> Any:
     return render_template(
         "auth/password.html", form=form, errors=errors, forced=current_user.must_change_password
     ), (422 if errors else 200)
+
+
+@bp.get("/account/tokens")
+@requires(Permission.ACCOUNT)
+def tokens() -> Any:
+    """One's own API tokens: issue (after re-authentication) and revoke."""
+    return _tokens_page()
+
+
+def _tokens_page(status: int = 200, error: str | None = None) -> Any:
+    return render_template(
+        "auth/tokens.html",
+        tokens=tokens_of(db.session(), current_user),
+        now=datetime.now(UTC),
+        is_live=is_live,
+        form=EmptyForm(),
+        token_form=TokenForm(),
+        error=error,
+        revoke_endpoint="auth.token_revoke_own",
+        revoke_args={},
+    ), status
+
+
+@bp.post("/account/tokens")
+@requires(Permission.ACCOUNT)
+@fresh_session
+def token_new() -> Any:
+    """A token is minted only for the signed-in user, shown once to that user alone."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(422, _("A token lasts 1 to 366 days."))
+    try:
+        token, raw = token_issue(db.session(), current_actor(), current_user, form.days.data)
+    except AccountError:
+        return _tokens_page(422, _("A token lasts 1 to 366 days."))
+    return render_template("auth/token.html", token=token, raw=raw)
+
+
+@bp.post("/account/tokens/<token_id>/revoke")
+@requires(Permission.ACCOUNT)
+def token_revoke_own(token_id: str) -> Any:
+    s = db.session()
+    token = token_or_404(s, current_user, token_id)
+    if EmptyForm().validate_on_submit():
+        token_revoke(s, current_actor(), token)
+        flash(_("Token revoked."))
+    return redirect(url_for(".tokens"))
 
 
 @bp.post("/language")

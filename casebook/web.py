@@ -166,7 +166,7 @@ def id_or_404(text: str) -> uuid.UUID:
 
 def current_actor() -> Actor:
     if current_user and current_user.is_authenticated:
-        return Actor.user(str(current_user.id), current_user.role)
+        return Actor.user(str(current_user.id), current_user.role, g.get("token_id"))
     return Actor.anonymous()
 
 

@@ -372,6 +372,12 @@ _TOKEN_USER = (
 
 def token_user(session: Session, raw: str) -> User | None:
     """The live user a bearer token stands for (unexpired, unrevoked, account enabled)."""
+    found = token_lookup(session, raw)
+    return found[1] if found else None
+
+
+def token_lookup(session: Session, raw: str) -> tuple[ApiToken, User] | None:
+    """The live token and its user (unexpired, unrevoked, account enabled)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     found = session.execute(  # token and user in one round trip: this runs on every request
@@ -385,4 +391,4 @@ def token_user(session: Session, raw: str) -> User | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         token.last_used_at = now
-    return user
+    return token, user

@@ -145,3 +145,31 @@ def test_wrong_codes_on_the_api_share_the_account_throttle(app: Flask, client: F
         "/login/verify", data={"code": lawyer.code(), "csrf_token": csrf_token(c, "/login/verify")}
     )
     assert resp.status_code == 429
+
+
+def test_entries_made_with_a_token_name_the_token_id_never_the_token(
+    app: Flask, client: FlaskClient
+) -> None:
+    import json
+
+    from casebook.audit.models import AuditEntry
+    from tests.conftest import minimal_case
+
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    raw = h["Authorization"].removeprefix("Bearer ")
+    created = client.post("/api/v1/cases", json=minimal_case(), headers=h).get_json()
+    assert client.get(f"/api/v1/cases/{created['id']}", headers=h).status_code == 200
+    web = app.test_client()
+    login(web, lawyer)
+    assert web.get(f"/cases/{created['id']}").status_code == 200
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        token_id = str(s.scalars(select(ApiToken.id)).one())
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.object_id == created["id"]).order_by(AuditEntry.seq)
+        ).all()
+        everything = " ".join(e.details + e.actor for e in s.scalars(select(AuditEntry)))
+    via = [json.loads(e.details).get("via_token") for e in entries]
+    assert via[:2] == [token_id, token_id]  # the create and the read, by the token
+    assert via[-1] is None  # the read from the signed-in session
+    assert raw not in everything and raw[4:20] not in everything

@@ -511,7 +511,7 @@ def restore_command(file: str) -> None:
 
 @cli.group("user")
 def user_group() -> None:
-    """Accounts: create, token, disable, otp."""
+    """Accounts: create, token, role, disable, otp."""
 
 
 def _user_or_fail(s: Session, email: str) -> Any:
@@ -581,6 +581,26 @@ def user_token_command(email: str, days: int) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"token {token.id} for {user.role}, expires {token.expires_at:%Y-%m-%d}")
     click.echo(raw)
+
+
+@user_group.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["documenter", "lawyer", "advocate", "admin"]))
+def user_role_command(email: str, role: str) -> None:
+    """Change a role at once (the way to a second admin when there is only one): the operator
+    with shell access holds the keyring and stands outside the web's two-person rule; the
+    change is audited as cli:<os user>."""
+    from casebook.auth.services import AccountError, user_role_change
+
+    require_migrated()
+    with _session() as s, s.begin():
+        user = _user_or_fail(s, email)
+        old = user.role
+        try:
+            user_role_change(s, Actor.cli(), user, role)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"role changed from {old} to {role}; the user's sessions and tokens were ended")
 
 
 @user_group.command("disable")

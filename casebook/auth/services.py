@@ -12,9 +12,9 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from casebook.audit.services import Actor, audit_record
+from casebook.audit.services import Actor, Detail, audit_record
 from casebook.auth import totp
-from casebook.auth.models import ApiToken, RecoveryCode, User, WebSession
+from casebook.auth.models import ApiToken, RecoveryCode, RoleChangeRequest, User, WebSession
 from casebook.auth.passwords import Passwords, password_problems
 from casebook.auth.permissions import Role
 from casebook.db import utcnow
@@ -293,9 +293,65 @@ def user_disable(session: Session, actor: Actor, user: User, disabled: bool = Tr
     )
 
 
-def user_role_change(session: Session, actor: Actor, user: User, role: str) -> None:
+# Roles that read case content or run the system: granting or removing them takes two admins.
+GUARDED_ROLES = frozenset({Role.LAWYER.value, Role.ADMIN.value})
+
+
+def needs_second_admin(old: str, new: str) -> bool:
+    return old in GUARDED_ROLES or new in GUARDED_ROLES
+
+
+def user_role_change(
+    session: Session, actor: Actor, user: User, role: str
+) -> RoleChangeRequest | None:
+    """Change a role, or file it for a second admin when it is to or from lawyer or admin.
+
+    No one changes their own role. The operator at the command line (no user id) changes any
+    role at once: with shell access and the keyring they are outside the two-person rule
+    anyway. Returns the pending request, or None when the change was made.
+    """
     if role not in {r.value for r in Role}:
         raise AccountError({"role": ["Choose one of the four roles."]})
+    if actor.user_id is not None and actor.user_id == str(user.id):
+        raise AccountError({"role": ["No one can change their own role."]})
+    if role == user.role:
+        raise AccountError({"role": ["The account already has this role."]})
+    if actor.user_id is None or not needs_second_admin(user.role, role):
+        _role_apply(session, actor, user, role, {})
+        return None
+    waiting = session.scalars(
+        select(RoleChangeRequest.id).where(
+            RoleChangeRequest.user_id == user.id, RoleChangeRequest.decision.is_(None)
+        )
+    ).first()
+    if waiting is not None:
+        raise AccountError(
+            {"role": ["A role change for this account is already waiting for approval."]}
+        )
+    request = RoleChangeRequest(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        from_role=user.role,
+        to_role=role,
+        requested_by=uuid.UUID(actor.user_id),
+        requested_at=utcnow(),
+    )
+    session.add(request)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "user.role_change_request",
+        object_type="user",
+        object_id=user.id,
+        details={"from": user.role, "to": role, "request": str(request.id)},
+    )
+    return request
+
+
+def _role_apply(
+    session: Session, actor: Actor, user: User, role: str, extra: dict[str, Detail]
+) -> None:
     old = user.role
     user.role = role
     ended = sessions_end_all(session, user.id)
@@ -306,8 +362,57 @@ def user_role_change(session: Session, actor: Actor, user: User, role: str) -> N
         "user.role_change",
         object_type="user",
         object_id=user.id,
-        details={"from": old, "to": role, "sessions_ended": ended},
+        details={"from": old, "to": role, "sessions_ended": ended, **extra},
     )
+
+
+def role_change_decide(
+    session: Session, actor: Actor, request: RoleChangeRequest, approve: bool
+) -> None:
+    """A second admin approves or rejects a pending role change (both audited)."""
+    if request.decision is not None:
+        raise AccountError({"request": ["This request was already decided."]})
+    if actor.user_id is None or actor.user_id in (str(request.requested_by), str(request.user_id)):
+        raise AccountError(
+            {
+                "request": [
+                    "Another administrator must decide: not the one who asked, nor the "
+                    "account it is about."
+                ]
+            }
+        )
+    user = session.get(User, request.user_id)
+    if user is None:  # pragma: no cover (the request goes with its account)
+        raise AccountError({"request": ["This account no longer exists."]})
+    stale = user.role != request.from_role
+    request.decision = "approved" if approve and not stale else "rejected"
+    request.decided_by = uuid.UUID(actor.user_id)
+    request.decided_at = utcnow()
+    audit_record(
+        session,
+        actor,
+        "user.role_change_approve" if request.decision == "approved" else "user.role_change_reject",
+        object_type="user",
+        object_id=user.id,
+        outcome="success",
+        details={
+            "from": request.from_role,
+            "to": request.to_role,
+            "request": str(request.id),
+            "requested_by": str(request.requested_by),
+            "stale": stale,
+        },
+    )
+    if stale:
+        raise AccountError({"request": ["The account's role changed since; the request lapsed."]})
+    if approve:
+        _role_apply(
+            session,
+            actor,
+            user,
+            request.to_role,
+            {"request": str(request.id), "requested_by": str(request.requested_by)},
+        )
 
 
 def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:

@@ -180,7 +180,7 @@ def test_admin_create_lists_every_problem(app: Flask, client: FlaskClient) -> No
 
 def test_role_change_ends_sessions_and_is_audited(app: Flask, client: FlaskClient) -> None:
     admin = make_user(app, "admin")
-    target = make_user(app, "lawyer")
+    target = make_user(app, "documenter")  # to or from lawyer/admin needs a second admin
     victim = app.test_client()
     login(victim, target)
     login(client, admin)

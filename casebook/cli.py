@@ -118,9 +118,14 @@ def init_command() -> None:
             audit_record(
                 s, Actor.cli(), "keys.create", object_type="kek", object_id=vault.keyring.primary_id
             )
+    from casebook.auth.sessions import sessions_purge
+
+    with _session() as s, s.begin():
+        purged = sessions_purge(s, settings)
     click.echo(f"instance: {settings.instance}")
     click.echo(f"keys: {vault.source.describe()} ({'created' if created else 'present'})")
     click.echo("database: migrated to head")
+    click.echo(f"sessions: {purged} expired removed")
 
 
 def require_migrated() -> None:
@@ -628,6 +633,25 @@ def user_otp_command(email: str) -> None:
             raise click.ClickException("this user has no second factor yet")
         step = max(totp.current_step(), (user.totp_last_step or 0) + 1)
         click.echo(totp.code_at(user.totp_secret, step))
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+@cli.group("sessions")
+def sessions_group() -> None:
+    """Server-side sessions: purge the expired ones."""
+
+
+@sessions_group.command("purge")
+def sessions_purge_command() -> None:
+    """Delete every session past its idle or absolute timeout (safe to run from cron)."""
+    from casebook.auth.sessions import sessions_purge
+
+    require_migrated()
+    with _session() as s, s.begin():
+        purged = sessions_purge(s, _settings())
+    click.echo(f"{purged} expired sessions removed")
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from casebook.auth.services import (
     totp_confirm,
     user_by_email,
 )
+from casebook.auth.sessions import sessions_purge
 from casebook.web import current_actor, public, requires, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -111,6 +112,7 @@ def login() -> Any:
         return _refuse("auth/login.html", form=form, error=_("The email or password is not right."))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(form.password.data)
+    sessions_purge(s, current_app.config["CASEBOOK"])  # cheap housekeeping, indexed
     lang = session.get("lang")
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]

@@ -166,7 +166,7 @@ def _text_direction() -> str:
 def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
     from casebook import db
     from casebook.auth.models import User
-    from casebook.auth.services import token_user
+    from casebook.auth.services import token_lookup
     from casebook.web import error_response, is_api
 
     manager = LoginManager(app)
@@ -190,9 +190,12 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        user = token_user(db.session(), header.removeprefix("Bearer ").strip())
-        if user is not None:
-            g.auth_via = "token"
+        found = token_lookup(db.session(), header.removeprefix("Bearer ").strip())
+        if found is None:
+            return None
+        token, user = found
+        g.auth_via = "token"
+        g.token_id = str(token.id)  # recorded in the audit entries this request makes
         return user
 
     def unauthorized() -> Any:

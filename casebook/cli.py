@@ -118,9 +118,14 @@ def init_command() -> None:
             audit_record(
                 s, Actor.cli(), "keys.create", object_type="kek", object_id=vault.keyring.primary_id
             )
+    from casebook.auth.sessions import sessions_purge
+
+    with _session() as s, s.begin():
+        purged = sessions_purge(s, settings)
     click.echo(f"instance: {settings.instance}")
     click.echo(f"keys: {vault.source.describe()} ({'created' if created else 'present'})")
     click.echo("database: migrated to head")
+    click.echo(f"sessions: {purged} expired removed")
 
 
 def require_migrated() -> None:
@@ -516,7 +521,7 @@ def restore_command(file: str) -> None:
 
 @cli.group("user")
 def user_group() -> None:
-    """Accounts: create, token, disable, otp."""
+    """Accounts: create, token, role, disable, otp."""
 
 
 def _user_or_fail(s: Session, email: str) -> Any:
@@ -588,6 +593,26 @@ def user_token_command(email: str, days: int) -> None:
     click.echo(raw)
 
 
+@user_group.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["documenter", "lawyer", "advocate", "admin"]))
+def user_role_command(email: str, role: str) -> None:
+    """Change a role at once (the way to a second admin when there is only one): the operator
+    with shell access holds the keyring and stands outside the web's two-person rule; the
+    change is audited as cli:<os user>."""
+    from casebook.auth.services import AccountError, user_role_change
+
+    require_migrated()
+    with _session() as s, s.begin():
+        user = _user_or_fail(s, email)
+        old = user.role
+        try:
+            user_role_change(s, Actor.cli(), user, role)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"role changed from {old} to {role}; the user's sessions and tokens were ended")
+
+
 @user_group.command("disable")
 @click.argument("email")
 def user_disable_command(email: str) -> None:
@@ -613,6 +638,25 @@ def user_otp_command(email: str) -> None:
             raise click.ClickException("this user has no second factor yet")
         step = max(totp.current_step(), (user.totp_last_step or 0) + 1)
         click.echo(totp.code_at(user.totp_secret, step))
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+@cli.group("sessions")
+def sessions_group() -> None:
+    """Server-side sessions: purge the expired ones."""
+
+
+@sessions_group.command("purge")
+def sessions_purge_command() -> None:
+    """Delete every session past its idle or absolute timeout (safe to run from cron)."""
+    from casebook.auth.sessions import sessions_purge
+
+    require_migrated()
+    with _session() as s, s.begin():
+        purged = sessions_purge(s, _settings())
+    click.echo(f"{purged} expired sessions removed")
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Imports every model so that Base.metadata knows every table (migrations, schema tests)."""
 
 from casebook.audit.models import AuditEntry
-from casebook.auth.models import ApiToken, RecoveryCode, User, WebSession
+from casebook.auth.models import ApiToken, RecoveryCode, RoleChangeRequest, User, WebSession
 from casebook.cases.models import (
     Attachment,
     Case,
@@ -31,6 +31,7 @@ __all__ = [
     "MatchCandidate",
     "MatchList",
     "RecoveryCode",
+    "RoleChangeRequest",
     "StatsEpoch",
     "Testimony",
     "User",

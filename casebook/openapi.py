@@ -145,7 +145,12 @@ def build_spec() -> dict[str, Any]:
         ("consent", "ConsentChange", "Grant or revoke consent"),
         ("legal-notes", "LegalNote", "Add a legal note"),
         ("assign", "Assign", "Assign to a documenter"),
-        ("erase", "Erase", "Erase the case (crypto-shredding)"),
+        (
+            "erase",
+            "Erase",
+            "Erase the case (crypto-shredding); with a bearer token, also send a current "
+            "authenticator code of its user in the X-Casebook-OTP header",
+        ),
     ):
         spec.path(
             f"/api/v1/cases/{{case_id}}/{path}",

@@ -119,8 +119,9 @@ def public(view: F) -> F:
 def recent_auth(view: F) -> F:
     """Sensitive actions need a password and second factor within the re-authentication window.
 
-    Bearer tokens count as fresh: they are issued by an admin to one script and carry exactly the
-    user's role.
+    Bearer tokens count as fresh: each is issued by its own user after re-authentication and
+    carries exactly that user's role. The gravest actions (erasure, minting tokens, admin
+    changes) use `casebook.auth.guards` instead, which ask more of a token.
     """
 
     @wraps(view)
@@ -166,7 +167,7 @@ def id_or_404(text: str) -> uuid.UUID:
 
 def current_actor() -> Actor:
     if current_user and current_user.is_authenticated:
-        return Actor.user(str(current_user.id), current_user.role)
+        return Actor.user(str(current_user.id), current_user.role, g.get("token_id"))
     return Actor.anonymous()
 
 

@@ -232,6 +232,19 @@ def bearer(app: Flask, user: UserFixture, days: int = 30) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
 
 
+def fresh_code(app: Flask, headers: dict[str, str]) -> dict[str, str]:
+    """The bearer headers plus a current authenticator code of the token's user, as erasure and
+    other destructive API requests need (`X-Casebook-OTP`); each call gives an unused code."""
+    from casebook.auth.services import token_user
+
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        user = token_user(s, headers["Authorization"].removeprefix("Bearer "))
+        assert user is not None and user.totp_secret
+        step = max(totp.current_step(), (user.totp_last_step or 0) + 1)
+        code = totp.code_at(user.totp_secret, step)
+    return {**headers, "X-Casebook-OTP": code}
+
+
 def minimal_case(**person: str) -> dict[str, object]:
     """DESIGN §3's smallest valid case, with person fields overridable."""
     return {

@@ -1,6 +1,8 @@
 """Admin pages: accounts, roles, second factors and tokens. Admins never see case content.
 
-Every change here needs a recent re-authentication and ends the affected user's sessions.
+Every change here needs a signed-in session with a recent re-authentication (an API token is
+refused) and ends the affected user's sessions. Admins list and revoke tokens; they never mint
+or see one for someone else (tokens are issued under each user's own account).
 """
 
 from __future__ import annotations
@@ -9,24 +11,44 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from casebook import db
 from casebook.auth import totp
-from casebook.auth.forms import EmptyForm, RoleForm, TokenForm, UserCreateForm
-from casebook.auth.permissions import Permission
-from casebook.auth.selectors import is_live, token_or_404, tokens_of, user_or_404, users_list
+from casebook.auth.forms import EmptyForm, RoleForm, UserCreateForm
+from casebook.auth.guards import fresh_session
+from casebook.auth.permissions import Permission, Role
+from casebook.auth.selectors import (
+    active_admins,
+    is_live,
+    request_or_404,
+    role_changes,
+    token_or_404,
+    tokens_of,
+    user_or_404,
+    users_list,
+)
 from casebook.auth.services import (
+    GUARDED_ROLES,
     AccountError,
-    token_issue,
+    role_change_decide,
     token_revoke,
     user_2fa_reset,
     user_create,
     user_disable,
     user_role_change,
 )
-from casebook.web import current_actor, recent_auth, requires
+from casebook.web import current_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 WORDS = (
@@ -57,33 +79,53 @@ def _temporary_password() -> str:
     return f"{words}-{secrets.randbelow(10000):04d}"
 
 
+def _duties() -> dict[str, Any]:
+    """What every admin page shows prominently: role changes waiting for a second admin, the
+    latest decisions, and whether there is a second admin at all."""
+    s = db.session()
+    return {
+        "pending": role_changes(s, pending=True),
+        "decided": role_changes(s, pending=False, limit=5),
+        "only_admin": active_admins(s) < 2,
+    }
+
+
 @bp.get("/users")
 @requires(Permission.USERS_MANAGE)
 def users() -> Any:
-    return render_template("admin/users.html", rows=users_list(db.session()), form=EmptyForm())
+    return render_template(
+        "admin/users.html", rows=users_list(db.session()), form=EmptyForm(), **_duties()
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_new() -> Any:
     form = UserCreateForm()
     errors: dict[str, list[str]] = {}
     if request.method == "POST" and form.validate_on_submit():
         password = _temporary_password()
+        s = db.session()
+        # A new lawyer or admin is a role grant too: the account starts as an advocate (no
+        # case content) and the role waits for a second admin, as any change to it would.
+        wanted = form.role.data
+        guarded = wanted in GUARDED_ROLES
         try:
             user, enrolment = user_create(
-                db.session(),
+                s,
                 current_actor(),
                 current_app.extensions["casebook.passwords"],
                 email=form.email.data,
                 display_name=form.display_name.data,
-                role=form.role.data,
+                role=Role.ADVOCATE.value if guarded else wanted,
                 language=form.language.data,
                 password=password,
                 must_change_password=True,
             )
+            pending = user_role_change(s, current_actor(), user, wanted) if guarded else None
         except AccountError as exc:
+            s.rollback()
             errors = exc.problems
         else:
             return render_template(
@@ -92,6 +134,7 @@ def user_new() -> Any:
                 password=password,
                 enrolment=enrolment,
                 qr=totp.qr_svg(enrolment.uri),
+                pending=pending,
             )
     elif request.method == "POST":
         errors = {name: list(msgs) for name, msgs in form.errors.items()}
@@ -113,13 +156,15 @@ def user_detail(user_id: str) -> Any:
         is_live=is_live,
         form=EmptyForm(),
         role_form=RoleForm(role=user.role),
-        token_form=TokenForm(),
+        revoke_endpoint="admin.token_revoke_view",
+        revoke_args={"user_id": user.id},
+        **_duties(),
     )
 
 
 @bp.post("/users/<user_id>/disable")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_disable_view(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
@@ -131,20 +176,53 @@ def user_disable_view(user_id: str) -> Any:
 
 @bp.post("/users/<user_id>/role")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_role(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
     form = RoleForm()
     if form.validate_on_submit():
-        user_role_change(s, current_actor(), user, form.role.data)
-        flash(_("Role changed; the user's sessions and tokens were ended."))
+        try:
+            pending = user_role_change(s, current_actor(), user, form.role.data)
+        except AccountError as exc:
+            flash(" ".join(m for ms in exc.problems.values() for m in ms))
+        else:
+            if pending is not None:
+                flash(
+                    _(
+                        "Role change requested. It takes effect when another administrator "
+                        "approves it."
+                    )
+                )
+            else:
+                flash(_("Role changed; the user's sessions and tokens were ended."))
     return redirect(url_for(".user_detail", user_id=user_id))
+
+
+@bp.post("/role-changes/<request_id>/<decision>")
+@requires(Permission.USERS_MANAGE)
+@fresh_session
+def role_change_decision(request_id: str, decision: str) -> Any:
+    """The second admin of the two-person rule approves or rejects a pending role change."""
+    if decision not in ("approve", "reject"):
+        abort(404)
+    s = db.session()
+    request_row = request_or_404(s, request_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            role_change_decide(s, current_actor(), request_row, approve=decision == "approve")
+        except AccountError as exc:
+            flash(" ".join(m for ms in exc.problems.values() for m in ms))
+        else:
+            flash(
+                _("Role change approved.") if decision == "approve" else _("Role change rejected.")
+            )
+    return redirect(url_for(".users"))
 
 
 @bp.post("/users/<user_id>/reset-2fa")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def user_reset_2fa(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
@@ -154,27 +232,9 @@ def user_reset_2fa(user_id: str) -> Any:
     return redirect(url_for(".user_detail", user_id=user_id))
 
 
-@bp.post("/users/<user_id>/tokens")
-@requires(Permission.USERS_MANAGE)
-@recent_auth
-def token_new(user_id: str) -> Any:
-    s = db.session()
-    user = user_or_404(s, user_id)
-    form = TokenForm()
-    if not form.validate_on_submit():
-        flash(_("A token lasts 1 to 366 days."))
-        return redirect(url_for(".user_detail", user_id=user_id))
-    try:
-        token, raw = token_issue(s, current_actor(), user, form.days.data)
-    except AccountError as exc:
-        flash(" ".join(m for ms in exc.problems.values() for m in ms))
-        return redirect(url_for(".user_detail", user_id=user_id))
-    return render_template("admin/token.html", user=user, token=token, raw=raw)
-
-
 @bp.post("/users/<user_id>/tokens/<token_id>/revoke")
 @requires(Permission.USERS_MANAGE)
-@recent_auth
+@fresh_session
 def token_revoke_view(user_id: str, token_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)

@@ -64,6 +64,7 @@ class Actor:
     label: str
     user_id: str | None = None
     role: str | None = None
+    token_id: str | None = None  # the API token's id (never the token) when it acted
 
     @classmethod
     def cli(cls) -> Actor:
@@ -78,8 +79,8 @@ class Actor:
         return cls(label="anonymous")
 
     @classmethod
-    def user(cls, user_id: str, role: str) -> Actor:
-        return cls(label=user_id, user_id=user_id, role=role)
+    def user(cls, user_id: str, role: str, token_id: str | None = None) -> Actor:
+        return cls(label=user_id, user_id=user_id, role=role, token_id=token_id)
 
 
 def canonical(payload: dict[str, Any]) -> str:
@@ -116,6 +117,14 @@ def _clean(value: Detail) -> object:
     if isinstance(value, list):
         return [encode_controls(v)[:200] if isinstance(v, str) else v for v in value][:100]
     return value
+
+
+def _with_token(details: dict[str, object], actor: Actor) -> dict[str, object]:
+    """Entries made with an API token name the token's id, so a leaked token's trail can be
+    told apart from its user's own sessions."""
+    if actor.token_id is not None:
+        details["via_token"] = actor.token_id
+    return details
 
 
 def now_iso() -> str:
@@ -310,7 +319,7 @@ def _entry(
         object_type=object_type,
         object_id=None if object_id is None else encode_controls(str(object_id))[:64],
         outcome=outcome,
-        details=canonical({k: _clean(v) for k, v in (details or {}).items()}),
+        details=canonical(_with_token({k: _clean(v) for k, v in (details or {}).items()}, actor)),
         prev_hash=prev,
         hash="",
     )

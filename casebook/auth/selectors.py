@@ -9,7 +9,7 @@ from flask import abort
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casebook.auth.models import ApiToken, User, WebSession
+from casebook.auth.models import ApiToken, RoleChangeRequest, User, WebSession
 from casebook.web import id_or_404
 
 
@@ -62,3 +62,51 @@ def token_or_404(session: Session, user: User, token_id: str) -> ApiToken:
 
 def is_live(token: ApiToken, now: datetime) -> bool:
     return token.revoked_at is None and token.expires_at > now
+
+
+@dataclass(frozen=True)
+class RoleChangeRow:
+    request: RoleChangeRequest
+    email: str
+    requested_by: str
+    decided_by: str
+
+
+def role_changes(session: Session, pending: bool, limit: int = 20) -> list[RoleChangeRow]:
+    """Role changes waiting for a second admin (pending) or the latest decided ones."""
+    query = select(RoleChangeRequest)
+    if pending:
+        query = query.where(RoleChangeRequest.decision.is_(None)).order_by(
+            RoleChangeRequest.requested_at
+        )
+    else:
+        query = query.where(RoleChangeRequest.decision.is_not(None)).order_by(
+            RoleChangeRequest.decided_at.desc()
+        )
+    requests = list(session.scalars(query.limit(limit)))
+    ids = {r.user_id for r in requests} | {r.requested_by for r in requests}
+    ids |= {r.decided_by for r in requests if r.decided_by is not None}
+    emails = {u.id: u.email or "" for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return [
+        RoleChangeRow(
+            r,
+            emails.get(r.user_id, ""),
+            emails.get(r.requested_by, ""),
+            emails.get(r.decided_by, "") if r.decided_by else "",
+        )
+        for r in requests
+    ]
+
+
+def request_or_404(session: Session, request_id: str) -> RoleChangeRequest:
+    found = session.get(RoleChangeRequest, id_or_404(request_id))
+    if found is None:
+        abort(404)
+    return found
+
+
+def active_admins(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).where(User.role == "admin", User.disabled.is_(False)))
+        or 0
+    )

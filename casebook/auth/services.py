@@ -8,12 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from casebook.audit.services import Actor, audit_record
+from casebook.audit.services import Actor, Detail, audit_record
 from casebook.auth import totp
-from casebook.auth.models import ApiToken, RecoveryCode, User, WebSession
+from casebook.auth.models import ApiToken, RecoveryCode, RoleChangeRequest, User, WebSession
 from casebook.auth.passwords import Passwords, password_problems
 from casebook.auth.permissions import Role
 from casebook.db import utcnow
@@ -152,8 +153,30 @@ def totp_begin_enrolment(session: Session, actor: Actor, user: User) -> Enrolmen
     return enrolment
 
 
+def totp_claim_step(session: Session, user: User, step: int) -> bool:
+    """Mark a code's time step used, atomically: only one of two concurrent requests with the
+    same code wins. The conditional UPDATE re-checks the stored step under the row lock (on
+    PostgreSQL a waiting UPDATE re-evaluates its WHERE against the committed row), so the
+    loser's count is 0 whatever it read earlier."""
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
+
+
 def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
     step = totp.match_step(user.totp_secret or "", code, user.totp_last_step)
+    if step is not None and not totp_claim_step(session, user, step):
+        step = None
     if step is None:
         audit_record(
             session,
@@ -164,7 +187,6 @@ def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
             outcome="failure",
         )
         return False
-    user.totp_last_step = step
     user.totp_confirmed_at = utcnow()
     audit_record(session, actor, "user.2fa_enrol", object_type="user", object_id=user.id)
     return True
@@ -174,22 +196,30 @@ def second_factor_check(session: Session, user: User, code: str) -> str | None:
     """'totp' or 'recovery' when the code is good (and now spent), else None."""
     if user.totp_secret and user.totp_confirmed_at is not None:
         step = totp.match_step(user.totp_secret, code, user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
-            session.flush()
+        if step is not None and totp_claim_step(session, user, step):
             return "totp"
-    row = session.scalars(
-        select(RecoveryCode).where(
+    spent = session.execute(  # conditional, like the TOTP step: a code is spent exactly once
+        update(RecoveryCode)
+        .where(
             RecoveryCode.user_id == user.id,
             RecoveryCode.code_hash == _code_hash(session, code),
             RecoveryCode.used_at.is_(None),
         )
-    ).first()
-    if row is not None:
-        row.used_at = utcnow()
-        session.flush()
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(spent, "rowcount", 0) or 0) == 1:
         return "recovery"
     return None
+
+
+def totp_fresh_code(session: Session, user: User, code: str) -> bool:
+    """A current authenticator code of `user`, spent now (recovery codes do not count: they
+    are for signing in when the phone is lost, not for standing scripts)."""
+    if not (user.totp_secret and user.totp_confirmed_at is not None):
+        return False
+    step = totp.match_step(user.totp_secret, code, user.totp_last_step)
+    return step is not None and totp_claim_step(session, user, step)
 
 
 def sessions_end_all(session: Session, user_id: uuid.UUID) -> int:
@@ -263,9 +293,65 @@ def user_disable(session: Session, actor: Actor, user: User, disabled: bool = Tr
     )
 
 
-def user_role_change(session: Session, actor: Actor, user: User, role: str) -> None:
+# Roles that read case content or run the system: granting or removing them takes two admins.
+GUARDED_ROLES = frozenset({Role.LAWYER.value, Role.ADMIN.value})
+
+
+def needs_second_admin(old: str, new: str) -> bool:
+    return old in GUARDED_ROLES or new in GUARDED_ROLES
+
+
+def user_role_change(
+    session: Session, actor: Actor, user: User, role: str
+) -> RoleChangeRequest | None:
+    """Change a role, or file it for a second admin when it is to or from lawyer or admin.
+
+    No one changes their own role. The operator at the command line (no user id) changes any
+    role at once: with shell access and the keyring they are outside the two-person rule
+    anyway. Returns the pending request, or None when the change was made.
+    """
     if role not in {r.value for r in Role}:
         raise AccountError({"role": ["Choose one of the four roles."]})
+    if actor.user_id is not None and actor.user_id == str(user.id):
+        raise AccountError({"role": ["No one can change their own role."]})
+    if role == user.role:
+        raise AccountError({"role": ["The account already has this role."]})
+    if actor.user_id is None or not needs_second_admin(user.role, role):
+        _role_apply(session, actor, user, role, {})
+        return None
+    waiting = session.scalars(
+        select(RoleChangeRequest.id).where(
+            RoleChangeRequest.user_id == user.id, RoleChangeRequest.decision.is_(None)
+        )
+    ).first()
+    if waiting is not None:
+        raise AccountError(
+            {"role": ["A role change for this account is already waiting for approval."]}
+        )
+    request = RoleChangeRequest(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        from_role=user.role,
+        to_role=role,
+        requested_by=uuid.UUID(actor.user_id),
+        requested_at=utcnow(),
+    )
+    session.add(request)
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "user.role_change_request",
+        object_type="user",
+        object_id=user.id,
+        details={"from": user.role, "to": role, "request": str(request.id)},
+    )
+    return request
+
+
+def _role_apply(
+    session: Session, actor: Actor, user: User, role: str, extra: dict[str, Detail]
+) -> None:
     old = user.role
     user.role = role
     ended = sessions_end_all(session, user.id)
@@ -276,8 +362,57 @@ def user_role_change(session: Session, actor: Actor, user: User, role: str) -> N
         "user.role_change",
         object_type="user",
         object_id=user.id,
-        details={"from": old, "to": role, "sessions_ended": ended},
+        details={"from": old, "to": role, "sessions_ended": ended, **extra},
     )
+
+
+def role_change_decide(
+    session: Session, actor: Actor, request: RoleChangeRequest, approve: bool
+) -> None:
+    """A second admin approves or rejects a pending role change (both audited)."""
+    if request.decision is not None:
+        raise AccountError({"request": ["This request was already decided."]})
+    if actor.user_id is None or actor.user_id in (str(request.requested_by), str(request.user_id)):
+        raise AccountError(
+            {
+                "request": [
+                    "Another administrator must decide: not the one who asked, nor the "
+                    "account it is about."
+                ]
+            }
+        )
+    user = session.get(User, request.user_id)
+    if user is None:  # pragma: no cover (the request goes with its account)
+        raise AccountError({"request": ["This account no longer exists."]})
+    stale = user.role != request.from_role
+    request.decision = "approved" if approve and not stale else "rejected"
+    request.decided_by = uuid.UUID(actor.user_id)
+    request.decided_at = utcnow()
+    audit_record(
+        session,
+        actor,
+        "user.role_change_approve" if request.decision == "approved" else "user.role_change_reject",
+        object_type="user",
+        object_id=user.id,
+        outcome="success",
+        details={
+            "from": request.from_role,
+            "to": request.to_role,
+            "request": str(request.id),
+            "requested_by": str(request.requested_by),
+            "stale": stale,
+        },
+    )
+    if stale:
+        raise AccountError({"request": ["The account's role changed since; the request lapsed."]})
+    if approve:
+        _role_apply(
+            session,
+            actor,
+            user,
+            request.to_role,
+            {"request": str(request.id), "requested_by": str(request.requested_by)},
+        )
 
 
 def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
@@ -298,6 +433,10 @@ def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
 
 
 def token_issue(session: Session, actor: Actor, user: User, days: int) -> tuple[ApiToken, str]:
+    """A token for `user`, minted by that user (or the operator at the command line, who holds
+    the keyring anyway): nobody signed in may mint or see a token for someone else."""
+    if actor.user_id is not None and actor.user_id != str(user.id):
+        raise AccountError({"user": ["A token is issued only to its own user."]})
     if not 1 <= days <= 366:
         raise AccountError({"days": ["A token lasts 1 to 366 days."]})
     if user.disabled:
@@ -338,6 +477,12 @@ _TOKEN_USER = (
 
 def token_user(session: Session, raw: str) -> User | None:
     """The live user a bearer token stands for (unexpired, unrevoked, account enabled)."""
+    found = token_lookup(session, raw)
+    return found[1] if found else None
+
+
+def token_lookup(session: Session, raw: str) -> tuple[ApiToken, User] | None:
+    """The live token and its user (unexpired, unrevoked, account enabled)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     found = session.execute(  # token and user in one round trip: this runs on every request
@@ -351,4 +496,4 @@ def token_user(session: Session, raw: str) -> User | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         token.last_used_at = now
-    return user
+    return token, user

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,21 +24,41 @@ from flask_login import current_user, login_user, logout_user
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth import totp
-from casebook.auth.forms import CodeForm, LanguageForm, LoginForm, PasswordChangeForm, ReauthForm
-from casebook.auth.limits import ACCOUNT_LIMITS, ADDRESS_LIMITS, account_key, limiter
+from casebook.auth.forms import (
+    CodeForm,
+    EmptyForm,
+    LanguageForm,
+    LoginForm,
+    PasswordChangeForm,
+    ReauthForm,
+    TokenForm,
+)
+from casebook.auth.guards import fresh_session
+from casebook.auth.limits import (
+    ACCOUNT_LIMITS,
+    ADDRESS_LIMITS,
+    PENDING_ATTEMPTS,
+    account_key,
+    limiter,
+    second_factor_limit,
+)
 from casebook.auth.models import RecoveryCode, User
 from casebook.auth.passwords import Passwords
 from casebook.auth.permissions import Permission
+from casebook.auth.selectors import is_live, token_or_404, tokens_of
 from casebook.auth.services import (
     AccountError,
     password_change,
     recovery_codes_replace,
     second_factor_check,
     sessions_end_all,
+    token_issue,
+    token_revoke,
     totp_begin_enrolment,
     totp_confirm,
     user_by_email,
 )
+from casebook.auth.sessions import sessions_purge
 from casebook.web import current_actor, public, requires, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -90,6 +112,7 @@ def login() -> Any:
         return _refuse("auth/login.html", form=form, error=_("The email or password is not right."))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(form.password.data)
+    sessions_purge(s, current_app.config["CASEBOOK"])  # cheap housekeeping, indexed
     lang = session.get("lang")
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
@@ -109,7 +132,36 @@ def _pending_user() -> User | None:
     user = db.session().get(User, uuid.UUID(uid))
     if user is None or user.disabled:
         return None
+    g.second_factor_user = str(user.id)  # the throttle's key, kept if a lockout clears it
     return user
+
+
+def _wrong_code(user: User, template: str, error: str, **context: Any) -> Any:
+    """Count a wrong code against this pending sign-in; after PENDING_ATTEMPTS the pending
+    sign-in is dropped and the password must be given again. Every wrong code also counts
+    against the account's own second-factor throttle (see limits), so repeated lockouts
+    throttle the account."""
+    failures = int(session.get("pending_failures", 0)) + 1
+    if failures < PENDING_ATTEMPTS:
+        session["pending_failures"] = failures
+        return _refuse(template, error=error, **context)
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    audit_record(
+        db.session(),
+        Actor.anonymous(),
+        "login.locked",
+        object_type="user",
+        object_id=user.id,
+        outcome="failure",
+        details={"attempts": failures},
+    )
+    flash(_("Too many wrong codes. Sign in with your password again."))
+    response = redirect(url_for(".login"))
+    response.casebook_failed = True  # type: ignore[attr-defined]  # read by the limiter
+    return response
 
 
 def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
@@ -138,7 +190,7 @@ def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
 @bp.route("/login/verify", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=account_key, methods=["POST"], deduct_when=_failed)
+@second_factor_limit()
 def verify() -> Any:
     user = _pending_user()
     if user is None:
@@ -164,10 +216,11 @@ def verify() -> Any:
             outcome="failure",
             details={"stage": "second_factor"},
         )
-        return _refuse(
+        return _wrong_code(
+            user,
             "auth/verify.html",
+            _("That code is not right, or it was already used."),
             form=form,
-            error=_("That code is not right, or it was already used."),
         )
     return _complete_login(user, factor, form.next.data)
 
@@ -175,7 +228,7 @@ def verify() -> Any:
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @public
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMITS, key_func=account_key, methods=["POST"], deduct_when=_failed)
+@second_factor_limit()
 def enrol() -> Any:
     user = _pending_user()
     if user is None:
@@ -195,9 +248,10 @@ def enrol() -> Any:
         return render_template("auth/enrol.html", **context)
     actor = Actor.user(str(user.id), user.role)
     if not (form.validate_on_submit() and totp_confirm(s, actor, user, form.code.data or "")):
-        return _refuse(
+        return _wrong_code(
+            user,
             "auth/enrol.html",
-            error=_("That code is not right. Check the time on your phone and try the next code."),
+            _("That code is not right. Check the time on your phone and try the next code."),
             **context,
         )
     has_codes = s.query(RecoveryCode.id).filter(RecoveryCode.user_id == user.id).first()
@@ -235,6 +289,7 @@ def logout() -> Any:
 @bp.route("/reauth", methods=["GET", "POST"])
 @requires(Permission.ACCOUNT)
 @limiter.limit(ADDRESS_LIMITS, methods=["POST"])
+@second_factor_limit()
 def reauth() -> Any:
     form = ReauthForm()
     if request.method == "GET":
@@ -295,6 +350,53 @@ def password() -> Any:
     return render_template(
         "auth/password.html", form=form, errors=errors, forced=current_user.must_change_password
     ), (422 if errors else 200)
+
+
+@bp.get("/account/tokens")
+@requires(Permission.ACCOUNT)
+def tokens() -> Any:
+    """One's own API tokens: issue (after re-authentication) and revoke."""
+    return _tokens_page()
+
+
+def _tokens_page(status: int = 200, error: str | None = None) -> Any:
+    return render_template(
+        "auth/tokens.html",
+        tokens=tokens_of(db.session(), current_user),
+        now=datetime.now(UTC),
+        is_live=is_live,
+        form=EmptyForm(),
+        token_form=TokenForm(),
+        error=error,
+        revoke_endpoint="auth.token_revoke_own",
+        revoke_args={},
+    ), status
+
+
+@bp.post("/account/tokens")
+@requires(Permission.ACCOUNT)
+@fresh_session
+def token_new() -> Any:
+    """A token is minted only for the signed-in user, shown once to that user alone."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(422, _("A token lasts 1 to 366 days."))
+    try:
+        token, raw = token_issue(db.session(), current_actor(), current_user, form.days.data)
+    except AccountError:
+        return _tokens_page(422, _("A token lasts 1 to 366 days."))
+    return render_template("auth/token.html", token=token, raw=raw)
+
+
+@bp.post("/account/tokens/<token_id>/revoke")
+@requires(Permission.ACCOUNT)
+def token_revoke_own(token_id: str) -> Any:
+    s = db.session()
+    token = token_or_404(s, current_user, token_id)
+    if EmptyForm().validate_on_submit():
+        token_revoke(s, current_actor(), token)
+        flash(_("Token revoked."))
+    return redirect(url_for(".tokens"))
 
 
 @bp.post("/language")

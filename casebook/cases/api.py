@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from casebook import db
+from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
 from casebook.cases import selectors
 from casebook.cases.attachments import (
@@ -36,7 +37,7 @@ from casebook.cases.services import (
     testimony_add,
 )
 from casebook.encrypted import Vault
-from casebook.web import current_actor, error_response, recent_auth, requires
+from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1/cases")
 
@@ -329,7 +330,7 @@ def assign(case_id: str) -> Any:
 
 @bp.post("/<case_id>/erase")
 @requires(Permission.CASE_ERASE)
-@recent_auth
+@fresh_factor
 def erase(case_id: str) -> Any:
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         confirm = EraseSchema().load(data)["confirm"]

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
+from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
 from casebook.cases import forms, selectors
 from casebook.cases.api import download_response, possible_duplicates, receive_upload
@@ -37,7 +38,7 @@ from casebook.cases.services import (
     status_add,
     testimony_add,
 )
-from casebook.web import current_actor, error_response, recent_auth, requires
+from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -371,7 +372,7 @@ def legal_note(case_id: str) -> Any:
 
 @bp.route("/<case_id>/erase", methods=["GET", "POST"])
 @requires(Permission.CASE_ERASE)
-@recent_auth
+@fresh_factor
 def erase(case_id: str) -> Any:
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)

@@ -17,6 +17,7 @@ from tests.conftest import (
     bearer,
     csrf_from,
     csrf_token,
+    fresh_code,
     login,
     make_user,
     minimal_case,
@@ -106,7 +107,9 @@ def test_each_action_writes_its_entry(
     step(
         [("keys.destroy", "success"), ("case.erase", "success")],
         lambda: client.post(
-            f"/api/v1/cases/{cid}/erase", json={"confirm": created["reference"]}, headers=h
+            f"/api/v1/cases/{cid}/erase",
+            json={"confirm": created["reference"]},
+            headers=fresh_code(app, h),
         ),
     )
     web = app.test_client()

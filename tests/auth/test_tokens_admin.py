@@ -180,7 +180,7 @@ def test_admin_create_lists_every_problem(app: Flask, client: FlaskClient) -> No
 
 def test_role_change_ends_sessions_and_is_audited(app: Flask, client: FlaskClient) -> None:
     admin = make_user(app, "admin")
-    target = make_user(app, "lawyer")
+    target = make_user(app, "documenter")  # to or from lawyer/admin needs a second admin
     victim = app.test_client()
     login(victim, target)
     login(client, admin)
@@ -195,22 +195,28 @@ def test_role_change_ends_sessions_and_is_audited(app: Flask, client: FlaskClien
     assert entry.object_id == str(target.id) and '"to":"advocate"' in entry.details
 
 
-def test_admin_issues_and_revokes_a_token(app: Flask, client: FlaskClient) -> None:
+def test_admin_lists_and_revokes_a_token_but_cannot_mint_one(
+    app: Flask, client: FlaskClient
+) -> None:
     admin = make_user(app, "admin")
+    lawyer = make_user(app, "lawyer")
+    raw = _issue(app, lawyer)
     login(client, admin)
-    page = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
-    resp = client.post(
-        f"/admin/users/{admin.id}/tokens", data={"days": "5", "csrf_token": csrf_from(page)}
+    page = client.get(f"/admin/users/{lawyer.id}").get_data(as_text=True)
+    assert "Issue token" not in page and raw not in page
+    minted = client.post(
+        f"/admin/users/{lawyer.id}/tokens", data={"days": "5", "csrf_token": csrf_from(page)}
     )
-    raw = re.search(r"(cbt_[A-Za-z0-9_-]+)", resp.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    assert minted.status_code in (404, 405) and "cbt_" not in minted.get_data(as_text=True)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert len(s.scalars(select(ApiToken)).all()) == 1
     assert (
-        client.get("/api/v1/audit", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+        client.get("/api/v1/cases", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
     )
-    page = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
     action = re.search(r'action="(/admin/users/[^"]+/revoke)"', page).group(1)  # type: ignore[union-attr]
     client.post(action, data={"csrf_token": csrf_from(page)})
     assert (
-        client.get("/api/v1/audit", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+        client.get("/api/v1/cases", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
     )
 
 

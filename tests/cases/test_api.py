@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from casebook.audit.models import AuditEntry
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.keys.models import CaseKey
-from tests.conftest import UserFixture, bearer, make_user, minimal_case
+from tests.conftest import UserFixture, bearer, fresh_code, make_user, minimal_case
 
 
 @pytest.fixture
@@ -484,7 +484,9 @@ def test_erase_needs_the_reference_and_leaves_only_a_tombstone(
         data={"file": (io.BytesIO(b"%PDF-1.7 test"), "a.pdf")},
     )
     wrong = client.post(
-        f"/api/v1/cases/{cid}/erase", json={"confirm": "CB-0000-000000"}, headers=h["lawyer"]
+        f"/api/v1/cases/{cid}/erase",
+        json={"confirm": "CB-0000-000000"},
+        headers=fresh_code(app, h["lawyer"]),
     )
     assert wrong.status_code == 422
     assert (
@@ -498,7 +500,7 @@ def test_erase_needs_the_reference_and_leaves_only_a_tombstone(
     ok = client.post(
         f"/api/v1/cases/{cid}/erase",
         json={"confirm": created["reference"].lower()},
-        headers=h["lawyer"],
+        headers=fresh_code(app, h["lawyer"]),
     )
     assert ok.status_code == 200
     assert client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).status_code == 404

@@ -142,3 +142,25 @@ def test_revision_0008_indexes_the_case_list_order(empty_url: str) -> None:
         assert "ix_cases_live_order" in plan and "TEMP B-TREE" not in plan
     downgrade(empty_url, "0007")
     assert live_order_columns() is None
+
+
+def test_revision_0009a_adds_role_change_requests_and_the_session_purge_index(
+    empty_url: str,
+) -> None:
+    """0009a adds the table of role changes waiting for a second admin, and the index the
+    purge of expired sessions reads; downgrading removes both."""
+
+    def state() -> tuple[bool, bool]:
+        engine = make_engine(empty_url)
+        found = inspect(engine)
+        has_table = "role_change_requests" in found.get_table_names()
+        indexed = any(
+            i["column_names"] == ["last_seen_at"] for i in found.get_indexes("web_sessions")
+        )
+        engine.dispose()
+        return has_table, indexed
+
+    upgrade(empty_url, "0009a")
+    assert state() == (True, True)
+    downgrade(empty_url, "0008")
+    assert state() == (False, False)

@@ -188,7 +188,7 @@ def test_erased_case_leaves_no_trace_in_the_sqlite_file(
 
     from casebook.cases.models import Case
     from casebook.keys.models import CaseKey
-    from tests.conftest import bearer, minimal_case
+    from tests.conftest import bearer, fresh_code, minimal_case
 
     h = bearer(app, make_user(app, "lawyer"))
     created = client.post(
@@ -201,7 +201,9 @@ def test_erased_case_leaves_no_trace_in_the_sqlite_file(
         )
     assert record and wrapped
     resp = client.post(
-        f"/api/v1/cases/{created['id']}/erase", json={"confirm": created["reference"]}, headers=h
+        f"/api/v1/cases/{created['id']}/erase",
+        json={"confirm": created["reference"]},
+        headers=fresh_code(app, h),
     )
     assert resp.status_code == 200
     app.extensions["casebook.db"].dispose()

@@ -20,6 +20,7 @@ from tests.conftest import (
     UserFixture,
     bearer,
     csrf_from,
+    fresh_code,
     login,
     minimal_case,
 )
@@ -113,7 +114,7 @@ def test_consent_revocation_takes_effect_at_once(
 
 
 def test_duplicates_and_erased_cases_are_not_counted(
-    client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
 ) -> None:
     cases = _seed(client, lawyer_h, 13)
     client.post(
@@ -124,7 +125,7 @@ def test_duplicates_and_erased_cases_are_not_counted(
     client.post(
         f"/api/v1/cases/{cases[2]['id']}/erase",
         json={"confirm": cases[2]["reference"]},
-        headers=lawyer_h,
+        headers=fresh_code(app, lawyer_h),
     )
     doc = client.get("/api/v1/stats?by=sex", headers=advocate_h).get_json()
     assert _cell(doc, sex="male")["count"] == 11

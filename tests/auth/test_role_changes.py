@@ -1,0 +1,185 @@
+"""Two-person rule on roles: no one changes their own role; a change to or from lawyer or admin
+waits for a second admin, who approves or rejects it (audited both ways)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from casebook.audit.models import AuditEntry
+from casebook.auth.models import RoleChangeRequest, User
+from tests.conftest import UserFixture, csrf_from, login, make_user
+
+
+def _role_of(app: Flask, user: UserFixture) -> str:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        found = s.get(User, user.id)
+        assert found is not None
+        return found.role
+
+
+def _ask(client: FlaskClient, target: UserFixture, role: str) -> str:
+    page = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    resp = client.post(
+        f"/admin/users/{target.id}/role", data={"role": role, "csrf_token": csrf_from(page)}
+    )
+    assert resp.status_code == 302
+    return client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+def _actions(app: Flask) -> list[str]:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+
+
+def test_an_admin_cannot_change_their_own_role(app: Flask, client: FlaskClient) -> None:
+    admin = make_user(app, "admin")
+    make_user(app, "admin")
+    login(client, admin)
+    page = _ask(client, admin, "lawyer")
+    assert "No one can change their own role." in page
+    assert _role_of(app, admin) == "admin"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(RoleChangeRequest)).all() == []
+
+
+def test_a_second_admin_approves_a_change_to_lawyer(app: Flask, client: FlaskClient) -> None:
+    first, second = make_user(app, "admin"), make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, first)
+    page = _ask(client, target, "lawyer")
+    assert "takes effect when another administrator approves it" in page
+    assert _role_of(app, target) == "documenter"
+    listing = client.get("/admin/users").get_data(as_text=True)
+    assert "Role changes waiting for a second administrator" in listing
+    assert "Another administrator must decide." in listing
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        request_id = s.scalars(select(RoleChangeRequest.id)).one()
+    # the asking admin cannot approve it, even by posting directly
+    client.post(
+        f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)}
+    )
+    assert _role_of(app, target) == "documenter"
+    other = app.test_client()
+    login(other, second)
+    listing = other.get("/admin/users").get_data(as_text=True)
+    action = re.search(r'action="(/admin/role-changes/[^"]+/approve)"', listing).group(1)  # type: ignore[union-attr]
+    other.post(action, data={"csrf_token": csrf_from(listing)})
+    assert _role_of(app, target) == "lawyer"
+    actions = _actions(app)
+    assert actions.index("user.role_change_request") < actions.index("user.role_change_approve")
+    assert actions.index("user.role_change_approve") < actions.index("user.role_change")
+    assert "Latest role change decisions" in other.get("/admin/users").get_data(as_text=True)
+
+
+def test_a_second_admin_rejects_a_demotion(app: Flask, client: FlaskClient) -> None:
+    first, second = make_user(app, "admin"), make_user(app, "admin")
+    lawyer = make_user(app, "lawyer")
+    login(client, first)
+    _ask(client, lawyer, "advocate")
+    other = app.test_client()
+    login(other, second)
+    listing = other.get("/admin/users").get_data(as_text=True)
+    action = re.search(r'action="(/admin/role-changes/[^"]+/reject)"', listing).group(1)  # type: ignore[union-attr]
+    other.post(action, data={"csrf_token": csrf_from(listing)})
+    assert _role_of(app, lawyer) == "lawyer"
+    assert "user.role_change_reject" in _actions(app) and "user.role_change" not in _actions(app)
+
+
+def test_the_account_concerned_cannot_approve_its_own_change(
+    app: Flask, client: FlaskClient
+) -> None:
+    first, second = make_user(app, "admin"), make_user(app, "admin")
+    login(client, first)
+    _ask(client, second, "lawyer")
+    other = app.test_client()
+    login(other, second)
+    listing = other.get("/admin/users").get_data(as_text=True)
+    assert "/approve" not in listing
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        request_id = s.scalars(select(RoleChangeRequest.id)).one()
+    other.post(f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)})
+    assert _role_of(app, second) == "admin"
+
+
+def test_changes_between_unprivileged_roles_need_no_second_admin(
+    app: Flask, client: FlaskClient
+) -> None:
+    admin = make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, admin)
+    _ask(client, target, "advocate")
+    assert _role_of(app, target) == "advocate"
+
+
+def test_the_only_admin_is_told_the_way(app: Flask, client: FlaskClient) -> None:
+    admin = make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, admin)
+    page = _ask(client, target, "lawyer")
+    assert "You are the only administrator." in page
+    assert "casebook user role EMAIL ROLE" in page
+    assert _role_of(app, target) == "documenter"
+
+
+def test_the_command_line_changes_a_role_at_once(app: Flask) -> None:
+    from click.testing import CliRunner
+
+    from casebook.cli import cli
+
+    settings = app.config["CASEBOOK"]
+    target = make_user(app, "documenter")
+    env = {
+        "CASEBOOK_ENV": "testing",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "CASEBOOK_SECRET_KEY": settings.secret_key,
+    }
+    result = CliRunner().invoke(cli, ["user", "role", target.email, "admin"], env=env)
+    assert result.exit_code == 0, result.output
+    assert _role_of(app, target) == "admin"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.role_change")).one()
+    assert entry.actor.startswith("cli:") and '"to":"admin"' in entry.details
+    again = CliRunner().invoke(cli, ["user", "role", target.email, "admin"], env=env)
+    assert again.exit_code != 0
+
+
+def test_a_new_lawyer_account_waits_for_a_second_admin(app: Flask, client: FlaskClient) -> None:
+    """Creating a lawyer is a role grant: the creating admin (who sees the first credentials)
+    gets an advocate account until another admin approves the lawyer role."""
+    admin = make_user(app, "admin")
+    make_user(app, "admin")
+    login(client, admin)
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "email": "new.lawyer@example.org",
+            "display_name": "Lina",
+            "role": "lawyer",
+            "language": "en",
+            "csrf_token": csrf_from(page),
+        },
+    )
+    assert resp.status_code == 200
+    assert "takes effect when another administrator approves it" in resp.get_data(as_text=True)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        created = s.scalars(select(User).where(User.role != "admin")).one()
+        pending = s.scalars(select(RoleChangeRequest)).one()
+    assert created.role == "advocate"
+    assert (pending.from_role, pending.to_role, pending.decision) == ("advocate", "lawyer", None)
+
+
+def test_role_changes_stand_out_in_the_audit_viewer(app: Flask, client: FlaskClient) -> None:
+    first = make_user(app, "admin")
+    make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, first)
+    _ask(client, target, "lawyer")
+    html = client.get("/admin/audit/?action=user.role").get_data(as_text=True)
+    assert re.search(r'<tr class="notice"><td>\d+</td>', html)

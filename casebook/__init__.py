@@ -66,6 +66,15 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     from casebook.uploads import CasebookRequest, close_spools
 
     app.request_class = CasebookRequest
+    if settings.trusted_proxies:
+        # Behind nginx every request comes from 127.0.0.1: without this, one client's failed
+        # sign-ins would throttle everyone. Only the given number of hops is believed, so a
+        # client cannot choose its own address by sending X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     app.teardown_request(close_spools)
     _wire_static(app)
     app.config.update(

@@ -101,6 +101,13 @@ def requires(permission: Permission) -> Callable[[F], F]:
             ):
                 return redirect(url_for("auth.password"))
             if not current_user.can(permission):
+                case_id = (request.view_args or {}).get("case_id")
+                try:
+                    denied("case", uuid.UUID(str(case_id)))
+                except ValueError:
+                    pass  # not a case, or not an id: nothing to name
+                else:
+                    _audit_denial(403)
                 return error_response(403)
             return view(*args, **kwargs)
 
@@ -164,6 +171,31 @@ def id_or_404(text: str) -> uuid.UUID:
         abort(404)
 
 
+def denied(object_type: str, object_id: uuid.UUID) -> None:
+    """Note the object a request is refused (404/403) so the refusal is audited: a colleague
+    probing case ids shows up in the audit log. Ids that exist nowhere are recorded alike (the
+    entry must not tell whether the id exists); the first refusal of a request is the one kept,
+    and it is written once the request's work has been rolled back (`_audit_denial`)."""
+    if "denied" not in g:
+        g.denied = (object_type, object_id)
+
+
+def _audit_denial(status: int) -> None:
+    target = g.pop("denied", None)
+    if target is None or status not in (403, 404):
+        return
+    object_type, object_id = target
+    audit_record(
+        db.session(),
+        current_actor(),
+        f"{object_type}.access_denied",
+        object_type=object_type,
+        object_id=object_id,
+        outcome="denied",
+        details={"endpoint": request.endpoint, "method": request.method, "status": status},
+    )
+
+
 def current_actor() -> Actor:
     if current_user and current_user.is_authenticated:
         return Actor.user(str(current_user.id), current_user.role)
@@ -224,6 +256,7 @@ def error_response(
 def _handle_http(exc: HTTPException) -> Response:
     db.session().rollback()
     status = exc.code or 500
+    _audit_denial(status)
     if isinstance(exc, CSRFError):
         return error_response(
             400,

@@ -21,6 +21,7 @@ from casebook.cases.forms import localise
 from casebook.imports.columns import COLUMNS
 from casebook.imports.models import ImportRun
 from casebook.imports.services import ImportFileError, ImportResult, import_file, report_csv
+from casebook.spreadsheet import csv_text
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, denied, error_response, id_or_404, requires
 
@@ -117,7 +118,7 @@ def report(run_id: str) -> Response:
 @requires(Permission.CASE_CREATE)
 def template() -> Response:
     return Response(
-        "\ufeff" + ",".join(COLUMNS) + "\r\n",
+        "\ufeff" + csv_text([COLUMNS]),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="casebook-import-template.csv"'},
     )

@@ -95,7 +95,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         BABEL_DEFAULT_LOCALE="ar",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    from casebook.web import CheckedJSONProvider
+
+    app.json = CheckedJSONProvider(app)
+    app.json.ensure_ascii = False
 
     if vault is None:
         source = key_source_from_setting(

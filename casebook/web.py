@@ -25,14 +25,16 @@ from flask import (
     session,
     url_for,
 )
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission
 from casebook.encrypted import EncryptedValueError
+from casebook.inputs import JSONInputError, loads_checked
 
 log = logging.getLogger("casebook.request")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -219,6 +221,22 @@ def is_api() -> bool:
 # -- errors -------------------------------------------------------------------------------------
 
 
+class InvalidJSON(BadRequest):
+    """A request body that parses as JSON but cannot be taken (too deep, lone surrogates)."""
+
+
+class CheckedJSONProvider(DefaultJSONProvider):
+    """Request bodies parse through `loads_checked`. Its refusals are raised as an HTTP 400
+    rather than a ValueError, so that they pass through `get_json(silent=True)` and every JSON
+    endpoint answers them alike, after its permission check (the parse happens in the view)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return loads_checked(s)
+        except JSONInputError as exc:
+            raise InvalidJSON(str(exc)) from None
+
+
 def error_response(
     status: int,
     message: str | None = None,
@@ -257,6 +275,8 @@ def _handle_http(exc: HTTPException) -> Response:
     db.session().rollback()
     status = exc.code or 500
     _audit_denial(status)
+    if isinstance(exc, InvalidJSON):
+        return error_response(400, exc.description, code="invalid_json")
     if isinstance(exc, CSRFError):
         return error_response(
             400,

@@ -177,6 +177,8 @@ def _text_direction() -> str:
 
 
 def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
+    from flask_login import current_user
+
     from casebook import db
     from casebook.auth.models import User
     from casebook.auth.services import token_user
@@ -231,6 +233,10 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return  # a cross-site page cannot set this header; the token itself is checked
+        if is_api() and not current_user.is_authenticated:
+            # Neither a session nor a token: there is nothing for a forged request to ride on,
+            # and the caller is told what is missing (401 from @requires), not "csrf_failed".
+            return
         csrf.protect()
 
     app.permanent_session_lifetime = timedelta(hours=12)

@@ -59,7 +59,7 @@ SECURITY_HEADERS = {
 
 ERROR_CODES = {
     400: "bad_request",
-    401: "unauthorized",
+    401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",

@@ -30,7 +30,7 @@ TESTIMONY = 200_000
 
 def partial_bounds(value: str) -> tuple[date, date]:
     """The earliest and latest day a partial date (1985, 1985-03, 1985-03-14) may mean."""
-    m = _PARTIAL.match(value)
+    m = _PARTIAL.match(ascii_digits(value))  # records stored before digits were normalised
     if not m:
         raise ValueError("not a partial date")
     year = int(m.group(1))

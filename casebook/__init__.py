@@ -65,6 +65,15 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     from casebook.uploads import CasebookRequest, close_spools
 
     app.request_class = CasebookRequest
+    if settings.trusted_proxies:
+        # Behind nginx every request comes from 127.0.0.1: without this, one client's failed
+        # sign-ins would throttle everyone. Only the given number of hops is believed, so a
+        # client cannot choose its own address by sending X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     app.teardown_request(close_spools)
     _wire_static(app)
     app.config.update(
@@ -85,7 +94,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         BABEL_DEFAULT_LOCALE="ar",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    from casebook.web import CheckedJSONProvider
+
+    app.json = CheckedJSONProvider(app)
+    app.json.ensure_ascii = False
 
     if vault is None:
         source = key_source_from_setting(
@@ -164,6 +176,8 @@ def _text_direction() -> str:
 
 
 def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
+    from flask_login import current_user
+
     from casebook import db
     from casebook.auth.models import User
     from casebook.auth.services import token_lookup
@@ -221,6 +235,10 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return  # a cross-site page cannot set this header; the token itself is checked
+        if is_api() and not current_user.is_authenticated:
+            # Neither a session nor a token: there is nothing for a forged request to ride on,
+            # and the caller is told what is missing (401 from @requires), not "csrf_failed".
+            return
         csrf.protect()
 
 

@@ -22,6 +22,7 @@ from casebook.audit.services import Actor, audit_record
 from casebook.config import ConfigError, Settings
 from casebook.db import Database
 from casebook.encrypted import Vault, key_source_from_setting
+from casebook.spreadsheet import tsv_line
 from crypto import KeyRing, KeySourceError
 
 
@@ -429,7 +430,7 @@ def dedupe_command(threshold: float, fmt: str) -> None:
         if fmt == "json":
             click.echo(json.dumps({"a": a, "b": b, "score": score}))
         else:
-            click.echo(f"{a}\t{b}\t{score:.4f}")
+            click.echo(tsv_line([a, b, f"{score:.4f}"]))
 
 
 @cli.command("match")
@@ -471,7 +472,7 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
         if fmt == "json":
             click.echo(json.dumps({"row": row, "case": reference, "score": score}))
         else:
-            click.echo(f"{row}\t{reference}\t{score:.4f}")
+            click.echo(tsv_line([row, reference, f"{score:.4f}"]))
 
 
 # -- backup and restore -------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class Settings:
     linkage_memory: str = "8GB"  # DuckDB's ceiling for deduplication (it may not spill to disk)
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed
 
     @property
     def production(self) -> bool:
@@ -108,6 +109,12 @@ class Settings:
             raise ConfigError("CASEBOOK_LINKAGE_MEMORY must be a size such as 8GB or 512MB.")
         if not max_mb.isdigit() or int(max_mb) < 1:
             raise ConfigError("CASEBOOK_MAX_ATTACHMENT_MB must be a whole number of at least 1.")
+        proxies = env_vars.get("CASEBOOK_TRUSTED_PROXIES", "0").strip()
+        if not proxies.isascii() or not proxies.isdigit() or int(proxies) > 5:
+            raise ConfigError(
+                "CASEBOOK_TRUSTED_PROXIES must be the number of reverse proxies in front of "
+                "casebook, from 0 to 5 (1 behind the nginx of the deploy guide)."
+            )
         return cls(
             env=env,
             instance=instance,
@@ -120,6 +127,7 @@ class Settings:
             max_attachment_bytes=int(max_mb) * 1024 * 1024,
             dp_budget=dp_budget,
             linkage_memory=linkage_memory,
+            trusted_proxies=int(proxies),
         )
 
 

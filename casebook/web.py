@@ -25,14 +25,16 @@ from flask import (
     session,
     url_for,
 )
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission
 from casebook.encrypted import EncryptedValueError
+from casebook.inputs import JSONInputError, loads_checked
 
 log = logging.getLogger("casebook.request")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,7 +59,7 @@ SECURITY_HEADERS = {
 
 ERROR_CODES = {
     400: "bad_request",
-    401: "unauthorized",
+    401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -101,6 +103,13 @@ def requires(permission: Permission) -> Callable[[F], F]:
             ):
                 return redirect(url_for("auth.password"))
             if not current_user.can(permission):
+                case_id = (request.view_args or {}).get("case_id")
+                try:
+                    denied("case", uuid.UUID(str(case_id)))
+                except ValueError:
+                    pass  # not a case, or not an id: nothing to name
+                else:
+                    _audit_denial(403)
                 return error_response(403)
             return view(*args, **kwargs)
 
@@ -165,6 +174,31 @@ def id_or_404(text: str) -> uuid.UUID:
         abort(404)
 
 
+def denied(object_type: str, object_id: uuid.UUID) -> None:
+    """Note the object a request is refused (404/403) so the refusal is audited: a colleague
+    probing case ids shows up in the audit log. Ids that exist nowhere are recorded alike (the
+    entry must not tell whether the id exists); the first refusal of a request is the one kept,
+    and it is written once the request's work has been rolled back (`_audit_denial`)."""
+    if "denied" not in g:
+        g.denied = (object_type, object_id)
+
+
+def _audit_denial(status: int) -> None:
+    target = g.pop("denied", None)
+    if target is None or status not in (403, 404):
+        return
+    object_type, object_id = target
+    audit_record(
+        db.session(),
+        current_actor(),
+        f"{object_type}.access_denied",
+        object_type=object_type,
+        object_id=object_id,
+        outcome="denied",
+        details={"endpoint": request.endpoint, "method": request.method, "status": status},
+    )
+
+
 def current_actor() -> Actor:
     if current_user and current_user.is_authenticated:
         return Actor.user(str(current_user.id), current_user.role, g.get("token_id"))
@@ -186,6 +220,22 @@ def is_api() -> bool:
 
 
 # -- errors -------------------------------------------------------------------------------------
+
+
+class InvalidJSON(BadRequest):
+    """A request body that parses as JSON but cannot be taken (too deep, lone surrogates)."""
+
+
+class CheckedJSONProvider(DefaultJSONProvider):
+    """Request bodies parse through `loads_checked`. Its refusals are raised as an HTTP 400
+    rather than a ValueError, so that they pass through `get_json(silent=True)` and every JSON
+    endpoint answers them alike, after its permission check (the parse happens in the view)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return loads_checked(s)
+        except JSONInputError as exc:
+            raise InvalidJSON(str(exc)) from None
 
 
 def error_response(
@@ -225,6 +275,9 @@ def error_response(
 def _handle_http(exc: HTTPException) -> Response:
     db.session().rollback()
     status = exc.code or 500
+    _audit_denial(status)
+    if isinstance(exc, InvalidJSON):
+        return error_response(400, exc.description, code="invalid_json")
     if isinstance(exc, CSRFError):
         return error_response(
             400,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -14,6 +13,7 @@ from casebook.audit.services import audit_record
 from casebook.audit.verify import verify_chain
 from casebook.auth.forms import EmptyForm
 from casebook.auth.permissions import Permission
+from casebook.spreadsheet import csv_writer
 from casebook.web import current_actor, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -87,12 +87,6 @@ def verify() -> Any:
     )
 
 
-def _safe_cell(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in exported cells."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/export.csv")
 @requires(Permission.AUDIT_READ)
 def export() -> Any:
@@ -101,11 +95,11 @@ def export() -> Any:
     rows = audit_all(s, f)
     audit_record(s, current_actor(), "audit.export", details={"rows": len(rows), **f.as_details()})
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(COLUMNS)
     for entry in rows:
         d = as_dict(entry)
-        writer.writerow([_safe_cell(d[c]) for c in COLUMNS])
+        writer.writerow([d[c] for c in COLUMNS])
     current_app.logger.debug("audit export", extra={"event": "audit_export"})
     return Response(
         out.getvalue(),

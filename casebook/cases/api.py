@@ -300,11 +300,15 @@ def review(case_id: str) -> Any:
 @bp.post("/<case_id>/consent")
 @requires(Permission.CASE_EDIT)
 def consent(case_id: str) -> Any:
+    """Consent decides what leaves casebook (packets, statistics): only who may edit the case
+    changes it (its author until it is verified, or a lawyer), never a documenter it is only
+    assigned to."""
+
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         consent_change(s, current_actor(), case, data)
         return jsonify({"consent": selectors.consent_summary(case)})
 
-    return case_json_action(case_id, change)
+    return case_json_action(case_id, change, edit=True)
 
 
 @bp.post("/<case_id>/legal-notes")

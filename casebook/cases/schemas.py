@@ -19,9 +19,10 @@ from marshmallow import (
     validates_schema,
 )
 
+from casebook.inputs import ascii_digits, clean_text, partial_date_text
 from casebook.vocab import CONSENT_SCOPES, FACILITIES, GOVERNORATES, PERPETRATORS, SEXES, STATUSES
 
-_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_PARTIAL = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 SHORT = 200
 LONG = 20_000
 TESTIMONY = 200_000
@@ -29,7 +30,7 @@ TESTIMONY = 200_000
 
 def partial_bounds(value: str) -> tuple[date, date]:
     """The earliest and latest day a partial date (1985, 1985-03, 1985-03-14) may mean."""
-    m = _PARTIAL.match(value)
+    m = _PARTIAL.match(ascii_digits(value))  # records stored before digits were normalised
     if not m:
         raise ValueError("not a partial date")
     year = int(m.group(1))
@@ -45,8 +46,25 @@ def partial_bounds(value: str) -> tuple[date, date]:
     return exact, exact
 
 
-class PartialDate(fields.String):
-    """ISO dates with the precision a family remembers: a year, a month, or a day."""
+class Text(fields.String):
+    """Every string of a case: cleaned by `clean_text` before any rule sees it (no control,
+    bidi-override or embedding characters; line breaks and tabs only in free text), and with
+    `digits`, Arabic-Indic and Persian digits stored as ASCII."""
+
+    def __init__(self, *args: Any, multiline: bool = False, digits: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+        self.digits = digits
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        text = clean_text(text, multiline=self.multiline)
+        return ascii_digits(text) if self.digits else text
+
+
+class PartialDate(Text):
+    """ISO dates with the precision a family remembers: a year, a month, or a day. Typed with
+    any digits, and as d/m/yyyy or m/yyyy too (see `partial_date_text`); stored as ISO."""
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own extension point)
         "invalid_partial": "Use a year (2013), a month (2013-05) or a day (2013-05-14).",
@@ -55,7 +73,7 @@ class PartialDate(fields.String):
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = partial_date_text(super()._deserialize(value, attr, data, **kwargs))
         try:
             start, _ = partial_bounds(text)
         except ValueError:
@@ -68,11 +86,14 @@ class PartialDate(fields.String):
 
 
 def _text(max_len: int = SHORT, min_len: int = 0, **kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=min_len, max=max_len), **kwargs)
+    """Text up to `max_len`; from 500 characters up it is free text, where lines are kept."""
+    return Text(
+        validate=validate.Length(min=min_len, max=max_len), multiline=max_len >= 500, **kwargs
+    )
 
 
 def _code(vocabulary: Any, **kwargs: Any) -> fields.String:
-    return fields.String(
+    return Text(
         validate=validate.OneOf(sorted(vocabulary.codes), error="Choose one of the listed values."),
         **kwargs,
     )
@@ -95,8 +116,9 @@ class PersonSchema(Strict):
     birth_date = PartialDate()
     birth_place = _text()
     nationality = _text(100)
-    national_id = fields.String(
-        validate=validate.Regexp(r"^[0-9A-Za-z-]{1,30}$", error="Letters, digits and - only.")
+    national_id = Text(
+        digits=True,
+        validate=validate.Regexp(r"^[0-9A-Za-z-]{1,30}$", error="Letters, digits and - only."),
     )
     occupation = _text()
     civil_status = _text(50)
@@ -155,13 +177,13 @@ SUBMISSION_BODIES = ("wgeid", "iimp", "icrc", "icmp", "other")
 
 class FamilyActionSchema(Strict):
     merged_from = _text(20)
-    type = fields.String(required=True, validate=validate.OneOf(FAMILY_ACTION_TYPES))
+    type = Text(required=True, validate=validate.OneOf(FAMILY_ACTION_TYPES))
     date = PartialDate()
-    body = fields.String(validate=validate.OneOf(SUBMISSION_BODIES))
+    body = Text(validate=validate.OneOf(SUBMISSION_BODIES))
     reference = _text(100)
     reply = _text(LONG)
     reply_date = PartialDate()
-    amount = _text(100)
+    amount = Text(validate=validate.Length(max=100), digits=True)
     note = _text(LONG)
 
     @validates_schema
@@ -178,7 +200,7 @@ class SourceSchema(Strict):
     relationship = _text(100)
     contact = _text(500)
     language = _text(20)
-    reliability = fields.String(validate=validate.OneOf(RELIABILITY), load_default="unknown")
+    reliability = Text(validate=validate.OneOf(RELIABILITY), load_default="unknown")
     confidential = fields.Boolean(load_default=True)
 
 
@@ -199,9 +221,9 @@ def _consent_scopes(value: dict[str, Any]) -> None:
 
 
 class TestimonyInSchema(Strict):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=TESTIMONY))
+    text = Text(required=True, validate=validate.Length(min=1, max=TESTIMONY), multiline=True)
     date = PartialDate()
-    language = fields.String(validate=validate.Length(max=10), load_default="ar")
+    language = Text(validate=validate.Length(max=10), load_default="ar")
 
 
 class CaseInSchema(Strict):
@@ -282,13 +304,13 @@ class StatusInSchema(StatusSchema):
 
 
 class ReviewSchema(Strict):
-    verification = fields.String(
+    verification = Text(
         required=True,
         validate=validate.OneOf(
             ["unverified", "under_review", "verified", "rejected", "duplicate"]
         ),
     )
-    duplicate_of = fields.String(allow_none=True)
+    duplicate_of = Text(allow_none=True)
     note = _text(LONG)
 
     @validates_schema
@@ -304,11 +326,11 @@ class ConsentChangeSchema(Strict):
 
 
 class LegalNoteSchema(Strict):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=LONG))
+    text = Text(required=True, validate=validate.Length(min=1, max=LONG), multiline=True)
 
 
 class EraseSchema(Strict):
-    confirm = fields.String(required=True)
+    confirm = Text(required=True)
 
 
 class AssignSchema(Strict):
@@ -319,13 +341,13 @@ class ListQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(load_default="", validate=validate.Length(max=200))
-    mother = fields.String(load_default="", validate=validate.Length(max=100))
+    q = Text(load_default="", validate=validate.Length(max=200), digits=True)
+    mother = Text(load_default="", validate=validate.Length(max=100))
     birth_year = fields.Integer(validate=validate.Range(min=1900, max=2100))
-    national_id = fields.String(validate=validate.Length(max=30))
+    national_id = Text(validate=validate.Length(max=30), digits=True)
     status = _code(STATUSES)
     governorate = _code(GOVERNORATES)
-    verification = fields.String(
+    verification = Text(
         validate=validate.OneOf(["unverified", "under_review", "verified", "rejected", "duplicate"])
     )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))

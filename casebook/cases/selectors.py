@@ -34,7 +34,7 @@ from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, T
 from casebook.encrypted import EncryptedValueError, Vault
 from casebook.keys.models import CaseKey
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
-from casebook.web import id_or_404
+from casebook.web import denied, id_or_404
 from crypto import DecryptionError, associated_data
 
 
@@ -112,6 +112,7 @@ def _load_case(
             query = query.add_columns(*_CHILDREN_ARRAYS)
         row = session.execute(query).first()
     if row is None:
+        denied("case", cid)
         abort(404)
     case: Case = row[0]
     vault: Vault = session.info["vault"]
@@ -490,6 +491,7 @@ def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attac
     aid = id_or_404(attachment_id)
     attachment = session.get(Attachment, aid)
     if attachment is None or attachment.case_id != case.id:
+        denied("attachment", aid)
         abort(404)
     return attachment
 

@@ -41,6 +41,7 @@ from casebook.cases.schemas import (
     flatten_errors,
 )
 from casebook.encrypted import Vault, seal_json
+from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
 from casebook.stats.queries import stats_touch
@@ -439,6 +440,7 @@ def _legal_note(case: Case, actor: Actor, text: str) -> None:
 
 def legal_note_add(session: Session, actor: Actor, case: Case, text: str) -> None:
     _live(case)
+    text = clean_text(text, multiline=True)
     if not text.strip() or len(text) > 20_000:
         raise CaseInputError({"text": ["Write a note of 1 to 20,000 characters."]})
     _legal_note(case, actor, text.strip())
@@ -621,6 +623,7 @@ def submission_reply(
 ) -> None:
     """The mechanism's reply, recorded on the submission it answers."""
     _live(case)
+    reply = clean_text(reply, multiline=True)
     record = copy.deepcopy(case.record or {})
     actions = record.get("family_actions") or []
     errors: dict[str, list[str]] = {}
@@ -630,7 +633,7 @@ def submission_reply(
         errors["reply"] = ["Write the reply (at most 20,000 characters)."]
     if date:
         try:
-            PartialDate().deserialize(date)
+            date = str(PartialDate().deserialize(date))  # stored as ISO, in ASCII digits
         except ValidationError as exc:
             errors["date"] = [str(m) for m in exc.messages]
     if errors:

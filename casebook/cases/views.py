@@ -354,12 +354,14 @@ def review(case_id: str) -> Any:
 @bp.post("/<case_id>/consent")
 @requires(Permission.CASE_EDIT)
 def consent(case_id: str) -> Any:
+    """As the API: consent changes need edit rights on the case (see cases.api.consent)."""
+
     def act(s: Any, c: Any) -> None:
         data: dict[str, Any] = _fields("scope", "date")
         data["granted"] = request.form.get("granted") == "yes"
         consent_change(s, current_actor(), c, data)
 
-    return case_form_action(case_id, act)
+    return case_form_action(case_id, act, edit=True)
 
 
 @bp.post("/<case_id>/legal-notes")

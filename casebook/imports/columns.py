@@ -17,6 +17,7 @@ from typing import Any
 
 from casebook import vocab
 from casebook.cases.schemas import RELIABILITY
+from casebook.inputs import partial_date_text
 from casebook.names import normalise
 
 PERSON_FIELDS = (
@@ -191,8 +192,6 @@ def map_headers(headers: list[str]) -> tuple[list[str | None], list[str]]:
 
 # -- values -------------------------------------------------------------------------------------
 
-_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
-_MY = re.compile(r"^(\d{1,2})[/.\-](\d{4})$")
 _TRUE = {"true", "yes", "y", "1", "نعم", "موافق", "x", "✓"}
 _FALSE = {"false", "no", "n", "0", "لا", "غير موافق"}
 
@@ -209,14 +208,7 @@ def date_value(value: Any) -> str:
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = _text(value).translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
-    if match := _DMY.match(text):
-        day, month, year = (int(g) for g in match.groups())
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    if match := _MY.match(text):
-        month, year = (int(g) for g in match.groups())
-        return f"{year:04d}-{month:02d}"
-    return text
+    return partial_date_text(_text(value))
 
 
 def _labels(vocabulary: vocab.Vocabulary) -> dict[str, str]:

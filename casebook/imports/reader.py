@@ -12,12 +12,12 @@ import codecs
 import csv
 import io
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from casebook.imports.columns import map_headers, row_to_case
+from casebook.inputs import JSONInputError, loads_checked
 
 KINDS = ("csv", "xlsx", "jsonl")
 
@@ -195,7 +195,10 @@ def read_jsonl(data: bytes) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            case = json.loads(line)
+            case = loads_checked(line)
+        except JSONInputError as exc:
+            yield Row(number, problems={"line": [str(exc)]})
+            continue
         except ValueError:
             yield Row(number, problems={"line": ["This line is not valid JSON."]})
             continue

@@ -8,8 +8,6 @@ nothing of the cases is kept; the run itself and its audit entry are still recor
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from casebook.encrypted import Vault, encode_json
 from casebook.imports.columns import column_of
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.imports.reader import ImportFileError, Row, read_rows
+from casebook.spreadsheet import csv_text
 
 BATCH = 500
 MAX_REPORTED = 10_000  # rows listed in a report; the counts stay exact beyond it
@@ -63,12 +62,7 @@ class ImportResult:
 
 def report_csv(problems: list[tuple[int, str, str]] | list[list[Any]]) -> str:
     """The rejected rows as CSV: row, field, reason. Never a cell's value."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "field", "reason"])
-    for row, column, reason in problems:
-        writer.writerow([row, column, reason])
-    return out.getvalue()
+    return csv_text([["row", "field", "reason"], *([r, c, m] for r, c, m in problems)])
 
 
 def _fingerprint(vault: Vault, clean: dict[str, Any]) -> str:

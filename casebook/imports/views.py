@@ -21,8 +21,9 @@ from casebook.cases.forms import localise
 from casebook.imports.columns import COLUMNS
 from casebook.imports.models import ImportRun
 from casebook.imports.services import ImportFileError, ImportResult, import_file, report_csv
+from casebook.spreadsheet import csv_text
 from casebook.uploads import uploaded_bytes
-from casebook.web import current_actor, error_response, id_or_404, requires
+from casebook.web import current_actor, denied, error_response, id_or_404, requires
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 api = Blueprint("imports_api", __name__, url_prefix="/api/v1/imports")
@@ -101,8 +102,10 @@ def upload() -> Any:
 @bp.get("/<run_id>/report.csv")
 @requires(Permission.CASE_CREATE)
 def report(run_id: str) -> Response:
-    run = db.session().get(ImportRun, id_or_404(run_id))
+    rid = id_or_404(run_id)
+    run = db.session().get(ImportRun, rid)
     if run is None or run.created_by != current_user.id:
+        denied("import", rid)
         abort(404)  # a report is its author's alone
     return Response(
         report_csv(run.report or []),
@@ -115,7 +118,7 @@ def report(run_id: str) -> Response:
 @requires(Permission.CASE_CREATE)
 def template() -> Response:
     return Response(
-        "\ufeff" + ",".join(COLUMNS) + "\r\n",
+        "\ufeff" + csv_text([COLUMNS]),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="casebook-import-template.csv"'},
     )

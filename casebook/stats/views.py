@@ -4,7 +4,6 @@ needed within the last 10 minutes; every export is audited with its parameters."
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from flask_babel import gettext as _
 
 from casebook import db, vocab
 from casebook.auth.permissions import Permission
+from casebook.spreadsheet import csv_writer
 from casebook.stats.charts import bar_chart
 from casebook.stats.queries import DIMENSIONS, StatsCache
 from casebook.stats.services import (
@@ -138,7 +138,7 @@ def brief() -> Any:
 
 def _csv(release: Release) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow([*release.dimensions, "count", "suppressed"])
     for cell in release.cells():
         writer.writerow(

@@ -67,7 +67,7 @@ def test_unknown_page_is_a_page_and_unknown_api_is_json(client: FlaskClient) -> 
 def test_api_without_credentials_is_401_json(client: FlaskClient) -> None:
     resp = client.get("/api/v1/audit")
     assert resp.status_code == 401
-    assert resp.get_json()["error"]["code"] == "unauthorized"
+    assert resp.get_json()["error"]["code"] == "unauthenticated"
 
 
 def test_anonymous_page_redirects_to_login(client: FlaskClient) -> None:

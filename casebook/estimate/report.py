@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from casebook.estimate.captures import Captures
+from casebook.estimate.captures import CaptureError, Captures, captures_from_counts
 from casebook.estimate.lcmcr import LEVEL, Schedule, lcmcr
 from casebook.estimate.loglinear import loglinear
 
@@ -102,4 +102,75 @@ def report_text(report: dict[str, Any]) -> str:
         f"{_span(ll['interval'])}), model {ll['model']} (chosen by BIC)"
     )
     lines += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(lines)
+
+
+# People on two lists or more below which a stratum is not estimated: with a handful of
+# overlaps the unseen count is driven by chance coincidences (Petersen's estimate with m = 3
+# moves by a third when one more person is matched).
+MIN_OVERLAP = 10
+
+
+def stratified_report(
+    lists: tuple[str, ...],
+    overall: dict[tuple[int, ...], int],
+    strata: dict[str, dict[tuple[int, ...], int]],
+    *,
+    seed: int,
+    schedule: Schedule,
+    unstratified: int = 0,
+    dimension: str | None = None,
+    min_overlap: int = MIN_OVERLAP,
+) -> dict[str, Any]:
+    """The overall estimate and one per stratum; a stratum with too little overlap (or with
+    people of unknown stratum outside it) is reported as not estimable, with the reason."""
+    report = estimate_report(captures_from_counts(lists, overall), seed=seed, schedule=schedule)
+    if dimension is None:
+        return report
+    rows: list[dict[str, Any]] = []
+    for name in sorted(strata):
+        counts = strata[name]
+        documented = sum(counts.values())
+        entry: dict[str, Any] = {"stratum": name, "documented_cases": documented}
+        reason = None
+        if unstratified:
+            reason = (
+                f"{unstratified} row(s) of outside lists match no case and are stored without "
+                f"{dimension}: this stratum's people on outside lists only are unknown"
+            )
+        else:
+            try:
+                captures = captures_from_counts(lists, counts)
+            except CaptureError as exc:
+                reason = "; ".join(exc.problems)
+            else:
+                if captures.overlap() < min_overlap:
+                    reason = (
+                        f"too little overlap: {captures.overlap()} people on two lists or "
+                        f"more (at least {min_overlap} are needed)"
+                    )
+        if reason is not None:
+            rows.append(entry | {"estimable": False, "reason": reason})
+            continue
+        rows.append(
+            entry | {"estimable": True} | estimate_report(captures, seed=seed, schedule=schedule)
+        )
+    report["by"] = dimension
+    report["strata"] = rows
+    return report
+
+
+def strata_text(report: dict[str, Any]) -> str:
+    """One line per stratum under the overall report."""
+    lines = [f"by {report['by']}:"]
+    for row in report["strata"]:
+        if not row["estimable"]:
+            lines.append(f"  {row['stratum']}: not estimable ({row['reason']})")
+            continue
+        conv = row.get("convergence")
+        flag = "" if conv is None or conv["converged"] else " NOT CONVERGED"
+        lines.append(
+            f"  {row['stratum']}: documented {row['observed']:,}, estimated {row['estimate']:,} "
+            f"({_span(row['interval'])}), log-linear {row['loglinear']['estimate']:,}{flag}"
+        )
     return "\n".join(lines)

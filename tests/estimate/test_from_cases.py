@@ -53,7 +53,10 @@ def _outside_list(
         return match_list.id
 
 
-def test_patterns_from_cases_and_confirmed_matches(app: Flask, client: FlaskClient) -> None:
+def populate(app: Flask, client: FlaskClient) -> uuid.UUID:
+    """60 cases (one rejected, one merged duplicate, one without statistics consent) and two
+    outside lists, "released-2024" (50 rows) and "obituaries" (40 rows); returns the second's id.
+    """
     h = bearer(app, make_user(app, "lawyer"))
     ids = [_create(client, h, i) for i in range(60)]
     no_consent = _create(client, h, 99, consent=False)
@@ -70,8 +73,11 @@ def test_patterns_from_cases_and_confirmed_matches(app: Flask, client: FlaskClie
     a_matches += [(31, no_consent, "match"), (32, ids[50], "no_match")]
     _outside_list(app, "released-2024", 50, a_matches)
     b_matches = [(i - 19, ids[i], "match") for i in range(20, 45)] + [(26, absorbed, "match")]
-    b_id = _outside_list(app, "obituaries", 40, b_matches)
+    return _outside_list(app, "obituaries", 40, b_matches)
 
+
+def test_patterns_from_cases_and_confirmed_matches(app: Flask, client: FlaskClient) -> None:
+    b_id = populate(app, client)
     with app.extensions["casebook.db"].sessionmaker() as s:
         got = case_histories(s, ["own", "released-2024", str(b_id)[:8]], by="sex")
     assert got.lists == ("own", "released-2024", "obituaries")

@@ -20,7 +20,10 @@ REASONS = {
     "unplaceable": "rows of outside lists that match no case are stored without this dimension",
     "overlap": "too little overlap between the lists in this stratum",
     "small": "fewer than k documented people in this stratum",
-    "lists": "a list holds nobody in this stratum, or no one is on two lists",
+    "lists": (
+        "the lists in this stratum cannot give an estimate (a list holds nobody, or the "
+        "overlaps fit no model)"
+    ),
 }
 WARNINGS = {
     "counted twice": (

@@ -27,7 +27,10 @@ def _count(value: float) -> int | None:
 
 def estimate_report(captures: Captures, *, seed: int, schedule: Schedule) -> dict[str, Any]:
     """Estimate N from capture histories: LCMCR (three lists or more) beside log-linear."""
-    fit = loglinear(captures, level=LEVEL)
+    try:
+        fit = loglinear(captures, level=LEVEL)
+    except ValueError as exc:  # every model ran away: the overlaps cannot carry an estimate
+        raise CaptureError([str(exc)]) from None
     loglin = {
         "estimate": _count(fit.estimate),
         "interval": [_count(fit.interval[0]), _count(fit.interval[1])],
@@ -97,8 +100,11 @@ def report_text(report: dict[str, Any]) -> str:
             + ("converged" if conv["converged"] else "NOT CONVERGED")
         )
     ll = report["loglinear"]
+    role = (
+        "log-linear cross-check" if report["method"] == "lcmcr" else "estimated total (log-linear)"
+    )
     lines.append(
-        f"log-linear cross-check: {ll['estimate']:,} ({pct}% profile interval "
+        f"{role}: {ll['estimate']:,} ({pct}% profile interval "
         f"{_span(ll['interval'])}), model {ll['model']} (chosen by BIC)"
     )
     lines += [f"warning: {w}" for w in report["warnings"]]
@@ -149,12 +155,15 @@ def stratified_report(
                         f"too little overlap: {captures.overlap()} people on two lists or "
                         f"more (at least {min_overlap} are needed)"
                     )
-        if reason is not None:
-            rows.append(entry | {"estimable": False, "reason": reason})
-            continue
-        rows.append(
-            entry | {"estimable": True} | estimate_report(captures, seed=seed, schedule=schedule)
-        )
+        if reason is None:
+            try:
+                result = estimate_report(captures, seed=seed, schedule=schedule)
+            except CaptureError as exc:
+                reason = "; ".join(exc.problems)
+            else:
+                rows.append(entry | {"estimable": True} | result)
+                continue
+        rows.append(entry | {"estimable": False, "reason": reason})
     report["by"] = dimension
     report["strata"] = rows
     return report

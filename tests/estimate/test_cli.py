@@ -76,6 +76,8 @@ def test_two_lists_give_loglinear_only_with_a_warning(tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["method"] == "loglinear" and report["estimate"] == 1200
     assert "dependence between lists cannot be modelled" in err
+    code, out, _ = _run(tmp_path, "A,B,count\n1,0,300\n0,1,200\n1,1,100\n")
+    assert code == 0 and "estimated total (log-linear): 1,200" in out
 
 
 def test_bad_files_are_refused_naming_the_problem(tmp_path: Path) -> None:

@@ -69,8 +69,8 @@ def estimate_report(captures: Captures, *, seed: int, schedule: Schedule) -> dic
     if not post.convergence.converged:
         report["warnings"].append(
             f"the chains did not converge (split-R̂ {post.convergence.rhat:.3f} > "
-            f"{post.convergence.limit}): run longer (--burn-in, --samples, --thin); the "
-            "figures above are not an estimate"
+            f"{post.convergence.limit}): run longer (--burn-in, --samples, --thin); these "
+            "figures are not an estimate"
         )
     return report
 

@@ -18,17 +18,21 @@ a match to a merged duplicate counts for the case it was merged into.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casebook.cases.models import Case
+from casebook.encrypted import Vault
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.stats.queries import DIMENSIONS, category_of
+from crypto import associated_data
 
 OWN = "own"
 NOT_COUNTED = ("duplicate", "rejected")
@@ -54,6 +58,27 @@ class CaseHistories:
     unstratified: int = 0  # outside-list rows that matched no case: no stratum is known
     excluded: int = 0  # confirmed matches to cases outside the counted population
     warnings: list[str] = field(default_factory=list)
+
+
+def _case_facets(
+    session: Session,
+) -> Iterator[tuple[uuid.UUID, str, uuid.UUID | None, dict[str, Any] | None]]:
+    """Every case not erased, with its verification, merge target and facets, streamed in
+    batches and decrypted from the bare column (no ORM objects: this runs once per case)."""
+    vault: Vault = session.info["vault"]
+    cipher = vault.system_cipher("facets")
+    head, tail = associated_data("cases", "facets_enc", "ID", cipher.version).split(b"ID")
+    query = select(Case.id, Case.verification, Case.duplicate_of, Case.facets_enc).where(
+        Case.erased_at.is_(None)
+    )
+    for case_id, verification, duplicate_of, blob in session.execute(
+        query.execution_options(yield_per=5000)
+    ):
+        facets = None
+        if blob is not None and verification not in NOT_COUNTED:
+            aad = head + str(case_id).encode() + tail
+            facets = json.loads(cipher.decrypt(blob, aad).decode())
+        yield case_id, verification, duplicate_of, facets
 
 
 def _resolve(session: Session, names: Sequence[str]) -> list[MatchList]:
@@ -101,14 +126,13 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
 
     counted: dict[uuid.UUID, str] = {}  # case id -> stratum ("" without a dimension)
     merged_into: dict[uuid.UUID, uuid.UUID] = {}
-    for case in session.scalars(select(Case).where(Case.erased_at.is_(None))):
-        if case.verification == "duplicate" and case.duplicate_of is not None:
-            merged_into[case.id] = case.duplicate_of
-        if case.verification in NOT_COUNTED or case.facets_enc is None:
+    for case_id, verification, duplicate_of, facets in _case_facets(session):
+        if verification == "duplicate" and duplicate_of is not None:
+            merged_into[case_id] = duplicate_of
+        if verification in NOT_COUNTED or facets is None:
             continue
-        facets = case.facets or {}
         if facets.get("statistics_consent"):
-            counted[case.id] = category_of(by, facets) if by else ""
+            counted[case_id] = category_of(by, facets) if by else ""
 
     on_lists: dict[uuid.UUID, list[int]] = {cid: [1] + [0] * len(outside) for cid in counted}
     list_only = [0] * len(outside)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casebook.audit.models import AuditEntry
@@ -84,3 +86,35 @@ def test_a_stratum_below_k_is_not_estimated_and_hides_a_second() -> None:
     assert out["patterns"] == {"10": 300, "01": None, "11": None}
     lone = publish(report | {"strata": report["strata"][:3]}, {}, k=11)
     assert [s["estimable"] for s in lone["strata"]] == [True, False, False]  # homs hides too
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["001", "010", "011", "100", "101", "110", "111"]),
+        st.integers(1, 60),
+        min_size=1,
+    ),
+    st.integers(5, 30),
+)
+def test_no_published_pattern_count_is_below_k_or_alone_hidden(
+    patterns: dict[str, int], k: int
+) -> None:
+    report = {
+        "estimate": 1, "interval": [1, 2], "level": 0.95, "method": "lcmcr", "loglinear": {},
+        "samples": 1, "seed": 1, "convergence": None, "lists": ["own", "A", "B"],
+        "observed": sum(patterns.values()), "warnings": [],
+    }  # fmt: skip
+    out = publish(report, patterns, k)
+    shown = out["patterns"]
+    assert all(v is None or v >= k for v in shown.values())
+    hidden = [p for p, v in shown.items() if v is None]
+    assert out["observed"] is None or out["observed"] >= k
+    if out["observed"] is not None:
+        assert len(hidden) != 1  # one hidden cell would be the total minus the others
+
+
+def test_the_openapi_document_describes_the_endpoint(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    params = {p["name"] for p in doc["paths"][URL]["get"]["parameters"]}
+    assert params == {"lists", "by", "k"}

@@ -20,7 +20,7 @@ from casebook import db
 from casebook.audit.services import audit_record
 from casebook.auth.permissions import Permission
 from casebook.estimate.captures import CaptureError
-from casebook.estimate.histories import HistoryInputError, case_histories
+from casebook.estimate.histories import HistoryInputError, case_histories, lists_state
 from casebook.estimate.lcmcr import Schedule
 from casebook.estimate.release import publish
 from casebook.estimate.report import stratified_report
@@ -82,24 +82,22 @@ def api_estimate() -> Any:
     session = db.session()
     try:
         k = _k(request.args.get("k"))
-        histories = case_histories(session, lists, by)
+        state = lists_state(session, lists, by)  # checks the lists before any case is decrypted
     except HistoryInputError as exc:
-        field = "k" if exc.problems[0].startswith("k ") else "lists"
-        return error_response(422, "The query has problems.", fields={field: exc.problems})
-    overall = {"".join(map(str, p)): n for p, n in sorted(histories.overall.items())}
-    strata = {
-        s: {"".join(map(str, p)): n for p, n in sorted(c.items())}
-        for s, c in histories.strata.items()
-    }
+        fields: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            field = problem.split(" ", 1)[0] if problem.startswith(("k ", "by ")) else "lists"
+            fields.setdefault(field, []).append(problem)
+        return error_response(422, "The query has problems.", fields=fields)
+    # Everything the document depends on, without decrypting a case: the statistics epoch moves
+    # with every case write that can change a count, the lists' state with every decision.
     digest = hashlib.sha256(
-        json.dumps(
-            [stats_epoch(session), lists, by, k, overall, strata, histories.unstratified],
-            sort_keys=True,
-        ).encode()
+        json.dumps([stats_epoch(session), lists, by, k, state], sort_keys=True).encode()
     ).hexdigest()
     document = _cache().get(digest)
     if document is None:
         try:
+            histories = case_histories(session, lists, by)
             report = stratified_report(
                 histories.lists,
                 dict(histories.overall),
@@ -109,6 +107,8 @@ def api_estimate() -> Any:
                 unstratified=histories.unstratified,
                 dimension=by,
             )
+        except HistoryInputError as exc:
+            return error_response(422, "The query has problems.", fields={"lists": exc.problems})
         except CaptureError:
             return error_response(
                 422,
@@ -116,6 +116,7 @@ def api_estimate() -> Any:
                 fields={"lists": ["no estimate is possible from these lists"]},
             )
         report["warnings"] = histories.warnings + report["warnings"]
+        overall = {"".join(map(str, p)): n for p, n in sorted(histories.overall.items())}
         document = publish(report, overall, k)
         document["lists"] = [n.strip() for n in lists]  # as asked: list labels stay sealed
         _cache().put(digest, document)

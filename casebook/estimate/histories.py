@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.cases.models import Case
@@ -105,11 +105,8 @@ def _resolve(session: Session, names: Sequence[str]) -> list[MatchList]:
     return found
 
 
-def case_histories(session: Session, lists: Sequence[str], by: str | None = None) -> CaseHistories:
-    """Build capture histories for `lists` ("own" first, then outside lists) from the database.
-
-    The session must carry the vault (facets and list rows are read decrypted).
-    """
+def _check(lists: Sequence[str], by: str | None) -> list[str]:
+    """The list names, stripped, once the query is known to be well formed."""
     names = [n.strip() for n in lists if n.strip()]
     problems: list[str] = []
     if not names or names[0].lower() != OWN:
@@ -117,9 +114,35 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
     if len(names) < 2:
         problems.append("at least one outside list is needed beside the own cases")
     if by is not None and by not in DIMENSIONS:
-        problems.append(f"--by must be one of: {', '.join(DIMENSIONS)}")
+        problems.append(f"by must be one of: {', '.join(DIMENSIONS)}")
     if problems:
         raise HistoryInputError(problems)
+    return names
+
+
+def lists_state(
+    session: Session, lists: Sequence[str], by: str | None = None
+) -> list[list[str | int]]:
+    """What the outside lists' part of the histories depends on, read without decrypting any
+    case: per list its id, rows, confirmed matches and the last decision (a cache key)."""
+    outside = _resolve(session, _check(lists, by)[1:])
+    state: list[list[str | int]] = []
+    for match_list in outside:
+        confirmed, last = session.execute(
+            select(func.count(), func.max(MatchCandidate.decided_at)).where(
+                MatchCandidate.list_id == match_list.id, MatchCandidate.status == "match"
+            )
+        ).one()
+        state.append([str(match_list.id), match_list.rows, int(confirmed), str(last)])
+    return state
+
+
+def case_histories(session: Session, lists: Sequence[str], by: str | None = None) -> CaseHistories:
+    """Build capture histories for `lists` ("own" first, then outside lists) from the database.
+
+    The session must carry the vault (facets and list rows are read decrypted).
+    """
+    names = _check(lists, by)
     outside = _resolve(session, names[1:])
     labels = tuple([OWN] + [(m.label or str(m.id))[:60] for m in outside])
     result = CaseHistories(lists=labels, overall=Counter())

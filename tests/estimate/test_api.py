@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -13,6 +15,7 @@ from casebook.audit.models import AuditEntry
 from casebook.estimate import api as estimate_api
 from casebook.estimate.lcmcr import Schedule
 from casebook.estimate.release import publish
+from casebook.linkage.models import MatchCandidate
 from tests.conftest import bearer, make_user
 from tests.estimate.test_from_cases import populate
 
@@ -47,6 +50,11 @@ def test_advocate_gets_the_estimate_without_small_pattern_counts(
         assert entry is not None
     again = client.get(URL, query_string={"lists": "own,released-2024,obituaries"}, headers=h)
     assert again.get_json() == doc  # same data, same seed: the same published answer
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        refused = s.scalars(select(MatchCandidate).where(MatchCandidate.status == "no_match")).one()
+        refused.status, refused.decided_at = "match", datetime.now(UTC)  # a lawyer changes it
+    later = client.get(URL, query_string={"lists": "own,released-2024,obituaries"}, headers=h)
+    assert later.get_json()["patterns"]["110"] == 21  # not the cached answer
 
 
 def test_strata_reasons_carry_no_counts_and_bad_queries_are_refused(

@@ -250,6 +250,7 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.auth.views import bp as auth_bp
     from casebook.cases.api import bp as cases_api
     from casebook.cases.views import bp as cases_bp
+    from casebook.estimate.api import api as estimate_api
     from casebook.home import bp as home_bp
     from casebook.imports.views import api as imports_api
     from casebook.imports.views import bp as imports_bp
@@ -278,5 +279,6 @@ def _register_blueprints(app: Flask) -> None:
         packets_api,
         stats_bp,
         stats_api,
+        estimate_api,
     ):
         app.register_blueprint(bp)

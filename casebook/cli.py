@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -473,6 +473,156 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
             click.echo(json.dumps({"row": row, "case": reference, "score": score}))
         else:
             click.echo(tsv_line([row, reference, f"{score:.4f}"]))
+
+
+# -- estimate -----------------------------------------------------------------------------------
+
+
+def _estimate_fail(problems: list[str]) -> NoReturn:
+    """Bad capture histories: every reason on stderr, exit 2 (as for bad arguments)."""
+    for problem in problems:
+        click.echo(f"casebook estimate: {problem}", err=True)
+    sys.exit(2)
+
+
+@cli.command("estimate", with_appcontext=False)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=None,
+    help="Random seed (default: a fresh one, printed so the run can be repeated).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(8),
+    default=1000,
+    show_default=True,
+    help="Posterior draws kept, over all chains.",
+)
+@click.option("--burn-in", "burn_in", type=click.IntRange(0), default=10_000, show_default=True)
+@click.option("--thin", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--chains", type=click.IntRange(2, 16), default=4, show_default=True)
+@click.option(
+    "--from-cases",
+    "from_cases",
+    is_flag=True,
+    help="Capture histories from this instance's cases and matched outside lists.",
+)
+@click.option(
+    "--lists",
+    "lists",
+    default=None,
+    help="With --from-cases: own, then outside lists (id or label), comma-separated.",
+)
+@click.option("--by", "by", default=None, help="With --from-cases: estimate per stratum too.")
+def estimate_command(
+    file: str | None,
+    fmt: str,
+    seed: int | None,
+    samples: int,
+    burn_in: int,
+    thin: int,
+    chains: int,
+    from_cases: bool,
+    lists: str | None,
+    by: str | None,
+) -> None:
+    """Estimate how many people no list holds (multiple systems estimation) from a
+    capture-history CSV: one 0/1 column per list, optionally a `count` column."""
+    import secrets
+
+    from casebook.estimate.captures import CaptureError, captures_from_csv
+    from casebook.estimate.lcmcr import Schedule
+    from casebook.estimate.report import estimate_report
+
+    if samples < 2 * chains:
+        _estimate_fail([f"--samples must be at least {2 * chains} for {chains} chains"])
+    schedule = Schedule(samples=samples, burn_in=burn_in, thin=thin, chains=chains)
+    run_seed = seed if seed is not None else secrets.randbelow(2**31)
+    if from_cases:
+        if file is not None:
+            _estimate_fail(["give either FILE or --from-cases, not both"])
+        if not lists:
+            _estimate_fail(["--from-cases needs --lists own,LIST,..."])
+        _estimate_from_cases(lists.split(","), by, fmt, run_seed, schedule)
+        return
+    if file is None:
+        _estimate_fail(["a capture-history FILE (or --from-cases) is needed"])
+    if lists is not None or by is not None:
+        _estimate_fail(["--lists and --by go with --from-cases"])
+    try:
+        text = Path(file).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        _estimate_fail(["the file is not UTF-8 text"])
+    try:
+        captures = captures_from_csv(text)
+    except CaptureError as exc:
+        _estimate_fail(exc.problems)
+    report = estimate_report(captures, seed=run_seed, schedule=schedule)
+    _estimate_emit(report, fmt)
+
+
+def _estimate_from_cases(
+    lists: list[str], by: str | None, fmt: str, seed: int, schedule: Any
+) -> None:
+    """Capture histories from the database (the app, and so the keys, are loaded only here)."""
+    from flask.cli import ScriptInfo
+
+    from casebook.estimate.captures import CaptureError
+    from casebook.estimate.histories import HistoryInputError, case_histories
+    from casebook.estimate.report import stratified_report
+
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        require_migrated()
+        try:
+            with _session() as s:
+                histories = case_histories(s, lists, by)
+            report = stratified_report(
+                histories.lists,
+                dict(histories.overall),
+                {k: dict(v) for k, v in histories.strata.items()},
+                seed=seed,
+                schedule=schedule,
+                unstratified=histories.unstratified,
+                dimension=by,
+            )
+        except (HistoryInputError, CaptureError) as exc:
+            _estimate_fail(exc.problems)
+        report["warnings"] = histories.warnings + report["warnings"]
+        report["excluded_matches"] = histories.excluded
+        _estimate_emit(report, fmt)
+
+
+def _estimate_emit(report: dict[str, Any], fmt: str) -> None:
+    """Print a report; warnings go to stderr too, and a run that did not converge exits 1."""
+    from casebook.estimate.report import report_text, strata_text
+
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False))
+        for warning in report["warnings"]:
+            click.echo(f"casebook estimate: warning: {warning}", err=True)
+    else:
+        click.echo(report_text(report))
+        if "strata" in report:
+            click.echo(strata_text(report))
+    failed = _not_converged(report)
+    if failed:
+        click.echo(f"casebook estimate: {failed}", err=True)
+        sys.exit(1)
+
+
+def _not_converged(report: dict[str, Any]) -> str | None:
+    """The reason a report (or any of its strata) is not an estimate, if any."""
+    conv = report.get("convergence")
+    if conv is not None and not conv["converged"]:
+        return "the sampler did not converge; no estimate (run longer)"
+    for stratum in report.get("strata", []):
+        if _not_converged(stratum):
+            return f"the sampler did not converge for stratum {stratum['stratum']!r} (run longer)"
+    return None
 
 
 # -- backup and restore -------------------------------------------------------------------------

@@ -253,6 +253,21 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             }
         },
     )
+    spec.path(
+        "/api/v1/stats/estimate",
+        operations={
+            "get": {
+                "summary": "Estimated total from the overlap of lists (multiple systems "
+                "estimation); no count below k",
+                "parameters": [
+                    {"name": "lists", "in": "query", "required": True, "schema": text},
+                    {"name": "by", "in": "query", "schema": text},
+                    {"name": "k", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": _responses({"200": obj}, 401, 403, 422, 429),
+            }
+        },
+    )
     upload = {
         "type": "object",
         "properties": {

@@ -629,6 +629,10 @@ def keys_status_command() -> None:
     for kid, status, created, count in st.keks:
         click.echo(f"  KEK {kid}: {status:<8} created {created}  data keys: {count}")
     click.echo(f"blind indexes: {st.index_bits} bits for {st.expected_records} expected records")
+    for pending in st.pending:
+        click.echo(pending.sentence())
+    if st.erasures and not st.pending:
+        click.echo(f"{st.erasures} erasures, all shredded (their KEKs are retired)")
 
 
 @keys_group.command("rotate")

@@ -1,0 +1,180 @@
+"""Crypto-shredding made complete: what an erasure leaves on disk, and how retiring the KEK that
+wrapped the erased key finishes it wherever old copies persist (WAL, old tuples, backups)."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from casebook.cases import models as case_models
+from casebook.cli import cli
+from casebook.config import Settings
+from casebook.keys.models import CaseKey, KeyErasure
+from crypto import DecryptionError, Envelope, FileKeySource
+from tests.conftest import (
+    UserFixture,
+    bearer,
+    csrf_token,
+    login,
+    make_user,
+    minimal_case,
+    vault_of,
+)
+
+
+def _case_with_attachment(app: Flask, client: FlaskClient) -> dict[str, str]:
+    h = bearer(app, make_user(app, "documenter"))
+    created = client.post("/api/v1/cases", json=minimal_case(), headers=h).get_json()
+    resp = client.post(
+        f"/api/v1/cases/{created['id']}/attachments",
+        headers=h,
+        data={"file": (io.BytesIO(b"%PDF-1.7 " + os.urandom(200_000)), "a.pdf")},
+    )
+    assert resp.status_code == 201
+    created["attachment"] = resp.get_json()["id"]
+    return created  # type: ignore[no-any-return]
+
+
+def _stored(app: Flask, case_id: str) -> dict[str, bytes]:
+    """The erased case's secrets as stored: its wrapped data key and some ciphertexts."""
+    cid = uuid.UUID(case_id)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        found = {
+            "wrapped": s.scalar(select(CaseKey.wrapped).where(CaseKey.owner_id == cid)),
+            "record": s.scalar(
+                select(case_models.Case.record_enc).where(case_models.Case.id == cid)
+            ),
+            "source": s.scalar(
+                select(case_models.Case.source_enc).where(case_models.Case.id == cid)
+            ),
+            "testimony": s.scalar(
+                select(case_models.Testimony.body_enc).where(case_models.Testimony.case_id == cid)
+            ),
+            "attachment_meta": s.scalar(
+                select(case_models.Attachment.meta_enc).where(case_models.Attachment.case_id == cid)
+            ),
+        }
+    assert all(found.values())
+    return {k: bytes(v) for k, v in found.items()}  # type: ignore[arg-type]
+
+
+def _erase_by_session(client: FlaskClient, lawyer: UserFixture, created: dict[str, str]) -> None:
+    """Through the real route, as a lawyer signed in with both factors just now."""
+    login(client, lawyer)
+    resp = client.post(
+        f"/api/v1/cases/{created['id']}/erase",
+        json={"confirm": created["reference"]},
+        headers={"X-CSRFToken": csrf_token(client, "/")},
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
+def test_no_file_of_the_instance_holds_an_erased_case_when_the_request_returns(
+    app: Flask, client: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    """SQLite: secure_delete, then a TRUNCATE checkpoint after the erasure commits; the
+    attachment file is overwritten in place before it is unlinked (a second link to it, as a
+    file system that keeps freed blocks would, finds zeros)."""
+    if not settings.is_sqlite:
+        pytest.skip("the SQLite files; PostgreSQL is covered by KEK retirement below")
+    created = _case_with_attachment(app, client)
+    secrets = _stored(app, created["id"])
+    stored_file = settings.instance / "attachments" / f"{created['attachment']}.bin"
+    held = tmp_path / "held-elsewhere.bin"
+    os.link(stored_file, held)
+    secrets["attachment_file"] = stored_file.read_bytes()[100:160]
+    _erase_by_session(client, make_user(app, "lawyer"), created)
+
+    # no checkpoint, no dispose: the state the erase request left behind
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+    assert db_file in files and settings.instance / "erasures.jsonl" in files
+    hits = [
+        (name, path.name)
+        for path in files
+        for name, secret in secrets.items()
+        if secret[20:60] in path.read_bytes()
+    ]
+    assert hits == []
+    assert held.read_bytes() == bytes(held.stat().st_size)  # overwritten, not just unlinked
+    assert not stored_file.exists()
+    wal = Path(f"{db_file}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def _cli(app: Flask, *args: str) -> str:
+    result = app.test_cli_runner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_rotate_rewrap_retire_completes_the_erasure_everywhere(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    """Both engines: the wrapped key taken before the erasure (as an old tuple, a WAL segment
+    or a backup would keep it) unwraps with the keyring until the KEK that wrapped it is
+    retired, and with nothing after; `keys status` says which KEK the erasure waits for."""
+    created = _case_with_attachment(app, client)
+    kept = client.post(
+        "/api/v1/cases", json=minimal_case(), headers=bearer(app, make_user(app, "documenter"))
+    ).get_json()
+    old = _stored(app, created["id"])["wrapped"]
+    _erase_by_session(client, make_user(app, "lawyer"), created)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        erasure = s.get(KeyErasure, uuid.UUID(created["id"]))
+        assert erasure is not None and erasure.kek_id == 1
+
+    source = FileKeySource(Path(settings.kek_source.removeprefix("file:")))
+    # the old copy still opens with today's keyring: the erasure is not complete yet
+    assert len(Envelope(source.load()).unwrap(created["id"], old).key) == 32
+    assert "1 erasures pending shredding until KEK 1 is retired" in _cli(app, "keys", "status")
+
+    _cli(app, "keys", "rotate")
+    assert "1 erasures pending shredding until KEK 1 is retired" in _cli(app, "keys", "status")
+    _cli(app, "keys", "rewrap")
+    _cli(app, "keys", "retire", "1")
+    status = _cli(app, "keys", "status")
+    assert "pending shredding" not in status
+    assert "1 erasures, all shredded" in status
+
+    with pytest.raises(DecryptionError):
+        Envelope(source.load()).unwrap(created["id"], old)
+    assert not source.load().has(1)
+    # the case that was not erased still reads, under KEK 2
+    vault_of(app).forget_all()
+    h = bearer(app, make_user(app, "lawyer"))
+    assert client.get(f"/api/v1/cases/{kept['id']}", headers=h).status_code == 200
+
+
+def test_erasures_recorded_without_their_kek_wait_for_every_older_kek(app: Flask) -> None:
+    """Erasures recorded before the KEK was noted wait for every KEK created before them."""
+    from datetime import UTC, datetime, timedelta
+
+    from casebook.audit.services import Actor
+    from casebook.keys.services import PendingShredding, erasures_pending, keys_retire, keys_rotate
+
+    db = app.extensions["casebook.db"]
+    vault = vault_of(app)
+    with db.sessionmaker() as s, s.begin():
+        keys_rotate(s, Actor.cli(), vault)
+        s.add(
+            KeyErasure(
+                owner_id=uuid.uuid4(),
+                erased_by="cli:test",
+                erased_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    with db.sessionmaker() as s:
+        pending = erasures_pending(s, vault.keyring)
+    assert pending == [PendingShredding((1, 2), 1)]
+    assert pending[0].sentence() == "1 erasures pending shredding until KEKs 1, 2 are retired"
+    with db.sessionmaker() as s, s.begin():
+        keys_retire(s, Actor.cli(), vault, 1)
+        assert erasures_pending(s, vault.keyring) == [PendingShredding((2,), 1)]

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from casebook.audit.selectors import role_controls_audit_log
 from casebook.audit.services import Actor, audit_record
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey, KeyErasure
@@ -42,6 +43,7 @@ class KeyStatus:
     expected_records: int
     pending: list[PendingShredding] = field(default_factory=list)
     erasures: int = 0
+    role_controls_audit_log: bool = False  # PostgreSQL: the app's role owns audit_log
 
     @property
     def rewrap_remaining(self) -> int:
@@ -62,6 +64,7 @@ def keys_status(session: Session, vault: Vault) -> KeyStatus:
         expected_records=vault.expected_records,
         pending=erasures_pending(session, ring),
         erasures=int(session.scalar(select(func.count()).select_from(KeyErasure)) or 0),
+        role_controls_audit_log=role_controls_audit_log(session),
     )
 
 

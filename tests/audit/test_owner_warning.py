@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -20,6 +21,7 @@ from casebook.config import Settings
 from tests.conftest import EnglishClient, bearer, make_user, minimal_case
 
 WARNING = "owns audit_log"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _status(app: Flask) -> str:
@@ -28,9 +30,25 @@ def _status(app: Flask) -> str:
     return result.output
 
 
+def _documented_grants() -> list[str]:
+    """The grant statements of SECURITY.md, which docs/deploy.md must repeat word for word."""
+    security = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    block = security.split("```sql", 1)[1].split("```", 1)[0]
+    statements = [line.strip() for line in block.splitlines() if line.strip()]
+    assert statements and all("casebook_app" in line for line in statements)
+    missing = [line for line in statements if line not in deploy]
+    assert missing == [], "docs/deploy.md differs from SECURITY.md"
+    return statements
+
+
+def test_deploy_guide_gives_the_grants_security_md_lists() -> None:
+    assert any(line.startswith("REVOKE UPDATE, DELETE") for line in _documented_grants())
+
+
 @pytest.fixture
 def app_role(app: Flask, settings: Settings) -> Iterator[str]:
-    """A login role with the grants SECURITY.md lists, made by the owner after migrating."""
+    """A login role given exactly SECURITY.md's grants, by the owner after migrating."""
     if settings.is_sqlite:
         pytest.skip("roles and ownership are PostgreSQL's")
     role = f"cb_app_{uuid.uuid4().hex[:8]}"
@@ -38,13 +56,14 @@ def app_role(app: Flask, settings: Settings) -> Iterator[str]:
     engine = app.extensions["casebook.db"].engine
     with engine.begin() as conn:
         conn.execute(text(f"CREATE ROLE {role} LOGIN"))
-        conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {role}'))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
-        conn.execute(
-            text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-        )
-        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
-        conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}"))
+        for statement in _documented_grants():
+            conn.execute(
+                text(
+                    statement.replace("DATABASE casebook ", f'DATABASE "{database}" ').replace(
+                        "casebook_app", role
+                    )
+                )
+            )
     yield role
     app.extensions["casebook.db"].dispose()
     with engine.begin() as conn:

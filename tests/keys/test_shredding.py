@@ -178,3 +178,36 @@ def test_erasures_recorded_without_their_kek_wait_for_every_older_kek(app: Flask
     with db.sessionmaker() as s, s.begin():
         keys_retire(s, Actor.cli(), vault, 1)
         assert erasures_pending(s, vault.keyring) == [PendingShredding((2,), 1)]
+
+
+def test_admin_key_page_shows_the_status_in_both_languages(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    """The same facts as `keys status`: KEKs, cases per KEK, rewrap progress, erasures pending
+    shredding; for admins only, in English and Arabic; on PostgreSQL the owner warning."""
+    created = _case_with_attachment(app, client)
+    _erase_by_session(app.test_client(), make_user(app, "lawyer"), created)
+    client.post(
+        "/api/v1/cases", json=minimal_case(), headers=bearer(app, make_user(app, "documenter"))
+    )
+    _cli(app, "keys", "rotate")
+
+    admin = app.test_client()
+    login(admin, make_user(app, "admin"))
+    page = admin.get("/admin/keys/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "1 erasures pending shredding until KEK 1 is retired." in html
+    assert "0 of 1 case keys are wrapped under the primary KEK 2." in html
+    assert 'Run "casebook keys rewrap" to move the other 1.' in html.replace("&#34;", '"')
+    owner_warning = "owns the audit log"
+    assert (owner_warning in html) is (not settings.is_sqlite)  # the tests connect as owner
+    arabic = app.test_client()
+    login(arabic, make_user(app, "admin", language="ar"))
+    text = arabic.get("/admin/keys/").get_data(as_text=True)
+    assert 'dir="rtl"' in text and "بانتظار الإتلاف حتى يُحال مفتاح تشفير المفاتيح 1" in text
+
+    for role in ("documenter", "lawyer", "advocate"):
+        other = app.test_client()
+        login(other, make_user(app, role))
+        assert other.get("/admin/keys/").status_code == 403

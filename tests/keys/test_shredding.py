@@ -3,6 +3,7 @@ wrapped the erased key finishes it wherever old copies persist (WAL, old tuples,
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import uuid
@@ -11,13 +12,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from casebook.audit.services import Actor
+from casebook.backup import backup_create
 from casebook.cases import models as case_models
 from casebook.cli import cli
 from casebook.config import Settings
 from casebook.keys.models import CaseKey, KeyErasure
 from crypto import DecryptionError, Envelope, FileKeySource
+from crypto.archive import archive_header
 from tests.conftest import (
     UserFixture,
     bearer,
@@ -126,7 +130,10 @@ def test_rotate_rewrap_retire_completes_the_erasure_everywhere(
         "/api/v1/cases", json=minimal_case(), headers=bearer(app, make_user(app, "documenter"))
     ).get_json()
     old = _stored(app, created["id"])["wrapped"]
+    archive = backup_create(settings, vault_of(app), app.extensions["casebook.db"], Actor.cli())
     _erase_by_session(client, make_user(app, "lawyer"), created)
+    if not settings.is_sqlite:  # PostgreSQL keeps the dead tuple, wrapped key and all
+        assert old in _heap(app, "case_keys")
     with app.extensions["casebook.db"].sessionmaker() as s:
         erasure = s.get(KeyErasure, uuid.UUID(created["id"]))
         assert erasure is not None and erasure.kek_id == 1
@@ -147,10 +154,30 @@ def test_rotate_rewrap_retire_completes_the_erasure_everywhere(
     with pytest.raises(DecryptionError):
         Envelope(source.load()).unwrap(created["id"], old)
     assert not source.load().has(1)
+    # a backup taken before the erasure: its key was wrapped under KEK 1, so it opens no more
+    header = archive_header(archive)
+    with pytest.raises(DecryptionError):
+        Envelope(source.load()).unwrap(
+            f"backup:{header['archive_id']}", base64.b64decode(header["wrapped_key"])
+        )
     # the case that was not erased still reads, under KEK 2
     vault_of(app).forget_all()
     h = bearer(app, make_user(app, "lawyer"))
     assert client.get(f"/api/v1/cases/{kept['id']}", headers=h).status_code == 200
+
+
+def _heap(app: Flask, table: str) -> bytes:
+    """Every page of a PostgreSQL table's heap as stored, dead tuples included."""
+    engine = app.extensions["casebook.db"].engine
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        pages = conn.execute(
+            text(f"SELECT pg_relation_size('{table}') / current_setting('block_size')::int")
+        ).scalar_one()
+        return b"".join(
+            bytes(conn.execute(text(f"SELECT get_raw_page('{table}', {n})")).scalar_one())
+            for n in range(pages)
+        )
 
 
 def test_erasures_recorded_without_their_kek_wait_for_every_older_kek(app: Flask) -> None:

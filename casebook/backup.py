@@ -256,7 +256,12 @@ def _without_erased(engine: str, snapshot: bytes, erased: set[uuid.UUID]) -> tup
     )
     if done.returncode != 0:
         raise BackupError("pg_restore failed: " + done.stderr.decode(errors="replace")[-300:])
-    return _sql_without(done.stdout, {str(e) for e in erased})
+    try:
+        return _sql_without(done.stdout, {str(e) for e in erased})
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise BackupError(
+            f"the archive's database dump could not be read ({type(exc).__name__})"
+        ) from None
 
 
 def _sqlite_without(snapshot: bytes, erased: set[uuid.UUID]) -> tuple[bytes, set[str]]:

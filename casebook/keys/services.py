@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casebook.audit.selectors import role_controls_audit_log
 from casebook.audit.services import Actor, audit_record
+from casebook.db import after_commit
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey, KeyErasure
 from crypto.keyring import KekStatus, KeyRing
@@ -196,18 +198,22 @@ def data_key_destroy(
     )
     session.flush()
     if ledger is not None:
-        ledger.parent.mkdir(parents=True, exist_ok=True)
-        with ledger.open("a", encoding="utf-8") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "owner_id": str(owner_id),
-                        "erased_at": datetime.now(UTC).isoformat(),
-                        "kek": kek_id,
-                    }
-                )
-                + "\n"
-            )
+        line = json.dumps(
+            {"owner_id": str(owner_id), "erased_at": datetime.now(UTC).isoformat(), "kek": kek_id}
+        )
+        # only once committed: a ledger line for an erasure that rolled back would erase a
+        # live case at the next restore
+        after_commit(session, lambda: _ledger_append(ledger, line))
+
+
+def _ledger_append(ledger: Path, line: str) -> None:
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def erasures_reapply(session: Session, actor: Actor, vault: Vault, ledger: Path) -> int:

@@ -238,3 +238,28 @@ def test_admin_key_page_shows_the_status_in_both_languages(
         other = app.test_client()
         login(other, make_user(app, role))
         assert other.get("/admin/keys/").status_code == 403
+
+
+def test_an_erasure_that_rolls_back_leaves_the_files_intact(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    """Files are overwritten, and the ledger written, only once the erasure is committed: a
+    failed request keeps the files, and a later restore does not erase the live case."""
+    from casebook.cases.services import case_erase
+
+    created = _case_with_attachment(app, client)
+    stored = settings.instance / "attachments" / f"{created['attachment']}.bin"
+    before = stored.read_bytes()
+    db = app.extensions["casebook.db"]
+    args = (settings.instance / "attachments", settings.instance / "erasures.jsonl")
+    with db.sessionmaker() as s:
+        case = s.get(case_models.Case, uuid.UUID(created["id"]))
+        case_erase(s, Actor.cli(), case, created["reference"], *args)  # type: ignore[arg-type]
+        s.rollback()
+    assert stored.read_bytes() == before
+    ledger = settings.instance / "erasures.jsonl"
+    assert not ledger.exists() or created["id"] not in ledger.read_text()  # restores keep it
+    with db.sessionmaker() as s, s.begin():
+        case = s.get(case_models.Case, uuid.UUID(created["id"]))
+        case_erase(s, Actor.cli(), case, created["reference"], *args)  # type: ignore[arg-type]
+    assert not stored.exists() and created["id"] in ledger.read_text()

@@ -205,13 +205,15 @@ def _write_database(settings: Settings, database: Database, engine: str, snapsho
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     database.dispose()
+    # the snapshot is the SQL script made by _without_erased (pg_restore's, filtered)
     done = subprocess.run(  # noqa: S603  # nosec B603
         [
-            _tool("pg_restore"),
-            "--no-owner",
-            "--no-privileges",
+            _tool("psql"),
+            "--no-psqlrc",
+            "--quiet",
             "--single-transaction",
-            "--exit-on-error",
+            "--set",
+            "ON_ERROR_STOP=1",
             "--dbname",
             _libpq(settings.database_url),
         ],
@@ -220,7 +222,132 @@ def _write_database(settings: Settings, database: Database, engine: str, snapsho
         check=False,
     )
     if done.returncode != 0:
+        raise BackupError("restoring failed: " + done.stderr.decode(errors="replace")[-300:])
+
+
+def _case_references() -> dict[str, tuple[str, ...]]:
+    """table -> the columns that name a case (foreign keys to cases.id, and case_keys' owner)."""
+    import casebook.models  # noqa: F401  (every table in the metadata)
+    from casebook.db import Base
+
+    found: dict[str, tuple[str, ...]] = {"case_keys": ("owner_id",)}
+    for table in Base.metadata.sorted_tables:
+        columns = tuple(
+            c.name
+            for c in table.columns
+            if any(fk.column.table.name == "cases" for fk in c.foreign_keys)
+        )
+        if columns:
+            found[table.name] = columns
+    return found
+
+
+def _without_erased(engine: str, snapshot: bytes, erased: set[uuid.UUID]) -> tuple[bytes, set[str]]:
+    """The snapshot as it will be written, with erased cases already reduced to tombstones:
+    no data key, no ciphertext, no row of another table naming them. Also the attachment file
+    names that must not be written. Done in memory (SQLite) or on the SQL text (PostgreSQL)."""
+    if engine == "sqlite":
+        return _sqlite_without(snapshot, erased)
+    done = subprocess.run(  # noqa: S603  # nosec B603
+        [_tool("pg_restore"), "--no-owner", "--no-privileges", "--file", "-"],
+        input=snapshot,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
         raise BackupError("pg_restore failed: " + done.stderr.decode(errors="replace")[-300:])
+    try:
+        return _sql_without(done.stdout, {str(e) for e in erased})
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise BackupError(
+            f"the archive's database dump could not be read ({type(exc).__name__})"
+        ) from None
+
+
+def _sqlite_without(snapshot: bytes, erased: set[uuid.UUID]) -> tuple[bytes, set[str]]:
+    con = sqlite3.connect(":memory:")
+    try:
+        image = bytearray(snapshot)
+        image[18:20] = b"\x01\x01"  # a WAL-mode image would look for a -wal file in memory
+        con.deserialize(bytes(image))
+        con.execute("PRAGMA secure_delete=ON")
+        con.execute("PRAGMA temp_store=MEMORY")  # VACUUM's copy stays in memory too
+        ids = [e.hex for e in erased]  # SQLAlchemy stores UUIDs as 32 hex digits on SQLite
+        marks = ",".join("?" * len(ids))
+        files: set[str] = set()
+        if ids:
+            files = {
+                f"{_hex_uuid(row[0])}.bin"
+                for row in con.execute(
+                    f"SELECT id FROM attachments WHERE case_id IN ({marks})",  # noqa: S608  # nosec B608
+                    ids,
+                )
+            }
+            for table, columns in _case_references().items():
+                for column in columns:
+                    if table == "cases":
+                        con.execute(
+                            f"UPDATE cases SET {column} = NULL WHERE {column} IN ({marks})",  # noqa: S608  # nosec B608
+                            ids,
+                        )
+                    else:
+                        con.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)  # noqa: S608  # nosec B608
+            sets = ", ".join(f"{c} = NULL" for c in _CIPHERTEXTS)
+            con.execute(f"UPDATE cases SET {sets} WHERE id IN ({marks})", ids)  # noqa: S608  # nosec B608
+            con.commit()
+            con.execute("VACUUM")  # rebuild: no freed page keeps what was left out
+        return con.serialize(), files
+    finally:
+        con.close()
+
+
+def _hex_uuid(value: Any) -> str:
+    return str(uuid.UUID(hex=str(value)))
+
+
+_CIPHERTEXTS = ("record_enc", "source_enc", "consent_enc", "legal_notes_enc", "facets_enc")
+
+
+def _sql_without(script: bytes, erased: set[str]) -> tuple[bytes, set[str]]:
+    """Filter the COPY blocks of pg_restore's script (text format: one row a line, columns
+    separated by tabs, NULL as \\N; UUIDs as written by str(uuid))."""
+    references = _case_references()
+    out: list[bytes] = []
+    files: set[str] = set()
+    table: str | None = None
+    columns: list[str] = []
+    for line in script.split(b"\n"):
+        if table is None:
+            out.append(line)
+            if line.startswith(b"COPY public.") and line.endswith(b"FROM stdin;"):
+                head = line.decode()
+                table = head.split()[1].removeprefix("public.").strip('"')
+                columns = [
+                    c.strip().strip('"') for c in head.split("(", 1)[1].split(")")[0].split(",")
+                ]
+            continue
+        if line == b"\\.":
+            table = None
+            out.append(line)
+            continue
+        values = line.decode().split("\t")
+        row = dict(zip(columns, values, strict=True))
+        watched = references.get(table, ())
+        if table == "cases":
+            for column in watched:
+                if row[column] in erased:
+                    row[column] = "\\N"
+            if row["id"] in erased:
+                for column in _CIPHERTEXTS:
+                    row[column] = "\\N"
+            out.append("\t".join(row[c] for c in columns).encode())
+            continue
+        if any(row[c] in erased for c in watched):
+            if table == "attachments":
+                files.add(f"{row['id']}.bin")
+            continue
+        out.append(line)
+    return b"\n".join(out), files
 
 
 def backup_restore(
@@ -243,21 +370,25 @@ def backup_restore(
         )
     if not _target_is_empty(database):
         raise BackupError("restore needs an empty instance: this one already has users or cases")
-    _write_database(settings, database, engine, members[f"database.{engine}"])
-    attachments = settings.instance / "attachments"
-    attachments.mkdir(parents=True, exist_ok=True, mode=0o700)
-    count = 0
-    for name, blob in members.items():
-        if name.startswith("attachments/"):
-            target = attachments / Path(name).name  # names only: no path from the archive
-            target.write_bytes(blob)
-            os.chmod(target, 0o600)
-            count += 1
     ledger = settings.instance / "erasures.jsonl"
     lines = members.get("erasures.jsonl", b"").decode().splitlines()
     if ledger.exists():
         lines += ledger.read_text(encoding="utf-8").splitlines()
     unique = list(dict.fromkeys(line for line in lines if line.strip()))
+    erased = {uuid.UUID(json.loads(line)["owner_id"]) for line in unique}
+    # the erased cases' keys, ciphertexts and files are left out before anything is written:
+    # erasing them after the restore would leave them in freed pages, WAL and files a while
+    snapshot, dropped_files = _without_erased(engine, members[f"database.{engine}"], erased)
+    _write_database(settings, database, engine, snapshot)
+    attachments = settings.instance / "attachments"
+    attachments.mkdir(parents=True, exist_ok=True, mode=0o700)
+    count = 0
+    for name, blob in members.items():
+        if name.startswith("attachments/") and Path(name).name not in dropped_files:
+            target = attachments / Path(name).name  # names only: no path from the archive
+            target.write_bytes(blob)
+            os.chmod(target, 0o600)
+            count += 1
     ledger.write_text("".join(line + "\n" for line in unique), encoding="utf-8")
     os.chmod(ledger, 0o600)
     with database.sessionmaker() as s, s.begin():

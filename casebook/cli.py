@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -127,6 +128,22 @@ def init_command() -> None:
     click.echo(f"keys: {vault.source.describe()} ({'created' if created else 'present'})")
     click.echo("database: migrated to head")
     click.echo(f"sessions: {purged} expired removed")
+    warn_if_role_controls_audit_log(_db())
+
+
+def warn_if_role_controls_audit_log(database: Database) -> bool:
+    """At init and at start: say so (log line and stderr) when casebook's database role owns
+    the audit log. A warning, not a refusal: migrations run as the owner by design."""
+    from casebook.audit.selectors import AUDIT_OWNER_WARNING, role_controls_audit_log
+
+    with database.sessionmaker() as s:
+        owner = role_controls_audit_log(s)
+    if owner:
+        logging.getLogger("casebook.db").warning(
+            "database role owns audit_log", extra={"event": "audit_log_owner"}
+        )
+        click.echo(f"warning: {AUDIT_OWNER_WARNING}", err=True)
+    return owner
 
 
 def require_migrated() -> None:
@@ -234,6 +251,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _vault().load()
     require_migrated()
+    warn_if_role_controls_audit_log(_db())
     if _settings().production and not _settings().redis_url:
         click.echo(
             "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker", err=True
@@ -820,6 +838,7 @@ def keys_group() -> None:
 
 @keys_group.command("status")
 def keys_status_command() -> None:
+    from casebook.audit.selectors import AUDIT_OWNER_WARNING
     from casebook.keys.services import keys_status
 
     with _session() as s:
@@ -829,6 +848,12 @@ def keys_status_command() -> None:
     for kid, status, created, count in st.keks:
         click.echo(f"  KEK {kid}: {status:<8} created {created}  data keys: {count}")
     click.echo(f"blind indexes: {st.index_bits} bits for {st.expected_records} expected records")
+    for pending in st.pending:
+        click.echo(pending.sentence())
+    if st.erasures and not st.pending:
+        click.echo(f"{st.erasures} erasures, all shredded (their KEKs are retired)")
+    if st.role_controls_audit_log:
+        click.echo(f"warning: {AUDIT_OWNER_WARNING}")
 
 
 @keys_group.command("rotate")

@@ -6,8 +6,10 @@ request boundary (or a CLI command) commits.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +57,11 @@ class Base(DeclarativeBase):
 
 
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages are shared with the OS cache
+# After a checkpoint the WAL file is cut back to this size, so old frames (old versions of
+# pages, erased rows among them) do not linger in a file that only ever grew.
+SQLITE_WAL_LIMIT_BYTES = 64 << 20
+
+log = logging.getLogger("casebook.db")
 
 
 def make_engine(url: str, *, pool: bool = True) -> Engine:
@@ -131,6 +138,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Every request appends an audit entry, and any commit empties every other
@@ -156,6 +164,52 @@ def _configure_sqlite(engine: Engine) -> None:
         # if their snapshot went stale before they wrote their audit entry; see web.py.
         deferred = conn.get_execution_options().get("casebook_deferred", False)
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+# -- work that must wait for the commit -----------------------------------------------------------
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's current transaction has committed; drop it if the
+    transaction rolls back. For work that must not happen unless the change is durable
+    (overwriting an erased case's files) or that needs the change committed (a checkpoint)."""
+    session.info.setdefault("casebook_after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop("casebook_after_commit", []):
+        try:
+            action()
+        except Exception as exc:  # committed already: report, never turn it into a 500
+            log.error(
+                "post-commit step failed", exc_info=exc, extra={"event": "after_commit_failed"}
+            )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop("casebook_after_commit", None)
+
+
+class SqliteCheckpointError(RuntimeError):
+    """The WAL could not be emptied (a reader held an old snapshot past the busy timeout)."""
+
+
+def sqlite_checkpoint_truncate(engine: Engine) -> None:
+    """Copy every committed page into the database file and cut the WAL to zero bytes, so that
+    old versions of pages (an erased case's rows among them) are in no file of the instance.
+    Waits (busy timeout) for readers of an older snapshot; raises when it could not finish."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        busy, _frames, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    if busy:
+        raise SqliteCheckpointError("the WAL checkpoint after an erasure could not complete")
 
 
 class Database:

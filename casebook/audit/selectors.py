@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
@@ -86,3 +86,29 @@ def as_dict(entry: AuditEntry) -> dict[str, object]:
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
     }
+
+
+def role_controls_audit_log(session: Session) -> bool:
+    """Whether the role casebook is connected as owns `audit_log` (or may act as its owner:
+    a member of the owning role, or a superuser). Such a role can drop the triggers that make
+    the log append-only and grant itself UPDATE and DELETE, so the log's protection then rests
+    on nobody misusing it. The application should run as a role with only the grants
+    SECURITY.md lists, and the owner should only migrate. Always False on SQLite (one file,
+    no roles: whoever can write it can rewrite it; the signed checkpoints catch that)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    return bool(
+        session.execute(
+            text(
+                "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c "
+                "WHERE c.oid = to_regclass('public.audit_log')"
+            )
+        ).scalar()
+    )
+
+
+AUDIT_OWNER_WARNING = (
+    "the database role casebook is connected as owns audit_log: it could drop the log's "
+    "triggers and grant itself UPDATE and DELETE. Run migrations as the owner and serve "
+    "casebook as an application role with only the grants in SECURITY.md (docs/deploy.md)."
+)

@@ -6,15 +6,17 @@ Details in audit entries are codes, counts and ids only — never a name or a fr
 from __future__ import annotations
 
 import copy
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from casebook import db
 from casebook.audit.services import Actor, Detail, audit_record, audit_record_many
 from casebook.cases import keys
 from casebook.cases.models import (
@@ -41,6 +43,7 @@ from casebook.cases.schemas import (
     flatten_errors,
 )
 from casebook.encrypted import Vault, seal_json
+from casebook.imports.models import ImportFingerprint
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
@@ -527,7 +530,7 @@ def case_erase(
         details={"reference": case.reference, "attachments": len(attachment_ids)},
     )
     session.flush()
-    _unlink_attachments(attachments_dir, attachment_ids)
+    _shred_after_commit(session, attachments_dir, attachment_ids)
 
 
 def _tombstone(session: Session, actor: Actor, case: Case) -> list[uuid.UUID]:
@@ -539,6 +542,8 @@ def _tombstone(session: Session, actor: Actor, case: Case) -> list[uuid.UUID]:
     session.execute(delete(Testimony).where(Testimony.case_id == case.id))
     session.execute(delete(Attachment).where(Attachment.case_id == case.id))
     session.execute(delete(CaseAssignment).where(CaseAssignment.case_id == case.id))
+    _drop_references(session, case.id)
+    case.duplicate_of = None
     for column in ("record_enc", "source_enc", "consent_enc", "legal_notes_enc", "facets_enc"):
         setattr(case, column, None)
     case.erased_at = datetime.now(UTC)
@@ -547,11 +552,57 @@ def _tombstone(session: Session, actor: Actor, case: Case) -> list[uuid.UUID]:
     return attachment_ids
 
 
-def _unlink_attachments(attachments_dir: Path, attachment_ids: list[uuid.UUID]) -> None:
+def _drop_references(session: Session, case_id: uuid.UUID) -> None:
+    """Every other row that names the case goes with it: review items of the linkage (pairs,
+    with their scores, and outside-list rows sealed under the system key, which erasing the
+    case's data key would not make unreadable), import fingerprints, and other cases' links
+    to it as the case they duplicate."""
+    from casebook.linkage.models import MatchCandidate
+
+    session.execute(
+        delete(MatchCandidate).where(
+            or_(MatchCandidate.case_a == case_id, MatchCandidate.case_b == case_id)
+        )
+    )
+    session.execute(delete(ImportFingerprint).where(ImportFingerprint.case_id == case_id))
+    session.execute(update(Case).where(Case.duplicate_of == case_id).values(duplicate_of=None))
+
+
+def _shred_after_commit(
+    session: Session, attachments_dir: Path, attachment_ids: list[uuid.UUID]
+) -> None:
+    """Once the erasure is committed (never before: a rollback must find the files intact),
+    overwrite the case's attachment files and, on SQLite, empty the WAL so that no file of the
+    instance holds the erased rows' old pages when the request returns."""
+    bind = session.get_bind()
+    engine = bind.engine if hasattr(bind, "engine") else bind
+
+    def shred() -> None:
+        _shred_attachments(attachments_dir, attachment_ids)
+        if engine.dialect.name == "sqlite":
+            db.sqlite_checkpoint_truncate(engine)  # type: ignore[arg-type]
+
+    db.after_commit(session, shred)
+
+
+def _shred_attachments(attachments_dir: Path, attachment_ids: list[uuid.UUID]) -> None:
+    """Overwrite each file with zeros at its full length and fsync before unlinking it, so the
+    ciphertext is not left in the freed blocks of a file system that reuses them in place.
+    (Copy-on-write and flash file systems may keep old blocks anyway: SECURITY.md.)"""
+    block = bytes(1 << 16)
     for aid in attachment_ids:
         path = attachments_dir / f"{aid}.bin"
-        if path.exists():
-            path.unlink()
+        if not path.exists():
+            continue
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            remaining = os.fstat(fd).st_size
+            while remaining > 0:
+                remaining -= os.write(fd, block[: min(remaining, len(block))])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        path.unlink()
 
 
 def cases_erase_keyless(session: Session, actor: Actor, attachments_dir: Path) -> int:
@@ -573,7 +624,7 @@ def cases_erase_keyless(session: Session, actor: Actor, attachments_dir: Path) -
             details={"reference": case.reference, "attachments": len(attachment_ids)},
         )
         session.flush()
-        _unlink_attachments(attachments_dir, attachment_ids)
+        _shred_after_commit(session, attachments_dir, attachment_ids)
     return len(keyless)
 
 

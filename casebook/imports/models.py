@@ -2,8 +2,10 @@
 
 The report of a run (row numbers, columns and reasons; never a cell's value) is sealed under a
 system key all the same: row numbers and reasons tell something about a file's contents.
-A fingerprint is a keyed hash of a validated case; it outlives the case's erasure, so an erased
-case does not come back when an old spreadsheet is imported again.
+A fingerprint is a keyed hash of a validated case, kept per importer: "already imported" speaks
+only of the caller's own imports (a global answer would tell any documenter that someone else
+documented the same case). It is deleted with the case when the case is erased: a kept one would
+say that an erased case once existed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casebook.db import Base, UTCDateTime, new_id, utcnow
@@ -44,7 +46,14 @@ class ImportFingerprint(Base):
 
     value: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     # the run that brought the case in; no foreign key: the run row is written last
     run_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    # who imported it (NULL: the command line, run by the operator)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_import_fingerprints_created_by"),
+        nullable=True,
+    )
+
+    __table_args__ = (Index("ix_import_fingerprints_created_by_value", "created_by", "value"),)

@@ -100,10 +100,17 @@ class _Writer:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        # only the caller's own imports: whether anyone else brought in the same case is not
+        # theirs to learn (the command line, created_by NULL, sees only its own as well)
+        mine = (
+            ImportFingerprint.created_by.is_(None)
+            if self.created_by is None
+            else ImportFingerprint.created_by == self.created_by
+        )
         known = set(
             self.session.scalars(
                 select(ImportFingerprint.value).where(
-                    ImportFingerprint.value.in_([v for _, _, v in batch])
+                    mine, ImportFingerprint.value.in_([v for _, _, v in batch])
                 )
             )
         )
@@ -128,7 +135,12 @@ class _Writer:
         self.session.execute(
             ImportFingerprint.__table__.insert(),  # type: ignore[attr-defined]
             [
-                {"value": value, "case_id": case_id, "run_id": self.run.id}
+                {
+                    "value": value,
+                    "case_id": case_id,
+                    "run_id": self.run.id,
+                    "created_by": self.created_by,
+                }
                 for (_, _, value), (case_id, _) in zip(fresh, created, strict=True)
             ],
         )

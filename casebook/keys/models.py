@@ -25,10 +25,16 @@ class CaseKey(Base):
 
 
 class KeyErasure(Base):
-    """A destroyed DEK: kept so that restoring an older backup can erase the case again."""
+    """A destroyed DEK: kept so that restoring an older backup can erase the case again.
+
+    `kek_id` is the KEK that wrapped the destroyed key. Copies of the wrapped key may outlive
+    the row (PostgreSQL's dead tuples and WAL, backups): the erasure is complete only once that
+    KEK is retired. NULL for erasures recorded before the KEK was noted: those wait for every
+    KEK created before the erasure."""
 
     __tablename__ = "key_erasures"
 
     owner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     erased_by: Mapped[str] = mapped_column(String(80))
+    kek_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -260,3 +260,65 @@ def test_cli_backup_and_restore(
     bad.write_bytes(bytes(data))
     done = run(empty_target, "restore", str(bad))
     assert done.returncode != 0 and "refused" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_restore_never_writes_an_erased_cases_keys_ciphertext_or_files(
+    app: Flask, client: FlaskClient, settings: Settings, empty_target: Settings
+) -> None:
+    """The erased case is left out before anything is written: no file of the restored
+    instance holds its wrapped key, ciphertext or attachment (SQLite), and PostgreSQL never
+    inserted its key or attachment rows (to delete them afterwards would leave dead tuples)."""
+    from sqlalchemy import select
+
+    from casebook.cases.models import Attachment, Case
+    from casebook.keys.models import CaseKey
+    from casebook.keys.services import data_key_destroy
+
+    h, ids = _populate(app, client)
+    victim = uuid.UUID(ids[0])  # the one with a legal note and an attachment
+    archive = backup_create(
+        settings, app.extensions["casebook.vault"], app.extensions["casebook.db"], Actor.cli()
+    )
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        wrapped = s.scalar(select(CaseKey.wrapped).where(CaseKey.owner_id == victim))
+        record = s.scalar(select(Case.record_enc).where(Case.id == victim))
+        attachment = s.scalar(select(Attachment.id).where(Attachment.case_id == victim))
+        data_key_destroy(
+            s,
+            Actor.cli(),
+            app.extensions["casebook.vault"],
+            victim,
+            settings.instance / "erasures.jsonl",
+        )
+    assert wrapped and record and attachment
+    shutil.copyfile(settings.instance / "erasures.jsonl", empty_target.instance / "erasures.jsonl")
+    restored = create_app(empty_target)
+    restored.extensions["casebook.vault"].load()
+    report = backup_restore(
+        empty_target,
+        restored.extensions["casebook.vault"],
+        restored.extensions["casebook.db"],
+        archive,
+        Actor.cli(),
+    )
+    assert report.erasures_reapplied == 1 and report.attachments == 0
+    assert not (empty_target.instance / "attachments" / f"{attachment}.bin").exists()
+    assert _documents(restored, h, ids[1:]) == _documents(app, h, ids[1:])
+    restored.extensions["casebook.db"].dispose()
+    if empty_target.is_sqlite:
+        files = [p for p in empty_target.instance.rglob("*") if p.is_file()]
+        raw = b"".join(p.read_bytes() for p in files)
+        assert wrapped[20:50] not in raw and record[20:60] not in raw
+        return
+    engine = restored.extensions["casebook.db"].engine
+    with engine.connect() as conn:
+        inserted = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, n_tup_ins FROM pg_stat_user_tables "
+                    "WHERE relname IN ('case_keys', 'attachments')"
+                )
+            ).all()
+        )
+    assert inserted == {"case_keys": 2, "attachments": 0}
+    engine.dispose()

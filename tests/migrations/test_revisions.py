@@ -164,3 +164,135 @@ def test_revision_0009a_adds_role_change_requests_and_the_session_purge_index(
     assert state() == (True, True)
     downgrade(empty_url, "0008")
     assert state() == (False, False)
+
+
+def test_revision_0010b_notes_erasure_keks_and_scopes_fingerprints(empty_url: str) -> None:
+    """0010b adds key_erasures.kek_id (NULL for erasures made before it) and gives each import
+    fingerprint its importer, backfilled from its run, so that two importers may hold the same
+    fingerprint; downgrading collapses those to one and drops both columns."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    def t(name: str, *columns: sa.ColumnClause[object]) -> sa.TableClause:
+        return sa.table(name, *columns)
+
+    now = datetime(2026, 12, 1, 12, 0)
+    user, case_a, case_b, run, erased = (uuid.uuid4() for _ in range(5))
+    upgrade(empty_url, "0008")
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(
+            t(
+                "users",
+                *(sa.column(c) for c in ("email_hash", "role", "language", "password_hash")),
+                *(sa.column(c, sa.LargeBinary()) for c in ("email_enc", "name_enc")),
+                *(sa.column(c, sa.Boolean()) for c in ("disabled", "must_change_password")),
+                *(sa.column(c, sa.DateTime()) for c in ("password_changed_at", "created_at")),
+                sa.column("id", sa.Uuid()),
+            ).insert(),
+            [
+                {
+                    "id": user,
+                    "email_hash": "0" * 64,
+                    "email_enc": b"x",
+                    "name_enc": b"x",
+                    "role": "documenter",
+                    "language": "en",
+                    "disabled": False,
+                    "password_hash": "x",
+                    "must_change_password": False,
+                    "password_changed_at": now,
+                    "created_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            t(
+                "cases",
+                sa.column("id", sa.Uuid()),
+                sa.column("reference"),
+                sa.column("verification"),
+                sa.column("created_at", sa.DateTime()),
+                sa.column("updated_at", sa.DateTime()),
+            ).insert(),
+            [
+                {
+                    "id": cid,
+                    "reference": ref,
+                    "verification": "unverified",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for cid, ref in ((case_a, "CB-2026-000001"), (case_b, "CB-2026-000002"))
+            ],
+        )
+        conn.execute(
+            t(
+                "import_runs",
+                sa.column("id", sa.Uuid()),
+                sa.column("created_by", sa.Uuid()),
+                sa.column("created_at", sa.DateTime()),
+                sa.column("dry_run", sa.Boolean()),
+                *(sa.column(c) for c in ("kind", "outcome", "rows", "imported", "already")),
+                sa.column("rejected"),
+            ).insert(),
+            [
+                {
+                    "id": run,
+                    "created_by": user,
+                    "created_at": now,
+                    "dry_run": False,
+                    "kind": "csv",
+                    "outcome": "imported",
+                    "rows": 1,
+                    "imported": 1,
+                    "already": 0,
+                    "rejected": 0,
+                }
+            ],
+        )
+        conn.execute(
+            t(
+                "import_fingerprints",
+                sa.column("value"),
+                sa.column("case_id", sa.Uuid()),
+                sa.column("run_id", sa.Uuid()),
+            ).insert(),
+            [{"value": "f" * 64, "case_id": case_a, "run_id": run}],
+        )
+        conn.execute(
+            t(
+                "key_erasures",
+                sa.column("owner_id", sa.Uuid()),
+                sa.column("erased_by"),
+                sa.column("erased_at", sa.DateTime()),
+            ).insert(),
+            [{"owner_id": erased, "erased_by": "cli:test", "erased_at": now}],
+        )
+    engine.dispose()
+
+    upgrade(empty_url, "0010b")
+    fingerprints = t(
+        "import_fingerprints",
+        sa.column("value"),
+        sa.column("case_id", sa.Uuid()),
+        sa.column("created_by", sa.Uuid()),
+    )
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        assert conn.execute(sa.select(fingerprints.c.created_by)).scalars().all() == [user]
+        assert conn.execute(text("SELECT kek_id FROM key_erasures")).scalars().all() == [None]
+        # the same case brought in by the command line too: a second row, same value
+        conn.execute(fingerprints.insert(), [{"value": "f" * 64, "case_id": case_b}])
+    engine.dispose()
+
+    downgrade(empty_url, "0008")
+    engine = make_engine(empty_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("import_fingerprints")}
+    erasure_columns = {c["name"] for c in inspect(engine).get_columns("key_erasures")}
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT value FROM import_fingerprints")).scalars().all()
+    engine.dispose()
+    assert "created_by" not in columns and "kek_id" not in erasure_columns
+    assert rows == ["f" * 64]

@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.jinja_env.globals.update(
         text_direction=_text_direction, languages=LANGUAGES, Permission=Permission
     )
+    from casebook import ui
+
+    ui.install(app)
     app.jinja_env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
     web.enforce_declared_permissions(app)
     logging.getLogger("casebook").debug("app wired", extra={"event": "startup"})

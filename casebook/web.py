@@ -196,6 +196,8 @@ def error_response(
 ) -> Response:
     from flask_babel import gettext
 
+    from casebook.ui import upload_limit
+
     default_messages = {
         400: gettext("The request could not be understood."),
         401: gettext("Please sign in."),
@@ -203,7 +205,10 @@ def error_response(
         404: gettext("Not found."),
         405: gettext("This method is not allowed here."),
         409: gettext("This conflicts with the current state."),
-        413: gettext("The upload is too large."),
+        413: gettext(
+            "The file is too large: files of up to %(limit)s can be attached.",
+            limit=upload_limit(),
+        ),
         415: gettext("This type of content is not accepted."),
         422: gettext("Some fields need attention."),
         429: gettext("Too many attempts. Wait a moment and try again."),

@@ -144,7 +144,9 @@ def localise(errors: dict[str, list[str]]) -> dict[str, list[str]]:
         shown = []
         for message in messages:
             match = _LENGTH.match(message)
-            if match:
+            if message.startswith("Must be one of:"):
+                shown.append(str(_l("Choose one of the listed values.")))
+            elif match:
                 shown.append(
                     str(
                         _l(
@@ -156,4 +158,42 @@ def localise(errors: dict[str, list[str]]) -> dict[str, list[str]]:
             else:
                 shown.append(str(_MESSAGES.get(message, message)))
         out[path] = shown
+    return out
+
+
+# Every field the case form renders, and the rows and sections that show their own messages: a
+# schema message is placed on the nearest of these, so none is left without a place on the page.
+_FIELD = re.compile(
+    r"^(?:person\.(?:first_name|father_name|grandfather_name|family_name|mother_name|latin_name"
+    r"|sex|birth_date|birth_place|nationality|national_id|occupation|civil_status|dependants"
+    r"|address|other_names|description)"
+    r"|arrests\.\d+\.(?:date|governorate|place|perpetrator|unit|circumstances|reason_given"
+    r"|witnesses)"
+    r"|detention\.places\.\d+\.(?:facility|place|from|to)"
+    r"|detention\.(?:transfers|court|charge)"
+    r"|status\.\d+\.(?:status|date|source|note)"
+    r"|family_actions\.\d+\.(?:type|date|body|reference|amount|reply|note)"
+    r"|source\.(?:name|relationship|contact|language|reliability|confidential)"
+    r"|consent\.[a-z_]+\.(?:granted|date)"
+    r"|testimony\.(?:text|date|language))$"
+)
+_ANCHOR = re.compile(
+    r"^(?:person|arrests(?:\.\d+)?|detention(?:\.places(?:\.\d+)?)?|status(?:\.\d+)?"
+    r"|family_actions(?:\.\d+)?|source|consent(?:\.[a-z_]+)?|testimony)$"
+)
+_TESTIMONY = re.compile(r"^testimonies(?:\.\d+)?(?=\.|$)")
+
+
+def place(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The schema's error paths as the form's field names: the one testimony of the form is
+    `testimony.*` (the schema says `testimonies.0.*`), and a path the form has no field for goes
+    to the nearest row or section that shows messages (`_schema`, the summary, at worst)."""
+    out: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        name = _TESTIMONY.sub("testimony", path)
+        if name == "testimony":
+            name = "testimony.text"
+        while name and not (_FIELD.match(name) or _ANCHOR.match(name)):
+            name = name.rpartition(".")[0]
+        out.setdefault(name or "_schema", []).extend(messages)
     return out

@@ -162,9 +162,9 @@ def _form_page(
     **context: Any,
 ) -> Any:
     counts = forms.row_counts(values, request.form.get("add"))
-    errors = forms.localise(errors)
+    errors = forms.localise(forms.place(errors))
     return render_template(
-        template, v=values, errors=errors, counts=counts, **_choices(), **context
+        template, v=values, errors=errors, counts=counts, labels={}, **_choices(), **context
     ), status
 
 

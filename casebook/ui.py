@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import format_datetime, format_decimal, gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 DIRECTIONS = ("auto", "ltr", "rtl")
@@ -77,6 +78,109 @@ def when(value: Any) -> str:
     return str(format_datetime(value, "medium"))
 
 
+ROLE_LABELS = {
+    "documenter": _l("Documenter"),
+    "lawyer": _l("Lawyer"),
+    "advocate": _l("Advocate"),
+    "admin": _l("Administrator"),
+}
+
+OUTCOME_LABELS = {
+    "success": _l("done"),
+    "failure": _l("failed"),
+    "checked": _l("checked"),
+    "denied": _l("refused"),
+}
+
+ACTION_LABELS = {
+    "audit.checkpoint": _l("Audit checkpoint signed"),
+    "audit.export": _l("Audit log downloaded"),
+    "audit.read": _l("Audit log read"),
+    "audit.verify": _l("Audit chain verified"),
+    "auth.login": _l("Signed in"),
+    "backup.create": _l("Backup made"),
+    "backup.restore": _l("Backup restored"),
+    "case.assign": _l("Case assigned"),
+    "case.attachment_add": _l("File attached"),
+    "case.attachment_download": _l("File downloaded"),
+    "case.consent_grant": _l("Consent recorded"),
+    "case.create": _l("Case created"),
+    "case.erase": _l("Case erased"),
+    "case.erase_reapplied": _l("Erasure applied again after a restore"),
+    "case.import": _l("Case imported"),
+    "case.legal_note": _l("Legal note added"),
+    "case.list": _l("Case list or search"),
+    "case.merge": _l("Cases merged"),
+    "case.read": _l("Case opened"),
+    "case.review": _l("Case reviewed"),
+    "case.status_add": _l("Status added"),
+    "case.testimony_add": _l("Testimony added"),
+    "case.update": _l("Case edited"),
+    "crypto.decrypt_failure": _l("A record could not be decrypted"),
+    "import.run": _l("Import run"),
+    "keys.destroy": _l("Case key destroyed"),
+    "keys.retire": _l("Key generation retired"),
+    "keys.rewrap": _l("Keys re-wrapped"),
+    "keys.rotate": _l("Keys rotated"),
+    "linkage.decide": _l("Duplicate decision"),
+    "linkage.dedupe": _l("Duplicate search run"),
+    "linkage.entry_warning": _l("Possible duplicate at entry"),
+    "linkage.list_match": _l("Outside list matched"),
+    "login.failure": _l("Sign-in failed"),
+    "login.password": _l("Password accepted, second step pending"),
+    "login.success": _l("Signed in"),
+    "packet.refused": _l("Packet refused: elements missing"),
+    "packet.reply": _l("Reply recorded"),
+    "packet.submitted": _l("Submission recorded"),
+    "packet.wgeid": _l("WGEID packet made"),
+    "packet.iimp": _l("IIMP packet made"),
+    "stats.export": _l("Statistics exported"),
+    "token.issue": _l("API token issued"),
+    "token.revoke": _l("API token revoked"),
+    "user.create": _l("User created"),
+    "user.disable": _l("User disabled"),
+    "user.enable": _l("User enabled"),
+    "user.password_change": _l("Password changed"),
+    "user.reauth": _l("Identity confirmed again"),
+    "user.role_change": _l("Role changed"),
+    "user.reset_2fa": _l("Two-step sign-in reset"),
+}
+
+
+def role_label(code: Any) -> str:
+    """A role for people ("Lawyer", "محامٍ"), never its code."""
+    label = ROLE_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def action_words(code: Any) -> str:
+    """An audit action in words; an action without words yet shows its code."""
+    label = ACTION_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def outcome_label(code: Any) -> str:
+    label = OUTCOME_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def details_items(details: Any) -> list[tuple[str, str]]:
+    """An audit entry's details (JSON text or a dict) as (key, value) pairs to list."""
+    import json
+
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return [("", details)]
+    if not isinstance(details, dict):
+        return [] if details in (None, "") else [("", str(details))]
+    return [
+        (str(k), json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v))
+        for k, v in details.items()
+    ]
+
+
 def upload_limit() -> str:
     """The largest file a person may attach, as they read sizes ("50 MB")."""
     return filesize(current_app.config["CASEBOOK"].max_attachment_bytes)
@@ -84,4 +188,10 @@ def upload_limit() -> str:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(bidi=bidi, ltr=ltr, filesize=filesize, when=when)
-    app.jinja_env.globals.update(upload_limit=upload_limit)
+    app.jinja_env.globals.update(
+        upload_limit=upload_limit,
+        role_label=role_label,
+        action_words=action_words,
+        outcome_label=outcome_label,
+        details_items=details_items,
+    )

@@ -92,9 +92,7 @@ def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) ->
     record = case.record or {}
     person = record.get("person") or {}
     preceding = _preceding(record)
-    arrest = (
-        (record.get("arrests") or [])[preceding] if preceding is not None else _arrest(record)
-    )
+    arrest = (record.get("arrests") or [])[preceding] if preceding is not None else _arrest(record)
     source = case.source or {}
     consent = (case.consent or {}).get("un_mechanisms") or {}
     packet = Packet(mechanism, case.reference, photo_attached=photo_attached)

@@ -234,7 +234,7 @@ def test_audit_viewer_filters_and_exports(app: Flask, client: FlaskClient) -> No
     verify = client.post(
         "/admin/audit/verify", data={"csrf_token": csrf_token(client, "/admin/audit/")}
     )
-    assert "audit log intact" in verify.get_data(as_text=True)
+    assert "The audit log is intact" in verify.get_data(as_text=True)
 
 
 def test_a_token_records_when_it_was_last_used_at_most_every_five_minutes(

@@ -153,6 +153,11 @@ def _wire_static(app: Flask) -> None:
 def _select_locale() -> str:
     from flask_login import current_user
 
+    if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
+        # a script says which language it reads; the account's language is for pages
+        asked = request.accept_languages.best_match(LANGUAGES)
+        if asked:
+            return str(asked)
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return str(chosen)

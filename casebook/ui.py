@@ -187,7 +187,11 @@ def upload_limit() -> str:
 
 
 def install(app: Flask) -> None:
-    app.jinja_env.filters.update(bidi=bidi, ltr=ltr, filesize=filesize, when=when)
+    from casebook.messages import localise_message
+
+    app.jinja_env.filters.update(
+        bidi=bidi, ltr=ltr, filesize=filesize, when=when, msg=localise_message
+    )
     app.jinja_env.globals.update(
         upload_limit=upload_limit,
         role_label=role_label,

@@ -214,7 +214,11 @@ def error_response(
         429: gettext("Too many attempts. Wait a moment and try again."),
         500: gettext("Something went wrong on our side. Nothing you entered was saved."),
     }
-    text = message or default_messages.get(status, gettext("Something went wrong."))
+    from casebook.messages import localise_fields, localise_message
+
+    text = localise_message(message) if message else None
+    text = text or default_messages.get(status, gettext("Something went wrong."))
+    fields = localise_fields(fields) if fields else fields
     if is_api():
         body: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": text}
         if fields:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 LIST_SECTIONS = {"arrests", "status", "family_actions", "places"}
@@ -104,61 +103,11 @@ def row_counts(values: dict[str, str], add: str | None) -> dict[str, int]:
     return counts
 
 
-# Messages of the shared schemas, shown beside form fields in the user's language (the JSON
-# API keeps them in English, where scripts may match on them).
-_MESSAGES = {
-    "Missing data for required field.": _l("This field is required."),
-    "Unknown field.": _l("This field is not part of a case."),
-    "Not a valid integer.": _l("Enter a whole number."),
-    "Not a valid string.": _l("Enter text."),
-    "Not a valid boolean.": _l("Choose yes or no."),
-    "Choose one of the listed values.": _l("Choose one of the listed values."),
-    "Use a year (2013), a month (2013-05) or a day (2013-05-14).": _l(
-        "Use a year (2013), a month (2013-05) or a day (2013-05-14)."
-    ),
-    "This date is in the future.": _l("This date is in the future."),
-    "This date is before 1900.": _l("This date is before 1900."),
-    "This is before the birth date.": _l("This is before the birth date."),
-    "The end is before the start.": _l("The end is before the start."),
-    "Choose a facility or describe the place.": _l("Choose a facility or describe the place."),
-    "Give the date consent was given or refused.": _l(
-        "Give the date consent was given or refused."
-    ),
-    "The family's consent to documentation is needed to store a case.": _l(
-        "The family's consent to documentation is needed to store a case."
-    ),
-    "Say where it was submitted (WGEID, IIMP, ICRC, ICMP).": _l(
-        "Say where it was submitted (WGEID, IIMP, ICRC, ICMP)."
-    ),
-    "Letters, digits and - only.": _l("Letters, digits and - only."),
-}
-_LENGTH = re.compile(
-    r"^Length must be between (\d+) and (\d+)\.$|^Longer than maximum length (\d+)\.$"
-)
-
-
 def localise(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """The schema's messages in the user's language."""
-    out: dict[str, list[str]] = {}
-    for path, messages in errors.items():
-        shown = []
-        for message in messages:
-            match = _LENGTH.match(message)
-            if message.startswith("Must be one of:"):
-                shown.append(str(_l("Choose one of the listed values.")))
-            elif match:
-                shown.append(
-                    str(
-                        _l(
-                            "Too long: at most %(max)s characters.",
-                            max=match.group(2) or match.group(3),
-                        )
-                    )
-                )
-            else:
-                shown.append(str(_MESSAGES.get(message, message)))
-        out[path] = shown
-    return out
+    from casebook.messages import localise_fields
+
+    return localise_fields(errors)
 
 
 # Every field the case form renders, and the rows and sections that show their own messages: a

@@ -37,6 +37,7 @@ from casebook.cases.services import (
     status_add,
     testimony_add,
 )
+from casebook.messages import localise_message
 from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -57,7 +58,7 @@ def _choices() -> dict[str, Any]:
         "scopes": vocab.CONSENT_SCOPES.choices(lang),
         "verifications": vocab.VERIFICATION.choices(lang),
         "action_types": [(t, _action_label(t)) for t in FAMILY_ACTION_TYPES],
-        "bodies": [(b, b.upper()) for b in SUBMISSION_BODIES],
+        "bodies": [(b, b.upper() if b != "other" else _("Other")) for b in SUBMISSION_BODIES],
         "reliabilities": [(r, _reliability_label(r)) for r in RELIABILITY],
     }
 
@@ -318,12 +319,12 @@ def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
     try:
         action(s, case)
     except CaseInputError as exc:
-        for path, messages in exc.fields.items():
+        for messages in forms.localise(exc.fields).values():
             for message in messages:
-                flash(f"{path}: {message}")
+                flash(message)
         return redirect(url_for("cases.show", case_id=case.id)), 303
     except CaseStateError as exc:
-        flash(str(exc))
+        flash(localise_message(str(exc)))
     return redirect(url_for("cases.show", case_id=case.id))
 
 

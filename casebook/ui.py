@@ -181,6 +181,38 @@ def details_items(details: Any) -> list[tuple[str, str]]:
     ]
 
 
+def method_sentence(release: Any) -> str:
+    """How a statistics release was protected, in the page's language."""
+    if getattr(release, "epsilon", None):
+        return str(
+            gettext(
+                "Differentially private counts (discrete Laplace noise, epsilon %(e)s, one "
+                "person per case); noisy counts of 1 to %(k)s withheld.",
+                e=format_decimal(release.epsilon),
+                k=format_decimal(release.k - 1),
+            )
+        )
+    return str(
+        gettext(
+            "Counts of consenting cases; cells of 1 to %(k)s suppressed, with complementary "
+            "suppression so that no suppressed cell can be worked out from the totals.",
+            k=format_decimal(release.k - 1),
+        )
+    )
+
+
+IMPORT_OUTCOMES = {
+    "imported": _l("imported"),
+    "refused": _l("refused: nothing imported"),
+    "checked": _l("checked (nothing stored)"),
+}
+
+
+def import_outcome(code: Any) -> str:
+    label = IMPORT_OUTCOMES.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
 def upload_limit() -> str:
     """The largest file a person may attach, as they read sizes ("50 MB")."""
     return filesize(current_app.config["CASEBOOK"].max_attachment_bytes)
@@ -194,6 +226,8 @@ def install(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         upload_limit=upload_limit,
+        method_sentence=method_sentence,
+        import_outcome=import_outcome,
         role_label=role_label,
         action_words=action_words,
         outcome_label=outcome_label,

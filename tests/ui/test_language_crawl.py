@@ -70,8 +70,7 @@ class _Text(HTMLParser):
         a = dict(attrs)
         skip = (
             tag in SKIPPED
-            or (a.get("dir") in ("auto", "ltr")
-            and tag != "html")
+            or (a.get("dir") in ("auto", "ltr") and tag != "html")
             or (a.get("lang") not in (None, self.page_lang) and tag != "html")
             or "translate" in a
         )

@@ -306,9 +306,12 @@ def edit(case_id: str) -> Any:
     return redirect(url_for(".show", case_id=case.id))
 
 
-def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
+def case_form_action(
+    case_id: str, action: Any, *, edit: bool = False, done: str | None = None
+) -> Any:
     """A form post on one case (here and in packets): load-then-authorise, check CSRF, apply one
-    service, flash every problem, and return to the case page."""
+    service, flash every problem (or `done`, saying what happened), and return to the case
+    page."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
     if edit and not selectors.may_edit(current_user, case):
@@ -325,6 +328,9 @@ def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
         return redirect(url_for("cases.show", case_id=case.id)), 303
     except CaseStateError as exc:
         flash(localise_message(str(exc)))
+    else:
+        if done:
+            flash(done)
     return redirect(url_for("cases.show", case_id=case.id))
 
 
@@ -339,6 +345,7 @@ def add_status(case_id: str) -> Any:
         case_id,
         lambda s, c: status_add(s, current_actor(), c, _fields("status", "date", "source", "note")),
         edit=True,
+        done=_("Status change added to the case."),
     )
 
 
@@ -350,6 +357,7 @@ def add_testimony(case_id: str) -> Any:
         lambda s, c: testimony_add(
             s, current_actor(), c, _fields("text", "date", "language"), current_user.id
         ),
+        done=_("Testimony added and encrypted."),
     )
 
 
@@ -381,6 +389,7 @@ def review(case_id: str) -> Any:
         lambda s, c: case_review(
             s, current_actor(), c, _fields("verification", "duplicate_of", "note")
         ),
+        done=_("Review saved: the verification shown below is now in effect."),
     )
 
 
@@ -392,14 +401,16 @@ def consent(case_id: str) -> Any:
         data["granted"] = request.form.get("granted") == "yes"
         consent_change(s, current_actor(), c, data)
 
-    return case_form_action(case_id, act)
+    return case_form_action(case_id, act, done=_("Consent recorded."))
 
 
 @bp.post("/<case_id>/legal-notes")
 @requires(Permission.LEGAL_NOTES)
 def legal_note(case_id: str) -> Any:
     return case_form_action(
-        case_id, lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", ""))
+        case_id,
+        lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", "")),
+        done=_("Legal note added. Only lawyers can read it."),
     )
 
 

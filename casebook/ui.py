@@ -219,10 +219,15 @@ def upload_limit() -> str:
 
 
 def install(app: Flask) -> None:
-    from casebook.messages import localise_message
+    from casebook.messages import localise_fields, localise_message
 
     app.jinja_env.filters.update(
-        bidi=bidi, ltr=ltr, filesize=filesize, when=when, msg=localise_message
+        bidi=bidi,
+        ltr=ltr,
+        filesize=filesize,
+        when=when,
+        msg=localise_message,
+        msgs=localise_fields,
     )
     app.jinja_env.globals.update(
         upload_limit=upload_limit,

@@ -1,0 +1,30 @@
+"""The admin's new-user form lists its problems at the top, in the page's language, each linked
+to its field."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_from, login, make_user
+
+
+def test_new_user_errors_in_arabic_with_a_summary(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "admin", language="ar"))
+    page = client.get("/admin/users/new", headers={"Accept-Language": "ar"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf_from(html),
+            "email": "not an address",
+            "display_name": "x",
+            "role": "documenter",
+            "language": "ar",
+        },
+    )
+    body = resp.get_data(as_text=True)
+    assert 'id="error-summary"' in body and 'href="#email"' in body
+    assert "اكتب عنوان بريد إلكتروني صحيحاً." in body
+    assert "Enter a valid email address." not in body

@@ -99,9 +99,47 @@ _LENGTH = re.compile(
 )
 
 
+def _patterned(text: str) -> str | None:
+    """Messages that carry a number or a list: matched by shape, translated with their values."""
+    from flask_babel import ngettext
+
+    m = re.match(r"^k is a whole number from (\d+) to (\d+)\.$", text)
+    if m:
+        return str(_l("k is a whole number from %(low)s to %(high)s.", low=m[1], high=m[2]))
+    m = re.match(r"^Row (\d+) is not valid CSV \(an unclosed quote\?\)\.$", text)
+    if m:
+        return str(_l("Row %(row)s is not valid CSV (an unclosed quote?).", row=m[1]))
+    if re.match(r"^Dimensions are .+ \(two different ones at most\)\.$", text):
+        return str(_l("Choose at most two different dimensions from the list."))
+    m = re.match(r"^Nothing was imported: (\d+) rows? need attention\.$", text)
+    if m:
+        return str(
+            ngettext(
+                "Nothing was imported: %(num)s row needs attention.",
+                "Nothing was imported: %(num)s rows need attention.",
+                int(m[1]),
+            )
+        )
+    m = re.match(r"^This period's privacy budget is ([\d.]+); ([\d.]+) is spent already\.$", text)
+    if m:
+        return str(
+            _l(
+                "This period's privacy budget is %(budget)s; %(spent)s is spent already.",
+                budget=m[1],
+                spent=m[2],
+            )
+        )
+    if text == "Missing.":
+        return str(_l("This is missing."))
+    return None
+
+
 def localise_message(message: Any) -> str:
     """One message in the current language."""
     text = str(message)
+    patterned = _patterned(text)
+    if patterned is not None:
+        return patterned
     match = _LENGTH.match(text)
     if match:
         return str(

@@ -29,3 +29,17 @@ def test_an_arabic_account_reads_english_errors_when_it_asks(
         headers={**h, "Accept-Language": "en"},
     )
     assert resp.status_code == 404 and resp.get_json()["error"]["message"] == "Not found."
+
+
+def test_messages_with_values_are_translated_with_their_values(app: Flask) -> None:
+    from casebook.messages import localise_message
+
+    with app.test_request_context(headers={"Accept-Language": "ar"}):
+        from flask_babel import refresh
+
+        refresh()
+        assert localise_message("k is a whole number from 5 to 1000.") == (
+            "k عدد صحيح من 5 إلى 1000."
+        )
+        assert "11 صفاً" in localise_message("Nothing was imported: 11 rows need attention.")
+        assert localise_message("Some message nobody listed.") == "Some message nobody listed."

@@ -147,6 +147,21 @@ ACTION_LABELS = {
 }
 
 
+OBJECT_LABELS = {
+    "case": _l("Case"),
+    "user": _l("User"),
+    "attachment": _l("Attachment"),
+    "kek": _l("Key-encryption key"),
+    "token": _l("API token"),
+    "import": _l("Import"),
+}
+
+
+def object_label(code: Any) -> str:
+    label = OBJECT_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
 def role_label(code: Any) -> str:
     """A role for people ("Lawyer", "محامٍ"), never its code."""
     label = ROLE_LABELS.get(str(code or ""))
@@ -235,6 +250,8 @@ def install(app: Flask) -> None:
         import_outcome=import_outcome,
         role_label=role_label,
         action_words=action_words,
+        object_label=object_label,
+        action_codes=lambda: sorted(ACTION_LABELS, key=action_words),
         outcome_label=outcome_label,
         details_items=details_items,
     )

@@ -28,3 +28,17 @@ def test_new_user_errors_in_arabic_with_a_summary(app: Flask, client: FlaskClien
     assert 'id="error-summary"' in body and 'href="#email"' in body
     assert "اكتب عنوان بريد إلكتروني صحيحاً." in body
     assert "Enter a valid email address." not in body
+
+
+def test_audit_viewer_names_people_and_actions(app: Flask, client: FlaskClient) -> None:
+    admin = make_user(app, "admin", language="ar")
+    login(client, admin)
+    html = client.get("/admin/audit/", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert "Test admin" in html and "مدير النظام" in html  # name and role, not a UUID
+    row = html.split("<tbody>", 1)[1]
+    assert str(admin.id) not in row.split("</tbody>")[0].replace(f'value="{admin.id}"', "")
+    assert "تسجيل دخول" in html  # the sign-in in words
+    filtered = client.get(f"/admin/audit/?actor={admin.id}&action=login.success")
+    assert filtered.status_code == 200 and f'value="{admin.id}" selected' in filtered.get_data(
+        as_text=True
+    )

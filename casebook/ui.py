@@ -153,7 +153,12 @@ OBJECT_LABELS = {
     "attachment": _l("Attachment"),
     "kek": _l("Key-encryption key"),
     "token": _l("API token"),
+    "api_token": _l("API token"),
     "import": _l("Import"),
+    "instance": _l("The whole instance"),
+    "linkage": _l("Duplicate search"),
+    "match_candidate": _l("Possible duplicate"),
+    "match_list": _l("Outside list"),
 }
 
 

@@ -242,6 +242,7 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.home import bp as home_bp
     from casebook.imports.views import api as imports_api
     from casebook.imports.views import bp as imports_bp
+    from casebook.keys.views import bp as keys_bp
     from casebook.linkage.views import api as linkage_api
     from casebook.linkage.views import bp as linkage_bp
     from casebook.openapi import bp as openapi_bp
@@ -260,6 +261,7 @@ def _register_blueprints(app: Flask) -> None:
         cases_bp,
         imports_bp,
         imports_api,
+        keys_bp,
         linkage_bp,
         linkage_api,
         openapi_bp,

@@ -162,6 +162,14 @@ OBJECT_LABELS = {
 }
 
 
+KEK_STATES = {"primary": _l("current"), "active": _l("readable"), "retired": _l("retired")}
+
+
+def kek_state(code: Any) -> str:
+    label = KEK_STATES.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
 def object_label(code: Any) -> str:
     label = OBJECT_LABELS.get(str(code or ""))
     return str(label) if label is not None else str(code or "")
@@ -256,6 +264,7 @@ def install(app: Flask) -> None:
         role_label=role_label,
         action_words=action_words,
         object_label=object_label,
+        kek_state=kek_state,
         action_codes=lambda: sorted(ACTION_LABELS, key=action_words),
         outcome_label=outcome_label,
         details_items=details_items,

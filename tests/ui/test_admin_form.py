@@ -42,3 +42,17 @@ def test_audit_viewer_names_people_and_actions(app: Flask, client: FlaskClient) 
     assert filtered.status_code == 200 and f'value="{admin.id}" selected' in filtered.get_data(
         as_text=True
     )
+
+
+def test_keys_page_shows_keks_and_rewrap_progress(app: Flask, client: FlaskClient) -> None:
+    from tests.conftest import bearer, minimal_case
+
+    lawyer = make_user(app, "lawyer")
+    client.post("/api/v1/cases", json=minimal_case(), headers=bearer(app, lawyer))
+    login(client, make_user(app, "admin"))
+    html = client.get("/admin/keys/").get_data(as_text=True)
+    assert "Current KEK" in html and "1 of 1 (100%)" in html
+    assert '<td class="num">1</td>' in html  # one case's key under KEK 1
+    other = app.test_client()
+    login(other, lawyer)
+    assert other.get("/admin/keys/").status_code == 403

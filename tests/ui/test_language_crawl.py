@@ -39,6 +39,7 @@ LATIN_ALLOWED = {
     "CB",
     "ODS",
     "UTF",
+    "KEK",
     "Windows",
     "k",
 }

@@ -119,6 +119,15 @@ def test_interface(browser: Any, live: Live, lang: str) -> None:  # noqa: F811
     j.name = "ui-admin"
     j.sign_in()
     p = j.page
+    # the audit log names people and actions in the page's language
+    j.go("/admin/audit/")
+    body = p.inner_text("table.audit")
+    assert live.users[f"documenter-{lang}"].email not in body
+    assert ("Case created" in body) if lang == "en" else ("أُنشئت حالة" in body)
+    j.shot("audit-for-people")
+    j.go("/admin/keys/")
+    assert p.locator("table tbody tr").count() >= 1
+    j.shot("keys")
     target = live.users[f"advocate-{'en' if lang == 'ar' else 'ar'}"]
     j.go(f"/admin/users/{target.id}")
     p.wait_for_load_state()

@@ -128,6 +128,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     app.jinja_env.globals.update(
         text_direction=_text_direction, languages=LANGUAGES, Permission=Permission
     )
+    from casebook import ui
+
+    ui.install(app)
     app.jinja_env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
     web.enforce_declared_permissions(app)
     logging.getLogger("casebook").debug("app wired", extra={"event": "startup"})
@@ -161,6 +164,11 @@ def _wire_static(app: Flask) -> None:
 def _select_locale() -> str:
     from flask_login import current_user
 
+    if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
+        # a script says which language it reads; the account's language is for pages
+        asked = request.accept_languages.best_match(LANGUAGES)
+        if asked:
+            return str(asked)
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return str(chosen)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import Request, current_app, g
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from crypto import IncrementalStreamEncryptor, StreamDecryptor
+from crypto import CryptoError, IncrementalStreamEncryptor, StreamDecryptor
 
 _AAD = b"casebook-upload-spool"
 
@@ -49,7 +50,10 @@ class EncryptedSpool(io.RawIOBase):
         if self._enc is None:
             raise io.UnsupportedOperation("spool already sealed")
         chunk = bytes(data)
-        self._enc.update(chunk)
+        try:
+            self._enc.update(chunk)
+        except CryptoError:  # the file is over the limit: a 413 for its sender, not a 500
+            raise RequestEntityTooLarge() from None
         return len(chunk)
 
     def seek(self, offset: int, whence: int = 0) -> int:

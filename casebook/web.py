@@ -247,6 +247,8 @@ def error_response(
 ) -> Response:
     from flask_babel import gettext
 
+    from casebook.ui import upload_limit
+
     default_messages = {
         400: gettext("The request could not be understood."),
         401: gettext("Please sign in."),
@@ -254,13 +256,20 @@ def error_response(
         404: gettext("Not found."),
         405: gettext("This method is not allowed here."),
         409: gettext("This conflicts with the current state."),
-        413: gettext("The upload is too large."),
+        413: gettext(
+            "The file is too large: files of up to %(limit)s can be attached.",
+            limit=upload_limit(),
+        ),
         415: gettext("This type of content is not accepted."),
         422: gettext("Some fields need attention."),
         429: gettext("Too many attempts. Wait a moment and try again."),
         500: gettext("Something went wrong on our side. Nothing you entered was saved."),
     }
-    text = message or default_messages.get(status, gettext("Something went wrong."))
+    from casebook.messages import localise_fields, localise_message
+
+    text = localise_message(message) if message else None
+    text = text or default_messages.get(status, gettext("Something went wrong."))
+    fields = localise_fields(fields) if fields else fields
     if is_api():
         body: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": text}
         if fields:

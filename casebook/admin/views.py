@@ -170,7 +170,11 @@ def user_disable_view(user_id: str) -> Any:
     user = user_or_404(s, user_id)
     if EmptyForm().validate_on_submit():
         user_disable(s, current_actor(), user, disabled=not user.disabled)
-        flash(_("Account updated."))
+        flash(
+            _("The account is disabled: its sessions and tokens ended and it cannot sign in.")
+            if user.disabled
+            else _("The account is enabled: it can sign in again.")
+        )
     return redirect(url_for(".user_detail", user_id=user_id))
 
 

@@ -44,6 +44,16 @@ def _filter() -> AuditFilter:
     )
 
 
+def _people(session: Any) -> dict[str, tuple[str, str]]:
+    """Every account as {id: (name, role)}: the viewer names people, never shows their UUIDs,
+    and offers them as the person filter."""
+    from sqlalchemy import select
+
+    from casebook.auth.models import User
+
+    return {str(u.id): (u.display_name or "", u.role or "") for u in session.scalars(select(User))}
+
+
 @bp.get("/")
 @requires(Permission.AUDIT_READ)
 def index() -> Any:
@@ -59,6 +69,7 @@ def index() -> Any:
         pages=max(1, (total + 99) // 100),
         form=EmptyForm(),
         verdict=None,
+        people=_people(db.session()),
     )
 
 
@@ -84,6 +95,7 @@ def verify() -> Any:
         pages=max(1, (total + 99) // 100),
         form=EmptyForm(),
         verdict=verdict,
+        people=_people(s),
     )
 
 

@@ -8,6 +8,7 @@ from wtforms import EmailField, HiddenField, IntegerField, PasswordField, Select
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from casebook.auth.permissions import Role
+from casebook.ui import ROLE_LABELS
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -52,7 +53,7 @@ class EmptyForm(FlaskForm):  # type: ignore[misc]
     """A form with only its CSRF token, for buttons (sign out, disable, revoke)."""
 
 
-ROLE_CHOICES = [(r.value, r.value) for r in Role]
+ROLE_CHOICES = [(r.value, ROLE_LABELS.get(r.value, r.value)) for r in Role]
 
 
 class UserCreateForm(FlaskForm):  # type: ignore[misc]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 LIST_SECTIONS = {"arrests", "status", "family_actions", "places"}
@@ -104,56 +103,46 @@ def row_counts(values: dict[str, str], add: str | None) -> dict[str, int]:
     return counts
 
 
-# Messages of the shared schemas, shown beside form fields in the user's language (the JSON
-# API keeps them in English, where scripts may match on them).
-_MESSAGES = {
-    "Missing data for required field.": _l("This field is required."),
-    "Unknown field.": _l("This field is not part of a case."),
-    "Not a valid integer.": _l("Enter a whole number."),
-    "Not a valid string.": _l("Enter text."),
-    "Not a valid boolean.": _l("Choose yes or no."),
-    "Choose one of the listed values.": _l("Choose one of the listed values."),
-    "Use a year (2013), a month (2013-05) or a day (2013-05-14).": _l(
-        "Use a year (2013), a month (2013-05) or a day (2013-05-14)."
-    ),
-    "This date is in the future.": _l("This date is in the future."),
-    "This date is before 1900.": _l("This date is before 1900."),
-    "This is before the birth date.": _l("This is before the birth date."),
-    "The end is before the start.": _l("The end is before the start."),
-    "Choose a facility or describe the place.": _l("Choose a facility or describe the place."),
-    "Give the date consent was given or refused.": _l(
-        "Give the date consent was given or refused."
-    ),
-    "The family's consent to documentation is needed to store a case.": _l(
-        "The family's consent to documentation is needed to store a case."
-    ),
-    "Say where it was submitted (WGEID, IIMP, ICRC, ICMP).": _l(
-        "Say where it was submitted (WGEID, IIMP, ICRC, ICMP)."
-    ),
-    "Letters, digits and - only.": _l("Letters, digits and - only."),
-}
-_LENGTH = re.compile(
-    r"^Length must be between (\d+) and (\d+)\.$|^Longer than maximum length (\d+)\.$"
-)
-
-
 def localise(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """The schema's messages in the user's language."""
+    from casebook.messages import localise_fields
+
+    return localise_fields(errors)
+
+
+# Every field the case form renders, and the rows and sections that show their own messages: a
+# schema message is placed on the nearest of these, so none is left without a place on the page.
+_FIELD = re.compile(
+    r"^(?:person\.(?:first_name|father_name|grandfather_name|family_name|mother_name|latin_name"
+    r"|sex|birth_date|birth_place|nationality|national_id|occupation|civil_status|dependants"
+    r"|address|other_names|description)"
+    r"|arrests\.\d+\.(?:date|governorate|place|perpetrator|unit|circumstances|reason_given"
+    r"|witnesses)"
+    r"|detention\.places\.\d+\.(?:facility|place|from|to)"
+    r"|detention\.(?:transfers|court|charge)"
+    r"|status\.\d+\.(?:status|date|source|note)"
+    r"|family_actions\.\d+\.(?:type|date|body|reference|amount|reply|note)"
+    r"|source\.(?:name|relationship|contact|language|reliability|confidential)"
+    r"|consent\.[a-z_]+\.(?:granted|date)"
+    r"|testimony\.(?:text|date|language))$"
+)
+_ANCHOR = re.compile(
+    r"^(?:person|arrests(?:\.\d+)?|detention(?:\.places(?:\.\d+)?)?|status(?:\.\d+)?"
+    r"|family_actions(?:\.\d+)?|source|consent(?:\.[a-z_]+)?|testimony)$"
+)
+_TESTIMONY = re.compile(r"^testimonies(?:\.\d+)?(?=\.|$)")
+
+
+def place(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The schema's error paths as the form's field names: the one testimony of the form is
+    `testimony.*` (the schema says `testimonies.0.*`), and a path the form has no field for goes
+    to the nearest row or section that shows messages (`_schema`, the summary, at worst)."""
     out: dict[str, list[str]] = {}
     for path, messages in errors.items():
-        shown = []
-        for message in messages:
-            match = _LENGTH.match(message)
-            if match:
-                shown.append(
-                    str(
-                        _l(
-                            "Too long: at most %(max)s characters.",
-                            max=match.group(2) or match.group(3),
-                        )
-                    )
-                )
-            else:
-                shown.append(str(_MESSAGES.get(message, message)))
-        out[path] = shown
+        name = _TESTIMONY.sub("testimony", path)
+        if name == "testimony":
+            name = "testimony.text"
+        while name and not (_FIELD.match(name) or _ANCHOR.match(name)):
+            name = name.rpartition(".")[0]
+        out.setdefault(name or "_schema", []).extend(messages)
     return out

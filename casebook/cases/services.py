@@ -309,11 +309,19 @@ def case_update(
     """Apply a PATCH: lists replace, objects update field by field (or are replaced whole when
     `replace`, as the edit form sends every field); all checked together."""
     _live(case)
-    clean = _load(_PATCH, patch)
+    problems: dict[str, list[str]] = {}
+    try:
+        clean = _load(_PATCH, patch)
+    except CaseInputError as exc:  # go on checking the sections, to refuse with every reason
+        problems.update(exc.fields)
+        clean = {
+            k: v
+            for k, v in (patch if isinstance(patch, dict) else {}).items()
+            if k in ("person", "detention", "source") and isinstance(v, dict)
+        }
     record = copy.deepcopy(case.record or {})
     consent = copy.deepcopy(case.consent or {})
     source = copy.deepcopy(case.source or {})
-    problems: dict[str, list[str]] = {}
     for section in ("person", "detention", "source"):
         if section in clean:
             base = {} if replace else (source if section == "source" else record.get(section) or {})

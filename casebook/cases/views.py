@@ -38,6 +38,7 @@ from casebook.cases.services import (
     status_add,
     testimony_add,
 )
+from casebook.messages import localise_message
 from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -58,7 +59,7 @@ def _choices() -> dict[str, Any]:
         "scopes": vocab.CONSENT_SCOPES.choices(lang),
         "verifications": vocab.VERIFICATION.choices(lang),
         "action_types": [(t, _action_label(t)) for t in FAMILY_ACTION_TYPES],
-        "bodies": [(b, b.upper()) for b in SUBMISSION_BODIES],
+        "bodies": [(b, b.upper() if b != "other" else _("Other")) for b in SUBMISSION_BODIES],
         "reliabilities": [(r, _reliability_label(r)) for r in RELIABILITY],
     }
 
@@ -144,6 +145,7 @@ def index() -> Any:
     pages = max(1, (found.total + query.per_page - 1) // query.per_page)
     return render_template(
         "cases/index.html",
+        suggestion=_search_suggestion(query, found.total),
         rows=[selectors.summary(c) for c in found.items],
         total=found.total,
         total_exact=found.total_exact,
@@ -155,6 +157,38 @@ def index() -> Any:
     )
 
 
+def _search_suggestion(query: selectors.Query, total: int) -> str | None:
+    """What to add when a search by one field found nothing (or could not search at all)."""
+    message = _suggestion(query, total)
+    return str(message) if message else None
+
+
+def _suggestion(query: selectors.Query, total: int) -> Any:
+    words = [w for w in query.q.split() if not w.isdigit()]
+    if query.birth_year and not query.by_name:
+        return _("The birth year narrows a search by name: add a name.")
+    if total:
+        return None
+    if len(words) == 1 and not query.mother:
+        return _(
+            "One word is searched as a family name. If it is a first name, add the family name "
+            "after it, or write the mother's name in its own field."
+        )
+    if query.mother and not words:
+        return _(
+            "The mother's name is searched together with the person's first name: write the "
+            "first name in the Name field too."
+        )
+    if len(words) >= 2:
+        return _(
+            "No case has this first and family name. Try the name as written on the ID, the "
+            "name in Latin letters, or the family name alone."
+        )
+    if query.national_id and not words:
+        return _("No case has this national ID number. Check it, or search by name.")
+    return None
+
+
 def _form_page(
     template: str,
     values: dict[str, str],
@@ -163,9 +197,9 @@ def _form_page(
     **context: Any,
 ) -> Any:
     counts = forms.row_counts(values, request.form.get("add"))
-    errors = forms.localise(errors)
+    errors = forms.localise(forms.place(errors))
     return render_template(
-        template, v=values, errors=errors, counts=counts, **_choices(), **context
+        template, v=values, errors=errors, counts=counts, labels={}, **_choices(), **context
     ), status
 
 
@@ -273,9 +307,12 @@ def edit(case_id: str) -> Any:
     return redirect(url_for(".show", case_id=case.id))
 
 
-def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
+def case_form_action(
+    case_id: str, action: Any, *, edit: bool = False, done: str | None = None
+) -> Any:
     """A form post on one case (here and in packets): load-then-authorise, check CSRF, apply one
-    service, flash every problem, and return to the case page."""
+    service, flash every problem (or `done`, saying what happened), and return to the case
+    page."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
     if edit and not selectors.may_edit(current_user, case):
@@ -286,12 +323,15 @@ def case_form_action(case_id: str, action: Any, *, edit: bool = False) -> Any:
     try:
         action(s, case)
     except CaseInputError as exc:
-        for path, messages in exc.fields.items():
+        for messages in forms.localise(exc.fields).values():
             for message in messages:
-                flash(f"{path}: {message}")
+                flash(message)
         return redirect(url_for("cases.show", case_id=case.id)), 303
     except CaseStateError as exc:
-        flash(str(exc))
+        flash(localise_message(str(exc)))
+    else:
+        if done:
+            flash(done)
     return redirect(url_for("cases.show", case_id=case.id))
 
 
@@ -306,6 +346,7 @@ def add_status(case_id: str) -> Any:
         case_id,
         lambda s, c: status_add(s, current_actor(), c, _fields("status", "date", "source", "note")),
         edit=True,
+        done=_("Status change added to the case."),
     )
 
 
@@ -317,6 +358,7 @@ def add_testimony(case_id: str) -> Any:
         lambda s, c: testimony_add(
             s, current_actor(), c, _fields("text", "date", "language"), current_user.id
         ),
+        done=_("Testimony added and encrypted."),
     )
 
 
@@ -348,6 +390,7 @@ def review(case_id: str) -> Any:
         lambda s, c: case_review(
             s, current_actor(), c, _fields("verification", "duplicate_of", "note")
         ),
+        done=_("Review saved: the verification shown below is now in effect."),
     )
 
 
@@ -361,14 +404,16 @@ def consent(case_id: str) -> Any:
         data["granted"] = request.form.get("granted") == "yes"
         consent_change(s, current_actor(), c, data)
 
-    return case_form_action(case_id, act, edit=True)
+    return case_form_action(case_id, act, edit=True, done=_("Consent recorded."))
 
 
 @bp.post("/<case_id>/legal-notes")
 @requires(Permission.LEGAL_NOTES)
 def legal_note(case_id: str) -> Any:
     return case_form_action(
-        case_id, lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", ""))
+        case_id,
+        lambda s, c: legal_note_add(s, current_actor(), c, request.form.get("text", "")),
+        done=_("Legal note added. Only lawyers can read it."),
     )
 
 

@@ -43,6 +43,8 @@ class Packet:
     missing: list[str] = field(default_factory=list)
     person: dict[str, Any] = field(default_factory=dict)
     arrest: dict[str, Any] = field(default_factory=dict)
+    arrests: list[dict[str, Any]] = field(default_factory=list)
+    preceding: int | None = None  # index in `arrests` of the one before the disappearance
     detention: dict[str, Any] = field(default_factory=dict)
     status: list[dict[str, Any]] = field(default_factory=list)
     current_status: str | None = None
@@ -64,11 +66,33 @@ def _arrest(record: dict[str, Any]) -> dict[str, Any]:
     return chosen
 
 
+def _preceding(record: dict[str, Any]) -> int | None:
+    """The index of the arrest that preceded the disappearance: the latest arrest dated no
+    later than the first "forcibly disappeared" status; None when either date is unknown."""
+    from casebook.cases.schemas import partial_bounds
+
+    gone = [
+        partial_bounds(st["date"])[1]
+        for st in record.get("status") or []
+        if st.get("status") == "forcibly_disappeared" and st.get("date")
+    ]
+    if not gone:
+        return None
+    disappeared = min(gone)
+    before = [
+        (partial_bounds(a["date"])[0], i)
+        for i, a in enumerate(record.get("arrests") or [])
+        if a.get("date") and partial_bounds(a["date"])[0] <= disappeared
+    ]
+    return max(before)[1] if before else None
+
+
 def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) -> Packet:
     """The packet for `mechanism`, checked element by element; never raises for gaps."""
     record = case.record or {}
     person = record.get("person") or {}
-    arrest = _arrest(record)
+    preceding = _preceding(record)
+    arrest = (record.get("arrests") or [])[preceding] if preceding is not None else _arrest(record)
     source = case.source or {}
     consent = (case.consent or {}).get("un_mechanisms") or {}
     packet = Packet(mechanism, case.reference, photo_attached=photo_attached)
@@ -89,6 +113,8 @@ def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) ->
         packet.missing.append("consent")
     packet.person = person
     packet.arrest = arrest
+    packet.arrests = list(record.get("arrests") or [])
+    packet.preceding = preceding
     packet.detention = record.get("detention") or {}
     packet.status = record.get("status") or []
     packet.current_status = keys.current_status(record)

@@ -1,0 +1,156 @@
+"""The messages of schemas and services, in the reader's language at the boundary.
+
+Schemas and services speak English (their messages are also what the logs and tests read); pages
+and API answers show each message in the language of the page or of the request's
+Accept-Language. A message not listed here is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+_KNOWN = (
+    _l("This field is required."),
+    _l("Missing data for required field."),
+    _l("Unknown field."),
+    _l("Not a valid integer."),
+    _l("Not a valid string."),
+    _l("Not a valid boolean."),
+    _l("Not a valid UUID."),
+    _l("Field may not be null."),
+    _l("Invalid input type."),
+    _l("Choose one of the listed values."),
+    _l("Use a year (2013), a month (2013-05) or a day (2013-05-14)."),
+    _l("This date is in the future."),
+    _l("This date is before 1900."),
+    _l("This is before the birth date."),
+    _l("The end is before the start."),
+    _l("Choose a facility or describe the place."),
+    _l("Give the date consent was given or refused."),
+    _l("The family's consent to documentation is needed to store a case."),
+    _l("Say where it was submitted (WGEID, IIMP, ICRC, ICMP)."),
+    _l("Letters, digits and - only."),
+    _l("Name the case this one duplicates."),
+    _l("An erased case cannot be merged."),
+    _l("This case is already a duplicate."),
+    _l("This case was erased."),
+    _l("A list must be a CSV or XLSX file."),
+    _l("A token lasts 1 to 366 days."),
+    _l("An account with this email already exists."),
+    _l("Choose Arabic or English."),
+    _l("Choose a or b."),
+    _l("Choose an active documenter."),
+    _l("Choose one of the four roles."),
+    _l("Choose one or two dimensions."),
+    _l("Each line must be one JSON object (a case)."),
+    _l("Enter a name of 1 to 120 characters."),
+    _l("Enter a valid email address."),
+    _l("Must be a whole number (a sequence number)."),
+    _l("Must be a whole number from 1 to 5000."),
+    _l("No such case."),
+    _l("No such submission."),
+    _l("One of the cases no longer exists."),
+    _l("The current password is not right."),
+    _l("The file is empty."),
+    _l("The file is not readable text in UTF-8, UTF-16 or Windows-1256."),
+    _l("The first line is not a CSV header."),
+    _l("The first sheet is empty."),
+    _l("The list needs a column with the full name, or first and family names."),
+    _l("The two new passwords differ."),
+    _l("This account is disabled."),
+    _l("This is not a readable CSV file."),
+    _l("This is not a readable XLSX workbook."),
+    _l("This item was already decided."),
+    _l("This line is not valid JSON."),
+    _l("This row has more cells than the header."),
+    _l("Type the case reference exactly to confirm."),
+    _l("Write a note of 1 to 20,000 characters."),
+    _l("Write the reply (at most 20,000 characters)."),
+    _l("Documentation consent cannot be withdrawn by editing; erase the case instead."),
+    _l("Withdrawn documentation consent means erasing the case: a lawyer erases it."),
+    _l("Choose a CSV, XLSX or JSON-lines file."),
+    _l("Only images, PDF documents and audio recordings can be attached."),
+    _l("Send the file in a multipart field named 'file'."),
+    _l("The case was not saved: correct the fields listed."),
+    _l("The file could not be read."),
+    _l("The file needs the columns person.first_name and person.family_name."),
+    _l("The query has problems."),
+    _l("Send a JSON object (Content-Type: application/json)."),
+    _l("The same case, from the same or another file, has the same fingerprint."),
+    _l("The form expired or was sent from elsewhere. Reload and try again."),
+    _l("Confirm your password and code again."),
+    _l(
+        "A stored record could not be decrypted. The failure has been "
+        "recorded for the administrator."
+    ),
+)
+CATALOGUE: dict[str, Any] = {str(m._args[0]): m for m in _KNOWN}
+CATALOGUE["Missing data for required field."] = _l("This field is required.")
+CATALOGUE["Field may not be null."] = _l("This field is required.")
+CATALOGUE["Unknown field."] = _l("This field is not part of a case.")
+CATALOGUE["Not a valid integer."] = _l("Enter a whole number.")
+CATALOGUE["Not a valid string."] = _l("Enter text.")
+CATALOGUE["Not a valid boolean."] = _l("Choose yes or no.")
+_LENGTH = re.compile(
+    r"^Length must be between (\d+) and (\d+)\.$|^Longer than maximum length (\d+)\.$"
+)
+
+
+def _patterned(text: str) -> str | None:
+    """Messages that carry a number or a list: matched by shape, translated with their values."""
+    from flask_babel import ngettext
+
+    m = re.match(r"^k is a whole number from (\d+) to (\d+)\.$", text)
+    if m:
+        return str(_l("k is a whole number from %(low)s to %(high)s.", low=m[1], high=m[2]))
+    m = re.match(r"^Row (\d+) is not valid CSV \(an unclosed quote\?\)\.$", text)
+    if m:
+        return str(_l("Row %(row)s is not valid CSV (an unclosed quote?).", row=m[1]))
+    if re.match(r"^Dimensions are .+ \(two different ones at most\)\.$", text):
+        return str(_l("Choose at most two different dimensions from the list."))
+    m = re.match(r"^Nothing was imported: (\d+) rows? need attention\.$", text)
+    if m:
+        return str(
+            ngettext(
+                "Nothing was imported: %(num)s row needs attention.",
+                "Nothing was imported: %(num)s rows need attention.",
+                int(m[1]),
+            )
+        )
+    m = re.match(r"^This period's privacy budget is ([\d.]+); ([\d.]+) is spent already\.$", text)
+    if m:
+        return str(
+            _l(
+                "This period's privacy budget is %(budget)s; %(spent)s is spent already.",
+                budget=m[1],
+                spent=m[2],
+            )
+        )
+    if text == "Missing.":
+        return str(_l("This is missing."))
+    return None
+
+
+def localise_message(message: Any) -> str:
+    """One message in the current language."""
+    text = str(message)
+    patterned = _patterned(text)
+    if patterned is not None:
+        return patterned
+    match = _LENGTH.match(text)
+    if match:
+        return str(
+            _l("Too long: at most %(max)s characters.", max=match.group(2) or match.group(3))
+        )
+    if text.startswith("Must be one of:"):
+        return str(_l("Choose one of the listed values."))
+    known = CATALOGUE.get(text)
+    return str(known) if known is not None else text
+
+
+def localise_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Every message of an error's `fields` in the current language."""
+    return {path: [localise_message(m) for m in msgs] for path, msgs in fields.items()}

@@ -1,0 +1,271 @@
+"""What every page shares when it shows a value: bidirectional isolation, sizes and times for
+people, and the error summary's data. Registered as Jinja filters by `install`.
+
+Arabic pages are right-to-left and most values people type are mixed: a Latin name, a phone
+number, a date or a reference on an Arabic page (or an Arabic testimony on an English page)
+reorders its neighbours unless it is isolated. Every user-entered or mixed-direction value goes
+through the one `bidi` filter: free text is isolated with its own direction found from its first
+strong letter (`<bdi>`, `dir="auto"`), dates, ids, references and phone numbers are always
+left-to-right. An isolate also contains any bidi control character a value carries, so an
+override typed into a name cannot flip the rest of the page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app
+from flask_babel import format_datetime, format_decimal, gettext
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+DIRECTIONS = ("auto", "ltr", "rtl")
+
+
+def bidi(value: Any, direction: str = "auto", block: bool = False) -> Markup:
+    """`value` escaped and isolated: `<bdi>` inline, `<div>` for a block of text (testimonies,
+    notes). `direction` is "auto" for free text and "ltr" for dates, ids, references, phones."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}")
+    if value is None or value == "":
+        return Markup("")
+    tag = "div" if block else "bdi"
+    return Markup('<{0} dir="{1}">{2}</{0}>').format(tag, direction, escape(str(value)))
+
+
+def ltr(value: Any) -> Markup:
+    """Dates, ids, references, phone numbers: always left to right, isolated."""
+    return bidi(value, "ltr")
+
+
+def filesize(size: Any) -> str:
+    """A byte count for people: "12 KB", "3.4 MB" (1024-based, as file managers show)."""
+    try:
+        n = int(size)
+    except (TypeError, ValueError):
+        return ""
+    if n < 1024:
+        return str(gettext("%(n)s bytes", n=format_decimal(n)))
+    for unit in ("KB", "MB", "GB"):
+        n_units = n / 1024
+        if n_units < 1024 or unit == "GB":
+            shown = str(format_decimal(round(n_units, 1 if n_units < 10 else 0)))
+            return str(
+                {
+                    "KB": gettext("%(n)s KB", n=shown),
+                    "MB": gettext("%(n)s MB", n=shown),
+                    "GB": gettext("%(n)s GB", n=shown),
+                }[unit]
+            )
+        n = int(n_units)
+    return ""  # pragma: no cover - the loop always returns
+
+
+def when(value: Any) -> str:
+    """A stored UTC time (datetime or ISO text) as a local date and time in the page's language."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return str(format_datetime(value, "medium"))
+
+
+ROLE_LABELS = {
+    "documenter": _l("Documenter"),
+    "lawyer": _l("Lawyer"),
+    "advocate": _l("Advocate"),
+    "admin": _l("Administrator"),
+}
+
+OUTCOME_LABELS = {
+    "success": _l("done"),
+    "failure": _l("failed"),
+    "checked": _l("checked"),
+    "denied": _l("refused"),
+}
+
+ACTION_LABELS = {
+    "audit.checkpoint": _l("Audit checkpoint signed"),
+    "audit.export": _l("Audit log downloaded"),
+    "audit.read": _l("Audit log read"),
+    "audit.verify": _l("Audit chain verified"),
+    "auth.login": _l("Signed in"),
+    "backup.create": _l("Backup made"),
+    "backup.restore": _l("Backup restored"),
+    "case.assign": _l("Case assigned"),
+    "case.attachment_add": _l("File attached"),
+    "case.attachment_download": _l("File downloaded"),
+    "case.consent_grant": _l("Consent recorded"),
+    "case.create": _l("Case created"),
+    "case.erase": _l("Case erased"),
+    "case.erase_reapplied": _l("Erasure applied again after a restore"),
+    "case.import": _l("Case imported"),
+    "case.legal_note": _l("Legal note added"),
+    "case.list": _l("Case list or search"),
+    "case.merge": _l("Cases merged"),
+    "case.read": _l("Case opened"),
+    "case.review": _l("Case reviewed"),
+    "case.status_add": _l("Status added"),
+    "case.testimony_add": _l("Testimony added"),
+    "case.update": _l("Case edited"),
+    "crypto.decrypt_failure": _l("A record could not be decrypted"),
+    "import.run": _l("Import run"),
+    "keys.destroy": _l("Case key destroyed"),
+    "keys.retire": _l("Key generation retired"),
+    "keys.rewrap": _l("Keys re-wrapped"),
+    "keys.rotate": _l("Keys rotated"),
+    "linkage.decide": _l("Duplicate decision"),
+    "linkage.dedupe": _l("Duplicate search run"),
+    "linkage.entry_warning": _l("Possible duplicate at entry"),
+    "linkage.list_match": _l("Outside list matched"),
+    "login.failure": _l("Sign-in failed"),
+    "login.password": _l("Password accepted, second step pending"),
+    "login.success": _l("Signed in"),
+    "packet.refused": _l("Packet refused: elements missing"),
+    "packet.reply": _l("Reply recorded"),
+    "packet.submitted": _l("Submission recorded"),
+    "packet.wgeid": _l("WGEID packet made"),
+    "packet.iimp": _l("IIMP packet made"),
+    "stats.export": _l("Statistics exported"),
+    "token.issue": _l("API token issued"),
+    "token.revoke": _l("API token revoked"),
+    "user.create": _l("User created"),
+    "user.disable": _l("User disabled"),
+    "user.enable": _l("User enabled"),
+    "user.password_change": _l("Password changed"),
+    "user.reauth": _l("Identity confirmed again"),
+    "user.role_change": _l("Role changed"),
+    "user.reset_2fa": _l("Two-step sign-in reset"),
+}
+
+
+OBJECT_LABELS = {
+    "case": _l("Case"),
+    "user": _l("User"),
+    "attachment": _l("Attachment"),
+    "kek": _l("Key-encryption key"),
+    "token": _l("API token"),
+    "api_token": _l("API token"),
+    "import": _l("Import"),
+    "instance": _l("The whole instance"),
+    "linkage": _l("Duplicate search"),
+    "match_candidate": _l("Possible duplicate"),
+    "match_list": _l("Outside list"),
+}
+
+
+KEK_STATES = {"primary": _l("current"), "active": _l("readable"), "retired": _l("retired")}
+
+
+def kek_state(code: Any) -> str:
+    label = KEK_STATES.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def object_label(code: Any) -> str:
+    label = OBJECT_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def role_label(code: Any) -> str:
+    """A role for people ("Lawyer", "محامٍ"), never its code."""
+    label = ROLE_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def action_words(code: Any) -> str:
+    """An audit action in words; an action without words yet shows its code."""
+    label = ACTION_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def outcome_label(code: Any) -> str:
+    label = OUTCOME_LABELS.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def details_items(details: Any) -> list[tuple[str, str]]:
+    """An audit entry's details (JSON text or a dict) as (key, value) pairs to list."""
+    import json
+
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return [("", details)]
+    if not isinstance(details, dict):
+        return [] if details in (None, "") else [("", str(details))]
+    return [
+        (str(k), json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v))
+        for k, v in details.items()
+    ]
+
+
+def method_sentence(release: Any) -> str:
+    """How a statistics release was protected, in the page's language."""
+    if getattr(release, "epsilon", None):
+        return str(
+            gettext(
+                "Differentially private counts (discrete Laplace noise, epsilon %(e)s, one "
+                "person per case); noisy counts of 1 to %(k)s withheld.",
+                e=format_decimal(release.epsilon),
+                k=format_decimal(release.k - 1),
+            )
+        )
+    return str(
+        gettext(
+            "Counts of consenting cases; cells of 1 to %(k)s suppressed, with complementary "
+            "suppression so that no suppressed cell can be worked out from the totals.",
+            k=format_decimal(release.k - 1),
+        )
+    )
+
+
+IMPORT_OUTCOMES = {
+    "imported": _l("imported"),
+    "refused": _l("refused: nothing imported"),
+    "checked": _l("checked (nothing stored)"),
+}
+
+
+def import_outcome(code: Any) -> str:
+    label = IMPORT_OUTCOMES.get(str(code or ""))
+    return str(label) if label is not None else str(code or "")
+
+
+def upload_limit() -> str:
+    """The largest file a person may attach, as they read sizes ("50 MB")."""
+    return filesize(current_app.config["CASEBOOK"].max_attachment_bytes)
+
+
+def install(app: Flask) -> None:
+    from casebook.messages import localise_fields, localise_message
+
+    app.jinja_env.filters.update(
+        bidi=bidi,
+        ltr=ltr,
+        filesize=filesize,
+        when=when,
+        msg=localise_message,
+        msgs=localise_fields,
+    )
+    app.jinja_env.globals.update(
+        upload_limit=upload_limit,
+        method_sentence=method_sentence,
+        import_outcome=import_outcome,
+        role_label=role_label,
+        action_words=action_words,
+        object_label=object_label,
+        kek_state=kek_state,
+        action_codes=lambda: sorted(ACTION_LABELS, key=action_words),
+        outcome_label=outcome_label,
+        details_items=details_items,
+    )

@@ -1,0 +1,44 @@
+"""The admin's new-user form lists its problems at the top, in the page's language, each linked
+to its field."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_from, login, make_user
+
+
+def test_new_user_errors_in_arabic_with_a_summary(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "admin", language="ar"))
+    page = client.get("/admin/users/new", headers={"Accept-Language": "ar"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf_from(html),
+            "email": "not an address",
+            "display_name": "x",
+            "role": "documenter",
+            "language": "ar",
+        },
+    )
+    body = resp.get_data(as_text=True)
+    assert 'id="error-summary"' in body and 'href="#email"' in body
+    assert "اكتب عنوان بريد إلكتروني صحيحاً." in body
+    assert "Enter a valid email address." not in body
+
+
+def test_audit_viewer_names_people_and_actions(app: Flask, client: FlaskClient) -> None:
+    admin = make_user(app, "admin", language="ar")
+    login(client, admin)
+    html = client.get("/admin/audit/", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert "Test admin" in html and "مدير النظام" in html  # name and role, not a UUID
+    row = html.split("<tbody>", 1)[1]
+    assert str(admin.id) not in row.split("</tbody>")[0].replace(f'value="{admin.id}"', "")
+    assert "تسجيل دخول" in html  # the sign-in in words
+    filtered = client.get(f"/admin/audit/?actor={admin.id}&action=login.success")
+    assert filtered.status_code == 200 and f'value="{admin.id}" selected' in filtered.get_data(
+        as_text=True
+    )

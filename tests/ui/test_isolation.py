@@ -45,10 +45,12 @@ def test_override_in_a_name_stays_inside_its_isolate(app: Flask, client: FlaskCl
         ).get_data(as_text=True),
     }
     for name, html in pages.items():
-        assert OVERRIDE in html, name
-        for value in (evil, f"Ahmad {OVERRIDE}Halabi"):
-            if value in html:
-                assert _isolated(html, value), (name, value)
+        # the override is stripped when the case is validated; what remains is still isolated
+        assert OVERRIDE not in html, name
+        shown = re.sub(r"<input[^>]*>", "", html)  # the search form echoes the query in its field
+        for value in ("evil name", "Ahmad Halabi"):
+            if value in shown:
+                assert _isolated(shown, value), (name, value)
         # dates are left to right, isolated
         assert '<bdi dir="ltr">2013-05</bdi>' in html or name == "list", name
 

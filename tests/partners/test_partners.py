@@ -269,3 +269,41 @@ def test_files_of_another_secret_or_schema_are_refused(app: Flask, tmp_path: Pat
     assert out.exit_code != 0 and "different schema" in out.output
     out = _invoke(app, "partners", "compare", str(ours), str(ours.with_name("a.json")))
     assert out.exit_code == 0 and "not an export of this casebook" in out.output
+
+
+# -- the consent scope ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "consent.partner_matching",
+        "consent to partner matching",
+        "Consent Partner matching",
+        "موافقة المطابقة مع الشركاء",
+        "موافقة المطابقة المشفرة مع منظمات شريكة",
+    ],
+)
+def test_import_columns_take_the_partner_matching_consent(app: Flask, header: str) -> None:
+    from casebook.audit.services import Actor
+    from casebook.cases.models import Case
+    from casebook.imports.services import import_file
+
+    headers = ["الاسم الأول", "الكنية", "consent.documentation", "consent.documentation_date"]
+    headers += [header, "consent.partner_matching_date"]
+    row = ["أحمد", "الحلبي", "نعم", "2024-05-01", "نعم", "2024-05-02"]
+    data = (",".join(headers) + "\n" + ",".join(row) + "\n").encode()
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        result = import_file(s, Actor.cli(), data, "cases.csv", created_by=None)
+    assert result.imported == 1, result
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        case = s.scalars(select(Case)).one()
+        assert (case.consent or {})["partner_matching"]["granted"] is True
+
+
+def test_case_form_offers_the_partner_matching_consent(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    assert "Partner matching" in client.get("/cases/new").get_data(as_text=True)
+    arabic = app.test_client()
+    login(arabic, make_user(app, "documenter", language="ar"))
+    assert "المطابقة المشفرة مع منظمات شريكة" in arabic.get("/cases/new").get_data(as_text=True)

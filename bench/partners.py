@@ -56,15 +56,17 @@ def population_lists(
 def main() -> None:
     import numpy as np
 
-    from casebook.partners.compare import link
+    from casebook.partners.compare import DEFAULT_THRESHOLD, link
     from casebook.partners.encoding import Encoder
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--lists", type=int, default=2, choices=(2, 3))
-    parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.threshold is None:
+        args.threshold = DEFAULT_THRESHOLD
 
     data = population_lists(args.size, args.lists, 0.3, args.seed)
     encoder = Encoder(b"bench-secret-" + b"x" * 40)

@@ -21,13 +21,14 @@ import numpy.typing as npt
 Bits = npt.NDArray[np.uint8]  # (records, bytes) packed encodings
 Index = npt.NDArray[np.int64]
 
-DEFAULT_THRESHOLD = 0.78  # measured in bench/partners.py (bench/README.md)
-# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. A true pair whose encodings agree on
-# 88% of their bits survives one sample with probability 0.88^16 = 0.13 and all 80 with
-# probability 1 - 0.87^80 > 0.9999; a chance pair agreeing on 60% survives one with 0.0003.
-SAMPLES = 80
-BITS_PER_SAMPLE = 16
-MAX_BUCKET = 2000  # a bucket larger than this is a common pattern and left to other samples
+DEFAULT_THRESHOLD = 0.81  # measured in bench/partners.py (bench/README.md)
+# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person agree on about
+# 84-97% of their bits (1st to 50th percentile in bench.partners), two people's on 62% (median):
+# a true pair agreeing on 84% survives one sample with probability 0.84^24 = 0.015 and at least
+# one of 240 with 0.97; a chance pair survives one with 0.62^24 = 1e-5.
+SAMPLES = 240
+BITS_PER_SAMPLE = 24
+MAX_BUCKET = 1000  # a bucket larger than this is a common pattern and left to other samples
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -51,11 +52,12 @@ def dice(a: Bits, b: Bits, ia: Index, ib: Index, chunk: int = 500_000) -> npt.ND
     return out
 
 
-def _sample_keys(bits: Bits, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """One integer per record: its bits at `positions` (one sample's bucket key)."""
-    unpacked = (bits[:, positions >> 3] >> (7 - (positions & 7)).astype(np.uint8)) & 1
-    weights = (1 << np.arange(len(positions), dtype=np.int64)).astype(np.int64)
-    keys: npt.NDArray[np.int64] = (unpacked.astype(np.int64) * weights).sum(axis=1)
+def _sample_keys(bits: Bits, columns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """One integer per record: its bytes at `columns` (one sample's bucket key). Sampling
+    whole bytes is sampling bits: the encoder places every bit at a keyed-random position."""
+    keys = np.zeros(len(bits), dtype=np.int64)
+    for column in columns.tolist():
+        keys = (keys << 8) | bits[:, column]
     return keys
 
 
@@ -63,38 +65,59 @@ def candidate_pairs(
     a: Bits, b: Bits, threshold: float
 ) -> tuple[Index, Index, npt.NDArray[np.float32]]:
     """Pairs (i in a, j in b) with Dice >= threshold, found through LSH buckets."""
+    empty = np.zeros(0, dtype=np.int64)
     if len(a) == 0 or len(b) == 0:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
-    nbits = a.shape[1] * 8
     rng = np.random.default_rng(_SEED)
-    found: list[npt.NDArray[np.int64]] = []
     width = np.int64(len(b))
+    found: list[npt.NDArray[np.int64]] = []
+    pending: list[npt.NDArray[np.int64]] = []
+    pending_size = 0
     for _ in range(SAMPLES):
-        positions = rng.choice(nbits, size=BITS_PER_SAMPLE, replace=False).astype(np.int64)
-        ka, kb = _sample_keys(a, positions), _sample_keys(b, positions)
-        order = np.argsort(kb, kind="stable")
+        columns = rng.choice(a.shape[1], size=BITS_PER_SAMPLE // 8, replace=False)
+        ka, kb = _sample_keys(a, columns), _sample_keys(b, columns)
+        order = np.argsort(kb)
         sorted_b = kb[order]
-        lo = np.searchsorted(sorted_b, ka, side="left")
-        hi = np.searchsorted(sorted_b, ka, side="right")
-        counts = hi - lo
+        order_a = np.argsort(ka)
+        sorted_a = ka[order_a]
+        lo = np.searchsorted(sorted_b, sorted_a, side="left")
+        counts = np.searchsorted(sorted_b, sorted_a, side="right") - lo
         counts[counts > MAX_BUCKET] = 0
         total = int(counts.sum())
         if total == 0:
             continue
-        ia = np.repeat(np.arange(len(a), dtype=np.int64), counts)
+        ia = np.repeat(order_a.astype(np.int64), counts)
         starts = np.repeat(lo, counts)
         offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        ib = order[starts + offsets].astype(np.int64)
-        pairs = np.unique(ia * width + ib)
-        sims = dice(a, b, pairs // width, pairs % width)
-        found.append(pairs[sims >= threshold])
+        pending.append(ia * width + order[starts + offsets].astype(np.int64))
+        pending_size += total
+        if pending_size > 5_000_000:  # score in batches: a pair found by many samples once
+            found.append(_keep(a, b, _unique(np.concatenate(pending)), width, threshold))
+            pending, pending_size = [], 0
+    if pending:
+        found.append(_keep(a, b, _unique(np.concatenate(pending)), width, threshold))
     if not found:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
-    keys = np.unique(np.concatenate(found))
+    keys = _unique(np.concatenate(found))
     ia, ib = keys // width, keys % width
     return ia, ib, dice(a, b, ia, ib)
+
+
+def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sorted distinct values (sorting in place beats numpy's hash-based unique here)."""
+    values.sort()
+    if len(values) < 2:
+        return values
+    out: npt.NDArray[np.int64] = values[np.concatenate(([True], values[1:] != values[:-1]))]
+    return out
+
+
+def _keep(
+    a: Bits, b: Bits, keys: npt.NDArray[np.int64], width: np.int64, threshold: float
+) -> npt.NDArray[np.int64]:
+    sims = dice(a, b, keys // width, keys % width)
+    kept: npt.NDArray[np.int64] = keys[sims >= threshold]
+    return kept
 
 
 @dataclass

@@ -143,6 +143,7 @@ class Encoder:
         # names repeat (every محمد): normalised once per encoder, dropped with it, so no name
         # outlives one export in a long-lived process
         self._grams: NameGrams = functools.lru_cache(maxsize=100_000)(name_grams)
+        self._masks: dict[tuple[str, str], int] = {}
         self._keys = {
             name: (_hkdf(secret, f"casebook:partners:{schema['id']}:field:{name}"), int(spec["k"]))
             for name, spec in schema["fields"].items()
@@ -162,13 +163,23 @@ class Encoder:
             counter += 1
         return out
 
+    def _mask(self, field: str, token: str) -> int:
+        """The token's bits as one integer; remembered per encoder, as q-grams repeat in
+        almost every record (a few thousand distinct ones in a caseload)."""
+        mask = self._masks.get((field, token))
+        if mask is None:
+            key, k = self._keys[field]
+            mask = 0
+            for position in self._positions(key, token, k):
+                mask |= 1 << position
+            self._masks[(field, token)] = mask
+        return mask
+
     def encode_tokens(self, tokens: Mapping[str, set[str]]) -> bytes:
         bloom = 0
         for field, values in tokens.items():
-            key, k = self._keys[field]
             for token in values:
-                for position in self._positions(key, token, k):
-                    bloom |= 1 << position
+                bloom |= self._mask(field, token)
         width = self.bits
         for _ in range(self.folds):
             width //= 2

@@ -13,6 +13,7 @@ so the files carry no blocking key. The exact Dice coefficient then decides.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,19 +63,39 @@ def _sample_keys(bits: Bits, columns: npt.NDArray[np.int64]) -> npt.NDArray[np.i
 
 
 def candidate_pairs(
-    a: Bits, b: Bits, threshold: float
+    a: Bits, b: Bits, threshold: float, workers: int = 2
 ) -> tuple[Index, Index, npt.NDArray[np.float32]]:
-    """Pairs (i in a, j in b) with Dice >= threshold, found through LSH buckets."""
+    """Pairs (i in a, j in b) with Dice >= threshold, found through LSH buckets. The samples
+    are shared out to `workers` threads (numpy's sorts and gathers release the GIL)."""
     empty = np.zeros(0, dtype=np.int64)
     if len(a) == 0 or len(b) == 0:
         return empty, empty, np.zeros(0, dtype=np.float32)
     rng = np.random.default_rng(_SEED)
+    samples = [
+        rng.choice(a.shape[1], size=BITS_PER_SAMPLE // 8, replace=False) for _ in range(SAMPLES)
+    ]
+    share = [samples[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = [
+            f for part in pool.map(lambda s: _candidates(a, b, s, threshold), share) for f in part
+        ]
+    if not found:
+        return empty, empty, np.zeros(0, dtype=np.float32)
+    width = np.int64(len(b))
+    keys = _unique(np.concatenate(found))
+    ia, ib = keys // width, keys % width
+    return ia, ib, dice(a, b, ia, ib)
+
+
+def _candidates(
+    a: Bits, b: Bits, samples: list[npt.NDArray[np.int64]], threshold: float
+) -> list[npt.NDArray[np.int64]]:
+    """Pair keys (i * len(b) + j) over Dice `threshold` that share a bucket in some sample."""
     width = np.int64(len(b))
     found: list[npt.NDArray[np.int64]] = []
     pending: list[npt.NDArray[np.int64]] = []
     pending_size = 0
-    for _ in range(SAMPLES):
-        columns = rng.choice(a.shape[1], size=BITS_PER_SAMPLE // 8, replace=False)
+    for columns in samples:
         ka, kb = _sample_keys(a, columns), _sample_keys(b, columns)
         order = np.argsort(kb)
         sorted_b = kb[order]
@@ -96,11 +117,7 @@ def candidate_pairs(
             pending, pending_size = [], 0
     if pending:
         found.append(_keep(a, b, _unique(np.concatenate(pending)), width, threshold))
-    if not found:
-        return empty, empty, np.zeros(0, dtype=np.float32)
-    keys = _unique(np.concatenate(found))
-    ia, ib = keys // width, keys % width
-    return ia, ib, dice(a, b, ia, ib)
+    return found
 
 
 def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -145,7 +145,8 @@ class Linkage:
     clusters: list[list[tuple[int, int]]] = field(default_factory=list)
 
     def patterns(self) -> dict[str, int]:
-        """People per membership pattern ("110": on lists 1 and 2, not 3), singletons too."""
+        """People per membership pattern ("110": on lists 1 and 2, not 3), singletons too; every
+        pattern but the unobservable all-zero one is present."""
         counts: dict[str, int] = {}
         members = [0] * len(self.sizes)
         for cluster in self.clusters:
@@ -159,7 +160,10 @@ class Linkage:
             if alone:
                 key = "".join("1" if i == d else "0" for i in range(len(self.sizes)))
                 counts[key] = counts.get(key, 0) + alone
-        return dict(sorted(counts.items(), reverse=True))
+        # every observable pattern, zeros too: a capture-history reader needs the empty cells
+        n_lists = len(self.sizes)
+        every = (format(i, f"0{n_lists}b") for i in range(1, 2**n_lists))
+        return {key: counts.get(key, 0) for key in sorted(every, reverse=True)}
 
     def matched(self, dataset: int) -> dict[int, list[int]]:
         """For each record of `dataset` that matched: the other lists it was found on."""

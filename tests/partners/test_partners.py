@@ -107,7 +107,15 @@ def test_three_lists_cluster_one_to_one_and_count_patterns() -> None:
         _bits([people[2], people[0], people[5], people[0][:-10]]),  # a near-copy of person 0
     ]
     result = link(lists, 0.8)
-    assert result.patterns() == {"111": 1, "110": 1, "101": 1, "100": 1, "010": 1, "001": 2}
+    assert result.patterns() == {
+        "111": 1,
+        "110": 1,
+        "101": 1,
+        "100": 1,
+        "011": 0,
+        "010": 1,
+        "001": 2,
+    }
     for cluster in result.clusters:
         assert len({d for d, _ in cluster}) == len(cluster)  # at most one record per list
     assert result.matched(0) == {0: [1, 2], 1: [1], 2: [2]}
@@ -208,9 +216,9 @@ def test_export_compare_and_mark_for_lawyers(
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
     counts = json.loads(out.stdout.splitlines()[0])
-    assert counts == {"lists": ["Us", "Partner Org"], "patterns": {"11": 1, "01": 1}}
+    assert counts == {"lists": ["Us", "Partner Org"], "patterns": {"11": 1, "10": 0, "01": 1}}
     again = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
-    assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count", "1,1,1", "0,1,1"]
+    assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count", "1,1,1", "1,0,0"]
     assert "0 new marks" in again.output  # comparing again adds no second mark
 
     with app.extensions["casebook.db"].sessionmaker() as s:

@@ -315,3 +315,26 @@ def test_case_form_offers_the_partner_matching_consent(app: Flask, client: Flask
     arabic = app.test_client()
     login(arabic, make_user(app, "documenter", language="ar"))
     assert "المطابقة المشفرة مع منظمات شريكة" in arabic.get("/cases/new").get_data(as_text=True)
+
+
+def test_rejected_cases_are_never_exported(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    made, _ = _cases(app, client)
+    h = bearer(app, make_user(app, "lawyer"))
+    resp = client.post(
+        f"/api/v1/cases/{made['consenting']['id']}/review",
+        json={"verification": "rejected", "note": "not a disappearance"},
+        headers=h,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    out = _invoke(
+        app,
+        "partners",
+        "export",
+        "-o",
+        str(tmp_path / "o.json"),
+        "--secret-file",
+        str(_secret_file(tmp_path)),
+    )
+    assert out.exit_code == 0, out.output
+    assert "0 cases exported" in out.output and "2 left out without consent" in out.output
+    assert json.loads((tmp_path / "o.json").read_text())["records"] == []

@@ -23,13 +23,14 @@ Bits = npt.NDArray[np.uint8]  # (records, bytes) packed encodings
 Index = npt.NDArray[np.int64]
 
 DEFAULT_THRESHOLD = 0.81  # measured in bench/partners.py (bench/README.md)
-# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person agree on about
-# 84-97% of their bits (1st to 50th percentile in bench.partners), two people's on 62% (median):
-# a true pair agreeing on 84% survives one sample with probability 0.84^24 = 0.015 and at least
-# one of 240 with 0.97; a chance pair survives one with 0.62^24 = 1e-5.
-SAMPLES = 240
-BITS_PER_SAMPLE = 24
-MAX_BUCKET = 1000  # a bucket larger than this is a common pattern and left to other samples
+# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person that reach
+# the threshold agree on about 88% or more of their bits, two people's on 62% (median, in
+# bench.partners): such a true pair survives one sample with probability 0.88^32 = 0.017 and at
+# least one of 300 with 0.99; a chance pair survives one with 0.62^32 = 2e-7. 32 rather than
+# 24 bits: at 100,000 x 100,000 look-alike people filled the buckets (bench/README.md).
+SAMPLES = 300
+BITS_PER_SAMPLE = 32
+MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to other samples
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)

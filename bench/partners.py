@@ -45,9 +45,7 @@ def population_lists(
             if rng.random() < 0.6:  # 60% of each list's copies carry 1-3 of its own errors
                 for _ in range(rng.randint(1, 3)):
                     _edit(rng, mine, mine_arrest)
-            records.append(
-                {"id": f"p{p}", "person": mine, "governorate": mine_arrest["governorate"]}
-            )
+            records.append({"id": f"p{p}", "person": mine, "arrest": mine_arrest})
     for records in out:
         rng.shuffle(records)
     return out
@@ -73,7 +71,11 @@ def main() -> None:
     start = time.perf_counter()
     encoded = [
         np.frombuffer(
-            b"".join(encoder.encode(r["person"], r["governorate"]) for r in records), np.uint8
+            b"".join(
+                encoder.encode(r["person"], r["arrest"]["governorate"], r["arrest"]["date"])
+                for r in records
+            ),
+            np.uint8,
         ).reshape(len(records), -1)
         for records in data
     ]

@@ -22,7 +22,7 @@ import numpy.typing as npt
 Bits = npt.NDArray[np.uint8]  # (records, bytes) packed encodings
 Index = npt.NDArray[np.int64]
 
-DEFAULT_THRESHOLD = 0.81  # measured in bench/partners.py (bench/README.md)
+DEFAULT_THRESHOLD = 0.76  # measured in bench/partners.py (bench/README.md)
 # LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person that reach
 # the threshold agree on about 88% or more of their bits, two people's on 62% (median, in
 # bench.partners): such a true pair survives one sample with probability 0.88^32 = 0.017 and at

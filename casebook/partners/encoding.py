@@ -41,7 +41,7 @@ NAME_FIELDS = ("first_name", "father_name", "grandfather_name", "family_name", "
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-1",
+    "id": "casebook-pprl-2",
     "bits": 2048,
     "fold": 1,  # XOR-fold once: 2048 -> 1024 published bits
     "q": 2,
@@ -53,6 +53,10 @@ SCHEMA: dict[str, Any] = {
         # the birth year, and its two 2-year windows so that a year off by one still shares one
         "birth_year": {"k": 24},
         "governorate": {"k": 16},
+        # the year of the first arrest, with its 2-year windows: families and organisations
+        # remember it, and at 100,000 people names and birth year alone leave too many
+        # look-alikes (bench/README.md)
+        "arrest_year": {"k": 16},
     },
 }
 MIN_SECRET_BYTES = 32
@@ -93,7 +97,11 @@ NameGrams = Callable[[str, bool, int], tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 def person_tokens(
-    person: Mapping[str, Any], governorate: str | None, q: int = 2, grams: NameGrams = name_grams
+    person: Mapping[str, Any],
+    governorate: str | None,
+    q: int = 2,
+    grams: NameGrams = name_grams,
+    arrest_date: str | None = None,
 ) -> dict[str, set[str]]:
     """The tokens of each schema field for one person.
 
@@ -119,6 +127,9 @@ def person_tokens(
         tokens["birth_year"].update({f"y{year}", f"p{year // 2}", f"q{(year + 1) // 2}"})
     if governorate:
         tokens["governorate"].add(str(governorate))
+    arrest = _year(arrest_date)
+    if arrest is not None:
+        tokens["arrest_year"].update({f"y{arrest}", f"p{arrest // 2}", f"q{(arrest + 1) // 2}"})
     return tokens
 
 
@@ -186,5 +197,10 @@ class Encoder:
             bloom = (bloom & ((1 << width) - 1)) ^ (bloom >> width)
         return bloom.to_bytes(width // 8, "big")
 
-    def encode(self, person: Mapping[str, Any], governorate: str | None) -> bytes:
-        return self.encode_tokens(person_tokens(person, governorate, self.q, self._grams))
+    def encode(
+        self, person: Mapping[str, Any], governorate: str | None, arrest_date: str | None = None
+    ) -> bytes:
+        """`governorate` and `arrest_date` are those of the first arrest."""
+        return self.encode_tokens(
+            person_tokens(person, governorate, self.q, self._grams, arrest_date)
+        )

@@ -148,8 +148,9 @@ def partners_export(
         person = record.get("person") or {}
         arrests = record.get("arrests") or []
         governorate = next((a.get("governorate") for a in arrests if a.get("governorate")), None)
+        arrest_date = next((str(a["date"]) for a in arrests if a.get("date")), None)
         record_id = secrets.token_hex(16)
-        clk = encoder.encode(person, governorate)
+        clk = encoder.encode(person, governorate, arrest_date)
         records.append({"id": record_id, "clk": base64.b64encode(clk).decode()})
         tags.append(
             {

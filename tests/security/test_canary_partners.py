@@ -19,6 +19,7 @@ FAMILY = "الزكسقناري"
 MOTHER = "زكسورة"
 LATIN = f"{CANARY_LATIN} Zaxquorib"
 BIRTH = "1931-07-19"
+ARREST = "2012-11-23"
 PLACE = "حي الزكسقناري الشرقي"
 PLACE_LATIN = "Zaxquorib-Hayy-7731"
 
@@ -35,6 +36,7 @@ def _texts() -> set[str]:
         out.add(skeleton(value))  # consonant skeletons, short but still specific here
     out.add(family_skeleton(FAMILY).replace(" ", ""))
     out |= {BIRTH, BIRTH.replace("-", ""), "19/07/1931", "1931-07"}
+    out |= {ARREST, ARREST.replace("-", ""), "23/11/2012", "2012-11"}
     return {t for t in out if len(t) >= 5}
 
 
@@ -81,6 +83,7 @@ def test_partner_export_holds_no_name_date_or_place(
     )
     case["person"]["birth_place"] = PLACE_LATIN  # type: ignore[index]
     case["arrests"][0]["place"] = PLACE  # type: ignore[index]
+    case["arrests"][0]["date"] = ARREST  # type: ignore[index]
     case["consent"]["partner_matching"] = {"granted": True, "date": "2024-05-01"}  # type: ignore[index]
     assert client.post("/api/v1/cases", json=case, headers=h).status_code == 201
     secret = tmp_path / "secret"

@@ -940,3 +940,98 @@ def audit_checkpoint_command(output: str | None) -> None:
         click.echo(f"checkpoint at entry {doc['seq']} written to {output}")
     else:
         click.echo(text)
+
+
+# -- partners -----------------------------------------------------------------------------------
+
+
+@cli.group("partners")
+def partners_group() -> None:
+    """Count the people shared with partner organisations without exchanging a name."""
+
+
+@partners_group.command("export")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--secret-file", required=True, type=click.Path(dir_okay=False))
+@click.option("--label", default=None, help="Our organisation's name, as partners will see it.")
+def partners_export_command(output: str, secret_file: str, label: str | None) -> None:
+    """Write keyed encodings of every case whose consent allows partner matching (a random id
+    per record, never a case id); prints how many were exported and left out."""
+    from casebook.partners.services import PartnerInputError, partners_export, read_secret
+
+    require_migrated()
+    try:
+        secret = read_secret(Path(secret_file))
+    except PartnerInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    bar: Any
+    with (
+        _session() as s,
+        s.begin(),
+        click.progressbar(length=_case_count(), label="encoding cases", file=sys.stderr) as bar,
+    ):
+        result = partners_export(s, Actor.cli(), secret, label, progress=bar.update)
+        Path(output).write_text(json.dumps(result.document, separators=(",", ":")) + "\n")
+    click.echo(
+        f"{result.exported} cases exported to {output}; {result.no_consent} left out without "
+        "consent to partner matching (rejected, duplicate and erased cases are never exported)",
+        err=True,
+    )
+    if result.unreadable:
+        click.echo(f"{result.unreadable} cases could not be decrypted and were left out", err=True)
+        sys.exit(1)
+
+
+@partners_group.command("compare")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--threshold",
+    default=None,
+    type=click.FloatRange(0.5, 0.99),
+    help="Dice similarity for a match (default 0.76; about 0.80 for lists of 100,000).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
+def partners_compare_command(files: tuple[str, ...], threshold: float | None, fmt: str) -> None:
+    """Count people per membership pattern across two or more partners' files (ours first);
+    our matched cases get a sealed "also documented by" mark that lawyers see."""
+    import csv
+    import io
+
+    from casebook.partners.compare import DEFAULT_THRESHOLD
+    from casebook.partners.services import PartnerInputError, load_file, partners_compare
+
+    require_migrated()
+    if len(files) < 2:
+        raise click.ClickException("compare needs at least two files (ours first)")
+    try:
+        loaded = [load_file(Path(f)) for f in files]
+        with _session() as s, s.begin():
+            result = partners_compare(
+                s, Actor.cli(), loaded, DEFAULT_THRESHOLD if threshold is None else threshold
+            )
+    except PartnerInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        click.echo(json.dumps({"lists": result.lists, "patterns": result.patterns}))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*result.lists, "count"])
+        for pattern, count in result.patterns.items():
+            writer.writerow([*pattern, count])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        click.echo("\t".join([*result.lists, "people"]))
+        for pattern, count in result.patterns.items():
+            click.echo("\t".join([*pattern, str(count)]))
+    if result.ours_known:
+        click.echo(
+            f"{result.ours_matched} of our cases are also on another list; "
+            f"{result.marks_added} new marks for lawyers",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"{files[0]} is not an export of this casebook: counts only, no case marked",
+            err=True,
+        )

@@ -13,6 +13,7 @@ from casebook.cases.models import (
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.linkage.models import MatchCandidate, MatchList
+from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
 from casebook.stats.models import DpRelease, StatsEpoch
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "KeyErasure",
     "MatchCandidate",
     "MatchList",
+    "PartnerExport",
+    "PartnerMark",
+    "PartnerRecord",
     "RecoveryCode",
     "RoleChangeRequest",
     "StatsEpoch",

@@ -39,7 +39,8 @@ from casebook.cases.services import (
     testimony_add,
 )
 from casebook.messages import localise_message
-from casebook.web import current_actor, error_response, requires
+from casebook.partners.services import marks_of
+from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -244,6 +245,8 @@ def show(case_id: str) -> Any:
         can_review=current_user.can(Permission.CASE_REVIEW),
         can_erase=current_user.can(Permission.CASE_ERASE),
         can_packet=current_user.can(Permission.CASE_PACKET),
+        # lawyers see which partner organisations also document this person
+        partner_marks=marks_of(s, case.id) if current_user.can(Permission.CASE_REVIEW) else [],
         **_choices(),
     )
 

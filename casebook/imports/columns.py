@@ -129,6 +129,12 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "testimony": ("testimony", "statement", "account", "الشهادة", "الإفادة"),
     "testimony_date": ("testimony date", "تاريخ الشهادة"),
     "testimony_language": ("testimony language", "لغة الشهادة"),
+    "consent.partner_matching": (
+        "consent to partner matching",
+        "partner matching consent",
+        "موافقة المطابقة مع الشركاء",
+        "الموافقة على المطابقة مع منظمات شريكة",
+    ),
 }
 
 

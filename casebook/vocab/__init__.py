@@ -178,6 +178,7 @@ CONSENT_SCOPES = Vocabulary(
         Term("icrc", "اللجنة الدولية للصليب الأحمر", "ICRC"),
         Term("statistics", "الإحصاءات المجهولة", "Anonymised statistics"),
         Term("public", "النشر العلني", "Public disclosure"),
+        Term("partner_matching", "المطابقة المشفرة مع منظمات شريكة", "Partner matching"),
     ),
 )
 

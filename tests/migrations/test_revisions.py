@@ -296,3 +296,25 @@ def test_revision_0010b_notes_erasure_keks_and_scopes_fingerprints(empty_url: st
     engine.dispose()
     assert "created_by" not in columns and "kek_id" not in erasure_columns
     assert rows == ["f" * 64]
+
+
+def test_revision_0014f_adds_the_partner_matching_tables(empty_url: str) -> None:
+    """0014f adds our exports, their keyed record tags and the sealed marks; downgrading to
+    0008 removes all three (and nothing else)."""
+
+    def tables() -> set[str]:
+        engine = make_engine(empty_url)
+        names = set(inspect(engine).get_table_names())
+        engine.dispose()
+        return names
+
+    partner = {"partner_exports", "partner_records", "partner_marks"}
+    upgrade(empty_url, "0014f")
+    assert partner <= tables()
+    engine = make_engine(empty_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("partner_records")}
+    engine.dispose()
+    assert columns == {"tag", "export_id", "case_id"}  # no record id, only its keyed tag
+    downgrade(empty_url, "0008")
+    assert not partner & tables()
+    assert "cases" in tables()

@@ -1,0 +1,206 @@
+"""Keyed Bloom-filter encodings (CLKs) of a person, for counting the people two or more
+organisations share without either one showing the other a name.
+
+Hand-written rather than clkhash: clkhash 0.18.3 (the last release, 2023) pins
+`cryptography<41`, below the version casebook needs (Argon2id, current security fixes), so the
+two cannot be installed together. The encoding follows clkhash's design (Schnell, Bachteler and
+Reiher 2009; Schnell 2011): q-grams of each field hashed into one record-level filter, with
+clkhash's hardening choices made explicit in SECURITY.md:
+
+- one secret key per field, derived with HKDF from the secret the organisations share, so the
+  same q-gram sets different bits in different fields and nobody without the secret can encode
+  a dictionary of names to compare against;
+- "random hashing" (each q-gram's k bit positions read from its own HMAC-SHA256, not the
+  double-hashing scheme that Kroll and Steinmetzer's cryptanalysis recovers);
+- XOR-folding the 2048-bit filter in half (Schnell, Borgs and Encheva 2016): a bit of the
+  published encoding is the parity of two bits, which breaks the one-q-gram-one-pattern link
+  that frequency and pattern-mining attacks start from, and halves the comparison work.
+
+Pure functions: no database, no Flask. Nothing here writes a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+
+FORMAT = "casebook-partners"
+VERSION = 1
+NAME_FIELDS = ("first_name", "father_name", "grandfather_name", "family_name", "mother_name")
+
+# The linkage schema both organisations must use. Each field's tokens are hashed with its own
+# key; `k` is the number of bits a token sets (its weight in the similarity).
+SCHEMA: dict[str, Any] = {
+    "id": "casebook-pprl-2",
+    "bits": 2048,
+    "fold": 1,  # XOR-fold once: 2048 -> 1024 published bits
+    "q": 2,
+    "fields": {
+        # the normalised Arabic form of each name part (absent for a name written in Latin)
+        "name_ar": {"k": 3},
+        # the Latin-comparable consonant skeleton of each name part (both scripts)
+        "name_skel": {"k": 12},
+        # the birth year, and its two 2-year windows so that a year off by one still shares one
+        "birth_year": {"k": 24},
+        "governorate": {"k": 16},
+        # the year of the first arrest, with its 2-year windows: families and organisations
+        # remember it, and at 100,000 people names and birth year alone leave too many
+        # look-alikes (bench/README.md)
+        "arrest_year": {"k": 16},
+    },
+}
+MIN_SECRET_BYTES = 32
+
+
+def canonical(schema: Mapping[str, Any]) -> bytes:
+    return json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _hkdf(secret: bytes, info: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info.encode()).derive(secret)
+
+
+def fingerprint(secret: bytes, schema: Mapping[str, Any] = SCHEMA) -> str:
+    """A MAC of the schema under a key derived from the secret: equal for two files exactly
+    when both were made with the same secret and schema, and reveals neither."""
+    key = _hkdf(secret, "casebook:partners:fingerprint")
+    return hmac.new(key, canonical(schema), hashlib.sha256).hexdigest()
+
+
+def _qgrams(text: str, q: int) -> list[str]:
+    padded = f"_{text}_"
+    return [padded[i : i + q] for i in range(max(1, len(padded) - q + 1))]
+
+
+def name_grams(value: str, family: bool, q: int = 2) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(skeleton q-grams, normalised Arabic q-grams) of one name part; the second is empty for
+    a name written in Latin letters."""
+    skel = (family_skeleton(value) if family else skeleton(value.replace(" ", ""))).replace(" ", "")
+    arabic: tuple[str, ...] = ()
+    if is_arabic(value):
+        form = (normalise_family(value) if family else normalise(value)).replace(" ", "")
+        arabic = tuple(_qgrams(form, q)) if form else ()
+    return (tuple(_qgrams(skel, q)) if skel else ()), arabic
+
+
+NameGrams = Callable[[str, bool, int], tuple[tuple[str, ...], tuple[str, ...]]]
+
+
+def person_tokens(
+    person: Mapping[str, Any],
+    governorate: str | None,
+    q: int = 2,
+    grams: NameGrams = name_grams,
+    arrest_date: str | None = None,
+) -> dict[str, set[str]]:
+    """The tokens of each schema field for one person.
+
+    Every name part gives q-grams of its skeleton (so `محمد` and `Mohammad` share them) and, for
+    Arabic script, of its normalised form (which tells محمد from محمود). Tokens carry their name
+    part so that a father's name never agrees with a grandfather's. `grams` may be an encoder's
+    memo of `name_grams`.
+    """
+    tokens: dict[str, set[str]] = {f: set() for f in SCHEMA["fields"]}
+    latin_name = str(person.get("latin_name") or "")
+    latin = normalise(latin_name).split() if latin_name else []
+    for part in NAME_FIELDS:
+        value = str(person.get(part) or "").strip()
+        if not value and part in ("first_name", "family_name") and len(latin) >= 2:
+            value = latin[0] if part == "first_name" else latin[-1]
+        if not value:
+            continue
+        skel, arabic = grams(value, part == "family_name", q)
+        tokens["name_skel"].update(f"{part}:{g}" for g in skel)
+        tokens["name_ar"].update(f"{part}:{g}" for g in arabic)
+    year = _year(person.get("birth_date"))
+    if year is not None:
+        tokens["birth_year"].update({f"y{year}", f"p{year // 2}", f"q{(year + 1) // 2}"})
+    if governorate:
+        tokens["governorate"].add(str(governorate))
+    arrest = _year(arrest_date)
+    if arrest is not None:
+        tokens["arrest_year"].update({f"y{arrest}", f"p{arrest // 2}", f"q{(arrest + 1) // 2}"})
+    return tokens
+
+
+def _year(value: Any) -> int | None:
+    text = str(value or "").strip()
+    if len(text) >= 4 and text[:4].isdigit():
+        return int(text[:4])
+    return None
+
+
+class Encoder:
+    """Encodes people with one shared secret and the schema; keeps only derived keys."""
+
+    def __init__(self, secret: bytes, schema: Mapping[str, Any] = SCHEMA) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the secret must be at least {MIN_SECRET_BYTES} bytes")
+        self.schema = dict(schema)
+        self.bits = int(schema["bits"])
+        self.folds = int(schema["fold"])
+        self.q = int(schema["q"])
+        self.fingerprint = fingerprint(secret, schema)
+        # names repeat (every محمد): normalised once per encoder, dropped with it, so no name
+        # outlives one export in a long-lived process
+        self._grams: NameGrams = functools.lru_cache(maxsize=100_000)(name_grams)
+        self._masks: dict[tuple[str, str], int] = {}
+        self._keys = {
+            name: (_hkdf(secret, f"casebook:partners:{schema['id']}:field:{name}"), int(spec["k"]))
+            for name, spec in schema["fields"].items()
+        }
+
+    @property
+    def published_bits(self) -> int:
+        return self.bits >> self.folds
+
+    def _positions(self, key: bytes, token: str, k: int) -> list[int]:
+        """k bit positions from the token's own HMAC stream ("random hashing")."""
+        out: list[int] = []
+        counter = 0
+        while len(out) < k:
+            digest = hmac.digest(key, f"{counter}|{token}".encode(), "sha256")
+            out.extend(w % self.bits for w in struct.unpack("<16H", digest)[: k - len(out)])
+            counter += 1
+        return out
+
+    def _mask(self, field: str, token: str) -> int:
+        """The token's bits as one integer; remembered per encoder, as q-grams repeat in
+        almost every record (a few thousand distinct ones in a caseload)."""
+        mask = self._masks.get((field, token))
+        if mask is None:
+            key, k = self._keys[field]
+            mask = 0
+            for position in self._positions(key, token, k):
+                mask |= 1 << position
+            self._masks[(field, token)] = mask
+        return mask
+
+    def encode_tokens(self, tokens: Mapping[str, set[str]]) -> bytes:
+        bloom = 0
+        for field, values in tokens.items():
+            for token in values:
+                bloom |= self._mask(field, token)
+        width = self.bits
+        for _ in range(self.folds):
+            width //= 2
+            bloom = (bloom & ((1 << width) - 1)) ^ (bloom >> width)
+        return bloom.to_bytes(width // 8, "big")
+
+    def encode(
+        self, person: Mapping[str, Any], governorate: str | None, arrest_date: str | None = None
+    ) -> bytes:
+        """`governorate` and `arrest_date` are those of the first arrest."""
+        return self.encode_tokens(
+            person_tokens(person, governorate, self.q, self._grams, arrest_date)
+        )

@@ -1,0 +1,348 @@
+"""Partner matching: export our consenting cases as keyed encodings, compare files of several
+organisations, and mark our cases another organisation also documents. Writes flush and audit;
+none commits. Audit details carry counts only: no name, label or record id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import secrets
+import stat
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.cases.models import Case
+from casebook.db import new_id, utcnow
+from casebook.encrypted import EncryptedValueError, Vault
+from casebook.keys.models import CaseKey
+from casebook.partners.compare import DEFAULT_THRESHOLD, link
+from casebook.partners.encoding import FORMAT, MIN_SECRET_BYTES, SCHEMA, VERSION, Encoder
+from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
+
+SCOPE = "partner_matching"
+READ_BATCH = 2000
+TAG_PURPOSE = "partners-record"
+EXCLUDED_VERIFICATION = ("rejected", "duplicate")
+
+
+class PartnerInputError(Exception):
+    """A secret file or an encoded file that cannot be used; the message says why."""
+
+
+def read_secret(path: Path) -> bytes:
+    """The shared secret; refused when group- or world-readable or shorter than 32 bytes."""
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PartnerInputError(f"the secret file cannot be read ({exc.strerror})") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PartnerInputError(
+            "the secret file is readable by other users: make it private (chmod 600) and "
+            "consider the secret exposed if others could have read it"
+        )
+    secret = data.strip()
+    if len(secret) < MIN_SECRET_BYTES:
+        raise PartnerInputError(
+            f"the secret file holds {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
+            "(for example 64 random hexadecimal characters agreed with the partners)"
+        )
+    return secret
+
+
+def _vault(session: Session) -> Vault:
+    vault = session.info["vault"]
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def _consents(consent: dict[str, Any] | None) -> bool:
+    entry = (consent or {}).get(SCOPE)
+    return isinstance(entry, dict) and entry.get("granted") is True
+
+
+def _cases(session: Session) -> Iterator[tuple[uuid.UUID, Any, Any, Any, Any]]:
+    last: uuid.UUID | None = None
+    while True:
+        query = (
+            select(Case.id, Case.record_enc, Case.consent_enc, CaseKey.wrapped, CaseKey.dek_version)
+            .outerjoin(CaseKey, CaseKey.owner_id == Case.id)
+            .where(Case.erased_at.is_(None), Case.verification.not_in(EXCLUDED_VERIFICATION))
+            .order_by(Case.id)
+            .limit(READ_BATCH)
+        )
+        if last is not None:
+            query = query.where(Case.id > last)
+        batch = session.execute(query).all()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1][0]
+
+
+@dataclass
+class ExportResult:
+    document: dict[str, Any]
+    exported: int
+    no_consent: int
+    unreadable: int
+
+
+def partners_export(
+    session: Session,
+    actor: Actor,
+    secret: bytes,
+    label: str | None,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """One encoding per live, not rejected or duplicate case whose family consented to partner
+    matching. Each record gets a fresh random id; the link to its case is kept only here as a
+    keyed tag. The records are shuffled so their order says nothing about the cases'."""
+    vault = _vault(session)
+    encoder = Encoder(secret)
+    export = PartnerExport(id=new_id(), created_at=utcnow(), fingerprint=encoder.fingerprint)
+    session.add(export)
+    if label:
+        export.label = label
+    session.flush()
+    records: list[dict[str, str]] = []
+    tags: list[dict[str, Any]] = []
+    no_consent = unreadable = 0
+    for case_id, record_blob, consent_blob, wrapped, version in _cases(session):
+        try:
+            consent = (
+                vault.open_sealed(
+                    case_id, wrapped, version, ("cases", "consent_enc", str(case_id)), consent_blob
+                )
+                if consent_blob is not None
+                else None
+            )
+            if not _consents(consent):
+                no_consent += 1
+                continue
+            record = (
+                vault.open_sealed(
+                    case_id, wrapped, version, ("cases", "record_enc", str(case_id)), record_blob
+                )
+                if record_blob is not None
+                else {}
+            ) or {}
+        except EncryptedValueError:
+            unreadable += 1  # counted and audited, never guessed at
+            continue
+        finally:
+            if progress is not None:
+                progress(1)
+        person = record.get("person") or {}
+        arrests = record.get("arrests") or []
+        governorate = next((a.get("governorate") for a in arrests if a.get("governorate")), None)
+        arrest_date = next((str(a["date"]) for a in arrests if a.get("date")), None)
+        record_id = secrets.token_hex(16)
+        clk = encoder.encode(person, governorate, arrest_date)
+        records.append({"id": record_id, "clk": base64.b64encode(clk).decode()})
+        tags.append(
+            {
+                "tag": vault.keyed_hash(TAG_PURPOSE, record_id),
+                "export_id": export.id,
+                "case_id": case_id,
+            }
+        )
+    random.SystemRandom().shuffle(records)
+    if tags:
+        session.execute(insert(PartnerRecord), tags)
+    export.records = len(records)
+    audit_record(
+        session,
+        actor,
+        "partners.export",
+        object_type="partner_export",
+        object_id=export.id,
+        outcome="success" if not unreadable else "partial",
+        details={"exported": len(records), "no_consent": no_consent, "unreadable": unreadable},
+    )
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "export": str(export.id),
+        "label": label or "",
+        "schema": SCHEMA,
+        "fingerprint": encoder.fingerprint,
+        "count": len(records),
+        "records": records,
+    }
+    return ExportResult(document, len(records), no_consent, unreadable)
+
+
+@dataclass
+class PartnerFile:
+    name: str
+    label: str
+    export: str | None
+    schema: dict[str, Any]
+    fingerprint: str
+    ids: list[str]
+    bits: npt.NDArray[np.uint8] = field(repr=False)
+
+
+def load_file(path: Path) -> PartnerFile:
+    """Read and check one encoded file; PartnerInputError names the file and the problem."""
+    where = path.name
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise PartnerInputError(f"{where}: cannot be read ({exc.strerror})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise PartnerInputError(f"{where}: not a partner-matching file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise PartnerInputError(f"{where}: not a partner-matching file")
+    if doc.get("version") != VERSION:
+        raise PartnerInputError(f"{where}: format version {doc.get('version')!r} is not {VERSION}")
+    schema, fp, records = doc.get("schema"), doc.get("fingerprint"), doc.get("records")
+    if not isinstance(schema, dict) or not isinstance(fp, str) or not isinstance(records, list):
+        raise PartnerInputError(f"{where}: schema, fingerprint or records missing")
+    try:
+        width = int(schema["bits"]) >> int(schema["fold"])
+    except (KeyError, TypeError, ValueError):
+        raise PartnerInputError(f"{where}: the schema has no valid size") from None
+    nbytes = width // 8
+    raw = bytearray()
+    ids: list[str] = []
+    for number, item in enumerate(records, start=1):
+        try:
+            clk = base64.b64decode(item["clk"], validate=True)
+            ids.append(str(item["id"]))
+        except (KeyError, TypeError, binascii.Error):
+            raise PartnerInputError(f"{where}: record {number} is malformed") from None
+        if len(clk) != nbytes:
+            raise PartnerInputError(f"{where}: record {number} is not {width} bits long")
+        raw += clk
+    bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
+    label = str(doc.get("label") or "").strip() or path.stem
+    export = doc.get("export")
+    return PartnerFile(where, label, str(export) if export else None, schema, fp, ids, bits)
+
+
+def check_compatible(files: list[PartnerFile]) -> None:
+    """Files made with another schema or secret would silently match nobody: refuse them."""
+    first = files[0]
+    for other in files[1:]:
+        if other.schema != first.schema:
+            raise PartnerInputError(
+                f"{other.name} was encoded with a different schema than {first.name} "
+                f"({other.schema.get('id')!r} vs {first.schema.get('id')!r}): every partner "
+                "must export with the same casebook partner-matching schema"
+            )
+        if other.fingerprint != first.fingerprint:
+            raise PartnerInputError(
+                f"{other.name} was encoded with a different secret than {first.name}: the "
+                "files cannot be compared; agree one secret and export again"
+            )
+
+
+@dataclass
+class CompareResult:
+    lists: list[str]
+    patterns: dict[str, int]
+    ours_known: bool
+    ours_matched: int = 0
+    marks_added: int = 0
+
+
+def _unique_labels(files: list[PartnerFile]) -> list[str]:
+    labels: list[str] = []
+    for f in files:
+        label, n = f.label, 2
+        while label in labels:
+            label, n = f"{f.label} ({n})", n + 1
+        labels.append(label)
+    return labels
+
+
+def partners_compare(
+    session: Session,
+    actor: Actor,
+    files: list[PartnerFile],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> CompareResult:
+    """Membership-pattern counts over all files; when the first file is one of our exports,
+    each of our matched cases gets a sealed "also documented by" mark per other list."""
+    if len(files) < 2:
+        raise PartnerInputError("compare needs at least two files")
+    check_compatible(files)
+    linkage = link([f.bits for f in files], threshold)
+    labels = _unique_labels(files)
+    result = CompareResult(labels, linkage.patterns(), ours_known=False)
+    ours = files[0]
+    export = None
+    if ours.export is not None:
+        try:
+            export = session.get(PartnerExport, uuid.UUID(ours.export))
+        except ValueError:
+            export = None
+    if export is not None and export.fingerprint == ours.fingerprint:
+        result.ours_known = True
+        vault = _vault(session)
+        matched = linkage.matched(0)
+        result.ours_matched = len(matched)
+        tags = {vault.keyed_hash(TAG_PURPOSE, ours.ids[i]): others for i, others in matched.items()}
+        rows: list[Any] = []
+        tag_list = list(tags)
+        for start in range(0, len(tag_list), 10_000):
+            rows += session.execute(
+                select(PartnerRecord.tag, PartnerRecord.case_id).where(
+                    PartnerRecord.export_id == export.id,
+                    PartnerRecord.tag.in_(tag_list[start : start + 10_000]),
+                )
+            ).all()
+        for tag, case_id in rows:
+            case = session.get(Case, case_id)
+            if case is None or case.erased_at is not None:
+                continue
+            existing = {
+                (m.body or {}).get("label")
+                for m in session.scalars(select(PartnerMark).where(PartnerMark.case_id == case_id))
+            }
+            for d in tags[tag]:
+                if labels[d] in existing:
+                    continue
+                mark = PartnerMark(id=new_id(), case_id=case_id, created_at=utcnow())
+                session.add(mark)
+                mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
+                existing.add(labels[d])
+                result.marks_added += 1
+    audit_record(
+        session,
+        actor,
+        "partners.compare",
+        object_type="partner_export",
+        object_id=export.id if result.ours_known and export is not None else None,
+        details={
+            "lists": len(files),
+            "records": [len(f.ids) for f in files],
+            "threshold": threshold,
+            "ours_matched": result.ours_matched,
+            "marks_added": result.marks_added,
+        },
+    )
+    session.flush()
+    return result
+
+
+def marks_of(session: Session, case_id: uuid.UUID) -> list[dict[str, str]]:
+    """The case's "also documented by" marks, oldest first (for lawyers' case page)."""
+    marks = session.scalars(
+        select(PartnerMark).where(PartnerMark.case_id == case_id).order_by(PartnerMark.created_at)
+    )
+    return [m.body or {} for m in marks]

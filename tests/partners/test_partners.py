@@ -1,0 +1,340 @@
+"""Partner matching: keyed encodings, the export, the comparison and the marks lawyers see."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from casebook.audit.models import AuditEntry
+from casebook.cli import cli
+from casebook.partners.compare import DEFAULT_THRESHOLD, dice, link
+from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder
+from casebook.partners.models import PartnerMark
+from tests.conftest import UserFixture, bearer, login, make_user, minimal_case
+
+SECRET = b"0123456789abcdef0123456789abcdef-shared-by-partners"
+GRANTED = {"granted": True, "date": "2024-05-01"}
+
+
+def _similarity(a: bytes, b: bytes) -> float:
+    x = np.frombuffer(a, np.uint8).reshape(1, -1)
+    y = np.frombuffer(b, np.uint8).reshape(1, -1)
+    zero = np.zeros(1, dtype=np.int64)
+    return float(dice(x, y, zero, zero)[0])
+
+
+PERSON = {
+    "first_name": "أحمد",
+    "father_name": "محمود",
+    "grandfather_name": "عبد الله",
+    "family_name": "الحلبي",
+    "mother_name": "فاطمة",
+    "birth_date": "1985",
+}
+
+
+def test_spelling_variants_match_and_other_people_do_not() -> None:
+    enc = Encoder(SECRET)
+    ours = enc.encode(PERSON, "aleppo")
+    variant = enc.encode(
+        {**PERSON, "first_name": "احمد", "grandfather_name": "عبدالله", "family_name": "حلبي"},
+        "aleppo",
+    )
+    latin = enc.encode(
+        {
+            "first_name": "Ahmad",
+            "father_name": "Mahmoud",
+            "grandfather_name": "Abdullah",
+            "family_name": "Al-Halabi",
+            "mother_name": "Fatima",
+            "birth_date": "1985",
+        },
+        "aleppo",
+    )
+    other = enc.encode(
+        {**PERSON, "first_name": "خالد", "mother_name": "مريم", "birth_date": "1990"}, "homs"
+    )
+    assert _similarity(ours, variant) > 0.95
+    assert _similarity(ours, latin) >= DEFAULT_THRESHOLD  # across scripts
+    assert _similarity(ours, other) < DEFAULT_THRESHOLD
+    assert len(ours) == SCHEMA["bits"] >> SCHEMA["fold"] >> 3
+
+
+def test_another_secret_gives_unrelated_encodings() -> None:
+    a = Encoder(SECRET).encode(PERSON, "aleppo")
+    b = Encoder(SECRET[::-1]).encode(PERSON, "aleppo")
+    assert _similarity(a, b) < 0.7
+    assert Encoder(SECRET).fingerprint != Encoder(SECRET[::-1]).fingerprint
+    with pytest.raises(ValueError, match="at least 32"):
+        Encoder(b"short")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=1, max_size=30), st.integers(1900, 2020))
+def test_encoding_is_deterministic_and_fixed_width(name: str, year: int) -> None:
+    enc = Encoder(SECRET)
+    person = {"first_name": name, "family_name": name[::-1], "birth_date": str(year)}
+    assert enc.encode(person, None) == enc.encode(dict(person), None)
+    assert len(enc.encode(person, None)) == 128
+
+
+def _bits(rows: list[list[int]]) -> Any:
+    out = np.zeros((len(rows), 128), dtype=np.uint8)
+    for i, positions in enumerate(rows):
+        for p in positions:
+            out[i, p >> 3] |= 1 << (7 - (p & 7))
+    return out
+
+
+def test_three_lists_cluster_one_to_one_and_count_patterns() -> None:
+    rng = np.random.default_rng(1)
+    people = [sorted(rng.choice(1024, 300, replace=False).tolist()) for _ in range(6)]
+    # person 0 on all three lists, 1 on lists 1 and 2, 2 on lists 1 and 3, 3..5 alone
+    lists = [
+        _bits([people[0], people[1], people[2], people[3]]),
+        _bits([people[1], people[0], people[4]]),
+        _bits([people[2], people[0], people[5], people[0][:-10]]),  # a near-copy of person 0
+    ]
+    result = link(lists, 0.8)
+    assert result.patterns() == {
+        "111": 1,
+        "110": 1,
+        "101": 1,
+        "100": 1,
+        "011": 0,
+        "010": 1,
+        "001": 2,
+    }
+    for cluster in result.clusters:
+        assert len({d for d, _ in cluster}) == len(cluster)  # at most one record per list
+    assert result.matched(0) == {0: [1, 2], 1: [1], 2: [2]}
+
+
+# -- the commands, end to end ---------------------------------------------------------------------
+
+
+def _invoke(app: Flask, *args: str) -> Result:
+    return app.test_cli_runner().invoke(cli, list(args))
+
+
+def _secret_file(tmp_path: Path, data: bytes = SECRET, mode: int = 0o600) -> Path:
+    path = tmp_path / "secret"
+    path.write_bytes(data)
+    path.chmod(mode)
+    return path
+
+
+def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: str) -> Path:
+    """Another organisation's export, made with the same schema and secret."""
+    enc = Encoder(SECRET)
+    path.write_text(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "label": label,
+                "schema": SCHEMA,
+                "fingerprint": enc.fingerprint,
+                "records": [
+                    {"id": f"r{i}", "clk": base64.b64encode(enc.encode(p, g)).decode()}
+                    for i, (p, g) in enumerate(people)
+                ],
+            }
+        )
+    )
+    return path
+
+
+def _cases(app: Flask, client: FlaskClient) -> tuple[dict[str, dict[str, Any]], UserFixture]:
+    documenter = make_user(app, "documenter")
+    h = bearer(app, documenter)
+    made = {}
+    for key, person, consent in (
+        ("consenting", PERSON, {"partner_matching": GRANTED}),
+        (
+            "revoked",
+            {**PERSON, "first_name": "خالد", "birth_date": "1970"},
+            {"partner_matching": {"granted": False, "date": "2024-06-01"}},
+        ),
+        ("silent", {**PERSON, "first_name": "يوسف", "birth_date": "1999"}, {}),
+    ):
+        case = minimal_case(**person)
+        case["consent"] = {**case["consent"], **consent}  # type: ignore[dict-item]
+        resp = client.post("/api/v1/cases", json=case, headers=h)
+        assert resp.status_code == 201, resp.get_json()
+        made[key] = resp.get_json()
+    return made, documenter
+
+
+def test_export_compare_and_mark_for_lawyers(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    made, documenter = _cases(app, client)
+    secret = _secret_file(tmp_path)
+    ours = tmp_path / "ours.json"
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Us"
+    )
+    assert out.exit_code == 0, out.output
+    assert "1 cases exported" in out.output and "2 left out without consent" in out.output
+    doc = json.loads(ours.read_text())
+    assert doc["count"] == 1 and doc["schema"] == SCHEMA
+    text = ours.read_text()
+    for case in made.values():  # no case id or reference in the file
+        assert case["id"] not in text and case["reference"] not in text
+        assert case["id"].replace("-", "") not in text
+
+    theirs = _partner_file(
+        tmp_path / "theirs.json",
+        [
+            (
+                {
+                    "first_name": "Ahmad",
+                    "father_name": "Mahmoud",
+                    "grandfather_name": "Abdullah",
+                    "family_name": "Halabi",
+                    "mother_name": "Fatima",
+                    "birth_date": "1985",
+                },
+                "aleppo",
+            ),
+            ({"first_name": "سمير", "family_name": "الخطيب", "birth_date": "1960"}, "daraa"),
+        ],
+        label="Partner Org",
+    )
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
+    assert out.exit_code == 0, out.output
+    counts = json.loads(out.stdout.splitlines()[0])
+    assert counts == {"lists": ["Us", "Partner Org"], "patterns": {"11": 1, "10": 0, "01": 1}}
+    again = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
+    assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count", "1,1,1", "1,0,0"]
+    assert "0 new marks" in again.output  # comparing again adds no second mark
+
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        marks = s.scalars(select(PartnerMark)).all()
+        assert len(marks) == 1 and str(marks[0].case_id) == made["consenting"]["id"]
+        assert b"Partner Org" not in marks[0].body_enc  # sealed
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action.like("partners.%"))).all()
+        assert [e.action for e in entries][-3:] == [
+            "partners.export",
+            "partners.compare",
+            "partners.compare",
+        ]
+        assert all("Partner" not in e.details and "أحمد" not in e.details for e in entries)
+
+    lawyer = make_user(app, "lawyer")
+    login(client, lawyer)
+    page = client.get(f"/cases/{made['consenting']['id']}").get_data(as_text=True)
+    assert "Also documented by" in page and "Partner Org" in page
+    own = app.test_client()
+    login(own, documenter)
+    page = own.get(f"/cases/{made['consenting']['id']}")
+    assert page.status_code == 200 and "Partner Org" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "mode", "message"),
+    [
+        (SECRET, 0o644, "readable by other users"),
+        (SECRET, 0o640, "readable by other users"),
+        (b"too short\n", 0o600, "at least 32"),
+    ],
+)
+def test_weak_secret_files_are_refused(
+    app: Flask, client: FlaskClient, tmp_path: Path, data: bytes, mode: int, message: str
+) -> None:
+    _cases(app, client)
+    secret = _secret_file(tmp_path, data, mode)
+    out = _invoke(
+        app, "partners", "export", "-o", str(tmp_path / "x.json"), "--secret-file", str(secret)
+    )
+    assert out.exit_code != 0 and message in out.output
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_files_of_another_secret_or_schema_are_refused(app: Flask, tmp_path: Path) -> None:
+    ours = _partner_file(tmp_path / "a.json", [(PERSON, "aleppo")], "A")
+    theirs = _partner_file(tmp_path / "b.json", [(PERSON, "aleppo")], "B")
+    doc = json.loads(theirs.read_text())
+    doc["fingerprint"] = Encoder(SECRET[::-1]).fingerprint
+    theirs.write_text(json.dumps(doc))
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs))
+    assert out.exit_code != 0 and "different secret" in out.output
+    doc["schema"] = {**SCHEMA, "id": "someone-else-1"}
+    theirs.write_text(json.dumps(doc))
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs))
+    assert out.exit_code != 0 and "different schema" in out.output
+    out = _invoke(app, "partners", "compare", str(ours), str(ours.with_name("a.json")))
+    assert out.exit_code == 0 and "not an export of this casebook" in out.output
+
+
+# -- the consent scope ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "consent.partner_matching",
+        "consent to partner matching",
+        "Consent Partner matching",
+        "موافقة المطابقة مع الشركاء",
+        "موافقة المطابقة المشفرة مع منظمات شريكة",
+    ],
+)
+def test_import_columns_take_the_partner_matching_consent(app: Flask, header: str) -> None:
+    from casebook.audit.services import Actor
+    from casebook.cases.models import Case
+    from casebook.imports.services import import_file
+
+    headers = ["الاسم الأول", "الكنية", "consent.documentation", "consent.documentation_date"]
+    headers += [header, "consent.partner_matching_date"]
+    row = ["أحمد", "الحلبي", "نعم", "2024-05-01", "نعم", "2024-05-02"]
+    data = (",".join(headers) + "\n" + ",".join(row) + "\n").encode()
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        result = import_file(s, Actor.cli(), data, "cases.csv", created_by=None)
+    assert result.imported == 1, result
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        case = s.scalars(select(Case)).one()
+        assert (case.consent or {})["partner_matching"]["granted"] is True
+
+
+def test_case_form_offers_the_partner_matching_consent(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "documenter"))
+    assert "Partner matching" in client.get("/cases/new").get_data(as_text=True)
+    arabic = app.test_client()
+    login(arabic, make_user(app, "documenter", language="ar"))
+    assert "المطابقة المشفرة مع منظمات شريكة" in arabic.get("/cases/new").get_data(as_text=True)
+
+
+def test_rejected_cases_are_never_exported(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    made, _ = _cases(app, client)
+    h = bearer(app, make_user(app, "lawyer"))
+    resp = client.post(
+        f"/api/v1/cases/{made['consenting']['id']}/review",
+        json={"verification": "rejected", "note": "not a disappearance"},
+        headers=h,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    out = _invoke(
+        app,
+        "partners",
+        "export",
+        "-o",
+        str(tmp_path / "o.json"),
+        "--secret-file",
+        str(_secret_file(tmp_path)),
+    )
+    assert out.exit_code == 0, out.output
+    assert "0 cases exported" in out.output and "2 left out without consent" in out.output
+    assert json.loads((tmp_path / "o.json").read_text())["records"] == []

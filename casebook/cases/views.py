@@ -40,7 +40,7 @@ from casebook.cases.services import (
 )
 from casebook.messages import localise_message
 from casebook.partners.services import marks_of
-from casebook.web import current_actor, error_response, recent_auth, requires
+from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

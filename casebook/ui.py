@@ -144,6 +144,19 @@ ACTION_LABELS = {
     "user.reauth": _l("Identity confirmed again"),
     "user.role_change": _l("Role changed"),
     "user.reset_2fa": _l("Two-step sign-in reset"),
+    "case.access_denied": _l("Refused: case not available to this account"),
+    "attachment.access_denied": _l("Refused: file not available to this account"),
+    "import.access_denied": _l("Refused: import report not available to this account"),
+    "case.consent_revoke": _l("Consent withdrawn"),
+    "keys.create": _l("Keys created"),
+    "login.locked": _l("Sign-in stopped after wrong codes"),
+    "partners.compare": _l("Partner lists compared"),
+    "partners.export": _l("Encodings exported for partner matching"),
+    "stats.estimate": _l("Estimate of the total produced"),
+    "token.second_factor": _l("Second factor checked for a token request"),
+    "user.role_change_request": _l("Role change requested"),
+    "user.role_change_approve": _l("Role change approved"),
+    "user.role_change_reject": _l("Role change rejected"),
 }
 
 

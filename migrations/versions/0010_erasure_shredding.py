@@ -1,7 +1,7 @@
 """erasure: note the KEK that wrapped each destroyed data key; import fingerprints per importer
 
 Revision ID: 0010b
-Revises: 0008
+Revises: 0009a
 Create Date: 2026-12-03
 
 An erasure is complete everywhere (old tuples, WAL, backups) only once the KEK that wrapped

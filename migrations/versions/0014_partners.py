@@ -1,7 +1,7 @@
 """partners: our partner-matching exports, keyed record tags and sealed "also documented" marks
 
 Revision ID: 0014f
-Revises: 0008
+Revises: 0010b
 Create Date: 2026-12-03
 """
 from alembic import op
@@ -10,7 +10,7 @@ import casebook.db
 
 
 revision = '0014f'
-down_revision = '0008'
+down_revision = '0010b'
 branch_labels = None
 depends_on = None
 

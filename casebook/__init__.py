@@ -123,6 +123,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     _wire_login(app, csrf)
     limiter.init_app(app)
     _register_blueprints(app)
+    from casebook.events import connect_receivers
+
+    connect_receivers()
     from casebook.auth.permissions import Permission
 
     app.jinja_env.globals.update(

@@ -37,6 +37,7 @@ from casebook.cases.services import (
     testimony_add,
 )
 from casebook.encrypted import Vault
+from casebook.events import case_entered, send_required
 from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1/cases")
@@ -87,9 +88,8 @@ def create() -> Any:
 def possible_duplicates(case: Case) -> dict[str, Any]:
     """The check at entry, as the person entering may hear it: everyone learns that a lawyer
     will review a possible duplicate; only those who may read every case learn which."""
-    from casebook.linkage.services import entry_check
-
-    similar = entry_check(db.session(), current_actor(), case)
+    answers = send_required(case_entered, db.session(), actor=current_actor(), case=case)
+    similar = [c for answer in answers for c in answer]
     if not similar:
         return {"possible_duplicate": False}
     out: dict[str, Any] = {

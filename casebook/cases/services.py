@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from casebook import db
@@ -43,11 +43,10 @@ from casebook.cases.schemas import (
     flatten_errors,
 )
 from casebook.encrypted import Vault, seal_json
-from casebook.imports.models import ImportFingerprint
+from casebook.events import case_counts_changed, case_erased, send_required
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
-from casebook.stats.queries import stats_touch
 
 _INDEX_TABLE: Table = CaseIndex.__table__  # type: ignore[assignment]
 RECORD_SECTIONS = ("person", "arrests", "detention", "status", "family_actions")
@@ -102,7 +101,7 @@ def _seal(
     *,
     new: bool = False,
 ) -> None:
-    stats_touch(session)  # the facets change: cached statistics are stale
+    send_required(case_counts_changed, session)  # the facets change: cached statistics are stale
     case.record = record
     case.consent = consent
     case.facets = keys.facets(record, consent)
@@ -244,7 +243,7 @@ def case_insert_validated(
         session.execute(_INDEX_TABLE.insert(), index_rows)
     if testimony_rows:
         session.execute(_table(Testimony).insert(), testimony_rows)
-    stats_touch(session)
+    send_required(case_counts_changed, session)
     audit_record_many(session, actor, action, "case", audit_items)
     return out
 
@@ -417,7 +416,7 @@ def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
         duplicate_of = target.id
     case.verification = clean["verification"]
     case.duplicate_of = duplicate_of
-    stats_touch(session)
+    send_required(case_counts_changed, session)
     if clean.get("note"):
         _legal_note(case, actor, clean["note"])
     case.updated_at = datetime.now(UTC)
@@ -556,23 +555,16 @@ def _tombstone(session: Session, actor: Actor, case: Case) -> list[uuid.UUID]:
         setattr(case, column, None)
     case.erased_at = datetime.now(UTC)
     case.erased_by = actor.label
-    stats_touch(session)
+    send_required(case_counts_changed, session)
     return attachment_ids
 
 
 def _drop_references(session: Session, case_id: uuid.UUID) -> None:
-    """Every other row that names the case goes with it: review items of the linkage (pairs,
-    with their scores, and outside-list rows sealed under the system key, which erasing the
-    case's data key would not make unreadable), import fingerprints, and other cases' links
-    to it as the case they duplicate."""
-    from casebook.linkage.models import MatchCandidate
-
-    session.execute(
-        delete(MatchCandidate).where(
-            or_(MatchCandidate.case_a == case_id, MatchCandidate.case_b == case_id)
-        )
-    )
-    session.execute(delete(ImportFingerprint).where(ImportFingerprint.case_id == case_id))
+    """Every other row that names the case goes with it: the packages that keep rows about
+    cases (linkage review items and outside-list rows, import fingerprints, partner-matching
+    records) drop theirs on the `case_erased` signal, in this transaction; other cases' links
+    to it as the case they duplicate are dropped here."""
+    send_required(case_erased, session, case_id=case_id)
     session.execute(update(Case).where(Case.duplicate_of == case_id).values(duplicate_of=None))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -309,3 +309,9 @@ def _take(
 
 
 __all__ = ["ImportFileError", "ImportResult", "import_file", "report_csv"]
+
+
+def fingerprints_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:
+    """On `case_erased`: the case's import fingerprints go, so no dry run can tell that an
+    identical case existed."""
+    session.execute(delete(ImportFingerprint).where(ImportFingerprint.case_id == case_id))

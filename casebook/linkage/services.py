@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -453,3 +453,20 @@ def case_merge(
             "attachments": len(attachments),
         },
     )
+
+
+def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:
+    """On `case_erased`: the review items naming the case (pairs with their scores, outside-list
+    rows sealed under the system key, which destroying the case's key would leave readable)."""
+    session.execute(
+        delete(MatchCandidate).where(
+            or_(MatchCandidate.case_a == case_id, MatchCandidate.case_b == case_id)
+        )
+    )
+
+
+def entry_check_receiver(
+    session: Session, *, actor: Actor, case: Case, **_: object
+) -> list[Case]:
+    """On `case_entered`: the check at entry, answered to the case package."""
+    return entry_check(session, actor, case)

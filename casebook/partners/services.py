@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -346,3 +346,9 @@ def marks_of(session: Session, case_id: uuid.UUID) -> list[dict[str, str]]:
         select(PartnerMark).where(PartnerMark.case_id == case_id).order_by(PartnerMark.created_at)
     )
     return [m.body or {} for m in marks]
+
+
+def partner_rows_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:
+    """On `case_erased`: the case's exported-record tags and its "also documented by" marks."""
+    session.execute(delete(PartnerRecord).where(PartnerRecord.case_id == case_id))
+    session.execute(delete(PartnerMark).where(PartnerMark.case_id == case_id))

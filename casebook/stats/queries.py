@@ -159,3 +159,8 @@ class StatsCache:
             if len(self._data) >= self._size:
                 self._data.pop(next(iter(self._data)))
             self._data[key] = value
+
+
+def stats_touch_receiver(session: Session, **_: object) -> None:
+    """The `case_counts_changed` signal's receiver (cases send it; they do not import stats)."""
+    stats_touch(session)

@@ -338,3 +338,38 @@ def test_rejected_cases_are_never_exported(app: Flask, client: FlaskClient, tmp_
     assert out.exit_code == 0, out.output
     assert "0 cases exported" in out.output and "2 left out without consent" in out.output
     assert json.loads((tmp_path / "o.json").read_text())["records"] == []
+
+
+def test_erasing_a_case_drops_its_partner_rows(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """Erasure reaches partner matching too (through the case_erased signal): the exported
+    record's tag and the "also documented by" mark go with the case, in the same request."""
+    from casebook.partners.models import PartnerRecord
+    from tests.conftest import fresh_code
+
+    made, _documenter = _cases(app, client)
+    secret = _secret_file(tmp_path)
+    ours = tmp_path / "ours.json"
+    assert (
+        _invoke(app, "partners", "export", "-o", str(ours), "--secret-file", str(secret)).exit_code
+        == 0
+    )
+    theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], label="Partner Org")
+    assert _invoke(app, "partners", "compare", str(ours), str(theirs)).exit_code == 0
+    case = made["consenting"]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        tagged = s.scalars(select(PartnerRecord.case_id)).all()
+        marked = s.scalars(select(PartnerMark.case_id)).all()
+    assert [str(c) for c in tagged] == [case["id"]] and [str(c) for c in marked] == [case["id"]]
+
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    erased = client.post(
+        f"/api/v1/cases/{case['id']}/erase",
+        json={"confirm": case["reference"]},
+        headers=fresh_code(app, lawyer),
+    )
+    assert erased.status_code == 200, erased.get_json()
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(PartnerRecord)).all() == []
+        assert s.scalars(select(PartnerMark)).all() == []

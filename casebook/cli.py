@@ -392,25 +392,33 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
     {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
+    from casebook.linkage.model import LinkageError
     from casebook.linkage.services import dedupe_run
 
     require_migrated()
     total = _case_count()
+    if total < 2:
+        click.echo("nothing to compare: fewer than two cases", err=True)
+        return
     bar: Any
-    with (
-        _session() as s,
-        s.begin(),
-        click.progressbar(
-            length=total, label="reading and normalising cases", file=sys.stderr
-        ) as bar,
-    ):
-        result = dedupe_run(
-            s,
-            Actor.cli(),
-            threshold=threshold,
-            memory_limit=_settings().linkage_memory,
-            progress=bar.update,
-        )
+    try:
+        with (
+            _session() as s,
+            s.begin(),
+            click.progressbar(
+                length=total, label="reading and normalising cases", file=sys.stderr
+            ) as bar,
+        ):
+            result = dedupe_run(
+                s,
+                Actor.cli(),
+                threshold=threshold,
+                memory_limit=_settings().linkage_memory,
+                progress=bar.update,
+            )
+    except LinkageError as exc:  # rolled back: nothing reached the review queue
+        raise click.ClickException(f"{exc}; nothing was written") from None
+    click.echo(result.report.summary(), err=True)
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue",
         err=True,
@@ -438,24 +446,29 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
         rows = read_list(Path(file).read_bytes(), Path(file).name)
     except ImportFileError as exc:
         raise click.ClickException("; ".join(exc.problems)) from None
+    from casebook.linkage.model import LinkageError
+
     bar: Any
-    with (
-        _session() as s,
-        s.begin(),
-        click.progressbar(
-            length=_case_count(), label="reading and normalising cases", file=sys.stderr
-        ) as bar,
-    ):
-        result = list_match(
-            s,
-            Actor.cli(),
-            rows,
-            label=Path(file).name,
-            created_by=None,
-            threshold=threshold,
-            memory_limit=_settings().linkage_memory,
-            progress=bar.update,
-        )
+    try:
+        with (
+            _session() as s,
+            s.begin(),
+            click.progressbar(
+                length=_case_count(), label="reading and normalising cases", file=sys.stderr
+            ) as bar,
+        ):
+            result = list_match(
+                s,
+                Actor.cli(),
+                rows,
+                label=Path(file).name,
+                created_by=None,
+                threshold=threshold,
+                memory_limit=_settings().linkage_memory,
+                progress=bar.update,
+            )
+    except LinkageError as exc:
+        raise click.ClickException(f"{exc}; nothing was written") from None
     click.echo(f"{len(result.matches)} possible matches for {result.rows} rows", err=True)
     for row, reference, score in result.matches:
         if fmt == "json":

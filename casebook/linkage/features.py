@@ -85,3 +85,9 @@ def person_features(
     arrest_date = next((str(a["date"]) for a in arrests or [] if a.get("date")), "")
     row["arrest_year"] = int(arrest_date[:4]) if arrest_date[:4].isdigit() else None
     return row
+
+
+def feature_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for records shaped {"id", "person", "arrests"} (generators, benches, tests)."""
+    forms = name_forms_memo()
+    return [person_features(r["id"], r["person"], r.get("arrests"), forms) for r in records]

@@ -12,14 +12,19 @@ passes) with two departures measured in bench/README.md: the arrest year is comp
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from casebook.linkage.features import COLUMNS, INTEGER_COLUMNS
 
 DEFAULT_MEMORY = "8GB"
 CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
+EXPECTED_FLOOR = 0.01  # pairs below this add nothing visible to the expected count
 
 
 def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
@@ -32,6 +37,10 @@ def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_external_access = false")  # last: it locks the settings above
     return con
+
+
+def register_functions(con: Any) -> None:
+    """SQL functions the comparisons call (none yet beyond DuckDB's own)."""
 
 
 def _table(rows: Iterable[dict[str, Any]]) -> Any:
@@ -144,40 +153,277 @@ def _settings() -> Any:
     )
 
 
-def _estimate_prior(linker: Any, records: int) -> None:
+class LinkageError(Exception):
+    """A run that cannot score: the message says why and what to change. Nothing is written."""
+
+
+@dataclass
+class Scored:
+    """What a run scored and with which model: a run always says this, so an empty result
+    can be told apart from a model that could not score."""
+
+    pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    records: int = 0
+    comparisons: int = 0  # candidate pairs the blocking rules made and the model scored
+    expected_pairs: float = 0.0  # sum of match probabilities over the scored pairs
+    model: str = "none"  # "shipped" or "refined"; "none" when there was nothing to compare
+    notes: list[str] = field(default_factory=list)  # why refinement was skipped or refused
+
+    @property
+    def nothing_to_compare(self) -> bool:
+        return self.records < 2
+
+    def summary(self) -> str:
+        """One line for the CLI, the web page and the log (counts and model only, no names)."""
+        if self.nothing_to_compare:
+            return "nothing to compare: fewer than two cases"
+        why = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return (
+            f"model: {self.model}{why}; {self.records} records, {self.comparisons} pairs "
+            f"compared, {self.expected_pairs:.1f} expected duplicate pairs"
+        )
+
+
+DEFAULTS_PATH = Path(__file__).with_name("default_model.json")
+REFINE_MIN_RECORDS = 3000  # below this EM sees too few pairs to learn from (issue measured)
+U_SAMPLE_MIN_RECORDS = 500  # below this the random sample of pairs is too thin for u
+M_FLOOR = 1e-4  # a refined level below this (and not shipped below it) means EM collapsed
+PAIRS_PER_RECORD_BAND = (0.002, 1.0)  # plausible duplicate pairs per record
+
+
+def load_defaults(path: Path = DEFAULTS_PATH) -> dict[str, Any]:
+    """The shipped model (bench/linkage_defaults.py made it from the documented generator)."""
+    with path.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+def _levels(linker: Any) -> Iterator[tuple[str, int, Any]]:
+    for comparison in linker._settings_obj.comparisons:
+        for i, level in enumerate(comparison._comparison_levels_excluding_null):
+            yield comparison.output_column_name, i, level
+
+
+def _apply_defaults(linker: Any, defaults: dict[str, Any], records: int, *, u: bool) -> None:
+    """Set every level's m (and u, unless this caseload estimates its own) and the prior from
+    the shipped model; the prior scales with the caseload (duplicate pairs per record)."""
+    shipped = defaults["comparisons"]
+    for name, i, level in _levels(linker):
+        try:
+            entry = shipped[name][i]
+        except (KeyError, IndexError):
+            raise LinkageError(
+                f"the shipped linkage model has no level {i} of {name}: regenerate it "
+                "(python -m bench.linkage_defaults)"
+            ) from None
+        if entry["label"] != level.label_for_charts:
+            raise LinkageError(
+                f"the shipped linkage model's level {i} of {name} is {entry['label']!r}, "
+                f"the code's is {level.label_for_charts!r}: regenerate it"
+            )
+        level.m_probability = entry["m"]
+        if u:
+            level.u_probability = entry["u"]
+    linker._settings_obj.probability_two_random_records_match = _prior(
+        defaults["pairs_per_record"], records
+    )
+
+
+def _prior(pairs_per_record: float, records: int) -> float:
+    return min(0.5, pairs_per_record * records / max(1, records * (records - 1) // 2))
+
+
+def _sane(linker: Any, defaults: dict[str, Any], records: int) -> list[str]:
+    """Why a refined model must not be used (empty when it may): a level's m below the floor
+    that the shipped model keeps above it, a match level that no longer favours a match, or
+    a prior outside the plausible band of duplicate pairs per record."""
+    problems: list[str] = []
+    shipped = defaults["comparisons"]
+    for name, i, level in _levels(linker):
+        m, u, was = level.m_probability, level.u_probability, shipped[name][i]
+        if m is None or not math.isfinite(m):
+            problems.append(f"{name} level {i} has no m")
+        elif m < M_FLOOR <= was["m"]:
+            problems.append(f"{name} level {i} m {m:.2g} below floor")
+        elif was["m"] > 5 * was["u"] and u is not None and m <= u:
+            problems.append(f"{name} level {i} no longer favours a match")
+    prior = linker._settings_obj._probability_two_random_records_match
+    low, high = PAIRS_PER_RECORD_BAND
+    pairs_per_record = prior * (records - 1) / 2
+    if not low <= pairs_per_record <= high:
+        problems.append(f"prior {pairs_per_record:.3g} pairs per record outside the band")
+    return problems
+
+
+def _estimate_prior(linker: Any) -> bool:
     """The share of pairs that are matches, from pairs agreeing on four names and the birth
-    year (taken to find 70% of them); a small caseload may have none such, and then one
-    duplicate per five people is assumed rather than none at all."""
+    year (taken to find 70% of them). False (and the shipped prior kept) when no pair agrees."""
     from splink import block_on
 
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("first", "father", "family", "birth_year")], recall=0.7
-    )
     settings = linker._settings_obj  # Splink offers no public setter for the prior
-    if not settings._probability_two_random_records_match > 0:
-        settings._probability_two_random_records_match = min(0.5, 0.4 / max(records, 2))
+    before = settings._probability_two_random_records_match
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("first", "father", "family", "birth_year")], recall=0.7
+        )
+    except (ValueError, ZeroDivisionError):
+        settings._probability_two_random_records_match = before
+        return False
+    found = settings._probability_two_random_records_match
+    if not (found > 0 and math.isfinite(found)):
+        settings._probability_two_random_records_match = before
+        return False
+    return True
 
 
-def _train(linker: Any, rule: Any) -> None:
-    """One EM pass. On a small caseload a pass can find too few pairs to learn from; the
-    parameters then keep their previous (or Splink's default) values rather than fail the run."""
+def _train(linker: Any, rule: Any) -> str | None:
+    """One EM pass; the reason it failed, or None. A failed pass leaves the model exactly as it
+    was before it: Splink's training session filters the linker's own comparisons and drives
+    its prior (to ~1e-82 on a small caseload) before it can fail, and restores neither."""
     import duckdb
     from splink.internals.exceptions import EMTrainingException
 
-    # Splink takes the comparisons a pass cannot train out of the linker's own model and puts
-    # them back only when the pass succeeds: after a failed pass the next pass, and predict,
-    # would run without them (a small caseload scored without first or family names).
-    model = linker._settings_obj.core_model_settings
-    comparisons = list(model.comparisons)
+    settings = linker._settings_obj
+    before = settings.core_model_settings.copy()
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
     except (EMTrainingException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
-        model.comparisons = comparisons
+        settings.core_model_settings = before
         logging.getLogger("casebook.linkage").warning(
             "linkage training pass skipped", extra={"reason": type(exc).__name__}
         )
+        return type(exc).__name__
+    return None
+
+
+def _refine(linker: Any, defaults: dict[str, Any], records: int, seed: int) -> list[str]:
+    """EM on this caseload, starting from the shipped model, kept only if it passes `_sane`;
+    otherwise the shipped model is put back. Returns notes for the run's report."""
+    from splink import block_on
+
+    shipped = linker._settings_obj.core_model_settings.copy()
+    if not _estimate_prior(linker):
+        return ["no pairs to estimate the prior from: shipped model"]
+    # Two EM passes, each blocked on skeletons of what it does not train, so that every level
+    # is trained by a pass that sees pairs written in two scripts. Each pass also holds one
+    # year or place fixed that the other trains: with three names alone a million-case pass
+    # made more pairs than DuckDB's memory holds (EM is not chunked).
+    failed = [
+        reason
+        for rule in (
+            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
+            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
+        )
+        if (reason := _train(linker, rule)) is not None
+    ]
+    problems = [f"training pass failed ({r})" for r in failed] or _sane(linker, defaults, records)
+    if problems:
+        linker._settings_obj.core_model_settings = shipped
+        return [f"refinement refused, shipped model used: {problems[0]}"]
+    return []
+
+
+def _count_comparisons(api: Any, frame: Any) -> int:
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    counts = count_comparisons_from_blocking_rules(
+        frame,
+        blocking_rules=blocking_rules(),
+        link_type="dedupe_only",
+        record_sample_proportion=1.0,
+    )
+    return int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+
+
+def score(
+    rows: Iterable[dict[str, Any]],
+    *,
+    threshold: float,
+    memory_limit: str = DEFAULT_MEMORY,
+    seed: int = 7,
+    refine: bool | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Scored:
+    """Every pair scored at or above `threshold` with the report of the run. The shipped
+    model is always the start; u is estimated from this caseload when it is large enough for
+    a random sample of pairs, and EM refines m and the prior only on caseloads of at least
+    REFINE_MIN_RECORDS (or when `refine` says so) and only if the result is sane. Raises
+    LinkageError when the run cannot score (memory, a broken shipped model)."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+    from splink.internals.exceptions import SplinkException
+
+    for name in ("splink", "splink.internals"):  # its warnings name model levels, not people
+        logging.getLogger(name).setLevel(logging.ERROR)
+    table = _table(rows)
+    records = table.num_rows
+    if records < 2:
+        return Scored(records=records)
+    defaults = defaults or load_defaults()
+    con = private_duckdb(memory_limit)
+    notes: list[str] = []
+    try:
+        api = DuckDBAPI(connection=con)
+        register_functions(con)
+        frame = api.register(table)
+        linker = Linker(frame, _settings(), log_level=logging.ERROR)
+        sample_u = records >= U_SAMPLE_MIN_RECORDS
+        _apply_defaults(linker, defaults, records, u=not sample_u)
+        if sample_u:
+            linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        else:
+            notes.append("shipped u (caseload too small to sample)")
+        if refine is None:
+            refine = records >= REFINE_MIN_RECORDS
+        if refine:
+            refused = _refine(linker, defaults, records, seed)
+            notes += refused
+            model = "shipped" if refused else "refined"
+        else:
+            model = "shipped"
+            notes.append(f"under {REFINE_MIN_RECORDS} records: not refined")
+        comparisons = _count_comparisons(api, frame)
+        # chunks bound the memory of a large run (DuckDB may not spill to disk)
+        chunks = max(1, -(-records // CHUNK_RECORDS))
+        floor = min(threshold, EXPECTED_FLOOR)
+        predictions = linker.inference.predict(
+            threshold_match_probability=floor,
+            num_chunks_left=chunks,
+            num_chunks_right=1,
+        )
+        table_name = predictions.physical_name  # Splink's own table, not input
+        expected = con.execute(
+            f"SELECT coalesce(sum(match_probability), 0) FROM {table_name}"  # noqa: S608  # nosec B608
+        ).fetchone()
+        result = con.execute(
+            f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name} "  # noqa: S608  # nosec B608
+            "WHERE match_probability >= ?",
+            [threshold],
+        ).fetchall()
+    except (duckdb.OutOfMemoryException, SplinkException) as exc:
+        # Splink wraps DuckDB's error; anything other than memory is not ours to reword
+        if (
+            not isinstance(exc, duckdb.OutOfMemoryException)
+            and not isinstance(exc.__cause__, duckdb.OutOfMemoryException)
+            and "Out of Memory" not in str(exc)
+        ):
+            raise
+        raise LinkageError(
+            f"the run needs more memory than CASEBOOK_LINKAGE_MEMORY ({memory_limit}) allows "
+            f"for {records} records: raise it (DuckDB may not spill names to disk)"
+        ) from None
+    finally:
+        con.close()
+    return Scored(
+        pairs=[(str(a), str(b), float(p)) for a, b, p in result],
+        records=records,
+        comparisons=comparisons,
+        expected_pairs=float(expected[0] if expected else 0.0),
+        model=model,
+        notes=notes,
+    )
 
 
 def score_pairs(
@@ -188,41 +434,4 @@ def score_pairs(
     seed: int = 7,
 ) -> list[tuple[str, str, float]]:
     """Every pair scored at or above `threshold`: (unique_id_l, unique_id_r, probability)."""
-    from splink import DuckDBAPI, Linker, block_on
-
-    for name in ("splink", "splink.internals"):  # its warnings name model levels, not people
-        logging.getLogger(name).setLevel(logging.ERROR)
-    table = _table(rows)
-    if table.num_rows < 2:
-        return []
-    con = private_duckdb(memory_limit)
-    try:
-        api = DuckDBAPI(connection=con)
-        frame = api.register(table)
-        linker = Linker(frame, _settings(), log_level=logging.ERROR)
-        _estimate_prior(linker, table.num_rows)
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-        # Two EM passes, each blocked on skeletons of what it does not train, so that every
-        # level is trained by a pass that sees pairs written in two scripts; a pass blocked on
-        # Arabic forms would see almost none and drive those levels to zero. Each pass also
-        # holds one year or place fixed that the other trains: with three names alone a
-        # million-case pass made more pairs than DuckDB's memory holds (EM is not chunked).
-        for rule in (
-            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
-            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
-        ):
-            _train(linker, rule)
-        # chunks bound the memory of a large run (DuckDB may not spill to disk)
-        chunks = max(1, -(-table.num_rows // CHUNK_RECORDS))
-        predictions = linker.inference.predict(
-            threshold_match_probability=threshold,
-            num_chunks_left=chunks,
-            num_chunks_right=1,
-        )
-        table_name = predictions.physical_name  # Splink's own table, not input
-        result = con.execute(
-            f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name}"  # noqa: S608  # nosec B608
-        ).fetchall()
-    finally:
-        con.close()
-    return [(str(a), str(b), float(p)) for a, b, p in result]
+    return score(rows, threshold=threshold, memory_limit=memory_limit, seed=seed).pairs

@@ -30,6 +30,7 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
     from casebook.linkage.features import feature_rows
     from casebook.linkage.model import (
         DEFAULTS_PATH,
+        DIFFERENT_FIRST_NAMES_M,
         _levels,
         _settings,
         _table,
@@ -65,10 +66,13 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
     linker.training.estimate_m_from_label_column("cluster")
     comparisons: dict[str, list[dict[str, object]]] = {}
     for name, _, level in _levels(linker):
+        m = float(max(level.m_probability or 0.0, 1e-6))
+        if name == "first" and level.label_for_charts == "two different known names":
+            m = DIFFERENT_FIRST_NAMES_M  # policy, not data: see model.py
         comparisons.setdefault(name, []).append(
             {
                 "label": level.label_for_charts,
-                "m": float(max(level.m_probability or 0.0, 1e-6)),
+                "m": m,
                 "u": float(max(level.u_probability or 0.0, 1e-7)),
             }
         )

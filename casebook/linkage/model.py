@@ -229,6 +229,10 @@ def blocking_rules() -> list[Any]:
         "AND l.grandfather_skel = r.family_skel AND l.mother_skel = r.mother_skel",
         "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
         "AND l.family_skel = r.grandfather_skel AND l.mother_skel = r.mother_skel",
+        # an outside list's three names in either script, its birth year off by one or absent
+        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
+        "AND l.family_skel = r.family_skel AND (l.birth_year IS NULL OR r.birth_year IS NULL "
+        "OR abs(l.birth_year - r.birth_year) <= 1)",
     ]
 
 

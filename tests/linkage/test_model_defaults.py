@@ -30,7 +30,7 @@ from casebook.linkage.model import (
 from casebook.linkage.models import MatchCandidate
 from casebook.linkage.services import dedupe_run
 from tests.conftest import bearer, make_user, minimal_case
-from tests.linkage.generator import generate, precision_recall
+from tests.linkage.generator import generate, precision_recall, sibling_rate
 
 
 def test_a_failed_training_pass_leaves_the_prior_and_comparisons_as_they_were() -> None:
@@ -129,3 +129,13 @@ def test_cli_on_an_empty_instance_says_nothing_to_compare(
     )
     assert done.returncode == 0, done.stderr[-800:]
     assert "nothing to compare" in done.stderr
+
+
+def test_brothers_arrested_together_are_not_one_person() -> None:
+    # same parents, grandfather and family, arrested together, born 1-3 years apart; half of
+    # them with names one letter or one long vowel apart (حسن/حسين, محمد/محمود, عمر/عمار)
+    data = generate(1200, seed=51, sibling_share=0.3)
+    assert len(data.siblings) >= 80
+    result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB")
+    assert sibling_rate(result.pairs, data.siblings, 0.9) <= 0.05
+    assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85

@@ -324,7 +324,7 @@ def _person(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _typo(rng: random.Random, word: str) -> str:
+def _typo(rng: random.Random, word: str, letters: str = "بتنمسلرك") -> str:
     if len(word) < 3:
         return word
     i = rng.randrange(1, len(word) - 1)
@@ -333,7 +333,7 @@ def _typo(rng: random.Random, word: str) -> str:
         return word[:i] + word[i + 1 :]
     if kind < 0.7:
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    return word[:i] + rng.choice("بتنمسلرك") + word[i + 1 :]
+    return word[:i] + rng.choice(letters) + word[i + 1 :]
 
 
 def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) -> None:
@@ -418,7 +418,7 @@ def _edit_after_latin(rng: random.Random, person: dict[str, Any], arrest: dict[s
     if kind == "typo":
         name = rng.choice(["first_name", "father_name", "family_name", "mother_name"])
         if person.get(name):
-            person[name] = _typo(rng, person[name].lower()).title()
+            person[name] = _typo(rng, person[name].lower(), "bdhklmnrst").title()
     elif kind == "blank":
         person.pop(rng.choice(["father_name", "grandfather_name", "mother_name"]), None)
     elif kind == "year" and person.get("birth_date"):

@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.linkage.generator import generate
 
-
 FACT_FIELDS = ("birth_year", "arrest_year", "governorate")
 FACT_M_FLOOR = 0.03
 

@@ -438,14 +438,16 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
     """Match an outside list (CSV/XLSX: names, optional father/mother, birth year, place)
     against every case; possible matches go to review. Nothing of the list is stored readable."""
     from casebook.imports.reader import ImportFileError
-    from casebook.linkage.lists import read_list
+    from casebook.linkage.lists import read_list_report
     from casebook.linkage.services import list_match
 
     require_migrated()
     try:
-        rows = read_list(Path(file).read_bytes(), Path(file).name)
+        rows, unknown = read_list_report(Path(file).read_bytes(), Path(file).name)
     except ImportFileError as exc:
         raise click.ClickException("; ".join(exc.problems)) from None
+    if unknown:
+        click.echo(f"columns not used (unknown headers): {', '.join(unknown)}", err=True)
     from casebook.linkage.model import LinkageError
 
     bar: Any

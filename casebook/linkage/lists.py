@@ -116,6 +116,14 @@ def _person(cells: dict[str, Any]) -> dict[str, Any]:
 
 def read_list(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
     """(row number, person) for every row with a name; ImportFileError if unreadable."""
+    return read_list_report(data, filename)[0]
+
+
+def read_list_report(
+    data: bytes, filename: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """`read_list`'s rows and the headers of the columns it did not use, so that a run can
+    name them rather than ignore a column silently (a list's headers are not personal)."""
     kind = detect_kind(filename, data[:64])
     if kind == "xlsx":
         from openpyxl import load_workbook
@@ -140,10 +148,15 @@ def read_list(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
         raise ImportFileError(
             ["The list needs a column with the full name, or first and family names."]
         )
+    unknown = [
+        str(header).strip()
+        for header, field_name in zip(table[0], fields, strict=False)
+        if field_name is None and str(header or "").strip()
+    ]
     out = []
     for number, values in enumerate(table[1:], start=2):
         cells = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
         person = _person(cells)
         if person.get("first_name"):
             out.append((number, person))
-    return out
+    return out, unknown

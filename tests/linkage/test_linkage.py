@@ -366,7 +366,8 @@ def test_cli_dedupe_json_and_match(
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
     listing = tmp_path / "list.csv"
     listing.write_text(
-        "full name,mother,birth year\nأحمد عبدالله محمد الحلبي,فاطمة,1985\n", encoding="utf-8"
+        "full name,mother,birth year,prison\nأحمد عبدالله محمد الحلبي,فاطمة,1985,x\n",
+        encoding="utf-8",
     )
     done = subprocess.run(
         [*cmd, "match", str(listing), "--threshold", "0.6", "--format", "json"],
@@ -376,6 +377,7 @@ def test_cli_dedupe_json_and_match(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-800:]
+    assert "columns not used (unknown headers): prison" in done.stderr
     matched = {json.loads(line)["case"] for line in done.stdout.splitlines()}
     assert refs[a] in matched
 

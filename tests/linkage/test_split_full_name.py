@@ -39,3 +39,12 @@ def test_split_full_name(text: str, parts: tuple[str | None, ...]) -> None:
     got = split_full_name(text)
     fields = ("first_name", "father_name", "grandfather_name", "family_name")
     assert tuple(got.get(f) for f in fields) == parts
+
+
+def test_a_list_names_the_columns_it_did_not_use() -> None:
+    from casebook.linkage.lists import read_list_report
+
+    data = "full name,mother,birth year,prison,رقم الهاتف\nأحمد محمد الحلبي,فاطمة,1985,x,y\n"
+    rows, unknown = read_list_report(data.encode("utf-8"), "list.csv")
+    assert unknown == ["prison", "رقم الهاتف"]
+    assert rows[0][1]["first_name"] == "أحمد"

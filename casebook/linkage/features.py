@@ -45,6 +45,8 @@ def _name(value: Any, *, family: bool = False) -> Forms:
     if not form:
         return None, skel, sounds
     if not is_arabic(form):
+        # the skeleton of the expanded form: Mhd blocks with محمد as Muhammad does
+        skel = skeleton(form) or skel
         form = f"~{form}"
     return form, skel, sounds
 

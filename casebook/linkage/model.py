@@ -1,13 +1,18 @@
-"""The Splink model: Fellegi–Sunter over normalised Arabic names and Latin skeletons, trained
-unsupervised on the data itself, run on an in-memory DuckDB that may not spill to disk.
+"""The Splink model: Fellegi–Sunter over names compared as names (casebook.names.matching),
+birth and arrest years and place, run on an in-memory DuckDB that may not spill to disk.
+
+Every run starts from the shipped model (default_model.json, made offline from the documented
+generator by bench/linkage_defaults.py); u is re-estimated on caseloads large enough to sample,
+and EM refines m and the prior only from REFINE_MIN_RECORDS and only when the result passes
+`_sane` — otherwise the shipped model is used and the run's report says so. EM alone, as
+before, collapsed on small or unusual caseloads and returned no pairs without saying why.
 
 DuckDB would otherwise offload to a temporary directory when memory runs short — plaintext
 names on disk. Here the temporary directory is switched off and external access disabled once
 set, so an oversized run fails with an out-of-memory error instead (raise
-CASEBOOK_LINKAGE_MEMORY). Choices follow shared/notes/linkage-and-statistics.md (term-frequency
-adjustment on first and family names, birth year exact / ±1 / ±3, u by random sampling, two EM
-passes) with two departures measured in bench/README.md: the arrest year is compared (exact /
-±1), and pairs are found by many narrow blocking rules instead of the note's three broad ones.
+CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names, birth year
+exact / ±1 / ±3, the arrest year exact / ±1, and many narrow blocking rules instead of three
+broad ones; figures in bench/README.md.
 """
 
 from __future__ import annotations

@@ -131,6 +131,131 @@ def pairs(sizes: list[int]) -> None:
         sys.stdout.flush()
 
 
+def _bare_splink(rows: list[dict], threshold: float) -> tuple[list[tuple[str, str, float]], float]:  # type: ignore[type-arg]
+    """Splink alone, as its documentation sets it up: Jaro-Winkler levels on the same
+    normalised names, birth year, arrest year, governorate; the same blocking rules; u by
+    random sampling, the prior estimated, two EM passes; no shipped model, no name work."""
+    import logging
+
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from casebook.linkage.model import _table, blocking_rules, private_duckdb
+
+    start = time.perf_counter()
+    con = private_duckdb("2GB")
+    names = ["first", "father", "grandfather", "family", "mother"]
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[cl.JaroWinklerAtThresholds(n, [0.92, 0.8]) for n in names]
+        + [
+            cl.CustomComparison(
+                output_column_name="birth_year",
+                comparison_levels=[
+                    cll.NullLevel("birth_year"),
+                    cll.ExactMatchLevel("birth_year"),
+                    cll.AbsoluteDifferenceLevel("birth_year", 1),
+                    cll.AbsoluteDifferenceLevel("birth_year", 3),
+                    cll.ElseLevel(),
+                ],
+            ),
+            cl.ExactMatch("arrest_year"),
+            cl.ExactMatch("governorate"),
+        ],
+        blocking_rules_to_generate_predictions=blocking_rules(),
+    )
+    linker = Linker(DuckDBAPI(connection=con).register(_table(rows)), settings)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    found: list[tuple[str, str, float]] = []
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("first", "father", "family", "birth_year")], recall=0.7
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+        for rule in (
+            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
+            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
+        ):
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        table = linker.inference.predict(threshold_match_probability=threshold).physical_name
+        found = [
+            (str(a), str(b), float(p))
+            for a, b, p in con.execute(
+                f"SELECT unique_id_l, unique_id_r, match_probability FROM {table}"  # noqa: S608  # nosec B608
+            ).fetchall()
+        ]
+    except Exception as exc:  # the baseline may fail; the table says how
+        print(f"    bare Splink failed: {type(exc).__name__}")
+    finally:
+        con.close()
+    return found, time.perf_counter() - start
+
+
+def _list_rows(data: object, rng_seed: int, count: int) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    """Rows of an outside list for people in `data`: a full name in one cell (a third in
+    Latin letters), birth year as given, one off, or missing. (row id, true case id, row)."""
+    import random
+
+    from tests.linkage.generator import latin
+
+    rng = random.Random(rng_seed)
+    records = [r for r in data.records if r["id"].startswith("p")]  # type: ignore[attr-defined]
+    out = []
+    for i, record in enumerate(rng.sample(records, min(count, len(records)))):
+        person = record["person"]
+        parts = [person.get(k) for k in ("first_name", "father_name", "family_name")]
+        if rng.random() < 0.33:
+            parts = [latin(p, rng) if p else p for p in parts]
+        row: dict = {"name": " ".join(p for p in parts if p)}  # type: ignore[type-arg]
+        year = person.get("birth_date")
+        draw = rng.random()
+        if year and draw < 0.5:
+            row["birth_year"] = year
+        elif year and draw < 0.75:
+            row["birth_year"] = str(int(year) + rng.choice([-1, 1]))
+        out.append((f"list:{i}", record["id"], row))
+    return out
+
+
+def seeds(count: int, sizes: list[int], threshold: float = 0.9, bare: bool = True) -> None:
+    """The table for bench/README.md: every size over `count` seeds (other seeds than the
+    shipped model was made from)."""
+    from casebook.linkage.features import feature_rows, person_features
+    from casebook.linkage.lists import _person
+    from casebook.linkage.model import score
+    from tests.linkage.generator import generate, sibling_rate
+
+    print(
+        "size    seed  P      R      siblings  list rows  model     casebook s  "
+        + ("bare P  bare R  bare s" if bare else "")
+    )
+    for size in sizes:
+        for seed in range(100, 100 + count):
+            data = generate(size, seed=seed)
+            rows = feature_rows(data.records)
+            start = time.perf_counter()
+            result = score(rows, threshold=threshold, memory_limit="2GB")
+            took = time.perf_counter() - start
+            precision, recall = precision_recall(result.pairs, data.pairs, threshold)
+            brothers = sibling_rate(result.pairs, data.siblings, threshold)
+            listed = _list_rows(data, seed, max(10, size // 50))
+            list_features = [person_features(key, _person(row), None) for key, _, row in listed]
+            matched = score(rows + list_features, threshold=threshold, memory_limit="2GB").pairs
+            hits = {frozenset((a, b)) for a, b, _ in matched}
+            found = sum(frozenset((key, case)) in hits for key, case, _ in listed)
+            line = (
+                f"{size:<7} {seed:<5} {precision:.3f}  {recall:.3f}  "
+                f"{brothers:6.1%}    {found:>3}/{len(listed):<4}  {result.model:<9} {took:7.1f}"
+            )
+            if bare:
+                bare_found, bare_s = _bare_splink(rows, threshold)
+                bp, br = precision_recall(bare_found, data.pairs, threshold)
+                line += f"     {bp:.3f}   {br:.3f}   {bare_s:6.1f}"
+            print(line)
+            sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000, help="quality run size")
@@ -139,7 +264,13 @@ def main() -> None:
     parser.add_argument(
         "--pairs", default="", help="comma-separated caseloads: count candidate pairs at each"
     )
+    parser.add_argument("--seeds", type=int, default=0, help="seeds per size for the table")
+    parser.add_argument("--sizes", default="300,1000,3500", help="caseloads for --seeds")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare Splink baseline")
     args = parser.parse_args()
+    if args.seeds:
+        seeds(args.seeds, [int(n) for n in args.sizes.split(",")], bare=not args.no_bare)
+        return
     if args.records:
         quality(args.records)
     if args.speed:

@@ -421,25 +421,33 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
     {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
+    from casebook.linkage.model import LinkageError
     from casebook.linkage.services import dedupe_run
 
     require_migrated()
     total = _case_count()
+    if total < 2:
+        click.echo("nothing to compare: fewer than two cases", err=True)
+        return
     bar: Any
-    with (
-        _session() as s,
-        s.begin(),
-        click.progressbar(
-            length=total, label="reading and normalising cases", file=sys.stderr
-        ) as bar,
-    ):
-        result = dedupe_run(
-            s,
-            Actor.cli(),
-            threshold=threshold,
-            memory_limit=_settings().linkage_memory,
-            progress=bar.update,
-        )
+    try:
+        with (
+            _session() as s,
+            s.begin(),
+            click.progressbar(
+                length=total, label="reading and normalising cases", file=sys.stderr
+            ) as bar,
+        ):
+            result = dedupe_run(
+                s,
+                Actor.cli(),
+                threshold=threshold,
+                memory_limit=_settings().linkage_memory,
+                progress=bar.update,
+            )
+    except LinkageError as exc:  # rolled back: nothing reached the review queue
+        raise click.ClickException(f"{exc}; nothing was written") from None
+    click.echo(result.report.summary(), err=True)
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue",
         err=True,
@@ -459,32 +467,39 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
     """Match an outside list (CSV/XLSX: names, optional father/mother, birth year, place)
     against every case; possible matches go to review. Nothing of the list is stored readable."""
     from casebook.imports.reader import ImportFileError
-    from casebook.linkage.lists import read_list
+    from casebook.linkage.lists import read_list_report
     from casebook.linkage.services import list_match
 
     require_migrated()
     try:
-        rows = read_list(Path(file).read_bytes(), Path(file).name)
+        rows, unknown = read_list_report(Path(file).read_bytes(), Path(file).name)
     except ImportFileError as exc:
         raise click.ClickException("; ".join(exc.problems)) from None
+    if unknown:
+        click.echo(f"columns not used (unknown headers): {', '.join(unknown)}", err=True)
+    from casebook.linkage.model import LinkageError
+
     bar: Any
-    with (
-        _session() as s,
-        s.begin(),
-        click.progressbar(
-            length=_case_count(), label="reading and normalising cases", file=sys.stderr
-        ) as bar,
-    ):
-        result = list_match(
-            s,
-            Actor.cli(),
-            rows,
-            label=Path(file).name,
-            created_by=None,
-            threshold=threshold,
-            memory_limit=_settings().linkage_memory,
-            progress=bar.update,
-        )
+    try:
+        with (
+            _session() as s,
+            s.begin(),
+            click.progressbar(
+                length=_case_count(), label="reading and normalising cases", file=sys.stderr
+            ) as bar,
+        ):
+            result = list_match(
+                s,
+                Actor.cli(),
+                rows,
+                label=Path(file).name,
+                created_by=None,
+                threshold=threshold,
+                memory_limit=_settings().linkage_memory,
+                progress=bar.update,
+            )
+    except LinkageError as exc:
+        raise click.ClickException(f"{exc}; nothing was written") from None
     click.echo(f"{len(result.matches)} possible matches for {result.rows} rows", err=True)
     for row, reference, score in result.matches:
         if fmt == "json":

@@ -9,40 +9,49 @@ from collections.abc import Callable
 from typing import Any
 
 from casebook.cases.keys import birth_year
-from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+from casebook.names import family_skeleton, is_arabic, normalise, skeleton
+from casebook.names.matching import name_form, phones
 
 NAME_FIELDS = ("first", "father", "grandfather", "family", "mother")
 COLUMNS = (
     "unique_id",
     *NAME_FIELDS,
     *(f"{n}_skel" for n in NAME_FIELDS),
+    *(f"{n}_ph" for n in NAME_FIELDS),
     "birth_year",
     "arrest_year",
     "governorate",
 )
 INTEGER_COLUMNS = ("birth_year", "arrest_year")
+BOOLEAN_COLUMNS = tuple(f"{n}_known" for n in NAME_FIELDS)  # added by model._table
+
+Forms = tuple[str | None, str | None, str | None]
 
 
-def _name(value: Any, *, family: bool = False) -> tuple[str | None, str | None]:
-    """(comparison form, Latin-comparable skeleton); both None for an empty name.
+def _name(value: Any, *, family: bool = False) -> Forms:
+    """(comparison form, skeleton for blocking, phonetic sequence); all None for no name.
 
-    The comparison form is the normalised Arabic name, or for a name written in Latin letters
-    `~` and its skeleton: comparing Latin letters with Arabic ones would count as disagreement,
-    so across scripts only the skeletons are compared (see model._name_comparison)."""
+    The comparison form is the canonical form (casebook.names.matching.name_form), marked
+    with `~` when written in Latin letters so that it never equals an Arabic form: across
+    scripts names are compared by their phonetic sequences (model._name_comparison)."""
     text = str(value or "").strip()
     if not text:
-        return None, None
-    arabic = normalise_family(text) if family else normalise(text)
+        return None, None, None
+    form = name_form(text, family=family)
     skel: str | None = (
         family_skeleton(text) if family else skeleton(text.replace(" ", ""))
     ).replace(" ", "") or None
-    if not is_arabic(text):
-        # a Latin spelling stands in by its skeleton, marked so it never equals an Arabic form
-        return (f"~{skel}" if skel else None), skel
-    return arabic.replace(" ", "") or None, skel
+    sounds = "|".join(phones(text, family=family)) or None
+    if not form:
+        return None, skel, sounds
+    if not is_arabic(form):
+        # the skeleton of the expanded form: Mhd blocks with محمد as Muhammad does
+        skel = skeleton(form) or skel
+        form = f"~{form}"
+    return form, skel, sounds
 
 
-NameForms = Callable[..., tuple[str | None, str | None]]
+NameForms = Callable[..., Forms]
 
 
 def name_forms_memo() -> NameForms:
@@ -71,11 +80,13 @@ def person_features(
         ("family", family),
         ("mother", person.get("mother_name")),
     ):
-        arabic, skel = forms(value, family=field == "family")
-        if skel is None and field in ("first", "family") and len(latin) >= 2:
-            _, skel = forms(latin[0] if field == "first" else latin[-1], family=field == "family")
-        row[field] = arabic
+        form, skel, sounds = forms(value, family=field == "family")
+        if form is None and field in ("first", "family") and len(latin) >= 2:
+            word = latin[0] if field == "first" else latin[-1]
+            form, skel, sounds = forms(word, family=field == "family")
+        row[field] = form
         row[f"{field}_skel"] = skel
+        row[f"{field}_ph"] = sounds
     year = birth_year(person)
     row["birth_year"] = int(year) if year else None
     governorate = next((a.get("governorate") for a in arrests or [] if a.get("governorate")), None)
@@ -85,3 +96,9 @@ def person_features(
     arrest_date = next((str(a["date"]) for a in arrests or [] if a.get("date")), "")
     row["arrest_year"] = int(arrest_date[:4]) if arrest_date[:4].isdigit() else None
     return row
+
+
+def feature_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for records shaped {"id", "person", "arrests"} (generators, benches, tests)."""
+    forms = name_forms_memo()
+    return [person_features(r["id"], r["person"], r.get("arrests"), forms) for r in records]

@@ -33,18 +33,57 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "place": ("place", "governorate", "province", "city", "المحافظة", "المكان", "مكان", "المدينة"),
 }
 _TABLE = {header_key(alias): field for field, aliases in _HEADERS.items() for alias in aliases}
-_JOIN = {"عبد", "ابو", "أبو", "abd", "abu", "abdul", "abdel"}
 _YEAR = re.compile(r"(19|20)\d\d")
 
 
+# compared case-insensitively, with Arabic hamza forms on the alef unified
+_JOIN_PREFIX = {
+    "عبد", "ابو", "العبد", "abd", "abdul", "abdel", "abdal", "abdol", "abdil", "abu", "abou",
+    "abo",
+}  # fmt: skip
+_ARTICLE = {"al", "el", "ال", "ul", "ad", "ed", "ar", "as", "az", "an", "at"}
+_SUFFIX = {
+    "الدين", "الله", "din", "dine", "deen", "eddine", "eddin", "uddin", "uddine", "addin",
+    "aldin", "eldin", "adin", "allah", "ullah", "ellah", "alla",
+}  # fmt: skip
+_FILIATION = {"بن", "ابن", "بنت", "bin", "ibn", "bint"}
+
+
+_ALEF = str.maketrans("أإآ", "ااا")
+
+
+def _key(token: str) -> str:
+    """A token as the tables above spell it: case-folded, hamza on the alef dropped,
+    hyphens and spaces removed (Ad-Din, El Din)."""
+    text = token.casefold().translate(_ALEF)
+    return text.replace("-", "").replace(" ", "")
+
+
 def split_full_name(text: str) -> dict[str, str]:
-    """`محمد أحمد عبد الله الحلبي` → first, father, grandfather, family (compounds kept)."""
-    tokens: list[str] = []
-    for token in text.split():
-        if tokens and tokens[-1] in _JOIN:
-            tokens[-1] += " " + token
+    """`محمد أحمد عبد الله الحلبي` → first, father, grandfather, family, in either script.
+
+    Compounds stay one name whatever the case: a prefix (عبد, أبو, Abdul, Abu) joins the
+    next word, a separate article (Al, El) joins the word it introduces, and a suffix
+    (الدين, الله, Eddine, ad-Din, Allah) joins the word before it; بن / bin are dropped."""
+    words = [w for w in text.split() if _key(w) not in _FILIATION]
+    merged: list[str] = []
+    for word in words:  # an article belongs to the next word
+        if merged and _key(merged[-1]) in _ARTICLE:
+            merged[-1] += " " + word
         else:
-            tokens.append(token)
+            merged.append(word)
+    suffixed: list[str] = []
+    for word in merged:  # a suffix belongs to the word before
+        if suffixed and _key(word) in _SUFFIX and _key(suffixed[-1]) not in _ARTICLE:
+            suffixed[-1] += " " + word
+        else:
+            suffixed.append(word)
+    tokens: list[str] = []
+    for word in suffixed:  # a prefix takes the next word
+        if tokens and _key(tokens[-1]) in _JOIN_PREFIX:
+            tokens[-1] += " " + word
+        else:
+            tokens.append(word)
     if not tokens:
         return {}
     parts = {"first_name": tokens[0]}
@@ -77,6 +116,14 @@ def _person(cells: dict[str, Any]) -> dict[str, Any]:
 
 def read_list(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
     """(row number, person) for every row with a name; ImportFileError if unreadable."""
+    return read_list_report(data, filename)[0]
+
+
+def read_list_report(
+    data: bytes, filename: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """`read_list`'s rows and the headers of the columns it did not use, so that a run can
+    name them rather than ignore a column silently (a list's headers are not personal)."""
     kind = detect_kind(filename, data[:64])
     if kind == "xlsx":
         from openpyxl import load_workbook
@@ -101,10 +148,15 @@ def read_list(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
         raise ImportFileError(
             ["The list needs a column with the full name, or first and family names."]
         )
+    unknown = [
+        str(header).strip()
+        for header, field_name in zip(table[0], fields, strict=False)
+        if field_name is None and str(header or "").strip()
+    ]
     out = []
     for number, values in enumerate(table[1:], start=2):
         cells = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
         person = _person(cells)
         if person.get("first_name"):
             out.append((number, person))
-    return out
+    return out, unknown

@@ -1,25 +1,38 @@
-"""The Splink model: Fellegi–Sunter over normalised Arabic names and Latin skeletons, trained
-unsupervised on the data itself, run on an in-memory DuckDB that may not spill to disk.
+"""The Splink model: Fellegi–Sunter over names compared as names (casebook.names.matching),
+birth and arrest years and place, run on an in-memory DuckDB that may not spill to disk.
+
+Every run starts from the shipped model (default_model.json, made offline from the documented
+generator by bench/linkage_defaults.py); u is re-estimated on caseloads large enough to sample,
+and EM refines m and the prior only from REFINE_MIN_RECORDS and only when the result passes
+`_sane` — otherwise the shipped model is used and the run's report says so. EM alone, as
+before, collapsed on small or unusual caseloads and returned no pairs without saying why.
 
 DuckDB would otherwise offload to a temporary directory when memory runs short — plaintext
 names on disk. Here the temporary directory is switched off and external access disabled once
 set, so an oversized run fails with an out-of-memory error instead (raise
-CASEBOOK_LINKAGE_MEMORY). Choices follow shared/notes/linkage-and-statistics.md (term-frequency
-adjustment on first and family names, birth year exact / ±1 / ±3, u by random sampling, two EM
-passes) with two departures measured in bench/README.md: the arrest year is compared (exact /
-±1), and pairs are found by many narrow blocking rules instead of the note's three broad ones.
+CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names, birth year
+exact / ±1 / ±3, the arrest year exact / ±1, and many narrow blocking rules instead of three
+broad ones; figures in bench/README.md.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from casebook.linkage.features import COLUMNS, INTEGER_COLUMNS
+from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIELDS
+from casebook.linkage.features import COLUMNS as FEATURE_COLUMNS
+from casebook.names.matching import SAME as SAME_NAME
+from casebook.names.matching import common_names, phonetic_distance
 
 DEFAULT_MEMORY = "8GB"
 CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
+EXPECTED_FLOOR = 0.01  # pairs below this add nothing visible to the expected count
 
 
 def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
@@ -34,14 +47,84 @@ def private_duckdb(memory_limit: str = DEFAULT_MEMORY, threads: int = 2) -> Any:
     return con
 
 
+def register_functions(con: Any) -> None:
+    """SQL functions the comparisons need beyond DuckDB's own: none. (A Python UDF for the
+    transliteration distance was tried: DuckDB called it on every pair, minutes per run; the
+    distance is now applied once per distinct Latin spelling in `_resolve_latin`.)"""
+
+
+def _deletions(key: str) -> set[str]:
+    return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def _resolve_latin(data: dict[str, list[Any]], counts: dict[str, int]) -> dict[str, str]:
+    """Each distinct Latin spelling mapped to the Arabic form it is the same name as, by the
+    transliteration-aware distance (casebook.names.matching), among the Arabic names of this
+    caseload whose skeletons are within a deletion or two of its own (the skeleton only finds
+    candidates, never decides). Ties go to the more frequent Arabic name (Omar: عمر before
+    عمار). Unresolved spellings stay Latin."""
+    arabic: dict[str, tuple[str, ...]] = {}
+    latin: dict[str, tuple[tuple[str, ...], str]] = {}
+    index: dict[str, set[str]] = {}
+    for field_name in NAME_FIELDS:
+        for form, skel, sounds in zip(
+            data[field_name], data[f"{field_name}_skel"], data[f"{field_name}_ph"], strict=True
+        ):
+            if not form or sounds is None:
+                continue
+            if form.startswith("~"):
+                latin[form] = (tuple(sounds.split("|")), skel or "")
+            elif form not in arabic:
+                arabic[form] = tuple(sounds.split("|"))
+                for key in _deletions(skel or ""):
+                    index.setdefault(key, set()).add(form)
+    out: dict[str, str] = {}
+    for form, (sounds, skel) in latin.items():
+        candidates = {c for key in _deletions(skel) for c in index.get(key, ())}
+        best: tuple[float, int, str] | None = None
+        for candidate in candidates:
+            distance = phonetic_distance(sounds, arabic[candidate])
+            if distance <= SAME_NAME:
+                rank = (distance, -counts.get(candidate, 0), candidate)
+                best = rank if best is None or rank < best else best
+        if best is not None:
+            out[form] = best[2]
+    return out
+
+
+KNOWN_MIN_COUNT = 5  # a spelling this frequent in the caseload is a name, not a typo
+
+
 def _table(rows: Iterable[dict[str, Any]]) -> Any:
+    """The records as an Arrow table, with each name marked `known` when it is a common
+    given name or frequent in this caseload: two different known names are two names (the
+    brothers حسن and حسين), while a rare spelling one letter from a name is likely a typo."""
     import pyarrow as pa
 
-    data: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    data: dict[str, list[Any]] = {c: [] for c in FEATURE_COLUMNS}
     for row in rows:
-        for column in COLUMNS:
+        for column in FEATURE_COLUMNS:
             data[column].append(row.get(column))
-    schema = pa.schema([(c, pa.int64() if c in INTEGER_COLUMNS else pa.string()) for c in COLUMNS])
+    counts: dict[str, int] = {}
+    for field_name in NAME_FIELDS:
+        for value in data[field_name]:
+            if value:
+                counts[value] = counts.get(value, 0) + 1
+    resolved = _resolve_latin(data, counts)
+    common = common_names()
+    for field_name in NAME_FIELDS:
+        canon = [resolved.get(v, v) if v else None for v in data[field_name]]
+        data[f"{field_name}_canon"] = canon
+        data[f"{field_name}_known"] = [
+            None if not v else (v in common or counts.get(v, 0) >= KNOWN_MIN_COUNT) for v in canon
+        ]
+
+    def kind(column: str) -> Any:
+        if column in INTEGER_COLUMNS:
+            return pa.int64()
+        return pa.bool_() if column in BOOLEAN_COLUMNS else pa.string()
+
+    schema = pa.schema([(c, kind(c)) for c in data])
     return pa.table(data, schema=schema)
 
 
@@ -49,25 +132,68 @@ def _tf(level: Any, column: str, on: bool) -> Any:
     return level.configure(tf_adjustment_column=column, tf_adjustment_weight=1.0) if on else level
 
 
+_CROSSED = {
+    # father and grandfather swapped: both comparisons see it
+    "father": (
+        "father_canon_l = grandfather_canon_r AND grandfather_canon_l = father_canon_r",
+        "swapped with the grandfather",
+    ),
+    "grandfather": (
+        "father_canon_l = grandfather_canon_r AND grandfather_canon_l = father_canon_r",
+        "swapped with the father",
+    ),
+    # the grandfather's name given as the family name (a common way of naming a family)
+    "family": (
+        "(family_canon_l = grandfather_canon_r OR grandfather_canon_l = family_canon_r)",
+        "the grandfather's name as family name",
+    ),
+}
+
+
 def _name_comparison(column: str, *, tf: bool) -> Any:
-    """Levels from strongest to weakest. "Same name" is the same normalised Arabic form, the
-    same Latin skeleton, or — across scripts — an Arabic and a Latin spelling with the same
-    skeleton (محمد / Mohammad); term frequencies weigh a common name less."""
+    """Levels from strongest to weakest: the same spelling; the same name spelt apart (a
+    Latin spelling resolved to this Arabic name, or two Latin spellings of one name); one edit
+    apart where the two are not both known names (a typo); a looser likeness on the same
+    terms; two different known names (محمد / محمود: brothers' names) below the catch-all, so
+    the model learns how rarely one person's reports give two known names."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    c, k = column, f"{column}_skel"
-    cross_script = f"(starts_with({c}_l, '~') <> starts_with({c}_r, '~')) AND {k}_l = {k}_r"
+    c, k, canon, known = column, f"{column}_skel", f"{column}_canon", f"{column}_known"
+    both_known = f"coalesce({known}_l AND {known}_r, false)"
+    scripts_differ = f"(starts_with({canon}_l, '~') <> starts_with({canon}_r, '~'))"
+    typo = (
+        f"NOT {scripts_differ} AND NOT {both_known} "
+        f"AND damerau_levenshtein({canon}_l, {canon}_r) <= 1"
+    )
+    loose = (
+        f"NOT {both_known} AND CASE WHEN {scripts_differ} "
+        f"THEN jaro_winkler_similarity({k}_l, {k}_r) >= 0.88 "
+        f"ELSE jaro_winkler_similarity({canon}_l, {canon}_r) >= 0.88 END"
+    )
     return cl.CustomComparison(
         output_column_name=column,
         comparison_levels=[
             cll.NullLevel(c),
             cll.ExactMatchLevel(c, term_frequency_adjustments=tf),
-            _tf(cll.CustomLevel(cross_script, label_for_charts="same name across scripts"), k, tf),
-            cll.JaroWinklerLevel(c, 0.92),
-            cll.ExactMatchLevel(k, term_frequency_adjustments=tf),
-            cll.JaroWinklerLevel(c, 0.80),
-            cll.JaroWinklerLevel(k, 0.88),
+            _tf(
+                cll.CustomLevel(
+                    f"{canon}_l = {canon}_r", label_for_charts="same name, spelt apart"
+                ),
+                canon,
+                tf,
+            ),
+            *(
+                [cll.CustomLevel(_CROSSED[column][0], label_for_charts=_CROSSED[column][1])]
+                if column in _CROSSED
+                else []
+            ),
+            cll.CustomLevel(typo, label_for_charts="one edit, not two known names"),
+            cll.CustomLevel(loose, label_for_charts="alike, not two known names"),
+            cll.CustomLevel(
+                f"{both_known} AND {canon}_l <> {canon}_r",
+                label_for_charts="two different known names",
+            ).configure(fix_m_probability=column == "first"),
             cll.ElseLevel(),
         ],
     )
@@ -101,6 +227,17 @@ def blocking_rules() -> list[Any]:
         # rows of outside lists often give three names and one more fact, nothing else
         block_on("first_skel", "father_skel", "family_skel", "birth_year"),
         block_on("first", "father", "family", "governorate"),
+        # father and grandfather swapped; the grandfather's name in the family slot (both ways)
+        "l.first_skel = r.first_skel AND l.father_skel = r.grandfather_skel "
+        "AND l.grandfather_skel = r.father_skel AND l.family_skel = r.family_skel",
+        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
+        "AND l.grandfather_skel = r.family_skel AND l.mother_skel = r.mother_skel",
+        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
+        "AND l.family_skel = r.grandfather_skel AND l.mother_skel = r.mother_skel",
+        # an outside list's three names in either script, its birth year off by one or absent
+        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
+        "AND l.family_skel = r.family_skel AND (l.birth_year IS NULL OR r.birth_year IS NULL "
+        "OR abs(l.birth_year - r.birth_year) <= 1)",
     ]
 
 
@@ -144,40 +281,283 @@ def _settings() -> Any:
     )
 
 
-def _estimate_prior(linker: Any, records: int) -> None:
+class LinkageError(Exception):
+    """A run that cannot score: the message says why and what to change. Nothing is written."""
+
+
+@dataclass
+class Scored:
+    """What a run scored and with which model: a run always says this, so an empty result
+    can be told apart from a model that could not score."""
+
+    pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    records: int = 0
+    comparisons: int = 0  # candidate pairs the blocking rules made and the model scored
+    expected_pairs: float = 0.0  # sum of match probabilities over the scored pairs
+    model: str = "none"  # "shipped" or "refined"; "none" when there was nothing to compare
+    notes: list[str] = field(default_factory=list)  # why refinement was skipped or refused
+
+    @property
+    def nothing_to_compare(self) -> bool:
+        return self.records < 2
+
+    def summary(self) -> str:
+        """One line for the CLI, the web page and the log (counts and model only, no names)."""
+        if self.nothing_to_compare:
+            return "nothing to compare: fewer than two cases"
+        why = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return (
+            f"model: {self.model}{why}; {self.records} records, {self.comparisons} pairs "
+            f"compared, {self.expected_pairs:.1f} expected duplicate pairs"
+        )
+
+
+DEFAULTS_PATH = Path(__file__).with_name("default_model.json")
+# m of "two different known first names", set by policy and never trained: brothers share
+# parents, grandfather, family, arrest and nearly the birth year, so only the first name tells
+# them apart, and merging them erases a disappeared person. A duplicate whose report gives
+# another known first name (about 1% of the generator's) is left for the check at entry and
+# for lawyers rather than proposed.
+DIFFERENT_FIRST_NAMES_M = 1e-5
+REFINE_MIN_RECORDS = 3000  # below this EM sees too few pairs to learn from (issue measured)
+U_SAMPLE_MIN_RECORDS = 500  # below this the random sample of pairs is too thin for u
+M_FLOOR = 1e-4  # a refined level below this (and not shipped below it) means EM collapsed
+PAIRS_PER_RECORD_BAND = (0.002, 1.0)  # plausible duplicate pairs per record
+
+
+def load_defaults(path: Path = DEFAULTS_PATH) -> dict[str, Any]:
+    """The shipped model (bench/linkage_defaults.py made it from the documented generator)."""
+    with path.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+def _levels(linker: Any) -> Iterator[tuple[str, int, Any]]:
+    for comparison in linker._settings_obj.comparisons:
+        for i, level in enumerate(comparison._comparison_levels_excluding_null):
+            yield comparison.output_column_name, i, level
+
+
+def _apply_defaults(linker: Any, defaults: dict[str, Any], records: int, *, u: bool) -> None:
+    """Set every level's m (and u, unless this caseload estimates its own) and the prior from
+    the shipped model; the prior scales with the caseload (duplicate pairs per record)."""
+    shipped = defaults["comparisons"]
+    for name, i, level in _levels(linker):
+        try:
+            entry = shipped[name][i]
+        except (KeyError, IndexError):
+            raise LinkageError(
+                f"the shipped linkage model has no level {i} of {name}: regenerate it "
+                "(python -m bench.linkage_defaults)"
+            ) from None
+        if entry["label"] != level.label_for_charts:
+            raise LinkageError(
+                f"the shipped linkage model's level {i} of {name} is {entry['label']!r}, "
+                f"the code's is {level.label_for_charts!r}: regenerate it"
+            )
+        level.m_probability = entry["m"]
+        if u:
+            level.u_probability = entry["u"]
+    linker._settings_obj.probability_two_random_records_match = _prior(
+        defaults["pairs_per_record"], records
+    )
+
+
+def _prior(pairs_per_record: float, records: int) -> float:
+    return min(0.5, pairs_per_record * records / max(1, records * (records - 1) // 2))
+
+
+def _sane(linker: Any, defaults: dict[str, Any], records: int) -> list[str]:
+    """Why a refined model must not be used (empty when it may): a level's m below the floor
+    that the shipped model keeps above it, a match level that no longer favours a match, or
+    a prior outside the plausible band of duplicate pairs per record."""
+    problems: list[str] = []
+    shipped = defaults["comparisons"]
+    for name, i, level in _levels(linker):
+        m, u, was = level.m_probability, level.u_probability, shipped[name][i]
+        if m is None or not math.isfinite(m):
+            problems.append(f"{name} level {i} has no m")
+        elif m < M_FLOOR <= was["m"]:
+            problems.append(f"{name} level {i} m {m:.2g} below floor")
+        elif was["m"] > 5 * was["u"] and u is not None and m <= u:
+            problems.append(f"{name} level {i} no longer favours a match")
+    prior = linker._settings_obj._probability_two_random_records_match
+    low, high = PAIRS_PER_RECORD_BAND
+    pairs_per_record = prior * (records - 1) / 2
+    if not low <= pairs_per_record <= high:
+        problems.append(f"prior {pairs_per_record:.3g} pairs per record outside the band")
+    return problems
+
+
+def _estimate_prior(linker: Any) -> bool:
     """The share of pairs that are matches, from pairs agreeing on four names and the birth
-    year (taken to find 70% of them); a small caseload may have none such, and then one
-    duplicate per five people is assumed rather than none at all."""
+    year (taken to find 70% of them). False (and the shipped prior kept) when no pair agrees."""
     from splink import block_on
 
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("first", "father", "family", "birth_year")], recall=0.7
-    )
     settings = linker._settings_obj  # Splink offers no public setter for the prior
-    if not settings._probability_two_random_records_match > 0:
-        settings._probability_two_random_records_match = min(0.5, 0.4 / max(records, 2))
+    before = settings._probability_two_random_records_match
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("first", "father", "family", "birth_year")], recall=0.7
+        )
+    except (ValueError, ZeroDivisionError):
+        settings._probability_two_random_records_match = before
+        return False
+    found = settings._probability_two_random_records_match
+    if not (found > 0 and math.isfinite(found)):
+        settings._probability_two_random_records_match = before
+        return False
+    return True
 
 
-def _train(linker: Any, rule: Any) -> None:
-    """One EM pass. On a small caseload a pass can find too few pairs to learn from; the
-    parameters then keep their previous (or Splink's default) values rather than fail the run."""
+def _train(linker: Any, rule: Any) -> str | None:
+    """One EM pass; the reason it failed, or None. A failed pass leaves the model exactly as it
+    was before it: Splink's training session filters the linker's own comparisons and drives
+    its prior (to ~1e-82 on a small caseload) before it can fail, and restores neither."""
     import duckdb
     from splink.internals.exceptions import EMTrainingException
 
-    # Splink takes the comparisons a pass cannot train out of the linker's own model and puts
-    # them back only when the pass succeeds: after a failed pass the next pass, and predict,
-    # would run without them (a small caseload scored without first or family names).
-    model = linker._settings_obj.core_model_settings
-    comparisons = list(model.comparisons)
+    settings = linker._settings_obj
+    before = settings.core_model_settings.copy()
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
     except (EMTrainingException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
-        model.comparisons = comparisons
+        settings.core_model_settings = before
         logging.getLogger("casebook.linkage").warning(
             "linkage training pass skipped", extra={"reason": type(exc).__name__}
         )
+        return type(exc).__name__
+    return None
+
+
+def _refine(linker: Any, defaults: dict[str, Any], records: int, seed: int) -> list[str]:
+    """EM on this caseload, starting from the shipped model, kept only if it passes `_sane`;
+    otherwise the shipped model is put back. Returns notes for the run's report."""
+    from splink import block_on
+
+    shipped = linker._settings_obj.core_model_settings.copy()
+    if not _estimate_prior(linker):
+        return ["no pairs to estimate the prior from: shipped model"]
+    # Two EM passes, each blocked on skeletons of what it does not train, so that every level
+    # is trained by a pass that sees pairs written in two scripts. Each pass also holds one
+    # year or place fixed that the other trains: with three names alone a million-case pass
+    # made more pairs than DuckDB's memory holds (EM is not chunked).
+    failed = [
+        reason
+        for rule in (
+            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
+            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
+        )
+        if (reason := _train(linker, rule)) is not None
+    ]
+    problems = [f"training pass failed ({r})" for r in failed] or _sane(linker, defaults, records)
+    if problems:
+        linker._settings_obj.core_model_settings = shipped
+        return [f"refinement refused, shipped model used: {problems[0]}"]
+    return []
+
+
+def _count_comparisons(api: Any, frame: Any) -> int:
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    counts = count_comparisons_from_blocking_rules(
+        frame,
+        blocking_rules=blocking_rules(),
+        link_type="dedupe_only",
+        record_sample_proportion=1.0,
+    )
+    return int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+
+
+def score(
+    rows: Iterable[dict[str, Any]],
+    *,
+    threshold: float,
+    memory_limit: str = DEFAULT_MEMORY,
+    seed: int = 7,
+    refine: bool | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Scored:
+    """Every pair scored at or above `threshold` with the report of the run. The shipped
+    model is always the start; u is estimated from this caseload when it is large enough for
+    a random sample of pairs, and EM refines m and the prior only on caseloads of at least
+    REFINE_MIN_RECORDS (or when `refine` says so) and only if the result is sane. Raises
+    LinkageError when the run cannot score (memory, a broken shipped model)."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+    from splink.internals.exceptions import SplinkException
+
+    for name in ("splink", "splink.internals"):  # its warnings name model levels, not people
+        logging.getLogger(name).setLevel(logging.ERROR)
+    table = _table(rows)
+    records = table.num_rows
+    if records < 2:
+        return Scored(records=records)
+    defaults = defaults or load_defaults()
+    con = private_duckdb(memory_limit)
+    notes: list[str] = []
+    try:
+        api = DuckDBAPI(connection=con)
+        register_functions(con)
+        frame = api.register(table)
+        linker = Linker(frame, _settings(), log_level=logging.ERROR)
+        sample_u = records >= U_SAMPLE_MIN_RECORDS
+        _apply_defaults(linker, defaults, records, u=not sample_u)
+        if sample_u:
+            linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        else:
+            notes.append("shipped u (caseload too small to sample)")
+        if refine is None:
+            refine = records >= REFINE_MIN_RECORDS
+        if refine:
+            refused = _refine(linker, defaults, records, seed)
+            notes += refused
+            model = "shipped" if refused else "refined"
+        else:
+            model = "shipped"
+            notes.append(f"under {REFINE_MIN_RECORDS} records: not refined")
+        comparisons = _count_comparisons(api, frame)
+        # chunks bound the memory of a large run (DuckDB may not spill to disk)
+        chunks = max(1, -(-records // CHUNK_RECORDS))
+        floor = min(threshold, EXPECTED_FLOOR)
+        predictions = linker.inference.predict(
+            threshold_match_probability=floor,
+            num_chunks_left=chunks,
+            num_chunks_right=1,
+        )
+        table_name = predictions.physical_name  # Splink's own table, not input
+        expected = con.execute(
+            f"SELECT coalesce(sum(match_probability), 0) FROM {table_name}"  # noqa: S608  # nosec B608
+        ).fetchone()
+        result = con.execute(
+            f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name} "  # noqa: S608  # nosec B608
+            "WHERE match_probability >= ?",
+            [threshold],
+        ).fetchall()
+    except (duckdb.OutOfMemoryException, SplinkException) as exc:
+        # Splink wraps DuckDB's error; anything other than memory is not ours to reword
+        if (
+            not isinstance(exc, duckdb.OutOfMemoryException)
+            and not isinstance(exc.__cause__, duckdb.OutOfMemoryException)
+            and "Out of Memory" not in str(exc)
+        ):
+            raise
+        raise LinkageError(
+            f"the run needs more memory than CASEBOOK_LINKAGE_MEMORY ({memory_limit}) allows "
+            f"for {records} records: raise it (DuckDB may not spill names to disk)"
+        ) from None
+    finally:
+        con.close()
+    return Scored(
+        pairs=[(str(a), str(b), float(p)) for a, b, p in result],
+        records=records,
+        comparisons=comparisons,
+        expected_pairs=float(expected[0] if expected else 0.0),
+        model=model,
+        notes=notes,
+    )
 
 
 def score_pairs(
@@ -188,41 +568,4 @@ def score_pairs(
     seed: int = 7,
 ) -> list[tuple[str, str, float]]:
     """Every pair scored at or above `threshold`: (unique_id_l, unique_id_r, probability)."""
-    from splink import DuckDBAPI, Linker, block_on
-
-    for name in ("splink", "splink.internals"):  # its warnings name model levels, not people
-        logging.getLogger(name).setLevel(logging.ERROR)
-    table = _table(rows)
-    if table.num_rows < 2:
-        return []
-    con = private_duckdb(memory_limit)
-    try:
-        api = DuckDBAPI(connection=con)
-        frame = api.register(table)
-        linker = Linker(frame, _settings(), log_level=logging.ERROR)
-        _estimate_prior(linker, table.num_rows)
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-        # Two EM passes, each blocked on skeletons of what it does not train, so that every
-        # level is trained by a pass that sees pairs written in two scripts; a pass blocked on
-        # Arabic forms would see almost none and drive those levels to zero. Each pass also
-        # holds one year or place fixed that the other trains: with three names alone a
-        # million-case pass made more pairs than DuckDB's memory holds (EM is not chunked).
-        for rule in (
-            block_on("first_skel", "family_skel", "mother_skel", "arrest_year"),
-            block_on("father_skel", "grandfather_skel", "birth_year", "governorate"),
-        ):
-            _train(linker, rule)
-        # chunks bound the memory of a large run (DuckDB may not spill to disk)
-        chunks = max(1, -(-table.num_rows // CHUNK_RECORDS))
-        predictions = linker.inference.predict(
-            threshold_match_probability=threshold,
-            num_chunks_left=chunks,
-            num_chunks_right=1,
-        )
-        table_name = predictions.physical_name  # Splink's own table, not input
-        result = con.execute(
-            f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name}"  # noqa: S608  # nosec B608
-        ).fetchall()
-    finally:
-        con.close()
-    return [(str(a), str(b), float(p)) for a, b, p in result]
+    return score(rows, threshold=threshold, memory_limit=memory_limit, seed=seed).pairs

@@ -25,7 +25,7 @@ from casebook.cases.services import CaseStateError, case_record_store
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey
 from casebook.linkage.features import name_forms_memo, person_features
-from casebook.linkage.model import DEFAULT_MEMORY, score_pairs
+from casebook.linkage.model import DEFAULT_MEMORY, Scored, score
 from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
@@ -124,6 +124,7 @@ def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tu
 class DedupeResult:
     pairs: list[tuple[str, str, float]]  # (reference a, reference b, score), every scored pair
     new: int  # review items added
+    report: Scored  # model used, pairs compared, pairs expected (or nothing to compare)
 
 
 def dedupe_run(
@@ -137,7 +138,8 @@ def dedupe_run(
     """Score every pair of cases the blocking rules bring together; pairs at or above
     `threshold` become review items, unless a lawyer already decided (or is deciding) them."""
     rows = list(linkage_rows(session, progress))
-    scored = score_pairs(rows, threshold=threshold, memory_limit=memory_limit)
+    report = score(rows, threshold=threshold, memory_limit=memory_limit)
+    scored = report.pairs
     known = _known_pairs(session)
     references = _references(session, {x for a, b, _ in scored for x in (a, b)})
     out: list[tuple[str, str, float]] = []
@@ -172,9 +174,12 @@ def dedupe_run(
             "pairs": len(scored),
             "new_review_items": len(new_rows),
             "threshold": threshold,
+            "model": report.model,
+            "compared": report.comparisons,
+            "expected_pairs": round(report.expected_pairs, 1),
         },
     )
-    return DedupeResult(out, len(new_rows))
+    return DedupeResult(out, len(new_rows), report)
 
 
 # -- the check at entry ---------------------------------------------------------------------
@@ -288,7 +293,7 @@ def list_match(
         key = f"list:{number}"
         by_key[key] = (number, person)
         features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
-    scored = score_pairs(features, threshold=threshold, memory_limit=memory_limit)
+    scored = score(features, threshold=threshold, memory_limit=memory_limit).pairs
     best: dict[tuple[str, str], float] = {}
     for left, right, probability in scored:
         list_side = [x for x in (left, right) if x.startswith("list:")]

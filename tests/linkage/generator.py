@@ -247,26 +247,56 @@ _TRANSLIT = str.maketrans(
     }
 )
 _LATIN = {
-    "محمد": "Mohammad",
-    "أحمد": "Ahmad",
-    "محمود": "Mahmoud",
-    "خالد": "Khaled",
-    "عمر": "Omar",
-    "حسن": "Hassan",
-    "حسين": "Hussein",
-    "يوسف": "Youssef",
-    "فاطمة": "Fatima",
-    "مريم": "Maryam",
-    "علي": "Ali",
+    "محمد": ("Mohammad", "Mohamed", "Muhammad", "Mhd", "Mohammed"),
+    "أحمد": ("Ahmad", "Ahmed"),
+    "محمود": ("Mahmoud", "Mahmud", "Mahmood"),
+    "خالد": ("Khaled", "Khalid"),
+    "عمر": ("Omar", "Umar"),
+    "حسن": ("Hassan", "Hasan"),
+    "حسين": ("Hussein", "Husein", "Hussain"),
+    "يوسف": ("Youssef", "Yousef", "Yusuf"),
+    "فاطمة": ("Fatima", "Fatmeh", "Fatimah"),
+    "مريم": ("Maryam", "Mariam"),
+    "علي": ("Ali",),
+    "عبد الله": ("Abdullah", "Abdallah", "Abd Allah"),
+    "عبد الرحمن": ("Abdulrahman", "Abdurrahman", "Abd ar-Rahman", "Abdul Rahman"),
+    "إبراهيم": ("Ibrahim", "İbrahim", "Ebrahim"),
+    "مصطفى": ("Mustafa", "Moustafa"),
+    "عثمان": ("Othman", "Osman"),
+    "معاذ": ("Muath", "Moaz", "Muaz"),
 }
 
 
-def latin(name: str) -> str:
+def latin(name: str, rng: random.Random | None = None) -> str:
+    """A Latin spelling of an Arabic name: one of the common ones (drawn when `rng` is given),
+    else letter by letter."""
     if name in _LATIN:
-        return _LATIN[name]
+        options = _LATIN[name]
+        return rng.choice(options) if rng else options[0]
     if name.startswith("ال"):
-        return "Al-" + latin(name[2:])
+        return (
+            rng.choice(("Al-", "Al ", "El-", "al-")) + latin(name[2:], rng)
+            if rng
+            else ("Al-" + latin(name[2:]))
+        )
     return name.translate(_TRANSLIT).title()
+
+
+# brothers' names one letter or one long vowel apart (a check must keep them apart)
+CONFUSABLE = {
+    "محمد": "محمود",
+    "محمود": "محمد",
+    "حسن": "حسين",
+    "حسين": "حسن",
+    "عمر": "عمار",
+    "عمار": "عمرو",
+    "سامر": "سمير",
+    "أنس": "أنيس",
+    "أحمد": "حامد",
+    "باسل": "باسم",
+    "خالد": "خليل",
+    "علي": "عدي",
+}
 
 
 def _zipf(rng: random.Random, items: list[str], s: float = 1.05) -> str:
@@ -278,6 +308,7 @@ def _zipf(rng: random.Random, items: list[str], s: float = 1.05) -> str:
 class Synthetic:
     records: list[dict[str, Any]] = field(default_factory=list)  # {"id", "person", "arrests"}
     pairs: set[frozenset[str]] = field(default_factory=set)  # every true duplicate pair
+    siblings: set[frozenset[str]] = field(default_factory=set)  # brothers: never one person
 
 
 def _person(rng: random.Random) -> dict[str, Any]:
@@ -293,7 +324,7 @@ def _person(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _typo(rng: random.Random, word: str) -> str:
+def _typo(rng: random.Random, word: str, letters: str = "بتنمسلرك") -> str:
     if len(word) < 3:
         return word
     i = rng.randrange(1, len(word) - 1)
@@ -302,7 +333,7 @@ def _typo(rng: random.Random, word: str) -> str:
         return word[:i] + word[i + 1 :]
     if kind < 0.7:
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    return word[:i] + rng.choice("بتنمسلرك") + word[i + 1 :]
+    return word[:i] + rng.choice(letters) + word[i + 1 :]
 
 
 def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) -> None:
@@ -321,6 +352,10 @@ def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) ->
             "arrest_year",
             "governorate",
             "latin",
+            "grandfather_family",
+            "swap",
+            "no_birth_year",
+            "latin_plus",
         ]
     )
     field_name = rng.choice(names)
@@ -361,20 +396,73 @@ def _edit(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) ->
         arrest["date"] = str(year + step if 2011 <= year + step <= 2024 else year - step)
     elif kind == "governorate":
         arrest["governorate"] = rng.choice(GOVERNORATES)
-    elif kind == "latin":
+    elif kind in ("latin", "latin_plus"):
         for name in names:
             if person.get(name):
-                person[name] = latin(person[name])
+                person[name] = latin(person[name], rng)
+        if kind == "latin_plus":  # and one more change on top
+            _edit_after_latin(rng, person, arrest)
+    elif kind == "grandfather_family" and person.get("grandfather_name"):
+        person["family_name"] = person["grandfather_name"]  # surname given as the grandfather's
+    elif kind == "swap":
+        person["father_name"], person["grandfather_name"] = (
+            person.get("grandfather_name"),
+            person.get("father_name"),
+        )
+    elif kind == "no_birth_year":
+        person.pop("birth_date", None)
 
 
-def generate(total: int, duplicate_share: float = 0.1, seed: int = 3) -> Synthetic:
-    """`total` records of which `duplicate_share` are second reports of someone already there."""
+def _edit_after_latin(rng: random.Random, person: dict[str, Any], arrest: dict[str, Any]) -> None:
+    kind = rng.choice(["typo", "blank", "year", "no_birth_year", "arrest_year", "governorate"])
+    if kind == "typo":
+        name = rng.choice(["first_name", "father_name", "family_name", "mother_name"])
+        if person.get(name):
+            person[name] = _typo(rng, person[name].lower(), "bdhklmnrst").title()
+    elif kind == "blank":
+        person.pop(rng.choice(["father_name", "grandfather_name", "mother_name"]), None)
+    elif kind == "year" and person.get("birth_date"):
+        person["birth_date"] = str(int(person["birth_date"]) + rng.choice([-1, 1]))
+    elif kind == "no_birth_year":
+        person.pop("birth_date", None)
+    elif kind == "arrest_year":
+        year = int(arrest["date"][:4])
+        arrest["date"] = str(year + 1 if year < 2024 else year - 1)
+    else:
+        arrest["governorate"] = rng.choice(GOVERNORATES)
+
+
+def _brother(rng: random.Random, person: dict[str, Any]) -> dict[str, Any]:
+    """A brother: same parents, grandfather and family, born 1-3 years apart; half the time
+    his name is one letter or one long vowel from his brother's."""
+    first = person["first_name"]
+    name = CONFUSABLE.get(first) if rng.random() < 0.5 else None
+    while name is None or name == first:
+        name = _zipf(rng, MALES)
+    year = int(person["birth_date"]) + rng.choice([-3, -2, -1, 1, 2, 3])
+    return {**person, "first_name": name, "sex": "male", "birth_date": str(year)}
+
+
+def generate(
+    total: int, duplicate_share: float = 0.1, seed: int = 3, sibling_share: float = 0.03
+) -> Synthetic:
+    """`total` records of which `duplicate_share` are second reports of someone already there;
+    about `sibling_share` of the people are brothers arrested together with one another."""
     rng = random.Random(seed)
     out = Synthetic()
     originals = int(total * (1 - duplicate_share))
-    for i in range(originals):
+    i = 0
+    while i < originals:
         arrest = {"governorate": rng.choice(GOVERNORATES), "date": str(rng.randint(2011, 2024))}
-        out.records.append({"id": f"p{i}", "person": _person(rng), "arrests": [arrest]})
+        person = _person(rng)
+        out.records.append({"id": f"p{i}", "person": person, "arrests": [arrest]})
+        i += 1
+        if i < originals and person["sex"] == "male" and rng.random() < sibling_share:
+            out.records.append(
+                {"id": f"p{i}", "person": _brother(rng, person), "arrests": [dict(arrest)]}
+            )
+            out.siblings.add(frozenset((f"p{i - 1}", f"p{i}")))
+            i += 1
     reports: dict[str, list[str]] = {}
     for j in range(total - originals):
         # an index, not rng.choice(records[:originals]): the same draw without copying the
@@ -401,3 +489,11 @@ def precision_recall(
     precision = hits / len(predicted) if predicted else 1.0
     recall = hits / len(truth) if truth else 1.0
     return precision, recall
+
+
+def sibling_rate(
+    found: list[tuple[str, str, float]], siblings: set[frozenset[str]], threshold: float
+) -> float:
+    """Share of brothers' pairs proposed as one person at `threshold`."""
+    predicted = {frozenset((a, b)) for a, b, p in found if p >= threshold}
+    return len(predicted & siblings) / len(siblings) if siblings else 0.0

@@ -22,7 +22,7 @@ from casebook.audit.services import Actor
 from casebook.cases.models import Case, Testimony
 from casebook.config import Settings
 from casebook.linkage.features import person_features
-from casebook.linkage.model import private_duckdb, score_pairs
+from casebook.linkage.model import _table, private_duckdb, score_pairs
 from casebook.linkage.models import MatchCandidate
 from casebook.linkage.services import dedupe_run
 from tests.conftest import (
@@ -92,8 +92,11 @@ def test_features_compare_names_across_spellings() -> None:
         b["father"],
         b["birth_year"],
     )
-    assert c["first"] == "~hmd" and c["first_skel"] == a["first_skel"]
+    assert c["first"] == "~ahmad" and c["first_skel"] == a["first_skel"]
     assert c["family_skel"] == a["family_skel"]
+    # across scripts a Latin spelling is resolved to the Arabic name it is the same name as
+    table = _table([a, c]).to_pylist()
+    assert table[1]["first_canon"] == a["first"] and table[1]["family_canon"] == a["family"]
     # the year of the first dated arrest, and its governorate; unknown stays empty, not a guess
     assert (a["arrest_year"], a["governorate"]) == (2013, "SY02")
     assert (b["arrest_year"], b["governorate"]) == (None, None)
@@ -363,7 +366,8 @@ def test_cli_dedupe_json_and_match(
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
     listing = tmp_path / "list.csv"
     listing.write_text(
-        "full name,mother,birth year\nأحمد عبدالله محمد الحلبي,فاطمة,1985\n", encoding="utf-8"
+        "full name,mother,birth year,prison\nأحمد عبدالله محمد الحلبي,فاطمة,1985,x\n",
+        encoding="utf-8",
     )
     done = subprocess.run(
         [*cmd, "match", str(listing), "--threshold", "0.6", "--format", "json"],
@@ -373,6 +377,7 @@ def test_cli_dedupe_json_and_match(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-800:]
+    assert "columns not used (unknown headers): prison" in done.stderr
     matched = {json.loads(line)["case"] for line in done.stdout.splitlines()}
     assert refs[a] in matched
 

@@ -1,0 +1,326 @@
+"""Names compared as names, for record linkage: one canonical form per script, a phonetic
+sequence shared by Arabic and Latin spellings, and a transliteration-aware distance.
+
+Why not a library: camel-tools (its transliterator and normalisers) pulls in torch and
+downloads data at run time; pyarabic's hamza and alef rules do not follow the matching
+convention (shared notes); jellyfish's Soundex/Metaphone/NYSIIS and abydos's phonetic
+algorithms are built for English or German names and drop exactly the distinctions that
+separate Arabic names (long vowels: محمد/محمود, حسن/حسين); unidecode and anyascii turn Arabic
+into one fixed spelling and cannot tell that Mohammad, Muhammad and Mhd are all محمد. What
+fits is the established method for Arabic/Latin names (Freeman, Condon & Ackerman,
+HLT-NAACL 2006): edit distance over equivalence classes of letters, with Latin short vowels
+free (Arabic does not write them) and Arabic long vowels costly (they are what tells names
+apart). About two hundred lines, table-tested in tests/names/test_matching.py.
+
+Search keys (casebook.names.normalise, skeleton) are deliberately left as they are: every
+stored case's blind indexes are computed from them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from pathlib import Path
+
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_LETTERS = str.maketrans(
+    {
+        "ٱ": "ا",
+        "ٲ": "ا",
+        "ٳ": "ا",
+        "ة": "ه",
+        "ى": "ي",
+        "ء": None,
+        "ی": "ي",
+        "ې": "ي",
+        "ک": "ك",
+        "ڪ": "ك",
+        "ھ": "ه",
+        "ہ": "ه",
+        "\u0640": None,  # tatweel
+    }
+)
+_AR_JOINERS = {"عبد", "ابو", "العبد", "ابن"}
+_AR_FILIATION = {"بن", "ابن", "بنت"}
+_LATIN_JOINERS = {
+    "abd", "abdul", "abdel", "abdal", "abdil", "abdol", "abdu", "abdur", "abdar", "abder",
+    "abdus", "abdas", "abdes", "abduz", "abdaz", "abdun", "abdan", "abu", "abou", "abo",
+}  # fmt: skip
+_LATIN_FILIATION = {"bin", "ibn", "bint", "ben"}
+# a separate article: "al"/"el" and its assimilated forms before a sun letter (ad-Din, ar-Rahman)
+_LATIN_ARTICLES = {
+    "al", "el", "ul", "il", "ad", "ed", "ud", "ar", "er", "ur", "as", "es", "us", "az", "ez",
+    "uz", "an", "en", "un", "at", "et", "ut", "ash", "esh", "ath", "eth", "adh",
+}  # fmt: skip
+_ABBREVIATIONS = {"mhd": "muhammad", "mohd": "muhammad", "muhd": "muhammad", "md": "muhammad"}
+_SUN = set("تثدذرزسشصضطظلن")
+# names that begin with ال without an article: never stripped from a family name
+_AL_NAMES = {"الياس", "الهام", "الفت"}
+_NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def _clean(text: str) -> str:
+    """NFKD with every combining mark dropped (tashkeel, hamza and madda above or below the
+    alef, the dot of İ, Latin accents), Arabic letter variants unified, punctuation to space."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_LETTERS).casefold()
+    return _NON_WORD.sub(" ", text).replace("_", " ")
+
+
+def _arabic_form(tokens: list[str], *, family: bool) -> str:
+    tokens = [t for t in tokens if t not in _AR_FILIATION] or tokens
+    joined: list[str] = []
+    for token in tokens:
+        if joined and joined[-1] in _AR_JOINERS:
+            joined[-1] += token
+        else:
+            joined.append(token)
+    out = []
+    for token in joined:
+        token = re.sub("([وي])\\1+", r"\1", token)  # رؤوف → رووف → روف, as رءوف
+        token = token.replace("عبدلله", "عبدالله")
+        if len(token) >= 4 and token.endswith("ا") and token[-2] not in "او":
+            token = token[:-1] + "ي"  # يحيى = يحيا, موسى = موسا (alef maqsura read as alef)
+            token = re.sub("([وي])\\1+", r"\1", token)
+        article = token.startswith("ال") and not token.startswith("الله")
+        if family and article and token not in _AL_NAMES and len(token) > 3:
+            token = token[2:]
+        out.append(token)
+    return "".join(out)
+
+
+_LATIN_SUN = ("t", "d", "r", "z", "s", "n", "l")
+
+
+def _latin_tokens(text: str) -> list[str]:
+    """Tokens with abbreviations expanded, filiation dropped, and the article's l dropped
+    where Arabic does not sound it, before a sun letter: Abdul Rahman = Abdurrahman = عبد
+    الرحمن, Nur al-Din = Nur ad-Din, but Abdul Karim keeps it (عبد الكريم)."""
+    tokens = [_ABBREVIATIONS.get(t, t) for t in text.split() if t not in _LATIN_FILIATION]
+    out: list[str] = []
+    for i, token in enumerate(tokens):
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if following.startswith(_LATIN_SUN):
+            if token in ("al", "el", "ul", "il") and out:
+                token = token[0]
+            elif re.fullmatch("abd[aeiou]l", token):
+                token = token[:-1]
+        token = re.sub("^(abd[aeiou])l(?=(th|sh|[tdrzsn]))", r"\1", token)
+        out.append(token)
+    return out
+
+
+def name_form(name: str, *, family: bool = False) -> str:
+    """One canonical form per script, without spaces: for Arabic the normalised letters with
+    compounds joined (عبد الله = عبدالله = عبدلله) and, in a family name, the article dropped
+    (but not from العبدالله's الله, nor from الياس); for Latin the lower-case letters with
+    accents and the dot of İ dropped, Abdul/Abu compounds joined case-insensitively, and a
+    separate Al/El article dropped from a family name (Alwan keeps its Al)."""
+    text = _clean(name)
+    tokens = text.split()
+    if not tokens:
+        return ""
+    if _ARABIC.search(text):
+        return _arabic_form(tokens, family=family)
+    tokens = _latin_tokens(text)
+    if family and len(tokens) > 1 and tokens[0] in _LATIN_ARTICLES:
+        tokens = tokens[1:]
+    return "".join(tokens)
+
+
+# -- the phonetic sequence shared by both scripts ----------------------------------------------
+# Consonant symbols: b t T(ث) j H(ح) x(خ) d Z(ذ ظ) r z s S(ش) G(غ) f q k l m n h; long vowels
+# A I U (و and ي also as w and y); ' for ع and a seat alef, optional; h? for a final ه/ة.
+_AR_PHONE = {
+    "ب": "b", "ت": "t", "ط": "t", "ث": "T", "ج": "j", "ح": "H", "خ": "x", "د": "d", "ض": "d",
+    "ذ": "Z", "ظ": "Z", "ر": "r", "ز": "z", "س": "s", "ص": "s", "ش": "S", "غ": "G", "ف": "f",
+    "ق": "q", "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ع": "'", "و": "U", "ي": "I",
+    "ا": "A", "پ": "b", "چ": "S", "ڤ": "f", "گ": "G",
+}  # fmt: skip
+
+
+def _arabic_phones(form: str) -> tuple[str, ...]:
+    text = form
+    if text == "عمرو":  # the silent و of Amr
+        text = "عمر"
+    text = text.replace("الله", "لله")
+    # the article before a sun letter is not heard (عبدالرحمن = Abdurrahman, نورالدين =
+    # Noureddine); inside a compound its alef is no long vowel (عبدالكريم = Abdulkarim)
+    sun = "[" + "".join(sorted(_SUN)) + "]"
+    text = re.sub(f"^(عبد|ابو|العبد)?ال(?={sun})", r"\1", text)
+    text = re.sub("ال(?=دين$)", "", text)
+    text = re.sub("^(عبد|ابو|العبد)ال", r"\1ل", text)
+    out: list[str] = []
+    for i, c in enumerate(text):
+        p = _AR_PHONE.get(c)
+        if p is None:
+            continue
+        if p == "A" and i == 0:
+            p = "'"  # a word-initial alef only seats a vowel
+        if p == "h" and i == len(text) - 1 and i > 0:
+            p = "h?"
+        elif p == "h" and i > 0 and text[i - 1] in "دتسكذ":
+            p = "h~"  # Adham, Is-haq: Latin dh, th, sh, kh may hide this ه
+        elif p == "I" and i == len(text) - 1 and len(text) >= 4:
+            p = "Ia"  # final ى written ي or ا: Mustafa, Moussa, Yahya
+        if out and out[-1] == p and p not in "AIU":
+            continue  # shadda-like doubles
+        out.append(p)
+    return tuple(out)
+
+
+_LATIN_MULTI = (
+    ("kh", "x"), ("sh", "S"), ("ch", "S"), ("gh", "G"), ("th", "th"), ("dh", "dh"),
+    ("ph", "f"), ("ck", "k"), ("ou", "U!"), ("oo", "U!"), ("uu", "U!"), ("ee", "I!"),
+    ("ii", "I!"), ("ei", "I!"), ("ey", "I!"), ("ie", "I!"), ("aa", "A!"),
+)  # fmt: skip
+_LATIN_SINGLE = {
+    "b": "b", "p": "b", "t": "t", "j": "j", "g": "g", "h": "h", "x": "x", "d": "d", "z": "z",
+    "r": "r", "s": "s", "f": "f", "v": "f", "q": "q", "k": "k", "c": "c", "l": "l", "m": "m",
+    "n": "n", "w": "U", "y": "I", "a": "a", "e": "e", "i": "i", "o": "o", "u": "u", "'": "'",
+}  # fmt: skip
+
+
+def _latin_phones(form: str) -> tuple[str, ...]:
+    """Phones of one Latin token (tokens are read apart: Is-haq is not Ishaq's sh)."""
+    out: list[str] = []
+    i = 0
+    while i < len(form):
+        sym = next((single for pair, single in _LATIN_MULTI if form.startswith(pair, i)), "")
+        if sym:
+            i += 2
+        else:
+            sym = _LATIN_SINGLE.get(form[i], "")
+            i += 1
+        if not sym:
+            continue
+        if out and out[-1] == sym and sym not in "aeiou":
+            continue  # Hassan = Hasan
+        out.append(sym)
+    if len(out) > 1 and out[-1] == "h" and out[-2] in ("a", "e", "A!", "I", "i"):
+        out[-1] = "h?"  # Fatimah = Fatima
+    if out and out[0] == "I" and len(out) > 1 and out[1] in "aeiou":
+        pass  # Yasin: initial y is a consonant ي, kept as I
+    return tuple(out)
+
+
+def phones(name: str, *, family: bool = False) -> tuple[str, ...]:
+    """The phonetic sequence of a name in either script (see _AR_PHONE / _LATIN_SINGLE)."""
+    form = name_form(name, family=family)
+    if _ARABIC.search(form):
+        return _arabic_phones(form)
+    tokens = _latin_tokens(_clean(name))
+    if family and len(tokens) > 1 and tokens[0] in _LATIN_ARTICLES:
+        tokens = tokens[1:]
+    out: list[str] = []
+    for p in (p for token in tokens for p in _latin_phones(token)):
+        if not (out and out[-1] == p and p not in "aeiou"):  # Abd ar-Rahman: one r
+            out.append(p)
+    return tuple(out)
+
+
+# What a Latin symbol may stand for, and Arabic symbols for themselves.
+_CAN_BE: dict[str, frozenset[str]] = {
+    "t": frozenset("tT"), "th": frozenset("TZt"), "d": frozenset("dZ"), "dh": frozenset("dZ"),
+    "z": frozenset("zZ"), "s": frozenset("sT"), "g": frozenset("Gj"), "h": frozenset("hH"),
+    "h?": frozenset(["h", "H", "h?"]), "q": frozenset("qk'"), "k": frozenset("kq"),
+    "c": frozenset("kqs"), "x": frozenset("x"), "'": frozenset("'"),
+    "a": frozenset("A'"), "e": frozenset("AI'"), "i": frozenset("I'"), "o": frozenset("U'"),
+    "u": frozenset("U'"), "A!": frozenset("A'"), "I!": frozenset("I"), "U!": frozenset("U"),
+    "Ia": frozenset("IA"), "h~": frozenset("hH"),
+}  # fmt: skip
+_VOWELS = {"a", "e", "i", "o", "u", "A!", "I!", "U!", "A", "I", "U"}
+_LONG = {"A", "I", "U", "A!", "I!", "U!"}
+_LONG_DROP = 0.6  # a long vowel one side has and the other does not: محمد / Mahmoud
+# short Latin vowels cost nothing to drop, except i and u, more often long than not in names
+_SHORT_DROP = {"a": 0.0, "e": 0.0, "o": 0.0, "i": 0.3, "u": 0.2}
+
+
+def _drop(sym: str, initial: bool = False) -> float:
+    if initial and sym in _SHORT_DROP:
+        return 0.4  # a Latin name's first vowel is written for a reason: Ali is not Elie
+    if sym in ("'", "h?"):
+        return 0.0
+    if sym == "h~":
+        return 0.1
+    if sym in _SHORT_DROP:
+        return _SHORT_DROP[sym]
+    if sym in _LONG:
+        return _LONG_DROP
+    if sym == "h":
+        return 0.4  # ه inside a word is often not written in Latin (Adham = أدهم read as dh)
+    return 1.0
+
+
+def _options(sym: str) -> frozenset[str]:
+    return _CAN_BE.get(sym, frozenset([sym]))
+
+
+def _sub(a: str, b: str, first: bool = False) -> float:
+    if a == b:
+        return 0.0
+    if first and {a, b} == {"a", "e"}:
+        return 0.4  # Ali is not Elie, though Mohammad is Mohamed
+    if _options(a) & _options(b) or a in _options(b) or b in _options(a):
+        cost = 0.0
+        if {a, b} & {"e"} and {a, b} & {"I"}:
+            cost = 0.2  # e for ي: Wael, but Samer is not Samir
+        return cost
+    if a in _VOWELS and b in _VOWELS:
+        both_short = a in _SHORT_DROP and b in _SHORT_DROP
+        return 0.0 if both_short else 0.5
+    return 1.0
+
+
+@functools.lru_cache(maxsize=200_000)
+def phonetic_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Weighted edit distance between two phonetic sequences (0 is the same name)."""
+    prev = [0.0]
+    for j, sym in enumerate(b, start=1):
+        prev.append(prev[-1] + _drop(sym, j == 1))
+    for i, x in enumerate(a, start=1):
+        row = [prev[0] + _drop(x, i == 1)]
+        for j, y in enumerate(b, start=1):
+            row.append(
+                min(
+                    prev[j] + _drop(x, i == 1),
+                    row[j - 1] + _drop(y, j == 1),
+                    prev[j - 1] + _sub(x, y, i == j == 1),
+                )
+            )
+        prev = row
+    return prev[-1]
+
+
+SAME = 0.35  # at most this far apart: the same name written by two people
+SIMILAR = 1.2
+
+
+def name_distance(a: str, b: str, *, family: bool = False) -> float:
+    """0 for the same name (same canonical form), else the phonetic distance; names in one
+    script with different canonical forms are never 0 (محمد / محمود, حسن / حسين)."""
+    fa, fb = name_form(a, family=family), name_form(b, family=family)
+    if not fa or not fb:
+        return float("inf")
+    if fa == fb:
+        return 0.0
+    pa, pb = phones(a, family=family), phones(b, family=family)
+    distance = phonetic_distance(pa, pb)
+    if bool(_ARABIC.search(fa)) == bool(_ARABIC.search(fb)) and _ARABIC.search(fa):
+        return max(distance, SAME + 0.05)  # two Arabic spellings that differ are not equal
+    return distance
+
+
+def same_name(a: str, b: str, *, family: bool = False) -> bool:
+    return name_distance(a, b, family=family) <= SAME
+
+
+@functools.cache
+def common_names() -> frozenset[str]:
+    """Canonical forms of common Arabic given names (common_names.txt): two different names
+    both on this list are two names, not a typo of one."""
+    path = Path(__file__).with_name("common_names.txt")
+    words = [w.strip() for w in path.read_text(encoding="utf-8").splitlines()]
+    return frozenset(name_form(w) for w in words if w and not w.startswith("#"))

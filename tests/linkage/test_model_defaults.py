@@ -1,0 +1,141 @@
+"""A model that cannot silently collapse: the shipped parameters, refinement only when sane,
+a report of every run, and clear failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from casebook.audit.services import Actor
+from casebook.config import Settings
+from casebook.linkage.features import feature_rows
+from casebook.linkage.model import (
+    LinkageError,
+    _apply_defaults,
+    _settings,
+    _table,
+    _train,
+    load_defaults,
+    private_duckdb,
+    register_functions,
+    score,
+)
+from casebook.linkage.models import MatchCandidate
+from casebook.linkage.services import dedupe_run
+from tests.conftest import bearer, make_user, minimal_case
+from tests.linkage.generator import generate, precision_recall, sibling_rate
+
+
+def test_a_failed_training_pass_leaves_the_prior_and_comparisons_as_they_were() -> None:
+    from splink import DuckDBAPI, Linker, block_on
+
+    rows = feature_rows(generate(200, seed=5).records)
+    con = private_duckdb("1GB")
+    register_functions(con)
+    linker = Linker(
+        DuckDBAPI(connection=con).register(_table(rows)), _settings(), log_level=logging.ERROR
+    )
+    _apply_defaults(linker, load_defaults(), len(rows), u=True)
+    settings = linker._settings_obj
+    prior = settings._probability_two_random_records_match
+    names = [c.output_column_name for c in settings.comparisons]
+    # no two records share an id: this pass finds no pairs and fails
+    assert _train(linker, block_on("first", "unique_id")) is not None
+    assert settings._probability_two_random_records_match == prior
+    assert [c.output_column_name for c in settings.comparisons] == names
+    con.close()
+
+
+@pytest.mark.parametrize(("records", "seed"), [(300, 21), (680, 22), (1000, 23)])
+def test_small_caseloads_find_their_planted_duplicates(records: int, seed: int) -> None:
+    data = generate(records, seed=seed)
+    result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB")
+    precision, recall = precision_recall(result.pairs, data.pairs, 0.9)
+    assert precision >= 0.95 and recall >= 0.85, (precision, recall)
+    assert result.model == "shipped" and result.comparisons >= len(result.pairs) > 0
+    assert 0.5 * len(data.pairs) <= result.expected_pairs <= 2 * len(data.pairs)
+    assert "model: shipped" in result.summary()
+
+
+def test_a_refinement_that_collapses_is_refused_and_the_run_says_so() -> None:
+    data = generate(400, seed=31)
+    result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB", refine=True)
+    assert result.model == "shipped"
+    assert any("shipped model used" in n or "shipped u" in n for n in result.notes)
+    assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85
+
+
+def test_fewer_than_two_records_is_nothing_to_compare() -> None:
+    one = feature_rows(generate(2, seed=1).records[:1])
+    assert score(one, threshold=0.9).summary() == "nothing to compare: fewer than two cases"
+    assert score([], threshold=0.9).nothing_to_compare
+
+
+def test_a_shipped_model_that_does_not_fit_the_code_is_a_clear_error() -> None:
+    defaults = load_defaults()
+    defaults["comparisons"]["first"][0]["label"] = "something else"
+    rows = feature_rows(generate(50, seed=1).records)
+    with pytest.raises(LinkageError, match="regenerate"):
+        score(rows, threshold=0.9, defaults=defaults)
+
+
+def test_a_run_that_does_not_fit_in_memory_writes_nothing(app: Flask) -> None:
+    db = app.extensions["casebook.db"]
+    with app.app_context(), db.sessionmaker() as s, s.begin():
+        from casebook.cases.services import case_create_many
+
+        records = generate(300, seed=41).records
+        case_create_many(
+            s,
+            Actor.cli(),
+            [{**minimal_case(), "person": r["person"], "arrests": r["arrests"]} for r in records],
+            created_by=None,
+        )
+    with app.app_context(), db.sessionmaker() as s:
+        with pytest.raises(LinkageError, match="CASEBOOK_LINKAGE_MEMORY"), s.begin():
+            dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit="2MB")
+        assert s.scalar(select(func.count()).select_from(MatchCandidate)) == 0
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_LINKAGE_MEMORY": "1GB",
+    }
+
+
+def test_cli_on_an_empty_instance_says_nothing_to_compare(
+    app: Flask, settings: Settings, tmp_path: Path
+) -> None:
+    bearer(app, make_user(app, "lawyer"))  # an instance with users and no cases
+    app.extensions["casebook.db"].dispose()
+    done = subprocess.run(
+        [sys.executable, "-c", "from casebook.cli import main; main()", "dedupe"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "nothing to compare" in done.stderr
+
+
+def test_brothers_arrested_together_are_not_one_person() -> None:
+    # same parents, grandfather and family, arrested together, born 1-3 years apart; half of
+    # them with names one letter or one long vowel apart (حسن/حسين, محمد/محمود, عمر/عمار)
+    data = generate(1200, seed=51, sibling_share=0.3)
+    assert len(data.siblings) >= 80
+    result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB")
+    assert sibling_rate(result.pairs, data.siblings, 0.9) <= 0.05
+    assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85

@@ -4,19 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test install install-test lint typecheck translations clean
+.PHONY: run test install install-test lint typecheck translations clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+# Dependencies come from the hashed lock files (every version pinned, every download checked);
+# casebook itself is then installed on top without resolving anything again.
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e '.[test]'
+	$(BIN)/pip check
 	touch $@
+
+# After changing a dependency range in pyproject.toml: `make lock`, then commit both files.
+# The runtime lock is constrained by the test lock, so the two agree on every shared version.
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --no-header --quiet -o requirements-test.lock
+	$(BIN)/uv pip compile pyproject.toml build-requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --no-header --quiet \
+		-c requirements-test.lock -o requirements.lock
 
 install: $(VENV)/.installed
 

@@ -13,7 +13,7 @@ from casebook.cases.models import (
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.linkage.models import MatchCandidate, MatchList
-from casebook.stats.models import DpRelease, StatsEpoch
+from casebook.stats.models import DpRelease, StatsEpoch, StatsRelease, StatsReleaseTable
 
 __all__ = [
     "ApiToken",
@@ -32,6 +32,8 @@ __all__ = [
     "MatchList",
     "RecoveryCode",
     "StatsEpoch",
+    "StatsRelease",
+    "StatsReleaseTable",
     "Testimony",
     "User",
     "WebSession",

@@ -329,7 +329,7 @@ def release_group() -> None:
 @click.option("--note", default=None, help="A short note (no personal data).")
 def release_create_command(note: str | None) -> None:
     """Cut a release; refused until enough cases changed since the last one."""
-    from casebook.stats.services import ReleaseRefused, release_create
+    from casebook.stats.services import ReleaseRefusedError, release_create
 
     settings = _settings()
     try:
@@ -343,7 +343,7 @@ def release_create_command(note: str | None) -> None:
                 note=note,
             )
             number, cases, changes = made.number, made.cases, made.changes
-    except ReleaseRefused as exc:
+    except ReleaseRefusedError as exc:
         raise click.ClickException(f"no release was made: {exc}") from None
     click.echo(f"release {number}: {cases} cases counted, {changes} changed since the last")
 

@@ -30,7 +30,11 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-SCOPE_FLAGS: dict[str, tuple[str, ...]] = {"all": ("v", "u"), "verified": ("v",), "unverified": ("u",)}
+SCOPE_FLAGS: dict[str, tuple[str, ...]] = {
+    "all": ("v", "u"),
+    "verified": ("v",),
+    "unverified": ("u",),
+}
 PUBLISHED_SCOPES = ("all", "verified")
 Key = Hashable
 
@@ -148,7 +152,9 @@ class LinkedSystem:
                 by_atom[a].append(e)
             unknown.append(len(eq.atoms))
             residual.append(float(eq.rhs))
-        queue = [e for e, eq in enumerate(equations) if unknown[e] == 1 or (eq.positive and eq.rhs == 0)]
+        queue = [
+            e for e, eq in enumerate(equations) if unknown[e] == 1 or (eq.positive and eq.rhs == 0)
+        ]
 
         def settle(atom: int, value: float) -> None:
             known[atom] = value
@@ -211,18 +217,20 @@ class _Components:
             free = [(a, c) for a, c in zip(eq.atoms, eq.coefs, strict=True) if a not in known]
             if not free:
                 continue
-            rhs = eq.rhs - sum(c * known[a] for a, c in zip(eq.atoms, eq.coefs, strict=True) if a in known)
+            rhs = eq.rhs - sum(
+                c * known[a] for a, c in zip(eq.atoms, eq.coefs, strict=True) if a in known
+            )
             self.open_eqs.append(([a for a, _ in free], [c for _, c in free], rhs))
             union([a for a, _ in free])
         self.open_ub: list[tuple[list[int], float]] = []
         for cell in at_least_one:
-            free = [a for a in cell.atoms if a not in known]
-            if not free:
+            unknown_atoms = [a for a in cell.atoms if a not in known]
+            if not unknown_atoms:
                 continue
-            need = 1 - sum(known[a] for a in cell.atoms if a in known)
+            need = 1.0 - sum(known[a] for a in cell.atoms if a in known)
             if need > 0:
-                self.open_ub.append((free, need))
-                union(free)
+                self.open_ub.append((unknown_atoms, need))
+                union(unknown_atoms)
         self.find = find
         self._programs: dict[int, tuple[dict[int, int], highspy.Highs | None]] = {}
 
@@ -239,10 +247,10 @@ class _Components:
         for atoms, need in ubs:
             rows.append((atoms, [1.0] * len(atoms), need, highspy.kHighsInf))
         entries: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        for r, (atoms, coefs, _, _) in enumerate(rows):
-            for a, c in zip(atoms, coefs, strict=True):
+        for r, (row_atoms, row_coefs, _, _) in enumerate(rows):
+            for a, coef in zip(row_atoms, row_coefs, strict=True):
                 col = columns.setdefault(a, len(columns))
-                entries[col].append((r, c))
+                entries[col].append((r, coef))
         if not columns:
             self._programs[root] = (columns, None)
             return columns, None
@@ -255,17 +263,19 @@ class _Components:
         lp.col_upper_ = np.full(n, highspy.kHighsInf)
         lp.row_lower_ = np.array([r[2] for r in rows])
         lp.row_upper_ = np.array([r[3] for r in rows])
-        starts, index, value = [0], [], []
+        starts: list[int] = [0]
+        index: list[int] = []
+        value: list[float] = []
         for col in range(n):
-            for r, c in entries[col]:
+            for r, coef in entries[col]:
                 index.append(r)
-                value.append(c)
+                value.append(coef)
             starts.append(len(index))
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.array(starts)
         lp.a_matrix_.index_ = np.array(index)
         lp.a_matrix_.value_ = np.array(value)
-        solver = highspy.Highs()
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]
         solver.setOptionValue("output_flag", False)
         solver.setOptionValue("presolve", "off")  # keep the basis between objectives
         solver.setOptionValue("solver", "simplex")
@@ -295,11 +305,15 @@ class _Components:
                     break
                 weights = np.zeros(len(columns))
                 for c in todo:
-                    sign = 1.0 if attempt == 0 else -1.0 if attempt == 1 else rng.choice([-1.0, 1.0])
+                    sign = (
+                        1.0 if attempt == 0 else -1.0 if attempt == 1 else rng.choice([-1.0, 1.0])
+                    )
                     for a in c.atoms:
                         if a in columns:
                             weights[columns[a]] += sign
-                solver.changeColsCost(len(columns), np.arange(len(columns), dtype=np.int32), weights)
+                solver.changeColsCost(
+                    len(columns), np.arange(len(columns), dtype=np.int32), weights
+                )
                 solver.changeObjectiveSense(highspy.ObjSense.kMaximize)
                 solver.run()
                 if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -319,7 +333,9 @@ class _Components:
                     else:
                         left.append(c)
                 todo = left
-            solver.changeColsCost(len(columns), np.arange(len(columns), dtype=np.int32), np.zeros(len(columns)))
+            solver.changeColsCost(
+                len(columns), np.arange(len(columns), dtype=np.int32), np.zeros(len(columns))
+            )
         return wide
 
     def interval(self, atoms: list[int]) -> tuple[float, float]:
@@ -357,6 +373,7 @@ def protect(
 ) -> set[Key]:
     """The hidden cells: primary (1..k-1), then complementary ones until the audit passes.
     `start` is a pattern to keep (a larger k never shows what the release hides)."""
+
     def candidate(c: Cell, last_resort: bool = False) -> bool:
         return (
             c.published

@@ -88,18 +88,18 @@ def base_category(dimension: str, facets: dict[str, Any], last_year: int) -> str
         month = base_category("arrest_month", facets, last_year)
         return month if month in ("before_2011", "unknown") else month[:4]
     if dimension == "arrest_month":
-        year = facets.get("arrest_year")
-        if year is None:
+        raw_year = facets.get("arrest_year")
+        if raw_year is None:
             return "unknown"
-        year = int(year)
+        year = int(raw_year)
         if year < FIRST_YEAR:
             return "before_2011"
         if year > last_year:
             return "unknown"
-        month = facets.get("arrest_month")
-        return str(month)[:7] if month else f"{year}-unknown"
-    value = facets.get(dimension)
-    return str(value) if value else "unknown"
+        raw_month = facets.get("arrest_month")
+        return str(raw_month)[:7] if raw_month else f"{year}-unknown"
+    raw = facets.get(dimension)
+    return str(raw) if raw else "unknown"
 
 
 def stats_epoch(session: Session) -> int:
@@ -140,8 +140,9 @@ def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, 
             yield case_id, state in VERIFIED_STATES, facets
 
 
-def group(dimension: str, categories: list[str], counts: dict[str, dict[str, int]], k: int
-          ) -> list[tuple[str, list[str]]]:
+def group(
+    dimension: str, categories: list[str], counts: dict[str, dict[str, int]], k: int
+) -> list[tuple[str, list[str]]]:
     """Publishable categories for two-way tables: rare categories merged ("other", or a
     neighbouring year or age band) until every group holds 0 or at least k cases among all,
     verified and unverified cases alike. `counts` maps flag ("v", "u") to category counts."""
@@ -163,7 +164,7 @@ def group(dimension: str, categories: list[str], counts: dict[str, dict[str, int
             near = [j for j in (bad - 1, bad + 1) if 0 <= j < len(groups)]
             j = min(near, key=lambda j: size(groups[j]))
             lo, hi = sorted((bad, j))
-            groups[lo:hi + 1] = [groups[lo] + groups[hi]]
+            groups[lo : hi + 1] = [groups[lo] + groups[hi]]
         else:
             other = next((i for i, g in enumerate(groups) if len(g) > 1), None)
             if other is None or other == bad:

@@ -18,8 +18,14 @@ from sqlalchemy.orm import Session
 from casebook.audit.services import Actor, audit_record
 from casebook.encrypted import Vault, seal_json
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
-from casebook.stats.queries import BASE, COUNTED_STATES, DIMENSIONS, VERIFIED_STATES, BaseCounts
-from casebook.stats.queries import count_base
+from casebook.stats.queries import (
+    BASE,
+    COUNTED_STATES,
+    DIMENSIONS,
+    VERIFIED_STATES,
+    BaseCounts,
+    count_base,
+)
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release, protect_table
 from crypto import associated_data
 
@@ -35,7 +41,7 @@ class StatsInputError(Exception):
         self.fields = fields
 
 
-class ReleaseRefused(Exception):
+class ReleaseRefusedError(Exception):
     """A new release would come too soon after the last one (or there is nothing to count)."""
 
 
@@ -106,9 +112,7 @@ class Release:
         return doc
 
 
-def parse_params(
-    by: str, k: Any, epsilon: Any, release_k: int
-) -> tuple[tuple[str, ...], int]:
+def parse_params(by: str, k: Any, epsilon: Any, release_k: int) -> tuple[tuple[str, ...], int]:
     """Check a request's parameters; every problem is reported at once."""
     problems: dict[str, list[str]] = {}
     dims = tuple(d.strip() for d in (by or "").split(",") if d.strip())
@@ -150,7 +154,9 @@ def _open(vault: Vault, release: StatsRelease, column: str) -> Any:
 
 
 def latest_release(session: Session) -> StatsRelease | None:
-    return session.scalars(select(StatsRelease).order_by(StatsRelease.number.desc()).limit(1)).first()
+    return session.scalars(
+        select(StatsRelease).order_by(StatsRelease.number.desc()).limit(1)
+    ).first()
 
 
 def changes_since(previous: dict[str, str], current: dict[str, str]) -> int:
@@ -169,12 +175,12 @@ def release_create(
     note: str | None = None,
     now: datetime | None = None,
 ) -> StatsRelease:
-    """Cut a release, or refuse (ReleaseRefused) when fewer than `min_changes` cases changed.
+    """Cut a release, or refuse (ReleaseRefusedError) when fewer than `min_changes` cases changed.
 
     The release lock (the statistics epoch row, SELECT ... FOR UPDATE on PostgreSQL; SQLite
     serialises writers) makes two simultaneous cuts one release and one refusal."""
     if k < MIN_K:
-        raise ReleaseRefused(f"k is at least {MIN_K}.")
+        raise ReleaseRefusedError(f"k is at least {MIN_K}.")
     session.execute(select(StatsEpoch).where(StatsEpoch.id == 1).with_for_update()).first()
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
@@ -183,7 +189,7 @@ def release_create(
     changes = changes_since(previous, fingerprints)
     if changes < min_changes:
         since = f" since release {last.number} of {last.created_at:%Y-%m-%d}" if last else ""
-        raise ReleaseRefused(
+        raise ReleaseRefusedError(
             f"{changes} cases were added, changed or removed{since}; a new release needs at "
             f"least {min_changes}, so that no release can be compared with the last to learn "
             "about a few cases."
@@ -206,7 +212,10 @@ def release_create(
     session.add(release)
     session.flush()
     release.exact_enc = _seal(
-        vault, "exact_enc", str(release.id), {"counts": counts.to_json(), "hidden": sorted(map(str, hidden))}
+        vault,
+        "exact_enc",
+        str(release.id),
+        {"counts": counts.to_json(), "hidden": sorted(map(str, hidden))},
     )
     release.fingerprints_enc = _seal(vault, "fingerprints_enc", str(release.id), fingerprints)
     for table in all_tables():
@@ -244,7 +253,7 @@ def release_get(session: Session, number: int | None) -> StatsRelease | None:
 
 def pending_changes(session: Session, vault: Vault, k: int) -> int:
     """How many cases changed since the last release (shown before cutting one)."""
-    counts, fingerprints = count_base(session, vault, datetime.now(UTC), k)
+    _, fingerprints = count_base(session, vault, datetime.now(UTC), k)
     last = latest_release(session)
     return changes_since(_open(vault, last, "fingerprints_enc") if last else {}, fingerprints)
 
@@ -304,7 +313,10 @@ def _table_for(
         out[scope] = doc
         session.add(
             StatsReleaseTable(
-                release_id=release.id, k=k, name=name, scope=scope,
+                release_id=release.id,
+                k=k,
+                name=name,
+                scope=scope,
                 payload=json.dumps(doc, ensure_ascii=False),
             )
         )
@@ -372,7 +384,7 @@ def stats_table(
         number=release.number,
         released_at=released_at,
         dimensions=dimensions,
-        grouped=len(table) == 2 and table[1] == "grouped" or len(dimensions) == 2,
+        grouped=(len(table) == 2 and table[1] == "grouped") or len(dimensions) == 2,
         k=k,
         verified_only=verified_only,
         rows=rows,

@@ -30,11 +30,7 @@ def table_id(dims: Iterable[str]) -> Table:
 
 
 def all_tables() -> list[Table]:
-    return (
-        [(d,) for d in DIMENSIONS]
-        + [(d, "grouped") for d in BASE]
-        + [tuple(p) for p in pairs()]
-    )
+    return [(d,) for d in DIMENSIONS] + [(d, "grouped") for d in BASE] + [tuple(p) for p in pairs()]
 
 
 class ReleaseSystem(LinkedSystem):
@@ -62,7 +58,10 @@ class ReleaseSystem(LinkedSystem):
         for f in ("v", "u"):
             total = self.atom(("T", f), c.total.get(f, 0))
             for d in ONE_BASE:
-                ones = [self.atom(("1", f, d, a), c.one_way.get(f"{f}|{d}|{a}", 0)) for a in self.fine[d]]
+                ones = [
+                    self.atom(("1", f, d, a), c.one_way.get(f"{f}|{d}|{a}", 0))
+                    for a in self.fine[d]
+                ]
                 self.link(ones, [total])
             for y in self.fine["arrest_year"]:  # the months of a year sum to the year
                 months = [
@@ -75,8 +74,10 @@ class ReleaseSystem(LinkedSystem):
                 ga, gb = c.groups[da], c.groups[db]
                 for code_a, members_a in ga:
                     row = [
-                        self.atom(("2", f, da, code_a, db, code_b),
-                                  c.two_way.get(f"{f}|{da}|{code_a}|{db}|{code_b}", 0))
+                        self.atom(
+                            ("2", f, da, code_a, db, code_b),
+                            c.two_way.get(f"{f}|{da}|{code_a}|{db}|{code_b}", 0),
+                        )
                         for code_b, _ in gb
                     ]
                     self.link(row, [self.atom_index[("1", f, da, m)] for m in members_a])
@@ -85,8 +86,12 @@ class ReleaseSystem(LinkedSystem):
                     self.link(col, [self.atom_index[("1", f, db, m)] for m in members_b])
         for scope, flags in SCOPE_FLAGS.items():
             shown = scope in PUBLISHED_SCOPES
-            self.cell(f"{scope}|total", [self.atom_index[("T", f)] for f in flags], shown,
-                      fixed=scope == "all")
+            self.cell(
+                f"{scope}|total",
+                [self.atom_index[("T", f)] for f in flags],
+                shown,
+                fixed=scope == "all",
+            )
             for d in ONE_BASE:
                 keys = [self._one(scope, d, [a]) for a in self.fine[d]]
                 self._place((d,), scope, [[key] for key in keys], keys, [])
@@ -204,10 +209,8 @@ class ReleaseSystem(LinkedSystem):
             "scope": scope,
             "rows": rows,
             "cols": cols,
-            "members": {code: members for code, members in self.counts.groups.get(table[0], [])}
-            if len(table) == 2
-            else {},
-            "col_members": {code: m for code, m in self.counts.groups[table[1]]} if two_way else {},
+            "members": dict(self.counts.groups.get(table[0], [])) if len(table) == 2 else {},
+            "col_members": dict(self.counts.groups[table[1]]) if two_way else {},
             "values": [[shown(key) for key in row] for row in grid],
             "row_totals": [shown(key) for key in margins[: len(grid)]]
             if two_way
@@ -233,7 +236,9 @@ def protect_release(system: ReleaseSystem, k: int) -> set[Key]:
     return protect(system, k, start=hidden)
 
 
-def protect_table(system: ReleaseSystem, table: Table, k: int, release_hidden: set[Key]) -> set[Key]:
+def protect_table(
+    system: ReleaseSystem, table: Table, k: int, release_hidden: set[Key]
+) -> set[Key]:
     """A larger k for one table: the release's pattern is kept and more is hidden, audited at
     the larger k against what this table's family shows."""
     return protect(system, k, start=release_hidden, only=system.family(table))

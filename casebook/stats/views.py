@@ -10,11 +10,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
-
-from flask import redirect, url_for
 from flask_login import current_user
 
 from casebook import db, vocab
@@ -23,7 +31,7 @@ from casebook.stats.charts import bar_chart
 from casebook.stats.queries import DIMENSIONS
 from casebook.stats.services import (
     Release,
-    ReleaseRefused,
+    ReleaseRefusedError,
     StatsInputError,
     TableCache,
     parse_params,
@@ -39,7 +47,7 @@ api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
 RELEASE_ROLES = ("lawyer", "admin")
 
 
-class NoRelease(Exception):
+class NoReleaseError(Exception):
     """No release has been cut yet (or the one asked for does not exist)."""
 
 
@@ -60,7 +68,7 @@ def _release(export_format: str) -> Release:
     session = db.session()
     release = release_get(session, number)
     if release is None:
-        raise NoRelease()
+        raise NoReleaseError()
     dims, k = parse_params(by, request.args.get("k"), request.args.get("epsilon"), release.k)
     flag = ("1", "true", "yes", "on")
     return stats_table(
@@ -111,7 +119,7 @@ def label(dimension: str, value: str) -> str:
         first, last = value.split("..", 1)
         return f"{label(dimension, first)} – {label(dimension, last)}"
     if value.endswith("-unknown"):
-        return _("%(year)s (month unknown)", year=value[:4])
+        return str(_("%(year)s (month unknown)", year=value[:4]))
     if value == "before_2011":
         return "قبل 2011" if lang == "ar" else "Before 2011"
     if value == "other":
@@ -132,13 +140,15 @@ def index() -> Any:
             release = _release("page")
         except StatsInputError as exc:
             errors = exc.fields
-        except NoRelease:
+        except NoReleaseError:
             missing = True
     latest = release_get(db.session(), None)
     chart = None
     if release is not None:
         first = release.dimensions[0]
-        series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
+        series = [
+            (label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)
+        ]
         chart = bar_chart(series, rtl=str(get_locale()) == "ar")
     return render_template(
         "stats/index.html",
@@ -180,7 +190,7 @@ def releases_create() -> Any:
             min_changes=settings.release_min_changes,
             note=request.form.get("note"),
         )
-    except ReleaseRefused as exc:
+    except ReleaseRefusedError as exc:
         db.session().rollback()
         flash(str(exc), "error")
         return redirect(url_for("stats.releases"))
@@ -197,7 +207,7 @@ def brief() -> Any:
         release = _release("brief")
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    except NoRelease:
+    except NoReleaseError:
         return _no_release()
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
@@ -233,7 +243,12 @@ def _csv(release: Release) -> str:
     )
     writer.writerow([])
     writer.writerow([f"# method: {release.method}"])
-    writer.writerow([f"# data as of {release.released_at} (release {release.number}); documented cases are a minimum"])
+    writer.writerow(
+        [
+            f"# data as of {release.released_at} (release {release.number}); "
+            "documented cases are a minimum"
+        ]
+    )
     return out.getvalue()
 
 
@@ -242,7 +257,7 @@ def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
         release = _release(fmt)
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    except NoRelease:
+    except NoReleaseError:
         return _no_release()
     name = "casebook-" + "-".join(release.dimensions) + "." + fmt
     return Response(
@@ -276,7 +291,7 @@ def api_stats() -> Any:
         release = _release("api")
     except StatsInputError as exc:
         return error_response(422, _("The query has problems."), fields=exc.fields)
-    except NoRelease:
+    except NoReleaseError:
         return _no_release()
     return jsonify(release.as_json())
 

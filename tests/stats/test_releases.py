@@ -21,7 +21,8 @@ STATUSES = ["forcibly_disappeared", "detained", "released"]
 
 
 def _case(rng: random.Random) -> dict:  # type: ignore[type-arg]
-    data = minimal_case(first_name=f"اسم{rng.randrange(10**6)}", sex=rng.choice(["male"] * 3 + ["female"]))
+    sex = rng.choice(["male"] * 3 + ["female"])
+    data = minimal_case(first_name=f"اسم{rng.randrange(10**6)}", sex=sex)
     year = rng.choice([2012, 2013, 2013, 2016])
     data["arrests"][0]["date"] = f"{year}-{rng.randint(1, 12):02d}"  # type: ignore[index]
     data["arrests"][0]["governorate"] = rng.choice(GOVS[:2] * 3 + GOVS)  # type: ignore[index]
@@ -43,9 +44,10 @@ def _seed(client: FlaskClient, h: dict[str, str], n: int, seed: int = 1) -> list
     rng = random.Random(seed)
     made = []
     for _ in range(n):
-        resp = client.post("/api/v1/cases", json=_case(rng), headers=h)
+        data = _case(rng)
+        resp = client.post("/api/v1/cases", json=data, headers=h)
         assert resp.status_code == 201, resp.get_json()
-        made.append(resp.get_json())
+        made.append({**data, **resp.get_json()})
     return made
 
 
@@ -95,7 +97,10 @@ def test_no_release_means_no_numbers_and_a_release_needs_enough_changes(
 
 
 def test_nothing_changes_between_releases_differencing_one_case_learns_nothing(
-    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str],
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    advocate_h: dict[str, str],
     released: list[dict],  # type: ignore[type-arg]
 ) -> None:
     queries = [f"by={a},{b}" for a, b in itertools.combinations(BASE, 2)] + [
@@ -112,14 +117,16 @@ def test_nothing_changes_between_releases_differencing_one_case_learns_nothing(
 
 
 def test_same_numbers_everywhere_and_no_noisy_version(
-    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
 ) -> None:
     first = _get(client, advocate_h, "by=governorate,status")
     again = [_get(client, advocate_h, "by=governorate,status") for _ in range(3)]
     assert all(a == first for a in again)
-    csv_text = client.get(
-        "/stats/export.csv?by=governorate,status", headers=advocate_h
-    ).get_data(as_text=True)
+    csv_text = client.get("/stats/export.csv?by=governorate,status", headers=advocate_h).get_data(
+        as_text=True
+    )
     for cell in first["cells"]:
         if cell["count"] is not None:
             assert f"{cell['governorate']},{cell['status']},{cell['count']},false" in csv_text
@@ -128,7 +135,9 @@ def test_same_numbers_everywhere_and_no_noisy_version(
 
 
 def test_k_below_the_release_is_refused_and_a_larger_k_only_hides_more(
-    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
 ) -> None:
     low = client.get("/api/v1/stats?by=sex&k=5", headers=advocate_h)
     assert low.status_code == 422 and "k" in low.get_json()["error"]["fields"]
@@ -156,148 +165,168 @@ def test_rejected_cases_are_never_counted(
 # -- the attacker ---------------------------------------------------------------------------
 
 
-def _attack(equations: list[tuple[list[str], int]], hidden: set[str], names: list[str],
-            k: int) -> dict[str, tuple[float, float]]:
-    """Feasible interval of every hidden name given linear equations over the names (each is
-    a sum of them), every hidden cell >= 1 (zeros are published) and everything >= 0."""
-    index = {n: i for i, n in enumerate(names)}
-    a_eq = np.zeros((len(equations), len(names)))
-    b_eq = np.zeros(len(equations))
-    for r, (parts, value) in enumerate(equations):
+class Attacker:
+    """An LP attacker written independently of casebook: variables are the finest counts it
+    reasons about; every published number is an equation over them; hidden published cells
+    are at least 1 (zeros are published); everything is at least 0."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.index = {n: i for i, n in enumerate(names)}
+        self.rows: list[np.ndarray] = []
+        self.rhs: list[float] = []
+        self.at_least_one: list[np.ndarray] = []
+
+    def vector(self, parts: list[str]) -> np.ndarray:
+        row = np.zeros(len(self.index))
         for p in parts:
-            a_eq[r, index[p]] += 1
-        b_eq[r] = value
-    bounds = [(1 if n in hidden else 0, None) for n in names]
-    out = {}
-    for n in hidden:
-        c = np.zeros(len(names))
-        c[index[n]] = 1
-        lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        out[n] = (lo.fun if lo.status == 0 else 0.0, -hi.fun if hi.status == 0 else math.inf)
+            row[self.index[p]] += 1
+        return row
+
+    def learn(self, parts: list[str], count: int | None) -> None:
+        if count is None:
+            self.at_least_one.append(-self.vector(parts))
+        else:
+            self.rows.append(self.vector(parts))
+            self.rhs.append(count)
+
+    def interval(self, parts: list[str]) -> tuple[float, float]:
+        c = self.vector(parts)
+        kw = {
+            "A_eq": np.array(self.rows),
+            "b_eq": np.array(self.rhs),
+            "A_ub": np.array(self.at_least_one) if self.at_least_one else None,
+            "b_ub": -np.ones(len(self.at_least_one)) if self.at_least_one else None,
+            "bounds": [(0, None)] * len(self.index),
+            "method": "highs",
+        }
+        lo = linprog(c, **kw)
+        hi = linprog(-c, **kw)
+        assert lo.status == 0, "the published tables must be consistent"
+        return float(lo.fun), (-float(hi.fun) if hi.status == 0 else math.inf)
+
+
+def _truth(cases: list[dict], key: str) -> dict[str, int]:  # type: ignore[type-arg]
+    """Ground truth the attack is scored against (the fixture verifies the first 22 cases)."""
+    out: dict[str, int] = {}
+    for i, c in enumerate(cases):
+        flag = "v" if i < 22 else "u"
+        arrest = c["arrests"][0]
+        value = {
+            "month": arrest["date"][:7],
+            "governorate": arrest["governorate"],
+            "sex": c["person"]["sex"],
+            "status": c["status"][-1]["status"],
+        }[key]
+        out[f"{flag}:{value}"] = out.get(f"{flag}:{value}", 0) + 1
     return out
 
 
-def test_lp_attacker_on_year_month_and_verified_within_all(
-    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+def test_lp_attacker_on_years_months_and_verified_within_all(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
 ) -> None:
-    """Variables: months (and years) for verified (v) and unverified (u) cases. Published:
-    month, year, total tables for all and for verified only. No hidden month or year, of all,
-    verified or unverified cases, can be narrowed below k."""
+    """Month and year tables of all and of verified cases, with their totals: no month or
+    year of 1..k-1 (all, verified, or unverified = all - verified) is narrowed below k."""
     k = 11
-    tables = {
-        (dim, scope): _get(client, advocate_h, f"by={dim}{'&verified=1' if scope == 'v' else ''}")
+    docs = {
+        (dim, flags): _get(client, advocate_h, f"by={dim}{'&verified=1' if flags == 'v' else ''}")
         for dim in ("arrest_month", "arrest_year")
-        for scope in ("all", "v")
+        for flags in ("vu", "v")
     }
-    months = [c["arrest_month"] for c in tables[("arrest_month", "all")]["cells"]]
-    years = [c["arrest_year"] for c in tables[("arrest_year", "all")]["cells"]]
+    months = [c["arrest_month"] for c in docs[("arrest_month", "vu")]["cells"]]
 
     def year_of(m: str) -> str:
         return m if m in ("before_2011", "unknown") else m[:4]
 
-    names = [f"{f}:{m}" for f in "vu" for m in months]
-    equations: list[tuple[list[str], int]] = []
-    hidden_all: dict[str, list[str]] = {}
-    for (dim, scope), doc in tables.items():
-        flags = "v" if scope == "v" else "vu"
+    attacker = Attacker([f"{f}:{m}" for f in "vu" for m in months])
+    targets: dict[str, list[str]] = {}
+    for (dim, flags), doc in docs.items():
         for cell in doc["cells"]:
             value = cell[dim]
-            parts = [f"{f}:{m}" for f in flags for m in months
-                     if (m if dim == "arrest_month" else year_of(m)) == value]
-            if cell["count"] is not None:
-                equations.append((parts, cell["count"]))
-            else:
-                hidden_all[f"{scope}:{dim}:{value}"] = parts
-        equations.append(([f"{f}:{m}" for f in flags for m in months], doc["total"]))
-    # the attacker's targets are sums of month variables: add them as named variables
-    targets = dict(hidden_all)
-    for m in months:  # unverified months and years are never published
-        targets[f"u:arrest_month:{m}"] = [f"u:{m}"]
-    for y in years:
-        targets[f"u:arrest_year:{y}"] = [f"u:{m}" for m in months if year_of(m) == y]
-    all_names = names + list(targets)
-    for t, parts in targets.items():
-        equations.append(([*parts], 0))
-        equations[-1] = ([*parts], 0)
-    # write t - sum(parts) = 0 as: sum(parts) + (-t) ... linprog form: use a second matrix
-    index = {n: i for i, n in enumerate(all_names)}
-    rows, rhs = [], []
-    for parts, value in equations[: len(equations) - len(targets)]:
-        row = np.zeros(len(all_names))
-        for p in parts:
-            row[index[p]] += 1
-        rows.append(row)
-        rhs.append(value)
-    for t, parts in targets.items():
-        row = np.zeros(len(all_names))
-        for p in parts:
-            row[index[p]] += 1
-        row[index[t]] -= 1
-        rows.append(row)
-        rhs.append(0)
-    published_hidden = set(hidden_all)
-    bounds = [(1 if n in published_hidden else 0, None) for n in all_names]
-    truth = _truth_months(released)
+            members = [m for m in months if (m if dim == "arrest_month" else year_of(m)) == value]
+            attacker.learn([f"{f}:{m}" for f in flags for m in members], cell["count"])
+            for f in ("v", "u", "vu"):
+                targets[f"{f}|{dim}|{value}"] = [f"{x}:{m}" for x in f for m in members]
+        attacker.learn([f"{f}:{m}" for f in flags for m in months], doc["total"])
+    truth = _truth(released, "month")
     checked = 0
-    for t, parts in targets.items():
+    for name, parts in targets.items():
         true = sum(truth.get(p, 0) for p in parts)
-        if not 0 < true < k:
-            continue
-        c = np.zeros(len(all_names))
-        c[index[t]] = 1
-        lo = linprog(c, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds, method="highs")
-        hi = linprog(-c, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds, method="highs")
-        assert lo.status == 0
-        width = (-hi.fun if hi.status == 0 else math.inf) - lo.fun
-        assert width >= k - 1e-6, (t, true, lo.fun, -hi.fun)
-        checked += 1
+        if 0 < true < k:
+            lo, hi = attacker.interval(parts)
+            assert hi - lo >= k - 1e-6, (name, true, lo, hi)
+            checked += 1
     assert checked > 10
 
 
-def _truth_months(cases: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
-    """Ground truth the attacker is scored against (the seed's first 22 cases are verified)."""
-    out: dict[str, int] = {}
-    for i, c in enumerate(cases):
-        flag = "v" if i < 22 else "u"
-        month = c["arrests"][0]["date"][:7]
-        out[f"{flag}:{month}"] = out.get(f"{flag}:{month}", 0) + 1
-    return out
-
-
-def test_lp_attacker_on_two_way_tables_with_margins_and_both_scopes(
-    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("a", "b"), list(itertools.combinations(["governorate", "sex", "status"], 2))
+)
+def test_lp_attacker_on_two_way_tables_margins_and_both_scopes(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],
+    a: str,
+    b: str,  # type: ignore[type-arg]
 ) -> None:
-    """Every two-way table of governorate, sex and status, all and verified, with margins:
-    no hidden cell of 1..k-1 (all, verified, or their difference) is narrowed below k."""
+    """A two-way table of all and of verified cases, its margins, the one-way tables of both
+    dimensions and the grouped ones: no cell of 1..k-1 (all, verified or unverified) is
+    narrowed below k."""
     k = 11
-    for a, b in itertools.combinations(["governorate", "sex", "status"], 2):
-        docs = {s: _get(client, advocate_h, f"by={a},{b}{'&verified=1' if s == 'v' else ''}")
-                for s in ("all", "v")}
-        rows = [m["value"] for m in docs["all"]["margins"][a]]
-        cols = [m["value"] for m in docs["all"]["margins"][b]]
-        names = [f"{f}|{r}|{c}" for f in "vu" for r in rows for c in cols]
-        eqs: list[tuple[list[str], int]] = []
-        hidden: set[str] = set()
-        for scope, doc in docs.items():
-            flags = "v" if scope == "v" else "vu"
-            for cell in doc["cells"]:
-                parts = [f"{f}|{cell[a]}|{cell[b]}" for f in flags]
-                if cell["count"] is not None:
-                    eqs.append((parts, cell["count"]))
-            for dim, other in ((a, cols), (b, rows)):
-                for m in doc["margins"][dim]:
-                    if m["count"] is not None:
-                        parts = [f"{f}|{m['value']}|{o}" if dim == a else f"{f}|{o}|{m['value']}"
-                                 for f in flags for o in other]
-                        eqs.append((parts, m["count"]))
-            eqs.append(([f"{f}|{r}|{c}" for f in flags for r in rows for c in cols], doc["total"]))
-        # unverified cells are the attacker's targets too: each is one variable here
-        hidden = {n for n in names if not any(n in parts for parts, _ in eqs if len(parts) == 1)}
-        found = _attack(eqs, set(), names, k)  # bounds >= 0 only (verified cells can be 0)
-        for n, (lo, hi) in found.items():
-            if n in hidden and hi - lo < k - 1e-6 and lo != hi:
-                # a narrow single-layer variable is fine only if its true value is 0 or >= k
-                pass
-        del found
-        assert hidden is not None
+    suffix = {"vu": "", "v": "&verified=1"}
+    two = {f: _get(client, advocate_h, f"by={a},{b}{suffix[f]}") for f in suffix}
+    ones = {
+        (d, f, g): _get(client, advocate_h, f"by={d}{suffix[f]}{'&grouped=1' if g else ''}")
+        for d in (a, b)
+        for f in suffix
+        for g in (False, True)
+    }
+    fine = {d: [c[d] for c in ones[(d, "vu", False)]["cells"]] for d in (a, b)}
+    groups = {d: two["vu"].get("groups", {}).get(d, {}) for d in (a, b)}
+
+    def members(d: str, value: str) -> list[str]:
+        return groups[d].get(value, [value])
+
+    names = [f"{f}:{x}:{y}" for f in "vu" for x in fine[a] for y in fine[b]]
+    attacker = Attacker(names)
+
+    def parts(flags: str, xs: list[str], ys: list[str]) -> list[str]:
+        return [f"{f}:{x}:{y}" for f in flags for x in xs for y in ys]
+
+    for flags, doc in two.items():
+        for cell in doc["cells"]:
+            attacker.learn(parts(flags, members(a, cell[a]), members(b, cell[b])), cell["count"])
+        for m in doc["margins"][a]:
+            attacker.learn(parts(flags, members(a, m["value"]), fine[b]), m["count"])
+        for m in doc["margins"][b]:
+            attacker.learn(parts(flags, fine[a], members(b, m["value"])), m["count"])
+        attacker.learn(parts(flags, fine[a], fine[b]), doc["total"])
+    for (d, flags, grouped), doc in ones.items():
+        for cell in doc["cells"]:
+            xs = (groups[d].get(cell[d], [cell[d]])) if grouped else [cell[d]]
+            p = parts(flags, xs, fine[b]) if d == a else parts(flags, fine[a], xs)
+            attacker.learn(p, cell["count"])
+    truth_a, truth_b = _truth(released, a), _truth(released, b)
+    del truth_a, truth_b
+    joint: dict[str, int] = {}
+    for i, c in enumerate(released):
+        flag = "v" if i < 22 else "u"
+        va = {
+            "governorate": c["arrests"][0]["governorate"],
+            "sex": c["person"]["sex"],
+            "status": c["status"][-1]["status"],
+        }
+        joint[f"{flag}:{va[a]}:{va[b]}"] = joint.get(f"{flag}:{va[a]}:{va[b]}", 0) + 1
+    checked = 0
+    for flags in ("v", "u", "vu"):
+        for x in fine[a]:
+            for y in fine[b]:
+                for xs, ys in (([x], [y]), ([x], fine[b]), (fine[a], [y])):
+                    p = parts(flags, xs, ys)
+                    true = sum(joint.get(n, 0) for n in p)
+                    if 0 < true < k:
+                        lo, hi = attacker.interval(p)
+                        assert hi - lo >= k - 1e-6, (flags, xs, ys, true, lo, hi)
+                        checked += 1
+    assert checked > 0

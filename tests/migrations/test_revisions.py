@@ -142,3 +142,18 @@ def test_revision_0008_indexes_the_case_list_order(empty_url: str) -> None:
         assert "ix_cases_live_order" in plan and "TEMP B-TREE" not in plan
     downgrade(empty_url, "0007")
     assert live_order_columns() is None
+
+
+def test_revision_0013e_adds_and_removes_the_release_tables(empty_url: str) -> None:
+    """0013e adds the statistics releases and their stored tables; downgrading removes them."""
+
+    def tables() -> set[str]:
+        engine = make_engine(empty_url)
+        found = set(inspect(engine).get_table_names())
+        engine.dispose()
+        return found
+
+    upgrade(empty_url, "0013e")
+    assert {"stats_releases", "stats_release_tables"} <= tables()
+    downgrade(empty_url, "0008")
+    assert not {"stats_releases", "stats_release_tables"} & tables()

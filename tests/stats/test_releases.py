@@ -330,3 +330,35 @@ def test_lp_attacker_on_two_way_tables_margins_and_both_scopes(
                         assert hi - lo >= k - 1e-6, (flags, xs, ys, true, lo, hi)
                         checked += 1
     assert checked > 0
+
+
+def test_eight_simultaneous_cuts_make_one_release(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], database_url: str
+) -> None:
+    """Two lawyers pressing the button at once must not make two releases one change apart
+    (the second would be a difference attack): the release lock serialises them."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers itself; the race is PostgreSQL's")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casebook.audit.services import Actor
+    from casebook.stats.services import ReleaseRefusedError, release_create
+
+    _seed(client, lawyer_h, 26)
+    maker = app.extensions["casebook.db"].sessionmaker
+    vault = app.extensions["casebook.vault"]
+    barrier = __import__("threading").Barrier(8)
+
+    def cut(i: int) -> str:
+        with maker() as s:
+            barrier.wait()
+            try:
+                with s.begin():
+                    release_create(s, vault, Actor(label=f"t{i}"), k=11, min_changes=25)
+            except ReleaseRefusedError:
+                return "refused"
+            return "made"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(cut, range(8)))
+    assert sorted(results) == ["made"] + ["refused"] * 7

@@ -105,11 +105,8 @@ class LinkedSystem:
     ) -> dict[Key, tuple[float, float]]:
         """Every sensitive cell (1..k-1, not published) whose feasible interval is narrower than
         k, with that interval. `only` restricts what counts as published to those cells."""
-        shown = [
-            c
-            for c in self.cells.values()
-            if c.published and c.key not in hidden and (only is None or c.key in only)
-        ]
+        pool = list(self.cells.values()) if only is None else [self.cells[key] for key in only]
+        shown = [c for c in pool if c.published and c.key not in hidden]
         links = self.links
         if only is not None:  # the links among the atoms of the cells considered
             inside = {a for key in only for a in self.cells[key].atoms}
@@ -118,18 +115,8 @@ class LinkedSystem:
             Equation(c.atoms, [1] * len(c.atoms), c.value, True) for c in shown
         ]
         known = self._propagate(equations)
-        sensitive = [
-            c
-            for c in self.cells.values()
-            if 0 < c.value < k
-            and (only is None or c.key in only)
-            and (not c.published or c.key in hidden)
-        ]
-        at_least_one = [
-            c
-            for c in self.cells.values()
-            if c.published and c.key in hidden and c.value > 0 and (only is None or c.key in only)
-        ]
+        sensitive = [c for c in pool if 0 < c.value < k and (not c.published or c.key in hidden)]
+        at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
         solver = _Components(self, equations, known, at_least_one)
         narrow: dict[Key, tuple[float, float]] = {}
         wide = solver.certify(sensitive, k)
@@ -389,8 +376,9 @@ def protect(
         for c in system.cells.values()
         if c.published and 0 < c.value < k and (only is None or c.key in only)
     }
+    lines = [line for line in system.lines() if only is None or all(key in only for key in line)]
     while True:
-        while _line_rule(system, hidden, k, candidate):
+        while _line_rule(lines, system, hidden, k, candidate):
             pass
         narrow = system.audit(hidden, k, only)
         if not narrow:
@@ -400,12 +388,8 @@ def protect(
             near = list(system.related(key))
             options = [system.cells[r] for r in near if candidate(system.cells[r])]
             if not options:  # two steps away
-                options = [
-                    system.cells[r2]
-                    for r in near
-                    for r2 in system.related(r)
-                    if candidate(system.cells[r2])
-                ]
+                further = {r2 for r in near for r2 in system.related(r)}
+                options = [system.cells[r2] for r2 in further if candidate(system.cells[r2])]
             if not options:  # a group margin, before giving up
                 options = [system.cells[r] for r in near if candidate(system.cells[r], True)]
             if options:
@@ -413,18 +397,23 @@ def protect(
                 hidden.add(pick.key)
                 added = True
         if not added:  # nothing near is left to hide: hide everything that may be hidden
-            more = {c.key for c in system.cells.values() if candidate(c, True)}
+            pool = system.cells.values() if only is None else [system.cells[x] for x in only]
+            more = {c.key for c in pool if candidate(c, True)}
             if not more:
                 return hidden
             hidden |= more
 
 
 def _line_rule(
-    system: LinkedSystem, hidden: set[Key], k: int, candidate: Callable[[Cell], bool]
+    lines: list[list[Key]],
+    system: LinkedSystem,
+    hidden: set[Key],
+    k: int,
+    candidate: Callable[[Cell], bool],
 ) -> bool:
     """No line may leave a sensitive cell as its only unknown: hide its smallest other cell."""
     changed = False
-    for line in system.lines():
+    for line in lines:
         unknown = [
             system.cells[key] for key in line if key in hidden or not system.cells[key].published
         ]

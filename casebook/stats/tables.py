@@ -41,6 +41,7 @@ class ReleaseSystem(LinkedSystem):
         self.grid: dict[tuple[Table, str], list[list[Key]]] = {}
         self.margins: dict[tuple[Table, str], list[Key]] = {}
         self.positions: dict[Key, list[tuple[Table, str, int, int]]] = defaultdict(list)
+        self._related: dict[Key, list[Key]] = {}
         self._build()
 
     def categories(self, table: Table) -> tuple[list[str], list[str]]:
@@ -162,6 +163,12 @@ class ReleaseSystem(LinkedSystem):
 
     def related(self, key: Key) -> Iterable[Key]:
         """Row and column mates, margins, the same cell in the other scopes."""
+        cached = self._related.get(key)
+        if cached is None:
+            cached = self._related[key] = self._find_related(key)
+        return cached
+
+    def _find_related(self, key: Key) -> list[Key]:
         out: list[Key] = []
         for table, scope, i, j in self.positions.get(key, []):
             grid = self.grid[(table, scope)]

@@ -362,3 +362,33 @@ def test_eight_simultaneous_cuts_make_one_release(
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(cut, range(8)))
     assert sorted(results) == ["made"] + ["refused"] * 7
+
+
+def test_admin_cuts_a_release_on_the_web_and_the_advocate_page_shows_chart_and_choices(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], users: dict[str, UserFixture]
+) -> None:
+    from tests.conftest import csrf_from, login
+
+    _seed(client, lawyer_h, 25)
+    admin = app.test_client()
+    login(admin, users["admin"])
+    page = admin.get("/stats/releases")
+    assert page.status_code == 200
+    made = admin.post(
+        "/stats/releases",
+        data={"note": "monthly", "csrf_token": csrf_from(page.get_data(as_text=True))},
+    )
+    assert made.status_code == 302
+    listed = admin.get("/stats/releases").get_data(as_text=True)
+    assert "monthly" in listed and "Release 1 is published." in listed
+    again = admin.post(
+        "/stats/releases", data={"csrf_token": csrf_from(listed)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "0 cases were added" in again  # refused, with the reason
+    advocate = app.test_client()
+    login(advocate, users["advocate"])
+    assert advocate.get("/stats/releases").status_code == 403
+    html = advocate.get("/stats/?by=governorate&by2=status").get_data(as_text=True)
+    assert "<svg" in html and "Data as of" in html
+    assert '<option value="status" selected>' in html  # the second dimension is kept
+    assert "<script" not in html.split("<body", 1)[1] and "style=" not in html

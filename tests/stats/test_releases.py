@@ -392,3 +392,62 @@ def test_admin_cuts_a_release_on_the_web_and_the_advocate_page_shows_chart_and_c
     assert "<svg" in html and "Data as of" in html
     assert '<option value="status" selected>' in html  # the second dimension is kept
     assert "<script" not in html.split("<body", 1)[1] and "style=" not in html
+
+
+def test_lp_attacker_on_a_three_way_cell_from_the_two_way_tables(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    """A never-published three-way cell (governorate x sex x status, all cases) attacked with
+    every two-way table of the three, both scopes, margins and one-way tables."""
+    k = 11
+    dims = ["governorate", "sex", "status"]
+    suffix = {"vu": "", "v": "&verified=1"}
+    ones = {(d, f): _get(client, advocate_h, f"by={d}{suffix[f]}") for d in dims for f in suffix}
+    fine = {d: [c[d] for c in ones[(d, "vu")]["cells"]] for d in dims}
+    names = [
+        f"{f}:{x}:{y}:{z}"
+        for f in "vu"
+        for x in fine["governorate"]
+        for y in fine["sex"]
+        for z in fine["status"]
+    ]
+    attacker = Attacker(names)
+
+    def parts(flags: str, sel: dict[str, list[str]]) -> list[str]:
+        pick = {d: sel.get(d, fine[d]) for d in dims}
+        return [
+            f"{f}:{x}:{y}:{z}"
+            for f in flags
+            for x in pick["governorate"]
+            for y in pick["sex"]
+            for z in pick["status"]
+        ]
+
+    for (d, flags), doc in ones.items():
+        for cell in doc["cells"]:
+            attacker.learn(parts(flags, {d: [cell[d]]}), cell["count"])
+        attacker.learn(parts(flags, {}), doc["total"])
+    for a, b in itertools.combinations(dims, 2):
+        for flags, sfx in suffix.items():
+            doc = _get(client, advocate_h, f"by={a},{b}{sfx}")
+            groups = doc.get("groups", {})
+            for cell in doc["cells"]:
+                sel = {
+                    a: groups.get(a, {}).get(cell[a], [cell[a]]),
+                    b: groups.get(b, {}).get(cell[b], [cell[b]]),
+                }
+                attacker.learn(parts(flags, sel), cell["count"])
+    truth: dict[str, int] = {}
+    for c in released:
+        key = f"{c['arrests'][0]['governorate']}:{c['person']['sex']}:{c['status'][-1]['status']}"
+        truth[key] = truth.get(key, 0) + 1
+    checked = 0
+    for key, true in truth.items():
+        if 0 < true < k:
+            x, y, z = key.split(":")
+            lo, hi = attacker.interval(parts("vu", {"governorate": [x], "sex": [y], "status": [z]}))
+            assert hi - lo >= k - 1e-6, (key, true, lo, hi)
+            checked += 1
+    assert checked > 3

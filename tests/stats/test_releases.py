@@ -451,3 +451,53 @@ def test_lp_attacker_on_a_three_way_cell_from_the_two_way_tables(
             assert hi - lo >= k - 1e-6, (key, true, lo, hi)
             checked += 1
     assert checked > 3
+
+
+@pytest.mark.parametrize("role", ["documenter", "admin"])
+def test_only_advocates_and_lawyers_read_statistics(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture], role: str
+) -> None:
+    assert client.get("/api/v1/stats?by=sex", headers=bearer(app, users[role])).status_code == 403
+
+
+def test_duplicates_erasure_and_revoked_consent_leave_the_next_release(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
+) -> None:
+    cases = _seed(client, lawyer_h, 30)
+    assert _cut(app)[0] == 0
+    assert _get(client, advocate_h, "by=sex")["total"] == 30
+    client.post(
+        f"/api/v1/cases/{cases[0]['id']}/review",
+        json={"verification": "duplicate", "duplicate_of": cases[1]["reference"]},
+        headers=lawyer_h,
+    )
+    client.post(
+        f"/api/v1/cases/{cases[2]['id']}/erase",
+        json={"confirm": cases[2]["reference"]},
+        headers=lawyer_h,
+    )
+    client.post(
+        f"/api/v1/cases/{cases[3]['id']}/consent",
+        json={"scope": "statistics", "granted": False, "date": "2025-01-01"},
+        headers=lawyer_h,
+    )
+    assert _get(client, advocate_h, "by=sex")["total"] == 30  # release 1 is frozen
+    _seed(client, lawyer_h, 22, seed=9)
+    code, out = _cut(app)
+    assert code == 0, out  # 3 removed + 22 added = 25 changes
+    doc = _get(client, advocate_h, "by=sex")
+    assert doc["release"]["number"] == 2 and doc["total"] == 30 - 3 + 22
+    assert _get(client, advocate_h, "by=sex&release=1")["total"] == 30
+
+
+def test_cli_table_of_a_release(app: Flask, released: list[dict]) -> None:  # type: ignore[type-arg]
+    from casebook.cli import cli
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(cli, ["stats", "--by", "sex", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert '"release"' in out.output and '"total": 40' in out.output
+    listed = runner.invoke(cli, ["release", "list"])
+    assert listed.exit_code == 0 and listed.output.startswith("1\t")
+    refused = runner.invoke(cli, ["stats", "--by", "sex", "--epsilon", "1"])
+    assert refused.exit_code != 0 and "epsilon" in refused.output

@@ -288,32 +288,49 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
 @cli.command("stats")
 @click.option("--by", "by", required=True, help="One or two dimensions, comma-separated.")
-@click.option("--k", "k", default=None, help="Smallest count published (default 11, at least 5).")
-@click.option("--epsilon", default=None, help="A differentially private release with this ε.")
+@click.option("--k", "k", default=None, help="A larger k than the release's (never smaller).")
+@click.option("--epsilon", default=None, help="Refused: releases are exact, with suppression.")
+@click.option("--release", "number", type=int, default=None, help="Release number (latest).")
 @click.option("--verified", is_flag=True, help="Count verified cases only.")
+@click.option("--grouped", is_flag=True, help="One-way table with rare categories merged.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
 def stats_command(
-    by: str, k: str | None, epsilon: str | None, verified: bool, fmt: str, output: str | None
+    by: str,
+    k: str | None,
+    epsilon: str | None,
+    number: int | None,
+    verified: bool,
+    grouped: bool,
+    fmt: str,
+    output: str | None,
 ) -> None:
-    """Anonymised counts with small-cell suppression (or DP); the export is audited."""
-    from casebook.stats.queries import StatsCache
-    from casebook.stats.services import StatsInputError, parse_params, stats_release
+    """A protected table of a statistics release; the export is audited."""
+    from casebook.stats.services import (
+        StatsInputError,
+        TableCache,
+        parse_params,
+        release_get,
+        stats_table,
+    )
     from casebook.stats.views import _csv
 
     try:
-        dims, k_value, eps = parse_params(by, k, epsilon)
         with _session() as s, s.begin():
-            release = stats_release(
+            found = release_get(s, number)
+            if found is None:
+                raise click.ClickException("no statistics release has been published yet")
+            dims, k_value = parse_params(by, k, epsilon, found.k)
+            release = stats_table(
                 s,
                 _vault(),
                 Actor.cli(),
-                StatsCache(),
+                TableCache(),
+                release=found,
                 dimensions=dims,
                 k=k_value,
-                epsilon=eps,
                 verified_only=verified,
-                budget=_settings().dp_budget,
+                grouped=grouped,
                 export_format=fmt,
             )
     except StatsInputError as exc:
@@ -328,9 +345,49 @@ def stats_command(
     )
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"written to {output}")
     else:
-        click.echo(text)
+        click.echo(text, nl=False)
+
+
+@cli.group("release")
+def release_group() -> None:
+    """Statistics releases: frozen, dated, protected tables."""
+
+
+@release_group.command("create")
+@click.option("--note", default=None, help="A short note (no personal data).")
+def release_create_command(note: str | None) -> None:
+    """Cut a release; refused until enough cases changed since the last one."""
+    from casebook.stats.services import ReleaseRefusedError, release_create
+
+    settings = _settings()
+    try:
+        with _session() as s, s.begin():
+            made = release_create(
+                s,
+                _vault(),
+                Actor.cli(),
+                k=settings.stats_k,
+                min_changes=settings.release_min_changes,
+                note=note,
+            )
+            number, cases, changes = made.number, made.cases, made.changes
+    except ReleaseRefusedError as exc:
+        raise click.ClickException(f"no release was made: {exc}") from None
+    click.echo(f"release {number}: {cases} cases counted, {changes} changed since the last")
+
+
+@release_group.command("list")
+def release_list_command() -> None:
+    """The releases, newest first."""
+    from casebook.stats.services import release_list
+
+    with _session() as s:
+        for r in release_list(s):
+            click.echo(
+                f"{r.number}\t{r.created_at:%Y-%m-%d %H:%M}\tk={r.k}\t{r.mode}\t"
+                f"{r.cases} cases\t{r.changes} changes\t{r.scopes}"
+            )
 
 
 # -- import -------------------------------------------------------------------------------------

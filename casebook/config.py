@@ -49,6 +49,8 @@ class Settings:
     reauth_window: timedelta = timedelta(minutes=10)
     token_days: int = 90
     dp_budget: float = 4.0  # total epsilon of differentially private releases per month
+    stats_k: int = 11  # smallest count a statistics release publishes (at least 5)
+    release_min_changes: int = 25  # cases added, changed or removed before a new release
     linkage_memory: str = "8GB"  # DuckDB's ceiling for deduplication (it may not spill to disk)
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True
@@ -115,8 +117,16 @@ class Settings:
                 "CASEBOOK_TRUSTED_PROXIES must be the number of reverse proxies in front of "
                 "casebook, from 0 to 5 (1 behind the nginx of the deploy guide)."
             )
+        stats_k = env_vars.get("CASEBOOK_STATS_K", "11")
+        if not stats_k.isdigit() or not 5 <= int(stats_k) <= 1000:
+            raise ConfigError("CASEBOOK_STATS_K must be a whole number from 5 to 1000.")
+        min_changes = env_vars.get("CASEBOOK_RELEASE_MIN_CHANGES", "25")
+        if not min_changes.isdigit() or int(min_changes) < 1:
+            raise ConfigError("CASEBOOK_RELEASE_MIN_CHANGES must be a whole number of at least 1.")
         return cls(
             env=env,
+            stats_k=int(stats_k),
+            release_min_changes=int(min_changes),
             instance=instance,
             database_url=database_url,
             secret_key=secret_key,

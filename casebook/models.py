@@ -14,7 +14,7 @@ from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
-from casebook.stats.models import DpRelease, StatsEpoch
+from casebook.stats.models import DpRelease, StatsEpoch, StatsRelease, StatsReleaseTable
 
 __all__ = [
     "ApiToken",
@@ -37,6 +37,8 @@ __all__ = [
     "RecoveryCode",
     "RoleChangeRequest",
     "StatsEpoch",
+    "StatsRelease",
+    "StatsReleaseTable",
     "Testimony",
     "User",
     "WebSession",

@@ -233,22 +233,25 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         {"name": "k", "in": "query", "schema": {"type": "integer"}},
         {"name": "epsilon", "in": "query", "schema": {"type": "number"}},
         {"name": "verified", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "grouped", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "release", "in": "query", "schema": {"type": "integer"}},
     ]
     spec.path(
         "/api/v1/stats",
         operations={
             "get": {
-                "summary": "Anonymised counts with small-cell suppression or a DP release",
+                "summary": "A protected table of a statistics release (the latest by default): "
+                "exact counts, small cells and their complements hidden; epsilon is refused",
                 "parameters": query,
-                "responses": _responses({"200": obj}, 401, 403, 422, 429),
+                "responses": _responses({"200": obj}, 401, 403, 404, 422, 429),
             }
         },
     )
     spec.path(
-        "/api/v1/stats/budget",
+        "/api/v1/stats/releases",
         operations={
             "get": {
-                "summary": "The differential-privacy budget of this month",
+                "summary": "The statistics releases, newest first (number, date, k, mode, scopes)",
                 "responses": _responses({"200": obj}, 401, 403),
             }
         },

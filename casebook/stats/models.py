@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casebook.db import Base, UTCDateTime, new_id, utcnow
@@ -30,3 +30,41 @@ class DpRelease(Base):
     dimensions: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatsRelease(Base):
+    """A frozen, dated set of protected tables. Advocates see only releases; the exact counts
+    (for a larger k) and the per-case fingerprints (to count changes for the next release) are
+    sealed with the system key."""
+
+    __tablename__ = "stats_releases"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    k: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(20), default="suppressed")
+    scopes: Mapped[str] = mapped_column(String(200))
+    cases: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[int] = mapped_column(Integer)
+    exact_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprints_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StatsReleaseTable(Base):
+    """One protected table of a release at one k (the release's own k, or a larger one asked
+    for later): what advocates may see, so it is stored as it is served."""
+
+    __tablename__ = "stats_release_tables"
+    __table_args__ = (UniqueConstraint("release_id", "k", "name", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stats_releases.id", ondelete="CASCADE"), index=True
+    )
+    k: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[str] = mapped_column(Text)

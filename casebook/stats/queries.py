@@ -1,18 +1,21 @@
-"""Counting cases by the dimensions of DESIGN §8, from the encrypted facets, in a stream.
+"""Counting cases for a release: the dimensions of DESIGN §8, from the encrypted facets, in one
+stream.
 
-Only cases whose consent allows statistics are counted; erased cases and cases marked as
-duplicates are not (one person, one count). Categories are fixed lists (not what happens to
-occur), so every period's table has the same shape and the same suppression rules.
+Only cases whose consent allows statistics are counted; erased, rejected and duplicate cases
+are not (one person, one count). Categories are fixed lists (not what happens to occur), so
+every release has the same shapes. Years and periods are sums of months, grouped categories sums
+of the fine ones: each published dimension names its *base* dimension and, per category, the
+set of base categories it holds.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import String, select, type_coerce, update
@@ -24,6 +27,13 @@ from casebook.encrypted import Vault
 from casebook.stats.models import StatsEpoch
 from crypto import associated_data
 
+FIRST_YEAR = 2011
+COUNTED_STATES = ("unverified", "under_review", "verified")
+VERIFIED_STATES = ("verified",)
+# two-way tables are built over these (months are published one-way only, nested in years)
+# two-way tables are built over these (months are published one-way only, nested in years)
+BASE = ("arrest_year", "governorate", "sex", "age_band", "perpetrator", "facility", "status")
+ONE_BASE = ("arrest_month", *BASE)
 DIMENSIONS = (
     "arrest_year",
     "arrest_month",
@@ -34,21 +44,16 @@ DIMENSIONS = (
     "facility",
     "status",
 )
-FIRST_YEAR = 2011
+ORDERED = ("arrest_year", "age_band")  # merged with a neighbour, not into "other"
 
 
-def categories(dimension: str, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(UTC)
-    if dimension == "arrest_year":
-        return ["before_2011"] + [str(y) for y in range(FIRST_YEAR, now.year + 1)] + ["unknown"]
-    if dimension == "arrest_month":
-        months = [
-            f"{y}-{m:02d}"
-            for y in range(FIRST_YEAR, now.year + 1)
-            for m in range(1, 13)
-            if (y, m) <= (now.year, now.month)
-        ]
-        return ["before_2011", *months, "unknown"]
+def pairs() -> list[tuple[str, str]]:
+    """Every two-way table a release holds (months only one-way, nested in years: by month a
+    two-way table would be almost wholly hidden)."""
+    return list(combinations(BASE, 2))
+
+
+def _vocab_codes(dimension: str) -> list[str]:
     vocabulary = {
         "governorate": vocab.GOVERNORATES,
         "sex": vocab.SEXES,
@@ -58,24 +63,43 @@ def categories(dimension: str, now: datetime | None = None) -> list[str]:
         "status": vocab.STATUSES,
     }[dimension]
     codes = [t.code for t in vocabulary.terms]
-    if dimension == "facility":
+    if dimension == "facility" and "other" not in codes:
         codes += ["other"]
     if "unknown" not in codes:
         codes.append("unknown")
     return codes
 
 
-def category_of(dimension: str, facets: dict[str, Any]) -> str:
-    value = facets.get(dimension)
-    if dimension == "arrest_year":
-        if value is None:
-            return "unknown"
-        return "before_2011" if int(value) < FIRST_YEAR else str(value)
+def base_categories(dimension: str, last_year: int) -> list[str]:
     if dimension == "arrest_month":
-        if not value:
+        months = [
+            m
+            for y in range(FIRST_YEAR, last_year + 1)
+            for m in [f"{y}-{n:02d}" for n in range(1, 13)] + [f"{y}-unknown"]
+        ]
+        return ["before_2011", *months, "unknown"]
+    if dimension == "arrest_year":
+        return ["before_2011", *(str(y) for y in range(FIRST_YEAR, last_year + 1)), "unknown"]
+    return _vocab_codes(dimension)
+
+
+def base_category(dimension: str, facets: dict[str, Any], last_year: int) -> str:
+    if dimension == "arrest_year":
+        month = base_category("arrest_month", facets, last_year)
+        return month if month in ("before_2011", "unknown") else month[:4]
+    if dimension == "arrest_month":
+        raw_year = facets.get("arrest_year")
+        if raw_year is None:
             return "unknown"
-        return "before_2011" if int(str(value)[:4]) < FIRST_YEAR else str(value)
-    return str(value) if value else "unknown"
+        year = int(raw_year)
+        if year < FIRST_YEAR:
+            return "before_2011"
+        if year > last_year:
+            return "unknown"
+        raw_month = facets.get("arrest_month")
+        return str(raw_month)[:7] if raw_month else f"{year}-unknown"
+    raw = facets.get(dimension)
+    return str(raw) if raw else "unknown"
 
 
 def stats_epoch(session: Session) -> int:
@@ -84,29 +108,28 @@ def stats_epoch(session: Session) -> int:
 
 
 def stats_touch(session: Session) -> None:
-    """Called by every case write that can change a count: cached tables are stale after it."""
+    """Called by every case write that can change a count (kept for the case services; releases
+    count their changes from the cases themselves)."""
     session.execute(update(StatsEpoch).where(StatsEpoch.id == 1).values(value=StatsEpoch.value + 1))
 
 
-def counted_facets(session: Session, vault: Vault, verified_only: bool) -> Iterator[dict[str, Any]]:
-    """The facets of every countable case, decrypted in batches of 5,000 rows.
+def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, dict[str, Any]]]:
+    """(case id, verified?, facets) of every countable case, decrypted in batches of 5,000 rows.
 
-    This loop runs once per case (a million times for a big table), so it does the least it
-    can: the associated data is built from a fixed prefix, and rows come straight from the
-    driver.
+    This loop runs once per case, so it does the least it can: the associated data is built
+    from a fixed prefix, and rows come straight from the driver.
     """
     cipher = vault.system_cipher("facets")
     prefix = associated_data("cases", "facets_enc", "ID", cipher.version).split(b"ID")
     head, tail = prefix[0], prefix[1]
-    # the id as stored (SQLite: 32 hex digits), not as uuid.UUID objects: a million of those
-    # cost half a second
-    query = select(type_coerce(Case.id, String), Case.facets_enc).where(
-        Case.erased_at.is_(None), Case.facets_enc.is_not(None), Case.verification != "duplicate"
+    # the id as stored (SQLite: 32 hex digits), not as uuid.UUID objects
+    query = select(type_coerce(Case.id, String), Case.verification, Case.facets_enc).where(
+        Case.erased_at.is_(None),
+        Case.facets_enc.is_not(None),
+        Case.verification.in_(COUNTED_STATES),
     )
-    if verified_only:
-        query = query.where(Case.verification == "verified")
     decrypt, loads = cipher.decrypt, json.loads
-    for raw_id, blob in session.execute(query.execution_options(yield_per=5000)):
+    for raw_id, state, blob in session.execute(query.execution_options(yield_per=5000)):
         if isinstance(raw_id, str) and len(raw_id) == 32:
             h = raw_id
             case_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -114,51 +137,123 @@ def counted_facets(session: Session, vault: Vault, verified_only: bool) -> Itera
             case_id = str(raw_id)
         facets = loads(decrypt(blob or b"", head + case_id.encode() + tail).decode())
         if facets.get("statistics_consent"):
-            yield facets
+            yield case_id, state in VERIFIED_STATES, facets
 
 
-@dataclass(frozen=True)
-class Counts:
-    dimensions: tuple[str, ...]
-    rows: list[str]  # categories of the first dimension
-    cols: list[str]  # categories of the second (or [""] for one-way tables)
-    counts: list[list[int]]  # rows x cols
-    extracted_at: str
+def group(
+    dimension: str, categories: list[str], counts: dict[str, dict[str, int]], k: int
+) -> list[tuple[str, list[str]]]:
+    """Publishable categories for two-way tables: rare categories merged ("other", or a
+    neighbouring year or age band) until every group holds 0 or at least k cases among all,
+    verified and unverified cases alike. `counts` maps flag ("v", "u") to category counts."""
+
+    def small(members: list[str]) -> bool:
+        v = sum(counts["v"].get(c, 0) for c in members)
+        u = sum(counts["u"].get(c, 0) for c in members)
+        return any(0 < n < k for n in (v, u, v + u))
+
+    def size(members: list[str]) -> int:
+        return sum(counts[f].get(c, 0) for f in ("v", "u") for c in members)
+
+    groups: list[list[str]] = [[c] for c in categories]
+    while len(groups) > 1:
+        bad = next((i for i, g in enumerate(groups) if small(g)), None)
+        if bad is None:
+            break
+        if dimension in ORDERED:
+            near = [j for j in (bad - 1, bad + 1) if 0 <= j < len(groups)]
+            j = min(near, key=lambda j: size(groups[j]))
+            lo, hi = sorted((bad, j))
+            groups[lo : hi + 1] = [groups[lo] + groups[hi]]
+        else:
+            other = next((i for i, g in enumerate(groups) if len(g) > 1), None)
+            if other is None or other == bad:
+                choices = [j for j in range(len(groups)) if j != bad]
+                other = min(choices, key=lambda j: size(groups[j]))
+            merged = groups[bad] + groups[other]
+            for i in sorted((bad, other), reverse=True):
+                groups.pop(i)
+            groups.append(merged)
+    out = []
+    for g in groups:
+        if len(g) == 1:
+            code = g[0]
+        elif dimension in ORDERED:
+            code = f"{g[0]}..{g[-1]}"
+        else:
+            code = "other"
+        out.append((code, g))
+    return out
 
 
-def count(
-    session: Session, vault: Vault, dimensions: tuple[str, ...], verified_only: bool
-) -> Counts:
-    first = dimensions[0]
-    second = dimensions[1] if len(dimensions) > 1 else None
-    tally: Counter[tuple[str, str]] = Counter()
-    for facets in counted_facets(session, vault, verified_only):
-        key = (category_of(first, facets), category_of(second, facets) if second else "")
-        tally[key] += 1
-    rows = categories(first)
-    cols = categories(second) if second else [""]
-    # a two-way table is laid out with the longer dimension down the rows
-    matrix = [[tally.get((r, c), 0) for c in cols] for r in rows]
-    return Counts(dimensions, rows, cols, matrix, datetime.now(UTC).isoformat(timespec="seconds"))
+@dataclass
+class BaseCounts:
+    """Exact counts of one release: fine one-way counts ("flag|dim|cat"), the groups of each
+    dimension, and two-way counts over the groups ("flag|dimA|groupA|dimB|groupB")."""
+
+    last_year: int
+    total: dict[str, int]
+    one_way: dict[str, int]
+    groups: dict[str, list[tuple[str, list[str]]]]
+    two_way: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "last_year": self.last_year,
+            "total": self.total,
+            "one_way": self.one_way,
+            "groups": self.groups,
+            "two_way": self.two_way,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BaseCounts:
+        groups = {d: [(c, list(m)) for c, m in g] for d, g in doc["groups"].items()}
+        return cls(doc["last_year"], doc["total"], doc["one_way"], groups, doc["two_way"])
 
 
-class StatsCache:
-    """Per-process results, valid until the next write to a case (the epoch moves)."""
+def count_base(
+    session: Session, vault: Vault, now: datetime, k: int
+) -> tuple[BaseCounts, dict[str, str]]:
+    """Every counted case once; also each case's fingerprint (its counted categories)."""
+    return tally(counted_facets(session, vault), now.year, k)
 
-    def __init__(self, size: int = 64) -> None:
-        self._lock = threading.Lock()
-        self._data: dict[tuple[Any, ...], Any] = {}
-        self._size = size
 
-    def get(self, key: tuple[Any, ...]) -> Any:
-        with self._lock:
-            return self._data.get(key)
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        with self._lock:
-            if len(self._data) >= self._size:
-                self._data.pop(next(iter(self._data)))
-            self._data[key] = value
+def tally(
+    rows: Iterable[tuple[str, bool, dict[str, Any]]], last_year: int, k: int
+) -> tuple[BaseCounts, dict[str, str]]:
+    total: Counter[str] = Counter()
+    one_way: Counter[str] = Counter()
+    per_flag: dict[str, dict[str, Counter[str]]] = {
+        f: {d: Counter() for d in ONE_BASE} for f in ("v", "u")
+    }
+    fingerprints: dict[str, str] = {}
+    seen: list[tuple[str, list[str]]] = []
+    known = [frozenset(base_categories(d, last_year)) for d in ONE_BASE]
+    for case_id, verified, facets in rows:
+        flag = "v" if verified else "u"
+        every = [base_category(d, facets, last_year) for d in ONE_BASE]
+        every = [c if c in ok else "unknown" for c, ok in zip(every, known, strict=True)]
+        total[flag] += 1
+        for d, c in zip(ONE_BASE, every, strict=True):
+            one_way[f"{flag}|{d}|{c}"] += 1
+            per_flag[flag][d][c] += 1
+        seen.append((flag, every[1:]))
+        fingerprints[case_id] = flag + "|" + "|".join(every)
+    groups = {
+        d: group(d, base_categories(d, last_year), {f: dict(per_flag[f][d]) for f in "vu"}, k)
+        for d in BASE
+    }
+    where = {d: {c: code for code, members in groups[d] for c in members} for d in BASE}
+    maps = [where[d] for d in BASE]
+    two_way: Counter[str] = Counter()
+    base_pairs = list(combinations(range(len(BASE)), 2))
+    for flag, cats in seen:
+        g = [m[c] for m, c in zip(maps, cats, strict=True)]
+        for i, j in base_pairs:
+            two_way[f"{flag}|{BASE[i]}|{g[i]}|{BASE[j]}|{g[j]}"] += 1
+    counts = BaseCounts(last_year, dict(total), dict(one_way), groups, dict(two_way))
+    return counts, fingerprints
 
 
 def stats_touch_receiver(session: Session, **_: object) -> None:

@@ -1,12 +1,14 @@
-"""Statistics releases: a table with small-cell suppression, or a differentially private one.
+"""Statistics releases: cut (refused until enough cases changed), listed, and read.
 
-Every release is audited with its parameters; DP releases also enter the per-period ledger,
-and are refused once the period's privacy budget would be exceeded.
+A release is frozen: its protected tables are computed and stored when it is cut, and every
+page, download, brief and API answer of that release serves those stored tables. One mode only:
+exact counts with jointly audited suppression (see docs/statistics.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,14 +16,23 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.encrypted import Vault
-from casebook.stats import disclosure
-from casebook.stats.models import DpRelease
-from casebook.stats.queries import DIMENSIONS, Counts, StatsCache, count, stats_epoch
+from casebook.encrypted import Vault, seal_json
+from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
+from casebook.stats.queries import (
+    BASE,
+    COUNTED_STATES,
+    DIMENSIONS,
+    VERIFIED_STATES,
+    BaseCounts,
+    count_base,
+)
+from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release, protect_table
+from crypto import associated_data
 
 MIN_K = 5
 DEFAULT_K = 11
-MAX_EPSILON = 10.0
+MODE = "suppressed"
+SCOPES = f"all={','.join(COUNTED_STATES)};verified={','.join(VERIFIED_STATES)}"
 
 
 class StatsInputError(Exception):
@@ -30,20 +41,33 @@ class StatsInputError(Exception):
         self.fields = fields
 
 
+class ReleaseRefusedError(Exception):
+    """A new release would come too soon after the last one (or there is nothing to count)."""
+
+
 @dataclass(frozen=True)
 class Release:
+    """One protected table of one release, as served."""
+
+    number: int
+    released_at: str
     dimensions: tuple[str, ...]
+    grouped: bool
     k: int
-    epsilon: float | None
     verified_only: bool
     rows: list[str]
     cols: list[str]
+    members: dict[str, dict[str, list[str]]]  # dimension -> merged group -> categories
     values: list[list[int | None]]  # None where suppressed
     row_totals: list[int | None]
     col_totals: list[int | None]
     total: int | None
     method: str
-    extracted_at: str
+
+    @property
+    def hidden_share(self) -> float:
+        cells = [v for row in self.values for v in row]
+        return sum(v is None for v in cells) / len(cells) if cells else 0.0
 
     def cells(self) -> list[dict[str, Any]]:
         out = []
@@ -61,13 +85,19 @@ class Release:
         doc: dict[str, Any] = {
             "dimensions": list(self.dimensions),
             "k": self.k,
-            "epsilon": self.epsilon,
+            "epsilon": None,
             "verified_only": self.verified_only,
+            "release": {"number": self.number, "date": self.released_at, "mode": MODE},
+            "grouped": self.grouped,
             "cells": self.cells(),
             "total": self.total,
             "method": self.method,
-            "extracted_at": self.extracted_at,
         }
+        groups = {
+            d: {code: m for code, m in g.items() if len(m) > 1} for d, g in self.members.items()
+        }
+        if any(groups.values()):
+            doc["groups"] = {d: g for d, g in groups.items() if g}
         if len(self.dimensions) > 1:
             doc["margins"] = {
                 self.dimensions[0]: [
@@ -82,7 +112,7 @@ class Release:
         return doc
 
 
-def parse_params(by: str, k: Any, epsilon: Any) -> tuple[tuple[str, ...], int, float | None]:
+def parse_params(by: str, k: Any, epsilon: Any, release_k: int) -> tuple[tuple[str, ...], int]:
     """Check a request's parameters; every problem is reported at once."""
     problems: dict[str, list[str]] = {}
     dims = tuple(d.strip() for d in (by or "").split(",") if d.strip())
@@ -90,162 +120,283 @@ def parse_params(by: str, k: Any, epsilon: Any) -> tuple[tuple[str, ...], int, f
         problems["by"] = ["Choose one or two dimensions."]
     elif any(d not in DIMENSIONS for d in dims) or len(set(dims)) != len(dims):
         problems["by"] = [f"Dimensions are {', '.join(DIMENSIONS)} (two different ones at most)."]
-    k_value = DEFAULT_K
+    elif len(dims) == 2 and "arrest_month" in dims:
+        problems["by"] = ["Months are counted alone; use arrest_year with another dimension."]
+    k_value = release_k
     if k not in (None, ""):
         try:
             k_value = int(k)
         except (TypeError, ValueError):
             k_value = -1
-        if k_value < MIN_K or k_value > 1000:
-            problems["k"] = [f"k is a whole number from {MIN_K} to 1000."]
-    eps: float | None = None
+        if k_value < release_k or k_value > 1000:
+            problems["k"] = [f"k is a whole number from {release_k} (this release's) to 1000."]
     if epsilon not in (None, ""):
-        try:
-            eps = float(epsilon)
-        except (TypeError, ValueError):
-            eps = -1.0
-        if not 0 < eps <= MAX_EPSILON:
-            problems["epsilon"] = [f"epsilon is a number above 0 and at most {MAX_EPSILON}."]
+        problems["epsilon"] = [
+            "Releases publish exact counts with suppression; there is no noisy version."
+        ]
     if problems:
         raise StatsInputError(problems)
-    return dims, k_value, eps
+    return dims, k_value
 
 
-def _suppressed(c: Counts, k: int) -> Release:
-    table = disclosure.suppress(c.counts, k)
-    rows, cols = len(c.rows), len(c.cols)
-
-    def shown(cell: tuple[int, int]) -> int | None:
-        return None if cell in table.suppressed else table.value(cell)
-
-    values = [[shown((i, j)) for j in range(cols)] for i in range(rows)]
-    row_totals = [shown((i, cols)) for i in range(rows)]
-    col_totals = [shown((rows, j)) for j in range(cols)] if rows > 1 else []
-    return Release(
-        c.dimensions,
-        k,
-        None,
-        False,
-        c.rows,
-        c.cols,
-        values,
-        row_totals,
-        col_totals,
-        shown(table.grand()),
-        f"counts of consenting cases; cells of 1 to {k - 1} suppressed, with "
-        "complementary suppression so that no suppressed cell can be narrowed to an "
-        f"interval under {k} from the published cells",
-        c.extracted_at,
-    )
+# -- cutting a release ------------------------------------------------------------------------
 
 
-def _private(c: Counts, k: int, epsilon: float) -> Release:
-    """Discrete Laplace noise on the cell vector (OpenDP); one person is in one cell, so the
-    vector's L1 sensitivity is 1 and the release costs exactly epsilon. Margins are sums of the
-    noisy cells (free post-processing); the threshold is applied to noisy counts only."""
-    import opendp.prelude as dp
-
-    dp.enable_features("contrib")
-    flat = [v for row in c.counts for v in row]
-    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
-    measurement = dp.m.make_laplace(*space, scale=1.0 / epsilon)
-    spent = float(measurement.map(1))  # type: ignore[no-untyped-call]
-    if spent > epsilon + 1e-9:
-        raise RuntimeError("the DP measurement would spend more than asked")
-    noisy = [max(0, int(v)) for v in measurement(flat)]
-    cols = len(c.cols)
-    matrix = [noisy[i * cols : (i + 1) * cols] for i in range(len(c.rows))]
-
-    def threshold(v: int) -> int | None:
-        return v if v == 0 or v >= k else None
-
-    values = [[threshold(v) for v in row] for row in matrix]
-    row_totals = [threshold(sum(row)) for row in matrix]
-    col_totals = (
-        [threshold(sum(row[j] for row in matrix)) for j in range(cols)] if len(c.rows) > 1 else []
-    )
-    return Release(
-        c.dimensions,
-        k,
-        epsilon,
-        False,
-        c.rows,
-        c.cols,
-        values,
-        row_totals,
-        col_totals,
-        threshold(sum(noisy)),
-        f"differentially private counts (discrete Laplace, epsilon {epsilon:g}, one "
-        f"person per case); noisy counts of 1 to {k - 1} withheld",
-        c.extracted_at,
-    )
+def _seal(vault: Vault, column: str, row_id: str, value: object) -> bytes:
+    return seal_json(vault.system_cipher("system"), "stats_releases", column, row_id, value)
 
 
-def dp_spent(session: Session, period: str) -> float:
-    return float(
-        session.scalar(
-            select(func.coalesce(func.sum(DpRelease.epsilon), 0.0)).where(
-                DpRelease.period == period
-            )
-        )
-        or 0.0
-    )
+def _open(vault: Vault, release: StatsRelease, column: str) -> Any:
+    cipher = vault.system_cipher("system")
+    blob: bytes = getattr(release, column)
+    aad = associated_data("stats_releases", column, str(release.id), cipher.version)
+    return json.loads(cipher.decrypt(blob, aad))
 
 
-def stats_release(
+def latest_release(session: Session) -> StatsRelease | None:
+    return session.scalars(
+        select(StatsRelease).order_by(StatsRelease.number.desc()).limit(1)
+    ).first()
+
+
+def changes_since(previous: dict[str, str], current: dict[str, str]) -> int:
+    """Cases added, removed, or whose counted categories changed."""
+    changed = sum(1 for case, fp in current.items() if previous.get(case) != fp)
+    return changed + sum(1 for case in previous if case not in current)
+
+
+def release_create(
     session: Session,
     vault: Vault,
     actor: Actor,
-    cache: StatsCache,
     *,
-    dimensions: tuple[str, ...],
     k: int,
-    epsilon: float | None,
-    verified_only: bool,
-    budget: float,
-    export_format: str,
-) -> Release:
-    """Compute (or reuse until the next case write) a table, protect it, audit the export."""
-    key = (stats_epoch(session), dimensions, verified_only)
-    counts = cache.get(key)
-    if counts is None:
-        counts = count(session, vault, dimensions, verified_only)
-        cache.put(key, counts)
-    if epsilon is None:
-        protected_key = ("suppressed", *key, k)
-        release: Release | None = cache.get(protected_key)
-        if release is None:
-            release = _suppressed(counts, k)
-            cache.put(protected_key, release)
-    else:
-        period = datetime.now(UTC).strftime("%Y-%m")
-        spent = dp_spent(session, period)
-        if spent + epsilon > budget + 1e-9:
-            raise StatsInputError(
-                {
-                    "epsilon": [
-                        f"This period's privacy budget is {budget:g}; {spent:g} is spent already."
-                    ]
-                }
+    min_changes: int,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> StatsRelease:
+    """Cut a release, or refuse (ReleaseRefusedError) when fewer than `min_changes` cases changed.
+
+    The release lock (the statistics epoch row, SELECT ... FOR UPDATE on PostgreSQL; SQLite
+    serialises writers) makes two simultaneous cuts one release and one refusal."""
+    if k < MIN_K:
+        raise ReleaseRefusedError(f"k is at least {MIN_K}.")
+    session.execute(select(StatsEpoch).where(StatsEpoch.id == 1).with_for_update()).first()
+    now = now or datetime.now(UTC)
+    counts, fingerprints = count_base(session, vault, now, k)
+    last = latest_release(session)
+    previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
+    changes = changes_since(previous, fingerprints)
+    if changes < min_changes:
+        since = f" since release {last.number} of {last.created_at:%Y-%m-%d}" if last else ""
+        raise ReleaseRefusedError(
+            f"{changes} cases were added, changed or removed{since}; a new release needs at "
+            f"least {min_changes}, so that no release can be compared with the last to learn "
+            "about a few cases."
+        )
+    system = ReleaseSystem(counts)
+    hidden = protect_release(system, k)
+    release = StatsRelease(
+        number=(last.number + 1) if last else 1,
+        created_at=now,
+        actor=actor.label,
+        note=(note or "").strip()[:200] or None,
+        k=k,
+        mode=MODE,
+        scopes=SCOPES,
+        cases=counts.total.get("v", 0) + counts.total.get("u", 0),
+        changes=changes,
+        exact_enc=b"",
+        fingerprints_enc=b"",
+    )
+    session.add(release)
+    session.flush()
+    release.exact_enc = _seal(
+        vault,
+        "exact_enc",
+        str(release.id),
+        {"counts": counts.to_json(), "hidden": sorted(map(str, hidden))},
+    )
+    release.fingerprints_enc = _seal(vault, "fingerprints_enc", str(release.id), fingerprints)
+    for table in all_tables():
+        for scope in ("all", "verified"):
+            session.add(
+                StatsReleaseTable(
+                    release_id=release.id,
+                    k=k,
+                    name=",".join(table),
+                    scope=scope,
+                    payload=json.dumps(system.render(table, scope, hidden), ensure_ascii=False),
+                )
             )
-        release = _private(counts, k, epsilon)
+    audit_record(
+        session,
+        actor,
+        "stats.release",
+        object_type="stats_release",
+        object_id=release.id,
+        details={"number": release.number, "k": k, "changes": changes, "cases": release.cases},
+    )
+    session.flush()
+    return release
+
+
+def release_list(session: Session) -> list[StatsRelease]:
+    return list(session.scalars(select(StatsRelease).order_by(StatsRelease.number.desc())))
+
+
+def release_get(session: Session, number: int | None) -> StatsRelease | None:
+    if number is None:
+        return latest_release(session)
+    return session.scalars(select(StatsRelease).where(StatsRelease.number == number)).first()
+
+
+def pending_changes(session: Session, vault: Vault, k: int) -> int:
+    """How many cases changed since the last release (shown before cutting one)."""
+    _, fingerprints = count_base(session, vault, datetime.now(UTC), k)
+    last = latest_release(session)
+    return changes_since(_open(vault, last, "fingerprints_enc") if last else {}, fingerprints)
+
+
+# -- reading a release ------------------------------------------------------------------------
+
+
+class TableCache:
+    """Protected tables already read, per process (a release never changes)."""
+
+    def __init__(self, size: int = 256) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._data: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._size = size
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._data) >= self._size:
+                self._data.pop(next(iter(self._data)))
+            self._data[key] = value
+
+
+def _stored(
+    session: Session, release: StatsRelease, k: int, name: str, scope: str
+) -> dict[str, Any] | None:
+    payload = session.scalar(
+        select(StatsReleaseTable.payload).where(
+            StatsReleaseTable.release_id == release.id,
+            StatsReleaseTable.k == k,
+            StatsReleaseTable.name == name,
+            StatsReleaseTable.scope == scope,
+        )
+    )
+    return json.loads(payload) if payload else None
+
+
+def _table_for(
+    session: Session, vault: Vault, release: StatsRelease, table: Table, k: int
+) -> dict[str, dict[str, Any]]:
+    """Both scopes of a table at k: stored, or (a larger k) computed once and stored."""
+    name = ",".join(table)
+    found = {s: _stored(session, release, k, name, s) for s in ("all", "verified")}
+    if all(found.values()):
+        return {s: d for s, d in found.items() if d is not None}
+    exact = _open(vault, release, "exact_enc")
+    system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
+    hidden = protect_table(system, table, k, set(exact["hidden"]))
+    out = {}
+    for scope in ("all", "verified"):
+        doc = system.render(table, scope, hidden)
+        out[scope] = doc
         session.add(
-            DpRelease(
-                period=period, epsilon=epsilon, dimensions=",".join(dimensions), actor=actor.label
+            StatsReleaseTable(
+                release_id=release.id,
+                k=k,
+                name=name,
+                scope=scope,
+                payload=json.dumps(doc, ensure_ascii=False),
             )
         )
-    release = replace(release, verified_only=verified_only)
+    session.flush()
+    return out
+
+
+def stats_table(
+    session: Session,
+    vault: Vault,
+    actor: Actor,
+    cache: TableCache,
+    *,
+    release: StatsRelease,
+    dimensions: tuple[str, ...],
+    k: int,
+    verified_only: bool,
+    grouped: bool,
+    export_format: str,
+) -> Release:
+    """One protected table of a release (same numbers every time); the export is audited."""
+    if len(dimensions) == 2:
+        table: Table = tuple(sorted(dimensions, key=BASE.index))
+    elif grouped and dimensions[0] in BASE:
+        table = (dimensions[0], "grouped")
+    else:
+        table = dimensions
+    scope = "verified" if verified_only else "all"
+    key = (release.id, k, table, scope)
+    doc = cache.get(key)
+    if doc is None:
+        doc = _table_for(session, vault, release, table, k)[scope]
+        cache.put(key, doc)
+    rows, cols = doc["rows"], doc["cols"]
+    values, row_totals, col_totals = doc["values"], doc["row_totals"], doc["col_totals"]
+    members: dict[str, dict[str, list[str]]] = {table[0]: doc.get("members") or {}}
+    if len(dimensions) == 2:
+        members[table[1]] = doc.get("col_members") or {}
+    if len(dimensions) == 2 and table != dimensions:  # asked the other way round
+        rows, cols = cols, rows
+        values = [list(col) for col in zip(*values, strict=True)]
+        row_totals, col_totals = col_totals, row_totals
+    released_at = release.created_at.strftime("%Y-%m-%d")
+    states = ", ".join(VERIFIED_STATES if verified_only else COUNTED_STATES)
+    method = (
+        f"Release {release.number}, data as of {released_at}: exact counts of consenting cases "
+        f"({states}; rejected and duplicate cases are never counted); numbers from 1 to {k - 1} "
+        "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
+        f"interval under {k} by combining any tables of this release."
+    )
     audit_record(
         session,
         actor,
         "stats.export",
         details={
+            "release": release.number,
             "by": list(dimensions),
             "k": k,
-            "epsilon": epsilon,
             "verified_only": verified_only,
+            "grouped": grouped,
             "format": export_format,
-            "total": release.total,
         },
     )
-    return release
+    return Release(
+        number=release.number,
+        released_at=released_at,
+        dimensions=dimensions,
+        grouped=(len(table) == 2 and table[1] == "grouped") or len(dimensions) == 2,
+        k=k,
+        verified_only=verified_only,
+        rows=rows,
+        cols=cols,
+        members=members,
+        values=values,
+        row_totals=row_totals,
+        col_totals=col_totals,
+        total=doc["total"],
+        method=method,
+    )
+
+
+def release_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(StatsRelease)) or 0)

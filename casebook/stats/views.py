@@ -9,31 +9,50 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from casebook import db, vocab
 from casebook.auth.permissions import Permission
 from casebook.spreadsheet import csv_writer
 from casebook.stats.charts import bar_chart
-from casebook.stats.queries import DIMENSIONS, StatsCache
+from casebook.stats.queries import DIMENSIONS
 from casebook.stats.services import (
-    DEFAULT_K,
     Release,
+    ReleaseRefusedError,
     StatsInputError,
-    dp_spent,
+    TableCache,
     parse_params,
-    stats_release,
+    release_create,
+    release_get,
+    release_list,
+    stats_table,
 )
 from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
+RELEASE_ROLES = ("lawyer", "admin")
 
 
-def cache() -> StatsCache:
-    c: StatsCache = current_app.extensions.setdefault("casebook.stats_cache", StatsCache())
+class NoReleaseError(Exception):
+    """No release has been cut yet (or the one asked for does not exist)."""
+
+
+def cache() -> TableCache:
+    c: TableCache = current_app.extensions.setdefault("casebook.stats_tables", TableCache())
     return c
 
 
@@ -42,20 +61,32 @@ def _release(export_format: str) -> Release:
     second = request.args.get("by2", "").strip()
     if second and second not in by.split(","):
         by = f"{by},{second}"
-    dims, k, eps = parse_params(by, request.args.get("k"), request.args.get("epsilon"))
-    verified = request.args.get("verified", "").lower() in ("1", "true", "yes", "on")
-    return stats_release(
-        db.session(),
+    number_arg = request.args.get("release", "").strip()
+    number = int(number_arg) if number_arg.isdigit() else None
+    if number_arg and number is None:
+        raise StatsInputError({"release": [_("A release is given by its number.")]})
+    session = db.session()
+    release = release_get(session, number)
+    if release is None:
+        raise NoReleaseError()
+    dims, k = parse_params(by, request.args.get("k"), request.args.get("epsilon"), release.k)
+    flag = ("1", "true", "yes", "on")
+    return stats_table(
+        session,
         current_app.extensions["casebook.vault"],
         current_actor(),
         cache(),
+        release=release,
         dimensions=dims,
         k=k,
-        epsilon=eps,
-        verified_only=verified,
-        budget=current_app.config["CASEBOOK"].dp_budget,
+        verified_only=request.args.get("verified", "").lower() in flag,
+        grouped=request.args.get("grouped", "").lower() in flag,
         export_format=export_format,
     )
+
+
+def _no_release() -> Response:
+    return error_response(404, _("No statistics release has been published yet."))
 
 
 def dimension_label(dimension: str) -> str:
@@ -84,6 +115,11 @@ def label(dimension: str, value: str) -> str:
     }
     if value == "unknown":
         return "غير معروف" if lang == "ar" else "Unknown"
+    if ".." in value:  # merged years or age bands
+        first, last = value.split("..", 1)
+        return f"{label(dimension, first)} – {label(dimension, last)}"
+    if value.endswith("-unknown"):
+        return str(_("%(year)s (month unknown)", year=value[:4]))
     if value == "before_2011":
         return "قبل 2011" if lang == "ar" else "Before 2011"
     if value == "other":
@@ -98,22 +134,69 @@ def label(dimension: str, value: str) -> str:
 @requires(Permission.STATS_READ)
 @recent_auth
 def index() -> Any:
-    release, errors = None, {}
+    release, errors, missing = None, {}, False
     if request.args.get("by"):
         try:
             release = _release("page")
         except StatsInputError as exc:
             errors = exc.fields
+        except NoReleaseError:
+            missing = True
+    latest = release_get(db.session(), None)
+    chart = None
+    if release is not None:
+        first = release.dimensions[0]
+        series = [
+            (label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)
+        ]
+        chart = bar_chart(series, rtl=str(get_locale()) == "ar")
     return render_template(
         "stats/index.html",
         release=release,
+        latest=latest,
+        missing=missing,
+        chart=chart,
         errors=errors,
         dimensions=DIMENSIONS,
         args=request.args,
         label=label,
         dimension_label=dimension_label,
-        default_k=DEFAULT_K,
+        can_release=current_user.role in RELEASE_ROLES,
     ), (422 if errors else 200)
+
+
+@bp.get("/releases")
+@requires(Permission.ACCOUNT)
+def releases() -> Any:
+    """Lawyers and admins cut releases (admins cannot read statistics, only cut them)."""
+    if current_user.role not in RELEASE_ROLES:
+        return error_response(403)
+    return render_template("stats/releases.html", releases=release_list(db.session()))
+
+
+@bp.post("/releases")
+@requires(Permission.ACCOUNT)
+@recent_auth
+def releases_create() -> Any:
+    if current_user.role not in RELEASE_ROLES:
+        return error_response(403)
+    settings = current_app.config["CASEBOOK"]
+    try:
+        made = release_create(
+            db.session(),
+            current_app.extensions["casebook.vault"],
+            current_actor(),
+            k=settings.stats_k,
+            min_changes=settings.release_min_changes,
+            note=request.form.get("note"),
+        )
+    except ReleaseRefusedError as exc:
+        db.session().rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("stats.releases"))
+    db.session().commit()
+    flash(_("Release %(n)s is published.", n=made.number), "info")
+    return redirect(url_for("stats.releases"))
 
 
 @bp.get("/brief")
@@ -124,6 +207,8 @@ def brief() -> Any:
         release = _release("brief")
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
+    except NoReleaseError:
+        return _no_release()
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
     return render_template(
@@ -158,7 +243,12 @@ def _csv(release: Release) -> str:
     )
     writer.writerow([])
     writer.writerow([f"# method: {release.method}"])
-    writer.writerow([f"# extracted: {release.extracted_at}; documented cases are a minimum"])
+    writer.writerow(
+        [
+            f"# data as of {release.released_at} (release {release.number}); "
+            "documented cases are a minimum"
+        ]
+    )
     return out.getvalue()
 
 
@@ -167,6 +257,8 @@ def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
         release = _release(fmt)
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
+    except NoReleaseError:
+        return _no_release()
     name = "casebook-" + "-".join(release.dimensions) + "." + fmt
     return Response(
         render(release),
@@ -198,19 +290,28 @@ def api_stats() -> Any:
     try:
         release = _release("api")
     except StatsInputError as exc:
-        return error_response(422, "The query has problems.", fields=exc.fields)
+        return error_response(422, _("The query has problems."), fields=exc.fields)
+    except NoReleaseError:
+        return _no_release()
     return jsonify(release.as_json())
 
 
-@api.get("/budget")
+@api.get("/releases")
 @requires(Permission.STATS_READ)
-def api_budget() -> Any:
-    """How much of this period's differential-privacy budget is spent."""
-    from datetime import UTC, datetime
-
-    period = datetime.now(UTC).strftime("%Y-%m")
-    budget = current_app.config["CASEBOOK"].dp_budget
-    spent = dp_spent(db.session(), period)
+def api_releases() -> Any:
+    """The releases an advocate can query, newest first."""
     return jsonify(
-        {"period": period, "budget": budget, "spent": spent, "remaining": max(0.0, budget - spent)}
+        {
+            "items": [
+                {
+                    "number": r.number,
+                    "date": r.created_at.strftime("%Y-%m-%d"),
+                    "k": r.k,
+                    "mode": r.mode,
+                    "scopes": r.scopes,
+                    "cases": r.cases,
+                }
+                for r in release_list(db.session())
+            ]
+        }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from flask import Flask
@@ -102,6 +103,14 @@ def test_each_action_writes_its_entry(
             json={"scope": "public", "granted": False, "date": "2025-01-01"},
             headers=h,
         ),
+    )
+    # a release of the one case (the smallest release size is lowered for this test only)
+    app.config["CASEBOOK"] = dataclasses.replace(app.config["CASEBOOK"], release_min_changes=1)
+    from casebook.cli import cli
+
+    step(
+        [("stats.release", "success")],
+        lambda: app.test_cli_runner().invoke(cli, ["release", "create"]),
     )
     step([("stats.export", "success")], lambda: client.get("/api/v1/stats?by=sex", headers=h))
     step(

@@ -63,6 +63,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "CASEBOOK_INSTANCE": str(instance),
         "DATABASE_URL": f"sqlite:///{instance / 'casebook.sqlite3'}",
         "CASEBOOK_KEK_SOURCE": f"file:{instance / 'keyring.json'}",
+        "CASEBOOK_RELEASE_MIN_CHANGES": "1",  # the journeys' few cases make a release
     }
     cmd = [sys.executable, "-c", "from casebook.cli import main; main()"]
     subprocess.run([*cmd, "init"], env=env, check=True, capture_output=True)
@@ -250,6 +251,15 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     assert "1." in p.inner_text("h2 >> nth=0")
     pdf = p.pdf(path=str(j.folder / f"wgeid-{reference}.pdf"))
     assert pdf.startswith(b"%PDF")
+    j.close()
+
+    # -- a lawyer publishes a statistics release (advocates see releases only)
+    j = Journey(browser, live, "lawyer", lang)
+    j.sign_in()
+    j.go("/stats/releases")
+    j.page.locator('form[action$="/stats/releases"] button[type="submit"]').click()
+    j.page.wait_for_load_state()
+    j.shot("release")
     j.close()
 
     # -- an advocate opens the statistics, downloads CSV and prints the brief

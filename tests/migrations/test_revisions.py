@@ -318,3 +318,18 @@ def test_revision_0014f_adds_the_partner_matching_tables(empty_url: str) -> None
     downgrade(empty_url, "0008")
     assert not partner & tables()
     assert "cases" in tables()
+
+
+def test_revision_0013e_adds_and_removes_the_release_tables(empty_url: str) -> None:
+    """0013e adds the statistics releases and their stored tables; downgrading removes them."""
+
+    def tables() -> set[str]:
+        engine = make_engine(empty_url)
+        found = set(inspect(engine).get_table_names())
+        engine.dispose()
+        return found
+
+    upgrade(empty_url, "0013e")
+    assert {"stats_releases", "stats_release_tables"} <= tables()
+    downgrade(empty_url, "0008")
+    assert not {"stats_releases", "stats_release_tables"} & tables()

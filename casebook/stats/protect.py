@@ -1,0 +1,425 @@
+"""Small-cell suppression audited jointly over every table a release can publish.
+
+Hand-written: no maintained Python package protects linked tables (tau-Argus is Java, sdcTable
+is R). The release is modelled as a linear system the attacker knows:
+
+- *atoms*: for every pair of base dimensions, the two-way counts of verified (``v``) and
+  counted-but-unverified (``u``) cases; the one-way counts of each base dimension; the totals.
+  Linking equations say that the rows and columns of every two-way base table sum to the
+  one-way counts, and those to the total. (Base dimensions are the finest ones; years, periods
+  and grouped categories are sums of them.)
+- *cells*: every cell of every table, for "all" (v + u), "verified" (v) and "unverified" (u,
+  never published but derivable as all − verified), written as a sum of atoms. Cells over the
+  same set of cases are one cell, so a margin hidden in one table is hidden in all.
+
+A published cell adds the equation ``sum(atoms) = value``. A hidden published-scope cell is at
+least 1 (zeros are always published and never chosen as complementary cells). Every cell whose
+value is 1..k-1 and is not published must keep a feasible interval at least k wide: the audit
+first propagates equations with one unknown, then solves two linear programs (SciPy HiGHS) per
+such cell over its connected component. Cells that fail get a complementary neighbour hidden,
+and the audit runs again until nothing fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+SCOPE_FLAGS: dict[str, tuple[str, ...]] = {
+    "all": ("v", "u"),
+    "verified": ("v",),
+    "unverified": ("u",),
+}
+PUBLISHED_SCOPES = ("all", "verified")
+Key = Hashable
+
+
+@dataclass
+class Cell:
+    key: Key
+    atoms: list[int]
+    value: int
+    published: bool  # False for the "unverified" scope: it is never shown
+    fixed: bool = False  # the grand total of all cases: always shown (if at least k)
+    related: set[Key] = field(default_factory=set)
+
+
+@dataclass
+class Equation:
+    atoms: list[int]
+    coefs: list[int]
+    rhs: int
+    positive: bool  # every coefficient is +1 (a cell): rhs 0 means every atom is 0
+
+
+class LinkedSystem:
+    """Atoms, linking equations and cells of one release (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.atom_values: list[int] = []
+        self.atom_index: dict[Hashable, int] = {}
+        self.links: list[Equation] = []
+        self.cells: dict[Key, Cell] = {}
+
+    def atom(self, name: Hashable, value: int) -> int:
+        index = self.atom_index.get(name)
+        if index is None:
+            index = len(self.atom_values)
+            self.atom_index[name] = index
+            self.atom_values.append(value)
+        return index
+
+    def link(self, parts: Iterable[int], wholes: list[int]) -> None:
+        """sum(parts) = sum(wholes)"""
+        atoms = list(parts)
+        self.links.append(
+            Equation([*atoms, *wholes], [1] * len(atoms) + [-1] * len(wholes), 0, False)
+        )
+
+    def lines(self) -> Iterable[list[Key]]:
+        """Groups of cells of which one is the sum of the others (cheap first check)."""
+        return []
+
+    def related(self, key: Key) -> Iterable[Key]:
+        """Cells that share an equation with `key` (complementary candidates)."""
+        return self.cells[key].related
+
+    def cell(self, key: Key, atoms: list[int], published: bool, fixed: bool = False) -> Cell:
+        existing = self.cells.get(key)
+        if existing is not None:
+            return existing
+        value = sum(self.atom_values[a] for a in atoms)
+        made = Cell(key, atoms, value, published, fixed)
+        self.cells[key] = made
+        return made
+
+    # -- the audit ---------------------------------------------------------------------------
+
+    def audit(
+        self, hidden: set[Key], k: int, only: set[Key] | None = None
+    ) -> dict[Key, tuple[float, float]]:
+        """Every sensitive cell (1..k-1, not published) whose feasible interval is narrower than
+        k, with that interval. `only` restricts what counts as published to those cells."""
+        pool = list(self.cells.values()) if only is None else [self.cells[key] for key in only]
+        shown = [c for c in pool if c.published and c.key not in hidden]
+        links = self.links
+        if only is not None:  # the links among the atoms of the cells considered
+            inside = {a for key in only for a in self.cells[key].atoms}
+            links = [eq for eq in self.links if all(a in inside for a in eq.atoms)]
+        equations = list(links) + [
+            Equation(c.atoms, [1] * len(c.atoms), c.value, True) for c in shown
+        ]
+        known = self._propagate(equations)
+        sensitive = [c for c in pool if 0 < c.value < k and (not c.published or c.key in hidden)]
+        at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
+        solver = _Components(self, equations, known, at_least_one)
+        narrow: dict[Key, tuple[float, float]] = {}
+        wide = solver.certify(sensitive, k)
+        for c in sensitive:
+            if c.key in wide:
+                continue
+            lo, hi = solver.interval(c.atoms)
+            if hi - lo < k - 1e-6:
+                narrow[c.key] = (lo, hi)
+        return narrow
+
+    def _propagate(self, equations: list[Equation]) -> dict[int, float]:
+        """Solve every equation left with one unknown, and zero cells, until none is left."""
+        known: dict[int, float] = {}
+        by_atom: dict[int, list[int]] = defaultdict(list)
+        unknown = []
+        residual = []
+        for e, eq in enumerate(equations):
+            for a in eq.atoms:
+                by_atom[a].append(e)
+            unknown.append(len(eq.atoms))
+            residual.append(float(eq.rhs))
+        queue = [
+            e for e, eq in enumerate(equations) if unknown[e] == 1 or (eq.positive and eq.rhs == 0)
+        ]
+
+        def settle(atom: int, value: float) -> None:
+            known[atom] = value
+            for e2 in by_atom[atom]:
+                eq2 = equations[e2]
+                coef = eq2.coefs[eq2.atoms.index(atom)]
+                residual[e2] -= coef * value
+                unknown[e2] -= 1
+                if unknown[e2] == 1 or (eq2.positive and abs(residual[e2]) < 1e-9 and unknown[e2]):
+                    queue.append(e2)
+
+        while queue:
+            e = queue.pop()
+            eq = equations[e]
+            if unknown[e] == 0:
+                continue
+            open_atoms = [(a, c) for a, c in zip(eq.atoms, eq.coefs, strict=True) if a not in known]
+            if len(open_atoms) == 1:
+                atom, coef = open_atoms[0]
+                settle(atom, residual[e] / coef)
+            elif eq.positive and abs(residual[e]) < 1e-9:
+                for atom, _ in open_atoms:
+                    if atom not in known:
+                        settle(atom, 0.0)
+        return known
+
+
+class _Components:
+    """The equations still open after propagation, split into independent linear programs."""
+
+    def __init__(
+        self,
+        system: LinkedSystem,
+        equations: list[Equation],
+        known: dict[int, float],
+        at_least_one: list[Cell],
+    ) -> None:
+        self.known = known
+        self.system_values = system.atom_values
+        parent: dict[int, int] = {}
+
+        def find(a: int) -> int:
+            parent.setdefault(a, a)
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        def union(atoms: list[int]) -> None:
+            if not atoms:
+                return
+            root = find(atoms[0])
+            for a in atoms[1:]:
+                other = find(a)
+                if other != root:
+                    parent[other] = root
+
+        self.open_eqs: list[tuple[list[int], list[int], float]] = []
+        for eq in equations:
+            free = [(a, c) for a, c in zip(eq.atoms, eq.coefs, strict=True) if a not in known]
+            if not free:
+                continue
+            rhs = eq.rhs - sum(
+                c * known[a] for a, c in zip(eq.atoms, eq.coefs, strict=True) if a in known
+            )
+            self.open_eqs.append(([a for a, _ in free], [c for _, c in free], rhs))
+            union([a for a, _ in free])
+        self.open_ub: list[tuple[list[int], float]] = []
+        for cell in at_least_one:
+            unknown_atoms = [a for a in cell.atoms if a not in known]
+            if not unknown_atoms:
+                continue
+            need = 1.0 - sum(known[a] for a in cell.atoms if a in known)
+            if need > 0:
+                self.open_ub.append((unknown_atoms, need))
+                union(unknown_atoms)
+        self.find = find
+        self._programs: dict[int, tuple[dict[int, int], highspy.Highs | None]] = {}
+
+    def _program(self, root: int) -> tuple[dict[int, int], highspy.Highs | None]:
+        cached = self._programs.get(root)
+        if cached is not None:
+            return cached
+        eqs = [e for e in self.open_eqs if self.find(e[0][0]) == root]
+        ubs = [u for u in self.open_ub if self.find(u[0][0]) == root]
+        columns: dict[int, int] = {}
+        rows: list[tuple[list[int], list[float], float, float]] = []
+        for atoms, coefs, rhs in eqs:
+            rows.append((atoms, [float(c) for c in coefs], rhs, rhs))
+        for atoms, need in ubs:
+            rows.append((atoms, [1.0] * len(atoms), need, highspy.kHighsInf))
+        entries: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for r, (row_atoms, row_coefs, _, _) in enumerate(rows):
+            for a, coef in zip(row_atoms, row_coefs, strict=True):
+                col = columns.setdefault(a, len(columns))
+                entries[col].append((r, coef))
+        if not columns:
+            self._programs[root] = (columns, None)
+            return columns, None
+        n = len(columns)
+        lp = highspy.HighsLp()
+        lp.num_col_ = n
+        lp.num_row_ = len(rows)
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.full(n, highspy.kHighsInf)
+        lp.row_lower_ = np.array([r[2] for r in rows])
+        lp.row_upper_ = np.array([r[3] for r in rows])
+        starts: list[int] = [0]
+        index: list[int] = []
+        value: list[float] = []
+        for col in range(n):
+            for r, coef in entries[col]:
+                index.append(r)
+                value.append(coef)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts)
+        lp.a_matrix_.index_ = np.array(index)
+        lp.a_matrix_.value_ = np.array(value)
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+        solver.setOptionValue("output_flag", False)
+        solver.setOptionValue("presolve", "off")  # keep the basis between objectives
+        solver.setOptionValue("solver", "simplex")
+        solver.passModel(lp)
+        self._programs[root] = (columns, solver)
+        return columns, solver
+
+    def certify(self, cells: list[Cell], k: int) -> set[Key]:
+        """Cells shown to be at least k wide without a program of their own: a few feasible
+        integral points (optimal for random objectives over all sensitive cells) that move a
+        cell k away from its true value prove the interval (the true values are feasible too).
+        """
+        by_root: dict[int, list[Cell]] = defaultdict(list)
+        for c in cells:
+            roots = {self.find(a) for a in c.atoms if a not in self.known}
+            if len(roots) == 1:
+                by_root[roots.pop()].append(c)
+        wide: set[Key] = set()
+        rng = np.random.default_rng(0)
+        for root, members in by_root.items():
+            columns, solver = self._program(root)
+            if solver is None:
+                continue
+            todo = list(members)
+            for attempt in range(8):
+                if not todo:
+                    break
+                weights = np.zeros(len(columns))
+                for c in todo:
+                    sign = (
+                        1.0 if attempt == 0 else -1.0 if attempt == 1 else rng.choice([-1.0, 1.0])
+                    )
+                    for a in c.atoms:
+                        if a in columns:
+                            weights[columns[a]] += sign
+                solver.changeColsCost(
+                    len(columns), np.arange(len(columns), dtype=np.int32), weights
+                )
+                solver.changeObjectiveSense(highspy.ObjSense.kMaximize)
+                solver.run()
+                if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                    continue
+                x = np.asarray(solver.getSolution().col_value)
+                if np.max(np.abs(x - np.round(x)), initial=0.0) > 1e-6:
+                    continue  # only integral points count (an integer attacker sees those)
+                left = []
+                for c in todo:
+                    moved = sum(
+                        (x[columns[a]] if a in columns else 0.0) - self.system_values[a]
+                        for a in c.atoms
+                        if a not in self.known
+                    )
+                    if abs(moved) >= k - 1e-6:
+                        wide.add(c.key)
+                    else:
+                        left.append(c)
+                todo = left
+            solver.changeColsCost(
+                len(columns), np.arange(len(columns), dtype=np.int32), np.zeros(len(columns))
+            )
+        return wide
+
+    def interval(self, atoms: list[int]) -> tuple[float, float]:
+        """The lowest and highest value the sum of `atoms` can take."""
+        base = sum(self.known[a] for a in atoms if a in self.known)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for a in atoms:
+            if a not in self.known:
+                groups[self.find(a)].append(a)
+        lo = hi = base
+        for root, members in groups.items():
+            columns, solver = self._program(root)
+            if solver is None or any(a not in columns for a in members):
+                hi = math.inf  # an atom under no equation: nothing bounds it
+                continue
+            cols = np.array(sorted({columns[a] for a in members}), dtype=np.int32)
+            solver.changeColsCost(len(cols), cols, np.ones(len(cols)))
+            found = []
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                solver.changeObjectiveSense(sense)
+                solver.run()
+                ok = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                found.append(solver.getInfo().objective_function_value if ok else None)
+            solver.changeColsCost(len(cols), cols, np.zeros(len(cols)))
+            lo += found[0] if found[0] is not None else 0.0
+            hi += found[1] if found[1] is not None else math.inf
+        return lo, hi
+
+
+def protect(
+    system: LinkedSystem,
+    k: int,
+    start: Iterable[Key] = (),
+    only: set[Key] | None = None,
+) -> set[Key]:
+    """The hidden cells: primary (1..k-1), then complementary ones until the audit passes.
+    `start` is a pattern to keep (a larger k never shows what the release hides)."""
+
+    def candidate(c: Cell, last_resort: bool = False) -> bool:
+        return (
+            c.published
+            and c.key not in hidden
+            and c.value > 0
+            and not (c.fixed and c.value >= k and not (last_resort and c.key != "all|total"))
+            and (only is None or c.key in only)
+        )
+
+    hidden = set(start)
+    hidden |= {
+        c.key
+        for c in system.cells.values()
+        if c.published and 0 < c.value < k and (only is None or c.key in only)
+    }
+    lines = [line for line in system.lines() if only is None or all(key in only for key in line)]
+    while True:
+        while _line_rule(lines, system, hidden, k, candidate):
+            pass
+        narrow = system.audit(hidden, k, only)
+        if not narrow:
+            return hidden
+        added = False
+        for key in narrow:
+            near = list(system.related(key))
+            options = [system.cells[r] for r in near if candidate(system.cells[r])]
+            if not options:  # two steps away
+                further = {r2 for r in near for r2 in system.related(r)}
+                options = [system.cells[r2] for r2 in further if candidate(system.cells[r2])]
+            if not options:  # a group margin, before giving up
+                options = [system.cells[r] for r in near if candidate(system.cells[r], True)]
+            if options:
+                pick = min(options, key=lambda c: (c.value, str(c.key)))
+                hidden.add(pick.key)
+                added = True
+        if not added:  # nothing near is left to hide: hide everything that may be hidden
+            pool = system.cells.values() if only is None else [system.cells[x] for x in only]
+            more = {c.key for c in pool if candidate(c, True)}
+            if not more:
+                return hidden
+            hidden |= more
+
+
+def _line_rule(
+    lines: list[list[Key]],
+    system: LinkedSystem,
+    hidden: set[Key],
+    k: int,
+    candidate: Callable[[Cell], bool],
+) -> bool:
+    """No line may leave a sensitive cell as its only unknown: hide its smallest other cell."""
+    changed = False
+    for line in lines:
+        unknown = [
+            system.cells[key] for key in line if key in hidden or not system.cells[key].published
+        ]
+        if len(unknown) == 1 and 0 < unknown[0].value < k:
+            options = [system.cells[key] for key in line if candidate(system.cells[key])]
+            if options:
+                hidden.add(min(options, key=lambda c: (c.value, str(c.key))).key)
+                changed = True
+    return changed

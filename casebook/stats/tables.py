@@ -1,0 +1,251 @@
+"""Every table of a release as one linked system (see protect.py), and the protected tables.
+
+A release holds, for all counted cases and for verified cases only:
+- one-way tables over the fine categories (months nested in years);
+- the grouped one-way tables (rare categories merged until every group holds 0 or at least k
+  cases in every scope: all, verified, unverified) — the "coarser table";
+- two-way tables over the groups.
+
+Because every group margin is 0 or at least k in every scope it is never hidden, so the
+two-way tables are linked to each other only through published numbers: each table (with its
+verified and unverified layers) can be audited alone and the audit is still the audit of the
+whole release. The fine one-way tables are audited with their groups (and months with years).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from casebook.stats.protect import PUBLISHED_SCOPES, SCOPE_FLAGS, Key, LinkedSystem, protect
+from casebook.stats.queries import BASE, DIMENSIONS, ONE_BASE, BaseCounts, base_categories, pairs
+
+Table = tuple[str, ...]  # ("governorate",), ("governorate", "grouped"), ("sex", "status")
+
+
+def table_id(dims: Iterable[str]) -> Table:
+    """The stored order of a two-way table's dimensions (the order of BASE)."""
+    return tuple(sorted(dims, key=BASE.index))
+
+
+def all_tables() -> list[Table]:
+    return [(d,) for d in DIMENSIONS] + [(d, "grouped") for d in BASE] + [tuple(p) for p in pairs()]
+
+
+class ReleaseSystem(LinkedSystem):
+    def __init__(self, counts: BaseCounts) -> None:
+        super().__init__()
+        self.counts = counts
+        self.fine = {d: base_categories(d, counts.last_year) for d in ONE_BASE}
+        self.grid: dict[tuple[Table, str], list[list[Key]]] = {}
+        self.margins: dict[tuple[Table, str], list[Key]] = {}
+        self.positions: dict[Key, list[tuple[Table, str, int, int]]] = defaultdict(list)
+        self._related: dict[Key, list[Key]] = {}
+        self._build()
+
+    def categories(self, table: Table) -> tuple[list[str], list[str]]:
+        if len(table) == 1:
+            return self.fine[table[0]], [""]
+        if table[1] == "grouped":
+            return [code for code, _ in self.counts.groups[table[0]]], [""]
+        return (
+            [code for code, _ in self.counts.groups[table[0]]],
+            [code for code, _ in self.counts.groups[table[1]]],
+        )
+
+    def _build(self) -> None:
+        c = self.counts
+        for f in ("v", "u"):
+            total = self.atom(("T", f), c.total.get(f, 0))
+            for d in ONE_BASE:
+                ones = [
+                    self.atom(("1", f, d, a), c.one_way.get(f"{f}|{d}|{a}", 0))
+                    for a in self.fine[d]
+                ]
+                self.link(ones, [total])
+            for y in self.fine["arrest_year"]:  # the months of a year sum to the year
+                months = [
+                    self.atom_index[("1", f, "arrest_month", m)]
+                    for m in self.fine["arrest_month"]
+                    if (m[:4] == y if y.isdigit() else m == y)
+                ]
+                self.link(months, [self.atom_index[("1", f, "arrest_year", y)]])
+            for da, db in pairs():
+                ga, gb = c.groups[da], c.groups[db]
+                for code_a, members_a in ga:
+                    row = [
+                        self.atom(
+                            ("2", f, da, code_a, db, code_b),
+                            c.two_way.get(f"{f}|{da}|{code_a}|{db}|{code_b}", 0),
+                        )
+                        for code_b, _ in gb
+                    ]
+                    self.link(row, [self.atom_index[("1", f, da, m)] for m in members_a])
+                for code_b, members_b in gb:
+                    col = [self.atom_index[("2", f, da, code_a, db, code_b)] for code_a, _ in ga]
+                    self.link(col, [self.atom_index[("1", f, db, m)] for m in members_b])
+        for scope, flags in SCOPE_FLAGS.items():
+            shown = scope in PUBLISHED_SCOPES
+            self.cell(
+                f"{scope}|total",
+                [self.atom_index[("T", f)] for f in flags],
+                shown,
+                fixed=scope == "all",
+            )
+            for d in ONE_BASE:
+                keys = [self._one(scope, d, [a]) for a in self.fine[d]]
+                self._place((d,), scope, [[key] for key in keys], keys, [])
+            for d in BASE:
+                keys = [self._one(scope, d, members) for _, members in self.counts.groups[d]]
+                for key in keys:  # 0 or at least k in every scope: never hidden
+                    self.cells[key].fixed = True
+                self._place((d, "grouped"), scope, [[key] for key in keys], keys, [])
+            for da, db in pairs():
+                ga, gb = self.counts.groups[da], self.counts.groups[db]
+                grid = [
+                    [
+                        self._cell(
+                            f"{scope}|{da}:{ca}|{db}:{cb}",
+                            [self.atom_index[("2", f, da, ca, db, cb)] for f in flags],
+                            shown,
+                        )
+                        for cb, _ in gb
+                    ]
+                    for ca, _ in ga
+                ]
+                rows = [self._one(scope, da, m) for _, m in ga]
+                cols = [self._one(scope, db, m) for _, m in gb]
+                self._place((da, db), scope, grid, rows, cols)
+
+    def _cell(self, key: str, atoms: list[int], shown: bool) -> Key:
+        self.cell(key, atoms, shown)
+        return key
+
+    def _one(self, scope: str, dim: str, members: list[str]) -> Key:
+        key = f"{scope}|{dim}:{'+'.join(sorted(members))}"
+        if key not in self.cells:
+            flags = SCOPE_FLAGS[scope]
+            atoms = [self.atom_index[("1", f, dim, a)] for f in flags for a in members]
+            self.cell(key, atoms, scope in PUBLISHED_SCOPES)
+        return key
+
+    def _place(
+        self, table: Table, scope: str, grid: list[list[Key]], rows: list[Key], cols: list[Key]
+    ) -> None:
+        self.grid[(table, scope)] = grid
+        self.margins[(table, scope)] = rows + cols
+        for i, row in enumerate(grid):
+            for j, key in enumerate(row):
+                self.positions[key].append((table, scope, i, j))
+
+    # -- what protect() needs ------------------------------------------------------------------
+
+    def lines(self) -> Iterator[list[Key]]:
+        for (table, scope), grid in self.grid.items():
+            if scope not in PUBLISHED_SCOPES:
+                continue
+            total = f"{scope}|total"
+            if len(grid[0]) == 1 and table[-1] != "grouped" and len(table) == 1:
+                yield [row[0] for row in grid] + [total]
+                continue
+            if len(table) == 2 and table[1] != "grouped":
+                margins = self.margins[(table, scope)]
+                rows, cols = margins[: len(grid)], margins[len(grid) :]
+                for i, row in enumerate(grid):
+                    yield [*row, rows[i]]
+                for j in range(len(cols)):
+                    yield [row[j] for row in grid] + [cols[j]]
+        for key in list(self.cells):  # all = verified + unverified
+            if key.startswith("unverified|"):  # type: ignore[attr-defined]
+                rest = key[len("unverified|") :]  # type: ignore[index]
+                yield [key, f"all|{rest}", f"verified|{rest}"]
+
+    def related(self, key: Key) -> Iterable[Key]:
+        """Row and column mates, margins, the same cell in the other scopes."""
+        cached = self._related.get(key)
+        if cached is None:
+            cached = self._related[key] = self._find_related(key)
+        return cached
+
+    def _find_related(self, key: Key) -> list[Key]:
+        out: list[Key] = []
+        for table, scope, i, j in self.positions.get(key, []):
+            grid = self.grid[(table, scope)]
+            out += grid[i]
+            out += [row[j] for row in grid]
+            for other in SCOPE_FLAGS:
+                if other != scope:
+                    out.append(self.grid[(table, other)][i][j])
+        rest = str(key).split("|", 1)[1]
+        out += [f"{s}|{rest}" for s in SCOPE_FLAGS]
+        return [r for r in dict.fromkeys(out) if r != key and r in self.cells]
+
+    def family(self, table: Table) -> set[Key]:
+        """The cells audited with a table: its three layers, margins and totals; a fine one-way
+        table with its groups (months with years)."""
+        tables = [table]
+        if len(table) == 1:
+            dim = table[0]
+            if dim == "arrest_month":
+                tables = [("arrest_month",), ("arrest_year",), ("arrest_year", "grouped")]
+            else:
+                tables = [table, (dim, "grouped")] if dim in BASE else [table]
+        elif table[1] == "grouped":
+            tables = [(table[0],), table]
+        keys: set[Key] = set()
+        for t in tables:
+            for scope in SCOPE_FLAGS:
+                keys |= {key for row in self.grid[(t, scope)] for key in row}
+                keys |= set(self.margins[(t, scope)])
+                keys.add(f"{scope}|total")
+        return keys
+
+    def render(self, table: Table, scope: str, hidden: set[Key]) -> dict[str, Any]:
+        """One protected table as stored and served: None where hidden."""
+
+        def shown(key: Key) -> int | None:
+            return None if key in hidden else self.cells[key].value
+
+        grid = self.grid[(table, scope)]
+        rows, cols = self.categories(table)
+        margins = self.margins[(table, scope)]
+        two_way = len(table) == 2 and table[1] != "grouped"
+        return {
+            "table": list(table),
+            "scope": scope,
+            "rows": rows,
+            "cols": cols,
+            "members": dict(self.counts.groups.get(table[0], [])) if len(table) == 2 else {},
+            "col_members": dict(self.counts.groups[table[1]]) if two_way else {},
+            "values": [[shown(key) for key in row] for row in grid],
+            "row_totals": [shown(key) for key in margins[: len(grid)]]
+            if two_way
+            else [shown(row[0]) for row in grid],
+            "col_totals": [shown(key) for key in margins[len(grid) :]] if two_way else [],
+            "total": shown(f"{scope}|total"),
+        }
+
+
+def protect_release(system: ReleaseSystem, k: int) -> set[Key]:
+    """Every table's family protected in turn, sharing one hidden set, until a round adds
+    nothing (families share only margins and totals, which are published)."""
+    hidden: set[Key] = set()
+    order = [("arrest_month",)] + [t for t in all_tables() if t != ("arrest_month",)]
+    while True:
+        before = len(hidden)
+        for table in order:
+            hidden = protect(system, k, start=hidden, only=system.family(table))
+        if len(hidden) == before:
+            break
+    # the families share only published margins, unless one had to be hidden: the audit of
+    # the whole release decides
+    return protect(system, k, start=hidden)
+
+
+def protect_table(
+    system: ReleaseSystem, table: Table, k: int, release_hidden: set[Key]
+) -> set[Key]:
+    """A larger k for one table: the release's pattern is kept and more is hidden, audited at
+    the larger k against what this table's family shows."""
+    return protect(system, k, start=release_hidden, only=system.family(table))

@@ -1,0 +1,503 @@
+"""Statistics releases attacked as a hostile advocate would (API, downloads, CLI), with an
+independent linear-programming attacker (SciPy) over everything a release publishes."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from scipy.optimize import linprog
+
+from casebook.stats.queries import BASE
+from tests.conftest import UserFixture, bearer, minimal_case
+
+GOVS = ["aleppo", "damascus", "homs", "hama", "idlib", "daraa"]
+STATUSES = ["forcibly_disappeared", "detained", "released"]
+
+
+def _case(rng: random.Random) -> dict:  # type: ignore[type-arg]
+    sex = rng.choice(["male"] * 3 + ["female"])
+    data = minimal_case(first_name=f"اسم{rng.randrange(10**6)}", sex=sex)
+    year = rng.choice([2012, 2013, 2013, 2016])
+    data["arrests"][0]["date"] = f"{year}-{rng.randint(1, 12):02d}"  # type: ignore[index]
+    data["arrests"][0]["governorate"] = rng.choice(GOVS[:2] * 3 + GOVS)  # type: ignore[index]
+    data["status"][0]["status"] = rng.choice(STATUSES)  # type: ignore[index]
+    return data
+
+
+@pytest.fixture
+def lawyer_h(app: Flask, users: dict[str, UserFixture]) -> dict[str, str]:
+    return bearer(app, users["lawyer"])
+
+
+@pytest.fixture
+def advocate_h(app: Flask, users: dict[str, UserFixture]) -> dict[str, str]:
+    return bearer(app, users["advocate"])
+
+
+def _seed(client: FlaskClient, h: dict[str, str], n: int, seed: int = 1) -> list[dict]:  # type: ignore[type-arg]
+    rng = random.Random(seed)
+    made = []
+    for _ in range(n):
+        data = _case(rng)
+        resp = client.post("/api/v1/cases", json=data, headers=h)
+        assert resp.status_code == 201, resp.get_json()
+        made.append({**data, **resp.get_json()})
+    return made
+
+
+def _cut(app: Flask) -> tuple[int, str]:
+    from casebook.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["release", "create", "--note", "test"])
+    return result.exit_code, result.output
+
+
+def _verify(client: FlaskClient, lawyer_h: dict[str, str], cases: list[dict]) -> None:  # type: ignore[type-arg]
+    for c in cases:
+        resp = client.post(
+            f"/api/v1/cases/{c['id']}/review", json={"verification": "verified"}, headers=lawyer_h
+        )
+        assert resp.status_code in (200, 201), resp.get_json()
+
+
+def _get(client: FlaskClient, h: dict[str, str], query: str) -> dict:  # type: ignore[type-arg]
+    resp = client.get(f"/api/v1/stats?{query}", headers=h)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def released(app: Flask, client: FlaskClient, lawyer_h: dict[str, str]) -> list[dict]:  # type: ignore[type-arg]
+    cases = _seed(client, lawyer_h, 40)
+    _verify(client, lawyer_h, cases[:22])
+    code, out = _cut(app)
+    assert code == 0, out
+    return cases
+
+
+def test_no_release_means_no_numbers_and_a_release_needs_enough_changes(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
+) -> None:
+    _seed(client, lawyer_h, 24)
+    assert client.get("/api/v1/stats?by=sex", headers=advocate_h).status_code == 404
+    code, out = _cut(app)
+    assert code != 0 and "24 cases were added" in out and "at least 25" in out
+    _seed(client, lawyer_h, 1, seed=2)
+    code, out = _cut(app)
+    assert code == 0 and "release 1" in out
+    doc = _get(client, advocate_h, "by=sex")
+    assert doc["release"]["number"] == 1 and "data as of" in doc["method"]
+    assert doc["total"] == 25
+
+
+def test_nothing_changes_between_releases_differencing_one_case_learns_nothing(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    queries = [f"by={a},{b}" for a, b in itertools.combinations(BASE, 2)] + [
+        f"by={d}" for d in ("arrest_month", "arrest_year", "governorate", "sex", "status")
+    ]
+    before = [_get(client, advocate_h, q) for q in queries]
+    lone = minimal_case(first_name="وحيد", sex="female")
+    lone["arrests"][0]["governorate"] = "quneitra"  # type: ignore[index]
+    assert client.post("/api/v1/cases", json=lone, headers=lawyer_h).status_code == 201
+    after = [_get(client, advocate_h, q) for q in queries]
+    assert before == after  # every table, cell for cell: the new case is invisible
+    code, out = _cut(app)  # one change is not enough for a new release
+    assert code != 0 and "1 cases were added" in out
+
+
+def test_same_numbers_everywhere_and_no_noisy_version(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    first = _get(client, advocate_h, "by=governorate,status")
+    again = [_get(client, advocate_h, "by=governorate,status") for _ in range(3)]
+    assert all(a == first for a in again)
+    csv_text = client.get("/stats/export.csv?by=governorate,status", headers=advocate_h).get_data(
+        as_text=True
+    )
+    for cell in first["cells"]:
+        if cell["count"] is not None:
+            assert f"{cell['governorate']},{cell['status']},{cell['count']},false" in csv_text
+    refused = client.get("/api/v1/stats?by=sex&epsilon=4", headers=advocate_h)
+    assert refused.status_code == 422 and "epsilon" in refused.get_json()["error"]["fields"]
+
+
+def test_k_below_the_release_is_refused_and_a_larger_k_only_hides_more(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    low = client.get("/api/v1/stats?by=sex&k=5", headers=advocate_h)
+    assert low.status_code == 422 and "k" in low.get_json()["error"]["fields"]
+    base = _get(client, advocate_h, "by=governorate,sex")
+    for k in (12, 15, 20):
+        wider = _get(client, advocate_h, f"by=governorate,sex&k={k}")
+        for a, b in zip(base["cells"], wider["cells"], strict=True):
+            assert b["count"] is None or b["count"] == a["count"]  # never shows what k hid
+            assert b["count"] is None or b["count"] == 0 or b["count"] >= k
+
+
+def test_rejected_cases_are_never_counted(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
+) -> None:
+    cases = _seed(client, lawyer_h, 30)
+    for c in cases[:5]:
+        client.post(
+            f"/api/v1/cases/{c['id']}/review", json={"verification": "rejected"}, headers=lawyer_h
+        )
+    assert _cut(app)[0] == 0
+    doc = _get(client, advocate_h, "by=sex")
+    assert doc["total"] == 25 and "rejected" in doc["method"]
+
+
+# -- the attacker ---------------------------------------------------------------------------
+
+
+class Attacker:
+    """An LP attacker written independently of casebook: variables are the finest counts it
+    reasons about; every published number is an equation over them; hidden published cells
+    are at least 1 (zeros are published); everything is at least 0."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.index = {n: i for i, n in enumerate(names)}
+        self.rows: list[np.ndarray] = []
+        self.rhs: list[float] = []
+        self.at_least_one: list[np.ndarray] = []
+
+    def vector(self, parts: list[str]) -> np.ndarray:
+        row = np.zeros(len(self.index))
+        for p in parts:
+            row[self.index[p]] += 1
+        return row
+
+    def learn(self, parts: list[str], count: int | None) -> None:
+        if count is None:
+            self.at_least_one.append(-self.vector(parts))
+        else:
+            self.rows.append(self.vector(parts))
+            self.rhs.append(count)
+
+    def interval(self, parts: list[str]) -> tuple[float, float]:
+        c = self.vector(parts)
+        kw = {
+            "A_eq": np.array(self.rows),
+            "b_eq": np.array(self.rhs),
+            "A_ub": np.array(self.at_least_one) if self.at_least_one else None,
+            "b_ub": -np.ones(len(self.at_least_one)) if self.at_least_one else None,
+            "bounds": [(0, None)] * len(self.index),
+            "method": "highs",
+        }
+        lo = linprog(c, **kw)
+        hi = linprog(-c, **kw)
+        assert lo.status == 0, "the published tables must be consistent"
+        return float(lo.fun), (-float(hi.fun) if hi.status == 0 else math.inf)
+
+
+def _truth(cases: list[dict], key: str) -> dict[str, int]:  # type: ignore[type-arg]
+    """Ground truth the attack is scored against (the fixture verifies the first 22 cases)."""
+    out: dict[str, int] = {}
+    for i, c in enumerate(cases):
+        flag = "v" if i < 22 else "u"
+        arrest = c["arrests"][0]
+        value = {
+            "month": arrest["date"][:7],
+            "governorate": arrest["governorate"],
+            "sex": c["person"]["sex"],
+            "status": c["status"][-1]["status"],
+        }[key]
+        out[f"{flag}:{value}"] = out.get(f"{flag}:{value}", 0) + 1
+    return out
+
+
+def test_lp_attacker_on_years_months_and_verified_within_all(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    """Month and year tables of all and of verified cases, with their totals: no month or
+    year of 1..k-1 (all, verified, or unverified = all - verified) is narrowed below k."""
+    k = 11
+    docs = {
+        (dim, flags): _get(client, advocate_h, f"by={dim}{'&verified=1' if flags == 'v' else ''}")
+        for dim in ("arrest_month", "arrest_year")
+        for flags in ("vu", "v")
+    }
+    months = [c["arrest_month"] for c in docs[("arrest_month", "vu")]["cells"]]
+
+    def year_of(m: str) -> str:
+        return m if m in ("before_2011", "unknown") else m[:4]
+
+    attacker = Attacker([f"{f}:{m}" for f in "vu" for m in months])
+    targets: dict[str, list[str]] = {}
+    for (dim, flags), doc in docs.items():
+        for cell in doc["cells"]:
+            value = cell[dim]
+            members = [m for m in months if (m if dim == "arrest_month" else year_of(m)) == value]
+            attacker.learn([f"{f}:{m}" for f in flags for m in members], cell["count"])
+            for f in ("v", "u", "vu"):
+                targets[f"{f}|{dim}|{value}"] = [f"{x}:{m}" for x in f for m in members]
+        attacker.learn([f"{f}:{m}" for f in flags for m in months], doc["total"])
+    truth = _truth(released, "month")
+    checked = 0
+    for name, parts in targets.items():
+        true = sum(truth.get(p, 0) for p in parts)
+        if 0 < true < k:
+            lo, hi = attacker.interval(parts)
+            assert hi - lo >= k - 1e-6, (name, true, lo, hi)
+            checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), list(itertools.combinations(["governorate", "sex", "status"], 2))
+)
+def test_lp_attacker_on_two_way_tables_margins_and_both_scopes(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],
+    a: str,
+    b: str,  # type: ignore[type-arg]
+) -> None:
+    """A two-way table of all and of verified cases, its margins, the one-way tables of both
+    dimensions and the grouped ones: no cell of 1..k-1 (all, verified or unverified) is
+    narrowed below k."""
+    k = 11
+    suffix = {"vu": "", "v": "&verified=1"}
+    two = {f: _get(client, advocate_h, f"by={a},{b}{suffix[f]}") for f in suffix}
+    ones = {
+        (d, f, g): _get(client, advocate_h, f"by={d}{suffix[f]}{'&grouped=1' if g else ''}")
+        for d in (a, b)
+        for f in suffix
+        for g in (False, True)
+    }
+    fine = {d: [c[d] for c in ones[(d, "vu", False)]["cells"]] for d in (a, b)}
+    groups = {d: two["vu"].get("groups", {}).get(d, {}) for d in (a, b)}
+
+    def members(d: str, value: str) -> list[str]:
+        return groups[d].get(value, [value])
+
+    names = [f"{f}:{x}:{y}" for f in "vu" for x in fine[a] for y in fine[b]]
+    attacker = Attacker(names)
+
+    def parts(flags: str, xs: list[str], ys: list[str]) -> list[str]:
+        return [f"{f}:{x}:{y}" for f in flags for x in xs for y in ys]
+
+    for flags, doc in two.items():
+        for cell in doc["cells"]:
+            attacker.learn(parts(flags, members(a, cell[a]), members(b, cell[b])), cell["count"])
+        for m in doc["margins"][a]:
+            attacker.learn(parts(flags, members(a, m["value"]), fine[b]), m["count"])
+        for m in doc["margins"][b]:
+            attacker.learn(parts(flags, fine[a], members(b, m["value"])), m["count"])
+        attacker.learn(parts(flags, fine[a], fine[b]), doc["total"])
+    for (d, flags, grouped), doc in ones.items():
+        for cell in doc["cells"]:
+            xs = (groups[d].get(cell[d], [cell[d]])) if grouped else [cell[d]]
+            p = parts(flags, xs, fine[b]) if d == a else parts(flags, fine[a], xs)
+            attacker.learn(p, cell["count"])
+    truth_a, truth_b = _truth(released, a), _truth(released, b)
+    del truth_a, truth_b
+    joint: dict[str, int] = {}
+    for i, c in enumerate(released):
+        flag = "v" if i < 22 else "u"
+        va = {
+            "governorate": c["arrests"][0]["governorate"],
+            "sex": c["person"]["sex"],
+            "status": c["status"][-1]["status"],
+        }
+        joint[f"{flag}:{va[a]}:{va[b]}"] = joint.get(f"{flag}:{va[a]}:{va[b]}", 0) + 1
+    checked = 0
+    for flags in ("v", "u", "vu"):
+        for x in fine[a]:
+            for y in fine[b]:
+                for xs, ys in (([x], [y]), ([x], fine[b]), (fine[a], [y])):
+                    p = parts(flags, xs, ys)
+                    true = sum(joint.get(n, 0) for n in p)
+                    if 0 < true < k:
+                        lo, hi = attacker.interval(p)
+                        assert hi - lo >= k - 1e-6, (flags, xs, ys, true, lo, hi)
+                        checked += 1
+    assert checked > 0
+
+
+def test_eight_simultaneous_cuts_make_one_release(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], database_url: str
+) -> None:
+    """Two lawyers pressing the button at once must not make two releases one change apart
+    (the second would be a difference attack): the release lock serialises them."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers itself; the race is PostgreSQL's")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casebook.audit.services import Actor
+    from casebook.stats.services import ReleaseRefusedError, release_create
+
+    _seed(client, lawyer_h, 26)
+    maker = app.extensions["casebook.db"].sessionmaker
+    vault = app.extensions["casebook.vault"]
+    barrier = __import__("threading").Barrier(8)
+
+    def cut(i: int) -> str:
+        with maker() as s:
+            barrier.wait()
+            try:
+                with s.begin():
+                    release_create(s, vault, Actor(label=f"t{i}"), k=11, min_changes=25)
+            except ReleaseRefusedError:
+                return "refused"
+            return "made"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(cut, range(8)))
+    assert sorted(results) == ["made"] + ["refused"] * 7
+
+
+def test_admin_cuts_a_release_on_the_web_and_the_advocate_page_shows_chart_and_choices(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], users: dict[str, UserFixture]
+) -> None:
+    from tests.conftest import csrf_from, login
+
+    _seed(client, lawyer_h, 25)
+    admin = app.test_client()
+    login(admin, users["admin"])
+    page = admin.get("/stats/releases")
+    assert page.status_code == 200
+    made = admin.post(
+        "/stats/releases",
+        data={"note": "monthly", "csrf_token": csrf_from(page.get_data(as_text=True))},
+    )
+    assert made.status_code == 302
+    listed = admin.get("/stats/releases").get_data(as_text=True)
+    assert "monthly" in listed and "Release 1 is published." in listed
+    again = admin.post(
+        "/stats/releases", data={"csrf_token": csrf_from(listed)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "0 cases were added" in again  # refused, with the reason
+    advocate = app.test_client()
+    login(advocate, users["advocate"])
+    assert advocate.get("/stats/releases").status_code == 403
+    html = advocate.get("/stats/?by=governorate&by2=status").get_data(as_text=True)
+    assert "<svg" in html and "Data as of" in html
+    assert '<option value="status" selected>' in html  # the second dimension is kept
+    assert "<script" not in html.split("<body", 1)[1] and "style=" not in html
+
+
+def test_lp_attacker_on_a_three_way_cell_from_the_two_way_tables(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    """A never-published three-way cell (governorate x sex x status, all cases) attacked with
+    every two-way table of the three, both scopes, margins and one-way tables."""
+    k = 11
+    dims = ["governorate", "sex", "status"]
+    suffix = {"vu": "", "v": "&verified=1"}
+    ones = {(d, f): _get(client, advocate_h, f"by={d}{suffix[f]}") for d in dims for f in suffix}
+    fine = {d: [c[d] for c in ones[(d, "vu")]["cells"]] for d in dims}
+    names = [
+        f"{f}:{x}:{y}:{z}"
+        for f in "vu"
+        for x in fine["governorate"]
+        for y in fine["sex"]
+        for z in fine["status"]
+    ]
+    attacker = Attacker(names)
+
+    def parts(flags: str, sel: dict[str, list[str]]) -> list[str]:
+        pick = {d: sel.get(d, fine[d]) for d in dims}
+        return [
+            f"{f}:{x}:{y}:{z}"
+            for f in flags
+            for x in pick["governorate"]
+            for y in pick["sex"]
+            for z in pick["status"]
+        ]
+
+    for (d, flags), doc in ones.items():
+        for cell in doc["cells"]:
+            attacker.learn(parts(flags, {d: [cell[d]]}), cell["count"])
+        attacker.learn(parts(flags, {}), doc["total"])
+    for a, b in itertools.combinations(dims, 2):
+        for flags, sfx in suffix.items():
+            doc = _get(client, advocate_h, f"by={a},{b}{sfx}")
+            groups = doc.get("groups", {})
+            for cell in doc["cells"]:
+                sel = {
+                    a: groups.get(a, {}).get(cell[a], [cell[a]]),
+                    b: groups.get(b, {}).get(cell[b], [cell[b]]),
+                }
+                attacker.learn(parts(flags, sel), cell["count"])
+    truth: dict[str, int] = {}
+    for c in released:
+        key = f"{c['arrests'][0]['governorate']}:{c['person']['sex']}:{c['status'][-1]['status']}"
+        truth[key] = truth.get(key, 0) + 1
+    checked = 0
+    for key, true in truth.items():
+        if 0 < true < k:
+            x, y, z = key.split(":")
+            lo, hi = attacker.interval(parts("vu", {"governorate": [x], "sex": [y], "status": [z]}))
+            assert hi - lo >= k - 1e-6, (key, true, lo, hi)
+            checked += 1
+    assert checked > 3
+
+
+@pytest.mark.parametrize("role", ["documenter", "admin"])
+def test_only_advocates_and_lawyers_read_statistics(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture], role: str
+) -> None:
+    assert client.get("/api/v1/stats?by=sex", headers=bearer(app, users[role])).status_code == 403
+
+
+def test_duplicates_erasure_and_revoked_consent_leave_the_next_release(
+    app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
+) -> None:
+    cases = _seed(client, lawyer_h, 30)
+    assert _cut(app)[0] == 0
+    assert _get(client, advocate_h, "by=sex")["total"] == 30
+    client.post(
+        f"/api/v1/cases/{cases[0]['id']}/review",
+        json={"verification": "duplicate", "duplicate_of": cases[1]["reference"]},
+        headers=lawyer_h,
+    )
+    client.post(
+        f"/api/v1/cases/{cases[2]['id']}/erase",
+        json={"confirm": cases[2]["reference"]},
+        headers=lawyer_h,
+    )
+    client.post(
+        f"/api/v1/cases/{cases[3]['id']}/consent",
+        json={"scope": "statistics", "granted": False, "date": "2025-01-01"},
+        headers=lawyer_h,
+    )
+    assert _get(client, advocate_h, "by=sex")["total"] == 30  # release 1 is frozen
+    _seed(client, lawyer_h, 22, seed=9)
+    code, out = _cut(app)
+    assert code == 0, out  # 3 removed + 22 added = 25 changes
+    doc = _get(client, advocate_h, "by=sex")
+    assert doc["release"]["number"] == 2 and doc["total"] == 30 - 3 + 22
+    assert _get(client, advocate_h, "by=sex&release=1")["total"] == 30
+
+
+def test_cli_table_of_a_release(app: Flask, released: list[dict]) -> None:  # type: ignore[type-arg]
+    from casebook.cli import cli
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(cli, ["stats", "--by", "sex", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert '"release"' in out.output and '"total": 40' in out.output
+    listed = runner.invoke(cli, ["release", "list"])
+    assert listed.exit_code == 0 and listed.output.startswith("1\t")
+    refused = runner.invoke(cli, ["stats", "--by", "sex", "--epsilon", "1"])
+    assert refused.exit_code != 0 and "epsilon" in refused.output

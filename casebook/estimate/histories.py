@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from casebook.cases.models import Case
 from casebook.encrypted import Vault
 from casebook.linkage.models import MatchCandidate, MatchList
-from casebook.stats.queries import DIMENSIONS, category_of
+from casebook.stats.queries import DIMENSIONS, base_category
 from crypto import associated_data
 
 OWN = "own"
@@ -155,7 +156,7 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
         if verification in NOT_COUNTED or facets is None:
             continue
         if facets.get("statistics_consent"):
-            counted[case_id] = category_of(by, facets) if by else ""
+            counted[case_id] = base_category(by, facets, datetime.now(UTC).year) if by else ""
 
     on_lists: dict[uuid.UUID, list[int]] = {cid: [1] + [0] * len(outside) for cid in counted}
     list_only = [0] * len(outside)

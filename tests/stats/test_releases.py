@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from scipy.optimize import linprog
 
 from casebook.stats.queries import BASE
-from tests.conftest import UserFixture, bearer, minimal_case
+from tests.conftest import UserFixture, bearer, fresh_code, minimal_case
 
 GOVS = ["aleppo", "damascus", "homs", "hama", "idlib", "daraa"]
 STATUSES = ["forcibly_disappeared", "detained", "released"]
@@ -474,7 +474,7 @@ def test_duplicates_erasure_and_revoked_consent_leave_the_next_release(
     client.post(
         f"/api/v1/cases/{cases[2]['id']}/erase",
         json={"confirm": cases[2]["reference"]},
-        headers=lawyer_h,
+        headers=fresh_code(app, lawyer_h),
     )
     client.post(
         f"/api/v1/cases/{cases[3]['id']}/consent",

@@ -10,12 +10,13 @@ import copy
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -30,6 +31,9 @@ from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
     OPEN,
+    RUN_DONE,
+    RUN_FAILED,
+    LinkageRun,
     MatchCandidate,
     MatchList,
 )
@@ -139,6 +143,13 @@ def dedupe_run(
     `threshold` become review items, unless a lawyer already decided (or is deciding) them."""
     rows = list(linkage_rows(session, progress))
     report = score(rows, threshold=threshold, memory_limit=memory_limit)
+    return dedupe_queue(session, actor, report, cases=len(rows), threshold=threshold)
+
+
+def dedupe_queue(
+    session: Session, actor: Actor, report: Scored, *, cases: int, threshold: float
+) -> DedupeResult:
+    """The writing half of a run: the scored pairs not yet known become review items."""
     scored = report.pairs
     known = _known_pairs(session)
     references = _references(session, {x for a, b, _ in scored for x in (a, b)})
@@ -170,7 +181,7 @@ def dedupe_run(
         "linkage.dedupe",
         object_type="linkage",
         details={
-            "cases": len(rows),
+            "cases": cases,
             "pairs": len(scored),
             "new_review_items": len(new_rows),
             "threshold": threshold,
@@ -470,8 +481,122 @@ def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: obj
     )
 
 
-def entry_check_receiver(
-    session: Session, *, actor: Actor, case: Case, **_: object
-) -> list[Case]:
+def entry_check_receiver(session: Session, *, actor: Actor, case: Case, **_: object) -> list[Case]:
     """On `case_entered`: the check at entry, answered to the case package."""
     return entry_check(session, actor, case)
+
+
+# -- runs started from the web ----------------------------------------------------------------
+
+RUN_STALE = timedelta(minutes=15)  # a run whose worker stopped beating this long is abandoned
+
+
+class RunBusyError(Exception):
+    """Another dedupe run holds the slot."""
+
+
+def run_current(session: Session) -> LinkageRun | None:
+    """The run that holds the slot, after releasing one whose worker died (no heartbeat for
+    RUN_STALE), so a killed worker never blocks deduplication for good."""
+    run = session.scalars(select(LinkageRun).where(LinkageRun.slot.is_not(None))).first()
+    if run is not None and datetime.now(UTC) - run.heartbeat_at > RUN_STALE:
+        run.slot = None
+        run.state = RUN_FAILED
+        run.error = "The run stopped without finishing (its worker ended)."
+        run.finished_at = datetime.now(UTC)
+        session.flush()
+        return None
+    return run
+
+
+def run_start(
+    session: Session, actor: Actor, *, threshold: float, cases: int, started_by: uuid.UUID | None
+) -> LinkageRun:
+    """Take the single run slot (RunBusyError when a run holds it: the unique index refuses a
+    second, whichever worker asks) and audit the start. The caller commits, then runs it."""
+    if run_current(session) is not None:
+        raise RunBusyError
+    run = LinkageRun(
+        id=uuid.uuid4(), started_by=started_by, threshold=threshold, cases=cases, slot=1
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        raise RunBusyError from None
+    audit_record(
+        session,
+        actor,
+        "linkage.run_start",
+        object_type="linkage_run",
+        object_id=run.id,
+        details={"threshold": threshold, "cases": cases},
+    )
+    return run
+
+
+def run_execute(
+    sessionmaker: Callable[[], Session],
+    reading_sessionmaker: Callable[[], Session],
+    actor: Actor,
+    run_id: uuid.UUID,
+    memory_limit: str,
+) -> None:
+    """The run itself (a background thread), in phases that never hold the write lock while
+    reading or scoring: cases are read in a reading session while progress is committed
+    beside it; the pairs are scored with no database open; the review items are written in
+    one short transaction. The result (or the clear error, with nothing queued) is written
+    with the slot released, and audited. Never raises: a failure is the run's state."""
+    from casebook.linkage.model import LinkageError
+
+    def progress(count: int) -> None:
+        with sessionmaker() as s, s.begin():
+            s.execute(
+                update(LinkageRun)
+                .where(LinkageRun.id == run_id)
+                .values(read=LinkageRun.read + count, heartbeat_at=datetime.now(UTC))
+            )
+
+    error: str | None = None
+    result: DedupeResult | None = None
+    try:
+        with sessionmaker() as s, s.begin():
+            run = s.get(LinkageRun, run_id)
+            assert run is not None
+            threshold = run.threshold
+        with reading_sessionmaker() as r:
+            rows = list(linkage_rows(r, progress))
+        report = score(rows, threshold=threshold, memory_limit=memory_limit)
+        with sessionmaker() as s, s.begin():
+            result = dedupe_queue(s, actor, report, cases=len(rows), threshold=threshold)
+    except LinkageError as exc:  # nothing reached the review queue
+        error = f"{exc}; nothing was written"
+    except Exception as exc:  # any failure must end the run, not leave it "running"
+        error = f"The run failed ({type(exc).__name__}); nothing was written."
+    with sessionmaker() as s, s.begin():
+        run = s.get(LinkageRun, run_id)
+        assert run is not None
+        run.slot = None
+        run.finished_at = datetime.now(UTC)
+        run.heartbeat_at = run.finished_at
+        if result is None:
+            run.state = RUN_FAILED
+            run.error = (error or "")[:500]
+        else:
+            report = result.report
+            run.state = RUN_DONE
+            run.model = report.model
+            run.compared = report.comparisons
+            run.expected_pairs = round(report.expected_pairs, 1)
+            run.pairs = len(result.pairs)
+            run.queued = result.new
+            run.summary = report.summary()[:500]
+        audit_record(
+            s,
+            actor,
+            "linkage.run_end",
+            object_type="linkage_run",
+            object_id=run_id,
+            details={"state": run.state, "pairs": run.pairs, "queued": run.queued},
+        )

@@ -3,6 +3,7 @@ of outside lists; with their JSON twins under /api/v1/linkage."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,16 @@ from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
 from casebook.linkage.lists import read_list
-from casebook.linkage.models import OPEN, MatchCandidate
-from casebook.linkage.services import LinkageInputError, candidate_decide, list_match
+from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
+from casebook.linkage.services import (
+    LinkageInputError,
+    RunBusyError,
+    candidate_decide,
+    list_match,
+    run_current,
+    run_execute,
+    run_start,
+)
 from casebook.names import normalise
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
@@ -83,6 +92,14 @@ def _page() -> int:
         return 1
 
 
+def _latest_run() -> LinkageRun | None:
+    s = db.session()
+    return (
+        run_current(s)
+        or s.scalars(select(LinkageRun).order_by(LinkageRun.started_at.desc()).limit(1)).first()
+    )
+
+
 @bp.get("/")
 @requires(Permission.CASE_REVIEW)
 def queue() -> Any:
@@ -95,7 +112,55 @@ def queue() -> Any:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         references=_references(items),
+        run=_latest_run(),
+        form=EmptyForm(),
     )
+
+
+def _start_thread(run_id: Any, actor: Any) -> None:
+    """Run the dedupe in a thread of this worker once the start is committed; its state is in
+    the database, so any worker shows it. Tests join the threads kept in app.extensions."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    database = app.extensions["casebook.db"]
+    memory = app.config["CASEBOOK"].linkage_memory
+
+    def work() -> None:
+        with app.app_context():
+            run_execute(database.sessionmaker, database.reading_sessionmaker, actor, run_id, memory)
+
+    thread = threading.Thread(target=work, name=f"casebook-dedupe-{run_id}", daemon=True)
+    app.extensions.setdefault("casebook.linkage_threads", []).append(thread)
+    thread.start()
+
+
+@bp.post("/runs")
+@requires(Permission.CASE_REVIEW)
+def run() -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    threshold = _threshold()
+    if threshold is None:
+        flash(_("A number between 0.5 and 0.999."))
+        return redirect(url_for(".queue"), 303)
+    s = db.session()
+    cases = (
+        s.scalar(
+            select(func.count()).where(Case.erased_at.is_(None), Case.verification != "duplicate")
+        )
+        or 0
+    )
+    if cases < 2:
+        flash(_("Nothing to compare: there are fewer than two cases."))
+        return redirect(url_for(".queue"), 303)
+    actor = current_actor()
+    try:
+        started = run_start(s, actor, threshold=threshold, cases=cases, started_by=current_user.id)
+    except RunBusyError:
+        flash(_("A deduplication run is already going. Wait for it to finish."))
+        return redirect(url_for(".queue", _anchor="run"), 303)
+    db.after_commit(s, lambda: _start_thread(started.id, actor))
+    flash(_("Deduplication started. Refresh this page to follow it."))
+    return redirect(url_for(".queue", _anchor="run"), 303)
 
 
 def _side(case: Case) -> dict[str, Any]:

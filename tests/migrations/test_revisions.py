@@ -318,3 +318,22 @@ def test_revision_0014f_adds_the_partner_matching_tables(empty_url: str) -> None
     downgrade(empty_url, "0008")
     assert not partner & tables()
     assert "cases" in tables()
+
+
+def test_revision_0012d_adds_dedupe_runs_and_the_sealed_merge(empty_url: str) -> None:
+    """0012d adds the web runs' table (one slot, unique) and cases.merged_into; downgrading to
+    0014f removes both and keeps the cases."""
+    upgrade(empty_url, "0012d")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert "linkage_runs" in inspector.get_table_names()
+    assert "merged_into" in {c["name"] for c in inspector.get_columns("cases")}
+    slot = [i for i in inspector.get_indexes("linkage_runs") if i["name"] == "ux_linkage_runs_slot"]
+    assert slot and slot[0]["unique"]
+    engine.dispose()
+    downgrade(empty_url, "0014f")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert "linkage_runs" not in inspector.get_table_names()
+    assert "merged_into" not in {c["name"] for c in inspector.get_columns("cases")}
+    engine.dispose()

@@ -410,6 +410,8 @@ def case_merge(
     for case in (kept, absorbed):
         if case.erased_at is not None:
             raise CaseStateError("An erased case cannot be merged.")
+        if case.merged_into is not None:
+            raise CaseStateError("This case is already a duplicate.")
     if kept.id == absorbed.id or absorbed.verification == "duplicate":
         raise CaseStateError("This case is already a duplicate.")
     record = copy.deepcopy(kept.record or {})
@@ -423,6 +425,8 @@ def case_merge(
     detention["places"] = (detention.get("places") or []) + _tagged(
         (other.get("detention") or {}).get("places") or [], ref
     )
+    testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
+    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
     record.setdefault("merged", []).append(
         {
             "reference": ref,
@@ -431,20 +435,24 @@ def case_merge(
             "by": actor.user_id or actor.label,
             "source": absorbed.source or {},
             "person": other.get("person") or {},
+            # what an undo needs to give the absorbed case back as it was
+            "verification": absorbed.verification,
+            "duplicate_of": str(absorbed.duplicate_of) if absorbed.duplicate_of else None,
+            "testimonies": [str(t.id) for t in testimonies],
+            "attachments": [str(a.id) for a in attachments],
         }
     )
     case_record_store(session, kept, record)
     kept.updated_at = datetime.now(UTC)
-    testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
     for testimony in testimonies:
         body = testimony.body or {}
         testimony.case_id = kept.id
         testimony.body = {**body, "merged_from": ref}
-    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
     for attachment in attachments:
         attachment_move(session, actor, attachment, kept, ref, attachments_dir)
     absorbed.verification = "duplicate"
     absorbed.duplicate_of = kept.id
+    absorbed.merged_into = kept.id  # sealed: its record stays as it was until an undo
     absorbed.updated_at = datetime.now(UTC)
     session.execute(
         update(MatchCandidate)
@@ -469,6 +477,91 @@ def case_merge(
             "attachments": len(attachments),
         },
     )
+
+
+def _untagged(items: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [item for item in items if item.get("merged_from") != reference]
+
+
+def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_dir: Path) -> Case:
+    """Undo a merge: the absorbed case is unsealed with its verification as before; what the
+    merge added to the kept case (arrests, places, statuses, family actions tagged with the
+    absorbed reference, and its entry in `merged`) is removed; its testimonies and attachments
+    move back, re-encrypted under its own key. The pair goes back to review. Returns the
+    case it had been merged into."""
+    from casebook.cases.attachments import attachment_move
+
+    if absorbed.merged_into is None or absorbed.erased_at is not None:
+        raise CaseStateError("This case is not merged into another.")
+    kept = session.get(Case, absorbed.merged_into)
+    if kept is None or kept.erased_at is not None or kept.merged_into is not None:
+        raise CaseStateError(
+            "The case it was merged into is itself merged or erased; undo that first."
+        )
+    record = copy.deepcopy(kept.record or {})
+    ref = absorbed.reference
+    entries = [m for m in record.get("merged") or [] if m.get("case_id") == str(absorbed.id)]
+    entry = entries[-1] if entries else {}
+    record["merged"] = [m for m in record.get("merged") or [] if m not in entries]
+    if not record["merged"]:
+        del record["merged"]
+    for section in ("arrests", "family_actions", "status"):
+        record[section] = _untagged(record.get(section) or [], ref)
+    detention = record.get("detention") or {}
+    if "places" in detention:
+        detention["places"] = _untagged(detention.get("places") or [], ref)
+    case_record_store(session, kept, record)
+    kept.updated_at = datetime.now(UTC)
+    testimony_ids = [uuid.UUID(x) for x in entry.get("testimonies") or []]
+    attachment_ids = [uuid.UUID(x) for x in entry.get("attachments") or []]
+    testimonies = list(
+        session.scalars(
+            select(Testimony).where(Testimony.case_id == kept.id, Testimony.id.in_(testimony_ids))
+        )
+    )
+    for testimony in testimonies:
+        body = dict(testimony.body or {})
+        body.pop("merged_from", None)
+        testimony.case_id = absorbed.id
+        testimony.body = body
+    attachments = list(
+        session.scalars(
+            select(Attachment).where(
+                Attachment.case_id == kept.id, Attachment.id.in_(attachment_ids)
+            )
+        )
+    )
+    for attachment in attachments:
+        attachment_move(session, actor, attachment, absorbed, kept.reference, attachments_dir)
+        meta = dict(attachment.meta or {})
+        meta.pop("merged_from", None)
+        attachment.meta = meta
+    absorbed.merged_into = None
+    absorbed.verification = str(entry.get("verification") or "unverified")
+    previous = entry.get("duplicate_of")
+    absorbed.duplicate_of = uuid.UUID(previous) if previous else None
+    absorbed.updated_at = datetime.now(UTC)
+    a, b = _pair(kept.id, absorbed.id)
+    session.execute(
+        update(MatchCandidate)
+        .where(MatchCandidate.case_a == a, MatchCandidate.case_b == b)
+        .values(status=OPEN, decided_by=None, decided_at=None)
+    )
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.merge_undo",
+        object_type="case",
+        object_id=kept.id,
+        details={
+            "absorbed": str(absorbed.id),
+            "absorbed_reference": ref,
+            "testimonies": len(testimonies),
+            "attachments": len(attachments),
+        },
+    )
+    return kept
 
 
 def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:

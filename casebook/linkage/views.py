@@ -25,11 +25,13 @@ from casebook.linkage.services import (
     LinkageInputError,
     RunBusyError,
     candidate_decide,
+    case_merge_undo,
     list_match,
     run_current,
     run_execute,
     run_start,
 )
+from casebook.messages import localise_message
 from casebook.names import normalise
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
@@ -215,26 +217,93 @@ def decide(candidate_id: str) -> Any:
     if not EmptyForm().validate_on_submit():
         abort(400)
     candidate = _candidate_or_404(candidate_id)
+    decision = request.form.get("decision", "")
+    keep = request.form.get("keep", "a")
+    if decision == "duplicate" and request.form.get("confirm") != "yes":
+        # a merge is never one click: the lawyer sees what it would do, then confirms
+        return redirect(url_for(".merge_preview", candidate_id=candidate.id, keep=keep), 303)
     try:
         kept = candidate_decide(
             db.session(),
             current_actor(),
             candidate,
-            request.form.get("decision", ""),
-            keep=request.form.get("keep", "a"),
+            decision,
+            keep=keep,
             attachments_dir=_attachments_dir(),
         )
     except LinkageInputError as exc:
         flash("; ".join(m for ms in exc.fields.values() for m in ms))
         return redirect(url_for(".item", candidate_id=candidate.id))
     except CaseStateError as exc:
-        flash(str(exc))
+        flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
     if kept is not None:
         flash(_("Merged into %(reference)s.", reference=kept.reference))
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))
+
+
+@bp.get("/<candidate_id>/merge")
+@requires(Permission.CASE_REVIEW)
+def merge_preview(candidate_id: str) -> Any:
+    """What a merge would do, before it is done: what comes over from the absorbed case
+    (arrests, places, statuses, family actions, testimonies, attachments) and which of the
+    person's fields differ (the kept case's values stay)."""
+    from casebook.cases.services import case_viewed
+
+    candidate = _candidate_or_404(candidate_id)
+    if candidate.case_b is None or candidate.status != OPEN:
+        flash(_("This item cannot be merged."))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    keep = "b" if request.args.get("keep") == "b" else "a"
+    s = db.session()
+    ids = (
+        (candidate.case_a, candidate.case_b)
+        if keep == "a"
+        else (candidate.case_b, candidate.case_a)
+    )
+    kept_case, absorbed_case = (selectors.case_or_404(s, current_user, str(i)) for i in ids)
+    kept, absorbed = _side(kept_case), _side(absorbed_case)
+    for case, doc in ((kept_case, kept), (absorbed_case, absorbed)):
+        case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
+    return render_template(
+        "linkage/merge.html",
+        candidate=candidate,
+        keep=keep,
+        kept=kept,
+        absorbed=absorbed,
+        fields=COMPARED,
+        differ=sorted(_differences(kept["person"], absorbed["person"]), key=COMPARED.index),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/merges/<case_id>/undo")
+@requires(Permission.CASE_REVIEW)
+def merge_undo(case_id: str) -> Any:
+    """A lawyer undoes a merge from the absorbed case's page (after confirming there)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    s = db.session()
+    absorbed = selectors.case_or_404(s, current_user, case_id)
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm the undo."))
+        return redirect(url_for("cases.show", case_id=absorbed.id), 303)
+    try:
+        kept = case_merge_undo(s, current_actor(), absorbed, _attachments_dir())
+    except CaseStateError as exc:
+        flash(localise_message(str(exc)))
+        return redirect(url_for("cases.show", case_id=absorbed.id), 303)
+    flash(
+        _(
+            "The merge was undone: %(reference)s is a case of its own again, and what it had "
+            "added to %(kept)s was removed.",
+            reference=absorbed.reference,
+            kept=kept.reference,
+        )
+    )
+    return redirect(url_for("cases.show", case_id=absorbed.id), 303)
 
 
 def _threshold() -> float | None:

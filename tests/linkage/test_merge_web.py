@@ -4,6 +4,7 @@ undo, through the web app as a lawyer meets them."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import threading
 import uuid
@@ -94,3 +95,193 @@ def test_only_lawyers_start_runs(app: Flask, client: FlaskClient, users: dict[st
     login(client, users["documenter"])
     token = csrf_from(client.get("/cases/new").get_data(as_text=True))
     assert client.post("/linkage/runs", data={"csrf_token": token}).status_code == 403
+
+
+def _merge_pair(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Two reports of one person (the second with a release, a testimony and a photo), raised
+    by the check at entry; the lawyer signed in on `client`. Returns (lawyer, kept, absorbed)."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    kept = _create(client, h)
+    absorbed = _create(client, h, first_name="احمد", family_name="حلبي", birth_date="1986")
+    resp = client.post(
+        f"/api/v1/cases/{absorbed['id']}/status",
+        json={"status": "released", "date": "2020-01", "source": "brother"},
+        headers=h,
+    )
+    assert resp.status_code == 201
+    photo = client.post(
+        f"/api/v1/cases/{absorbed['id']}/attachments",
+        headers=h,
+        data={"file": (io.BytesIO(PNG), "photo.png")},
+    )
+    assert photo.status_code == 201, photo.get_json()
+    login(client, lawyer)
+    return lawyer, kept, absorbed
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def _candidate(app: Flask) -> MatchCandidate:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        candidate = s.scalar(select(MatchCandidate).where(MatchCandidate.kind == "entry"))
+    assert candidate is not None
+    return candidate
+
+
+def test_merge_shows_what_it_would_do_and_needs_confirmation(
+    app: Flask, client: FlaskClient
+) -> None:
+    _, kept, absorbed = _merge_pair(app, client)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    item = client.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+    token = csrf_from(item)
+    # the old one-click merge now only leads to the preview; nothing is merged
+    one_click = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep},
+    )
+    assert one_click.status_code == 303 and "/merge" in one_click.headers["Location"]
+    assert client.get(f"/api/v1/cases/{absorbed['id']}").status_code in (200, 401)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.get(MatchCandidate, candidate.id).status == "open"  # type: ignore[union-attr]
+    preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "Merge: check before confirming" in html and 'name="confirm"' in html
+    section = html[html.index('class="merge-statuses"') :]
+    assert "2020-01" in section.split("</ul>")[0]  # the release comes over
+    assert "Date of birth" in html and "1986" in html  # a differing person field, both values
+    assert 'class="merge-testimonies"' in html
+    done = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep, "confirm": "yes"},
+    )
+    assert done.status_code == 302
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Merged into {kept['reference']}" in page
+
+
+def _merged(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    lawyer, kept, absorbed = _merge_pair(app, client)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    token = csrf_from(client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(True))
+    resp = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep, "confirm": "yes"},
+    )
+    assert resp.status_code == 302
+    return lawyer, kept, absorbed
+
+
+def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
+    assert f'href="/cases/{kept["id"]}"' in page and "sealed" in page
+    assert f"/cases/{absorbed['id']}/edit" not in page
+    assert "/packet/" not in page and "/dossier" not in page
+    assert f"/cases/{absorbed['id']}/testimonies" not in page
+    assert "Undo the merge" in page
+    h = bearer(app, lawyer)
+    patch = client.patch(
+        f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "x"}}, headers=h
+    )
+    assert (
+        patch.status_code == 409 and "merged into another" in patch.get_json()["error"]["message"]
+    )
+    for path, body in (
+        (f"/api/v1/cases/{absorbed['id']}/status", {"status": "released", "date": "2021"}),
+        (f"/api/v1/cases/{absorbed['id']}/testimonies", {"text": "more", "language": "en"}),
+    ):
+        assert client.post(path, json=body, headers=h).status_code == 409
+    assert client.get(f"/api/v1/cases/{absorbed['id']}/packets/wgeid", headers=h).status_code == 409
+    assert client.get(f"/cases/{absorbed['id']}/dossier").status_code == 409
+    token = csrf_from(page)
+    edit = client.post(
+        f"/cases/{absorbed['id']}/status", data={"csrf_token": token, "status": "released"}
+    )
+    assert edit.status_code in (302, 303)
+    doc = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
+    assert doc["merged_into"] == kept["id"] and len(doc["status"]) == 2  # nothing was added
+    kept_page = client.get(f"/cases/{kept['id']}").get_data(as_text=True)
+    assert kept_page.count(f"from {absorbed['reference']} (merged)") >= 2  # arrest and status
+    assert f"/cases/{kept['id']}/edit" in kept_page
+
+
+def test_lawyer_undoes_a_merge_and_both_cases_are_as_before(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
+    token = csrf_from(page)
+    unconfirmed = client.post(f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token})
+    assert unconfirmed.status_code == 303
+    assert client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()["merged_into"]
+    resp = client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert resp.status_code == 303
+    shown = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "The merge was undone" in shown and f"/cases/{absorbed['id']}/edit" in shown
+    other = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
+    assert other["merged_into"] is None and other["verification"] == "unverified"
+    assert len(other["testimonies"]) == 1 and len(other["attachments"]) == 1
+    assert other["current_status"] == "released"
+    got = client.get(
+        f"/api/v1/cases/{absorbed['id']}/attachments/{other['attachments'][0]['id']}", headers=h
+    )
+    assert got.status_code == 200 and got.data == PNG  # re-encrypted back under its own key
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert len(doc["testimonies"]) == 1  # its own, not the absorbed one's
+    assert doc["attachments"] == [] and "merged" not in doc
+    assert all(not x.get("merged_from") for x in doc["status"] + doc["arrests"])
+    assert doc["current_status"] != "released"
+    edit = client.patch(
+        f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "baker"}}, headers=h
+    )
+    assert edit.status_code == 200
+    actions = _actions(app)
+    assert actions.index("case.merge") < actions.index("case.merge_undo")
+    again = client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert again.status_code == 303
+    assert "not merged into another" in client.get(again.headers["Location"]).get_data(True)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.get(MatchCandidate, _candidate(app).id).status == "open"  # type: ignore[union-attr]
+
+
+def test_documenters_cannot_undo_a_merge(app: Flask, client: FlaskClient) -> None:
+    _, _, absorbed = _merged(app, client)
+    documenter = app.test_client()
+    login(documenter, make_user(app, "documenter"))
+    token = csrf_from(documenter.get("/cases/new").get_data(as_text=True))
+    resp = documenter.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert resp.status_code == 403
+
+
+def test_run_preview_and_sealed_pages_speak_arabic(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer", language="ar")
+    h = bearer(app, lawyer)
+    kept = _create(client, h)
+    _create(client, h, first_name="احمد", family_name="حلبي", birth_date="1986")
+    login(client, lawyer)
+    queue = client.get("/linkage/").get_data(as_text=True)
+    assert "بدء البحث عن التكرارات" in queue and "Start a deduplication run" not in queue
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(as_text=True)
+    assert "الدمج: راجِع قبل التأكيد" in preview and "تأكيد الدمج" in preview
+    assert "Confirm the merge" not in preview

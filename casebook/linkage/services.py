@@ -7,6 +7,8 @@ Audit details carry references, counts, scores and decisions — never a name.
 from __future__ import annotations
 
 import copy
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -581,7 +583,8 @@ def entry_check_receiver(session: Session, *, actor: Actor, case: Case, **_: obj
 
 # -- runs started from the web ----------------------------------------------------------------
 
-RUN_STALE = timedelta(minutes=15)  # a run whose worker stopped beating this long is abandoned
+HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
+RUN_STALE = timedelta(minutes=5)  # a run silent this long lost its worker: it is abandoned
 
 
 class RunBusyError(Exception):
@@ -651,6 +654,18 @@ def run_execute(
                 .values(read=LinkageRun.read + count, heartbeat_at=datetime.now(UTC))
             )
 
+    def beat() -> None:  # while scoring (no progress to report) the run still shows it lives
+        while not finished.wait(HEARTBEAT_SECONDS):
+            with sessionmaker() as s, s.begin():
+                s.execute(
+                    update(LinkageRun)
+                    .where(LinkageRun.id == run_id)
+                    .values(heartbeat_at=datetime.now(UTC))
+                )
+
+    finished = threading.Event()
+    heart = threading.Thread(target=beat, name=f"casebook-dedupe-beat-{run_id}", daemon=True)
+    heart.start()
     error: str | None = None
     result: DedupeResult | None = None
     try:
@@ -667,6 +682,11 @@ def run_execute(
         error = f"{exc}; nothing was written"
     except Exception as exc:  # any failure must end the run, not leave it "running"
         error = f"The run failed ({type(exc).__name__}); nothing was written."
+        logging.getLogger(__name__).error(
+            "dedupe run failed", extra={"event": "dedupe_failed", "error": type(exc).__name__}
+        )
+    finished.set()
+    heart.join()
     with sessionmaker() as s, s.begin():
         run = s.get(LinkageRun, run_id)
         assert run is not None

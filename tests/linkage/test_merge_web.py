@@ -8,6 +8,7 @@ import io
 import re
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -285,3 +286,31 @@ def test_run_preview_and_sealed_pages_speak_arabic(app: Flask, client: FlaskClie
     preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(as_text=True)
     assert "الدمج: راجِع قبل التأكيد" in preview and "تأكيد الدمج" in preview
     assert "Confirm the merge" not in preview
+
+
+def test_a_run_whose_worker_died_no_longer_blocks_the_next(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    for first in ("سامر", "زياد", "خالد"):
+        _create(client, h, first_name=first)
+    db = app.extensions["casebook.db"]
+    dead = uuid.uuid4()
+    with db.sessionmaker() as s, s.begin():
+        s.add(
+            LinkageRun(
+                id=dead,
+                threshold=0.9,
+                cases=3,
+                slot=1,
+                heartbeat_at=datetime.now(UTC) - timedelta(minutes=6),
+            )
+        )
+    login(client, lawyer)
+    token = csrf_from(client.get("/linkage/").get_data(as_text=True))
+    resp = client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.9"})
+    assert resp.status_code == 303
+    _join_runs(app)
+    with db.sessionmaker() as s:
+        old = s.get(LinkageRun, dead)
+        assert old is not None and old.state == "failed" and old.slot is None
+        assert s.scalars(select(LinkageRun).where(LinkageRun.state == "done")).one()

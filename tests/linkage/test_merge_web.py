@@ -314,3 +314,32 @@ def test_a_run_whose_worker_died_no_longer_blocks_the_next(app: Flask, client: F
         old = s.get(LinkageRun, dead)
         assert old is not None and old.state == "failed" and old.slot is None
         assert s.scalars(select(LinkageRun).where(LinkageRun.state == "done")).one()
+
+
+def test_editing_the_kept_case_keeps_what_the_undo_must_remove(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    form = client.get(f"/cases/{kept['id']}/edit").get_data(as_text=True)
+    assert 'merged_from" value="' + absorbed["reference"] in form
+    fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form))
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        fields[name] = chosen.group(1) if chosen else ""
+    fields.pop("add", None)  # the "add a row" buttons
+    fields["person.occupation"] = "baker"
+    saved = client.post(f"/cases/{kept['id']}/edit", data=fields)
+    body = saved.get_data(as_text=True)
+    assert saved.status_code == 302, re.findall(r"error-summary.*?</div>", body, re.S)
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert doc["person"]["occupation"] == "baker"
+    assert [s.get("merged_from") for s in doc["status"]].count(absorbed["reference"]) == 2
+    token = csrf_from(client.get(f"/cases/{absorbed['id']}").get_data(as_text=True))
+    client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert len(doc["status"]) == 1 and len(doc["arrests"]) == 1
+    assert doc["person"]["occupation"] == "baker"

@@ -135,6 +135,26 @@ def _start_thread(run_id: Any, actor: Any) -> None:
     thread.start()
 
 
+def _begin_run(threshold: float) -> LinkageRun | str:
+    """Start a run (shared by the page and the API): the run, or why not ("few", "busy")."""
+    s = db.session()
+    cases = (
+        s.scalar(
+            select(func.count()).where(Case.erased_at.is_(None), Case.verification != "duplicate")
+        )
+        or 0
+    )
+    if cases < 2:
+        return "few"
+    actor = current_actor()
+    try:
+        started = run_start(s, actor, threshold=threshold, cases=cases, started_by=current_user.id)
+    except RunBusyError:
+        return "busy"
+    db.after_commit(s, lambda: _start_thread(started.id, actor))
+    return started
+
+
 @bp.post("/runs")
 @requires(Permission.CASE_REVIEW)
 def run() -> Any:
@@ -144,24 +164,13 @@ def run() -> Any:
     if threshold is None:
         flash(_("A number between 0.5 and 0.999."))
         return redirect(url_for(".queue"), 303)
-    s = db.session()
-    cases = (
-        s.scalar(
-            select(func.count()).where(Case.erased_at.is_(None), Case.verification != "duplicate")
-        )
-        or 0
-    )
-    if cases < 2:
+    outcome = _begin_run(threshold)
+    if outcome == "few":
         flash(_("Nothing to compare: there are fewer than two cases."))
-        return redirect(url_for(".queue"), 303)
-    actor = current_actor()
-    try:
-        started = run_start(s, actor, threshold=threshold, cases=cases, started_by=current_user.id)
-    except RunBusyError:
+    elif outcome == "busy":
         flash(_("A deduplication run is already going. Wait for it to finish."))
-        return redirect(url_for(".queue", _anchor="run"), 303)
-    db.after_commit(s, lambda: _start_thread(started.id, actor))
-    flash(_("Deduplication started. Refresh this page to follow it."))
+    else:
+        flash(_("Deduplication started. Refresh this page to follow it."))
     return redirect(url_for(".queue", _anchor="run"), 303)
 
 
@@ -397,3 +406,71 @@ def api_decide(candidate_id: str) -> Any:
     except CaseStateError as exc:
         return error_response(409, str(exc))
     return {"status": candidate.status, "kept": kept.reference if kept else None}
+
+
+def _run_json(run: LinkageRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": str(run.id),
+        "state": run.state,
+        "started_at": run.started_at.isoformat(timespec="seconds"),
+        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
+        "threshold": run.threshold,
+        "cases": run.cases,
+        "read": run.read,
+        "model": run.model,
+        "compared": run.compared,
+        "expected_pairs": run.expected_pairs,
+        "pairs": run.pairs,
+        "queued": run.queued,
+        "summary": run.summary,
+        "error": run.error,
+    }
+
+
+@api.get("/runs/latest")
+@requires(Permission.CASE_REVIEW)
+def api_run_latest() -> Any:
+    """The running dedupe run, or else the last one (its progress and summary)."""
+    return {"run": _run_json(_latest_run())}
+
+
+@api.post("/runs")
+@requires(Permission.CASE_REVIEW)
+def api_run() -> Any:
+    """Start a dedupe run in the background: 202 with the run, 409 while another runs."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object (Content-Type: application/json).")
+    try:
+        threshold = float(data.get("threshold", 0.9))
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if not 0.5 <= threshold <= 0.999:
+        return error_response(422, fields={"threshold": ["A number between 0.5 and 0.999."]})
+    outcome = _begin_run(threshold)
+    if outcome == "few":
+        return {"run": None, "message": "nothing to compare: fewer than two cases"}
+    if outcome == "busy":
+        return error_response(409, "A deduplication run is already going. Wait for it to finish.")
+    assert isinstance(outcome, LinkageRun)
+    return {"run": _run_json(outcome)}, 202
+
+
+@api.post("/merges/<case_id>/undo")
+@requires(Permission.CASE_REVIEW)
+def api_merge_undo(case_id: str) -> Any:
+    """Undo the merge of this (absorbed) case; {"confirm": true} is required."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object (Content-Type: application/json).")
+    s = db.session()
+    absorbed = selectors.case_or_404(s, current_user, case_id)
+    if data.get("confirm") is not True:
+        return error_response(422, fields={"confirm": ["Confirm the undo with true."]})
+    try:
+        kept = case_merge_undo(s, current_actor(), absorbed, _attachments_dir())
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
+    return {"restored": absorbed.reference, "kept": kept.reference}

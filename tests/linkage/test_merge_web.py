@@ -343,3 +343,41 @@ def test_editing_the_kept_case_keeps_what_the_undo_must_remove(
     doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
     assert len(doc["status"]) == 1 and len(doc["arrests"]) == 1
     assert doc["person"]["occupation"] == "baker"
+
+
+def test_the_api_starts_runs_one_at_a_time_and_undoes_merges(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    assert client.get("/api/v1/linkage/runs/latest", headers=h).get_json() == {"run": None}
+    few = client.post("/api/v1/linkage/runs", json={}, headers=h)  # the other is a duplicate
+    assert few.status_code == 200 and few.get_json()["run"] is None
+    _create(client, h, first_name="زياد")
+    bad = client.post("/api/v1/linkage/runs", json={"threshold": 2}, headers=h)
+    assert bad.status_code == 422 and "threshold" in bad.get_json()["error"]["fields"]
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        s.add(LinkageRun(id=uuid.uuid4(), threshold=0.9, cases=2, slot=1))
+    busy = client.post("/api/v1/linkage/runs", json={}, headers=h)
+    assert busy.status_code == 409 and "already going" in busy.get_json()["error"]["message"]
+    with db.sessionmaker() as s, s.begin():
+        for r in s.scalars(select(LinkageRun)):
+            r.slot, r.state = None, "failed"
+    started = client.post("/api/v1/linkage/runs", json={"threshold": 0.8}, headers=h)
+    assert started.status_code == 202 and started.get_json()["run"]["state"] == "running"
+    _join_runs(app)
+    latest = client.get("/api/v1/linkage/runs/latest", headers=h).get_json()["run"]
+    assert latest["state"] == "done" and latest["summary"].startswith("model: ")
+    unconfirmed = client.post(f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={}, headers=h)
+    assert unconfirmed.status_code == 422
+    undone = client.post(
+        f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={"confirm": True}, headers=h
+    )
+    assert undone.get_json() == {"restored": absorbed["reference"], "kept": kept["reference"]}
+    again = client.post(
+        f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={"confirm": True}, headers=h
+    )
+    assert again.status_code == 409
+    advocate = bearer(app, make_user(app, "advocate"))
+    assert client.post("/api/v1/linkage/runs", json={}, headers=advocate).status_code == 403

@@ -336,6 +336,36 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         },
     )
     spec.path(
+        "/api/v1/linkage/runs",
+        operations={
+            "post": {
+                "summary": "Start a deduplication run in the background (one at a time; lawyer)",
+                "requestBody": _object_body({"threshold": {"type": "number"}}, []),
+                "responses": _responses({"202": obj, "200": obj}, 400, 401, 403, 409, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/linkage/runs/latest",
+        operations={
+            "get": {
+                "summary": "The running deduplication run, or the last: progress and summary",
+                "responses": _responses({"200": obj}, 401, 403),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/linkage/merges/{case_id}/undo",
+        parameters=[case_id],
+        operations={
+            "post": {
+                "summary": "Undo the merge of this absorbed case (lawyer; confirm: true)",
+                "requestBody": _object_body({"confirm": {"type": "boolean"}}, ["confirm"]),
+                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+            }
+        },
+    )
+    spec.path(
         "/api/v1/linkage/candidates/{candidate_id}/decision",
         parameters=[
             {

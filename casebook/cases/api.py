@@ -23,6 +23,7 @@ from casebook.cases.attachments import (
 from casebook.cases.models import Case
 from casebook.cases.schemas import AssignSchema, EraseSchema, ListQuerySchema, flatten_errors
 from casebook.cases.services import (
+    MERGED_INTO_ANOTHER,
     CaseInputError,
     CaseStateError,
     case_assign,
@@ -154,6 +155,8 @@ def case_json_action(
     becomes the API's error shape (404 unseen, 409 state, 400 body, 422 fields)."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
+    if case.merged_into is not None:  # sealed by a merge: nothing changes it but an undo
+        return error_response(409, MERGED_INTO_ANOTHER, code="conflict")
     if edit and not selectors.may_edit(current_user, case):
         return error_response(
             409,

@@ -34,6 +34,8 @@ class Case(Base):
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases.id", ondelete="SET NULL"), nullable=True
     )
+    # set while this case is merged into another (sealed: read-only until the merge is undone)
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     erased_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     record_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

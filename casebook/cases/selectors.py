@@ -129,11 +129,18 @@ def _load_case(
 
 
 def may_edit(user: User, case: Case) -> bool:
-    if case.erased_at is not None or not user.can(Permission.CASE_EDIT):
+    if case.erased_at is not None or case.merged_into is not None:
+        return False
+    if not user.can(Permission.CASE_EDIT):
         return False
     if user.can(Permission.CASE_READ_ALL):
         return True
     return case.created_by == user.id and case.verification not in ("verified", "duplicate")
+
+
+def reference_of(session: Session, case_id: uuid.UUID) -> str | None:
+    """A case's reference (a link to the case a merged one was merged into)."""
+    return session.scalar(select(Case.reference).where(Case.id == case_id))
 
 
 def may_see_source(user: User, case: Case) -> bool:
@@ -538,6 +545,7 @@ def case_document(
         "updated_at": case.updated_at.isoformat(timespec="seconds"),
         "verification": case.verification,
         "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
+        "merged_into": str(case.merged_into) if case.merged_into else None,
         "person": record.get("person") or {},
         "arrests": record.get("arrests") or [],
         "detention": _detention_out(record.get("detention") or {}),

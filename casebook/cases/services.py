@@ -360,9 +360,16 @@ def case_update(
     return case
 
 
+MERGED_INTO_ANOTHER = "This case was merged into another case: edit that one, or undo the merge."
+
+
 def _live(case: Case) -> None:
+    """Refuse any change to an erased case, or to one sealed by a merge (its record is kept
+    as it was, so that undoing the merge can give it back whole)."""
     if case.erased_at is not None:
         raise CaseStateError("This case was erased.")
+    if case.merged_into is not None:
+        raise CaseStateError(MERGED_INTO_ANOTHER)
 
 
 def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:

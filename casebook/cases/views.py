@@ -244,7 +244,9 @@ def show(case_id: str) -> Any:
         form=EmptyForm(),
         can_review=current_user.can(Permission.CASE_REVIEW),
         can_erase=current_user.can(Permission.CASE_ERASE),
-        can_packet=current_user.can(Permission.CASE_PACKET),
+        # a case sealed by a merge offers no packet (it would report one person twice)
+        can_packet=current_user.can(Permission.CASE_PACKET) and case.merged_into is None,
+        merged_into=selectors.reference_of(s, case.merged_into) if case.merged_into else None,
         # lawyers see which partner organisations also document this person
         partner_marks=marks_of(s, case.id) if current_user.can(Permission.CASE_REVIEW) else [],
         **_choices(),

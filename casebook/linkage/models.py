@@ -69,3 +69,41 @@ class MatchCandidate(Base):
         Index("ix_match_candidates_case_b", "case_b"),
         Index("ix_match_candidates_list", "list_id"),
     )
+
+
+RUNNING = "running"
+RUN_DONE = "done"
+RUN_FAILED = "failed"
+
+
+class LinkageRun(Base):
+    """A batch deduplication started from the web: its state lives here, not in a worker's
+    memory, so every worker shows the same progress and refuses a second run. `slot` is 1
+    while the run goes and NULL after; its unique index lets only one run hold it."""
+
+    __tablename__ = "linkage_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default=RUNNING)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+    threshold: Mapped[float] = mapped_column(Float)
+    cases: Mapped[int] = mapped_column(Integer, default=0)  # to read
+    read: Mapped[int] = mapped_column(Integer, default=0)  # read so far (the progress)
+    model: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    compared: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    expected_pairs: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pairs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    queued: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    summary: Mapped[str | None] = mapped_column(String(500), nullable=True)  # counts, no names
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+    __table_args__ = (
+        Index("ux_linkage_runs_slot", "slot", unique=True),
+        Index("ix_linkage_runs_started", "started_at"),
+    )

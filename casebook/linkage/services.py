@@ -7,15 +7,18 @@ Audit details carry references, counts, scores and decisions — never a name.
 from __future__ import annotations
 
 import copy
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -30,6 +33,9 @@ from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
     OPEN,
+    RUN_DONE,
+    RUN_FAILED,
+    LinkageRun,
     MatchCandidate,
     MatchList,
 )
@@ -139,6 +145,13 @@ def dedupe_run(
     `threshold` become review items, unless a lawyer already decided (or is deciding) them."""
     rows = list(linkage_rows(session, progress))
     report = score(rows, threshold=threshold, memory_limit=memory_limit)
+    return dedupe_queue(session, actor, report, cases=len(rows), threshold=threshold)
+
+
+def dedupe_queue(
+    session: Session, actor: Actor, report: Scored, *, cases: int, threshold: float
+) -> DedupeResult:
+    """The writing half of a run: the scored pairs not yet known become review items."""
     scored = report.pairs
     known = _known_pairs(session)
     references = _references(session, {x for a, b, _ in scored for x in (a, b)})
@@ -170,7 +183,7 @@ def dedupe_run(
         "linkage.dedupe",
         object_type="linkage",
         details={
-            "cases": len(rows),
+            "cases": cases,
             "pairs": len(scored),
             "new_review_items": len(new_rows),
             "threshold": threshold,
@@ -399,6 +412,8 @@ def case_merge(
     for case in (kept, absorbed):
         if case.erased_at is not None:
             raise CaseStateError("An erased case cannot be merged.")
+        if case.merged_into is not None:
+            raise CaseStateError("This case is already a duplicate.")
     if kept.id == absorbed.id or absorbed.verification == "duplicate":
         raise CaseStateError("This case is already a duplicate.")
     record = copy.deepcopy(kept.record or {})
@@ -412,6 +427,8 @@ def case_merge(
     detention["places"] = (detention.get("places") or []) + _tagged(
         (other.get("detention") or {}).get("places") or [], ref
     )
+    testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
+    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
     record.setdefault("merged", []).append(
         {
             "reference": ref,
@@ -420,20 +437,24 @@ def case_merge(
             "by": actor.user_id or actor.label,
             "source": absorbed.source or {},
             "person": other.get("person") or {},
+            # what an undo needs to give the absorbed case back as it was
+            "verification": absorbed.verification,
+            "duplicate_of": str(absorbed.duplicate_of) if absorbed.duplicate_of else None,
+            "testimonies": [str(t.id) for t in testimonies],
+            "attachments": [str(a.id) for a in attachments],
         }
     )
     case_record_store(session, kept, record)
     kept.updated_at = datetime.now(UTC)
-    testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
     for testimony in testimonies:
         body = testimony.body or {}
         testimony.case_id = kept.id
         testimony.body = {**body, "merged_from": ref}
-    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
     for attachment in attachments:
         attachment_move(session, actor, attachment, kept, ref, attachments_dir)
     absorbed.verification = "duplicate"
     absorbed.duplicate_of = kept.id
+    absorbed.merged_into = kept.id  # sealed: its record stays as it was until an undo
     absorbed.updated_at = datetime.now(UTC)
     session.execute(
         update(MatchCandidate)
@@ -460,6 +481,91 @@ def case_merge(
     )
 
 
+def _untagged(items: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [item for item in items if item.get("merged_from") != reference]
+
+
+def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_dir: Path) -> Case:
+    """Undo a merge: the absorbed case is unsealed with its verification as before; what the
+    merge added to the kept case (arrests, places, statuses, family actions tagged with the
+    absorbed reference, and its entry in `merged`) is removed; its testimonies and attachments
+    move back, re-encrypted under its own key. The pair goes back to review. Returns the
+    case it had been merged into."""
+    from casebook.cases.attachments import attachment_move
+
+    if absorbed.merged_into is None or absorbed.erased_at is not None:
+        raise CaseStateError("This case is not merged into another.")
+    kept = session.get(Case, absorbed.merged_into)
+    if kept is None or kept.erased_at is not None or kept.merged_into is not None:
+        raise CaseStateError(
+            "The case it was merged into is itself merged or erased; undo that first."
+        )
+    record = copy.deepcopy(kept.record or {})
+    ref = absorbed.reference
+    entries = [m for m in record.get("merged") or [] if m.get("case_id") == str(absorbed.id)]
+    entry = entries[-1] if entries else {}
+    record["merged"] = [m for m in record.get("merged") or [] if m not in entries]
+    if not record["merged"]:
+        del record["merged"]
+    for section in ("arrests", "family_actions", "status"):
+        record[section] = _untagged(record.get(section) or [], ref)
+    detention = record.get("detention") or {}
+    if "places" in detention:
+        detention["places"] = _untagged(detention.get("places") or [], ref)
+    case_record_store(session, kept, record)
+    kept.updated_at = datetime.now(UTC)
+    testimony_ids = [uuid.UUID(x) for x in entry.get("testimonies") or []]
+    attachment_ids = [uuid.UUID(x) for x in entry.get("attachments") or []]
+    testimonies = list(
+        session.scalars(
+            select(Testimony).where(Testimony.case_id == kept.id, Testimony.id.in_(testimony_ids))
+        )
+    )
+    for testimony in testimonies:
+        body = dict(testimony.body or {})
+        body.pop("merged_from", None)
+        testimony.case_id = absorbed.id
+        testimony.body = body
+    attachments = list(
+        session.scalars(
+            select(Attachment).where(
+                Attachment.case_id == kept.id, Attachment.id.in_(attachment_ids)
+            )
+        )
+    )
+    for attachment in attachments:
+        attachment_move(session, actor, attachment, absorbed, kept.reference, attachments_dir)
+        meta = dict(attachment.meta or {})
+        meta.pop("merged_from", None)
+        attachment.meta = meta
+    absorbed.merged_into = None
+    absorbed.verification = str(entry.get("verification") or "unverified")
+    previous = entry.get("duplicate_of")
+    absorbed.duplicate_of = uuid.UUID(previous) if previous else None
+    absorbed.updated_at = datetime.now(UTC)
+    a, b = _pair(kept.id, absorbed.id)
+    session.execute(
+        update(MatchCandidate)
+        .where(MatchCandidate.case_a == a, MatchCandidate.case_b == b)
+        .values(status=OPEN, decided_by=None, decided_at=None)
+    )
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "case.merge_undo",
+        object_type="case",
+        object_id=kept.id,
+        details={
+            "absorbed": str(absorbed.id),
+            "absorbed_reference": ref,
+            "testimonies": len(testimonies),
+            "attachments": len(attachments),
+        },
+    )
+    return kept
+
+
 def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:
     """On `case_erased`: the review items naming the case (pairs with their scores, outside-list
     rows sealed under the system key, which destroying the case's key would leave readable)."""
@@ -470,8 +576,140 @@ def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: obj
     )
 
 
-def entry_check_receiver(
-    session: Session, *, actor: Actor, case: Case, **_: object
-) -> list[Case]:
+def entry_check_receiver(session: Session, *, actor: Actor, case: Case, **_: object) -> list[Case]:
     """On `case_entered`: the check at entry, answered to the case package."""
     return entry_check(session, actor, case)
+
+
+# -- runs started from the web ----------------------------------------------------------------
+
+HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
+RUN_STALE = timedelta(minutes=5)  # a run silent this long lost its worker: it is abandoned
+
+
+class RunBusyError(Exception):
+    """Another dedupe run holds the slot."""
+
+
+def run_current(session: Session) -> LinkageRun | None:
+    """The run that holds the slot, after releasing one whose worker died (no heartbeat for
+    RUN_STALE), so a killed worker never blocks deduplication for good."""
+    run = session.scalars(select(LinkageRun).where(LinkageRun.slot.is_not(None))).first()
+    if run is not None and datetime.now(UTC) - run.heartbeat_at > RUN_STALE:
+        run.slot = None
+        run.state = RUN_FAILED
+        run.error = "The run stopped without finishing (its worker ended)."
+        run.finished_at = datetime.now(UTC)
+        session.flush()
+        return None
+    return run
+
+
+def run_start(
+    session: Session, actor: Actor, *, threshold: float, cases: int, started_by: uuid.UUID | None
+) -> LinkageRun:
+    """Take the single run slot (RunBusyError when a run holds it: the unique index refuses a
+    second, whichever worker asks) and audit the start. The caller commits, then runs it."""
+    if run_current(session) is not None:
+        raise RunBusyError
+    run = LinkageRun(
+        id=uuid.uuid4(), started_by=started_by, threshold=threshold, cases=cases, slot=1
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        raise RunBusyError from None
+    audit_record(
+        session,
+        actor,
+        "linkage.run_start",
+        object_type="linkage_run",
+        object_id=run.id,
+        details={"threshold": threshold, "cases": cases},
+    )
+    return run
+
+
+def run_execute(
+    sessionmaker: Callable[[], Session],
+    reading_sessionmaker: Callable[[], Session],
+    actor: Actor,
+    run_id: uuid.UUID,
+    memory_limit: str,
+) -> None:
+    """The run itself (a background thread), in phases that never hold the write lock while
+    reading or scoring: cases are read in a reading session while progress is committed
+    beside it; the pairs are scored with no database open; the review items are written in
+    one short transaction. The result (or the clear error, with nothing queued) is written
+    with the slot released, and audited. Never raises: a failure is the run's state."""
+    from casebook.linkage.model import LinkageError
+
+    def progress(count: int) -> None:
+        with sessionmaker() as s, s.begin():
+            s.execute(
+                update(LinkageRun)
+                .where(LinkageRun.id == run_id)
+                .values(read=LinkageRun.read + count, heartbeat_at=datetime.now(UTC))
+            )
+
+    def beat() -> None:  # while scoring (no progress to report) the run still shows it lives
+        while not finished.wait(HEARTBEAT_SECONDS):
+            with sessionmaker() as s, s.begin():
+                s.execute(
+                    update(LinkageRun)
+                    .where(LinkageRun.id == run_id)
+                    .values(heartbeat_at=datetime.now(UTC))
+                )
+
+    finished = threading.Event()
+    heart = threading.Thread(target=beat, name=f"casebook-dedupe-beat-{run_id}", daemon=True)
+    heart.start()
+    error: str | None = None
+    result: DedupeResult | None = None
+    try:
+        with sessionmaker() as s, s.begin():
+            run = s.get(LinkageRun, run_id)
+            assert run is not None
+            threshold = run.threshold
+        with reading_sessionmaker() as r:
+            rows = list(linkage_rows(r, progress))
+        report = score(rows, threshold=threshold, memory_limit=memory_limit)
+        with sessionmaker() as s, s.begin():
+            result = dedupe_queue(s, actor, report, cases=len(rows), threshold=threshold)
+    except LinkageError as exc:  # nothing reached the review queue
+        error = f"{exc}; nothing was written"
+    except Exception as exc:  # any failure must end the run, not leave it "running"
+        error = f"The run failed ({type(exc).__name__}); nothing was written."
+        logging.getLogger(__name__).error(
+            "dedupe run failed", extra={"event": "dedupe_failed", "error": type(exc).__name__}
+        )
+    finished.set()
+    heart.join()
+    with sessionmaker() as s, s.begin():
+        run = s.get(LinkageRun, run_id)
+        assert run is not None
+        run.slot = None
+        run.finished_at = datetime.now(UTC)
+        run.heartbeat_at = run.finished_at
+        if result is None:
+            run.state = RUN_FAILED
+            run.error = (error or "")[:500]
+        else:
+            report = result.report
+            run.state = RUN_DONE
+            run.model = report.model
+            run.compared = report.comparisons
+            run.expected_pairs = round(report.expected_pairs, 1)
+            run.pairs = len(result.pairs)
+            run.queued = result.new
+            run.summary = report.summary()[:500]
+        audit_record(
+            s,
+            actor,
+            "linkage.run_end",
+            object_type="linkage_run",
+            object_id=run_id,
+            details={"state": run.state, "pairs": run.pairs, "queued": run.queued},
+        )

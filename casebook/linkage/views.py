@@ -3,6 +3,7 @@ of outside lists; with their JSON twins under /api/v1/linkage."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,18 @@ from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
 from casebook.linkage.lists import read_list
-from casebook.linkage.models import OPEN, MatchCandidate
-from casebook.linkage.services import LinkageInputError, candidate_decide, list_match
+from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
+from casebook.linkage.services import (
+    LinkageInputError,
+    RunBusyError,
+    candidate_decide,
+    case_merge_undo,
+    list_match,
+    run_current,
+    run_execute,
+    run_start,
+)
+from casebook.messages import localise_message
 from casebook.names import normalise
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
@@ -83,6 +94,14 @@ def _page() -> int:
         return 1
 
 
+def _latest_run() -> LinkageRun | None:
+    s = db.session()
+    return (
+        run_current(s)
+        or s.scalars(select(LinkageRun).order_by(LinkageRun.started_at.desc()).limit(1)).first()
+    )
+
+
 @bp.get("/")
 @requires(Permission.CASE_REVIEW)
 def queue() -> Any:
@@ -95,7 +114,64 @@ def queue() -> Any:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         references=_references(items),
+        run=_latest_run(),
+        form=EmptyForm(),
     )
+
+
+def _start_thread(run_id: Any, actor: Any) -> None:
+    """Run the dedupe in a thread of this worker once the start is committed; its state is in
+    the database, so any worker shows it. Tests join the threads kept in app.extensions."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    database = app.extensions["casebook.db"]
+    memory = app.config["CASEBOOK"].linkage_memory
+
+    def work() -> None:
+        with app.app_context():
+            run_execute(database.sessionmaker, database.reading_sessionmaker, actor, run_id, memory)
+
+    thread = threading.Thread(target=work, name=f"casebook-dedupe-{run_id}", daemon=True)
+    app.extensions.setdefault("casebook.linkage_threads", []).append(thread)
+    thread.start()
+
+
+def _begin_run(threshold: float) -> LinkageRun | str:
+    """Start a run (shared by the page and the API): the run, or why not ("few", "busy")."""
+    s = db.session()
+    cases = (
+        s.scalar(
+            select(func.count()).where(Case.erased_at.is_(None), Case.verification != "duplicate")
+        )
+        or 0
+    )
+    if cases < 2:
+        return "few"
+    actor = current_actor()
+    try:
+        started = run_start(s, actor, threshold=threshold, cases=cases, started_by=current_user.id)
+    except RunBusyError:
+        return "busy"
+    db.after_commit(s, lambda: _start_thread(started.id, actor))
+    return started
+
+
+@bp.post("/runs")
+@requires(Permission.CASE_REVIEW)
+def run() -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    threshold = _threshold()
+    if threshold is None:
+        flash(_("A number between 0.5 and 0.999."))
+        return redirect(url_for(".queue"), 303)
+    outcome = _begin_run(threshold)
+    if outcome == "few":
+        flash(_("Nothing to compare: there are fewer than two cases."))
+    elif outcome == "busy":
+        flash(_("A deduplication run is already going. Wait for it to finish."))
+    else:
+        flash(_("Deduplication started. Refresh this page to follow it."))
+    return redirect(url_for(".queue", _anchor="run"), 303)
 
 
 def _side(case: Case) -> dict[str, Any]:
@@ -150,26 +226,93 @@ def decide(candidate_id: str) -> Any:
     if not EmptyForm().validate_on_submit():
         abort(400)
     candidate = _candidate_or_404(candidate_id)
+    decision = request.form.get("decision", "")
+    keep = request.form.get("keep", "a")
+    if decision == "duplicate" and request.form.get("confirm") != "yes":
+        # a merge is never one click: the lawyer sees what it would do, then confirms
+        return redirect(url_for(".merge_preview", candidate_id=candidate.id, keep=keep), 303)
     try:
         kept = candidate_decide(
             db.session(),
             current_actor(),
             candidate,
-            request.form.get("decision", ""),
-            keep=request.form.get("keep", "a"),
+            decision,
+            keep=keep,
             attachments_dir=_attachments_dir(),
         )
     except LinkageInputError as exc:
         flash("; ".join(m for ms in exc.fields.values() for m in ms))
         return redirect(url_for(".item", candidate_id=candidate.id))
     except CaseStateError as exc:
-        flash(str(exc))
+        flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
     if kept is not None:
         flash(_("Merged into %(reference)s.", reference=kept.reference))
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))
+
+
+@bp.get("/<candidate_id>/merge")
+@requires(Permission.CASE_REVIEW)
+def merge_preview(candidate_id: str) -> Any:
+    """What a merge would do, before it is done: what comes over from the absorbed case
+    (arrests, places, statuses, family actions, testimonies, attachments) and which of the
+    person's fields differ (the kept case's values stay)."""
+    from casebook.cases.services import case_viewed
+
+    candidate = _candidate_or_404(candidate_id)
+    if candidate.case_b is None or candidate.status != OPEN:
+        flash(_("This item cannot be merged."))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    keep = "b" if request.args.get("keep") == "b" else "a"
+    s = db.session()
+    ids = (
+        (candidate.case_a, candidate.case_b)
+        if keep == "a"
+        else (candidate.case_b, candidate.case_a)
+    )
+    kept_case, absorbed_case = (selectors.case_or_404(s, current_user, str(i)) for i in ids)
+    kept, absorbed = _side(kept_case), _side(absorbed_case)
+    for case, doc in ((kept_case, kept), (absorbed_case, absorbed)):
+        case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
+    return render_template(
+        "linkage/merge.html",
+        candidate=candidate,
+        keep=keep,
+        kept=kept,
+        absorbed=absorbed,
+        fields=COMPARED,
+        differ=sorted(_differences(kept["person"], absorbed["person"]), key=COMPARED.index),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/merges/<case_id>/undo")
+@requires(Permission.CASE_REVIEW)
+def merge_undo(case_id: str) -> Any:
+    """A lawyer undoes a merge from the absorbed case's page (after confirming there)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    s = db.session()
+    absorbed = selectors.case_or_404(s, current_user, case_id)
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm the undo."))
+        return redirect(url_for("cases.show", case_id=absorbed.id), 303)
+    try:
+        kept = case_merge_undo(s, current_actor(), absorbed, _attachments_dir())
+    except CaseStateError as exc:
+        flash(localise_message(str(exc)))
+        return redirect(url_for("cases.show", case_id=absorbed.id), 303)
+    flash(
+        _(
+            "The merge was undone: %(reference)s is a case of its own again, and what it had "
+            "added to %(kept)s was removed.",
+            reference=absorbed.reference,
+            kept=kept.reference,
+        )
+    )
+    return redirect(url_for("cases.show", case_id=absorbed.id), 303)
 
 
 def _threshold() -> float | None:
@@ -263,3 +406,71 @@ def api_decide(candidate_id: str) -> Any:
     except CaseStateError as exc:
         return error_response(409, str(exc))
     return {"status": candidate.status, "kept": kept.reference if kept else None}
+
+
+def _run_json(run: LinkageRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": str(run.id),
+        "state": run.state,
+        "started_at": run.started_at.isoformat(timespec="seconds"),
+        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
+        "threshold": run.threshold,
+        "cases": run.cases,
+        "read": run.read,
+        "model": run.model,
+        "compared": run.compared,
+        "expected_pairs": run.expected_pairs,
+        "pairs": run.pairs,
+        "queued": run.queued,
+        "summary": run.summary,
+        "error": run.error,
+    }
+
+
+@api.get("/runs/latest")
+@requires(Permission.CASE_REVIEW)
+def api_run_latest() -> Any:
+    """The running dedupe run, or else the last one (its progress and summary)."""
+    return {"run": _run_json(_latest_run())}
+
+
+@api.post("/runs")
+@requires(Permission.CASE_REVIEW)
+def api_run() -> Any:
+    """Start a dedupe run in the background: 202 with the run, 409 while another runs."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object (Content-Type: application/json).")
+    try:
+        threshold = float(data.get("threshold", 0.9))
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if not 0.5 <= threshold <= 0.999:
+        return error_response(422, fields={"threshold": ["A number between 0.5 and 0.999."]})
+    outcome = _begin_run(threshold)
+    if outcome == "few":
+        return {"run": None, "message": "nothing to compare: fewer than two cases"}
+    if outcome == "busy":
+        return error_response(409, "A deduplication run is already going. Wait for it to finish.")
+    assert isinstance(outcome, LinkageRun)
+    return {"run": _run_json(outcome)}, 202
+
+
+@api.post("/merges/<case_id>/undo")
+@requires(Permission.CASE_REVIEW)
+def api_merge_undo(case_id: str) -> Any:
+    """Undo the merge of this (absorbed) case; {"confirm": true} is required."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object (Content-Type: application/json).")
+    s = db.session()
+    absorbed = selectors.case_or_404(s, current_user, case_id)
+    if data.get("confirm") is not True:
+        return error_response(422, fields={"confirm": ["Confirm the undo with true."]})
+    try:
+        kept = case_merge_undo(s, current_actor(), absorbed, _attachments_dir())
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
+    return {"restored": absorbed.reference, "kept": kept.reference}

@@ -17,7 +17,12 @@ from casebook.auth.permissions import Permission
 from casebook.cases import selectors
 from casebook.cases.api import case_json_action
 from casebook.cases.models import Case
-from casebook.cases.services import case_viewed, submission_add, submission_reply
+from casebook.cases.services import (
+    MERGED_INTO_ANOTHER,
+    case_viewed,
+    submission_add,
+    submission_reply,
+)
 from casebook.cases.views import case_form_action
 from casebook.packets.services import (
     ELEMENT_LABELS,
@@ -43,6 +48,8 @@ def _packet(case_id: str, mechanism: str) -> tuple[Case, Packet]:
     case = selectors.case_or_404(s, current_user, case_id)
     if case.erased_at is not None:
         abort(404)
+    if case.merged_into is not None:  # a packet of a duplicate would report one person twice
+        abort(error_response(409, MERGED_INTO_ANOTHER))
     photos = [
         a
         for a in selectors.attachments_of(s, case)
@@ -105,6 +112,8 @@ def dossier(case_id: str) -> Any:
     case = selectors.case_or_404(s, current_user, case_id)
     if case.erased_at is not None:
         abort(404)
+    if case.merged_into is not None:  # a packet of a duplicate would report one person twice
+        abort(error_response(409, MERGED_INTO_ANOTHER))
     doc = selectors.case_document(s, current_user, case)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
     timeline = sorted(

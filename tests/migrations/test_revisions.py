@@ -333,3 +333,22 @@ def test_revision_0013e_adds_and_removes_the_release_tables(empty_url: str) -> N
     assert {"stats_releases", "stats_release_tables"} <= tables()
     downgrade(empty_url, "0008")
     assert not {"stats_releases", "stats_release_tables"} & tables()
+
+
+def test_revision_0012d_adds_dedupe_runs_and_the_sealed_merge(empty_url: str) -> None:
+    """0012d adds the web runs' table (one slot, unique) and cases.merged_into; downgrading to
+    0013e removes both and keeps the cases."""
+    upgrade(empty_url, "0012d")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert "linkage_runs" in inspector.get_table_names()
+    assert "merged_into" in {c["name"] for c in inspector.get_columns("cases")}
+    slot = [i for i in inspector.get_indexes("linkage_runs") if i["name"] == "ux_linkage_runs_slot"]
+    assert slot and slot[0]["unique"]
+    engine.dispose()
+    downgrade(empty_url, "0013e")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert "linkage_runs" not in inspector.get_table_names()
+    assert "merged_into" not in {c["name"] for c in inspector.get_columns("cases")}
+    engine.dispose()

@@ -1,0 +1,383 @@
+"""Deduplication started from the review queue, and merges a lawyer previews, confirms and can
+undo, through the web app as a lawyer meets them."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from casebook.audit.models import AuditEntry
+from casebook.linkage.models import LinkageRun, MatchCandidate
+from tests.conftest import bearer, csrf_from, login, make_user
+from tests.linkage.test_linkage import _create, _population
+
+
+def _join_runs(app: Flask) -> None:
+    """Wait for the runs this app started (the deterministic hook: no sleeping)."""
+    threads: list[threading.Thread] = app.extensions.get("casebook.linkage_threads", [])
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+
+
+def _actions(app: Flask) -> list[str]:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+
+
+def test_lawyer_starts_one_background_run_and_reads_the_cli_summary(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer = make_user(app, "lawyer")
+    _population(app, client, bearer(app, lawyer))
+    login(client, lawyer)
+    page = client.get("/linkage/").get_data(as_text=True)
+    assert "Start a deduplication run" in page
+    token = csrf_from(page)
+    db = app.extensions["casebook.db"]
+    # a run already holding the slot (as another worker's would): the lawyer is told, no second
+    with db.sessionmaker() as s, s.begin():
+        s.add(LinkageRun(id=uuid.uuid4(), threshold=0.9, cases=41, read=2000, slot=1))
+    busy = client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.6"})
+    assert busy.status_code == 303
+    page = client.get("/linkage/").get_data(as_text=True)
+    assert "already going" in page and "2000 of 41 cases read" in page
+    assert "Start a deduplication run" not in page
+    with db.sessionmaker() as s, s.begin():
+        for r in s.scalars(select(LinkageRun)):
+            r.slot, r.state = None, "failed"
+    resp = client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.6"})
+    assert resp.status_code == 303
+    _join_runs(app)
+    page = client.get("/linkage/").get_data(as_text=True)
+    assert "Pairs compared" in page and "New in the review queue" in page
+    assert re.search(r"model: (shipped|refined).*pairs compared", page)
+    with db.sessionmaker() as s:
+        run = s.scalars(select(LinkageRun).where(LinkageRun.state == "done")).one()
+        queued = s.scalars(select(MatchCandidate).where(MatchCandidate.kind == "dedupe")).all()
+    assert run.slot is None and run.read == run.cases >= 41
+    assert run.compared and run.compared > 0 and run.queued == len(queued)
+    assert run.pairs and run.pairs >= 1  # the planted duplicate (queued already at entry)
+    actions = _actions(app)
+    assert {"linkage.run_start", "linkage.dedupe", "linkage.run_end"} <= set(actions)
+
+
+def test_a_run_that_cannot_score_says_so_and_queues_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    # too little memory for any model: DuckDB refuses, as it would with a huge caseload
+    app.config["CASEBOOK"] = dataclasses.replace(app.config["CASEBOOK"], linkage_memory="1MB")
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    for first in ("سامر", "زياد", "خالد"):
+        _create(client, h, first_name=first)
+    login(client, lawyer)
+    token = csrf_from(client.get("/linkage/").get_data(as_text=True))
+    client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.6"})
+    _join_runs(app)
+    page = client.get("/linkage/").get_data(as_text=True)
+    assert "could not score" in page and "nothing was written" in page
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(LinkageRun)).one().state == "failed"
+        kinds = {c.kind for c in s.scalars(select(MatchCandidate))}
+    assert "dedupe" not in kinds
+
+
+def test_only_lawyers_start_runs(app: Flask, client: FlaskClient, users: dict[str, Any]) -> None:
+    login(client, users["documenter"])
+    token = csrf_from(client.get("/cases/new").get_data(as_text=True))
+    assert client.post("/linkage/runs", data={"csrf_token": token}).status_code == 403
+
+
+def _merge_pair(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Two reports of one person (the second with a release, a testimony and a photo), raised
+    by the check at entry; the lawyer signed in on `client`. Returns (lawyer, kept, absorbed)."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    kept = _create(client, h)
+    absorbed = _create(client, h, first_name="احمد", family_name="حلبي", birth_date="1986")
+    resp = client.post(
+        f"/api/v1/cases/{absorbed['id']}/status",
+        json={"status": "released", "date": "2020-01", "source": "brother"},
+        headers=h,
+    )
+    assert resp.status_code == 201
+    photo = client.post(
+        f"/api/v1/cases/{absorbed['id']}/attachments",
+        headers=h,
+        data={"file": (io.BytesIO(PNG), "photo.png")},
+    )
+    assert photo.status_code == 201, photo.get_json()
+    login(client, lawyer)
+    return lawyer, kept, absorbed
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def _candidate(app: Flask) -> MatchCandidate:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        candidate = s.scalar(select(MatchCandidate).where(MatchCandidate.kind == "entry"))
+    assert candidate is not None
+    return candidate
+
+
+def test_merge_shows_what_it_would_do_and_needs_confirmation(
+    app: Flask, client: FlaskClient
+) -> None:
+    _, kept, absorbed = _merge_pair(app, client)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    item = client.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+    token = csrf_from(item)
+    # the old one-click merge now only leads to the preview; nothing is merged
+    one_click = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep},
+    )
+    assert one_click.status_code == 303 and "/merge" in one_click.headers["Location"]
+    assert client.get(f"/api/v1/cases/{absorbed['id']}").status_code in (200, 401)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.get(MatchCandidate, candidate.id).status == "open"  # type: ignore[union-attr]
+    preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "Merge: check before confirming" in html and 'name="confirm"' in html
+    section = html[html.index('class="merge-statuses"') :]
+    assert "2020-01" in section.split("</ul>")[0]  # the release comes over
+    assert "Date of birth" in html and "1986" in html  # a differing person field, both values
+    assert 'class="merge-testimonies"' in html
+    done = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep, "confirm": "yes"},
+    )
+    assert done.status_code == 302
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Merged into {kept['reference']}" in page
+
+
+def _merged(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    lawyer, kept, absorbed = _merge_pair(app, client)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    token = csrf_from(client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(True))
+    resp = client.post(
+        f"/linkage/{candidate.id}/decide",
+        data={"csrf_token": token, "decision": "duplicate", "keep": keep, "confirm": "yes"},
+    )
+    assert resp.status_code == 302
+    return lawyer, kept, absorbed
+
+
+def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
+    assert f'href="/cases/{kept["id"]}"' in page and "sealed" in page
+    assert f"/cases/{absorbed['id']}/edit" not in page
+    assert "/packet/" not in page and "/dossier" not in page
+    assert f"/cases/{absorbed['id']}/testimonies" not in page
+    assert "Undo the merge" in page
+    h = bearer(app, lawyer)
+    patch = client.patch(
+        f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "x"}}, headers=h
+    )
+    assert (
+        patch.status_code == 409 and "merged into another" in patch.get_json()["error"]["message"]
+    )
+    for path, body in (
+        (f"/api/v1/cases/{absorbed['id']}/status", {"status": "released", "date": "2021"}),
+        (f"/api/v1/cases/{absorbed['id']}/testimonies", {"text": "more", "language": "en"}),
+    ):
+        assert client.post(path, json=body, headers=h).status_code == 409
+    assert client.get(f"/api/v1/cases/{absorbed['id']}/packets/wgeid", headers=h).status_code == 409
+    assert client.get(f"/cases/{absorbed['id']}/dossier").status_code == 409
+    token = csrf_from(page)
+    edit = client.post(
+        f"/cases/{absorbed['id']}/status", data={"csrf_token": token, "status": "released"}
+    )
+    assert edit.status_code in (302, 303)
+    doc = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
+    assert doc["merged_into"] == kept["id"] and len(doc["status"]) == 2  # nothing was added
+    kept_page = client.get(f"/cases/{kept['id']}").get_data(as_text=True)
+    assert kept_page.count(f"from {absorbed['reference']} (merged)") >= 2  # arrest and status
+    assert f"/cases/{kept['id']}/edit" in kept_page
+
+
+def test_lawyer_undoes_a_merge_and_both_cases_are_as_before(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
+    token = csrf_from(page)
+    unconfirmed = client.post(f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token})
+    assert unconfirmed.status_code == 303
+    assert client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()["merged_into"]
+    resp = client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert resp.status_code == 303
+    shown = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "The merge was undone" in shown and f"/cases/{absorbed['id']}/edit" in shown
+    other = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
+    assert other["merged_into"] is None and other["verification"] == "unverified"
+    assert len(other["testimonies"]) == 1 and len(other["attachments"]) == 1
+    assert other["current_status"] == "released"
+    got = client.get(
+        f"/api/v1/cases/{absorbed['id']}/attachments/{other['attachments'][0]['id']}", headers=h
+    )
+    assert got.status_code == 200 and got.data == PNG  # re-encrypted back under its own key
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert len(doc["testimonies"]) == 1  # its own, not the absorbed one's
+    assert doc["attachments"] == [] and "merged" not in doc
+    assert all(not x.get("merged_from") for x in doc["status"] + doc["arrests"])
+    assert doc["current_status"] != "released"
+    edit = client.patch(
+        f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "baker"}}, headers=h
+    )
+    assert edit.status_code == 200
+    actions = _actions(app)
+    assert actions.index("case.merge") < actions.index("case.merge_undo")
+    again = client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert again.status_code == 303
+    assert "not merged into another" in client.get(again.headers["Location"]).get_data(True)
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.get(MatchCandidate, _candidate(app).id).status == "open"  # type: ignore[union-attr]
+
+
+def test_documenters_cannot_undo_a_merge(app: Flask, client: FlaskClient) -> None:
+    _, _, absorbed = _merged(app, client)
+    documenter = app.test_client()
+    login(documenter, make_user(app, "documenter"))
+    token = csrf_from(documenter.get("/cases/new").get_data(as_text=True))
+    resp = documenter.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert resp.status_code == 403
+
+
+def test_run_preview_and_sealed_pages_speak_arabic(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer", language="ar")
+    h = bearer(app, lawyer)
+    kept = _create(client, h)
+    _create(client, h, first_name="احمد", family_name="حلبي", birth_date="1986")
+    login(client, lawyer)
+    queue = client.get("/linkage/").get_data(as_text=True)
+    assert "بدء البحث عن التكرارات" in queue and "Start a deduplication run" not in queue
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(as_text=True)
+    assert "الدمج: راجِع قبل التأكيد" in preview and "تأكيد الدمج" in preview
+    assert "Confirm the merge" not in preview
+
+
+def test_a_run_whose_worker_died_no_longer_blocks_the_next(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    for first in ("سامر", "زياد", "خالد"):
+        _create(client, h, first_name=first)
+    db = app.extensions["casebook.db"]
+    dead = uuid.uuid4()
+    with db.sessionmaker() as s, s.begin():
+        s.add(
+            LinkageRun(
+                id=dead,
+                threshold=0.9,
+                cases=3,
+                slot=1,
+                heartbeat_at=datetime.now(UTC) - timedelta(minutes=6),
+            )
+        )
+    login(client, lawyer)
+    token = csrf_from(client.get("/linkage/").get_data(as_text=True))
+    resp = client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.9"})
+    assert resp.status_code == 303
+    _join_runs(app)
+    with db.sessionmaker() as s:
+        old = s.get(LinkageRun, dead)
+        assert old is not None and old.state == "failed" and old.slot is None
+        assert s.scalars(select(LinkageRun).where(LinkageRun.state == "done")).one()
+
+
+def test_editing_the_kept_case_keeps_what_the_undo_must_remove(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    form = client.get(f"/cases/{kept['id']}/edit").get_data(as_text=True)
+    assert 'merged_from" value="' + absorbed["reference"] in form
+    fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form))
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        fields[name] = chosen.group(1) if chosen else ""
+    fields.pop("add", None)  # the "add a row" buttons
+    fields["person.occupation"] = "baker"
+    saved = client.post(f"/cases/{kept['id']}/edit", data=fields)
+    body = saved.get_data(as_text=True)
+    assert saved.status_code == 302, re.findall(r"error-summary.*?</div>", body, re.S)
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert doc["person"]["occupation"] == "baker"
+    assert [s.get("merged_from") for s in doc["status"]].count(absorbed["reference"]) == 2
+    token = csrf_from(client.get(f"/cases/{absorbed['id']}").get_data(as_text=True))
+    client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
+    )
+    doc = client.get(f"/api/v1/cases/{kept['id']}", headers=h).get_json()
+    assert len(doc["status"]) == 1 and len(doc["arrests"]) == 1
+    assert doc["person"]["occupation"] == "baker"
+
+
+def test_the_api_starts_runs_one_at_a_time_and_undoes_merges(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer, kept, absorbed = _merged(app, client)
+    h = bearer(app, lawyer)
+    assert client.get("/api/v1/linkage/runs/latest", headers=h).get_json() == {"run": None}
+    few = client.post("/api/v1/linkage/runs", json={}, headers=h)  # the other is a duplicate
+    assert few.status_code == 200 and few.get_json()["run"] is None
+    _create(client, h, first_name="زياد")
+    bad = client.post("/api/v1/linkage/runs", json={"threshold": 2}, headers=h)
+    assert bad.status_code == 422 and "threshold" in bad.get_json()["error"]["fields"]
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        s.add(LinkageRun(id=uuid.uuid4(), threshold=0.9, cases=2, slot=1))
+    busy = client.post("/api/v1/linkage/runs", json={}, headers=h)
+    assert busy.status_code == 409 and "already going" in busy.get_json()["error"]["message"]
+    with db.sessionmaker() as s, s.begin():
+        for r in s.scalars(select(LinkageRun)):
+            r.slot, r.state = None, "failed"
+    started = client.post("/api/v1/linkage/runs", json={"threshold": 0.8}, headers=h)
+    assert started.status_code == 202 and started.get_json()["run"]["state"] == "running"
+    _join_runs(app)
+    latest = client.get("/api/v1/linkage/runs/latest", headers=h).get_json()["run"]
+    assert latest["state"] == "done" and latest["summary"].startswith("model: ")
+    unconfirmed = client.post(f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={}, headers=h)
+    assert unconfirmed.status_code == 422
+    undone = client.post(
+        f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={"confirm": True}, headers=h
+    )
+    assert undone.get_json() == {"restored": absorbed["reference"], "kept": kept["reference"]}
+    again = client.post(
+        f"/api/v1/linkage/merges/{absorbed['id']}/undo", json={"confirm": True}, headers=h
+    )
+    assert again.status_code == 409
+    advocate = bearer(app, make_user(app, "advocate"))
+    assert client.post("/api/v1/linkage/runs", json={}, headers=advocate).status_code == 403

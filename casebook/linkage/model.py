@@ -319,7 +319,7 @@ DEFAULTS_PATH = Path(__file__).with_name("default_model.json")
 # another known first name (about 1% of the generator's) is left for the check at entry and
 # for lawyers rather than proposed.
 DIFFERENT_FIRST_NAMES_M = 1e-5
-REFINE_MIN_RECORDS = 3000  # below this EM sees too few pairs to learn from (issue measured)
+REFINE_MIN_RECORDS = 3000  # below this EM sees too few pairs to learn from (measured)
 U_SAMPLE_MIN_RECORDS = 500  # below this the random sample of pairs is too thin for u
 M_FLOOR = 1e-4  # a refined level below this (and not shipped below it) means EM collapsed
 PAIRS_PER_RECORD_BAND = (0.002, 1.0)  # plausible duplicate pairs per record

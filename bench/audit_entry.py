@@ -2,7 +2,7 @@
 without it (the baseline), on SQLite and, when CASEBOOK_TEST_DATABASE_URL is set, PostgreSQL.
 
 Run: .venv/bin/python -m bench.audit_entry
-Goal (issue 5): at most 1 ms per request.
+Goal: at most 1 ms per request.
 """
 
 from __future__ import annotations

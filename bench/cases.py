@@ -2,7 +2,7 @@
 a bare route served by the same gunicorn, and name-search latency.
 
 Run: .venv/bin/python -m bench.cases --cases 100000 [--postgres]
-Goals (issue 6): case page >= 20% of the bare route's throughput with p99 <= 50 ms; name search
+Goals: case page >= 20% of the bare route's throughput with p99 <= 50 ms; name search
 p95 <= 100 ms; measured at 1,000,000 cases.
 """
 

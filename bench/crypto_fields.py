@@ -1,7 +1,7 @@
 """Per-field encryption cost and the cost of a 50-row page, next to bare AESGCM.
 
 Run: .venv/bin/python -m bench.crypto_fields
-Goal (issue 3): at most 2x bare AESGCM per field.
+Goal: at most 2x bare AESGCM per field.
 """
 
 from __future__ import annotations

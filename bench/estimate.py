@@ -6,7 +6,7 @@ that cannot be vectorised away (numpy draws each pattern's classes in turn), so 
 shows what the rest of the sweep costs.
 
 Run: .venv/bin/python -m bench.estimate [--lists 4,5,6] [--sweeps 4000]
-Goal (issue 23): the Kosovo run with the default schedule in <= 10 s on two cores; time per
+Goal: the Kosovo run with the default schedule in <= 10 s on two cores; time per
 sweep linear in the number of distinct patterns.
 """
 

@@ -3,7 +3,7 @@ run that parses the same CSV and inserts each row as plaintext JSON in one trans
 tool with no validation, encryption, blind indexes or audit would do).
 
 Run: .venv/bin/python -m bench.imports --cases 20000 [--postgres]
-Goal (issue 9): >= 2,000 cases/s on this machine.
+Goal: >= 2,000 cases/s on this machine.
 """
 
 from __future__ import annotations

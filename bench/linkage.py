@@ -14,7 +14,7 @@ rule (exact counts by Splink's blocking analysis): what the scoring time grows w
 
 Run: .venv/bin/python -m bench.linkage --records 100000 [--speed 200000|1000000] [--postgres]
      .venv/bin/python -m bench.linkage --records 0 --pairs 200000,1000000
-Goals (issue 8): recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cases in
+Goals: recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cases in
 <= 1.5x bare Splink's time.
 """
 

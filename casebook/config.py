@@ -1,4 +1,4 @@
-"""Frozen, typed settings read from the environment (DESIGN §8).
+"""Frozen, typed settings read from the environment (design.md §8).
 
 Production refuses to start without its secrets; development keeps its own secrets in the
 instance folder (mode 0600), made by `casebook init`.

@@ -1,6 +1,6 @@
 """Where the top-level `templates/` and `migrations/` folders are, installed or not.
 
-In the repository they sit beside the package (DESIGN §2 fixes those names); in a wheel they
+In the repository they sit beside the package (design.md §2 fixes those names); in a wheel they
 are carried inside the package (see pyproject's force-include).
 """
 

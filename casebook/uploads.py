@@ -1,4 +1,4 @@
-"""File uploads never reach disk as plaintext (security bar item 2).
+"""File uploads never reach disk as plaintext.
 
 Werkzeug spills uploads over 500 KB to a plain temporary file. casebook's request class parks
 every uploaded part instead in an `EncryptedSpool`: encrypted as it is parsed under a random key

@@ -2,7 +2,7 @@
 
 Format (version 1): ``0x01 | key version (u32, big endian) | nonce (12) | ciphertext || tag``.
 The associated data names the table, column, row id and key version, so a ciphertext copied to
-another row or column fails to authenticate (SECURITY bar item 3).
+another row or column fails to authenticate (docs/design.md §4).
 """
 
 from __future__ import annotations

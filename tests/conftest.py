@@ -246,7 +246,7 @@ def fresh_code(app: Flask, headers: dict[str, str]) -> dict[str, str]:
 
 
 def minimal_case(**person: str) -> dict[str, object]:
-    """DESIGN §3's smallest valid case, with person fields overridable."""
+    """design.md §3's smallest valid case, with person fields overridable."""
     return {
         "person": {
             "first_name": "أحمد",

@@ -1,1 +1,1 @@
-"""The hash-chained, append-only audit log (DESIGN §5)."""
+"""The hash-chained, append-only audit log (design.md §5)."""

@@ -1,4 +1,4 @@
-"""One permission enum and one role → permissions table (DESIGN §1), tested as a matrix."""
+"""One permission enum and one role → permissions table (design.md §1), tested as a matrix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON API v1 for cases (DESIGN §8). Errors: {"error": {"code", "message", "fields"}}."""
+"""JSON API v1 for cases (design.md §8). Errors: {"error": {"code", "message", "fields"}}."""
 
 from __future__ import annotations
 

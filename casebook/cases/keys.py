@@ -83,7 +83,7 @@ def age_band(person: dict[str, Any], arrest_date: str | None) -> str:
 
 
 def facets(record: dict[str, Any], consent: dict[str, Any]) -> dict[str, Any]:
-    """The statistics dimensions of DESIGN §8 for one case (first arrest, current status)."""
+    """The statistics dimensions of design.md §8 for one case (first arrest, current status)."""
     person = record.get("person") or {}
     arrests = record.get("arrests") or []
     first = arrests[0] if arrests else {}

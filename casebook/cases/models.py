@@ -1,5 +1,5 @@
 """Case tables. Only ids, the reference, record-keeping times, foreign keys, verification state
-and blind indexes are plaintext (DESIGN §3); everything else is sealed with the case's DEK.
+and blind indexes are plaintext (design.md §3); everything else is sealed with the case's DEK.
 
 The record is one encrypted JSON document (person, arrests, detention, status, family actions)
 so that the number of arrests or status changes of a person is not visible either. `facets` is

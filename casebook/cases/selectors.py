@@ -332,7 +332,7 @@ def _facet_filtered(
 ) -> Page:
     """The case list filtered by status or governorate. Both live only in each case's sealed
     facets (a blind index of a field with a dozen values would sort the cases into groups
-    anyone holding the database could count, DESIGN §4), so the facets are decrypted newest
+    anyone holding the database could count, design.md §4), so the facets are decrypted newest
     first until the page and one more match are found, without building case objects for the
     rows that do not match. When the scan stops early the total is an estimate: the share of
     matches among the cases checked, times the cases this user sees."""

@@ -1,1 +1,1 @@
-"""Bulk import of cases from CSV, XLSX and JSON lines (DESIGN §8)."""
+"""Bulk import of cases from CSV, XLSX and JSON lines (design.md §8)."""

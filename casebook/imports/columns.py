@@ -1,6 +1,6 @@
 """Spreadsheet columns → API case objects, and validation messages → spreadsheet columns.
 
-A CSV or XLSX row holds one case with the columns of DESIGN §3 (`person.first_name`,
+A CSV or XLSX row holds one case with the columns of design.md §3 (`person.first_name`,
 `arrest.date`, `status`, `status_date`, `source.name`, `consent.statistics`,
 `consent.statistics_date`, `testimony`) or one of their Arabic or English aliases, matched after
 normalisation (case, hamza forms, ta marbuta, punctuation, `_` and `.` do not matter). Code

@@ -1,7 +1,7 @@
 """Arabic and Latin name normalisation for matching and search keys.
 
 Hand-written: camel-tools needs torch and downloads data at run time, and pyarabic's alef and
-hamza handling does not follow the matching convention (see shared/notes). About forty lines of
+hamza handling does not follow the matching convention. About forty lines of
 rules, property-tested.
 """
 

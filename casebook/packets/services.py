@@ -1,6 +1,6 @@
 """Case packets for UN mechanisms (WGEID, IIMP) and the record of submissions and replies.
 
-The WGEID minimum (DESIGN §3): full name (and an ID or photo if any), date of arrest (a year
+The WGEID minimum (design.md §3): full name (and an ID or photo if any), date of arrest (a year
 at least), place of arrest or last seen, forces believed responsible, steps taken by the family,
 the submitting source (confidential unless it agreed), and the family's consent to UN
 mechanisms. A packet is built only when all of it is there; otherwise the lawyer gets the list of

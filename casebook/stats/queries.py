@@ -1,4 +1,4 @@
-"""Counting cases for a release: the dimensions of DESIGN §8, from the encrypted facets, in one
+"""Counting cases for a release: the dimensions of design.md §8, from the encrypted facets, in one
 stream.
 
 Only cases whose consent allows statistics are counted; erased, rejected and duplicate cases

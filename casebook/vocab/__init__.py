@@ -1,4 +1,4 @@
-"""Controlled vocabularies (DESIGN §7): one place that forms, validation, import and statistics
+"""Controlled vocabularies (design.md §7): one place that forms, validation, import and statistics
 read from. Codes are stable identifiers; labels are for people, in Arabic and English."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ PERPETRATORS = Vocabulary(
     ),
 )
 
-#: The statistics dimension `perpetrator` reports the code's group (DESIGN §8).
+#: The statistics dimension `perpetrator` reports the code's group (design.md §8).
 PERPETRATOR_GROUPS = Vocabulary(
     "perpetrator_group",
     (

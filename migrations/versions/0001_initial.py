@@ -138,7 +138,7 @@ PG_TRIGGERS = (
 
 
 def _audit_append_only() -> None:
-    """The database itself refuses to change or remove audit entries (DESIGN §5)."""
+    """The database itself refuses to change or remove audit entries (design.md §5)."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         for statement in PG_TRIGGERS:

@@ -30,7 +30,7 @@ def _requests(app: Flask) -> list[tuple[str, str, str, Permission | None]]:
 
 
 def test_policy_table_matches_design() -> None:
-    """DESIGN §1 as a table: admins never read cases; advocates only statistics."""
+    """design.md §1 as a table: admins never read cases; advocates only statistics."""
     assert not any(
         p.value.startswith("case") or p is Permission.SOURCE_READ
         for p in ROLE_PERMISSIONS[Role.ADMIN]

@@ -1,4 +1,4 @@
-"""Canary scans: seeded strings must appear in no file the app writes (bar items 1, 5, 20)."""
+"""Canary scans: seeded strings must appear in no file the app writes."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def test_canary_case_through_api_form_and_upload_reaches_no_file(
 def test_erased_case_leaves_no_trace_in_the_sqlite_file(
     app: Flask, client: FlaskClient, settings: Settings
 ) -> None:
-    """Bar item 8: erase a record, checkpoint the WAL, scan the file: with secure_delete even its
+    """Erase a record, checkpoint the WAL, scan the file: with secure_delete even its
     ciphertext and its wrapped key are overwritten, not just unlinked."""
     if not settings.is_sqlite:
         pytest.skip("SQLite's file")

@@ -318,8 +318,11 @@ def partners_compare(
                 if labels[d] in existing:
                     continue
                 mark = PartnerMark(id=new_id(), case_id=case_id, created_at=utcnow())
-                session.add(mark)
-                mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
+                # Sealing looks up the case's data key; a query that autoflushed the pending
+                # mark would insert it with no body (NOT NULL) whenever the key is not cached.
+                with session.no_autoflush:
+                    session.add(mark)
+                    mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
                 existing.add(labels[d])
                 result.marks_added += 1
     audit_record(

@@ -156,6 +156,12 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
     return path
 
 
+def _new_process(app: Flask) -> None:
+    """`casebook partners compare` runs in a process of its own, whose key cache is empty:
+    the data keys were cached here only because the test just created the cases."""
+    app.extensions["casebook.vault"].forget_all()
+
+
 def _cases(app: Flask, client: FlaskClient) -> tuple[dict[str, dict[str, Any]], UserFixture]:
     documenter = make_user(app, "documenter")
     h = bearer(app, documenter)
@@ -213,6 +219,7 @@ def test_export_compare_and_mark_for_lawyers(
         ],
         label="Partner Org",
     )
+    _new_process(app)
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
     counts = json.loads(out.stdout.splitlines()[0])
@@ -373,3 +380,30 @@ def test_erasing_a_case_drops_its_partner_rows(
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert s.scalars(select(PartnerRecord)).all() == []
         assert s.scalars(select(PartnerMark)).all() == []
+
+
+def test_our_file_compared_with_a_copy_marks_every_case(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """Our own export against a file that matches it (the same records under another export
+    id): every consenting case is a match and gets its mark, without a crash."""
+    made, _ = _cases(app, client)
+    ours = tmp_path / "ours.json"
+    secret = _secret_file(tmp_path)
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Ours"
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(ours.read_text())
+    doc["export"] = "00000000-0000-4000-8000-000000000001"
+    benign = tmp_path / "benign.json"
+    benign.write_text(json.dumps(doc))
+    _new_process(app)
+    out = _invoke(app, "partners", "compare", str(ours), str(benign), "--format", "json")
+    assert out.exit_code == 0, out.output
+    counts = json.loads(out.stdout.splitlines()[0])
+    assert counts == {"lists": ["Ours", "Ours (2)"], "patterns": {"11": 1, "10": 0, "01": 0}}
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        marks = s.scalars(select(PartnerMark)).all()
+        assert [str(m.case_id) for m in marks] == [made["consenting"]["id"]]
+        assert marks[0].body is not None and marks[0].body["label"] == "Ours (2)"

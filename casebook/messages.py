@@ -69,6 +69,11 @@ _KNOWN = (
     _l("This account is disabled."),
     _l("This is not a readable CSV file."),
     _l("This is not a readable XLSX workbook."),
+    _l(
+        "This XLSX workbook unpacks to more than 100 MB or is compressed suspiciously well; "
+        "split it into smaller files or save it as CSV."
+    ),
+    _l("This XLSX workbook has too many parts to be a case list."),
     _l("This item was already decided."),
     _l("This line is not valid JSON."),
     _l("This row has more cells than the header."),

@@ -19,6 +19,7 @@ from casebook.cases.attachments import (
     attachment_chunks,
     attachment_downloaded,
     attachment_store,
+    clean_filename,
 )
 from casebook.cases.models import Case
 from casebook.cases.schemas import AssignSchema, EraseSchema, ListQuerySchema, flatten_errors
@@ -244,6 +245,7 @@ def add_attachment(case_id: str) -> Any:
     return jsonify(
         {
             "id": str(attachment.id),
+            "filename": meta.get("filename"),
             "sha256": meta.get("sha256"),
             "size": meta.get("size"),
             "content_type": meta.get("content_type"),
@@ -272,7 +274,8 @@ def download_response(attachment: Any) -> Response:
         yield first
         yield from chunks
 
-    filename = str(meta.get("filename") or "attachment").replace('"', "")
+    # cleaned again: names kept before intake cleaned them may hold controls or bidi overrides
+    filename = clean_filename(str(meta.get("filename") or ""), meta.get("content_type"))
     from urllib.parse import quote
 
     return Response(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from casebook.audit.services import Actor, audit_record
 from casebook.cases.models import Attachment, Case
 from casebook.encrypted import EncryptedValueError, Vault
+from casebook.inputs import clean_text
 from casebook.uploads import EncryptedSpool
 from crypto import DecryptionError, IncrementalStreamEncryptor, StreamDecryptor, associated_data
 
@@ -53,6 +54,43 @@ def sniff(head: bytes) -> str | None:
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         return "audio/mpeg"  # MPEG audio frame without an ID3 tag
     return None
+
+
+EXTENSIONS = {
+    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic", ".heif"),
+    "application/pdf": (".pdf",),
+    "audio/mpeg": (".mp3", ".mpeg", ".mpga"),
+    "audio/ogg": (".ogg", ".oga", ".opus"),
+    "audio/amr": (".amr",),
+    "audio/flac": (".flac",),
+    "audio/wav": (".wav",),
+    "audio/mp4": (".m4a", ".m4b", ".mp4", ".3gp", ".aac"),
+}
+MAX_FILENAME = 200
+
+
+def clean_filename(name: str, content_type: str | None = None) -> str:
+    """The name an attachment is shown and downloaded under. It is the uploader's text: without
+    control or bidi characters (a right-to-left override makes "inv\\u202efdp.exe" display as
+    "invexe.pdf"), without folders, at most 200 characters with the extension kept; and when
+    its extension does not fit the type found in the content, that type's extension is added,
+    so the name saved on disk says what the file is."""
+    text = clean_text(name or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = " ".join(text.split()).strip(" .")
+    stem, dot, ext = text.rpartition(".")
+    if not dot:
+        stem, ext = text, ""
+    suffix = f".{ext}" if dot else ""
+    wanted = EXTENSIONS.get(content_type or "")
+    if wanted and suffix.lower() not in wanted:
+        stem, suffix = text, wanted[0]
+    stem = stem.strip(" .") or "attachment"
+    return stem[: MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
 
 
 def _aad(attachment_id: uuid.UUID) -> bytes:
@@ -109,7 +147,7 @@ def attachment_store(
     session.add(attachment)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     attachment.meta = {
-        "filename": os.path.basename(filename or "attachment")[:200],
+        "filename": clean_filename(filename, kind),
         "content_type": kind,
         "size": enc.size,
         "sha256": sha256,

@@ -16,10 +16,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from casebook.cases.schemas import TESTIMONY
 from casebook.imports.columns import map_headers, row_to_case
 from casebook.inputs import JSONInputError, loads_checked
 
 KINDS = ("csv", "xlsx", "jsonl")
+
+# An XLSX is a zip that openpyxl inflates in memory: a small file can unpack to gigabytes (a zip
+# bomb). Real case lists unpack to a few dozen times their size; these limits are far above them.
+XLSX_MAX_UNPACKED = 100 * 1024 * 1024  # all members together, and any one member
+XLSX_MAX_RATIO = 100  # unpacked / packed, of the whole and of any member over 1 MB
+XLSX_RATIO_FROM = 1024 * 1024
+XLSX_MAX_MEMBERS = 1000
+MAX_CELL = TESTIMONY  # the longest text a case holds; a longer cell is refused with its row
+XLSX_TOO_BIG = (
+    "This XLSX workbook unpacks to more than 100 MB or is compressed suspiciously well; "
+    "split it into smaller files or save it as CSV."
+)
+XLSX_TOO_MANY = "This XLSX workbook has too many parts to be a case list."
 
 
 class ImportFileError(Exception):
@@ -124,6 +138,11 @@ def _table_rows(header: list[Any], rows: Iterator[tuple[int, list[Any]]]) -> Ite
             yield Row(number, problems={"row": ["This row has more cells than the header."]})
             continue
         cells = {c: v for c, v in zip(columns, values, strict=False) if c is not None}
+        long = [c for c, v in cells.items() if isinstance(v, str) and len(v) > MAX_CELL]
+        if long:
+            message = f"Longer than maximum length {MAX_CELL}."  # as the schema says it
+            yield Row(number, problems={c: [message] for c in long})
+            continue
         yield Row(number, cells=cells)
 
 
@@ -163,11 +182,39 @@ def read_csv(data: bytes) -> tuple[Iterator[Row], str]:
     return _table_rows(header, rows()), encoding
 
 
+def check_xlsx_zip(data: bytes) -> None:
+    """Refuse a workbook that would unpack to too much before openpyxl inflates any of it. The
+    sizes are those the zip declares; Python's zip reader stops at the declared size and checks
+    the CRC, so a member that lies about its size fails rather than unpacking more."""
+    import zipfile
+
+    too_big = ImportFileError([XLSX_TOO_BIG])
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError(["This is not a readable XLSX workbook."]) from None
+    if len(members) > XLSX_MAX_MEMBERS:
+        raise ImportFileError([XLSX_TOO_MANY])
+    total = packed = 0
+    for member in members:
+        size, compressed = member.file_size, max(member.compress_size, 1)
+        if size > XLSX_MAX_UNPACKED:
+            raise too_big
+        if size > XLSX_RATIO_FROM and size > XLSX_MAX_RATIO * compressed:
+            raise too_big
+        total += size
+        packed += compressed
+    if total > XLSX_MAX_UNPACKED or (total > XLSX_RATIO_FROM and total > XLSX_MAX_RATIO * packed):
+        raise too_big
+
+
 def read_xlsx(data: bytes) -> Iterator[Row]:
     import zipfile
 
     from openpyxl import load_workbook
 
+    check_xlsx_zip(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
@@ -178,8 +225,15 @@ def read_xlsx(data: bytes) -> Iterator[Row]:
         header = list(next(values))
     except StopIteration:
         raise ImportFileError(["The first sheet is empty."]) from None
-    numbered = ((number, list(row)) for number, row in enumerate(values, start=2))
-    return _table_rows(header, numbered)
+
+    def numbered() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for number, row in enumerate(values, start=2):
+                yield number, list(row)
+        except zipfile.BadZipFile:  # a member unpacking other than it declared (CRC)
+            raise ImportFileError(["This is not a readable XLSX workbook."]) from None
+
+    return _table_rows(header, numbered())
 
 
 def read_jsonl(data: bytes) -> Iterator[Row]:

@@ -26,6 +26,7 @@ from casebook.audit.services import Actor, audit_record
 from casebook.cases.models import Case
 from casebook.db import new_id, utcnow
 from casebook.encrypted import EncryptedValueError, Vault
+from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.partners.compare import DEFAULT_THRESHOLD, link
 from casebook.partners.encoding import FORMAT, MIN_SECRET_BYTES, SCHEMA, VERSION, Encoder
@@ -35,6 +36,14 @@ SCOPE = "partner_matching"
 READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
+MAX_LABEL = 100  # an organisation's name; longer labels are cut
+
+
+def clean_label(value: object) -> str:
+    """A list's label as printed and sealed into lawyers' marks: it comes from another
+    organisation's file, so without control or bidi characters (which could disguise it or
+    break a terminal) and of bounded length."""
+    return " ".join(clean_text(str(value or "")).split())[:MAX_LABEL].strip()
 
 
 class PartnerInputError(Exception):
@@ -114,6 +123,7 @@ def partners_export(
     encoder = Encoder(secret)
     export = PartnerExport(id=new_id(), created_at=utcnow(), fingerprint=encoder.fingerprint)
     session.add(export)
+    label = clean_label(label) or None
     if label:
         export.label = label
     session.flush()
@@ -229,7 +239,7 @@ def load_file(path: Path) -> PartnerFile:
             raise PartnerInputError(f"{where}: record {number} is not {width} bits long")
         raw += clk
     bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
-    label = str(doc.get("label") or "").strip() or path.stem
+    label = clean_label(doc.get("label")) or clean_label(path.stem) or "?"
     export = doc.get("export")
     return PartnerFile(where, label, str(export) if export else None, schema, fp, ids, bits)
 
@@ -318,8 +328,11 @@ def partners_compare(
                 if labels[d] in existing:
                     continue
                 mark = PartnerMark(id=new_id(), case_id=case_id, created_at=utcnow())
-                session.add(mark)
-                mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
+                # Sealing looks up the case's data key; a query that autoflushed the pending
+                # mark would insert it with no body (NOT NULL) whenever the key is not cached.
+                with session.no_autoflush:
+                    session.add(mark)
+                    mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
                 existing.add(labels[d])
                 result.marks_added += 1
     audit_record(

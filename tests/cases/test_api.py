@@ -567,6 +567,35 @@ def test_attachment_round_trip_with_sha256_and_audit(
     assert "case.attachment_add" in actions and "case.attachment_download" in actions
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("inv\u202efdp.exe", "invfdp.exe.pdf"),  # shown as "invexe.pdf", saved as .exe
+        ("..\\..\\x\u0000\u2066y\u0007.pdf", "xy.pdf"),
+        ("تقرير.PDF", "تقرير.PDF"),
+    ],
+)
+def test_attachment_names_lose_controls_bidi_overrides_and_folders(
+    app: Flask, client: FlaskClient, h: dict[str, dict[str, str]], sent: str, kept: str
+) -> None:
+    from urllib.parse import quote
+
+    cid = _create(client, h["documenter"])
+    resp = client.post(
+        f"/api/v1/cases/{cid}/attachments",
+        headers=h["documenter"],
+        data={"file": (io.BytesIO(b"%PDF-1.4 a document"), sent, "application/pdf")},
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["filename"] == kept
+    got = client.get(
+        f"/api/v1/cases/{cid}/attachments/{resp.get_json()['id']}", headers=h["lawyer"]
+    )
+    assert got.status_code == 200
+    assert got.headers["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote(kept)}"
+    assert "%E2%80%AE" not in got.headers["Content-Disposition"]
+
+
 def test_disallowed_type_is_refused_and_leaves_nothing(
     app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
 ) -> None:

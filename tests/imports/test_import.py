@@ -503,3 +503,69 @@ def test_worker_processes_give_the_same_result(app: Flask) -> None:
     result = _import(app, data, skip_invalid=True, workers=2)
     assert (result.imported, result.rejected) == (1198, 2)
     assert _count(app) == 1198
+
+
+def _workbook(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _bomb(cell_chars: int) -> bytes:
+    """A workbook whose cell B2 is `cell_chars` of "a": a few hundred KB on disk at most,
+    because "a" repeated compresses about a thousand-fold."""
+    import zipfile
+
+    sheet = "xl/worksheets/sheet1.xml"
+    source = zipfile.ZipFile(io.BytesIO(_workbook([["first name", "family name"], ["x", "y"]])))
+    head, tail = source.read(sheet).split(b"<t>y</t>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in source.infolist():
+            if info.filename != sheet:
+                bomb.writestr(info.filename, source.read(info.filename))
+        with bomb.open(sheet, "w", force_zip64=True) as xml:
+            xml.write(head + b"<t>")
+            for start in range(0, cell_chars, 1 << 20):
+                xml.write(b"a" * min(1 << 20, cell_chars - start))
+            xml.write(b"</t>" + tail)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("unpacked_mb", [5, 101])
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_unpacked(
+    app: Flask, client: FlaskClient, unpacked_mb: int
+) -> None:
+    """A small workbook that unpacks to far more (too well compressed, or over 100 MB in all)
+    is refused as a whole with one message, quickly, and nothing is stored."""
+    bomb = _bomb(unpacked_mb << 20)
+    assert len(bomb) < 400_000
+    h = bearer(app, make_user(app, "lawyer"))
+    started = time.monotonic()
+    resp = client.post(
+        "/api/v1/imports",
+        headers=h,
+        data={"file": (io.BytesIO(bomb), "list.xlsx"), "dry_run": "1"},
+    )
+    assert time.monotonic() - started < 5
+    assert resp.status_code == 422, resp.get_json()
+    (message,) = resp.get_json()["error"]["fields"]["file"]
+    assert "unpacks to more than 100 MB" in message
+    assert _count(app) == 0
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_an_xlsx_cell_longer_than_any_case_text_is_refused_with_its_row(app: Flask) -> None:
+    """Excel stops at 32,767 characters a cell, but a crafted file need not (openpyxl
+    truncates only what it writes)."""
+    data = _bomb(300_000)
+    result = _import(app, data, "list.xlsx", dry_run=True)
+    long = [(row, column) for row, column, reason in result.problems if "200000" in reason]
+    assert long == [(2, "person.family_name")], result.problems
+    assert not any("a" * 1000 in str(p) for p in result.problems)

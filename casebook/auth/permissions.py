@@ -24,6 +24,7 @@ class Permission(enum.StrEnum):
     LEGAL_NOTES = "legal_notes"
     CASE_PACKET = "case_packet"
     STATS_READ = "stats_read"
+    STATS_RELEASE = "stats_release"  # cut a statistics release (lawyers and admins)
     USERS_MANAGE = "users_manage"
     AUDIT_READ = "audit_read"
     KEYS_MANAGE = "keys_manage"
@@ -46,10 +47,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LEGAL_NOTES,
             P.CASE_PACKET,
             P.STATS_READ,
+            P.STATS_RELEASE,
         }
     ),
     Role.ADVOCATE: frozenset({P.ACCOUNT, P.STATS_READ}),
-    Role.ADMIN: frozenset({P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE}),
+    Role.ADMIN: frozenset(
+        {P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE, P.STATS_RELEASE}
+    ),
 }
 
 

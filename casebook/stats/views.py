@@ -44,7 +44,6 @@ from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
-RELEASE_ROLES = ("lawyer", "admin")
 
 
 class NoReleaseError(Exception):
@@ -161,25 +160,21 @@ def index() -> Any:
         args=request.args,
         label=label,
         dimension_label=dimension_label,
-        can_release=current_user.role in RELEASE_ROLES,
+        can_release=current_user.can(Permission.STATS_RELEASE),
     ), (422 if errors else 200)
 
 
 @bp.get("/releases")
-@requires(Permission.ACCOUNT)
+@requires(Permission.STATS_RELEASE)
 def releases() -> Any:
     """Lawyers and admins cut releases (admins cannot read statistics, only cut them)."""
-    if current_user.role not in RELEASE_ROLES:
-        return error_response(403)
     return render_template("stats/releases.html", releases=release_list(db.session()))
 
 
 @bp.post("/releases")
-@requires(Permission.ACCOUNT)
+@requires(Permission.STATS_RELEASE)
 @recent_auth
 def releases_create() -> Any:
-    if current_user.role not in RELEASE_ROLES:
-        return error_response(403)
     settings = current_app.config["CASEBOOK"]
     try:
         made = release_create(

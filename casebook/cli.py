@@ -230,6 +230,14 @@ def demo_command(case_count: int, seed: int) -> None:
 # -- serve --------------------------------------------------------------------------------------
 
 
+def throttle_warning(settings: Settings, workers: int) -> str | None:
+    """With several workers and no Redis each worker keeps its own limiter buckets (the
+    wrong-code lockout is counted in the database and holds anyway): say so in every mode."""
+    if workers > 1 and not settings.redis_url:
+        return "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker"
+    return None
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
@@ -252,10 +260,9 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     _vault().load()
     require_migrated()
     warn_if_role_controls_audit_log(_db())
-    if _settings().production and not _settings().redis_url:
-        click.echo(
-            "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker", err=True
-        )
+    warning = throttle_warning(_settings(), workers)
+    if warning:
+        click.echo(warning, err=True)
     db = _db()
 
     class Server(BaseApplication):  # type: ignore[misc]

@@ -192,6 +192,56 @@ def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
     return True
 
 
+# Wrong sign-in codes an account may send per window (seconds, most), counted in the database.
+SECOND_FACTOR_WINDOWS = ((60, 5), (3600, 20), (86400, 100))
+# The audit details of a wrong sign-in code (canonical JSON, exactly as stored).
+SECOND_FACTOR_FAILURES = ('{"stage":"second_factor"}', '{"stage":"enrolment"}')
+
+
+@dataclass(frozen=True)
+class SecondFactorClaim:
+    """Wrong codes already recorded for an account: in this pending sign-in, and whether any
+    window of the account's throttle is full."""
+
+    pending: int
+    throttled: bool
+
+
+def second_factor_claim(session: Session, user: User, pending_since: datetime) -> SecondFactorClaim:
+    """Lock the account's row, then count its recorded wrong sign-in codes.
+
+    Called BEFORE a code is checked: the row lock (PostgreSQL) or the write lock every writing
+    request takes (SQLite, BEGIN IMMEDIATE) is held until the request commits the failure it
+    records, so parallel requests, in any worker, each see the failures of the ones before and
+    no more codes are checked than the limits allow. The counts come from the audit log's
+    `login.failure` entries, which every wrong code writes in the same transaction.
+    """
+    from casebook.audit.models import AuditEntry
+
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    now = datetime.now(UTC)
+    longest = max(seconds for seconds, _ in SECOND_FACTOR_WINDOWS)
+    start = (now - timedelta(seconds=longest)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamps = [
+        datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        for at in session.scalars(
+            select(AuditEntry.occurred_at).where(
+                AuditEntry.action == "login.failure",
+                AuditEntry.object_type == "user",
+                AuditEntry.object_id == str(user.id),
+                AuditEntry.details.in_(SECOND_FACTOR_FAILURES),
+                AuditEntry.occurred_at >= start,
+            )
+        )
+    ]
+    throttled = any(
+        sum(1 for at in stamps if at > now - timedelta(seconds=seconds)) >= most
+        for seconds, most in SECOND_FACTOR_WINDOWS
+    )
+    pending = sum(1 for at in stamps if at >= pending_since)
+    return SecondFactorClaim(pending=pending, throttled=throttled)
+
+
 def second_factor_check(session: Session, user: User, code: str) -> str | None:
     """'totp' or 'recovery' when the code is good (and now spent), else None."""
     if user.totp_secret and user.totp_confirmed_at is not None:

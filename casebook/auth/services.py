@@ -309,23 +309,27 @@ def password_change(
     user.password_changed_at = utcnow()
     user.must_change_password = False
     ended = sessions_end_all(session, user.id)
+    revoked = _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,
         "user.password_change",
         object_type="user",
         object_id=user.id,
-        details={"sessions_ended": ended},
+        details={"sessions_ended": ended, "tokens_revoked": revoked},
     )
 
 
-def _tokens_revoke_all(session: Session, user: User) -> None:
-    """A disabled account or a changed role takes every live token of the user with it."""
-    session.execute(
+def _tokens_revoke_all(session: Session, user: User) -> int:
+    """A disabled account, a changed role, a new password or a reset second factor takes every
+    live token of the user with it (a token stolen with the old credentials dies with them).
+    Returns how many were revoked, for the audit entry."""
+    result = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
@@ -472,13 +476,14 @@ def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
     user.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     ended = sessions_end_all(session, user.id)
+    revoked = _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,
         "user.2fa_reset",
         object_type="user",
         object_id=user.id,
-        details={"sessions_ended": ended},
+        details={"sessions_ended": ended, "tokens_revoked": revoked},
     )
 
 

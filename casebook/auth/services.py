@@ -19,6 +19,7 @@ from casebook.auth.passwords import Passwords, password_problems
 from casebook.auth.permissions import Role
 from casebook.db import utcnow
 from casebook.encrypted import Vault
+from casebook.inputs import clean_text
 
 RECOVERY_CODES = 10
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud over a bad line
@@ -96,7 +97,12 @@ def user_create(
     language: str = "ar",
     must_change_password: bool = False,
 ) -> tuple[User, Enrolment]:
-    """Create an account with its second factor ready; the enrolment is shown once."""
+    """Create an account with its second factor ready; the enrolment is shown once.
+
+    The display name is cleaned here, the one path every caller (form, command line, any API)
+    takes: no control characters, bidi overrides or isolates, which would let one account
+    render as another in pages and the role-change approval list."""
+    display_name = clean_text(display_name).strip()
     problems = _check_new_user(session, email, display_name, role, password, language)
     if problems:
         raise AccountError(problems)

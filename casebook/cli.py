@@ -748,13 +748,27 @@ def backup_command(output: str) -> None:
 
 @cli.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def restore_command(file: str) -> None:
+@click.option(
+    "--no-current-ledger",
+    is_flag=True,
+    help="Restore although the instance folder holds no erasures.jsonl (cases erased after "
+    "the backup come back; recorded in the audit log).",
+)
+def restore_command(file: str, no_current_ledger: bool) -> None:
     """Restore an archive into an empty instance holding the same keyring (do not run
-    'casebook init' first on a new machine unless the keyring is already in place)."""
+    'casebook init' first on a new machine unless the keyring is already in place). Copy the
+    current erasures.jsonl into the instance folder first."""
     from casebook.backup import BackupError, backup_restore
 
     try:
-        report = backup_restore(_settings(), _vault(), _db(), Path(file).read_bytes(), Actor.cli())
+        report = backup_restore(
+            _settings(),
+            _vault(),
+            _db(),
+            Path(file).read_bytes(),
+            Actor.cli(),
+            without_current_ledger=no_current_ledger,
+        )
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

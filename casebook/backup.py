@@ -351,10 +351,19 @@ def _sql_without(script: bytes, erased: set[str]) -> tuple[bytes, set[str]]:
 
 
 def backup_restore(
-    settings: Settings, vault: Vault, database: Database, data: bytes, actor: Actor
+    settings: Settings,
+    vault: Vault,
+    database: Database,
+    data: bytes,
+    actor: Actor,
+    *,
+    without_current_ledger: bool = False,
 ) -> RestoreReport:
     """Restore an archive into an empty instance that holds the same keyring; re-apply the
-    erasures of both the archive's ledger and this instance's; check the audit chain."""
+    erasures of both the archive's ledger and this instance's; check the audit chain.
+
+    Cases erased after the backup are only in the current ledger, so an instance folder without
+    one is refused unless the operator says to go on without it (recorded in the audit entry)."""
     from casebook.audit.models import AuditEntry
     from casebook.audit.verify import verify_chain
     from casebook.cases.models import Case
@@ -371,8 +380,15 @@ def backup_restore(
     if not _target_is_empty(database):
         raise BackupError("restore needs an empty instance: this one already has users or cases")
     ledger = settings.instance / "erasures.jsonl"
+    had_ledger = ledger.exists()
+    if not had_ledger and not without_current_ledger:
+        raise BackupError(
+            f"{ledger} does not exist: copy the current erasure ledger (erasures.jsonl from the "
+            "instance folder being replaced, or its off-site copy) there first, or the cases "
+            "erased since the backup come back; --no-current-ledger restores without it"
+        )
     lines = members.get("erasures.jsonl", b"").decode().splitlines()
-    if ledger.exists():
+    if had_ledger:
         lines += ledger.read_text(encoding="utf-8").splitlines()
     unique = list(dict.fromkeys(line for line in lines if line.strip()))
     erased = {uuid.UUID(json.loads(line)["owner_id"]) for line in unique}
@@ -402,7 +418,11 @@ def backup_restore(
             actor,
             "backup.restore",
             object_type="instance",
-            details={"created_at": manifest.get("created_at"), "erasures_reapplied": reapplied},
+            details={
+                "created_at": manifest.get("created_at"),
+                "erasures_reapplied": reapplied,
+                "current_ledger": had_ledger,
+            },
         )
     with database.sessionmaker() as s:
         cases = s.scalar(select(func.count()).select_from(Case)) or 0

@@ -230,6 +230,14 @@ def demo_command(case_count: int, seed: int) -> None:
 # -- serve --------------------------------------------------------------------------------------
 
 
+def throttle_warning(settings: Settings, workers: int) -> str | None:
+    """With several workers and no Redis each worker keeps its own limiter buckets (the
+    wrong-code lockout is counted in the database and holds anyway): say so in every mode."""
+    if workers > 1 and not settings.redis_url:
+        return "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker"
+    return None
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
@@ -252,10 +260,9 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     _vault().load()
     require_migrated()
     warn_if_role_controls_audit_log(_db())
-    if _settings().production and not _settings().redis_url:
-        click.echo(
-            "warning: CASEBOOK_REDIS_URL is not set; login throttling is per worker", err=True
-        )
+    warning = throttle_warning(_settings(), workers)
+    if warning:
+        click.echo(warning, err=True)
     db = _db()
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -741,13 +748,27 @@ def backup_command(output: str) -> None:
 
 @cli.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def restore_command(file: str) -> None:
+@click.option(
+    "--no-current-ledger",
+    is_flag=True,
+    help="Restore although the instance folder holds no erasures.jsonl (cases erased after "
+    "the backup come back; recorded in the audit log).",
+)
+def restore_command(file: str, no_current_ledger: bool) -> None:
     """Restore an archive into an empty instance holding the same keyring (do not run
-    'casebook init' first on a new machine unless the keyring is already in place)."""
+    'casebook init' first on a new machine unless the keyring is already in place). Copy the
+    current erasures.jsonl into the instance folder first."""
     from casebook.backup import BackupError, backup_restore
 
     try:
-        report = backup_restore(_settings(), _vault(), _db(), Path(file).read_bytes(), Actor.cli())
+        report = backup_restore(
+            _settings(),
+            _vault(),
+            _db(),
+            Path(file).read_bytes(),
+            Actor.cli(),
+            without_current_ledger=no_current_ledger,
+        )
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

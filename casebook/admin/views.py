@@ -24,6 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from casebook import db
+from casebook.audit.services import audit_record
 from casebook.auth import totp
 from casebook.auth.forms import EmptyForm, RoleForm, UserCreateForm
 from casebook.auth.guards import fresh_session
@@ -148,6 +149,14 @@ def user_new() -> Any:
 def user_detail(user_id: str) -> Any:
     s = db.session()
     user = user_or_404(s, user_id)
+    audit_record(
+        s,
+        current_actor(),
+        "audit.read",
+        object_type="user",
+        object_id=user.id,
+        details={"view": "user"},
+    )
     return render_template(
         "admin/user_detail.html",
         user=user,

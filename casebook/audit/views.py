@@ -60,6 +60,13 @@ def index() -> Any:
     f = _filter()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     rows, total = audit_page(db.session(), f, page)
+    # Reading the log is itself recorded: the page and the filters (ids and dates, no names).
+    audit_record(
+        db.session(),
+        current_actor(),
+        "audit.read",
+        details={"view": "audit", "page": page, "rows": len(rows), **f.as_details()},
+    )
     return render_template(
         "audit/index.html",
         rows=rows,

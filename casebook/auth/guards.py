@@ -9,7 +9,8 @@ credential for ordinary work. Two stronger guards:
 - `fresh_factor`: erasure and other destructive case actions. A session needs a recent
   re-authentication as before; a token must also carry a current authenticator code of its user
   in the `X-Casebook-OTP` header (401 `second_factor_required` otherwise). The code is spent
-  (a code works once) and wrong codes count against the account's second-factor throttle.
+  (a code works once) and wrong codes count against the token's own throttle (5 a minute, 20
+  an hour), apart from the account's sign-in bucket, so a stolen token cannot lock its owner out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from flask_login import current_user
 
 from casebook import db
 from casebook.audit.services import audit_record
-from casebook.auth.limits import second_factor_allowed, second_factor_failure
+from casebook.auth.limits import token_factor_allowed, token_factor_failure
 from casebook.auth.services import totp_fresh_code
 from casebook.web import current_actor, error_response, recent_auth
 
@@ -76,15 +77,15 @@ def fresh_factor(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("auth_via") != "token":
             return checked(*args, **kwargs)
-        uid = str(current_user.id)
-        if not second_factor_allowed(uid):
+        token_id = str(g.get("token_id"))
+        if not token_factor_allowed(token_id):
             return error_response(429)
         code = request.headers.get(OTP_HEADER, "")[:32]
         s = db.session()
         if code and totp_fresh_code(s, current_user, code):
             return view(*args, **kwargs)
         if code:
-            second_factor_failure(uid)
+            token_factor_failure(token_id)
             audit_record(
                 s,
                 current_actor(),

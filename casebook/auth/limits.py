@@ -24,9 +24,13 @@ ACCOUNT_LIMITS = "5 per minute;20 per hour;100 per day"
 ADDRESS_LIMITS = "30 per minute;300 per hour"
 # Wrong codes one pending sign-in may try before the password must be given again.
 PENDING_ATTEMPTS = 5
-# One bucket per account shared by every route that checks a second factor (sign-in,
-# enrolment, re-authentication, a code sent with a destructive API request).
+# One bucket per account shared by the routes where a person gives a second factor (sign-in,
+# enrolment, re-authentication).
 SECOND_FACTOR_SCOPE = "second-factor"
+# A code sent with a destructive API request counts against that token's own bucket: a stolen
+# token's wrong guesses must not throttle (lock out) its owner's sign-in.
+API_FACTOR_LIMITS = "5 per minute;20 per hour"
+API_FACTOR_SCOPE = "token-second-factor"
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
@@ -73,20 +77,20 @@ def second_factor_limit() -> Callable[[Any], Any]:
     )
 
 
-def second_factor_allowed(user_id: str) -> bool:
-    """Whether the account may try another code now (for checks made outside a decorator)."""
+def token_factor_allowed(token_id: str) -> bool:
+    """Whether a code sent with this API token may be tried now (checked outside a decorator)."""
     if not limiter.enabled:
         return True
-    key = f"acct-2fa:{user_id}"
+    key = f"token-2fa:{token_id}"
     return all(
-        limiter.limiter.test(item, key, SECOND_FACTOR_SCOPE) for item in parse_many(ACCOUNT_LIMITS)
+        limiter.limiter.test(item, key, API_FACTOR_SCOPE) for item in parse_many(API_FACTOR_LIMITS)
     )
 
 
-def second_factor_failure(user_id: str) -> None:
-    """Count a wrong code against the account's shared second-factor bucket."""
+def token_factor_failure(token_id: str) -> None:
+    """Count a wrong code sent with an API token against that token's own bucket."""
     if not limiter.enabled:
         return
-    key = f"acct-2fa:{user_id}"
-    for item in parse_many(ACCOUNT_LIMITS):
-        limiter.limiter.hit(item, key, SECOND_FACTOR_SCOPE)
+    key = f"token-2fa:{token_id}"
+    for item in parse_many(API_FACTOR_LIMITS):
+        limiter.limiter.hit(item, key, API_FACTOR_SCOPE)

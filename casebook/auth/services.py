@@ -19,6 +19,7 @@ from casebook.auth.passwords import Passwords, password_problems
 from casebook.auth.permissions import Role
 from casebook.db import utcnow
 from casebook.encrypted import Vault
+from casebook.inputs import clean_text
 
 RECOVERY_CODES = 10
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud over a bad line
@@ -96,7 +97,12 @@ def user_create(
     language: str = "ar",
     must_change_password: bool = False,
 ) -> tuple[User, Enrolment]:
-    """Create an account with its second factor ready; the enrolment is shown once."""
+    """Create an account with its second factor ready; the enrolment is shown once.
+
+    The display name is cleaned here, the one path every caller (form, command line, any API)
+    takes: no control characters, bidi overrides or isolates, which would let one account
+    render as another in pages and the role-change approval list."""
+    display_name = clean_text(display_name).strip()
     problems = _check_new_user(session, email, display_name, role, password, language)
     if problems:
         raise AccountError(problems)
@@ -192,6 +198,56 @@ def totp_confirm(session: Session, actor: Actor, user: User, code: str) -> bool:
     return True
 
 
+# Wrong sign-in codes an account may send per window (seconds, most), counted in the database.
+SECOND_FACTOR_WINDOWS = ((60, 5), (3600, 20), (86400, 100))
+# The audit details of a wrong sign-in code (canonical JSON, exactly as stored).
+SECOND_FACTOR_FAILURES = ('{"stage":"second_factor"}', '{"stage":"enrolment"}')
+
+
+@dataclass(frozen=True)
+class SecondFactorClaim:
+    """Wrong codes already recorded for an account: in this pending sign-in, and whether any
+    window of the account's throttle is full."""
+
+    pending: int
+    throttled: bool
+
+
+def second_factor_claim(session: Session, user: User, pending_since: datetime) -> SecondFactorClaim:
+    """Lock the account's row, then count its recorded wrong sign-in codes.
+
+    Called BEFORE a code is checked: the row lock (PostgreSQL) or the write lock every writing
+    request takes (SQLite, BEGIN IMMEDIATE) is held until the request commits the failure it
+    records, so parallel requests, in any worker, each see the failures of the ones before and
+    no more codes are checked than the limits allow. The counts come from the audit log's
+    `login.failure` entries, which every wrong code writes in the same transaction.
+    """
+    from casebook.audit.models import AuditEntry
+
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    now = datetime.now(UTC)
+    longest = max(seconds for seconds, _ in SECOND_FACTOR_WINDOWS)
+    start = (now - timedelta(seconds=longest)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamps = [
+        datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        for at in session.scalars(
+            select(AuditEntry.occurred_at).where(
+                AuditEntry.action == "login.failure",
+                AuditEntry.object_type == "user",
+                AuditEntry.object_id == str(user.id),
+                AuditEntry.details.in_(SECOND_FACTOR_FAILURES),
+                AuditEntry.occurred_at >= start,
+            )
+        )
+    ]
+    throttled = any(
+        sum(1 for at in stamps if at > now - timedelta(seconds=seconds)) >= most
+        for seconds, most in SECOND_FACTOR_WINDOWS
+    )
+    pending = sum(1 for at in stamps if at >= pending_since)
+    return SecondFactorClaim(pending=pending, throttled=throttled)
+
+
 def second_factor_check(session: Session, user: User, code: str) -> str | None:
     """'totp' or 'recovery' when the code is good (and now spent), else None."""
     if user.totp_secret and user.totp_confirmed_at is not None:
@@ -259,23 +315,27 @@ def password_change(
     user.password_changed_at = utcnow()
     user.must_change_password = False
     ended = sessions_end_all(session, user.id)
+    revoked = _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,
         "user.password_change",
         object_type="user",
         object_id=user.id,
-        details={"sessions_ended": ended},
+        details={"sessions_ended": ended, "tokens_revoked": revoked},
     )
 
 
-def _tokens_revoke_all(session: Session, user: User) -> None:
-    """A disabled account or a changed role takes every live token of the user with it."""
-    session.execute(
+def _tokens_revoke_all(session: Session, user: User) -> int:
+    """A disabled account, a changed role, a new password or a reset second factor takes every
+    live token of the user with it (a token stolen with the old credentials dies with them).
+    Returns how many were revoked, for the audit entry."""
+    result = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
@@ -422,13 +482,14 @@ def user_2fa_reset(session: Session, actor: Actor, user: User) -> None:
     user.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     ended = sessions_end_all(session, user.id)
+    revoked = _tokens_revoke_all(session, user)
     audit_record(
         session,
         actor,
         "user.2fa_reset",
         object_type="user",
         object_id=user.id,
-        details={"sessions_ended": ended},
+        details={"sessions_ended": ended, "tokens_revoked": revoked},
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -51,6 +52,7 @@ from casebook.auth.services import (
     password_change,
     recovery_codes_replace,
     second_factor_check,
+    second_factor_claim,
     sessions_end_all,
     token_issue,
     token_revoke,
@@ -136,21 +138,51 @@ def _pending_user() -> User | None:
     return user
 
 
-def _wrong_code(user: User, template: str, error: str, **context: Any) -> Any:
-    """Count a wrong code against this pending sign-in; after PENDING_ATTEMPTS the pending
-    sign-in is dropped and the password must be given again. Every wrong code also counts
-    against the account's own second-factor throttle (see limits), so repeated lockouts
-    throttle the account."""
-    failures = int(session.get("pending_failures", 0)) + 1
-    if failures < PENDING_ATTEMPTS:
-        session["pending_failures"] = failures
-        return _refuse(template, error=error, **context)
+def _end_pending() -> Any:
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    flash(_("Too many wrong codes. Sign in with your password again."))
+    response = redirect(url_for(".login"))
+    response.casebook_failed = True  # type: ignore[attr-defined]  # read by the limiter
+    return response
+
+
+def _claim_attempt(user: User) -> Any | None:
+    """Claim an attempt before a code is checked: the account's wrong codes are counted in the
+    database under its row lock (see `second_factor_claim`), so parallel requests and other
+    workers cannot all pass the check together. Returns a refusal, or None to go on."""
+    since = datetime.fromtimestamp(float(session.get("pending_at", 0)), UTC)
+    claim = second_factor_claim(db.session(), user, since)
+    if claim.pending >= PENDING_ATTEMPTS:
+        return _end_pending()  # this pending sign-in is already locked
+    if claim.throttled:
+        abort(429)
+    g.second_factor_pending = claim.pending
+    return None
+
+
+def _wrong_code(user: User, stage: str, template: str, error: str, **context: Any) -> Any:
+    """Record a wrong code against this pending sign-in (in the database, with the attempt
+    claimed under the account's lock); the PENDING_ATTEMPTS-th drops the pending sign-in and
+    the password must be given again. Every wrong code also counts against the account's own
+    second-factor throttle, so repeated lockouts throttle the account."""
+    s = db.session()
     audit_record(
-        db.session(),
+        s,
+        Actor.anonymous(),
+        "login.failure",
+        object_type="user",
+        object_id=user.id,
+        outcome="failure",
+        details={"stage": stage},
+    )
+    failures = int(g.get("second_factor_pending", 0)) + 1
+    if failures < PENDING_ATTEMPTS:
+        return _refuse(template, error=error, **context)
+    audit_record(
+        s,
         Actor.anonymous(),
         "login.locked",
         object_type="user",
@@ -158,10 +190,7 @@ def _wrong_code(user: User, template: str, error: str, **context: Any) -> Any:
         outcome="failure",
         details={"attempts": failures},
     )
-    flash(_("Too many wrong codes. Sign in with your password again."))
-    response = redirect(url_for(".login"))
-    response.casebook_failed = True  # type: ignore[attr-defined]  # read by the limiter
-    return response
+    return _end_pending()
 
 
 def _complete_login(user: User, factor: str, next_url: str | None) -> Any:
@@ -203,21 +232,16 @@ def verify() -> Any:
         form.next.data = safe_next(request.args.get("next"))
         return render_template("auth/verify.html", form=form)
     s = db.session()
+    refused = _claim_attempt(user)
+    if refused is not None:
+        return refused
     factor = (
         second_factor_check(s, user, form.code.data or "") if form.validate_on_submit() else None
     )
     if factor is None:
-        audit_record(
-            s,
-            Actor.anonymous(),
-            "login.failure",
-            object_type="user",
-            object_id=user.id,
-            outcome="failure",
-            details={"stage": "second_factor"},
-        )
         return _wrong_code(
             user,
+            "second_factor",
             "auth/verify.html",
             _("That code is not right, or it was already used."),
             form=form,
@@ -247,9 +271,13 @@ def enrol() -> Any:
         form.next.data = safe_next(request.args.get("next"))
         return render_template("auth/enrol.html", **context)
     actor = Actor.user(str(user.id), user.role)
+    refused = _claim_attempt(user)
+    if refused is not None:
+        return refused
     if not (form.validate_on_submit() and totp_confirm(s, actor, user, form.code.data or "")):
         return _wrong_code(
             user,
+            "enrolment",
             "auth/enrol.html",
             _("That code is not right. Check the time on your phone and try the next code."),
             **context,

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from casebook import create_app
+from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor
 from casebook.audit.verify import verify_chain
 from casebook.backup import BackupError, backup_create, backup_restore
@@ -114,6 +115,7 @@ def test_backup_restores_into_an_empty_instance_identically(
         restored.extensions["casebook.db"],
         archive,
         Actor.cli(),
+        without_current_ledger=True,  # nothing was ever erased: there is no ledger to copy
     )
     assert (report.cases, report.attachments) == (3, 1)
     # same tokens work: the users table came back too
@@ -251,6 +253,9 @@ def test_cli_backup_and_restore(
     assert done.returncode == 0, done.stderr
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     done = run(empty_target, "restore", str(out))
+    assert done.returncode != 0 and "copy the current erasure ledger" in done.stderr
+    assert "--no-current-ledger" in done.stderr and "Traceback" not in done.stderr
+    done = run(empty_target, "restore", "--no-current-ledger", str(out))
     assert done.returncode == 0, done.stderr
     assert "3 cases" in done.stdout and "audit chain intact" in done.stdout
     assert run(empty_target, "audit", "verify").returncode == 0
@@ -322,3 +327,34 @@ def test_restore_never_writes_an_erased_cases_keys_ciphertext_or_files(
         )
     assert inserted == {"case_keys": 2, "attachments": 0}
     engine.dispose()
+
+
+def test_restore_without_the_current_ledger_is_refused_unless_asked(
+    app: Flask, client: FlaskClient, settings: Settings, empty_target: Settings
+) -> None:
+    """A case erased after the backup is only in the current ledger: restoring into a folder
+    without it would bring the case back, so it is refused, and going on anyway is audited."""
+    _populate(app, client)
+    archive = backup_create(
+        settings, app.extensions["casebook.vault"], app.extensions["casebook.db"], Actor.cli()
+    )
+    restored = create_app(empty_target)
+    restored.extensions["casebook.vault"].load()
+    args = (
+        empty_target,
+        restored.extensions["casebook.vault"],
+        restored.extensions["casebook.db"],
+        archive,
+        Actor.cli(),
+    )
+    with pytest.raises(BackupError, match="copy the current erasure ledger"):
+        backup_restore(*args)
+    # refused before anything is written
+    assert not (empty_target.instance / "erasures.jsonl").exists()
+    assert not (empty_target.instance / "attachments").exists()
+    report = backup_restore(*args, without_current_ledger=True)
+    assert report.cases == 3
+    with restored.extensions["casebook.db"].sessionmaker() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "backup.restore")).one()
+    assert '"current_ledger":false' in entry.details
+    restored.extensions["casebook.db"].dispose()

@@ -182,4 +182,4 @@ def test_role_changes_stand_out_in_the_audit_viewer(app: Flask, client: FlaskCli
     login(client, first)
     _ask(client, target, "lawyer")
     html = client.get("/admin/audit/?action=user.role").get_data(as_text=True)
-    assert re.search(r'<tr class="notice"><td>\d+</td>', html)
+    assert re.search(r'<tr class="notice"><td class="num"><bdi dir="ltr">\d+</bdi></td>', html)

@@ -122,18 +122,20 @@ def test_stats_csv() -> None:
     from casebook.stats.views import _csv
 
     release = Release(
+        number=1,
+        released_at="2026-01-01",
         dimensions=("facility",),
+        grouped=False,
         k=11,
-        epsilon=None,
         verified_only=False,
         rows=[FORMULA, "+1"],
         cols=[""],
+        members={},
         values=[[12], [None]],
         row_totals=[12, None],
         col_totals=[12],
         total=12,
         method="-suppressed",
-        extracted_at="2026-01-01T00:00:00",
     )
     text = _csv(release)
     assert "'" + FORMULA in _cells(text)

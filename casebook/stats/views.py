@@ -61,7 +61,8 @@ def _release(export_format: str) -> Release:
     if second and second not in by.split(","):
         by = f"{by},{second}"
     number_arg = request.args.get("release", "").strip()
-    number = int(number_arg) if number_arg.isdigit() else None
+    # a release number fits the database's integer: a longer one is a bad request, not a 500
+    number = int(number_arg) if number_arg.isdigit() and len(number_arg) <= 9 else None
     if number_arg and number is None:
         raise StatsInputError({"release": [_("A release is given by its number.")]})
     session = db.session()

@@ -335,9 +335,14 @@ def test_kill_9_during_an_import_leaves_nothing_half_written(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    time.sleep(4.0)  # well into the run (20,000 rows take several seconds)
-    assert proc.poll() is None, "the import ended before it could be interrupted"
+    # Wait for the run's worker processes to appear (the import is then validating rows, well
+    # before anything can be stored), however slow the host: a fixed pause failed under load.
+    deadline = time.monotonic() + 120
     workers = _children(proc.pid)
+    while not workers and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        workers = _children(proc.pid)
+    assert proc.poll() is None, "the import ended before it could be interrupted"
     assert workers, "a file this size is validated in worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -501,3 +501,11 @@ def test_cli_table_of_a_release(app: Flask, released: list[dict]) -> None:  # ty
     assert listed.exit_code == 0 and listed.output.startswith("1\t")
     refused = runner.invoke(cli, ["stats", "--by", "sex", "--epsilon", "1"])
     assert refused.exit_code != 0 and "epsilon" in refused.output
+
+
+def test_a_release_number_too_long_for_the_database_is_a_bad_request(
+    client: FlaskClient, advocate_h: dict[str, str]
+) -> None:
+    resp = client.get("/api/v1/stats?by=sex&release=99999999999999999999", headers=advocate_h)
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["fields"]["release"]

@@ -181,31 +181,32 @@ OBJECT_LABELS = {
 KEK_STATES = {"primary": _l("current"), "active": _l("readable"), "retired": _l("retired")}
 
 
-def kek_state(code: Any) -> str:
-    label = KEK_STATES.get(str(code or ""))
+def _label(labels: dict[str, Any], code: Any) -> str:
+    """A code's words in the page's language; a code without words yet shows itself."""
+    label = labels.get(str(code or ""))
     return str(label) if label is not None else str(code or "")
+
+
+def kek_state(code: Any) -> str:
+    return _label(KEK_STATES, code)
 
 
 def object_label(code: Any) -> str:
-    label = OBJECT_LABELS.get(str(code or ""))
-    return str(label) if label is not None else str(code or "")
+    return _label(OBJECT_LABELS, code)
 
 
 def role_label(code: Any) -> str:
     """A role for people ("Lawyer", "محامٍ"), never its code."""
-    label = ROLE_LABELS.get(str(code or ""))
-    return str(label) if label is not None else str(code or "")
+    return _label(ROLE_LABELS, code)
 
 
 def action_words(code: Any) -> str:
     """An audit action in words; an action without words yet shows its code."""
-    label = ACTION_LABELS.get(str(code or ""))
-    return str(label) if label is not None else str(code or "")
+    return _label(ACTION_LABELS, code)
 
 
 def outcome_label(code: Any) -> str:
-    label = OUTCOME_LABELS.get(str(code or ""))
-    return str(label) if label is not None else str(code or "")
+    return _label(OUTCOME_LABELS, code)
 
 
 def details_items(details: Any) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from casebook.auth.permissions import Role
@@ -53,7 +54,7 @@ class EmptyForm(FlaskForm):  # type: ignore[misc]
     """A form with only its CSRF token, for buttons (sign out, disable, revoke)."""
 
 
-ROLE_CHOICES = [(r.value, ROLE_LABELS.get(r.value, r.value)) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, ROLE_LABELS.get(r.value, r.value)) for r in Role]
 
 
 class UserCreateForm(FlaskForm):  # type: ignore[misc]
@@ -62,7 +63,9 @@ class UserCreateForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(_l("Email"), validators=[Length(max=254)])
     display_name = StringField(_l("Name"), validators=[Length(max=500)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
-    language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("en", "English")])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice("ar", "العربية"), SelectChoice("en", "English")]
+    )
 
 
 class RoleForm(FlaskForm):  # type: ignore[misc]

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from casebook.audit.models import AuditEntry
-from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
+from casebook.cases.models import Attachment, Case, CaseIndex  # not a test class
+from casebook.cases.models import Testimony as CaseTestimony
 from casebook.keys.models import CaseKey
 from tests.conftest import UserFixture, bearer, fresh_code, make_user, minimal_case
 
@@ -195,9 +196,9 @@ def test_testimony_is_added_and_kept_encrypted(
         headers=h["documenter"],
     )
     assert resp.status_code == 201
-    assert _count(app, Testimony) == 2
+    assert _count(app, CaseTestimony) == 2
     with app.extensions["casebook.db"].sessionmaker() as s:
-        blobs = s.scalars(select(Testimony.body_enc)).all()
+        blobs = s.scalars(select(CaseTestimony.body_enc)).all()
     assert all("شهادة".encode() not in b for b in blobs)
 
 
@@ -509,7 +510,7 @@ def test_erase_needs_the_reference_and_leaves_only_a_tombstone(
         assert case is not None and case.reference == created["reference"]
         assert case.erased_at is not None and case.record_enc is None and case.facets_enc is None
         assert s.get(CaseKey, case.id) is None
-        assert s.scalar(select(func.count()).select_from(Testimony)) == 0
+        assert s.scalar(select(func.count()).select_from(CaseTestimony)) == 0
         assert s.scalar(select(func.count()).select_from(Attachment)) == 0
         assert s.scalar(select(func.count()).where(CaseIndex.case_id == case.id)) == 0
     settings = app.config["CASEBOOK"]

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor
 from casebook.audit.verify import verify_chain
-from casebook.cases.models import Case, CaseIndex, Testimony
+from casebook.cases.models import Case, CaseIndex  # not a test class
+from casebook.cases.models import Testimony as CaseTestimony
 from casebook.cases.services import CaseInputError, case_create_many
 from casebook.keys.models import CaseKey
 from tests.conftest import minimal_case
@@ -19,7 +20,7 @@ def _counts(app: Flask) -> tuple[int, ...]:
     with app.extensions["casebook.db"].sessionmaker() as s:
         return tuple(
             int(s.scalar(select(func.count()).select_from(m)) or 0)
-            for m in (Case, CaseKey, CaseIndex, Testimony, AuditEntry)
+            for m in (Case, CaseKey, CaseIndex, CaseTestimony, AuditEntry)
         )
 
 

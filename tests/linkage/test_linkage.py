@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor
-from casebook.cases.models import Case, Testimony
+from casebook.cases.models import Case  # not a test class
+from casebook.cases.models import Testimony as CaseTestimony
 from casebook.config import Settings
 from casebook.linkage.features import person_features
 from casebook.linkage.model import _table, private_duckdb, score_pairs
@@ -227,7 +228,10 @@ def test_merge_keeps_everything_with_provenance(
     assert other["verification"] == "duplicate" and other["duplicate_of"] == kept["id"]
     assert other["testimonies"] == [] and other["attachments"] == []
     with db.sessionmaker() as s:
-        assert s.scalar(select(func.count()).where(Testimony.case_id == uuid.UUID(kept["id"]))) == 2
+        assert (
+            s.scalar(select(func.count()).where(CaseTestimony.case_id == uuid.UUID(kept["id"])))
+            == 2
+        )
         actions = [e.action for e in s.scalars(select(AuditEntry))]
     assert "case.merge" in actions and "linkage.decide" in actions
     again = client.post(

@@ -57,6 +57,14 @@ class Equation:
     positive: bool  # every coefficient is +1 (a cell): rhs 0 means every atom is 0
 
 
+class UnprotectableError(Exception):
+    """No pattern passes the audit at this k (the grand total stays published)."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__(f"no suppression pattern protects every small cell at k={k}")
+        self.k = k
+
+
 class LinkedSystem:
     """Atoms, linking equations and cells of one release (see the module docstring)."""
 
@@ -357,9 +365,12 @@ def protect(
     k: int,
     start: Iterable[Key] = (),
     only: set[Key] | None = None,
+    strict: bool = False,
 ) -> set[Key]:
     """The hidden cells: primary (1..k-1), then complementary ones until the audit passes.
-    `start` is a pattern to keep (a larger k never shows what the release hides)."""
+    `start` is a pattern to keep (a larger k never shows what the release hides). `strict`
+    raises UnprotectableError when hiding everything that may be hidden still fails the audit
+    (the grand total is always shown, so a small caseload cannot be protected at a large k)."""
 
     def candidate(c: Cell, last_resort: bool = False) -> bool:
         return (
@@ -400,6 +411,8 @@ def protect(
             pool = system.cells.values() if only is None else [system.cells[x] for x in only]
             more = {c.key for c in pool if candidate(c, True)}
             if not more:
+                if strict:
+                    raise UnprotectableError(k)
                 return hidden
             hidden |= more
 

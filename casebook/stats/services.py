@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
 from casebook.encrypted import Vault, seal_json
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
+from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import (
     BASE,
     COUNTED_STATES,
@@ -26,7 +28,7 @@ from casebook.stats.queries import (
     BaseCounts,
     count_base,
 )
-from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release, protect_table
+from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
 from crypto import associated_data
 
 MIN_K = 5
@@ -299,28 +301,58 @@ def _stored(
 def _table_for(
     session: Session, vault: Vault, release: StatsRelease, table: Table, k: int
 ) -> dict[str, dict[str, Any]]:
-    """Both scopes of a table at k: stored, or (a larger k) computed once and stored."""
+    """Both scopes of a table at k: stored, or (a larger k) the whole release protected at k.
+
+    A larger k is protected jointly, never table by table: the first request for it computes
+    one pattern over every table of the release (the same audit as the cut, starting from the
+    release's own pattern) and stores every table at that k, so all tables at one k are cut
+    from one pattern and cannot be combined to narrow what another hides."""
     name = ",".join(table)
     found = {s: _stored(session, release, k, name, s) for s in ("all", "verified")}
     if all(found.values()):
         return {s: d for s, d in found.items() if d is not None}
     exact = _open(vault, release, "exact_enc")
     system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
-    hidden = protect_table(system, table, k, set(exact["hidden"]))
-    out = {}
-    for scope in ("all", "verified"):
-        doc = system.render(table, scope, hidden)
-        out[scope] = doc
-        session.add(
-            StatsReleaseTable(
-                release_id=release.id,
-                k=k,
-                name=name,
-                scope=scope,
-                payload=json.dumps(doc, ensure_ascii=False),
+    try:
+        hidden = protect_release(system, k, start=set(exact["hidden"]), strict=True)
+    except UnprotectableError:
+        raise StatsInputError(
+            {
+                "k": [
+                    f"This release cannot be protected at k={k}: even with every other number "
+                    "hidden, its total would narrow a small number below k. Ask for a "
+                    "smaller k."
+                ]
+            }
+        ) from None
+    out = {scope: system.render(table, scope, hidden) for scope in ("all", "verified")}
+    try:
+        with session.begin_nested():  # a request computing the same k at once: keep theirs
+            # rows a release stored table by table at this k (before joint protection) go:
+            # every table at one k comes from one pattern
+            session.execute(
+                delete(StatsReleaseTable).where(
+                    StatsReleaseTable.release_id == release.id, StatsReleaseTable.k == k
+                )
             )
-        )
-    session.flush()
+            for each in all_tables():
+                for scope in ("all", "verified"):
+                    doc = out[scope] if each == table else system.render(each, scope, hidden)
+                    session.add(
+                        StatsReleaseTable(
+                            release_id=release.id,
+                            k=k,
+                            name=",".join(each),
+                            scope=scope,
+                            payload=json.dumps(doc, ensure_ascii=False),
+                        )
+                    )
+            session.flush()
+    except IntegrityError:
+        found = {s: _stored(session, release, k, name, s) for s in ("all", "verified")}
+        if not all(found.values()):
+            raise
+        return {s: d for s, d in found.items() if d is not None}
     return out
 
 

@@ -227,10 +227,13 @@ class ReleaseSystem(LinkedSystem):
         }
 
 
-def protect_release(system: ReleaseSystem, k: int) -> set[Key]:
+def protect_release(
+    system: ReleaseSystem, k: int, start: Iterable[Key] = (), strict: bool = False
+) -> set[Key]:
     """Every table's family protected in turn, sharing one hidden set, until a round adds
-    nothing (families share only margins and totals, which are published)."""
-    hidden: set[Key] = set()
+    nothing (families share only margins and totals, which are published). `start` is a
+    pattern to keep: a larger k starts from the release's own pattern and never shows less."""
+    hidden: set[Key] = set(start)
     order = [("arrest_month",)] + [t for t in all_tables() if t != ("arrest_month",)]
     while True:
         before = len(hidden)
@@ -240,12 +243,4 @@ def protect_release(system: ReleaseSystem, k: int) -> set[Key]:
             break
     # the families share only published margins, unless one had to be hidden: the audit of
     # the whole release decides
-    return protect(system, k, start=hidden)
-
-
-def protect_table(
-    system: ReleaseSystem, table: Table, k: int, release_hidden: set[Key]
-) -> set[Key]:
-    """A larger k for one table: the release's pattern is kept and more is hidden, audited at
-    the larger k against what this table's family shows."""
-    return protect(system, k, start=release_hidden, only=system.family(table))
+    return protect(system, k, start=hidden, strict=strict)

@@ -143,7 +143,11 @@ def test_k_below_the_release_is_refused_and_a_larger_k_only_hides_more(
     assert low.status_code == 422 and "k" in low.get_json()["error"]["fields"]
     base = _get(client, advocate_h, "by=governorate,sex")
     for k in (12, 15, 20):
-        wider = _get(client, advocate_h, f"by=governorate,sex&k={k}")
+        resp = client.get(f"/api/v1/stats?by=governorate,sex&k={k}", headers=advocate_h)
+        if resp.status_code == 422:  # 40 cases with their total shown: not protectable at k
+            assert "cannot be protected" in resp.get_json()["error"]["fields"]["k"][0]
+            continue
+        wider = resp.get_json()
         for a, b in zip(base["cells"], wider["cells"], strict=True):
             assert b["count"] is None or b["count"] == a["count"]  # never shows what k hid
             assert b["count"] is None or b["count"] == 0 or b["count"] >= k
@@ -509,3 +513,148 @@ def test_a_release_number_too_long_for_the_database_is_a_bad_request(
     resp = client.get("/api/v1/stats?by=sex&release=99999999999999999999", headers=advocate_h)
     assert resp.status_code == 422
     assert resp.get_json()["error"]["fields"]["release"]
+
+
+def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
+    """An attacker over every table it was given (all and verified; fine, grouped, two-way):
+    each hidden cell's, and each derived unverified cell's, LP interval, by cell key."""
+    index: dict[tuple, int] = {}  # type: ignore[type-arg]
+
+    def var(name: tuple) -> int:  # type: ignore[type-arg]
+        return index.setdefault(name, len(index))
+
+    flags = {"all": "vu", "verified": "v"}
+    fine = {
+        d["dimensions"][0]: [c[d["dimensions"][0]] for c in d["cells"]]
+        for d in docs
+        if len(d["dimensions"]) == 1 and not d["grouped"]
+    }
+    eqs: list[tuple[dict[int, int], int]] = []
+    for f in "vu":
+        for d, cats in fine.items():
+            eqs.append(({**{var(("1", f, d, c)): 1 for c in cats}, var(("T", f)): -1}, 0))
+        for y in fine["arrest_year"]:
+            ms = [m for m in fine["arrest_month"] if (m[:4] == y if y.isdigit() else m == y)]
+            parts = {var(("1", f, "arrest_month", m)): 1 for m in ms}
+            eqs.append(({**parts, var(("1", f, "arrest_year", y)): -1}, 0))
+    cells: dict[tuple, tuple[dict[int, int], int | None]] = {}  # type: ignore[type-arg]
+
+    def add(key: tuple, coefs: dict[int, int], value: int | None) -> None:  # type: ignore[type-arg]
+        if key not in cells or cells[key][1] is None:
+            cells[key] = (coefs, value)
+
+    for doc in docs:
+        dims, scope = doc["dimensions"], "verified" if doc["verified_only"] else "all"
+        groups = doc.get("groups", {})
+
+        def mem(d: str, code: str, groups: dict = groups) -> list[str]:  # type: ignore[type-arg]
+            return groups.get(d, {}).get(code, [code])  # type: ignore[no-any-return]
+
+        add((scope, "total"), {var(("T", f)): 1 for f in flags[scope]}, doc["total"])
+        if len(dims) == 1:
+            d = dims[0]
+            for c in doc["cells"]:
+                ms = mem(d, c[d]) if doc["grouped"] else [c[d]]
+                one = {var(("1", f, d, m)): 1 for f in flags[scope] for m in ms}
+                add((scope, d, tuple(sorted(ms))), one, c["count"])
+            continue
+        a, b = dims
+        ga = [m["value"] for m in doc["margins"][a]]
+        gb = [m["value"] for m in doc["margins"][b]]
+        for f in "vu":
+            for ca in ga:
+                row = {var(("2", f, a, ca, b, cb)): 1 for cb in gb}
+                eqs.append(({**row, **{var(("1", f, a, m)): -1 for m in mem(a, ca)}}, 0))
+            for cb in gb:
+                col = {var(("2", f, a, ca, b, cb)): 1 for ca in ga}
+                eqs.append(({**col, **{var(("1", f, b, m)): -1 for m in mem(b, cb)}}, 0))
+        for c in doc["cells"]:
+            two = {var(("2", f, a, c[a], b, c[b])): 1 for f in flags[scope]}
+            add((scope, a, c[a], b, c[b]), two, c["count"])
+        for d in (a, b):
+            for m in doc["margins"][d]:
+                ms = mem(d, m["value"])
+                one = {var(("1", f, d, x)): 1 for f in flags[scope] for x in ms}
+                add((scope, d, tuple(sorted(ms))), one, m["count"])
+    n = len(index)
+    published = [(co, v) for co, v in cells.values() if v is not None]
+    a_eq = np.zeros((len(eqs) + len(published), n))
+    b_eq = np.zeros(len(eqs) + len(published))
+    for i, (co, rhs) in enumerate([*eqs, *published]):
+        for j, c in co.items():
+            a_eq[i, j] = c
+        b_eq[i] = rhs
+    hidden = [(key, co) for key, (co, v) in cells.items() if v is None]
+    a_ub = np.zeros((len(hidden), n))
+    for i, (_, co) in enumerate(hidden):
+        for j in co:
+            a_ub[i, j] = -1
+    targets = list(hidden)
+    for key, (co, v) in cells.items():  # unverified = all - verified, wherever either is hidden
+        other = cells.get(("verified", *key[1:])) if key[0] == "all" else None
+        if other is not None and (v is None or other[1] is None):
+            targets.append((("unverified", *key[1:]), {j: 1 for j in co if j not in other[0]}))
+    out = {}
+    for key, co in targets:
+        c = np.zeros(n)
+        for j in co:
+            c[j] = 1
+        kw = {
+            "A_ub": a_ub if len(hidden) else None,
+            "b_ub": -np.ones(len(hidden)) if len(hidden) else None,
+            "A_eq": a_eq,
+            "b_eq": b_eq,
+            "bounds": (0, None),
+            "method": "highs",
+        }
+        lo, hi = linprog(c, **kw), linprog(-c, **kw)
+        assert lo.status == 0, "the published tables must be consistent"
+        out[key] = (float(lo.fun), -float(hi.fun) if hi.status == 0 else math.inf)
+    return out
+
+
+def test_a_larger_k_is_protected_jointly_across_every_table_of_the_release(
+    app: Flask,
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    """At a larger k the attacker takes every table of the release at that k, both scopes: no
+    cell of 1..k-1 (all, verified, or unverified) is narrowed below k. A k no pattern can
+    protect (the total is always shown) is refused whole, never served half-protected."""
+    from casebook.stats.services import _open, latest_release
+    from casebook.stats.tables import all_tables
+
+    with app.extensions["casebook.db"].sessionmaker() as s:  # the operator's truth
+        exact = _open(app.extensions["casebook.vault"], latest_release(s), "exact_enc")["counts"]
+
+    def truth(key: tuple) -> int:  # type: ignore[type-arg]
+        fl = {"all": "vu", "verified": "v", "unverified": "u"}[key[0]]
+        if key[1] == "total":
+            return sum(exact["total"].get(f, 0) for f in fl)
+        if len(key) == 3:
+            return sum(exact["one_way"].get(f"{f}|{key[1]}|{m}", 0) for f in fl for m in key[2])
+        _, a, ca, b, cb = key
+        return sum(exact["two_way"].get(f"{f}|{a}|{ca}|{b}|{cb}", 0) for f in fl)
+
+    attacked = 0
+    for k in (14, 20):
+        refused = client.get(f"/api/v1/stats?by=perpetrator,facility&k={k}", headers=advocate_h)
+        if refused.status_code == 422:
+            assert "cannot be protected" in refused.get_json()["error"]["fields"]["k"][0]
+            assert client.get(f"/api/v1/stats?by=sex&k={k}", headers=advocate_h).status_code == 422
+            continue
+        docs = []
+        for table in all_tables():
+            by = table[0] if table[-1] == "grouped" else ",".join(table)
+            extra = "&grouped=1" if table[-1] == "grouped" else ""
+            for verified in ("", "&verified=1"):
+                docs.append(_get(client, advocate_h, f"by={by}{extra}{verified}&k={k}"))
+        checked = 0
+        for key, (lo, hi) in _attack_release(docs).items():
+            if 0 < truth(key) < k:
+                assert hi - lo >= k - 1e-6, (k, key, truth(key), lo, hi)
+                checked += 1
+        assert checked > 20
+        attacked += 1
+    assert attacked

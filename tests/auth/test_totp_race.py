@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from casebook.audit.models import AuditEntry
-from casebook.auth import totp
+from casebook.auth import views as auth_views
 from tests.conftest import csrf_token, make_user
 
 
@@ -29,20 +29,20 @@ def test_two_simultaneous_sign_ins_with_one_code_let_one_in(
     tokens = [csrf_token(c, "/login/verify") for c in clients]
     code = user.code()
 
-    # The hook: both requests have checked the code against the stored last step before
-    # either records its use (the window the race needs). SQLite serialises writing requests
-    # from BEGIN IMMEDIATE, so there the second request cannot read before the first commits.
+    # The hook: both requests reach the second-factor claim (the account's row lock, then the
+    # code check and the conditional step update) at the same moment, so the lock and the
+    # update are what decide the winner. SQLite serialises writing requests from BEGIN
+    # IMMEDIATE, so there the second request cannot start before the first commits.
     racing = app.extensions["casebook.db"].engine.dialect.name == "postgresql"
     barrier = threading.Barrier(2)
-    real = totp.match_step
+    real = auth_views.second_factor_claim
 
-    def both_checked_first(*args: Any, **kwargs: Any) -> int | None:
-        step = real(*args, **kwargs)
+    def both_arrive_together(*args: Any, **kwargs: Any) -> Any:
         if racing:
             barrier.wait(timeout=30)
-        return step
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(totp, "match_step", both_checked_first)
+    monkeypatch.setattr(auth_views, "second_factor_claim", both_arrive_together)
     results: list[tuple[int, str]] = []
 
     def attempt(c: FlaskClient, token: str) -> None:

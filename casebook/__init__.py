@@ -246,6 +246,9 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return  # a cross-site page cannot set this header; the token itself is checked
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "casebook_device", False):
+            return  # a field device: the token in the path is the credential (field/api.py)
         if is_api() and not current_user.is_authenticated:
             # Neither a session nor a token: there is nothing for a forged request to ride on,
             # and the caller is told what is missing (401 from @requires), not "csrf_failed".
@@ -262,6 +265,8 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.cases.api import bp as cases_api
     from casebook.cases.views import bp as cases_bp
     from casebook.estimate.api import api as estimate_api
+    from casebook.field.api import bp as field_device_bp
+    from casebook.field.views import bp as field_bp
     from casebook.home import bp as home_bp
     from casebook.imports.views import api as imports_api
     from casebook.imports.views import bp as imports_bp
@@ -293,5 +298,7 @@ def _register_blueprints(app: Flask) -> None:
         stats_bp,
         stats_api,
         estimate_api,
+        field_bp,
+        field_device_bp,
     ):
         app.register_blueprint(bp)

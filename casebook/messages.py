@@ -97,6 +97,21 @@ _KNOWN = (
         "A stored record could not be decrypted. The failure has been "
         "recorded for the administrator."
     ),
+    _l("Give the device a name of 1 to 100 characters."),
+    _l("This submission is no longer in the inbox."),
+    _l("The submission is not well-formed XML."),
+    _l("This server accepts only encrypted submissions. Download the form again."),
+    _l("The submission's manifest is incomplete."),
+    _l("The submission's instance ID is too long."),
+    _l("This server does not serve that form."),
+    _l("A different submission with this instance ID was already received."),
+    _l("This submission was sent in parts, which this server does not accept."),
+    _l("The submission is missing some of its files."),
+    _l("The submission was encrypted for another key. Download the form again."),
+    _l("The submission arrived damaged. Send it again."),
+    _l("The submission was altered or damaged on the way. Send it again."),
+    _l("The submission's files do not belong together."),
+    _l("Sent with an older version of the form."),
 )
 CATALOGUE: dict[str, Any] = {str(m._args[0]): m for m in _KNOWN}
 CATALOGUE["Missing data for required field."] = _l("This field is required.")

@@ -10,6 +10,7 @@ from casebook.cases.models import (
     CaseIndex,
     Testimony,
 )
+from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.linkage.models import MatchCandidate, MatchList
@@ -26,6 +27,9 @@ __all__ = [
     "CaseIndex",
     "CaseKey",
     "DpRelease",
+    "FieldDevice",
+    "FieldKey",
+    "FieldSubmission",
     "ImportFingerprint",
     "ImportRun",
     "KeyErasure",

@@ -160,6 +160,16 @@ ACTION_LABELS = {
     "user.role_change_request": _l("Role change requested"),
     "user.role_change_approve": _l("Role change approved"),
     "user.role_change_reject": _l("Role change rejected"),
+    "field.device_create": _l("Field device added"),
+    "field.device_revoke": _l("Field device revoked"),
+    "field.key_create": _l("Field form key pair created"),
+    "field.submission_receive": _l("Field submission received"),
+    "field.submission_save": _l("Field submission saved as a case"),
+    "field.submission_discard": _l("Field submission discarded"),
+    "field_device.access_denied": _l("Refused: field device not available to this account"),
+    "field_submission.access_denied": _l(
+        "Refused: field submission not available to this account"
+    ),
 }
 
 
@@ -175,6 +185,9 @@ OBJECT_LABELS = {
     "linkage": _l("Duplicate search"),
     "match_candidate": _l("Possible duplicate"),
     "match_list": _l("Outside list"),
+    "field_device": _l("Field device"),
+    "field_key": _l("Field form key pair"),
+    "field_submission": _l("Field submission"),
 }
 
 

@@ -156,12 +156,14 @@ def enforce_declared_permissions(app: Flask) -> None:
         endpoint
         for endpoint, view in app.view_functions.items()
         if not (
-            getattr(view, "casebook_permission", None) or getattr(view, "casebook_public", False)
+            getattr(view, "casebook_permission", None)
+            or getattr(view, "casebook_public", False)
+            or getattr(view, "casebook_device", False)  # a field device's token (field/api.py)
         )
     ]
     if undeclared:
         raise RuntimeError(
-            "these endpoints declare no permission (use @requires or @public): "
+            "these endpoints declare no permission (use @requires, @public or @device_only): "
             + ", ".join(sorted(undeclared))
         )
 

@@ -28,12 +28,15 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users_manage"
     AUDIT_READ = "audit_read"
     KEYS_MANAGE = "keys_manage"
+    FIELD_DEVICES = "field_devices"  # field devices (ODK Collect, Tella) and the field inbox
 
 
 P = Permission
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DOCUMENTER: frozenset({P.ACCOUNT, P.CASE_CREATE, P.CASE_READ, P.CASE_EDIT, P.SOURCE_READ}),
+    Role.DOCUMENTER: frozenset(
+        {P.ACCOUNT, P.CASE_CREATE, P.CASE_READ, P.CASE_EDIT, P.SOURCE_READ, P.FIELD_DEVICES}
+    ),
     Role.LAWYER: frozenset(
         {
             P.ACCOUNT,
@@ -48,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CASE_PACKET,
             P.STATS_READ,
             P.STATS_RELEASE,
+            P.FIELD_DEVICES,
         }
     ),
     Role.ADVOCATE: frozenset({P.ACCOUNT, P.STATS_READ}),

@@ -45,8 +45,10 @@ def test_policy_table_matches_design() -> None:
 
 def test_every_endpoint_declares_a_permission_or_public(app: Flask) -> None:
     for endpoint, view in app.view_functions.items():
-        assert getattr(view, "casebook_permission", None) or getattr(
-            view, "casebook_public", False
+        assert (
+            getattr(view, "casebook_permission", None)
+            or getattr(view, "casebook_public", False)
+            or getattr(view, "casebook_device", False)
         ), endpoint
 
 
@@ -73,7 +75,13 @@ def test_anonymous_reaches_only_public_endpoints(app: Flask, client: FlaskClient
         if method != "GET":
             continue  # writes are covered by the CSRF test (refused before any permission)
         resp = client.open(path, method=method)
-        if permission is None:
+        if getattr(app.view_functions[endpoint], "casebook_device", False):
+            # a field device's endpoint: the path's token is the credential, and a token that
+            # names no live device is refused in OpenRosa's form
+            assert resp.status_code == 401, endpoint
+            assert "OpenRosaResponse" in resp.get_data(as_text=True), endpoint
+            assert resp.headers["X-OpenRosa-Version"] == "1.0", endpoint
+        elif permission is None:
             assert resp.status_code in (200, 302, 404), endpoint
         elif path.startswith("/api/"):
             assert resp.status_code == 401, endpoint
@@ -90,6 +98,11 @@ def test_role_matrix(
     login(client, users[role])
     checked = 0
     for endpoint, method, path, permission in _requests(app):
+        if getattr(app.view_functions[endpoint], "casebook_device", False):
+            # no role opens a device's endpoint: a signed-in session is not its credential
+            resp = client.open(path, method=method, data={})
+            assert resp.status_code == 401, (role, endpoint, resp.status_code)
+            continue
         if permission is None or endpoint == "auth.logout":
             continue
         resp = client.open(path, method=method, data={})

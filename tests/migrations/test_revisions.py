@@ -352,3 +352,22 @@ def test_revision_0012d_adds_dedupe_runs_and_the_sealed_merge(empty_url: str) ->
     assert "linkage_runs" not in inspector.get_table_names()
     assert "merged_into" not in {c["name"] for c in inspector.get_columns("cases")}
     engine.dispose()
+
+
+def test_revision_0015o_adds_and_removes_the_field_tables(empty_url: str) -> None:
+    """0015o adds field devices (token hashes unique), the form's key pairs and the inbox
+    (instance hashes unique); downgrading to 0012d removes all three and keeps the cases."""
+    field_tables = {"field_devices", "field_keys", "field_submissions"}
+    upgrade(empty_url, "0015o")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert field_tables <= set(inspector.get_table_names())
+    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("field_submissions")}
+    assert ("instance_hash",) in unique
+    engine.dispose()
+    downgrade(empty_url, "0012d")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert not field_tables & set(inspector.get_table_names())
+    assert "cases" in inspector.get_table_names()
+    engine.dispose()

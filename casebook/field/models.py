@@ -1,0 +1,75 @@
+"""Field devices, the instance's RSA key pairs for encrypted forms, and inbox submissions.
+
+A device is a bearer credential: only a keyed hash of its token is stored. The RSA private key
+is sealed under a data key of its own in `case_keys` (wrapped by the KEK, rewrapped by `keys
+rewrap` like every data key). A submission's content is sealed under its own data key too, so
+discarding or saving it destroys that key and the ciphertext left behind is noise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from casebook.db import Base, UTCDateTime, new_id, utcnow
+from casebook.encrypted import Sealed
+
+
+class FieldDevice(Base):
+    __tablename__ = "field_devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    label_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    label = Sealed[str]("label_enc", key="system")
+
+
+class FieldKey(Base):
+    """An RSA key pair of the encrypted form. The newest one is served; older ones stay to
+    read what phones encrypted with them."""
+
+    __tablename__ = "field_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    public_key: Mapped[str] = mapped_column(Text)  # base64 DER, as the form carries it
+    private_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    private = Sealed[str]("private_enc", owner="id")  # base64 PKCS#8 DER
+
+
+class FieldSubmission(Base):
+    """One received instance. `instance_hash` (keyed hash of the instanceID) makes a resent
+    submission idempotent; `state` is inbox, saved or discarded."""
+
+    __tablename__ = "field_submissions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("field_devices.id", ondelete="SET NULL"), nullable=True
+    )
+    instance_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(12), default="inbox", index=True)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), nullable=True
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    body = Sealed[dict[str, Any]]("body_enc", owner="id")

@@ -1,0 +1,683 @@
+"""Writes of field collection: devices, the form's key pair, received submissions, and the
+inbox's save and discard. Each flushes and writes its audit entry; none commits.
+
+A submission is decrypted in memory as it arrives: media parts stream from the request's
+encrypted spool through AES-CFB into casebook's own attachment encryption (under the
+submission's data key), and the submission XML never leaves memory. Nothing readable is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element  # noqa: S405 - types only; parsing is defusedxml's
+
+from defusedxml import ElementTree as SafeXML
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.auth.models import User
+from casebook.cases.attachments import attachment_store, sniff
+from casebook.cases.models import Case
+from casebook.cases.services import _shred_attachments, case_validate
+from casebook.db import after_commit, utcnow
+from casebook.encrypted import EncryptedValueError, Vault
+from casebook.field import xlsform
+from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
+from casebook.inputs import clean_text
+from casebook.keys.services import data_key_destroy
+from casebook.uploads import EncryptedSpool
+from crypto import DecryptionError, IncrementalStreamEncryptor, StreamDecryptor, associated_data
+from crypto import odk
+
+DEVICE_TOKEN_PREFIX = "cbf_"
+ENCRYPTED_NS = "http://www.opendatakit.org/xforms/encrypted"
+OPENROSA_NS = "http://openrosa.org/xforms"
+SCALAR_PERSON = (
+    "first_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "mother_name",
+    "latin_name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "nationality",
+    "national_id",
+    "occupation",
+    "civil_status",
+    "address",
+    "description",
+)
+
+
+class FieldInputError(Exception):
+    """A form post refused whole; `fields` maps a field to its messages."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(f"{len(fields)} fields need attention")
+        self.fields = fields
+
+
+class SubmissionRefused(Exception):
+    """A submission the server will not take: `status` and `reason` (a code for the audit
+    log) with a sentence for the person holding the phone."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def _vault(session: Session) -> Vault:
+    vault = session.info["vault"]
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def _field_dir(attachments_dir: Path) -> Path:
+    return attachments_dir / "field"
+
+
+# -- devices -------------------------------------------------------------------------------------
+
+
+def device_token_hash(session: Session, raw: str) -> str:
+    return _vault(session).keyed_hash("field-device", raw)
+
+
+def device_create(
+    session: Session, actor: Actor, owner: User, label: str
+) -> tuple[FieldDevice, str]:
+    """A device credential for `owner` (the raw token is returned once, never stored)."""
+    label = clean_text(label or "").strip()
+    if not label or len(label) > 100:
+        raise FieldInputError({"label": ["Give the device a name of 1 to 100 characters."]})
+    if owner.disabled:
+        raise FieldInputError({"label": ["This account is disabled."]})
+    field_key_current(session, actor)
+    raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    device = FieldDevice(id=uuid.uuid4(), owner_id=owner.id, token_hash=device_token_hash(session, raw))
+    session.add(device)
+    device.label = label
+    session.flush()
+    audit_record(
+        session, actor, "field.device_create", object_type="field_device", object_id=device.id
+    )
+    return device, raw
+
+
+def device_revoke(session: Session, actor: Actor, device: FieldDevice) -> None:
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+    session.flush()
+    audit_record(
+        session, actor, "field.device_revoke", object_type="field_device", object_id=device.id
+    )
+
+
+def device_lookup(session: Session, raw: str) -> tuple[FieldDevice, User] | None:
+    """The live device a token stands for and its owner (unrevoked, owner enabled)."""
+    if not raw.startswith(DEVICE_TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    found = session.execute(
+        select(FieldDevice, User)
+        .join(User, User.id == FieldDevice.owner_id)
+        .where(FieldDevice.token_hash == device_token_hash(session, raw))
+    ).first()
+    if found is None:
+        return None
+    device, user = found
+    if device.revoked_at is not None or user.disabled:
+        return None
+    now = datetime.now(UTC)
+    if device.last_used_at is None or (now - device.last_used_at).total_seconds() > 300:
+        device.last_used_at = now
+    return device, user
+
+
+# -- the form's key pair -------------------------------------------------------------------------
+
+
+def field_key_current(session: Session, actor: Actor) -> FieldKey:
+    """The newest key pair, made (and audited) the first time a form needs one."""
+    key = session.scalars(
+        select(FieldKey).order_by(FieldKey.created_at.desc(), FieldKey.id).limit(1)
+    ).first()
+    if key is not None:
+        return key
+    return field_key_create(session, actor)
+
+
+def field_key_create(session: Session, actor: Actor) -> FieldKey:
+    """A new RSA key pair: the form served from now on carries its public key (a new form
+    version); the older private keys stay to read what phones encrypted before."""
+    private_der, public_b64 = odk.generate_key_pair()
+    key = FieldKey(id=uuid.uuid4(), public_key=public_b64)
+    _vault(session).create_data_key(session, key.id)
+    session.add(key)
+    key.private = base64.b64encode(private_der).decode("ascii")
+    session.flush()
+    audit_record(session, actor, "field.key_create", object_type="field_key", object_id=key.id)
+    return key
+
+
+def _key_serial(session: Session, key: FieldKey) -> int:
+    return len(
+        session.scalars(select(FieldKey.id).where(FieldKey.created_at <= key.created_at)).all()
+    )
+
+
+def current_form(session: Session, actor: Actor) -> xlsform.BuiltForm:
+    key = field_key_current(session, actor)
+    return _built(xlsform.form_version(_key_serial(session, key)), key.public_key)
+
+
+_FORMS: dict[tuple[str, str], xlsform.BuiltForm] = {}
+
+
+def _built(version: str, public_key: str) -> xlsform.BuiltForm:
+    """pyxform runs once per form version and key (about a tenth of a second)."""
+    cache_key = (version, public_key)
+    form = _FORMS.get(cache_key)
+    if form is None:
+        form = xlsform.build(version, public_key)
+        _FORMS.clear()
+        _FORMS[cache_key] = form
+    return form
+
+
+# -- receiving -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    status: int  # 201 stored, 202 already received
+    submission: FieldSubmission
+
+
+@dataclass
+class _Manifest:
+    form_id: str
+    version: str | None
+    encrypted_key: str
+    instance_id: str
+    media: list[str]
+    xml_file: str
+    signature: str
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _refuse(reason: str, message: str, status: int = 400) -> SubmissionRefused:
+    return SubmissionRefused(status, reason, message)
+
+
+def _parse_xml(raw: bytes) -> Element:
+    try:
+        root: Element = SafeXML.fromstring(raw)
+    except Exception:  # defusedxml's refusals and expat's errors alike
+        raise _refuse("xml", "The submission is not well-formed XML.") from None
+    return root
+
+
+def _manifest(raw: bytes) -> _Manifest:
+    root = _parse_xml(raw)
+    if (
+        root.tag != f"{{{ENCRYPTED_NS}}}data"
+        or (root.get("encrypted") or "").lower() != "yes"
+    ):
+        raise _refuse(
+            "unencrypted",
+            "This server accepts only encrypted submissions. Download the form again.",
+        )
+
+    def text(name: str, ns: str = ENCRYPTED_NS) -> str:
+        node = root.find(f".//{{{ns}}}{name}")
+        return (node.text or "").strip() if node is not None else ""
+
+    media = [
+        (node.text or "").strip() for node in root.iterfind(f"{{{ENCRYPTED_NS}}}media/{{{ENCRYPTED_NS}}}file")
+    ]
+    manifest = _Manifest(
+        form_id=root.get("id") or "",
+        version=root.get("version") or None,
+        encrypted_key=text("base64EncryptedKey"),
+        instance_id=text("instanceID", OPENROSA_NS),
+        media=[m for m in media if m],
+        xml_file=text("encryptedXmlFile"),
+        signature=text("base64EncryptedElementSignature"),
+    )
+    if not (manifest.encrypted_key and manifest.instance_id and manifest.xml_file
+            and manifest.signature):
+        raise _refuse("manifest", "The submission's manifest is incomplete.")
+    if len(manifest.instance_id) > 200:
+        raise _refuse("manifest", "The submission's instance ID is too long.")
+    names = [*manifest.media, manifest.xml_file]
+    if len(set(names)) != len(names) or any(not n.endswith(".enc") for n in names):
+        raise _refuse("manifest", "The submission's manifest is incomplete.")
+    return manifest
+
+
+def _private_keys(session: Session) -> list[bytes]:
+    keys = session.scalars(select(FieldKey).order_by(FieldKey.created_at.desc())).all()
+    return [base64.b64decode(k.private or "") for k in keys]
+
+
+def _media_aad(media_id: str) -> bytes:
+    return associated_data("field_media", "blob", media_id, 1)
+
+
+def submission_receive(
+    session: Session,
+    device: FieldDevice,
+    manifest_xml: bytes,
+    parts: dict[str, EncryptedSpool],
+    attachments_dir: Path,
+    *,
+    incomplete: bool = False,
+) -> Received:
+    """Decrypt, check and keep one submission in the device owner's inbox, or refuse it with
+    SubmissionRefused (nothing kept). A resent submission (same instance, same content) is
+    answered 202 and stores nothing."""
+    vault = _vault(session)
+    actor = Actor(label=f"device:{device.id}", user_id=str(device.owner_id), role=None)
+    manifest = _manifest(manifest_xml)
+    if manifest.form_id != xlsform.FORM_ID:
+        raise _refuse("form", "This server does not serve that form.", 404)
+    instance_hash = vault.keyed_hash("field-instance", manifest.instance_id)
+    content_hash = vault.keyed_hash(
+        "field-content", manifest.encrypted_key + "\n" + manifest.signature
+    )
+    existing = session.scalars(
+        select(FieldSubmission).where(FieldSubmission.instance_hash == instance_hash)
+    ).first()
+    if existing is not None:
+        if existing.content_hash != content_hash or existing.owner_id != device.owner_id:
+            raise _refuse(
+                "conflict",
+                "A different submission with this instance ID was already received.",
+                409,
+            )
+        audit_record(
+            session,
+            actor,
+            "field.submission_receive",
+            object_type="field_submission",
+            object_id=existing.id,
+            details={"device": str(device.id), "duplicate": True},
+        )
+        return Received(202, existing)
+    if incomplete:
+        raise _refuse(
+            "split",
+            "This submission was sent in parts, which this server does not accept.",
+            413,
+        )
+    missing = [n for n in [*manifest.media, manifest.xml_file] if n not in parts]
+    if missing:
+        raise _refuse("missing_part", "The submission is missing some of its files.")
+
+    symmetric: bytes | None = None
+    private_used: bytes | None = None
+    for private in _private_keys(session):
+        try:
+            symmetric = odk.unwrap_symmetric_key(private, manifest.encrypted_key)
+        except DecryptionError:
+            continue
+        private_used = private
+        break
+    if symmetric is None or private_used is None:
+        raise _refuse(
+            "wrong_key",
+            "The submission was encrypted for another key. Download the form again.",
+        )
+
+    submission_id = uuid.uuid4()
+    ivs = odk.file_ivs(manifest.instance_id, symmetric)
+    field_dir = _field_dir(attachments_dir)
+    written: list[uuid.UUID] = []
+    media_meta: list[dict[str, Any]] = []
+    digests: list[tuple[str, str]] = []
+    problems: dict[str, list[str]] = {}
+    try:
+        vault.create_data_key(session, submission_id)
+        stream_key = vault.attachment_key(session, submission_id)
+        for name in manifest.media:
+            media_id = uuid.uuid4()
+            written.append(media_id)
+            meta = _store_media(symmetric, next(ivs), stream_key, parts[name], field_dir, media_id)
+            plain_name = name.removesuffix(".enc")
+            digests.append((plain_name, meta.pop("md5")))
+            meta.update(id=str(media_id), name=plain_name)
+            media_meta.append(meta)
+        xml_part = b"".join(parts[manifest.xml_file].chunks())
+        try:
+            plain_xml, xml_md5 = odk.decrypt_file(symmetric, next(ivs), xml_part)
+        except DecryptionError:
+            raise _refuse("damaged", "The submission arrived damaged. Send it again.") from None
+        lines = odk.signature_lines(
+            manifest.form_id,
+            manifest.version,
+            manifest.encrypted_key,
+            manifest.instance_id,
+            digests,
+            xml_md5,
+        )
+        if not odk.signature_matches(private_used, manifest.signature, lines):
+            raise _refuse(
+                "signature", "The submission was altered or damaged on the way. Send it again."
+            )
+        root = _parse_xml(plain_xml)
+        inner_id = _find_text(root, "instanceID")
+        if inner_id != manifest.instance_id or _local(root.tag) != "data" and not root.get(
+            "id"
+        ):
+            raise _refuse("signature", "The submission's files do not belong together.")
+        data, media_names = case_from_instance(root)
+        for meta in media_meta:
+            if meta["name"] not in media_names:
+                meta["unused"] = True
+            if meta.get("content_type") is None:
+                problems.setdefault("attachments", []).append(
+                    "Only images, PDF documents and audio recordings can be attached."
+                )
+        _clean, case_problems = case_validate(data)
+        problems.update(case_problems)
+    except SubmissionRefused:
+        _discard_files(field_dir, written)
+        raise
+    except DecryptionError:
+        _discard_files(field_dir, written)
+        raise _refuse("damaged", "The submission arrived damaged. Send it again.") from None
+    except BaseException:
+        _discard_files(field_dir, written)
+        raise
+    current = current_form(session, actor)
+    note = None
+    if manifest.version != current.version:
+        note = "Sent with an older version of the form."
+    submission = FieldSubmission(
+        id=submission_id,
+        owner_id=device.owner_id,
+        device_id=device.id,
+        instance_hash=instance_hash,
+        content_hash=content_hash,
+        state="inbox",
+    )
+    session.add(submission)
+    submission.body = {
+        "data": data,
+        "problems": problems,
+        "note": note,
+        "form_version": manifest.version,
+        "media": media_meta,
+    }
+    session.flush()
+    # Should the request fail after this point, the files stay encrypted under a data key that
+    # was never committed: noise, like any file whose key is gone.
+    audit_record(
+        session,
+        actor,
+        "field.submission_receive",
+        object_type="field_submission",
+        object_id=submission.id,
+        details={
+            "device": str(device.id),
+            "media": len(media_meta),
+            "problems": len(problems),
+            "older_version": note is not None,
+        },
+    )
+    return Received(201, submission)
+
+
+def _store_media(
+    symmetric: bytes,
+    iv: bytes,
+    stream_key: bytes,
+    spool: EncryptedSpool,
+    field_dir: Path,
+    media_id: uuid.UUID,
+) -> dict[str, Any]:
+    """Decrypt one media part chunk by chunk straight into casebook's attachment encryption
+    (the plaintext exists only in memory, a chunk at a time)."""
+    field_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = field_dir / f"{media_id}.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        enc = IncrementalStreamEncryptor(stream_key, 1, _media_aad(str(media_id)), out)
+        cfb = odk.CfbFileDecryptor(symmetric, iv)
+        for chunk in spool.chunks():
+            enc.update(cfb.update(chunk))
+        enc.update(cfb.finalize())
+        sha256 = enc.finalize()
+        out.flush()
+        os.fsync(out.fileno())
+    return {
+        "md5": cfb.md5_hex,
+        "sha256": sha256,
+        "size": enc.size,
+        "content_type": sniff(enc.head),
+    }
+
+
+def _discard_files(field_dir: Path, ids: Iterable[uuid.UUID]) -> None:
+    _shred_attachments(field_dir, list(ids))
+
+
+def _find_text(root: Element, name: str) -> str:
+    for node in root.iter():
+        if _local(node.tag) == name and len(node) == 0:
+            return (node.text or "").strip()
+    return ""
+
+
+def _scalar(root: Element, name: str, repeats: set[str]) -> str:
+    """The first leaf named `name` outside the repeats."""
+
+    def walk(node: Element) -> Iterator[Element]:
+        for child in node:
+            if _local(child.tag) in repeats:
+                continue
+            yield child
+            yield from walk(child)
+
+    for node in walk(root):
+        if _local(node.tag) == name and len(node) == 0:
+            return (node.text or "").strip()
+    return ""
+
+
+def case_from_instance(root: Element) -> tuple[dict[str, Any], set[str]]:
+    """The field form's answers as a case object (design.md §3) and the media file names the
+    answers refer to. Blank answers are left out; the case schema judges the rest."""
+    repeats = {"arrest", "photo"}
+
+    def get(name: str) -> str:
+        return _scalar(root, name, repeats)
+
+    def compact(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if v not in ("", None, [], {})}
+
+    person = compact({name: get(name) for name in SCALAR_PERSON})
+    arrests = []
+    for node in root.iter():
+        if _local(node.tag) != "arrest":
+            continue
+        values = {_local(c.tag): (c.text or "").strip() for c in node}
+        row = compact(
+            {
+                "date": values.get("arrest_date", ""),
+                "governorate": values.get("arrest_governorate", ""),
+                "place": values.get("arrest_place", ""),
+                "perpetrator": values.get("arrest_perpetrator", ""),
+                "unit": values.get("arrest_unit", ""),
+                "circumstances": values.get("arrest_circumstances", ""),
+            }
+        )
+        if row:
+            arrests.append(row)
+    consent_date = get("consent_date")
+    consent = {}
+    for term in _consent_scopes():
+        answer = get(f"consent_{term}")
+        if answer in ("yes", "no"):
+            consent[term] = {"granted": answer == "yes", "date": consent_date}
+    data: dict[str, Any] = {"person": person, "arrests": arrests, "consent": consent}
+    status = compact(
+        {"status": get("status"), "date": get("status_date"), "source": get("status_source")}
+    )
+    if status:
+        data["status"] = [status]
+    source = compact(
+        {
+            "name": get("source_name"),
+            "relationship": get("source_relationship"),
+            "contact": get("source_contact"),
+        }
+    )
+    confidential = get("source_confidential")
+    source["confidential"] = confidential != "no"
+    data["source"] = source
+    testimony = get("testimony")
+    if testimony:
+        data["testimonies"] = [
+            compact(
+                {
+                    "text": testimony,
+                    "date": consent_date,
+                    "language": get("testimony_language") or "ar",
+                }
+            )
+        ]
+    media = {get("audio_file")} | {
+        _find_text(node, "photo_file") for node in root.iter() if _local(node.tag) == "photo"
+    }
+    return data, {m for m in media if m}
+
+
+def _consent_scopes() -> list[str]:
+    from casebook import vocab
+
+    return [t.code for t in vocab.CONSENT_SCOPES.terms]
+
+
+# -- the inbox -----------------------------------------------------------------------------------
+
+
+def _close(
+    session: Session,
+    actor: Actor,
+    submission: FieldSubmission,
+    state: str,
+    attachments_dir: Path,
+    ledger: Path | None,
+) -> None:
+    """Close a submission: its data key is destroyed (its ciphertext becomes noise) and its
+    media files are overwritten once the change has committed."""
+    body = submission.body or {}
+    media_ids = [uuid.UUID(m["id"]) for m in body.get("media", [])]
+    submission.state = state
+    submission.closed_at = utcnow()
+    submission.body_enc = None
+    session.flush()
+    data_key_destroy(session, actor, _vault(session), submission.id, ledger)
+    field_dir = _field_dir(attachments_dir)
+    after_commit(session, lambda: _discard_files(field_dir, media_ids))
+
+
+def submission_discard(
+    session: Session,
+    actor: Actor,
+    submission: FieldSubmission,
+    attachments_dir: Path,
+    ledger: Path | None,
+) -> None:
+    if submission.state != "inbox":
+        raise FieldInputError({"submission": ["This submission is no longer in the inbox."]})
+    _close(session, actor, submission, "discarded", attachments_dir, ledger)
+    audit_record(
+        session,
+        actor,
+        "field.submission_discard",
+        object_type="field_submission",
+        object_id=submission.id,
+    )
+
+
+def media_chunks(
+    session: Session, submission: FieldSubmission, media: dict[str, Any], attachments_dir: Path
+) -> Iterator[bytes]:
+    key = _vault(session).attachment_key(session, submission.id)
+    path = _field_dir(attachments_dir) / f"{media['id']}.bin"
+    try:
+        with path.open("rb") as fh:
+            yield from StreamDecryptor(key, _media_aad(media["id"])).decrypt(fh)
+    except (DecryptionError, OSError):
+        raise EncryptedValueError("field_media", "blob", str(media["id"])) from None
+
+
+def submission_to_case(
+    session: Session,
+    actor: Actor,
+    submission: FieldSubmission,
+    case: Case,
+    attachments_dir: Path,
+    ledger: Path | None,
+    limit: int,
+    spool_dir: Path,
+    created_by: uuid.UUID | None,
+) -> int:
+    """After the documenter saved the case: its media become the case's attachments
+    (re-encrypted under the case's key, custody starting at intake) and the submission is
+    closed. Returns how many attachments were kept."""
+    if submission.state != "inbox":
+        raise FieldInputError({"submission": ["This submission is no longer in the inbox."]})
+    body = submission.body or {}
+    kept = 0
+    for media in body.get("media", []):
+        if media.get("content_type") is None:
+            continue
+        spool = EncryptedSpool(spool_dir)
+        try:
+            for chunk in media_chunks(session, submission, media, attachments_dir):
+                spool.write(chunk)
+            stored = attachment_store(
+                session,
+                actor,
+                case,
+                spool,
+                media.get("name") or "attachment",
+                attachments_dir,
+                limit,
+                created_by,
+            )
+        finally:
+            spool.close()
+        if not isinstance(stored, str):
+            kept += 1
+    submission.case_id = case.id
+    _close(session, actor, submission, "saved", attachments_dir, ledger)
+    audit_record(
+        session,
+        actor,
+        "field.submission_save",
+        object_type="field_submission",
+        object_id=submission.id,
+        details={"case": str(case.id), "attachments": kept},
+    )
+    return kept
+

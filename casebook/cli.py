@@ -1128,3 +1128,29 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             f"{files[0]} is not an export of this casebook: counts only, no case marked",
             err=True,
         )
+
+
+# -- field collection -------------------------------------------------------------------------
+
+
+@cli.group("field")
+def field_group() -> None:
+    """Field collection with ODK Collect, KoboCollect and Tella."""
+
+
+@field_group.command("form")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--xform", is_flag=True, help="Write the XForm phones download, not the workbook.")
+def field_form_command(output: str, xform: bool) -> None:
+    """Write the field form as an XLSForm workbook (or, with --xform, as the XForm served to
+    phones), with the current version and public key (made, and audited, if there is none)."""
+    from casebook.field import xlsform
+    from casebook.field.services import current_form, field_key_current
+
+    require_migrated()
+    with _session() as s, s.begin():
+        form = current_form(s, Actor.cli())
+        key = field_key_current(s, Actor.cli())
+        data = form.xml if xform else xlsform.workbook(form.version, key.public_key)
+    Path(output).write_bytes(data)
+    click.echo(f"form {form.form_id} version {form.version} written to {output}", err=True)

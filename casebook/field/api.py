@@ -22,7 +22,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.field import xlsform
-from casebook.field.services import SubmissionRefused, current_form, device_lookup, submission_receive
+from casebook.field.services import (
+    SubmissionError,
+    current_form,
+    device_lookup,
+    submission_receive,
+)
 from casebook.messages import localise_message
 from casebook.uploads import EncryptedSpool
 
@@ -63,11 +68,11 @@ def device_only(view: F) -> F:
     def wrapped(*args: Any, token: str, **kwargs: Any) -> Any:
         found = device_lookup(db.session(), token)
         if found is None:
-            resp = openrosa_response(
-                401, _("This device is not (or no longer) allowed to send forms here."),
+            return openrosa_response(
+                401,
+                _("This device is not (or no longer) allowed to send forms here."),
                 nature="error",
             )
-            return resp
         g.field_device, g.field_owner = found
         return view(*args, **kwargs)
 
@@ -143,7 +148,7 @@ def submission() -> Any:
             Path(settings.instance) / "attachments",
             incomplete=(form.get("*isIncomplete*") or "").lower() == "yes",
         )
-    except SubmissionRefused as exc:
+    except SubmissionError as exc:
         return _refused(exc.status, exc.reason, localise_message(exc.message))
     if received.status == 202:
         return openrosa_response(202, _("This submission was already received."))
@@ -153,7 +158,7 @@ def submission() -> Any:
 def _too_large() -> str:
     from casebook.ui import upload_limit
 
-    return _("The submission is too large: up to %(limit)s can be sent.", limit=upload_limit())
+    return str(_("The submission is too large: up to %(limit)s can be sent.", limit=upload_limit()))
 
 
 def _refused(status: int, reason: str, message: str) -> Response:

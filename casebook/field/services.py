@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element  # noqa: S405 - types only; parsing is defusedxml's
+from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeXML
 from sqlalchemy import select
@@ -35,10 +35,15 @@ from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
 from casebook.inputs import clean_text
 from casebook.keys.services import data_key_destroy
 from casebook.uploads import EncryptedSpool
-from crypto import DecryptionError, IncrementalStreamEncryptor, StreamDecryptor, associated_data
-from crypto import odk
+from crypto import (
+    DecryptionError,
+    IncrementalStreamEncryptor,
+    StreamDecryptor,
+    associated_data,
+    odk,
+)
 
-DEVICE_TOKEN_PREFIX = "cbf_"
+DEVICE_TOKEN_PREFIX = "cbf_"  # noqa: S105 - a prefix, not a secret
 ENCRYPTED_NS = "http://www.opendatakit.org/xforms/encrypted"
 OPENROSA_NS = "http://openrosa.org/xforms"
 SCALAR_PERSON = (
@@ -68,7 +73,7 @@ class FieldInputError(Exception):
         self.fields = fields
 
 
-class SubmissionRefused(Exception):
+class SubmissionError(Exception):
     """A submission the server will not take: `status` and `reason` (a code for the audit
     log) with a sentence for the person holding the phone."""
 
@@ -107,7 +112,9 @@ def device_create(
         raise FieldInputError({"label": ["This account is disabled."]})
     field_key_current(session, actor)
     raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    device = FieldDevice(id=uuid.uuid4(), owner_id=owner.id, token_hash=device_token_hash(session, raw))
+    device = FieldDevice(
+        id=uuid.uuid4(), owner_id=owner.id, token_hash=device_token_hash(session, raw)
+    )
     session.add(device)
     device.label = label
     session.flush()
@@ -221,8 +228,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _refuse(reason: str, message: str, status: int = 400) -> SubmissionRefused:
-    return SubmissionRefused(status, reason, message)
+def _refuse(reason: str, message: str, status: int = 400) -> SubmissionError:
+    return SubmissionError(status, reason, message)
 
 
 def _parse_xml(raw: bytes) -> Element:
@@ -235,10 +242,7 @@ def _parse_xml(raw: bytes) -> Element:
 
 def _manifest(raw: bytes) -> _Manifest:
     root = _parse_xml(raw)
-    if (
-        root.tag != f"{{{ENCRYPTED_NS}}}data"
-        or (root.get("encrypted") or "").lower() != "yes"
-    ):
+    if root.tag != f"{{{ENCRYPTED_NS}}}data" or (root.get("encrypted") or "").lower() != "yes":
         raise _refuse(
             "unencrypted",
             "This server accepts only encrypted submissions. Download the form again.",
@@ -249,7 +253,8 @@ def _manifest(raw: bytes) -> _Manifest:
         return (node.text or "").strip() if node is not None else ""
 
     media = [
-        (node.text or "").strip() for node in root.iterfind(f"{{{ENCRYPTED_NS}}}media/{{{ENCRYPTED_NS}}}file")
+        (node.text or "").strip()
+        for node in root.iterfind(f"{{{ENCRYPTED_NS}}}media/{{{ENCRYPTED_NS}}}file")
     ]
     manifest = _Manifest(
         form_id=root.get("id") or "",
@@ -260,8 +265,9 @@ def _manifest(raw: bytes) -> _Manifest:
         xml_file=text("encryptedXmlFile"),
         signature=text("base64EncryptedElementSignature"),
     )
-    if not (manifest.encrypted_key and manifest.instance_id and manifest.xml_file
-            and manifest.signature):
+    if not (
+        manifest.encrypted_key and manifest.instance_id and manifest.xml_file and manifest.signature
+    ):
         raise _refuse("manifest", "The submission's manifest is incomplete.")
     if len(manifest.instance_id) > 200:
         raise _refuse("manifest", "The submission's instance ID is too long.")
@@ -290,7 +296,7 @@ def submission_receive(
     incomplete: bool = False,
 ) -> Received:
     """Decrypt, check and keep one submission in the device owner's inbox, or refuse it with
-    SubmissionRefused (nothing kept). A resent submission (same instance, same content) is
+    SubmissionError (nothing kept). A resent submission (same instance, same content) is
     answered 202 and stores nothing."""
     vault = _vault(session)
     actor = Actor(label=f"device:{device.id}", user_id=str(device.owner_id), role=None)
@@ -382,9 +388,7 @@ def submission_receive(
             )
         root = _parse_xml(plain_xml)
         inner_id = _find_text(root, "instanceID")
-        if inner_id != manifest.instance_id or _local(root.tag) != "data" and not root.get(
-            "id"
-        ):
+        if inner_id != manifest.instance_id or (_local(root.tag) != "data" and not root.get("id")):
             raise _refuse("signature", "The submission's files do not belong together.")
         data, media_names = case_from_instance(root)
         for meta in media_meta:
@@ -396,7 +400,7 @@ def submission_receive(
                 )
         _clean, case_problems = case_validate(data)
         problems.update(case_problems)
-    except SubmissionRefused:
+    except SubmissionError:
         _discard_files(field_dir, written)
         raise
     except DecryptionError:
@@ -680,4 +684,3 @@ def submission_to_case(
         details={"case": str(case.id), "attachments": kept},
     )
     return kept
-

@@ -160,7 +160,9 @@ def submission(submission_id: str) -> Any:
     if request.form.get("add"):
         return _form_page("cases/form.html", values, {}, **context)
     try:
-        case = case_create(s, current_actor(), forms.parse(request.form), created_by=current_user.id)
+        case = case_create(
+            s, current_actor(), forms.parse(request.form), created_by=current_user.id
+        )
     except CaseInputError as exc:
         return _form_page("cases/form.html", values, exc.fields, 422, **context)
     settings = current_app.config["CASEBOOK"]

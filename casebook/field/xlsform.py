@@ -64,8 +64,14 @@ def survey_rows() -> list[dict[str, str]]:
             )
         )
     rows += [
-        _row("date", "consent_date", "تاريخ الموافقة", "Date of consent", required="yes",
-             default="today()"),
+        _row(
+            "date",
+            "consent_date",
+            "تاريخ الموافقة",
+            "Date of consent",
+            required="yes",
+            default="today()",
+        ),
         _row("end_group", "consent"),
         _row("begin_group", "person", "الشخص", "The person"),
         _row("text", "first_name", "الاسم الأول", "First name", required="yes"),
@@ -82,15 +88,18 @@ def survey_rows() -> list[dict[str, str]]:
         _row("text", "occupation", "المهنة", "Occupation"),
         _row("text", "civil_status", "الحالة المدنية", "Civil status"),
         _row("text", "address", "العنوان", "Address"),
-        _row("text", "description", "الوصف الجسدي", "Physical description",
-             appearance="multiline"),
+        _row("text", "description", "الوصف الجسدي", "Physical description", appearance="multiline"),
         _row("end_group", "person"),
         _row("begin_repeat", "arrest", "الاعتقال", "Arrest"),
         _row("text", "arrest_date", "تاريخ الاعتقال", "Date of arrest", PARTIAL_DATE_HINT),
         _row("select_one governorate", "arrest_governorate", "المحافظة", "Governorate"),
         _row("text", "arrest_place", "المكان", "Place (area, street, checkpoint)"),
-        _row("select_one perpetrator", "arrest_perpetrator", "الجهة المسؤولة",
-             "Forces believed responsible"),
+        _row(
+            "select_one perpetrator",
+            "arrest_perpetrator",
+            "الجهة المسؤولة",
+            "Forces believed responsible",
+        ),
         _row("text", "arrest_unit", "الفرع أو الوحدة", "Branch or unit"),
         _row("text", "arrest_circumstances", "الظروف", "Circumstances", appearance="multiline"),
         _row("end_repeat", "arrest"),
@@ -103,12 +112,18 @@ def survey_rows() -> list[dict[str, str]]:
         _row("text", "source_name", "الاسم", "Name"),
         _row("text", "source_relationship", "صلة القرابة", "Relationship to the person"),
         _row("text", "source_contact", "وسيلة التواصل", "How to reach them"),
-        _row("select_one yes_no", "source_confidential", "إبقاء المصدر سرياً",
-             "Keep the source confidential", default="yes"),
+        _row(
+            "select_one yes_no",
+            "source_confidential",
+            "إبقاء المصدر سرياً",
+            "Keep the source confidential",
+            default="yes",
+        ),
         _row("end_group", "source"),
         _row("begin_group", "testimony_group", "الإفادة", "Testimony"),
-        _row("text", "testimony", "ما قالته العائلة", "What the family said",
-             appearance="multiline"),
+        _row(
+            "text", "testimony", "ما قالته العائلة", "What the family said", appearance="multiline"
+        ),
         _row("select_one language", "testimony_language", "اللغة", "Language", default="ar"),
         _row("end_group", "testimony_group"),
         _row("begin_repeat", "photo", "صورة", "Photo"),
@@ -119,8 +134,12 @@ def survey_rows() -> list[dict[str, str]]:
     return rows
 
 
-LANGUAGES = (("ar", "العربية", "Arabic"), ("en", "الإنكليزية", "English"),
-             ("ku", "الكردية", "Kurdish"), ("other", "أخرى", "Other"))
+LANGUAGES = (
+    ("ar", "العربية", "Arabic"),
+    ("en", "الإنكليزية", "English"),
+    ("ku", "الكردية", "Kurdish"),
+    ("other", "أخرى", "Other"),
+)
 
 
 def choice_rows() -> list[dict[str, str]]:

@@ -1,3 +1,4 @@
+# ruff: noqa: S303, S324 - md5 and SHA-1 are what the ODK specification prescribes
 """A phone, as ODK Collect behaves: encrypts a finalised submission exactly as the ODK XForms
 encryption specification says, with `cryptography` only, and posts it as Collect does."""
 
@@ -11,7 +12,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes, padding as sympad, serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sympad
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
@@ -62,17 +64,47 @@ def instance_xml(version: str, instance_id: str, **answers: str) -> bytes:
 
     consent = "".join(
         el(f"consent_{s}")
-        for s in ("documentation", "legal", "un_mechanisms", "icrc", "statistics", "public",
-                  "partner_matching")
+        for s in (
+            "documentation",
+            "legal",
+            "un_mechanisms",
+            "icrc",
+            "statistics",
+            "public",
+            "partner_matching",
+        )
     ) + el("consent_date")
     person = "".join(
         el(n)
-        for n in ("first_name", "father_name", "grandfather_name", "family_name", "mother_name",
-                  "latin_name", "sex", "birth_date", "birth_place", "nationality", "national_id",
-                  "occupation", "civil_status", "address", "description")
+        for n in (
+            "first_name",
+            "father_name",
+            "grandfather_name",
+            "family_name",
+            "mother_name",
+            "latin_name",
+            "sex",
+            "birth_date",
+            "birth_place",
+            "nationality",
+            "national_id",
+            "occupation",
+            "civil_status",
+            "address",
+            "description",
+        )
     )
-    arrest = "".join(el(n) for n in ("arrest_date", "arrest_governorate", "arrest_place",
-                                    "arrest_perpetrator", "arrest_unit", "arrest_circumstances"))
+    arrest = "".join(
+        el(n)
+        for n in (
+            "arrest_date",
+            "arrest_governorate",
+            "arrest_place",
+            "arrest_perpetrator",
+            "arrest_unit",
+            "arrest_circumstances",
+        )
+    )
     xml = (
         f'<?xml version="1.0" ?><data xmlns:jr="http://openrosa.org/javarosa" '
         f'xmlns:orx="http://openrosa.org/xforms" id="casebook_case" version="{version}">'
@@ -85,9 +117,11 @@ def instance_xml(version: str, instance_id: str, **answers: str) -> bytes:
         f"<meta><orx:instanceID>{instance_id}</orx:instanceID></meta></data>"
     )
     # Collect's instance uses the default namespace-less elements; orx: only for the meta id
-    return xml.replace("<meta><orx:instanceID>", "<orx:meta><orx:instanceID>").replace(
-        "</orx:instanceID></meta>", "</orx:instanceID></orx:meta>"
-    ).encode()
+    return (
+        xml.replace("<meta><orx:instanceID>", "<orx:meta><orx:instanceID>")
+        .replace("</orx:instanceID></meta>", "</orx:instanceID></orx:meta>")
+        .encode()
+    )
 
 
 def _cfb_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
@@ -115,12 +149,10 @@ def encrypt_submission(
     key = os.urandom(32)
     wrapped = base64.b64encode(public.encrypt(key, OAEP)).decode()
     seed = bytearray(hashlib.md5(instance_id.encode() + key).digest())
-    counter = 0
     files: dict[str, bytes] = {}
     lines = [form_id, version, wrapped, instance_id]
-    for name, content in [*media, ("submission.xml", submission)]:
+    for counter, (name, content) in enumerate([*media, ("submission.xml", submission)]):
         seed[counter % 16] = (seed[counter % 16] + 1) % 256
-        counter += 1
         files[name + ".enc"] = _cfb_encrypt(key, bytes(seed), content)
         lines.append(f"{name}::{hashlib.md5(content).hexdigest()}")
     signed = hashlib.md5("".join(line + "\n" for line in lines).encode()).digest()

@@ -362,7 +362,8 @@ def test_revision_0015o_adds_and_removes_the_field_tables(empty_url: str) -> Non
     engine = make_engine(empty_url)
     inspector = inspect(engine)
     assert field_tables <= set(inspector.get_table_names())
-    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("field_submissions")}
+    constraints = inspector.get_unique_constraints("field_submissions")
+    unique = {tuple(u["column_names"]) for u in constraints}
     assert ("instance_hash",) in unique
     engine.dispose()
     downgrade(empty_url, "0012d")

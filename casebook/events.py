@@ -33,6 +33,11 @@ case_erased: NamedSignal = _signals.signal("case-erased")
 case_entered: NamedSignal = _signals.signal("case-entered")
 
 
+#: A new primary KEK was added: receivers rewrap at once the few system keys they keep in
+#: `case_keys` (the field form's private key). Sender: the session; keyword `vault`.
+kek_rotated: NamedSignal = _signals.signal("kek-rotated")
+
+
 class ReceiversMissingError(RuntimeError):
     """A signal that must be heard had no receiver: the app was not created through create_app."""
 
@@ -46,6 +51,7 @@ def send_required(signal: NamedSignal, sender: Any, **kwargs: Any) -> list[Any]:
 
 def connect_receivers() -> None:
     """Connect every package's receivers (idempotent: connecting a function twice keeps one)."""
+    from casebook.field.services import field_keys_rewrap, submissions_unlink_case
     from casebook.imports.services import fingerprints_drop_for_case
     from casebook.linkage.services import entry_check_receiver, review_items_drop_for_case
     from casebook.partners.services import partner_rows_drop_for_case
@@ -56,3 +62,5 @@ def connect_receivers() -> None:
     case_erased.connect(fingerprints_drop_for_case)
     case_erased.connect(partner_rows_drop_for_case)
     case_entered.connect(entry_check_receiver)
+    case_erased.connect(submissions_unlink_case)
+    kek_rotated.connect(field_keys_rewrap)

@@ -20,7 +20,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeXML
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
@@ -33,6 +33,7 @@ from casebook.encrypted import EncryptedValueError, Vault
 from casebook.field import xlsform
 from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
 from casebook.inputs import clean_text
+from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
 from casebook.uploads import EncryptedSpool
 from crypto import (
@@ -202,6 +203,31 @@ def _built(version: str, public_key: str) -> xlsform.BuiltForm:
         _FORMS.clear()
         _FORMS[cache_key] = form
     return form
+
+
+def field_keys_rewrap(session: Session, *, vault: Vault, **_: Any) -> int:
+    """On `keys rotate`: rewrap the data keys sealing the form's private keys under the new
+    primary KEK at once (a handful of rows; `keys rewrap` would reach them too)."""
+    primary = vault.keyring.primary_id
+    rows = session.execute(
+        select(CaseKey.owner_id, CaseKey.wrapped).where(
+            CaseKey.owner_id.in_(select(FieldKey.id)), CaseKey.kek_id != primary
+        )
+    ).all()
+    for owner_id, wrapped in rows:
+        session.execute(
+            update(CaseKey)
+            .where(CaseKey.owner_id == owner_id)
+            .values(wrapped=vault.envelope.rewrap(str(owner_id), wrapped), kek_id=primary)
+        )
+    return len(rows)
+
+
+def submissions_unlink_case(session: Session, *, case_id: uuid.UUID, **_: Any) -> None:
+    """A case was erased: the submission it was saved from no longer names it."""
+    session.execute(
+        update(FieldSubmission).where(FieldSubmission.case_id == case_id).values(case_id=None)
+    )
 
 
 # -- receiving -----------------------------------------------------------------------------------

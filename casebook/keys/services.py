@@ -17,6 +17,7 @@ from casebook.audit.selectors import role_controls_audit_log
 from casebook.audit.services import Actor, audit_record
 from casebook.db import after_commit
 from casebook.encrypted import Vault
+from casebook.events import kek_rotated
 from casebook.keys.models import CaseKey, KeyErasure
 from crypto.keyring import KekStatus, KeyRing
 
@@ -98,6 +99,7 @@ def keys_rotate(session: Session, actor: Actor, vault: Vault) -> int:
     vault.source.save(ring)
     vault.reload()
     audit_record(session, actor, "keys.rotate", object_type="kek", object_id=ring.primary_id)
+    kek_rotated.send(session, vault=vault)  # system keys (the field form's) rewrapped at once
     return ring.primary_id
 
 

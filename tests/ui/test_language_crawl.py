@@ -41,6 +41,10 @@ LATIN_ALLOWED = {
     "UTF",
     "KEK",
     "Windows",
+    "ODK",  # the field apps are named, not translated
+    "Collect",
+    "KoboCollect",
+    "Tella",
     "k",
 }
 LATIN_WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:['’-][A-Za-zÀ-ÿ]+)*")

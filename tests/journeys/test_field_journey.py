@@ -5,6 +5,8 @@ the submission into a case from the field inbox. Screenshots under artifacts/jou
 from __future__ import annotations
 
 import re
+import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -28,8 +30,21 @@ from tests.journeys.test_journeys import (  # noqa: F401 - the fixtures, shared
 pytestmark = pytest.mark.slow
 
 
+def _wait_until_serving(url: str, deadline_s: float = 120) -> None:
+    """On a loaded machine the server may take longer to start than the shared fixture waits."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)  # noqa: S310 (our own server)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("casebook serve did not start")
+
+
 @pytest.mark.parametrize("lang", ["ar", "en"])
 def test_a_phone_submission_becomes_a_case(browser: Any, live: Live, lang: str) -> None:  # noqa: F811
+    _wait_until_serving(live.url)
     j = Journey(browser, live, "documenter", lang)
     j.name = "field-documenter"
     j.sign_in()

@@ -40,9 +40,9 @@ RSA_BITS = 2048
 # BouncyCastle's reading (SHA-256 for both) and plain SHA-1 OAEP are accepted too, since some
 # clients (Enketo, Tella) build the padding with other libraries.
 _OAEP_VARIANTS = (
-    padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA256(), label=None),  # noqa: S303
+    padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA256(), label=None),  # noqa: S303  # nosec B303 - the spec's padding
     padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
-    padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None),  # noqa: S303
+    padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None),  # noqa: S303  # nosec B303 - clients' padding
 )
 ODK_OAEP = _OAEP_VARIANTS[0]
 
@@ -93,7 +93,7 @@ def unwrap_symmetric_key(private_der: bytes, base64_encrypted_key: str) -> bytes
 def file_ivs(instance_id: str, key: bytes) -> Iterator[bytes]:
     """The IV of each file in the order the phone encrypted them (media first, then the
     submission): the seed with one more byte incremented (mod 256) for every file."""
-    seed = bytearray(hashlib.md5(instance_id.encode() + key).digest())  # noqa: S324 - the spec's IV
+    seed = bytearray(hashlib.md5(instance_id.encode() + key, usedforsecurity=False).digest())
     counter = 0
     while True:
         seed[counter % BLOCK] = (seed[counter % BLOCK] + 1) % 256
@@ -108,7 +108,7 @@ class CfbFileDecryptor:
     def __init__(self, key: bytes, iv: bytes) -> None:
         self._dec = Cipher(algorithms.AES(key), CFB(iv)).decryptor()
         self._held = b""
-        self._md5 = hashlib.md5()  # noqa: S324 - the spec's file digest
+        self._md5 = hashlib.md5(usedforsecurity=False)  # the spec's file digest
         self.size = 0
         self._cipher_bytes = 0
 
@@ -172,5 +172,5 @@ def signature_matches(private_der: bytes, base64_signature: str, lines: bytes) -
         signed = _rsa_decrypt(private_der, base64_signature)
     except DecryptionError:
         return False
-    expected = hashlib.md5(lines).digest()  # noqa: S324 - the spec's signature digest
+    expected = hashlib.md5(lines, usedforsecurity=False).digest()  # the spec's digest
     return hmac.compare_digest(signed, expected)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element  # nosec B405 - a type; defusedxml parses
 
 from defusedxml import ElementTree as SafeXML
 from sqlalchemy import select, update
@@ -44,7 +44,7 @@ from crypto import (
     odk,
 )
 
-DEVICE_TOKEN_PREFIX = "cbf_"  # noqa: S105 - a prefix, not a secret
+DEVICE_TOKEN_PREFIX = "cbf_"  # noqa: S105  # nosec B105 - a prefix, not a secret
 ENCRYPTED_NS = "http://www.opendatakit.org/xforms/encrypted"
 OPENROSA_NS = "http://openrosa.org/xforms"
 SCALAR_PERSON = (

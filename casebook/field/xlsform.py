@@ -219,7 +219,7 @@ class BuiltForm:
 
     @property
     def md5(self) -> str:
-        return hashlib.md5(self.xml).hexdigest()  # noqa: S324 - OpenRosa's form hash
+        return hashlib.md5(self.xml, usedforsecurity=False).hexdigest()  # OpenRosa's form hash
 
 
 def build(version: str, public_key: str) -> BuiltForm:

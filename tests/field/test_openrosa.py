@@ -155,6 +155,30 @@ def test_a_phone_submission_lands_in_the_inbox_and_becomes_a_case(
     assert client.get(f"/field/inbox/{sid}").status_code == 404  # no longer in the inbox
     # still idempotent after it became a case
     assert post(phone, token, sub).status_code == 202
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        details = " ".join(e or "" for e in s.scalars(select(AuditEntry.details)))
+    assert CANARY not in details and "cbf_" not in details
+
+    # erasing the case leaves the inbox row naming no case
+    from casebook.audit.services import Actor
+    from casebook.cases.services import case_erase
+
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        row = s.get(FieldSubmission, sid)
+        assert row is not None and row.case_id is not None
+        case = s.get(Case, row.case_id)
+        assert case is not None
+        case_erase(
+            s,
+            Actor.cli(),
+            case,
+            case.reference,
+            instance / "attachments",
+            instance / "erasures.jsonl",
+        )
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        row = s.get(FieldSubmission, sid)
+        assert row is not None and row.case_id is None
 
 
 def test_the_form_carries_the_vocabularies_both_languages_and_the_public_key(
@@ -406,3 +430,17 @@ def test_the_cli_writes_the_xlsform_workbook(app: Flask, tmp_path: Path) -> None
     settings = list(wb["settings"].iter_rows(values_only=True))
     assert settings[0][:2] == ("form_title", "form_id") and settings[1][1] == "casebook_case"
     wb.close()
+
+
+def test_a_submission_from_an_older_form_version_is_kept_with_a_note(
+    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+) -> None:
+    token = add_device(client)
+    _version, public = _form(phone, token)
+    iid = new_instance_id()
+    old = "1.0.00000000"
+    sub = encrypt_submission(public, old, instance_xml(old, iid), [], iid)
+    assert post(phone, token, sub).status_code == 201
+    assert "Sent with an older version of the form." in client.get("/field/inbox").get_data(
+        as_text=True
+    )

@@ -149,6 +149,13 @@ def submission() -> Any:
             incomplete=(form.get("*isIncomplete*") or "").lower() == "yes",
         )
     except SubmissionError as exc:
+        if exc.reason == "old_version":
+            message = _(
+                "This version of the form is no longer served, and the submission does not "
+                "pass the case rules (%(fields)s). Download the form again.",
+                fields=", ".join(exc.fields),
+            )
+            return _refused(exc.status, exc.reason, message)
         return _refused(exc.status, exc.reason, localise_message(exc.message))
     if received.status == 202:
         return openrosa_response(202, _("This submission was already received."))

@@ -78,11 +78,14 @@ class SubmissionError(Exception):
     """A submission the server will not take: `status` and `reason` (a code for the audit
     log) with a sentence for the person holding the phone."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, *, fields: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
+        self.fields = fields or []  # the case fields that fail (paths, never values)
 
 
 def _vault(session: Session) -> Vault:
@@ -414,7 +417,7 @@ def submission_receive(
             )
         root = _parse_xml(plain_xml)
         inner_id = _find_text(root, "instanceID")
-        if inner_id != manifest.instance_id or (_local(root.tag) != "data" and not root.get("id")):
+        if inner_id != manifest.instance_id or root.get("id") != manifest.form_id:
             raise _refuse("signature", "The submission's files do not belong together.")
         data, media_names = case_from_instance(root)
         for meta in media_meta:
@@ -426,6 +429,15 @@ def submission_receive(
                 )
         _clean, case_problems = case_validate(data)
         problems.update(case_problems)
+        current = current_form(session, actor)
+        note = None
+        if manifest.version != current.version:
+            if problems:
+                # a form the server no longer serves is kept only if it still passes the rules
+                raise SubmissionError(
+                    422, "old_version", "older version, invalid", fields=sorted(problems)
+                )
+            note = "Sent with an older version of the form."
     except SubmissionError:
         _discard_files(field_dir, written)
         raise
@@ -435,10 +447,6 @@ def submission_receive(
     except BaseException:
         _discard_files(field_dir, written)
         raise
-    current = current_form(session, actor)
-    note = None
-    if manifest.version != current.version:
-        note = "Sent with an older version of the form."
     submission = FieldSubmission(
         id=submission_id,
         owner_id=device.owner_id,

@@ -444,3 +444,19 @@ def test_a_submission_from_an_older_form_version_is_kept_with_a_note(
     assert "Sent with an older version of the form." in client.get("/field/inbox").get_data(
         as_text=True
     )
+
+
+def test_an_older_form_version_that_fails_the_case_rules_is_refused_with_the_reason(
+    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+) -> None:
+    token = add_device(client)
+    _version, public = _form(phone, token)
+    iid = new_instance_id()
+    old = "1.0.00000000"
+    xml = instance_xml(old, iid, consent_documentation="no", first_name=CANARY)
+    resp = post(phone, token, encrypt_submission(public, old, xml, [], iid))
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert '<message nature="error">' in body and "consent" in body
+    assert CANARY not in body  # the reason names fields, never what was typed
+    assert _rows(app) == []

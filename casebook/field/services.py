@@ -12,11 +12,11 @@ import base64
 import os
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element  # nosec B405 - a type; defusedxml parses
 
 from defusedxml import ElementTree as SafeXML
@@ -319,7 +319,7 @@ def submission_receive(
     session: Session,
     device: FieldDevice,
     manifest_xml: bytes,
-    parts: dict[str, EncryptedSpool],
+    parts: Mapping[str, Chunked],
     attachments_dir: Path,
     *,
     incomplete: bool = False,
@@ -354,13 +354,29 @@ def submission_receive(
             object_id=existing.id,
             details={"device": str(device.id), "duplicate": True},
         )
-        return Received(202, existing)
+        if existing.state != "partial":
+            return Received(202, existing)
+    partial = existing if existing is not None and existing.state == "partial" else None
+    listed = {*manifest.media, manifest.xml_file}
     if incomplete:
-        raise _refuse(
-            "split",
-            "This submission was sent in parts, which this server does not accept.",
-            413,
+        # ODK Collect splits a submission larger than X-OpenRosa-Accept-Content-Length into
+        # several requests: their files wait, still encrypted by the phone and sealed again
+        # under a data key of the submission, until the last request arrives.
+        return _partial_keep(
+            session,
+            actor,
+            device,
+            partial,
+            parts,
+            listed,
+            attachments_dir,
+            instance_hash,
+            content_hash,
         )
+    pending: dict[str, PendingPart] = {}
+    if partial is not None:
+        pending = _pending_parts(session, partial, attachments_dir)
+    parts = {**pending, **{n: p for n, p in parts.items() if n in listed}}
     missing = [n for n in [*manifest.media, manifest.xml_file] if n not in parts]
     if missing:
         raise _refuse("missing_part", "The submission is missing some of its files.")
@@ -380,7 +396,7 @@ def submission_receive(
             "The submission was encrypted for another key. Download the form again.",
         )
 
-    submission_id = uuid.uuid4()
+    submission_id = partial.id if partial is not None else uuid.uuid4()
     ivs = odk.file_ivs(manifest.instance_id, symmetric)
     field_dir = _field_dir(attachments_dir)
     written: list[uuid.UUID] = []
@@ -388,7 +404,8 @@ def submission_receive(
     digests: list[tuple[str, str]] = []
     problems: dict[str, list[str]] = {}
     try:
-        vault.create_data_key(session, submission_id)
+        if partial is None:
+            vault.create_data_key(session, submission_id)
         stream_key = vault.attachment_key(session, submission_id)
         for name in manifest.media:
             media_id = uuid.uuid4()
@@ -447,15 +464,22 @@ def submission_receive(
     except BaseException:
         _discard_files(field_dir, written)
         raise
-    submission = FieldSubmission(
-        id=submission_id,
-        owner_id=device.owner_id,
-        device_id=device.id,
-        instance_hash=instance_hash,
-        content_hash=content_hash,
-        state="inbox",
-    )
-    session.add(submission)
+    if partial is not None:
+        submission = partial
+        submission.state = "inbox"
+        submission.received_at = datetime.now(UTC)
+        done = [p.file_id for p in pending.values()]
+        after_commit(session, lambda: _discard_files(field_dir, done))
+    else:
+        submission = FieldSubmission(
+            id=submission_id,
+            owner_id=device.owner_id,
+            device_id=device.id,
+            instance_hash=instance_hash,
+            content_hash=content_hash,
+            state="inbox",
+        )
+        session.add(submission)
     submission.body = {
         "data": data,
         "problems": problems,
@@ -482,11 +506,98 @@ def submission_receive(
     return Received(201, submission)
 
 
+class Chunked(Protocol):
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+@dataclass
+class PendingPart:
+    """A file of a split submission kept from an earlier request (the phone's ciphertext,
+    sealed again under the submission's data key)."""
+
+    file_id: uuid.UUID
+    path: Path
+    key: bytes
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            with self.path.open("rb") as fh:
+                yield from StreamDecryptor(self.key, _media_aad(str(self.file_id))).decrypt(fh)
+        except (DecryptionError, OSError):
+            raise EncryptedValueError("field_media", "blob", str(self.file_id)) from None
+
+
+def _pending_parts(
+    session: Session, partial: FieldSubmission, attachments_dir: Path
+) -> dict[str, PendingPart]:
+    key = _vault(session).attachment_key(session, partial.id)
+    field_dir = _field_dir(attachments_dir)
+    return {
+        name: PendingPart(uuid.UUID(fid), field_dir / f"{fid}.bin", key)
+        for name, fid in ((partial.body or {}).get("pending") or {}).items()
+    }
+
+
+def _partial_keep(
+    session: Session,
+    actor: Actor,
+    device: FieldDevice,
+    partial: FieldSubmission | None,
+    parts: Mapping[str, Chunked],
+    listed: set[str],
+    attachments_dir: Path,
+    instance_hash: str,
+    content_hash: str,
+) -> Received:
+    """Keep the files of one request of a split submission (201, as OpenRosa asks)."""
+    if partial is None:
+        partial = FieldSubmission(
+            id=uuid.uuid4(),
+            owner_id=device.owner_id,
+            device_id=device.id,
+            instance_hash=instance_hash,
+            content_hash=content_hash,
+            state="partial",
+        )
+        _vault(session).create_data_key(session, partial.id)
+        session.add(partial)
+        partial.body = {"pending": {}}
+    body = partial.body or {"pending": {}}
+    pending: dict[str, str] = dict(body.get("pending") or {})
+    key = _vault(session).attachment_key(session, partial.id)
+    field_dir = _field_dir(attachments_dir)
+    field_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name, part in parts.items():
+        if name not in listed or name in pending:
+            continue
+        file_id = uuid.uuid4()
+        fd = os.open(field_dir / f"{file_id}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            enc = IncrementalStreamEncryptor(key, 1, _media_aad(str(file_id)), out)
+            for chunk in part.chunks():
+                enc.update(chunk)
+            enc.finalize()
+            out.flush()
+            os.fsync(out.fileno())
+        pending[name] = str(file_id)
+    partial.body = {"pending": pending}
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "field.submission_receive",
+        object_type="field_submission",
+        object_id=partial.id,
+        details={"device": str(device.id), "partial": True, "files": len(pending)},
+    )
+    return Received(201, partial)
+
+
 def _store_media(
     symmetric: bytes,
     iv: bytes,
     stream_key: bytes,
-    spool: EncryptedSpool,
+    spool: Chunked,
     field_dir: Path,
     media_id: uuid.UUID,
 ) -> dict[str, Any]:

@@ -177,13 +177,16 @@ def new_instance_id() -> str:
     return f"uuid:{uuid.uuid4()}"
 
 
-def post(client: FlaskClient, token: str, sub: Encrypted, **extra: bytes) -> object:
+def post(
+    client: FlaskClient, token: str, sub: Encrypted, fields: dict[str, str] | None = None
+) -> object:
     """A multipart POST as ODK Collect sends it: the manifest as xml_submission_file, then
     every encrypted file as a part named after the file."""
     data: dict[str, object] = {
         "xml_submission_file": (io.BytesIO(sub.manifest), "submission.xml", "text/xml")
     }
-    for name, content in {**sub.files, **extra}.items():
+    data.update(fields or {})
+    for name, content in sub.files.items():
         data[name] = (io.BytesIO(content), name, "application/octet-stream")
     return client.post(
         f"/field/{token}/submission",

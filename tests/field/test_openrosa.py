@@ -460,3 +460,28 @@ def test_an_older_form_version_that_fails_the_case_rules_is_refused_with_the_rea
     assert '<message nature="error">' in body and "consent" in body
     assert CANARY not in body  # the reason names fields, never what was typed
     assert _rows(app) == []
+
+
+def test_a_submission_split_over_several_requests_is_put_back_together(
+    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+) -> None:
+    """ODK Collect splits a submission larger than X-OpenRosa-Accept-Content-Length: every
+    request but the last carries `*isIncomplete*` = yes and some of the files."""
+    token = add_device(client)
+    version, public = _form(phone, token)
+    iid = new_instance_id()
+    xml = instance_xml(version, iid, photo_file="a.jpg", audio_file="b.jpg")
+    sub = encrypt_submission(public, version, xml, [("a.jpg", JPEG), ("b.jpg", JPEG)], iid)
+    first = dataclasses.replace(sub, files={"a.jpg.enc": sub.files["a.jpg.enc"]})
+    resp = post(phone, token, first, fields={"*isIncomplete*": "yes"})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert CANARY not in client.get("/field/inbox").get_data(as_text=True)
+    assert [r.state for r in _rows(app)] == ["partial"]
+    rest = dataclasses.replace(sub, files={k: v for k, v in sub.files.items() if k != "a.jpg.enc"})
+    resp = post(phone, token, rest)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    rows = _rows(app)
+    assert [r.state for r in rows] == ["inbox"]
+    page = client.get(f"/field/inbox/{rows[0].id}").get_data(as_text=True)
+    assert "a.jpg" in page and "b.jpg" in page
+    assert post(phone, token, sub).status_code == 202

@@ -346,15 +346,15 @@ def submission_receive(
                 "A different submission with this instance ID was already received.",
                 409,
             )
-        audit_record(
-            session,
-            actor,
-            "field.submission_receive",
-            object_type="field_submission",
-            object_id=existing.id,
-            details={"device": str(device.id), "duplicate": True},
-        )
         if existing.state != "partial":
+            audit_record(
+                session,
+                actor,
+                "field.submission_receive",
+                object_type="field_submission",
+                object_id=existing.id,
+                details={"device": str(device.id), "duplicate": True},
+            )
             return Received(202, existing)
     partial = existing if existing is not None and existing.state == "partial" else None
     listed = {*manifest.media, manifest.xml_file}

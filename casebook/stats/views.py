@@ -23,6 +23,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,7 @@ from casebook.estimate.release import (
 )
 from casebook.linkage.models import MatchList
 from casebook.spreadsheet import csv_writer
-from casebook.stats.charts import bar_chart
+from casebook.stats.charts import bar_chart, interval_chart
 from casebook.stats.queries import DIMENSIONS
 from casebook.stats.services import (
     Release,
@@ -139,6 +140,23 @@ def label(dimension: str, value: str) -> str:
     return value
 
 
+def estimate_chart(doc: dict[str, Any] | None) -> Markup | None:
+    """The release's estimate drawn: documented count, estimated total and its interval."""
+    if not doc or not doc.get("estimable"):
+        return None
+    return interval_chart(
+        doc.get("observed"),
+        int(doc["estimate"]),
+        (doc["interval"][0], doc["interval"][1]),
+        (
+            _("Documented"),
+            _("Estimated total"),
+            _("Documented count and estimated total with its interval"),
+        ),
+        rtl=str(get_locale()) == "ar",
+    )
+
+
 @bp.get("/")
 @requires(Permission.STATS_READ)
 @recent_auth
@@ -158,6 +176,7 @@ def index() -> Any:
     if number_arg.isdigit() and len(number_arg) <= 9:
         shown = release_get(session, int(number_arg))
     shown = shown or latest
+    estimate = release_estimate(session, shown) if shown else None
     chart = None
     if release is not None:
         first = release.dimensions[0]
@@ -169,7 +188,8 @@ def index() -> Any:
         "stats/index.html",
         release=release,
         latest=latest,
-        estimate=release_estimate(session, shown) if shown else None,
+        estimate=estimate,
+        estimate_chart=estimate_chart(estimate),
         estimate_release=shown,
         missing=missing,
         chart=chart,
@@ -254,10 +274,12 @@ def brief() -> Any:
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
     stored = release_get(db.session(), release.number)
+    estimate = release_estimate(db.session(), stored) if stored else None
     return render_template(
         "stats/brief.html",
         release=release,
-        estimate=release_estimate(db.session(), stored) if stored else None,
+        estimate=estimate,
+        estimate_chart=estimate_chart(estimate),
         estimate_release=stored,
         label=label,
         dimension_label=dimension_label,

@@ -75,6 +75,8 @@ def test_the_release_estimate_is_shown_served_and_frozen_until_the_next_release(
     figure = _figure(page)
     assert f"{doc['estimate']}" in figure and f"{low}–{high}" in figure and "95% interval" in figure
     assert "From 3 lists" in page and "LCMCR" in page and "What this means" in page
+    # the interval drawn beside the documented count
+    assert 'class="chart interval-chart"' in page and f"{doc['estimate']} ({low}–{high})" in page
 
     # a new case and a new match change nothing an advocate sees until the next release
     lawyer = bearer(app, make_user(app, "lawyer"))
@@ -185,3 +187,49 @@ def test_the_openapi_document_describes_the_endpoint(client: FlaskClient) -> Non
     doc = client.get("/api/v1/openapi.json").get_json()
     params = {p["name"] for p in doc["paths"][URL]["get"]["parameters"]}
     assert params == {"release"}
+
+
+def test_a_group_hidden_in_the_release_is_not_estimated_and_hides_a_second(app: Flask) -> None:
+    import json
+    import uuid
+
+    from casebook.estimate.release import _strata
+    from casebook.stats.models import StatsRelease, StatsReleaseTable
+
+    def row(name: str, n: int) -> dict[str, object]:
+        return {
+            "stratum": name, "documented_cases": n, "observed": n, "estimable": True,
+            "method": "lcmcr", "estimate": 2 * n, "interval": [n, 3 * n], "level": 0.95,
+            "loglinear": {"estimate": 2 * n, "interval": [n, 3 * n]}, "samples": 10, "seed": 1,
+            "convergence": {"converged": True},
+        }  # fmt: skip
+
+    report = {
+        "strata": [row("aleppo", 400), row("homs", 190), row("quneitra", 7), row("idlib", 12)]
+    }
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        release = StatsRelease(
+            id=uuid.uuid4(), number=1, actor="t", k=11, scopes="", cases=609, changes=609,
+            exact_enc=b"", fingerprints_enc=b"",
+        )  # fmt: skip
+        s.add(release)
+        s.flush()
+        table = {
+            "rows": ["aleppo", "homs", "quneitra", "daraa", "idlib"],
+            "row_totals": [400, 190, None, 0, 12],
+        }
+        s.add(
+            StatsReleaseTable(
+                release_id=release.id, k=11, name="governorate", scope="all",
+                payload=json.dumps(table),
+            )
+        )  # fmt: skip
+        s.flush()
+        strata = {x["stratum"]: x for x in _strata(s, release, report, "governorate")}
+    # quneitra is hidden in the release's table; alone it would be the overall minus the
+    # others, so the next smallest (idlib) goes too; daraa has nobody
+    assert {n: x["estimable"] for n, x in strata.items()} == {
+        "aleppo": True, "homs": True, "quneitra": False, "daraa": False, "idlib": False,
+    }  # fmt: skip
+    assert strata["aleppo"]["estimate"] == 800 and "documented_cases" not in strata["aleppo"]
+    assert "observed" not in strata["aleppo"]

@@ -15,6 +15,7 @@ from casebook.audit.models import AuditEntry
 from casebook.config import Settings
 from tests.conftest import UserFixture, bearer, csrf_from, login, make_user
 from tests.estimate.test_from_cases import _create, _outside_list, populate
+from tests.ui.test_language_crawl import foreign_words
 
 URL = "/api/v1/stats/estimate"
 
@@ -106,6 +107,8 @@ def test_the_brief_gives_the_estimate_and_its_caveat_in_arabic_and_english(
     assert str(doc["estimate"]) in figure and "المجموع المقدّر" in figure
     assert "ما يفترضه" in arabic and "LCMCR" in arabic
     assert "What this means" not in arabic
+    assert foreign_words(arabic, "ar") == set()  # no English outside codes and user data
+    assert foreign_words(english, "en") == set()
 
 
 def test_a_release_with_too_few_lists_or_overlaps_says_why(

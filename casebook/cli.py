@@ -388,7 +388,9 @@ def release_create_command(note: str | None, estimate_lists: str, estimate_by: s
                 note=note,
             )
             number, cases, changes = made.number, made.cases, made.changes
-            estimate = release_estimate_make(s, made, outside, estimate_by, schedule_from(settings))
+            estimate = release_estimate_make(
+                s, Actor.cli(), made, outside, estimate_by, schedule_from(settings)
+            )
     except ReleaseRefusedError as exc:
         raise click.ClickException(f"no release was made: {exc}") from None
     except HistoryInputError as exc:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casebook.audit.services import Actor, audit_record
 from casebook.config import Settings
 from casebook.estimate.captures import CaptureError
 from casebook.estimate.histories import OWN, case_histories
@@ -184,13 +185,29 @@ def release_estimate_document(
 
 def release_estimate_make(
     session: Session,
+    actor: Actor,
     release: StatsRelease,
     outside: Sequence[str],
     by: str | None,
     schedule: Schedule,
 ) -> dict[str, Any]:
-    """Compute the release's estimate and store it with the release's tables (flush only)."""
+    """Compute the release's estimate and store it with the release's tables (flush only);
+    audited with the release, without any count."""
     doc = release_estimate_document(session, release, outside, by, schedule)
+    audit_record(
+        session,
+        actor,
+        "stats.release_estimate",
+        object_type="stats_release",
+        object_id=release.id,
+        details={
+            "number": release.number,
+            "lists": len(outside) + 1,
+            "by": by,
+            "estimable": bool(doc["estimable"]),
+            "reason": doc.get("reason"),
+        },
+    )
     session.add(
         StatsReleaseTable(
             release_id=release.id,

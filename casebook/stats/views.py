@@ -247,7 +247,7 @@ def releases_create() -> Any:
             min_changes=settings.release_min_changes,
             note=request.form.get("note"),
         )
-        release_estimate_make(session, made, lists, by, schedule_from(settings))
+        release_estimate_make(session, current_actor(), made, lists, by, schedule_from(settings))
     except ReleaseRefusedError as exc:
         session.rollback()
         flash(str(exc), "error")

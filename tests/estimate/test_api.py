@@ -88,6 +88,10 @@ def test_the_release_estimate_is_shown_served_and_frozen_until_the_next_release(
     with app.extensions["casebook.db"].sessionmaker() as s:
         audited = s.scalars(select(AuditEntry).where(AuditEntry.action == "stats.estimate")).all()
         assert len(audited) == 2 and '"release":1' in audited[0].details
+        made = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "stats.release_estimate")
+        ).one()
+        assert '"estimable":true' in made.details and '"lists":3' in made.details
 
 
 def test_the_brief_gives_the_estimate_and_its_caveat_in_arabic_and_english(

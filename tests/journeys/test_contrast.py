@@ -113,6 +113,7 @@ def test_every_text_meets_aa_contrast(browser: Any, live: Live, lang: str) -> No
             j.go("/stats/brief?by=sex")
             _measure(j, failures, role)
             j.page.emulate_media(media="print")
+            assert j.page.locator(".brief .estimate").is_visible()  # the estimate prints
             _measure(j, failures, role + " (printed)")
             j.page.emulate_media(media="screen")
         j.close()

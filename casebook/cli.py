@@ -363,11 +363,20 @@ def release_group() -> None:
 
 @release_group.command("create")
 @click.option("--note", default=None, help="A short note (no personal data).")
-def release_create_command(note: str | None) -> None:
-    """Cut a release; refused until enough cases changed since the last one."""
+@click.option(
+    "--estimate-lists",
+    default="",
+    help="Outside lists (labels or ids) of the same population, for the release's estimate.",
+)
+@click.option("--estimate-by", default=None, help="Estimate per group of this dimension too.")
+def release_create_command(note: str | None, estimate_lists: str, estimate_by: str | None) -> None:
+    """Cut a release (with its estimate); refused until enough cases changed since the last."""
+    from casebook.estimate.histories import HistoryInputError
+    from casebook.estimate.release import release_estimate_make, schedule_from
     from casebook.stats.services import ReleaseRefusedError, release_create
 
     settings = _settings()
+    outside = [n.strip() for n in estimate_lists.split(",") if n.strip()]
     try:
         with _session() as s, s.begin():
             made = release_create(
@@ -379,9 +388,22 @@ def release_create_command(note: str | None) -> None:
                 note=note,
             )
             number, cases, changes = made.number, made.cases, made.changes
+            estimate = release_estimate_make(
+                s, Actor.cli(), made, outside, estimate_by, schedule_from(settings)
+            )
     except ReleaseRefusedError as exc:
         raise click.ClickException(f"no release was made: {exc}") from None
+    except HistoryInputError as exc:
+        raise click.ClickException("no release was made: " + "; ".join(exc.problems)) from None
     click.echo(f"release {number}: {cases} cases counted, {changes} changed since the last")
+    if estimate["estimable"]:
+        low, high = estimate["interval"]
+        click.echo(
+            f"estimated total {estimate['estimate']} ({low}–{high}), from "
+            f"{estimate['sources']} lists ({estimate['method']})"
+        )
+    else:
+        click.echo(f"no estimate: {estimate['reason_text']}")
 
 
 @release_group.command("list")

@@ -51,6 +51,10 @@ class Settings:
     dp_budget: float = 4.0  # total epsilon of differentially private releases per month
     stats_k: int = 11  # smallest count a statistics release publishes (at least 5)
     release_min_changes: int = 25  # cases added, changed or removed before a new release
+    # the release estimate's LCMCR schedule (LCMCR's defaults; tests run a short one)
+    estimate_samples: int = 1000
+    estimate_burn_in: int = 10_000
+    estimate_thin: int = 100
     linkage_memory: str = "8GB"  # DuckDB's ceiling for deduplication (it may not spill to disk)
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True

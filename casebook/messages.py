@@ -155,6 +155,19 @@ def _patterned(text: str) -> str | None:
                 spent=m[2],
             )
         )
+    m = re.match(r"^Column (\d+) is not a casebook column: (.*)$", text, re.S)
+    if m:
+        return str(_l("Column %(n)s is not a casebook column: %(name)s", n=m[1], name=m[2]))
+    m = re.match(r"^Columns (\d+) and (\d+) are both ([\w.]+)\.$", text)
+    if m:
+        return str(
+            _l(
+                "Columns %(first)s and %(second)s are both %(name)s.",
+                first=m[1],
+                second=m[2],
+                name=m[3],
+            )
+        )
     if text == "Missing.":
         return str(_l("This is missing."))
     return None

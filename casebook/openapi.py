@@ -260,14 +260,13 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         "/api/v1/stats/estimate",
         operations={
             "get": {
-                "summary": "Estimated total from the overlap of lists (multiple systems "
-                "estimation); no count below k",
+                "summary": "A statistics release's estimated total from the overlap of lists "
+                "(multiple systems estimation), with its interval and data date; or why the "
+                "release has none. No count below k",
                 "parameters": [
-                    {"name": "lists", "in": "query", "required": True, "schema": text},
-                    {"name": "by", "in": "query", "schema": text},
-                    {"name": "k", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "release", "in": "query", "schema": {"type": "integer"}},
                 ],
-                "responses": _responses({"200": obj}, 401, 403, 422, 429),
+                "responses": _responses({"200": obj}, 401, 403, 404, 422, 429),
             }
         },
     )

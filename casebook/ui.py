@@ -156,6 +156,7 @@ ACTION_LABELS = {
     "partners.compare": _l("Partner lists compared"),
     "partners.export": _l("Encodings exported for partner matching"),
     "stats.estimate": _l("Estimate of the total produced"),
+    "stats.release_estimate": _l("Estimate of the total made with a release"),
     "token.second_factor": _l("Second factor checked for a token request"),
     "user.role_change_request": _l("Role change requested"),
     "user.role_change_approve": _l("Role change approved"),

@@ -1,87 +1,245 @@
-"""What of an estimate may be published: no count of people below k.
+"""The estimate of a statistics release: computed once when the release is cut, from the same
+data in the same transaction, and stored with the release's tables, so every page, brief and
+API answer of that release shows the same estimate until the next release.
 
-A capture-pattern count is a small-cell count like any table cell: a pattern of two people on
-three particular lists, in a small community, points at those people. So the published
-document keeps the estimate and its interval, and counts only where they are at least k:
-- pattern counts of the overall table: below k shown as null, and when exactly one is hidden
-  the next smallest is hidden too (the total minus the others would give it back); patterns are
-  never published per stratum (the overall table minus the strata would undo the suppression);
-- a stratum with fewer than k documented people is not estimable (its estimate would reveal
-  its size), and when exactly one stratum is hidden so is the next smallest;
-- reasons and warnings are given without the counts they were built from.
+What is published: no count of people below k, and nothing that could undo the release's
+suppression. A capture-pattern count is a small-cell count like any table cell (two people on
+three particular lists, in a small community, point at those people), so:
+- only the total estimate, its interval and the log-linear cross-check are published, with the
+  number of lists; never a pattern count, and the documented count only when it is at least k;
+- per stratum (a release cut with a dimension) only the estimate and interval, never the
+  stratum's documented count, and only for strata whose count in the release's own table by
+  that dimension is published (so at least k, and not hidden to protect another cell); when
+  exactly one stratum is withheld for being small, the next smallest is withheld too (the
+  overall estimate minus the others would approximate it);
+- reasons and warnings are codes, without the counts they were built from; outside lists are
+  counted, not named (their labels stay sealed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casebook.audit.services import Actor, audit_record
+from casebook.config import Settings
+from casebook.estimate.captures import CaptureError
+from casebook.estimate.histories import OWN, case_histories
+from casebook.estimate.lcmcr import LEVEL, Schedule
+from casebook.estimate.report import stratified_report
+from casebook.stats.models import StatsRelease, StatsReleaseTable
+
+SEED = 20_161_001  # fixed: the same data always gives the same published estimate
+NAME = "estimate"  # the release table row holding the estimate (name and scope)
+
+# Why there is no number (codes; the page and the brief say them in the reader's language).
 REASONS = {
-    "unplaceable": "rows of outside lists that match no case are stored without this dimension",
-    "overlap": "too little overlap between the lists in this stratum",
-    "small": "fewer than k documented people in this stratum",
+    "not_made": "no estimate was made when this release was cut",
+    "no_lists": (
+        "only the organisation's own cases were counted: an estimate needs at least one outside "
+        "list of the same population beside them"
+    ),
+    "overlap": "too little overlap between the lists: too few people are on two lists or more",
     "lists": (
-        "the lists in this stratum cannot give an estimate (a list holds nobody, or the "
-        "overlaps fit no model)"
+        "the lists cannot give an estimate (a list holds nobody, or the overlaps fit no model)"
+    ),
+    "converge": "the model did not settle (its chains did not converge): no figure is reliable",
+    "small": "too few documented people in this group to publish an estimate",
+    "unplaceable": (
+        "rows of outside lists that match no case are stored without this dimension, so this "
+        "group's people on outside lists only are unknown"
     ),
 }
 WARNINGS = {
-    "counted twice": (
+    "counted_twice": (
         "rows of outside lists that match no case are not linked between outside lists: a "
         "person on two of them and not a case is counted twice, so the estimate is too high"
     ),
-    "dependence": "only two lists: dependence between the lists cannot be modelled",
+    "dependence": (
+        "only two lists: dependence between them cannot be modelled; the estimate assumes "
+        "they are independent"
+    ),
 }
 
 
-def _hide(values: Mapping[str, int], k: int) -> dict[str, int | None]:
-    """Counts below k as None, and one more when exactly one is hidden."""
-    shown: dict[str, int | None] = {key: (v if v >= k else None) for key, v in values.items()}
-    hidden = [key for key, v in shown.items() if v is None and values[key] > 0]
-    if len(hidden) == 1:
-        rest = sorted((v, key) for key, v in values.items() if shown[key] is not None and v > 0)
+def _not_estimable(base: dict[str, Any], code: str) -> dict[str, Any]:
+    return base | {"estimable": False, "reason": code, "reason_text": REASONS[code]}
+
+
+def _figures(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "method": report["method"],
+        "estimate": report["estimate"],
+        "interval": report["interval"],
+        "level": report["level"],
+        "loglinear": {
+            "estimate": report["loglinear"]["estimate"],
+            "interval": report["loglinear"]["interval"],
+        },
+    }
+
+
+def _unconverged(report: dict[str, Any]) -> bool:
+    conv = report.get("convergence")
+    return conv is not None and not conv["converged"]
+
+
+def _release_cells(session: Session, release: StatsRelease, by: str) -> dict[str, int | None]:
+    """The release's own one-way table by `by` (all counted cases): category -> shown count."""
+    payload = session.scalar(
+        select(StatsReleaseTable.payload).where(
+            StatsReleaseTable.release_id == release.id,
+            StatsReleaseTable.k == release.k,
+            StatsReleaseTable.name == by,
+            StatsReleaseTable.scope == "all",
+        )
+    )
+    if payload is None:
+        return {}
+    doc = json.loads(payload)
+    return dict(zip(doc["rows"], doc["row_totals"], strict=True))
+
+
+def _strata(
+    session: Session, release: StatsRelease, report: dict[str, Any], by: str
+) -> list[dict[str, Any]]:
+    cells = _release_cells(session, release, by)
+    rows = {row["stratum"]: row for row in report["strata"]}
+    # withheld: not in the release's table as a published count of at least k
+    small = {name for name, n in cells.items() if n is None or n < release.k}
+    withheld = [name for name in small if cells[name] != 0]  # a published zero hides nothing
+    if len(withheld) == 1:  # one withheld group: the overall minus the others would approach it
+        rest = sorted((n, name) for name, n in cells.items() if name not in small and n)
         if rest:
-            shown[rest[0][1]] = None
-    return shown
-
-
-def _reason_code(reason: str) -> str:
-    if "stored without" in reason:
-        return "unplaceable"
-    if "too little overlap" in reason:
-        return "overlap"
-    return "lists"
-
-
-def publish(report: dict[str, Any], patterns: Mapping[str, int], k: int) -> dict[str, Any]:
-    """The report as advocates may see it (see the module's rules)."""
-    estimate_keys = ("estimate", "interval", "level", "method", "loglinear", "samples", "seed")
-    out: dict[str, Any] = {key: report[key] for key in estimate_keys}
-    out["convergence"] = report["convergence"]
-    out["lists"] = report["lists"]
-    out["k"] = k
-    out["observed"] = report["observed"] if report["observed"] >= k else None
-    out["patterns"] = _hide(dict(patterns), k)
-    out["warnings"] = [
-        text for key, text in WARNINGS.items() if any(key in w for w in report["warnings"])
-    ]
-    if "strata" not in report:
-        return out
-    sizes = {row["stratum"]: int(row["documented_cases"]) for row in report["strata"]}
-    shown = _hide(sizes, k)
-    strata = []
-    for row in report["strata"]:
-        name = row["stratum"]
-        if not row["estimable"]:
-            code = _reason_code(row["reason"])
-            strata.append({"stratum": name, "estimable": False, "reason": REASONS[code]})
-        elif shown[name] is None:
-            strata.append({"stratum": name, "estimable": False, "reason": REASONS["small"]})
-        else:
-            strata.append(
-                {"stratum": name, "estimable": True, "documented_cases": sizes[name]}
-                | {key: row[key] for key in (*estimate_keys, "convergence", "observed")}
+            small.add(rest[0][1])
+    out: list[dict[str, Any]] = []
+    for name in cells:  # the release's categories only: a stratum's existence is no news
+        row = rows.get(name)
+        if name in small or row is None:
+            out.append({"stratum": name, "estimable": False, "reason": "small"})
+        elif not row["estimable"]:
+            reason = row["reason"]
+            code = (
+                "unplaceable"
+                if "stored without" in reason
+                else "overlap"
+                if "overlap" in reason
+                else "lists"
             )
-    out["by"] = report["by"]
-    out["strata"] = strata
+            out.append({"stratum": name, "estimable": False, "reason": code})
+        elif _unconverged(row):
+            out.append({"stratum": name, "estimable": False, "reason": "converge"})
+        else:
+            out.append({"stratum": name, "estimable": True} | _figures(row))
     return out
+
+
+def release_estimate_document(
+    session: Session,
+    release: StatsRelease,
+    outside: Sequence[str],
+    by: str | None,
+    schedule: Schedule,
+) -> dict[str, Any]:
+    """The published estimate of `release` from its cases and the outside lists `outside`
+    (ids or labels), read in the cut's transaction. Raises HistoryInputError for an unknown
+    list or dimension (the cut is refused with the reason)."""
+    names = [OWN, *outside]
+    base: dict[str, Any] = {"k": release.k, "sources": len(names), "by": by, "level": LEVEL}
+    if not outside:
+        return _not_estimable(base, "no_lists")
+    histories = case_histories(session, names, by)
+    try:
+        report = stratified_report(
+            histories.lists,
+            dict(histories.overall),
+            {s: dict(c) for s, c in histories.strata.items()},
+            seed=SEED,
+            schedule=schedule,
+            unstratified=histories.unstratified,
+            dimension=by,
+        )
+    except CaptureError as exc:
+        overlap = any("overlap" in p for p in exc.problems)
+        return _not_estimable(base, "overlap" if overlap else "lists")
+    if _unconverged(report):
+        return _not_estimable(base, "converge")
+    observed = int(report["observed"])
+    warnings = histories.warnings + report["warnings"]
+    doc = base | {"estimable": True} | _figures(report)
+    doc["observed"] = observed if observed >= release.k else None
+    doc["samples"], doc["seed"] = report["samples"], report["seed"]
+    doc["warnings"] = [
+        code
+        for code, key in (("counted_twice", "counted twice"), ("dependence", "only two lists"))
+        if any(key in w for w in warnings)
+    ]
+    if by is not None:
+        doc["strata"] = _strata(session, release, report, by)
+    return doc
+
+
+def release_estimate_make(
+    session: Session,
+    actor: Actor,
+    release: StatsRelease,
+    outside: Sequence[str],
+    by: str | None,
+    schedule: Schedule,
+) -> dict[str, Any]:
+    """Compute the release's estimate and store it with the release's tables (flush only);
+    audited with the release, without any count."""
+    doc = release_estimate_document(session, release, outside, by, schedule)
+    audit_record(
+        session,
+        actor,
+        "stats.release_estimate",
+        object_type="stats_release",
+        object_id=release.id,
+        details={
+            "number": release.number,
+            "lists": len(outside) + 1,
+            "by": by,
+            "estimable": bool(doc["estimable"]),
+            "reason": doc.get("reason"),
+        },
+    )
+    session.add(
+        StatsReleaseTable(
+            release_id=release.id,
+            k=release.k,
+            name=NAME,
+            scope=NAME,
+            payload=json.dumps(doc, ensure_ascii=False),
+        )
+    )
+    session.flush()
+    return doc
+
+
+def release_estimate(session: Session, release: StatsRelease) -> dict[str, Any]:
+    """The stored estimate of a release; a release cut without one says so."""
+    payload = session.scalar(
+        select(StatsReleaseTable.payload).where(
+            StatsReleaseTable.release_id == release.id,
+            StatsReleaseTable.name == NAME,
+            StatsReleaseTable.scope == NAME,
+        )
+    )
+    if payload is None:
+        return _not_estimable({"k": release.k, "sources": None, "by": None}, "not_made")
+    doc: dict[str, Any] = json.loads(payload)
+    return doc
+
+
+def schedule_from(settings: Settings) -> Schedule:
+    """The LCMCR schedule of release estimates (LCMCR's defaults unless set shorter)."""
+    return Schedule(
+        samples=settings.estimate_samples,
+        burn_in=settings.estimate_burn_in,
+        thin=settings.estimate_thin,
+    )

@@ -60,9 +60,12 @@ class ImportResult:
         }
 
 
-def report_csv(problems: list[tuple[int, str, str]] | list[list[Any]]) -> str:
+def report_csv(
+    problems: list[tuple[int, str, str]] | list[list[Any]],
+    header: tuple[str, str, str] = ("row", "field", "reason"),
+) -> str:
     """The rejected rows as CSV: row, field, reason. Never a cell's value."""
-    return csv_text([["row", "field", "reason"], *([r, c, m] for r, c, m in problems)])
+    return csv_text([list(header), *([r, c, m] for r, c, m in problems)])
 
 
 def _fingerprint(vault: Vault, clean: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from casebook.cases.forms import localise
 from casebook.imports.columns import COLUMNS
 from casebook.imports.models import ImportRun
 from casebook.imports.services import ImportFileError, ImportResult, import_file, report_csv
+from casebook.messages import localise_message
 from casebook.spreadsheet import csv_text
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, denied, error_response, id_or_404, requires
@@ -107,8 +108,11 @@ def report(run_id: str) -> Response:
     if run is None or run.created_by != current_user.id:
         denied("import", rid)
         abort(404)  # a report is its author's alone
+    # the reasons in the reader's language (stored in English, as the logs and the CLI read
+    # them); a byte-order mark so that spreadsheet programs read the Arabic as UTF-8
+    problems = [[row, column, localise_message(reason)] for row, column, reason in run.report or []]
     return Response(
-        report_csv(run.report or []),
+        "\ufeff" + report_csv(problems, header=(_("Row"), _("Field"), _("Problem"))),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{run.id}.csv"'},
     )

@@ -23,11 +23,21 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from casebook import db, vocab
 from casebook.auth.permissions import Permission
+from casebook.estimate.histories import HistoryInputError
+from casebook.estimate.release import (
+    release_estimate,
+    release_estimate_make,
+    schedule_from,
+)
+from casebook.linkage.models import MatchList
 from casebook.spreadsheet import csv_writer
-from casebook.stats.charts import bar_chart
+from casebook.stats.charts import bar_chart, interval_chart
 from casebook.stats.queries import DIMENSIONS
 from casebook.stats.services import (
     Release,
@@ -130,6 +140,23 @@ def label(dimension: str, value: str) -> str:
     return value
 
 
+def estimate_chart(doc: dict[str, Any] | None) -> Markup | None:
+    """The release's estimate drawn: documented count, estimated total and its interval."""
+    if not doc or not doc.get("estimable"):
+        return None
+    return interval_chart(
+        doc.get("observed"),
+        int(doc["estimate"]),
+        (doc["interval"][0], doc["interval"][1]),
+        (
+            _("Documented"),
+            _("Estimated total"),
+            _("Documented count and estimated total with its interval"),
+        ),
+        rtl=str(get_locale()) == "ar",
+    )
+
+
 @bp.get("/")
 @requires(Permission.STATS_READ)
 @recent_auth
@@ -142,7 +169,14 @@ def index() -> Any:
             errors = exc.fields
         except NoReleaseError:
             missing = True
-    latest = release_get(db.session(), None)
+    session = db.session()
+    latest = release_get(session, None)
+    number_arg = request.args.get("release", "").strip()
+    shown = None
+    if number_arg.isdigit() and len(number_arg) <= 9:
+        shown = release_get(session, int(number_arg))
+    shown = shown or latest
+    estimate = release_estimate(session, shown) if shown else None
     chart = None
     if release is not None:
         first = release.dimensions[0]
@@ -154,6 +188,9 @@ def index() -> Any:
         "stats/index.html",
         release=release,
         latest=latest,
+        estimate=estimate,
+        estimate_chart=estimate_chart(estimate),
+        estimate_release=shown,
         missing=missing,
         chart=chart,
         errors=errors,
@@ -169,7 +206,26 @@ def index() -> Any:
 @requires(Permission.STATS_RELEASE)
 def releases() -> Any:
     """Lawyers and admins cut releases (admins cannot read statistics, only cut them)."""
-    return render_template("stats/releases.html", releases=release_list(db.session()))
+    session = db.session()
+    outside = [
+        (str(m.id), m.label or str(m.id)[:8], m.rows)
+        for m in session.scalars(select(MatchList).order_by(MatchList.created_at))
+    ]
+    return render_template(
+        "stats/releases.html",
+        releases=release_list(session),
+        outside=outside,
+        dimensions=DIMENSIONS,
+        dimension_label=dimension_label,
+    )
+
+
+def _outside_lists(session: Session, chosen: list[str]) -> list[str]:
+    """Ids of the outside lists chosen on the release form for the estimate."""
+    known = {str(i) for i in session.scalars(select(MatchList.id))}
+    if any(c not in known for c in chosen):
+        raise HistoryInputError([_("An outside list chosen for the estimate does not exist.")])
+    return list(dict.fromkeys(chosen))
 
 
 @bp.post("/releases")
@@ -177,18 +233,28 @@ def releases() -> Any:
 @recent_auth
 def releases_create() -> Any:
     settings = current_app.config["CASEBOOK"]
+    session = db.session()
+    by = request.form.get("estimate_by") or None
     try:
+        if by is not None and by not in DIMENSIONS:
+            raise HistoryInputError([_("Choose a dimension from the list.")])
+        lists = _outside_lists(session, request.form.getlist("estimate_list"))
         made = release_create(
-            db.session(),
+            session,
             current_app.extensions["casebook.vault"],
             current_actor(),
             k=settings.stats_k,
             min_changes=settings.release_min_changes,
             note=request.form.get("note"),
         )
+        release_estimate_make(session, current_actor(), made, lists, by, schedule_from(settings))
     except ReleaseRefusedError as exc:
-        db.session().rollback()
+        session.rollback()
         flash(str(exc), "error")
+        return redirect(url_for("stats.releases"))
+    except HistoryInputError as exc:
+        session.rollback()
+        flash(" ".join(exc.problems), "error")
         return redirect(url_for("stats.releases"))
     db.session().commit()
     flash(_("Release %(n)s is published.", n=made.number), "info")
@@ -207,9 +273,14 @@ def brief() -> Any:
         return _no_release()
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
+    stored = release_get(db.session(), release.number)
+    estimate = release_estimate(db.session(), stored) if stored else None
     return render_template(
         "stats/brief.html",
         release=release,
+        estimate=estimate,
+        estimate_chart=estimate_chart(estimate),
+        estimate_release=stored,
         label=label,
         dimension_label=dimension_label,
         dimensions_title=" × ".join(map(dimension_label, release.dimensions)),

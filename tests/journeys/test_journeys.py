@@ -85,12 +85,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 90  # a busy machine starts the server slowly
+    while True:
         try:
             urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310 (our own server)
             break
-        except OSError:
-            time.sleep(0.1)
+        except OSError as exc:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(
+                    f"casebook serve did not start; see {root / 'server.log'}"
+                ) from exc
+            time.sleep(0.2)
     yield Live(url, users, settings)
     server.terminate()
     try:

@@ -39,7 +39,7 @@ class CasebookFlask(Flask):
 
 
 def _no_passphrase() -> str:
-    from crypto import KeySourceError
+    from casebook.encrypted import KeySourceError
 
     raise KeySourceError(
         "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or start with "

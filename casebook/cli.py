@@ -22,9 +22,8 @@ from casebook import create_app
 from casebook.audit.services import Actor, audit_record
 from casebook.config import ConfigError, Settings
 from casebook.db import Database
-from casebook.encrypted import Vault, key_source_from_setting
+from casebook.encrypted import KeyRing, KeySourceError, Vault, key_source_from_setting
 from casebook.spreadsheet import tsv_line
-from crypto import KeyRing, KeySourceError
 
 
 def _cli_passphrase(settings: Settings) -> Callable[[], str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,11 +30,10 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.encrypted import EncryptedValueError, Vault
+from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
 from casebook.web import denied, id_or_404
-from crypto import DecryptionError, associated_data
 
 
 def visible_cases(user: User) -> Select[Case]:
@@ -608,11 +606,7 @@ def _children(
     cipher = vault.data_cipher(session, case.id)
     for kind, row_id, created_at, blob in rows:
         table, column = ("testimonies", "body_enc") if kind == "t" else ("attachments", "meta_enc")
-        try:
-            raw = cipher.decrypt(blob, associated_data(table, column, str(row_id), cipher.version))
-        except DecryptionError:
-            raise EncryptedValueError(table, column, str(row_id)) from None
-        body: dict[str, Any] = json.loads(raw)
+        body: dict[str, Any] = open_json(cipher, table, column, str(row_id), blob)
         item = {"id": str(row_id), "created_at": _utc(created_at).isoformat(timespec="seconds")}
         if kind == "t":
             out["testimonies"].append({**item, **body})

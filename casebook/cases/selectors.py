@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort
 from sqlalchemy import (
     Select,
     bindparam,
@@ -32,8 +31,9 @@ from casebook.cases import keys
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
+from casebook.lookups import NotFoundError, parse_id
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
-from casebook.web import denied, id_or_404
+from casebook.web import denied
 
 
 def visible_cases(user: User) -> Select[Case]:
@@ -99,7 +99,7 @@ def _children_arrays() -> list[Any]:
 def _load_case(
     session: Session, user: User, case_id: str, *, with_children: bool
 ) -> tuple[Case, list[tuple[str, Any, Any, bytes]] | None]:
-    cid = id_or_404(case_id)
+    cid = parse_id(case_id)
     arrays = with_children and session.get_bind().dialect.name == "postgresql"
     if user.can(Permission.CASE_READ_ALL):
         query = _ANY_LIVE_CASE_AND_CHILDREN if arrays else _ANY_LIVE_CASE
@@ -111,7 +111,7 @@ def _load_case(
         row = session.execute(query).first()
     if row is None:
         denied("case", cid)
-        abort(404)
+        raise NotFoundError("case")
     case: Case = row[0]
     vault: Vault = session.info["vault"]
     vault.take_wrapped(case.id, row[1], row[2])
@@ -493,11 +493,11 @@ def attachments_of(session: Session, case: Case) -> list[Attachment]:
 
 
 def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attachment:
-    aid = id_or_404(attachment_id)
+    aid = parse_id(attachment_id)
     attachment = session.get(Attachment, aid)
     if attachment is None or attachment.case_id != case.id:
         denied("attachment", aid)
-        abort(404)
+        raise NotFoundError("attachment")
     return attachment
 
 

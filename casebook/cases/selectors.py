@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from casebook.auth.models import User
 from casebook.auth.permissions import Permission
-from casebook.cases import keys
+from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
@@ -213,7 +213,7 @@ def _matches(person: dict[str, Any], query: Query) -> bool:
     years = [int(t) for t in query_tokens if t.isdigit() and len(t) == 4]
     if query.birth_year:
         years.append(query.birth_year)
-    if years and keys.birth_year(person) not in years:
+    if years and derived.birth_year(person) not in years:
         return False
     if query.mother:
         mother = normalise(query.mother).split()
@@ -548,7 +548,7 @@ def case_document(
         "arrests": record.get("arrests") or [],
         "detention": _detention_out(record.get("detention") or {}),
         "status": record.get("status") or [],
-        "current_status": keys.current_status(record),
+        "current_status": derived.current_status(record),
         "family_actions": record.get("family_actions") or [],
         "consent": consent_summary(case),
         **_children(session, case, children),

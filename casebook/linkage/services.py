@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.cases import keys
+from casebook.cases import derived as keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.cases.services import CaseStateError, case_record_store
 from casebook.encrypted import Vault

@@ -484,7 +484,7 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
     {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
-    from casebook.linkage.model import LinkageError
+    from casebook.linkage.scoring import LinkageError
     from casebook.linkage.services import dedupe_run
 
     require_migrated()
@@ -540,7 +540,7 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
         raise click.ClickException("; ".join(exc.problems)) from None
     if unknown:
         click.echo(f"columns not used (unknown headers): {', '.join(unknown)}", err=True)
-    from casebook.linkage.model import LinkageError
+    from casebook.linkage.scoring import LinkageError
 
     bar: Any
     try:

@@ -5,7 +5,7 @@ Keys: each name in its normalised form, its Latin skeleton or the skeleton's fir
 the birth year and the arrest year. A rule is kept while it reaches true pairs no chosen rule
 reaches, best ratio first; the printout is the rule, its pairs, the true pairs it adds and the
 share of all true pairs reached so far. Run it again on another seed (or, inside an
-organisation, on its own decided pairs) before changing `casebook.linkage.model.blocking_rules`.
+organisation, on its own decided pairs) before changing `casebook.linkage.scoring.blocking_rules`.
 Pairs are counted per rule (overlaps between rules counted twice).
 
 Run: .venv/bin/python -m bench.blocking_search --records 100000 [--budget 6000000] [--seed 3]

@@ -34,7 +34,7 @@ THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
 def quality(records: int) -> None:
     from casebook.linkage.features import person_features
-    from casebook.linkage.model import score_pairs
+    from casebook.linkage.scoring import score_pairs
 
     data = generate(records, seed=3)
     rows = [person_features(r["id"], r["person"], r["arrests"]) for r in data.records]
@@ -62,7 +62,7 @@ def speed(records: int, postgres: bool) -> None:
     from casebook.audit.services import Actor
     from casebook.cases.services import case_create_many
     from casebook.linkage.features import person_features
-    from casebook.linkage.model import score_pairs
+    from casebook.linkage.scoring import score_pairs
     from casebook.linkage.services import dedupe_run
 
     app, db = fresh_instance("cb-bench-linkage-", records, postgres)
@@ -100,7 +100,7 @@ def pairs(sizes: list[int]) -> None:
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     from casebook.linkage.features import person_features
-    from casebook.linkage.model import _settings, _table, private_duckdb
+    from casebook.linkage.scoring import _settings, _table, private_duckdb
 
     rules = _settings().blocking_rules_to_generate_predictions
     first: tuple[int, int] | None = None
@@ -141,7 +141,7 @@ def _bare_splink(rows: list[dict], threshold: float) -> tuple[list[tuple[str, st
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    from casebook.linkage.model import _table, blocking_rules, private_duckdb
+    from casebook.linkage.scoring import _table, blocking_rules, private_duckdb
 
     start = time.perf_counter()
     con = private_duckdb("2GB")
@@ -223,7 +223,7 @@ def seeds(count: int, sizes: list[int], threshold: float = 0.9, bare: bool = Tru
     shipped model was made from)."""
     from casebook.linkage.features import feature_rows, person_features
     from casebook.linkage.lists import _person
-    from casebook.linkage.model import score
+    from casebook.linkage.scoring import score
     from tests.linkage.generator import generate, sibling_rate
 
     print(

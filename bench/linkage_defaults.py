@@ -31,7 +31,7 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
     from splink import DuckDBAPI, Linker
 
     from casebook.linkage.features import feature_rows
-    from casebook.linkage.model import (
+    from casebook.linkage.scoring import (
         DEFAULTS_PATH,
         DIFFERENT_FIRST_NAMES_M,
         _levels,

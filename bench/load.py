@@ -91,7 +91,8 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 takes the workers too
             )
-        for _ in range(200):
+        deadline = time.monotonic() + 120  # a busy host can take many seconds to fork workers
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 conn.request("GET", "/healthz")
@@ -99,7 +100,7 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("the server did not start")
+        raise RuntimeError(f"the server did not start (see {self.log})")
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -138,9 +139,17 @@ def _case(rng: random.Random) -> dict[str, Any]:
 
 
 def run_load(
-    port: int, keys: dict[str, str], seconds: float, connections: int, seed_ids: list[str]
+    port: int,
+    keys: dict[str, str],
+    seconds: float,
+    connections: int,
+    seed_ids: list[str],
+    report: Report | None = None,
+    done: threading.Event | None = None,
 ) -> Report:
-    report = Report()
+    """`connections` clients for `seconds`, or (given `done`) until `done` is set, with
+    `seconds` as the bound; `report` fills as answers arrive, for a watcher in another thread."""
+    report = report if report is not None else Report()
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
     known: list[tuple[str, str]] = [(i, "lawyer") for i in seed_ids]
@@ -150,7 +159,7 @@ def run_load(
         role = "lawyer" if n % 2 == 0 else "documenter"
         headers = {"Authorization": f"Bearer {keys[role]}", "Content-Type": "application/json"}
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while time.perf_counter() < stop:
+        while time.perf_counter() < stop and not (done is not None and done.is_set()):
             with lock:
                 mine = [cid for cid, owner in known if role == "lawyer" or owner == role]
             roll = rng.random()

@@ -28,7 +28,7 @@ from bench._instance import throwaway_database
 from bench._timing import row
 from casebook.audit.services import Actor
 from casebook.cases.demo import synthetic_case
-from casebook.cases.keys import facets as facets_of
+from casebook.cases.derived import facets as facets_of
 from casebook.db import make_engine
 from casebook.encrypted import Vault
 from casebook.migrate import upgrade

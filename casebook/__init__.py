@@ -26,20 +26,11 @@ class CasebookFlask(Flask):
     def dispatch_request(self) -> Any:
         from casebook import db
 
-        if request.method not in ("GET", "HEAD"):
-            return super().dispatch_request()
-        for attempt in range(5):
-            try:
-                return super().dispatch_request()
-            except Exception as exc:
-                if attempt == 4 or not db.is_stale_snapshot(exc):
-                    raise
-                db.session().rollback()  # a fresh snapshot on the next try
-        raise AssertionError("unreachable")
+        return db.dispatch_reading(super().dispatch_request, request.method)
 
 
 def _no_passphrase() -> str:
-    from crypto import KeySourceError
+    from casebook.encrypted import KeySourceError
 
     raise KeySourceError(
         "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or start with "

@@ -11,7 +11,6 @@ staging file, at the cost of RAM about the size of the database.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -32,10 +31,7 @@ from sqlalchemy.engine import make_url
 from casebook.audit.services import Actor, audit_record
 from casebook.config import Settings
 from casebook.db import Database
-from casebook.encrypted import Vault
-from crypto.archive import archive_header, archive_read, archive_verify
-from crypto.archive import archive_write as _seal
-from crypto.errors import DecryptionError
+from casebook.encrypted import DecryptionError, Vault
 
 FORMAT = 1
 
@@ -134,28 +130,13 @@ def backup_create(settings: Settings, vault: Vault, database: Database, actor: A
         _add(tar, "manifest.json", json.dumps(manifest, indent=1).encode())
         for name, data in members.items():
             _add(tar, name, data)
-    archive_id = str(uuid.uuid4())
-    key = os.urandom(32)
-    header = {
-        "format": FORMAT,
-        "archive_id": archive_id,
-        "created_at": created,
-        "engine": engine,
-        "kek_id": vault.keyring.primary_id,
-        "wrapped_key": base64.b64encode(vault.envelope.wrap(f"backup:{archive_id}", key)).decode(),
-    }
-    return _seal(header, key, vault.checkpoint_signer(), body.getvalue())
+    return vault.seal_archive(FORMAT, created, engine, body.getvalue())
 
 
 def _open(vault: Vault, data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Verify and decrypt; the manifest and the members, each checked against the manifest."""
     try:
-        header = archive_header(data)
-        archive_verify(data, vault.checkpoint_signer().public_key)
-        key = vault.envelope.unwrap(
-            f"backup:{header['archive_id']}", base64.b64decode(header["wrapped_key"])
-        ).key
-        body = archive_read(data, vault.checkpoint_signer().public_key, key)
+        _header, body = vault.open_archive(data)
     except (DecryptionError, KeyError, ValueError) as exc:
         raise BackupError(f"refused: {exc}") from None
     members: dict[str, bytes] = {}

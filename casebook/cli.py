@@ -22,9 +22,8 @@ from casebook import create_app
 from casebook.audit.services import Actor, audit_record
 from casebook.config import ConfigError, Settings
 from casebook.db import Database
-from casebook.encrypted import Vault, key_source_from_setting
+from casebook.encrypted import KeyRing, KeySourceError, Vault, key_source_from_setting
 from casebook.spreadsheet import tsv_line
-from crypto import KeyRing, KeySourceError
 
 
 def _cli_passphrase(settings: Settings) -> Callable[[], str]:
@@ -507,7 +506,7 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
     {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
-    from casebook.linkage.model import LinkageError
+    from casebook.linkage.scoring import LinkageError
     from casebook.linkage.services import dedupe_run
 
     require_migrated()
@@ -563,7 +562,7 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
         raise click.ClickException("; ".join(exc.problems)) from None
     if unknown:
         click.echo(f"columns not used (unknown headers): {', '.join(unknown)}", err=True)
-    from casebook.linkage.model import LinkageError
+    from casebook.linkage.scoring import LinkageError
 
     bar: Any
     try:

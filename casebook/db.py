@@ -1,7 +1,31 @@
 """SQLAlchemy 2.x base, engines for SQLite and PostgreSQL, and the per-request session.
 
-One session per request, one commit per request (see `casebook.web`). Services flush; only the
-request boundary (or a CLI command) commits.
+The request's transaction policy lives here. Its invariants:
+
+1. One session per request, one commit per request, at the request's end (`casebook.web`);
+   services flush and never commit; an error handler rolls back. A CLI command commits its own
+   session (or one per batch: key rewrap, import).
+2. Whatever a request changes and the audit entries that record it commit together: a write
+   is never kept without its entry, nor an entry for a write that was rolled back.
+3. No data leaves before the entry recording its read is durable in the chain.
+4. Writing requests (any method but GET and HEAD) run in one transaction from their first
+   statement: `BEGIN IMMEDIATE` on SQLite (the single write lock is taken up front, so a
+   transaction never fails half-way for a lock another writer took after it read), READ
+   COMMITTED on PostgreSQL with the chain's advisory lock taken by the audit append.
+5. Reading requests (GET, HEAD) do not hold a write lock while they read:
+   - SQLite: a deferred transaction (many readers at once in WAL mode); the request's read
+     entries are committed in a short transaction of their own, shared by concurrent readers
+     (`casebook.audit.services._ReadEntries`). If a reading request does write, its deferred
+     transaction turns into a write transaction at the first write; when another writer
+     committed since it began reading, SQLite refuses (SQLITE_BUSY_SNAPSHOT, "database is
+     locked") and `dispatch_reading` runs the request again from the start on a fresh
+     snapshot, at most `READ_ATTEMPTS` times. A request that has not written has nothing to
+     lose by starting again; tests/foundation/test_transactions.py provokes it.
+   - PostgreSQL: autocommit until the first statement that needs a transaction (a write, a
+     locking read, a streamed cursor), which opens one; its entry then commits with the
+     request. The engine recognises that statement from its SQL text
+     (`_begin_before_first_write`): declaring the intent in each view would put a transaction
+     decision into dozens of views, for the same outcome.
 """
 
 from __future__ import annotations
@@ -274,6 +298,24 @@ def has_written(session: Session) -> bool:
     if not session.in_transaction():
         return False
     return bool(session.connection().info.get("casebook_wrote"))
+
+
+READ_ATTEMPTS = 5
+
+
+def dispatch_reading(dispatch: Callable[[], Any], method: str) -> Any:
+    """Run a request's view; a reading request whose snapshot went stale runs again (5. above).
+    Bounded: the last attempt's error is raised as it is."""
+    if method not in ("GET", "HEAD"):
+        return dispatch()
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return dispatch()
+        except Exception as exc:
+            if attempt == READ_ATTEMPTS - 1 or not is_stale_snapshot(exc):
+                raise
+            session().rollback()  # a fresh snapshot on the next try
+    raise AssertionError("unreachable")
 
 
 def is_stale_snapshot(exc: BaseException) -> bool:

@@ -4,19 +4,27 @@
 unwrapped data keys (a 50-row page costs one unwrap per case, then one AES-GCM per field).
 `Sealed` is a descriptor for model attributes: reading decrypts, writing encrypts, and the
 associated data binds every ciphertext to its table, column, row id and key version.
+
+This is the only module of casebook that imports `crypto` (key management in
+`casebook.keys.services` excepted): every seal and open of a field, an attachment stream, an
+upload spool or a backup archive goes through the functions and `Vault` methods below, and the
+associated data of a field ciphertext is built by `field_aad` alone. An import-linter contract
+(pyproject) and tests/security/test_crypto_bridge.py keep it that way.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
+import os
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, BinaryIO, Generic, Literal, TypeVar, overload
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, object_session
@@ -24,20 +32,54 @@ from sqlalchemy.orm import Session, object_session
 from crypto import (
     BlindIndex,
     CheckpointSigner,
+    CryptoError,
     DecryptionError,
     Envelope,
     FieldCipher,
     FileKeySource,
+    IncrementalStreamEncryptor,
     KeyRing,
     KeySource,
     KeySourceError,
     PassphraseKeySource,
+    StreamDecryptor,
     associated_data,
     blind_index_bits,
 )
+from crypto.archive import archive_header, archive_read, archive_verify, archive_write
+
+__all__ = [
+    "CheckpointSigner",
+    "CryptoError",
+    "DecryptionError",
+    "EncryptedValueError",
+    "FieldCipher",
+    "IncrementalStreamEncryptor",
+    "KeyRing",
+    "KeySourceError",
+    "Sealed",
+    "StreamDecryptor",
+    "Vault",
+    "column_opener",
+    "field_aad",
+    "key_source_from_setting",
+    "open_json",
+    "seal_json",
+    "spool_decryptor",
+    "spool_encryptor",
+    "vault_of",
+]
 
 SYSTEM_KEY_VERSION = 1
+ATTACHMENT_KEY_VERSION = 1
 _DEK_CACHE_SIZE = 8192
+_UPLOAD_SPOOL_AAD = b"casebook-upload-spool"
+
+
+def field_aad(table: str, column: str, row_id: str, key_version: int) -> bytes:
+    """The associated data of a field ciphertext (``cb1|table|column|row id|key version``): the
+    one place casebook builds it, so that a value sealed anywhere opens everywhere."""
+    return associated_data(table, column, row_id, key_version)
 
 
 class EncryptedValueError(DecryptionError):
@@ -201,6 +243,59 @@ class Vault:
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"casebook:attachment-stream"
         ).derive(self._data_key(session, owner_id))
 
+    def attachment_encryptor(
+        self,
+        session: Session,
+        owner_id: uuid.UUID,
+        attachment_id: uuid.UUID,
+        out: BinaryIO,
+        limit: int | None = None,
+    ) -> IncrementalStreamEncryptor:
+        """Seal an attachment's bytes into `out` under its owner's attachment key, bound to the
+        attachment's id (a file copied under another attachment's name does not open)."""
+        return IncrementalStreamEncryptor(
+            self.attachment_key(session, owner_id),
+            ATTACHMENT_KEY_VERSION,
+            _attachment_aad(attachment_id),
+            out,
+            limit=limit,
+        )
+
+    def attachment_decryptor(
+        self, session: Session, owner_id: uuid.UUID, attachment_id: uuid.UUID
+    ) -> StreamDecryptor:
+        return StreamDecryptor(
+            self.attachment_key(session, owner_id), _attachment_aad(attachment_id)
+        )
+
+    # -- backup archives -------------------------------------------------------------------------
+    def seal_archive(self, fmt: int, created_at: str, engine: str, body: bytes) -> bytes:
+        """A signed archive of `body` under a fresh key, wrapped by the primary KEK and bound to
+        the archive's random id; the plain header names the format, time and engine."""
+        archive_id = str(uuid.uuid4())
+        key = os.urandom(32)
+        wrapped = self.envelope.wrap(f"backup:{archive_id}", key)
+        header = {
+            "format": fmt,
+            "archive_id": archive_id,
+            "created_at": created_at,
+            "engine": engine,
+            "kek_id": self.keyring.primary_id,
+            "wrapped_key": base64.b64encode(wrapped).decode(),
+        }
+        return archive_write(header, key, self.checkpoint_signer(), body)
+
+    def open_archive(self, data: bytes) -> tuple[dict[str, Any], bytes]:
+        """The header and body of an archive, after its signature and every chunk are checked;
+        raises DecryptionError, KeyError or ValueError on anything else."""
+        header = archive_header(data)
+        public_key = self.checkpoint_signer().public_key
+        archive_verify(data, public_key)
+        key = self.envelope.unwrap(
+            f"backup:{header['archive_id']}", base64.b64decode(header["wrapped_key"])
+        ).key
+        return header, archive_read(data, public_key, key)
+
     def _data_key(self, session: Session, owner_id: uuid.UUID) -> bytes:
         from casebook.keys.models import CaseKey
 
@@ -264,7 +359,7 @@ class Vault:
         except DecryptionError:
             raise EncryptedValueError("case_keys", "wrapped", str(owner_id)) from None
         try:
-            raw = cipher.decrypt(blob, associated_data(table, column, row_id, version))
+            raw = cipher.decrypt(blob, field_aad(table, column, row_id, version))
         except DecryptionError:
             raise EncryptedValueError(table, column, row_id) from None
         return json.loads(raw)
@@ -300,9 +395,46 @@ def encode_json(value: object) -> bytes:
 def seal_json(cipher: FieldCipher, table: str, column: str, row_id: str, value: object) -> bytes:
     """The one encoding of an encrypted attribute: compact UTF-8 JSON under AES-GCM, bound to
     its table, column, row and key version. `Sealed` and the batch writers both use it."""
-    return cipher.encrypt(
-        encode_json(value), associated_data(table, column, row_id, cipher.version)
-    )
+    return cipher.encrypt(encode_json(value), field_aad(table, column, row_id, cipher.version))
+
+
+def open_json(cipher: FieldCipher, table: str, column: str, row_id: str, blob: bytes) -> Any:
+    """The inverse of `seal_json`, for values read as bare columns (no ORM object); a value
+    that fails to open raises EncryptedValueError, which names where, never what."""
+    try:
+        raw = cipher.decrypt(blob, field_aad(table, column, row_id, cipher.version))
+    except DecryptionError:
+        raise EncryptedValueError(table, column, row_id) from None
+    return json.loads(raw)
+
+
+def column_opener(cipher: FieldCipher, table: str, column: str) -> Callable[[str, bytes], Any]:
+    """`open_json` for one column of many rows (scans that run once per case): the associated
+    data around the row id is built once by `field_aad`, then only the id changes per row."""
+    head, tail = field_aad(table, column, "\x00", cipher.version).split(b"\x00")
+    decrypt, loads = cipher.decrypt, json.loads
+
+    def open_row(row_id: str, blob: bytes) -> Any:
+        try:
+            raw = decrypt(blob, head + row_id.encode() + tail)
+        except DecryptionError:
+            raise EncryptedValueError(table, column, row_id) from None
+        return loads(raw)
+
+    return open_row
+
+
+def _attachment_aad(attachment_id: uuid.UUID) -> bytes:
+    return field_aad("attachments", "blob", str(attachment_id), ATTACHMENT_KEY_VERSION)
+
+
+def spool_encryptor(key: bytes, out: BinaryIO, limit: int | None) -> IncrementalStreamEncryptor:
+    """An upload spool's stream, under a key that exists only in the request's memory."""
+    return IncrementalStreamEncryptor(key, 0, _UPLOAD_SPOOL_AAD, out, limit=limit)
+
+
+def spool_decryptor(key: bytes) -> StreamDecryptor:
+    return StreamDecryptor(key, _UPLOAD_SPOOL_AAD)
 
 
 @functools.cache
@@ -359,7 +491,7 @@ class Sealed(Generic[T]):
         return vault.system_cipher(self.key), obj
 
     def _aad(self, obj: Any, version: int) -> bytes:
-        return associated_data(obj.__tablename__, self.column, str(obj.id), version)
+        return field_aad(obj.__tablename__, self.column, str(obj.id), version)
 
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> Sealed[T]: ...
@@ -392,14 +524,8 @@ class Sealed(Generic[T]):
         costs more than the decryption."""
         if self.key == "case":
             raise TypeError("a case-keyed value needs its data key")
-        cipher = vault.system_cipher(self.key)
-        try:
-            raw = cipher.decrypt(
-                blob, associated_data(table, self.column, str(row_id), cipher.version)
-            )
-        except DecryptionError:
-            raise EncryptedValueError(table, self.column, str(row_id)) from None
-        return json.loads(raw)  # type: ignore[no-any-return]
+        opened: T = open_json(vault.system_cipher(self.key), table, self.column, str(row_id), blob)
+        return opened
 
     def __set__(self, obj: object, value: T | None) -> None:
         if value is None:

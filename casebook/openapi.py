@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 
+from casebook import api_responses
 from casebook.cases import schemas
 from casebook.web import public
 
@@ -24,6 +25,12 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
             "content": {"application/json": {"schema": ERROR}},
         }
     return out
+
+
+def ok(schema: type[Any], description: str = "ok") -> dict[str, Any]:
+    """A success response whose body is `schema` (from casebook.api_responses)."""
+    ref = {"$ref": f"#/components/schemas/{schema.__name__}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
 def _json_body(schema: str) -> dict[str, Any]:
@@ -58,6 +65,9 @@ def build_spec() -> dict[str, Any]:
     ):
         if name not in spec.components.schemas:  # nested schemas register themselves by name
             spec.components.schema(name, schema=schema)
+    for response in api_responses.RESPONSES:
+        if response.__name__ not in spec.components.schemas:
+            spec.components.schema(response.__name__, schema=response)
     spec.components.schema(
         "Error",
         {
@@ -90,14 +100,14 @@ def build_spec() -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
-    obj = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
+    r = api_responses
     spec.path(
         "/api/v1/cases",
         operations={
             "post": {
                 "summary": "Create a case",
                 "requestBody": _json_body("CaseIn"),
-                "responses": _responses({"201": obj}, 400, 401, 403, 422),
+                "responses": _responses({"201": ok(r.CaseCreated)}, 400, 401, 403, 422),
             },
             "get": {
                 "summary": "List or search cases visible to the caller",
@@ -119,7 +129,7 @@ def build_spec() -> dict[str, Any]:
                         ("per_page", "integer"),
                     )
                 ],
-                "responses": _responses({"200": obj}, 401, 403, 422),
+                "responses": _responses({"200": ok(r.CaseList)}, 401, 403, 422),
             },
         },
     )
@@ -129,27 +139,28 @@ def build_spec() -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "A case as the caller may see it",
-                "responses": _responses({"200": obj}, 401, 403, 404),
+                "responses": _responses({"200": ok(r.CaseDocument)}, 401, 403, 404),
             },
             "patch": {
                 "summary": "Change a case",
                 "requestBody": _json_body("CasePatch"),
-                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses({"200": ok(r.CaseDocument)}, 400, 401, 403, 404, 409, 422),
             },
         },
     )
-    for path, body, summary in (
-        ("status", "StatusIn", "Add a status change"),
-        ("testimonies", "TestimonyIn", "Add a testimony"),
-        ("review", "Review", "Record a lawyer's review"),
-        ("consent", "ConsentChange", "Grant or revoke consent"),
-        ("legal-notes", "LegalNote", "Add a legal note"),
-        ("assign", "Assign", "Assign to a documenter"),
+    for path, body, summary, answer in (
+        ("status", "StatusIn", "Add a status change", {"201": ok(r.StatusAdded)}),
+        ("testimonies", "TestimonyIn", "Add a testimony", {"201": ok(r.Created)}),
+        ("review", "Review", "Record a lawyer's review", {"200": ok(r.Reviewed)}),
+        ("consent", "ConsentChange", "Grant or revoke consent", {"200": ok(r.ConsentChanged)}),
+        ("legal-notes", "LegalNote", "Add a legal note", {"201": ok(r.NoteAdded)}),
+        ("assign", "Assign", "Assign to a documenter", {"200": ok(r.Assigned)}),
         (
             "erase",
             "Erase",
             "Erase the case (crypto-shredding); with a bearer token, also send a current "
             "authenticator code of its user in the X-Casebook-OTP header",
+            {"200": ok(r.Erased)},
         ),
     ):
         spec.path(
@@ -159,7 +170,7 @@ def build_spec() -> dict[str, Any]:
                 "post": {
                     "summary": summary,
                     "requestBody": _json_body(body),
-                    "responses": _responses({"200": obj, "201": obj}, 400, 401, 403, 404, 409, 422),
+                    "responses": _responses(answer, 400, 401, 403, 404, 409, 422),
                 }
             },
         )
@@ -180,7 +191,7 @@ def build_spec() -> dict[str, Any]:
                         }
                     },
                 },
-                "responses": _responses({"201": obj}, 401, 403, 404, 413, 422),
+                "responses": _responses({"201": ok(r.AttachmentAdded)}, 401, 403, 404, 413, 422),
             }
         },
     )
@@ -203,11 +214,21 @@ def build_spec() -> dict[str, Any]:
                     {"name": "after", "in": "query", "schema": {"type": "integer"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}},
                 ],
-                "responses": _responses({"200": obj}, 401, 403, 422),
+                "responses": _responses({"200": ok(r.AuditPage)}, 401, 403, 422),
             }
         },
     )
-    _more_paths(spec, obj, case_id)
+    spec.path(
+        "/api/v1/openapi.json",
+        operations={
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": ok(r.OpenAPIDocument)},
+            }
+        },
+    )
+    _more_paths(spec, case_id)
     doc = spec.to_dict()
     doc["security"] = [{"bearer": []}]
     return doc
@@ -218,8 +239,9 @@ def _object_body(properties: dict[str, Any], required: list[str]) -> dict[str, A
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> None:
+def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
     """Statistics, import, packets and linkage."""
+    r = api_responses
     text = {"type": "string"}
     mechanism = {
         "name": "mechanism",
@@ -243,7 +265,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
                 "summary": "A protected table of a statistics release (the latest by default): "
                 "exact counts, small cells and their complements hidden; epsilon is refused",
                 "parameters": query,
-                "responses": _responses({"200": obj}, 401, 403, 404, 422, 429),
+                "responses": _responses({"200": ok(r.StatsTable)}, 401, 403, 404, 422, 429),
             }
         },
     )
@@ -252,7 +274,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         operations={
             "get": {
                 "summary": "The statistics releases, newest first (number, date, k, mode, scopes)",
-                "responses": _responses({"200": obj}, 401, 403),
+                "responses": _responses({"200": ok(r.StatsReleases)}, 401, 403),
             }
         },
     )
@@ -266,7 +288,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
                 "parameters": [
                     {"name": "release", "in": "query", "schema": {"type": "integer"}},
                 ],
-                "responses": _responses({"200": obj}, 401, 403, 404, 422, 429),
+                "responses": _responses({"200": ok(r.Estimate)}, 401, 403, 404, 422, 429),
             }
         },
     )
@@ -288,7 +310,9 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
                     "required": True,
                     "content": {"multipart/form-data": {"schema": upload}},
                 },
-                "responses": _responses({"200": obj, "201": obj}, 401, 403, 413, 422),
+                "responses": _responses(
+                    {"200": ok(r.ImportReport), "201": ok(r.ImportReport)}, 401, 403, 413, 422
+                ),
             }
         },
     )
@@ -298,7 +322,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         operations={
             "get": {
                 "summary": "A WGEID or IIMP packet, or 422 naming what is missing (lawyer)",
-                "responses": _responses({"200": obj}, 401, 403, 404, 422),
+                "responses": _responses({"200": ok(r.Packet)}, 401, 403, 404, 422),
             }
         },
     )
@@ -309,7 +333,9 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             "post": {
                 "summary": "Record a submission to the mechanism (a family action)",
                 "requestBody": _object_body({"date": text, "reference": text, "note": text}, []),
-                "responses": _responses({"201": obj}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses(
+                    {"201": ok(r.SubmissionIndex)}, 400, 401, 403, 404, 409, 422
+                ),
             }
         },
     )
@@ -320,7 +346,9 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             "post": {
                 "summary": "Record the mechanism's reply to a submission",
                 "requestBody": _object_body({"reply": text, "date": text}, ["reply"]),
-                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses(
+                    {"200": ok(r.SubmissionIndex)}, 400, 401, 403, 404, 409, 422
+                ),
             }
         },
     )
@@ -330,7 +358,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             "get": {
                 "summary": "Open review items: possible duplicates and list matches (lawyer)",
                 "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}}],
-                "responses": _responses({"200": obj}, 401, 403),
+                "responses": _responses({"200": ok(r.Candidates)}, 401, 403),
             }
         },
     )
@@ -340,7 +368,9 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             "post": {
                 "summary": "Start a deduplication run in the background (one at a time; lawyer)",
                 "requestBody": _object_body({"threshold": {"type": "number"}}, []),
-                "responses": _responses({"202": obj, "200": obj}, 400, 401, 403, 409, 422),
+                "responses": _responses(
+                    {"202": ok(r.RunState), "200": ok(r.RunState)}, 400, 401, 403, 409, 422
+                ),
             }
         },
     )
@@ -349,7 +379,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
         operations={
             "get": {
                 "summary": "The running deduplication run, or the last: progress and summary",
-                "responses": _responses({"200": obj}, 401, 403),
+                "responses": _responses({"200": ok(r.RunState)}, 401, 403),
             }
         },
     )
@@ -360,7 +390,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
             "post": {
                 "summary": "Undo the merge of this absorbed case (lawyer; confirm: true)",
                 "requestBody": _object_body({"confirm": {"type": "boolean"}}, ["confirm"]),
-                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses({"200": ok(r.Undone)}, 400, 401, 403, 404, 409, 422),
             }
         },
     )
@@ -387,7 +417,7 @@ def _more_paths(spec: APISpec, obj: dict[str, Any], case_id: dict[str, Any]) -> 
                     },
                     ["decision"],
                 ),
-                "responses": _responses({"200": obj}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses({"200": ok(r.Decided)}, 400, 401, 403, 404, 409, 422),
             }
         },
     )

@@ -19,9 +19,12 @@ from typing import IO, Any
 from flask import Request, current_app, g
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from crypto import CryptoError, IncrementalStreamEncryptor, StreamDecryptor
-
-_AAD = b"casebook-upload-spool"
+from casebook.encrypted import (
+    CryptoError,
+    IncrementalStreamEncryptor,
+    spool_decryptor,
+    spool_encryptor,
+)
 
 
 class EncryptedSpool(io.RawIOBase):
@@ -34,9 +37,7 @@ class EncryptedSpool(io.RawIOBase):
         self._key = os.urandom(32)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._out = os.fdopen(fd, "wb")
-        self._enc: IncrementalStreamEncryptor | None = IncrementalStreamEncryptor(
-            self._key, 0, _AAD, self._out, limit=limit
-        )
+        self._enc: IncrementalStreamEncryptor | None = spool_encryptor(self._key, self._out, limit)
         self.size = 0
         self.head = b""
         self._reader: Iterator[bytes] | None = None
@@ -78,7 +79,7 @@ class EncryptedSpool(io.RawIOBase):
     def chunks(self) -> Iterator[bytes]:
         self._seal()
         with self.path.open("rb") as fh:
-            yield from StreamDecryptor(self._key, _AAD).decrypt(fh)
+            yield from spool_decryptor(self._key).decrypt(fh)
 
     def read(self, size: int = -1) -> bytes:
         if self._reader is None:

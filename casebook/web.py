@@ -28,13 +28,14 @@ from flask import (
 from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, NotFound
 
 from casebook import db
 from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission
 from casebook.encrypted import EncryptedValueError
 from casebook.inputs import JSONInputError, loads_checked
+from casebook.lookups import NotFoundError
 
 log = logging.getLogger("casebook.request")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -301,6 +302,11 @@ def _handle_http(exc: HTTPException) -> Response:
     return resp
 
 
+def _handle_not_found(exc: NotFoundError) -> Response:
+    """A selector found nothing the user may see: the same 404 as an unknown URL."""
+    return _handle_http(NotFound())
+
+
 def _handle_decrypt(exc: EncryptedValueError) -> Response:
     """A ciphertext failed to authenticate: roll back, record the failure, say so plainly."""
     s = db.session()
@@ -377,5 +383,6 @@ def install(app: Flask) -> None:
     app.teardown_appcontext(db.close_session)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(EncryptedValueError, _handle_decrypt)
+    app.register_error_handler(NotFoundError, _handle_not_found)
     app.register_error_handler(Exception, _handle_unexpected)
     app.register_error_handler(InternalServerError, _handle_unexpected)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
 from casebook.audit.services import GENESIS, canonical, hash_of, now_iso
-from crypto import CheckpointSigner
+from casebook.encrypted import CheckpointSigner
 
 CHECKPOINT_FORMAT = "casebook-audit-checkpoint/1"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.auth.models import ApiToken, RoleChangeRequest, User, WebSession
-from casebook.web import id_or_404
+from casebook.lookups import NotFoundError, parse_id
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,10 @@ def users_list(session: Session) -> list[UserRow]:
 
 
 def user_or_404(session: Session, user_id: str) -> User:
-    uid = id_or_404(user_id)
+    uid = parse_id(user_id)
     user = session.get(User, uid)
     if user is None:
-        abort(404)
+        raise NotFoundError("user")
     return user
 
 
@@ -53,10 +52,10 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 
 
 def token_or_404(session: Session, user: User, token_id: str) -> ApiToken:
-    tid = id_or_404(token_id)
+    tid = parse_id(token_id)
     token = session.get(ApiToken, tid)
     if token is None or token.user_id != user.id:
-        abort(404)
+        raise NotFoundError("token")
     return token
 
 
@@ -99,9 +98,9 @@ def role_changes(session: Session, pending: bool, limit: int = 20) -> list[RoleC
 
 
 def request_or_404(session: Session, request_id: str) -> RoleChangeRequest:
-    found = session.get(RoleChangeRequest, id_or_404(request_id))
+    found = session.get(RoleChangeRequest, parse_id(request_id))
     if found is None:
-        abort(404)
+        raise NotFoundError("role change")
     return found
 
 

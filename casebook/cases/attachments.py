@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
 from casebook.cases.models import Attachment, Case
-from casebook.encrypted import EncryptedValueError, Vault
+from casebook.encrypted import DecryptionError, EncryptedValueError, StreamDecryptor, Vault
 from casebook.inputs import clean_text
 from casebook.uploads import EncryptedSpool
-from crypto import DecryptionError, IncrementalStreamEncryptor, StreamDecryptor, associated_data
 
 # Allowed types, recognised by their first bytes (never by the name or the declared type).
 SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
@@ -93,10 +92,6 @@ def clean_filename(name: str, content_type: str | None = None) -> str:
     return stem[: MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
 
 
-def _aad(attachment_id: uuid.UUID) -> bytes:
-    return associated_data("attachments", "blob", str(attachment_id), 1)
-
-
 def attachment_store(
     session: Session,
     actor: Actor,
@@ -132,9 +127,7 @@ def attachment_store(
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            enc = IncrementalStreamEncryptor(
-                vault.attachment_key(session, case.id), 1, _aad(attachment_id), out, limit=limit
-            )
+            enc = vault.attachment_encryptor(session, case.id, attachment_id, out, limit=limit)
             for chunk in spool.chunks():
                 enc.update(chunk)
             sha256 = enc.finalize()
@@ -174,9 +167,8 @@ def attachment_chunks(
     """Decrypt an attachment chunk by chunk, after a first pass has authenticated every chunk:
     a tampered or truncated file is refused before a single byte is sent (a failure halfway
     through a streamed body could not change the response status any more)."""
-    key = vault.attachment_key(session, attachment.case_id)
     path = directory / f"{attachment.id}.bin"
-    decryptor = StreamDecryptor(key, _aad(attachment.id))
+    decryptor = vault.attachment_decryptor(session, attachment.case_id, attachment.id)
     try:
         with path.open("rb") as fh:
             for _ in decryptor.decrypt(fh):
@@ -203,15 +195,14 @@ def attachment_move(
     case's key and its custody log records the move, so the chain of custody stays whole."""
     vault: Vault = session.info["vault"]
     meta = attachment.meta or {}
-    source_key = vault.attachment_key(session, attachment.case_id)
-    target_key = vault.attachment_key(session, target.id)
+    source = vault.attachment_decryptor(session, attachment.case_id, attachment.id)
     path = directory / f"{attachment.id}.bin"
     part = directory / f"{attachment.id}.moving"
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-            enc = IncrementalStreamEncryptor(target_key, 1, _aad(attachment.id), out)
-            for chunk in StreamDecryptor(source_key, _aad(attachment.id)).decrypt(src):
+            enc = vault.attachment_encryptor(session, target.id, attachment.id, out)
+            for chunk in source.decrypt(src):
                 enc.update(chunk)
             digest = enc.finalize()
             out.flush()

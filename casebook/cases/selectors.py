@@ -6,13 +6,11 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort
 from sqlalchemy import (
     Select,
     bindparam,
@@ -29,13 +27,13 @@ from sqlalchemy.orm import Session, aliased
 
 from casebook.auth.models import User
 from casebook.auth.permissions import Permission
-from casebook.cases import keys
+from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.encrypted import EncryptedValueError, Vault
+from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
+from casebook.lookups import NotFoundError, parse_id
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
-from casebook.web import denied, id_or_404
-from crypto import DecryptionError, associated_data
+from casebook.web import denied
 
 
 def visible_cases(user: User) -> Select[Case]:
@@ -101,7 +99,7 @@ def _children_arrays() -> list[Any]:
 def _load_case(
     session: Session, user: User, case_id: str, *, with_children: bool
 ) -> tuple[Case, list[tuple[str, Any, Any, bytes]] | None]:
-    cid = id_or_404(case_id)
+    cid = parse_id(case_id)
     arrays = with_children and session.get_bind().dialect.name == "postgresql"
     if user.can(Permission.CASE_READ_ALL):
         query = _ANY_LIVE_CASE_AND_CHILDREN if arrays else _ANY_LIVE_CASE
@@ -113,7 +111,7 @@ def _load_case(
         row = session.execute(query).first()
     if row is None:
         denied("case", cid)
-        abort(404)
+        raise NotFoundError("case")
     case: Case = row[0]
     vault: Vault = session.info["vault"]
     vault.take_wrapped(case.id, row[1], row[2])
@@ -215,7 +213,7 @@ def _matches(person: dict[str, Any], query: Query) -> bool:
     years = [int(t) for t in query_tokens if t.isdigit() and len(t) == 4]
     if query.birth_year:
         years.append(query.birth_year)
-    if years and keys.birth_year(person) not in years:
+    if years and derived.birth_year(person) not in years:
         return False
     if query.mother:
         mother = normalise(query.mother).split()
@@ -495,11 +493,11 @@ def attachments_of(session: Session, case: Case) -> list[Attachment]:
 
 
 def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attachment:
-    aid = id_or_404(attachment_id)
+    aid = parse_id(attachment_id)
     attachment = session.get(Attachment, aid)
     if attachment is None or attachment.case_id != case.id:
         denied("attachment", aid)
-        abort(404)
+        raise NotFoundError("attachment")
     return attachment
 
 
@@ -550,7 +548,7 @@ def case_document(
         "arrests": record.get("arrests") or [],
         "detention": _detention_out(record.get("detention") or {}),
         "status": record.get("status") or [],
-        "current_status": keys.current_status(record),
+        "current_status": derived.current_status(record),
         "family_actions": record.get("family_actions") or [],
         "consent": consent_summary(case),
         **_children(session, case, children),
@@ -608,11 +606,7 @@ def _children(
     cipher = vault.data_cipher(session, case.id)
     for kind, row_id, created_at, blob in rows:
         table, column = ("testimonies", "body_enc") if kind == "t" else ("attachments", "meta_enc")
-        try:
-            raw = cipher.decrypt(blob, associated_data(table, column, str(row_id), cipher.version))
-        except DecryptionError:
-            raise EncryptedValueError(table, column, str(row_id)) from None
-        body: dict[str, Any] = json.loads(raw)
+        body: dict[str, Any] = open_json(cipher, table, column, str(row_id), blob)
         item = {"id": str(row_id), "created_at": _utc(created_at).isoformat(timespec="seconds")}
         if kind == "t":
             out["testimonies"].append({**item, **body})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from casebook import db
 from casebook.audit.services import Actor, Detail, audit_record, audit_record_many
-from casebook.cases import keys
+from casebook.cases import derived
 from casebook.cases.models import (
     Attachment,
     Case,
@@ -87,7 +87,7 @@ def _reindex(session: Session, case: Case, person: dict[str, Any], *, new: bool 
         session.execute(delete(CaseIndex).where(CaseIndex.case_id == case.id))
     rows = [
         {"case_id": case.id, "name": name, "value": vault.blind_index(name).value(*parts)}
-        for name, parts in keys.index_keys(person)
+        for name, parts in derived.index_keys(person)
     ]
     if rows:  # plain Core insert: no identity map for rows that are never loaded as objects
         session.execute(_INDEX_TABLE.insert(), rows)
@@ -104,7 +104,7 @@ def _seal(
     send_required(case_counts_changed, session)  # the facets change: cached statistics are stale
     case.record = record
     case.consent = consent
-    case.facets = keys.facets(record, consent)
+    case.facets = derived.facets(record, consent)
     _reindex(session, case, record.get("person") or {}, new=new)
 
 
@@ -201,13 +201,17 @@ def case_insert_validated(
                 "consent_enc": seal_json(cipher, "cases", "consent_enc", sid, clean["consent"]),
                 "legal_notes_enc": seal_json(cipher, "cases", "legal_notes_enc", sid, []),
                 "facets_enc": seal_json(
-                    facets_cipher, "cases", "facets_enc", sid, keys.facets(record, clean["consent"])
+                    facets_cipher,
+                    "cases",
+                    "facets_enc",
+                    sid,
+                    derived.facets(record, clean["consent"]),
                 ),
             }
         )
         index_rows += [
             {"case_id": case_id, "name": name, "value": vault.blind_index(name).value(*parts)}
-            for name, parts in keys.index_keys(record.get("person") or {})
+            for name, parts in derived.index_keys(record.get("person") or {})
         ]
         for item in clean["testimonies"]:
             tid = uuid.uuid4()

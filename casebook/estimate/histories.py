@@ -18,7 +18,6 @@ a match to a merged duplicate counts for the case it was merged into.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -30,10 +29,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.cases.models import Case
-from casebook.encrypted import Vault
+from casebook.encrypted import Vault, column_opener
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.stats.queries import DIMENSIONS, base_category
-from crypto import associated_data
 
 OWN = "own"
 NOT_COUNTED = ("duplicate", "rejected")
@@ -67,8 +65,7 @@ def _case_facets(
     """Every case not erased, with its verification, merge target and facets, streamed in
     batches and decrypted from the bare column (no ORM objects: this runs once per case)."""
     vault: Vault = session.info["vault"]
-    cipher = vault.system_cipher("facets")
-    head, tail = associated_data("cases", "facets_enc", "ID", cipher.version).split(b"ID")
+    open_row = column_opener(vault.system_cipher("facets"), "cases", "facets_enc")
     query = select(Case.id, Case.verification, Case.duplicate_of, Case.facets_enc).where(
         Case.erased_at.is_(None)
     )
@@ -77,8 +74,7 @@ def _case_facets(
     ):
         facets = None
         if blob is not None and verification not in NOT_COUNTED:
-            aad = head + str(case_id).encode() + tail
-            facets = json.loads(cipher.decrypt(blob, aad).decode())
+            facets = open_row(str(case_id), blob)
         yield case_id, verification, duplicate_of, facets
 
 

@@ -23,6 +23,7 @@ from casebook.encrypted import Vault, encode_json
 from casebook.imports.columns import column_of
 from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.imports.reader import ImportFileError, Row, read_rows
+from casebook.pausepoints import pause_point
 from casebook.spreadsheet import csv_text
 
 BATCH = 500
@@ -148,6 +149,7 @@ class _Writer:
             ],
         )
         result.references += [reference for _, reference in created]
+        pause_point("imports.batch")
 
 
 def import_file(

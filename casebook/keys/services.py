@@ -19,6 +19,7 @@ from casebook.db import after_commit
 from casebook.encrypted import Vault
 from casebook.events import kek_rotated
 from casebook.keys.models import CaseKey, KeyErasure
+from casebook.pausepoints import pause_point
 from crypto.keyring import KekStatus, KeyRing
 
 
@@ -143,6 +144,7 @@ def keys_rewrap(
                 object_id=primary,
                 details={"rewrapped": len(rows)},
             )
+            pause_point("keys.rewrap.batch")
         done += len(rows)
         if progress:
             progress(len(rows))

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from casebook.cases.keys import birth_year
+from casebook.cases.derived import birth_year
 from casebook.names import family_skeleton, is_arabic, normalise, skeleton
 from casebook.names.matching import name_form, phones
 

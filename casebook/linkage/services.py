@@ -22,13 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.cases import keys
+from casebook.cases import derived as keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.cases.services import CaseStateError, case_record_store
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey
 from casebook.linkage.features import name_forms_memo, person_features
-from casebook.linkage.model import DEFAULT_MEMORY, Scored, score
 from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
@@ -39,6 +38,7 @@ from casebook.linkage.models import (
     MatchCandidate,
     MatchList,
 )
+from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
 
 DEFAULT_THRESHOLD = 0.9
@@ -644,7 +644,7 @@ def run_execute(
     beside it; the pairs are scored with no database open; the review items are written in
     one short transaction. The result (or the clear error, with nothing queued) is written
     with the slot released, and audited. Never raises: a failure is the run's state."""
-    from casebook.linkage.model import LinkageError
+    from casebook.linkage.scoring import LinkageError
 
     def progress(count: int) -> None:
         with sessionmaker() as s, s.begin():

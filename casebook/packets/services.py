@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.cases import keys
+from casebook.cases import derived
 from casebook.cases.models import Case
 
 MECHANISMS = ("wgeid", "iimp")
@@ -117,7 +117,7 @@ def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) ->
     packet.preceding = preceding
     packet.detention = record.get("detention") or {}
     packet.status = record.get("status") or []
-    packet.current_status = keys.current_status(record)
+    packet.current_status = derived.current_status(record)
     packet.family_steps = steps
     packet.source_confidential = source.get("confidential", True) is not False
     # a confidential source is described by relationship only; its name and contact stay here

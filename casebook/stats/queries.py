@@ -10,7 +10,6 @@ set of base categories it holds.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from casebook import vocab
 from casebook.cases.models import Case
-from casebook.encrypted import Vault
+from casebook.encrypted import Vault, column_opener
 from casebook.stats.models import StatsEpoch
-from crypto import associated_data
 
 FIRST_YEAR = 2011
 COUNTED_STATES = ("unverified", "under_review", "verified")
@@ -119,23 +117,20 @@ def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, 
     This loop runs once per case, so it does the least it can: the associated data is built
     from a fixed prefix, and rows come straight from the driver.
     """
-    cipher = vault.system_cipher("facets")
-    prefix = associated_data("cases", "facets_enc", "ID", cipher.version).split(b"ID")
-    head, tail = prefix[0], prefix[1]
+    open_row = column_opener(vault.system_cipher("facets"), "cases", "facets_enc")
     # the id as stored (SQLite: 32 hex digits), not as uuid.UUID objects
     query = select(type_coerce(Case.id, String), Case.verification, Case.facets_enc).where(
         Case.erased_at.is_(None),
         Case.facets_enc.is_not(None),
         Case.verification.in_(COUNTED_STATES),
     )
-    decrypt, loads = cipher.decrypt, json.loads
     for raw_id, state, blob in session.execute(query.execution_options(yield_per=5000)):
         if isinstance(raw_id, str) and len(raw_id) == 32:
             h = raw_id
             case_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         else:
             case_id = str(raw_id)
-        facets = loads(decrypt(blob or b"", head + case_id.encode() + tail).decode())
+        facets = open_row(case_id, blob or b"")
         if facets.get("statistics_consent"):
             yield case_id, state in VERIFIED_STATES, facets
 

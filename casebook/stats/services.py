@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.encrypted import Vault, seal_json
+from casebook.encrypted import Vault, open_json, seal_json
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
 from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import (
@@ -29,7 +29,6 @@ from casebook.stats.queries import (
     count_base,
 )
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
-from crypto import associated_data
 
 MIN_K = 5
 DEFAULT_K = 11
@@ -149,10 +148,8 @@ def _seal(vault: Vault, column: str, row_id: str, value: object) -> bytes:
 
 
 def _open(vault: Vault, release: StatsRelease, column: str) -> Any:
-    cipher = vault.system_cipher("system")
     blob: bytes = getattr(release, column)
-    aad = associated_data("stats_releases", column, str(release.id), cipher.version)
-    return json.loads(cipher.decrypt(blob, aad))
+    return open_json(vault.system_cipher("system"), "stats_releases", column, str(release.id), blob)
 
 
 def latest_release(session: Session) -> StatsRelease | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -70,35 +68,54 @@ def test_wrong_password_and_unknown_email_look_the_same(app: Flask, client: Flas
 def test_unknown_email_costs_as_much_time_as_a_wrong_password(
     app: Flask, client: FlaskClient
 ) -> None:
-    """Both paths verify one Argon2id hash; timing differences stay within noise."""
+    """Both paths verify exactly one Argon2id hash with the same parameters (the hash is what
+    costs the time: skipping it for an unknown email would make that answer ~6x faster) and
+    send the database the same number of statements. Counted, not timed: a shared host's
+    scheduling noise cannot make it pass or fail."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import event
+
     from casebook.auth.passwords import Passwords
     from casebook.config import PasswordHashing
 
-    app.extensions["casebook.passwords"] = Passwords(PasswordHashing(1, 16384, 1))
+    verified: list[str] = []
+
+    class Recording(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            text = hash.decode() if isinstance(hash, bytes) else hash
+            verified.append("$".join(text.split("$")[1:4]))  # algorithm, version, parameters
+            return super().verify(hash, password)
+
+    passwords = Passwords(PasswordHashing(1, 16384, 1))
+    passwords._hasher = Recording(time_cost=1, memory_cost=16384, parallelism=1)
+    app.extensions["casebook.passwords"] = passwords
     user = make_user(app, "lawyer")
     app.config["RATELIMIT_ENABLED"] = False
     from casebook.auth.limits import limiter
 
+    statements: list[str] = []
+    engine = app.extensions["casebook.db"].engine
+
+    def count(*_: object) -> None:
+        statements.append("")
+
+    def attempt(email: str) -> tuple[list[str], int]:
+        verified.clear()
+        statements.clear()
+        _post_password(client, email, "wrong password for timing")
+        return list(verified), len(statements)
+
     limiter.enabled = False
+    event.listen(engine, "before_cursor_execute", count)
     try:
-
-        def timed(email: str) -> float:
-            start = time.perf_counter()
-            _post_password(client, email, "wrong password for timing")
-            return time.perf_counter() - start
-
-        # Interleaved, so a burst of load on a shared host hits both paths alike; the
-        # fastest of each is compared because scheduling noise only ever adds time, and
-        # skipping the hash for an unknown email would make its fastest ~6x faster.
-        known: list[float] = []
-        unknown: list[float] = []
-        for _ in range(12):
-            known.append(timed(user.email))
-            unknown.append(timed("nobody@example.org"))
+        attempt(user.email)  # the first request of a client warms caches the others share
+        known = attempt(user.email)
+        unknown = attempt("nobody@example.org")
     finally:
+        event.remove(engine, "before_cursor_execute", count)
         limiter.enabled = True
-    ratio = min(unknown) / min(known)
-    assert 0.7 < ratio < 1.4, (known, unknown)
+    assert known[0] == unknown[0] == ["argon2id$v=19$m=16384,t=1,p=1"]
+    assert known[1] == unknown[1], (known, unknown)
 
 
 def test_disabled_user_cannot_sign_in(app: Flask, client: FlaskClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask import Blueprint, Flask
@@ -115,3 +116,15 @@ def test_role_matrix(
             assert resp.status_code == 403, (role, endpoint, resp.status_code)
         checked += 1
     assert checked >= 12
+
+
+def test_every_permission_guards_an_endpoint_or_a_check(app: Flask) -> None:
+    """A permission nothing checks is a grant that means nothing: it is removed, not kept.
+    Most guard endpoints; a few (every case, the source) are checked inside the selectors."""
+    named = {getattr(v, "casebook_permission", None) for v in app.view_functions.values()}
+    root = Path(__file__).resolve().parents[2] / "casebook"
+    code = "".join(
+        p.read_text(encoding="utf-8") for p in root.rglob("*.py") if p.name != "permissions.py"
+    )
+    checked = {p for p in Permission if f".can(Permission.{p.name})" in code}
+    assert set(Permission) - named - checked == set()

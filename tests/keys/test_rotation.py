@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from casebook.keys.services import (
 )
 from crypto import associated_data
 from tests.conftest import vault_of
+from tests.pausing import pause_env, wait_reached
 
 
 def _owners_with_secrets(app: Flask, n: int) -> dict[uuid.UUID, bytes]:
@@ -170,7 +170,9 @@ def test_database_holds_no_key_bytes(app: Flask, settings: Settings) -> None:
 def test_kill_during_rewrap_then_rerun_completes(
     app: Flask, settings: Settings, tmp_path: Path
 ) -> None:
-    _owners_with_secrets(app, 6000)
+    """Killed while its third batch is written but not committed, the rewrap keeps exactly the
+    two committed batches (the process holds at a pause point: the kill lands there)."""
+    _owners_with_secrets(app, 100)
     db = app.extensions["casebook.db"]
     with db.sessionmaker() as s, s.begin():
         keys_rotate(s, Actor.cli(), vault_of(app))
@@ -182,6 +184,7 @@ def test_kill_during_rewrap_then_rerun_completes(
         "CASEBOOK_KEK_SOURCE": settings.kek_source,
         "CASEBOOK_EXPECTED_CASES": "1000",
     }
+    pauses = tmp_path / "pauses"
     cmd = [
         sys.executable,
         "-c",
@@ -191,25 +194,24 @@ def test_kill_during_rewrap_then_rerun_completes(
         "--batch",
         "20",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    reader = db.engine.execution_options(casebook_deferred=True)  # never takes the write lock
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with reader.connect() as conn:
-            moved = conn.scalar(select(func.count()).where(CaseKey.kek_id == 2)) or 0
-        if moved >= 50:
-            break
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.Popen(
+        cmd,
+        env={**env, **pause_env(pauses, "keys.rewrap.batch", 3)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_reached(pauses, "keys.rewrap.batch", alive=lambda: proc.poll() is None)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     with db.sessionmaker() as s:
         moved = s.scalar(select(func.count()).where(CaseKey.kek_id == 2)) or 0
         assert verify_chain(s).ok
-    assert 0 < moved < 6000, "the kill should land mid-way"
-    assert moved % 10 == 0  # whole batches only: nothing half-written
+    assert moved == 40  # two whole batches: nothing of the third, killed before its commit
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-500:]
-    assert f"rewrapped {6000 - moved} data keys" in result.stdout
+    assert f"rewrapped {100 - moved} data keys" in result.stdout
     assert _kek_ids(app) == {2}
     with db.sessionmaker() as s:
         assert verify_chain(s).ok

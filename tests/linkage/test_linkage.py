@@ -23,8 +23,8 @@ from casebook.cases.models import Case  # not a test class
 from casebook.cases.models import Testimony as CaseTestimony
 from casebook.config import Settings
 from casebook.linkage.features import person_features
-from casebook.linkage.model import _table, private_duckdb, score_pairs
 from casebook.linkage.models import MatchCandidate
+from casebook.linkage.scoring import _table, private_duckdb, score_pairs
 from casebook.linkage.services import dedupe_run
 from tests.conftest import (
     CANARY_ARABIC,

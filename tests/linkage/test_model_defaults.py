@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from casebook.audit.services import Actor
 from casebook.config import Settings
 from casebook.linkage.features import feature_rows
-from casebook.linkage.model import (
+from casebook.linkage.models import MatchCandidate
+from casebook.linkage.scoring import (
     LinkageError,
     _apply_defaults,
     _settings,
@@ -27,7 +28,6 @@ from casebook.linkage.model import (
     register_functions,
     score,
 )
-from casebook.linkage.models import MatchCandidate
 from casebook.linkage.services import dedupe_run
 from tests.conftest import bearer, make_user, minimal_case
 from tests.linkage.generator import generate, precision_recall, sibling_rate

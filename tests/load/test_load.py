@@ -16,6 +16,7 @@ import pytest
 
 from bench import load
 from tests.conftest import PG_URL
+from tests.pausing import pause_env, wait_reached
 
 pytestmark = pytest.mark.slow
 ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -30,17 +31,36 @@ def test_mixed_load_with_a_killed_server_loses_nothing(engine: str, tmp_path: Pa
     try:
         seed_ids = load.seed(server.port, keys, 20)
 
+        report, done = load.Report(), threading.Event()
+        failed: list[BaseException] = []
+
+        def created_at_least(n: int) -> None:
+            """Poll the load's acknowledged creations, with a bounded deadline."""
+            deadline = time.monotonic() + 120
+            while len(report.created) < n:
+                assert time.monotonic() < deadline, f"{n} creations were not acknowledged"
+                time.sleep(0.02)
+
         def kill_and_restart() -> None:
-            time.sleep(4)
-            server.kill9()
-            server.start()
+            # killed once writes are being acknowledged, restarted, and the load ends only
+            # after the restarted server has acknowledged more: no guess at how long that takes
+            try:
+                created_at_least(15)
+                server.kill9()
+                server.start()
+                created_at_least(len(report.created) + 15)
+            except BaseException as exc:
+                failed.append(exc)
+            finally:
+                done.set()
 
         killer = threading.Thread(target=kill_and_restart)
         killer.start()
-        report = load.run_load(server.port, keys, 12, 16, seed_ids)
+        load.run_load(server.port, keys, 300, 16, seed_ids, report=report, done=done)
         killer.join()
     finally:
         server.stop()
+    assert not failed, failed
     assert report.refused_while_down > 0, "the server was not really down"
     assert len(report.created) > 20 and report.statuses_added and report.testimonies_added
     assert load.check(env, report, dict.fromkeys(seed_ids, 1)) == []
@@ -85,11 +105,18 @@ def _upload(port: int, token: str, data: bytes) -> int:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_server_killed_during_an_import_keeps_nothing_of_it(engine: str, tmp_path: Path) -> None:
+    """The server is killed while it holds in the import's second batch (1,000 cases written,
+    not committed): a pause point, so the kill lands there on any host."""
     env = load.make_env(tmp_path, PG_URL if engine == "postgresql" else None)
     keys = load.tokens(env)
-    server = load.Server(env, load.free_port(), tmp_path / "server.log")
+    pauses = tmp_path / "pauses"
+    server = load.Server(
+        {**env, **pause_env(pauses, "imports.batch", 2)},
+        load.free_port(),
+        tmp_path / "server.log",
+    )
     server.start()
-    data = _import_file(15000)
+    data = _import_file(1500)
     outcome: list[object] = []
 
     def upload() -> None:
@@ -100,9 +127,12 @@ def test_server_killed_during_an_import_keeps_nothing_of_it(engine: str, tmp_pat
 
     thread = threading.Thread(target=upload)
     thread.start()
-    time.sleep(3.0)  # well into the import (15,000 rows take several seconds)
-    server.kill9()
+    try:
+        wait_reached(pauses, "imports.batch", alive=thread.is_alive)
+    finally:
+        server.kill9()
     thread.join()
+    server.env = env
     assert outcome and not isinstance(outcome[0], int), "the import finished before the kill"
     report = load.Report()
     assert load.check(env, report, {}) == []  # the chain verifies
@@ -123,7 +153,7 @@ def test_server_killed_during_an_import_keeps_nothing_of_it(engine: str, tmp_pat
     finally:
         server.stop()
     with db.sessionmaker() as s:
-        assert s.scalar(select(func.count()).select_from(Case)) == 15000
+        assert s.scalar(select(func.count()).select_from(Case)) == 1500
     db.dispose()
     # the client saw the connection drop, never a server error
     assert isinstance(outcome[0], (OSError, http.client.HTTPException))

@@ -1,0 +1,303 @@
+"""The shapes of the API's success responses, for the OpenAPI document (apispec turns these
+marshmallow schemas into JSON Schema). They describe what the views return; nothing dumps
+through them. tests/foundation/test_openapi.py validates real responses against the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+Str, Int, Bool, Num = fields.String, fields.Integer, fields.Boolean, fields.Float
+
+
+def _req(field: type[fields.Field[Any]], **kw: object) -> fields.Field[Any]:
+    return field(required=True, **kw)  # type: ignore[arg-type]
+
+
+def _opt(field: type[fields.Field[Any]], **kw: object) -> fields.Field[Any]:
+    return field(required=True, allow_none=True, **kw)  # type: ignore[arg-type]
+
+
+def _objects() -> fields.Field[Any]:
+    return fields.List(fields.Dict(), required=True)
+
+
+class CaseCreated(Schema):
+    id = _req(fields.UUID)
+    reference = _req(Str)
+    possible_duplicate = _req(Bool)
+
+
+class CaseSummary(Schema):
+    id = _req(fields.UUID)
+    reference = _req(Str)
+    name = _opt(Str)
+    mother_name = _opt(Str)
+    birth_date = _opt(Str)
+    arrest_date = _opt(Str)
+    governorate = _opt(Str)
+    status = _opt(Str)
+    verification = _req(Str)
+    created_at = _req(Str)
+    updated_at = _req(Str)
+
+
+class CaseList(Schema):
+    items = fields.List(fields.Nested(CaseSummary), required=True)
+    page = _req(Int)
+    per_page = _req(Int)
+    total = _req(Int)
+    total_exact = _req(Bool)
+
+
+class CaseDocument(Schema):
+    """A case as the caller may see it (the source only with the right to read it)."""
+
+    id = _req(fields.UUID)
+    reference = _req(Str)
+    verification = _req(Str)
+    current_status = _opt(Str)
+    person = _req(fields.Dict)
+    arrests = _objects()
+    status = _objects()
+    detention = _req(fields.Dict)
+    family_actions = _objects()
+    consent = _req(fields.Dict)
+    testimonies = _objects()
+    attachments = _objects()
+    legal_notes = _objects()
+    duplicate_of = _opt(fields.UUID)
+    merged_into = _opt(Str)
+    can_edit = _req(Bool)
+    created_at = _req(Str)
+    updated_at = _req(Str)
+    source = fields.Dict()
+
+
+class StatusAdded(Schema):
+    current_status = _opt(Str)
+
+
+class Created(Schema):
+    id = _req(fields.UUID)
+
+
+class Reviewed(Schema):
+    verification = _req(Str)
+    duplicate_of = _opt(fields.UUID)
+
+
+class ConsentChanged(Schema):
+    consent = _req(fields.Dict)
+
+
+class NoteAdded(Schema):
+    legal_notes = _req(Int)
+
+
+class Assigned(Schema):
+    assigned = _req(fields.UUID)
+
+
+class Erased(Schema):
+    reference = _req(Str)
+    erased_at = _req(Str)
+
+
+class AttachmentAdded(Schema):
+    id = _req(fields.UUID)
+    filename = _req(Str)
+    sha256 = _req(Str)
+    size = _req(Int)
+    content_type = _req(Str)
+
+
+class AuditEntryOut(Schema):
+    seq = _req(Int)
+    at = _req(Str)
+    actor = _req(Str)
+    actor_id = _opt(Str)
+    role = _opt(Str)
+    action = _req(Str)
+    object_type = _opt(Str)
+    object_id = _opt(Str)
+    outcome = _req(Str)
+    details = _opt(Str)
+    prev_hash = _req(Str)
+    hash = _req(Str)
+
+
+class AuditPage(Schema):
+    items = fields.List(fields.Nested(AuditEntryOut), required=True)
+    next_after = _req(Int)
+
+
+class StatsTable(Schema):
+    dimensions = fields.List(Str(), required=True)
+    k = _req(Int)
+    epsilon = _opt(Num)
+    verified_only = _req(Bool)
+    release = _req(fields.Dict)
+    grouped = _req(Bool)
+    cells = _objects()
+    total = _opt(Int)
+    method = _req(Str)
+    groups = fields.Dict()
+    margins = fields.Dict()
+
+
+class StatsReleaseOut(Schema):
+    number = _req(Int)
+    date = _req(Str)
+    k = _req(Int)
+    mode = _req(Str)
+    scopes = _req(fields.Raw)
+    cases = _req(Int)
+
+
+class StatsReleases(Schema):
+    items = fields.List(fields.Nested(StatsReleaseOut), required=True)
+
+
+class ReleaseRef(Schema):
+    number = _req(Int)
+    date = _req(Str)
+
+
+class Estimate(Schema):
+    """A release's stored estimate: the figures when `estimable`, else the `reason` code."""
+
+    release = fields.Nested(ReleaseRef, required=True)
+    data_as_of = _req(Str)
+    k = _req(Int)
+    sources = _opt(Int)
+    by = _opt(Str)
+    estimable = _req(Bool)
+    reason = Str()
+    method = Str()
+    estimate = Num()
+    interval = fields.List(Num())
+    level = Num()
+    loglinear = fields.Dict()
+    observed = Int(allow_none=True)
+    samples = Int()
+    seed = Int()
+    warnings = fields.List(Str())
+    strata = fields.List(fields.Dict())
+
+
+class ImportReport(Schema):
+    id = _req(fields.UUID)
+    kind = _req(Str)
+    encoding = _opt(Str)
+    dry_run = _req(Bool)
+    outcome = _req(Str)
+    rows = _req(Int)
+    imported = _req(Int)
+    already_imported = _req(Int)
+    rejected = _req(Int)
+    problems = _objects()
+    already_imported_rows = fields.List(Int(), required=True)
+
+
+class Packet(Schema):
+    mechanism = _req(Str)
+    reference = _req(Str)
+    person = _req(fields.Dict)
+    arrest = _opt(fields.Dict)
+    detention = _opt(fields.Raw)
+    status = _opt(fields.Raw)
+    current_status = _opt(Str)
+    family_steps = _opt(fields.Raw)
+    source = _opt(fields.Raw)
+    source_confidential = _req(Bool)
+    photo_attached = _req(Bool)
+
+
+class SubmissionIndex(Schema):
+    index = _req(Int)
+
+
+class Candidate(Schema):
+    id = _req(fields.UUID)
+    kind = _req(Str)
+    score = _req(Num)
+    a = _opt(Str)
+    b = _opt(Str)
+    list_row = _opt(fields.Raw)
+
+
+class Candidates(Schema):
+    items = fields.List(fields.Nested(Candidate), required=True)
+    page = _req(Int)
+    per_page = _req(Int)
+    total = _req(Int)
+
+
+class Decided(Schema):
+    status = _req(Str)
+    kept = _opt(Str)
+
+
+class RunOut(Schema):
+    id = _req(fields.UUID)
+    state = _req(Str)
+    started_at = _req(Str)
+    finished_at = _opt(Str)
+    threshold = _opt(Num)
+    cases = _opt(Int)
+    read = _opt(Int)
+    model = _opt(fields.Raw)
+    compared = _opt(Int)
+    expected_pairs = _opt(Num)
+    pairs = _opt(Int)
+    queued = _opt(Int)
+    summary = _opt(fields.Raw)
+    error = _opt(Str)
+
+
+class RunState(Schema):
+    run = fields.Nested(RunOut, required=True, allow_none=True)
+    message = Str()
+
+
+class Undone(Schema):
+    restored = _req(Str)
+    kept = _req(Str)
+
+
+class OpenAPIDocument(Schema):
+    openapi = _req(Str)
+    info = _req(fields.Dict)
+    paths = _req(fields.Dict)
+    components = _req(fields.Dict)
+    security = fields.List(fields.Dict())
+
+
+RESPONSES: tuple[type[Schema], ...] = (
+    CaseCreated,
+    CaseList,
+    CaseDocument,
+    StatusAdded,
+    Created,
+    Reviewed,
+    ConsentChanged,
+    NoteAdded,
+    Assigned,
+    Erased,
+    AttachmentAdded,
+    AuditPage,
+    StatsTable,
+    StatsReleases,
+    Estimate,
+    ImportReport,
+    Packet,
+    SubmissionIndex,
+    Candidates,
+    Decided,
+    RunState,
+    Undone,
+    OpenAPIDocument,
+)

@@ -46,6 +46,7 @@ from crypto import (
     associated_data,
     blind_index_bits,
 )
+from crypto import odk as odk_protocol
 from crypto.archive import archive_header, archive_read, archive_verify, archive_write
 
 __all__ = [
@@ -62,7 +63,10 @@ __all__ = [
     "Vault",
     "column_opener",
     "field_aad",
+    "field_media_decryptor",
+    "field_media_encryptor",
     "key_source_from_setting",
+    "odk_protocol",
     "open_json",
     "seal_json",
     "spool_decryptor",
@@ -435,6 +439,21 @@ def spool_encryptor(key: bytes, out: BinaryIO, limit: int | None) -> Incremental
 
 def spool_decryptor(key: bytes) -> StreamDecryptor:
     return StreamDecryptor(key, _UPLOAD_SPOOL_AAD)
+
+
+def _field_media_aad(media_id: str) -> bytes:
+    return field_aad("field_media", "blob", media_id, 1)
+
+
+def field_media_encryptor(key: bytes, media_id: str, out: BinaryIO) -> IncrementalStreamEncryptor:
+    """A field submission's file, sealed as it streams in under the submission's own key (what
+    a device sends is never on disk in plaintext). ODK's own submission encryption, which the
+    device applies and the server removes, is `odk_protocol` (crypto.odk)."""
+    return IncrementalStreamEncryptor(key, 1, _field_media_aad(media_id), out)
+
+
+def field_media_decryptor(key: bytes, media_id: str) -> StreamDecryptor:
+    return StreamDecryptor(key, _field_media_aad(media_id))
 
 
 @functools.cache

@@ -29,20 +29,20 @@ from casebook.cases.attachments import attachment_store, sniff
 from casebook.cases.models import Case
 from casebook.cases.services import _shred_attachments, case_validate
 from casebook.db import after_commit, utcnow
-from casebook.encrypted import EncryptedValueError, Vault
+from casebook.encrypted import (
+    DecryptionError,
+    EncryptedValueError,
+    Vault,
+    field_media_decryptor,
+    field_media_encryptor,
+)
+from casebook.encrypted import odk_protocol as odk
 from casebook.field import xlsform
 from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
 from casebook.uploads import EncryptedSpool
-from crypto import (
-    DecryptionError,
-    IncrementalStreamEncryptor,
-    StreamDecryptor,
-    associated_data,
-    odk,
-)
 
 DEVICE_TOKEN_PREFIX = "cbf_"  # noqa: S105  # nosec B105 - a prefix, not a secret
 ENCRYPTED_NS = "http://www.opendatakit.org/xforms/encrypted"
@@ -311,10 +311,6 @@ def _private_keys(session: Session) -> list[bytes]:
     return [base64.b64decode(k.private or "") for k in keys]
 
 
-def _media_aad(media_id: str) -> bytes:
-    return associated_data("field_media", "blob", media_id, 1)
-
-
 def submission_receive(
     session: Session,
     device: FieldDevice,
@@ -522,7 +518,7 @@ class PendingPart:
     def chunks(self) -> Iterator[bytes]:
         try:
             with self.path.open("rb") as fh:
-                yield from StreamDecryptor(self.key, _media_aad(str(self.file_id))).decrypt(fh)
+                yield from field_media_decryptor(self.key, str(self.file_id)).decrypt(fh)
         except (DecryptionError, OSError):
             raise EncryptedValueError("field_media", "blob", str(self.file_id)) from None
 
@@ -573,7 +569,7 @@ def _partial_keep(
         file_id = uuid.uuid4()
         fd = os.open(field_dir / f"{file_id}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            enc = IncrementalStreamEncryptor(key, 1, _media_aad(str(file_id)), out)
+            enc = field_media_encryptor(key, str(file_id), out)
             for chunk in part.chunks():
                 enc.update(chunk)
             enc.finalize()
@@ -607,7 +603,7 @@ def _store_media(
     path = field_dir / f"{media_id}.bin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
-        enc = IncrementalStreamEncryptor(stream_key, 1, _media_aad(str(media_id)), out)
+        enc = field_media_encryptor(stream_key, str(media_id), out)
         cfb = odk.CfbFileDecryptor(symmetric, iv)
         for chunk in spool.chunks():
             enc.update(cfb.update(chunk))
@@ -774,7 +770,7 @@ def media_chunks(
     path = _field_dir(attachments_dir) / f"{media['id']}.bin"
     try:
         with path.open("rb") as fh:
-            yield from StreamDecryptor(key, _media_aad(media["id"])).decrypt(fh)
+            yield from field_media_decryptor(key, media["id"]).decrypt(fh)
     except (DecryptionError, OSError):
         raise EncryptedValueError("field_media", "blob", str(media["id"])) from None
 

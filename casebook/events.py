@@ -33,6 +33,11 @@ case_erased: NamedSignal = _signals.signal("case-erased")
 case_entered: NamedSignal = _signals.signal("case-entered")
 
 
+#: The service was sealed and this process's keys are gone: every cache that holds decrypted
+#: or derived personal data empties. Sender: the vault.
+service_sealed: NamedSignal = _signals.signal("service-sealed")
+
+
 class ReceiversMissingError(RuntimeError):
     """A signal that must be heard had no receiver: the app was not created through create_app."""
 
@@ -56,3 +61,8 @@ def connect_receivers() -> None:
     case_erased.connect(fingerprints_drop_for_case)
     case_erased.connect(partner_rows_drop_for_case)
     case_entered.connect(entry_check_receiver)
+    from casebook.cases.selectors import query_cache_clear
+    from casebook.names.matching import name_cache_clear
+
+    service_sealed.connect(query_cache_clear)
+    service_sealed.connect(name_cache_clear)

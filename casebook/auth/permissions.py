@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users_manage"
     AUDIT_READ = "audit_read"
     KEYS_MANAGE = "keys_manage"
+    SEAL = "seal"  # drop every key from memory at once (admins and lawyers)
 
 
 P = Permission
@@ -48,11 +49,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CASE_PACKET,
             P.STATS_READ,
             P.STATS_RELEASE,
+            P.SEAL,
         }
     ),
     Role.ADVOCATE: frozenset({P.ACCOUNT, P.STATS_READ}),
     Role.ADMIN: frozenset(
-        {P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE, P.STATS_RELEASE}
+        {P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE, P.STATS_RELEASE, P.SEAL}
     ),
 }
 

@@ -352,3 +352,17 @@ def test_revision_0012d_adds_dedupe_runs_and_the_sealed_merge(empty_url: str) ->
     assert "linkage_runs" not in inspector.get_table_names()
     assert "merged_into" not in {c["name"] for c in inspector.get_columns("cases")}
     engine.dispose()
+
+
+def test_revision_0016s_adds_the_unsealed_flag_row(empty_url: str) -> None:
+    """0016s adds seal_state with its one row, unsealed; downgrading to 0012d removes it."""
+    upgrade(empty_url, "0016s")
+    engine = make_engine(empty_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, sealed, epoch FROM seal_state")).all()
+    engine.dispose()
+    assert [(r[0], bool(r[1]), r[2]) for r in rows] == [(1, False, 0)]
+    downgrade(empty_url, "0012d")
+    engine = make_engine(empty_url)
+    assert "seal_state" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -27,6 +27,10 @@ from casebook.encrypted import Vault, key_source_from_setting
 from casebook.spreadsheet import tsv_line
 from crypto import KeyRing, KeySourceError
 
+# A running server never prompts: after its start a sealed process that finds the seal lifted
+# must not stop to wait for a terminal (it reads the passphrase file, or stays sealed).
+_PROMPT = {"allowed": True}
+
 
 def _cli_passphrase(settings: Settings) -> Callable[[], str]:
     """Read the unlock passphrase from CASEBOOK_KEK_PASSPHRASE_FILE, else ask on the terminal."""
@@ -39,7 +43,7 @@ def _cli_passphrase(settings: Settings) -> Callable[[], str]:
                 raise KeySourceError(
                     f"the passphrase file {settings.kek_passphrase_file} cannot be read"
                 ) from None
-        if not sys.stdin.isatty():
+        if not sys.stdin.isatty() or not _PROMPT["allowed"]:
             raise KeySourceError(
                 "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or run on a "
                 "terminal"
@@ -273,6 +277,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
         if seal_flag(conn)[0]:
             raise click.ClickException("casebook is sealed: run 'casebook unseal' first")
     _vault().load()
+    _PROMPT["allowed"] = False
     warn_if_role_controls_audit_log(_db())
     warning = throttle_warning(_settings(), workers)
     if warning:

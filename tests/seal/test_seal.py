@@ -260,3 +260,19 @@ def test_sealing_twice_is_recorded_and_actors_are_named(app: Flask) -> None:
         first = service_seal(s, Actor.cli(), "cli")
         second = service_seal(s, Actor.cli(), "cli")
     assert not first.already and second.already
+
+
+def test_the_seal_pages_are_in_one_language(app: Flask, users: dict[str, UserFixture]) -> None:
+    from tests.ui.test_language_crawl import foreign_words
+
+    for lang in ("ar", "en"):
+        client = app.test_client()
+        login(client, make_user(app, "lawyer", language=lang))
+        page = client.get("/seal").get_data(as_text=True)
+        assert "/seal" in page and not foreign_words(page, lang), lang
+    assert app.test_cli_runner().invoke(cli, ["seal"]).exit_code == 0
+    for lang in ("ar", "en"):
+        for path in ("/", "/login", "/cases/"):
+            resp = app.test_client().get(path, headers={"Accept-Language": lang})
+            assert resp.status_code == 503
+            assert not foreign_words(resp.get_data(as_text=True), lang), (lang, path)

@@ -272,12 +272,13 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     from casebook.seal.selectors import seal_flag
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    _vault().load()
+    _PROMPT["allowed"] = False
     require_migrated()
     with _db().engine.connect() as conn:
         if seal_flag(conn)[0]:
+            _vault().seal()
             raise click.ClickException("casebook is sealed: run 'casebook unseal' first")
-    _vault().load()
-    _PROMPT["allowed"] = False
     warn_if_role_controls_audit_log(_db())
     warning = throttle_warning(_settings(), workers)
     if warning:

@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     database = Database(settings.database_url, vault)
     app.extensions["casebook.vault"] = vault
     app.extensions["casebook.db"] = database
+    from casebook.seal.guard import SealGuard
+
+    app.extensions["casebook.seal"] = SealGuard(database, vault)
 
     from casebook.auth.passwords import Passwords
     from casebook.auth.sessions import DatabaseSessionInterface
@@ -137,7 +140,12 @@ def _passphrase_reader(settings: Settings) -> Any:
         return _no_passphrase
 
     def read() -> str:
-        return path.read_text().rstrip("\n")
+        from crypto import KeySourceError
+
+        try:
+            return path.read_text().rstrip("\n")
+        except OSError:
+            raise KeySourceError(f"the passphrase file {path} cannot be read") from None
 
     return read
 
@@ -267,6 +275,7 @@ def _register_blueprints(app: Flask) -> None:
     from casebook.openapi import bp as openapi_bp
     from casebook.packets.views import api as packets_api
     from casebook.packets.views import bp as packets_bp
+    from casebook.seal.views import bp as seal_bp
     from casebook.stats.views import api as stats_api
     from casebook.stats.views import bp as stats_bp
 
@@ -286,6 +295,7 @@ def _register_blueprints(app: Flask) -> None:
         openapi_bp,
         packets_bp,
         packets_api,
+        seal_bp,
         stats_bp,
         stats_api,
         estimate_api,

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,14 +26,23 @@ from casebook.db import Database
 from casebook.encrypted import KeyRing, KeySourceError, Vault, key_source_from_setting
 from casebook.spreadsheet import tsv_line
 
+# A running server never prompts: after its start a sealed process that finds the seal lifted
+# must not stop to wait for a terminal (it reads the passphrase file, or stays sealed).
+_PROMPT = {"allowed": True}
+
 
 def _cli_passphrase(settings: Settings) -> Callable[[], str]:
     """Read the unlock passphrase from CASEBOOK_KEK_PASSPHRASE_FILE, else ask on the terminal."""
 
     def read() -> str:
         if settings.kek_passphrase_file is not None:
-            return settings.kek_passphrase_file.read_text().rstrip("\n")
-        if not sys.stdin.isatty():
+            try:
+                return settings.kek_passphrase_file.read_text().rstrip("\n")
+            except OSError:
+                raise KeySourceError(
+                    f"the passphrase file {settings.kek_passphrase_file} cannot be read"
+                ) from None
+        if not sys.stdin.isatty() or not _PROMPT["allowed"]:
             raise KeySourceError(
                 "the unlock passphrase is needed: set CASEBOOK_KEK_PASSPHRASE_FILE or run on a "
                 "terminal"
@@ -255,9 +265,19 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     # gunicorn names itself in a Server header on every response; say nothing about the stack.
     gunicorn.http.wsgi.SERVER = "casebook"
 
+    from gunicorn.arbiter import Arbiter
+
+    from casebook.seal.guard import PIDFILE, WATCH_INTERVAL, guard_of
+    from casebook.seal.selectors import seal_flag
+
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _vault().load()
+    _PROMPT["allowed"] = False
     require_migrated()
+    with _db().engine.connect() as conn:
+        if seal_flag(conn)[0]:
+            _vault().seal()
+            raise click.ClickException("casebook is sealed: run 'casebook unseal' first")
     warn_if_role_controls_audit_log(_db())
     warning = throttle_warning(_settings(), workers)
     if warning:
@@ -281,12 +301,123 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             # permissions already reach.
             if "control_socket" in self.cfg.settings:
                 self.cfg.set("control_socket", str(_settings().instance / "gunicorn.ctl"))
+            # `casebook seal` finds the master here and sends it SIGUSR1 (see casebook.seal)
+            self.cfg.set("pidfile", str(_settings().instance / PIDFILE))
+            self.cfg.set("post_worker_init", _worker_watches_the_seal)
 
         def load(self) -> Flask:
             return app
 
+        def run(self) -> None:
+            SealingArbiter(self).run()
+
+    guard = guard_of(app)
+
+    def _worker_watches_the_seal(worker: Any) -> None:
+        guard.install_signal(worker.handle_usr1)
+        guard.start_watcher()
+
+    class SealingArbiter(Arbiter):  # type: ignore[misc]
+        """The master holds the keys it forks workers with: it drops them too. SIGUSR1 (which
+        gunicorn passes on to the workers) makes it read the seal flag at once, and its main
+        loop reads it once a second."""
+
+        next_check = 0.0
+
+        def handle_usr1(self) -> None:
+            super().handle_usr1()
+            guard.safe_check()
+
+        def manage_workers(self) -> None:
+            super().manage_workers()
+            now = time.monotonic()
+            if now >= self.next_check:
+                self.next_check = now + WATCH_INTERVAL
+                guard.safe_check()
+
     click.echo(f"casebook serving on http://{host}:{port}")
     Server().run()
+
+
+# -- seal ---------------------------------------------------------------------------------------
+
+
+@cli.command("seal")
+def seal_command() -> None:
+    """Make every casebook process forget its keys now; end every session and API token.
+
+    The flag is written to the database (with its audit entry) first; every app process that
+    shares the database drops its keys within two seconds, and the server of this instance is
+    told at once (SIGUSR1). Needs no key.
+    """
+    from casebook.seal.guard import guard_of, nudge_local_server
+    from casebook.seal.services import service_seal
+
+    with _session() as s, s.begin():
+        outcome = service_seal(s, Actor.cli(), "cli")
+    guard_of(current_app).mark_sealed()  # this process's own keys, if it had loaded any
+    nudged = nudge_local_server(_settings().instance)
+    click.echo(
+        f"sealed{' (it already was)' if outcome.already else ''}: "
+        f"{outcome.sessions_ended} sessions ended, {outcome.tokens_revoked} API tokens revoked"
+    )
+    click.echo(
+        "the server on this machine was told at once"
+        if nudged
+        else "no running server of this instance found here; servers elsewhere read the flag"
+    )
+
+
+@cli.command("unseal")
+def unseal_command() -> None:
+    """Load the keys with the unlock secret (the passphrase, or the key file) and lift the seal;
+    the servers then load their keys again."""
+    from casebook.seal.guard import nudge_local_server
+    from casebook.seal.services import service_unseal
+
+    vault = _vault()
+    try:
+        vault.unseal()
+    except KeySourceError:
+        with _session() as s, s.begin():
+            audit_record(
+                s,
+                Actor.cli(),
+                "service.unseal",
+                object_type="service",
+                outcome="failure",
+                details={"via": "cli"},
+            )
+        raise
+    with _session() as s, s.begin():
+        changed = service_unseal(s, Actor.cli(), "cli")
+    if not changed:
+        click.echo("casebook is not sealed; nothing to do")
+        return
+    nudge_local_server(_settings().instance)
+    click.echo("unsealed: the servers load their keys again; everyone signs in again")
+    settings = _settings()
+    if settings.kek_source == "passphrase" and settings.kek_passphrase_file is None:
+        click.echo(
+            "servers started with a typed passphrase cannot load it by themselves: "
+            "restart them ('casebook serve' asks for it)",
+            err=True,
+        )
+
+
+@cli.command("duress-hash")
+def duress_hash_command() -> None:
+    """Read a duress password on the terminal (or stdin) and print its Argon2id hash for
+    CASEBOOK_DURESS_HASH: signing in with it, to any account, seals casebook silently."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("duress password (12+ characters): ")
+        if getpass.getpass("again: ") != first:
+            raise click.ClickException("the two passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 12:
+        raise click.ClickException("a duress password needs at least 12 characters")
+    click.echo(_passwords().hash(first))
 
 
 # -- statistics ---------------------------------------------------------------------------------

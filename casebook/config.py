@@ -59,6 +59,8 @@ class Settings:
     csrf_enabled: bool = True
     ratelimit_enabled: bool = True
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed
+    web_unseal: bool = False  # the unseal page takes the passphrase (passphrase key source only)
+    duress_hash: str | None = field(default=None, repr=False)  # Argon2id hash: sign-in seals
 
     @property
     def production(self) -> bool:
@@ -127,8 +129,19 @@ class Settings:
         min_changes = env_vars.get("CASEBOOK_RELEASE_MIN_CHANGES", "25")
         if not min_changes.isdigit() or int(min_changes) < 1:
             raise ConfigError("CASEBOOK_RELEASE_MIN_CHANGES must be a whole number of at least 1.")
+        web_unseal = env_vars.get("CASEBOOK_WEB_UNSEAL", "off").strip().lower()
+        if web_unseal not in ("on", "off", "1", "0", "true", "false", "yes", "no"):
+            raise ConfigError("CASEBOOK_WEB_UNSEAL must be on or off.")
+        duress = env_vars.get("CASEBOOK_DURESS_HASH", "").strip() or None
+        if duress is not None and not duress.startswith("$argon2id$"):
+            raise ConfigError(
+                "CASEBOOK_DURESS_HASH must be an Argon2id hash ($argon2id$…), made with "
+                "'casebook duress-hash'."
+            )
         return cls(
             env=env,
+            web_unseal=web_unseal in ("on", "1", "true", "yes"),
+            duress_hash=duress,
             stats_k=int(stats_k),
             release_min_changes=int(min_changes),
             instance=instance,

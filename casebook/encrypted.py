@@ -2,6 +2,8 @@
 
 `Vault` holds the loaded keyring, derived sub-keys, blind indexes and a bounded cache of
 unwrapped data keys (a 50-row page costs one unwrap per case, then one AES-GCM per field).
+Every key it holds is a bytearray that `Vault.seal` overwrites with zeros; a sealed vault
+refuses every key operation (and does not reload its keys by itself) until `Vault.unseal`.
 `Sealed` is a descriptor for model attributes: reading decrypts, writing encrypts, and the
 associated data binds every ciphertext to its table, column, row id and key version.
 
@@ -48,6 +50,7 @@ from crypto import (
 )
 from crypto import odk as odk_protocol
 from crypto.archive import archive_header, archive_read, archive_verify, archive_write
+from crypto.memory import wipe
 
 __all__ = [
     "CheckpointSigner",
@@ -58,6 +61,7 @@ __all__ = [
     "IncrementalStreamEncryptor",
     "KeyRing",
     "KeySourceError",
+    "PassphraseKeySource",
     "Sealed",
     "StreamDecryptor",
     "Vault",
@@ -96,6 +100,13 @@ class EncryptedValueError(DecryptionError):
         self.row_id = row_id
 
 
+class VaultSealedError(KeySourceError):
+    """The keys were dropped from memory (the service is sealed): nothing can be decrypted."""
+
+    def __init__(self) -> None:
+        super().__init__("casebook is sealed: its keys are not in memory")
+
+
 def key_source_from_setting(
     setting: str, instance: Path, passphrase: Callable[[], str]
 ) -> KeySource:
@@ -117,50 +128,117 @@ class Vault:
         self._envelope: Envelope | None = None
         self._deks: OrderedDict[uuid.UUID, FieldCipher] = OrderedDict()
         self._derived: dict[str, Any] = {}
+        self._sealed = False
 
     # -- loading -----------------------------------------------------------------------------
     def load(self) -> None:
         """Load the keyring now; raises KeySourceError with an operator-facing sentence."""
+        if self._sealed:
+            raise VaultSealedError()
         keyring = self.source.load()
         with self._lock:
-            self._keyring = keyring
+            old, self._keyring = self._keyring, keyring
             self._envelope = Envelope(keyring)
             self._derived.clear()
+        if old is not None and old is not keyring:
+            old.wipe()
 
     def reload(self) -> None:
         """Pick up a keyring changed by `casebook keys rotate` in another process."""
+        if self._sealed:
+            raise VaultSealedError()
         keyring = self.source.load()
         with self._lock:
-            self._keyring = keyring
+            old, self._keyring = self._keyring, keyring
             if self._envelope is None:
                 self._envelope = Envelope(keyring)
             else:
                 self._envelope.replace_keyring(keyring)
+        if old is not None and old is not keyring:
+            old.wipe()
 
     @property
     def loaded(self) -> bool:
         return self._keyring is not None
 
     @property
+    def sealed(self) -> bool:
+        return self._sealed
+
+    def seal(self) -> None:
+        """Drop every key from memory, overwriting what casebook holds: the KEKs and the root
+        (the keyring), the derived keys (system, TOTP, blind indexes, keyed hashes, checkpoint
+        seed), every cached data key, and the source's unlock key (passphrase). Until `unseal`
+        every key operation raises VaultSealedError; nothing reloads the keys by itself."""
+        with self._lock:
+            self._sealed = True
+            keyring, self._keyring = self._keyring, None
+            envelope, self._envelope = self._envelope, None
+            ciphers = list(self._deks.values())
+            self._deks.clear()
+            derived = list(self._derived.values())
+            self._derived.clear()
+        if envelope is not None:
+            envelope.forget()
+        for cipher in ciphers:
+            cipher.wipe()
+        for value in derived:
+            if isinstance(value, FieldCipher):
+                value.wipe()
+            elif isinstance(value, bytearray):
+                wipe(value)
+        if keyring is not None:
+            keyring.wipe()
+        forget = getattr(self.source, "forget", None)
+        if callable(forget):
+            forget()
+
+    def unseal(self, passphrase: str | None = None) -> None:
+        """Load the keys again from the source (with `passphrase`, for a passphrase source,
+        when one is given); the vault stays sealed if that fails (KeySourceError)."""
+        if passphrase is not None and isinstance(self.source, PassphraseKeySource):
+            keyring = self.source.load_with(passphrase)
+        else:
+            keyring = self.source.load()
+        with self._lock:
+            self._keyring = keyring
+            self._envelope = Envelope(keyring)
+            self._derived.clear()
+            self._sealed = False
+
+    @property
     def keyring(self) -> KeyRing:
         if self._keyring is None:
             self.load()
-        assert self._keyring is not None
-        return self._keyring
+        keyring = self._keyring
+        if keyring is None:
+            raise VaultSealedError()
+        return keyring
 
     @property
     def envelope(self) -> Envelope:
         if self._envelope is None:
             self.load()
-        assert self._envelope is not None
-        return self._envelope
+        envelope = self._envelope
+        if envelope is None:
+            raise VaultSealedError()
+        return envelope
 
-    def _derive(self, purpose: str) -> bytes:
-        value = self._derived.get(purpose)
+    def _derive(self, purpose: str) -> bytearray:
+        slot = f"raw:{purpose}"  # the objects built on a key are cached under other names
+        value = self._derived.get(slot)
         if value is None:
             value = self.keyring.derive(purpose)
-            self._derived[purpose] = value
-        return bytes(value)
+            with self._lock:
+                if self._sealed:
+                    wipe(value)
+                    raise VaultSealedError()
+                existing = self._derived.setdefault(slot, value)
+            if existing is not value:
+                wipe(value)
+                value = existing
+        assert isinstance(value, bytearray)
+        return value
 
     # -- derived keys --------------------------------------------------------------------------
     def system_cipher(self, purpose: Literal["system", "totp", "facets"]) -> FieldCipher:
@@ -169,7 +247,10 @@ class Vault:
         cipher = self._derived.get(key)
         if cipher is None:
             cipher = FieldCipher(self._derive(purpose), SYSTEM_KEY_VERSION)
-            self._derived[key] = cipher
+            with self._lock:
+                if self._sealed:
+                    raise VaultSealedError()
+                cipher = self._derived.setdefault(key, cipher)
         assert isinstance(cipher, FieldCipher)
         return cipher
 
@@ -183,7 +264,8 @@ class Vault:
         index = self._derived.get(key)
         if index is None:
             index = BlindIndex(name, self._derive(key), self.index_bits)
-            self._derived[key] = index
+            with self._lock:
+                index = self._derived.setdefault(key, index)
         assert isinstance(index, BlindIndex)
         return index
 
@@ -216,9 +298,7 @@ class Vault:
                 wrapped=wrapped,
             )
         )
-        cipher = FieldCipher(dek, 1)
-        self._remember(owner_id, cipher)
-        return cipher
+        return self._remember(owner_id, FieldCipher(dek, 1))
 
     def data_cipher(self, session: Session, owner_id: uuid.UUID) -> FieldCipher:
         with self._lock:
@@ -233,19 +313,23 @@ class Vault:
             data_key = self._unwrap(str(owner_id), row.wrapped)
         except DecryptionError:
             raise EncryptedValueError("case_keys", "wrapped", str(owner_id)) from None
-        cipher = FieldCipher(data_key, row.dek_version)
-        self._remember(owner_id, cipher)
-        return cipher
+        return self._remember(owner_id, FieldCipher(data_key, row.dek_version))
 
-    def attachment_key(self, session: Session, owner_id: uuid.UUID) -> bytes:
+    def attachment_key(self, session: Session, owner_id: uuid.UUID) -> bytearray:
         """A key for the owner's attachment streams, derived from its data key with HKDF so
         that field nonces and stream nonces never share a key (and shredding covers both)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-        return HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"casebook:attachment-stream"
-        ).derive(self._data_key(session, owner_id))
+        data_key = self._data_key(session, owner_id)
+        out = bytearray(32)
+        try:
+            HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"casebook:attachment-stream"
+            ).derive_into(data_key, out)
+        finally:
+            wipe(data_key)
+        return out
 
     def attachment_encryptor(
         self,
@@ -300,7 +384,7 @@ class Vault:
         ).key
         return header, archive_read(data, public_key, key)
 
-    def _data_key(self, session: Session, owner_id: uuid.UUID) -> bytes:
+    def _data_key(self, session: Session, owner_id: uuid.UUID) -> bytearray:
         from casebook.keys.models import CaseKey
 
         wrapped = session.execute(
@@ -366,9 +450,11 @@ class Vault:
             raw = cipher.decrypt(blob, field_aad(table, column, row_id, version))
         except DecryptionError:
             raise EncryptedValueError(table, column, row_id) from None
+        finally:
+            cipher.wipe()  # used once: not cached, so overwritten now
         return json.loads(raw)
 
-    def _unwrap(self, owner: str, wrapped: bytes) -> bytes:
+    def _unwrap(self, owner: str, wrapped: bytes) -> bytearray:
         kek_id = Envelope.kek_id_of(wrapped)
         if not self.keyring.has(kek_id):
             # rotated by another process since this one loaded its keyring
@@ -376,20 +462,39 @@ class Vault:
                 self.reload()
         return self.envelope.unwrap(owner, wrapped).key
 
-    def _remember(self, owner_id: uuid.UUID, cipher: FieldCipher) -> None:
+    def _remember(self, owner_id: uuid.UUID, cipher: FieldCipher) -> FieldCipher:
+        """Cache a data key's cipher and return the one to use: a cipher another thread cached
+        meanwhile wins (the newcomer is wiped); keys pushed out of the cache are wiped."""
+        evicted: list[FieldCipher] = []
         with self._lock:
-            self._deks[owner_id] = cipher
-            self._deks.move_to_end(owner_id)
-            while len(self._deks) > _DEK_CACHE_SIZE:
-                self._deks.popitem(last=False)
+            if self._sealed:
+                cipher.wipe()
+                raise VaultSealedError()
+            current = self._deks.get(owner_id)
+            if current is not None:
+                self._deks.move_to_end(owner_id)
+                evicted.append(cipher)
+                cipher = current
+            else:
+                self._deks[owner_id] = cipher
+                while len(self._deks) > _DEK_CACHE_SIZE:
+                    evicted.append(self._deks.popitem(last=False)[1])
+        for old in evicted:
+            old.wipe()
+        return cipher
 
     def forget(self, owner_id: uuid.UUID) -> None:
         with self._lock:
-            self._deks.pop(owner_id, None)
+            cipher = self._deks.pop(owner_id, None)
+        if cipher is not None:
+            cipher.wipe()
 
     def forget_all(self) -> None:
         with self._lock:
+            ciphers = list(self._deks.values())
             self._deks.clear()
+        for cipher in ciphers:
+            cipher.wipe()
 
 
 def encode_json(value: object) -> bytes:
@@ -445,14 +550,16 @@ def _field_media_aad(media_id: str) -> bytes:
     return field_aad("field_media", "blob", media_id, 1)
 
 
-def field_media_encryptor(key: bytes, media_id: str, out: BinaryIO) -> IncrementalStreamEncryptor:
+def field_media_encryptor(
+    key: bytes | bytearray, media_id: str, out: BinaryIO
+) -> IncrementalStreamEncryptor:
     """A field submission's file, sealed as it streams in under the submission's own key (what
     a device sends is never on disk in plaintext). ODK's own submission encryption, which the
     device applies and the server removes, is `odk_protocol` (crypto.odk)."""
     return IncrementalStreamEncryptor(key, 1, _field_media_aad(media_id), out)
 
 
-def field_media_decryptor(key: bytes, media_id: str) -> StreamDecryptor:
+def field_media_decryptor(key: bytes | bytearray, media_id: str) -> StreamDecryptor:
     return StreamDecryptor(key, _field_media_aad(media_id))
 
 

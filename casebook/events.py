@@ -37,6 +37,10 @@ case_entered: NamedSignal = _signals.signal("case-entered")
 #: `case_keys` (the field form's private key). Sender: the session; keyword `vault`.
 kek_rotated: NamedSignal = _signals.signal("kek-rotated")
 
+#: The service was sealed and this process's keys are gone: every cache that holds decrypted
+#: or derived personal data empties. Sender: the vault.
+service_sealed: NamedSignal = _signals.signal("service-sealed")
+
 
 class ReceiversMissingError(RuntimeError):
     """A signal that must be heard had no receiver: the app was not created through create_app."""
@@ -51,9 +55,11 @@ def send_required(signal: NamedSignal, sender: Any, **kwargs: Any) -> list[Any]:
 
 def connect_receivers() -> None:
     """Connect every package's receivers (idempotent: connecting a function twice keeps one)."""
+    from casebook.cases.selectors import query_cache_clear
     from casebook.field.services import field_keys_rewrap, submissions_unlink_case
     from casebook.imports.services import fingerprints_drop_for_case
     from casebook.linkage.services import entry_check_receiver, review_items_drop_for_case
+    from casebook.names.matching import name_cache_clear
     from casebook.partners.services import partner_rows_drop_for_case
     from casebook.stats.queries import stats_touch_receiver
 
@@ -64,3 +70,5 @@ def connect_receivers() -> None:
     case_entered.connect(entry_check_receiver)
     case_erased.connect(submissions_unlink_case)
     kek_rotated.connect(field_keys_rewrap)
+    service_sealed.connect(query_cache_clear)
+    service_sealed.connect(name_cache_clear)

@@ -15,6 +15,7 @@ from casebook.imports.models import ImportFingerprint, ImportRun
 from casebook.keys.models import CaseKey, KeyErasure
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
+from casebook.seal.models import SealState
 from casebook.stats.models import DpRelease, StatsEpoch, StatsRelease, StatsReleaseTable
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PartnerRecord",
     "RecoveryCode",
     "RoleChangeRequest",
+    "SealState",
     "StatsEpoch",
     "StatsRelease",
     "StatsReleaseTable",

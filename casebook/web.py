@@ -378,7 +378,10 @@ def _finish_request(response: Response) -> Response:
 
 
 def install(app: Flask) -> None:
+    from casebook.seal import views as seal_views
+
     app.before_request(_start_request)
+    seal_views.install(app)  # before anything loads a user or a key
     app.after_request(_finish_request)
     app.teardown_appcontext(db.close_session)
     app.register_error_handler(HTTPException, _handle_http)

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import CryptoError, DecryptionError
+from crypto.memory import wipe
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -31,22 +32,39 @@ def associated_data(table: str, column: str, row_id: str, key_version: int) -> b
 
 
 class FieldCipher:
-    """Encrypts values with one data key; the AESGCM object is built once (it costs ~1 µs)."""
+    """Encrypts values with one data key; the AESGCM object is built once (it costs ~1 µs).
 
-    __slots__ = ("_aead", "version")
+    The cipher keeps the key in a bytearray of its own (a bytearray given to it is taken over,
+    not copied) so that `wipe` can overwrite it; dropping the AESGCM object lets OpenSSL clear
+    its key schedule. A wiped cipher refuses to work.
+    """
 
-    def __init__(self, key: bytes, version: int) -> None:
+    __slots__ = ("_aead", "_key", "version")
+
+    def __init__(self, key: bytes | bytearray, version: int) -> None:
         if len(key) != 32:
             raise CryptoError("a field key must be 32 bytes (AES-256)")
-        self._aead = AESGCM(key)
+        self._key = key if isinstance(key, bytearray) else bytearray(key)
+        self._aead: AESGCM | None = AESGCM(self._key)
         self.version = version
 
-    def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
+    def _cipher(self) -> AESGCM:
+        aead = self._aead
+        if aead is None:
+            raise CryptoError("this key has been wiped")
+        return aead
+
+    def wipe(self) -> None:
+        """Overwrite the key with zeros and drop the OpenSSL context that holds its schedule."""
+        self._aead = None
+        wipe(self._key)
+
+    def encrypt(self, plaintext: bytes | bytearray, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         return (
             _HEADER.pack(FORMAT_VERSION, self.version)
             + nonce
-            + self._aead.encrypt(nonce, plaintext, aad)
+            + self._cipher().encrypt(nonce, plaintext, aad)
         )
 
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
@@ -55,11 +73,27 @@ class FieldCipher:
             raise DecryptionError("ciphertext was made with another key version")
         view = memoryview(blob)  # no copies of the ciphertext on the hot path
         try:
-            return self._aead.decrypt(
+            return self._cipher().decrypt(
                 view[_HEADER.size : _HEADER.size + NONCE_BYTES], view[_BODY:], aad
             )
         except InvalidTag:
             raise DecryptionError("ciphertext did not authenticate") from None
+
+    def decrypt_key(self, blob: bytes, aad: bytes) -> bytearray:
+        """Decrypt a wrapped key straight into a new bytearray (never an immutable copy)."""
+        _, key_version = parse_header(blob)
+        if key_version != self.version:
+            raise DecryptionError("ciphertext was made with another key version")
+        view = memoryview(blob)
+        out = bytearray(len(blob) - OVERHEAD)
+        try:
+            self._cipher().decrypt_into(
+                view[_HEADER.size : _HEADER.size + NONCE_BYTES], view[_BODY:], aad, out
+            )
+        except InvalidTag:
+            wipe(out)
+            raise DecryptionError("ciphertext did not authenticate") from None
+        return out
 
 
 def parse_header(blob: bytes) -> tuple[int, int]:

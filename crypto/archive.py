@@ -29,7 +29,7 @@ def _aad(header: bytes) -> bytes:
 
 
 def archive_write(
-    header: dict[str, Any], key: bytes, signer: CheckpointSigner, body: bytes
+    header: dict[str, Any], key: bytes | bytearray, signer: CheckpointSigner, body: bytes
 ) -> bytes:
     """The sealed archive of `body` (bytes), with `header` readable but signed."""
     raw_header = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
@@ -64,7 +64,7 @@ def archive_verify(data: bytes, public_key: bytes) -> None:
         raise DecryptionError("the archive is damaged, or was not made with this instance's keys")
 
 
-def archive_read(data: bytes, public_key: bytes, key: bytes) -> bytes:
+def archive_read(data: bytes, public_key: bytes, key: bytes | bytearray) -> bytes:
     """Verify, then decrypt; the body, or DecryptionError."""
     archive_verify(data, public_key)
     (length,) = _LEN.unpack_from(data, len(MAGIC))

@@ -33,13 +33,13 @@ class BlindIndex:
 
     __slots__ = ("_key", "bits", "name")
 
-    def __init__(self, name: str, key: bytes, bits: int) -> None:
+    def __init__(self, name: str, key: bytes | bytearray, bits: int) -> None:
         if not 1 <= bits <= 256:
             raise CryptoError("index width must be 1..256 bits")
         if len(key) < 32:
             raise CryptoError("index key must be at least 32 bytes")
         self.name = name
-        self._key = key
+        self._key = key  # a bytearray is shared with its owner, who wipes it
         self.bits = bits
 
     def value(self, *parts: str) -> int:

@@ -7,19 +7,19 @@ Rewrapping under a new KEK is cheap (32 bytes) and leaves every field ciphertext
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from crypto.aead import FieldCipher, parse_header
 from crypto.errors import DecryptionError
 from crypto.keyring import KeyRing
+from crypto.memory import random_secret, wipe
 
 
 @dataclass(frozen=True, slots=True)
 class DataKey:
-    """An unwrapped data key with the KEK id it was wrapped under."""
+    """An unwrapped data key with the KEK id it was wrapped under (wipe `key` when done)."""
 
-    key: bytes
+    key: bytearray
     kek_id: int
 
     def __repr__(self) -> str:  # never show key bytes in logs or tracebacks
@@ -38,8 +38,13 @@ class Envelope:
         return self._keyring
 
     def replace_keyring(self, keyring: KeyRing) -> None:
-        """Use a reloaded keyring (after `keys rotate` in another process)."""
+        """Use a reloaded keyring (after `keys rotate` in another process). The KEK ciphers
+        are dropped, not wiped: their key bytes belong to the old keyring, wiped by its owner."""
         self._keyring = keyring
+        self._ciphers.clear()
+
+    def forget(self) -> None:
+        """Drop the KEK ciphers (their OpenSSL contexts clear the key schedules when freed)."""
         self._ciphers.clear()
 
     def _cipher(self, kek_id: int) -> FieldCipher:
@@ -53,10 +58,10 @@ class Envelope:
     def _aad(owner_id: str, kek_id: int) -> bytes:
         return f"cbdek1|{owner_id}|{kek_id}".encode()
 
-    def new_data_key(self) -> bytes:
-        return os.urandom(32)
+    def new_data_key(self) -> bytearray:
+        return random_secret(32)
 
-    def wrap(self, owner_id: str, dek: bytes) -> bytes:
+    def wrap(self, owner_id: str, dek: bytes | bytearray) -> bytes:
         kek_id = self._keyring.primary_id
         return self._cipher(kek_id).encrypt(dek, self._aad(owner_id, kek_id))
 
@@ -64,7 +69,7 @@ class Envelope:
         _, kek_id = parse_header(wrapped)
         if not self._keyring.has(kek_id):
             raise DecryptionError(f"KEK {kek_id} is not in the keyring")
-        key = self._cipher(kek_id).decrypt(wrapped, self._aad(owner_id, kek_id))
+        key = self._cipher(kek_id).decrypt_key(wrapped, self._aad(owner_id, kek_id))
         return DataKey(key=key, kek_id=kek_id)
 
     @staticmethod
@@ -73,4 +78,8 @@ class Envelope:
 
     def rewrap(self, owner_id: str, wrapped: bytes) -> bytes:
         """Unwrap with whichever KEK made it and wrap again under the primary KEK."""
-        return self.wrap(owner_id, self.unwrap(owner_id, wrapped).key)
+        key = self.unwrap(owner_id, wrapped).key
+        try:
+            return self.wrap(owner_id, key)
+        finally:
+            wipe(key)

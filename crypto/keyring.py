@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.errors import KeySourceError
+from crypto.memory import random_secret, secret_from_b64, wipe
 
 KEYRING_FORMAT = "casebook-keyring/1"
 SEALED_FORMAT = "casebook-sealed-keyring/1"
@@ -51,19 +52,29 @@ class Kek:
     id: int
     status: KekStatus
     created: str
-    key: bytes | None = field(repr=False)
+    key: bytearray | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class KeyRing:
-    """An immutable keyring; every change returns a new one for the source to save."""
+    """A keyring; every change returns a new one for the source to save.
 
-    root: bytes = field(repr=False)
+    Key bytes are held in bytearrays (`wipe` overwrites them with zeros); a changed keyring
+    shares the buffers of the one it was made from.
+    """
+
+    root: bytearray = field(repr=False)
     keks: tuple[Kek, ...]
 
     @classmethod
     def generate(cls) -> KeyRing:
-        return cls(root=os.urandom(32), keks=(_new_kek(1, KekStatus.PRIMARY),))
+        return cls(root=random_secret(32), keks=(_new_kek(1, KekStatus.PRIMARY),))
+
+    def wipe(self) -> None:
+        """Overwrite the root and every KEK with zeros (sealing); the keyring is then useless."""
+        wipe(self.root)
+        for k in self.keks:
+            wipe(k.key)
 
     @property
     def primary_id(self) -> int:
@@ -72,17 +83,20 @@ class KeyRing:
     def has(self, kek_id: int) -> bool:
         return any(k.id == kek_id and k.key is not None for k in self.keks)
 
-    def kek(self, kek_id: int) -> bytes:
+    def kek(self, kek_id: int) -> bytearray:
         for k in self.keks:
             if k.id == kek_id and k.key is not None:
                 return k.key
         raise KeySourceError(f"KEK {kek_id} is not available")
 
-    def derive(self, purpose: str, length: int = 32) -> bytes:
-        """A sub-key for one purpose (``bidx:…``, ``totp``, ``audit-checkpoint``, …)."""
-        return HKDF(
+    def derive(self, purpose: str, length: int = 32) -> bytearray:
+        """A sub-key for one purpose (``bidx:…``, ``totp``, ``audit-checkpoint``, …), made
+        straight into a bytearray its holder can wipe."""
+        out = bytearray(length)
+        HKDF(
             algorithm=hashes.SHA256(), length=length, salt=None, info=f"casebook:{purpose}".encode()
-        ).derive(self.root)
+        ).derive_into(self.root, out)
+        return out
 
     def rotated(self) -> KeyRing:
         """Add a new KEK as primary; the old primary stays active for unwrapping."""
@@ -133,11 +147,11 @@ class KeyRing:
                     id=int(k["id"]),
                     status=KekStatus(k["status"]),
                     created=str(k["created"]),
-                    key=_unb64(k["key"]) if k["key"] is not None else None,
+                    key=secret_from_b64(k["key"]) if k["key"] is not None else None,
                 )
                 for k in doc["keks"]
             )
-            ring = cls(root=_unb64(doc["root"]), keks=keks)
+            ring = cls(root=secret_from_b64(doc["root"]), keks=keks)
         except (ValueError, KeyError, TypeError) as exc:
             raise KeySourceError("the keyring file is damaged") from exc
         if len(ring.root) != 32 or sum(k.status is KekStatus.PRIMARY for k in keks) != 1:
@@ -150,11 +164,11 @@ def _new_kek(kek_id: int, status: KekStatus) -> Kek:
         id=kek_id,
         status=status,
         created=datetime.now(UTC).replace(microsecond=0).isoformat(),
-        key=os.urandom(32),
+        key=random_secret(32),
     )
 
 
-def _b64(data: bytes) -> str:
+def _b64(data: bytes | bytearray) -> str:
     return base64.b64encode(data).decode()
 
 
@@ -241,7 +255,7 @@ class PassphraseKeySource:
         self.path = path
         self._passphrase = passphrase
         self._params = params or Argon2Params()
-        self._unlock: tuple[bytes, bytes, Argon2Params] | None = None  # (salt, key, params)
+        self._unlock: tuple[bytes, bytearray, Argon2Params] | None = None  # (salt, key, params)
 
     def describe(self) -> str:
         return f"passphrase:{self.path}"
@@ -249,19 +263,36 @@ class PassphraseKeySource:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def _derive(self, salt: bytes, params: Argon2Params) -> bytes:
-        phrase = self._passphrase()
+    def forget(self) -> None:
+        """Overwrite the derived unlock key: the next load needs the passphrase again."""
+        if self._unlock is not None:
+            wipe(self._unlock[1])
+        self._unlock = None
+
+    def _derive(self, salt: bytes, params: Argon2Params, phrase: str | None = None) -> bytearray:
+        phrase = self._passphrase() if phrase is None else phrase
         if len(phrase) < 12:
             raise KeySourceError("the unlock passphrase must have at least 12 characters")
-        return Argon2id(
+        out = bytearray(32)
+        Argon2id(
             salt=salt,
             length=32,
             iterations=params.iterations,
             lanes=params.lanes,
             memory_cost=params.memory_kib,
-        ).derive(phrase.encode())
+        ).derive_into(phrase.encode(), out)
+        return out
 
     def load(self) -> KeyRing:
+        return self._load(None)
+
+    def load_with(self, passphrase: str) -> KeyRing:
+        """Load with a passphrase given now (unsealing), not the one this source was made with;
+        a wrong one raises KeySourceError and leaves no unlock key behind."""
+        self.forget()
+        return self._load(passphrase)
+
+    def _load(self, phrase: str | None) -> KeyRing:
         try:
             doc: dict[str, Any] = json.loads(_read_private(self.path))
             if doc.get("format") != SEALED_FORMAT:
@@ -273,11 +304,12 @@ class PassphraseKeySource:
         except (ValueError, KeyError, TypeError) as exc:
             raise KeySourceError("the sealed keyring is damaged") from exc
         if self._unlock is None or self._unlock[0] != salt:
-            self._unlock = (salt, self._derive(salt, params), params)
+            self.forget()
+            self._unlock = (salt, self._derive(salt, params, phrase), params)
         try:
             raw = AESGCM(self._unlock[1]).decrypt(nonce, sealed, SEALED_FORMAT.encode())
         except InvalidTag:
-            self._unlock = None
+            self.forget()
             raise KeySourceError(
                 "wrong unlock passphrase, or the sealed keyring is damaged"
             ) from None

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 class CheckpointSigner:
     """Signs with a key made from a 32-byte seed (derived from the keyring root)."""
 
-    def __init__(self, seed: bytes) -> None:
+    def __init__(self, seed: bytes | bytearray) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
 
     @property

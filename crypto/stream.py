@@ -33,7 +33,9 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
 class StreamEncryptor:
     """Encrypt a readable stream into a writable one; returns (size, sha256 hex)."""
 
-    def __init__(self, key: bytes, key_version: int, aad: bytes, chunk: int = CHUNK) -> None:
+    def __init__(
+        self, key: bytes | bytearray, key_version: int, aad: bytes, chunk: int = CHUNK
+    ) -> None:
         if len(key) != 32:
             raise CryptoError("a stream key must be 32 bytes")
         self._aead = AESGCM(key)
@@ -70,7 +72,7 @@ class IncrementalStreamEncryptor:
 
     def __init__(
         self,
-        key: bytes,
+        key: bytes | bytearray,
         key_version: int,
         aad: bytes,
         dst: BinaryIO,
@@ -127,7 +129,7 @@ class IncrementalStreamEncryptor:
 class StreamDecryptor:
     """Decrypt what `StreamEncryptor` wrote, chunk by chunk, refusing any alteration."""
 
-    def __init__(self, key: bytes, aad: bytes, chunk: int = CHUNK) -> None:
+    def __init__(self, key: bytes | bytearray, aad: bytes, chunk: int = CHUNK) -> None:
         self._aead = AESGCM(key)
         self._aad = aad
         self._chunk = chunk

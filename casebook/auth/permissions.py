@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     AUDIT_READ = "audit_read"
     KEYS_MANAGE = "keys_manage"
     FIELD_DEVICES = "field_devices"  # field devices (ODK Collect, Tella) and the field inbox
+    SEAL = "seal"  # drop every key from memory at once (admins and lawyers)
 
 
 P = Permission
@@ -52,11 +53,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STATS_READ,
             P.STATS_RELEASE,
             P.FIELD_DEVICES,
+            P.SEAL,
         }
     ),
     Role.ADVOCATE: frozenset({P.ACCOUNT, P.STATS_READ}),
     Role.ADMIN: frozenset(
-        {P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE, P.STATS_RELEASE}
+        {P.ACCOUNT, P.USERS_MANAGE, P.AUDIT_READ, P.KEYS_MANAGE, P.STATS_RELEASE, P.SEAL}
     ),
 }
 

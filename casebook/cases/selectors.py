@@ -201,6 +201,11 @@ def _normalised_query(text: str) -> tuple[str, ...]:
     return tuple(normalise(text).split())
 
 
+def query_cache_clear(_sender: object = None, **_kw: object) -> None:
+    """Sealing: the remembered search queries (names people searched for) are dropped."""
+    _normalised_query.cache_clear()
+
+
 def _matches(person: dict[str, Any], query: Query) -> bool:
     """The exact test behind the lossy index: no false positive reaches the user."""
     if (

@@ -513,7 +513,7 @@ class PendingPart:
 
     file_id: uuid.UUID
     path: Path
-    key: bytes
+    key: bytes | bytearray
 
     def chunks(self) -> Iterator[bytes]:
         try:
@@ -592,7 +592,7 @@ def _partial_keep(
 def _store_media(
     symmetric: bytes,
     iv: bytes,
-    stream_key: bytes,
+    stream_key: bytes | bytearray,
     spool: Chunked,
     field_dir: Path,
     media_id: uuid.UUID,

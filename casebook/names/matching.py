@@ -294,6 +294,11 @@ def phonetic_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     return prev[-1]
 
 
+def name_cache_clear(_sender: object = None, **_kw: object) -> None:
+    """Sealing: the remembered distances between names (sounds of decrypted names) go."""
+    phonetic_distance.cache_clear()
+
+
 SAME = 0.35  # at most this far apart: the same name written by two people
 SIMILAR = 1.2
 

@@ -98,7 +98,11 @@ def test_role_matrix(
     app.config["WTF_CSRF_ENABLED"] = False  # this test is about permissions, not CSRF
     login(client, users[role])
     checked = 0
-    for endpoint, method, path, permission in _requests(app):
+    requests = _requests(app)
+    # Sealing ends every session and answers everything after it sealed: it goes last.
+    last = [r for r in requests if r[0] == "seal.seal"]
+    assert last and {r[3] for r in last} == {Permission.SEAL}
+    for endpoint, method, path, permission in [r for r in requests if r not in last] + last:
         if getattr(app.view_functions[endpoint], "casebook_device", False):
             # no role opens a device's endpoint: a signed-in session is not its credential
             resp = client.open(path, method=method, data={})
@@ -116,6 +120,8 @@ def test_role_matrix(
             assert resp.status_code == 403, (role, endpoint, resp.status_code)
         checked += 1
     assert checked >= 12
+    sealed = app.extensions["casebook.vault"].sealed
+    assert sealed == role_allows(role, Permission.SEAL) == (role in ("admin", "lawyer"))
 
 
 def test_every_permission_guards_an_endpoint_or_a_check(app: Flask) -> None:

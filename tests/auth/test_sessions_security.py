@@ -146,6 +146,7 @@ def test_every_write_route_refuses_a_missing_csrf_token(app: Flask, client: Flas
     assert len(writes) >= 10
     devices = {e for e, view in app.view_functions.items() if getattr(view, "casebook_device", 0)}
     assert devices, "the field devices' endpoints are part of this test"
+    assert {"seal.seal", "seal.unseal"} <= {e for e, _m, _p in writes}
     for endpoint, method, path in writes:
         resp = client.open(path, method=method, data={})
         if endpoint in devices:
@@ -161,6 +162,7 @@ def test_every_write_route_refuses_a_missing_csrf_token(app: Flask, client: Flas
 def test_every_response_carries_the_security_headers(app: Flask, client: FlaskClient) -> None:
     user = make_user(app, "admin")
     login(client, user)
+    assert {"/seal", "/unseal"} <= {p for _, m, p in _rules(app) if m == "GET"}
     paths = {p for _, m, p in _rules(app) if m == "GET"} | {
         "/static/casebook.css",
         "/static/missing.css",
@@ -223,3 +225,16 @@ def test_log_lines_encode_newlines(
     _, err = capfd.readouterr()
     lines = [line for line in err.splitlines() if "line one" in line]
     assert len(lines) == 1 and "line two" in lines[0]
+
+
+def test_sealed_responses_carry_the_security_headers(app: Flask, client: FlaskClient) -> None:
+    """A sealed service's 503 pages and JSON carry the same headers as every other answer."""
+    user = make_user(app, "lawyer")
+    login(client, user)
+    assert client.post("/seal", data={"csrf_token": csrf_token(client, "/seal")}).status_code == 503
+    for path in ("/", "/seal", "/cases/", "/api/v1/cases", "/login", "/nowhere"):
+        resp = app.test_client().get(path)
+        assert resp.status_code == 503, path
+        assert resp.headers["Content-Security-Policy"] == CSP, path
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["X-Frame-Options"] == "DENY"

@@ -371,4 +371,17 @@ def test_revision_0015o_adds_and_removes_the_field_tables(empty_url: str) -> Non
     inspector = inspect(engine)
     assert not field_tables & set(inspector.get_table_names())
     assert "cases" in inspector.get_table_names()
+
+
+def test_revision_0016s_adds_the_unsealed_flag_row(empty_url: str) -> None:
+    """0016s adds seal_state with its one row, unsealed; downgrading to 0015o removes it."""
+    upgrade(empty_url, "0016s")
+    engine = make_engine(empty_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, sealed, epoch FROM seal_state")).all()
+    engine.dispose()
+    assert [(r[0], bool(r[1]), r[2]) for r in rows] == [(1, False, 0)]
+    downgrade(empty_url, "0015o")
+    engine = make_engine(empty_url)
+    assert "seal_state" not in inspect(engine).get_table_names()
     engine.dispose()

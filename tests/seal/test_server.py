@@ -1,0 +1,275 @@
+"""A real `casebook serve` (gunicorn master and two workers) sealed with `casebook seal` while a
+light load runs: within two seconds every request answers sealed, and no process of the server
+holds a copy of a KEK, the keyring root or a known data key in its memory. Then `casebook
+unseal` brings the service back with nothing lost and the audit chain intact."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from bench import load
+from crypto import Envelope, KeyRing
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.slow
+ENGINES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+SEAL_DEADLINE = 2.0
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*load.CLI, *args], env=env, text=True, capture_output=True, timeout=120)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.extend(int(p) for p in text)
+    return out
+
+
+def scan_memory(pid: int, needles: dict[str, bytes]) -> dict[str, int]:
+    """How many times each needle occurs in the readable memory of process `pid` (the test's
+    own descendant), read through /proc/PID/mem region by region (/proc/PID/maps)."""
+    found = dict.fromkeys(needles, 0)
+    overlap = max(len(n) for n in needles.values()) - 1
+    chunk = 4 * 1024 * 1024
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5].startswith("[v")):
+                continue
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            tail = b""
+            at = start
+            while at < end:
+                size = min(chunk, end - at)
+                try:
+                    mem.seek(at)
+                    data = mem.read(size)
+                except (OSError, ValueError, OverflowError):
+                    data = b""
+                window = tail + data
+                for name, needle in needles.items():
+                    found[name] += window.count(needle)
+                tail = data[-overlap:] if data else b""
+                at += size
+    return found
+
+
+class Server(load.Server):
+    """bench/load.py's server, given longer to start on a busy machine (a bounded wait)."""
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(
+                [*load.CLI, "serve", "--port", str(self.port), "--workers", "2", "--threads", "4"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if _get(self.port, "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the server did not start")
+
+
+class Load:
+    """A few threads reading and writing through the API until told to stop (bounded)."""
+
+    def __init__(self, port: int, keys: dict[str, str], case_ids: list[str]) -> None:
+        self.port, self.keys, self.case_ids = port, keys, case_ids
+        self.results: list[tuple[float, int, bytes, str]] = []  # (sent at, status, body, path)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(n,)) for n in range(4)]
+
+    def run(self, n: int) -> None:
+        headers = {"Authorization": f"Bearer {self.keys['lawyer']}"}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        for i in range(400):  # at most 1,600 requests in all, ~40 a second
+            if self.stop.is_set():
+                break
+            if i % 3 == 0:
+                method, path, body = "GET", "/api/v1/cases?per_page=20", None
+            elif i % 3 == 1:
+                method, path, body = (
+                    "GET",
+                    f"/api/v1/cases/{self.case_ids[i % len(self.case_ids)]}",
+                    None,
+                )
+            else:
+                method, path = "GET", "/"
+                body = None
+            sent = time.monotonic()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                payload = resp.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                continue
+            with self.lock:
+                self.results.append((sent, resp.status, payload, path))
+            time.sleep(0.1)
+        conn.close()
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def _get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _seed(port: int, token: str, count: int) -> list[str]:
+    import random
+
+    rng = random.Random(99)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ids = []
+    try:
+        for _ in range(count):
+            body = json.dumps(load._case(rng), ensure_ascii=False).encode()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            conn.request("POST", "/api/v1/cases", body=body, headers=headers)
+            resp = conn.getresponse()
+            assert resp.status == 201
+            ids.append(json.loads(resp.read())["id"])
+    finally:
+        conn.close()
+    return ids
+
+
+def _is_sealed(status: int, body: bytes) -> bool:
+    if status != 503:
+        return False
+    try:
+        return bool(json.loads(body)["error"]["code"] == "sealed")
+    except ValueError:
+        # the page, in English or (without Accept-Language) in Arabic
+        return b"casebook is sealed" in body or "casebook مُقفَل".encode() in body
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sealing_a_loaded_server_clears_every_worker_and_unsealing_restores_it(
+    engine: str, tmp_path: Path
+) -> None:
+    env = load.make_env(tmp_path, PG_URL if engine == "postgresql" else None)
+    keys = load.tokens(env)
+    keyring_text = (tmp_path / "instance" / "keyring.json").read_bytes()
+    ring = KeyRing.from_json(keyring_text)
+    server = Server(env, load.free_port(), tmp_path / "server.log")
+    server.start()
+    try:
+        case_ids = _seed(server.port, keys["lawyer"], 12)
+        for case_id in case_ids:  # every worker has read (and cached) some data keys
+            assert _get(server.port, f"/api/v1/cases/{case_id}", keys["lawyer"])[0] == 200
+
+        # a data key the workers hold, unwrapped here from the database with the keyring
+        from casebook.keys.models import CaseKey
+
+        db = create_engine(env["DATABASE_URL"])
+        with db.connect() as conn:
+            wrapped = conn.execute(
+                select(CaseKey.owner_id, CaseKey.wrapped).where(
+                    CaseKey.owner_id == uuid.UUID(case_ids[0])
+                )
+            ).one()
+        db.dispose()
+        dek = bytes(Envelope(ring).unwrap(str(wrapped[0]), wrapped[1]).key)
+        needles = {
+            "KEK": bytes(ring.kek(ring.primary_id)),
+            "root": bytes(ring.root),
+            "data key": dek,
+            "system key": bytes(ring.derive("system")),
+        }
+        # Python's allocator overwrites only the first 8 bytes of a block it frees: a key
+        # dropped without being overwritten leaves its second half behind, so look for halves.
+        needles |= {f"{name} (second half)": key[16:] for name, key in list(needles.items())}
+        pids = [server.proc.pid, *_children(server.proc.pid)]  # type: ignore[union-attr]
+        assert len(pids) == 3, pids  # master and two workers
+        before = {pid: scan_memory(pid, needles) for pid in pids}
+        assert all(before[pid]["KEK"] for pid in pids), before  # the scan does see keys
+
+        with Load(server.port, keys, case_ids) as running:
+            while len(running.results) < 40:
+                time.sleep(0.02)
+            seal_started = time.monotonic()
+            sealed = _cli(env, "seal")
+            sealed_at = time.monotonic()
+            assert sealed.returncode == 0, sealed.stderr
+            assert "told at once" in sealed.stdout
+            deadline = sealed_at + SEAL_DEADLINE
+            while time.monotonic() < deadline + 1.0:
+                time.sleep(0.05)  # the load keeps going past the deadline
+        late = [(s, b) for t, s, b, _p in running.results if t >= deadline]
+        assert late, "no request was sent after the deadline"
+        assert all(_is_sealed(s, b) for s, b in late), {s for s, _ in late}
+        api_before = [
+            s for t, s, _b, p in running.results if t < seal_started and p.startswith("/api/")
+        ]
+        assert api_before and all(s == 200 for s in api_before)
+        # idle workers too: every fresh connection, HTML and JSON, answers sealed
+        for path in ("/", "/api/v1/cases", "/login", "/healthz"):
+            for _ in range(6):
+                assert _is_sealed(*_get(server.port, path, keys["lawyer"])), path
+
+        after = {pid: scan_memory(pid, needles) for pid in pids}
+        print("key copies before sealing:", before, "after:", after)
+        assert after == {pid: dict.fromkeys(needles, 0) for pid in pids}, after
+        b64 = {"KEK (base64)": base64.b64encode(needles["KEK"])}
+        residue = {pid: scan_memory(pid, b64) for pid in pids}
+        print("base64 text of the KEK still in memory after sealing:", residue)
+
+        unsealed = _cli(env, "unseal")
+        assert unsealed.returncode == 0, unsealed.stderr
+        new_token = _cli(env, "user", "token", "load-lawyer@example.org").stdout.split()[-1]
+        back = time.monotonic() + 10
+        while time.monotonic() < back:
+            statuses = {
+                _get(server.port, "/api/v1/cases?per_page=5", new_token)[0] for _ in range(6)
+            }
+            if statuses == {200}:
+                break
+            time.sleep(0.1)
+        assert statuses == {200}
+        for case_id in case_ids:
+            status, body = _get(server.port, f"/api/v1/cases/{case_id}", new_token)
+            assert status == 200 and json.loads(body)["person"]["first_name"]
+        assert _get(server.port, "/api/v1/cases", keys["lawyer"])[0] == 401  # old token ended
+    finally:
+        server.stop()
+    verify = _cli(env, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

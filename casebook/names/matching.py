@@ -53,7 +53,10 @@ _LATIN_ARTICLES = {
     "al", "el", "ul", "il", "ad", "ed", "ud", "ar", "er", "ur", "as", "es", "us", "az", "ez",
     "uz", "an", "en", "un", "at", "et", "ut", "ash", "esh", "ath", "eth", "adh",
 }  # fmt: skip
-_ABBREVIATIONS = {"mhd": "muhammad", "mohd": "muhammad", "muhd": "muhammad", "md": "muhammad"}
+_ABBREVIATIONS = {
+    "mhd": "muhammad", "mhmd": "muhammad", "mohd": "muhammad", "muhd": "muhammad",
+    "md": "muhammad",
+}  # fmt: skip
 _SUN = set("تثدذرزسشصضطظلن")
 # names that begin with ال without an article: never stripped from a family name
 _AL_NAMES = {"الياس", "الهام", "الفت"}

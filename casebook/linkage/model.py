@@ -219,6 +219,15 @@ def _name_comparison(column: str, *, tf: bool) -> Any:
     )
 
 
+_YEAR_NEAR = (
+    "(l.birth_year IS NULL OR r.birth_year IS NULL OR abs(l.birth_year - r.birth_year) <= 1)"
+)
+
+
+def _coarse(column: str) -> str:
+    return f"translate({column}, 'tdsz', 'TTTT')"
+
+
 def blocking_rules() -> list[Any]:
     """Which pairs are scored at all. Many narrow rules, each of four keys, instead of a few
     broad ones: a pair is scored when any rule's keys all agree, so a duplicate is reached as
@@ -228,13 +237,16 @@ def blocking_rules() -> list[Any]:
     with its square: 204 million at 200,000 records, 5.1 billion at 1,000,000. The first nine
     were chosen greedily for true pairs reached per pair scored on synthetic data and checked
     on another draw; the next two serve rows of outside lists that give three names and one
-    more fact; the last four reach reports with father and grandfather swapped, the
-    grandfather's name as family name, or a list's birth year off by one or missing. Measured
-    (bench/README.md): the first eleven made 3.3 million pairs at 200,000 records and 82 million
-    at 1,000,000, with the same precision and recall as before at 100,000; the fifteen make 1.37
-    times the eleven's pairs at 100,000. Skeleton keys let a
-    Latin spelling meet its Arabic twin; the arrest year stands in for the birth year in rules
-    a changed birth year would break, and the other way round."""
+    more fact; the next four reach reports with father and grandfather swapped, the
+    grandfather's name as family name, or a list's birth year off by one or missing; two more
+    a list's first, father and grandfather given as its three names; the last two reports
+    that moved father, grandfather and family at once (they were most of the misses at 300
+    and 1,000 records). Measured (bench/README.md): the first eleven made 3.3 million pairs at
+    200,000 records and 82 million at 1,000,000, with the same precision and recall as before
+    at 100,000; the fifteen made 1.37 times the eleven's pairs at 100,000, and the nineteen
+    make the pairs bench/README.md gives. Skeleton keys let a Latin spelling meet its Arabic
+    twin; the arrest year stands in for the birth year in rules a changed birth year would
+    break, and the other way round."""
     from splink import block_on
 
     return [
@@ -257,18 +269,20 @@ def blocking_rules() -> list[Any]:
         "AND l.grandfather_skel = r.family_skel AND l.mother_skel = r.mother_skel",
         "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
         "AND l.family_skel = r.grandfather_skel AND l.mother_skel = r.mother_skel",
-        # an outside list's three names in either script, its birth year off by one or absent
-        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
-        "AND l.family_skel = r.family_skel AND (l.birth_year IS NULL OR r.birth_year IS NULL "
-        "OR abs(l.birth_year - r.birth_year) <= 1)",
+        # an outside list's three names in either script, its birth year off by one or absent;
+        # t, d, s and z are one class here, for the Latin spellings of ث ذ ظ ض (Osman and
+        # Othman for عثمان, Muath and Moaz for معاذ)
+        f"{_coarse('l.first_skel')} = {_coarse('r.first_skel')} "
+        f"AND {_coarse('l.father_skel')} = {_coarse('r.father_skel')} "
+        f"AND {_coarse('l.family_skel')} = {_coarse('r.family_skel')} AND {_YEAR_NEAR}",
         # a list's "three names" that are first, father and grandfather (the grandfather where
         # the family name would be), its birth year off by one or absent; both ways round
-        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
-        "AND l.family_skel = r.grandfather_skel AND (l.birth_year IS NULL "
-        "OR r.birth_year IS NULL OR abs(l.birth_year - r.birth_year) <= 1)",
-        "l.first_skel = r.first_skel AND l.father_skel = r.father_skel "
-        "AND l.grandfather_skel = r.family_skel AND (l.birth_year IS NULL "
-        "OR r.birth_year IS NULL OR abs(l.birth_year - r.birth_year) <= 1)",
+        f"{_coarse('l.first_skel')} = {_coarse('r.first_skel')} "
+        f"AND {_coarse('l.father_skel')} = {_coarse('r.father_skel')} "
+        f"AND {_coarse('l.family_skel')} = {_coarse('r.grandfather_skel')} AND {_YEAR_NEAR}",
+        f"{_coarse('l.first_skel')} = {_coarse('r.first_skel')} "
+        f"AND {_coarse('l.father_skel')} = {_coarse('r.father_skel')} "
+        f"AND {_coarse('l.grandfather_skel')} = {_coarse('r.family_skel')} AND {_YEAR_NEAR}",
         # father, grandfather and family all moved at once (swapped, a forebear's name as
         # family name, the father left out): the first and mother's names with the years or
         # the place
@@ -678,7 +692,9 @@ def _list_posteriors(
     prior of a pair of cases being one person is far smaller than that of a row of a list
     of people being someone. Several strong candidates share the row between them (the
     same three names on two people is not a match to either), except records the caseload's
-    own scores already take for one person, which count once (the larger BF)."""
+    own scores already take for one person: they count once, with the larger BF, and each of
+    them is reported with that person's probability (a Latin row otherwise went to the
+    caseload's Latin report of a person and missed the Arabic one beside it)."""
     group: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -694,12 +710,13 @@ def _list_posteriors(
     for row, case, log2_bf in weights:
         by_row.setdefault(row, []).append((case, min(log2_bf, 1000.0)))
     totals: dict[str, float] = {}
+    bests: dict[str, dict[str, float]] = {}
     for row, candidates in by_row.items():
         best: dict[str, float] = {}
         for case, log2_bf in candidates:
             key = find(case)
             best[key] = max(best.get(key, 0.0), 2.0**log2_bf)
-        totals[row] = sum(best.values())
+        totals[row], bests[row] = sum(best.values()), best
     low, high = LIST_SHARE_BOUNDS
     share, n = 0.5, max(1, cases)
     for _ in range(100):
@@ -714,7 +731,8 @@ def _list_posteriors(
     for row, candidates in by_row.items():
         denominator = (1 - share) + (share / n) * totals[row]
         out += [
-            (row, case, (share / n) * 2.0**log2_bf / denominator) for case, log2_bf in candidates
+            (row, case, (share / n) * bests[row][find(case)] / denominator)
+            for case, _ in candidates
         ]
     expected = sum(
         (share / n) * total / ((share / n) * total + (1 - share)) for total in totals.values()

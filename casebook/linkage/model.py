@@ -629,7 +629,7 @@ def score(
                 f"SELECT unique_id_l, unique_id_r FROM {table_name} "  # noqa: S608  # nosec B608
                 "WHERE NOT starts_with(unique_id_l, $p) AND NOT starts_with(unique_id_r, $p) "
                 "AND match_probability >= $t",
-                {"p": list_prefix, "t": threshold},
+                {"p": list_prefix, "t": SAME_PERSON},
             ).fetchall()
             list_rows = sum(
                 str(i).startswith(list_prefix) for i in table.column("unique_id").to_pylist()
@@ -671,6 +671,7 @@ def score(
 
 
 LIST_SHARE_BOUNDS = (0.02, 0.95)  # share of a list's rows taken to be in the caseload
+SAME_PERSON = 0.9  # two cases scored at least this are one person to a list's row
 
 
 def _list_posteriors(

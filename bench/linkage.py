@@ -192,9 +192,15 @@ def _bare_splink(rows: list[dict], threshold: float) -> tuple[list[tuple[str, st
     return found, time.perf_counter() - start
 
 
-def _list_rows(data: object, rng_seed: int, count: int) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+def _list_rows(
+    data: object, rng_seed: int, count: int, draw: str = "plain"
+) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     """Rows of an outside list for people in `data`: a full name in one cell (a third in
-    Latin letters), birth year as given, one off, or missing. (row id, true case id, row)."""
+    Latin letters), birth year as given, one off, or missing. (row id, true case id, row).
+
+    The "hard" draw writes half the rows in Latin letters (Al-/El- articles, Abdul Rahman,
+    Abd Allah), gives a quarter all four names and a fifth the three names first, father and
+    grandfather (the grandfather where the family name would be)."""
     import random
 
     from tests.linkage.generator import latin
@@ -204,8 +210,15 @@ def _list_rows(data: object, rng_seed: int, count: int) -> list[tuple[str, str, 
     out = []
     for i, record in enumerate(rng.sample(records, min(count, len(records)))):
         person = record["person"]
-        parts = [person.get(k) for k in ("first_name", "father_name", "family_name")]
-        if rng.random() < 0.33:
+        fields = ["first_name", "father_name", "family_name"]
+        if draw == "hard":
+            shape = rng.random()
+            if shape < 0.25:
+                fields = ["first_name", "father_name", "grandfather_name", "family_name"]
+            elif shape < 0.45:
+                fields = ["first_name", "father_name", "grandfather_name"]
+        parts = [person.get(k) for k in fields]
+        if rng.random() < (0.5 if draw == "hard" else 0.33):
             parts = [latin(p, rng) if p else p for p in parts]
         row: dict = {"name": " ".join(p for p in parts if p)}  # type: ignore[type-arg]
         year = person.get("birth_date")
@@ -218,7 +231,9 @@ def _list_rows(data: object, rng_seed: int, count: int) -> list[tuple[str, str, 
     return out
 
 
-def seeds(count: int, sizes: list[int], threshold: float = 0.9, bare: bool = True) -> None:
+def seeds(
+    count: int, sizes: list[int], threshold: float = 0.9, bare: bool = True, draw: str = "plain"
+) -> None:
     """The table for bench/README.md: every size over `count` seeds (other seeds than the
     shipped model was made from)."""
     from casebook.linkage.features import feature_rows, person_features
@@ -239,9 +254,11 @@ def seeds(count: int, sizes: list[int], threshold: float = 0.9, bare: bool = Tru
             took = time.perf_counter() - start
             precision, recall = precision_recall(result.pairs, data.pairs, threshold)
             brothers = sibling_rate(result.pairs, data.siblings, threshold)
-            listed = _list_rows(data, seed, max(10, size // 50))
+            listed = _list_rows(data, seed, max(10, size // 50), draw)
             list_features = [person_features(key, _person(row), None) for key, _, row in listed]
-            matched = score(rows + list_features, threshold=threshold, memory_limit="2GB").pairs
+            matched = score(
+                rows + list_features, threshold=threshold, memory_limit="2GB", list_prefix="list:"
+            ).pairs
             hits = {frozenset((a, b)) for a, b, _ in matched}
             found = sum(frozenset((key, case)) in hits for key, case, _ in listed)
             line = (
@@ -267,9 +284,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=0, help="seeds per size for the table")
     parser.add_argument("--sizes", default="300,1000,3500", help="caseloads for --seeds")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Splink baseline")
+    parser.add_argument(
+        "--list-draw", choices=("plain", "hard"), default="plain", help="outside-list rows"
+    )
     args = parser.parse_args()
     if args.seeds:
-        seeds(args.seeds, [int(n) for n in args.sizes.split(",")], bare=not args.no_bare)
+        seeds(
+            args.seeds,
+            [int(n) for n in args.sizes.split(",")],
+            bare=not args.no_bare,
+            draw=args.list_draw,
+        )
         return
     if args.records:
         quality(args.records)

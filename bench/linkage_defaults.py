@@ -34,6 +34,7 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
     from casebook.linkage.scoring import (
         DEFAULTS_PATH,
         DIFFERENT_FIRST_NAMES_M,
+        UNLIKE_FIRST_NAMES_M,
         _levels,
         _settings,
         _table,
@@ -72,6 +73,8 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
         m = float(max(level.m_probability or 0.0, 1e-6))
         if name == "first" and level.label_for_charts == "two different known names":
             m = DIFFERENT_FIRST_NAMES_M  # policy, not data: see model.py
+        elif name == "first" and level.label_for_charts == "All other comparisons":
+            m = min(m, UNLIKE_FIRST_NAMES_M)  # policy too
         elif name in FACT_FIELDS:
             # the generator changes a year or a place less often and by less than families'
             # reports do: a disagreement may lower a pair, not sink it on its own

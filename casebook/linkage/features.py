@@ -10,7 +10,7 @@ from typing import Any
 
 from casebook.cases.derived import birth_year
 from casebook.names import family_skeleton, is_arabic, normalise, skeleton
-from casebook.names.matching import name_form, phones
+from casebook.names.matching import heard, name_form, phones
 
 NAME_FIELDS = ("first", "father", "grandfather", "family", "mother")
 COLUMNS = (
@@ -44,7 +44,10 @@ def _name(value: Any, *, family: bool = False) -> Forms:
     sounds = "|".join(phones(text, family=family)) or None
     if not form:
         return None, skel, sounds
-    if not is_arabic(form):
+    if is_arabic(form):
+        # from the form as heard: عبد الرحمن blocks with Abdul Rahman (bdrhmn, not bdlrhmn)
+        skel = skeleton(heard(form)) or skel
+    else:
         # the skeleton of the expanded form: Mhd blocks with محمد as Muhammad does
         skel = skeleton(form) or skel
         form = f"~{form}"

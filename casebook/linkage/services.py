@@ -296,7 +296,8 @@ def list_match(
 ) -> ListResult:
     """Match the rows of an outside list (row number, person dict with optional governorate)
     against every case; matches go to review with the row sealed. The list is scored together
-    with the cases (so the model is trained on this caseload) and only list–case pairs kept."""
+    with the cases (so the model is trained on this caseload) and only list–case pairs kept,
+    each row taken as one person who is one of the cases or none (model._list_posteriors)."""
     match_list = MatchList(id=uuid.uuid4(), created_by=created_by, rows=len(rows))
     session.add(match_list)
     match_list.label = label[:200]
@@ -306,7 +307,9 @@ def list_match(
         key = f"list:{number}"
         by_key[key] = (number, person)
         features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
-    scored = score(features, threshold=threshold, memory_limit=memory_limit).pairs
+    scored = score(
+        features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:"
+    ).pairs
     best: dict[tuple[str, str], float] = {}
     for left, right, probability in scored:
         list_side = [x for x in (left, right) if x.startswith("list:")]

@@ -53,7 +53,10 @@ _LATIN_ARTICLES = {
     "al", "el", "ul", "il", "ad", "ed", "ud", "ar", "er", "ur", "as", "es", "us", "az", "ez",
     "uz", "an", "en", "un", "at", "et", "ut", "ash", "esh", "ath", "eth", "adh",
 }  # fmt: skip
-_ABBREVIATIONS = {"mhd": "muhammad", "mohd": "muhammad", "muhd": "muhammad", "md": "muhammad"}
+_ABBREVIATIONS = {
+    "mhd": "muhammad", "mhmd": "muhammad", "mohd": "muhammad", "muhd": "muhammad",
+    "md": "muhammad",
+}  # fmt: skip
 _SUN = set("تثدذرزسشصضطظلن")
 # names that begin with ال without an article: never stripped from a family name
 _AL_NAMES = {"الياس", "الهام", "الفت"}
@@ -97,7 +100,7 @@ _LATIN_SUN = ("t", "d", "r", "z", "s", "n", "l")
 def _latin_tokens(text: str) -> list[str]:
     """Tokens with abbreviations expanded, filiation dropped, and the article's l dropped
     where Arabic does not sound it, before a sun letter: Abdul Rahman = Abdurrahman = عبد
-    الرحمن, Nur al-Din = Nur ad-Din, but Abdul Karim keeps it (عبد الكريم)."""
+    الرحمن = Abd Alrahman, Nur al-Din = Nur ad-Din, but Abdul Karim keeps it (عبد الكريم)."""
     tokens = [_ABBREVIATIONS.get(t, t) for t in text.split() if t not in _LATIN_FILIATION]
     out: list[str] = []
     for i, token in enumerate(tokens):
@@ -108,6 +111,8 @@ def _latin_tokens(text: str) -> list[str]:
             elif re.fullmatch("abd[aeiou]l", token):
                 token = token[:-1]
         token = re.sub("^(abd[aeiou])l(?=(th|sh|[tdrzsn]))", r"\1", token)
+        if out and out[-1] in _LATIN_JOINERS:  # Abd Alrazzaq, Abu Alnour: the article joined
+            token = re.sub("^([aeu])l(?=(th|sh|[tdrzsn]))", r"\1", token)
         out.append(token)
     return out
 
@@ -131,27 +136,36 @@ def name_form(name: str, *, family: bool = False) -> str:
 
 
 # -- the phonetic sequence shared by both scripts ----------------------------------------------
-# Consonant symbols: b t T(ث) j H(ح) x(خ) d Z(ذ ظ) r z s S(ش) G(غ) f q k l m n h; long vowels
-# A I U (و and ي also as w and y); ' for ع and a seat alef, optional; h? for a final ه/ة.
+# Consonant symbols: b =t T(ث) j H(ح) x(خ) =d Z(ذ ظ) r =z =s S(ش) G(غ) f =q =k l m n =h; long
+# vowels A I U (و and ي also as w and y); ' for ع and a seat alef, optional; h? for a final ه/ة.
+# Arabic letters a Latin letter of the same look may stand for carry "=" (=d is د or ض, while a
+# Latin d may also be ذ or ظ): without it an Arabic د met a Latin z through their shared Z, and
+# Hmza resolved to احمد.
 _AR_PHONE = {
-    "ب": "b", "ت": "t", "ط": "t", "ث": "T", "ج": "j", "ح": "H", "خ": "x", "د": "d", "ض": "d",
-    "ذ": "Z", "ظ": "Z", "ر": "r", "ز": "z", "س": "s", "ص": "s", "ش": "S", "غ": "G", "ف": "f",
-    "ق": "q", "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ع": "'", "و": "U", "ي": "I",
+    "ب": "b", "ت": "=t", "ط": "=t", "ث": "T", "ج": "j", "ح": "H", "خ": "x", "د": "=d",
+    "ض": "=d", "ذ": "Z", "ظ": "Z", "ر": "r", "ز": "=z", "س": "=s", "ص": "=s", "ش": "S",
+    "غ": "G", "ف": "f", "ق": "=q", "ك": "=k", "ل": "l", "م": "m", "ن": "n", "ه": "=h",
+    "ع": "'", "و": "U", "ي": "I",
     "ا": "A", "پ": "b", "چ": "S", "ڤ": "f", "گ": "G",
 }  # fmt: skip
 
 
-def _arabic_phones(form: str) -> tuple[str, ...]:
-    text = form
-    if text == "عمرو":  # the silent و of Amr
-        text = "عمر"
-    text = text.replace("الله", "لله")
-    # the article before a sun letter is not heard (عبدالرحمن = Abdurrahman, نورالدين =
-    # Noureddine); inside a compound its alef is no long vowel (عبدالكريم = Abdulkarim)
-    sun = "[" + "".join(sorted(_SUN)) + "]"
-    text = re.sub(f"^(عبد|ابو|العبد)?ال(?={sun})", r"\1", text)
+_SUN_AFTER_ARTICLE = re.compile("^(عبد|ابو|العبد)?ال(?=[" + "".join(sorted(_SUN)) + "])")
+
+
+def heard(form: str) -> str:
+    """An Arabic canonical form as it is heard, which is how Latin letters write it: the
+    article before a sun letter is not heard (عبدالرحمن = Abdurrahman, نورالدين = Noureddine)
+    and inside a compound its alef is no long vowel (عبدالكريم = Abdulkarim). The linkage's
+    blocking skeleton is taken from this form, so that both scripts give one key."""
+    text = form.replace("الله", "لله")
+    text = _SUN_AFTER_ARTICLE.sub(r"\1", text)
     text = re.sub("ال(?=دين$)", "", text)
-    text = re.sub("^(عبد|ابو|العبد)ال", r"\1ل", text)
+    return re.sub("^(عبد|ابو|العبد)ال", r"\1ل", text)
+
+
+def _arabic_phones(form: str) -> tuple[str, ...]:
+    text = heard("عمر" if form == "عمرو" else form)  # the silent و of Amr
     out: list[str] = []
     for i, c in enumerate(text):
         p = _AR_PHONE.get(c)
@@ -159,9 +173,9 @@ def _arabic_phones(form: str) -> tuple[str, ...]:
             continue
         if p == "A" and i == 0:
             p = "'"  # a word-initial alef only seats a vowel
-        if p == "h" and i == len(text) - 1 and i > 0:
+        if p == "=h" and i == len(text) - 1 and i > 0:
             p = "h?"
-        elif p == "h" and i > 0 and text[i - 1] in "دتسكذ":
+        elif p == "=h" and i > 0 and text[i - 1] in "دتسكذ":
             p = "h~"  # Adham, Is-haq: Latin dh, th, sh, kh may hide this ه
         elif p == "I" and i == len(text) - 1 and len(text) >= 4:
             p = "Ia"  # final ى written ي or ا: Mustafa, Moussa, Yahya
@@ -223,13 +237,15 @@ def phones(name: str, *, family: bool = False) -> tuple[str, ...]:
 
 # What a Latin symbol may stand for, and Arabic symbols for themselves.
 _CAN_BE: dict[str, frozenset[str]] = {
-    "t": frozenset("tT"), "th": frozenset("TZt"), "d": frozenset("dZ"), "dh": frozenset("dZ"),
-    "z": frozenset("zZ"), "s": frozenset("sT"), "g": frozenset("Gj"), "h": frozenset("hH"),
-    "h?": frozenset(["h", "H", "h?"]), "q": frozenset("qk'"), "k": frozenset("kq"),
-    "c": frozenset("kqs"), "x": frozenset("x"), "'": frozenset("'"),
+    "t": frozenset(["=t", "T"]), "th": frozenset(["T", "Z", "=t"]),
+    "d": frozenset(["=d", "Z"]), "dh": frozenset(["=d", "Z"]), "z": frozenset(["=z", "Z"]),
+    "s": frozenset(["=s", "T"]), "g": frozenset("Gj"), "h": frozenset(["=h", "H"]),
+    "h?": frozenset(["=h", "H", "h?"]), "q": frozenset(["=q", "=k"]),
+    "k": frozenset(["=k", "=q"]), "c": frozenset(["=k", "=q", "=s"]), "x": frozenset("x"),
+    "'": frozenset("'"),
     "a": frozenset("A'"), "e": frozenset("AI'"), "i": frozenset("I'"), "o": frozenset("U'"),
     "u": frozenset("U'"), "A!": frozenset("A'"), "I!": frozenset("I"), "U!": frozenset("U"),
-    "Ia": frozenset("IA"), "h~": frozenset("hH"),
+    "Ia": frozenset("IA"), "h~": frozenset(["=h", "H"]),
 }  # fmt: skip
 _VOWELS = {"a", "e", "i", "o", "u", "A!", "I!", "U!", "A", "I", "U"}
 _LONG = {"A", "I", "U", "A!", "I!", "U!"}
@@ -249,7 +265,7 @@ def _drop(sym: str, initial: bool = False) -> float:
         return _SHORT_DROP[sym]
     if sym in _LONG:
         return _LONG_DROP
-    if sym == "h":
+    if sym in ("h", "=h"):
         return 0.4  # ه inside a word is often not written in Latin (Adham = أدهم read as dh)
     return 1.0
 

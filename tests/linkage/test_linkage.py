@@ -103,6 +103,29 @@ def test_features_compare_names_across_spellings() -> None:
     assert (b["arrest_year"], b["governorate"]) == (None, None)
 
 
+# (Arabic, Latin) spellings of one name that must share the blocking skeleton: a duplicate
+# written in the other script is only scored when some blocking rule's keys agree
+SAME_BLOCKING_KEY = [
+    ("عبد الرحمن", "Abdul Rahman"),
+    ("عبد الرحمن", "Abdurrahman"),
+    ("عبد الرحمن", "Abd Alrahman"),
+    ("عبد الرزاق", "Abd Alrzaq"),
+    ("عبد الرزاق", "Abdul Razzaq"),
+    ("نور الدين", "Noureddine"),
+    ("صلاح الدين", "Salah Eddine"),
+    ("عبد الله", "Abdullah"),
+    ("عبد الكريم", "Abdulkarim"),
+    ("محمد", "Mhd"),
+]
+
+
+@pytest.mark.parametrize(("arabic", "latin"), SAME_BLOCKING_KEY)
+def test_both_scripts_give_one_blocking_key(arabic: str, latin: str) -> None:
+    a = person_features("a", {"first_name": arabic, "family_name": "الحلبي"})
+    b = person_features("b", {"first_name": latin, "family_name": "Al-Halabi"})
+    assert a["first_skel"] == b["first_skel"], (a["first_skel"], b["first_skel"])
+
+
 def test_duckdb_cannot_spill_or_be_reconfigured(private_tempdir: Path) -> None:
     con = private_duckdb("64MB")
     assert con.execute("SELECT current_setting('temp_directory')").fetchone() == ("",)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -139,3 +140,68 @@ def test_brothers_arrested_together_are_not_one_person() -> None:
     result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB")
     assert sibling_rate(result.pairs, data.siblings, 0.9) <= 0.05
     assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85
+
+
+@pytest.mark.parametrize("seed", [100, 104, 105, 106, 108])
+def test_three_hundred_records_meet_the_goals(seed: int) -> None:
+    # caseloads on which precision or recall fell short: reports that moved father,
+    # grandfather and family at once, Latin spellings resolved to the wrong name, two
+    # different family names counted for a match on a small caseload
+    data = generate(300, seed=seed)
+    result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB")
+    precision, recall = precision_recall(result.pairs, data.pairs, 0.9)
+    assert precision >= 0.98 and recall >= 0.90, (precision, recall)
+    assert sibling_rate(result.pairs, data.siblings, 0.9) == 0
+
+
+def _rows_of_a_list(data: Any, count: int, seed: int) -> list[tuple[str, str, dict[str, Any]]]:
+    import random
+
+    from tests.linkage.generator import latin
+
+    rng = random.Random(seed)
+    people = [r for r in data.records if r["id"].startswith("p")]
+    out = []
+    for i, record in enumerate(rng.sample(people, count)):
+        person = record["person"]
+        parts = [person[k] for k in ("first_name", "father_name", "family_name")]
+        if i % 2:
+            parts = [latin(p, rng) for p in parts]
+        out.append(
+            (
+                f"list:{i}",
+                record["id"],
+                {"name": " ".join(parts), "birth_year": person["birth_date"]},
+            )
+        )
+    return out
+
+
+def test_a_list_row_with_three_names_and_a_birth_year_meets_its_case() -> None:
+    # one row is one person: as a pair of cases three exact names and the birth year stayed
+    # below 0.9 on a thousand cases; as a row of a list it is found, in either script
+    from casebook.linkage.features import person_features
+    from casebook.linkage.lists import _person
+
+    data = generate(1000, seed=61)
+    listed = _rows_of_a_list(data, 20, 61)
+    rows = feature_rows(data.records) + [
+        person_features(key, _person(row), None) for key, _, row in listed
+    ]
+    result = score(rows, threshold=0.9, memory_limit="1GB", list_prefix="list:")
+    found = {frozenset((a, b)) for a, b, _ in result.pairs}
+    assert all(a.startswith("list:") != b.startswith("list:") for a, b, _ in result.pairs)
+    hits = sum(frozenset((key, case)) in found for key, case, _ in listed)
+    assert hits >= 18, hits
+    assert "of the list's rows are in the caseload" in result.summary()
+
+
+def test_a_list_row_two_people_share_is_no_match_to_either() -> None:
+    from casebook.linkage.scoring import _list_posteriors
+
+    # two people with the same strong evidence: neither; two records the caseload takes for
+    # one person: both, with that person's probability
+    two, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 20.0)], [], 1000, 1)
+    assert all(p < 0.5 for _, _, p in two)
+    one, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 12.0)], [("a", "b")], 1000, 1)
+    assert [round(p, 6) for _, _, p in one] == [round(one[0][2], 6)] * 2 and one[0][2] > 0.9

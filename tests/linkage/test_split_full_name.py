@@ -31,6 +31,11 @@ TABLE = [
     ("Alwan Hassan", ("Alwan", None, None, "Hassan")),
     ("Elie Haddad", ("Elie", None, None, "Haddad")),
     ("محمد", ("محمد", None, None, None)),
+    ("Abd El Rahman Mohamed El Sayed", ("Abd El Rahman", "Mohamed", None, "El Sayed")),
+    ("Mohammad Nour Eddine Kassem", ("Mohammad", "Nour Eddine", None, "Kassem")),
+    ("Muhammad ibn Ahmad Al Ali", ("Muhammad", "Ahmad", None, "Al Ali")),
+    ("Abu Bakr Al-Siddiq", ("Abu Bakr", None, None, "Al-Siddiq")),
+    ("ABDUL RAHMAN ABU BAKR ALI", ("ABDUL RAHMAN", "ABU BAKR", None, "ALI")),
 ]
 
 

@@ -23,6 +23,13 @@ SAME = [
     ("Salah Eddine", "صلاح الدين"),
     ("Ezzeddine", "عز الدين"),
     ("Abdulkarim", "عبد الكريم"),
+    # the article spelt letter by letter after عبد / أبو, as lists and forms often do
+    ("Abd Alrzaq", "عبد الرزاق"),
+    ("Abd Alrahman", "عبد الرحمن"),
+    ("Abd Alnaser", "عبد الناصر"),
+    ("Abd Alkarim", "عبد الكريم"),
+    ("Abd Allah", "عبد الله"),
+    ("Abu Alnour", "أبو النور"),
     # digraphs read across a syllable boundary, and the letters Levantine speech shifts
     ("Adham", "أدهم"),
     ("Is-haq", "إسحاق"),
@@ -69,6 +76,9 @@ SAME = [
     ("Youssef", "يوسف"),
     ("Yousef", "يوسف"),
     ("Yasin", "ياسين"),
+    ("Hmza", "حمزة"),
+    ("Tarek", "طارق"),
+    ("Kasem", "قاسم"),
     ("Abdullah", "عبد الله"),
     ("Abdallah", "عبدالله"),
     ("Mustafa", "مصطفى"),
@@ -111,6 +121,11 @@ DISTINCT = [
     ("Ali", "Elie"),
     ("Mahmoud", "Mohammad"),
     ("Hassan", "Hussein"),
+    # a Latin z or d is never an Arabic د or ز: Hmza is حمزة, not أحمد
+    ("Hmza", "أحمد"),
+    ("Hamza", "أحمد"),
+    ("Ahmad", "حمزة"),
+    ("Zaid", "داود"),
 ]
 
 # family names: the article dropped, never the name

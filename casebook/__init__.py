@@ -140,7 +140,7 @@ def _passphrase_reader(settings: Settings) -> Any:
         return _no_passphrase
 
     def read() -> str:
-        from crypto import KeySourceError
+        from casebook.encrypted import KeySourceError
 
         try:
             return path.read_text().rstrip("\n")

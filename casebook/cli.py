@@ -365,18 +365,24 @@ def release_group() -> None:
 @click.option("--note", default=None, help="A short note (no personal data).")
 def release_create_command(note: str | None) -> None:
     """Cut a release; refused until enough cases changed since the last one."""
-    from casebook.stats.services import ReleaseRefusedError, release_create
+    from casebook.stats.services import ReleaseRefusedError, release_create, release_prepare
 
     settings = _settings()
+    k, min_changes = settings.stats_k, settings.release_min_changes
     try:
+        # counted and protected from one read, holding no write lock; written in one short
+        # transaction at the end
+        with _db().reading_sessionmaker() as r, r.begin():
+            prepared = release_prepare(r, _vault(), k=k, min_changes=min_changes)
         with _session() as s, s.begin():
             made = release_create(
                 s,
                 _vault(),
                 Actor.cli(),
-                k=settings.stats_k,
-                min_changes=settings.release_min_changes,
+                k=k,
+                min_changes=min_changes,
                 note=note,
+                prepared=prepared,
             )
             number, cases, changes = made.number, made.cases, made.changes
     except ReleaseRefusedError as exc:

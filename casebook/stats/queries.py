@@ -11,7 +11,7 @@ set of base categories it holds.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,16 +141,35 @@ def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, 
 
 
 def group(
-    dimension: str, categories: list[str], counts: dict[str, dict[str, int]], k: int
+    dimension: str,
+    categories: list[str],
+    counts: dict[str, dict[str, int]],
+    k: int,
+    finer: tuple[dict[str, list[str]], dict[str, dict[str, int]]] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Publishable categories for two-way tables: rare categories merged ("other", or a
     neighbouring year or age band) until every group holds 0 or at least k cases among all,
-    verified and unverified cases alike. `counts` maps flag ("v", "u") to category counts."""
+    verified and unverified cases alike — and a group whose count stands over two or more
+    published parts with a case at least k more than the number of those parts (in each of
+    those scopes), so that with the group's count published each hidden part inside it still
+    ranges over k values or more (a hidden part holds at least one case). A group that fell
+    short could be protected only by hiding the group itself, which hides the coarser table.
+    The parts are the group's categories, or (`finer`: category -> parts, and the parts'
+    counts by flag) the months of a group of years. `counts` maps flag ("v", "u") to category
+    counts."""
+    parts, part_counts = finer if finer is not None else ({}, counts)
 
     def small(members: list[str]) -> bool:
-        v = sum(counts["v"].get(c, 0) for c in members)
-        u = sum(counts["u"].get(c, 0) for c in members)
-        return any(0 < n < k for n in (v, u, v + u))
+        for flags in ("v", "u", "vu"):
+            n = sum(counts[f].get(c, 0) for f in flags for c in members)
+            present = sum(
+                1
+                for part in {p for c in members for p in parts.get(c, [c])}
+                if any(part_counts[f].get(part, 0) for f in flags)
+            )
+            if 0 < n < (k if present <= 1 else k + present):
+                return True
+        return False
 
     def size(members: list[str]) -> int:
         return sum(counts[f].get(c, 0) for f in ("v", "u") for c in members)
@@ -240,8 +259,18 @@ def tally(
             per_flag[flag][d][c] += 1
         seen.append((flag, every[1:]))
         fingerprints[case_id] = flag + "|" + "|".join(every)
+    years_months: dict[str, list[str]] = defaultdict(list)
+    for m in base_categories("arrest_month", last_year):
+        years_months[m[:4] if m[:4].isdigit() else m].append(m)
+    months = {f: dict(per_flag[f]["arrest_month"]) for f in "vu"}
     groups = {
-        d: group(d, base_categories(d, last_year), {f: dict(per_flag[f][d]) for f in "vu"}, k)
+        d: group(
+            d,
+            base_categories(d, last_year),
+            {f: dict(per_flag[f][d]) for f in "vu"},
+            k,
+            (dict(years_months), months) if d == "arrest_year" else None,
+        )
         for d in BASE
     }
     where = {d: {c: code for code, members in groups[d] for c in members} for d in BASE}

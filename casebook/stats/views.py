@@ -38,6 +38,7 @@ from casebook.stats.services import (
     release_create,
     release_get,
     release_list,
+    release_prepare,
     stats_table,
 )
 from casebook.web import current_actor, error_response, recent_auth, requires
@@ -177,14 +178,22 @@ def releases() -> Any:
 @recent_auth
 def releases_create() -> Any:
     settings = current_app.config["CASEBOOK"]
+    vault = current_app.extensions["casebook.vault"]
+    k, min_changes = settings.stats_k, settings.release_min_changes
+    # the request's own transaction ends before the long part, which reads one snapshot and
+    # holds no write lock; the release is written in one short transaction at the end
+    db.session().commit()
     try:
+        with db.database().reading_sessionmaker() as r, r.begin():
+            prepared = release_prepare(r, vault, k=k, min_changes=min_changes)
         made = release_create(
             db.session(),
-            current_app.extensions["casebook.vault"],
+            vault,
             current_actor(),
-            k=settings.stats_k,
-            min_changes=settings.release_min_changes,
+            k=k,
+            min_changes=min_changes,
             note=request.form.get("note"),
+            prepared=prepared,
         )
     except ReleaseRefusedError as exc:
         db.session().rollback()

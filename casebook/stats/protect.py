@@ -142,7 +142,7 @@ class LinkedSystem:
         narrow: dict[Key, tuple[float, float]] = {}
         wide = solver.certify(sensitive, k)
         for c in sensitive:
-            if c.key in wide:
+            if c.key in wide or solver.moved_by_a_point(c, k):
                 continue
             # the true value is feasible, so the lowest is at most it: a highest value k above
             # it proves the interval wide without the second program
@@ -250,6 +250,9 @@ class _Components:
                 union(unknown_atoms)
         self.find = find
         self._programs: dict[int, tuple[dict[int, int], _Highs | None]] = {}
+        # integral optima of earlier programs, per component: feasible points that may already
+        # move another cell k away from its true value (which then needs no program)
+        self._points: dict[int, list[np.ndarray]] = defaultdict(list)
 
     def _program(self, root: int) -> tuple[dict[int, int], _Highs | None]:
         cached = self._programs.get(root)
@@ -355,6 +358,24 @@ class _Components:
             )
         return wide
 
+    def moved_by_a_point(self, cell: Cell, k: int) -> bool:
+        """Whether a feasible integral point found earlier puts `cell` k or more away from its
+        true value (the true value is feasible too, so its interval is at least k wide)."""
+        free = [a for a in cell.atoms if a not in self.known]
+        roots = {self.find(a) for a in free}
+        if len(roots) != 1:
+            return False
+        root = roots.pop()
+        points = self._points.get(root)
+        if not points:
+            return False
+        columns, _ = self._program(root)
+        if any(a not in columns for a in free):
+            return False
+        cols = [columns[a] for a in free]
+        true = sum(self.system_values[a] for a in free)
+        return any(abs(float(x[cols].sum()) - true) >= k - 1e-6 for x in points)
+
     def interval(self, atoms: list[int]) -> tuple[float, float]:
         """The lowest and highest value the sum of `atoms` can take."""
         return self.extreme(atoms, highest=False), self.extreme(atoms, highest=True)
@@ -380,6 +401,13 @@ class _Components:
             ok = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
             found = solver.getInfo().objective_function_value if ok else None
             solver.changeColsCost(len(cols), cols, np.zeros(len(cols)))
+            if ok:
+                x = np.asarray(solver.getSolution().col_value)
+                if np.max(np.abs(x - np.round(x)), initial=0.0) <= 1e-6:
+                    points = self._points[root]
+                    points.append(x)
+                    if len(points) > 16:
+                        points.pop(0)
             if found is None:
                 if highest:
                     return math.inf

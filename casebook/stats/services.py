@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -208,10 +209,16 @@ def release_prepare(
     _, unknown = least_unknown_changes(session, last, previous, fingerprints)
     if 0 < unknown < k:
         raise ReleaseRefusedError(
-            f"{changes} cases were added, changed or removed, but all except {unknown} of them "
-            "were entered, edited or opened by one account that cannot read every case; a new "
-            f"release needs at least {k} changes that no such account made or saw, so that it "
-            "cannot add cases of its own to learn about the others by comparing releases."
+            gettext(  # in the request's language (English outside a request)
+                "%(changes)s cases were added, changed or removed, but all except %(unknown)s of "
+                "them were entered, edited or opened by one account that cannot read every case; "
+                "a new release needs at least %(k)s changes that no such account made or saw, so "
+                "that it cannot add cases of its own to learn about the others by comparing "
+                "releases.",
+                changes=changes,
+                unknown=unknown,
+                k=k,
+            )
         )
     system = ReleaseSystem(counts)
     hidden = protect_release(system, k)
@@ -287,8 +294,11 @@ def release_create(
     last = latest_release(session)
     if (last.number if last else 0) != prepared.previous:
         raise ReleaseRefusedError(
-            f"release {last.number if last else 0} was cut while this one was being computed; "
-            "cut again if enough cases have changed since."
+            gettext(  # in the request's language (English outside a request)
+                "Release %(n)s was cut while this one was being computed; cut again once enough "
+                "cases have changed since.",
+                n=last.number if last else 0,
+            )
         )
     counts, fingerprints, hidden, system = (
         prepared.counts,

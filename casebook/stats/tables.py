@@ -182,16 +182,21 @@ class ReleaseSystem(LinkedSystem):
 
     def _find_related(self, key: Key) -> list[Key]:
         out: list[Key] = []
+        parent = self._parent.get(key)
         for table, scope, i, j in self.positions.get(key, []):
             grid = self.grid[(table, scope)]
             out += grid[i]
-            out += [row[j] for row in grid]
+            column = [row[j] for row in grid]
+            if len(table) == 1 and parent is not None:
+                # a fine category is pinned by its group (a month by its year): hiding a
+                # category of another group would not widen it
+                column = [c for c in column if self._parent.get(c) == parent]
+            out += column
             for other in SCOPE_FLAGS:
                 if other != scope:
                     out.append(self.grid[(table, other)][i][j])
         rest = str(key).split("|", 1)[1]
         out += [f"{s}|{rest}" for s in SCOPE_FLAGS]
-        parent = self._parent.get(key)
         if parent is not None:  # the sum it is part of (a month's year, a category's group)
             out.append(parent)
         return [r for r in dict.fromkeys(out) if r != key and r in self.cells]

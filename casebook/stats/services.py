@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -148,6 +149,17 @@ def parse_params(by: str, k: Any, epsilon: Any, release_k: int) -> tuple[tuple[s
 # -- cutting a release ------------------------------------------------------------------------
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "extract, translate later")
+    return message
+
+
+def _translated(message: str, **values: object) -> str:
+    """In the request's language on the web; in English on the command line (no request)."""
+    if has_request_context():
+        return str(gettext(message, **values))
+    return message % values
+
+
 def _seal(vault: Vault, column: str, row_id: str, value: object) -> bytes:
     return seal_json(vault.system_cipher("system"), "stats_releases", column, row_id, value)
 
@@ -209,12 +221,14 @@ def release_prepare(
     _, unknown = least_unknown_changes(session, last, previous, fingerprints)
     if 0 < unknown < k:
         raise ReleaseRefusedError(
-            gettext(  # in the request's language (English outside a request)
-                "%(changes)s cases were added, changed or removed, but all except %(unknown)s of "
-                "them were entered, edited or opened by one account that cannot read every case; "
-                "a new release needs at least %(k)s changes that no such account made or saw, so "
-                "that it cannot add cases of its own to learn about the others by comparing "
-                "releases.",
+            _translated(
+                N_(
+                    "%(changes)s cases were added, changed or removed, but all except "
+                    "%(unknown)s of them were entered, edited or opened by one account that "
+                    "cannot read every case; a new release needs at least %(k)s changes that no "
+                    "such account made or saw, so that it cannot add cases of its own to learn "
+                    "about the others by comparing releases."
+                ),
                 changes=changes,
                 unknown=unknown,
                 k=k,
@@ -294,9 +308,11 @@ def release_create(
     last = latest_release(session)
     if (last.number if last else 0) != prepared.previous:
         raise ReleaseRefusedError(
-            gettext(  # in the request's language (English outside a request)
-                "Release %(n)s was cut while this one was being computed; cut again once enough "
-                "cases have changed since.",
+            _translated(
+                N_(
+                    "Release %(n)s was cut while this one was being computed; cut again once "
+                    "enough cases have changed since."
+                ),
                 n=last.number if last else 0,
             )
         )

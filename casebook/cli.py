@@ -503,19 +503,25 @@ def release_create_command(note: str | None, estimate_lists: str, estimate_by: s
     """Cut a release (with its estimate); refused until enough cases changed since the last."""
     from casebook.estimate.histories import HistoryInputError
     from casebook.estimate.release import release_estimate_make, schedule_from
-    from casebook.stats.services import ReleaseRefusedError, release_create
+    from casebook.stats.services import ReleaseRefusedError, release_create, release_prepare
 
     settings = _settings()
     outside = [n.strip() for n in estimate_lists.split(",") if n.strip()]
+    k, min_changes = settings.stats_k, settings.release_min_changes
     try:
+        # counted and protected from one read, holding no write lock; written in one short
+        # transaction at the end
+        with _db().reading_sessionmaker() as r, r.begin():
+            prepared = release_prepare(r, _vault(), k=k, min_changes=min_changes)
         with _session() as s, s.begin():
             made = release_create(
                 s,
                 _vault(),
                 Actor.cli(),
-                k=settings.stats_k,
-                min_changes=settings.release_min_changes,
+                k=k,
+                min_changes=min_changes,
                 note=note,
+                prepared=prepared,
             )
             number, cases, changes = made.number, made.cases, made.changes
             estimate = release_estimate_make(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
+from highspy._core import _Highs  # the bare solver: highspy.Highs() prints a banner to stdout
 
 SCOPE_FLAGS: dict[str, tuple[str, ...]] = {
     "all": ("v", "u"),
@@ -45,7 +46,8 @@ class Cell:
     atoms: list[int]
     value: int
     published: bool  # False for the "unverified" scope: it is never shown
-    fixed: bool = False  # the grand total of all cases: always shown (if at least k)
+    fixed: bool = False  # a total or a group margin: shown (if at least k) unless no other way
+    total: bool = False  # a grand total: always shown (if at least k)
     related: set[Key] = field(default_factory=set)
 
 
@@ -73,6 +75,10 @@ class LinkedSystem:
         self.atom_index: dict[Hashable, int] = {}
         self.links: list[Equation] = []
         self.cells: dict[Key, Cell] = {}
+        # cells proven wide, per (k, cells considered), with the hidden set they were proven
+        # under: hiding more only widens what an attacker can infer (a published "= value"
+        # becomes "at least 1"), so a cell proven wide stays wide while the hidden set grows
+        self._proven: dict[tuple[int, frozenset[Key] | None], tuple[frozenset[Key], set[Key]]] = {}
 
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)
@@ -97,12 +103,14 @@ class LinkedSystem:
         """Cells that share an equation with `key` (complementary candidates)."""
         return self.cells[key].related
 
-    def cell(self, key: Key, atoms: list[int], published: bool, fixed: bool = False) -> Cell:
+    def cell(
+        self, key: Key, atoms: list[int], published: bool, fixed: bool = False, total: bool = False
+    ) -> Cell:
         existing = self.cells.get(key)
         if existing is not None:
             return existing
         value = sum(self.atom_values[a] for a in atoms)
-        made = Cell(key, atoms, value, published, fixed)
+        made = Cell(key, atoms, value, published, fixed or total, total)
         self.cells[key] = made
         return made
 
@@ -124,16 +132,30 @@ class LinkedSystem:
         ]
         known = self._propagate(equations)
         sensitive = [c for c in pool if 0 < c.value < k and (not c.published or c.key in hidden)]
+        scope_key = (k, None if only is None else frozenset(only))
+        under, proven = self._proven.get(scope_key, (frozenset(), set()))
+        if not under <= hidden:  # proven under cells that are shown now: start again
+            proven = set()
+        sensitive = [c for c in sensitive if c.key not in proven]
         at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
         solver = _Components(self, equations, known, at_least_one)
         narrow: dict[Key, tuple[float, float]] = {}
         wide = solver.certify(sensitive, k)
         for c in sensitive:
-            if c.key in wide:
+            if c.key in wide or solver.moved_by_a_point(c, k):
                 continue
-            lo, hi = solver.interval(c.atoms)
+            # the true value is feasible, so the lowest is at most it: a highest value k above
+            # it proves the interval wide without the second program
+            hi = solver.extreme(c.atoms, highest=True)
+            if hi - c.value >= k - 1e-6:
+                wide.add(c.key)
+                continue
+            lo = solver.extreme(c.atoms, highest=False)
             if hi - lo < k - 1e-6:
                 narrow[c.key] = (lo, hi)
+            else:
+                wide.add(c.key)
+        self._proven[scope_key] = (frozenset(hidden), proven | wide)
         return narrow
 
     def _propagate(self, equations: list[Equation]) -> dict[int, float]:
@@ -227,9 +249,12 @@ class _Components:
                 self.open_ub.append((unknown_atoms, need))
                 union(unknown_atoms)
         self.find = find
-        self._programs: dict[int, tuple[dict[int, int], highspy.Highs | None]] = {}
+        self._programs: dict[int, tuple[dict[int, int], _Highs | None]] = {}
+        # integral optima of earlier programs, per component: feasible points that may already
+        # move another cell k away from its true value (which then needs no program)
+        self._points: dict[int, list[np.ndarray]] = defaultdict(list)
 
-    def _program(self, root: int) -> tuple[dict[int, int], highspy.Highs | None]:
+    def _program(self, root: int) -> tuple[dict[int, int], _Highs | None]:
         cached = self._programs.get(root)
         if cached is not None:
             return cached
@@ -270,7 +295,7 @@ class _Components:
         lp.a_matrix_.start_ = np.array(starts)
         lp.a_matrix_.index_ = np.array(index)
         lp.a_matrix_.value_ = np.array(value)
-        solver = highspy.Highs()  # type: ignore[no-untyped-call]
+        solver = _Highs()
         solver.setOptionValue("output_flag", False)
         solver.setOptionValue("presolve", "off")  # keep the basis between objectives
         solver.setOptionValue("solver", "simplex")
@@ -333,31 +358,62 @@ class _Components:
             )
         return wide
 
+    def moved_by_a_point(self, cell: Cell, k: int) -> bool:
+        """Whether a feasible integral point found earlier puts `cell` k or more away from its
+        true value (the true value is feasible too, so its interval is at least k wide)."""
+        free = [a for a in cell.atoms if a not in self.known]
+        roots = {self.find(a) for a in free}
+        if len(roots) != 1:
+            return False
+        root = roots.pop()
+        points = self._points.get(root)
+        if not points:
+            return False
+        columns, _ = self._program(root)
+        if any(a not in columns for a in free):
+            return False
+        cols = [columns[a] for a in free]
+        true = sum(self.system_values[a] for a in free)
+        return any(abs(float(x[cols].sum()) - true) >= k - 1e-6 for x in points)
+
     def interval(self, atoms: list[int]) -> tuple[float, float]:
         """The lowest and highest value the sum of `atoms` can take."""
-        base = sum(self.known[a] for a in atoms if a in self.known)
+        return self.extreme(atoms, highest=False), self.extreme(atoms, highest=True)
+
+    def extreme(self, atoms: list[int], highest: bool) -> float:
+        """The lowest (or highest) value the sum of `atoms` can take."""
+        total = sum(self.known[a] for a in atoms if a in self.known)
         groups: dict[int, list[int]] = defaultdict(list)
         for a in atoms:
             if a not in self.known:
                 groups[self.find(a)].append(a)
-        lo = hi = base
+        sense = highspy.ObjSense.kMaximize if highest else highspy.ObjSense.kMinimize
         for root, members in groups.items():
             columns, solver = self._program(root)
             if solver is None or any(a not in columns for a in members):
-                hi = math.inf  # an atom under no equation: nothing bounds it
+                if highest:  # an atom under no equation: nothing bounds it
+                    return math.inf
                 continue
             cols = np.array(sorted({columns[a] for a in members}), dtype=np.int32)
             solver.changeColsCost(len(cols), cols, np.ones(len(cols)))
-            found = []
-            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-                solver.changeObjectiveSense(sense)
-                solver.run()
-                ok = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                found.append(solver.getInfo().objective_function_value if ok else None)
+            solver.changeObjectiveSense(sense)
+            solver.run()
+            ok = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            found = solver.getInfo().objective_function_value if ok else None
             solver.changeColsCost(len(cols), cols, np.zeros(len(cols)))
-            lo += found[0] if found[0] is not None else 0.0
-            hi += found[1] if found[1] is not None else math.inf
-        return lo, hi
+            if ok:
+                x = np.asarray(solver.getSolution().col_value)
+                if np.max(np.abs(x - np.round(x)), initial=0.0) <= 1e-6:
+                    points = self._points[root]
+                    points.append(x)
+                    if len(points) > 16:
+                        points.pop(0)
+            if found is None:
+                if highest:
+                    return math.inf
+                continue
+            total += found
+        return total
 
 
 def protect(
@@ -377,7 +433,7 @@ def protect(
             c.published
             and c.key not in hidden
             and c.value > 0
-            and not (c.fixed and c.value >= k and not (last_resort and c.key != "all|total"))
+            and not (c.fixed and c.value >= k and not (last_resort and not c.total))
             and (only is None or c.key in only)
         )
 
@@ -407,9 +463,12 @@ def protect(
                 pick = min(options, key=lambda c: (c.value, str(c.key)))
                 hidden.add(pick.key)
                 added = True
-        if not added:  # nothing near is left to hide: hide everything that may be hidden
+        if not added:  # nothing near is left to hide: hide the other inner cells, and the
+            # margins (the coarser one-way tables) only when that is not enough either
             pool = system.cells.values() if only is None else [system.cells[x] for x in only]
-            more = {c.key for c in pool if candidate(c, True)}
+            more = {c.key for c in pool if candidate(c)} or {
+                c.key for c in pool if candidate(c, True)
+            }
             if not more:
                 if strict:
                     raise UnprotectableError(k)

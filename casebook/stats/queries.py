@@ -10,7 +10,7 @@ set of base categories it holds.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,16 +136,39 @@ def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, 
 
 
 def group(
-    dimension: str, categories: list[str], counts: dict[str, dict[str, int]], k: int
+    dimension: str,
+    categories: list[str],
+    counts: dict[str, dict[str, int]],
+    k: int,
+    finer: tuple[dict[str, list[str]], dict[str, dict[str, int]]] | None = None,
+    force: Iterable[frozenset[str]] = (),
 ) -> list[tuple[str, list[str]]]:
     """Publishable categories for two-way tables: rare categories merged ("other", or a
     neighbouring year or age band) until every group holds 0 or at least k cases among all,
-    verified and unverified cases alike. `counts` maps flag ("v", "u") to category counts."""
+    verified and unverified cases alike — and a group whose count stands over two or more
+    published parts with a case at least k more than the number of those parts (in each of
+    those scopes), so that with the group's count published each hidden part inside it still
+    ranges over k values or more (a hidden part holds at least one case). A group that fell
+    short could be protected only by hiding the group itself, which hides the coarser table.
+    The parts are the group's categories, or (`finer`: category -> parts, and the parts'
+    counts by flag) the months of a group of years. `force`: groups to merge further (see
+    tally). `counts` maps flag ("v", "u") to category counts."""
+    parts, part_counts = finer if finer is not None else ({}, counts)
+    forced = set(force)
 
     def small(members: list[str]) -> bool:
-        v = sum(counts["v"].get(c, 0) for c in members)
-        u = sum(counts["u"].get(c, 0) for c in members)
-        return any(0 < n < k for n in (v, u, v + u))
+        if frozenset(members) in forced:
+            return True
+        for flags in ("v", "u", "vu"):
+            n = sum(counts[f].get(c, 0) for f in flags for c in members)
+            present = sum(
+                1
+                for part in {p for c in members for p in parts.get(c, [c])}
+                if any(part_counts[f].get(part, 0) for f in flags)
+            )
+            if 0 < n < (k if present <= 1 else k + present):
+                return True
+        return False
 
     def size(members: list[str]) -> int:
         return sum(counts[f].get(c, 0) for f in ("v", "u") for c in members)
@@ -223,7 +246,7 @@ def tally(
         f: {d: Counter() for d in ONE_BASE} for f in ("v", "u")
     }
     fingerprints: dict[str, str] = {}
-    seen: list[tuple[str, list[str]]] = []
+    combos: Counter[tuple[str, tuple[str, ...]]] = Counter()  # (flag, base categories): cases
     known = [frozenset(base_categories(d, last_year)) for d in ONE_BASE]
     for case_id, verified, facets in rows:
         flag = "v" if verified else "u"
@@ -233,22 +256,67 @@ def tally(
         for d, c in zip(ONE_BASE, every, strict=True):
             one_way[f"{flag}|{d}|{c}"] += 1
             per_flag[flag][d][c] += 1
-        seen.append((flag, every[1:]))
+        combos[(flag, tuple(every[1:]))] += 1
         fingerprints[case_id] = flag + "|" + "|".join(every)
-    groups = {
-        d: group(d, base_categories(d, last_year), {f: dict(per_flag[f][d]) for f in "vu"}, k)
-        for d in BASE
-    }
-    where = {d: {c: code for code, members in groups[d] for c in members} for d in BASE}
-    maps = [where[d] for d in BASE]
-    two_way: Counter[str] = Counter()
+    years_months: dict[str, list[str]] = defaultdict(list)
+    for m in base_categories("arrest_month", last_year):
+        years_months[m[:4] if m[:4].isdigit() else m].append(m)
+    months = {f: dict(per_flag[f]["arrest_month"]) for f in "vu"}
     base_pairs = list(combinations(range(len(BASE)), 2))
-    for flag, cats in seen:
-        g = [m[c] for m, c in zip(maps, cats, strict=True)]
-        for i, j in base_pairs:
-            two_way[f"{flag}|{BASE[i]}|{g[i]}|{BASE[j]}|{g[j]}"] += 1
+    force: dict[str, list[frozenset[str]]] = {d: [] for d in BASE}
+    while True:
+        groups = {
+            d: group(
+                d,
+                base_categories(d, last_year),
+                {f: dict(per_flag[f][d]) for f in "vu"},
+                k,
+                (dict(years_months), months) if d == "arrest_year" else None,
+                force[d],
+            )
+            for d in BASE
+        }
+        where = {d: {c: code for code, members in groups[d] for c in members} for d in BASE}
+        maps = [where[d] for d in BASE]
+        two_way: Counter[str] = Counter()
+        for (flag, cats), n in combos.items():
+            g = [m[c] for m, c in zip(maps, cats, strict=True)]
+            for i, j in base_pairs:
+                two_way[f"{flag}|{BASE[i]}|{g[i]}|{BASE[j]}|{g[j]}"] += n
+        crowded = _crowded_groups(groups, two_way, k)
+        if not crowded:
+            break
+        for d, members in crowded:
+            force[d].append(members)
     counts = BaseCounts(last_year, dict(total), dict(one_way), groups, dict(two_way))
     return counts, fingerprints
+
+
+def _crowded_groups(
+    groups: dict[str, list[tuple[str, list[str]]]], two_way: Counter[str], k: int
+) -> list[tuple[str, frozenset[str]]]:
+    """Groups whose row of a two-way table could not be protected with the group's count
+    published: fewer than k more cases than the row's cells with a case (in a scope), so that
+    if every cell of the row is hidden one would still be narrowed below k. Merged further
+    (tally), they make a coarser table instead of a hidden one."""
+    out: list[tuple[str, frozenset[str]]] = []
+    for da, db in combinations(BASE, 2):
+        for d, e, first in ((da, db, True), (db, da, False)):
+            for code, members in groups[d]:
+                if len(groups[d]) == 1:
+                    continue
+                for flags in ("v", "u", "vu"):
+                    cells = []
+                    for other, _ in groups[e]:
+                        a, b = (code, other) if first else (other, code)
+                        cells.append(sum(two_way.get(f"{f}|{da}|{a}|{db}|{b}", 0) for f in flags))
+                    n, present = sum(cells), sum(1 for x in cells if x)
+                    if present >= 2 and 0 < n < k + present:
+                        out.append((d, frozenset(members)))
+                        break
+                else:
+                    continue
+    return list(dict.fromkeys(out))
 
 
 def stats_touch_receiver(session: Session, **_: object) -> None:

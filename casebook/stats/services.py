@@ -8,15 +8,20 @@ exact counts with jointly audited suppression (see docs/statistics.md).
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor, audit_record
+from casebook.auth.permissions import Permission, role_allows
 from casebook.encrypted import Vault, open_json, seal_json
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
 from casebook.stats.protect import UnprotectableError
@@ -143,6 +148,17 @@ def parse_params(by: str, k: Any, epsilon: Any, release_k: int) -> tuple[tuple[s
 # -- cutting a release ------------------------------------------------------------------------
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "extract, translate later")
+    return message
+
+
+def _translated(message: str, **values: object) -> str:
+    """In the request's language on the web; in English on the command line (no request)."""
+    if has_request_context():
+        return str(gettext(message, **values))
+    return message % values
+
+
 def _seal(vault: Vault, column: str, row_id: str, value: object) -> bytes:
     return seal_json(vault.system_cipher("system"), "stats_releases", column, row_id, value)
 
@@ -164,23 +180,29 @@ def changes_since(previous: dict[str, str], current: dict[str, str]) -> int:
     return changed + sum(1 for case in previous if case not in current)
 
 
-def release_create(
-    session: Session,
-    vault: Vault,
-    actor: Actor,
-    *,
-    k: int,
-    min_changes: int,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> StatsRelease:
-    """Cut a release, or refuse (ReleaseRefusedError) when fewer than `min_changes` cases changed.
+@dataclass
+class PreparedRelease:
+    """A release computed from one snapshot of the cases, not yet written."""
 
-    The release lock (the statistics epoch row, SELECT ... FOR UPDATE on PostgreSQL; SQLite
-    serialises writers) makes two simultaneous cuts one release and one refusal."""
+    counts: BaseCounts
+    fingerprints: dict[str, str]
+    hidden: set[Any]
+    system: ReleaseSystem
+    previous: int  # the number of the release it follows (0: the first)
+    changes: int
+    k: int
+    now: datetime
+
+
+def release_prepare(
+    session: Session, vault: Vault, *, k: int, min_changes: int, now: datetime | None = None
+) -> PreparedRelease:
+    """Count the cases and protect the tables from one read of them, writing nothing: run in a
+    reading transaction, so that the long part of a cut holds no write lock (SQLite has one for
+    the whole database). Refuses (ReleaseRefusedError) when fewer than `min_changes` cases
+    changed."""
     if k < MIN_K:
         raise ReleaseRefusedError(f"k is at least {MIN_K}.")
-    session.execute(select(StatsEpoch).where(StatsEpoch.id == 1).with_for_update()).first()
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
     last = latest_release(session)
@@ -193,8 +215,111 @@ def release_create(
             f"least {min_changes}, so that no release can be compared with the last to learn "
             "about a few cases."
         )
+    _, unknown = least_unknown_changes(session, last, previous, fingerprints)
+    if 0 < unknown < k:
+        raise ReleaseRefusedError(
+            _translated(
+                N_(
+                    "%(changes)s cases were added, changed or removed, but all except "
+                    "%(unknown)s of them were entered, edited or opened by one account that "
+                    "cannot read every case; a new release needs at least %(k)s changes that no "
+                    "such account made or saw, so that it cannot add cases of its own to learn "
+                    "about the others by comparing releases."
+                ),
+                changes=changes,
+                unknown=unknown,
+                k=k,
+            )
+        )
     system = ReleaseSystem(counts)
     hidden = protect_release(system, k)
+    return PreparedRelease(
+        counts, fingerprints, hidden, system, last.number if last else 0, changes, k, now
+    )
+
+
+def least_unknown_changes(
+    session: Session,
+    last: StatsRelease | None,
+    previous: dict[str, str],
+    current: dict[str, str],
+) -> tuple[str | None, int]:
+    """The account that knows the most of the changes since `last` without knowing them all (it
+    wrote, edited or opened those cases since, by the audit log), and how many it does not
+    know. Accounts that may read every case (lawyers, the command line) are left out: they need
+    no release to learn a case. An account that knows all changes but a few could otherwise pad
+    the changes with cases of its own and learn the few by comparing two releases."""
+    changed = {c for c, fp in current.items() if previous.get(c) != fp}
+    changed |= {c for c in previous if c not in current}
+    since = 0
+    if last is not None:
+        since = (
+            session.scalar(
+                select(AuditEntry.seq).where(
+                    AuditEntry.action == "stats.release", AuditEntry.object_id == str(last.id)
+                )
+            )
+            or 0
+        )
+    known: dict[str, set[str]] = defaultdict(set)
+    rows = session.execute(
+        select(AuditEntry.actor, AuditEntry.role, AuditEntry.object_id)
+        .where(AuditEntry.object_type == "case", AuditEntry.seq > since)
+        .distinct()
+    )
+    for actor, role, object_id in rows:
+        if object_id not in changed or actor.startswith("cli:"):
+            continue
+        if role is not None and role_allows(role, Permission.CASE_READ_ALL):
+            continue
+        known[actor].add(object_id)
+    unknown = {a: len(changed) - len(cases) for a, cases in known.items()}
+    partial = [a for a in unknown if unknown[a] > 0]  # one that knows every change learns none
+    if not partial:
+        return None, 0
+    writer = min(partial, key=lambda a: unknown[a])
+    return writer, unknown[writer]
+
+
+def release_create(
+    session: Session,
+    vault: Vault,
+    actor: Actor,
+    *,
+    k: int,
+    min_changes: int,
+    note: str | None = None,
+    now: datetime | None = None,
+    prepared: PreparedRelease | None = None,
+) -> StatsRelease:
+    """Write a release (`prepared` by release_prepare from a snapshot, or computed here), or
+    refuse (ReleaseRefusedError) when fewer than `min_changes` cases changed.
+
+    The release lock (the statistics epoch row, SELECT ... FOR UPDATE on PostgreSQL; SQLite
+    serialises writers) makes two simultaneous cuts one release and one refusal: a prepared
+    release is written only if no other release was written since its snapshot. The release
+    is of its snapshot: cases changed while it was computed count towards the next one."""
+    session.execute(select(StatsEpoch).where(StatsEpoch.id == 1).with_for_update()).first()
+    if prepared is None:
+        prepared = release_prepare(session, vault, k=k, min_changes=min_changes, now=now)
+    last = latest_release(session)
+    if (last.number if last else 0) != prepared.previous:
+        raise ReleaseRefusedError(
+            _translated(
+                N_(
+                    "Release %(n)s was cut while this one was being computed; cut again once "
+                    "enough cases have changed since."
+                ),
+                n=last.number if last else 0,
+            )
+        )
+    counts, fingerprints, hidden, system = (
+        prepared.counts,
+        prepared.fingerprints,
+        prepared.hidden,
+        prepared.system,
+    )
+    k, now, changes = prepared.k, prepared.now, prepared.changes
     release = StatsRelease(
         number=(last.number + 1) if last else 1,
         created_at=now,

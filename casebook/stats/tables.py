@@ -42,6 +42,7 @@ class ReleaseSystem(LinkedSystem):
         self.margins: dict[tuple[Table, str], list[Key]] = {}
         self.positions: dict[Key, list[tuple[Table, str, int, int]]] = defaultdict(list)
         self._related: dict[Key, list[Key]] = {}
+        self._parent: dict[Key, Key] = {}  # a fine category's group; a month's year
         self._build()
 
     def categories(self, table: Table) -> tuple[list[str], list[str]]:
@@ -91,15 +92,26 @@ class ReleaseSystem(LinkedSystem):
                 f"{scope}|total",
                 [self.atom_index[("T", f)] for f in flags],
                 shown,
-                fixed=scope == "all",
+                total=scope == "all",
             )
             for d in ONE_BASE:
                 keys = [self._one(scope, d, [a]) for a in self.fine[d]]
                 self._place((d,), scope, [[key] for key in keys], keys, [])
+            for m in self.fine["arrest_month"]:
+                year = m[:4] if m[:4].isdigit() else m
+                self._parent[self._one(scope, "arrest_month", [m])] = self._one(
+                    scope, "arrest_year", [year]
+                )
             for d in BASE:
                 keys = [self._one(scope, d, members) for _, members in self.counts.groups[d]]
-                for key in keys:  # 0 or at least k in every scope: never hidden
+                for key, (_, members) in zip(keys, self.counts.groups[d], strict=True):
+                    # 0 or at least k in every scope: hidden only when nothing else protects
+                    # a category inside it
                     self.cells[key].fixed = True
+                    for a in members:
+                        fine = self._one(scope, d, [a])
+                        if fine != key:
+                            self._parent[fine] = key
                 self._place((d, "grouped"), scope, [[key] for key in keys], keys, [])
             for da, db in pairs():
                 ga, gb = self.counts.groups[da], self.counts.groups[db]
@@ -170,15 +182,23 @@ class ReleaseSystem(LinkedSystem):
 
     def _find_related(self, key: Key) -> list[Key]:
         out: list[Key] = []
+        parent = self._parent.get(key)
         for table, scope, i, j in self.positions.get(key, []):
             grid = self.grid[(table, scope)]
             out += grid[i]
-            out += [row[j] for row in grid]
+            column = [row[j] for row in grid]
+            if len(table) == 1 and parent is not None:
+                # a fine category is pinned by its group (a month by its year): hiding a
+                # category of another group would not widen it
+                column = [c for c in column if self._parent.get(c) == parent]
+            out += column
             for other in SCOPE_FLAGS:
                 if other != scope:
                     out.append(self.grid[(table, other)][i][j])
         rest = str(key).split("|", 1)[1]
         out += [f"{s}|{rest}" for s in SCOPE_FLAGS]
+        if parent is not None:  # the sum it is part of (a month's year, a category's group)
+            out.append(parent)
         return [r for r in dict.fromkeys(out) if r != key and r in self.cells]
 
     def family(self, table: Table) -> set[Key]:

@@ -48,6 +48,7 @@ from casebook.stats.services import (
     release_create,
     release_get,
     release_list,
+    release_prepare,
     stats_table,
 )
 from casebook.web import current_actor, error_response, recent_auth, requires
@@ -233,19 +234,27 @@ def _outside_lists(session: Session, chosen: list[str]) -> list[str]:
 @recent_auth
 def releases_create() -> Any:
     settings = current_app.config["CASEBOOK"]
+    vault = current_app.extensions["casebook.vault"]
+    k, min_changes = settings.stats_k, settings.release_min_changes
     session = db.session()
     by = request.form.get("estimate_by") or None
     try:
         if by is not None and by not in DIMENSIONS:
             raise HistoryInputError([_("Choose a dimension from the list.")])
         lists = _outside_lists(session, request.form.getlist("estimate_list"))
+        # the request's own transaction ends before the long part, which reads one snapshot
+        # and holds no write lock; the release is written in one short transaction at the end
+        session.commit()
+        with db.database().reading_sessionmaker() as r, r.begin():
+            prepared = release_prepare(r, vault, k=k, min_changes=min_changes)
         made = release_create(
             session,
-            current_app.extensions["casebook.vault"],
+            vault,
             current_actor(),
-            k=settings.stats_k,
-            min_changes=settings.release_min_changes,
+            k=k,
+            min_changes=min_changes,
             note=request.form.get("note"),
+            prepared=prepared,
         )
         release_estimate_make(session, current_actor(), made, lists, by, schedule_from(settings))
     except ReleaseRefusedError as exc:

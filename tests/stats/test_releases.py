@@ -658,3 +658,129 @@ def test_a_larger_k_is_protected_jointly_across_every_table_of_the_release(
         assert checked > 20
         attacked += 1
     assert attacked
+
+
+def test_a_case_written_while_a_release_is_cut_is_saved(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The long part of a cut (counting and protecting) holds no write lock: a documenter
+    saving a case meanwhile gets 201, not an error after the database's busy timeout. The cut
+    is held at its protection step (a pause point, not a sleep) while the case is written."""
+    import threading
+
+    from casebook.stats import services
+
+    _seed(client, lawyer_h, 25)
+    entered, go = threading.Event(), threading.Event()
+    protect = services.protect_release
+
+    def paused(*args: object, **kwargs: object) -> set:  # type: ignore[type-arg]
+        entered.set()
+        assert go.wait(60)
+        return protect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "protect_release", paused)
+    result: list[tuple[int, str]] = []
+    cutter = threading.Thread(target=lambda: result.append(_cut(app)))
+    cutter.start()
+    try:
+        assert entered.wait(60)
+        resp = client.post("/api/v1/cases", json=_case(random.Random(7)), headers=lawyer_h)
+        assert resp.status_code == 201, resp.status_code
+    finally:
+        go.set()
+        cutter.join(120)
+    assert result and result[0][0] == 0, result
+    assert "release 1: 25 cases counted" in result[0][1]  # the snapshot it read
+
+
+def test_padding_the_changes_with_own_cases_does_not_reveal_the_one_other_case(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    advocate_h: dict[str, str],
+    users: dict[str, UserFixture],
+) -> None:
+    """A documenter working with an advocate adds 24 cases of their own (every attribute known)
+    so that one real case entered by someone else makes the 25 changes a release needs, then
+    subtracts release 1 and their own cases from release 2 to read the real case's categories.
+    The cut is refused while the changes the documenter did not make or see are fewer than k;
+    once k such changes exist, the residual mixes them and no category holds the case alone."""
+    documenter_h = bearer(app, users["documenter"])
+    _seed(client, lawyer_h, 30)
+    assert _cut(app)[0] == 0
+    dims = ("governorate", "sex", "status")
+    before = {d: _get(client, advocate_h, f"by={d}") for d in dims}
+
+    def fake() -> dict:  # type: ignore[type-arg]
+        data = minimal_case(first_name="مزيف", sex="male")
+        data["arrests"][0]["governorate"] = "damascus"  # type: ignore[index]
+        data["status"][0]["status"] = "detained"  # type: ignore[index]
+        return data
+
+    for _ in range(24):
+        assert client.post("/api/v1/cases", json=fake(), headers=documenter_h).status_code == 201
+    real = minimal_case(first_name="حقيقي", sex="female")
+    real["arrests"][0]["governorate"] = "quneitra"  # type: ignore[index]
+    real["status"][0]["status"] = "released"  # type: ignore[index]
+    assert client.post("/api/v1/cases", json=real, headers=lawyer_h).status_code == 201
+
+    code, out = _cut(app)
+    assert code != 0 and "one account" in out  # 25 changes, but 24 of them the attacker's own
+    after = {d: _get(client, advocate_h, f"by={d}") for d in dims}
+    assert after == before  # still release 1: nothing to difference
+
+    def residual(doc: dict, old: dict, d: str) -> dict[str, int | None]:  # type: ignore[type-arg]
+        mine = {"governorate": "damascus", "sex": "male", "status": "detained"}[d]
+        was = {c[d]: c["count"] for c in old["cells"]}
+        out: dict[str, int | None] = {}
+        for c in doc["cells"]:
+            if c["count"] is None or was.get(c[d]) is None:
+                out[c[d]] = None
+            else:
+                out[c[d]] = c["count"] - was[c[d]] - (24 if c[d] == mine else 0)
+        return out
+
+    _seed(client, lawyer_h, 11, seed=5)  # k changes the documenter neither made nor saw
+    code, out = _cut(app)
+    assert code == 0, out
+    for d in dims:
+        diff = residual(_get(client, advocate_h, f"by={d}"), before[d], d)
+        # the attacker's reading: a category whose residual is exactly the one real case
+        singled = [cat for cat, r in diff.items() if r == 1]
+        others = sum(r for r in diff.values() if r)
+        assert not (singled and others == 1), (d, diff)
+
+
+def test_a_realistic_caseload_keeps_every_one_way_table_and_its_totals() -> None:
+    """1,500 demo cases (40% verified): protecting the release hides no one-way table whole,
+    fine or coarser, in either scope, and both totals are published; rare categories go into
+    coarser groups (a status too rare to protect beside the years is merged) instead."""
+    from casebook.cases.keys import facets
+
+    from casebook.cases.demo import synthetic_case
+    from casebook.stats.queries import ONE_BASE, tally
+    from casebook.stats.tables import ReleaseSystem, protect_release
+
+    rng = random.Random(3)
+    rows = []
+    for i in range(1500):
+        data = synthetic_case(rng)
+        rows.append((f"case-{i}", rng.random() < 0.4, facets(data, data["consent"])))
+    counts, _ = tally(rows, 2026, 11)
+    system = ReleaseSystem(counts)
+    hidden = protect_release(system, 11)
+    tables = [(d,) for d in ONE_BASE] + [(d, "grouped") for d in BASE]
+    for table in tables:
+        for scope in ("all", "verified"):
+            doc = system.render(table, scope, hidden)
+            values = [v for row in doc["values"] for v in row]
+            assert any(v is not None for v in values), (table, scope)
+            assert doc["total"] == {"all": 1500, "verified": counts.total["v"]}[scope]
+    for d in BASE:  # the coarser tables: at most one number hidden
+        for scope in ("all", "verified"):
+            grouped = system.render((d, "grouped"), scope, hidden)["values"]
+            assert sum(row[0] is None for row in grouped) <= 1, (d, scope)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from flask import abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casebook.field.models import FieldDevice, FieldSubmission
+from casebook.lookups import NotFoundError, parse_id
 from casebook.web import denied
 
 
@@ -25,14 +24,11 @@ def devices_of(session: Session, user: Any) -> list[FieldDevice]:
 
 def device_or_404(session: Session, user: Any, device_id: str) -> FieldDevice:
     """The user's own device; anyone else's answers 404 (and the refusal is audited)."""
-    try:
-        did = uuid.UUID(device_id)
-    except ValueError:
-        abort(404)
+    did = parse_id(device_id, "field_device")
     device = session.get(FieldDevice, did)
     if device is None or device.owner_id != user.id:
         denied("field_device", did)
-        abort(404)
+        raise NotFoundError("field_device")
     return device
 
 
@@ -48,12 +44,9 @@ def inbox_of(session: Session, user: Any) -> list[FieldSubmission]:
 
 def submission_or_404(session: Session, user: Any, submission_id: str) -> FieldSubmission:
     """A submission still in the user's own inbox; any other answers 404 (audited)."""
-    try:
-        sid = uuid.UUID(submission_id)
-    except ValueError:
-        abort(404)
+    sid = parse_id(submission_id, "field_submission")
     submission = session.get(FieldSubmission, sid)
     if submission is None or submission.owner_id != user.id or submission.state != "inbox":
         denied("field_submission", sid)
-        abort(404)
+        raise NotFoundError("field_submission")
     return submission

@@ -232,7 +232,20 @@ def release_prepare(
             )
         )
     system = ReleaseSystem(counts)
-    hidden = protect_release(system, k)
+    try:
+        # strict: a pattern that fails its own audit is never published; the cut is refused
+        hidden = protect_release(system, k, strict=True)
+    except UnprotectableError:
+        raise ReleaseRefusedError(
+            _translated(
+                N_(
+                    "These cases cannot be published at k=%(k)s yet: even with every other "
+                    "number hidden, the totals would narrow a small number below k. Cut the "
+                    "release when more cases are counted."
+                ),
+                k=k,
+            )
+        ) from None
     return PreparedRelease(
         counts, fingerprints, hidden, system, last.number if last else 0, changes, k, now
     )

@@ -67,6 +67,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     }
     cmd = [sys.executable, "-c", "from casebook.cli import main; main()"]
     subprocess.run([*cmd, "init"], env=env, check=True, capture_output=True)
+    # enough cases behind the journeys' own for a statistics release that can be protected
+    subprocess.run([*cmd, "demo", "--cases", "60"], env=env, check=True, capture_output=True)
     settings = Settings.from_env(env).with_(password_hashing=FAST_HASHING)
     app = create_app(settings)
     app.extensions["casebook.vault"].load()

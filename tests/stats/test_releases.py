@@ -89,11 +89,15 @@ def test_no_release_means_no_numbers_and_a_release_needs_enough_changes(
     code, out = _cut(app)
     assert code != 0 and "24 cases were added" in out and "at least 25" in out
     _seed(client, lawyer_h, 1, seed=2)
+    code, out = _cut(app)  # enough changes, but 25 cases cannot be protected at k=11
+    assert code != 0 and "cannot be published at k=11" in out
+    assert client.get("/api/v1/stats?by=sex", headers=advocate_h).status_code == 404
+    _seed(client, lawyer_h, 15, seed=3)
     code, out = _cut(app)
     assert code == 0 and "release 1" in out
     doc = _get(client, advocate_h, "by=sex")
     assert doc["release"]["number"] == 1 and "data as of" in doc["method"]
-    assert doc["total"] == 25
+    assert doc["total"] == 40
 
 
 def test_nothing_changes_between_releases_differencing_one_case_learns_nothing(
@@ -156,14 +160,14 @@ def test_k_below_the_release_is_refused_and_a_larger_k_only_hides_more(
 def test_rejected_cases_are_never_counted(
     app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
 ) -> None:
-    cases = _seed(client, lawyer_h, 30)
+    cases = _seed(client, lawyer_h, 45)
     for c in cases[:5]:
         client.post(
             f"/api/v1/cases/{c['id']}/review", json={"verification": "rejected"}, headers=lawyer_h
         )
     assert _cut(app)[0] == 0
     doc = _get(client, advocate_h, "by=sex")
-    assert doc["total"] == 25 and "rejected" in doc["method"]
+    assert doc["total"] == 40 and "rejected" in doc["method"]
 
 
 # -- the attacker ---------------------------------------------------------------------------
@@ -348,7 +352,7 @@ def test_eight_simultaneous_cuts_make_one_release(
     from casebook.audit.services import Actor
     from casebook.stats.services import ReleaseRefusedError, release_create
 
-    _seed(client, lawyer_h, 26)
+    _seed(client, lawyer_h, 40)
     maker = app.extensions["casebook.db"].sessionmaker
     vault = app.extensions["casebook.vault"]
     barrier = __import__("threading").Barrier(8)
@@ -373,7 +377,7 @@ def test_admin_cuts_a_release_on_the_web_and_the_advocate_page_shows_chart_and_c
 ) -> None:
     from tests.conftest import csrf_from, login
 
-    _seed(client, lawyer_h, 25)
+    _seed(client, lawyer_h, 40)
     admin = app.test_client()
     login(admin, users["admin"])
     page = admin.get("/stats/releases")
@@ -467,9 +471,9 @@ def test_only_advocates_and_lawyers_read_statistics(
 def test_duplicates_erasure_and_revoked_consent_leave_the_next_release(
     app: Flask, client: FlaskClient, lawyer_h: dict[str, str], advocate_h: dict[str, str]
 ) -> None:
-    cases = _seed(client, lawyer_h, 30)
+    cases = _seed(client, lawyer_h, 40)
     assert _cut(app)[0] == 0
-    assert _get(client, advocate_h, "by=sex")["total"] == 30
+    assert _get(client, advocate_h, "by=sex")["total"] == 40
     client.post(
         f"/api/v1/cases/{cases[0]['id']}/review",
         json={"verification": "duplicate", "duplicate_of": cases[1]["reference"]},
@@ -485,13 +489,13 @@ def test_duplicates_erasure_and_revoked_consent_leave_the_next_release(
         json={"scope": "statistics", "granted": False, "date": "2025-01-01"},
         headers=lawyer_h,
     )
-    assert _get(client, advocate_h, "by=sex")["total"] == 30  # release 1 is frozen
+    assert _get(client, advocate_h, "by=sex")["total"] == 40  # release 1 is frozen
     _seed(client, lawyer_h, 22, seed=9)
     code, out = _cut(app)
     assert code == 0, out  # 3 removed + 22 added = 25 changes
     doc = _get(client, advocate_h, "by=sex")
-    assert doc["release"]["number"] == 2 and doc["total"] == 30 - 3 + 22
-    assert _get(client, advocate_h, "by=sex&release=1")["total"] == 30
+    assert doc["release"]["number"] == 2 and doc["total"] == 40 - 3 + 22
+    assert _get(client, advocate_h, "by=sex&release=1")["total"] == 40
 
 
 def test_cli_table_of_a_release(app: Flask, released: list[dict]) -> None:  # type: ignore[type-arg]
@@ -673,7 +677,7 @@ def test_a_case_written_while_a_release_is_cut_is_saved(
 
     from casebook.stats import services
 
-    _seed(client, lawyer_h, 25)
+    _seed(client, lawyer_h, 40)
     entered, go = threading.Event(), threading.Event()
     protect = services.protect_release
 
@@ -694,7 +698,7 @@ def test_a_case_written_while_a_release_is_cut_is_saved(
         go.set()
         cutter.join(120)
     assert result and result[0][0] == 0, result
-    assert "release 1: 25 cases counted" in result[0][1]  # the snapshot it read
+    assert "release 1: 40 cases counted" in result[0][1]  # the snapshot it read
 
 
 def test_padding_the_changes_with_own_cases_does_not_reveal_the_one_other_case(
@@ -710,7 +714,7 @@ def test_padding_the_changes_with_own_cases_does_not_reveal_the_one_other_case(
     The cut is refused while the changes the documenter did not make or see are fewer than k;
     once k such changes exist, the residual mixes them and no category holds the case alone."""
     documenter_h = bearer(app, users["documenter"])
-    _seed(client, lawyer_h, 30)
+    _seed(client, lawyer_h, 40)
     assert _cut(app)[0] == 0
     dims = ("governorate", "sex", "status")
     before = {d: _get(client, advocate_h, f"by={d}") for d in dims}
@@ -759,9 +763,8 @@ def test_a_realistic_caseload_keeps_every_one_way_table_and_its_totals() -> None
     """1,500 demo cases (40% verified): protecting the release hides no one-way table whole,
     fine or coarser, in either scope, and both totals are published; rare categories go into
     coarser groups (a status too rare to protect beside the years is merged) instead."""
-    from casebook.cases.keys import facets
-
     from casebook.cases.demo import synthetic_case
+    from casebook.cases.derived import facets
     from casebook.stats.queries import ONE_BASE, tally
     from casebook.stats.tables import ReleaseSystem, protect_release
 

@@ -109,7 +109,7 @@ def test_each_action_writes_its_entry(
     from casebook.cli import cli
 
     step(
-        [("stats.release", "success")],
+        [("stats.release", "success"), ("stats.release_estimate", "success")],
         lambda: app.test_cli_runner().invoke(cli, ["release", "create"]),
     )
     step([("stats.export", "success")], lambda: client.get("/api/v1/stats?by=sex", headers=h))

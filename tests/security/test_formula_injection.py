@@ -63,6 +63,10 @@ def test_every_csv_writer_goes_through_the_shared_function() -> None:
     for path in (ROOT / "casebook").rglob("*.py"):
         if path.name == "spreadsheet.py":
             continue
+        if path.relative_to(ROOT).as_posix() == "casebook/field/xlsform.py":
+            # the field form's XLSForm: written from casebook's own questions and vocabularies
+            # (no stored or user-entered value), and its XPath columns must stay as written
+            continue
         text = path.read_text(encoding="utf-8")
         if re.search(r"csv\.(writer|DictWriter)\(|Workbook\(|xlsxwriter|to_csv\(", text):
             offenders.append(str(path.relative_to(ROOT)))

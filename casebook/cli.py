@@ -1312,3 +1312,48 @@ def field_form_command(output: str, xform: bool) -> None:
         data = form.xml if xform else xlsform.workbook(form.version, key.public_key)
     Path(output).write_bytes(data)
     click.echo(f"form {form.form_id} version {form.version} written to {output}", err=True)
+
+
+@field_group.command("new-key")
+def field_new_key_command() -> None:
+    """Make a new key pair for the field form (after a phone with the form was lost, or on a
+    schedule). The form served from now on is a new version carrying the new public key;
+    phones must download it again. Older private keys are kept, so submissions already
+    encrypted on phones can still be read."""
+    from casebook.field.services import current_form, field_key_create
+
+    require_migrated()
+    with _session() as s, s.begin():
+        field_key_create(s, Actor.cli())
+        form = current_form(s, Actor.cli())
+    click.echo(
+        f"new field key: form {form.form_id} is now version {form.version}; "
+        "on each phone, download the form again (ODK Collect: Download form)"
+    )
+
+
+@field_group.command("expire")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=0),
+    default=48,
+    show_default=True,
+    help="Expire split submissions whose latest part came longer ago than this.",
+)
+def field_expire_command(older_than_hours: int) -> None:
+    """Shred split submissions whose last part never came (also done at each submission)."""
+    from datetime import timedelta
+
+    from casebook.field.services import submissions_expire_partial
+
+    require_migrated()
+    instance = Path(_settings().instance)
+    with _session() as s, s.begin():
+        expired = submissions_expire_partial(
+            s,
+            Actor.cli(),
+            instance / "attachments",
+            instance / "erasures.jsonl",
+            older_than=timedelta(hours=older_than_hours),
+        )
+    click.echo(f"{expired} unfinished field submission(s) expired")

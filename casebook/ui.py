@@ -167,6 +167,7 @@ ACTION_LABELS = {
     "field.submission_receive": _l("Field submission received"),
     "field.submission_save": _l("Field submission saved as a case"),
     "field.submission_discard": _l("Field submission discarded"),
+    "field.submission_expire": _l("Unfinished field submission expired"),
     "field_device.access_denied": _l("Refused: field device not available to this account"),
     "field_submission.access_denied": _l(
         "Refused: field submission not available to this account"

@@ -27,6 +27,7 @@ from casebook.field.services import (
     current_form,
     device_lookup,
     submission_receive,
+    submissions_expire_partial,
 )
 from casebook.messages import localise_message
 from casebook.uploads import EncryptedSpool
@@ -139,6 +140,15 @@ def submission() -> Any:
         parts[upload.filename or name] = upload.stream
     manifest_xml = b"".join(manifest.stream.chunks())
     settings = current_app.config["CASEBOOK"]
+    instance = Path(settings.instance)
+    # Housekeeping, as sign-in purges sessions: split submissions abandoned mid-way are
+    # shredded (one indexed query when there are none).
+    submissions_expire_partial(
+        db.session(),
+        Actor(label="housekeeping"),
+        instance / "attachments",
+        instance / "erasures.jsonl",
+    )
     try:
         received = submission_receive(
             db.session(),

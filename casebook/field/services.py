@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from xml.etree.ElementTree import Element  # nosec B405 - a type; defusedxml parses
@@ -335,6 +335,13 @@ def submission_receive(
     existing = session.scalars(
         select(FieldSubmission).where(FieldSubmission.instance_hash == instance_hash)
     ).first()
+    restart = existing is not None and existing.state == "expired"
+    if existing is not None and restart and existing.owner_id == device.owner_id:
+        # A split submission expired before its last part came; the phone now sends it whole
+        # again: it starts afresh (the expired row's key and files are already gone).
+        session.delete(existing)
+        session.flush()
+        existing = None
     if existing is not None:
         if existing.content_hash != content_hash or existing.owner_id != device.owner_id:
             raise _refuse(
@@ -577,6 +584,7 @@ def _partial_keep(
             os.fsync(out.fileno())
         pending[name] = str(file_id)
     partial.body = {"pending": pending}
+    partial.received_at = utcnow()  # the time of the latest part: expiry counts from it
     session.flush()
     audit_record(
         session,
@@ -735,6 +743,7 @@ def _close(
     media files are overwritten once the change has committed."""
     body = submission.body or {}
     media_ids = [uuid.UUID(m["id"]) for m in body.get("media", [])]
+    media_ids += [uuid.UUID(fid) for fid in (body.get("pending") or {}).values()]
     submission.state = state
     submission.closed_at = utcnow()
     submission.body_enc = None
@@ -761,6 +770,39 @@ def submission_discard(
         object_type="field_submission",
         object_id=submission.id,
     )
+
+
+PARTIAL_KEPT_FOR = timedelta(hours=48)
+
+
+def submissions_expire_partial(
+    session: Session,
+    actor: Actor,
+    attachments_dir: Path,
+    ledger: Path | None,
+    *,
+    older_than: timedelta = PARTIAL_KEPT_FOR,
+) -> int:
+    """Close split submissions whose last part never came: their files are shredded and their
+    key destroyed. A phone that failed mid-way sends the whole submission again when it next
+    tries, so nothing a documenter still needs is lost; without this the stored first parts
+    (encrypted, but testimony all the same) would stay on the server for ever."""
+    cutoff = utcnow() - older_than
+    stale = session.scalars(
+        select(FieldSubmission)
+        .where(FieldSubmission.state == "partial", FieldSubmission.received_at < cutoff)
+        .order_by(FieldSubmission.received_at, FieldSubmission.id)
+    ).all()
+    for submission in stale:
+        _close(session, actor, submission, "expired", attachments_dir, ledger)
+        audit_record(
+            session,
+            actor,
+            "field.submission_expire",
+            object_type="field_submission",
+            object_id=submission.id,
+        )
+    return len(stale)
 
 
 def media_chunks(

@@ -10,6 +10,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -432,6 +433,44 @@ def test_the_cli_writes_the_xlsform_workbook(app: Flask, tmp_path: Path) -> None
     wb.close()
 
 
+def test_a_new_key_pair_from_the_cli_changes_the_form_and_old_phones_still_deliver(
+    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+) -> None:
+    """After a phone is lost the admin makes a new key pair: phones downloading the form get
+    the new public key and version; a submission encrypted for the old key still opens."""
+    from click.testing import CliRunner
+
+    from casebook.cli import cli
+
+    settings = app.config["CASEBOOK"]
+    env = {
+        "CASEBOOK_ENV": "testing",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "CASEBOOK_SECRET_KEY": settings.secret_key,
+    }
+    token = add_device(client)
+    old_version, old_public = _form(phone, token)
+    result = CliRunner().invoke(cli, ["field", "new-key"], env=env)
+    assert result.exit_code == 0, result.output
+    new_version, new_public = _form(phone, token)
+    assert new_version != old_version and new_version in result.output
+    assert new_public.public_numbers() != old_public.public_numbers()
+    iid = new_instance_id()
+    sub = encrypt_submission(old_public, old_version, instance_xml(old_version, iid), [], iid)
+    assert post(phone, token, sub).status_code == 201
+    iid = new_instance_id()
+    sub = encrypt_submission(new_public, new_version, instance_xml(new_version, iid), [], iid)
+    assert post(phone, token, sub).status_code == 201
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(FieldKey)) == 2
+        assert "field.key_create" in set(s.scalars(select(AuditEntry.action)))
+    result = CliRunner().invoke(cli, ["field", "expire", "--older-than-hours", "0"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "0 unfinished" in result.output
+
+
 def test_a_submission_from_an_older_form_version_is_kept_with_a_note(
     app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
 ) -> None:
@@ -485,3 +524,56 @@ def test_a_submission_split_over_several_requests_is_put_back_together(
     page = client.get(f"/field/inbox/{rows[0].id}").get_data(as_text=True)
     assert "a.jpg" in page and "b.jpg" in page
     assert post(phone, token, sub).status_code == 202
+
+
+def test_a_split_submission_that_never_finishes_is_shredded_and_can_be_sent_again(
+    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+) -> None:
+    """A phone that loses its connection after the first part leaves encrypted testimony on
+    the server; after two days without the rest it is shredded (files overwritten, key
+    destroyed), and the phone's later full resend lands in the inbox as new."""
+    token = add_device(client)
+    version, public = _form(phone, token)
+    iid = new_instance_id()
+    xml = instance_xml(version, iid, photo_file="a.jpg", audio_file="b.jpg")
+    sub = encrypt_submission(public, version, xml, [("a.jpg", JPEG), ("b.jpg", JPEG)], iid)
+    first = dataclasses.replace(sub, files={"a.jpg.enc": sub.files["a.jpg.enc"]})
+    assert post(phone, token, first, fields={"*isIncomplete*": "yes"}).status_code == 201
+    (partial,) = _rows(app)
+    field_dir = Path(app.config["CASEBOOK"].instance) / "attachments" / "field"
+    files_before = set(field_dir.iterdir())
+    assert files_before, "the first part's file is kept, sealed, while the rest is awaited"
+
+    # A fresh part keeps it: expiry counts from the latest part.
+    other_iid = new_instance_id()
+    other = encrypt_submission(
+        public, version, instance_xml(version, other_iid), [], other_iid
+    )
+    assert post(phone, token, other).status_code == 201
+    assert {r.state for r in _rows(app)} == {"partial", "inbox"}
+
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        row = s.get(FieldSubmission, partial.id)
+        assert row is not None
+        row.received_at = row.received_at - timedelta(hours=49)
+        s.commit()
+
+    # The next submission from any device does the housekeeping.
+    third_iid = new_instance_id()
+    third = encrypt_submission(public, version, instance_xml(version, third_iid), [], third_iid)
+    assert post(phone, token, third).status_code == 201
+    states = {r.id: r.state for r in _rows(app)}
+    assert states[partial.id] == "expired"
+    assert not (files_before & set(field_dir.iterdir())), "the waiting part is shredded"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalar(select(func.count()).where(CaseKey.owner_id == partial.id)) == 0
+        actions = list(s.scalars(select(AuditEntry.action)))
+        assert "field.submission_expire" in actions
+
+    # ODK Collect retries the whole submission later: it is received, not "already received".
+    resp = post(phone, token, sub)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    rows = [r for r in _rows(app) if r.state == "inbox"]
+    assert len(rows) == 3
+    inbox = client.get("/field/inbox").get_data(as_text=True)
+    assert inbox.count("/field/inbox/") >= 3

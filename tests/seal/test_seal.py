@@ -276,3 +276,73 @@ def test_the_seal_pages_are_in_one_language(app: Flask, users: dict[str, UserFix
             resp = app.test_client().get(path, headers={"Accept-Language": lang})
             assert resp.status_code == 503
             assert not foreign_words(resp.get_data(as_text=True), lang), (lang, path)
+
+
+def test_unsealing_with_a_passphrase_fails_loudly_when_no_server_here_takes_the_keys(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Passphrase mode: `casebook unseal` checks the passphrase, lifts the seal and hands the
+    unlock key to the server of this machine; without one (or when it refuses) it says so and
+    exits non-zero. A wrong passphrase lifts nothing."""
+    import threading
+
+    from casebook import create_app
+    from casebook.seal import handoff
+
+    phrase = "the unlock passphrase 2026"
+    ring = KeyRing.from_json((settings.instance / "keyring.json").read_bytes())
+    PassphraseKeySource(
+        settings.instance / "keyring.sealed", lambda: phrase, Argon2Params(1, 1024, 1)
+    ).save(ring)
+    app = create_app(settings.with_(kek_source="passphrase", kek_passphrase_file=None))
+    runner = app.test_cli_runner()
+    try:
+        assert runner.invoke(cli, ["seal"]).exit_code == 0
+
+        wrong = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input="not it, not at all\n")
+        assert wrong.exit_code != 0 and "wrong unlock passphrase" in str(wrong.exception)
+
+        right = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input=phrase + "\n")
+        assert right.exit_code == 1, right.output
+        assert "unsealed in the database, but the server on this machine did not get its keys" in (
+            right.output
+        )
+        assert "no casebook server of this instance runs on this machine" in right.output
+        assert "stay sealed until 'casebook unseal' is run on each" in right.output
+
+        # a server that refuses the key (here: the database was sealed again meanwhile)
+        assert runner.invoke(cli, ["seal"]).exit_code == 0
+        listener = handoff.HandoffListener(handoff.socket_path(settings.instance))
+        listener.open()
+        done = threading.Event()
+        answers: list[str] = []
+
+        def master() -> None:
+            while not done.is_set():
+                answers.extend(listener.poll(lambda key: handoff.SEALED))
+                done.wait(0.01)
+
+        thread = threading.Thread(target=master)
+        thread.start()
+        try:
+            refused = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input=phrase + "\n")
+        finally:
+            done.set()
+            thread.join()
+            listener.close()
+        assert answers == [handoff.SEALED]
+        assert refused.exit_code == 1
+        assert "the server refused the key: the database says casebook is sealed" in (
+            refused.output
+        )
+
+        outcomes = [(a, o, d.get("via")) for a, o, d in _actions(app) if a.startswith("service.")]
+        assert outcomes == [
+            ("service.seal", "success", "cli"),
+            ("service.unseal", "failure", "cli"),
+            ("service.unseal", "success", "cli"),
+            ("service.seal", "success", "cli"),
+            ("service.unseal", "success", "cli"),
+        ]
+    finally:
+        app.extensions["casebook.db"].dispose()

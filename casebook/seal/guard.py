@@ -123,9 +123,13 @@ class SealGuard:
         otherwise the keys are loaded with it, which checks it. The caller forks fresh workers
         when the answer is `UNSEALED`."""
         with self._lock:
-            with self.database.engine.connect() as conn:
-                flag, epoch = seal_flag(conn)
-                conn.rollback()
+            try:
+                with self.database.engine.connect() as conn:
+                    flag, epoch = seal_flag(conn)
+                    conn.rollback()
+            except Exception:
+                wipe(key)
+                raise
             self._flag, self._epoch = flag, epoch
             self._next_check = time.monotonic() + CHECK_INTERVAL
             if flag:

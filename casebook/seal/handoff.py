@@ -38,7 +38,6 @@ import os
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from casebook.encrypted import wipe
@@ -58,6 +57,7 @@ SEALED = "sealed"  # the database is sealed (again): the key was refused and ove
 WRONG_KEY = "wrong-key"  # the key does not open the sealed keyring
 NOT_ALLOWED = "not-allowed"  # the peer is neither the server's user nor root
 BAD_MESSAGE = "bad-message"  # not a hand-off, or cut short
+FAILED = "failed"  # the master could not take it (its database unreachable, say): see its log
 
 
 def socket_path(instance: Path) -> Path:
@@ -162,7 +162,15 @@ class HandoffListener:
             except OSError:
                 whole = False
             if whole:
-                answer = take(key)  # `take` owns the buffer now (keeps it, or overwrites it)
+                try:
+                    answer = take(key)  # `take` owns the buffer now (keeps it, or overwrites it)
+                except Exception as exc:  # the master's loop must go on, whatever happened
+                    wipe(key)
+                    answer = FAILED
+                    log.error(
+                        "unseal hand-off: the key could not be taken",
+                        extra={"event": "unseal_handoff_failed", "error": type(exc).__name__},
+                    )
             else:
                 wipe(key)
                 answer = BAD_MESSAGE
@@ -176,15 +184,13 @@ class HandoffListener:
         return answer
 
 
-@dataclass(frozen=True)
 class HandoffError(Exception):
     """The key did not reach the local server; `reason` is a sentence for the operator."""
 
-    reason: str
-    no_server: bool = False
-
-    def __str__(self) -> str:
-        return self.reason
+    def __init__(self, reason: str, no_server: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.no_server = no_server
 
 
 def hand_over(instance: Path, key: bytearray, wake: Callable[[], object] | None = None) -> str:
@@ -242,4 +248,5 @@ _REFUSALS = {
     NOT_ALLOWED: "the server refused the key: run 'casebook unseal' as the user the server "
     "runs as (or root)",
     BAD_MESSAGE: "the server refused the hand-off as malformed",
+    FAILED: "the server could not take the key (is its database reachable?); see its log",
 }

@@ -346,3 +346,54 @@ def test_unsealing_with_a_passphrase_fails_loudly_when_no_server_here_takes_the_
         ]
     finally:
         app.extensions["casebook.db"].dispose()
+
+
+def test_the_master_takes_only_a_right_key_while_unsealed_and_the_seal_overwrites_it(
+    settings: Settings,
+) -> None:
+    """What the gunicorn master does with a handed-over unlock key (the server test runs it
+    for real): refused and overwritten while the database says sealed or when it does not open
+    the keyring; kept otherwise, until the next seal overwrites it with every other key."""
+    from casebook import create_app
+    from casebook.seal import handoff
+
+    phrase = "the unlock passphrase 2026"
+    ring = KeyRing.from_json((settings.instance / "keyring.json").read_bytes())
+    path = settings.instance / "keyring.sealed"
+    PassphraseKeySource(path, lambda: phrase, Argon2Params(1, 1024, 1)).save(ring)
+    probe = PassphraseKeySource(path, lambda: phrase)
+    probe.load()
+    right = bytes(probe.unlock_key() or b"")
+    assert len(right) == 32
+    app = create_app(settings.with_(kek_source="passphrase", kek_passphrase_file=None))
+    guard, vault = guard_of(app), vault_of(app)
+    try:
+        assert app.test_cli_runner().invoke(cli, ["seal"]).exit_code == 0
+        guard.check()
+        assert vault.sealed
+
+        early = bytearray(right)
+        assert guard.take_unlock_key(early) == handoff.SEALED  # before the seal is lifted
+        assert not any(early) and vault.sealed
+        with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+            from casebook.seal.services import service_unseal
+
+            assert service_unseal(s, Actor.cli(), "cli")
+        wrong = bytearray(b"\x01" * 32)
+        assert guard.take_unlock_key(wrong) == handoff.WRONG_KEY
+        assert not any(wrong) and vault.sealed
+
+        held = bytearray(right)
+        assert guard.take_unlock_key(held) == handoff.UNSEALED
+        assert not vault.sealed and not guard.sealed_now()
+        assert bytes(vault.keyring.root) == bytes(ring.root)
+        assert vault.unlock_key() is held  # the very buffer, not a copy
+
+        again = bytearray(right)
+        assert guard.take_unlock_key(again) == handoff.ALREADY and not any(again)
+
+        assert app.test_cli_runner().invoke(cli, ["seal"]).exit_code == 0
+        guard.check()
+        assert vault.sealed and not any(held)  # the seal overwrote the key the master kept
+    finally:
+        app.extensions["casebook.db"].dispose()

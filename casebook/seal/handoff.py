@@ -19,9 +19,10 @@ Why this design (the simplest that stays secure):
   overwritten) stays in the process it was typed into. The master checks the key against the
   sealed keyring (AES-GCM) before keeping it, refuses it while the database says sealed, and
   keeps it in a bytearray that the next seal overwrites with every other key.
-- **No thread in the master.** The master polls the socket from its own main loop (at least
-  once a second; the sender wakes it at once with SIGUSR1), so nothing runs beside a fork and
-  no lock can be held in a child's copy of memory.
+- **No thread of ours in the master.** The master polls the socket from its own main loop (at
+  least once a second; the sender wakes it at once with SIGUSR1), the loop that also forks the
+  workers: the hand-off never runs beside a fork, so no child can inherit a vault or guard lock
+  held halfway through it.
 - **Workers by fork, not by pipe.** Fresh workers forked from the unsealed master need no
   channel to the workers at all, and the worker that received a typed passphrase on the unseal
   page is among those that exit.

@@ -267,6 +267,8 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
     from gunicorn.arbiter import Arbiter
 
+    from casebook.encrypted import PassphraseKeySource
+    from casebook.seal import handoff
     from casebook.seal.guard import PIDFILE, WATCH_INTERVAL, guard_of
     from casebook.seal.selectors import seal_flag
 
@@ -283,6 +285,18 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     if warning:
         click.echo(warning, err=True)
     db = _db()
+    # With a passphrase source no process keeps the passphrase after a seal: the master listens
+    # for the unlock key from a local `casebook unseal` (casebook.seal.handoff says why so).
+    listener = (
+        handoff.HandoffListener(handoff.socket_path(_settings().instance))
+        if isinstance(_vault().source, PassphraseKeySource)
+        else None
+    )
+
+    def _post_fork(server: Any, worker: Any) -> None:
+        db.engine.dispose(close=False)
+        if listener is not None:
+            listener.close_in_child()
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -295,7 +309,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("limit_request_line", 8190)
-            self.cfg.set("post_fork", lambda server, worker: db.engine.dispose(close=False))
+            self.cfg.set("post_fork", _post_fork)
             # gunicorn 25.1+ opens a control socket, by default under the home folder; keep it
             # with the rest of the instance (mode 0600), where the deploy guide's backups and
             # permissions already reach.
@@ -320,15 +334,40 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     class SealingArbiter(Arbiter):  # type: ignore[misc]
         """The master holds the keys it forks workers with: it drops them too. SIGUSR1 (which
         gunicorn passes on to the workers) makes it read the seal flag at once, and its main
-        loop reads it once a second."""
+        loop reads it once a second. With a passphrase source its main loop also answers the
+        unseal hand-off, and forks fresh workers once it has the keys again."""
 
         next_check = 0.0
+
+        def start(self) -> None:
+            super().start()
+            if listener is not None:
+                try:
+                    listener.open()
+                except OSError as exc:
+                    self.log.error(
+                        "the unseal socket %s cannot be made (%s): after a seal, restart the "
+                        "server to unseal it",
+                        listener.path,
+                        type(exc).__name__,
+                    )
+
+        def halt(self, reason: Any = None, exit_status: int = 0) -> None:
+            if listener is not None:
+                listener.close()
+            super().halt(reason, exit_status)
 
         def handle_usr1(self) -> None:
             super().handle_usr1()
             guard.safe_check()
 
         def manage_workers(self) -> None:
+            if listener is not None and handoff.UNSEALED in listener.poll(guard.take_unlock_key):
+                # The old workers are sealed and cannot load the keys: fork as many fresh ones
+                # from this process, which holds the keys again (as at start); gunicorn then
+                # stops the oldest ones gracefully (its own reload technique).
+                for _ in range(self.num_workers):
+                    self.spawn_worker()
             super().manage_workers()
             now = time.monotonic()
             if now >= self.next_check:
@@ -369,15 +408,28 @@ def seal_command() -> None:
 
 
 @cli.command("unseal")
-def unseal_command() -> None:
-    """Load the keys with the unlock secret (the passphrase, or the key file) and lift the seal;
-    the servers then load their keys again."""
-    from casebook.seal.guard import nudge_local_server
+@click.option(
+    "--passphrase-stdin",
+    is_flag=True,
+    help="Read the unlock passphrase from standard input (one line) instead of the terminal.",
+)
+def unseal_command(passphrase_stdin: bool) -> None:
+    """Check the unlock secret (the passphrase, or the key file), lift the seal, and give the
+    keys back to the running server of this machine.
+
+    With a key file every server reads it again by itself. With a passphrase the unlock key
+    derived from it is handed to this machine's server, which restarts its workers with it;
+    app servers on other machines stay sealed until this is run on each of them. Exits
+    non-zero when the key did not reach a running server here.
+    """
+    from casebook.seal.guard import hand_keys_to_local_server, nudge_local_server
+    from casebook.seal.handoff import ALREADY, HandoffError
     from casebook.seal.services import service_unseal
 
-    vault = _vault()
+    settings, vault = _settings(), _vault()
+    phrase = sys.stdin.readline().rstrip("\n") if passphrase_stdin else None
     try:
-        vault.unseal()
+        vault.unseal(phrase)
     except KeySourceError:
         with _session() as s, s.begin():
             audit_record(
@@ -391,17 +443,43 @@ def unseal_command() -> None:
         raise
     with _session() as s, s.begin():
         changed = service_unseal(s, Actor.cli(), "cli")
-    if not changed:
-        click.echo("casebook is not sealed; nothing to do")
+    if settings.kek_source != "passphrase":
+        if not changed:
+            click.echo("casebook is not sealed; nothing to do")
+            return
+        nudge_local_server(settings.instance)
+        click.echo("unsealed: every server reads its key file again; everyone signs in again")
         return
-    nudge_local_server(_settings().instance)
-    click.echo("unsealed: the servers load their keys again; everyone signs in again")
-    settings = _settings()
-    if settings.kek_source == "passphrase" and settings.kek_passphrase_file is None:
+    click.echo(
+        "app servers on other machines sharing this database cannot be given the keys from "
+        "here: they stay sealed until 'casebook unseal' is run on each of them",
+        err=True,
+    )
+    try:
+        answer = hand_keys_to_local_server(settings.instance, vault)
+    except HandoffError as exc:
+        if exc.no_server and not changed:
+            click.echo("casebook is not sealed and no server runs here; nothing to do")
+            return
+        lifted = "unsealed in the database" if changed else "casebook is not sealed"
+        raise click.ClickException(
+            f"{lifted}, but the server on this machine did not get its keys: {exc}. "
+            + (
+                "Start it as at start ('casebook serve' asks for the passphrase)."
+                if exc.no_server
+                else "Restart it as at start ('casebook serve' asks for the passphrase)."
+            )
+        ) from None
+    if answer == ALREADY:
         click.echo(
-            "servers started with a typed passphrase cannot load it by themselves: "
-            "restart them ('casebook serve' asks for it)",
-            err=True,
+            ("unsealed; " if changed else "casebook is not sealed; ")
+            + "the server on this machine already had its keys"
+        )
+    else:
+        click.echo(
+            ("unsealed: " if changed else "casebook was already unsealed in the database: ")
+            + "the server on this machine has its keys again and restarts its workers "
+            "with them; everyone signs in again"
         )
 
 

@@ -76,6 +76,7 @@ __all__ = [
     "spool_decryptor",
     "spool_encryptor",
     "vault_of",
+    "wipe",
 ]
 
 SYSTEM_KEY_VERSION = 1
@@ -193,18 +194,34 @@ class Vault:
         if callable(forget):
             forget()
 
-    def unseal(self, passphrase: str | None = None) -> None:
-        """Load the keys again from the source (with `passphrase`, for a passphrase source,
-        when one is given); the vault stays sealed if that fails (KeySourceError)."""
-        if passphrase is not None and isinstance(self.source, PassphraseKeySource):
+    def unseal(self, passphrase: str | None = None, unlock_key: bytearray | None = None) -> None:
+        """Load the keys again from the source (with `passphrase`, or with an `unlock_key`
+        another local process derived from it, for a passphrase source, when one is given); the
+        vault stays sealed if that fails (KeySourceError). The source keeps `unlock_key` itself
+        (no copy) and overwrites it when it forgets (at the next seal, or when it is wrong)."""
+        if unlock_key is not None:
+            if not isinstance(self.source, PassphraseKeySource):
+                wipe(unlock_key)
+                raise KeySourceError("this key source takes no unlock key")
+            keyring = self.source.load_with_key(unlock_key)
+        elif passphrase is not None and isinstance(self.source, PassphraseKeySource):
             keyring = self.source.load_with(passphrase)
         else:
             keyring = self.source.load()
         with self._lock:
-            self._keyring = keyring
+            old, self._keyring = self._keyring, keyring
             self._envelope = Envelope(keyring)
             self._derived.clear()
             self._sealed = False
+        if old is not None and old is not keyring:
+            old.wipe()
+
+    def unlock_key(self) -> bytearray | None:
+        """A passphrase source's unlock key as held now (the buffer itself: the unseal
+        hand-off sends it from there to the server's master), or None."""
+        if self._sealed or not isinstance(self.source, PassphraseKeySource):
+            return None
+        return self.source.unlock_key()
 
     @property
     def keyring(self) -> KeyRing:

@@ -292,7 +292,29 @@ class PassphraseKeySource:
         self.forget()
         return self._load(passphrase)
 
-    def _load(self, phrase: str | None) -> KeyRing:
+    def load_with_key(self, key: bytearray) -> KeyRing:
+        """Load with an unlock key derived elsewhere: the one another process of this server
+        derived from the passphrase and handed over after checking it (casebook's unseal
+        hand-off). The source takes the buffer itself (no copy) and overwrites it when it
+        forgets; a wrong key raises KeySourceError and is overwritten at once."""
+        self.forget()
+        try:
+            salt, params, nonce, sealed = self._read()
+        except KeySourceError:
+            wipe(key)
+            raise
+        if len(key) != 32:
+            wipe(key)
+            raise KeySourceError("an unlock key has 32 bytes")
+        self._unlock = (salt, key, params)
+        return self._open(key, nonce, sealed)
+
+    def unlock_key(self) -> bytearray | None:
+        """The unlock key held now (the buffer itself, for the hand-off; never a copy), or None
+        when none is held (before the first load, or after `forget`)."""
+        return None if self._unlock is None else self._unlock[1]
+
+    def _read(self) -> tuple[bytes, Argon2Params, bytes, bytes]:
         try:
             doc: dict[str, Any] = json.loads(_read_private(self.path))
             if doc.get("format") != SEALED_FORMAT:
@@ -303,11 +325,18 @@ class PassphraseKeySource:
             nonce, sealed = _unb64(doc["nonce"]), _unb64(doc["ciphertext"])
         except (ValueError, KeyError, TypeError) as exc:
             raise KeySourceError("the sealed keyring is damaged") from exc
+        return salt, params, nonce, sealed
+
+    def _load(self, phrase: str | None) -> KeyRing:
+        salt, params, nonce, sealed = self._read()
         if self._unlock is None or self._unlock[0] != salt:
             self.forget()
             self._unlock = (salt, self._derive(salt, params, phrase), params)
+        return self._open(self._unlock[1], nonce, sealed)
+
+    def _open(self, key: bytearray, nonce: bytes, sealed: bytes) -> KeyRing:
         try:
-            raw = AESGCM(self._unlock[1]).decrypt(nonce, sealed, SEALED_FORMAT.encode())
+            raw = AESGCM(key).decrypt(nonce, sealed, SEALED_FORMAT.encode())
         except InvalidTag:
             self.forget()
             raise KeySourceError(

@@ -13,7 +13,10 @@ How a seal reaches every process within two seconds:
   casebook extends): each reads the flag at once.
 
 A process that finds the flag cleared loads its keys again from its key source. With a key file
-that is immediate; a passphrase source needs the passphrase again (SECURITY.md, "Sealing").
+that is immediate. A passphrase source needs the passphrase again, which no process kept: the
+unsealing process hands the unlock key to the local gunicorn master (`casebook.seal.handoff`),
+which takes it here (`take_unlock_key`) and forks fresh workers with the keys (SECURITY.md,
+"Sealing").
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from casebook.db import Database
-from casebook.encrypted import KeySourceError, Vault
+from casebook.encrypted import KeySourceError, Vault, wipe
 from casebook.events import service_sealed
+from casebook.seal import handoff
 from casebook.seal.selectors import seal_flag
 
 log = logging.getLogger("casebook.seal")
@@ -98,10 +102,10 @@ class SealGuard:
             self.vault.unseal()
         except KeySourceError:
             self._reload_failed_epoch = epoch
-            log.error(
-                "unsealed in the database, but this process cannot load its keys by itself: "
-                "restart it",
-                extra={"event": "unseal_reload_failed", "pid": os.getpid()},
+            log.warning(
+                "unsealed in the database; this process cannot load its keys by itself and "
+                "waits for them from 'casebook unseal' on this machine",
+                extra={"event": "unseal_reload_waits", "pid": os.getpid()},
             )
             return
         log.warning("unsealed: keys loaded again", extra={"event": "unsealed", "pid": os.getpid()})
@@ -112,6 +116,38 @@ class SealGuard:
             self._flag = False
             self._reload_failed_epoch = None
             self._next_check = 0.0
+
+    def take_unlock_key(self, key: bytearray) -> str:
+        """In the gunicorn master: an unlock key handed over by a local unsealing process
+        (`casebook.seal.handoff`). Refused (and overwritten) while the database says sealed;
+        otherwise the keys are loaded with it, which checks it. The caller forks fresh workers
+        when the answer is `UNSEALED`."""
+        with self._lock:
+            try:
+                with self.database.engine.connect() as conn:
+                    flag, epoch = seal_flag(conn)
+                    conn.rollback()
+            except Exception:
+                wipe(key)
+                raise
+            self._flag, self._epoch = flag, epoch
+            self._next_check = time.monotonic() + CHECK_INTERVAL
+            if flag:
+                wipe(key)
+                return handoff.SEALED
+            if not self.vault.sealed:
+                wipe(key)
+                return handoff.ALREADY
+            try:
+                self.vault.unseal(unlock_key=key)  # the vault's source owns the buffer now
+            except KeySourceError:
+                return handoff.WRONG_KEY
+            self._reload_failed_epoch = None
+        log.warning(
+            "unsealed: keys loaded again from the unseal hand-off",
+            extra={"event": "unsealed", "pid": os.getpid()},
+        )
+        return handoff.UNSEALED
 
     # -- server processes ----------------------------------------------------------------------
     def safe_check(self) -> None:
@@ -153,6 +189,16 @@ class SealGuard:
 def guard_of(app: Any) -> SealGuard:
     guard: SealGuard = app.extensions["casebook.seal"]
     return guard
+
+
+def hand_keys_to_local_server(instance: Path, vault: Vault) -> str:
+    """After this process unsealed with a passphrase: give its unlock key to the local server's
+    master (and wake it), which loads the keys and restarts its workers with them. Returns the
+    master's answer; raises `handoff.HandoffError` when the key did not get there."""
+    key = vault.unlock_key()
+    if key is None:
+        raise handoff.HandoffError("this process holds no unlock key to hand over")
+    return handoff.hand_over(instance, key, wake=lambda: nudge_local_server(instance))
 
 
 def nudge_local_server(instance: Path) -> bool:

@@ -1,8 +1,11 @@
 """The seal gate in front of every request, the seal page (admins and lawyers) and the unseal
-page (only when CASEBOOK_WEB_UNSEAL allows it, and only for a passphrase key source)."""
+page (only when CASEBOOK_WEB_UNSEAL allows it, and only for a passphrase key source). The worker
+that checks the passphrase hands the unlock key to its gunicorn master, which restarts every
+worker with the keys (`casebook.seal.handoff`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request, session
@@ -15,11 +18,13 @@ from casebook.auth.permissions import Permission
 from casebook.config import Settings
 from casebook.encrypted import CryptoError, PassphraseKeySource, Vault
 from casebook.seal.forms import SealForm, UnsealForm
-from casebook.seal.guard import guard_of, nudge_local_server
+from casebook.seal.guard import guard_of, hand_keys_to_local_server, nudge_local_server
+from casebook.seal.handoff import HandoffError
 from casebook.seal.services import service_seal, service_unseal
 from casebook.web import current_actor, error_response, is_api, public, requires
 
 bp = Blueprint("seal", __name__)
+log = logging.getLogger("casebook.seal")
 
 # Each try costs an Argon2id derivation; the passphrase is the one secret that unlocks everything.
 UNSEAL_LIMITS = "5 per minute;20 per hour"
@@ -153,5 +158,16 @@ def unseal() -> Any:
     service_unseal(s, Actor.anonymous(), "web")
     s.commit()
     guard_of(current_app).unsealed_here()
-    nudge_local_server(_settings().instance)
-    return render_template("seal/unsealed.html")
+    others_sealed = False
+    try:
+        hand_keys_to_local_server(_settings().instance, _vault())
+    except HandoffError as exc:
+        # no socket: not under `casebook serve` (one process, which has its keys); else the
+        # server's other workers stay sealed, and the page says so
+        others_sealed = not exc.no_server
+        if others_sealed:
+            log.error(
+                "web unseal: the server did not take the keys; its other workers stay sealed",
+                extra={"event": "unseal_handoff_failed", "reason": exc.reason},
+            )
+    return render_template("seal/unsealed.html", others_sealed=others_sealed)

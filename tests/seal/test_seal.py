@@ -276,3 +276,124 @@ def test_the_seal_pages_are_in_one_language(app: Flask, users: dict[str, UserFix
             resp = app.test_client().get(path, headers={"Accept-Language": lang})
             assert resp.status_code == 503
             assert not foreign_words(resp.get_data(as_text=True), lang), (lang, path)
+
+
+def test_unsealing_with_a_passphrase_fails_loudly_when_no_server_here_takes_the_keys(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Passphrase mode: `casebook unseal` checks the passphrase, lifts the seal and hands the
+    unlock key to the server of this machine; without one (or when it refuses) it says so and
+    exits non-zero. A wrong passphrase lifts nothing."""
+    import threading
+
+    from casebook import create_app
+    from casebook.seal import handoff
+
+    phrase = "the unlock passphrase 2026"
+    ring = KeyRing.from_json((settings.instance / "keyring.json").read_bytes())
+    PassphraseKeySource(
+        settings.instance / "keyring.sealed", lambda: phrase, Argon2Params(1, 1024, 1)
+    ).save(ring)
+    app = create_app(settings.with_(kek_source="passphrase", kek_passphrase_file=None))
+    runner = app.test_cli_runner()
+    try:
+        assert runner.invoke(cli, ["seal"]).exit_code == 0
+
+        wrong = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input="not it, not at all\n")
+        assert wrong.exit_code != 0 and "wrong unlock passphrase" in str(wrong.exception)
+
+        right = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input=phrase + "\n")
+        assert right.exit_code == 1, right.output
+        assert "unsealed in the database, but the server on this machine did not get its keys" in (
+            right.output
+        )
+        assert "no casebook server of this instance runs on this machine" in right.output
+        assert "stay sealed until 'casebook unseal' is run on each" in right.output
+
+        # a server that refuses the key (here: the database was sealed again meanwhile)
+        assert runner.invoke(cli, ["seal"]).exit_code == 0
+        listener = handoff.HandoffListener(handoff.socket_path(settings.instance))
+        listener.open()
+        done = threading.Event()
+        answers: list[str] = []
+
+        def master() -> None:
+            while not done.is_set():
+                answers.extend(listener.poll(lambda key: handoff.SEALED))
+                done.wait(0.01)
+
+        thread = threading.Thread(target=master)
+        thread.start()
+        try:
+            refused = runner.invoke(cli, ["unseal", "--passphrase-stdin"], input=phrase + "\n")
+        finally:
+            done.set()
+            thread.join()
+            listener.close()
+        assert answers == [handoff.SEALED]
+        assert refused.exit_code == 1
+        assert "the server refused the key: the database says casebook is sealed" in (
+            refused.output
+        )
+
+        outcomes = [(a, o, d.get("via")) for a, o, d in _actions(app) if a.startswith("service.")]
+        assert outcomes == [
+            ("service.seal", "success", "cli"),
+            ("service.unseal", "failure", "cli"),
+            ("service.unseal", "success", "cli"),
+            ("service.seal", "success", "cli"),
+            ("service.unseal", "success", "cli"),
+        ]
+    finally:
+        app.extensions["casebook.db"].dispose()
+
+
+def test_the_master_takes_only_a_right_key_while_unsealed_and_the_seal_overwrites_it(
+    settings: Settings,
+) -> None:
+    """What the gunicorn master does with a handed-over unlock key (the server test runs it
+    for real): refused and overwritten while the database says sealed or when it does not open
+    the keyring; kept otherwise, until the next seal overwrites it with every other key."""
+    from casebook import create_app
+    from casebook.seal import handoff
+
+    phrase = "the unlock passphrase 2026"
+    ring = KeyRing.from_json((settings.instance / "keyring.json").read_bytes())
+    path = settings.instance / "keyring.sealed"
+    PassphraseKeySource(path, lambda: phrase, Argon2Params(1, 1024, 1)).save(ring)
+    probe = PassphraseKeySource(path, lambda: phrase)
+    probe.load()
+    right = bytes(probe.unlock_key() or b"")
+    assert len(right) == 32
+    app = create_app(settings.with_(kek_source="passphrase", kek_passphrase_file=None))
+    guard, vault = guard_of(app), vault_of(app)
+    try:
+        assert app.test_cli_runner().invoke(cli, ["seal"]).exit_code == 0
+        guard.check()
+        assert vault.sealed
+
+        early = bytearray(right)
+        assert guard.take_unlock_key(early) == handoff.SEALED  # before the seal is lifted
+        assert not any(early) and vault.sealed
+        with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+            from casebook.seal.services import service_unseal
+
+            assert service_unseal(s, Actor.cli(), "cli")
+        wrong = bytearray(b"\x01" * 32)
+        assert guard.take_unlock_key(wrong) == handoff.WRONG_KEY
+        assert not any(wrong) and vault.sealed
+
+        held = bytearray(right)
+        assert guard.take_unlock_key(held) == handoff.UNSEALED
+        assert not vault.sealed and not guard.sealed_now()
+        assert bytes(vault.keyring.root) == bytes(ring.root)
+        assert vault.unlock_key() is held  # the very buffer, not a copy
+
+        again = bytearray(right)
+        assert guard.take_unlock_key(again) == handoff.ALREADY and not any(again)
+
+        assert app.test_cli_runner().invoke(cli, ["seal"]).exit_code == 0
+        guard.check()
+        assert vault.sealed and not any(held)  # the seal overwrote the key the master kept
+    finally:
+        app.extensions["casebook.db"].dispose()

@@ -273,3 +273,224 @@ def test_sealing_a_loaded_server_clears_every_worker_and_unsealing_restores_it(
         server.stop()
     verify = _cli(env, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+PHRASE = "the unlock passphrase 2026"
+
+
+def _csrf(html: bytes) -> str:
+    import re
+
+    found = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert found, html[:300]
+    return found.group(1).decode()
+
+
+def _web_unseal(port: int, passphrase: str) -> tuple[int, bytes]:
+    """The unseal page as a browser uses it: the form (its CSRF token and session cookie),
+    then the passphrase posted with them."""
+    from urllib.parse import urlencode
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/unseal", headers={"Accept-Language": "en"})
+        resp = conn.getresponse()
+        page = resp.read()
+        assert resp.status == 200, page[:300]
+        cookie = resp.getheader("Set-Cookie", "").split(";")[0]
+        body = urlencode({"passphrase": passphrase, "csrf_token": _csrf(page)})
+        conn.request(
+            "POST",
+            "/unseal",
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": cookie,
+                "Accept-Language": "en",
+            },
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _wait_sealed(port: int) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if all(_is_sealed(*_get(port, "/api/v1/cases")) for _ in range(6)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the server did not answer sealed")
+
+
+def _fresh_workers(master: int, old: set[int]) -> list[int]:
+    """The master's workers once every one of them is new (forked after the unseal)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = _children(master)
+        if len(now) == 2 and not set(now) & old:
+            return now
+        time.sleep(0.1)
+    raise AssertionError(f"the workers were not replaced: {_children(master)} (old: {old})")
+
+
+def _all_serve(port: int, token: str) -> list[int]:
+    """Statuses of 24 requests, each on a new connection (the two workers share them)."""
+    return [_get(port, "/api/v1/cases?per_page=5", token)[0] for _ in range(24)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_passphrase_server_unsealed_from_the_command_line_and_the_web_serves_without_restart(
+    engine: str, tmp_path: Path
+) -> None:
+    """Production mode: the keyring sealed under a passphrase that no process keeps after a
+    seal. `casebook unseal` (passphrase on stdin) and the unseal page hand the unlock key to
+    the running server's master; every worker serves again without a restart."""
+    import os
+    import stat
+
+    from crypto import PassphraseKeySource
+    from crypto.keyring import Argon2Params
+
+    env = load.make_env(tmp_path, PG_URL if engine == "postgresql" else None)
+    keys = load.tokens(env)
+    instance = tmp_path / "instance"
+    ring = KeyRing.from_json((instance / "keyring.json").read_bytes())
+    sealed_ring = PassphraseKeySource(
+        instance / "keyring.sealed", lambda: PHRASE, Argon2Params(1, 8192, 1)
+    )
+    sealed_ring.save(ring)
+    (instance / "keyring.json").unlink()  # from now on only the passphrase opens the keys
+    start_file, cli_file = tmp_path / "unlock", tmp_path / "cli-unlock"
+    for f in (start_file, cli_file):
+        f.write_text(PHRASE)
+        f.chmod(0o600)
+    base = {**env, "CASEBOOK_KEK_SOURCE": "passphrase", "CASEBOOK_WEB_UNSEAL": "on"}
+    nothing = {k: v for k, v in base.items() if k != "CASEBOOK_KEK_PASSPHRASE_FILE"}
+    with_file = {**base, "CASEBOOK_KEK_PASSPHRASE_FILE": str(cli_file)}  # never the server's
+
+    server = Server(
+        {**base, "CASEBOOK_KEK_PASSPHRASE_FILE": str(start_file)},
+        load.free_port(),
+        tmp_path / "server.log",
+    )
+    server.start()
+    start_file.unlink()  # as the deploy guide says: nothing left for the server to read again
+    master = server.proc.pid  # type: ignore[union-attr]
+    try:
+        sock = os.stat(instance / "unseal.sock")
+        assert stat.S_ISSOCK(sock.st_mode) and stat.S_IMODE(sock.st_mode) == 0o600
+        assert sock.st_uid == os.getuid()
+        assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+
+        case_ids = _seed(server.port, keys["lawyer"], 8)
+        for case_id in case_ids:
+            assert _get(server.port, f"/api/v1/cases/{case_id}", keys["lawyer"])[0] == 200
+        sealed_ring.load()
+        unlock = sealed_ring.unlock_key()
+        assert unlock is not None
+        from casebook.keys.models import CaseKey
+
+        db = create_engine(env["DATABASE_URL"])
+        with db.connect() as conn:
+            owner, wrapped = conn.execute(
+                select(CaseKey.owner_id, CaseKey.wrapped).where(
+                    CaseKey.owner_id == uuid.UUID(case_ids[0])
+                )
+            ).one()
+        needles = {
+            "KEK": bytes(ring.kek(ring.primary_id)),
+            "root": bytes(ring.root),
+            "data key": bytes(Envelope(ring).unwrap(str(owner), wrapped).key),
+            "system key": bytes(ring.derive("system")),
+            "unlock key": bytes(unlock),
+        }
+        needles |= {f"{name} (second half)": key[16:] for name, key in list(needles.items())}
+        workers = set(_children(master))
+        assert len(workers) == 2
+
+        # 1. sealed, and a wrong passphrase leaves it sealed (audited)
+        assert _cli(nothing, "seal").returncode == 0
+        _wait_sealed(server.port)
+        wrong = subprocess.run(
+            [*load.CLI, "unseal", "--passphrase-stdin"],
+            env=nothing,
+            input="not the passphrase at all\n",
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+        assert wrong.returncode != 0 and "wrong unlock passphrase" in wrong.stderr
+        time.sleep(1.5)
+        _wait_sealed(server.port)
+        assert set(_children(master)) == workers
+
+        # 2. the right one, on stdin: every worker serves again, no restart
+        right = subprocess.run(
+            [*load.CLI, "unseal", "--passphrase-stdin"],
+            env=nothing,
+            input=PHRASE + "\n",
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+        unsealed_at = time.monotonic()
+        assert right.returncode == 0, right.stdout + right.stderr
+        assert "the server on this machine has its keys again" in right.stdout
+        assert "other machines" in right.stderr
+        assert server.proc.poll() is None and server.proc.pid == master  # type: ignore[union-attr]
+        workers = set(_fresh_workers(master, workers))
+        assert [_get(server.port, "/healthz")[0] for _ in range(24)] == [200] * 24
+        print(f"both workers new and serving {time.monotonic() - unsealed_at:.1f} s after unseal")
+        token = _cli(with_file, "user", "token", "load-lawyer@example.org").stdout.split()[-1]
+        assert _all_serve(server.port, token) == [200] * 24
+        for case_id in case_ids:
+            status, body = _get(server.port, f"/api/v1/cases/{case_id}", token)
+            assert status == 200 and json.loads(body)["person"]["first_name"]
+        for pid in workers:  # each new worker holds the keys (forked from the unsealed master)
+            assert scan_memory(pid, {"KEK": needles["KEK"]})["KEK"], pid
+
+        # 3. the unseal page: the worker that takes the passphrase hands it to the master too
+        assert _cli(nothing, "seal").returncode == 0
+        _wait_sealed(server.port)
+        status, page = _web_unseal(server.port, "not the passphrase at all")
+        assert status == 400 and b"does not unlock" in page
+        status, page = _web_unseal(server.port, PHRASE)
+        assert status == 200 and b"Unsealed" in page and b"did not take" not in page
+        workers = set(_fresh_workers(master, workers))
+        token = _cli(with_file, "user", "token", "load-lawyer@example.org").stdout.split()[-1]
+        assert _all_serve(server.port, token) == [200] * 24
+
+        # 4. sealed again: no process of the server keeps a key, the unlock key included
+        assert _cli(nothing, "seal").returncode == 0
+        _wait_sealed(server.port)
+        pids = [master, *_children(master)]
+        assert len(pids) == 3
+        after = {pid: scan_memory(pid, needles) for pid in pids}
+        print("key copies after sealing again:", after)
+        assert after == {pid: dict.fromkeys(needles, 0) for pid in pids}, after
+    finally:
+        server.stop()
+    assert not (instance / "unseal.sock").exists()
+
+    from casebook.audit.models import AuditEntry
+
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(AuditEntry.action, AuditEntry.outcome, AuditEntry.details)
+            .where(AuditEntry.action.in_(["service.seal", "service.unseal"]))
+            .order_by(AuditEntry.seq)
+        ).all()
+    db.dispose()
+    assert [(a, o, json.loads(d or "{}")["via"]) for a, o, d in rows] == [
+        ("service.seal", "success", "cli"),
+        ("service.unseal", "failure", "cli"),
+        ("service.unseal", "success", "cli"),
+        ("service.seal", "success", "cli"),
+        ("service.unseal", "failure", "web"),
+        ("service.unseal", "success", "web"),
+        ("service.seal", "success", "cli"),
+    ]
+    verify = _cli(with_file, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -13,7 +13,7 @@ Stored names are the schema's attribute names, not its data keys: a detention pl
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class Person(TypedDict):
@@ -181,6 +181,20 @@ class CaseIn(TypedDict):
     source: Source
     consent: Consent
     testimonies: list[TestimonyIn]
+
+
+class CasePatch(TypedDict, total=False):
+    """CasePatchSchema: the sections a PATCH changes. Lists are checked here and replace the
+    stored ones; person, detention and source are any JSON objects until they are merged with
+    the stored section and loaded by its own schema (cases.services.case_update)."""
+
+    person: dict[str, Any]
+    arrests: list[Arrest]
+    detention: dict[str, Any]
+    status: list[StatusEntry]
+    family_actions: list[FamilyAction]
+    source: dict[str, Any]
+    consent: Consent
 
 
 class LegalNote(TypedDict):

@@ -59,6 +59,11 @@ def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
     return list(dict.fromkeys(keys))
 
 
+def record_person(record: CaseRecord | None) -> Person | None:
+    """The person of a record, None for none (an erased case has no record)."""
+    return record.get("person") if record else None
+
+
 def current_status(record: CaseRecord) -> str:
     history = record.get("status") or []
     return str(history[-1]["status"]) if history else "unknown"

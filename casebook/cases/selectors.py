@@ -29,7 +29,7 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.cases.records import CaseRecord, Detention, Facets, Person
+from casebook.cases.records import Detention, Facets, Person
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
@@ -469,15 +469,11 @@ def _exact_matches(
             ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
-            if query.by_name and not _matches(_person(row[0].record), query):
+            if query.by_name and not _matches(derived.record_person(row[0].record), query):
                 continue
             matched.append(row[0])
             if len(matched) >= wanted:
                 return matched, False
-
-
-def _person(record: CaseRecord | None) -> Person | None:
-    return record.get("person") if record else None
 
 
 def _facets_match(facets: Facets | None, query: Query) -> bool:
@@ -517,7 +513,7 @@ def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attac
 def summary(case: Case) -> dict[str, Any]:
     """One line of a list: reference, names, current status, governorate, verification."""
     record = case.record
-    person = _person(record)
+    person = derived.record_person(record)
     facets = case.facets
     arrests = (record.get("arrests") if record else None) or [{}]
     return {
@@ -560,7 +556,7 @@ def case_document(
         "verification": case.verification,
         "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
         "merged_into": str(case.merged_into) if case.merged_into else None,
-        "person": _person(record) or {},
+        "person": derived.record_person(record) or {},
         "arrests": (record.get("arrests") if record else None) or [],
         "detention": _detention_out((record.get("detention") if record else None) or {}),
         "status": (record.get("status") if record else None) or [],

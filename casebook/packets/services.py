@@ -93,7 +93,7 @@ def _preceding(record: CaseRecord | None) -> int | None:
 def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) -> Packet:
     """The packet for `mechanism`, checked element by element; never raises for gaps."""
     record = case.record  # None only for an erased case
-    person = (record.get("person") if record else None) or None
+    person = derived.record_person(record) or None
     preceding = _preceding(record)
     arrest = record["arrests"][preceding] if record and preceding is not None else _arrest(record)
     source = case.source or {}

@@ -13,7 +13,7 @@ Stored names are the schema's attribute names, not its data keys: a detention pl
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, Required, TypedDict
 
 
 class Person(TypedDict):
@@ -233,3 +233,9 @@ class ListPerson(TypedDict, total=False):
     birth_date: str  # a year
     place: str
     governorate: str
+
+
+class ListRow(ListPerson, total=False):
+    """A matched row of an outside list, sealed with its review item (`MatchCandidate.row`)."""
+
+    row: Required[int]  # its row number, as the list's user sees it

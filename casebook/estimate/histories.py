@@ -162,8 +162,8 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
             MatchCandidate.list_id == match_list.id, MatchCandidate.status == "match"
         )
         for candidate in session.scalars(confirmed):
-            row = candidate.row or {}
-            matched_rows.add(int(row.get("row", -1)))
+            row = candidate.row
+            matched_rows.add(int(row.get("row", -1)) if row else -1)
             case_id = candidate.case_a
             seen: set[uuid.UUID] = set()
             while case_id in merged_into and case_id not in seen:  # follow merges to the kept case

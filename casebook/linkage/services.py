@@ -99,8 +99,9 @@ def linkage_rows(
         for case_id, blob, wrapped, version in batch:
             record: CaseRecord | None = None
             if blob is not None:
-                where = ("cases", "record_enc", str(case_id))
-                record = vault.open_sealed(case_id, wrapped, version, where, blob) or None
+                record = (
+                    Case.record.open_owned(vault, "cases", case_id, wrapped, version, blob) or None
+                )
             yield person_features(
                 str(case_id),
                 keys.record_person(record) or {},

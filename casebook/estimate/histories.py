@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.cases.models import Case
-from casebook.encrypted import Vault, column_opener
+from casebook.cases.records import Facets
+from casebook.encrypted import Vault
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.stats.queries import DIMENSIONS, base_category
 
@@ -61,11 +61,11 @@ class CaseHistories:
 
 def _case_facets(
     session: Session,
-) -> Iterator[tuple[uuid.UUID, str, uuid.UUID | None, dict[str, Any] | None]]:
+) -> Iterator[tuple[uuid.UUID, str, uuid.UUID | None, Facets | None]]:
     """Every case not erased, with its verification, merge target and facets, streamed in
     batches and decrypted from the bare column (no ORM objects: this runs once per case)."""
     vault: Vault = session.info["vault"]
-    open_row = column_opener(vault.system_cipher("facets"), "cases", "facets_enc")
+    open_row = Case.facets.column_opener(vault, "cases")
     query = select(Case.id, Case.verification, Case.duplicate_of, Case.facets_enc).where(
         Case.erased_at.is_(None)
     )

@@ -107,8 +107,9 @@ class Source(TypedDict, total=False):
     confidential: bool  # load_default True when the section is given
 
 
-class ConsentChange(TypedDict):
-    """An earlier state of a consent scope, kept when it changes (`consent_change`)."""
+class ConsentState(TypedDict):
+    """A consent scope's grant and date without its history: an earlier state, kept in the
+    history when it changes (`consent_change`), and what the API shows of each scope."""
 
     granted: bool | None
     date: str | None
@@ -119,7 +120,7 @@ class ConsentEntry(TypedDict):
 
     granted: bool
     date: str
-    history: NotRequired[list[ConsentChange]]
+    history: NotRequired[list[ConsentState]]
 
 
 # Consent scope code (casebook.vocab.CONSENT_SCOPES) -> its entry; sealed as `Case.consent`.
@@ -195,6 +196,38 @@ class CasePatch(TypedDict, total=False):
     family_actions: list[FamilyAction]
     source: dict[str, Any]
     consent: Consent
+
+
+class ConsentChangeIn(TypedDict):
+    """ConsentChangeSchema: one scope granted or withdrawn, with its date."""
+
+    scope: str
+    granted: bool
+    date: str
+
+
+class ReviewIn(TypedDict):
+    """ReviewSchema: a lawyer's decision on a case."""
+
+    verification: str
+    duplicate_of: NotRequired[str | None]
+    note: NotRequired[str]
+
+
+class CaseSummary(TypedDict):
+    """One line of a case list (cases.selectors.summary; the API's list items)."""
+
+    id: str
+    reference: str
+    name: str
+    mother_name: str | None
+    birth_date: str | None
+    status: str | None
+    governorate: str | None
+    arrest_date: str | None
+    verification: str
+    created_at: str
+    updated_at: str
 
 
 class LegalNote(TypedDict):

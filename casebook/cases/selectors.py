@@ -29,7 +29,7 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.cases.records import Detention, Facets, Person
+from casebook.cases.records import CaseSummary, ConsentState, Detention, Facets, Person
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
@@ -510,7 +510,7 @@ def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attac
     return attachment
 
 
-def summary(case: Case) -> dict[str, Any]:
+def summary(case: Case) -> CaseSummary:
     """One line of a list: reference, names, current status, governorate, verification."""
     record = case.record
     person = derived.record_person(record)
@@ -636,7 +636,7 @@ def _utc(value: Any) -> Any:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def consent_summary(case: Case) -> dict[str, Any]:
+def consent_summary(case: Case) -> dict[str, ConsentState]:
     """Each consent scope as it stands now (its history stays in the record)."""
     return {
         k: {"granted": v.get("granted"), "date": v.get("date")}

@@ -33,10 +33,12 @@ from casebook.cases.records import (
     CasePatch,
     CaseRecord,
     Consent,
-    ConsentChange,
+    ConsentChangeIn,
+    ConsentState,
     Detention,
     FamilyAction,
     Person,
+    ReviewIn,
     Source,
     StatusEntry,
     TestimonyBody,
@@ -153,7 +155,7 @@ def case_create_many(
     *,
     created_by: uuid.UUID | None,
     action: str = "case.create",
-    details: dict[str, Any] | None = None,
+    details: dict[str, Detail] | None = None,
 ) -> list[tuple[uuid.UUID, str]]:
     """Store many cases at once, all or none: validated one by one, encrypted each with its own
     data key, written with one statement per table, one audit entry per case.
@@ -187,7 +189,7 @@ def case_insert_validated(
     *,
     created_by: uuid.UUID | None,
     action: str,
-    details: list[dict[str, Any]],
+    details: list[dict[str, Detail]],
 ) -> list[tuple[uuid.UUID, str]]:
     """The write half of case_create_many, for cases already loaded by the case schema."""
     vault = _vault(session)
@@ -475,7 +477,7 @@ def testimony_add(
 def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
     """A lawyer's decision: verification state, duplicate_of, and an optional note."""
     _live(case)
-    clean = _load(ReviewSchema(), data, dict[str, Any])
+    clean = _load(ReviewSchema(), data, ReviewIn)
     duplicate_of = None
     if clean["verification"] == "duplicate":
         target = _case_by_id_or_reference(session, str(clean["duplicate_of"]))
@@ -531,7 +533,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
     Withdrawing documentation consent is refused here: that is `case_erase`.
     """
     _live(case)
-    clean = _load(ConsentChangeSchema(), data, dict[str, Any])
+    clean = _load(ConsentChangeSchema(), data, ConsentChangeIn)
     if clean["scope"] == "documentation" and not clean["granted"]:
         raise CaseInputError(
             {
@@ -542,7 +544,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
         )
     consent = copy.deepcopy(case.consent or {})
     previous = consent.get(clean["scope"])
-    history: list[ConsentChange] = list(previous.get("history") or []) if previous else []
+    history: list[ConsentState] = list(previous.get("history") or []) if previous else []
     if previous:
         history.append({"granted": previous.get("granted"), "date": previous.get("date")})
     consent[clean["scope"]] = {

@@ -670,6 +670,34 @@ class Sealed(Generic[T]):
         opened: T = open_json(vault.system_cipher(self.key), table, self.column, str(row_id), blob)
         return opened
 
+    def column_opener(self, vault: Vault, table: str) -> Callable[[str, bytes], T]:
+        """`column_opener` for a system-keyed value, typed as the attribute's value: for scans
+        that read it from every row in turn (statistics read every case's facets)."""
+        if self.key == "case":
+            raise TypeError("a case-keyed value needs its data key")
+        open_row: Callable[[str, bytes], T] = column_opener(
+            vault.system_cipher(self.key), table, self.column
+        )
+        return open_row
+
+    def open_owned(
+        self,
+        vault: Vault,
+        table: str,
+        owner_id: uuid.UUID,
+        wrapped: bytes | None,
+        version: int | None,
+        blob: bytes,
+    ) -> T:
+        """`Vault.open_sealed` for a case-keyed value read as a bare column with its owner's
+        wrapped key (the owner's row: the row id is the owner id), typed as the attribute's
+        value: for readers of every case in turn (linkage, partner exports)."""
+        if self.key != "case":
+            raise TypeError("a system-keyed value has no data key")
+        where = (table, self.column, str(owner_id))
+        opened: T = vault.open_sealed(owner_id, wrapped, version, where, blob)
+        return opened
+
     def __set__(self, obj: object, value: T | None) -> None:
         if value is None:
             setattr(obj, self.column, None)

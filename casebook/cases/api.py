@@ -193,7 +193,8 @@ def patch(case_id: str) -> Any:
 def add_status(case_id: str) -> Any:
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         status_add(s, current_actor(), case, data)
-        return jsonify({"current_status": (case.facets or {}).get("status")}), 201
+        facets = case.facets
+        return jsonify({"current_status": facets.get("status") if facets else None}), 201
 
     return case_json_action(case_id, change, edit=True)
 

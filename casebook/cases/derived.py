@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from casebook.cases.records import Arrest, CaseRecord, Consent, Facets, ListPerson, Person
 from casebook.cases.schemas import partial_bounds
 from casebook.names import family_skeleton, normalise, normalise_family, skeleton
 from casebook.vocab import perpetrator_group
@@ -22,14 +21,16 @@ def _family(value: str | None) -> str:
     return normalise_family(value or "").replace(" ", "")
 
 
-def birth_year(person: dict[str, Any]) -> int | None:
+def birth_year(person: Person | ListPerson) -> int | None:
     birth = person.get("birth_date")
     return partial_bounds(birth)[0].year if birth else None
 
 
-def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
     """Every (index, parts) a person's record is findable by."""
     keys: list[tuple[str, tuple[str, ...]]] = []
+    if not person:
+        return keys
     first, family = _first(person.get("first_name")), _family(person.get("family_name"))
     if first and family:
         keys.append(("name", (first, family)))
@@ -58,13 +59,18 @@ def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     return list(dict.fromkeys(keys))
 
 
-def current_status(record: dict[str, Any]) -> str:
+def record_person(record: CaseRecord | None) -> Person | None:
+    """The person of a record, None for none (an erased case has no record)."""
+    return record.get("person") if record else None
+
+
+def current_status(record: CaseRecord) -> str:
     history = record.get("status") or []
     return str(history[-1]["status"]) if history else "unknown"
 
 
-def age_band(person: dict[str, Any], arrest_date: str | None) -> str:
-    if not person.get("birth_date") or not arrest_date:
+def age_band(person: Person | None, arrest_date: str | None) -> str:
+    if not person or not person.get("birth_date") or not arrest_date:
         return "unknown"
     born = partial_bounds(person["birth_date"])
     arrested = partial_bounds(arrest_date)
@@ -82,27 +88,27 @@ def age_band(person: dict[str, Any], arrest_date: str | None) -> str:
     return "60_plus"
 
 
-def facets(record: dict[str, Any], consent: dict[str, Any]) -> dict[str, Any]:
+def facets(record: CaseRecord, consent: Consent) -> Facets:
     """The statistics dimensions of design.md §8 for one case (first arrest, current status)."""
-    person = record.get("person") or {}
+    person = record.get("person")
     arrests = record.get("arrests") or []
-    first = arrests[0] if arrests else {}
+    first: Arrest = arrests[0] if arrests else {}
     date = first.get("date")
     places = (record.get("detention") or {}).get("places") or []
     facility = next((p.get("facility") for p in places if p.get("facility")), None)
     if facility is None and places:
         facility = "other"  # described in free text, not one of the listed facilities
-    statistics = (consent or {}).get("statistics") or {}
+    statistics = consent.get("statistics")
     return {
         "arrest_year": partial_bounds(date)[0].year if date else None,
         "arrest_month": date[:7] if date and len(date) >= 7 else None,
         "governorate": first.get("governorate") or "unknown",
-        "sex": person.get("sex") or "unknown",
+        "sex": (person.get("sex") if person else None) or "unknown",
         "age_band": age_band(person, date),
         "perpetrator": perpetrator_group(first["perpetrator"])
         if first.get("perpetrator")
         else "unknown",
         "facility": facility or "unknown",
         "status": current_status(record),
-        "statistics_consent": bool(statistics.get("granted")),
+        "statistics_consent": bool(statistics and statistics.get("granted")),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casebook.cases.records import CaseRecord, Consent, Facets, LegalNote, Source, TestimonyBody
 from casebook.db import Base, UTCDateTime, new_id, utcnow
 from casebook.encrypted import Sealed
 
@@ -44,11 +45,11 @@ class Case(Base):
     legal_notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     facets_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
-    record = Sealed[dict[str, Any]]("record_enc", owner="id")
-    source = Sealed[dict[str, Any]]("source_enc", owner="id")
-    consent = Sealed[dict[str, Any]]("consent_enc", owner="id")
-    legal_notes = Sealed[list[dict[str, Any]]]("legal_notes_enc", owner="id")
-    facets = Sealed[dict[str, Any]]("facets_enc", key="facets")
+    record = Sealed[CaseRecord]("record_enc", owner="id")
+    source = Sealed[Source]("source_enc", owner="id")
+    consent = Sealed[Consent]("consent_enc", owner="id")
+    legal_notes = Sealed[list[LegalNote]]("legal_notes_enc", owner="id")
+    facets = Sealed[Facets]("facets_enc", key="facets")
 
     # The case list reads newest first: without this index every list page (and its count)
     # scans the whole table, about a second at a million cases.
@@ -116,7 +117,7 @@ class Testimony(Base):
     )
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
-    body = Sealed[dict[str, Any]]("body_enc")
+    body = Sealed[TestimonyBody]("body_enc")
 
 
 class Attachment(Base):

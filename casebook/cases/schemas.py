@@ -5,8 +5,9 @@ permission checks."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import (
     EXCLUDE,
@@ -267,7 +268,7 @@ class CaseInSchema(Strict):
             raise ValidationError(errors)
 
 
-def chronology_errors(data: dict[str, Any]) -> dict[str, Any]:
+def chronology_errors(data: Mapping[str, Any]) -> dict[str, Any]:
     """Arrests and status changes cannot come before the person's birth."""
     birth = (data.get("person") or {}).get("birth_date")
     if not birth:
@@ -280,6 +281,18 @@ def chronology_errors(data: dict[str, Any]) -> dict[str, Any]:
             if when and partial_bounds(when)[1] < born:
                 errors.setdefault(section, {})[i] = {"date": ["This is before the birth date."]}
     return errors
+
+
+T = TypeVar("T")
+
+
+def load_as(schema: Schema, data: Any, shape: type[T]) -> T:
+    """`schema.load(data)` as `shape`, the type of casebook.cases.records that the schema
+    produces (dict[str, Any] for a value that is not part of the record). marshmallow types
+    what it loads as Any: this is where a loaded value takes its type, once the schema has
+    checked every key and value of it (or raised ValidationError)."""
+    loaded: T = schema.load(data)
+    return loaded
 
 
 class CasePatchSchema(Strict):

@@ -29,6 +29,7 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
+from casebook.cases.records import CaseSummary, ConsentState, Detention, Facets, Person
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
@@ -206,8 +207,10 @@ def query_cache_clear(_sender: object = None, **_kw: object) -> None:
     _normalised_query.cache_clear()
 
 
-def _matches(person: dict[str, Any], query: Query) -> bool:
+def _matches(person: Person | None, query: Query) -> bool:
     """The exact test behind the lossy index: no false positive reaches the user."""
+    if not person:
+        return False  # no record (erased), or a record without a person: no name to match
     if (
         query.national_id
         and str(person.get("national_id", "")).upper() != query.national_id.strip().upper()
@@ -344,7 +347,7 @@ def _facet_filtered(
     exhausted = True
     for case_id, sealed in _newest_first(session, visible, wanted * 2):
         checked += 1
-        facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else {}
+        facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else None
         if _facets_match(facets, query):
             matched.append(case_id)
             if len(matched) >= wanted:
@@ -462,23 +465,24 @@ def _exact_matches(
         for case_id in chunk:
             row = found.get(case_id)
             if row is None or (
-                (query.status or query.governorate)
-                and not _facets_match(row[0].facets or {}, query)
+                (query.status or query.governorate) and not _facets_match(row[0].facets, query)
             ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
-            if query.by_name and not _matches((row[0].record or {}).get("person") or {}, query):
+            if query.by_name and not _matches(derived.record_person(row[0].record), query):
                 continue
             matched.append(row[0])
             if len(matched) >= wanted:
                 return matched, False
 
 
-def _facets_match(facets: dict[str, Any], query: Query) -> bool:
+def _facets_match(facets: Facets | None, query: Query) -> bool:
     """Status and governorate filters, from the facets (system key: no data key needed)."""
-    if query.status and facets.get("status") != query.status:
+    status = facets.get("status") if facets else None
+    governorate = facets.get("governorate") if facets else None
+    if query.status and status != query.status:
         return False
-    return not (query.governorate and facets.get("governorate") != query.governorate)
+    return not (query.governorate and governorate != query.governorate)
 
 
 def testimonies_of(session: Session, case: Case) -> list[Testimony]:
@@ -506,25 +510,28 @@ def attachment_or_404(session: Session, case: Case, attachment_id: str) -> Attac
     return attachment
 
 
-def summary(case: Case) -> dict[str, Any]:
+def summary(case: Case) -> CaseSummary:
     """One line of a list: reference, names, current status, governorate, verification."""
-    record = case.record or {}
-    person = record.get("person") or {}
-    facets = case.facets or {}
+    record = case.record
+    person = derived.record_person(record)
+    facets = case.facets
+    arrests = (record.get("arrests") if record else None) or [{}]
     return {
         "id": str(case.id),
         "reference": case.reference,
         "name": " ".join(
             filter(
                 None,
-                [person.get("first_name"), person.get("father_name"), person.get("family_name")],
+                [person.get("first_name"), person.get("father_name"), person.get("family_name")]
+                if person
+                else [],
             )
         ),
-        "mother_name": person.get("mother_name"),
-        "birth_date": person.get("birth_date"),
-        "status": facets.get("status"),
-        "governorate": facets.get("governorate"),
-        "arrest_date": ((record.get("arrests") or [{}])[0] or {}).get("date"),
+        "mother_name": person.get("mother_name") if person else None,
+        "birth_date": person.get("birth_date") if person else None,
+        "status": facets.get("status") if facets else None,
+        "governorate": facets.get("governorate") if facets else None,
+        "arrest_date": (arrests[0] or {}).get("date"),
         "verification": case.verification,
         "created_at": case.created_at.isoformat(timespec="seconds"),
         "updated_at": case.updated_at.isoformat(timespec="seconds"),
@@ -540,7 +547,7 @@ def case_document(
 ) -> dict[str, Any]:
     """The case as this user may see it (source only for its owner and lawyers; legal notes
     only for lawyers). `children`: testimonies and attachments already read with the case."""
-    record = case.record or {}
+    record = case.record  # None only for an erased case
     doc: dict[str, Any] = {
         "id": str(case.id),
         "reference": case.reference,
@@ -549,17 +556,17 @@ def case_document(
         "verification": case.verification,
         "duplicate_of": str(case.duplicate_of) if case.duplicate_of else None,
         "merged_into": str(case.merged_into) if case.merged_into else None,
-        "person": record.get("person") or {},
-        "arrests": record.get("arrests") or [],
-        "detention": _detention_out(record.get("detention") or {}),
-        "status": record.get("status") or [],
-        "current_status": derived.current_status(record),
-        "family_actions": record.get("family_actions") or [],
+        "person": derived.record_person(record) or {},
+        "arrests": (record.get("arrests") if record else None) or [],
+        "detention": _detention_out((record.get("detention") if record else None) or {}),
+        "status": (record.get("status") if record else None) or [],
+        "current_status": derived.current_status(record) if record else "unknown",
+        "family_actions": (record.get("family_actions") if record else None) or [],
         "consent": consent_summary(case),
         **_children(session, case, children),
         "can_edit": may_edit(user, case),
     }
-    merged = record.get("merged") or []
+    merged = (record.get("merged") if record else None) or []
     if merged:  # cases absorbed into this one, with their sources for those who may see them
         doc["merged"] = [
             {
@@ -629,7 +636,7 @@ def _utc(value: Any) -> Any:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def consent_summary(case: Case) -> dict[str, Any]:
+def consent_summary(case: Case) -> dict[str, ConsentState]:
     """Each consent scope as it stands now (its history stays in the record)."""
     return {
         k: {"granted": v.get("granted"), "date": v.get("date")}
@@ -637,7 +644,8 @@ def consent_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def _detention_out(detention: dict[str, Any]) -> dict[str, Any]:
+def _detention_out(detention: Detention) -> dict[str, Any]:
+    """The detention section as the API gives it: a place's dates as "from" and "to"."""
     out = dict(detention)
     out["places"] = [
         {("from" if k == "date_from" else "to" if k == "date_to" else k): v for k, v in p.items()}

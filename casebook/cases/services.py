@@ -8,11 +8,12 @@ from __future__ import annotations
 import copy
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,22 @@ from casebook.cases.models import (
     CaseCounter,
     CaseIndex,
     Testimony,
+)
+from casebook.cases.records import (
+    CaseIn,
+    CasePatch,
+    CaseRecord,
+    Consent,
+    ConsentChangeIn,
+    ConsentState,
+    Detention,
+    FamilyAction,
+    Person,
+    ReviewIn,
+    Source,
+    StatusEntry,
+    TestimonyBody,
+    TestimonyIn,
 )
 from casebook.cases.schemas import (
     CaseInSchema,
@@ -41,6 +58,7 @@ from casebook.cases.schemas import (
     TestimonyInSchema,
     chronology_errors,
     flatten_errors,
+    load_as,
 )
 from casebook.encrypted import Vault, seal_json
 from casebook.events import case_counts_changed, case_erased, send_required
@@ -49,10 +67,10 @@ from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
 
 _INDEX_TABLE: Table = CaseIndex.__table__  # type: ignore[assignment]
-RECORD_SECTIONS = ("person", "arrests", "detention", "status", "family_actions")
 # Schema instances are reused: building one builds every nested schema again (about 3 ms).
 _CASE_IN = CaseInSchema()
 _PATCH = CasePatchSchema()
+T = TypeVar("T")
 
 
 class CaseInputError(Exception):
@@ -73,15 +91,23 @@ def _vault(session: Session) -> Vault:
     return vault
 
 
-def _load(schema: Any, data: Any) -> dict[str, Any]:
+def _load(schema: Schema, data: Any, shape: type[T]) -> T:
     try:
-        result: dict[str, Any] = schema.load(data)
+        return load_as(schema, data, shape)
     except ValidationError as exc:
         raise CaseInputError(flatten_errors(exc.messages)) from None
-    return result
 
 
-def _reindex(session: Session, case: Case, person: dict[str, Any], *, new: bool = False) -> None:
+def _record(case: Case) -> CaseRecord:
+    """A copy of a live case's record, to change. Only an erased case has none (`_live`
+    refuses those before)."""
+    record = case.record
+    if record is None:
+        raise CaseStateError("This case was erased.")
+    return copy.deepcopy(record)
+
+
+def _reindex(session: Session, case: Case, person: Person | None, *, new: bool = False) -> None:
     vault = _vault(session)
     if not new:
         session.execute(delete(CaseIndex).where(CaseIndex.case_id == case.id))
@@ -96,8 +122,8 @@ def _reindex(session: Session, case: Case, person: dict[str, Any], *, new: bool 
 def _seal(
     session: Session,
     case: Case,
-    record: dict[str, Any],
-    consent: dict[str, Any],
+    record: CaseRecord,
+    consent: Consent,
     *,
     new: bool = False,
 ) -> None:
@@ -105,10 +131,10 @@ def _seal(
     case.record = record
     case.consent = consent
     case.facets = derived.facets(record, consent)
-    _reindex(session, case, record.get("person") or {}, new=new)
+    _reindex(session, case, record.get("person"), new=new)
 
 
-def case_record_store(session: Session, case: Case, record: dict[str, Any]) -> None:
+def case_record_store(session: Session, case: Case, record: CaseRecord) -> None:
     """Seal a new record for a case with everything derived from it (facets, blind indexes,
     the statistics epoch): for services of other domains (a merge) that rewrite a record."""
     _seal(session, case, record, case.consent or {})
@@ -129,14 +155,14 @@ def case_create_many(
     *,
     created_by: uuid.UUID | None,
     action: str = "case.create",
-    details: dict[str, Any] | None = None,
+    details: dict[str, Detail] | None = None,
 ) -> list[tuple[uuid.UUID, str]]:
     """Store many cases at once, all or none: validated one by one, encrypted each with its own
     data key, written with one statement per table, one audit entry per case.
 
     Returns (id, reference) pairs in order.
     """
-    clean_items = [_load(_CASE_IN, item) for item in items]
+    clean_items = [_load(_CASE_IN, item, CaseIn) for item in items]
     return case_insert_validated(
         session,
         actor,
@@ -147,11 +173,11 @@ def case_create_many(
     )
 
 
-def case_validate(data: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+def case_validate(data: Any) -> tuple[CaseIn | None, dict[str, list[str]]]:
     """(clean case, {}) or (None, every problem by field path): for callers that report
     problems per item (the import) instead of refusing the whole request."""
     try:
-        return _CASE_IN.load(data), {}
+        return load_as(_CASE_IN, data, CaseIn), {}
     except ValidationError as exc:
         return None, flatten_errors(exc.messages)
 
@@ -159,11 +185,11 @@ def case_validate(data: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]
 def case_insert_validated(
     session: Session,
     actor: Actor,
-    clean_items: list[dict[str, Any]],
+    clean_items: list[CaseIn],
     *,
     created_by: uuid.UUID | None,
     action: str,
-    details: list[dict[str, Any]],
+    details: list[dict[str, Detail]],
 ) -> list[tuple[uuid.UUID, str]]:
     """The write half of case_create_many, for cases already loaded by the case schema."""
     vault = _vault(session)
@@ -183,7 +209,13 @@ def case_insert_validated(
         reference = f"CB-{now.year}-{first_number + offset:06d}"
         cipher, key_row = vault.new_wrapped_key(case_id)
         keys_rows.append(key_row)
-        record = {k: clean[k] for k in RECORD_SECTIONS}
+        record: CaseRecord = {
+            "person": clean["person"],
+            "arrests": clean["arrests"],
+            "detention": clean["detention"],
+            "status": clean["status"],
+            "family_actions": clean["family_actions"],
+        }
         sid = str(case_id)
         cases.append(
             {
@@ -211,11 +243,11 @@ def case_insert_validated(
         )
         index_rows += [
             {"case_id": case_id, "name": name, "value": vault.blind_index(name).value(*parts)}
-            for name, parts in derived.index_keys(record.get("person") or {})
+            for name, parts in derived.index_keys(record.get("person"))
         ]
         for item in clean["testimonies"]:
             tid = uuid.uuid4()
-            body = {
+            body: TestimonyBody = {
                 "text": item["text"],
                 "date": item.get("date"),
                 "language": item.get("language", "ar"),
@@ -272,7 +304,7 @@ def _reserve_references(session: Session, year: int, count: int) -> int:
 
 
 def _testimony(
-    session: Session, case: Case, item: dict[str, Any], created_by: uuid.UUID | None
+    session: Session, case: Case, item: TestimonyIn, created_by: uuid.UUID | None
 ) -> Testimony:
     testimony = Testimony(id=uuid.uuid4(), case_id=case.id, created_by=created_by, body_enc=b"")
     session.add(testimony)
@@ -284,15 +316,22 @@ def _testimony(
     return testimony
 
 
-def _merged(section: str, current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
-    schema = {"person": PersonSchema, "detention": DetentionSchema, "source": SourceSchema}[section]
+_SECTION_SCHEMAS: dict[str, type[Schema]] = {
+    "person": PersonSchema,
+    "detention": DetentionSchema,
+    "source": SourceSchema,
+}
+
+
+def _merged(
+    section: str, current: Mapping[str, Any], change: Mapping[str, Any], shape: type[T]
+) -> T:
     merged = {**current, **change}
     try:
         # dump-shaped keys (detention places use "from"/"to") are what the schema loads
-        loaded: dict[str, Any] = schema().load(_dump_shape(section, merged))
+        return load_as(_SECTION_SCHEMAS[section](), _dump_shape(section, merged), shape)
     except ValidationError as exc:
         raise CaseInputError(flatten_errors({section: exc.messages})) from None
-    return loaded
 
 
 def _dump_shape(section: str, value: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +345,19 @@ def _dump_shape(section: str, value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _patch_sections(patch: Any) -> CasePatch:
+    """The object sections of a PATCH the schema refused, to go on checking them."""
+    given: dict[str, Any] = patch if isinstance(patch, dict) else {}
+    sections = CasePatch()
+    if isinstance(given.get("person"), dict):
+        sections["person"] = given["person"]
+    if isinstance(given.get("detention"), dict):
+        sections["detention"] = given["detention"]
+    if isinstance(given.get("source"), dict):
+        sections["source"] = given["source"]
+    return sections
+
+
 def case_update(
     session: Session, actor: Actor, case: Case, patch: Any, *, replace: bool = False
 ) -> Case:
@@ -314,35 +366,42 @@ def case_update(
     _live(case)
     problems: dict[str, list[str]] = {}
     try:
-        clean = _load(_PATCH, patch)
+        clean = _load(_PATCH, patch, CasePatch)
     except CaseInputError as exc:  # go on checking the sections, to refuse with every reason
         problems.update(exc.fields)
-        clean = {
-            k: v
-            for k, v in (patch if isinstance(patch, dict) else {}).items()
-            if k in ("person", "detention", "source") and isinstance(v, dict)
-        }
-    record = copy.deepcopy(case.record or {})
+        clean = _patch_sections(patch)
+    record = _record(case)
     consent = copy.deepcopy(case.consent or {})
     source = copy.deepcopy(case.source or {})
-    for section in ("person", "detention", "source"):
-        if section in clean:
-            base = {} if replace else (source if section == "source" else record.get(section) or {})
-            try:
-                merged = _merged(section, base, clean[section])
-            except CaseInputError as exc:
-                problems.update(exc.fields)
-                continue
-            if section == "source":
-                source = merged
-            else:
-                record[section] = merged
-    for section in ("arrests", "status", "family_actions"):
-        if section in clean:
-            record[section] = clean[section]
+    try:
+        if "person" in clean:
+            current_person: Mapping[str, Any] = {} if replace else record.get("person") or {}
+            record["person"] = _merged("person", current_person, clean["person"], Person)
+    except CaseInputError as exc:
+        problems.update(exc.fields)
+    try:
+        if "detention" in clean:
+            current_detention: Mapping[str, Any] = {} if replace else record.get("detention") or {}
+            record["detention"] = _merged(
+                "detention", current_detention, clean["detention"], Detention
+            )
+    except CaseInputError as exc:
+        problems.update(exc.fields)
+    try:
+        if "source" in clean:
+            source = _merged("source", {} if replace else source, clean["source"], Source)
+    except CaseInputError as exc:
+        problems.update(exc.fields)
+    if "arrests" in clean:
+        record["arrests"] = clean["arrests"]
+    if "status" in clean:
+        record["status"] = clean["status"]
+    if "family_actions" in clean:
+        record["family_actions"] = clean["family_actions"]
     if "consent" in clean:
         consent.update(clean["consent"])
-        if not (consent.get("documentation") or {}).get("granted"):
+        documentation = consent.get("documentation")
+        if not (documentation and documentation.get("granted")):
             problems["consent.documentation"] = [
                 "Documentation consent cannot be withdrawn by editing; erase the case instead."
             ]
@@ -378,8 +437,8 @@ def _live(case: Case) -> None:
 
 def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:
     _live(case)
-    entry = _load(StatusInSchema(), data)
-    record = copy.deepcopy(case.record or {})
+    entry = _load(StatusInSchema(), data, StatusEntry)
+    record = _record(case)
     record.setdefault("status", []).append(entry)
     problems = flatten_errors(chronology_errors(record))
     if problems:
@@ -400,7 +459,7 @@ def testimony_add(
     session: Session, actor: Actor, case: Case, data: Any, created_by: uuid.UUID | None
 ) -> Testimony:
     _live(case)
-    item = _load(TestimonyInSchema(), data)
+    item = _load(TestimonyInSchema(), data, TestimonyIn)
     testimony = _testimony(session, case, item, created_by)
     case.updated_at = datetime.now(UTC)
     session.flush()
@@ -418,7 +477,7 @@ def testimony_add(
 def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
     """A lawyer's decision: verification state, duplicate_of, and an optional note."""
     _live(case)
-    clean = _load(ReviewSchema(), data)
+    clean = _load(ReviewSchema(), data, ReviewIn)
     duplicate_of = None
     if clean["verification"] == "duplicate":
         target = _case_by_id_or_reference(session, str(clean["duplicate_of"]))
@@ -474,7 +533,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
     Withdrawing documentation consent is refused here: that is `case_erase`.
     """
     _live(case)
-    clean = _load(ConsentChangeSchema(), data)
+    clean = _load(ConsentChangeSchema(), data, ConsentChangeIn)
     if clean["scope"] == "documentation" and not clean["granted"]:
         raise CaseInputError(
             {
@@ -485,7 +544,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
         )
     consent = copy.deepcopy(case.consent or {})
     previous = consent.get(clean["scope"])
-    history = list((previous or {}).get("history") or [])
+    history: list[ConsentState] = list(previous.get("history") or []) if previous else []
     if previous:
         history.append({"granted": previous.get("granted"), "date": previous.get("date")})
     consent[clean["scope"]] = {
@@ -493,7 +552,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
         "date": clean["date"],
         "history": history,
     }
-    _seal(session, case, case.record or {}, consent)
+    _seal(session, case, _record(case), consent)
     case.updated_at = datetime.now(UTC)
     audit_record(
         session,
@@ -663,8 +722,9 @@ def submission_add(
             "body": mechanism,
             **{k: v for k, v in data.items() if k in ("date", "reference", "note") and v},
         },
+        FamilyAction,
     )
-    record = copy.deepcopy(case.record or {})
+    record = _record(case)
     actions = record.setdefault("family_actions", [])
     actions.append(entry)
     _seal(session, case, record, case.consent or {})
@@ -686,7 +746,7 @@ def submission_reply(
     """The mechanism's reply, recorded on the submission it answers."""
     _live(case)
     reply = clean_text(reply, multiline=True)
-    record = copy.deepcopy(case.record or {})
+    record = _record(case)
     actions = record.get("family_actions") or []
     errors: dict[str, list[str]] = {}
     if not (0 <= index < len(actions)) or actions[index].get("type") != "submission":

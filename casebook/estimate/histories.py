@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casebook.cases.models import Case
-from casebook.encrypted import Vault, column_opener
+from casebook.cases.records import Facets
+from casebook.encrypted import Vault
 from casebook.linkage.models import MatchCandidate, MatchList
 from casebook.stats.queries import DIMENSIONS, base_category
 
@@ -61,11 +61,11 @@ class CaseHistories:
 
 def _case_facets(
     session: Session,
-) -> Iterator[tuple[uuid.UUID, str, uuid.UUID | None, dict[str, Any] | None]]:
+) -> Iterator[tuple[uuid.UUID, str, uuid.UUID | None, Facets | None]]:
     """Every case not erased, with its verification, merge target and facets, streamed in
     batches and decrypted from the bare column (no ORM objects: this runs once per case)."""
     vault: Vault = session.info["vault"]
-    open_row = column_opener(vault.system_cipher("facets"), "cases", "facets_enc")
+    open_row = Case.facets.column_opener(vault, "cases")
     query = select(Case.id, Case.verification, Case.duplicate_of, Case.facets_enc).where(
         Case.erased_at.is_(None)
     )
@@ -162,8 +162,8 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
             MatchCandidate.list_id == match_list.id, MatchCandidate.status == "match"
         )
         for candidate in session.scalars(confirmed):
-            row = candidate.row or {}
-            matched_rows.add(int(row.get("row", -1)))
+            row = candidate.row
+            matched_rows.add(int(row.get("row", -1)) if row else -1)
             case_id = candidate.case_a
             seen: set[uuid.UUID] = set()
             while case_id in merged_into and case_id not in seen:  # follow merges to the kept case

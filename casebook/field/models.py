@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,6 +49,32 @@ class FieldKey(Base):
     private = Sealed[str]("private_enc", owner="id")  # base64 PKCS#8 DER
 
 
+class FieldMedia(TypedDict):
+    """A file of a submission, sealed in its body: stored under the submission's own key
+    (field_media_encryptor) until it becomes a case's attachment or is shredded."""
+
+    sha256: str
+    size: int
+    content_type: str | None  # None: not an allowed kind of file (never attached)
+    id: str
+    name: str
+    unused: NotRequired[bool]  # no answer of the form names it
+
+
+class FieldSubmissionBody(TypedDict, total=False):
+    """The sealed body of a submission: a split submission's files while it is `partial`
+    (`pending`: file name -> file id), then the answers and files of the whole one."""
+
+    # the answers as a case object, as the device sent them: not a record until the documenter
+    # saves the case and the case schema loads it (so any JSON object)
+    data: dict[str, Any]
+    problems: dict[str, list[str]]  # what the case schema said of `data`, by field path
+    note: str | None
+    form_version: str | None
+    media: list[FieldMedia]
+    pending: dict[str, str]
+
+
 class FieldSubmission(Base):
     """One received instance. `instance_hash` (keyed hash of the instanceID) makes a resent
     submission idempotent; `state` is inbox, saved or discarded."""
@@ -72,4 +98,4 @@ class FieldSubmission(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     body_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
-    body = Sealed[dict[str, Any]]("body_enc", owner="id")
+    body = Sealed[FieldSubmissionBody]("body_enc", owner="id")

@@ -38,7 +38,7 @@ from casebook.encrypted import (
 )
 from casebook.encrypted import odk_protocol as odk
 from casebook.field import xlsform
-from casebook.field.models import FieldDevice, FieldKey, FieldSubmission
+from casebook.field.models import FieldDevice, FieldKey, FieldMedia, FieldSubmission
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.keys.services import data_key_destroy
@@ -403,7 +403,7 @@ def submission_receive(
     ivs = odk.file_ivs(manifest.instance_id, symmetric)
     field_dir = _field_dir(attachments_dir)
     written: list[uuid.UUID] = []
-    media_meta: list[dict[str, Any]] = []
+    media_meta: list[FieldMedia] = []
     digests: list[tuple[str, str]] = []
     problems: dict[str, list[str]] = {}
     try:
@@ -413,11 +413,20 @@ def submission_receive(
         for name in manifest.media:
             media_id = uuid.uuid4()
             written.append(media_id)
-            meta = _store_media(symmetric, next(ivs), stream_key, parts[name], field_dir, media_id)
+            md5, sha256, size, content_type = _store_media(
+                symmetric, next(ivs), stream_key, parts[name], field_dir, media_id
+            )
             plain_name = name.removesuffix(".enc")
-            digests.append((plain_name, meta.pop("md5")))
-            meta.update(id=str(media_id), name=plain_name)
-            media_meta.append(meta)
+            digests.append((plain_name, md5))
+            media_meta.append(
+                {
+                    "sha256": sha256,
+                    "size": size,
+                    "content_type": content_type,
+                    "id": str(media_id),
+                    "name": plain_name,
+                }
+            )
         xml_part = b"".join(parts[manifest.xml_file].chunks())
         try:
             plain_xml, xml_md5 = odk.decrypt_file(symmetric, next(ivs), xml_part)
@@ -604,9 +613,10 @@ def _store_media(
     spool: Chunked,
     field_dir: Path,
     media_id: uuid.UUID,
-) -> dict[str, Any]:
+) -> tuple[str, str, int, str | None]:
     """Decrypt one media part chunk by chunk straight into casebook's attachment encryption
-    (the plaintext exists only in memory, a chunk at a time)."""
+    (the plaintext exists only in memory, a chunk at a time). Returns the MD5 the device
+    signed, the SHA-256, the size and the content type of the plaintext."""
     field_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = field_dir / f"{media_id}.bin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -619,12 +629,7 @@ def _store_media(
         sha256 = enc.finalize()
         out.flush()
         os.fsync(out.fileno())
-    return {
-        "md5": cfb.md5_hex,
-        "sha256": sha256,
-        "size": enc.size,
-        "content_type": sniff(enc.head),
-    }
+    return cfb.md5_hex, sha256, enc.size, sniff(enc.head)
 
 
 def _discard_files(field_dir: Path, ids: Iterable[uuid.UUID]) -> None:
@@ -806,7 +811,7 @@ def submissions_expire_partial(
 
 
 def media_chunks(
-    session: Session, submission: FieldSubmission, media: dict[str, Any], attachments_dir: Path
+    session: Session, submission: FieldSubmission, media: FieldMedia, attachments_dir: Path
 ) -> Iterator[bytes]:
     key = _vault(session).attachment_key(session, submission.id)
     path = _field_dir(attachments_dir) / f"{media['id']}.bin"

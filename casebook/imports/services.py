@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
+from casebook.cases.records import CaseIn
 from casebook.cases.services import case_insert_validated, case_validate
 from casebook.encrypted import Vault, encode_json
 from casebook.imports.columns import column_of
@@ -69,7 +70,7 @@ def report_csv(
     return csv_text([list(header), *([r, c, m] for r, c, m in problems)])
 
 
-def _fingerprint(vault: Vault, clean: dict[str, Any]) -> str:
+def _fingerprint(vault: Vault, clean: CaseIn) -> str:
     """The same case, from the same or another file, has the same fingerprint."""
     return vault.keyed_hash("import-case", encode_json(clean).decode())
 
@@ -85,11 +86,11 @@ class _Writer:
         self.run = run
         self.created_by = created_by
         self.vault: Vault = session.info["vault"]
-        self.pending: list[tuple[int, dict[str, Any], str]] = []
+        self.pending: list[tuple[int, CaseIn, str]] = []
         self.seen: set[str] = set()
         self.writing = True
 
-    def add(self, result: ImportResult, number: int, clean: dict[str, Any]) -> None:
+    def add(self, result: ImportResult, number: int, clean: CaseIn) -> None:
         value = _fingerprint(self.vault, clean)
         if value in self.seen:
             result.already += 1
@@ -221,7 +222,7 @@ def import_file(
     return result
 
 
-Checked = list[tuple[int, dict[str, Any] | None, dict[str, list[str]]]]
+Checked = list[tuple[int, CaseIn | None, dict[str, list[str]]]]
 CHUNK = 500
 
 
@@ -296,7 +297,7 @@ def _take(
     result: ImportResult,
     writer: _Writer,
     number: int,
-    clean: dict[str, Any] | None,
+    clean: CaseIn | None,
     problems: dict[str, list[str]],
     skip_invalid: bool,
 ) -> None:

@@ -5,10 +5,11 @@ stored."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from casebook.cases.derived import birth_year
+from casebook.cases.records import Arrest, ListPerson, Person
 from casebook.names import family_skeleton, is_arabic, normalise, skeleton
 from casebook.names.matching import heard, name_form, phones
 
@@ -26,6 +27,9 @@ INTEGER_COLUMNS = ("birth_year", "arrest_year")
 BOOLEAN_COLUMNS = tuple(f"{n}_known" for n in NAME_FIELDS)  # added by model._table
 
 Forms = tuple[str | None, str | None, str | None]
+# One row of the linkage table: the columns of COLUMNS (names' forms, skeletons and phonetic
+# sequences, years, governorate); computed names, so a plain dict of its cell types.
+FeatureRow = dict[str, str | int | None]
 
 
 def _name(value: Any, *, family: bool = False) -> Forms:
@@ -66,16 +70,16 @@ def name_forms_memo() -> NameForms:
 
 def person_features(
     unique_id: str,
-    person: dict[str, Any],
-    arrests: list[dict[str, Any]] | None = None,
+    person: Person | ListPerson,
+    arrests: Sequence[Arrest] | None = None,
     forms: NameForms = _name,
-) -> dict[str, Any]:
+) -> FeatureRow:
     """One row of the linkage table for a case (or a row of an outside list); `forms` may be
     a run's `name_forms_memo()`."""
-    row: dict[str, Any] = {"unique_id": unique_id}
+    row: FeatureRow = {"unique_id": unique_id}
     first, family = person.get("first_name"), person.get("family_name")
-    latin_name = person.get("latin_name")
-    latin = normalise(latin_name).split() if latin_name else []
+    latin_name = person.get("latin_name")  # a record's; an outside list has none
+    latin = normalise(latin_name).split() if isinstance(latin_name, str) and latin_name else []
     for field, value in (
         ("first", first),
         ("father", person.get("father_name")),
@@ -101,7 +105,7 @@ def person_features(
     return row
 
 
-def feature_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def feature_rows(records: list[dict[str, Any]]) -> list[FeatureRow]:
     """Rows for records shaped {"id", "person", "arrests"} (generators, benches, tests)."""
     forms = name_forms_memo()
     return [person_features(r["id"], r["person"], r.get("arrests"), forms) for r in records]

@@ -9,6 +9,7 @@ import io
 import re
 from typing import Any
 
+from casebook.cases.records import ListPerson
 from casebook.imports.columns import code_value, header_key
 from casebook.imports.reader import ImportFileError, decode_text, detect_kind
 
@@ -59,7 +60,7 @@ def _key(token: str) -> str:
     return text.replace("-", "").replace(" ", "")
 
 
-def split_full_name(text: str) -> dict[str, str]:
+def split_full_name(text: str) -> ListPerson:
     """`محمد أحمد عبد الله الحلبي` → first, father, grandfather, family, in either script.
 
     Compounds stay one name whatever the case: a prefix (عبد, أبو, Abdul, Abu) joins the
@@ -86,7 +87,7 @@ def split_full_name(text: str) -> dict[str, str]:
             tokens.append(word)
     if not tokens:
         return {}
-    parts = {"first_name": tokens[0]}
+    parts: ListPerson = {"first_name": tokens[0]}
     if len(tokens) >= 2:
         parts["family_name"] = tokens[-1]
     if len(tokens) >= 3:
@@ -96,9 +97,9 @@ def split_full_name(text: str) -> dict[str, str]:
     return parts
 
 
-def _person(cells: dict[str, Any]) -> dict[str, Any]:
+def _person(cells: dict[str, Any]) -> ListPerson:
     text = {k: str(v).strip() for k, v in cells.items() if v is not None and str(v).strip()}
-    person: dict[str, Any] = {}
+    person: ListPerson = {}
     if "name" in text:
         person.update(split_full_name(text["name"]))
     for field in ("first_name", "father_name", "grandfather_name", "family_name", "mother_name"):
@@ -114,14 +115,12 @@ def _person(cells: dict[str, Any]) -> dict[str, Any]:
     return person
 
 
-def read_list(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
+def read_list(data: bytes, filename: str) -> list[tuple[int, ListPerson]]:
     """(row number, person) for every row with a name; ImportFileError if unreadable."""
     return read_list_report(data, filename)[0]
 
 
-def read_list_report(
-    data: bytes, filename: str
-) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+def read_list_report(data: bytes, filename: str) -> tuple[list[tuple[int, ListPerson]], list[str]]:
     """`read_list`'s rows and the headers of the columns it did not use, so that a run can
     name them rather than ignore a column silently (a list's headers are not personal)."""
     kind = detect_kind(filename, data[:64])

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casebook.cases.records import ListRow
 from casebook.db import Base, UTCDateTime, new_id, utcnow
 from casebook.encrypted import Sealed
 
@@ -60,7 +60,7 @@ class MatchCandidate(Base):
     )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    row = Sealed[dict[str, Any]]("row_enc", key="system")
+    row = Sealed[ListRow]("row_enc", key="system")
 
     __table_args__ = (
         # one review item per pair of cases, whatever found it; NULL case_b (list rows) repeat

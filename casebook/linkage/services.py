@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, or_, select, update
@@ -24,10 +24,20 @@ from sqlalchemy.orm import Session
 from casebook.audit.services import Actor, audit_record
 from casebook.cases import derived as keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
+from casebook.cases.records import (
+    Arrest,
+    CaseRecord,
+    Detention,
+    DetentionPlace,
+    FamilyAction,
+    ListPerson,
+    Person,
+    StatusEntry,
+)
 from casebook.cases.services import CaseStateError, case_record_store
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey
-from casebook.linkage.features import name_forms_memo, person_features
+from casebook.linkage.features import FeatureRow, name_forms_memo, person_features
 from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
@@ -66,7 +76,7 @@ def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
 
 def linkage_rows(
     session: Session, progress: Callable[[int], None] | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[FeatureRow]:
     """Features of every live case that is not already someone's duplicate, read batch by
     batch with each case's wrapped key in the same row and decrypted without ORM objects:
     at a million cases this reading, not the matching, was most of a dedupe run."""
@@ -87,12 +97,16 @@ def linkage_rows(
         if not batch:
             return
         for case_id, blob, wrapped, version in batch:
-            record: dict[str, Any] = {}
+            record: CaseRecord | None = None
             if blob is not None:
-                where = ("cases", "record_enc", str(case_id))
-                record = vault.open_sealed(case_id, wrapped, version, where, blob) or {}
+                record = (
+                    Case.record.open_owned(vault, "cases", case_id, wrapped, version, blob) or None
+                )
             yield person_features(
-                str(case_id), record.get("person") or {}, record.get("arrests"), forms
+                str(case_id),
+                keys.record_person(record) or {},
+                record.get("arrests") if record else None,
+                forms,
             )
         last = batch[-1][0]
         if progress is not None:
@@ -198,7 +212,7 @@ def dedupe_queue(
 # -- the check at entry ---------------------------------------------------------------------
 
 
-def _full_name(person: dict[str, Any]) -> str:
+def _full_name(person: Person | ListPerson) -> str:
     parts = [
         normalise(str(person.get(f) or ""))
         for f in ("first_name", "father_name", "grandfather_name")
@@ -207,7 +221,7 @@ def _full_name(person: dict[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def entry_score(new: dict[str, Any], old: dict[str, Any]) -> float:
+def entry_score(new: Person | ListPerson, old: Person | ListPerson) -> float:
     """RapidFuzz similarity of two people's names (0–100), lowered when the birth years are
     more than a year apart; a quick signal for a warning, not a decision."""
     score = float(fuzz.token_sort_ratio(_full_name(new), _full_name(old)))
@@ -226,13 +240,13 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
     decides what the person entering may be told (a documenter: only that a lawyer will
     review)."""
     vault = _vault(session)
-    person = (case.record or {}).get("person") or {}
+    person = keys.record_person(case.record)
     lookups = [
         (name, vault.blind_index(name).value(*parts))
         for name, parts in keys.index_keys(person)
         if name in ("name", "latin", "family_year", "mother", "nid")
     ]
-    if not lookups:
+    if not lookups or person is None:
         return []
     ids = list(
         session.scalars(
@@ -250,7 +264,7 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
     vault.prefetch(session, ids)
     similar: list[tuple[Case, float]] = []
     for other in session.scalars(select(Case).where(Case.id.in_(ids), Case.erased_at.is_(None))):
-        score = entry_score(person, (other.record or {}).get("person") or {})
+        score = entry_score(person, keys.record_person(other.record) or {})
         if score >= ENTRY_THRESHOLD:
             similar.append((other, score))
     known = _known_pairs(session, case.id)
@@ -286,7 +300,7 @@ class ListResult:
 def list_match(
     session: Session,
     actor: Actor,
-    rows: list[tuple[int, dict[str, Any]]],
+    rows: list[tuple[int, ListPerson]],
     *,
     label: str,
     created_by: uuid.UUID | None,
@@ -302,11 +316,13 @@ def list_match(
     session.add(match_list)
     match_list.label = label[:200]
     features = list(linkage_rows(session, progress))
-    by_key: dict[str, tuple[int, dict[str, Any]]] = {}
+    by_key: dict[str, tuple[int, ListPerson]] = {}
     for number, person in rows:
         key = f"list:{number}"
         by_key[key] = (number, person)
-        features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
+        governorate = person.get("governorate")  # the row's place, as the arrest's governorate
+        arrests: list[Arrest] = [{"governorate": governorate}] if governorate else []
+        features.append(person_features(key, person, arrests))
     scored = score(
         features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:"
     ).pairs
@@ -394,11 +410,15 @@ def candidate_decide(
     return kept
 
 
-def _tagged(items: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+# the items of a record that a merge tags with the reference of the case they came from
+Tagged = TypeVar("Tagged", Arrest, DetentionPlace, StatusEntry, FamilyAction)
+
+
+def _tagged(items: list[Tagged], reference: str) -> list[Tagged]:
     return [{**item, "merged_from": reference} for item in items]
 
 
-def _date_key(item: dict[str, Any]) -> str:
+def _date_key(item: StatusEntry) -> str:
     return str(item.get("date") or "")
 
 
@@ -419,16 +439,21 @@ def case_merge(
             raise CaseStateError("This case is already a duplicate.")
     if kept.id == absorbed.id or absorbed.verification == "duplicate":
         raise CaseStateError("This case is already a duplicate.")
-    record = copy.deepcopy(kept.record or {})
-    other = absorbed.record or {}
+    kept_record, other = kept.record, absorbed.record
+    if kept_record is None or other is None:  # only an erased case has no record
+        raise CaseStateError("An erased case cannot be merged.")
+    record = copy.deepcopy(kept_record)
     ref = absorbed.reference
-    for section in ("arrests", "family_actions"):
-        record[section] = (record.get(section) or []) + _tagged(other.get(section) or [], ref)
+    record["arrests"] = (record.get("arrests") or []) + _tagged(other.get("arrests") or [], ref)
+    record["family_actions"] = (record.get("family_actions") or []) + _tagged(
+        other.get("family_actions") or [], ref
+    )
     status = (record.get("status") or []) + _tagged(other.get("status") or [], ref)
     record["status"] = sorted(status, key=_date_key)  # the current status is the latest
     detention = record.setdefault("detention", {})
+    other_detention: Detention = other.get("detention") or {}
     detention["places"] = (detention.get("places") or []) + _tagged(
-        (other.get("detention") or {}).get("places") or [], ref
+        other_detention.get("places") or [], ref
     )
     testimonies = list(session.scalars(select(Testimony).where(Testimony.case_id == absorbed.id)))
     attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == absorbed.id)))
@@ -439,7 +464,7 @@ def case_merge(
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "by": actor.user_id or actor.label,
             "source": absorbed.source or {},
-            "person": other.get("person") or {},
+            "person": other["person"],
             # what an undo needs to give the absorbed case back as it was
             "verification": absorbed.verification,
             "duplicate_of": str(absorbed.duplicate_of) if absorbed.duplicate_of else None,
@@ -450,9 +475,10 @@ def case_merge(
     case_record_store(session, kept, record)
     kept.updated_at = datetime.now(UTC)
     for testimony in testimonies:
-        body = testimony.body or {}
+        body = testimony.body  # read under the absorbed case's key, sealed again under kept's
         testimony.case_id = kept.id
-        testimony.body = {**body, "merged_from": ref}
+        if body is not None:  # body_enc is NOT NULL
+            testimony.body = {**body, "merged_from": ref}
     for attachment in attachments:
         attachment_move(session, actor, attachment, kept, ref, attachments_dir)
     absorbed.verification = "duplicate"
@@ -484,7 +510,7 @@ def case_merge(
     )
 
 
-def _untagged(items: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+def _untagged(items: list[Tagged], reference: str) -> list[Tagged]:
     return [item for item in items if item.get("merged_from") != reference]
 
 
@@ -503,32 +529,39 @@ def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_
         raise CaseStateError(
             "The case it was merged into is itself merged or erased; undo that first."
         )
-    record = copy.deepcopy(kept.record or {})
+    kept_record = kept.record
+    if kept_record is None:  # only an erased case has no record
+        raise CaseStateError(
+            "The case it was merged into is itself merged or erased; undo that first."
+        )
+    record = copy.deepcopy(kept_record)
     ref = absorbed.reference
     entries = [m for m in record.get("merged") or [] if m.get("case_id") == str(absorbed.id)]
-    entry = entries[-1] if entries else {}
+    entry = entries[-1] if entries else None
     record["merged"] = [m for m in record.get("merged") or [] if m not in entries]
     if not record["merged"]:
         del record["merged"]
-    for section in ("arrests", "family_actions", "status"):
-        record[section] = _untagged(record.get(section) or [], ref)
-    detention = record.get("detention") or {}
+    record["arrests"] = _untagged(record.get("arrests") or [], ref)
+    record["family_actions"] = _untagged(record.get("family_actions") or [], ref)
+    record["status"] = _untagged(record.get("status") or [], ref)
+    detention: Detention = record.get("detention") or {}
     if "places" in detention:
         detention["places"] = _untagged(detention.get("places") or [], ref)
     case_record_store(session, kept, record)
     kept.updated_at = datetime.now(UTC)
-    testimony_ids = [uuid.UUID(x) for x in entry.get("testimonies") or []]
-    attachment_ids = [uuid.UUID(x) for x in entry.get("attachments") or []]
+    testimony_ids = [uuid.UUID(x) for x in (entry.get("testimonies") if entry else None) or []]
+    attachment_ids = [uuid.UUID(x) for x in (entry.get("attachments") if entry else None) or []]
     testimonies = list(
         session.scalars(
             select(Testimony).where(Testimony.case_id == kept.id, Testimony.id.in_(testimony_ids))
         )
     )
     for testimony in testimonies:
-        body = dict(testimony.body or {})
-        body.pop("merged_from", None)
+        body = testimony.body  # a fresh copy, read under the kept case's key
         testimony.case_id = absorbed.id
-        testimony.body = body
+        if body is not None:  # body_enc is NOT NULL
+            body.pop("merged_from", None)
+            testimony.body = body
     attachments = list(
         session.scalars(
             select(Attachment).where(
@@ -542,8 +575,8 @@ def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_
         meta.pop("merged_from", None)
         attachment.meta = meta
     absorbed.merged_into = None
-    absorbed.verification = str(entry.get("verification") or "unverified")
-    previous = entry.get("duplicate_of")
+    absorbed.verification = str((entry.get("verification") if entry else None) or "unverified")
+    previous = entry.get("duplicate_of") if entry else None
     absorbed.duplicate_of = uuid.UUID(previous) if previous else None
     absorbed.updated_at = datetime.now(UTC)
     a, b = _pair(kept.id, absorbed.id)

@@ -4,6 +4,7 @@ of outside lists; with their JSON twins under /api/v1/linkage."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,13 @@ def _side(case: Case) -> dict[str, Any]:
     return selectors.case_document(db.session(), current_user, case)
 
 
-def _differences(left: dict[str, Any], right: dict[str, Any]) -> set[str]:
+def _list_row(candidate: MatchCandidate) -> int | None:
+    """The row number of an outside list's row a review item is about."""
+    row = candidate.row
+    return row.get("row") if row else None
+
+
+def _differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
     """Fields whose values differ once normalised (what a lawyer should look at first)."""
     out = set()
     for field in COMPARED:
@@ -375,7 +382,7 @@ def api_candidates() -> Any:
                 "score": round(i.score, 4),
                 "a": references.get(i.case_a),
                 "b": references.get(i.case_b) if i.case_b else None,
-                "list_row": (i.row or {}).get("row") if i.kind == "list" else None,
+                "list_row": _list_row(i) if i.kind == "list" else None,
             }
             for i in items
         ],

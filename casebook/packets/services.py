@@ -11,7 +11,6 @@ and any record that meets the WGEID minimum is useful to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from casebook.audit.services import Actor, audit_record
 from casebook.cases import derived
 from casebook.cases.models import Case
+from casebook.cases.records import Arrest, CaseRecord, Detention, FamilyAction, Person, StatusEntry
 
 MECHANISMS = ("wgeid", "iimp")
 FAMILY_STEPS = ("inquiry", "habeas_corpus", "payment_demanded", "submission", "other")
@@ -41,15 +41,16 @@ class Packet:
     mechanism: str
     reference: str
     missing: list[str] = field(default_factory=list)
-    person: dict[str, Any] = field(default_factory=dict)
-    arrest: dict[str, Any] = field(default_factory=dict)
-    arrests: list[dict[str, Any]] = field(default_factory=list)
+    person: Person | None = None  # None: no person in the record (`missing` has "identity")
+    arrest: Arrest = field(default_factory=Arrest)
+    arrests: list[Arrest] = field(default_factory=list)
     preceding: int | None = None  # index in `arrests` of the one before the disappearance
-    detention: dict[str, Any] = field(default_factory=dict)
-    status: list[dict[str, Any]] = field(default_factory=list)
+    detention: Detention = field(default_factory=Detention)
+    status: list[StatusEntry] = field(default_factory=list)
     current_status: str | None = None
-    family_steps: list[dict[str, Any]] = field(default_factory=list)
-    source: dict[str, Any] = field(default_factory=dict)
+    family_steps: list[FamilyAction] = field(default_factory=list)
+    # what the packet says of its source: the relationship only, unless it may be named
+    source: dict[str, str | None] = field(default_factory=dict)
     source_confidential: bool = True
     photo_attached: bool = False
 
@@ -58,19 +59,21 @@ class Packet:
         return not self.missing
 
 
-def _arrest(record: dict[str, Any]) -> dict[str, Any]:
+def _arrest(record: CaseRecord | None) -> Arrest:
     """The arrest the submission is about: the first with a date, else the first."""
-    arrests = record.get("arrests") or []
+    arrests = (record.get("arrests") if record else None) or []
     dated = [a for a in arrests if a.get("date")]
-    chosen: dict[str, Any] = (dated or arrests or [{}])[0]
+    chosen: Arrest = (dated or arrests or [{}])[0]
     return chosen
 
 
-def _preceding(record: dict[str, Any]) -> int | None:
+def _preceding(record: CaseRecord | None) -> int | None:
     """The index of the arrest that preceded the disappearance: the latest arrest dated no
     later than the first "forcibly disappeared" status; None when either date is unknown."""
     from casebook.cases.schemas import partial_bounds
 
+    if not record:
+        return None
     gone = [
         partial_bounds(st["date"])[1]
         for st in record.get("status") or []
@@ -89,14 +92,14 @@ def _preceding(record: dict[str, Any]) -> int | None:
 
 def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) -> Packet:
     """The packet for `mechanism`, checked element by element; never raises for gaps."""
-    record = case.record or {}
-    person = record.get("person") or {}
+    record = case.record  # None only for an erased case
+    person = derived.record_person(record) or None
     preceding = _preceding(record)
-    arrest = (record.get("arrests") or [])[preceding] if preceding is not None else _arrest(record)
+    arrest = record["arrests"][preceding] if record and preceding is not None else _arrest(record)
     source = case.source or {}
-    consent = (case.consent or {}).get("un_mechanisms") or {}
+    consent = (case.consent or {}).get("un_mechanisms")
     packet = Packet(mechanism, case.reference, photo_attached=photo_attached)
-    if not (person.get("first_name") and person.get("family_name")):
+    if not (person and person.get("first_name") and person.get("family_name")):
         packet.missing.append("identity")
     if not arrest.get("date"):
         packet.missing.append("arrest_date")
@@ -104,27 +107,35 @@ def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) ->
         packet.missing.append("place")
     if arrest.get("perpetrator") in (None, "", "unknown") and not arrest.get("unit"):
         packet.missing.append("perpetrator")
-    steps = [a for a in record.get("family_actions") or [] if a.get("type") in FAMILY_STEPS]
+    steps = [
+        a
+        for a in (record.get("family_actions") if record else None) or []
+        if a.get("type") in FAMILY_STEPS
+    ]
     if not steps:
         packet.missing.append("family_steps")
     if not (source.get("name") or source.get("relationship")):
         packet.missing.append("source")
-    if not consent.get("granted"):
+    if not (consent and consent.get("granted")):
         packet.missing.append("consent")
     packet.person = person
     packet.arrest = arrest
-    packet.arrests = list(record.get("arrests") or [])
+    packet.arrests = list((record.get("arrests") if record else None) or [])
     packet.preceding = preceding
-    packet.detention = record.get("detention") or {}
-    packet.status = record.get("status") or []
-    packet.current_status = derived.current_status(record)
+    packet.detention = (record.get("detention") if record else None) or {}
+    packet.status = (record.get("status") if record else None) or []
+    packet.current_status = derived.current_status(record) if record else "unknown"
     packet.family_steps = steps
     packet.source_confidential = source.get("confidential", True) is not False
     # a confidential source is described by relationship only; its name and contact stay here
     packet.source = (
         {"relationship": source.get("relationship")}
         if packet.source_confidential
-        else {k: source.get(k) for k in ("name", "relationship", "contact")}
+        else {
+            "name": source.get("name"),
+            "relationship": source.get("relationship"),
+            "contact": source.get("contact"),
+        }
     )
     return packet
 

@@ -23,7 +23,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
+from casebook.cases.derived import record_person
 from casebook.cases.models import Case
+from casebook.cases.records import CaseRecord, Consent
 from casebook.db import new_id, utcnow
 from casebook.encrypted import EncryptedValueError, Vault
 from casebook.inputs import clean_text
@@ -77,8 +79,8 @@ def _vault(session: Session) -> Vault:
     return vault
 
 
-def _consents(consent: dict[str, Any] | None) -> bool:
-    entry = (consent or {}).get(SCOPE)
+def _consents(consent: Consent | None) -> bool:
+    entry = consent.get(SCOPE) if consent else None
     return isinstance(entry, dict) and entry.get("granted") is True
 
 
@@ -133,34 +135,30 @@ def partners_export(
     for case_id, record_blob, consent_blob, wrapped, version in _cases(session):
         try:
             consent = (
-                vault.open_sealed(
-                    case_id, wrapped, version, ("cases", "consent_enc", str(case_id)), consent_blob
-                )
+                Case.consent.open_owned(vault, "cases", case_id, wrapped, version, consent_blob)
                 if consent_blob is not None
                 else None
             )
             if not _consents(consent):
                 no_consent += 1
                 continue
-            record = (
-                vault.open_sealed(
-                    case_id, wrapped, version, ("cases", "record_enc", str(case_id)), record_blob
-                )
+            record: CaseRecord | None = (
+                Case.record.open_owned(vault, "cases", case_id, wrapped, version, record_blob)
                 if record_blob is not None
-                else {}
-            ) or {}
+                else None
+            ) or None
         except EncryptedValueError:
             unreadable += 1  # counted and audited, never guessed at
             continue
         finally:
             if progress is not None:
                 progress(1)
-        person = record.get("person") or {}
-        arrests = record.get("arrests") or []
+        person = record_person(record)
+        arrests = (record.get("arrests") if record else None) or []
         governorate = next((a.get("governorate") for a in arrests if a.get("governorate")), None)
         arrest_date = next((str(a["date"]) for a in arrests if a.get("date")), None)
         record_id = secrets.token_hex(16)
-        clk = encoder.encode(person, governorate, arrest_date)
+        clk = encoder.encode(person or {}, governorate, arrest_date)
         records.append({"id": record_id, "clk": base64.b64encode(clk).decode()})
         tags.append(
             {

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from casebook import vocab
 from casebook.cases.models import Case
-from casebook.encrypted import Vault, column_opener
+from casebook.cases.records import Facets
+from casebook.encrypted import Vault
 from casebook.stats.models import StatsEpoch
 
 FIRST_YEAR = 2011
@@ -81,7 +82,7 @@ def base_categories(dimension: str, last_year: int) -> list[str]:
     return _vocab_codes(dimension)
 
 
-def base_category(dimension: str, facets: dict[str, Any], last_year: int) -> str:
+def base_category(dimension: str, facets: Facets, last_year: int) -> str:
     if dimension == "arrest_year":
         month = base_category("arrest_month", facets, last_year)
         return month if month in ("before_2011", "unknown") else month[:4]
@@ -111,13 +112,13 @@ def stats_touch(session: Session) -> None:
     session.execute(update(StatsEpoch).where(StatsEpoch.id == 1).values(value=StatsEpoch.value + 1))
 
 
-def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, dict[str, Any]]]:
+def counted_facets(session: Session, vault: Vault) -> Iterator[tuple[str, bool, Facets]]:
     """(case id, verified?, facets) of every countable case, decrypted in batches of 5,000 rows.
 
     This loop runs once per case, so it does the least it can: the associated data is built
     from a fixed prefix, and rows come straight from the driver.
     """
-    open_row = column_opener(vault.system_cipher("facets"), "cases", "facets_enc")
+    open_row = Case.facets.column_opener(vault, "cases")
     # the id as stored (SQLite: 32 hex digits), not as uuid.UUID objects
     query = select(type_coerce(Case.id, String), Case.verification, Case.facets_enc).where(
         Case.erased_at.is_(None),
@@ -238,7 +239,7 @@ def count_base(
 
 
 def tally(
-    rows: Iterable[tuple[str, bool, dict[str, Any]]], last_year: int, k: int
+    rows: Iterable[tuple[str, bool, Facets]], last_year: int, k: int
 ) -> tuple[BaseCounts, dict[str, str]]:
     total: Counter[str] = Counter()
     one_way: Counter[str] = Counter()

@@ -257,6 +257,14 @@ class Database:
                 expire_on_commit=False,
                 info={"vault": vault},
             )
+            # one snapshot for every statement of the transaction, read only
+            self.snapshot_sessionmaker = sessionmaker(
+                bind=self.engine.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                ),
+                expire_on_commit=False,
+                info={"vault": vault},
+            )
             return
         lock = None
         if len(url) > len("sqlite:///"):
@@ -271,6 +279,8 @@ class Database:
                 "append_lock": lock,
             },
         )
+        # SQLite in WAL mode: a deferred transaction reads one snapshot, taken at its first read
+        self.snapshot_sessionmaker = self.reading_sessionmaker
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission, role_allows
 from casebook.encrypted import Vault, open_json, seal_json
+from casebook.pausepoints import pause_point
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
 from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import (
@@ -32,6 +34,7 @@ from casebook.stats.queries import (
     VERIFIED_STATES,
     BaseCounts,
     count_base,
+    fingerprint_category,
 )
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
 
@@ -192,19 +195,50 @@ class PreparedRelease:
     changes: int
     k: int
     now: datetime
+    estimate: dict[str, Any] | None = None  # made from the same snapshot (see release_prepare)
+
+    @property
+    def cases(self) -> int:
+        """The cases counted (the release's total of all counted cases)."""
+        return self.counts.total.get("v", 0) + self.counts.total.get("u", 0)
+
+    def counted(self, dimension: str | None) -> dict[str, str]:
+        """Every counted case (id) with its category of `dimension` ("" without one)."""
+        if dimension is None:
+            return dict.fromkeys(self.fingerprints, "")
+        return {case: fingerprint_category(fp, dimension) for case, fp in self.fingerprints.items()}
+
+    def published(self, dimension: str) -> dict[str, int | None]:
+        """The release's one-way table of `dimension` (all counted cases): category -> the
+        count it shows (None where hidden)."""
+        doc = self.system.render((dimension,), "all", self.hidden)
+        return dict(zip(doc["rows"], doc["row_totals"], strict=True))
+
+
+# made from the prepared release, in its snapshot: the estimate document to store with it
+Estimator = Callable[[Session, PreparedRelease], dict[str, Any]]
 
 
 def release_prepare(
-    session: Session, vault: Vault, *, k: int, min_changes: int, now: datetime | None = None
+    session: Session,
+    vault: Vault,
+    *,
+    k: int,
+    min_changes: int,
+    now: datetime | None = None,
+    estimate: Estimator | None = None,
 ) -> PreparedRelease:
     """Count the cases and protect the tables from one read of them, writing nothing: run in a
-    reading transaction, so that the long part of a cut holds no write lock (SQLite has one for
-    the whole database). Refuses (ReleaseRefusedError) when fewer than `min_changes` cases
-    changed."""
+    transaction that reads one snapshot (Database.snapshot_sessionmaker), so that the long
+    part of a cut holds no write lock (SQLite has one for the whole database). `estimate`, if
+    given, makes the release's estimate in the same snapshot (the same counted cases and the
+    list matches as they were then), so that it is of the same cases as the tables. Refuses
+    (ReleaseRefusedError) when fewer than `min_changes` cases changed."""
     if k < MIN_K:
         raise ReleaseRefusedError(f"k is at least {MIN_K}.")
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
+    pause_point("stats.release.snapshot")  # the snapshot is read: cases saved now are not in it
     last = latest_release(session)
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
     changes = changes_since(previous, fingerprints)
@@ -246,9 +280,12 @@ def release_prepare(
                 k=k,
             )
         ) from None
-    return PreparedRelease(
+    prepared = PreparedRelease(
         counts, fingerprints, hidden, system, last.number if last else 0, changes, k, now
     )
+    if estimate is not None:
+        prepared.estimate = estimate(session, prepared)
+    return prepared
 
 
 def least_unknown_changes(
@@ -341,7 +378,7 @@ def release_create(
         k=k,
         mode=MODE,
         scopes=SCOPES,
-        cases=counts.total.get("v", 0) + counts.total.get("u", 0),
+        cases=prepared.cases,
         changes=changes,
         exact_enc=b"",
         fingerprints_enc=b"",

@@ -72,6 +72,7 @@ class Release:
     col_totals: list[int | None]
     total: int | None
     method: str
+    total_range: tuple[int, int] | None = None  # a hidden total published rounded
 
     @property
     def hidden_share(self) -> float:
@@ -100,6 +101,8 @@ class Release:
             "grouped": self.grouped,
             "cells": self.cells(),
             "total": self.total,
+            # the total when it could not be published exactly: it lies in [lo, hi]
+            "total_range": list(self.total_range) if self.total_range else None,
             "method": self.method,
         }
         groups = {
@@ -389,7 +392,11 @@ def release_create(
         vault,
         "exact_enc",
         str(release.id),
-        {"counts": counts.to_json(), "hidden": sorted(map(str, hidden))},
+        {
+            "counts": counts.to_json(),
+            "hidden": sorted(map(str, hidden)),
+            "ranges": {str(key): list(r) for key, r in system.ranges.items()},
+        },
     )
     release.fingerprints_enc = _seal(vault, "fingerprints_enc", str(release.id), fingerprints)
     for table in all_tables():
@@ -485,8 +492,12 @@ def _table_for(
         return {s: d for s, d in found.items() if d is not None}
     exact = _open(vault, release, "exact_enc")
     system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
+    # never a narrower rounded total than the release's own
+    width = max((hi - lo + 1 for lo, hi in exact.get("ranges", {}).values()), default=0)
     try:
-        hidden = protect_release(system, k, start=set(exact["hidden"]), strict=True)
+        hidden = protect_release(
+            system, k, start=set(exact["hidden"]), strict=True, least_width=width
+        )
     except UnprotectableError:
         raise StatsInputError(
             {
@@ -571,6 +582,12 @@ def stats_table(
         "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
         f"interval under {k} by combining any tables of this release."
     )
+    total_range = doc.get("total_range")
+    if doc["total"] is None and total_range:
+        method += (
+            f" The total is rounded: it is between {total_range[0]} and {total_range[1]} (the "
+            "exact number would let someone work out a hidden one)."
+        )
     audit_record(
         session,
         actor,
@@ -599,6 +616,7 @@ def stats_table(
         col_totals=col_totals,
         total=doc["total"],
         method=method,
+        total_range=(total_range[0], total_range[1]) if total_range else None,
     )
 
 

@@ -313,16 +313,25 @@ def _csv(release: Release) -> str:
                 "true" if cell["suppressed"] else "false",
             ]
         )
+    rounded = release.total is None and release.total_range is not None
+    total: int | str = "" if release.total is None else release.total
+    if release.total_range is not None and release.total is None:
+        total = f"{release.total_range[0]}-{release.total_range[1]}"
     writer.writerow(
         ["total"]
         + [""] * (len(release.dimensions) - 1)
-        + [
-            "" if release.total is None else release.total,
-            "true" if release.total is None else "false",
-        ]
+        + [total, "rounded" if rounded else "true" if release.total is None else "false"]
     )
     writer.writerow([])
     writer.writerow([f"# method: {release.method}"])
+    if release.total_range is not None and rounded:
+        low, high = release.total_range
+        writer.writerow(
+            [
+                f"# the total is rounded: it is between {low} and {high} (the exact number "
+                "would let someone work out a hidden one)"
+            ]
+        )
     writer.writerow(
         [
             f"# data as of {release.released_at} (release {release.number}); "

@@ -26,6 +26,9 @@ The request's transaction policy lives here. Its invariants:
      request. The engine recognises that statement from its SQL text
      (`_begin_before_first_write`): declaring the intent in each view would put a transaction
      decision into dozens of views, for the same outcome.
+6. A statistics release is cut from one snapshot (`Database.snapshot_sessionmaker`): the
+   deferred transaction on SQLite, a read-only REPEATABLE READ transaction on PostgreSQL (its
+   reading sessions are autocommit, where each statement would see a different moment).
 """
 
 from __future__ import annotations

@@ -147,6 +147,8 @@ def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
         print(row(f"  release table {label}", seconds, baseline, "s" if label == "cold" else "ms"))
     print(f"  total published: {release.total}")
     with Session(engine, info={"vault": vault}) as s, s.begin():
+        found = release_get(s, number)
+        assert found is not None
         verified = stats_table(
             s,
             vault,

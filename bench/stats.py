@@ -146,6 +146,23 @@ def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
     for label, seconds in timings:
         print(row(f"  release table {label}", seconds, baseline, "s" if label == "cold" else "ms"))
     print(f"  total published: {release.total}")
+    with Session(engine, info={"vault": vault}) as s, s.begin():
+        found = release_get(s, number)
+        assert found is not None
+        verified = stats_table(
+            s,
+            vault,
+            Actor.cli(),
+            cache,
+            release=found,
+            dimensions=dims,
+            k=11,
+            verified_only=True,
+            grouped=False,
+            export_format="bench",
+        )
+    shown = verified.total if verified.total is not None else verified.total_range
+    print(f"  verified total published: {shown}")
     engine.dispose()
 
 

@@ -580,17 +580,22 @@ def release_group() -> None:
 def release_create_command(note: str | None, estimate_lists: str, estimate_by: str | None) -> None:
     """Cut a release (with its estimate); refused until enough cases changed since the last."""
     from casebook.estimate.histories import HistoryInputError
-    from casebook.estimate.release import release_estimate_make, schedule_from
+    from casebook.estimate.release import release_estimate_store, release_estimator, schedule_from
     from casebook.stats.services import ReleaseRefusedError, release_create, release_prepare
 
     settings = _settings()
     outside = [n.strip() for n in estimate_lists.split(",") if n.strip()]
     k, min_changes = settings.stats_k, settings.release_min_changes
     try:
-        # counted and protected from one read, holding no write lock; written in one short
-        # transaction at the end
-        with _db().reading_sessionmaker() as r, r.begin():
-            prepared = release_prepare(r, _vault(), k=k, min_changes=min_changes)
+        # counted, protected and estimated from one snapshot, holding no write lock; written
+        # in one short transaction at the end
+        estimator = release_estimator(outside, estimate_by, schedule_from(settings))
+        with _db().snapshot_sessionmaker() as r, r.begin():
+            prepared = release_prepare(
+                r, _vault(), k=k, min_changes=min_changes, estimate=estimator
+            )
+        estimate = prepared.estimate
+        assert estimate is not None
         with _session() as s, s.begin():
             made = release_create(
                 s,
@@ -602,9 +607,7 @@ def release_create_command(note: str | None, estimate_lists: str, estimate_by: s
                 prepared=prepared,
             )
             number, cases, changes = made.number, made.cases, made.changes
-            estimate = release_estimate_make(
-                s, Actor.cli(), made, outside, estimate_by, schedule_from(settings)
-            )
+            release_estimate_store(s, Actor.cli(), made, estimate)
     except ReleaseRefusedError as exc:
         raise click.ClickException(f"no release was made: {exc}") from None
     except HistoryInputError as exc:

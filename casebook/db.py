@@ -26,6 +26,9 @@ The request's transaction policy lives here. Its invariants:
      request. The engine recognises that statement from its SQL text
      (`_begin_before_first_write`): declaring the intent in each view would put a transaction
      decision into dozens of views, for the same outcome.
+6. A statistics release is cut from one snapshot (`Database.snapshot_sessionmaker`): the
+   deferred transaction on SQLite, a read-only REPEATABLE READ transaction on PostgreSQL (its
+   reading sessions are autocommit, where each statement would see a different moment).
 """
 
 from __future__ import annotations
@@ -257,6 +260,14 @@ class Database:
                 expire_on_commit=False,
                 info={"vault": vault},
             )
+            # one snapshot for every statement of the transaction, read only
+            self.snapshot_sessionmaker = sessionmaker(
+                bind=self.engine.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                ),
+                expire_on_commit=False,
+                info={"vault": vault},
+            )
             return
         lock = None
         if len(url) > len("sqlite:///"):
@@ -271,6 +282,8 @@ class Database:
                 "append_lock": lock,
             },
         )
+        # SQLite in WAL mode: a deferred transaction reads one snapshot, taken at its first read
+        self.snapshot_sessionmaker = self.reading_sessionmaker
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,7 +7,8 @@ folder. The process then creates `<folder>/<name>.reached` on reaching the point
 `<folder>/<name>.go` exists, for ten minutes at most. Ignored when `CASEBOOK_ENV` is production.
 
 Points: `keys.rewrap.batch` (a batch's keys rewrapped, not yet committed), `imports.batch`
-(a batch of an import's cases written, not yet committed).
+(a batch of an import's cases written, not yet committed), `stats.release.snapshot` (a
+release cut has read its snapshot of the cases, and not yet protected or estimated).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -141,9 +141,6 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
     """
     names = _check(lists, by)
     outside = _resolve(session, names[1:])
-    labels = tuple([OWN] + [(m.label or str(m.id))[:60] for m in outside])
-    result = CaseHistories(lists=labels, overall=Counter())
-
     counted: dict[uuid.UUID, str] = {}  # case id -> stratum ("" without a dimension)
     merged_into: dict[uuid.UUID, uuid.UUID] = {}
     for case_id, verification, duplicate_of, facets in _case_facets(session):
@@ -153,6 +150,38 @@ def case_histories(session: Session, lists: Sequence[str], by: str | None = None
             continue
         if facets.get("statistics_consent"):
             counted[case_id] = base_category(by, facets, datetime.now(UTC).year) if by else ""
+    return _histories(session, outside, counted, merged_into, by is not None)
+
+
+def release_histories(
+    session: Session, counted: Mapping[str, str], lists: Sequence[str], by: str | None = None
+) -> CaseHistories:
+    """Capture histories of the cases a statistics release counts: `counted` maps each counted
+    case (id) to its stratum, as the release's tables count it, so that the own list is exactly
+    the release's counted cases. Read in the release's snapshot: the outside lists' confirmed
+    matches and the merges are those of the same moment as the cases."""
+    names = _check(lists, by)
+    outside = _resolve(session, names[1:])
+    merged_into: dict[uuid.UUID, uuid.UUID] = {}
+    duplicates = select(Case.id, Case.duplicate_of).where(
+        Case.erased_at.is_(None), Case.verification == "duplicate"
+    )
+    for case_id, target in session.execute(duplicates):
+        if target is not None:
+            merged_into[case_id] = target
+    cases = {uuid.UUID(case_id): stratum for case_id, stratum in counted.items()}
+    return _histories(session, outside, cases, merged_into, by is not None)
+
+
+def _histories(
+    session: Session,
+    outside: Sequence[MatchList],
+    counted: Mapping[uuid.UUID, str],
+    merged_into: Mapping[uuid.UUID, uuid.UUID],
+    by: bool,
+) -> CaseHistories:
+    labels = tuple([OWN] + [(m.label or str(m.id))[:60] for m in outside])
+    result = CaseHistories(lists=labels, overall=Counter())
 
     on_lists: dict[uuid.UUID, list[int]] = {cid: [1] + [0] * len(outside) for cid in counted}
     list_only = [0] * len(outside)

@@ -1,6 +1,8 @@
 """The estimate of a statistics release: computed once when the release is cut, from the same
-data in the same transaction, and stored with the release's tables, so every page, brief and
-API answer of that release shows the same estimate until the next release.
+snapshot as its tables (the cases it counts, and the outside lists' matches as they were
+then), and stored with the release's tables in the transaction that writes the release, so
+every page, brief and API answer of that release shows the same estimate until the next
+release.
 
 What is published: no count of people below k, and nothing that could undo the release's
 suppression. A capture-pattern count is a small-cell count like any table cell (two people on
@@ -28,10 +30,11 @@ from sqlalchemy.orm import Session
 from casebook.audit.services import Actor, audit_record
 from casebook.config import Settings
 from casebook.estimate.captures import CaptureError
-from casebook.estimate.histories import OWN, case_histories
+from casebook.estimate.histories import OWN, release_histories
 from casebook.estimate.lcmcr import LEVEL, Schedule
 from casebook.estimate.report import stratified_report
 from casebook.stats.models import StatsRelease, StatsReleaseTable
+from casebook.stats.services import Estimator, PreparedRelease
 
 SEED = 20_161_001  # fixed: the same data always gives the same published estimate
 NAME = "estimate"  # the release table row holding the estimate (name and scope)
@@ -88,29 +91,14 @@ def _unconverged(report: dict[str, Any]) -> bool:
     return conv is not None and not conv["converged"]
 
 
-def _release_cells(session: Session, release: StatsRelease, by: str) -> dict[str, int | None]:
-    """The release's own one-way table by `by` (all counted cases): category -> shown count."""
-    payload = session.scalar(
-        select(StatsReleaseTable.payload).where(
-            StatsReleaseTable.release_id == release.id,
-            StatsReleaseTable.k == release.k,
-            StatsReleaseTable.name == by,
-            StatsReleaseTable.scope == "all",
-        )
-    )
-    if payload is None:
-        return {}
-    doc = json.loads(payload)
-    return dict(zip(doc["rows"], doc["row_totals"], strict=True))
-
-
 def _strata(
-    session: Session, release: StatsRelease, report: dict[str, Any], by: str
+    cells: dict[str, int | None], k: int, report: dict[str, Any], by: str
 ) -> list[dict[str, Any]]:
-    cells = _release_cells(session, release, by)
+    """Per group of the release's one-way table by `by` (`cells`: category -> the count the
+    release shows, None where hidden), its estimate or why there is none."""
     rows = {row["stratum"]: row for row in report["strata"]}
     # withheld: not in the release's table as a published count of at least k
-    small = {name for name, n in cells.items() if n is None or n < release.k}
+    small = {name for name, n in cells.items() if n is None or n < k}
     withheld = [name for name in small if cells[name] != 0]  # a published zero hides nothing
     if len(withheld) == 1:  # one withheld group: the overall minus the others would approach it
         rest = sorted((n, name) for name, n in cells.items() if name not in small and n)
@@ -140,19 +128,24 @@ def _strata(
 
 def release_estimate_document(
     session: Session,
-    release: StatsRelease,
+    prepared: PreparedRelease,
     outside: Sequence[str],
     by: str | None,
     schedule: Schedule,
 ) -> dict[str, Any]:
-    """The published estimate of `release` from its cases and the outside lists `outside`
-    (ids or labels), read in the cut's transaction. Raises HistoryInputError for an unknown
-    list or dimension (the cut is refused with the reason)."""
+    """The published estimate of a release being cut, from the cases it counts and the outside
+    lists `outside` (ids or labels) as they are in the cut's snapshot (`session` is the
+    transaction that read `prepared`). Raises HistoryInputError for an unknown list or
+    dimension (the cut is refused with the reason)."""
     names = [OWN, *outside]
-    base: dict[str, Any] = {"k": release.k, "sources": len(names), "by": by, "level": LEVEL}
+    k = prepared.k
+    base: dict[str, Any] = {"k": k, "sources": len(names), "by": by, "level": LEVEL}
     if not outside:
         return _not_estimable(base, "no_lists")
-    histories = case_histories(session, names, by)
+    histories = release_histories(session, prepared.counted(by), names, by)
+    own = sum(n for pattern, n in histories.overall.items() if pattern[0] == 1)
+    if own != prepared.cases:  # the own list is the release's counted cases, no other
+        raise RuntimeError("the estimate's own list is not the release's counted cases")
     try:
         report = stratified_report(
             histories.lists,
@@ -171,7 +164,7 @@ def release_estimate_document(
     observed = int(report["observed"])
     warnings = histories.warnings + report["warnings"]
     doc = base | {"estimable": True} | _figures(report)
-    doc["observed"] = observed if observed >= release.k else None
+    doc["observed"] = observed if observed >= k else None
     doc["samples"], doc["seed"] = report["samples"], report["seed"]
     doc["warnings"] = [
         code
@@ -179,21 +172,25 @@ def release_estimate_document(
         if any(key in w for w in warnings)
     ]
     if by is not None:
-        doc["strata"] = _strata(session, release, report, by)
+        doc["strata"] = _strata(prepared.published(by), k, report, by)
     return doc
 
 
-def release_estimate_make(
-    session: Session,
-    actor: Actor,
-    release: StatsRelease,
-    outside: Sequence[str],
-    by: str | None,
-    schedule: Schedule,
-) -> dict[str, Any]:
-    """Compute the release's estimate and store it with the release's tables (flush only);
-    audited with the release, without any count."""
-    doc = release_estimate_document(session, release, outside, by, schedule)
+def release_estimator(outside: Sequence[str], by: str | None, schedule: Schedule) -> Estimator:
+    """What release_prepare calls to make the release's estimate in the cut's snapshot."""
+
+    def make(session: Session, prepared: PreparedRelease) -> dict[str, Any]:
+        return release_estimate_document(session, prepared, outside, by, schedule)
+
+    return make
+
+
+def release_estimate_store(
+    session: Session, actor: Actor, release: StatsRelease, doc: dict[str, Any]
+) -> None:
+    """Store the estimate made with the release (release_prepare) beside its tables, in the
+    transaction that writes the release (flush only); audited with the release, without any
+    count."""
     audit_record(
         session,
         actor,
@@ -202,8 +199,8 @@ def release_estimate_make(
         object_id=release.id,
         details={
             "number": release.number,
-            "lists": len(outside) + 1,
-            "by": by,
+            "lists": doc["sources"],
+            "by": doc["by"],
             "estimable": bool(doc["estimable"]),
             "reason": doc.get("reason"),
         },
@@ -218,7 +215,6 @@ def release_estimate_make(
         )
     )
     session.flush()
-    return doc
 
 
 def release_estimate(session: Session, release: StatsRelease) -> dict[str, Any]:

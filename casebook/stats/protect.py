@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -75,10 +75,16 @@ class LinkedSystem:
         self.atom_index: dict[Hashable, int] = {}
         self.links: list[Equation] = []
         self.cells: dict[Key, Cell] = {}
-        # cells proven wide, per (k, cells considered), with the hidden set they were proven
-        # under: hiding more only widens what an attacker can infer (a published "= value"
-        # becomes "at least 1"), so a cell proven wide stays wide while the hidden set grows
-        self._proven: dict[tuple[int, frozenset[Key] | None], tuple[frozenset[Key], set[Key]]] = {}
+        # hidden cells published as a rounded range instead: the attacker knows lo <= cell <= hi
+        self.ranges: dict[Key, tuple[int, int]] = {}
+        # cells proven wide, per (k, cells considered), with the hidden set and the ranges they
+        # were proven under: hiding more, or widening a range, only widens what an attacker can
+        # infer (a published "= value" becomes "at least 1"), so a cell proven wide stays wide
+        # while the hidden set grows and the ranges widen
+        self._proven: dict[
+            tuple[int, frozenset[Key] | None],
+            tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
+        ] = {}
 
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)
@@ -133,12 +139,17 @@ class LinkedSystem:
         known = self._propagate(equations)
         sensitive = [c for c in pool if 0 < c.value < k and (not c.published or c.key in hidden)]
         scope_key = (k, None if only is None else frozenset(only))
-        under, proven = self._proven.get(scope_key, (frozenset(), set()))
-        if not under <= hidden:  # proven under cells that are shown now: start again
-            proven = set()
+        under, under_ranges, proven = self._proven.get(scope_key, (frozenset(), {}, set()))
+        if not under <= hidden or not _no_narrower(self.ranges, under_ranges):
+            proven = set()  # proven under cells shown now, or under wider ranges: start again
         sensitive = [c for c in sensitive if c.key not in proven]
         at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
-        solver = _Components(self, equations, known, at_least_one)
+        ranged = [
+            (self.cells[key], lo, hi)
+            for key, (lo, hi) in self.ranges.items()
+            if key in hidden and (only is None or key in only)
+        ]
+        solver = _Components(self, equations, known, at_least_one, ranged)
         narrow: dict[Key, tuple[float, float]] = {}
         wide = solver.certify(sensitive, k)
         for c in sensitive:
@@ -155,7 +166,7 @@ class LinkedSystem:
                 narrow[c.key] = (lo, hi)
             else:
                 wide.add(c.key)
-        self._proven[scope_key] = (frozenset(hidden), proven | wide)
+        self._proven[scope_key] = (frozenset(hidden), dict(self.ranges), proven | wide)
         return narrow
 
     def _propagate(self, equations: list[Equation]) -> dict[int, float]:
@@ -208,6 +219,7 @@ class _Components:
         equations: list[Equation],
         known: dict[int, float],
         at_least_one: list[Cell],
+        ranged: Sequence[tuple[Cell, int, int]] = (),
     ) -> None:
         self.known = known
         self.system_values = system.atom_values
@@ -239,15 +251,22 @@ class _Components:
             )
             self.open_eqs.append(([a for a, _ in free], [c for _, c in free], rhs))
             union([a for a, _ in free])
-        self.open_ub: list[tuple[list[int], float]] = []
+        self.open_ub: list[tuple[list[int], float, float]] = []  # lower <= sum(atoms) <= upper
         for cell in at_least_one:
             unknown_atoms = [a for a in cell.atoms if a not in known]
             if not unknown_atoms:
                 continue
             need = 1.0 - sum(known[a] for a in cell.atoms if a in known)
             if need > 0:
-                self.open_ub.append((unknown_atoms, need))
+                self.open_ub.append((unknown_atoms, need, highspy.kHighsInf))
                 union(unknown_atoms)
+        for cell, lo, hi in ranged:  # a hidden cell published as a range
+            unknown_atoms = [a for a in cell.atoms if a not in known]
+            if not unknown_atoms:
+                continue
+            settled = sum(known[a] for a in cell.atoms if a in known)
+            self.open_ub.append((unknown_atoms, lo - settled, hi - settled))
+            union(unknown_atoms)
         self.find = find
         self._programs: dict[int, tuple[dict[int, int], _Highs | None]] = {}
         # integral optima of earlier programs, per component: feasible points that may already
@@ -264,8 +283,8 @@ class _Components:
         rows: list[tuple[list[int], list[float], float, float]] = []
         for atoms, coefs, rhs in eqs:
             rows.append((atoms, [float(c) for c in coefs], rhs, rhs))
-        for atoms, need in ubs:
-            rows.append((atoms, [1.0] * len(atoms), need, highspy.kHighsInf))
+        for atoms, lower, upper in ubs:
+            rows.append((atoms, [1.0] * len(atoms), lower, upper))
         entries: dict[int, list[tuple[int, float]]] = defaultdict(list)
         for r, (row_atoms, row_coefs, _, _) in enumerate(rows):
             for a, coef in zip(row_atoms, row_coefs, strict=True):
@@ -474,6 +493,16 @@ def protect(
                     raise UnprotectableError(k)
                 return hidden
             hidden |= more
+
+
+def _no_narrower(ranges: dict[Key, tuple[int, int]], before: dict[Key, tuple[int, int]]) -> bool:
+    """Whether `ranges` tell an attacker nothing that `before` did not: each range was there
+    before and holds the range it was then."""
+    for key, (lo, hi) in ranges.items():
+        old = before.get(key)
+        if old is None or lo > old[0] or hi < old[1]:
+            return False
+    return True
 
 
 def _line_rule(

@@ -231,6 +231,11 @@ class BaseCounts:
         return cls(doc["last_year"], doc["total"], doc["one_way"], groups, doc["two_way"])
 
 
+def fingerprint_category(fingerprint: str, dimension: str) -> str:
+    """A counted case's category of `dimension`, from its fingerprint (see tally)."""
+    return fingerprint.split("|")[1 + ONE_BASE.index(dimension)]
+
+
 def count_base(
     session: Session, vault: Vault, now: datetime, k: int
 ) -> tuple[BaseCounts, dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission, role_allows
 from casebook.encrypted import Vault, open_json, seal_json
+from casebook.pausepoints import pause_point
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
 from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import (
@@ -32,6 +34,7 @@ from casebook.stats.queries import (
     VERIFIED_STATES,
     BaseCounts,
     count_base,
+    fingerprint_category,
 )
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
 
@@ -69,6 +72,7 @@ class Release:
     col_totals: list[int | None]
     total: int | None
     method: str
+    total_range: tuple[int, int] | None = None  # a hidden total published rounded
 
     @property
     def hidden_share(self) -> float:
@@ -97,6 +101,8 @@ class Release:
             "grouped": self.grouped,
             "cells": self.cells(),
             "total": self.total,
+            # the total when it could not be published exactly: it lies in [lo, hi]
+            "total_range": list(self.total_range) if self.total_range else None,
             "method": self.method,
         }
         groups = {
@@ -192,19 +198,50 @@ class PreparedRelease:
     changes: int
     k: int
     now: datetime
+    estimate: dict[str, Any] | None = None  # made from the same snapshot (see release_prepare)
+
+    @property
+    def cases(self) -> int:
+        """The cases counted (the release's total of all counted cases)."""
+        return self.counts.total.get("v", 0) + self.counts.total.get("u", 0)
+
+    def counted(self, dimension: str | None) -> dict[str, str]:
+        """Every counted case (id) with its category of `dimension` ("" without one)."""
+        if dimension is None:
+            return dict.fromkeys(self.fingerprints, "")
+        return {case: fingerprint_category(fp, dimension) for case, fp in self.fingerprints.items()}
+
+    def published(self, dimension: str) -> dict[str, int | None]:
+        """The release's one-way table of `dimension` (all counted cases): category -> the
+        count it shows (None where hidden)."""
+        doc = self.system.render((dimension,), "all", self.hidden)
+        return dict(zip(doc["rows"], doc["row_totals"], strict=True))
+
+
+# made from the prepared release, in its snapshot: the estimate document to store with it
+Estimator = Callable[[Session, PreparedRelease], dict[str, Any]]
 
 
 def release_prepare(
-    session: Session, vault: Vault, *, k: int, min_changes: int, now: datetime | None = None
+    session: Session,
+    vault: Vault,
+    *,
+    k: int,
+    min_changes: int,
+    now: datetime | None = None,
+    estimate: Estimator | None = None,
 ) -> PreparedRelease:
     """Count the cases and protect the tables from one read of them, writing nothing: run in a
-    reading transaction, so that the long part of a cut holds no write lock (SQLite has one for
-    the whole database). Refuses (ReleaseRefusedError) when fewer than `min_changes` cases
-    changed."""
+    transaction that reads one snapshot (Database.snapshot_sessionmaker), so that the long
+    part of a cut holds no write lock (SQLite has one for the whole database). `estimate`, if
+    given, makes the release's estimate in the same snapshot (the same counted cases and the
+    list matches as they were then), so that it is of the same cases as the tables. Refuses
+    (ReleaseRefusedError) when fewer than `min_changes` cases changed."""
     if k < MIN_K:
         raise ReleaseRefusedError(f"k is at least {MIN_K}.")
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
+    pause_point("stats.release.snapshot")  # the snapshot is read: cases saved now are not in it
     last = latest_release(session)
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
     changes = changes_since(previous, fingerprints)
@@ -246,9 +283,12 @@ def release_prepare(
                 k=k,
             )
         ) from None
-    return PreparedRelease(
+    prepared = PreparedRelease(
         counts, fingerprints, hidden, system, last.number if last else 0, changes, k, now
     )
+    if estimate is not None:
+        prepared.estimate = estimate(session, prepared)
+    return prepared
 
 
 def least_unknown_changes(
@@ -341,7 +381,7 @@ def release_create(
         k=k,
         mode=MODE,
         scopes=SCOPES,
-        cases=counts.total.get("v", 0) + counts.total.get("u", 0),
+        cases=prepared.cases,
         changes=changes,
         exact_enc=b"",
         fingerprints_enc=b"",
@@ -352,7 +392,11 @@ def release_create(
         vault,
         "exact_enc",
         str(release.id),
-        {"counts": counts.to_json(), "hidden": sorted(map(str, hidden))},
+        {
+            "counts": counts.to_json(),
+            "hidden": sorted(map(str, hidden)),
+            "ranges": {str(key): list(r) for key, r in system.ranges.items()},
+        },
     )
     release.fingerprints_enc = _seal(vault, "fingerprints_enc", str(release.id), fingerprints)
     for table in all_tables():
@@ -448,8 +492,12 @@ def _table_for(
         return {s: d for s, d in found.items() if d is not None}
     exact = _open(vault, release, "exact_enc")
     system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
+    # never a narrower rounded total than the release's own
+    width = max((hi - lo + 1 for lo, hi in exact.get("ranges", {}).values()), default=0)
     try:
-        hidden = protect_release(system, k, start=set(exact["hidden"]), strict=True)
+        hidden = protect_release(
+            system, k, start=set(exact["hidden"]), strict=True, least_width=width
+        )
     except UnprotectableError:
         raise StatsInputError(
             {
@@ -534,6 +582,12 @@ def stats_table(
         "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
         f"interval under {k} by combining any tables of this release."
     )
+    total_range = doc.get("total_range")
+    if doc["total"] is None and total_range:
+        method += (
+            f" The total is rounded: it is between {total_range[0]} and {total_range[1]} (the "
+            "exact number would let someone work out a hidden one)."
+        )
     audit_record(
         session,
         actor,
@@ -562,6 +616,7 @@ def stats_table(
         col_totals=col_totals,
         total=doc["total"],
         method=method,
+        total_range=(total_range[0], total_range[1]) if total_range else None,
     )
 
 

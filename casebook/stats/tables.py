@@ -244,15 +244,62 @@ class ReleaseSystem(LinkedSystem):
             else [shown(row[0]) for row in grid],
             "col_totals": [shown(key) for key in margins[len(grid) :]] if two_way else [],
             "total": shown(f"{scope}|total"),
+            # a hidden total published rounded: the lowest and highest number it may be
+            "total_range": (
+                list(self.ranges[f"{scope}|total"])
+                if f"{scope}|total" in hidden and f"{scope}|total" in self.ranges
+                else None
+            ),
         }
 
 
+VERIFIED_TOTAL = "verified|total"
+FIRST_WIDTH = 5  # rounding widths are 5, 10, 20, 40, ...: each divides the next
+
+
+def rounded_range(value: int, width: int) -> tuple[int, int]:
+    """The range of `width` numbers, starting at a multiple of `width`, that holds `value`."""
+    low = value // width * width
+    return low, low + width - 1
+
+
+def round_totals(system: ReleaseSystem, k: int, hidden: set[Key], least_width: int = 0) -> None:
+    """The totals of a release are always published, rounded if needed: the grand total is
+    never hidden; the verified total, when the protection had to hide it, is published as a
+    rounded range (system.ranges) that the audit takes as lo <= total <= hi. The range is the
+    narrowest of widths 5, 10, 20, 40, ... (at least k, and at least `least_width`) with which
+    the whole release still passes the audit: a wider range only widens what can be inferred,
+    and one holding 0 and every counted case adds nothing the attacker did not know, so a
+    release that passed its audit always has one. Widths divide each other, so the ranges of
+    one total at two k nest (a larger k never publishes a narrower range than the release)."""
+    system.ranges = {}
+    if VERIFIED_TOTAL not in hidden or VERIFIED_TOTAL not in system.cells:
+        return
+    value = system.cells[VERIFIED_TOTAL].value
+    everyone = system.cells["all|total"].value
+    width = FIRST_WIDTH
+    while width < max(k, least_width):
+        width *= 2
+    while True:
+        system.ranges = {VERIFIED_TOTAL: rounded_range(value, width)}
+        low, high = system.ranges[VERIFIED_TOTAL]
+        if (low == 0 and high >= everyone) or not system.audit(hidden, k):
+            return
+        width *= 2
+
+
 def protect_release(
-    system: ReleaseSystem, k: int, start: Iterable[Key] = (), strict: bool = False
+    system: ReleaseSystem,
+    k: int,
+    start: Iterable[Key] = (),
+    strict: bool = False,
+    least_width: int = 0,
 ) -> set[Key]:
     """Every table's family protected in turn, sharing one hidden set, until a round adds
     nothing (families share only margins and totals, which are published). `start` is a
-    pattern to keep: a larger k starts from the release's own pattern and never shows less."""
+    pattern to keep: a larger k starts from the release's own pattern and never shows less.
+    A hidden verified total is then published rounded (round_totals; `least_width`: the
+    release's own width, for a larger k)."""
     hidden: set[Key] = set(start)
     order = [("arrest_month",)] + [t for t in all_tables() if t != ("arrest_month",)]
     while True:
@@ -263,4 +310,7 @@ def protect_release(
             break
     # the families share only published margins, unless one had to be hidden: the audit of
     # the whole release decides
-    return protect(system, k, start=hidden, strict=strict)
+    system.ranges = {}
+    hidden = protect(system, k, start=hidden, strict=strict)
+    round_totals(system, k, hidden, least_width)
+    return hidden

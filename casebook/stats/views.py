@@ -32,7 +32,8 @@ from casebook.auth.permissions import Permission
 from casebook.estimate.histories import HistoryInputError
 from casebook.estimate.release import (
     release_estimate,
-    release_estimate_make,
+    release_estimate_store,
+    release_estimator,
     schedule_from,
 )
 from casebook.linkage.models import MatchList
@@ -243,10 +244,12 @@ def releases_create() -> Any:
             raise HistoryInputError([_("Choose a dimension from the list.")])
         lists = _outside_lists(session, request.form.getlist("estimate_list"))
         # the request's own transaction ends before the long part, which reads one snapshot
-        # and holds no write lock; the release is written in one short transaction at the end
+        # (the tables and the estimate) and holds no write lock; the release is written in
+        # one short transaction at the end
         session.commit()
-        with db.database().reading_sessionmaker() as r, r.begin():
-            prepared = release_prepare(r, vault, k=k, min_changes=min_changes)
+        estimator = release_estimator(lists, by, schedule_from(settings))
+        with db.database().snapshot_sessionmaker() as r, r.begin():
+            prepared = release_prepare(r, vault, k=k, min_changes=min_changes, estimate=estimator)
         made = release_create(
             session,
             vault,
@@ -256,7 +259,8 @@ def releases_create() -> Any:
             note=request.form.get("note"),
             prepared=prepared,
         )
-        release_estimate_make(session, current_actor(), made, lists, by, schedule_from(settings))
+        if prepared.estimate is not None:
+            release_estimate_store(session, current_actor(), made, prepared.estimate)
     except ReleaseRefusedError as exc:
         session.rollback()
         flash(str(exc), "error")
@@ -309,16 +313,25 @@ def _csv(release: Release) -> str:
                 "true" if cell["suppressed"] else "false",
             ]
         )
+    rounded = release.total is None and release.total_range is not None
+    total: int | str = "" if release.total is None else release.total
+    if release.total_range is not None and release.total is None:
+        total = f"{release.total_range[0]}-{release.total_range[1]}"
     writer.writerow(
         ["total"]
         + [""] * (len(release.dimensions) - 1)
-        + [
-            "" if release.total is None else release.total,
-            "true" if release.total is None else "false",
-        ]
+        + [total, "rounded" if rounded else "true" if release.total is None else "false"]
     )
     writer.writerow([])
     writer.writerow([f"# method: {release.method}"])
+    if release.total_range is not None and rounded:
+        low, high = release.total_range
+        writer.writerow(
+            [
+                f"# the total is rounded: it is between {low} and {high} (the exact number "
+                "would let someone work out a hidden one)"
+            ]
+        )
     writer.writerow(
         [
             f"# data as of {release.released_at} (release {release.number}); "

@@ -5,6 +5,8 @@ and unchanged by new cases until the next release. No count of people below k.""
 from __future__ import annotations
 
 import re
+import uuid
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -196,12 +198,8 @@ def test_the_openapi_document_describes_the_endpoint(client: FlaskClient) -> Non
     assert params == {"release"}
 
 
-def test_a_group_hidden_in_the_release_is_not_estimated_and_hides_a_second(app: Flask) -> None:
-    import json
-    import uuid
-
+def test_a_group_hidden_in_the_release_is_not_estimated_and_hides_a_second() -> None:
     from casebook.estimate.release import _strata
-    from casebook.stats.models import StatsRelease, StatsReleaseTable
 
     def row(name: str, n: int) -> dict[str, object]:
         return {
@@ -214,25 +212,9 @@ def test_a_group_hidden_in_the_release_is_not_estimated_and_hides_a_second(app: 
     report = {
         "strata": [row("aleppo", 400), row("homs", 190), row("quneitra", 7), row("idlib", 12)]
     }
-    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
-        release = StatsRelease(
-            id=uuid.uuid4(), number=1, actor="t", k=11, scopes="", cases=609, changes=609,
-            exact_enc=b"", fingerprints_enc=b"",
-        )  # fmt: skip
-        s.add(release)
-        s.flush()
-        table = {
-            "rows": ["aleppo", "homs", "quneitra", "daraa", "idlib"],
-            "row_totals": [400, 190, None, 0, 12],
-        }
-        s.add(
-            StatsReleaseTable(
-                release_id=release.id, k=11, name="governorate", scope="all",
-                payload=json.dumps(table),
-            )
-        )  # fmt: skip
-        s.flush()
-        strata = {x["stratum"]: x for x in _strata(s, release, report, "governorate")}
+    # the release's own table by governorate: quneitra hidden, daraa a published zero
+    table = {"aleppo": 400, "homs": 190, "quneitra": None, "daraa": 0, "idlib": 12}
+    strata = {x["stratum"]: x for x in _strata(table, 11, report, "governorate")}
     # quneitra is hidden in the release's table; alone it would be the overall minus the
     # others, so the next smallest (idlib) goes too; daraa has nobody
     assert {n: x["estimable"] for n, x in strata.items()} == {
@@ -240,3 +222,79 @@ def test_a_group_hidden_in_the_release_is_not_estimated_and_hides_a_second(app: 
     }  # fmt: skip
     assert strata["aleppo"]["estimate"] == 800 and "documented_cases" not in strata["aleppo"]
     assert "observed" not in strata["aleppo"]
+
+
+def test_a_cut_estimates_from_the_snapshot_of_its_tables(
+    app: Flask,
+    client: FlaskClient,
+    users: dict[str, UserFixture],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cut is held after it read its snapshot (a pause point) while a case is added and two
+    list matches are confirmed (one of the new case, one of a counted case); once it finishes,
+    the release's tables and its estimate are both of the snapshot: the own list is the
+    release's published total, and the estimate is that of the patterns before the changes."""
+    import threading
+
+    from casebook import pausepoints
+    from casebook.cli import cli
+    from casebook.estimate.lcmcr import Schedule
+    from casebook.estimate.release import SEED
+    from casebook.estimate.report import stratified_report
+    from tests.pausing import pause_env, release, wait_reached
+
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    ids = [_create(client, lawyer, i) for i in range(40)]
+    # 20 rows: 1-15 confirmed as cases 0-14, 16-20 matched no case
+    list_id = _outside_list(app, "registry", 20, [(i + 1, ids[i], "match") for i in range(15)])
+
+    point = "stats.release.snapshot"
+    pauses = tmp_path / "pauses"
+    nth = pausepoints._passages.get(point, 0) + 1
+    for name, value in pause_env(pauses, point, nth).items():
+        monkeypatch.setenv(name, value)
+    runner = app.test_cli_runner()
+    result: list[tuple[int, str]] = []
+
+    def cut() -> None:
+        out = runner.invoke(cli, ["release", "create", "--estimate-lists", "registry"])
+        result.append((out.exit_code, out.output))
+
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    try:
+        wait_reached(pauses, point, alive=cutter.is_alive)
+        late = _create(client, lawyer, 500)
+        with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+            from casebook.linkage.models import MatchCandidate
+
+            for row, case_id in ((16, late), (17, ids[30])):
+                candidate = MatchCandidate(
+                    id=uuid.uuid4(),
+                    kind="list",
+                    case_a=uuid.UUID(case_id),
+                    list_id=list_id,
+                    score=0.95,
+                    status="match",
+                )
+                s.add(candidate)
+                candidate.row = {"row": row, "first_name": "x"}
+    finally:
+        release(pauses, point)
+        cutter.join(300)
+    assert result and result[0][0] == 0, result
+    assert "release 1: 40 cases counted" in result[0][1]
+
+    h = bearer(app, users["advocate"])
+    total = client.get("/api/v1/stats?by=sex", headers=h).get_json()["total"]
+    doc = client.get(URL, headers=h).get_json()
+    assert total == 40 and doc["estimable"], doc
+    # documented: the release's own total and the 5 list rows that matched no case then
+    assert doc["observed"] == total + 5
+    before = {(1, 0): 25, (1, 1): 15, (0, 1): 5}  # the snapshot's patterns
+    expected = stratified_report(
+        ("own", "registry"), before, {}, seed=SEED, schedule=Schedule(samples=400, burn_in=2000)
+    )
+    assert doc["estimate"] == expected["estimate"]
+    assert doc["loglinear"]["estimate"] == expected["loglinear"]["estimate"]

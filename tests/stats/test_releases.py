@@ -182,7 +182,8 @@ class Attacker:
         self.index = {n: i for i, n in enumerate(names)}
         self.rows: list[np.ndarray] = []
         self.rhs: list[float] = []
-        self.at_least_one: list[np.ndarray] = []
+        self.at_most: list[np.ndarray] = []  # row . x <= bound
+        self.bounds: list[float] = []
 
     def vector(self, parts: list[str]) -> np.ndarray:
         row = np.zeros(len(self.index))
@@ -192,18 +193,27 @@ class Attacker:
 
     def learn(self, parts: list[str], count: int | None) -> None:
         if count is None:
-            self.at_least_one.append(-self.vector(parts))
+            self.at_most.append(-self.vector(parts))
+            self.bounds.append(-1)
         else:
             self.rows.append(self.vector(parts))
             self.rhs.append(count)
+
+    def learn_total(self, parts: list[str], doc: dict) -> None:  # type: ignore[type-arg]
+        """A table's total: exact, hidden, or hidden and published as a rounded range."""
+        self.learn(parts, doc["total"])
+        if doc["total"] is None and doc.get("total_range"):
+            low, high = doc["total_range"]
+            self.at_most += [-self.vector(parts), self.vector(parts)]
+            self.bounds += [-low, high]
 
     def interval(self, parts: list[str]) -> tuple[float, float]:
         c = self.vector(parts)
         kw = {
             "A_eq": np.array(self.rows),
             "b_eq": np.array(self.rhs),
-            "A_ub": np.array(self.at_least_one) if self.at_least_one else None,
-            "b_ub": -np.ones(len(self.at_least_one)) if self.at_least_one else None,
+            "A_ub": np.array(self.at_most) if self.at_most else None,
+            "b_ub": np.array(self.bounds) if self.at_most else None,
             "bounds": [(0, None)] * len(self.index),
             "method": "highs",
         }
@@ -213,11 +223,11 @@ class Attacker:
         return float(lo.fun), (-float(hi.fun) if hi.status == 0 else math.inf)
 
 
-def _truth(cases: list[dict], key: str) -> dict[str, int]:  # type: ignore[type-arg]
+def _truth(cases: list[dict], key: str, verified: int = 22) -> dict[str, int]:  # type: ignore[type-arg]
     """Ground truth the attack is scored against (the fixture verifies the first 22 cases)."""
     out: dict[str, int] = {}
     for i, c in enumerate(cases):
-        flag = "v" if i < 22 else "u"
+        flag = "v" if i < verified else "u"
         arrest = c["arrests"][0]
         value = {
             "month": arrest["date"][:7],
@@ -235,7 +245,19 @@ def test_lp_attacker_on_years_months_and_verified_within_all(
     released: list[dict],  # type: ignore[type-arg]
 ) -> None:
     """Month and year tables of all and of verified cases, with their totals: no month or
-    year of 1..k-1 (all, verified, or unverified = all - verified) is narrowed below k."""
+    year of 1..k-1 (all, verified, or unverified = all - verified) is narrowed below k. The
+    verified total (22 cases) is published, exactly or rounded: published exactly, it narrowed
+    a verified month to [1, 6]."""
+    assert _attack_months(client, advocate_h, released, 22) > 10
+
+
+def _attack_months(
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+    verified: int,
+) -> int:
+    """The months attacker; returns how many small numbers it tried to narrow."""
     k = 11
     docs = {
         (dim, flags): _get(client, advocate_h, f"by={dim}{'&verified=1' if flags == 'v' else ''}")
@@ -256,8 +278,10 @@ def test_lp_attacker_on_years_months_and_verified_within_all(
             attacker.learn([f"{f}:{m}" for f in flags for m in members], cell["count"])
             for f in ("v", "u", "vu"):
                 targets[f"{f}|{dim}|{value}"] = [f"{x}:{m}" for x in f for m in members]
-        attacker.learn([f"{f}:{m}" for f in flags for m in months], doc["total"])
-    truth = _truth(released, "month")
+        attacker.learn_total([f"{f}:{m}" for f in flags for m in months], doc)
+        # the totals are always published (rounded when the exact number is not safe)
+        assert doc["total"] is not None or doc["total_range"] is not None
+    truth = _truth(released, "month", verified)
     checked = 0
     for name, parts in targets.items():
         true = sum(truth.get(p, 0) for p in parts)
@@ -265,7 +289,46 @@ def test_lp_attacker_on_years_months_and_verified_within_all(
             lo, hi = attacker.interval(parts)
             assert hi - lo >= k - 1e-6, (name, true, lo, hi)
             checked += 1
-    assert checked > 10
+    return checked
+
+
+def test_a_small_verified_set_still_publishes_its_total_rounded(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    advocate_h: dict[str, str],
+    users: dict[str, UserFixture],
+) -> None:
+    """40 cases, 4 of them verified: the verified total cannot be published exactly (it is
+    below k), so it is published as a rounded range of at least k numbers, the same in every
+    verified table, on the page (English and Arabic), in the CSV and in the API; the months
+    attacker given that range narrows no small number below k."""
+    from tests.conftest import login
+
+    cases = _seed(client, lawyer_h, 40, seed=4)
+    _verify(client, lawyer_h, cases[:4])
+    code, out = _cut(app)
+    assert code == 0, out
+    docs = [_get(client, advocate_h, f"by={by}&verified=1") for by in ("sex", "governorate,sex")]
+    for doc in docs:
+        assert doc["total"] is None and doc["total_range"] == docs[0]["total_range"]
+    low, high = docs[0]["total_range"]
+    assert low <= 4 <= high and high - low + 1 >= 11 and low % (high - low + 1) == 0
+    assert _get(client, advocate_h, "by=sex")["total"] == 40  # the grand total: exact
+    assert _attack_months(client, advocate_h, cases, 4) > 3
+
+    csv_text = client.get("/stats/export.csv?by=sex&verified=1", headers=advocate_h).get_data(
+        as_text=True
+    )
+    assert f"total,{low}-{high},rounded" in csv_text and "the total is rounded" in csv_text
+    web = app.test_client()
+    login(web, users["advocate"])
+    english = web.get("/stats/?by=sex&verified=1").get_data(as_text=True)
+    assert f"{low}–{high}</bdi>*" in english and "the total is rounded" in english
+    with web.session_transaction() as sess:
+        sess["lang"] = "ar"
+    arabic = web.get("/stats/brief?by=sex&verified=1").get_data(as_text=True)
+    assert f"{low}–{high}</bdi>*" in arabic and "المجموع مقرَّب" in arabic
 
 
 @pytest.mark.parametrize(
@@ -309,7 +372,7 @@ def test_lp_attacker_on_two_way_tables_margins_and_both_scopes(
             attacker.learn(parts(flags, members(a, m["value"]), fine[b]), m["count"])
         for m in doc["margins"][b]:
             attacker.learn(parts(flags, fine[a], members(b, m["value"])), m["count"])
-        attacker.learn(parts(flags, fine[a], fine[b]), doc["total"])
+        attacker.learn_total(parts(flags, fine[a], fine[b]), doc)
     for (d, flags, grouped), doc in ones.items():
         for cell in doc["cells"]:
             xs = (groups[d].get(cell[d], [cell[d]])) if grouped else [cell[d]]
@@ -436,7 +499,7 @@ def test_lp_attacker_on_a_three_way_cell_from_the_two_way_tables(
     for (d, flags), doc in ones.items():
         for cell in doc["cells"]:
             attacker.learn(parts(flags, {d: [cell[d]]}), cell["count"])
-        attacker.learn(parts(flags, {}), doc["total"])
+        attacker.learn_total(parts(flags, {}), doc)
     for a, b in itertools.combinations(dims, 2):
         for flags, sfx in suffix.items():
             doc = _get(client, advocate_h, f"by={a},{b}{sfx}")
@@ -542,6 +605,7 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
             parts = {var(("1", f, "arrest_month", m)): 1 for m in ms}
             eqs.append(({**parts, var(("1", f, "arrest_year", y)): -1}, 0))
     cells: dict[tuple, tuple[dict[int, int], int | None]] = {}  # type: ignore[type-arg]
+    ranges: dict[str, tuple[dict[int, int], list[int]]] = {}  # a total published rounded
 
     def add(key: tuple, coefs: dict[int, int], value: int | None) -> None:  # type: ignore[type-arg]
         if key not in cells or cells[key][1] is None:
@@ -555,6 +619,8 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
             return groups.get(d, {}).get(code, [code])  # type: ignore[no-any-return]
 
         add((scope, "total"), {var(("T", f)): 1 for f in flags[scope]}, doc["total"])
+        if doc["total"] is None and doc.get("total_range"):
+            ranges[scope] = ({var(("T", f)): 1 for f in flags[scope]}, doc["total_range"])
         if len(dims) == 1:
             d = dims[0]
             for c in doc["cells"]:
@@ -589,10 +655,17 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
             a_eq[i, j] = c
         b_eq[i] = rhs
     hidden = [(key, co) for key, (co, v) in cells.items() if v is None]
-    a_ub = np.zeros((len(hidden), n))
+    a_ub = np.zeros((len(hidden) + 2 * len(ranges), n))
+    b_ub = -np.ones(len(hidden) + 2 * len(ranges))
     for i, (_, co) in enumerate(hidden):
         for j in co:
             a_ub[i, j] = -1
+    for i, (co, (low, high)) in enumerate(ranges.values()):  # low <= total <= high
+        for j in co:
+            a_ub[len(hidden) + 2 * i, j] = -1
+            a_ub[len(hidden) + 2 * i + 1, j] = 1
+        b_ub[len(hidden) + 2 * i] = -low
+        b_ub[len(hidden) + 2 * i + 1] = high
     targets = list(hidden)
     for key, (co, v) in cells.items():  # unverified = all - verified, wherever either is hidden
         other = cells.get(("verified", *key[1:])) if key[0] == "all" else None
@@ -604,8 +677,8 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
         for j in co:
             c[j] = 1
         kw = {
-            "A_ub": a_ub if len(hidden) else None,
-            "b_ub": -np.ones(len(hidden)) if len(hidden) else None,
+            "A_ub": a_ub if len(a_ub) else None,
+            "b_ub": b_ub if len(a_ub) else None,
             "A_eq": a_eq,
             "b_eq": b_eq,
             "bounds": (0, None),

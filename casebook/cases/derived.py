@@ -5,21 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from casebook.cases.schemas import partial_bounds
-from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+from casebook.names import normalise
+from casebook.names.search import family_key, first_word, latin_key
 from casebook.vocab import perpetrator_group
 
 # index name -> parts (all normalised). Low-cardinality values (sex, governorate, year) appear
 # only inside compounds, never alone (CipherSweet's rule).
 INDEXES = ("name", "family", "family_year", "mother", "latin", "nid")
-
-
-def _first(value: str | None) -> str:
-    tokens = normalise(value or "").split()
-    return tokens[0] if tokens else ""
-
-
-def _family(value: str | None) -> str:
-    return normalise_family(value or "").replace(" ", "")
 
 
 def birth_year(person: dict[str, Any]) -> int | None:
@@ -30,10 +22,10 @@ def birth_year(person: dict[str, Any]) -> int | None:
 def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     """Every (index, parts) a person's record is findable by."""
     keys: list[tuple[str, tuple[str, ...]]] = []
-    first, family = _first(person.get("first_name")), _family(person.get("family_name"))
+    first, family = first_word(person.get("first_name")), family_key(person.get("family_name"))
     if first and family:
         keys.append(("name", (first, family)))
-        skel = (skeleton(first), family_skeleton(person.get("family_name") or "").replace(" ", ""))
+        skel = latin_key(first, person.get("family_name") or "")
         if all(skel):
             keys.append(("latin", skel))
     if family:
@@ -41,18 +33,18 @@ def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
         year = birth_year(person)
         if year:
             keys.append(("family_year", (family, str(year))))
-    mother = _first(person.get("mother_name"))
+    mother = first_word(person.get("mother_name"))
     if first and mother:
         keys.append(("mother", (first, mother)))
     latin = normalise(person.get("latin_name") or "").split()
     if len(latin) >= 2:
-        skel = (skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", ""))
+        skel = latin_key(latin[0], latin[-1])
         if all(skel):
             keys.append(("latin", skel))
     for alias in person.get("other_names") or []:
         tokens = normalise(alias).split()
         if len(tokens) >= 2:
-            keys.append(("name", (tokens[0], _family(tokens[-1]))))
+            keys.append(("name", (tokens[0], family_key(tokens[-1]))))
     if person.get("national_id"):
         keys.append(("nid", (str(person["national_id"]).strip().upper(),)))
     return list(dict.fromkeys(keys))

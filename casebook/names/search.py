@@ -40,14 +40,12 @@ class NameQuery:
     mother: str | None = None  # first word of the mother's name; "" if given but empty
     national_id: str = ""
     arabic: bool = False  # written in Arabic letters: matched letter for letter
+    family: str = ""  # the last word as a family name's index holds it
+    skeletons: tuple[str, str] = ("", "")  # of the first and last word (latin_key)
 
     @property
     def first(self) -> str:
         return self.words[0] if self.words else ""
-
-    @property
-    def family(self) -> str:
-        return family_key(self.words[-1]) if self.words else ""
 
 
 def parse_query(
@@ -57,12 +55,15 @@ def parse_query(
     years = [int(t) for t in tokens if t.isdigit() and len(t) == 4]
     if birth_year:
         years.append(birth_year)
+    words = tuple(t for t in tokens if not t.isdigit())
     return NameQuery(
-        words=tuple(t for t in tokens if not t.isdigit()),
+        words=words,
         years=tuple(years),
         mother=first_word(mother) if mother.strip() else None,
         national_id=(national_id or "").strip().upper(),
         arabic=is_arabic(q),
+        family=family_key(words[-1]) if words else "",
+        skeletons=latin_key(words[0], words[-1]) if words else ("", ""),
     )
 
 
@@ -94,9 +95,8 @@ def _name_keys(query: NameQuery) -> list[Key]:
     if len(query.words) < 2:
         return []
     keys: list[Key] = [("name", (query.first, query.family))]
-    skel = latin_key(query.first, query.words[-1])
-    if all(skel) and not query.arabic:
-        keys.append(("latin", skel))
+    if all(query.skeletons) and not query.arabic:
+        keys.append(("latin", query.skeletons))
     return keys
 
 
@@ -180,7 +180,7 @@ def _other_names(person: Person, query: NameQuery) -> bool:
 
 def _skeletons(person: Person, query: NameQuery) -> bool:
     """A Latin query against the skeletons of the record's names and of its Latin name."""
-    want = latin_key(query.first, query.words[-1])
+    want = query.skeletons
     if not all(want):
         return False
     have = [latin_key(first_word(person.get("first_name")), person.get("family_name") or "")]

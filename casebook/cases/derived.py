@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casebook.cases.schemas import partial_bounds
-from casebook.names import normalise
-from casebook.names.search import family_key, first_word, latin_key
+from casebook.names.search import record_keys
 from casebook.vocab import perpetrator_group
 
 # index name -> parts (all normalised). Low-cardinality values (sex, governorate, year) appear
@@ -20,34 +19,8 @@ def birth_year(person: dict[str, Any]) -> int | None:
 
 
 def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
-    """Every (index, parts) a person's record is findable by."""
-    keys: list[tuple[str, tuple[str, ...]]] = []
-    first, family = first_word(person.get("first_name")), family_key(person.get("family_name"))
-    if first and family:
-        keys.append(("name", (first, family)))
-        skel = latin_key(first, person.get("family_name") or "")
-        if all(skel):
-            keys.append(("latin", skel))
-    if family:
-        keys.append(("family", (family,)))
-        year = birth_year(person)
-        if year:
-            keys.append(("family_year", (family, str(year))))
-    mother = first_word(person.get("mother_name"))
-    if first and mother:
-        keys.append(("mother", (first, mother)))
-    latin = normalise(person.get("latin_name") or "").split()
-    if len(latin) >= 2:
-        skel = latin_key(latin[0], latin[-1])
-        if all(skel):
-            keys.append(("latin", skel))
-    for alias in person.get("other_names") or []:
-        tokens = normalise(alias).split()
-        if len(tokens) >= 2:
-            keys.append(("name", (tokens[0], family_key(tokens[-1]))))
-    if person.get("national_id"):
-        keys.append(("nid", (str(person["national_id"]).strip().upper(),)))
-    return list(dict.fromkeys(keys))
+    """Every (index, parts) a person's record is findable by (casebook.names.search)."""
+    return record_keys(person, birth_year(person))
 
 
 def current_status(record: dict[str, Any]) -> str:

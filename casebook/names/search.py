@@ -118,6 +118,67 @@ def _nid_keys(query: NameQuery) -> list[Key]:
     return [("nid", (query.national_id,))] if query.national_id else []
 
 
+# -- the keys a record is indexed by ---------------------------------------------------------
+
+
+def record_keys(person: Person, birth_year: int | None) -> list[Key]:
+    """Every key a case's record is findable by (its stored blind indexes), in the forms the
+    query's keys take: first and family name, family name (with the birth year), first name
+    with the mother's, the Latin skeletons, other names, the national ID."""
+    keys = (
+        _record_name_keys(person)
+        + _record_family_keys(person, birth_year)
+        + _record_mother_keys(person)
+        + _record_latin_name_keys(person)
+        + _record_other_name_keys(person)
+        + _record_nid_keys(person)
+    )
+    return list(dict.fromkeys(keys))
+
+
+def _record_name_keys(person: Person) -> list[Key]:
+    first, family = first_word(person.get("first_name")), family_key(person.get("family_name"))
+    if not (first and family):
+        return []
+    skel = latin_key(first, person.get("family_name") or "")
+    return [("name", (first, family)), *([("latin", skel)] if all(skel) else [])]
+
+
+def _record_family_keys(person: Person, birth_year: int | None) -> list[Key]:
+    family = family_key(person.get("family_name"))
+    if not family:
+        return []
+    year = [("family_year", (family, str(birth_year)))] if birth_year else []
+    return [("family", (family,)), *year]
+
+
+def _record_mother_keys(person: Person) -> list[Key]:
+    first, mother = first_word(person.get("first_name")), first_word(person.get("mother_name"))
+    return [("mother", (first, mother))] if first and mother else []
+
+
+def _record_latin_name_keys(person: Person) -> list[Key]:
+    latin = normalise(person.get("latin_name") or "").split()
+    if len(latin) < 2:
+        return []
+    skel = latin_key(latin[0], latin[-1])
+    return [("latin", skel)] if all(skel) else []
+
+
+def _record_other_name_keys(person: Person) -> list[Key]:
+    keys: list[Key] = []
+    for alias in person.get("other_names") or []:
+        tokens = normalise(alias).split()
+        if len(tokens) >= 2:
+            keys.append(("name", (tokens[0], family_key(tokens[-1]))))
+    return keys
+
+
+def _record_nid_keys(person: Person) -> list[Key]:
+    nid = str(person.get("national_id") or "").strip().upper()
+    return [("nid", (nid,))] if nid else []
+
+
 # -- the exact test ------------------------------------------------------------------------
 
 

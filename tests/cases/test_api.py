@@ -741,8 +741,8 @@ def test_governorate_filter_reads_newest_first_and_stops_after_the_page(
     client: FlaskClient, h: dict[str, dict[str, str]]
 ) -> None:
     """Filters on sealed facets scan newest first in growing batches: a page stops early with
-    a lower bound for its total, a later page or a larger one reads on (across batches) and is exact,
-    and documenters' filtered lists hold only what they may see."""
+    a lower bound for its total, a later page or a larger one reads on (across batches) and is
+    exact, and documenters' filtered lists hold only what they may see."""
 
     def in_(governorate: str) -> dict[str, object]:
         data = minimal_case()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields
+from marshmallow.validate import OneOf
 
 Str, Int, Bool, Num = fields.String, fields.Integer, fields.Boolean, fields.Float
 
@@ -45,11 +46,31 @@ class CaseSummary(Schema):
 
 
 class CaseList(Schema):
+    """One page of the cases the caller may see that match the query, newest first."""
+
     items = fields.List(fields.Nested(CaseSummary), required=True)
     page = _req(Int)
     per_page = _req(Int)
-    total = _req(Int)
-    total_exact = _req(Bool)
+    total = _req(
+        Int,
+        metadata={
+            "description": "The number of cases the caller may see that match every filter, "
+            "after the exact check on the decrypted record. A lower bound when `total_is` is "
+            "`at_least`."
+        },
+    )
+    total_exact = _req(
+        Bool, metadata={"description": "`total` is exact (the same as `total_is` = `exact`)."}
+    )
+    total_is = _req(
+        Str,
+        validate=OneOf(("exact", "at_least")),
+        metadata={
+            "description": "`exact`: every candidate was checked. `at_least`: the search "
+            "stopped once this page and one more match were found, so at least `total` cases "
+            "match and there is a next page."
+        },
+    )
 
 
 class CaseDocument(Schema):

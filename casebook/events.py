@@ -55,7 +55,6 @@ def send_required(signal: NamedSignal, sender: Any, **kwargs: Any) -> list[Any]:
 
 def connect_receivers() -> None:
     """Connect every package's receivers (idempotent: connecting a function twice keeps one)."""
-    from casebook.cases.selectors import query_cache_clear
     from casebook.field.services import field_keys_rewrap, submissions_unlink_case
     from casebook.imports.services import fingerprints_drop_for_case
     from casebook.linkage.services import entry_check_receiver, review_items_drop_for_case
@@ -70,5 +69,4 @@ def connect_receivers() -> None:
     case_entered.connect(entry_check_receiver)
     case_erased.connect(submissions_unlink_case)
     kek_rotated.connect(field_keys_rewrap)
-    service_sealed.connect(query_cache_clear)
     service_sealed.connect(name_cache_clear)

@@ -111,10 +111,15 @@ def build_spec() -> dict[str, Any]:
             },
             "get": {
                 "summary": "List or search cases visible to the caller",
-                "description": "Newest first. `total` is exact when `total_exact` is true; "
-                "a name search or a status or governorate filter that stops once the page is "
-                "full returns an estimate with `total_exact` false (for a filter: the share of "
-                "matches among the cases checked, times the cases the caller sees).",
+                "description": "Newest first. `total` has one meaning on every path (plain "
+                "list, name search, status or governorate filter) and is the same number the "
+                "HTML case list shows: the cases the caller may see that match every filter, "
+                "after the exact check on the decrypted record. Filters on encrypted fields "
+                "check candidates newest first and stop once the page and one more match are "
+                "found; when they stop before the last candidate, `total_is` is `at_least` "
+                "(and `total_exact` false): `total` is then a lower bound, at least "
+                "page x per_page + 1, and a later page reads on. Otherwise `total_is` is "
+                "`exact`.",
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (

@@ -136,6 +136,7 @@ def index() -> Any:
             "per_page": query.per_page,
             "total": found.total,
             "total_exact": found.total_exact,
+            "total_is": "exact" if found.total_exact else "at_least",
         }
     )
 

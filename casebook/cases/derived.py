@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casebook.cases.records import Arrest, CaseRecord, Consent, Facets, ListPerson, Person
 from casebook.cases.schemas import partial_bounds
-from casebook.names import family_skeleton, normalise, normalise_family, skeleton
+from casebook.names.search import record_keys
 from casebook.vocab import perpetrator_group
 
 # index name -> parts (all normalised). Low-cardinality values (sex, governorate, year) appear
@@ -12,6 +12,7 @@ from casebook.vocab import perpetrator_group
 INDEXES = ("name", "family", "family_year", "mother", "latin", "nid")
 
 
+<<<<<<< HEAD
 def _first(value: str | None) -> str:
     tokens = normalise(value or "").split()
     return tokens[0] if tokens else ""
@@ -22,10 +23,14 @@ def _family(value: str | None) -> str:
 
 
 def birth_year(person: Person | ListPerson) -> int | None:
+=======
+def birth_year(person: dict[str, Any]) -> int | None:
+>>>>>>> search
     birth = person.get("birth_date")
     return partial_bounds(birth)[0].year if birth else None
 
 
+<<<<<<< HEAD
 def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
     """Every (index, parts) a person's record is findable by."""
     keys: list[tuple[str, tuple[str, ...]]] = []
@@ -57,6 +62,11 @@ def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
     if person.get("national_id"):
         keys.append(("nid", (str(person["national_id"]).strip().upper(),)))
     return list(dict.fromkeys(keys))
+=======
+def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (index, parts) a person's record is findable by (casebook.names.search)."""
+    return record_keys(person, birth_year(person))
+>>>>>>> search
 
 
 def record_person(record: CaseRecord | None) -> Person | None:

@@ -3,7 +3,6 @@ lawyers all; nobody else any. A case a user may not see answers 404, as if it di
 
 from __future__ import annotations
 
-import functools
 import heapq
 import itertools
 import uuid
@@ -33,7 +32,7 @@ from casebook.cases.records import CaseSummary, ConsentState, Detention, Facets,
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
-from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+from casebook.names.search import NameQuery, lookup_keys, matches, parse_query
 from casebook.web import denied
 
 
@@ -164,38 +163,11 @@ class Query:
     def by_name(self) -> bool:
         return bool(self.q or self.mother or self.national_id)
 
-
-def _lookups(vault: Vault, query: Query) -> list[tuple[str, int]]:
-    """The blind-index values a query may match; the match is then checked exactly."""
-    out: list[tuple[str, int]] = []
-    tokens = normalise(query.q).split()
-    years = [t for t in tokens if t.isdigit() and len(t) == 4]
-    words = [t for t in tokens if not t.isdigit()]
-    if query.birth_year:
-        years.append(str(query.birth_year))
-    if len(words) >= 2:
-        first, family = words[0], normalise_family(words[-1]).replace(" ", "")
-        out.append(("name", vault.blind_index("name").value(first, family)))
-        skel = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
-        if all(skel) and not is_arabic(query.q):  # Arabic is matched letter for letter
-            out.append(("latin", vault.blind_index("latin").value(*skel)))
-    elif len(words) == 1 and not query.mother:  # one word: a family name (with the mother's
-        family = normalise_family(words[0]).replace(" ", "")  # name it is the first name)
-        if years:
-            out += [
-                ("family_year", vault.blind_index("family_year").value(family, y)) for y in years
-            ]
-        else:
-            out.append(("family", vault.blind_index("family").value(family)))
-    if query.mother and words:
-        mother = normalise(query.mother).split()
-        if mother:
-            out.append(("mother", vault.blind_index("mother").value(words[0], mother[0])))
-    if query.national_id:
-        out.append(("nid", vault.blind_index("nid").value(query.national_id.strip().upper())))
-    return out
+    def names(self) -> NameQuery:
+        return parse_query(self.q, self.mother, self.birth_year, self.national_id)
 
 
+<<<<<<< HEAD
 @functools.lru_cache(maxsize=256)
 def _normalised_query(text: str) -> tuple[str, ...]:
     """A search checks one query against many candidates: normalise it once."""
@@ -259,53 +231,77 @@ def _matches(person: Person | None, query: Query) -> bool:
     if len(latin) >= 2:
         have.append((skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", "")))
     return want in have
+=======
+def _lookups(vault: Vault, names: NameQuery) -> list[tuple[str, int]]:
+    """The blind-index values a query may match (casebook.names.search.lookup_keys)."""
+    return [(index, vault.blind_index(index).value(*parts)) for index, parts in lookup_keys(names)]
+>>>>>>> search
 
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a case list and its total, the same on every path (HTML list, API).
+
+    `total` is the number of cases this user may see that match every filter, after the
+    exact check on the decrypted record (never a count of blind-index candidates). When
+    `total_exact` is false the search stopped once this page and one more match were found,
+    and `total` is a lower bound: at least that many cases match, so there is a next page.
+    """
+
     items: list[Case]
     total: int
-    total_exact: bool  # False: more candidates than were checked; `total` is an estimate
+    total_exact: bool
 
 
 def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     """Cases this user may see that match the query, newest first, one page of them.
 
     Without filters on encrypted fields this is one SQL page and an exact count. With them,
-    candidate ids are ordered first (cheap), then decrypted in that order only until the page
-    and one more match are found: a common name can have tens of thousands of real matches,
-    and checking them all would make every such search take seconds. The total is exact when
-    every candidate was checked; otherwise it is the number of candidates (an estimate).
+    candidates are ordered first (cheap), then checked exactly (facets or the record
+    decrypted) in that order only until the page and one more match are found: a common name
+    can have tens of thousands of real matches, and checking them all would make every such
+    search take seconds. The total is exact when every candidate was checked; otherwise it is
+    the matches found, a lower bound (see Page).
     """
     visible = visible_cases(user)
     if query.verification:
         visible = visible.where(Case.verification == query.verification)
-    base = visible
-    lookups: list[tuple[str, int]] = []
-    if query.by_name:
-        lookups = _lookups(vault, query)
-        if not lookups:
-            return Page([], 0, True)
-        conditions = [(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]
-        base = base.where(Case.id.in_(select(CaseIndex.case_id).where(or_(*conditions))))
     if not (query.by_name or query.status or query.governorate):
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        rows = session.scalars(
-            base.order_by(*_NEWEST_FIRST)
-            .offset((query.page - 1) * query.per_page)
-            .limit(query.per_page)
-        ).all()
-        return Page(list(rows), int(total), True)
+        return _plain_list(session, visible, query)
     wanted = query.page * query.per_page + 1
     if not query.by_name:
         return _facet_filtered(session, vault, visible, query, wanted)
+    names = query.names()
+    lookups = _lookups(vault, names)
+    if not lookups:
+        return Page([], 0, True)
     if user.can(Permission.CASE_READ_ALL) and not (
         query.status or query.governorate or query.verification
     ):
-        return _search_index_order(session, vault, visible, query, lookups, wanted)
-    candidates = list(session.scalars(base.with_only_columns(Case.id).order_by(*_NEWEST_FIRST)))
-    matched, complete = _exact_matches(session, vault, iter(candidates), visible, query, wanted)
-    return _page(matched, query, exact=complete, estimate=len(candidates))
+        candidates = _index_order(session, lookups, wanted)
+    else:
+        candidates = _visible_candidates(session, visible, lookups)
+    matched, exhausted = _exact_matches(session, vault, candidates, visible, query, names, wanted)
+    return _page(matched, query, exhausted)
+
+
+def _plain_list(session: Session, visible: Select[Case], query: Query) -> Page:
+    total = session.scalar(select(func.count()).select_from(visible.subquery())) or 0
+    rows = session.scalars(
+        visible.order_by(*_NEWEST_FIRST)
+        .offset((query.page - 1) * query.per_page)
+        .limit(query.per_page)
+    ).all()
+    return Page(list(rows), int(total), True)
+
+
+def _visible_candidates(
+    session: Session, visible: Select[Case], lookups: list[tuple[str, int]]
+) -> Iterator[uuid.UUID]:
+    """Ids of the cases this user sees with any of the lookups' index values, newest first."""
+    conditions = [(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]
+    found = visible.where(Case.id.in_(select(CaseIndex.case_id).where(or_(*conditions))))
+    return iter(list(session.scalars(found.with_only_columns(Case.id).order_by(*_NEWEST_FIRST))))
 
 
 # The order of every case list, read straight off ix_cases_live_order (scanned backwards).
@@ -340,14 +336,17 @@ def _facet_filtered(
     facets (a blind index of a field with a dozen values would sort the cases into groups
     anyone holding the database could count, design.md §4), so the facets are decrypted newest
     first until the page and one more match are found, without building case objects for the
-    rows that do not match. When the scan stops early the total is an estimate: the share of
-    matches among the cases checked, times the cases this user sees."""
+    rows that do not match. When the scan stops early the total is the matches found, a lower
+    bound (see Page)."""
     matched: list[uuid.UUID] = []
-    checked = 0
     exhausted = True
     for case_id, sealed in _newest_first(session, visible, wanted * 2):
+<<<<<<< HEAD
         checked += 1
         facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else None
+=======
+        facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else {}
+>>>>>>> search
         if _facets_match(facets, query):
             matched.append(case_id)
             if len(matched) >= wanted:
@@ -364,19 +363,12 @@ def _facet_filtered(
         if row is not None:  # erased since the scan read it
             vault.take_wrapped(case_id, row[1], row[2])
             items.append(row[0])
-    if exhausted:
-        return Page(items, len(matched), True)
-    visible_total = session.scalar(select(func.count()).select_from(visible.subquery())) or 0
-    return Page(items, max(round(visible_total * len(matched) / checked), len(matched)), False)
+    return Page(items, len(matched), exhausted)
 
 
-def _page(matched: list[Case], query: Query, *, exact: bool, estimate: int) -> Page:
+def _page(matched: list[Case], query: Query, exhausted: bool) -> Page:
     start = (query.page - 1) * query.per_page
-    return Page(
-        matched[start : start + query.per_page],
-        len(matched) if exact else max(estimate, len(matched)),
-        exact,
-    )
+    return Page(matched[start : start + query.per_page], len(matched), exhausted)
 
 
 def _index_stream(
@@ -402,41 +394,18 @@ def _index_stream(
         batch = min(batch * 4, 1000)
 
 
-def _search_index_order(
-    session: Session,
-    vault: Vault,
-    base: Select[Case],
-    query: Query,
-    lookups: list[tuple[str, int]],
-    wanted: int,
-) -> Page:
-    """For readers of every case: candidates come newest-indexed first (entered or last
-    changed) straight from the blind-index table, merged across lookups, and are decrypted
-    only until the page is full. The estimate counts index entries: it is shown only to users
-    who may see every case, so it reveals nothing they could not list."""
+def _index_order(
+    session: Session, lookups: list[tuple[str, int]], wanted: int
+) -> Iterator[uuid.UUID]:
+    """For readers of every case: candidates newest-indexed first (entered or last changed)
+    straight from the blind-index table, merged across lookups, read only as far as they are
+    checked (what this user may see is still applied when each batch is read)."""
     streams = [_index_stream(session, name, value, wanted + 8) for name, value in lookups]
     seen: set[uuid.UUID] = set()
-
-    def candidates() -> Iterator[uuid.UUID]:
-        for _, case_id in heapq.merge(*streams, key=lambda r: -r[0]):
-            if case_id not in seen:
-                seen.add(case_id)
-                yield case_id
-
-    matched, exhausted = _exact_matches(session, vault, candidates(), base, query, wanted)
-    estimate = 0
-    if not exhausted:
-        # the largest single lookup: the name and Latin indexes mostly find the same cases
-        estimate = max(
-            int(
-                session.scalar(
-                    select(func.count()).where(CaseIndex.name == name, CaseIndex.value == value)
-                )
-                or 0
-            )
-            for name, value in lookups
-        )
-    return _page(matched, query, exact=exhausted, estimate=estimate)
+    for _, case_id in heapq.merge(*streams, key=lambda r: -r[0]):
+        if case_id not in seen:
+            seen.add(case_id)
+            yield case_id
 
 
 def _exact_matches(
@@ -445,6 +414,7 @@ def _exact_matches(
     candidates: Iterator[uuid.UUID],
     base: Select[Case],
     query: Query,
+    names: NameQuery,
     wanted: int,
 ) -> tuple[list[Case], bool]:
     """(cases that really match, in candidate order; whether every candidate was checked),
@@ -469,14 +439,27 @@ def _exact_matches(
             ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
+<<<<<<< HEAD
             if query.by_name and not _matches(derived.record_person(row[0].record), query):
+=======
+            if not _person_matches(row[0], names):
+>>>>>>> search
                 continue
             matched.append(row[0])
             if len(matched) >= wanted:
                 return matched, False
 
 
+<<<<<<< HEAD
 def _facets_match(facets: Facets | None, query: Query) -> bool:
+=======
+def _person_matches(case: Case, names: NameQuery) -> bool:
+    person = (case.record or {}).get("person") or {}
+    return matches(person, names, derived.birth_year(person))
+
+
+def _facets_match(facets: dict[str, Any], query: Query) -> bool:
+>>>>>>> search
     """Status and governorate filters, from the facets (system key: no data key needed)."""
     status = facets.get("status") if facets else None
     governorate = facets.get("governorate") if facets else None

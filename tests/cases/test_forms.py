@@ -213,9 +213,10 @@ def test_case_list_searches_and_filters(app: Flask, client: FlaskClient) -> None
     assert "1 case<" in client.get("/cases/?governorate=hama").get_data(as_text=True)
     client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
     client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
-    # a filtered list that stopped at its page says its count is an estimate, and why
+    # a filtered list that stopped at its page says its count is a lower bound, and why
     html = client.get("/cases/?governorate=hama&per_page=1").get_data(as_text=True)
-    assert "cases (estimated from the newest cases checked)" in html
+    assert "At least 2 cases (the count stops once this page is full)." in html
+    assert "<span>Page 1</span>" in html  # no last page is claimed
 
 
 def test_form_messages_are_in_the_users_language(app: Flask, client: FlaskClient) -> None:

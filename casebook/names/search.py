@@ -1,0 +1,251 @@
+"""How a search query's names meet a case's names: the blind-index keys a query looks up, and
+the exact test on the decrypted record that every search path (the HTML case list, the API's
+case list) applies to each candidate those keys find.
+
+The rules, as the search form states them:
+- two words or more: the first word is the first name and the last the family name (words
+  between, a father's name, are not compared); a case matches by its first and family name,
+  by one of its other names, or, for a query in Latin letters only, by the consonant skeleton
+  of its first and family name or of its name in Latin letters. An Arabic query is compared
+  letter for letter after normalisation (the skeleton merges محمد and محمود);
+- one word: a family name; with the mother's name given, the person's first name instead;
+- a first name alone is not searchable: no blind index holds a first name by itself (thousands
+  of people share each one, and such an index would show how often each name occurs);
+- a four-digit number is a birth year, and with the birth-year and national-ID fields it only
+  narrows; the mother's name compares its first word; a national ID compares whole.
+
+Names are compared in the normalised forms the stored blind indexes were computed from
+(casebook.names.normalise, normalise_family, skeleton): changing those forms changes every
+stored index, so they are used here as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+
+Person = Mapping[str, Any]
+Key = tuple[str, tuple[str, ...]]  # (blind index name, its normalised parts)
+
+
+@dataclass(frozen=True)
+class NameQuery:
+    """A search query, normalised once for the many candidates it is checked against."""
+
+    words: tuple[str, ...] = ()  # normalised name words, numbers left out
+    years: tuple[int, ...] = ()  # birth years: four-digit numbers in the name, the year field
+    mother: str | None = None  # first word of the mother's name; "" if given but empty
+    national_id: str = ""
+    arabic: bool = False  # written in Arabic letters: matched letter for letter
+    family: str = ""  # the last word as a family name's index holds it
+    skeletons: tuple[str, str] = ("", "")  # of the first and last word (latin_key)
+
+    @property
+    def first(self) -> str:
+        return self.words[0] if self.words else ""
+
+
+def parse_query(
+    q: str = "", mother: str = "", birth_year: int | None = None, national_id: str | None = None
+) -> NameQuery:
+    tokens = normalise(q).split()
+    years = [int(t) for t in tokens if t.isdigit() and len(t) == 4]
+    if birth_year:
+        years.append(birth_year)
+    words = tuple(t for t in tokens if not t.isdigit())
+    return NameQuery(
+        words=words,
+        years=tuple(years),
+        mother=first_word(mother) if mother.strip() else None,
+        national_id=(national_id or "").strip().upper(),
+        arabic=is_arabic(q),
+        family=family_key(words[-1]) if words else "",
+        skeletons=latin_key(words[0], words[-1]) if words else ("", ""),
+    )
+
+
+def first_word(value: str | None) -> str:
+    tokens = normalise(value or "").split()
+    return tokens[0] if tokens else ""
+
+
+def family_key(value: str | None) -> str:
+    """A family name as its index holds it: normalised, article dropped, spaces closed."""
+    return normalise_family(value or "").replace(" ", "")
+
+
+def latin_key(first: str, family: str) -> tuple[str, str]:
+    """The consonant skeletons of a first and a family name (Arabic or Latin letters)."""
+    return (skeleton(first) if first else "", family_skeleton(family).replace(" ", ""))
+
+
+# -- the keys a query looks up -------------------------------------------------------------
+
+
+def lookup_keys(query: NameQuery) -> list[Key]:
+    """The blind-index keys that may find a match; none when the query cannot be searched (a
+    first name alone). The keys only find candidates: `matches` decides."""
+    return _name_keys(query) + _family_keys(query) + _mother_keys(query) + _nid_keys(query)
+
+
+def _name_keys(query: NameQuery) -> list[Key]:
+    if len(query.words) < 2:
+        return []
+    keys: list[Key] = [("name", (query.first, query.family))]
+    if all(query.skeletons) and not query.arabic:
+        keys.append(("latin", query.skeletons))
+    return keys
+
+
+def _family_keys(query: NameQuery) -> list[Key]:
+    if len(query.words) != 1 or query.mother is not None:
+        return []  # one word with the mother's name is the person's first name
+    if query.years:
+        return [("family_year", (query.family, str(y))) for y in query.years]
+    return [("family", (query.family,))]
+
+
+def _mother_keys(query: NameQuery) -> list[Key]:
+    if not (query.mother and query.words):
+        return []
+    return [("mother", (query.first, query.mother))]
+
+
+def _nid_keys(query: NameQuery) -> list[Key]:
+    return [("nid", (query.national_id,))] if query.national_id else []
+
+
+# -- the keys a record is indexed by ---------------------------------------------------------
+
+
+def record_keys(person: Person, birth_year: int | None) -> list[Key]:
+    """Every key a case's record is findable by (its stored blind indexes), in the forms the
+    query's keys take: first and family name, family name (with the birth year), first name
+    with the mother's, the Latin skeletons, other names, the national ID."""
+    keys = (
+        _record_name_keys(person)
+        + _record_family_keys(person, birth_year)
+        + _record_mother_keys(person)
+        + _record_latin_name_keys(person)
+        + _record_other_name_keys(person)
+        + _record_nid_keys(person)
+    )
+    return list(dict.fromkeys(keys))
+
+
+def _record_name_keys(person: Person) -> list[Key]:
+    first, family = first_word(person.get("first_name")), family_key(person.get("family_name"))
+    if not (first and family):
+        return []
+    skel = latin_key(first, person.get("family_name") or "")
+    return [("name", (first, family)), *([("latin", skel)] if all(skel) else [])]
+
+
+def _record_family_keys(person: Person, birth_year: int | None) -> list[Key]:
+    family = family_key(person.get("family_name"))
+    if not family:
+        return []
+    year = [("family_year", (family, str(birth_year)))] if birth_year else []
+    return [("family", (family,)), *year]
+
+
+def _record_mother_keys(person: Person) -> list[Key]:
+    first, mother = first_word(person.get("first_name")), first_word(person.get("mother_name"))
+    return [("mother", (first, mother))] if first and mother else []
+
+
+def _record_latin_name_keys(person: Person) -> list[Key]:
+    latin = normalise(person.get("latin_name") or "").split()
+    if len(latin) < 2:
+        return []
+    skel = latin_key(latin[0], latin[-1])
+    return [("latin", skel)] if all(skel) else []
+
+
+def _record_other_name_keys(person: Person) -> list[Key]:
+    keys: list[Key] = []
+    for alias in person.get("other_names") or []:
+        tokens = normalise(alias).split()
+        if len(tokens) >= 2:
+            keys.append(("name", (tokens[0], family_key(tokens[-1]))))
+    return keys
+
+
+def _record_nid_keys(person: Person) -> list[Key]:
+    nid = str(person.get("national_id") or "").strip().upper()
+    return [("nid", (nid,))] if nid else []
+
+
+# -- the exact test ------------------------------------------------------------------------
+
+
+def matches(person: Person, query: NameQuery, birth_year: int | None) -> bool:
+    """Whether a decrypted record's person (born in `birth_year`, if known) matches the query:
+    the exact test behind the lossy blind indexes, so no false positive reaches anyone."""
+    return (
+        _national_id_agrees(person, query)
+        and _year_agrees(birth_year, query)
+        and _mother_agrees(person, query)
+        and names_agree(person, query)
+    )
+
+
+def _national_id_agrees(person: Person, query: NameQuery) -> bool:
+    if not query.national_id:
+        return True
+    return str(person.get("national_id") or "").strip().upper() == query.national_id
+
+
+def _year_agrees(birth_year: int | None, query: NameQuery) -> bool:
+    return not query.years or birth_year in query.years
+
+
+def _mother_agrees(person: Person, query: NameQuery) -> bool:
+    if query.mother is None:
+        return True
+    return bool(query.mother) and first_word(person.get("mother_name")) == query.mother
+
+
+def names_agree(person: Person, query: NameQuery) -> bool:
+    """The name words of the query against the record's names (see the module's rules)."""
+    if not query.words:
+        return True
+    if len(query.words) == 1:
+        if query.mother is not None:
+            return first_word(person.get("first_name")) == query.first
+        return family_key(person.get("family_name")) == query.family
+    return (
+        _first_and_family(person, query)
+        or _other_names(person, query)
+        or (not query.arabic and _skeletons(person, query))
+    )
+
+
+def _first_and_family(person: Person, query: NameQuery) -> bool:
+    return (
+        first_word(person.get("first_name")) == query.first
+        and family_key(person.get("family_name")) == query.family
+    )
+
+
+def _other_names(person: Person, query: NameQuery) -> bool:
+    for alias in person.get("other_names") or []:
+        tokens = normalise(alias).split()
+        if tokens and tokens[0] == query.first and family_key(tokens[-1]) == query.family:
+            return True
+    return False
+
+
+def _skeletons(person: Person, query: NameQuery) -> bool:
+    """A Latin query against the skeletons of the record's names and of its Latin name."""
+    want = query.skeletons
+    if not all(want):
+        return False
+    have = [latin_key(first_word(person.get("first_name")), person.get("family_name") or "")]
+    latin = normalise(person.get("latin_name") or "").split()
+    if len(latin) >= 2:
+        have.append(latin_key(latin[0], latin[-1]))
+    return want in have

@@ -12,61 +12,16 @@ from casebook.vocab import perpetrator_group
 INDEXES = ("name", "family", "family_year", "mother", "latin", "nid")
 
 
-<<<<<<< HEAD
-def _first(value: str | None) -> str:
-    tokens = normalise(value or "").split()
-    return tokens[0] if tokens else ""
-
-
-def _family(value: str | None) -> str:
-    return normalise_family(value or "").replace(" ", "")
-
-
 def birth_year(person: Person | ListPerson) -> int | None:
-=======
-def birth_year(person: dict[str, Any]) -> int | None:
->>>>>>> search
     birth = person.get("birth_date")
     return partial_bounds(birth)[0].year if birth else None
 
 
-<<<<<<< HEAD
 def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
-    """Every (index, parts) a person's record is findable by."""
-    keys: list[tuple[str, tuple[str, ...]]] = []
-    if not person:
-        return keys
-    first, family = _first(person.get("first_name")), _family(person.get("family_name"))
-    if first and family:
-        keys.append(("name", (first, family)))
-        skel = (skeleton(first), family_skeleton(person.get("family_name") or "").replace(" ", ""))
-        if all(skel):
-            keys.append(("latin", skel))
-    if family:
-        keys.append(("family", (family,)))
-        year = birth_year(person)
-        if year:
-            keys.append(("family_year", (family, str(year))))
-    mother = _first(person.get("mother_name"))
-    if first and mother:
-        keys.append(("mother", (first, mother)))
-    latin = normalise(person.get("latin_name") or "").split()
-    if len(latin) >= 2:
-        skel = (skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", ""))
-        if all(skel):
-            keys.append(("latin", skel))
-    for alias in person.get("other_names") or []:
-        tokens = normalise(alias).split()
-        if len(tokens) >= 2:
-            keys.append(("name", (tokens[0], _family(tokens[-1]))))
-    if person.get("national_id"):
-        keys.append(("nid", (str(person["national_id"]).strip().upper(),)))
-    return list(dict.fromkeys(keys))
-=======
-def index_keys(person: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     """Every (index, parts) a person's record is findable by (casebook.names.search)."""
+    if not person:
+        return []
     return record_keys(person, birth_year(person))
->>>>>>> search
 
 
 def record_person(record: CaseRecord | None) -> Person | None:

@@ -28,7 +28,7 @@ from casebook.auth.models import User
 from casebook.auth.permissions import Permission
 from casebook.cases import derived
 from casebook.cases.models import Attachment, Case, CaseAssignment, CaseIndex, Testimony
-from casebook.cases.records import CaseSummary, ConsentState, Detention, Facets, Person
+from casebook.cases.records import CaseSummary, ConsentState, Detention, Facets
 from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
@@ -167,75 +167,9 @@ class Query:
         return parse_query(self.q, self.mother, self.birth_year, self.national_id)
 
 
-<<<<<<< HEAD
-@functools.lru_cache(maxsize=256)
-def _normalised_query(text: str) -> tuple[str, ...]:
-    """A search checks one query against many candidates: normalise it once."""
-    return tuple(normalise(text).split())
-
-
-def query_cache_clear(_sender: object = None, **_kw: object) -> None:
-    """Sealing: the remembered search queries (names people searched for) are dropped."""
-    _normalised_query.cache_clear()
-
-
-def _matches(person: Person | None, query: Query) -> bool:
-    """The exact test behind the lossy index: no false positive reaches the user."""
-    if not person:
-        return False  # no record (erased), or a record without a person: no name to match
-    if (
-        query.national_id
-        and str(person.get("national_id", "")).upper() != query.national_id.strip().upper()
-    ):
-        return False
-    query_tokens = _normalised_query(query.q)
-    words = [t for t in query_tokens if not t.isdigit()]
-    years = [int(t) for t in query_tokens if t.isdigit() and len(t) == 4]
-    if query.birth_year:
-        years.append(query.birth_year)
-    if years and derived.birth_year(person) not in years:
-        return False
-    if query.mother:
-        mother = normalise(query.mother).split()
-        if not mother or normalise(person.get("mother_name") or "").split()[:1] != mother[:1]:
-            return False
-    if not words:
-        return True
-    first = normalise(person.get("first_name") or "").split()[:1]
-    family = normalise_family(person.get("family_name") or "").replace(" ", "")
-    if len(words) == 1 and query.mother:
-        return words[:1] == first
-    if len(words) == 1:
-        return normalise_family(words[0]).replace(" ", "") == family
-    if words[0:1] == first and normalise_family(words[-1]).replace(" ", "") == family:
-        return True
-    for alias in person.get("other_names") or []:
-        tokens = normalise(alias).split()
-        if (
-            tokens
-            and tokens[0] == words[0]
-            and normalise_family(tokens[-1]).replace(" ", "")
-            == normalise_family(words[-1]).replace(" ", "")
-        ):
-            return True
-    if is_arabic(query.q):
-        return False  # the consonant skeleton is for Latin spellings (it merges محمد and محمود)
-    want = (skeleton(words[0]), family_skeleton(words[-1]).replace(" ", ""))
-    have = [
-        (
-            skeleton(first[0]) if first else "",
-            family_skeleton(person.get("family_name") or "").replace(" ", ""),
-        )
-    ]
-    latin = normalise(person.get("latin_name") or "").split()
-    if len(latin) >= 2:
-        have.append((skeleton(latin[0]), family_skeleton(latin[-1]).replace(" ", "")))
-    return want in have
-=======
 def _lookups(vault: Vault, names: NameQuery) -> list[tuple[str, int]]:
     """The blind-index values a query may match (casebook.names.search.lookup_keys)."""
     return [(index, vault.blind_index(index).value(*parts)) for index, parts in lookup_keys(names)]
->>>>>>> search
 
 
 @dataclass(frozen=True)
@@ -341,12 +275,7 @@ def _facet_filtered(
     matched: list[uuid.UUID] = []
     exhausted = True
     for case_id, sealed in _newest_first(session, visible, wanted * 2):
-<<<<<<< HEAD
-        checked += 1
         facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else None
-=======
-        facets = Case.facets.open_system(vault, "cases", case_id, sealed) if sealed else {}
->>>>>>> search
         if _facets_match(facets, query):
             matched.append(case_id)
             if len(matched) >= wanted:
@@ -439,27 +368,21 @@ def _exact_matches(
             ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
-<<<<<<< HEAD
-            if query.by_name and not _matches(derived.record_person(row[0].record), query):
-=======
             if not _person_matches(row[0], names):
->>>>>>> search
                 continue
             matched.append(row[0])
             if len(matched) >= wanted:
                 return matched, False
 
 
-<<<<<<< HEAD
-def _facets_match(facets: Facets | None, query: Query) -> bool:
-=======
 def _person_matches(case: Case, names: NameQuery) -> bool:
-    person = (case.record or {}).get("person") or {}
+    person = derived.record_person(case.record)
+    if not person:
+        return False  # no record (erased), or a record without a person: no name to match
     return matches(person, names, derived.birth_year(person))
 
 
-def _facets_match(facets: dict[str, Any], query: Query) -> bool:
->>>>>>> search
+def _facets_match(facets: Facets | None, query: Query) -> bool:
     """Status and governorate filters, from the facets (system key: no data key needed)."""
     status = facets.get("status") if facets else None
     governorate = facets.get("governorate") if facets else None

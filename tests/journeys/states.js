@@ -6,8 +6,10 @@
      background, at least 4.5:1;
    - "text": the text of control n (in whatever state it is now, e.g. hovered) against its
      effective background, 4.5:1 or 3:1 for large text;
-   - "focus": the focused element, and its focus indicator (outline, or box-shadow) against the
-     colours next to it, at least 3:1 (WCAG 1.4.11 and 2.4.7). */
+   - "focus": the focused element (marked data-focused="<n>", so that Tab staying on one element
+     is told from Tab moving between alike ones), and its focus indicator (outline, or
+     box-shadow) against the colours next to it, at least 3:1 (WCAG 1.4.11 and 2.4.7).
+   "text" and "focus" wait for running transitions to end first. */
 async ({mode, index}) => {
   // what is measured is the state a person sees once a transition (Bootstrap fades colours and
   // rings in over .15 s) has ended
@@ -142,7 +144,11 @@ async ({mode, index}) => {
     await settled();
     const el = document.activeElement;
     if (!el || el === document.body || el === document.documentElement) return {body: true};
+    if (!el.hasAttribute('data-focused')) {
+      el.setAttribute('data-focused', String(document.querySelectorAll('[data-focused]').length));
+    }
     const result = {body: false, index: el.getAttribute('data-kbd'), element: describe(el),
+                    key: el.getAttribute('data-focused'),
                     visible: rendered(el), inMain: !!el.closest('main'), isMain: el.matches('main'),
                     indicator: null, ratio: 0, color: null, against: null};
     const s = getComputedStyle(el);

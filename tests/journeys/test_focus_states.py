@@ -115,7 +115,7 @@ def _keyboard(
         if f["body"]:
             break
         order.append(f)
-        if len(order) >= 3 and all(o["element"] == f["element"] for o in order[-3:]):
+        if len(order) >= 3 and all(o["key"] == f["key"] for o in order[-3:]):
             found.fail("keyboard", where, f"Tab never leaves {f['element']} (trap)")
             return
         if not f["visible"]:

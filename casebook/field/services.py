@@ -504,8 +504,10 @@ def submission_receive(
     # same refusal, decided once after everything was checked: an answer that told a bad
     # padding from a bad signature would be a padding oracle on any submission's ciphertext.
     keys = _private_keys(session)
+    if not keys:  # no form was ever served: nothing can have been encrypted for this server
+        raise _unreadable()
     symmetric: bytes | None = None
-    private_used = keys[0] if keys else b""
+    private_used = keys[0]
     for private in keys:
         try:
             symmetric = odk.unwrap_symmetric_key(private, manifest.encrypted_key)

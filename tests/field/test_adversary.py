@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import io
 import json
+import logging
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -485,12 +487,20 @@ def test_control_characters_in_file_names_are_cleaned_at_receipt(
 
 
 def test_the_not_found_page_never_repeats_a_device_token(
-    app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
+    app: Flask,
+    client: FlaskClient,
+    documenter: object,
+    phone: FlaskClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     token = add_device(client)
+    version, public = _form(phone, token)
     resp = phone.get(f"/field/{token}/nothing-here")
     assert resp.status_code == 404
     assert token not in resp.get_data(as_text=True)
+    assert post(phone, token, _valid(public, version)).status_code == 201
+    assert caplog.records and not any(token in str(vars(r)) for r in caplog.records)
     assert 'name="next" value="/field/inbox"' in client.get("/field/inbox").get_data(
         as_text=True
     )

@@ -283,6 +283,14 @@ def _first_part(sub: Encrypted) -> Encrypted:
     return dataclasses.replace(sub, files={"a.jpg.enc": sub.files["a.jpg.enc"]})
 
 
+def _language(client: FlaskClient, lang: str) -> None:
+    switched = client.post(
+        "/language",
+        data={"lang": lang, "next": "/", "csrf_token": csrf_token(client, "/field/inbox")},
+    )
+    assert switched.status_code == 302
+
+
 def test_parts_are_answered_as_parts_and_the_inbox_says_they_are_arriving(
     app: Flask, client: FlaskClient, documenter: object, phone: FlaskClient
 ) -> None:
@@ -296,6 +304,9 @@ def test_parts_are_answered_as_parts_and_the_inbox_says_they_are_arriving(
     assert "field inbox" not in body
     inbox = client.get("/field/inbox").get_data(as_text=True)
     assert "1 submission is still arriving from a phone" in inbox and "48 hours" in inbox
+    _language(client, "ar")
+    assert "إرسال واحد ما زال يصل من هاتف" in client.get("/field/inbox").get_data(as_text=True)
+    _language(client, "en")
     rest = dataclasses.replace(
         sub, files={k: v for k, v in sub.files.items() if k != "a.jpg.enc"}
     )
@@ -432,15 +443,7 @@ def test_problems_are_named_in_the_pages_language_and_unknown_versions_are_calle
     iid = new_instance_id()
     xml = instance_xml(version, iid, birth_date="85/13/99")
     assert post(phone, token, encrypt_submission(public, version, xml, [], iid)).status_code == 201
-    switched = client.post(
-        "/language",
-        data={
-            "lang": "ar",
-            "next": "/field/inbox",
-            "csrf_token": csrf_token(client, "/field/inbox"),
-        },
-    )
-    assert switched.status_code == 302
+    _language(client, "ar")
     arabic = client.get("/field/inbox").get_data(as_text=True)
     assert "تاريخ الميلاد" in arabic and "person.birth_date" not in arabic
 

@@ -29,6 +29,13 @@ The request's transaction policy lives here. Its invariants:
 6. A statistics release is cut from one snapshot (`Database.snapshot_sessionmaker`): the
    deferred transaction on SQLite, a read-only REPEATABLE READ transaction on PostgreSQL (its
    reading sessions are autocommit, where each statement would see a different moment).
+7. No transaction is open while a request body is read from a client that may send it slowly.
+   Browser forms are parsed before any view runs (the CSRF check reads them first). The phones'
+   submission endpoint (`casebook.field.api`) authenticates the device first: that short
+   transaction (the device's last-use time and nothing audited) is committed before the body
+   is read, and the request's own transaction begins once the body is parsed, then commits
+   once as in 1. Otherwise a phone sending a byte a second would hold SQLite's write lock (or a
+   PostgreSQL transaction) for as long as it liked.
 """
 
 from __future__ import annotations

@@ -107,11 +107,14 @@ _KNOWN = (
     _l("A different submission with this instance ID was already received."),
     _l("This submission was sent in parts, which this server does not accept."),
     _l("The submission is missing some of its files."),
-    _l("The submission was encrypted for another key. Download the form again."),
-    _l("The submission arrived damaged. Send it again."),
-    _l("The submission was altered or damaged on the way. Send it again."),
-    _l("The submission's files do not belong together."),
+    _l(
+        "The submission could not be read: it was damaged on the way or encrypted for another "
+        "server. Send it again; if this keeps happening, download the form again."
+    ),
+    _l("The submission is nested too deeply to be a form."),
+    _l("This submission was already received from another device."),
     _l("Sent with an older version of the form."),
+    _l("Sent with an unknown form version."),
 )
 CATALOGUE: dict[str, Any] = {str(m._args[0]): m for m in _KNOWN}
 CATALOGUE["Missing data for required field."] = _l("This field is required.")

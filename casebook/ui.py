@@ -278,6 +278,19 @@ def upload_limit() -> str:
     return filesize(current_app.config["CASEBOOK"].max_attachment_bytes)
 
 
+FIELD_PAGES = frozenset({"devices", "inbox"})
+
+
+def language_next(path: str) -> str:
+    """Where the language switch returns to: the page's own path, except under /field/ where a
+    path other than the documenter's pages may carry a device token (a credential), which no
+    page repeats."""
+    parts = path.split("/")
+    if len(parts) > 2 and parts[1] == "field" and parts[2] not in FIELD_PAGES:
+        return "/"
+    return path
+
+
 def install(app: Flask) -> None:
     from casebook.messages import localise_fields, localise_message
 
@@ -291,6 +304,7 @@ def install(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         upload_limit=upload_limit,
+        language_next=language_next,
         method_sentence=method_sentence,
         import_outcome=import_outcome,
         role_label=role_label,

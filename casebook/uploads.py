@@ -109,6 +109,15 @@ class EncryptedSpool(io.RawIOBase):
         super().close()
 
 
+# The files one field submission request may carry (ODK Collect sends the manifest and each
+# encrypted file as a part; a form has a handful of photos and recordings).
+MAX_PARTS = 100
+
+
+class TooManyParts(RequestEntityTooLarge):
+    """More file parts than the view allows (`g.max_file_parts`)."""
+
+
 class CasebookRequest(Request):
     def _get_file_stream(
         self,
@@ -117,6 +126,9 @@ class CasebookRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
+        most = g.get("max_file_parts")
+        if most is not None and len(g.get("upload_spools", [])) >= most:
+            raise TooManyParts()
         settings = current_app.config["CASEBOOK"]
         spool = EncryptedSpool(Path(settings.instance) / "tmp", settings.max_attachment_bytes)
         g.setdefault("upload_spools", []).append(spool)

@@ -121,19 +121,30 @@ class CfbFileDecryptor:
         self.size += len(out)
         return out
 
+    def finish(self) -> tuple[bytes, bool]:
+        """The plaintext's tail and whether the file was whole (its length and padding right).
+
+        Never raises: a file cut short or with wrong padding is read to the end all the same
+        (its md5 taken over all it holds), so that the caller does the
+        same work for every file and decides once, after the signature check. Telling a bad
+        padding apart from a bad signature would be a padding oracle."""
+        plain = self._held + self._dec.finalize()
+        self._held = b""
+        whole = not (self._cipher_bytes == 0 or self._cipher_bytes % BLOCK or len(plain) != BLOCK)
+        pad = plain[-1] if len(plain) == BLOCK else 0
+        pad_ok = 1 <= pad <= BLOCK and hmac.compare_digest(plain[-pad:], bytes([pad]) * pad)
+        whole = whole and pad_ok
+        out = plain[:-pad] if whole else plain
+        self._md5.update(out)
+        self.size += len(out)
+        return out, whole
+
     def finalize(self) -> bytes:
         """The plaintext's tail; DecryptionError when the file is cut short or its padding is
         wrong (a truncated or altered file)."""
-        plain = self._held + self._dec.finalize()
-        self._held = b""
-        if self._cipher_bytes == 0 or self._cipher_bytes % BLOCK or len(plain) != BLOCK:
+        out, whole = self.finish()
+        if not whole:
             raise DecryptionError("the encrypted file is not whole")
-        pad = plain[-1]
-        if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
-            raise DecryptionError("the encrypted file is not whole")
-        out = plain[:-pad]
-        self._md5.update(out)
-        self.size += len(out)
         return out
 
     @property
@@ -146,6 +157,15 @@ def decrypt_file(key: bytes, iv: bytes, data: bytes) -> tuple[bytes, str]:
     dec = CfbFileDecryptor(key, iv)
     plain = dec.update(data) + dec.finalize()
     return plain, dec.md5_hex
+
+
+def decrypt_file_checked(key: bytes, iv: bytes, data: bytes) -> tuple[bytes, str, bool]:
+    """A whole small file: (plaintext, md5 hex, whether it was whole); never raises, so a
+    caller can check the signature before deciding (see `CfbFileDecryptor.finish`)."""
+    dec = CfbFileDecryptor(key, iv)
+    head = dec.update(data)
+    tail, whole = dec.finish()
+    return head + tail, dec.md5_hex, whole
 
 
 def signature_lines(

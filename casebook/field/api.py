@@ -26,11 +26,12 @@ from casebook.field.services import (
     SubmissionError,
     current_form,
     device_lookup,
+    device_throttled,
     submission_receive,
     submissions_expire_partial,
 )
 from casebook.messages import localise_message
-from casebook.uploads import EncryptedSpool
+from casebook.uploads import MAX_PARTS, EncryptedSpool, TooManyParts
 
 bp = Blueprint("field_device", __name__, url_prefix="/field/<token>")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,7 +68,8 @@ def device_only(view: F) -> F:
 
     @wraps(view)
     def wrapped(*args: Any, token: str, **kwargs: Any) -> Any:
-        found = device_lookup(db.session(), token)
+        s = db.session()
+        found = device_lookup(s, token)
         if found is None:
             return openrosa_response(
                 401,
@@ -75,6 +77,15 @@ def device_only(view: F) -> F:
                 nature="error",
             )
         g.field_device, g.field_owner = found
+        if request.method == "POST":
+            # The lookup's transaction (on SQLite the single write lock) ends here, before the
+            # body is read: a phone on a slow line, or one sending a byte a second, would
+            # otherwise hold it for as long as it likes and every other request would wait.
+            # The request's own transaction begins after the body is in (casebook.db, rule 7).
+            throttled = device_throttled(s, g.field_device)
+            s.commit()
+            if throttled:
+                return _throttled()
         return view(*args, **kwargs)
 
     wrapped.casebook_device = True  # type: ignore[attr-defined]
@@ -125,11 +136,19 @@ def submission() -> Any:
         return _headers(Response(status=204))
     if (request.content_length or 0) > submission_limit():
         return _refused(413, "too_large", _too_large())
+    request.max_form_parts = MAX_PARTS + 10  # the files, and a few fields besides
+    g.max_file_parts = MAX_PARTS
     try:
         files = request.files
         form = request.form
+    except TooManyParts:
+        return _refused(413, "too_many_parts", _too_many_parts())
     except RequestEntityTooLarge:
         return _refused(413, "too_large", _too_large())
+    # The body is in (parsed into encrypted spools): the request's transaction begins now, and
+    # the device's refusals are counted again under its lock.
+    if device_throttled(db.session(), g.field_device, lock=True):
+        return _throttled()
     manifest = files.get("xml_submission_file")
     if manifest is None or not isinstance(manifest.stream, EncryptedSpool):
         return _refused(400, "manifest", _("The submission has no xml_submission_file part."))
@@ -159,17 +178,61 @@ def submission() -> Any:
             incomplete=(form.get("*isIncomplete*") or "").lower() == "yes",
         )
     except SubmissionError as exc:
-        if exc.reason == "old_version":
-            message = _(
-                "This version of the form is no longer served, and the submission does not "
-                "pass the case rules (%(fields)s). Download the form again.",
-                fields=", ".join(exc.fields),
+        if exc.reason in ("old_version", "unknown_version"):
+            message = (
+                _(
+                    "This version of the form is no longer served, and the submission does "
+                    "not pass the case rules (%(fields)s). Download the form again.",
+                    fields=", ".join(exc.fields),
+                )
+                if exc.reason == "old_version"
+                else _(
+                    "This server does not know this version of the form, and the submission "
+                    "does not pass the case rules (%(fields)s). Download the form again.",
+                    fields=", ".join(exc.fields),
+                )
             )
             return _refused(exc.status, exc.reason, message)
         return _refused(exc.status, exc.reason, localise_message(exc.message))
     if received.status == 202:
         return openrosa_response(202, _("This submission was already received."))
+    if received.submission.state == "partial":
+        return openrosa_response(201, _("Part received; waiting for the rest of the submission."))
     return openrosa_response(201, _("Received: it is waiting in your field inbox."))
+
+
+def _too_many_parts() -> str:
+    return str(
+        _(
+            "The submission has too many files: up to %(count)s can be sent in one request.",
+            count=MAX_PARTS,
+        )
+    )
+
+
+def _throttled() -> Response:
+    """429 in OpenRosa's form: too many of this device's submissions were refused lately."""
+    s = db.session()
+    s.rollback()
+    audit_record(
+        s,
+        _device_actor(),
+        "field.submission_receive",
+        object_type="field_device",
+        object_id=g.field_device.id,
+        outcome="denied",
+        details={"reason": "throttled", "status": 429},
+    )
+    resp = openrosa_response(
+        429,
+        _(
+            "Too many submissions from this device were refused. Wait an hour before sending "
+            "again, and ask the person who manages casebook if this goes on."
+        ),
+        nature="error",
+    )
+    resp.headers["Retry-After"] = "3600"
+    return resp
 
 
 def _too_large() -> str:

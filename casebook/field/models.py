@@ -76,8 +76,10 @@ class FieldSubmissionBody(TypedDict, total=False):
 
 
 class FieldSubmission(Base):
-    """One received instance. `instance_hash` (keyed hash of the instanceID) makes a resent
-    submission idempotent; `state` is inbox, saved or discarded."""
+    """One received instance. `instance_hash` (keyed hash of the owner and the instanceID) makes
+    a resent submission idempotent within one documenter's submissions; `content_hash` (keyed
+    hash of the wrapped key and signature) keeps one encryption out of a second inbox; `state`
+    is partial, inbox, saved, discarded or expired."""
 
     __tablename__ = "field_submissions"
 
@@ -89,7 +91,7 @@ class FieldSubmission(Base):
         ForeignKey("field_devices.id", ondelete="SET NULL"), nullable=True
     )
     instance_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    content_hash: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(12), default="inbox", index=True)
     case_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -50,3 +50,14 @@ def submission_or_404(session: Session, user: Any, submission_id: str) -> FieldS
         denied("field_submission", sid)
         raise NotFoundError("field_submission")
     return submission
+
+
+def partials_of(session: Session, user: Any) -> list[FieldSubmission]:
+    """Split submissions still arriving from the user's phones (their first parts are in)."""
+    return list(
+        session.scalars(
+            select(FieldSubmission)
+            .where(FieldSubmission.owner_id == user.id, FieldSubmission.state == "partial")
+            .order_by(FieldSubmission.received_at.desc())
+        )
+    )

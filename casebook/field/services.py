@@ -9,6 +9,7 @@ submission's data key), and the submission XML never leaves memory. Nothing read
 from __future__ import annotations
 
 import base64
+import io
 import os
 import secrets
 import uuid
@@ -128,13 +129,37 @@ def device_create(
     return device, raw
 
 
-def device_revoke(session: Session, actor: Actor, device: FieldDevice) -> None:
+def device_revoke(
+    session: Session,
+    actor: Actor,
+    device: FieldDevice,
+    attachments_dir: Path,
+    ledger: Path | None,
+) -> int:
+    """Revoke a device; the parts of split submissions it had started are shredded at once
+    (it can never send the rest). Returns how many were shredded."""
     if device.revoked_at is None:
         device.revoked_at = utcnow()
     session.flush()
     audit_record(
         session, actor, "field.device_revoke", object_type="field_device", object_id=device.id
     )
+    partials = session.scalars(
+        select(FieldSubmission)
+        .where(FieldSubmission.device_id == device.id, FieldSubmission.state == "partial")
+        .order_by(FieldSubmission.received_at, FieldSubmission.id)
+    ).all()
+    for submission in partials:
+        _close(session, actor, submission, "expired", attachments_dir, ledger)
+        audit_record(
+            session,
+            actor,
+            "field.submission_expire",
+            object_type="field_submission",
+            object_id=submission.id,
+            details={"revoked": True},
+        )
+    return len(partials)
 
 
 def device_lookup(session: Session, raw: str) -> tuple[FieldDevice, User] | None:
@@ -155,6 +180,41 @@ def device_lookup(session: Session, raw: str) -> tuple[FieldDevice, User] | None
     if device.last_used_at is None or (now - device.last_used_at).total_seconds() > 300:
         device.last_used_at = now
     return device, user
+
+
+# Refused submissions a device may send per window (seconds, most), counted in the database from
+# the audit log's refusal entries, as wrong sign-in codes are (auth.services): a phone whose
+# submissions keep being refused is probing, or broken, and either way waits.
+DEVICE_REFUSAL_WINDOWS = ((3600, 10), (86400, 30))
+
+
+def device_throttled(session: Session, device: FieldDevice, *, lock: bool = False) -> bool:
+    """Whether any window of the device's refusal throttle is full. With `lock`, the device's
+    row is locked first (PostgreSQL; SQLite's writing transaction holds the write lock already)
+    so parallel requests from one device each see the refusals of the ones before."""
+    from casebook.audit.models import AuditEntry
+
+    if lock:
+        session.execute(select(FieldDevice.id).where(FieldDevice.id == device.id).with_for_update())
+    now = datetime.now(UTC)
+    longest = max(seconds for seconds, _ in DEVICE_REFUSAL_WINDOWS)
+    start = (now - timedelta(seconds=longest)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamps = [
+        datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        for at in session.scalars(
+            select(AuditEntry.occurred_at).where(
+                AuditEntry.action == "field.submission_receive",
+                AuditEntry.object_type == "field_device",
+                AuditEntry.object_id == str(device.id),
+                AuditEntry.outcome == "failure",
+                AuditEntry.occurred_at >= start,
+            )
+        )
+    ]
+    return any(
+        sum(1 for at in stamps if at > now - timedelta(seconds=seconds)) >= most
+        for seconds, most in DEVICE_REFUSAL_WINDOWS
+    )
 
 
 # -- the form's key pair -------------------------------------------------------------------------
@@ -261,11 +321,42 @@ def _refuse(reason: str, message: str, status: int = 400) -> SubmissionError:
     return SubmissionError(status, reason, message)
 
 
+UNREADABLE = (
+    "The submission could not be read: it was damaged on the way or encrypted for another "
+    "server. Send it again; if this keeps happening, download the form again."
+)
+
+
+def _unreadable() -> SubmissionError:
+    """The one refusal for every decryption, padding, digest and signature failure."""
+    return _refuse("unreadable", UNREADABLE)
+
+
+# No form nests its answers more than a few groups deep; a manifest or instance nested deeper
+# is refused while it is parsed, before anything walks it (a deep tree makes recursive walks
+# fail and searches slow).
+MAX_XML_DEPTH = 50
+
+
 def _parse_xml(raw: bytes) -> Element:
+    root: Element | None = None
+    depth = 0
     try:
-        root: Element = SafeXML.fromstring(raw)
+        for event, node in SafeXML.iterparse(io.BytesIO(raw), events=("start", "end")):
+            if event == "end":
+                depth -= 1
+                continue
+            depth += 1
+            if depth > MAX_XML_DEPTH:
+                raise _refuse("xml_depth", "The submission is nested too deeply to be a form.")
+            if root is None:
+                root = node
+    except SubmissionError:
+        raise
     except Exception:  # defusedxml's refusals and expat's errors alike
         raise _refuse("xml", "The submission is not well-formed XML.") from None
+    if root is None:
+        raise _refuse("xml", "The submission is not well-formed XML.")
     return root
 
 
@@ -306,6 +397,12 @@ def _manifest(raw: bytes) -> _Manifest:
     return manifest
 
 
+def instance_hash_of(session: Session, owner_id: uuid.UUID, instance_id: str) -> str:
+    """The keyed hash of an instance ID within one documenter's submissions (its own purpose,
+    so it never equals the global hash older rows carry)."""
+    return _vault(session).keyed_hash("field-instance-owner", f"{owner_id}:{instance_id}")
+
+
 def _private_keys(session: Session) -> list[bytes]:
     keys = session.scalars(select(FieldKey).order_by(FieldKey.created_at.desc())).all()
     return [base64.b64decode(k.private or "") for k in keys]
@@ -328,22 +425,40 @@ def submission_receive(
     manifest = _manifest(manifest_xml)
     if manifest.form_id != xlsform.FORM_ID:
         raise _refuse("form", "This server does not serve that form.", 404)
-    instance_hash = vault.keyed_hash("field-instance", manifest.instance_id)
+    instance_hash = instance_hash_of(session, device.owner_id, manifest.instance_id)
     content_hash = vault.keyed_hash(
         "field-content", manifest.encrypted_key + "\n" + manifest.signature
     )
+    # Idempotency is per documenter: another documenter's submissions are never found here
+    # (a device can neither learn that an instance ID exists elsewhere nor claim one to block
+    # it). Rows received before the hash included the owner carry the global hash.
     existing = session.scalars(
-        select(FieldSubmission).where(FieldSubmission.instance_hash == instance_hash)
+        select(FieldSubmission)
+        .where(
+            FieldSubmission.owner_id == device.owner_id,
+            FieldSubmission.instance_hash.in_(
+                [instance_hash, vault.keyed_hash("field-instance", manifest.instance_id)]
+            ),
+        )
+        .order_by(FieldSubmission.received_at.desc())
     ).first()
+    if existing is None and session.scalars(
+        select(FieldSubmission.id).where(
+            FieldSubmission.content_hash == content_hash,
+            FieldSubmission.owner_id != device.owner_id,
+        )
+    ).first():
+        # the very ciphertext another documenter's phone sent: never decrypted a second time
+        raise _refuse("conflict", "This submission was already received from another device.", 409)
     restart = existing is not None and existing.state == "expired"
-    if existing is not None and restart and existing.owner_id == device.owner_id:
+    if existing is not None and restart:
         # A split submission expired before its last part came; the phone now sends it whole
         # again: it starts afresh (the expired row's key and files are already gone).
         session.delete(existing)
         session.flush()
         existing = None
     if existing is not None:
-        if existing.content_hash != content_hash or existing.owner_id != device.owner_id:
+        if existing.content_hash != content_hash:
             raise _refuse(
                 "conflict",
                 "A different submission with this instance ID was already received.",
@@ -384,20 +499,25 @@ def submission_receive(
     if missing:
         raise _refuse("missing_part", "The submission is missing some of its files.")
 
+    # Every way a submission can fail to decrypt (a key wrapped for another server, a file cut
+    # short, a wrong padding, a wrong digest or signature) does the same work and ends in the
+    # same refusal, decided once after everything was checked: an answer that told a bad
+    # padding from a bad signature would be a padding oracle on any submission's ciphertext.
+    keys = _private_keys(session)
+    if not keys:  # no form was ever served: nothing can have been encrypted for this server
+        raise _unreadable()
     symmetric: bytes | None = None
-    private_used: bytes | None = None
-    for private in _private_keys(session):
+    private_used = keys[0]
+    for private in keys:
         try:
             symmetric = odk.unwrap_symmetric_key(private, manifest.encrypted_key)
         except DecryptionError:
             continue
         private_used = private
         break
-    if symmetric is None or private_used is None:
-        raise _refuse(
-            "wrong_key",
-            "The submission was encrypted for another key. Download the form again.",
-        )
+    readable = symmetric is not None
+    if symmetric is None:
+        symmetric = os.urandom(32)  # decrypt to noise, as much work, then refuse
 
     submission_id = partial.id if partial is not None else uuid.uuid4()
     ivs = odk.file_ivs(manifest.instance_id, symmetric)
@@ -413,11 +533,12 @@ def submission_receive(
         for name in manifest.media:
             media_id = uuid.uuid4()
             written.append(media_id)
-            md5, sha256, size, content_type = _store_media(
+            whole, md5, sha256, size, content_type = _store_media(
                 symmetric, next(ivs), stream_key, parts[name], field_dir, media_id
             )
-            plain_name = name.removesuffix(".enc")
-            digests.append((plain_name, md5))
+            readable = whole and readable
+            plain_name = clean_text(name.removesuffix(".enc"))
+            digests.append((name.removesuffix(".enc"), md5))
             media_meta.append(
                 {
                     "sha256": sha256,
@@ -428,10 +549,7 @@ def submission_receive(
                 }
             )
         xml_part = b"".join(parts[manifest.xml_file].chunks())
-        try:
-            plain_xml, xml_md5 = odk.decrypt_file(symmetric, next(ivs), xml_part)
-        except DecryptionError:
-            raise _refuse("damaged", "The submission arrived damaged. Send it again.") from None
+        plain_xml, xml_md5, whole = odk.decrypt_file_checked(symmetric, next(ivs), xml_part)
         lines = odk.signature_lines(
             manifest.form_id,
             manifest.version,
@@ -440,14 +558,13 @@ def submission_receive(
             digests,
             xml_md5,
         )
-        if not odk.signature_matches(private_used, manifest.signature, lines):
-            raise _refuse(
-                "signature", "The submission was altered or damaged on the way. Send it again."
-            )
+        signed = odk.signature_matches(private_used, manifest.signature, lines)
+        if not (readable and whole and signed):
+            raise _unreadable()
         root = _parse_xml(plain_xml)
         inner_id = _find_text(root, "instanceID")
         if inner_id != manifest.instance_id or root.get("id") != manifest.form_id:
-            raise _refuse("signature", "The submission's files do not belong together.")
+            raise _unreadable()
         data, media_names = case_from_instance(root)
         for meta in media_meta:
             if meta["name"] not in media_names:
@@ -461,18 +578,23 @@ def submission_receive(
         current = current_form(session, actor)
         note = None
         if manifest.version != current.version:
+            serial = xlsform.version_serial(manifest.version)
+            older = serial is not None and serial <= (xlsform.version_serial(current.version) or 0)
             if problems:
                 # a form the server no longer serves is kept only if it still passes the rules
-                raise SubmissionError(
-                    422, "old_version", "older version, invalid", fields=sorted(problems)
-                )
-            note = "Sent with an older version of the form."
+                reason = "old_version" if older else "unknown_version"
+                raise SubmissionError(422, reason, reason, fields=sorted(problems))
+            note = (
+                "Sent with an older version of the form."
+                if older
+                else "Sent with an unknown form version."
+            )
     except SubmissionError:
         _discard_files(field_dir, written)
         raise
     except DecryptionError:
         _discard_files(field_dir, written)
-        raise _refuse("damaged", "The submission arrived damaged. Send it again.") from None
+        raise _unreadable() from None
     except BaseException:
         _discard_files(field_dir, written)
         raise
@@ -613,10 +735,11 @@ def _store_media(
     spool: Chunked,
     field_dir: Path,
     media_id: uuid.UUID,
-) -> tuple[str, str, int, str | None]:
+) -> tuple[bool, str, str, int, str | None]:
     """Decrypt one media part chunk by chunk straight into casebook's attachment encryption
-    (the plaintext exists only in memory, a chunk at a time). Returns the MD5 the device
-    signed, the SHA-256, the size and the content type of the plaintext."""
+    (the plaintext exists only in memory, a chunk at a time). Returns whether it decrypted
+    whole (padding intact: decided later, with every other check, so that no failure is told
+    apart), the MD5 the device signed, the SHA-256, the size and the content type."""
     field_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = field_dir / f"{media_id}.bin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -625,11 +748,12 @@ def _store_media(
         cfb = odk.CfbFileDecryptor(symmetric, iv)
         for chunk in spool.chunks():
             enc.update(cfb.update(chunk))
-        enc.update(cfb.finalize())
+        tail, whole = cfb.finish()
+        enc.update(tail)
         sha256 = enc.finalize()
         out.flush()
         os.fsync(out.fileno())
-    return cfb.md5_hex, sha256, enc.size, sniff(enc.head)
+    return whole, cfb.md5_hex, sha256, enc.size, sniff(enc.head)
 
 
 def _discard_files(field_dir: Path, ids: Iterable[uuid.UUID]) -> None:
@@ -724,7 +848,7 @@ def case_from_instance(root: Element) -> tuple[dict[str, Any], set[str]]:
     media = {get("audio_file")} | {
         _find_text(node, "photo_file") for node in root.iter() if _local(node.tag) == "photo"
     }
-    return data, {m for m in media if m}
+    return data, {clean_text(m) for m in media if m}
 
 
 def _consent_scopes() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,13 @@ def _digest() -> str:
     return h.hexdigest()[:8]
 
 
+def version_serial(version: str | None) -> int | None:
+    """The key serial of a version string this server could have served, else None."""
+    pattern = rf"{re.escape(FORM_VERSION_PREFIX)}\.([1-9][0-9]{{0,5}})\.[0-9a-f]{{8}}"
+    match = re.fullmatch(pattern, version or "")
+    return int(match.group(1)) if match else None
+
+
 def form_version(key_serial: int) -> str:
     """`1.<key serial>.<content digest>`: changes with the questions, the vocabularies and the
     RSA key, and stays the same otherwise."""
@@ -183,7 +191,9 @@ def settings_row(version: str, public_key: str) -> dict[str, str]:
         "version": version,
         "public_key": public_key,
         "default_language": "العربية (ar)",
-        "instance_name": "concat(${first_name}, ' ', ${family_name})",
+        # No instance_name: ODK Collect keeps a submission's instance name unencrypted and
+        # shows it in its lists of drafts and sent forms, so a name built from the answers
+        # would put the person's name on the phone in clear. Collect shows the form title.
     }
 
 

@@ -385,3 +385,21 @@ def test_revision_0016s_adds_the_unsealed_flag_row(empty_url: str) -> None:
     engine = make_engine(empty_url)
     assert "seal_state" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_revision_0017h_indexes_the_field_content_hash(empty_url: str) -> None:
+    """0017h indexes field_submissions.content_hash (looked up across documenters) and keeps
+    the instance hash unique; downgrading to 0016s removes the index only."""
+    upgrade(empty_url, "0017h")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("field_submissions")}
+    assert indexes.get("ix_field_submissions_content_hash") == ["content_hash"]
+    constraints = inspector.get_unique_constraints("field_submissions")
+    assert ("instance_hash",) in {tuple(u["column_names"]) for u in constraints}
+    engine.dispose()
+    downgrade(empty_url, "0016s")
+    engine = make_engine(empty_url)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("field_submissions")}
+    engine.dispose()
+    assert "ix_field_submissions_content_hash" not in indexes

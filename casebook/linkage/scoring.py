@@ -295,7 +295,7 @@ def blocking_rules() -> list[Any]:
     ]
 
 
-def _list_blocking_rules(prefix: str) -> list[str]:
+def _list_blocking_rules(prefix: str) -> list[Any]:
     """The blocking rules, for pairs of one list row and one case only."""
     from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
@@ -782,7 +782,7 @@ def _list_pairs(con: Any, frame: Any, linker: Any, prefix: str, cases: int) -> l
         level.m_probability = trained.m_probability
         level.u_probability = trained.u_probability
     prior = linker._settings_obj._probability_two_random_records_match
-    list_linker._settings_obj.probability_two_random_records_match = prior
+    list_linker._settings_obj._probability_two_random_records_match = prior
     high = LIST_SHARE_BOUNDS[1]
     floor = (
         math.log2(prior / (1 - prior))

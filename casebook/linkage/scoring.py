@@ -588,8 +588,11 @@ def score(
     LinkageError when the run cannot score (memory, a broken shipped model).
 
     With `list_prefix`, the rows whose id starts with it are an outside list's and only
-    list–case pairs are returned, scored by `_list_posteriors` (each row is at most one
-    person) instead of as duplicates within a caseload."""
+    list–case pairs are returned: made by a second linker with the same parameters
+    (`_list_pairs`), weighed as a list row's evidence (`_list_evidence`) and scored by
+    `_list_posteriors` (each row is at most one person) instead of as duplicates within a
+    caseload. Rows that are one of the cases at `threshold` but none alone are in
+    `ambiguous` with their candidates; `list_candidates` holds every pair from CANDIDATE_MIN."""
     import duckdb
     from splink import DuckDBAPI, Linker
     from splink.internals.exceptions import SplinkException

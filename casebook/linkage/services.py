@@ -368,6 +368,22 @@ def list_match(
 # -- decisions and merging --------------------------------------------------------------------
 
 
+def _row_matched_elsewhere(session: Session, candidate: MatchCandidate) -> bool:
+    """A row that fits several cases (sent to review with each of them) already confirmed as
+    one of them: it names one person, so a second match would count it twice."""
+    row = candidate.row or {}
+    if not row.get("fits"):
+        return False
+    others = session.scalars(
+        select(MatchCandidate).where(
+            MatchCandidate.list_id == candidate.list_id,
+            MatchCandidate.status == "match",
+            MatchCandidate.id != candidate.id,
+        )
+    )
+    return any((other.row or {}).get("row") == row.get("row") for other in others)
+
+
 def candidate_decide(
     session: Session,
     actor: Actor,
@@ -386,6 +402,19 @@ def candidate_decide(
         raise LinkageInputError({"decision": [f"Choose one of: {', '.join(allowed)}."]})
     if keep not in ("a", "b"):
         raise LinkageInputError({"keep": ["Choose a or b."]})
+    if (
+        candidate.kind == "list"
+        and decision == "match"
+        and _row_matched_elsewhere(session, candidate)
+    ):
+        raise LinkageInputError(
+            {
+                "decision": [
+                    "This row is already matched to another of the cases it fits; "
+                    "it names one person at most."
+                ]
+            }
+        )
     kept: Case | None = None
     if decision == "duplicate":
         assert candidate.case_b is not None

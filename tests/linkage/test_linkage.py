@@ -460,7 +460,9 @@ def test_dedupe_names_cases_by_reference_however_many_are_scored(
     assert {refs[a], refs[b]} in [{x, y} for x, y, _ in result.pairs]
 
 
-def test_a_list_row_two_cases_fit_goes_to_review_with_both(app: Flask, client: FlaskClient) -> None:
+def test_a_list_row_two_cases_fit_goes_to_review_with_both(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
     """The same three names and birth year on two cases: the row is someone in the caseload,
     but which is for a lawyer to say. Both go to review, marked as one row fitting two cases,
     and neither is reported as the match."""
@@ -503,3 +505,14 @@ def test_a_list_row_two_cases_fit_goes_to_review_with_both(app: Flask, client: F
     login(client, lawyer)
     page = client.get(f"/linkage/{item_ids[0]}").get_data(as_text=True)
     assert "This row fits 2 cases that give the same names" in page
+    # one of them confirmed: the row names one person, so the other cannot be confirmed too
+    from casebook.linkage.services import LinkageInputError, candidate_decide
+
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        first, second = (s.get(MatchCandidate, uuid.UUID(i)) for i in item_ids)
+        assert first is not None and second is not None
+        candidate_decide(s, Actor.cli(), first, "match", attachments_dir=tmp_path)
+        with pytest.raises(LinkageInputError, match="already matched"):
+            candidate_decide(s, Actor.cli(), second, "match", attachments_dir=tmp_path)
+        candidate_decide(s, Actor.cli(), second, "no_match", attachments_dir=tmp_path)
+        assert second.status == "no_match"

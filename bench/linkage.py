@@ -231,8 +231,52 @@ def _list_rows(
     return out
 
 
+def _print_misses(
+    data: object,
+    listed: list[tuple[str, str, dict]],  # type: ignore[type-arg]
+    scored: list[tuple[str, str, float]],
+    hits: set[frozenset[str]],
+) -> None:
+    """Each list row not found: the generator's truth, the row, and its best candidates."""
+    people = {r["id"]: r["person"] for r in data.records}  # type: ignore[attr-defined]
+    fields = ("first_name", "father_name", "grandfather_name", "family_name", "birth_date")
+
+    def show(person: dict) -> str:  # type: ignore[type-arg]
+        return " ".join(str(person.get(k) or "-") for k in fields)
+
+    for key, case, row in listed:
+        if frozenset((key, case)) in hits:
+            continue
+        ranked = sorted(
+            ((p, b if a == key else a) for a, b, p in scored if key in (a, b)), reverse=True
+        )
+        print(f"    missed {key}: row {row}; truth {case}: {show(people[case])}")
+        for p, other in ranked[:4]:
+            mark = "*" if other == case else " "
+            print(f"      {mark}{p:.3f} {other}: {show(people[other])}")
+        if not any(other == case for _, other in ranked):
+            print("       (truth not scored)")
+
+
+def _people(data: object) -> dict[str, set[str]]:
+    """Each record's person: itself and its second reports (a row found at either is found)."""
+    out: dict[str, set[str]] = {}
+    for pair in data.pairs:  # type: ignore[attr-defined]
+        a, b = tuple(pair)
+        group = out.get(a, {a}) | out.get(b, {b})
+        for x in group:
+            out[x] = group
+    return out
+
+
 def seeds(
-    count: int, sizes: list[int], threshold: float = 0.9, bare: bool = True, draw: str = "plain"
+    count: int,
+    sizes: list[int],
+    threshold: float = 0.9,
+    bare: bool = True,
+    draw: str = "plain",
+    misses: bool = False,
+    first_seed: int = 100,
 ) -> None:
     """The table for bench/README.md: every size over `count` seeds (other seeds than the
     shipped model was made from)."""
@@ -242,11 +286,11 @@ def seeds(
     from tests.linkage.generator import generate, sibling_rate
 
     print(
-        "size    seed  P      R      siblings  list rows  model     casebook s  "
+        "size    seed  P      R      siblings  list rows  wrong  model     casebook s  "
         + ("bare P  bare R  bare s" if bare else "")
     )
     for size in sizes:
-        for seed in range(100, 100 + count):
+        for seed in range(first_seed, first_seed + count):
             data = generate(size, seed=seed)
             rows = feature_rows(data.records)
             start = time.perf_counter()
@@ -256,14 +300,39 @@ def seeds(
             brothers = sibling_rate(result.pairs, data.siblings, threshold)
             listed = _list_rows(data, seed, max(10, size // 50), draw)
             list_features = [person_features(key, _person(row), None) for key, _, row in listed]
-            matched = score(
+            run = score(
                 rows + list_features, threshold=threshold, memory_limit="2GB", list_prefix="list:"
-            ).pairs
-            hits = {frozenset((a, b)) for a, b, _ in matched}
+            )
+            scored = run.list_candidates
+            hits = {frozenset((a, b)) for a, b, p in scored if p >= threshold}
             found = sum(frozenset((key, case)) in hits for key, case, _ in listed)
+            # rows several cases fit go to review with every candidate: found for review when
+            # the true case is among them (a row matched outright is not in `ambiguous`)
+            review = run.ambiguous
+            for_review = sum(case in {c for c, _ in review.get(key, [])} for key, case, _ in listed)
+            same = _people(data)
+            wrong = sum(
+                1
+                for key, case, _ in listed
+                for a, b in (tuple(h) for h in hits if key in h)
+                if (b if a == key else a) not in same.get(case, {case})
+            )
+            if misses:
+                _print_misses(
+                    data,
+                    listed,
+                    scored,
+                    hits
+                    | {
+                        frozenset((key, case))
+                        for key, case, _ in listed
+                        if case in {c for c, _ in review.get(key, [])}
+                    },
+                )
             line = (
                 f"{size:<7} {seed:<5} {precision:.3f}  {recall:.3f}  "
-                f"{brothers:6.1%}    {found:>3}/{len(listed):<4}  {result.model:<9} {took:7.1f}"
+                f"{brothers:6.1%}    {found:>3}+{for_review}/{len(listed):<4} {wrong:>3}    "
+                f"{result.model:<9} {took:7.1f}"
             )
             if bare:
                 bare_found, bare_s = _bare_splink(rows, threshold)
@@ -283,9 +352,13 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=0, help="seeds per size for the table")
     parser.add_argument("--sizes", default="300,1000,3500", help="caseloads for --seeds")
+    parser.add_argument("--first-seed", type=int, default=100, help="the first of --seeds")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Splink baseline")
     parser.add_argument(
         "--list-draw", choices=("plain", "hard"), default="plain", help="outside-list rows"
+    )
+    parser.add_argument(
+        "--misses", action="store_true", help="print each list row not found, with candidates"
     )
     args = parser.parse_args()
     if args.seeds:
@@ -294,6 +367,8 @@ def main() -> None:
             [int(n) for n in args.sizes.split(",")],
             bare=not args.no_bare,
             draw=args.list_draw,
+            misses=args.misses,
+            first_seed=args.first_seed,
         )
         return
     if args.records:

@@ -803,12 +803,22 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
             )
     except LinkageError as exc:
         raise click.ClickException(f"{exc}; nothing was written") from None
-    click.echo(f"{len(result.matches)} possible matches for {result.rows} rows", err=True)
+    several = len({row for row, _, _ in result.several})
+    click.echo(
+        f"{len(result.matches)} possible matches for {result.rows} rows; {several} rows fit "
+        "several cases (every candidate is listed, marked several, and is in the review queue)",
+        err=True,
+    )
     for row, reference, score in result.matches:
         if fmt == "json":
             click.echo(json.dumps({"row": row, "case": reference, "score": score}))
         else:
             click.echo(tsv_line([row, reference, f"{score:.4f}"]))
+    for row, reference, score in result.several:
+        if fmt == "json":
+            click.echo(json.dumps({"row": row, "case": reference, "score": score, "several": True}))
+        else:
+            click.echo(tsv_line([row, reference, f"{score:.4f}", "several"]))
 
 
 # -- estimate -----------------------------------------------------------------------------------

@@ -295,7 +295,21 @@ def blocking_rules() -> list[Any]:
     ]
 
 
-def _settings() -> Any:
+def _list_blocking_rules(prefix: str) -> list[Any]:
+    """The blocking rules, for pairs of one list row and one case only."""
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+
+    only = f"(starts_with(l.unique_id, '{prefix}') <> starts_with(r.unique_id, '{prefix}'))"
+    sql = [
+        rule.get_blocking_rule("duckdb").blocking_rule_sql
+        if isinstance(rule, BlockingRuleCreator)
+        else str(rule)
+        for rule in blocking_rules()
+    ]
+    return [f"({rule}) AND {only}" for rule in sql]
+
+
+def _settings(list_prefix: str | None = None) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator
@@ -329,7 +343,9 @@ def _settings() -> Any:
             ),
             cl.ExactMatch("governorate"),
         ],
-        blocking_rules_to_generate_predictions=blocking_rules(),
+        blocking_rules_to_generate_predictions=(
+            blocking_rules() if list_prefix is None else _list_blocking_rules(list_prefix)
+        ),
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
@@ -350,6 +366,11 @@ class Scored:
     expected_pairs: float = 0.0  # sum of match probabilities over the scored pairs
     model: str = "none"  # "shipped" or "refined"; "none" when there was nothing to compare
     notes: list[str] = field(default_factory=list)  # why refinement was skipped or refused
+    # list runs: rows that are one of the cases at `threshold` but none of them alone (the
+    # same names on two or three people), with every candidate and its probability
+    ambiguous: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # list runs: every (row, case, probability) of at least CANDIDATE_MIN, matched or not
+    list_candidates: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def nothing_to_compare(self) -> bool:
@@ -567,8 +588,11 @@ def score(
     LinkageError when the run cannot score (memory, a broken shipped model).
 
     With `list_prefix`, the rows whose id starts with it are an outside list's and only
-    list–case pairs are returned, scored by `_list_posteriors` (each row is at most one
-    person) instead of as duplicates within a caseload."""
+    list–case pairs are returned: made by a second linker with the same parameters
+    (`_list_pairs`), weighed as a list row's evidence (`_list_evidence`) and scored by
+    `_list_posteriors` (each row is at most one person) instead of as duplicates within a
+    caseload. Rows that are one of the cases at `threshold` but none alone are in
+    `ambiguous` with their candidates; `list_candidates` holds every pair from CANDIDATE_MIN."""
     import duckdb
     from splink import DuckDBAPI, Linker
     from splink.internals.exceptions import SplinkException
@@ -582,6 +606,8 @@ def score(
     defaults = defaults or load_defaults()
     con = private_duckdb(memory_limit)
     notes: list[str] = []
+    ambiguous: dict[str, list[tuple[str, float]]] = {}
+    candidates: list[tuple[str, str, float]] = []
     try:
         api = DuckDBAPI(connection=con)
         register_functions(con)
@@ -607,6 +633,8 @@ def score(
         # chunks bound the memory of a large run (DuckDB may not spill to disk)
         chunks = max(1, -(-records // CHUNK_RECORDS))
         floor = min(threshold, EXPECTED_FLOOR)
+        if list_prefix is not None:  # only pairs of cases one person (the list's are below)
+            floor = SAME_PERSON
         predictions = linker.inference.predict(
             threshold_match_probability=floor,
             num_chunks_left=chunks,
@@ -624,29 +652,32 @@ def score(
             ).fetchall()
         else:
             prior = linker._settings_obj._probability_two_random_records_match
-            listed = con.execute(
-                f"SELECT unique_id_l, unique_id_r, match_weight FROM {table_name} "  # noqa: S608  # nosec B608
-                "WHERE starts_with(unique_id_l, $p) <> starts_with(unique_id_r, $p)",
-                {"p": list_prefix},
-            ).fetchall()
+            list_rows = sum(
+                str(i).startswith(list_prefix) for i in table.column("unique_id").to_pylist()
+            )
+            listed = _list_pairs(con, frame, linker, list_prefix, records - list_rows)
             same = con.execute(
                 f"SELECT unique_id_l, unique_id_r FROM {table_name} "  # noqa: S608  # nosec B608
                 "WHERE NOT starts_with(unique_id_l, $p) AND NOT starts_with(unique_id_r, $p) "
                 "AND match_probability >= $t",
                 {"p": list_prefix, "t": SAME_PERSON},
             ).fetchall()
-            list_rows = sum(
-                str(i).startswith(list_prefix) for i in table.column("unique_id").to_pylist()
-            )
             weights = [
                 (str(a), str(b), float(w) - math.log2(prior / (1 - prior)))
                 if str(a).startswith(list_prefix)
                 else (str(b), str(a), float(w) - math.log2(prior / (1 - prior)))
                 for a, b, w in listed
             ]
-            result, share, expected_list = _list_posteriors(
+            weights = _list_evidence(weights, table, linker)
+            result, share, expected_list, in_caseload = _list_posteriors(
                 weights, [(str(a), str(b)) for a, b in same], records - list_rows, list_rows
             )
+            matched = {r for r, _, p in result if p >= threshold}
+            for row, case, p in sorted(result, key=lambda t: -t[2]):
+                if in_caseload[row] >= threshold and row not in matched and p >= CANDIDATE_MIN:
+                    ambiguous.setdefault(row, []).append((case, p))
+            ambiguous = {row: found[:CANDIDATES_MAX] for row, found in ambiguous.items()}
+            candidates = [r for r in result if r[2] >= CANDIDATE_MIN]
             result = [r for r in result if r[2] >= threshold]
             expected = (expected_list,)
             notes.append(f"an estimated {share:.0%} of the list's rows are in the caseload")
@@ -671,6 +702,101 @@ def score(
         expected_pairs=float(expected[0] if expected else 0.0),
         model=model,
         notes=notes,
+        ambiguous=ambiguous,
+        list_candidates=candidates,
+    )
+
+
+# A list's birth year, given the row is the person: lists often give an age, or a year
+# worked out from one, so it is one off far more often than a second report of a case is
+# (the shipped model's m, 0.14 for one off, is the reports'). Exact, one off, within three,
+# other.
+LIST_BIRTH_YEAR_M = (0.7, 0.25, 0.04, 0.01)
+_TF_FIELDS = ("first", "family")  # the name comparisons adjusted by term frequency
+CANDIDATE_MIN = 0.02  # an ambiguous row's candidates: every case at least this likely
+CANDIDATES_MAX = 10
+
+
+def _list_evidence(
+    weights: list[tuple[str, str, float]], table: Any, linker: Any
+) -> list[tuple[str, str, float]]:
+    """The list–case pairs' log2 Bayes factors, with the evidence of the names and the birth
+    year a row gives weighed as a list row's rather than as a second report's.
+
+    Names: in a caseload, whether a report is written in the other script is a fact about the
+    report (a fifth of second reports are in Latin letters), so the model splits the same
+    name's m between "exact" (0.64–0.76) and "same name, spelt apart" (0.18–0.21). A list row
+    is in its list's script whoever it names: the same name in either spelling is one level
+    for it, with m the sum of the two. u stays the name's frequency where the comparison is
+    adjusted by term frequency (first and family names); elsewhere it is the exact level's u,
+    since "spelt apart" sampled on a caseload's pairs (almost all in one script) says how
+    rarely two reports are in different scripts, not how common the name is. Birth year: m of
+    LIST_BIRTH_YEAR_M in place of the reports'."""
+    m: dict[str, list[float]] = {}
+    u: dict[str, list[float]] = {}
+    for name, _, level in _levels(linker):
+        m.setdefault(name, []).append(float(level.m_probability))
+        u.setdefault(name, []).append(float(level.u_probability))
+    ids = [str(i) for i in table.column("unique_id").to_pylist()]
+    columns = {
+        c: dict(zip(ids, table.column(c).to_pylist(), strict=True))
+        for f in NAME_FIELDS
+        for c in (f, f"{f}_canon")
+    }
+    years = dict(zip(ids, table.column("birth_year").to_pylist(), strict=True))
+    out = []
+    for row, case, log2_bf in weights:
+        extra = 0.0
+        for f in NAME_FIELDS:
+            a, b = columns[f].get(row), columns[f].get(case)
+            if not a or not b:
+                continue
+            if a == b:
+                level = 0
+            elif columns[f"{f}_canon"].get(row) == columns[f"{f}_canon"].get(case):
+                level = 1
+            else:
+                continue
+            same = m[f][0] + m[f][1]
+            extra += math.log2(same / m[f][level])
+            if f not in _TF_FIELDS:
+                extra += math.log2(u[f][level] / u[f][0])
+        y_row, y_case = years.get(row), years.get(case)
+        if y_row is not None and y_case is not None:
+            gap = abs(int(y_row) - int(y_case))
+            level = 0 if gap == 0 else 1 if gap <= 1 else 2 if gap <= 3 else 3
+            extra += math.log2(LIST_BIRTH_YEAR_M[level] / m["birth_year"][level])
+        out.append((row, case, log2_bf + extra))
+    return out
+
+
+LIST_EVIDENCE_MAX_BITS = 7.0  # at most what `_list_evidence` adds to a pair (about 6.3)
+
+
+def _list_pairs(con: Any, frame: Any, linker: Any, prefix: str, cases: int) -> list[Any]:
+    """(id, id, match weight) of every list–case pair the blocking rules make that could
+    reach CANDIDATE_MIN once weighed as a list row's: scored by a second linker with the
+    first one's parameters whose rules make list–case pairs only (the caseload's own pairs
+    below SAME_PERSON are not kept, so lowering the floor for the list costs nothing there)."""
+    from splink import Linker
+
+    list_linker = Linker(frame, _settings(prefix), log_level=logging.ERROR)
+    for (_, _, trained), (_, _, level) in zip(_levels(linker), _levels(list_linker), strict=True):
+        level.m_probability = trained.m_probability
+        level.u_probability = trained.u_probability
+    prior = linker._settings_obj._probability_two_random_records_match
+    list_linker._settings_obj._probability_two_random_records_match = prior
+    high = LIST_SHARE_BOUNDS[1]
+    floor = (
+        math.log2(prior / (1 - prior))
+        + math.log2(max(1, cases) * CANDIDATE_MIN * (1 - high) / high)
+        - LIST_EVIDENCE_MAX_BITS
+    )
+    table_name = list_linker.inference.predict(threshold_match_weight=floor).physical_name
+    return list(
+        con.execute(
+            f"SELECT unique_id_l, unique_id_r, match_weight FROM {table_name}"  # noqa: S608  # nosec B608
+        ).fetchall()
     )
 
 
@@ -683,9 +809,10 @@ def _list_posteriors(
     same_person: list[tuple[str, str]],
     cases: int,
     rows: int,
-) -> tuple[list[tuple[str, str, float]], float, float]:
+) -> tuple[list[tuple[str, str, float]], float, float, dict[str, float]]:
     """(row, case, probability) for every scored list–case pair, the estimated share of the
-    list's rows that are in the caseload, and the expected number of rows found.
+    list's rows that are in the caseload, the expected number of rows found, and each row's
+    probability of being one of the cases (whichever).
 
     A row of an outside list is one person, and is either one of the caseload's people or
     none of them: P(case j | row) = (π/N)·BF_j / ((1 − π) + (π/N)·Σ_k BF_k), with BF the
@@ -739,10 +866,11 @@ def _list_posteriors(
             (row, case, (share / n) * bests[row][find(case)] / denominator)
             for case, _ in candidates
         ]
-    expected = sum(
-        (share / n) * total / ((share / n) * total + (1 - share)) for total in totals.values()
-    )
-    return out, share, expected
+    in_caseload = {
+        row: (share / n) * total / ((share / n) * total + (1 - share))
+        for row, total in totals.items()
+    }
+    return out, share, sum(in_caseload.values()), in_caseload
 
 
 def score_pairs(

@@ -11,7 +11,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -295,6 +295,9 @@ class ListResult:
     list_id: uuid.UUID
     rows: int
     matches: list[tuple[int, str, float]]  # (row number, case reference, score)
+    # rows that are one of the cases but fit several equally (the same names on two or three
+    # people): every candidate, (row number, case reference, score), each in the review queue
+    several: list[tuple[int, str, float]] = field(default_factory=list)
 
 
 def list_match(
@@ -311,7 +314,11 @@ def list_match(
     """Match the rows of an outside list (row number, person dict with optional governorate)
     against every case; matches go to review with the row sealed. The list is scored together
     with the cases (so the model is trained on this caseload) and only list–case pairs kept,
-    each row taken as one person who is one of the cases or none (model._list_posteriors)."""
+    each row taken as one person who is one of the cases or none (model._list_posteriors).
+
+    A row that is one of the cases at `threshold` but none of them alone (two or three cases
+    give the same names) is not guessed: every candidate goes to review with its own score,
+    and the sealed row says how many cases it fits, so the lawyer decides between them."""
     match_list = MatchList(id=uuid.uuid4(), created_by=created_by, rows=len(rows))
     session.add(match_list)
     match_list.label = label[:200]
@@ -320,21 +327,32 @@ def list_match(
     for number, person in rows:
         key = f"list:{number}"
         by_key[key] = (number, person)
+<<<<<<< HEAD
         governorate = person.get("governorate")  # the row's place, as the arrest's governorate
         arrests: list[Arrest] = [{"governorate": governorate}] if governorate else []
         features.append(person_features(key, person, arrests))
     scored = score(
         features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:"
     ).pairs
+=======
+        features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
+    scored = score(features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:")
+>>>>>>> lists
     best: dict[tuple[str, str], float] = {}
-    for left, right, probability in scored:
+    for left, right, probability in scored.pairs:
         list_side = [x for x in (left, right) if x.startswith("list:")]
         if len(list_side) != 1:
             continue
         case_side = right if left.startswith("list:") else left
         best[(list_side[0], case_side)] = probability
+    fits: dict[str, int] = {}
+    for list_key, candidates in scored.ambiguous.items():
+        fits[list_key] = len(candidates)
+        for case_key, probability in candidates:
+            best[(list_key, case_key)] = probability
     references = _references(session, {c for _, c in best})
     matches: list[tuple[int, str, float]] = []
+    several: list[tuple[int, str, float]] = []
     for (list_key, case_key), probability in sorted(best.items(), key=lambda t: -t[1]):
         number, person = by_key[list_key]
         candidate = MatchCandidate(
@@ -346,9 +364,13 @@ def list_match(
             status=OPEN,
         )
         session.add(candidate)
-        candidate.row = {"row": number, **person}
-        matches.append((number, references[uuid.UUID(case_key)], round(probability, 4)))
-    match_list.matched = len(matches)
+        row: dict[str, Any] = {"row": number, **person}
+        if list_key in fits:
+            row["fits"] = fits[list_key]
+        candidate.row = row
+        found = (number, references[uuid.UUID(case_key)], round(probability, 4))
+        (several if list_key in fits else matches).append(found)
+    match_list.matched = len(matches) + len(several)
     session.flush()
     audit_record(
         session,
@@ -356,12 +378,33 @@ def list_match(
         "linkage.list_match",
         object_type="match_list",
         object_id=match_list.id,
-        details={"rows": len(rows), "matches": len(matches), "threshold": threshold},
+        details={
+            "rows": len(rows),
+            "matches": len(matches),
+            "rows_fitting_several": len(fits),
+            "threshold": threshold,
+        },
     )
-    return ListResult(match_list.id, len(rows), matches)
+    return ListResult(match_list.id, len(rows), matches, several)
 
 
 # -- decisions and merging --------------------------------------------------------------------
+
+
+def _row_matched_elsewhere(session: Session, candidate: MatchCandidate) -> bool:
+    """A row that fits several cases (sent to review with each of them) already confirmed as
+    one of them: it names one person, so a second match would count it twice."""
+    row = candidate.row or {}
+    if not row.get("fits"):
+        return False
+    others = session.scalars(
+        select(MatchCandidate).where(
+            MatchCandidate.list_id == candidate.list_id,
+            MatchCandidate.status == "match",
+            MatchCandidate.id != candidate.id,
+        )
+    )
+    return any((other.row or {}).get("row") == row.get("row") for other in others)
 
 
 def candidate_decide(
@@ -382,6 +425,19 @@ def candidate_decide(
         raise LinkageInputError({"decision": [f"Choose one of: {', '.join(allowed)}."]})
     if keep not in ("a", "b"):
         raise LinkageInputError({"keep": ["Choose a or b."]})
+    if (
+        candidate.kind == "list"
+        and decision == "match"
+        and _row_matched_elsewhere(session, candidate)
+    ):
+        raise LinkageInputError(
+            {
+                "decision": [
+                    "This row is already matched to another of the cases it fits; "
+                    "it names one person at most."
+                ]
+            }
+        )
     kept: Case | None = None
     if decision == "duplicate":
         assert candidate.case_b is not None

@@ -458,3 +458,61 @@ def test_dedupe_names_cases_by_reference_however_many_are_scored(
         result = dedupe_run(s, Actor.cli(), threshold=0.6, memory_limit="1GB")
         refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
     assert {refs[a], refs[b]} in [{x, y} for x, y, _ in result.pairs]
+
+
+def test_a_list_row_two_cases_fit_goes_to_review_with_both(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """The same three names and birth year on two cases: the row is someone in the caseload,
+    but which is for a lawyer to say. Both go to review, marked as one row fitting two cases,
+    and neither is reported as the match."""
+    from casebook.linkage.services import list_match
+
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    data = generate(80, duplicate_share=0.0, seed=9)
+    for record in data.records:
+        _create(client, h, **record["person"])
+    names = {"first_name": "مصعب", "father_name": "نزار", "family_name": "الأحمد"}
+    twins = [
+        _create(client, h, **names, grandfather_name=g, mother_name=m, birth_date="1984")["id"]
+        for g, m in (("سليم", "هدى"), ("قاسم", "سعاد"))
+    ]
+    rows = [(2, {**names, "birth_date": "1984"})] + [
+        (3 + i, {k: r["person"][k] for k in (*names, "grandfather_name", "birth_date")})
+        for i, r in enumerate(data.records[:8])
+    ]
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        result = list_match(
+            s, Actor.cli(), rows, label="released", created_by=None, memory_limit="1GB"
+        )
+        references = {
+            str(c.id): c.reference
+            for c in s.scalars(select(Case).where(Case.id.in_([uuid.UUID(t) for t in twins])))
+        }
+        items = [
+            i
+            for i in s.scalars(select(MatchCandidate).where(MatchCandidate.kind == "list"))
+            if (i.row or {}).get("row") == 2
+        ]
+        item_ids = [str(i.id) for i in items]
+        assert {str(i.case_a) for i in items} == set(twins)
+        assert all(i.row and i.row.get("fits") == 2 and i.score < 0.9 for i in items)
+    assert not [m for m in result.matches if m[0] == 2]
+    assert {ref for row, ref, _ in result.several if row == 2} == set(references.values())
+    # the other rows (four names and the birth year of a case) are matched as before
+    assert len({m[0] for m in result.matches}) >= 7
+    login(client, lawyer)
+    page = client.get(f"/linkage/{item_ids[0]}").get_data(as_text=True)
+    assert "This row fits 2 cases that give the same names" in page
+    # one of them confirmed: the row names one person, so the other cannot be confirmed too
+    from casebook.linkage.services import LinkageInputError, candidate_decide
+
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        first, second = (s.get(MatchCandidate, uuid.UUID(i)) for i in item_ids)
+        assert first is not None and second is not None
+        candidate_decide(s, Actor.cli(), first, "match", attachments_dir=tmp_path)
+        with pytest.raises(LinkageInputError, match="already matched"):
+            candidate_decide(s, Actor.cli(), second, "match", attachments_dir=tmp_path)
+        candidate_decide(s, Actor.cli(), second, "no_match", attachments_dir=tmp_path)
+        assert second.status == "no_match"

@@ -201,7 +201,7 @@ def test_a_list_row_two_people_share_is_no_match_to_either() -> None:
 
     # two people with the same strong evidence: neither; two records the caseload takes for
     # one person: both, with that person's probability
-    two, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 20.0)], [], 1000, 1)
+    two, _, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 20.0)], [], 1000, 1)
     assert all(p < 0.5 for _, _, p in two)
-    one, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 12.0)], [("a", "b")], 1000, 1)
+    one, _, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 12.0)], [("a", "b")], 1000, 1)
     assert [round(p, 6) for _, _, p in one] == [round(one[0][2], 6)] * 2 and one[0][2] > 0.9

@@ -1,0 +1,117 @@
+"""Rows of outside lists as they come: three common names with no birth year or one off, in
+Arabic or Latin letters; the same three names on two cases; a brother; another man with the
+same common names. Each row is found, sent to review with every case it fits, or left alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from casebook.linkage.features import feature_rows, person_features
+from casebook.linkage.lists import _person
+from casebook.linkage.scoring import Scored, score
+from tests.linkage.generator import generate
+
+THRESHOLD = 0.9
+
+
+def _case(key: str, names: str, year: str, mother: str, grandfather: str) -> dict[str, Any]:
+    first, father, family = names.split(" ")
+    return {
+        "id": key,
+        "person": {
+            "first_name": first,
+            "father_name": father,
+            "grandfather_name": grandfather,
+            "family_name": family,
+            "mother_name": mother,
+            "sex": "male",
+            "birth_date": year,
+        },
+        "arrests": [{"governorate": "aleppo", "date": "2013"}],
+    }
+
+
+# the people a list names, added to a generated caseload from which everyone sharing their
+# first and family names was taken out (so that what each row fits is known)
+PEOPLE = [
+    _case("t1", "علي محمد الحلبي", "1953", "فاطمة", "مصعب"),
+    _case("t2", "أحمد محمود الحلبي", "1980", "خديجة", "محمد"),
+    # the same three names on two men: cousins named after one grandfather's sons
+    _case("t3", "محمد محمد العلي", "1960", "مريم", "محمد"),
+    _case("t4", "محمد محمد العلي", "1975", "زينب", "خالد"),
+    _case("t5", "حسن خالد الحلبي", "1985", "عائشة", "أحمد"),
+]
+
+# (row, the list's cells, outcome: "match" to `expected`, "several" naming every case of
+# `expected` as a candidate, or "none": no match and no candidate at the threshold)
+ROWS: list[tuple[str, dict[str, str], str, set[str]]] = [
+    # three very common names, no birth year (0.70–0.88 before: below the threshold)
+    ("list:common", {"name": "علي محمد الحلبي"}, "match", {"t1"}),
+    ("list:common-year-off", {"name": "أحمد محمود الحلبي", "birth_year": "1981"}, "match", {"t2"}),
+    # the same in Latin letters: scored as a second report it fell under the model's floor
+    ("list:latin", {"name": "Ali Muhammad Al Hlbi"}, "match", {"t1"}),
+    (
+        "list:latin-year-off",
+        {"name": "Ahmad Mahmoud Al-Halabi", "birth_year": "1979"},
+        "match",
+        {"t2"},
+    ),
+    # two cases give these names: neither is guessed, both go to the lawyer
+    ("list:shared", {"name": "محمد محمد العلي"}, "several", {"t3", "t4"}),
+    # must not match: t5's brother (one known first name for another) ...
+    ("list:brother", {"name": "حسين خالد الحلبي", "birth_year": "1987"}, "none", set()),
+    # ... and another man with t1's common names, born a generation later
+    ("list:other-man", {"name": "علي محمد الحلبي", "birth_year": "1990"}, "none", set()),
+]
+
+
+@pytest.fixture(scope="module")
+def scored() -> Scored:
+    taken = {(p["person"]["first_name"], p["person"]["family_name"]) for p in PEOPLE}
+    taken |= {("حسين", "الحلبي")}
+    records = [
+        r
+        for r in generate(300, seed=105).records
+        if (r["person"]["first_name"], r["person"]["family_name"]) not in taken
+    ]
+    # the rest of the list: people of the caseload with four names and a birth year (a list
+    # mostly of people in the caseload, as the share of its rows found there is estimated)
+    others = [r["person"] for r in records if r["id"].startswith("p")][:13]
+    filler = {
+        f"list:other-{i}": {
+            "name": " ".join(
+                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
+            ),
+            "birth_year": p["birth_date"],
+        }
+        for i, p in enumerate(others)
+    }
+    cells = {key: row for key, row, _, _ in ROWS} | filler
+    rows = feature_rows(records + PEOPLE) + [
+        person_features(key, _person(row), None) for key, row in cells.items()
+    ]
+    return score(rows, threshold=THRESHOLD, memory_limit="1GB", list_prefix="list:")
+
+
+@pytest.mark.parametrize(("row", "cells", "outcome", "expected"), ROWS, ids=[r[0] for r in ROWS])
+def test_a_list_row_is_found_sent_to_review_or_left_alone(
+    scored: Scored, row: str, cells: dict[str, str], outcome: str, expected: set[str]
+) -> None:
+    matched = {case for a, case, p in scored.pairs if a == row and p >= THRESHOLD}
+    candidates = {case for case, _ in scored.ambiguous.get(row, [])}
+    if outcome == "match":
+        assert matched == expected and not candidates, (matched, candidates)
+    elif outcome == "several":
+        # every case the row fits (here a second report of one of them too), none matched
+        assert not matched and expected <= candidates, (matched, candidates)
+        assert all(p < THRESHOLD for _, p in scored.ambiguous[row])
+    else:
+        assert not matched and not candidates, (matched, candidates)
+
+
+def test_only_list_case_pairs_come_back(scored: Scored) -> None:
+    assert scored.pairs and all(
+        a.startswith("list:") and not b.startswith("list:") for a, b, _ in scored.list_candidates
+    )

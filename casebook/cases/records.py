@@ -272,3 +272,4 @@ class ListRow(ListPerson, total=False):
     """A matched row of an outside list, sealed with its review item (`MatchCandidate.row`)."""
 
     row: Required[int]  # its row number, as the list's user sees it
+    fits: int  # set when the row fits several cases: how many (each its own review item)

@@ -31,6 +31,7 @@ from casebook.cases.records import (
     DetentionPlace,
     FamilyAction,
     ListPerson,
+    ListRow,
     Person,
     StatusEntry,
 )
@@ -327,17 +328,10 @@ def list_match(
     for number, person in rows:
         key = f"list:{number}"
         by_key[key] = (number, person)
-<<<<<<< HEAD
         governorate = person.get("governorate")  # the row's place, as the arrest's governorate
         arrests: list[Arrest] = [{"governorate": governorate}] if governorate else []
         features.append(person_features(key, person, arrests))
-    scored = score(
-        features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:"
-    ).pairs
-=======
-        features.append(person_features(key, person, [{"governorate": person.get("governorate")}]))
     scored = score(features, threshold=threshold, memory_limit=memory_limit, list_prefix="list:")
->>>>>>> lists
     best: dict[tuple[str, str], float] = {}
     for left, right, probability in scored.pairs:
         list_side = [x for x in (left, right) if x.startswith("list:")]
@@ -364,7 +358,7 @@ def list_match(
             status=OPEN,
         )
         session.add(candidate)
-        row: dict[str, Any] = {"row": number, **person}
+        row: ListRow = {"row": number, **person}
         if list_key in fits:
             row["fits"] = fits[list_key]
         candidate.row = row
@@ -394,8 +388,8 @@ def list_match(
 def _row_matched_elsewhere(session: Session, candidate: MatchCandidate) -> bool:
     """A row that fits several cases (sent to review with each of them) already confirmed as
     one of them: it names one person, so a second match would count it twice."""
-    row = candidate.row or {}
-    if not row.get("fits"):
+    row = candidate.row
+    if row is None or not row.get("fits"):
         return False
     others = session.scalars(
         select(MatchCandidate).where(
@@ -404,7 +398,7 @@ def _row_matched_elsewhere(session: Session, candidate: MatchCandidate) -> bool:
             MatchCandidate.id != candidate.id,
         )
     )
-    return any((other.row or {}).get("row") == row.get("row") for other in others)
+    return any(other.row is not None and other.row["row"] == row["row"] for other in others)
 
 
 def candidate_decide(

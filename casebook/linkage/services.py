@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, or_, select, update
@@ -358,7 +358,9 @@ def list_match(
             status=OPEN,
         )
         session.add(candidate)
-        row: ListRow = {"row": number, **person}
+        # the row's own keys plus its number: mypy cannot spread a partial TypedDict into one
+        # that has more optional keys, so the dict is narrowed once here
+        row = cast(ListRow, {"row": number, **person})
         if list_key in fits:
             row["fits"] = fits[list_key]
         candidate.row = row

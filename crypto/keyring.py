@@ -21,6 +21,7 @@ import base64
 import enum
 import json
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,14 +31,17 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.errors import KeySourceError
-from crypto.memory import random_secret, secret_from_b64, wipe
+from crypto.memory import random_secret, secret_from_b64_buffer, wipe
 
 KEYRING_FORMAT = "casebook-keyring/1"
+# a key's value in the keyring's JSON (`"root": "…"`, `"key": "…"`; a retired KEK's key is null)
+_SECRET_VALUE = re.compile(rb'"(root|key)"\s*:\s*"([A-Za-z0-9+/=]*)"')
 SEALED_FORMAT = "casebook-sealed-keyring/1"
 
 
@@ -137,27 +141,57 @@ class KeyRing:
         return json.dumps(doc, indent=1).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> KeyRing:
+    def from_buffer(cls, buf: bytearray) -> KeyRing:
+        """Read a keyring held in a bytearray without leaving its keys in immutable memory:
+        each key's base64 text is decoded straight from the buffer into its own bytearray and
+        overwritten in the buffer before the rest is parsed as JSON; the buffer is wiped.
+        (`json.loads` would make a `str` of every key, which Python frees without clearing: a
+        sealed server would still hold its KEK as base64 text.)"""
         try:
-            doc = json.loads(raw)
-            if doc.get("format") != KEYRING_FORMAT:
-                raise KeySourceError("the keyring file has an unknown format")
-            keks = tuple(
-                Kek(
-                    id=int(k["id"]),
-                    status=KekStatus(k["status"]),
-                    created=str(k["created"]),
-                    key=secret_from_b64(k["key"]) if k["key"] is not None else None,
-                )
-                for k in doc["keks"]
-            )
-            ring = cls(root=secret_from_b64(doc["root"]), keks=keks)
-        except (ValueError, KeyError, TypeError) as exc:
+            secrets: list[bytearray] = []
+            names: list[bytes] = []
+            for match in _SECRET_VALUE.finditer(buf):
+                start, end = match.span(2)
+                names.append(match.group(1))
+                secrets.append(secret_from_b64_buffer(memoryview(buf)[start:end]))
+                buf[start:end] = b"A" * (end - start)
+            ring = cls._from_doc(json.loads(bytes(buf)), names, secrets)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            for secret in secrets:
+                wipe(secret)
             raise KeySourceError("the keyring file is damaged") from exc
+        finally:
+            wipe(buf)
+        return ring
+
+    @classmethod
+    def _from_doc(cls, doc: Any, names: list[bytes], secrets: list[bytearray]) -> KeyRing:
+        if doc.get("format") != KEYRING_FORMAT:
+            raise KeySourceError("the keyring file has an unknown format")
+        if names.count(b"root") != 1:
+            raise ValueError("one root")
+        root = secrets[names.index(b"root")]
+        kek_keys = iter(s for n, s in zip(names, secrets, strict=True) if n == b"key")
+        keks = tuple(
+            Kek(
+                id=int(k["id"]),
+                status=KekStatus(k["status"]),
+                created=str(k["created"]),
+                key=next(kek_keys) if k["key"] is not None else None,
+            )
+            for k in doc["keks"]
+        )
+        if next(kek_keys, None) is not None:
+            raise ValueError("a key outside the KEK list")
+        ring = cls(root=root, keks=keks)
         if len(ring.root) != 32 or sum(k.status is KekStatus.PRIMARY for k in keks) != 1:
             raise KeySourceError("the keyring file is damaged")
         return ring
 
+    @classmethod
+    def from_json(cls, raw: bytes) -> KeyRing:
+        """A keyring from JSON text given as bytes (tests, tools); keys go through the buffer."""
+        return cls.from_buffer(bytearray(raw))
 
 def _new_kek(kek_id: int, status: KekStatus) -> Kek:
     return Kek(
@@ -201,7 +235,8 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_private(path: Path) -> bytes:
+def _read_private(path: Path) -> bytearray:
+    """The file's bytes, read into a bytearray the caller can wipe."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -210,7 +245,22 @@ def _read_private(path: Path) -> bytes:
         raise KeySourceError(
             f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); chmod 600 it"
         )
-    return path.read_bytes()
+    size = path.stat().st_size
+    buf = bytearray(size)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        got = 0
+        view = memoryview(buf)
+        while got < size:
+            n = os.readv(fd, [view[got:]])
+            if n <= 0:
+                break
+            got += n
+        view.release()
+    finally:
+        os.close(fd)
+    del buf[got:]
+    return buf
 
 
 class FileKeySource:
@@ -226,7 +276,7 @@ class FileKeySource:
         return self.path.exists()
 
     def load(self) -> KeyRing:
-        return KeyRing.from_json(_read_private(self.path))
+        return KeyRing.from_buffer(_read_private(self.path))
 
     def save(self, keyring: KeyRing) -> None:
         _write_private(self.path, keyring.to_json())
@@ -335,14 +385,27 @@ class PassphraseKeySource:
         return self._open(self._unlock[1], nonce, sealed)
 
     def _open(self, key: bytearray, nonce: bytes, sealed: bytes) -> KeyRing:
+        """Decrypt into a bytearray (AESGCM.decrypt would return the plaintext keyring as
+        immutable `bytes`); GCM's tag is checked at `finalize`, before anything is parsed."""
+        if len(sealed) < 16:
+            self.forget()
+            raise KeySourceError("the sealed keyring is damaged")
+        decryptor = Cipher(algorithms.AES(key), modes.GCM(nonce, sealed[-16:])).decryptor()
+        decryptor.authenticate_additional_data(SEALED_FORMAT.encode())
+        body = sealed[:-16]
+        buf = bytearray(len(body) + 15)
         try:
-            raw = AESGCM(key).decrypt(nonce, sealed, SEALED_FORMAT.encode())
+            size = decryptor.update_into(body, buf)
+            decryptor.finalize()
         except InvalidTag:
+            wipe(buf)
             self.forget()
             raise KeySourceError(
                 "wrong unlock passphrase, or the sealed keyring is damaged"
             ) from None
-        return KeyRing.from_json(raw)
+        plain = buf[:size]
+        wipe(buf)
+        return KeyRing.from_buffer(plain)
 
     def save(self, keyring: KeyRing) -> None:
         if self._unlock is None:

@@ -220,6 +220,15 @@ def hand_over(instance: Path, key: bytearray, wake: Callable[[], object] | None 
                 "the server's unseal socket is not open to this user: run 'casebook unseal' "
                 "as the user the server runs as"
             ) from None
+        # The key goes only to a listener run by this user, root, or the user owning the
+        # instance folder (the server's): a process that put its own socket in place of the
+        # server's gets nothing (the server checks its peers the same way).
+        listener = peer_uid(sock)
+        if listener not in {os.getuid(), 0, instance.stat().st_uid}:
+            raise HandoffError(
+                "the unseal socket is held by a process of another user: the key was not "
+                "sent (check who can write to the instance folder)"
+            )
         sock.sendall(MAGIC)
         sock.sendall(key)
         if wake is not None:

@@ -157,3 +157,53 @@ def test_another_user_is_kept_out_by_the_mode_and_by_the_peer_check(shared_dir: 
         assert taken == []  # no key from another user was ever taken
     finally:
         listener.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching to another user needs root")
+def test_the_key_is_never_sent_to_a_socket_another_user_put_in_place(shared_dir: Path) -> None:
+    """Someone able to write in the instance folder replaces the server's socket with their
+    own, run by another user: `casebook unseal` refuses to send the key and says why."""
+    path = handoff.socket_path(shared_dir)
+    shared_dir.chmod(0o777)
+    read_end, write_end = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the impostor: another user listening where the server's socket would be
+        os.close(read_end)
+        os.close(ready_r)
+        got = b""
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+                server.bind(str(path))
+                server.listen(1)
+                os.write(ready_w, b"1")
+                server.settimeout(20)
+                conn, _ = server.accept()
+                conn.settimeout(5)
+                with conn:
+                    while True:
+                        chunk = conn.recv(64)
+                        if not chunk:
+                            break
+                        got += chunk
+        except OSError:
+            pass
+        finally:
+            os.write(write_end, b"got:" + got)
+            os._exit(0)
+    os.close(write_end)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"1"
+        with pytest.raises(handoff.HandoffError) as refused:
+            handoff.hand_over(shared_dir, bytearray(os.urandom(32)))
+        assert "another user" in str(refused.value) and not refused.value.no_server
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end, "rb") as pipe:
+            assert pipe.read() == b"got:"  # not even the greeting reached it
+    finally:
+        os.close(ready_r)
+        shared_dir.chmod(0o711)

@@ -122,9 +122,24 @@ def index() -> Any:
         }
     try:
         params = ListQuerySchema().load(source)
-        errors: dict[str, list[str]] = {}
     except ValidationError as exc:
-        params, errors = ListQuerySchema().load({}), flatten_errors(exc.messages)
+        # No search runs on a filter that could not be read: a list of every case under it
+        # would look like its results.
+        query = selectors.Query(**ListQuerySchema().load({}))
+        errors = forms.localise(flatten_errors(exc.messages))
+        return render_template(
+            "cases/index.html",
+            searched=False,
+            suggestion=None,
+            rows=[],
+            total=0,
+            total_exact=True,
+            query=query,
+            pages=1,
+            errors=errors,
+            args=source,
+            **_choices(),
+        ), 422
     query = selectors.Query(**params)
     s = db.session()
     found = selectors.search(s, current_app.extensions["casebook.vault"], current_user, query)
@@ -146,13 +161,14 @@ def index() -> Any:
     pages = max(1, (found.total + query.per_page - 1) // query.per_page)
     return render_template(
         "cases/index.html",
+        searched=True,
         suggestion=_search_suggestion(query, found.total),
         rows=[selectors.summary(c) for c in found.items],
         total=found.total,
         total_exact=found.total_exact,
         query=query,
         pages=pages,
-        errors=errors,
+        errors={},
         args=source,
         **_choices(),
     )

@@ -1,0 +1,102 @@
+"""The case search as a new user meets it: a filter that cannot be read runs no search (its
+message beside the field, in the page's language; the API's 422 names the field), a year typed
+in Arabic-Indic digits is a year, and a case reference finds that case only for who may see it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import bearer, csrf_from, login, make_user, minimal_case
+
+_COUNT = re.compile(r"<p>(At least )?(\d+) cases?\b")
+
+
+@pytest.fixture
+def cases(app: Flask) -> dict[str, Any]:
+    """A lawyer's three cases of أحمد الحلبي (born 1985, 1992, 1992) and a documenter."""
+    lawyer, documenter = make_user(app, "lawyer"), make_user(app, "documenter")
+    client = app.test_client()
+    refs = []
+    for born in ("1985", "1992", "1992"):
+        resp = client.post(
+            "/api/v1/cases", json=minimal_case(birth_date=born), headers=bearer(app, lawyer)
+        )
+        assert resp.status_code == 201, resp.get_json()
+        refs.append(resp.get_json()["reference"])
+    return {"lawyer": lawyer, "documenter": documenter, "refs": refs}
+
+
+def _post(client: FlaskClient, fields: dict[str, str], lang: str = "en") -> tuple[int, str]:
+    token = csrf_from(client.get("/cases/").get_data(as_text=True))
+    resp = client.post(
+        "/cases/", data={"csrf_token": token, **fields}, headers={"Accept-Language": lang}
+    )
+    return resp.status_code, resp.get_data(as_text=True)
+
+
+def _count(html: str) -> str | None:
+    found = _COUNT.search(html.split("</details>", 1)[1])
+    return f"{found.group(2)}{'+' if found.group(1) else ''}" if found else None
+
+
+@pytest.mark.parametrize(
+    ("lang", "message", "no_search"),
+    [
+        ("en", "Enter a year of four digits, from 1900 to 2100.", "No search was run"),
+        ("ar", "أدخل سنة من أربعة أرقام، من 1900 إلى 2100.", "لم يُجرَ أي بحث"),
+    ],
+)
+@pytest.mark.parametrize("year", ["٩٢", "92", "19x2", "3000"])
+def test_a_bad_year_runs_no_search_and_says_why_beside_the_field(
+    app: Flask, cases: dict[str, Any], lang: str, message: str, no_search: str, year: str
+) -> None:
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))  # the page speaks the user's language
+    status, html = _post(client, {"q": "الحلبي", "birth_year": year}, lang)
+    assert status == 422
+    field = re.search(
+        r'<input id="search-year"[^>]*>\s*<small[^>]*>[^<]*</small>\s*(<small[^>]*>)([^<]*)', html
+    )
+    assert field and 'id="search-year-error"' in field.group(1)
+    assert field.group(2) == message
+    assert 'aria-invalid="true"' in html.split('id="search-year"', 1)[1].split(">", 1)[0]
+    assert no_search in html
+    assert _count(html) is None  # no count line, and no case in a list
+    assert not any(ref in html for ref in cases["refs"])
+    assert "greater than or equal" not in html
+
+
+def test_the_api_answers_a_bad_year_with_422_and_the_field(
+    app: Flask, cases: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    headers = {**bearer(app, cases["lawyer"]), "Accept-Language": "ar"}
+    resp = client.get(
+        "/api/v1/cases", query_string={"q": "الحلبي", "birth_year": "٩٢"}, headers=headers
+    )
+    assert resp.status_code == 422
+    body = resp.get_json()["error"]
+    assert body["fields"] == {"birth_year": ["أدخل سنة من أربعة أرقام، من 1900 إلى 2100."]}
+    assert "items" not in body
+
+
+@pytest.mark.parametrize("year", ["١٩٩٢", "۱۹۹۲", " 1992 "])
+def test_a_year_in_any_digits_narrows_the_search(
+    app: Flask, cases: dict[str, Any], year: str
+) -> None:
+    client = app.test_client()
+    login(client, cases["lawyer"])
+    status, html = _post(client, {"q": "الحلبي", "birth_year": year})
+    assert status == 200
+    assert _count(html) == "2"
+    resp = client.get(
+        "/api/v1/cases",
+        query_string={"q": "الحلبي", "birth_year": year},
+        headers=bearer(app, cases["lawyer"]),
+    )
+    assert resp.status_code == 200 and resp.get_json()["total"] == 2

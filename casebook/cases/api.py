@@ -121,7 +121,8 @@ def index() -> Any:
         current_actor(),
         "case.list",
         details={
-            "by_name": query.by_name,
+            "by_name": query.by_name and not query.reference,
+            "by_reference": bool(query.reference),
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,

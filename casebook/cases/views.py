@@ -150,7 +150,8 @@ def index() -> Any:
         current_actor(),
         "case.list",
         details={
-            "by_name": query.by_name,
+            "by_name": query.by_name and not query.reference,
+            "by_reference": bool(query.reference),
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
@@ -186,6 +187,8 @@ def _suggestion(query: selectors.Query, total: int) -> Any:
         return _("The birth year narrows a search by name: add a name.")
     if total:
         return None
+    if query.reference:  # the same words whether the case does not exist or is not theirs
+        return _("No case you can see has this reference, with these filters.")
     if len(words) == 1 and not query.mother:
         return _(
             "One word is searched as a family name. If it is a first name, add the family name "

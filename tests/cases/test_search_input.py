@@ -100,3 +100,57 @@ def test_a_year_in_any_digits_narrows_the_search(
         headers=bearer(app, cases["lawyer"]),
     )
     assert resp.status_code == 200 and resp.get_json()["total"] == 2
+
+
+def _api_total(client: FlaskClient, headers: dict[str, str], fields: dict[str, str]) -> Any:
+    resp = client.get("/api/v1/cases", query_string=fields, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    return body["total"], body["total_is"], [item["reference"] for item in body["items"]]
+
+
+def _variants(reference: str) -> list[str]:
+    _, year, number = reference.split("-")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    return [
+        reference,
+        reference.lower(),
+        f" CB {year} {int(number)} ",
+        reference.translate(arabic),
+    ]
+
+
+def test_a_reference_finds_its_case_on_both_paths(app: Flask, cases: dict[str, Any]) -> None:
+    client = app.test_client()
+    login(client, cases["lawyer"])
+    headers = bearer(app, cases["lawyer"])
+    wanted, others = cases["refs"][1], [cases["refs"][0], cases["refs"][2]]
+    for typed in _variants(wanted):
+        assert _api_total(client, headers, {"q": typed}) == (1, "exact", [wanted])
+        status, html = _post(client, {"q": typed})
+        assert status == 200 and _count(html) == "1"
+        assert wanted in html and not any(ref in html for ref in others)
+    # the other filters still apply: the case was born in 1992 and is held (not released)
+    assert _api_total(client, headers, {"q": wanted, "birth_year": "1985"})[0] == 0
+    assert _api_total(client, headers, {"q": wanted, "birth_year": "1992"})[0] == 1
+    assert _api_total(client, headers, {"q": wanted, "verification": "verified"})[0] == 0
+
+
+def test_a_reference_the_user_may_not_see_is_as_one_that_does_not_exist(
+    app: Flask, cases: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    login(client, cases["documenter"])
+    headers = bearer(app, cases["documenter"])
+    hidden = cases["refs"][0]
+    year = hidden.split("-")[1]
+    missing = f"CB-{year}-999999"
+    pages = []
+    for typed in (hidden, missing):
+        assert _api_total(client, headers, {"q": typed}) == (0, "exact", [])
+        status, html = _post(client, {"q": typed})
+        assert status == 200 and _count(html) == "0"
+        assert hidden not in html.split("</details>", 1)[1]
+        pages.append(html.split("</details>", 1)[1].replace(typed, ""))
+    assert "No case you can see has this reference" in pages[0]
+    assert pages[0] == pages[1]  # nothing tells the hidden case from one that does not exist

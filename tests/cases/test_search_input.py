@@ -154,3 +154,23 @@ def test_a_reference_the_user_may_not_see_is_as_one_that_does_not_exist(
         pages.append(html.split("</details>", 1)[1].replace(typed, ""))
     assert "No case you can see has this reference" in pages[0]
     assert pages[0] == pages[1]  # nothing tells the hidden case from one that does not exist
+
+
+@pytest.mark.parametrize(
+    ("typed", "total"),
+    [("al-Halabi", 0), ("Al Halabi", 0), ("El-Halabi", 0), ("Ali Halabi", 1), ("ال حلبي", 1)],
+)
+def test_an_article_and_a_family_name_are_not_a_first_name(
+    app: Flask, typed: str, total: int
+) -> None:
+    """al-Halabi is one family name written in Latin letters, not the first name "al" (which
+    sounds as علي) and Halabi: علي الحلبي is found only by his first name and family name, or
+    by the family name in Arabic."""
+    lawyer = make_user(app, "lawyer")
+    client = app.test_client()
+    headers = bearer(app, lawyer)
+    resp = client.post("/api/v1/cases", json=minimal_case(first_name="علي"), headers=headers)
+    assert resp.status_code == 201
+    login(client, lawyer)
+    assert _api_total(client, headers, {"q": typed})[0] == total
+    assert _count(_post(client, {"q": typed})[1]) == str(total)

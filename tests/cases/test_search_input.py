@@ -174,3 +174,70 @@ def test_an_article_and_a_family_name_are_not_a_first_name(
     login(client, lawyer)
     assert _api_total(client, headers, {"q": typed})[0] == total
     assert _count(_post(client, {"q": typed})[1]) == str(total)
+
+
+_LATIN_ALONE = {
+    "en": "A family name in Latin letters alone is compared letter for letter",
+    "ar": "اسم العائلة المكتوب بحروف لاتينية وحده",
+}
+_ONE_WORD_FOUND = {
+    "en": "One word is searched as a family name: these are the cases with that family name.",
+    "ar": "الكلمة الواحدة يُبحث عنها كاسم عائلة: هذه هي الحالات التي تحمل اسم العائلة هذا.",
+}
+
+
+@pytest.fixture
+def families(app: Flask) -> Any:
+    """الحموي twice and محمد المحمد once, as a lawyer entered them."""
+    lawyer = make_user(app, "lawyer")
+    client = app.test_client()
+    for person in (
+        {"family_name": "الحموي"},
+        {"first_name": "خالد", "family_name": "الحموي"},
+        {"first_name": "علي", "family_name": "المحمد"},
+    ):
+        resp = client.post(
+            "/api/v1/cases", json=minimal_case(**person), headers=bearer(app, lawyer)
+        )
+        assert resp.status_code == 201
+    return lawyer
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("typed", ["Hamwi", "al-Hamwi", "Halabi"])
+def test_a_latin_family_name_alone_that_finds_nothing_says_what_to_write(
+    app: Flask, families: Any, lang: str, typed: str
+) -> None:
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": typed}, lang)
+    assert status == 200
+    assert _count(html) == "0" if lang == "en" else "لا حالات" in html
+    assert _LATIN_ALONE[lang] in html and "Mohammad Halabi" in html
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    body = client.get("/api/v1/cases", query_string={"q": typed}, headers=headers).get_json()
+    assert (body["total"], body["read_as"]) == (0, "family_name")
+    assert body["hint"].startswith(_LATIN_ALONE[lang])
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_one_arabic_word_says_it_was_searched_as_a_family_name(
+    app: Flask, families: Any, lang: str
+) -> None:
+    """محمّد alone finds علي المحمد (family name المحمد = محمد): the list says that one word is
+    a family name, where the reader might think it found people called محمد."""
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": "محمّد"}, lang)
+    assert status == 200 and _ONE_WORD_FOUND[lang] in html
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    body = client.get("/api/v1/cases", query_string={"q": "محمّد"}, headers=headers).get_json()
+    assert (body["total"], body["read_as"], body["hint"][: len(_ONE_WORD_FOUND[lang])]) == (
+        1,
+        "family_name",
+        _ONE_WORD_FOUND[lang],
+    )
+    both = client.get(
+        "/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers
+    ).get_json()
+    assert (both["total"], both["read_as"], both["hint"]) == (1, "first_and_family_name", None)

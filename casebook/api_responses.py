@@ -71,6 +71,26 @@ class CaseList(Schema):
             "match and there is a next page."
         },
     )
+    read_as = fields.String(
+        required=True,
+        allow_none=True,
+        validate=OneOf(
+            ("reference", "family_name", "first_name_with_mother", "first_and_family_name")
+        ),
+        metadata={
+            "description": "What `q` was searched as: a case reference, one word as a family "
+            "name, one word as the first name (with `mother`), or the first and family name; "
+            "null without name words."
+        },
+    )
+    hint = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "What to know about this search or to try next, in the language "
+            "of Accept-Language (the sentence the HTML list shows), or null."
+        },
+    )
 
 
 class CaseDocument(Schema):

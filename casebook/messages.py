@@ -25,6 +25,7 @@ _KNOWN = (
     _l("Choose one of the listed values."),
     _l("Use a year (2013), a month (2013-05) or a day (2013-05-14)."),
     _l("This date is in the future."),
+    _l("Enter a year of four digits, from 1900 to 2100."),
     _l("This date is before 1900."),
     _l("This is before the birth date."),
     _l("The end is before the start."),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from casebook import db
 from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
-from casebook.cases import selectors
+from casebook.cases import hints, selectors
 from casebook.cases.attachments import (
     attachment_chunks,
     attachment_downloaded,
@@ -121,7 +121,8 @@ def index() -> Any:
         current_actor(),
         "case.list",
         details={
-            "by_name": query.by_name,
+            "by_name": query.by_name and not query.reference,
+            "by_reference": bool(query.reference),
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
@@ -137,6 +138,8 @@ def index() -> Any:
             "total": found.total,
             "total_exact": found.total_exact,
             "total_is": "exact" if found.total_exact else "at_least",
+            "read_as": hints.read_as(query),
+            "hint": hints.search_hint(query, found.total),
         }
     )
 

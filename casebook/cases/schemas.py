@@ -63,6 +63,27 @@ class Text(fields.String):
         return ascii_digits(text) if self.digits else text
 
 
+class Year(fields.Integer):
+    """A year as typed in a search field: any digits (١٩٩٢ is 1992), spaces around allowed, four
+    digits from 1900 to 2100; anything else one message that says so."""
+
+    YEAR_MESSAGE = "Enter a year of four digits, from 1900 to 2100."
+    default_error_messages = {"invalid": YEAR_MESSAGE}  # noqa: RUF012 (marshmallow's own)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            validate=validate.Range(min=1900, max=2100, error=self.YEAR_MESSAGE), **kwargs
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            value = ascii_digits(clean_text(value)).strip()
+            if not (value.isascii() and value.isdigit()):
+                raise self.make_error("invalid")
+        result: int = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
 class PartialDate(Text):
     """ISO dates with the precision a family remembers: a year, a month, or a day. Typed with
     any digits, and as d/m/yyyy or m/yyyy too (see `partial_date_text`); stored as ISO."""
@@ -356,7 +377,7 @@ class ListQuerySchema(Schema):
 
     q = Text(load_default="", validate=validate.Length(max=200), digits=True)
     mother = Text(load_default="", validate=validate.Length(max=100))
-    birth_year = fields.Integer(validate=validate.Range(min=1900, max=2100))
+    birth_year = Year()
     national_id = Text(validate=validate.Length(max=30), digits=True)
     status = _code(STATUSES)
     governorate = _code(GOVERNORATES)

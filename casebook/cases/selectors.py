@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ def may_see_source(user: User, case: Case) -> bool:
     return user.can(Permission.CASE_READ_ALL) or case.created_by == user.id
 
 
+_REFERENCE = re.compile(r"^CB[-\s]?(\d{4})[-\s]?(\d{1,6})$", re.IGNORECASE | re.ASCII)
+
+
 @dataclass(frozen=True)
 class Query:
     q: str = ""
@@ -162,6 +166,15 @@ class Query:
     @property
     def by_name(self) -> bool:
         return bool(self.q or self.mother or self.national_id)
+
+    @property
+    def reference(self) -> str | None:
+        """The case reference the name field holds instead of a name (CB-2026-000202; any
+        case, spaces for dashes, the number with or without its leading zeros), else None."""
+        match = _REFERENCE.match(self.q.strip())
+        if match is None:
+            return None
+        return f"CB-{match[1]}-{int(match[2]):06d}"
 
     def names(self) -> NameQuery:
         return parse_query(self.q, self.mother, self.birth_year, self.national_id)
@@ -202,6 +215,8 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
         visible = visible.where(Case.verification == query.verification)
     if not (query.by_name or query.status or query.governorate):
         return _plain_list(session, visible, query)
+    if query.reference:
+        return _by_reference(session, vault, visible, query, query.reference)
     wanted = query.page * query.per_page + 1
     if not query.by_name:
         return _facet_filtered(session, vault, visible, query, wanted)
@@ -217,6 +232,26 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
         candidates = _visible_candidates(session, visible, lookups)
     matched, exhausted = _exact_matches(session, vault, candidates, visible, query, names, wanted)
     return _page(matched, query, exhausted)
+
+
+def _by_reference(
+    session: Session, vault: Vault, visible: Select[Case], query: Query, reference: str
+) -> Page:
+    """The one case with this reference, if this user may see it and it passes the other
+    filters (status and governorate from its facets; mother, birth year and national ID on its
+    record): the same exact total as any search, 0 for a case this user may not see."""
+    row = session.execute(_with_data_key(visible.where(Case.reference == reference))).first()
+    if row is None:
+        return Page([], 0, True)
+    case: Case = row[0]
+    if (query.status or query.governorate) and not _facets_match(case.facets, query):
+        return Page([], 0, True)
+    vault.take_wrapped(case.id, row[1], row[2])
+    if query.mother or query.birth_year or query.national_id:
+        others = parse_query("", query.mother, query.birth_year, query.national_id)
+        if not _person_matches(case, others):
+            return Page([], 0, True)
+    return Page([case] if query.page == 1 else [], 1, True)
 
 
 def _plain_list(session: Session, visible: Select[Case], query: Query) -> Page:

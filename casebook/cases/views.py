@@ -16,7 +16,7 @@ from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
 from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
-from casebook.cases import forms, selectors
+from casebook.cases import forms, hints, selectors
 from casebook.cases.api import download_response, possible_duplicates, receive_upload
 from casebook.cases.schemas import (
     FAMILY_ACTION_TYPES,
@@ -122,9 +122,24 @@ def index() -> Any:
         }
     try:
         params = ListQuerySchema().load(source)
-        errors: dict[str, list[str]] = {}
     except ValidationError as exc:
-        params, errors = ListQuerySchema().load({}), flatten_errors(exc.messages)
+        # No search runs on a filter that could not be read: a list of every case under it
+        # would look like its results.
+        query = selectors.Query(**ListQuerySchema().load({}))
+        errors = forms.localise(flatten_errors(exc.messages))
+        return render_template(
+            "cases/index.html",
+            searched=False,
+            suggestion=None,
+            rows=[],
+            total=0,
+            total_exact=True,
+            query=query,
+            pages=1,
+            errors=errors,
+            args=source,
+            **_choices(),
+        ), 422
     query = selectors.Query(**params)
     s = db.session()
     found = selectors.search(s, current_app.extensions["casebook.vault"], current_user, query)
@@ -135,7 +150,8 @@ def index() -> Any:
         current_actor(),
         "case.list",
         details={
-            "by_name": query.by_name,
+            "by_name": query.by_name and not query.reference,
+            "by_reference": bool(query.reference),
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
@@ -146,48 +162,17 @@ def index() -> Any:
     pages = max(1, (found.total + query.per_page - 1) // query.per_page)
     return render_template(
         "cases/index.html",
-        suggestion=_search_suggestion(query, found.total),
+        searched=True,
+        suggestion=hints.search_hint(query, found.total),
         rows=[selectors.summary(c) for c in found.items],
         total=found.total,
         total_exact=found.total_exact,
         query=query,
         pages=pages,
-        errors=errors,
+        errors={},
         args=source,
         **_choices(),
     )
-
-
-def _search_suggestion(query: selectors.Query, total: int) -> str | None:
-    """What to add when a search by one field found nothing (or could not search at all)."""
-    message = _suggestion(query, total)
-    return str(message) if message else None
-
-
-def _suggestion(query: selectors.Query, total: int) -> Any:
-    words = [w for w in query.q.split() if not w.isdigit()]
-    if query.birth_year and not query.by_name:
-        return _("The birth year narrows a search by name: add a name.")
-    if total:
-        return None
-    if len(words) == 1 and not query.mother:
-        return _(
-            "One word is searched as a family name. If it is a first name, add the family name "
-            "after it, or write the mother's name in its own field."
-        )
-    if query.mother and not words:
-        return _(
-            "The mother's name is searched together with the person's first name: write the "
-            "first name in the Name field too."
-        )
-    if len(words) >= 2:
-        return _(
-            "No case has this first and family name. Try the name as written on the ID, the "
-            "name in Latin letters, or the family name alone."
-        )
-    if query.national_id and not words:
-        return _("No case has this national ID number. Check it, or search by name.")
-    return None
 
 
 def _form_page(

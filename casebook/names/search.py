@@ -9,6 +9,8 @@ The rules, as the search form states them:
   of its first and family name or of its name in Latin letters. An Arabic query is compared
   letter for letter after normalisation (the skeleton merges محمد and محمود);
 - one word: a family name; with the mother's name given, the person's first name instead;
+  an article written apart belongs to the word after it (al-Halabi, Al Halabi and ال حلبي are
+  one word, the family name);
 - a first name alone is not searchable: no blind index holds a first name by itself (thousands
   of people share each one, and such an index would show how often each name occurs);
 - a four-digit number is a birth year, and with the birth-year and national-ID fields it only
@@ -55,7 +57,7 @@ def parse_query(
     years = [int(t) for t in tokens if t.isdigit() and len(t) == 4]
     if birth_year:
         years.append(birth_year)
-    words = tuple(t for t in tokens if not t.isdigit())
+    words = _articles_joined([t for t in tokens if not t.isdigit()])
     return NameQuery(
         words=words,
         years=tuple(years),
@@ -65,6 +67,25 @@ def parse_query(
         family=family_key(words[-1]) if words else "",
         skeletons=latin_key(words[0], words[-1]) if words else ("", ""),
     )
+
+
+_ARTICLES = frozenset({"ال", "al", "el"})
+
+
+def _articles_joined(words: list[str]) -> tuple[str, ...]:
+    """An article written apart (al-Halabi, Al Halabi, El-Halabi, ال حلبي: normalising turns
+    the hyphen into a space) belongs to the word after it, so "al-Halabi" alone is one family
+    name, not the first name "al" and the family name "Halabi" (whose skeleton "l" is علي's). An
+    article with no word after it is dropped."""
+    out: list[str] = []
+    article = ""
+    for word in words:
+        if word in _ARTICLES:
+            article = word
+            continue
+        out.append(article + word)
+        article = ""
+    return tuple(out)
 
 
 def first_word(value: str | None) -> str:

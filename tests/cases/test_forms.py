@@ -108,7 +108,7 @@ def test_add_another_arrest_saves_nothing_and_adds_a_row(app: Flask, client: Fla
     assert resp.status_code == 200
     assert 'name="arrests.1.date"' in html and 'name="arrests.2.date"' not in html
     assert "حي الحاضر" in html
-    assert client.get("/cases/").get_data(as_text=True).count("CB-") == 0
+    assert "<p>0 cases</p>" in client.get("/cases/").get_data(as_text=True)  # none was saved
 
 
 def test_edit_form_round_trips_and_clears_fields(app: Flask, client: FlaskClient) -> None:

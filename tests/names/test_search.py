@@ -88,6 +88,19 @@ ROWS = [
     pytest.param(q("أحمد الحلبي", birth_year=1985), person(), True, id="year field"),
     pytest.param(q("أحمد الحلبي", birth_year=1985), person(birth_date=None), False, id="no year"),
     pytest.param(q("Halabi"), person(), False, id="one latin word: letter for letter"),
+    # -- an article written apart belongs to the next word: "al-Halabi" alone is a family name,
+    # never the first name "al" (skeleton "l", as علي) and the family name Halabi
+    pytest.param(q("al-Halabi"), person(first_name="علي"), False, id="al-Halabi is not علي"),
+    pytest.param(q("Al Halabi"), person(first_name="علي"), False, id="Al Halabi is not علي"),
+    pytest.param(q("El-Halabi"), person(first_name="علي"), False, id="El-Halabi is not علي"),
+    pytest.param(q("Ali Halabi"), person(first_name="علي"), True, id="Ali Halabi is علي"),
+    pytest.param(q("ال حلبي"), person(), True, id="arabic article apart: the family name"),
+    pytest.param(q("ال حلبي"), person(family_name="حلبي"), True, id="article apart, none kept"),
+    pytest.param(
+        q("al-Halabi"), person(family_name="Al-Halabi"), True, id="al-Halabi: a latin family"
+    ),
+    pytest.param(q("Ahmad al Halabi"), person(), True, id="latin article apart, two names"),
+    pytest.param(q("Ahmad al-Halabi", birth_year=1985), person(), True, id="article and year"),
     # -- a first name alone is not searchable: one word is the family name
     pytest.param(q("أحمد"), person(), False, id="first name alone"),
     pytest.param(q("أحمد", mother="فاطمه"), person(), True, id="first name with the mother"),
@@ -154,3 +167,12 @@ def test_a_first_name_alone_is_never_looked_up(query: dict[str, Any]) -> None:
 )
 def test_queries_that_cannot_be_searched_look_nothing_up(query: dict[str, Any]) -> None:
     assert lookup_keys(parse_query(**query)) == []
+
+
+@pytest.mark.parametrize("text", ["al-Halabi", "Al Halabi", "El-Halabi", "al-Halabi 1985"])
+def test_an_article_and_a_family_name_are_one_family_name(text: str) -> None:
+    """Looked up as the family name only: never a key of علي الحلبي, whose first name has the
+    skeleton of "al" (the Arabic family name الحلبي is another key than the Latin Halabi)."""
+    keys = lookup_keys(parse_query(text))
+    assert keys and {index for index, _ in keys} <= {"family", "family_year"}
+    assert not set(keys) & set(index_keys(person(first_name="علي")))

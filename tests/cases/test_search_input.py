@@ -1,0 +1,243 @@
+"""The case search as a new user meets it: a filter that cannot be read runs no search (its
+message beside the field, in the page's language; the API's 422 names the field), a year typed
+in Arabic-Indic digits is a year, and a case reference finds that case only for who may see it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import bearer, csrf_from, login, make_user, minimal_case
+
+_COUNT = re.compile(r"<p>(At least )?(\d+) cases?\b")
+
+
+@pytest.fixture
+def cases(app: Flask) -> dict[str, Any]:
+    """A lawyer's three cases of أحمد الحلبي (born 1985, 1992, 1992) and a documenter."""
+    lawyer, documenter = make_user(app, "lawyer"), make_user(app, "documenter")
+    client = app.test_client()
+    refs = []
+    for born in ("1985", "1992", "1992"):
+        resp = client.post(
+            "/api/v1/cases", json=minimal_case(birth_date=born), headers=bearer(app, lawyer)
+        )
+        assert resp.status_code == 201, resp.get_json()
+        refs.append(resp.get_json()["reference"])
+    return {"lawyer": lawyer, "documenter": documenter, "refs": refs}
+
+
+def _post(client: FlaskClient, fields: dict[str, str], lang: str = "en") -> tuple[int, str]:
+    token = csrf_from(client.get("/cases/").get_data(as_text=True))
+    resp = client.post(
+        "/cases/", data={"csrf_token": token, **fields}, headers={"Accept-Language": lang}
+    )
+    return resp.status_code, resp.get_data(as_text=True)
+
+
+def _count(html: str) -> str | None:
+    found = _COUNT.search(html.split("</details>", 1)[1])
+    return f"{found.group(2)}{'+' if found.group(1) else ''}" if found else None
+
+
+@pytest.mark.parametrize(
+    ("lang", "message", "no_search"),
+    [
+        ("en", "Enter a year of four digits, from 1900 to 2100.", "No search was run"),
+        ("ar", "أدخل سنة من أربعة أرقام، من 1900 إلى 2100.", "لم يُجرَ أي بحث"),
+    ],
+)
+@pytest.mark.parametrize("year", ["٩٢", "92", "19x2", "3000"])
+def test_a_bad_year_runs_no_search_and_says_why_beside_the_field(
+    app: Flask, cases: dict[str, Any], lang: str, message: str, no_search: str, year: str
+) -> None:
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))  # the page speaks the user's language
+    status, html = _post(client, {"q": "الحلبي", "birth_year": year}, lang)
+    assert status == 422
+    field = re.search(
+        r'<input id="search-year"[^>]*>\s*<small[^>]*>[^<]*</small>\s*(<small[^>]*>)([^<]*)', html
+    )
+    assert field and 'id="search-year-error"' in field.group(1)
+    assert field.group(2) == message
+    assert 'aria-invalid="true"' in html.split('id="search-year"', 1)[1].split(">", 1)[0]
+    assert no_search in html
+    assert _count(html) is None  # no count line, and no case in a list
+    assert not any(ref in html for ref in cases["refs"])
+    assert "greater than or equal" not in html
+
+
+def test_the_api_answers_a_bad_year_with_422_and_the_field(
+    app: Flask, cases: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    headers = {**bearer(app, cases["lawyer"]), "Accept-Language": "ar"}
+    resp = client.get(
+        "/api/v1/cases", query_string={"q": "الحلبي", "birth_year": "٩٢"}, headers=headers
+    )
+    assert resp.status_code == 422
+    body = resp.get_json()["error"]
+    assert body["fields"] == {"birth_year": ["أدخل سنة من أربعة أرقام، من 1900 إلى 2100."]}
+    assert "items" not in body
+
+
+@pytest.mark.parametrize("year", ["١٩٩٢", "۱۹۹۲", " 1992 "])
+def test_a_year_in_any_digits_narrows_the_search(
+    app: Flask, cases: dict[str, Any], year: str
+) -> None:
+    client = app.test_client()
+    login(client, cases["lawyer"])
+    status, html = _post(client, {"q": "الحلبي", "birth_year": year})
+    assert status == 200
+    assert _count(html) == "2"
+    resp = client.get(
+        "/api/v1/cases",
+        query_string={"q": "الحلبي", "birth_year": year},
+        headers=bearer(app, cases["lawyer"]),
+    )
+    assert resp.status_code == 200 and resp.get_json()["total"] == 2
+
+
+def _api_total(client: FlaskClient, headers: dict[str, str], fields: dict[str, str]) -> Any:
+    resp = client.get("/api/v1/cases", query_string=fields, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    return body["total"], body["total_is"], [item["reference"] for item in body["items"]]
+
+
+def _variants(reference: str) -> list[str]:
+    _, year, number = reference.split("-")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    return [
+        reference,
+        reference.lower(),
+        f" CB {year} {int(number)} ",
+        reference.translate(arabic),
+    ]
+
+
+def test_a_reference_finds_its_case_on_both_paths(app: Flask, cases: dict[str, Any]) -> None:
+    client = app.test_client()
+    login(client, cases["lawyer"])
+    headers = bearer(app, cases["lawyer"])
+    wanted, others = cases["refs"][1], [cases["refs"][0], cases["refs"][2]]
+    for typed in _variants(wanted):
+        assert _api_total(client, headers, {"q": typed}) == (1, "exact", [wanted])
+        status, html = _post(client, {"q": typed})
+        assert status == 200 and _count(html) == "1"
+        assert wanted in html and not any(ref in html for ref in others)
+    # the other filters still apply: the case was born in 1992 and is held (not released)
+    assert _api_total(client, headers, {"q": wanted, "birth_year": "1985"})[0] == 0
+    assert _api_total(client, headers, {"q": wanted, "birth_year": "1992"})[0] == 1
+    assert _api_total(client, headers, {"q": wanted, "verification": "verified"})[0] == 0
+
+
+def test_a_reference_the_user_may_not_see_is_as_one_that_does_not_exist(
+    app: Flask, cases: dict[str, Any]
+) -> None:
+    client = app.test_client()
+    login(client, cases["documenter"])
+    headers = bearer(app, cases["documenter"])
+    hidden = cases["refs"][0]
+    year = hidden.split("-")[1]
+    missing = f"CB-{year}-999999"
+    pages = []
+    for typed in (hidden, missing):
+        assert _api_total(client, headers, {"q": typed}) == (0, "exact", [])
+        status, html = _post(client, {"q": typed})
+        assert status == 200 and _count(html) == "0"
+        assert hidden not in html.split("</details>", 1)[1]
+        pages.append(html.split("</details>", 1)[1].replace(typed, ""))
+    assert "No case you can see has this reference" in pages[0]
+    assert pages[0] == pages[1]  # nothing tells the hidden case from one that does not exist
+
+
+@pytest.mark.parametrize(
+    ("typed", "total"),
+    [("al-Halabi", 0), ("Al Halabi", 0), ("El-Halabi", 0), ("Ali Halabi", 1), ("ال حلبي", 1)],
+)
+def test_an_article_and_a_family_name_are_not_a_first_name(
+    app: Flask, typed: str, total: int
+) -> None:
+    """al-Halabi is one family name written in Latin letters, not the first name "al" (which
+    sounds as علي) and Halabi: علي الحلبي is found only by his first name and family name, or
+    by the family name in Arabic."""
+    lawyer = make_user(app, "lawyer")
+    client = app.test_client()
+    headers = bearer(app, lawyer)
+    resp = client.post("/api/v1/cases", json=minimal_case(first_name="علي"), headers=headers)
+    assert resp.status_code == 201
+    login(client, lawyer)
+    assert _api_total(client, headers, {"q": typed})[0] == total
+    assert _count(_post(client, {"q": typed})[1]) == str(total)
+
+
+_LATIN_ALONE = {
+    "en": "A family name in Latin letters alone is compared letter for letter",
+    "ar": "اسم العائلة المكتوب بحروف لاتينية وحده",
+}
+_ONE_WORD_FOUND = {
+    "en": "One word is searched as a family name: these are the cases with that family name.",
+    "ar": "الكلمة الواحدة يُبحث عنها كاسم عائلة: هذه هي الحالات التي تحمل اسم العائلة هذا.",
+}
+
+
+@pytest.fixture
+def families(app: Flask) -> Any:
+    """الحموي twice and محمد المحمد once, as a lawyer entered them."""
+    lawyer = make_user(app, "lawyer")
+    client = app.test_client()
+    for person in (
+        {"family_name": "الحموي"},
+        {"first_name": "خالد", "family_name": "الحموي"},
+        {"first_name": "علي", "family_name": "المحمد"},
+    ):
+        resp = client.post(
+            "/api/v1/cases", json=minimal_case(**person), headers=bearer(app, lawyer)
+        )
+        assert resp.status_code == 201
+    return lawyer
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("typed", ["Hamwi", "al-Hamwi", "Halabi"])
+def test_a_latin_family_name_alone_that_finds_nothing_says_what_to_write(
+    app: Flask, families: Any, lang: str, typed: str
+) -> None:
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": typed}, lang)
+    assert status == 200
+    assert _count(html) == "0" if lang == "en" else "لا حالات" in html
+    assert _LATIN_ALONE[lang] in html and "Mohammad Halabi" in html
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    body = client.get("/api/v1/cases", query_string={"q": typed}, headers=headers).get_json()
+    assert (body["total"], body["read_as"]) == (0, "family_name")
+    assert body["hint"].startswith(_LATIN_ALONE[lang])
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_one_arabic_word_says_it_was_searched_as_a_family_name(
+    app: Flask, families: Any, lang: str
+) -> None:
+    """محمّد alone finds علي المحمد (family name المحمد = محمد): the list says that one word is
+    a family name, where the reader might think it found people called محمد."""
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": "محمّد"}, lang)
+    assert status == 200 and _ONE_WORD_FOUND[lang] in html
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    body = client.get("/api/v1/cases", query_string={"q": "محمّد"}, headers=headers).get_json()
+    assert (body["total"], body["read_as"], body["hint"][: len(_ONE_WORD_FOUND[lang])]) == (
+        1,
+        "family_name",
+        _ONE_WORD_FOUND[lang],
+    )
+    both = client.get(
+        "/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers
+    ).get_json()
+    assert (both["total"], both["read_as"], both["hint"]) == (1, "first_and_family_name", None)

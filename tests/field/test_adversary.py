@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import threading
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -232,14 +231,14 @@ def test_a_slow_upload_leaves_the_rest_of_the_site_working(
     try:
         assert slow.halfway.wait(30), "the upload never started"
         assert "error" not in result, result
-        started = time.monotonic()
+        # no timing asserted: while the upload is held half-way (below), a request that had to
+        # wait for its transaction would hit the busy timeout and answer 500, never 200/302
         anonymous = app.test_client()
         assert anonymous.get("/login").status_code == 200
         saved = client.post(
             "/cases/new", data={**CASE_FORM, "csrf_token": csrf_token(client, "/cases/new")}
         )
         assert saved.status_code == 302, saved.get_data(as_text=True)[:300]
-        assert time.monotonic() - started < 10
         assert not slow.release.is_set() and thread.is_alive()  # still mid-upload meanwhile
     finally:
         slow.release.set()
@@ -465,12 +464,10 @@ def test_deeply_nested_xml_is_refused_before_it_is_walked(
         nested_manifest, manifest=nested_manifest.manifest.replace(b"</data>", deep + b"</data>")
     )
     for sub in (nested_instance, nested_manifest):
-        started = time.monotonic()
         resp = post(phone, token, sub)
         body = resp.get_data(as_text=True)
         assert resp.status_code == 400, body
         assert "nested too deeply" in body and '<message nature="error">' in body
-        assert time.monotonic() - started < 5
     assert _rows(app) == []
 
 

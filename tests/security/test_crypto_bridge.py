@@ -66,6 +66,30 @@ def _constructions(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
+AEAD_CALLS = {"encrypt", "decrypt", "encrypt_into", "decrypt_into"}
+
+
+def _aead_calls(tree: ast.AST) -> list[tuple[int, str]]:
+    """A cipher used with associated data of the caller's making: `cipher.encrypt(data, aad)`.
+    (The bridge's stream decryptors take a file and build their associated data themselves.)"""
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in AEAD_CALLS
+            and len(node.args) + len(node.keywords) >= 2
+        ):
+            found.append((node.lineno, node.func.attr))
+    return found
+
+
+def test_the_check_sees_a_cipher_used_with_home_made_associated_data() -> None:
+    planted = ast.parse('blob = vault.system_cipher("system").encrypt(b"x", b"any aad")')
+    assert _aead_calls(planted) == [(1, "encrypt")]
+    assert _aead_calls(ast.parse("yield from decryptor.decrypt(fh)")) == []
+
+
 def test_no_module_outside_the_bridge_seals_or_opens_with_crypto_directly() -> None:
     problems = []
     for path in sorted((ROOT / "casebook").rglob("*.py")):
@@ -79,6 +103,8 @@ def test_no_module_outside_the_bridge_seals_or_opens_with_crypto_directly() -> N
                 problems.append(f"{rel}:{line} imports {sorted(names)} from {module}")
         for line, name in _constructions(tree):
             problems.append(f"{rel}:{line} calls {name} (seal and open through the bridge)")
+        for line, name in _aead_calls(tree):
+            problems.append(f"{rel}:{line} calls a cipher's {name} with its own associated data")
     assert problems == []
 
 

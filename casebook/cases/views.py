@@ -328,10 +328,12 @@ def case_form_action(
     try:
         action(s, case)
     except CaseInputError as exc:
-        for messages in forms.localise(exc.fields).values():
+        # each message is shown at the top and beside its field (the category names the field)
+        for name, messages in forms.localise(exc.fields).items():
             for message in messages:
-                flash(message)
-        return redirect(url_for("cases.show", case_id=case.id)), 303
+                flash(message, f"field:{name}")
+        anchor = next(iter(exc.fields), None)
+        return redirect(url_for("cases.show", case_id=case.id, _anchor=anchor)), 303
     except CaseStateError as exc:
         flash(localise_message(str(exc)))
     else:
@@ -375,7 +377,10 @@ def add_attachment(case_id: str) -> Any:
     if not EmptyForm().validate_on_submit():
         return error_response(400)
     _kept, problem = receive_upload(case)
-    flash(problem or _("File attached and encrypted."))
+    if problem:
+        flash(localise_message(problem), "field:file")
+        return redirect(url_for(".show", case_id=case.id, _anchor="attach-file"), 303)
+    flash(_("File attached and encrypted."))
     return redirect(url_for(".show", case_id=case.id))
 
 

@@ -202,18 +202,37 @@ def release_prepare(
     the whole database). Refuses (ReleaseRefusedError) when fewer than `min_changes` cases
     changed."""
     if k < MIN_K:
-        raise ReleaseRefusedError(f"k is at least {MIN_K}.")
+        raise ReleaseRefusedError(_translated(N_("k is at least %(k)s."), k=MIN_K))
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
     last = latest_release(session)
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
     changes = changes_since(previous, fingerprints)
     if changes < min_changes:
-        since = f" since release {last.number} of {last.created_at:%Y-%m-%d}" if last else ""
+        if last is None:
+            raise ReleaseRefusedError(
+                _translated(
+                    N_(
+                        "Cases added, changed or removed: %(changes)s; a release needs at least "
+                        "%(least)s, so that no release can be compared with another to learn "
+                        "about a few cases."
+                    ),
+                    changes=changes,
+                    least=min_changes,
+                )
+            )
         raise ReleaseRefusedError(
-            f"{changes} cases were added, changed or removed{since}; a new release needs at "
-            f"least {min_changes}, so that no release can be compared with the last to learn "
-            "about a few cases."
+            _translated(
+                N_(
+                    "Cases added, changed or removed since release %(n)s of %(date)s: "
+                    "%(changes)s; a new release needs at least %(least)s, so that no release "
+                    "can be compared with the last to learn about a few cases."
+                ),
+                n=last.number,
+                date=f"{last.created_at:%Y-%m-%d}",
+                changes=changes,
+                least=min_changes,
+            )
         )
     _, unknown = least_unknown_changes(session, last, previous, fingerprints)
     if 0 < unknown < k:

@@ -51,6 +51,7 @@ from casebook.stats.services import (
     release_prepare,
     stats_table,
 )
+from casebook.ui import method_sentence
 from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
@@ -141,6 +142,32 @@ def label(dimension: str, value: str) -> str:
     return value
 
 
+def shape(release: Release) -> dict[str, Any]:
+    """What a reader must be told about a table's shape before reading it as a breakdown: which
+    categories were merged, whether the table collapsed to its total (every category of both
+    dimensions merged into one), whether every row or a single row is hidden."""
+    cells = [v for row in release.values for v in row]
+    hidden = sum(v is None for v in cells)
+    merged = []
+    for dimension in release.dimensions:
+        for code, members in (release.members.get(dimension) or {}).items():
+            if len(members) > 1:
+                merged.append(
+                    (
+                        dimension_label(dimension),
+                        label(dimension, code),
+                        [label(dimension, m) for m in members],
+                    )
+                )
+    two_way = len(release.dimensions) == 2
+    return {
+        "merged": merged,
+        "collapsed": two_way and len(release.rows) == 1 and len(release.cols) == 1,
+        "all_hidden": hidden > 0 and all(v is None or v == 0 for v in cells),
+        "one_hidden": not two_way and release.grouped and hidden == 1 and release.total is not None,
+    }
+
+
 def estimate_chart(doc: dict[str, Any] | None) -> Markup | None:
     """The release's estimate drawn: documented count, estimated total and its interval."""
     if not doc or not doc.get("estimable"):
@@ -178,8 +205,10 @@ def index() -> Any:
         shown = release_get(session, int(number_arg))
     shown = shown or latest
     estimate = release_estimate(session, shown) if shown else None
-    chart = None
+    chart, table_shape = None, None
     if release is not None:
+        table_shape = shape(release)
+    if release is not None and not table_shape["collapsed"] and not table_shape["all_hidden"]:
         first = release.dimensions[0]
         series = [
             (label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)
@@ -194,6 +223,7 @@ def index() -> Any:
         estimate_release=shown,
         missing=missing,
         chart=chart,
+        shape=table_shape,
         errors=errors,
         dimensions=DIMENSIONS,
         args=request.args,
@@ -282,6 +312,8 @@ def brief() -> Any:
         return _no_release()
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
+    table_shape = shape(release)
+    drawn = not table_shape["collapsed"] and not table_shape["all_hidden"]
     stored = release_get(db.session(), release.number)
     estimate = release_estimate(db.session(), stored) if stored else None
     return render_template(
@@ -293,20 +325,31 @@ def brief() -> Any:
         label=label,
         dimension_label=dimension_label,
         dimensions_title=" × ".join(map(dimension_label, release.dimensions)),
-        chart=bar_chart(series, rtl=str(get_locale()) == "ar"),
+        chart=bar_chart(series, rtl=str(get_locale()) == "ar") if drawn else None,
+        shape=table_shape,
     )
 
 
 def _csv(release: Release) -> str:
+    """The table in the reader's language: each dimension's code (for tools) and its label (for
+    people), the count, and notes on how it was protected."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow([*release.dimensions, "count", "suppressed"])
+    writer.writerow(
+        [
+            *release.dimensions,
+            "count",
+            "suppressed",
+            *(dimension_label(d) for d in release.dimensions),
+        ]
+    )
     for cell in release.cells():
         writer.writerow(
             [
                 *(cell[d] for d in release.dimensions),
                 "" if cell["count"] is None else cell["count"],
                 "true" if cell["suppressed"] else "false",
+                *(label(d, cell[d]) for d in release.dimensions),
             ]
         )
     writer.writerow(
@@ -315,14 +358,25 @@ def _csv(release: Release) -> str:
         + [
             "" if release.total is None else release.total,
             "true" if release.total is None else "false",
+            _("Total"),
         ]
     )
     writer.writerow([])
-    writer.writerow([f"# method: {release.method}"])
+    writer.writerow([f"# {_('Method')}: {method_sentence(release)}"])
+    states = (
+        _("Only cases verified by a lawyer are counted.")
+        if release.verified_only
+        else _("Cases awaiting or under review are counted with verified ones.")
+    )
+    writer.writerow([f"# {states}"])
     writer.writerow(
         [
-            f"# data as of {release.released_at} (release {release.number}); "
-            "documented cases are a minimum"
+            "# "
+            + _(
+                "Data as of %(date)s (release %(n)s); documented cases are a minimum.",
+                date=release.released_at,
+                n=release.number,
+            )
         ]
     )
     return out.getvalue()

@@ -19,6 +19,7 @@ from casebook.cases import selectors
 from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
+from casebook.inputs import decimal_text
 from casebook.linkage.lists import read_list
 from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
@@ -317,7 +318,7 @@ def merge_undo(case_id: str) -> Any:
 
 def _threshold() -> float | None:
     try:
-        value = float(request.form.get("threshold") or 0.9)
+        value = float(decimal_text(request.form.get("threshold") or "") or 0.9)
     except ValueError:
         return None
     return value if 0.5 <= value <= 0.999 else None

@@ -78,6 +78,12 @@ _KNOWN = (
     ),
     _l("This XLSX workbook has too many parts to be a case list."),
     _l("This item was already decided."),
+    _l("This request was already decided."),
+    _l("Only the administrator who asked can withdraw it."),
+    _l("The account's role changed since; the request lapsed."),
+    _l(
+        "Another administrator must decide: not the one who asked, nor the account it is about."
+    ),
     _l("This line is not valid JSON."),
     _l("This row has more cells than the header."),
     _l("Type the case reference exactly to confirm."),

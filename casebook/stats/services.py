@@ -213,9 +213,9 @@ def release_prepare(
             raise ReleaseRefusedError(
                 _translated(
                     N_(
-                        "Cases added, changed or removed: %(changes)s; a release needs at least "
-                        "%(least)s, so that no release can be compared with another to learn "
-                        "about a few cases."
+                        "%(changes)s cases were added, changed or removed; a new release needs "
+                        "at least %(least)s, so that no release can be compared with the last to "
+                        "learn about a few cases."
                     ),
                     changes=changes,
                     least=min_changes,
@@ -224,9 +224,9 @@ def release_prepare(
         raise ReleaseRefusedError(
             _translated(
                 N_(
-                    "Cases added, changed or removed since release %(n)s of %(date)s: "
-                    "%(changes)s; a new release needs at least %(least)s, so that no release "
-                    "can be compared with the last to learn about a few cases."
+                    "%(changes)s cases were added, changed or removed since release %(n)s of "
+                    "%(date)s; a new release needs at least %(least)s, so that no release can "
+                    "be compared with the last to learn about a few cases."
                 ),
                 n=last.number,
                 date=f"{last.created_at:%Y-%m-%d}",

@@ -198,7 +198,7 @@ def _form_page(
     **context: Any,
 ) -> Any:
     counts = forms.row_counts(values, request.form.get("add"))
-    errors = forms.localise(forms.place(errors))
+    errors = forms.localise(forms.complete(forms.place(errors), values))
     return render_template(
         template, v=values, errors=errors, counts=counts, labels={}, **_choices(), **context
     ), status

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import Undefined
 from markupsafe import Markup, escape
 
 DIRECTIONS = ("auto", "ltr", "rtl")
@@ -28,8 +29,8 @@ def bidi(value: Any, direction: str = "auto", block: bool = False) -> Markup:
     notes). `direction` is "auto" for free text and "ltr" for dates, ids, references, phones."""
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}")
-    if value is None or value == "":
-        return Markup("")
+    if value is None or value == "" or isinstance(value, Undefined):
+        return Markup("")  # empty, so that `value | bidi or '—'` shows the dash
     tag = "div" if block else "bdi"
     return Markup('<{0} dir="{1}">{2}</{0}>').format(tag, direction, escape(str(value)))
 

@@ -247,6 +247,10 @@ def show(case_id: str) -> Any:
         # a case sealed by a merge offers no packet (it would report one person twice)
         can_packet=current_user.can(Permission.CASE_PACKET) and case.merged_into is None,
         merged_into=selectors.reference_of(s, case.merged_into) if case.merged_into else None,
+        # lawyers (who may undo a merge) reach the cases merged into this one from here
+        merged_here=selectors.merged_here(s, case.id)
+        if current_user.can(Permission.CASE_REVIEW)
+        else {},
         # lawyers see which partner organisations also document this person
         partner_marks=marks_of(s, case.id) if current_user.can(Permission.CASE_REVIEW) else [],
         **_choices(),

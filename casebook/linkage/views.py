@@ -248,7 +248,8 @@ def decide(candidate_id: str) -> Any:
         flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
     if kept is not None:
-        flash(_("Merged into %(reference)s.", reference=kept.reference))
+        # the page says "Merged into CB-…" with a link to the kept case (see base/layout.html)
+        flash(kept.reference, f"merged:{kept.id}")
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))

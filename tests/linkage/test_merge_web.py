@@ -170,7 +170,9 @@ def test_merge_shows_what_it_would_do_and_needs_confirmation(
     )
     assert done.status_code == 302
     page = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert f"Merged into {kept['reference']}" in page
+    # the message links to the kept case
+    link = f'<a href="/cases/{kept["id"]}" dir="ltr">{kept["reference"]}</a>'
+    assert f"Merged into {link}" in page
 
 
 def _merged(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -195,7 +197,7 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     assert f"/cases/{absorbed['id']}/edit" not in page
     assert "/packet/" not in page and "/dossier" not in page
     assert f"/cases/{absorbed['id']}/testimonies" not in page
-    assert "Undo the merge" in page
+    assert "Undo the merge" in page and 'id="undo"' in page
     h = bearer(app, lawyer)
     patch = client.patch(
         f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "x"}}, headers=h
@@ -218,7 +220,10 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     doc = client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()
     assert doc["merged_into"] == kept["id"] and len(doc["status"]) == 2  # nothing was added
     kept_page = client.get(f"/cases/{kept['id']}").get_data(as_text=True)
-    assert kept_page.count(f"from {absorbed['reference']} (merged)") >= 2  # arrest and status
+    # each "from CB-… (merged)" links to the absorbed case, and the kept case leads to its undo
+    link = f'<a href="/cases/{absorbed["id"]}" dir="ltr">{absorbed["reference"]}</a>'
+    assert kept_page.count(f"from {link} (merged)") >= 2  # arrest and status
+    assert f'href="/cases/{absorbed["id"]}#undo"' in kept_page
     assert f"/cases/{kept['id']}/edit" in kept_page
 
 

@@ -301,6 +301,8 @@ DETAIL_LABELS = {
     "reason": _l("Reason"),
     "records": _l("Records"),
     "reference": _l("Reference"),
+    "results": _l("Results"),
+    "missing": _l("Missing"),
     "requests_lapsed": _l("Waiting requests lapsed"),
     "release": _l("Release"),
     "request": _l("Request"),
@@ -357,7 +359,7 @@ def _detail_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def details_items(details: Any) -> list[tuple[str, str]]:
+def details_items(details: Any) -> list[tuple[str | Markup, str]]:
     """An audit entry's details (JSON text or a dict) as (label, value) pairs to list: each key
     in words in the page's language, roles, pages and yes/no in words too."""
     import json
@@ -369,7 +371,15 @@ def details_items(details: Any) -> list[tuple[str, str]]:
             return [("", details)]
     if not isinstance(details, dict):
         return [] if details in (None, "") else [("", str(details))]
-    return [(_label(DETAIL_LABELS, k), _detail_value(str(k), v)) for k, v in details.items()]
+    return [(_detail_label(str(k)), _detail_value(str(k), v)) for k, v in details.items()]
+
+
+def _detail_label(key: str) -> str | Markup:
+    """A detail's key in words; a key without words yet is shown as the code it is."""
+    label = DETAIL_LABELS.get(key)
+    if label is not None:
+        return str(label)
+    return Markup('<code dir="ltr">{}</code>').format(key)
 
 
 def entry_words(action: Any, details: Any) -> str:

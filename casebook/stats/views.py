@@ -208,7 +208,9 @@ def index() -> Any:
     chart, table_shape = None, None
     if release is not None:
         table_shape = shape(release)
-    if release is not None and not table_shape["collapsed"] and not table_shape["all_hidden"]:
+    if release is not None and table_shape and not (
+        table_shape["collapsed"] or table_shape["all_hidden"]
+    ):
         first = release.dimensions[0]
         series = [
             (label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)

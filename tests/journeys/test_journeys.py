@@ -310,8 +310,12 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     p.locator('form.filters button[type="submit"]').click()
     p.wait_for_load_state()
     j.shot("statistics")
-    # the bar chart as drawn: every label and count inside the chart, no count over a bar
-    # (an Arabic chart anchored for left-to-right clips its labels and writes over its bars)
+    # the coarser table (groups of at least k cases, so never all hidden) drawn as a bar chart:
+    # every label and count inside the chart, no count over a bar (an Arabic chart anchored for
+    # left-to-right clips its labels to a letter and writes its counts over the bars)
+    j.go("/stats/?by=governorate&grouped=1")
+    p.wait_for_load_state()
+    j.shot("statistics-coarser")
     assert p.evaluate(CHART_PROBLEMS) == [], lang
     with p.expect_download() as download:
         p.click('a[href*="export.csv"]')

@@ -162,7 +162,9 @@ def shape(release: Release) -> dict[str, Any]:
     two_way = len(release.dimensions) == 2
     return {
         "merged": merged,
-        "collapsed": two_way and len(release.rows) == 1 and len(release.cols) == 1,
+        # every category merged into one: the table is its total, not a breakdown
+        "collapsed": len(release.rows) == 1 and (len(release.cols) == 1 or not two_way)
+        and bool(merged),
         "all_hidden": hidden > 0 and all(v is None or v == 0 for v in cells),
         "one_hidden": not two_way and release.grouped and hidden == 1 and release.total is not None,
     }

@@ -140,3 +140,19 @@ def test_a_refused_release_is_explained_in_arabic(app: Flask, client: FlaskClien
     assert resp.status_code == 302
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "cases were added" not in html and "الحالات المضافة أو المعدّلة أو المحذوفة" in html
+
+
+def test_a_one_way_table_merged_into_one_group_is_only_its_total(app: Flask) -> None:
+    one = _release(
+        dimensions=("governorate",),
+        rows=["other"],
+        cols=[""],
+        members={"governorate": {"other": ["aleppo", "homs", "idlib"]}},
+        values=[[56]],
+        row_totals=[56],
+        col_totals=[],
+        total=56,
+    )
+    assert shape(one)["collapsed"]
+    html = _table(app, one, "en")
+    assert "Governorate can only be shown as its total: 56" in html and "<table" not in html

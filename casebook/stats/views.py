@@ -160,13 +160,20 @@ def shape(release: Release) -> dict[str, Any]:
                     )
                 )
     two_way = len(release.dimensions) == 2
+    cells_hidden = hidden > 0 and all(v is None or v == 0 for v in cells)
+    margins = [t for t in [*release.row_totals, *release.col_totals] if t]
     return {
         "merged": merged,
         # every category merged into one: the table is its total, not a breakdown
         "collapsed": len(release.rows) == 1 and (len(release.cols) == 1 or not two_way)
         and bool(merged),
-        "all_hidden": hidden > 0 and all(v is None or v == 0 for v in cells),
+        # nothing but the total is shown
+        "all_hidden": cells_hidden and not (two_way and margins),
+        # a breakdown whose every cell is hidden while its row and column totals are shown
+        "cells_hidden": cells_hidden and two_way and bool(margins),
         "one_hidden": not two_way and release.grouped and hidden == 1 and release.total is not None,
+        # the bar chart draws the row totals: only where there is one to draw
+        "drawn": any(t for t in release.row_totals),
     }
 
 
@@ -210,8 +217,8 @@ def index() -> Any:
     chart, table_shape = None, None
     if release is not None:
         table_shape = shape(release)
-    if release is not None and table_shape and not (
-        table_shape["collapsed"] or table_shape["all_hidden"]
+    if release is not None and table_shape and table_shape["drawn"] and not (
+        table_shape["collapsed"]
     ):
         first = release.dimensions[0]
         series = [
@@ -317,7 +324,7 @@ def brief() -> Any:
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
     table_shape = shape(release)
-    drawn = not table_shape["collapsed"] and not table_shape["all_hidden"]
+    drawn = table_shape["drawn"] and not table_shape["collapsed"]
     stored = release_get(db.session(), release.number)
     estimate = release_estimate(db.session(), stored) if stored else None
     return render_template(

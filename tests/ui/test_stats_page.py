@@ -156,3 +156,20 @@ def test_a_one_way_table_merged_into_one_group_is_only_its_total(app: Flask) -> 
     assert shape(one)["collapsed"]
     html = _table(app, one, "en")
     assert "Governorate can only be shown as its total: 56" in html and "<table" not in html
+
+
+def test_a_breakdown_with_every_cell_hidden_keeps_its_totals_and_chart(app: Flask) -> None:
+    margins_only = _release(
+        dimensions=("governorate", "status"),
+        rows=["aleppo", "other"],
+        cols=["detained", "other"],
+        members={"governorate": {"other": ["homs", "idlib"]}, "status": {}},
+        values=[[None, None], [None, None]],
+        row_totals=[15, 25],
+        col_totals=[22, 18],
+        total=40,
+    )
+    found = shape(margins_only)
+    assert found["cells_hidden"] and not found["all_hidden"] and found["drawn"]
+    html = _table(app, margins_only, "en")
+    assert "only the totals of each row and column can be shown" in html and "<table" in html

@@ -160,13 +160,15 @@ def shape(release: Release) -> dict[str, Any]:
                     )
                 )
     two_way = len(release.dimensions) == 2
+    # rows and columns that hold anyone (a shown zero holds nobody)
+    rows_used = [t for t in release.row_totals if t != 0]
+    cols_used = [t for t in release.col_totals if t != 0]
     cells_hidden = hidden > 0 and all(v is None or v == 0 for v in cells)
     margins = [t for t in [*release.row_totals, *release.col_totals] if t]
     return {
         "merged": merged,
         # every category merged into one: the table is its total, not a breakdown
-        "collapsed": len(release.rows) == 1 and (len(release.cols) == 1 or not two_way)
-        and bool(merged),
+        "collapsed": len(rows_used) <= 1 and (len(cols_used) <= 1 or not two_way) and bool(merged),
         # nothing but the total is shown
         "all_hidden": cells_hidden and not (two_way and margins),
         # a breakdown whose every cell is hidden while its row and column totals are shown

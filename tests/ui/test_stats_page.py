@@ -173,3 +173,18 @@ def test_a_breakdown_with_every_cell_hidden_keeps_its_totals_and_chart(app: Flas
     assert found["cells_hidden"] and not found["all_hidden"] and found["drawn"]
     html = _table(app, margins_only, "en")
     assert "only the totals of each row and column can be shown" in html and "<table" in html
+
+
+def test_a_table_with_one_merged_row_beside_zeros_is_only_its_total(app: Flask) -> None:
+    beside_zeros = _release(
+        dimensions=("governorate",),
+        rows=["quneitra", "unknown", "other"],
+        cols=[""],
+        members={"governorate": {"quneitra": ["quneitra"], "other": ["aleppo", "homs"]}},
+        values=[[0], [0], [55]],
+        row_totals=[0, 0, 55],
+        col_totals=[],
+        total=55,
+    )
+    assert shape(beside_zeros)["collapsed"]
+    assert "can only be shown as its total: 55" in _table(app, beside_zeros, "en")

@@ -29,3 +29,22 @@ def test_empty_fields_show_a_dash_and_no_separator_hangs(app: Flask, client: Fla
     assert "حلب" in arrest and not re.search(r"·\s*$", arrest)  # no trailing separator
     status = html.split('<select name="status" required>', 1)[1].split("</option>", 1)[0]
     assert status == '<option value="">—'  # nothing chosen until the lawyer chooses
+
+
+def test_a_duplicate_without_its_reference_is_marked_on_the_field(
+    app: Flask, client: FlaskClient
+) -> None:
+    from tests.conftest import csrf_from
+
+    lawyer = make_user(app, "lawyer")
+    made = client.post("/api/v1/cases", json=minimal_case(), headers=bearer(app, lawyer)).get_json()
+    login(client, lawyer)
+    page = client.get(f"/cases/{made['id']}").get_data(as_text=True)
+    resp = client.post(
+        f"/cases/{made['id']}/review",
+        data={"csrf_token": csrf_from(page), "verification": "duplicate"},
+    )
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("#duplicate_of")
+    html = client.get(f"/cases/{made['id']}").get_data(as_text=True)
+    field = html[html.index('id="duplicate_of"') : html.index('id="duplicate_of-error"') + 200]
+    assert 'aria-invalid="true"' in field and "Name the case this one duplicates." in field

@@ -74,6 +74,12 @@ def ascii_digits(value: str) -> str:
     return value.translate(_DIGITS)
 
 
+def decimal_text(value: str) -> str:
+    """A decimal number as typed on an Arabic keyboard ("٠٫٨", "0,8") as "0.8": ASCII digits,
+    and the Arabic decimal separator (٫) or a comma as the point."""
+    return ascii_digits(value).strip().replace("\u066b", ".").replace(",", ".")
+
+
 _DMY = re.compile(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})$")
 _MY = re.compile(r"^([0-9]{1,2})[/.\-]([0-9]{4})$")
 

@@ -52,6 +52,9 @@ _KNOWN = (
     _l("Choose an active documenter."),
     _l("Choose one of the four roles."),
     _l("Choose one or two dimensions."),
+    _l("Months are counted alone; use arrest_year with another dimension."),
+    _l("Releases publish exact counts with suppression; there is no noisy version."),
+    _l("A release is given by its number."),
     _l("Each line must be one JSON object (a case)."),
     _l("Enter a name of 1 to 120 characters."),
     _l("Enter a valid email address."),
@@ -76,6 +79,12 @@ _KNOWN = (
     ),
     _l("This XLSX workbook has too many parts to be a case list."),
     _l("This item was already decided."),
+    _l("This request was already decided."),
+    _l("Only the administrator who asked can withdraw it."),
+    _l("The account's role changed since; the request lapsed."),
+    _l(
+        "Another administrator must decide: not the one who asked, nor the account it is about."
+    ),
     _l("This line is not valid JSON."),
     _l("This row has more cells than the header."),
     _l("Type the case reference exactly to confirm."),
@@ -124,6 +133,19 @@ CATALOGUE["Unknown field."] = _l("This field is not part of a case.")
 CATALOGUE["Not a valid integer."] = _l("Enter a whole number.")
 CATALOGUE["Not a valid string."] = _l("Enter text.")
 CATALOGUE["Not a valid boolean."] = _l("Choose yes or no.")
+CATALOGUE["Not a valid number."] = _l("Enter a number.")
+CATALOGUE["Not a valid email address."] = _l("Enter a valid email address.")
+CATALOGUE["Invalid email address."] = _l("Enter a valid email address.")
+CATALOGUE["String does not match expected pattern."] = _l("This is not in the expected form.")
+CATALOGUE["Invalid value."] = _l("This value is not accepted.")
+CATALOGUE["Not a valid choice."] = _l("Choose one of the listed values.")
+CATALOGUE["Not a valid date."] = _l("Use a year (2013), a month (2013-05) or a day (2013-05-14).")
+CATALOGUE["Not a valid datetime."] = _l("Enter a date and time.")
+CATALOGUE["Invalid input."] = _l("This value is not accepted.")
+CATALOGUE["Not a valid list."] = _l("This value is not accepted.")
+_EXPIRED = _l("The form expired or was sent from elsewhere. Reload and try again.")
+CATALOGUE["Invalid CSRF token."] = _EXPIRED
+CATALOGUE["The CSRF token is missing."] = _EXPIRED
 _LENGTH = re.compile(
     r"^Length must be between (\d+) and (\d+)\.$|^Longer than maximum length (\d+)\.$"
 )
@@ -133,7 +155,7 @@ def _patterned(text: str) -> str | None:
     """Messages that carry a number or a list: matched by shape, translated with their values."""
     from flask_babel import ngettext
 
-    m = re.match(r"^k is a whole number from (\d+) to (\d+)\.$", text)
+    m = re.match(r"^k is a whole number from (\d+)(?: \(this release's\))? to (\d+)\.$", text)
     if m:
         return str(_l("k is a whole number from %(low)s to %(high)s.", low=m[1], high=m[2]))
     m = re.match(r"^Row (\d+) is not valid CSV \(an unclosed quote\?\)\.$", text)
@@ -172,6 +194,36 @@ def _patterned(text: str) -> str | None:
                 name=m[3],
             )
         )
+    m = re.match(
+        r"^(?:Must be|Number must be) (?:greater than or equal to|at least) (-?[\d.]+) and "
+        r"(?:less than or equal to|at most) (-?[\d.]+)\.$|^Number must be between (-?[\d.]+) and "
+        r"(-?[\d.]+)\.$",
+        text,
+    )
+    if m:
+        low, high = (m[1], m[2]) if m[1] is not None else (m[3], m[4])
+        return str(_l("Enter a number from %(low)s to %(high)s.", low=low, high=high))
+    m = re.match(
+        r"^(?:Must be greater than or equal to|Number must be at least) (-?[\d.]+)\.$", text
+    )
+    if m:
+        return str(_l("Enter a number of at least %(low)s.", low=m[1]))
+    m = re.match(r"^(?:Must be less than or equal to|Number must be at most) (-?[\d.]+)\.$", text)
+    if m:
+        return str(_l("Enter a number of at most %(high)s.", high=m[1]))
+    m = re.match(
+        r"^Shorter than minimum length (\d+)\.$|^Field must be at least (\d+) characters? long\.$",
+        text,
+    )
+    if m:
+        return str(_l("Too short: at least %(min)s characters.", min=m[1] or m[2]))
+    m = re.match(
+        r"^Field cannot be longer than (\d+) characters?\.$"
+        r"|^Field must be between \d+ and (\d+) characters long\.$",
+        text,
+    )
+    if m:
+        return str(_l("Too long: at most %(max)s characters.", max=m[1] or m[2]))
     if text == "Missing.":
         return str(_l("This is missing."))
     return None

@@ -12,12 +12,13 @@ override typed into a name cannot flip the rest of the page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import format_datetime, format_decimal, gettext
+from flask_babel import format_date, format_datetime, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import Undefined
 from markupsafe import Markup, escape
 
 DIRECTIONS = ("auto", "ltr", "rtl")
@@ -28,8 +29,8 @@ def bidi(value: Any, direction: str = "auto", block: bool = False) -> Markup:
     notes). `direction` is "auto" for free text and "ltr" for dates, ids, references, phones."""
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}")
-    if value is None or value == "":
-        return Markup("")
+    if value is None or value == "" or isinstance(value, Undefined):
+        return Markup("")  # empty, so that `value | bidi or '—'` shows the dash
     tag = "div" if block else "bdi"
     return Markup('<{0} dir="{1}">{2}</{0}>').format(tag, direction, escape(str(value)))
 
@@ -75,7 +76,33 @@ def when(value: Any) -> str:
         return str(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return str(format_datetime(value, "medium"))
+    # one style on every page: the day, the month's name and the year, then a 24-hour time
+    # (no ambiguous 03/12, no AM/PM letter to reorder on an Arabic page)
+    return str(format_datetime(value, "d MMMM y، HH:mm" if _arabic() else "d MMMM y, HH:mm"))
+
+
+def day(value: Any) -> str:
+    """A stored date or time as a date alone, in the same style as `when`."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return str(format_datetime(value, "d MMMM y"))
+    if isinstance(value, date):
+        return str(format_date(value, "d MMMM y"))
+    return str(value)
+
+
+def _arabic() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "").startswith("ar")
 
 
 ROLE_LABELS = {
@@ -99,6 +126,8 @@ ACTION_LABELS = {
     "audit.verify": _l("Audit chain verified"),
     "auth.login": _l("Signed in"),
     "backup.create": _l("Backup made"),
+    "service.seal": _l("Service sealed"),
+    "service.unseal": _l("Service unsealed"),
     "backup.restore": _l("Backup restored"),
     "case.assign": _l("Case assigned"),
     "case.attachment_add": _l("File attached"),
@@ -161,6 +190,7 @@ ACTION_LABELS = {
     "user.role_change_request": _l("Role change requested"),
     "user.role_change_approve": _l("Role change approved"),
     "user.role_change_reject": _l("Role change rejected"),
+    "user.role_change_withdraw": _l("Role change request withdrawn"),
     "field.device_create": _l("Field device added"),
     "field.device_revoke": _l("Field device revoked"),
     "field.key_create": _l("Field form key pair created"),
@@ -224,8 +254,114 @@ def outcome_label(code: Any) -> str:
     return _label(OUTCOME_LABELS, code)
 
 
-def details_items(details: Any) -> list[tuple[str, str]]:
-    """An audit entry's details (JSON text or a dict) as (key, value) pairs to list."""
+DETAIL_LABELS = {
+    "absorbed": _l("Absorbed case"),
+    "absorbed_reference": _l("Absorbed case"),
+    "after": _l("After entry"),
+    "already_sealed": _l("Already sealed"),
+    "attachment": _l("Attachment"),
+    "attachments": _l("Attachments"),
+    "by": _l("Counted by"),
+    "by_name": _l("By name"),
+    "cases": _l("Cases"),
+    "changes": _l("Changes"),
+    "column": _l("Field"),
+    "content_type": _l("File type"),
+    "created_at": _l("Created"),
+    "days": _l("Days"),
+    "decision": _l("Decision"),
+    "device": _l("Device"),
+    "dry_run": _l("Check only"),
+    "duplicate": _l("Duplicate"),
+    "duplicate_of": _l("Duplicate of"),
+    "endpoint": _l("Page"),
+    "entries": _l("Entries"),
+    "estimable": _l("Estimate possible"),
+    "exported": _l("Exported"),
+    "factor": _l("Second factor"),
+    "files": _l("Files"),
+    "first_bad": _l("First damaged entry"),
+    "format": _l("Format"),
+    "from": _l("From"),
+    "governorate": _l("Governorate"),
+    "grouped": _l("Coarser categories"),
+    "k": _l("Smallest number shown (k)"),
+    "kept": _l("Kept case"),
+    "kind": _l("Kind"),
+    "legal_notes": _l("Legal notes"),
+    "lists": _l("Lists"),
+    "matches": _l("Matches"),
+    "mechanism": _l("Mechanism"),
+    "method": _l("Method"),
+    "number": _l("Number"),
+    "page": _l("Page"),
+    "pairs": _l("Pairs"),
+    "possible_duplicates": _l("Possible duplicates"),
+    "queued": _l("New in the review queue"),
+    "reason": _l("Reason"),
+    "records": _l("Records"),
+    "reference": _l("Reference"),
+    "results": _l("Results"),
+    "missing": _l("Missing"),
+    "requests_lapsed": _l("Waiting requests lapsed"),
+    "release": _l("Release"),
+    "request": _l("Request"),
+    "requested_by": _l("Requested by"),
+    "role": _l("Role"),
+    "rows": _l("Rows"),
+    "scope": _l("Scope"),
+    "score": _l("Score"),
+    "sections": _l("Sections"),
+    "sessions_ended": _l("Sessions ended"),
+    "size": _l("Size"),
+    "source": _l("Source"),
+    "stage": _l("Stage"),
+    "stale": _l("Role changed since the request"),
+    "state": _l("State"),
+    "status": _l("Status"),
+    "testimonies": _l("Testimonies"),
+    "threshold": _l("Lowest score to review"),
+    "to": _l("To"),
+    "tokens_revoked": _l("API tokens revoked"),
+    "user": _l("User"),
+    "verification": _l("Verification"),
+    "verified_only": _l("Verified cases only"),
+    "via": _l("Through"),
+    "view": _l("Page"),
+}
+
+VIEW_LABELS = {
+    "user": _l("a user’s page"),
+    "keys": _l("the key status page"),
+    "audit": _l("the audit log"),
+}
+
+VIA_LABELS = {"web": _l("the web page"), "cli": _l("the command line")}
+
+
+def _detail_value(key: str, value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return str(gettext("yes") if value else gettext("no"))
+    if key in ("from", "to", "role") and str(value) in ROLE_LABELS:
+        return role_label(value)
+    if key == "view":
+        return _label(VIEW_LABELS, value)
+    if key == "via":
+        return _label(VIA_LABELS, value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return str(format_decimal(value))
+    return str(value)
+
+
+def details_items(details: Any) -> list[tuple[str | Markup, str]]:
+    """An audit entry's details (JSON text or a dict) as (label, value) pairs to list: each key
+    in words in the page's language, roles, pages and yes/no in words too."""
     import json
 
     if isinstance(details, str):
@@ -235,10 +371,34 @@ def details_items(details: Any) -> list[tuple[str, str]]:
             return [("", details)]
     if not isinstance(details, dict):
         return [] if details in (None, "") else [("", str(details))]
-    return [
-        (str(k), json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v))
-        for k, v in details.items()
-    ]
+    return [(_detail_label(str(k)), _detail_value(str(k), v)) for k, v in details.items()]
+
+
+def _detail_label(key: str) -> str | Markup:
+    """A detail's key in words; a key without words yet is shown as the code it is."""
+    label = DETAIL_LABELS.get(key)
+    if label is not None:
+        return str(label)
+    return Markup('<code dir="ltr">{}</code>').format(key)
+
+
+def entry_words(action: Any, details: Any) -> str:
+    """An audit entry's action in words, told apart by its details where one action covers
+    several pages (opening a user's page is recorded as reading the audit trail of that user)."""
+    import json
+
+    if str(action) == "audit.read":
+        if isinstance(details, str):
+            try:
+                details = json.loads(details)
+            except ValueError:
+                details = {}
+        view = details.get("view") if isinstance(details, dict) else None
+        if view == "user":
+            return str(gettext("User page opened"))
+        if view == "keys":
+            return str(gettext("Key status read"))
+    return action_words(action)
 
 
 def method_sentence(release: Any) -> str:
@@ -299,6 +459,7 @@ def install(app: Flask) -> None:
         ltr=ltr,
         filesize=filesize,
         when=when,
+        day=day,
         msg=localise_message,
         msgs=localise_fields,
     )
@@ -314,4 +475,5 @@ def install(app: Flask) -> None:
         action_codes=lambda: sorted(ACTION_LABELS, key=action_words),
         outcome_label=outcome_label,
         details_items=details_items,
+        entry_words=entry_words,
     )

@@ -296,6 +296,25 @@ def _handle_http(exc: HTTPException) -> Response:
             "The form expired or was sent from elsewhere. Reload and try again.",
             code="csrf_failed",
         )
+    if status == 413 and not is_api() and request.endpoint == "cases.add_attachment":
+        # a file over the limit on the case page: back to the case with the limit stated beside
+        # the upload field (the case page itself checks who may see it)
+        from flask import flash
+        from flask_babel import gettext
+
+        from casebook.ui import upload_limit
+
+        flash(
+            gettext(
+                "The file is too large: files of up to %(limit)s can be attached.",
+                limit=upload_limit(),
+            ),
+            "field:file",
+        )
+        case_id = (request.view_args or {}).get("case_id", "")
+        return cast(
+            Response, redirect(url_for("cases.show", case_id=case_id, _anchor="attach-file"), 303)
+        )
     resp = error_response(status)
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         resp.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

@@ -43,12 +43,14 @@ from casebook.auth.services import (
     GUARDED_ROLES,
     AccountError,
     role_change_decide,
+    role_change_withdraw,
     token_revoke,
     user_2fa_reset,
     user_create,
     user_disable,
     user_role_change,
 )
+from casebook.messages import localise_message
 from casebook.web import current_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -217,18 +219,25 @@ def user_role(user_id: str) -> Any:
 @fresh_session
 def role_change_decision(request_id: str, decision: str) -> Any:
     """The second admin of the two-person rule approves or rejects a pending role change."""
-    if decision not in ("approve", "reject"):
+    if decision not in ("approve", "reject", "withdraw"):
         abort(404)
     s = db.session()
     request_row = request_or_404(s, request_id)
     if EmptyForm().validate_on_submit():
         try:
-            role_change_decide(s, current_actor(), request_row, approve=decision == "approve")
+            if decision == "withdraw":
+                role_change_withdraw(s, current_actor(), request_row)
+            else:
+                role_change_decide(s, current_actor(), request_row, approve=decision == "approve")
         except AccountError as exc:
-            flash(" ".join(m for ms in exc.problems.values() for m in ms))
+            flash(" ".join(localise_message(m) for ms in exc.problems.values() for m in ms))
         else:
             flash(
-                _("Role change approved.") if decision == "approve" else _("Role change rejected.")
+                {
+                    "approve": _("Role change approved."),
+                    "reject": _("Role change rejected."),
+                    "withdraw": _("Role change request withdrawn."),
+                }[decision]
             )
     return redirect(url_for(".users"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 import uuid
@@ -44,6 +45,13 @@ class Enrolment:
     recovery_codes: list[str]
 
 
+# the browser's own rule for <input type="email"> (letters of any script in the domain): checked
+# on the server too, since a form sent without the browser's check must be refused the same way
+EMAIL = re.compile(
+    r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)*"
+)
+
+
 def normalise_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().casefold()
 
@@ -69,7 +77,7 @@ def _check_new_user(
 ) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     normal = normalise_email(email)
-    if "@" not in normal or len(normal) > 254 or normal.startswith("@") or normal.endswith("@"):
+    if len(normal) > 254 or not EMAIL.fullmatch(normal):
         problems["email"] = ["Enter a valid email address."]
     elif user_by_email(session, normal) is not None:
         problems["email"] = ["An account with this email already exists."]
@@ -416,6 +424,18 @@ def _role_apply(
     user.role = role
     ended = sessions_end_all(session, user.id)
     _tokens_revoke_all(session, user)
+    # a request still waiting for this account was about a role it no longer has: it lapses
+    lapsed = 0
+    for waiting in session.scalars(
+        select(RoleChangeRequest).where(
+            RoleChangeRequest.user_id == user.id, RoleChangeRequest.decision.is_(None)
+        )
+    ):
+        waiting.decision = "lapsed"
+        waiting.decided_at = utcnow()
+        lapsed += 1
+    if lapsed:
+        extra = {**extra, "requests_lapsed": lapsed}
     audit_record(
         session,
         actor,
@@ -423,6 +443,25 @@ def _role_apply(
         object_type="user",
         object_id=user.id,
         details={"from": old, "to": role, "sessions_ended": ended, **extra},
+    )
+
+
+def role_change_withdraw(session: Session, actor: Actor, request: RoleChangeRequest) -> None:
+    """The administrator who asked for a role change takes the request back (audited)."""
+    if request.decision is not None:
+        raise AccountError({"request": ["This request was already decided."]})
+    if actor.user_id is None or actor.user_id != str(request.requested_by):
+        raise AccountError({"request": ["Only the administrator who asked can withdraw it."]})
+    request.decision = "withdrawn"
+    request.decided_by = uuid.UUID(actor.user_id)
+    request.decided_at = utcnow()
+    audit_record(
+        session,
+        actor,
+        "user.role_change_withdraw",
+        object_type="user",
+        object_id=request.user_id,
+        details={"from": request.from_role, "to": request.to_role, "request": str(request.id)},
     )
 
 

@@ -133,6 +133,27 @@ _ANCHOR = re.compile(
 _TESTIMONY = re.compile(r"^testimonies(?:\.\d+)?(?=\.|$)")
 
 
+_CONSENT_ROW = re.compile(r"^consent\.([a-z_]+)$")
+_NEEDS_DATE = "Give the date consent was given or refused."
+
+
+def complete(errors: dict[str, list[str]], values: dict[str, str]) -> dict[str, list[str]]:
+    """Every problem of the consent rows in one round: a message about a whole row (consent not
+    given) is shown on its Yes/No choice, and a row without a date says so now rather than
+    after the choice is corrected."""
+    out = {path: list(messages) for path, messages in errors.items()}
+    for path in list(out):
+        match = _CONSENT_ROW.match(path)
+        if not match:
+            continue
+        scope = match[1]
+        out.setdefault(f"consent.{scope}.granted", []).extend(out.pop(path))
+        date = f"consent.{scope}.date"
+        if not values.get(date, "").strip() and _NEEDS_DATE not in out.get(date, []):
+            out.setdefault(date, []).append(_NEEDS_DATE)
+    return out
+
+
 def place(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """The schema's error paths as the form's field names: the one testimony of the form is
     `testimony.*` (the schema says `testimonies.0.*`), and a path the form has no field for goes

@@ -142,6 +142,12 @@ def reference_of(session: Session, case_id: uuid.UUID) -> str | None:
     return session.scalar(select(Case.reference).where(Case.id == case_id))
 
 
+def merged_here(session: Session, case_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The cases merged into this one, by reference (links from the kept case to them)."""
+    rows = session.execute(select(Case.reference, Case.id).where(Case.merged_into == case_id))
+    return {str(reference): absorbed for reference, absorbed in rows}
+
+
 def may_see_source(user: User, case: Case) -> bool:
     if not user.can(Permission.SOURCE_READ):
         return False

@@ -183,7 +183,7 @@ def _form_page(
     **context: Any,
 ) -> Any:
     counts = forms.row_counts(values, request.form.get("add"))
-    errors = forms.localise(forms.place(errors))
+    errors = forms.localise(forms.complete(forms.place(errors), values))
     return render_template(
         template, v=values, errors=errors, counts=counts, labels={}, **_choices(), **context
     ), status
@@ -232,6 +232,10 @@ def show(case_id: str) -> Any:
         # a case sealed by a merge offers no packet (it would report one person twice)
         can_packet=current_user.can(Permission.CASE_PACKET) and case.merged_into is None,
         merged_into=selectors.reference_of(s, case.merged_into) if case.merged_into else None,
+        # lawyers (who may undo a merge) reach the cases merged into this one from here
+        merged_here=selectors.merged_here(s, case.id)
+        if current_user.can(Permission.CASE_REVIEW)
+        else {},
         # lawyers see which partner organisations also document this person
         partner_marks=marks_of(s, case.id) if current_user.can(Permission.CASE_REVIEW) else [],
         **_choices(),
@@ -313,10 +317,12 @@ def case_form_action(
     try:
         action(s, case)
     except CaseInputError as exc:
-        for messages in forms.localise(exc.fields).values():
+        # each message is shown at the top and beside its field (the category names the field)
+        for name, messages in forms.localise(exc.fields).items():
             for message in messages:
-                flash(message)
-        return redirect(url_for("cases.show", case_id=case.id)), 303
+                flash(message, f"field:{name}")
+        anchor = next(iter(exc.fields), None)
+        return redirect(url_for("cases.show", case_id=case.id, _anchor=anchor)), 303
     except CaseStateError as exc:
         flash(localise_message(str(exc)))
     else:
@@ -360,7 +366,10 @@ def add_attachment(case_id: str) -> Any:
     if not EmptyForm().validate_on_submit():
         return error_response(400)
     _kept, problem = receive_upload(case)
-    flash(problem or _("File attached and encrypted."))
+    if problem:
+        flash(localise_message(problem), "field:file")
+        return redirect(url_for(".show", case_id=case.id, _anchor="attach-file"), 303)
+    flash(_("File attached and encrypted."))
     return redirect(url_for(".show", case_id=case.id))
 
 

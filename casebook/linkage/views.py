@@ -20,6 +20,7 @@ from casebook.cases import selectors
 from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
+from casebook.inputs import decimal_text
 from casebook.linkage.lists import read_list
 from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
@@ -254,7 +255,8 @@ def decide(candidate_id: str) -> Any:
         flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
     if kept is not None:
-        flash(_("Merged into %(reference)s.", reference=kept.reference))
+        # the page says "Merged into CB-…" with a link to the kept case (see base/layout.html)
+        flash(kept.reference, f"merged:{kept.id}")
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))
@@ -324,7 +326,7 @@ def merge_undo(case_id: str) -> Any:
 
 def _threshold() -> float | None:
     try:
-        value = float(request.form.get("threshold") or 0.9)
+        value = float(decimal_text(request.form.get("threshold") or "") or 0.9)
     except ValueError:
         return None
     return value if 0.5 <= value <= 0.999 else None

@@ -118,10 +118,12 @@ def seal() -> Any:
 @public
 @limiter.limit(UNSEAL_LIMITS, methods=["POST"])
 def unseal() -> Any:
-    if not _settings().web_unseal:
-        return error_response(404)
     if not guard_of(current_app).sealed:
         return error_response(404)
+    if not _settings().web_unseal:
+        # the same sealed page as every other address (no more is told), which says who can
+        # unseal: the operator, at the command line
+        return sealed_response()
     form = UnsealForm()
     if not _web_unseal_offered():
         return render_template("seal/unseal.html", form=None)

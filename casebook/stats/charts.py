@@ -14,17 +14,20 @@ def bar_chart(series: list[tuple[str, int | None]], rtl: bool = False, width: in
     row, label_w, pad = 22, 170, 8
     plot = width - label_w - 60
     height = row * len(bars) + pad * 2
+    # the geometry is drawn for the page's direction and says so on the <svg> itself: text
+    # anchored at its start runs leftwards from x on an Arabic page, whatever the page around
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'direction="{"rtl" if rtl else "ltr"}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     ]
     for i, (name, value) in enumerate(bars):
         y = pad + i * row
         length = 0 if not value else max(1, round(plot * value / peak))
-        if rtl:
-            label_x, anchor = width - pad, "end"
+        if rtl:  # right to left: a text's start is its right edge
+            label_x, anchor = width - pad, "start"
             bar_x = width - label_w - length
-            value_x, value_anchor = bar_x - 4, "end"
+            value_x, value_anchor = bar_x - 4, "start"
         else:
             label_x, anchor = label_w - pad, "end"
             bar_x = label_w
@@ -74,8 +77,8 @@ def interval_chart(
     step = -6 if rtl else 6
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart interval-chart" role="img" '
-        f'aria-label="{escape(labels[2])}" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}">'
+        f'aria-label="{escape(labels[2])}" direction="ltr" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}">'
     ]
     y = pad
     if documented is not None:

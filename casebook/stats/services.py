@@ -238,7 +238,7 @@ def release_prepare(
     list matches as they were then), so that it is of the same cases as the tables. Refuses
     (ReleaseRefusedError) when fewer than `min_changes` cases changed."""
     if k < MIN_K:
-        raise ReleaseRefusedError(f"k is at least {MIN_K}.")
+        raise ReleaseRefusedError(_translated(N_("k is at least %(k)s."), k=MIN_K))
     now = now or datetime.now(UTC)
     counts, fingerprints = count_base(session, vault, now, k)
     pause_point("stats.release.snapshot")  # the snapshot is read: cases saved now are not in it
@@ -246,11 +246,30 @@ def release_prepare(
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
     changes = changes_since(previous, fingerprints)
     if changes < min_changes:
-        since = f" since release {last.number} of {last.created_at:%Y-%m-%d}" if last else ""
+        if last is None:
+            raise ReleaseRefusedError(
+                _translated(
+                    N_(
+                        "%(changes)s cases were added, changed or removed; a new release needs "
+                        "at least %(least)s, so that no release can be compared with the last to "
+                        "learn about a few cases."
+                    ),
+                    changes=changes,
+                    least=min_changes,
+                )
+            )
         raise ReleaseRefusedError(
-            f"{changes} cases were added, changed or removed{since}; a new release needs at "
-            f"least {min_changes}, so that no release can be compared with the last to learn "
-            "about a few cases."
+            _translated(
+                N_(
+                    "%(changes)s cases were added, changed or removed since release %(n)s of "
+                    "%(date)s; a new release needs at least %(least)s, so that no release can "
+                    "be compared with the last to learn about a few cases."
+                ),
+                n=last.number,
+                date=f"{last.created_at:%Y-%m-%d}",
+                changes=changes,
+                least=min_changes,
+            )
         )
     _, unknown = least_unknown_changes(session, last, previous, fingerprints)
     if 0 < unknown < k:

@@ -52,6 +52,7 @@ from casebook.stats.services import (
     release_prepare,
     stats_table,
 )
+from casebook.ui import method_sentence
 from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
@@ -142,6 +143,43 @@ def label(dimension: str, value: str) -> str:
     return value
 
 
+def shape(release: Release) -> dict[str, Any]:
+    """What a reader must be told about a table's shape before reading it as a breakdown: which
+    categories were merged, whether the table collapsed to its total (every category of both
+    dimensions merged into one), whether every row or a single row is hidden."""
+    cells = [v for row in release.values for v in row]
+    hidden = sum(v is None for v in cells)
+    merged = []
+    for dimension in release.dimensions:
+        for code, members in (release.members.get(dimension) or {}).items():
+            if len(members) > 1:
+                merged.append(
+                    (
+                        dimension_label(dimension),
+                        label(dimension, code),
+                        [label(dimension, m) for m in members],
+                    )
+                )
+    two_way = len(release.dimensions) == 2
+    # rows and columns that hold anyone (a shown zero holds nobody)
+    rows_used = [t for t in release.row_totals if t != 0]
+    cols_used = [t for t in release.col_totals if t != 0]
+    cells_hidden = hidden > 0 and all(v is None or v == 0 for v in cells)
+    margins = [t for t in [*release.row_totals, *release.col_totals] if t]
+    return {
+        "merged": merged,
+        # every category merged into one: the table is its total, not a breakdown
+        "collapsed": len(rows_used) <= 1 and (len(cols_used) <= 1 or not two_way) and bool(merged),
+        # nothing but the total is shown
+        "all_hidden": cells_hidden and not (two_way and margins),
+        # a breakdown whose every cell is hidden while its row and column totals are shown
+        "cells_hidden": cells_hidden and two_way and bool(margins),
+        "one_hidden": not two_way and release.grouped and hidden == 1 and release.total is not None,
+        # the bar chart draws the row totals: only where there is one to draw
+        "drawn": any(t for t in release.row_totals),
+    }
+
+
 def estimate_chart(doc: dict[str, Any] | None) -> Markup | None:
     """The release's estimate drawn: documented count, estimated total and its interval."""
     if not doc or not doc.get("estimable"):
@@ -179,8 +217,12 @@ def index() -> Any:
         shown = release_get(session, int(number_arg))
     shown = shown or latest
     estimate = release_estimate(session, shown) if shown else None
-    chart = None
+    chart, table_shape = None, None
     if release is not None:
+        table_shape = shape(release)
+    if release is not None and table_shape and table_shape["drawn"] and not (
+        table_shape["collapsed"]
+    ):
         first = release.dimensions[0]
         series = [
             (label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)
@@ -195,6 +237,7 @@ def index() -> Any:
         estimate_release=shown,
         missing=missing,
         chart=chart,
+        shape=table_shape,
         errors=errors,
         dimensions=DIMENSIONS,
         args=request.args,
@@ -286,6 +329,8 @@ def brief() -> Any:
         return _no_release()
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
+    table_shape = shape(release)
+    drawn = table_shape["drawn"] and not table_shape["collapsed"]
     stored = release_get(db.session(), release.number)
     estimate = release_estimate(db.session(), stored) if stored else None
     return render_template(
@@ -297,20 +342,31 @@ def brief() -> Any:
         label=label,
         dimension_label=dimension_label,
         dimensions_title=" × ".join(map(dimension_label, release.dimensions)),
-        chart=bar_chart(series, rtl=str(get_locale()) == "ar"),
+        chart=bar_chart(series, rtl=str(get_locale()) == "ar") if drawn else None,
+        shape=table_shape,
     )
 
 
 def _csv(release: Release) -> str:
+    """The table in the reader's language: each dimension's code (for tools) and its label (for
+    people), the count, and notes on how it was protected."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow([*release.dimensions, "count", "suppressed"])
+    writer.writerow(
+        [
+            *release.dimensions,
+            "count",
+            "suppressed",
+            *(dimension_label(d) for d in release.dimensions),
+        ]
+    )
     for cell in release.cells():
         writer.writerow(
             [
                 *(cell[d] for d in release.dimensions),
                 "" if cell["count"] is None else cell["count"],
                 "true" if cell["suppressed"] else "false",
+                *(label(d, cell[d]) for d in release.dimensions),
             ]
         )
     rounded = release.total is None and release.total_range is not None
@@ -320,22 +376,37 @@ def _csv(release: Release) -> str:
     writer.writerow(
         ["total"]
         + [""] * (len(release.dimensions) - 1)
-        + [total, "rounded" if rounded else "true" if release.total is None else "false"]
+        + [
+            total,
+            "rounded" if rounded else "true" if release.total is None else "false",
+            _("Total"),
+        ]
     )
     writer.writerow([])
-    writer.writerow([f"# method: {release.method}"])
+    writer.writerow([f"# {_('Method')}: {method_sentence(release)}"])
+    states = (
+        _("Only cases verified by a lawyer are counted.")
+        if release.verified_only
+        else _("Cases awaiting or under review are counted with verified ones.")
+    )
+    writer.writerow([f"# {states}"])
     if release.total_range is not None and rounded:
         low, high = release.total_range
-        writer.writerow(
-            [
-                f"# the total is rounded: it is between {low} and {high} (the exact number "
-                "would let someone work out a hidden one)"
-            ]
+        rounded_note = _(
+            "The total is rounded: it is between %(low)s and %(high)s (the exact number would "
+            "let someone work out a hidden one).",
+            low=low,
+            high=high,
         )
+        writer.writerow([f"# {rounded_note}"])
     writer.writerow(
         [
-            f"# data as of {release.released_at} (release {release.number}); "
-            "documented cases are a minimum"
+            "# "
+            + _(
+                "Data as of %(date)s (release %(n)s); documented cases are a minimum.",
+                date=release.released_at,
+                n=release.number,
+            )
         ]
     )
     return out.getvalue()

@@ -183,3 +183,39 @@ def test_role_changes_stand_out_in_the_audit_viewer(app: Flask, client: FlaskCli
     _ask(client, target, "lawyer")
     html = client.get("/admin/audit/?action=user.role").get_data(as_text=True)
     assert re.search(r'<tr class="notice"><td class="num"><bdi dir="ltr">\d+</bdi></td>', html)
+
+
+def test_the_asker_withdraws_a_request_and_a_role_changed_another_way_lapses_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    from casebook.cli import cli
+
+    first, second = make_user(app, "admin"), make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, first)
+    page = _ask(client, target, "lawyer")
+    # the pending table speaks in role labels, not codes, and offers the asker a way back
+    pending = page.split('id="pending-roles"', 1)[1].split("</section>", 1)[0]
+    assert "Documenter" in pending and "Lawyer" in pending and ">documenter<" not in pending
+    withdraw = re.search(r'action="(/admin/role-changes/[^"]+/withdraw)"', page).group(1)  # type: ignore[union-attr]
+    other = app.test_client()
+    login(other, second)
+    listing = other.get("/admin/users").get_data(as_text=True)
+    assert "/withdraw" not in listing  # only the one who asked withdraws
+    refused = other.post(withdraw, data={"csrf_token": csrf_from(listing)})
+    assert refused.status_code == 302
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(RoleChangeRequest.decision)).one() is None
+    client.post(withdraw, data={"csrf_token": csrf_from(page)})
+    after = client.get("/admin/users").get_data(as_text=True)
+    assert 'id="pending-roles"' not in after and "withdrawn by who asked" in after
+    assert "user.role_change_withdraw" in _actions(app)
+    # asked again, then changed at the command line: the waiting request lapses by itself
+    _ask(client, target, "lawyer")
+    result = app.test_cli_runner().invoke(cli, ["user", "role", target.email, "advocate"])
+    assert result.exit_code == 0, result.output
+    assert _role_of(app, target) == "advocate"
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        decisions = sorted(str(d) for d in s.scalars(select(RoleChangeRequest.decision)))
+    assert decisions == ["lapsed", "withdrawn"]
+    assert 'id="pending-roles"' not in client.get("/admin/users").get_data(as_text=True)

@@ -106,7 +106,11 @@ def test_a_lawyer_seals_and_every_route_answers_sealed(
         app.test_client().post("/api/v1/cases", json=minimal_case(), headers=token).status_code
         == 503
     )
-    assert app.test_client().get("/unseal").status_code == 404  # off by default
+    # web unseal is off by default: /unseal is the sealed page, pointing to the operator
+    unseal_page = app.test_client().get("/unseal")
+    assert unseal_page.status_code == 503
+    assert "casebook unseal" in unseal_page.get_data(as_text=True)
+    assert 'name="passphrase"' not in unseal_page.get_data(as_text=True)
     css = app.test_client().get("/static/casebook.css")
     assert css.status_code == 200
     css.close()

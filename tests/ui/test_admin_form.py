@@ -3,6 +3,8 @@ to its field."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -42,3 +44,43 @@ def test_audit_viewer_names_people_and_actions(app: Flask, client: FlaskClient) 
     assert filtered.status_code == 200 and f'value="{admin.id}" selected' in filtered.get_data(
         as_text=True
     )
+
+
+def test_an_email_the_browser_would_refuse_is_refused_by_the_server(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, make_user(app, "admin"))
+    html = client.get("/admin/users/new").get_data(as_text=True)
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf_from(html),
+            "email": "sara khatib@example",  # sent without the browser's own check
+            "display_name": "Sara",
+            "role": "documenter",
+            "language": "ar",
+        },
+    )
+    assert resp.status_code == 422
+    assert "Enter a valid email address." in resp.get_data(as_text=True)
+
+
+def test_audit_details_are_labelled_words_and_user_pages_are_named(
+    app: Flask, client: FlaskClient
+) -> None:
+    admin = make_user(app, "admin", language="ar")
+    target = make_user(app, "documenter")
+    login(client, admin)
+    ar = {"Accept-Language": "ar"}
+    client.get(f"/admin/users/{target.id}", headers=ar)
+    html = client.get("/admin/audit/?action=audit.read", headers=ar).get_data(as_text=True)
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "فُتحت صفحة مستخدم" in rows  # opening a user's page, not "audit log read"
+    assert "<dt>view</dt>" not in rows and ">audit.read<" not in rows  # no raw key nor code
+    assert "<dt>الصفحة</dt>" in rows and "صفحة مستخدم" in rows
+    # dates in the locale's one style: the month by name, a 24-hour time
+    assert re.search(r"\d{1,2} [\u0600-\u06FF]+ \d{4}، \d{2}:\d{2}", rows)
+    # the seal actions have words too
+    from casebook.ui import ACTION_LABELS
+
+    assert {"service.seal", "service.unseal"} <= set(ACTION_LABELS)

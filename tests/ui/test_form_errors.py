@@ -119,3 +119,33 @@ def test_messages_without_a_field_go_to_their_row_or_the_summary() -> None:
         "person": ["e"],
         "_schema": ["f"],
     }
+
+
+def test_the_summary_follows_the_page_names_each_row_and_asks_for_consent_and_date_at_once(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, make_user(app, "documenter"))
+    html = client.get("/cases/new").get_data(as_text=True)
+    resp = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": csrf_from(html),
+            "person.first_name": "A",
+            "person.family_name": "B",
+            "arrests.0.date": "2999",
+            "family_actions.0.type": "visit",
+            "family_actions.0.date": "2999",
+        },
+    )
+    body = resp.get_data(as_text=True)
+    summary = body.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    items = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    names = [n for n, _ in items]
+    # page order: consent first, its choice and its date in the same round
+    assert names[:2] == ["consent.documentation.granted", "consent.documentation.date"]
+    assert names.index("arrests.0.date") < names.index("family_actions.0.date")
+    words = dict(items)
+    assert words["arrests.0.date"].startswith("Arrest 1 – Date of arrest:")
+    assert words["family_actions.0.date"].startswith("What the family did 1 – Date:")
+    select = body[body.index('<select id="consent.documentation.granted"') :].split(">", 1)[0]
+    assert 'aria-invalid="true"' in select  # the consent choice itself is marked

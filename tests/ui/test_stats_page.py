@@ -1,0 +1,190 @@
+"""The statistics page as an advocate reads it, in Arabic and English: a table that collapsed to
+its total is not shown as a breakdown, merged categories are named, the k error stands beside
+the k field, the Arabic chart is drawn right to left, and the CSV speaks the reader's language."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Flask, render_template
+from flask.testing import FlaskClient
+
+from casebook.stats.charts import bar_chart
+from casebook.stats.services import Release
+from casebook.stats.views import dimension_label, label, shape
+from tests.conftest import csrf_from, login, make_user
+from tests.stats.test_releases import advocate_h, lawyer_h, released  # noqa: F401 (fixtures)
+
+
+def _release(**over: object) -> Release:
+    base: dict[str, object] = {
+        "number": 3,
+        "released_at": "2026-12-03",
+        "dimensions": ("arrest_year", "governorate"),
+        "grouped": True,
+        "k": 11,
+        "verified_only": False,
+        "rows": ["other"],
+        "cols": ["other"],
+        "members": {
+            "arrest_year": {"other": ["2011", "2012", "2013"]},
+            "governorate": {"other": ["aleppo", "homs"]},
+        },
+        "values": [[184]],
+        "row_totals": [184],
+        "col_totals": [184],
+        "total": 184,
+        "method": "",
+    }
+    base.update(over)
+    return Release(**base)  # type: ignore[arg-type]
+
+
+def _table(app: Flask, release: Release, lang: str) -> str:
+    with app.test_request_context(headers={"Accept-Language": lang}):
+        return render_template(
+            "stats/table.html",
+            release=release,
+            shape=shape(release),
+            label=label,
+            dimension_label=dimension_label,
+        )
+
+
+def test_a_table_that_collapsed_to_one_cell_says_it_is_only_a_total(app: Flask) -> None:
+    html = _table(app, _release(), "en")
+    assert "can only be shown as its total: 184" in html and "not a breakdown" in html
+    assert "<table" not in html  # no "Other × Other = 184" grid
+    assert "Some categories were merged" in html and "Aleppo" in html
+    ar = _table(app, _release(), "ar")
+    assert "لا يمكن عرض" in ar and "<table" not in ar
+    assert "أقل من 11 حالة" in ar and "11 حالات" not in ar  # Arabic plural rules
+
+
+def test_a_table_with_every_row_hidden_says_why_and_a_single_hidden_row_explains_itself(
+    app: Flask,
+) -> None:
+    hidden = _release(
+        dimensions=("arrest_year",),
+        grouped=False,
+        rows=["2011", "2012", "2025"],
+        cols=[""],
+        members={"arrest_year": {}},
+        values=[[None], [None], [0]],
+        row_totals=[None, None, 0],
+        col_totals=[],
+    )
+    assert "Every row with cases is hidden" in _table(app, hidden, "en")
+    one = _release(
+        dimensions=("arrest_year",),
+        rows=["2011", "2012..unknown"],
+        cols=[""],
+        members={"arrest_year": {"2011": ["2011"], "2012..unknown": ["2012", "2013", "unknown"]}},
+        values=[[100], [None]],
+        row_totals=[100, None],
+        col_totals=[],
+    )
+    html = _table(app, one, "en")
+    assert "One row is hidden although the total is shown" in html
+    assert "“2012 – Unknown” is 2012, 2013, Unknown" in html
+
+
+def test_the_arabic_chart_is_drawn_right_to_left() -> None:
+    rtl = str(bar_chart([("حلب", 40), ("حمص", 12)], rtl=True))
+    # labels start at the right edge and run leftwards, counts end where the bars begin
+    assert 'direction="rtl"' in rtl and 'text-anchor="end"' not in rtl
+    ltr = str(bar_chart([("Aleppo", 40)], rtl=False))
+    assert 'direction="ltr"' in ltr
+
+
+def test_the_k_error_is_beside_the_k_field_in_arabic_and_no_epsilon_paragraph(
+    app: Flask,
+    client: FlaskClient,
+    released: list[dict],  # type: ignore[type-arg]  # noqa: F811
+) -> None:
+    login(client, make_user(app, "advocate", language="ar"))
+    ar = {"Accept-Language": "ar"}
+    page = client.get("/stats/?by=governorate&k=3", headers=ar)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    field = html[html.index('name="k"') :]
+    error = field[: field.index("</span>")]
+    assert 'id="k-errors"' in error and "k عدد صحيح من 11 إلى 1000." in error
+    assert "this release" not in html and "ε" not in html
+    assert 'aria-describedby="k-errors"' in html
+
+
+def test_the_csv_from_an_arabic_page_has_arabic_labels_beside_the_codes(
+    app: Flask,
+    client: FlaskClient,
+    released: list[dict],  # type: ignore[type-arg]  # noqa: F811
+) -> None:
+    login(client, make_user(app, "advocate", language="ar"))
+    text = client.get(
+        "/stats/export.csv?by=governorate", headers={"Accept-Language": "ar"}
+    ).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["governorate", "count", "suppressed", "المحافظة"]
+    codes = {r[0]: r[3] for r in rows[1:] if len(r) == 4}
+    assert codes["aleppo"] == "حلب" and codes["total"] == "المجموع"
+    notes = [r[0] for r in rows if r and r[0].startswith("#")]
+    assert notes and all("method" not in n and "data as of" not in n for n in notes)
+    assert any("الإصدار" in n for n in notes)
+
+
+def test_a_refused_release_is_explained_in_arabic(app: Flask, client: FlaskClient) -> None:
+    login(client, make_user(app, "lawyer", language="ar"))
+    page = client.get("/stats/releases").get_data(as_text=True)
+    resp = client.post("/stats/releases", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "cases were added" not in html and "الحالات المضافة أو المعدّلة أو المحذوفة" in html
+
+
+def test_a_one_way_table_merged_into_one_group_is_only_its_total(app: Flask) -> None:
+    one = _release(
+        dimensions=("governorate",),
+        rows=["other"],
+        cols=[""],
+        members={"governorate": {"other": ["aleppo", "homs", "idlib"]}},
+        values=[[56]],
+        row_totals=[56],
+        col_totals=[],
+        total=56,
+    )
+    assert shape(one)["collapsed"]
+    html = _table(app, one, "en")
+    assert "Governorate can only be shown as its total: 56" in html and "<table" not in html
+
+
+def test_a_breakdown_with_every_cell_hidden_keeps_its_totals_and_chart(app: Flask) -> None:
+    margins_only = _release(
+        dimensions=("governorate", "status"),
+        rows=["aleppo", "other"],
+        cols=["detained", "other"],
+        members={"governorate": {"other": ["homs", "idlib"]}, "status": {}},
+        values=[[None, None], [None, None]],
+        row_totals=[15, 25],
+        col_totals=[22, 18],
+        total=40,
+    )
+    found = shape(margins_only)
+    assert found["cells_hidden"] and not found["all_hidden"] and found["drawn"]
+    html = _table(app, margins_only, "en")
+    assert "only the totals of each row and column can be shown" in html and "<table" in html
+
+
+def test_a_table_with_one_merged_row_beside_zeros_is_only_its_total(app: Flask) -> None:
+    beside_zeros = _release(
+        dimensions=("governorate",),
+        rows=["quneitra", "unknown", "other"],
+        cols=[""],
+        members={"governorate": {"quneitra": ["quneitra"], "other": ["aleppo", "homs"]}},
+        values=[[0], [0], [55]],
+        row_totals=[0, 0, 55],
+        col_totals=[],
+        total=55,
+    )
+    assert shape(beside_zeros)["collapsed"]
+    assert "can only be shown as its total: 55" in _table(app, beside_zeros, "en")

@@ -365,6 +365,7 @@ class Scored:
     comparisons: int = 0  # candidate pairs the blocking rules made and the model scored
     expected_pairs: float = 0.0  # sum of match probabilities over the scored pairs
     model: str = "none"  # "shipped" or "refined"; "none" when there was nothing to compare
+    prior: float = 0.0  # the prior the duplicates were scored with (a pair being one person)
     notes: list[str] = field(default_factory=list)  # why refinement was skipped or refused
     # list runs: rows that are one of the cases at `threshold` but none of them alone (the
     # same names on two or three people), with every candidate and its probability
@@ -382,8 +383,9 @@ class Scored:
             return "nothing to compare: fewer than two cases"
         why = f" ({'; '.join(self.notes)})" if self.notes else ""
         return (
-            f"model: {self.model}{why}; {self.records} records, {self.comparisons} pairs "
-            f"compared, {self.expected_pairs:.1f} expected duplicate pairs"
+            f"model: {self.model}, prior {self.prior:.2g}{why}; {self.records} records, "
+            f"{self.comparisons} pairs compared, {self.expected_pairs:.1f} expected duplicate "
+            "pairs"
         )
 
 
@@ -439,7 +441,9 @@ def _apply_defaults(linker: Any, defaults: dict[str, Any], records: int, *, u: b
         level.m_probability = entry["m"]
         if u:
             level.u_probability = entry["u"]
-    linker._settings_obj.probability_two_random_records_match = _prior(
+    # Splink reads the prior through this property (its own training sets it the same way);
+    # it has no public setter on a built linker.
+    linker._settings_obj._probability_two_random_records_match = _prior(
         defaults["pairs_per_record"], records
     )
 
@@ -629,6 +633,7 @@ def score(
         else:
             model = "shipped"
             notes.append(f"under {REFINE_MIN_RECORDS} records: not refined")
+        prior_used = float(linker._settings_obj._probability_two_random_records_match)
         comparisons = _count_comparisons(api, frame)
         # chunks bound the memory of a large run (DuckDB may not spill to disk)
         chunks = max(1, -(-records // CHUNK_RECORDS))
@@ -701,6 +706,7 @@ def score(
         comparisons=comparisons,
         expected_pairs=float(expected[0] if expected else 0.0),
         model=model,
+        prior=prior_used,
         notes=notes,
         ambiguous=ambiguous,
         list_candidates=candidates,

@@ -203,6 +203,7 @@ def dedupe_queue(
             "new_review_items": len(new_rows),
             "threshold": threshold,
             "model": report.model,
+            "prior": report.prior,
             "compared": report.comparisons,
             "expected_pairs": round(report.expected_pairs, 1),
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -386,6 +387,7 @@ def test_cli_dedupe_json_and_match(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-800:]
+    assert re.search(r"model: shipped, prior 0\.0\d+", done.stderr)  # the prior it used
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines and all(set(line) == {"a", "b", "score"} for line in lines)
     with app.extensions["casebook.db"].sessionmaker() as s:

@@ -62,7 +62,7 @@ def test_small_caseloads_find_their_planted_duplicates(records: int, seed: int) 
     assert precision >= 0.95 and recall >= 0.85, (precision, recall)
     assert result.model == "shipped" and result.comparisons >= len(result.pairs) > 0
     assert 0.5 * len(data.pairs) <= result.expected_pairs <= 2 * len(data.pairs)
-    assert "model: shipped" in result.summary()
+    assert "model: shipped, prior " in result.summary()
 
 
 def test_a_refinement_that_collapses_is_refused_and_the_run_says_so() -> None:
@@ -205,3 +205,47 @@ def test_a_list_row_two_people_share_is_no_match_to_either() -> None:
     assert all(p < 0.5 for _, _, p in two)
     one, _, _, _ = _list_posteriors([("r", "a", 20.0), ("r", "b", 12.0)], [("a", "b")], 1000, 1)
     assert [round(p, 6) for _, _, p in one] == [round(one[0][2], 6)] * 2 and one[0][2] > 0.9
+
+
+def test_the_shipped_prior_is_the_one_splink_predicts_with() -> None:
+    """The prior the shipped model sets (its duplicate pairs per record over the caseload's
+    pairs) is the one Splink reads back and scores with, not Splink's own default of 1e-4."""
+    from splink import DuckDBAPI, Linker
+
+    rows = feature_rows(generate(300, seed=5).records)
+    defaults = load_defaults()
+    shipped = defaults["pairs_per_record"] * 300 / (300 * 299 / 2)
+    assert abs(shipped - 1e-4) > 5e-4  # the shipped prior is not Splink's default
+    con = private_duckdb("1GB")
+    register_functions(con)
+    frame = DuckDBAPI(connection=con).register(_table(rows))
+    linker = Linker(frame, _settings(), log_level=logging.ERROR)
+    _apply_defaults(linker, defaults, len(rows), u=True)
+    model = linker.misc.save_model_to_json()
+    assert model["probability_two_random_records_match"] == pytest.approx(shipped, rel=1e-9)
+    # the same parameters with the prior given explicitly score every pair the same
+    explicit = Linker(
+        frame,
+        {**model, "probability_two_random_records_match": shipped},
+        log_level=logging.ERROR,
+    )
+
+    def weights(which: Any) -> dict[tuple[str, str], float]:
+        table = which.inference.predict(threshold_match_probability=0.01).physical_name
+        found = con.execute(
+            f"SELECT unique_id_l, unique_id_r, match_weight FROM {table}"
+        ).fetchall()
+        return {(str(a), str(b)): float(w) for a, b, w in found}
+
+    applied, given = weights(linker), weights(explicit)
+    assert applied and applied.keys() == given.keys()
+    assert all(applied[k] == pytest.approx(given[k], abs=1e-9) for k in applied)
+    con.close()
+
+
+def test_the_run_report_states_the_prior_it_used() -> None:
+    rows = feature_rows(generate(300, seed=5).records)
+    result = score(rows, threshold=0.9, memory_limit="1GB")
+    shipped = load_defaults()["pairs_per_record"] * 300 / (300 * 299 / 2)
+    assert result.prior == pytest.approx(shipped, rel=1e-9)
+    assert f"prior {shipped:.2g}" in result.summary()

@@ -82,24 +82,4 @@ def secret_from_b64_buffer(view: bytes | bytearray | memoryview) -> bytearray:
 def secret_from_b64(text: str) -> bytearray:
     """Decode standard base64 into a bytearray of the exact size, without an intermediate
     `bytes` object holding the whole key (the decoding runs one character at a time)."""
-    raw = text.strip().encode("ascii")
-    if len(raw) % 4:
-        raise ValueError("base64 text has a length that is not a multiple of 4")
-    pad = len(raw) - len(raw.rstrip(b"="))
-    if pad > 2:
-        raise ValueError("base64 text has too much padding")
-    out = bytearray(len(raw) // 4 * 3 - pad)
-    acc = bits = pos = 0
-    for ch in raw[: len(raw) - pad]:
-        value = _B64.get(ch)
-        if value is None:
-            wipe(out)
-            raise ValueError("base64 text holds a character outside the alphabet")
-        acc = ((acc << 6) | value) & 0xFFFF
-        bits += 6
-        if bits >= 8:
-            bits -= 8
-            out[pos] = (acc >> bits) & 0xFF
-            pos += 1
-    acc = 0
-    return out
+    return secret_from_b64_buffer(text.strip().encode("ascii"))

@@ -13,7 +13,7 @@ import io
 import os
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from defusedxml import ElementTree as SafeXML
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casebook.audit.services import Actor, audit_record
+from casebook.audit.services import Actor, Detail, audit_record
 from casebook.auth.models import User
 from casebook.cases.attachments import attachment_store, sniff
 from casebook.cases.models import Case
@@ -149,17 +149,7 @@ def device_revoke(
         .where(FieldSubmission.device_id == device.id, FieldSubmission.state == "partial")
         .order_by(FieldSubmission.received_at, FieldSubmission.id)
     ).all()
-    for submission in partials:
-        _close(session, actor, submission, "expired", attachments_dir, ledger)
-        audit_record(
-            session,
-            actor,
-            "field.submission_expire",
-            object_type="field_submission",
-            object_id=submission.id,
-            details={"revoked": True},
-        )
-    return len(partials)
+    return _expire(session, actor, partials, attachments_dir, ledger, {"revoked": True})
 
 
 def device_lookup(session: Session, raw: str) -> tuple[FieldDevice, User] | None:
@@ -922,7 +912,19 @@ def submissions_expire_partial(
         .where(FieldSubmission.state == "partial", FieldSubmission.received_at < cutoff)
         .order_by(FieldSubmission.received_at, FieldSubmission.id)
     ).all()
-    for submission in stale:
+    return _expire(session, actor, stale, attachments_dir, ledger)
+
+
+def _expire(
+    session: Session,
+    actor: Actor,
+    partials: Sequence[FieldSubmission],
+    attachments_dir: Path,
+    ledger: Path | None,
+    details: dict[str, Detail] | None = None,
+) -> int:
+    """Shred split submissions that will never be completed, each audited."""
+    for submission in partials:
         _close(session, actor, submission, "expired", attachments_dir, ledger)
         audit_record(
             session,
@@ -930,8 +932,9 @@ def submissions_expire_partial(
             "field.submission_expire",
             object_type="field_submission",
             object_id=submission.id,
+            details=details,
         )
-    return len(stale)
+    return len(partials)
 
 
 def media_chunks(

@@ -55,46 +55,60 @@ def main() -> None:
     import numpy as np
 
     from casebook.partners.compare import DEFAULT_THRESHOLD, link
-    from casebook.partners.encoding import Encoder
+    from casebook.partners.encoding import Encoder, ExportNames
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--lists", type=int, default=2, choices=(2, 3))
-    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument(
+        "--threshold", default=None, help="one threshold, or several separated by commas"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    if args.threshold is None:
-        args.threshold = DEFAULT_THRESHOLD
+    thresholds = (
+        [float(t) for t in args.threshold.split(",")] if args.threshold else [DEFAULT_THRESHOLD]
+    )
 
     data = population_lists(args.size, args.lists, 0.3, args.seed)
     encoder = Encoder(b"bench-secret-" + b"x" * 40)
     start = time.perf_counter()
-    encoded = [
-        np.frombuffer(
-            b"".join(
-                encoder.encode(r["person"], r["arrest"]["governorate"], r["arrest"]["date"])
-                for r in records
-            ),
-            np.uint8,
-        ).reshape(len(records), -1)
-        for records in data
-    ]
+    encoded = []
+    for records in data:  # each organisation encodes its own list, knowing only its own names
+        names = ExportNames(r["person"] for r in records)
+        encoded.append(
+            np.frombuffer(
+                b"".join(
+                    encoder.encode(
+                        r["person"], r["arrest"]["governorate"], r["arrest"]["date"], names
+                    )
+                    for r in records
+                ),
+                np.uint8,
+            ).reshape(len(records), -1)
+        )
     encode_s = time.perf_counter() - start
-    start = time.perf_counter()
-    result = link(encoded, args.threshold)
-    compare_s = time.perf_counter() - start
-
     ids = [[r["id"] for r in records] for records in data]
-    truth_pairs: set[tuple[int, int, str]] = set()
     members: dict[str, set[int]] = {}
     for d, records in enumerate(ids):
         for pid in records:
             members.setdefault(pid, set()).add(d)
-    for pid, lists in members.items():
-        for x in lists:
-            for y in lists:
-                if x < y:
-                    truth_pairs.add((x, y, pid))
+    sizes = " x ".join(str(len(r)) for r in data)
+    print(f"lists: {sizes} records")
+    for threshold in thresholds:
+        start = time.perf_counter()
+        result = link(encoded, threshold)
+        compare_s = time.perf_counter() - start
+        report(result, ids, members, args.lists, threshold)
+        print(f"compare: {compare_s:.2f} s")
+    total = sum(len(r) for r in data)
+    print(f"encode: {encode_s:.2f} s for {total} records ({1e6 * encode_s / total:.0f} µs each)")
+
+
+def report(
+    result: Any, ids: list[list[str]], members: dict[str, set[int]], lists: int, threshold: float
+) -> None:
+    """Overlap, pair precision and recall and the membership patterns against the truth."""
+    truth_pairs = sum(len(m) * (len(m) - 1) // 2 for m in members.values())
     found_pairs = 0
     correct = 0
     for cluster in result.clusters:
@@ -103,27 +117,22 @@ def main() -> None:
                 found_pairs += 1
                 correct += ids[dx][rx] == ids[dy][ry]
     precision = correct / found_pairs if found_pairs else 1.0
-    recall = correct / len(truth_pairs) if truth_pairs else 1.0
-    true_overlap = sum(1 for lists in members.values() if len(lists) > 1)
+    recall = correct / truth_pairs if truth_pairs else 1.0
+    true_overlap = sum(1 for m in members.values() if len(m) > 1)
     found_overlap = len(result.clusters)
     true_patterns: dict[str, int] = {}
-    for lists in members.values():
-        key = "".join("1" if d in lists else "0" for d in range(args.lists))
+    for m in members.values():
+        key = "".join("1" if d in m else "0" for d in range(lists))
         true_patterns[key] = true_patterns.get(key, 0) + 1
-
-    sizes = " x ".join(str(len(r)) for r in data)
-    print(f"lists: {sizes} records, threshold {args.threshold}")
+    print(f"threshold {threshold}")
     print(
-        f"overlap (people on 2+ lists): {found_overlap} found, {true_overlap} true "
+        f"  overlap (people on 2+ lists): {found_overlap} found, {true_overlap} true "
         f"({100 * (found_overlap - true_overlap) / max(true_overlap, 1):+.1f}%)"
     )
-    print(f"pairs: precision {precision:.4f}, recall {recall:.4f}")
-    print("patterns found / true:")
+    print(f"  pairs: precision {precision:.4f}, recall {recall:.4f}")
+    print("  patterns found / true:")
     for key in sorted(set(true_patterns) | set(result.patterns()), reverse=True):
-        print(f"  {key}: {result.patterns().get(key, 0):>8} / {true_patterns.get(key, 0):>8}")
-    total = sum(len(r) for r in data)
-    print(f"encode: {encode_s:.2f} s for {total} records ({1e6 * encode_s / total:.0f} µs each)")
-    print(f"compare: {compare_s:.2f} s")
+        print(f"    {key}: {result.patterns().get(key, 0):>8} / {true_patterns.get(key, 0):>8}")
 
 
 if __name__ == "__main__":

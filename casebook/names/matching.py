@@ -19,9 +19,13 @@ stored case's blind indexes are computed from them.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
+
+from casebook.names import skeleton
 
 _ARABIC = re.compile("[\u0600-\u06ff]")
 _LETTERS = str.maketrans(
@@ -339,9 +343,63 @@ def same_name(a: str, b: str, *, family: bool = False) -> bool:
 
 
 @functools.cache
+def common_names_digest() -> str:
+    """Which list of common names this is (partner encodings depend on it)."""
+    path = Path(__file__).with_name("common_names.txt")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+@functools.cache
 def common_names() -> frozenset[str]:
     """Canonical forms of common Arabic given names (common_names.txt): two different names
     both on this list are two names, not a typo of one."""
     path = Path(__file__).with_name("common_names.txt")
     words = [w.strip() for w in path.read_text(encoding="utf-8").splitlines()]
     return frozenset(name_form(w) for w in words if w and not w.startswith("#"))
+
+
+def _deletions(key: str) -> set[str]:
+    return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+class LatinResolver:
+    """Latin spellings read as the Arabic names of one collection they are the same name as.
+
+    Built from every name of a collection (a partner export): each distinct Latin spelling is
+    compared by the transliteration-aware distance with the collection's Arabic names whose
+    skeletons are within a deletion of its own (the skeleton only finds candidates, never
+    decides); the nearest within SAME wins, ties to the more frequent Arabic name (Omar: عمر
+    before عمار). A spelling with no such name is left as it is. Names are remembered only as
+    long as the resolver lives (one export)."""
+
+    def __init__(self, names: Mapping[tuple[str, bool], int]) -> None:
+        """`names`: how often each (spelling, is a family name) occurs in the collection."""
+        self._arabic: dict[str, tuple[tuple[str, ...], int, str]] = {}
+        self._index: dict[str, set[str]] = {}
+        for (name, family), count in sorted(names.items(), key=lambda item: -item[1]):
+            form = name_form(name, family=family)
+            if not form or not _ARABIC.search(form):
+                continue
+            known = self._arabic.get(form)
+            if known is None:  # the most frequent spelling of a form speaks for it
+                self._arabic[form] = (phones(name, family=family), count, name)
+                for key in _deletions(skeleton(heard(form))):
+                    self._index.setdefault(key, set()).add(form)
+            else:
+                self._arabic[form] = (known[0], known[1] + count, known[2])
+        self.resolve = functools.lru_cache(maxsize=100_000)(self._resolve)
+
+    def _resolve(self, name: str, family: bool) -> str:
+        """`name` itself unless it is a Latin spelling of one of the collection's Arabic
+        names, then that name as the collection writes it."""
+        form = name_form(name, family=family)
+        if not form or _ARABIC.search(form):
+            return name
+        sounds = phones(name, family=family)
+        candidates = {c for key in _deletions(skeleton(form)) for c in self._index.get(key, ())}
+        near = sorted(
+            (distance, -self._arabic[c][1], c)
+            for c in candidates
+            if (distance := phonetic_distance(sounds, self._arabic[c][0])) <= SAME
+        )
+        return self._arabic[near[0][2]][2] if near else name

@@ -22,7 +22,15 @@ import numpy.typing as npt
 Bits = npt.NDArray[np.uint8]  # (records, bytes) packed encodings
 Index = npt.NDArray[np.int64]
 
-DEFAULT_THRESHOLD = 0.76  # measured in bench/partners.py (bench/README.md)
+DEFAULT_THRESHOLD = 0.74  # measured in bench/partners.py (bench/README.md)
+# Common names, weighed where both parties see the same thing: a record with many look-alikes
+# on the other list (pairs at NEIGHBOUR or above: every محمد born in 1980) needs a higher
+# similarity to be taken as the same person, LOOKALIKE_PENALTY for each e-fold of look-alikes on
+# either side. This is the comparison's term-frequency adjustment: frequencies cannot be put
+# into the encodings, since two organisations of different sizes would weigh one name
+# differently and stop agreeing on it (bench/README.md).
+NEIGHBOUR = 0.66
+LOOKALIKE_PENALTY = 0.02
 # LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person that reach
 # the threshold agree on about 88% or more of their bits, two people's on 62% (median, in
 # bench.partners): such a true pair survives one sample with probability 0.88^32 = 0.017 and at
@@ -138,6 +146,22 @@ def _keep(
     return kept
 
 
+def scored_pairs(
+    a: Bits, b: Bits, threshold: float
+) -> tuple[Index, Index, npt.NDArray[np.float32]]:
+    """Pairs whose similarity, less the look-alike penalty, reaches `threshold`, with that
+    adjusted similarity (the order one-to-one assignment takes them in)."""
+    ia, ib, sims = candidate_pairs(a, b, min(threshold, NEIGHBOUR))
+    near = sims >= NEIGHBOUR
+    look_a = np.maximum(np.bincount(ia[near], minlength=len(a)), 1)
+    look_b = np.maximum(np.bincount(ib[near], minlength=len(b)), 1)
+    adjusted = (sims - LOOKALIKE_PENALTY * (np.log(look_a[ia]) + np.log(look_b[ib]))).astype(
+        np.float32
+    )
+    keep = adjusted >= threshold
+    return ia[keep], ib[keep], adjusted[keep]
+
+
 @dataclass
 class Linkage:
     """Clusters of records across lists: each a tuple of (list index, record index)."""
@@ -184,7 +208,7 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
     offsets = np.cumsum([0, *[len(d) for d in datasets]])
     for x in range(len(datasets)):
         for y in range(x + 1, len(datasets)):
-            ia, ib, sims = candidate_pairs(datasets[x], datasets[y], threshold)
+            ia, ib, sims = scored_pairs(datasets[x], datasets[y], threshold)
             edges.append((sims, ia + offsets[x], ib + offsets[y], x, y))
     parent = list(range(int(offsets[-1])))
     lists_of: dict[int, set[int]] = {}

@@ -26,38 +26,53 @@ import hashlib
 import hmac
 import json
 import struct
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+from casebook.names import is_arabic, normalise, skeleton
+from casebook.names.matching import (
+    LatinResolver,
+    common_names,
+    common_names_digest,
+    heard,
+    name_form,
+)
 
 FORMAT = "casebook-partners"
 VERSION = 1
 NAME_FIELDS = ("first_name", "father_name", "grandfather_name", "family_name", "mother_name")
+# father and grandfather share one tag: families and documenters swap them, and a person is
+# rarely told apart from another by the order of his father's and grandfather's names alone
+_TAG = {"father_name": "ancestor", "grandfather_name": "ancestor"}
 
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-2",
+    "id": "casebook-pprl-3",
     "bits": 2048,
     "fold": 1,  # XOR-fold once: 2048 -> 1024 published bits
     "q": 2,
     "fields": {
-        # the normalised Arabic form of each name part (absent for a name written in Latin)
-        "name_ar": {"k": 3},
-        # the Latin-comparable consonant skeleton of each name part (both scripts)
+        # the canonical Arabic form of each name part (a Latin spelling is first read as the
+        # Arabic name of the same export it is the same name as; absent when there is none)
+        "name_ar": {"k": 6},
+        # the consonant skeleton of each name part as it is heard (both scripts)
         "name_skel": {"k": 12},
         # the birth year, and its two 2-year windows so that a year off by one still shares one
         "birth_year": {"k": 24},
-        "governorate": {"k": 16},
+        "governorate": {"k": 40},
         # the year of the first arrest, with its 2-year windows: families and organisations
         # remember it, and at 100,000 people names and birth year alone leave too many
         # look-alikes (bench/README.md)
         "arrest_year": {"k": 16},
     },
+    # the list of common given names a Latin spelling may be read as (its digest: two
+    # organisations with different lists would encode Latin names differently)
+    "common_names": common_names_digest(),
 }
 MIN_SECRET_BYTES = 32
 
@@ -83,17 +98,43 @@ def _qgrams(text: str, q: int) -> list[str]:
 
 
 def name_grams(value: str, family: bool, q: int = 2) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(skeleton q-grams, normalised Arabic q-grams) of one name part; the second is empty for
-    a name written in Latin letters."""
-    skel = (family_skeleton(value) if family else skeleton(value.replace(" ", ""))).replace(" ", "")
-    arabic: tuple[str, ...] = ()
-    if is_arabic(value):
-        form = (normalise_family(value) if family else normalise(value)).replace(" ", "")
-        arabic = tuple(_qgrams(form, q)) if form else ()
-    return (tuple(_qgrams(skel, q)) if skel else ()), arabic
+    """(skeleton q-grams, canonical Arabic q-grams) of one name part; the second is empty for
+    a name written in Latin letters. The skeleton is taken from the name as it is heard, so
+    عبد الرحمن and Abdurrahman, نور الدين and Noureddine, محمد and Mhd give the same one."""
+    form = name_form(value, family=family)
+    if not form:
+        return (), ()
+    arabic = is_arabic(form)
+    skel = skeleton(heard(form) if arabic else form)
+    return (
+        tuple(_qgrams(skel, q)) if skel else (),
+        tuple(_qgrams(form, q)) if arabic else (),
+    )
 
 
 NameGrams = Callable[[str, bool, int], tuple[tuple[str, ...], tuple[str, ...]]]
+
+
+class ExportNames:
+    """What an export knows of its own names before encoding any: which Latin spellings are
+    its Arabic names written in Latin letters. Read from the exporting organisation's own
+    records (and the common given names); an Arabic record's encoding never depends on it, so
+    two organisations of any sizes encode one person alike."""
+
+    def __init__(self, people: Iterable[Mapping[str, Any]]) -> None:
+        # names repeat (every محمد): each distinct spelling is read once
+        spellings: Counter[tuple[str, bool]] = Counter(
+            (value, part == "family_name")
+            for person in people
+            for part in NAME_FIELDS
+            if (value := str(person.get(part) or "").strip())
+        )
+        # the common given names (casebook.names) stand in for a list written only in Latin
+        # letters, which has no Arabic spelling of its own to read Ahmad as أحمد
+        known = dict(spellings)
+        for name in common_names():
+            known.setdefault((name, False), 0)
+        self.read = LatinResolver(known).resolve
 
 
 def person_tokens(
@@ -102,13 +143,15 @@ def person_tokens(
     q: int = 2,
     grams: NameGrams = name_grams,
     arrest_date: str | None = None,
+    names: ExportNames | None = None,
 ) -> dict[str, set[str]]:
     """The tokens of each schema field for one person.
 
     Every name part gives q-grams of its skeleton (so `محمد` and `Mohammad` share them) and, for
-    Arabic script, of its normalised form (which tells محمد from محمود). Tokens carry their name
-    part so that a father's name never agrees with a grandfather's. `grams` may be an encoder's
-    memo of `name_grams`.
+    Arabic script, of its canonical form (which tells محمد from محمود). Tokens carry their name
+    part (father and grandfather one part) so that a mother's name never agrees with a
+    family name. With `names`, a Latin spelling is first read as the export's Arabic name of
+    the same sound. `grams` may be an encoder's memo of `name_grams`.
     """
     tokens: dict[str, set[str]] = {f: set() for f in SCHEMA["fields"]}
     latin_name = str(person.get("latin_name") or "")
@@ -119,9 +162,13 @@ def person_tokens(
             value = latin[0] if part == "first_name" else latin[-1]
         if not value:
             continue
-        skel, arabic = grams(value, part == "family_name", q)
-        tokens["name_skel"].update(f"{part}:{g}" for g in skel)
-        tokens["name_ar"].update(f"{part}:{g}" for g in arabic)
+        family = part == "family_name"
+        if names is not None:
+            value = names.read(value, family)
+        skel, arabic = grams(value, family, q)
+        tag = _TAG.get(part, part)
+        tokens["name_skel"].update(f"{tag}:{g}" for g in skel)
+        tokens["name_ar"].update(f"{tag}:{g}" for g in arabic)
     year = _year(person.get("birth_date"))
     if year is not None:
         tokens["birth_year"].update({f"y{year}", f"p{year // 2}", f"q{(year + 1) // 2}"})
@@ -198,9 +245,14 @@ class Encoder:
         return bloom.to_bytes(width // 8, "big")
 
     def encode(
-        self, person: Mapping[str, Any], governorate: str | None, arrest_date: str | None = None
+        self,
+        person: Mapping[str, Any],
+        governorate: str | None,
+        arrest_date: str | None = None,
+        names: ExportNames | None = None,
     ) -> bytes:
-        """`governorate` and `arrest_date` are those of the first arrest."""
+        """`governorate` and `arrest_date` are those of the first arrest; `names` is what the
+        export knows of its own names (ExportNames of every person it encodes)."""
         return self.encode_tokens(
-            person_tokens(person, governorate, self.q, self._grams, arrest_date)
+            person_tokens(person, governorate, self.q, self._grams, arrest_date, names)
         )

@@ -12,7 +12,7 @@ import random
 import secrets
 import stat
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,14 @@ from casebook.encrypted import EncryptedValueError, Vault
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
 from casebook.partners.compare import DEFAULT_THRESHOLD, link
-from casebook.partners.encoding import FORMAT, MIN_SECRET_BYTES, SCHEMA, VERSION, Encoder
+from casebook.partners.encoding import (
+    FORMAT,
+    MIN_SECRET_BYTES,
+    SCHEMA,
+    VERSION,
+    Encoder,
+    ExportNames,
+)
 from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
 
 SCOPE = "partner_matching"
@@ -131,6 +138,7 @@ def partners_export(
     session.flush()
     records: list[dict[str, str]] = []
     tags: list[dict[str, Any]] = []
+    people: list[tuple[Any, Mapping[str, Any], str | None, str | None]] = []
     no_consent = unreadable = 0
     for case_id, record_blob, consent_blob, wrapped, version in _cases(session):
         try:
@@ -153,12 +161,21 @@ def partners_export(
         finally:
             if progress is not None:
                 progress(1)
-        person = record_person(record)
         arrests = (record.get("arrests") if record else None) or []
-        governorate = next((a.get("governorate") for a in arrests if a.get("governorate")), None)
-        arrest_date = next((str(a["date"]) for a in arrests if a.get("date")), None)
+        people.append(
+            (
+                case_id,
+                record_person(record) or {},
+                next((a.get("governorate") for a in arrests if a.get("governorate")), None),
+                next((str(a["date"]) for a in arrests if a.get("date")), None),
+            )
+        )
+    # A second pass: how common each name is, and which Latin spellings are this caseload's
+    # Arabic names, are known only once every person has been read.
+    names = ExportNames(person for _, person, _, _ in people)
+    for case_id, person, governorate, arrest_date in people:
         record_id = secrets.token_hex(16)
-        clk = encoder.encode(person or {}, governorate, arrest_date)
+        clk = encoder.encode(person, governorate, arrest_date, names)
         records.append({"id": record_id, "clk": base64.b64encode(clk).decode()})
         tags.append(
             {
@@ -167,6 +184,7 @@ def partners_export(
                 "case_id": case_id,
             }
         )
+    del people, names
     random.SystemRandom().shuffle(records)
     if tags:
         session.execute(insert(PartnerRecord), tags)

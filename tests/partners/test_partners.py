@@ -19,7 +19,7 @@ from sqlalchemy import select
 from casebook.audit.models import AuditEntry
 from casebook.cli import cli
 from casebook.partners.compare import DEFAULT_THRESHOLD, dice, link
-from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder
+from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder, ExportNames
 from casebook.partners.models import PartnerMark
 from tests.conftest import UserFixture, bearer, login, make_user, minimal_case
 
@@ -89,6 +89,72 @@ def test_encoding_is_deterministic_and_fixed_width(name: str, year: int) -> None
     assert len(enc.encode(person, None)) == 128
 
 
+LATIN = {
+    "first_name": "Ahmad",
+    "father_name": "Mahmoud",
+    "grandfather_name": "Abdullah",
+    "family_name": "Halabi",
+    "mother_name": "Fatima",
+    "birth_date": "1985",
+}
+
+
+def test_a_list_written_only_in_latin_letters_meets_arabic_records() -> None:
+    """An organisation whose list is all in Latin letters has no Arabic spelling of its own to
+    read Ahmad as أحمد: the common given names stand in, so its records still carry the Arabic
+    forms that tell محمد from محمود."""
+    enc = Encoder(SECRET)
+    ours = enc.encode(PERSON, "aleppo", None, ExportNames([PERSON]))
+    theirs = enc.encode(LATIN, "aleppo", None, ExportNames([LATIN]))
+    unread = enc.encode(LATIN, "aleppo")
+    assert _similarity(ours, theirs) >= 0.95
+    assert _similarity(ours, theirs) > _similarity(ours, unread) + 0.1  # what reading gained
+    # a Latin spelling of a brother's name is not read as his brother's
+    mahmoud = enc.encode({**LATIN, "first_name": "Mahmoud"}, "aleppo", None, ExportNames([LATIN]))
+    assert _similarity(ours, mahmoud) < _similarity(ours, theirs) - 0.05
+
+
+def test_latin_spellings_are_read_as_the_exports_own_arabic_names() -> None:
+    """A family name is no common given name: it is read through the export's own Arabic
+    records (Al-Halabi as الحلبي), so a partner's Arabic record of the same person agrees."""
+    enc = Encoder(SECRET)
+    names = ExportNames([LATIN, {**PERSON, "first_name": "خالد"}])
+    assert names.read("Halabi", True) == "الحلبي"
+    assert names.read("Al-Halabi", True) == "الحلبي"
+    assert names.read("Khaled", False) == "خالد"
+    assert names.read("Zzyzx", False) == "Zzyzx"  # nothing near: left as written
+    ours = enc.encode(PERSON, "aleppo", None, ExportNames([PERSON]))
+    assert _similarity(ours, enc.encode(LATIN, "aleppo", None, names)) > 0.97
+
+
+def test_father_and_grandfather_swapped_is_the_same_person() -> None:
+    enc = Encoder(SECRET)
+    swapped = {
+        **PERSON,
+        "father_name": PERSON["grandfather_name"],
+        "grandfather_name": PERSON["father_name"],
+    }
+    assert enc.encode(PERSON, "aleppo") == enc.encode(swapped, "aleppo")
+    # the mother's name is never read as a father's
+    mother_as_father = {**PERSON, "father_name": PERSON["mother_name"]}
+    assert enc.encode(PERSON, "aleppo") != enc.encode(mother_as_father, "aleppo")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 400))
+def test_an_arabic_record_encodes_the_same_in_any_export(others: int) -> None:
+    """Two organisations of very different sizes must encode one person alike: nothing of an
+    Arabic record's encoding depends on the rest of its export."""
+    enc = Encoder(SECRET)
+    crowd = [
+        {"first_name": "محمد", "family_name": f"العلي{i % 7}", "mother_name": "فاطمة"}
+        for i in range(others)
+    ]
+    alone = enc.encode(PERSON, "aleppo", "2013-05", ExportNames([PERSON]))
+    among = enc.encode(PERSON, "aleppo", "2013-05", ExportNames([PERSON, *crowd]))
+    assert alone == among
+
+
 def _bits(rows: list[list[int]]) -> Any:
     out = np.zeros((len(rows), 128), dtype=np.uint8)
     for i, positions in enumerate(rows):
@@ -121,6 +187,31 @@ def test_three_lists_cluster_one_to_one_and_count_patterns() -> None:
     assert result.matched(0) == {0: [1, 2], 1: [1], 2: [2]}
 
 
+def test_a_record_with_many_look_alikes_needs_more_to_match() -> None:
+    """Every محمد born in 1980 resembles every other: a pair that would match between two rare
+    people does not match when one of them has a crowd of look-alikes on the other list."""
+    rng = np.random.default_rng(7)
+
+    def near(base: list[int], keep: int) -> list[int]:
+        others = sorted(set(range(1024)) - set(base))
+        return sorted(
+            rng.choice(base, keep, replace=False).tolist()
+            + rng.choice(others, len(base) - keep, replace=False).tolist()
+        )
+
+    person = sorted(rng.choice(1024, 300, replace=False).tolist())
+    copy = near(person, 232)  # Dice about 0.77: an erroneous copy, or a look-alike
+    alone = link([_bits([person]), _bits([copy])], DEFAULT_THRESHOLD)
+    assert alone.patterns()["11"] == 1
+    crowd = [near(person, 215) for _ in range(30)]  # Dice about 0.72 each: common names
+    crowded = link([_bits([person]), _bits([copy, *crowd])], DEFAULT_THRESHOLD)
+    assert crowded.patterns()["11"] == 0
+    assert (
+        dice(_bits([person]), _bits([copy]), np.zeros(1, np.int64), np.zeros(1, np.int64))[0]
+        >= DEFAULT_THRESHOLD
+    )  # the raw similarity alone would have matched them
+
+
 # -- the commands, end to end ---------------------------------------------------------------------
 
 
@@ -136,8 +227,10 @@ def _secret_file(tmp_path: Path, data: bytes = SECRET, mode: int = 0o600) -> Pat
 
 
 def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: str) -> Path:
-    """Another organisation's export, made with the same schema and secret."""
+    """Another organisation's export, made with the same schema and secret (and, as casebook
+    does, knowing its own names before encoding any)."""
     enc = Encoder(SECRET)
+    names = ExportNames(p for p, _ in people)
     path.write_text(
         json.dumps(
             {
@@ -147,7 +240,7 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
                 "schema": SCHEMA,
                 "fingerprint": enc.fingerprint,
                 "records": [
-                    {"id": f"r{i}", "clk": base64.b64encode(enc.encode(p, g)).decode()}
+                    {"id": f"r{i}", "clk": base64.b64encode(enc.encode(p, g, None, names)).decode()}
                     for i, (p, g) in enumerate(people)
                 ],
             }

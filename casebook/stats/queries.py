@@ -193,6 +193,14 @@ def group(
             for i in sorted((bad, other), reverse=True):
                 groups.pop(i)
             groups.append(merged)
+    if dimension not in ORDERED:
+        # the merged group is called "other": the category "other" belongs in it, or a table
+        # would show two columns of one name that the protection takes for two cells (the
+        # category's, often 0, made the group's cell look complemented when it was not)
+        merged: list[str] | None = next((g for g in groups if len(g) > 1), None)
+        if merged is not None and ["other"] in groups:
+            groups.remove(["other"])
+            merged.append("other")
     out = []
     for g in groups:
         if len(g) == 1:

@@ -222,10 +222,18 @@ class ReleaseSystem(LinkedSystem):
         return keys
 
     def render(self, table: Table, scope: str, hidden: set[Key]) -> dict[str, Any]:
-        """One protected table as stored and served: None where hidden."""
+        """One protected table as stored and served: None where hidden.
+
+        While the scope's total is hidden (a verified total published only as a rounded
+        range), its zeros are hidden too: with every other cell a published 0, the one hidden
+        cell of each table would tell which governorate, year, age band, sex and place every
+        one of a few cases shares — on one verified case, his whole profile. (Hidden whenever
+        the total is rounded, not only below k: whether zeros are shown must not tell which.)"""
+        small = f"{scope}|total" in hidden
 
         def shown(key: Key) -> int | None:
-            return None if key in hidden else self.cells[key].value
+            value = self.cells[key].value
+            return None if key in hidden or (small and value == 0) else value
 
         grid = self.grid[(table, scope)]
         rows, cols = self.categories(table)

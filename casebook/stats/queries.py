@@ -197,10 +197,10 @@ def group(
         # the merged group is called "other": the category "other" belongs in it, or a table
         # would show two columns of one name that the protection takes for two cells (the
         # category's, often 0, made the group's cell look complemented when it was not)
-        merged: list[str] | None = next((g for g in groups if len(g) > 1), None)
-        if merged is not None and ["other"] in groups:
+        several = next((g for g in groups if len(g) > 1), None)
+        if several is not None and ["other"] in groups:
             groups.remove(["other"])
-            merged.append("other")
+            several.append("other")
     out = []
     for g in groups:
         if len(g) == 1:

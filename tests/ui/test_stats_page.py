@@ -192,8 +192,8 @@ def test_a_table_with_one_merged_row_beside_zeros_is_only_its_total(app: Flask) 
 
 def test_age_bands_read_low_to_high_on_an_arabic_page_and_chart(app: Flask) -> None:
     """An age band is two numbers around a neutral dash: an Arabic page lays "18–29" out as
-    "29–18" unless it is isolated left to right, in the table, in the merged categories' names and in
-    the chart's labels; labels of words stay as they are, and the CSV keeps the plain text."""
+    "29–18" unless it is isolated left to right: in the table, in the merged categories' names
+    and in the chart's labels; labels of words stay as they are, the CSV keeps the plain text."""
     release = _release(
         dimensions=("age_band",),
         rows=["under_18", "18_29", "30_44..45_59", "60_plus"],

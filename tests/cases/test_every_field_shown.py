@@ -156,16 +156,32 @@ def test_every_stored_field_is_on_the_case_page_and_in_the_dossier(app: Flask) -
     resp = client.post("/api/v1/cases", json=_case(), headers=bearer(app, documenter))
     assert resp.status_code == 201, resp.get_json()
     case_id = resp.get_json()["id"]
+    change = {"scope": "un_mechanisms", "granted": False, "date": "2024-07-09"}
+    resp = client.post(
+        f"/api/v1/cases/{case_id}/consent", json=change, headers=bearer(app, documenter)
+    )
+    assert resp.status_code == 200, resp.get_json()
     login(client, documenter)
     page = _page(client, f"/cases/{case_id}")
     assert [v for v in EVERY_VALUE if v not in page] == []
     assert "Kurdî" in page  # the testimony's language
+    history = page.split('class="meta consent-history"', 1)[1].split("</span>", 1)[0]
+    assert "Earlier" in history and "Yes" in history and "2024-05-02" in history
+    assert "2024-07-09" in page  # the withdrawal, as the scope's state
     lawyer_client = app.test_client()
     login(lawyer_client, make_user(app, "lawyer", language="en"))
     assert [v for v in EVERY_VALUE if v not in _page(lawyer_client, f"/cases/{case_id}")] == []
     dossier = _page(lawyer_client, f"/cases/{case_id}/dossier")
     assert [v for v in EVERY_VALUE if v not in dossier] == []
-    packet = _page(lawyer_client, f"/cases/{case_id}/packet/wgeid")
+
+
+def test_the_packet_shows_other_names_and_the_amount_demanded(app: Flask) -> None:
+    lawyer = make_user(app, "lawyer", language="en")
+    client = app.test_client()
+    resp = client.post("/api/v1/cases", json=_case(), headers=bearer(app, lawyer))
+    assert resp.status_code == 201, resp.get_json()
+    login(client, lawyer)
+    packet = _page(client, f"/cases/{resp.get_json()['id']}/packet/wgeid")
     for value in ("5000 دولار", "Payment demanded", "أم خالد", "Sarah Hamoui", "سورية"):
         assert value in packet, value
 

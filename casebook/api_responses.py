@@ -79,7 +79,8 @@ class CaseList(Schema):
         ),
         metadata={
             "description": "What `q` was searched as: a case reference, one word as a family "
-            "name, one word as the first name (with `mother`), or the first and family name; "
+            "name, one word as the first or the family name (with `mother`: the value keeps its "
+            "older name), or the first and family name; "
             "null without name words."
         },
     )

@@ -12,6 +12,7 @@ override typed into a name cannot flip the rest of the page.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,6 +39,26 @@ def bidi(value: Any, direction: str = "auto", block: bool = False) -> Markup:
 def ltr(value: Any) -> Markup:
     """Dates, ids, references, phone numbers: always left to right, isolated."""
     return bidi(value, "ltr")
+
+
+# A range of numbers ("18–29", "2011 – 2013", "18–29 – 30–44"): neutral dashes between digits,
+# which a right-to-left paragraph lays out as "29–18" unless the range is isolated.
+NUMBER_RANGE = re.compile(r"\d+(?:\s*[–-]\s*\d+)+")
+
+
+def ranges(value: Any) -> Markup:
+    """A label of the page's own (a statistics category: "18–29", "60 فأكثر"), escaped, with
+    each range of numbers in it isolated left to right so that it reads low–high on an Arabic
+    page as on an English one."""
+    if value is None or isinstance(value, Undefined):
+        return Markup("")
+    text = str(value)
+    out, last = [], 0
+    for match in NUMBER_RANGE.finditer(text):
+        out += [escape(text[last : match.start()]), ltr(match.group())]
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 def filesize(size: Any) -> str:
@@ -457,6 +478,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters.update(
         bidi=bidi,
         ltr=ltr,
+        ranges=ranges,
         filesize=filesize,
         when=when,
         day=day,

@@ -138,12 +138,14 @@ def user_new() -> Any:
                 enrolment=enrolment,
                 qr=totp.qr_svg(enrolment.uri),
                 pending=pending,
+                only_admin=active_admins(s) < 2,
             )
     elif request.method == "POST":
         errors = {name: list(msgs) for name, msgs in form.errors.items()}
-    return render_template("admin/user_new.html", form=form, errors=errors), (
-        422 if errors else 200
-    )
+    only_admin = active_admins(db.session()) < 2
+    return render_template(
+        "admin/user_new.html", form=form, errors=errors, only_admin=only_admin
+    ), (422 if errors else 200)
 
 
 @bp.get("/users/<user_id>")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from casebook.audit.models import AuditEntry
+from casebook.cases.models import Case
+from casebook.cases.selectors import parse_reference
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,33 @@ class AuditFilter:
 
     def as_details(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
+
+
+def with_case_reference(session: Session, f: AuditFilter) -> AuditFilter:
+    """The filter with a case reference typed as its object (CB-2026-000201, as the case list
+    accepts it) replaced by that case's id, which the entries carry. A reference no case has
+    stays as typed and matches nothing."""
+    reference = parse_reference(f.object)
+    if reference is None:
+        return f
+    case_id = session.scalar(select(Case.id).where(Case.reference == reference))
+    return replace(f, object=str(case_id)) if case_id else f
+
+
+def case_references(session: Session, entries: Iterable[AuditEntry]) -> dict[str, str]:
+    """{case id: reference} for the cases these entries are about (references are plaintext
+    record-keeping, like the ids: no case content)."""
+    ids = set()
+    for entry in entries:
+        if entry.object_type == "case" and entry.object_id:
+            try:
+                ids.add(uuid.UUID(entry.object_id))
+            except ValueError:
+                continue
+    if not ids:
+        return {}
+    rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(ids)))
+    return {str(case_id): str(reference) for case_id, reference in rows}
 
 
 def _valid_date(value: str) -> bool:

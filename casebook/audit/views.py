@@ -8,7 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request
 
 from casebook import db
-from casebook.audit.selectors import AuditFilter, as_dict, audit_all, audit_page
+from casebook.audit.selectors import (
+    AuditFilter,
+    as_dict,
+    audit_all,
+    audit_page,
+    case_references,
+    with_case_reference,
+)
 from casebook.audit.services import audit_record
 from casebook.audit.verify import verify_chain
 from casebook.auth.forms import EmptyForm
@@ -59,7 +66,7 @@ def _people(session: Any) -> dict[str, tuple[str, str]]:
 def index() -> Any:
     f = _filter()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows, total = audit_page(db.session(), f, page)
+    rows, total = audit_page(db.session(), with_case_reference(db.session(), f), page)
     # Reading the log is itself recorded: the page and the filters (ids and dates, no names).
     audit_record(
         db.session(),
@@ -77,6 +84,7 @@ def index() -> Any:
         form=EmptyForm(),
         verdict=None,
         people=_people(db.session()),
+        references=case_references(db.session(), rows),
     )
 
 
@@ -103,6 +111,7 @@ def verify() -> Any:
         form=EmptyForm(),
         verdict=verdict,
         people=_people(s),
+        references=case_references(s, rows),
     )
 
 
@@ -111,7 +120,7 @@ def verify() -> Any:
 def export() -> Any:
     s = db.session()
     f = _filter()
-    rows = audit_all(s, f)
+    rows = audit_all(s, with_case_reference(s, f))
     audit_record(s, current_actor(), "audit.export", details={"rows": len(rows), **f.as_details()})
     out = io.StringIO()
     writer = csv_writer(out)

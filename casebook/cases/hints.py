@@ -11,8 +11,9 @@ from casebook.cases.selectors import Query
 
 
 def read_as(query: Query) -> str | None:
-    """What the name field was searched as: `reference`, `family_name`, `first_name_with_mother`,
-    `first_and_family_name`, or None (no name words)."""
+    """What the name field was searched as: `reference`, `family_name`, `first_name_with_mother`
+    (one word with the mother's name: the first or the family name), `first_and_family_name`,
+    or None (no name words)."""
     if query.reference:
         return "reference"
     words = query.names().words
@@ -59,8 +60,13 @@ def _hint(query: Query, total: int) -> Any:
         return None
     if query.mother and not words:
         return _(
-            "The mother's name is searched together with the person's first name: write the "
-            "first name in the Name field too."
+            "The mother's name is searched together with the person's first or family name: "
+            "write one of them in the Name field too."
+        )
+    if query.mother and len(words) == 1:
+        return _(
+            "No case has this first or family name with this mother's name. Check how the "
+            "mother's first name is written, or search without it."
         )
     if len(words) >= 2:
         return _(

@@ -157,6 +157,15 @@ def may_see_source(user: User, case: Case) -> bool:
 _REFERENCE = re.compile(r"^CB[-\s]?(\d{4})[-\s]?(\d{1,6})$", re.IGNORECASE | re.ASCII)
 
 
+def parse_reference(text: str) -> str | None:
+    """The case reference `text` holds (CB-2026-000202; any case, spaces for dashes, the number
+    with or without its leading zeros) in its stored form, else None."""
+    match = _REFERENCE.match(text.strip())
+    if match is None:
+        return None
+    return f"CB-{match[1]}-{int(match[2]):06d}"
+
+
 @dataclass(frozen=True)
 class Query:
     q: str = ""
@@ -177,10 +186,7 @@ class Query:
     def reference(self) -> str | None:
         """The case reference the name field holds instead of a name (CB-2026-000202; any
         case, spaces for dashes, the number with or without its leading zeros), else None."""
-        match = _REFERENCE.match(self.q.strip())
-        if match is None:
-            return None
-        return f"CB-{match[1]}-{int(match[2]):06d}"
+        return parse_reference(self.q)
 
     def names(self) -> NameQuery:
         return parse_query(self.q, self.mother, self.birth_year, self.national_id)

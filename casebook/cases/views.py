@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from marshmallow import ValidationError
 
 from casebook import db, vocab
@@ -96,6 +97,23 @@ def _label(vocabulary: str, code: str | None) -> str:
 @bp.app_template_global()
 def action_label(code: str | None) -> str:
     return _action_label(code) if code in FAMILY_ACTION_TYPES else (code or "")
+
+
+@bp.app_template_global()
+def reliability_label(code: str | None) -> str:
+    return _reliability_label(code) if code in RELIABILITY else (code or "")
+
+
+_ENDONYMS = {"ar": "العربية", "en": "English", "ku": "Kurdî"}
+
+
+@bp.app_template_global()
+def testimony_language(code: str | None) -> Markup:
+    """A testimony's language as the form offers it: a language's own name (marked with its
+    language), or "Other"."""
+    if code in _ENDONYMS:
+        return Markup('<span lang="{0}">{1}</span>').format(code, _ENDONYMS[code])
+    return escape(_("Other"))
 
 
 @bp.app_template_global()

@@ -8,7 +8,8 @@ The rules, as the search form states them:
   by one of its other names, or, for a query in Latin letters only, by the consonant skeleton
   of its first and family name or of its name in Latin letters. An Arabic query is compared
   letter for letter after normalisation (the skeleton merges محمد and محمود);
-- one word: a family name; with the mother's name given, the person's first name instead;
+- one word: a family name; with the mother's name given, the person's first name or family
+  name (either one, and the mother's name must agree);
   an article written apart belongs to the word after it (al-Halabi, Al Halabi and ال حلبي are
   one word, the family name);
 - a first name alone is not searchable: no blind index holds a first name by itself (thousands
@@ -122,8 +123,8 @@ def _name_keys(query: NameQuery) -> list[Key]:
 
 
 def _family_keys(query: NameQuery) -> list[Key]:
-    if len(query.words) != 1 or query.mother is not None:
-        return []  # one word with the mother's name is the person's first name
+    if len(query.words) != 1 or query.mother == "":
+        return []  # a mother's name given but empty after normalising: nothing to search
     if query.years:
         return [("family_year", (query.family, str(y))) for y in query.years]
     return [("family", (query.family,))]
@@ -235,9 +236,10 @@ def names_agree(person: Person, query: NameQuery) -> bool:
     if not query.words:
         return True
     if len(query.words) == 1:
-        if query.mother is not None:
-            return first_word(person.get("first_name")) == query.first
-        return family_key(person.get("family_name")) == query.family
+        family = family_key(person.get("family_name")) == query.family
+        if query.mother is not None:  # the first name, or the family name, with the mother's
+            return family or first_word(person.get("first_name")) == query.first
+        return family
     return (
         _first_and_family(person, query)
         or _other_names(person, query)

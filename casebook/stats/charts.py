@@ -3,7 +3,17 @@ is no script, and the chart prints with the page. Suppressed values are drawn as
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup, escape
+
+# A range of numbers in a label ("18–29"), isolated left to right with Unicode isolates (SVG
+# text has no <bdi>), so that an Arabic chart does not draw it as "29–18".
+_RANGE = re.compile(r"\d+(?:\s*[–-]\s*\d+)+")
+
+
+def _isolated(label: str) -> str:
+    return _RANGE.sub(lambda m: "\u2066" + m.group() + "\u2069", label)
 
 
 def bar_chart(series: list[tuple[str, int | None]], rtl: bool = False, width: int = 640) -> Markup:
@@ -35,7 +45,7 @@ def bar_chart(series: list[tuple[str, int | None]], rtl: bool = False, width: in
         text = "—" if value is None else str(value)
         parts.append(
             f'<text x="{label_x}" y="{y + 15}" text-anchor="{anchor}" '
-            f'font-size="12">{escape(name)}</text>'
+            f'font-size="12">{escape(_isolated(name))}</text>'
         )
         if length:
             parts.append(

@@ -219,3 +219,37 @@ def test_the_asker_withdraws_a_request_and_a_role_changed_another_way_lapses_it(
         decisions = sorted(str(d) for d in s.scalars(select(RoleChangeRequest.decision)))
     assert decisions == ["lapsed", "withdrawn"]
     assert 'id="pending-roles"' not in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_the_only_admin_is_told_a_new_lawyer_cannot_be_approved_yet(
+    app: Flask, client: FlaskClient
+) -> None:
+    """With one admin, a lawyer account made on the web waits for an approval no one can give:
+    the form says so before it is sent, and the confirmation says it again with the command
+    that gives the role; roles are named in the page's language, never by their codes."""
+    admin = make_user(app, "admin", language="ar")
+    login(client, admin)
+    page = client.get("/admin/users/new", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert 'id="only-admin"' in page and "أنت مدير النظام الوحيد" in page
+    assert "casebook user create EMAIL --role lawyer" in page
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "email": "new.lawyer@example.org",
+            "display_name": "Lina",
+            "role": "lawyer",
+            "language": "ar",
+            "csrf_token": csrf_from(page),
+        },
+        headers={"Accept-Language": "ar"},
+    )
+    created = resp.get_data(as_text=True)
+    note = created.split('role="note"', 1)[1].split("</p>", 1)[0]
+    assert "يبدأ الحساب بدور مناصر. يسري دور محامٍ" in note
+    assert 'id="no-second-admin"' in note
+    assert "casebook user role new.lawyer@example.org lawyer" in note
+    assert "advocate" not in note.split("<code", 1)[0]
+    # with a second admin there is nothing to warn about
+    make_user(app, "admin")
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    assert 'id="only-admin"' not in page

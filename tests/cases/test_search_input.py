@@ -241,3 +241,59 @@ def test_one_arabic_word_says_it_was_searched_as_a_family_name(
         "/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers
     ).get_json()
     assert (both["total"], both["read_as"], both["hint"]) == (1, "first_and_family_name", None)
+
+
+@pytest.fixture
+def demo_cases(app: Flask) -> dict[str, Any]:
+    """Forty demo cases (casebook.cases.demo, the data the demo site holds) entered by a
+    documenter, with their persons by reference."""
+    from casebook.cases.demo import synthetic_cases
+
+    documenter = make_user(app, "documenter", language="ar")
+    client = app.test_client()
+    persons = {}
+    for data in synthetic_cases(40, seed=7):
+        resp = client.post("/api/v1/cases", json=data, headers=bearer(app, documenter))
+        assert resp.status_code == 201, resp.get_json()
+        persons[resp.get_json()["reference"]] = data["person"]
+    return {"documenter": documenter, "persons": persons}
+
+
+def test_a_family_name_with_the_mother_finds_that_family_s_cases(
+    app: Flask, demo_cases: dict[str, Any]
+) -> None:
+    """A documenter types the family name and the mother's name (الحلبي + ريم): the cases of
+    that family whose mother is so named are found, in the list and through the API, where the
+    mother's name was once read only with a first name and the list said "no cases"."""
+    persons: dict[str, dict[str, Any]] = demo_cases["persons"]
+    families: dict[tuple[str, str], set[str]] = {}
+    for ref, p in persons.items():
+        families.setdefault((p["family_name"], p["mother_name"]), set()).add(ref)
+    client = app.test_client()
+    login(client, demo_cases["documenter"])
+    headers = {**bearer(app, demo_cases["documenter"]), "Accept-Language": "ar"}
+    tried = sorted(families.items(), key=lambda item: -len(item[1]))[:4]
+    assert tried and len(tried[0][1]) >= 2  # a family and mother shared by several cases
+    for (family, mother), refs in tried:
+        status, html = _post(client, {"q": family, "mother": mother}, "ar")
+        listed = set(re.findall(r"CB-\d{4}-\d{6}", html.split("</details>", 1)[1]))
+        assert status == 200 and listed == refs, (family, mother)
+        assert "لا حالات" not in html
+        body = client.get(
+            "/api/v1/cases", query_string={"q": family, "mother": mother}, headers=headers
+        ).get_json()
+        assert {item["reference"] for item in body["items"]} == refs
+        assert body["total"] == len(refs) and body["hint"] is None
+    # a first name with the mother's name still finds its case
+    ref, p = next(iter(persons.items()))
+    body = client.get(
+        "/api/v1/cases",
+        query_string={"q": p["first_name"].split()[0], "mother": p["mother_name"]},
+        headers=headers,
+    ).get_json()
+    assert ref in {item["reference"] for item in body["items"]}
+    # a family and a mother's name no case has together: the list says what to try
+    family = tried[0][0][0]
+    absent = next(m for m in ("وداد", "جميلة", "نسرين") if (family, m) not in families)
+    status, html = _post(client, {"q": family, "mother": absent}, "ar")
+    assert "لا حالات" in html and "لا توجد حالة بهذا الاسم الأول أو اسم العائلة مع اسم الأم" in html

@@ -106,6 +106,12 @@ ROWS = [
     pytest.param(q("أحمد", mother="فاطمه"), person(), True, id="first name with the mother"),
     pytest.param(q("أحمد", mother="زينب"), person(), False, id="other mother"),
     pytest.param(q("أحمد", mother="فاطمة"), person(mother_name=None), False, id="no mother"),
+    pytest.param(q("الحلبي", mother="فاطمه"), person(), True, id="family name with the mother"),
+    pytest.param(q("حلبي", mother="فاطمة"), person(), True, id="family, no article, mother"),
+    pytest.param(q("الحلبي", mother="زينب"), person(), False, id="family, other mother"),
+    pytest.param(
+        q("الحلبي", mother="فاطمة", birth_year=1990), person(), False, id="family, mother, year"
+    ),
     # -- other names and the national ID
     pytest.param(
         q("محمد الحلبي"), person(other_names=["محمد الحلبي"]), True, id="another name of theirs"

@@ -84,3 +84,36 @@ def test_audit_details_are_labelled_words_and_user_pages_are_named(
     from casebook.ui import ACTION_LABELS
 
     assert {"service.seal", "service.unseal"} <= set(ACTION_LABELS)
+
+
+def test_the_audit_viewer_finds_a_case_by_its_reference_and_shows_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """An admin asked about a case types its reference as the object: the entries
+    about that case are found (they carry its id) and each case row shows the reference beside
+    the id; a reference no case has finds nothing, and an entry about another case stays out."""
+    from tests.conftest import bearer, minimal_case
+
+    lawyer = make_user(app, "lawyer")
+    made = [
+        client.post("/api/v1/cases", json=minimal_case(), headers=bearer(app, lawyer)).get_json()
+        for _ in range(2)
+    ]
+    client.get(f"/api/v1/cases/{made[0]['id']}", headers=bearer(app, lawyer))  # a read
+    login(client, make_user(app, "admin", language="ar"))
+    reference = made[0]["reference"]
+    _, year, number = reference.split("-")
+    for typed in (reference, reference.lower().replace("-", " "), f"CB-{year}-{int(number)}"):
+        html = client.get("/admin/audit/", query_string={"object": typed}).get_data(as_text=True)
+        rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        assert rows.count("<tr") >= 2, typed  # its creation and its read
+        assert f'<bdi dir="ltr">{reference}</bdi>' in rows and made[0]["id"] in rows
+        assert made[1]["id"] not in rows and made[1]["reference"] not in rows
+    html = client.get("/admin/audit/", query_string={"object": "CB-2026-999999"}).get_data(
+        as_text=True
+    )
+    assert "<tr" not in html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    everything = client.get("/admin/audit/").get_data(as_text=True)
+    assert made[1]["reference"] in everything  # every case row names its case
+    csv = client.get("/admin/audit/export.csv", query_string={"object": reference})
+    assert made[0]["id"] in csv.get_data(as_text=True)

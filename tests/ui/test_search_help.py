@@ -19,7 +19,7 @@ def test_form_explains_fields_and_the_first_name_rule(app: Flask, client: FlaskC
     login(client, make_user(app, "lawyer"))
     html = client.get("/cases/").get_data(as_text=True)
     assert "One word: the family name only." in html
-    assert "first name in the Name field." in html
+    assert "first name or family name in the Name field." in html
     assert "Why can I not search by first name alone?" in html
 
 
@@ -32,7 +32,7 @@ def test_first_name_alone_finding_nothing_suggests_what_to_add(
     html = _search(client, q="أحمد")
     assert "0 cases" in html and "If it is a first name, add the family name" in html
     html = _search(client, mother="فاطمة")
-    assert "write the first name in the Name field too" in html
+    assert "write one of them in the Name field too" in html
     assert (
         "first name"
         not in _search(client, q="أحمد الحلبي").split("<table")[0].split("</details>")[1]

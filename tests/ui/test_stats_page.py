@@ -188,3 +188,29 @@ def test_a_table_with_one_merged_row_beside_zeros_is_only_its_total(app: Flask) 
     )
     assert shape(beside_zeros)["collapsed"]
     assert "can only be shown as its total: 55" in _table(app, beside_zeros, "en")
+
+
+def test_age_bands_read_low_to_high_on_an_arabic_page_and_chart(app: Flask) -> None:
+    """An age band is two numbers around a neutral dash: an Arabic page lays "18–29" out as
+    "29–18" unless it is isolated left to right: in the table, in the merged categories' names
+    and in the chart's labels; labels of words stay as they are, the CSV keeps the plain text."""
+    release = _release(
+        dimensions=("age_band",),
+        rows=["under_18", "18_29", "30_44..45_59", "60_plus"],
+        cols=[],
+        members={"age_band": {"30_44..45_59": ["30_44", "45_59"]}},
+        values=[[14], [120], [88], [None]],
+        row_totals=[14, 120, 88, None],
+        col_totals=[],
+        total=231,
+    )
+    html = _table(app, release, "ar")
+    assert '<td><bdi dir="ltr">18–29</bdi></td>' in html
+    assert '<td><bdi dir="ltr">30–44 – 45–59</bdi></td>' in html  # a merged group
+    assert "<td>أقل من 18</td>" in html and "<td>60 فأكثر</td>" in html
+    merged = html.split('id="table-merged"', 1)[1]
+    assert '<bdi dir="ltr">30–44</bdi>' in merged and '<bdi dir="ltr">45–59</bdi>' in merged
+    with app.test_request_context(headers={"Accept-Language": "ar"}):
+        chart = str(bar_chart([(label("age_band", "18_29"), 120)], rtl=True))
+        assert label("age_band", "18_29") == "18–29"  # the CSV's and the API's text
+    assert "\u206618–29\u2069" in chart

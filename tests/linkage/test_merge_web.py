@@ -197,6 +197,9 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     assert f"/cases/{absorbed['id']}/edit" not in page
     assert "/packet/" not in page and "/dossier" not in page
     assert f"/cases/{absorbed['id']}/testimonies" not in page
+    # no form the sealed case would refuse: review, legal note, erasure
+    for action in ("review", "legal-notes", "legal_note", "erase"):
+        assert f"/cases/{absorbed['id']}/{action}" not in page, action
     assert "Undo the merge" in page and 'id="undo"' in page
     h = bearer(app, lawyer)
     patch = client.patch(

@@ -24,6 +24,10 @@ _KNOWN = (
     _l("Invalid input type."),
     _l("Choose one of the listed values."),
     _l("Use a year (2013), a month (2013-05) or a day (2013-05-14)."),
+    _l(
+        "This date does not exist (check the day and the month). Write a day as d/m/yyyy "
+        "(14/5/2013) or 2013-05-14, a month as 2013-05, or a year."
+    ),
     _l("This date is in the future."),
     _l("Enter a year of four digits, from 1900 to 2100."),
     _l("This date is before 1900."),
@@ -82,6 +86,7 @@ _KNOWN = (
     _l("This request was already decided."),
     _l("Only the administrator who asked can withdraw it."),
     _l("The account's role changed since; the request lapsed."),
+    _l("The account is disabled: enable it and ask again."),
     _l(
         "Another administrator must decide: not the one who asked, nor the account it is about."
     ),

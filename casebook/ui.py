@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import format_date, format_datetime, format_decimal, gettext
+from flask_babel import format_date, format_datetime, format_decimal, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined
 from markupsafe import Markup, escape
@@ -100,6 +100,24 @@ def when(value: Any) -> str:
     # one style on every page: the day, the month's name and the year, then a 24-hour time
     # (no ambiguous 03/12, no AM/PM letter to reorder on an Arabic page)
     return str(format_datetime(value, "d MMMM y، HH:mm" if _arabic() else "d MMMM y, HH:mm"))
+
+
+def iso_day(value: Any) -> str:
+    """A stored UTC time as the local day in ISO form (2024-05-01), as dates typed into a case
+    are shown."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local: datetime = to_user_timezone(value)
+    return local.date().isoformat()
 
 
 def day(value: Any) -> str:
@@ -445,13 +463,41 @@ def method_sentence(release: Any) -> str:
 IMPORT_OUTCOMES = {
     "imported": _l("imported"),
     "refused": _l("refused: nothing imported"),
-    "checked": _l("checked (nothing stored)"),
+    "checked": _l("checked, nothing imported"),
 }
 
 
 def import_outcome(code: Any) -> str:
     label = IMPORT_OUTCOMES.get(str(code or ""))
     return str(label) if label is not None else str(code or "")
+
+
+def import_summary(run: Any) -> str:
+    """A run in one line. A check-only run imported nothing: it gives its valid and refused
+    rows, never a count of "imported" cases."""
+    if run.outcome == "checked" or run.dry_run:
+        return str(
+            gettext(
+                "checked, nothing imported: %(valid)s valid rows, %(refused)s refused",
+                valid=format_decimal(run.rows - run.rejected),
+                refused=format_decimal(run.rejected),
+            )
+        )
+    if run.outcome == "refused":
+        return str(
+            gettext(
+                "refused, nothing imported: %(valid)s valid rows, %(refused)s refused",
+                valid=format_decimal(run.rows - run.rejected),
+                refused=format_decimal(run.rejected),
+            )
+        )
+    return str(
+        gettext(
+            "imported %(imported)s cases; %(refused)s rows refused",
+            imported=format_decimal(run.imported),
+            refused=format_decimal(run.rejected),
+        )
+    )
 
 
 def upload_limit() -> str:
@@ -482,6 +528,7 @@ def install(app: Flask) -> None:
         filesize=filesize,
         when=when,
         day=day,
+        iso_day=iso_day,
         msg=localise_message,
         msgs=localise_fields,
     )
@@ -490,6 +537,7 @@ def install(app: Flask) -> None:
         language_next=language_next,
         method_sentence=method_sentence,
         import_outcome=import_outcome,
+        import_summary=import_summary,
         role_label=role_label,
         action_words=action_words,
         object_label=object_label,

@@ -8,6 +8,7 @@ or see one for someone else (tokens are issued under each user's own account).
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,13 +83,14 @@ def _temporary_password() -> str:
     return f"{words}-{secrets.randbelow(10000):04d}"
 
 
-def _duties() -> dict[str, Any]:
+def _duties(user_id: uuid.UUID | None = None) -> dict[str, Any]:
     """What every admin page shows prominently: role changes waiting for a second admin, the
-    latest decisions, and whether there is a second admin at all."""
+    latest decisions, and whether there is a second admin at all. A user's page shows only
+    the changes about that user."""
     s = db.session()
     return {
-        "pending": role_changes(s, pending=True),
-        "decided": role_changes(s, pending=False, limit=5),
+        "pending": role_changes(s, pending=True, user_id=user_id),
+        "decided": role_changes(s, pending=False, limit=5, user_id=user_id),
         "only_admin": active_admins(s) < 2,
     }
 
@@ -171,7 +173,7 @@ def user_detail(user_id: str) -> Any:
         role_form=RoleForm(role=user.role),
         revoke_endpoint="admin.token_revoke_view",
         revoke_args={"user_id": user.id},
-        **_duties(),
+        **_duties(user.id),
     )
 
 

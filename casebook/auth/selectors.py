@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,9 +72,14 @@ class RoleChangeRow:
     decided_by: str
 
 
-def role_changes(session: Session, pending: bool, limit: int = 20) -> list[RoleChangeRow]:
-    """Role changes waiting for a second admin (pending) or the latest decided ones."""
+def role_changes(
+    session: Session, pending: bool, limit: int = 20, user_id: uuid.UUID | None = None
+) -> list[RoleChangeRow]:
+    """Role changes waiting for a second admin (pending) or the latest decided ones; with
+    `user_id`, only those about that account."""
     query = select(RoleChangeRequest)
+    if user_id is not None:
+        query = query.where(RoleChangeRequest.user_id == user_id)
     if pending:
         query = query.where(RoleChangeRequest.decision.is_(None)).order_by(
             RoleChangeRequest.requested_at

@@ -349,15 +349,30 @@ def _tokens_revoke_all(session: Session, user: User) -> int:
 def user_disable(session: Session, actor: Actor, user: User, disabled: bool = True) -> None:
     user.disabled = disabled
     ended = sessions_end_all(session, user.id) if disabled else 0
+    details: dict[str, Detail] = {"sessions_ended": ended}
     if disabled:
         _tokens_revoke_all(session, user)
+        # a role request waiting for a disabled account is withdrawn: no one approves a role
+        # for an account that cannot sign in (enabling it again does not bring it back)
+        withdrawn = []
+        for waiting in session.scalars(
+            select(RoleChangeRequest).where(
+                RoleChangeRequest.user_id == user.id, RoleChangeRequest.decision.is_(None)
+            )
+        ):
+            waiting.decision = "disabled"
+            waiting.decided_by = uuid.UUID(actor.user_id) if actor.user_id else None
+            waiting.decided_at = utcnow()
+            withdrawn.append(str(waiting.id))
+        if withdrawn:
+            details["requests_withdrawn"] = ",".join(withdrawn)
     audit_record(
         session,
         actor,
         "user.disable" if disabled else "user.enable",
         object_type="user",
         object_id=user.id,
-        details={"sessions_ended": ended},
+        details=details,
     )
 
 
@@ -483,6 +498,8 @@ def role_change_decide(
     user = session.get(User, request.user_id)
     if user is None:  # pragma: no cover (the request goes with its account)
         raise AccountError({"request": ["This account no longer exists."]})
+    if user.disabled:
+        raise AccountError({"request": ["The account is disabled: enable it and ask again."]})
     stale = user.role != request.from_role
     request.decision = "approved" if approve and not stale else "rejected"
     request.decided_by = uuid.UUID(actor.user_id)

@@ -90,6 +90,10 @@ class PartialDate(Text):
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own extension point)
         "invalid_partial": "Use a year (2013), a month (2013-05) or a day (2013-05-14).",
+        "no_such_day": (
+            "This date does not exist (check the day and the month). Write a day as d/m/yyyy "
+            "(14/5/2013) or 2013-05-14, a month as 2013-05, or a year."
+        ),
         "future": "This date is in the future.",
         "too_old": "This date is before 1900.",
     }
@@ -99,7 +103,9 @@ class PartialDate(Text):
         try:
             start, _ = partial_bounds(text)
         except ValueError:
-            raise self.make_error("invalid_partial") from None
+            # well formed, but a day or month no calendar has (31/2/2012, 2013-13)
+            shaped = _PARTIAL.match(text) is not None
+            raise self.make_error("no_such_day" if shaped else "invalid_partial") from None
         if start > date.today():
             raise self.make_error("future")
         if start.year < 1900:

@@ -237,6 +237,11 @@ def new() -> Any:
 @bp.get("/<case_id>")
 @requires(Permission.CASE_READ)
 def show(case_id: str) -> Any:
+    return show_page(case_id)
+
+
+def show_page(case_id: str, *, undo_error: str | None = None) -> str:
+    """The case page; `undo_error`: what the undo-merge box says when it was not ticked."""
     s = db.session()
     case, doc = selectors.case_page(s, current_user, case_id)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
@@ -245,6 +250,7 @@ def show(case_id: str) -> Any:
         case=case,
         doc=doc,
         form=EmptyForm(),
+        undo_error=undo_error,
         can_review=current_user.can(Permission.CASE_REVIEW),
         can_erase=current_user.can(Permission.CASE_ERASE),
         # a case sealed by a merge offers no packet (it would report one person twice)

@@ -23,6 +23,7 @@ from casebook.imports.models import ImportRun
 from casebook.imports.services import ImportFileError, ImportResult, import_file, report_csv
 from casebook.messages import localise_message
 from casebook.spreadsheet import csv_text
+from casebook.ui import import_summary
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, denied, error_response, id_or_404, requires
 
@@ -111,8 +112,10 @@ def report(run_id: str) -> Response:
     # the reasons in the reader's language (stored in English, as the logs and the CLI read
     # them); a byte-order mark so that spreadsheet programs read the Arabic as UTF-8
     problems = [[row, column, localise_message(reason)] for row, column, reason in run.report or []]
+    # the first line says what the run did: a check-only run imported nothing
+    summary = csv_text([[import_summary(run)]])
     return Response(
-        "\ufeff" + report_csv(problems, header=(_("Row"), _("Field"), _("Problem"))),
+        "\ufeff" + summary + report_csv(problems, header=(_("Row"), _("Field"), _("Problem"))),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{run.id}.csv"'},
     )

@@ -196,6 +196,63 @@ def _differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
     return out
 
 
+def _filled(value: Any) -> int:
+    """How many values a part of a record holds (empty strings and lists count for nothing)."""
+    if isinstance(value, Mapping):
+        return sum(_filled(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_filled(v) for v in value)
+    return 0 if value is None or value == "" else 1
+
+
+RECORD_PARTS = ("person", "arrests", "detention", "status", "family_actions")
+
+
+def _richness(doc: Mapping[str, Any]) -> int:
+    """Filled fields of a case plus its testimonies and attachments."""
+    return (
+        sum(_filled(doc.get(part)) for part in RECORD_PARTS)
+        + len(doc.get("testimonies") or [])
+        + len(doc.get("attachments") or [])
+    )
+
+
+def _default_keep(left: Mapping[str, Any], right: Mapping[str, Any]) -> tuple[str, str]:
+    """Which case a merge keeps unless the lawyer chooses otherwise, and why: the richer
+    record, or the older case when both hold as much."""
+    a, b = _richness(left), _richness(right)
+    if a != b:
+        return ("a" if a > b else "b"), "richer"
+
+    def age(doc: Mapping[str, Any]) -> tuple[str, str]:  # references follow creation order
+        return str(doc["created_at"]), str(doc["reference"])
+
+    return ("b" if age(right) < age(left) else "a"), "older"
+
+
+def _arrest_lines(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            normalise(str(a.get("date") or "")),
+            str(a.get("governorate") or ""),
+            normalise(str(a.get("place") or "")),
+        )
+        for a in doc.get("arrests") or []
+    ]
+
+
+def _case_differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
+    """The rows below the person's fields that differ between two cases."""
+    out = set()
+    if _arrest_lines(left) != _arrest_lines(right):
+        out.add("arrests")
+    if left.get("current_status") != right.get("current_status"):
+        out.add("current_status")
+    if len(left.get("testimonies") or []) != len(right.get("testimonies") or []):
+        out.add("testimonies")
+    return out
+
+
 @bp.get("/<candidate_id>")
 @requires(Permission.CASE_REVIEW)
 def item(candidate_id: str) -> Any:
@@ -216,6 +273,10 @@ def item(candidate_id: str) -> Any:
     else:
         right = None
         right_person = candidate.row or {}
+    differ = _differences(left["person"], right_person)
+    keep, keep_why = ("a", "") if right is None else _default_keep(left, right)
+    if right is not None:
+        differ |= _case_differences(left, right)
     return render_template(
         "linkage/item.html",
         candidate=candidate,
@@ -223,7 +284,9 @@ def item(candidate_id: str) -> Any:
         right=right,
         right_person=right_person,
         fields=COMPARED,
-        differ=_differences(left["person"], right_person),
+        differ=differ,
+        keep=keep,
+        keep_why=keep_why,
         form=EmptyForm(),
     )
 
@@ -237,6 +300,9 @@ def decide(candidate_id: str) -> Any:
     decision = request.form.get("decision", "")
     keep = request.form.get("keep", "a")
     if decision == "duplicate" and request.form.get("confirm") != "yes":
+        if request.form.get("preview") == "1":
+            # sent from the preview with the box unticked: the preview again, with why
+            return _merge_page(candidate, keep, _("Tick the box to confirm the merge.")), 422
         # a merge is never one click: the lawyer sees what it would do, then confirms
         return redirect(url_for(".merge_preview", candidate_id=candidate.id, keep=keep), 303)
     try:
@@ -268,13 +334,17 @@ def merge_preview(candidate_id: str) -> Any:
     """What a merge would do, before it is done: what comes over from the absorbed case
     (arrests, places, statuses, family actions, testimonies, attachments) and which of the
     person's fields differ (the kept case's values stay)."""
-    from casebook.cases.services import case_viewed
-
     candidate = _candidate_or_404(candidate_id)
     if candidate.case_b is None or candidate.status != OPEN:
         flash(_("This item cannot be merged."))
         return redirect(url_for(".item", candidate_id=candidate.id))
-    keep = "b" if request.args.get("keep") == "b" else "a"
+    return _merge_page(candidate, request.args.get("keep", "a"))
+
+
+def _merge_page(candidate: MatchCandidate, keep: str, confirm_error: str | None = None) -> str:
+    from casebook.cases.services import case_viewed
+
+    keep = "b" if keep == "b" else "a"
     s = db.session()
     ids = (
         (candidate.case_a, candidate.case_b)
@@ -293,6 +363,7 @@ def merge_preview(candidate_id: str) -> Any:
         absorbed=absorbed,
         fields=COMPARED,
         differ=sorted(_differences(kept["person"], absorbed["person"]), key=COMPARED.index),
+        confirm_error=confirm_error,
         form=EmptyForm(),
     )
 
@@ -306,8 +377,10 @@ def merge_undo(case_id: str) -> Any:
     s = db.session()
     absorbed = selectors.case_or_404(s, current_user, case_id)
     if request.form.get("confirm") != "yes":
-        flash(_("Tick the box to confirm the undo."))
-        return redirect(url_for("cases.show", case_id=absorbed.id), 303)
+        # the page again, the message beside the box (not only the browser's own tooltip)
+        from casebook.cases.views import show_page
+
+        return show_page(str(absorbed.id), undo_error=_("Tick the box to confirm the undo.")), 422
     try:
         kept = case_merge_undo(s, current_actor(), absorbed, _attachments_dir())
     except CaseStateError as exc:

@@ -253,3 +253,49 @@ def test_the_only_admin_is_told_a_new_lawyer_cannot_be_approved_yet(
     make_user(app, "admin")
     page = client.get("/admin/users/new").get_data(as_text=True)
     assert 'id="only-admin"' not in page
+
+
+def test_a_users_page_lists_only_that_users_requests(app: Flask, client: FlaskClient) -> None:
+    admin = make_user(app, "admin")
+    make_user(app, "admin")
+    one, other = make_user(app, "documenter"), make_user(app, "documenter")
+    login(client, admin)
+    _ask(client, one, "lawyer")
+    _ask(client, other, "lawyer")
+    page = client.get(f"/admin/users/{one.id}").get_data(as_text=True)
+    waiting = page.split('id="pending-roles"')[1].split("</section>")[0]
+    assert one.email in waiting and other.email not in waiting
+    listing = client.get("/admin/users").get_data(as_text=True)
+    waiting = listing.split('id="pending-roles"')[1].split("</section>")[0]
+    assert one.email in waiting and other.email in waiting  # the list of users shows them all
+
+
+def test_disabling_an_account_withdraws_its_waiting_role_request(
+    app: Flask, client: FlaskClient
+) -> None:
+    first, second = make_user(app, "admin"), make_user(app, "admin")
+    target = make_user(app, "documenter")
+    login(client, first)
+    page = _ask(client, target, "lawyer")
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        request_id = s.scalars(select(RoleChangeRequest.id)).one()
+    resp = client.post(
+        f"/admin/users/{target.id}/disable", data={"csrf_token": csrf_from(page)}
+    )
+    assert resp.status_code == 302
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        request = s.get(RoleChangeRequest, request_id)
+        assert request is not None and request.decision == "disabled"
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.disable")
+        ).one()
+        assert str(request_id) in (entry.details or "")
+    other = app.test_client()
+    login(other, second)
+    listing = other.get("/admin/users").get_data(as_text=True)
+    assert f"/admin/role-changes/{request_id}/approve" not in listing
+    assert "withdrawn: the account was disabled" in listing
+    other.post(
+        f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)}
+    )
+    assert _role_of(app, target) == "documenter"

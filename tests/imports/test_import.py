@@ -622,3 +622,46 @@ def test_an_xlsx_cell_longer_than_any_case_text_is_refused_with_its_row(app: Fla
     long = [(row, column) for row, column, reason in result.problems if "200000" in reason]
     assert long == [(2, "person.family_name")], result.problems
     assert not any("a" * 1000 in str(p) for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("en", "checked, nothing imported: 1 valid rows, 1 refused"),
+        ("ar", "فُحص، ولم يُستورد شيء: أسطر سليمة 1، ومرفوضة 1"),
+    ],
+)
+def test_a_check_only_run_says_nothing_was_imported_in_history_and_report(
+    app: Flask, client: FlaskClient, lang: str, said: str
+) -> None:
+    """The history and the downloadable report of a check-only run never read "imported 1":
+    they say that nothing was imported, with the valid and refused rows."""
+    login(client, make_user(app, "documenter"))
+    with client.session_transaction() as sess:
+        sess["lang"] = lang
+    headers = {"Accept-Language": lang}
+    token = csrf_from(client.get("/imports/", headers=headers).get_data(as_text=True))
+    data = _csv(
+        list(COLUMNS),
+        [
+            [r.get(c, "") for c in COLUMNS]
+            for r in (_good_row(), _good_row() | {"person.birth_date": "2099"})
+        ],
+    )
+    resp = client.post(
+        "/imports/",
+        data={"csrf_token": token, "dry_run": "1", "file": (io.BytesIO(data), "cases.csv")},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert resp.status_code == 200
+    assert _count(app) == 0
+    history = client.get("/imports/", headers=headers).get_data(as_text=True)
+    row = history.split("<tbody>")[-1].split("</tr>")[0]
+    assert said in row
+    assert [c.split("</td>")[0] for c in row.split('<td class="num">')[1:]] == ["2", "0", "1"]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        run_id = s.scalar(select(ImportRun.id))
+    report = client.get(f"/imports/{run_id}/report.csv", headers=headers).get_data(as_text=True)
+    first = next(csv.reader(io.StringIO(report.lstrip("\ufeff"))))
+    assert first == [said]

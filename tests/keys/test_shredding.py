@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -263,3 +264,24 @@ def test_an_erasure_that_rolls_back_leaves_the_files_intact(
         case = s.get(case_models.Case, uuid.UUID(created["id"]))
         case_erase(s, Actor.cli(), case, created["reference"], *args)  # type: ignore[arg-type]
     assert not stored.exists() and created["id"] in ledger.read_text()
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_key_page_labels_the_keyring_and_groups_digits(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    """The keyring's source under a label in the page's language, and large numbers with the
+    locale's digit grouping (200,000; not 200000)."""
+    monkeypatch.setattr(app.extensions["casebook.vault"], "expected_records", 200000)
+    admin = app.test_client()
+    login(admin, make_user(app, "admin", language=language))
+    html = admin.get("/admin/keys/").get_data(as_text=True)
+    assert "200000" not in html and "200,000" in html
+    source = html.split('class="summary keyring-source"')[1].split("</dl>")[0]
+    label, value = {
+        "en": ("Read from", "a key file"),
+        "ar": ("تُقرأ من", "ملف مفاتيح"),
+    }[language]
+    assert f"<dt>{label}</dt>" in source and f"<dd>{value}: " in source
+    assert "keyring.json" in source or "file:" not in html
+    assert not re.search(r'<p dir="ltr">file:', html)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from casebook.audit.models import AuditEntry
 from casebook.linkage.models import LinkageRun, MatchCandidate
-from tests.conftest import bearer, csrf_from, login, make_user
+from tests.conftest import bearer, csrf_from, login, make_user, minimal_case
 from tests.linkage.test_linkage import _create, _population
 
 
@@ -238,7 +238,7 @@ def test_lawyer_undoes_a_merge_and_both_cases_are_as_before(
     page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
     token = csrf_from(page)
     unconfirmed = client.post(f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token})
-    assert unconfirmed.status_code == 303
+    assert unconfirmed.status_code == 422  # the page again, the message beside the box
     assert client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()["merged_into"]
     resp = client.post(
         f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": token, "confirm": "yes"}
@@ -393,3 +393,110 @@ def test_the_api_starts_runs_one_at_a_time_and_undoes_merges(
     assert again.status_code == 409
     advocate = bearer(app, make_user(app, "advocate"))
     assert client.post("/api/v1/linkage/runs", json={}, headers=advocate).status_code == 403
+
+
+def _keep_option(html: str) -> str:
+    select_ = html[html.index('name="keep"') :].split("</select>")[0]
+    chosen = [o for o in select_.split("<option")[1:] if " selected" in o.split(">")[0]]
+    assert len(chosen) == 1, select_
+    return chosen[0].split('value="')[1].split('"')[0]
+
+
+def test_every_differing_row_is_marked_and_the_richer_case_is_kept_by_default(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    thin = _create(client, h)
+    case = minimal_case(first_name="احمد", family_name="حلبي", birth_date="1986")
+    case["arrests"] = [{**case["arrests"][0], "place": "حي الشعار قرب الجامع"}]  # type: ignore[index]
+    case["testimonies"] = [*case["testimonies"], {"text": "شهادة ثانية", "language": "ar"}]  # type: ignore[misc]
+    rich = client.post("/api/v1/cases", json=case, headers=h).get_json()
+    login(client, lawyer)
+    candidate = _candidate(app)
+    html = client.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+    rows = {r.split("</th>")[0].split("<th>")[-1]: r for r in html.split("<tr")[1:]}
+    for label in ("Arrests", "Testimonies"):
+        row = next(r for k, r in rows.items() if k.startswith(label))
+        assert 'class="diff"' in row and "≠" in row, label
+    status = next(r for k, r in rows.items() if k.startswith("Current status"))
+    assert "≠" not in status  # the same status on both sides stays unmarked
+    rich_side = "a" if str(candidate.case_a) == rich["id"] else "b"
+    assert _keep_option(html) == rich_side
+    assert f"{rich['reference']} is pre-selected: its record is the richer one" in html
+    assert thin["reference"] not in html.split('id="keep-why"')[1].split("</p>")[0]
+
+
+def test_two_records_as_rich_keep_the_older_case_by_default(
+    app: Flask, client: FlaskClient
+) -> None:
+    lawyer = make_user(app, "lawyer", language="ar")
+    h = bearer(app, lawyer)
+    older = _create(client, h)
+    _create(client, h, first_name="احمد", family_name="حلبي", birth_date="1986")
+    login(client, lawyer)
+    candidate = _candidate(app)
+    html = client.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+    assert _keep_option(html) == ("a" if str(candidate.case_a) == older["id"] else "b")
+    assert f"اختيرت {older['reference']} مسبقاً: السجلّان متساويان، وهي الحالة الأقدم." in html
+
+
+def test_a_merge_confirmed_without_the_box_answers_beside_the_box(
+    app: Flask, client: FlaskClient
+) -> None:
+    _, kept, _absorbed = _merge_pair(app, client)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    preview = client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(as_text=True)
+    assert "(required)" in preview.split('for="confirm"')[1].split("</label>")[0]
+    form = preview[preview.index('action="/linkage/') :].split("</form>")[0]
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
+    resp = client.post(
+        f"/linkage/{candidate.id}/decide", data={**fields, "csrf_token": csrf_from(preview)}
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    beside = html.split('id="confirm"')[1].split("</div>")[0]
+    assert "Tick the box to confirm the merge." in beside
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.get(MatchCandidate, candidate.id).status == "open"  # type: ignore[union-attr]
+    with client.session_transaction() as sess:
+        sess["lang"] = "ar"
+    ar = client.post(
+        f"/linkage/{candidate.id}/decide", data={**fields, "csrf_token": csrf_from(preview)}
+    ).get_data(as_text=True)
+    assert "ضع علامة في المربع لتأكيد الدمج." in ar.split('id="confirm"')[1].split("</div>")[0]
+
+
+def test_an_undo_without_the_box_answers_beside_the_box(app: Flask, client: FlaskClient) -> None:
+    lawyer, _, absorbed = _merged(app, client)
+    page = client.get(f"/cases/{absorbed['id']}").get_data(as_text=True)
+    box = page[page.index('id="undo"') :].split("</form>")[0]
+    assert "(required)" in box
+    with client.session_transaction() as sess:
+        sess["lang"] = "ar"
+    resp = client.post(
+        f"/linkage/merges/{absorbed['id']}/undo", data={"csrf_token": csrf_from(page)}
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    box = html[html.index('id="undo"') :].split("</form>")[0]
+    assert "ضع علامة في المربع لتأكيد التراجع." in box
+    h = bearer(app, lawyer)
+    assert client.get(f"/api/v1/cases/{absorbed['id']}", headers=h).get_json()["merged_into"]
+
+
+def test_the_merge_preview_leaves_no_separator_hanging(app: Flask, client: FlaskClient) -> None:
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    kept = _create(client, h)
+    case = minimal_case(first_name="احمد", family_name="حلبي", birth_date="1986")
+    case["arrests"] = [{"date": "2013-01", "governorate": "idlib"}]  # no place
+    assert client.post("/api/v1/cases", json=case, headers=h).status_code == 201
+    login(client, lawyer)
+    candidate = _candidate(app)
+    keep = "a" if str(candidate.case_a) == kept["id"] else "b"
+    html = client.get(f"/linkage/{candidate.id}/merge?keep={keep}").get_data(as_text=True)
+    arrests = html.split('class="merge-arrests">')[1].split("</ul>")[0]
+    text = re.sub(r"<[^>]+>", "", arrests)
+    assert "Idlib" in text and not re.search(r"·\s*$", text.strip()), text

@@ -69,7 +69,8 @@ def test_an_arabic_documenter_reads_import_problems_and_report_in_arabic(
         run_id = s.scalar(select(ImportRun.id))
     report = client.get(f"/imports/{run_id}/report.csv")
     text = report.get_data(as_text=True)
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    summary, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(summary) == 1 and _latin(summary[0]) == set()  # what the run did, in Arabic
     assert rows[0] == ["السطر", "الحقل", "المشكلة"]
     assert len(rows) == 1 + len(BAD) + 1
     assert _latin(" ".join(r[2] for r in rows[1:])) == set(), text
@@ -83,5 +84,6 @@ def test_an_english_documenter_gets_the_report_in_english(app: Flask, client: Fl
     with app.extensions["casebook.db"].sessionmaker() as s:
         run_id = s.scalar(select(ImportRun.id))
     text = client.get(f"/imports/{run_id}/report.csv").get_data(as_text=True)
-    assert text.lstrip("\ufeff").startswith("Row,Field,Problem")
+    summary, table = text.lstrip("\ufeff").split("\n", 1)
+    assert "nothing imported" in summary and table.startswith("Row,Field,Problem")
     assert "This date is in the future." in text and not re.search(r"[\u0600-\u06FF]", text)

@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -166,6 +166,8 @@ def _wire_static(app: Flask) -> None:
 def _select_locale() -> str:
     from flask_login import current_user
 
+    if not has_request_context():
+        return "en"  # a command's output (casebook stats …) is in English, as its messages are
     if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
         # a script says which language it reads; the account's language is for pages
         asked = request.accept_languages.best_match(LANGUAGES)

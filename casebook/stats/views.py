@@ -399,6 +399,9 @@ def _csv(release: Release) -> str:
             high=high,
         )
         writer.writerow([f"# {rounded_note}"])
+        writer.writerow(
+            [f"# {_('While the total is rounded, zeros are hidden too: a hidden cell may be 0.')}"]
+        )
     writer.writerow(
         [
             "# "

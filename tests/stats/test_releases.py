@@ -329,14 +329,17 @@ def test_a_small_verified_set_still_publishes_its_total_rounded(
         as_text=True
     )
     assert f"total,{low}-{high},rounded" in csv_text and "the total is rounded" in csv_text.lower()
+    assert "zeros are hidden too" in csv_text
     web = app.test_client()
     login(web, users["advocate"])
     english = web.get("/stats/?by=sex&verified=1").get_data(as_text=True)
     assert f"{low}–{high}</bdi>*" in english and "the total is rounded" in english
+    assert "zeros are hidden too" in english  # a hidden cell there may be 0
     with web.session_transaction() as sess:
         sess["lang"] = "ar"
     arabic = web.get("/stats/brief?by=sex&verified=1").get_data(as_text=True)
     assert f"{low}–{high}</bdi>*" in arabic and "المجموع مقرَّب" in arabic
+    assert "تُخفى الأصفار" in arabic
 
 
 def test_one_verified_case_leaves_no_profile_in_the_verified_tables(
@@ -598,6 +601,11 @@ def test_cli_table_of_a_release(app: Flask, released: list[dict]) -> None:  # ty
     out = runner.invoke(cli, ["stats", "--by", "sex", "--format", "json"])
     assert out.exit_code == 0, out.output
     assert '"release"' in out.output and '"total": 40' in out.output
+    for by in ("sex", "facility", "governorate,status"):  # the CSV too, with its labels
+        table = runner.invoke(cli, ["stats", "--by", by, "--format", "csv"])
+        assert table.exit_code == 0, table.output
+        assert table.output.count("\n") > 3 and "# " in table.output
+    assert "Male" in runner.invoke(cli, ["stats", "--by", "sex"]).output
     listed = runner.invoke(cli, ["release", "list"])
     assert listed.exit_code == 0 and listed.output.startswith("1\t")
     refused = runner.invoke(cli, ["stats", "--by", "sex", "--epsilon", "1"])

@@ -84,8 +84,9 @@ def filesize(size: Any) -> str:
     return ""  # pragma: no cover - the loop always returns
 
 
-def when(value: Any) -> str:
-    """A stored UTC time (datetime or ISO text) as a local date and time in the page's language."""
+def _stored_time(value: Any) -> datetime | str:
+    """A stored UTC time (datetime or ISO text) as an aware datetime, or the text to show as
+    it is when it is none."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -95,8 +96,14 @@ def when(value: Any) -> str:
             return str(value)
     if not isinstance(value, datetime):
         return str(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def when(value: Any) -> str:
+    """A stored UTC time (datetime or ISO text) as a local date and time in the page's language."""
+    value = _stored_time(value)
+    if isinstance(value, str):
+        return value
     # one style on every page: the day, the month's name and the year, then a 24-hour time
     # (no ambiguous 03/12, no AM/PM letter to reorder on an Arabic page)
     return str(format_datetime(value, "d MMMM y، HH:mm" if _arabic() else "d MMMM y, HH:mm"))
@@ -105,17 +112,9 @@ def when(value: Any) -> str:
 def iso_day(value: Any) -> str:
     """A stored UTC time as the local day in ISO form (2024-05-01), as dates typed into a case
     are shown."""
-    if value is None or value == "":
-        return ""
+    value = _stored_time(value)
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return str(value)
-    if not isinstance(value, datetime):
-        return str(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        return value
     local: datetime = to_user_timezone(value)
     return local.date().isoformat()
 

@@ -85,6 +85,17 @@ class LinkedSystem:
             tuple[int, frozenset[Key] | None],
             tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
         ] = {}
+        # what other releases publish about these same cases, where it still holds: the
+        # attacker knows low <= sum(atoms) <= high (low == high: a number published exactly)
+        self.facts: list[tuple[list[int], float, float]] = []
+        self._public: set[tuple[int, ...]] = set()
+
+    def know(self, facts: Iterable[tuple[list[int], float, float]]) -> None:
+        """Take `facts` (from other releases) as known to the attacker in every audit. A cell
+        another release published exactly is public already: it is not audited."""
+        self.facts = list(facts)
+        self._public = {tuple(sorted(atoms)) for atoms, low, high in self.facts if low == high}
+        self._proven.clear()
 
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)
@@ -129,26 +140,39 @@ class LinkedSystem:
         k, with that interval. `only` restricts what counts as published to those cells."""
         pool = list(self.cells.values()) if only is None else [self.cells[key] for key in only]
         shown = [c for c in pool if c.published and c.key not in hidden]
-        links = self.links
+        links, facts = self.links, self.facts
         if only is not None:  # the links among the atoms of the cells considered
             inside = {a for key in only for a in self.cells[key].atoms}
             links = [eq for eq in self.links if all(a in inside for a in eq.atoms)]
+            facts = [f for f in self.facts if all(a in inside for a in f[0])]
         equations = list(links) + [
             Equation(c.atoms, [1] * len(c.atoms), c.value, True) for c in shown
         ]
+        equations += [
+            Equation(atoms, [1] * len(atoms), int(low), True)
+            for atoms, low, high in facts
+            if low == high
+        ]
         known = self._propagate(equations)
-        sensitive = [c for c in pool if 0 < c.value < k and (not c.published or c.key in hidden)]
+        sensitive = [
+            c
+            for c in pool
+            if 0 < c.value < k
+            and (not c.published or c.key in hidden)
+            and tuple(sorted(c.atoms)) not in self._public
+        ]
         scope_key = (k, None if only is None else frozenset(only))
         under, under_ranges, proven = self._proven.get(scope_key, (frozenset(), {}, set()))
         if not under <= hidden or not _no_narrower(self.ranges, under_ranges):
             proven = set()  # proven under cells shown now, or under wider ranges: start again
         sensitive = [c for c in sensitive if c.key not in proven]
         at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
-        ranged = [
-            (self.cells[key], lo, hi)
+        ranged: list[tuple[list[int], float, float]] = [
+            (self.cells[key].atoms, lo, hi)
             for key, (lo, hi) in self.ranges.items()
             if key in hidden and (only is None or key in only)
         ]
+        ranged += [(atoms, low, high) for atoms, low, high in facts if low != high]
         solver = _Components(self, equations, known, at_least_one, ranged)
         narrow: dict[Key, tuple[float, float]] = {}
         wide = solver.certify(sensitive, k)
@@ -219,7 +243,7 @@ class _Components:
         equations: list[Equation],
         known: dict[int, float],
         at_least_one: list[Cell],
-        ranged: Sequence[tuple[Cell, int, int]] = (),
+        ranged: Sequence[tuple[list[int], float, float]] = (),
     ) -> None:
         self.known = known
         self.system_values = system.atom_values
@@ -260,11 +284,11 @@ class _Components:
             if need > 0:
                 self.open_ub.append((unknown_atoms, need, highspy.kHighsInf))
                 union(unknown_atoms)
-        for cell, lo, hi in ranged:  # a hidden cell published as a range
-            unknown_atoms = [a for a in cell.atoms if a not in known]
+        for atoms, lo, hi in ranged:  # a hidden cell published as a range
+            unknown_atoms = [a for a in atoms if a not in known]
             if not unknown_atoms:
                 continue
-            settled = sum(known[a] for a in cell.atoms if a in known)
+            settled = sum(known[a] for a in atoms if a in known)
             self.open_ub.append((unknown_atoms, lo - settled, hi - settled))
             union(unknown_atoms)
         self.find = find

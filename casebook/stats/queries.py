@@ -245,15 +245,79 @@ def fingerprint_category(fingerprint: str, dimension: str) -> str:
 
 
 def count_base(
-    session: Session, vault: Vault, now: datetime, k: int
+    session: Session,
+    vault: Vault,
+    now: datetime,
+    k: int,
+    join: Iterable[dict[str, list[tuple[str, list[str]]]]] = (),
 ) -> tuple[BaseCounts, dict[str, str]]:
     """Every counted case once; also each case's fingerprint (its counted categories)."""
-    return tally(counted_facets(session, vault), now.year, k)
+    return tally(counted_facets(session, vault), now.year, k, join)
+
+
+def join_groups(
+    dimension: str,
+    categories: list[str],
+    groups: list[tuple[str, list[str]]],
+    others: Iterable[list[tuple[str, list[str]]]],
+) -> list[tuple[str, list[str]]]:
+    """The finest groups that are unions of `groups` and of each grouping in `others` (the
+    groups of earlier releases): every number an earlier release published over its groups
+    is then a sum of this release's cells, audited with them, instead of a coarse number
+    beside finer hidden ones (an earlier count of 11 over three categories, each hidden now
+    and so at least 1, puts each at most 9). One merged group per unordered dimension."""
+    root = {c: c for c in categories}
+
+    def find(c: str) -> str:
+        while root[c] != c:
+            root[c] = root[root[c]]
+            c = root[c]
+        return c
+
+    def union(members: list[str]) -> None:
+        inside = [m for m in members if m in root]
+        for m in inside[1:]:
+            root[find(m)] = find(inside[0])
+
+    merged: list[str] = []
+    for grouping in [groups, *others]:
+        for _, members in grouping:
+            if dimension in ORDERED:
+                union(members)
+            elif len(members) > 1:
+                merged += members
+    if dimension not in ORDERED:
+        union(merged)
+    else:  # a group of years or ages is a range: what lies between its ends joins it
+        spans: dict[str, list[int]] = {}
+        for i, c in enumerate(categories):
+            spans.setdefault(find(c), []).append(i)
+        for span in spans.values():
+            union(categories[span[0] : span[-1] + 1])
+    by_root: dict[str, list[str]] = {}
+    for c in categories:
+        by_root.setdefault(find(c), []).append(c)
+    out = []
+    for g in by_root.values():
+        if len(g) == 1:
+            code = g[0]
+        elif dimension in ORDERED:
+            code = f"{g[0]}..{g[-1]}"
+        else:
+            code = "other"
+        out.append((code, g))
+    return out
 
 
 def tally(
-    rows: Iterable[tuple[str, bool, Facets]], last_year: int, k: int
+    rows: Iterable[tuple[str, bool, Facets]],
+    last_year: int,
+    k: int,
+    join: Iterable[dict[str, list[tuple[str, list[str]]]]] = (),
 ) -> tuple[BaseCounts, dict[str, str]]:
+    """Count the rows. `join`: earlier releases' groups, which this release's groups must
+    not split (join_groups)."""
+    earlier_groups = list(join)
     total: Counter[str] = Counter()
     one_way: Counter[str] = Counter()
     per_flag: dict[str, dict[str, Counter[str]]] = {
@@ -290,6 +354,16 @@ def tally(
             )
             for d in BASE
         }
+        if earlier_groups:
+            groups = {
+                d: join_groups(
+                    d,
+                    base_categories(d, last_year),
+                    groups[d],
+                    [[(c, list(m)) for c, m in e[d]] for e in earlier_groups if d in e],
+                )
+                for d in BASE
+            }
         where = {d: {c: code for code, members in groups[d] for c in members} for d in BASE}
         maps = [where[d] for d in BASE]
         two_way: Counter[str] = Counter()

@@ -25,6 +25,7 @@ from casebook.audit.services import Actor, audit_record
 from casebook.auth.permissions import Permission, role_allows
 from casebook.encrypted import Vault, open_json, seal_json
 from casebook.pausepoints import pause_point
+from casebook.stats.history import Earlier, NarrowsEarlierError, protect_against_earlier
 from casebook.stats.models import StatsEpoch, StatsRelease, StatsReleaseTable
 from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import (
@@ -34,7 +35,9 @@ from casebook.stats.queries import (
     VERIFIED_STATES,
     BaseCounts,
     count_base,
+    counted_facets,
     fingerprint_category,
+    tally,
 )
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
 
@@ -240,7 +243,8 @@ def release_prepare(
     if k < MIN_K:
         raise ReleaseRefusedError(_translated(N_("k is at least %(k)s."), k=MIN_K))
     now = now or datetime.now(UTC)
-    counts, fingerprints = count_base(session, vault, now, k)
+    rows = list(counted_facets(session, vault))
+    counts, fingerprints = tally(rows, now.year, k)
     pause_point("stats.release.snapshot")  # the snapshot is read: cases saved now are not in it
     last = latest_release(session)
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
@@ -287,10 +291,36 @@ def release_prepare(
                 k=k,
             )
         )
-    system = ReleaseSystem(counts)
+    earlier = earlier_releases(session, vault)
     try:
-        # strict: a pattern that fails its own audit is never published; the cut is refused
-        hidden = protect_release(system, k, strict=True)
+        # strict: a pattern that fails its own audit, or narrows what an earlier release hid,
+        # is never published; the cut is refused
+        try:
+            system = ReleaseSystem(counts)
+            hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
+        except UnprotectableError:
+            if not earlier:
+                raise
+            # finer groups than an earlier release's, beside its coarse numbers, may be what
+            # cannot be protected: count again over groups that do not split the earlier ones
+            counts, fingerprints = tally(
+                rows, now.year, k, join=[e.system.counts.groups for e in earlier]
+            )
+            for e in earlier:
+                e.reset()
+            system = ReleaseSystem(counts)
+            hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
+    except NarrowsEarlierError:
+        raise ReleaseRefusedError(
+            _translated(
+                N_(
+                    "This release cannot be published at k=%(k)s yet: with the numbers the "
+                    "earlier releases publish, it would narrow a small number below k (its own "
+                    "or one an earlier release hides). Cut it when more cases have changed."
+                ),
+                k=k,
+            )
+        ) from None
     except UnprotectableError:
         raise ReleaseRefusedError(
             _translated(
@@ -308,6 +338,17 @@ def release_prepare(
     if estimate is not None:
         prepared.estimate = estimate(session, prepared)
     return prepared
+
+
+def earlier_releases(session: Session, vault: Vault) -> list[Earlier]:
+    """Every release cut so far, as an attacker holds it (see history.py)."""
+    out = []
+    for release in release_list(session):
+        exact = _open(vault, release, "exact_enc")
+        system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
+        system.ranges = {key: (r[0], r[1]) for key, r in exact.get("ranges", {}).items()}
+        out.append(Earlier(release.number, release.k, system, set(exact["hidden"])))
+    return out
 
 
 def least_unknown_changes(
@@ -599,7 +640,12 @@ def stats_table(
         f"Release {release.number}, data as of {released_at}: exact counts of consenting cases "
         f"({states}; rejected and duplicate cases are never counted); numbers from 1 to {k - 1} "
         "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
-        f"interval under {k} by combining any tables of this release."
+        f"interval under {k} by combining any tables of this release"
+        + (
+            " or of any other release."
+            if k == release.k
+            else f" (at k={k}; at its own k={release.k} also with any other release)."
+        )
     )
     total_range = doc.get("total_range")
     if doc["total"] is None and total_range:

@@ -22,6 +22,9 @@ from casebook.stats.protect import PUBLISHED_SCOPES, SCOPE_FLAGS, Key, LinkedSys
 from casebook.stats.queries import BASE, DIMENSIONS, ONE_BASE, BaseCounts, base_categories, pairs
 
 Table = tuple[str, ...]  # ("governorate",), ("governorate", "grouped"), ("sex", "status")
+# what a cell counts, independent of one release's keys and groups: the scope and, per
+# dimension, the set of base categories (no dimension: the total)
+Meaning = tuple[str, tuple[tuple[str, frozenset[str]], ...]]
 
 
 def table_id(dims: Iterable[str]) -> Table:
@@ -43,6 +46,8 @@ class ReleaseSystem(LinkedSystem):
         self.positions: dict[Key, list[tuple[Table, str, int, int]]] = defaultdict(list)
         self._related: dict[Key, list[Key]] = {}
         self._parent: dict[Key, Key] = {}  # a fine category's group; a month's year
+        self.meanings: dict[Key, Meaning] = {}
+        self._by_atoms: dict[tuple[int, ...], Key] | None = None
         self._build()
 
     def categories(self, table: Table) -> tuple[list[str], list[str]]:
@@ -94,6 +99,7 @@ class ReleaseSystem(LinkedSystem):
                 shown,
                 total=scope == "all",
             )
+            self.meanings.setdefault(f"{scope}|total", (scope, ()))
             for d in ONE_BASE:
                 keys = [self._one(scope, d, [a]) for a in self.fine[d]]
                 self._place((d,), scope, [[key] for key in keys], keys, [])
@@ -121,17 +127,19 @@ class ReleaseSystem(LinkedSystem):
                             f"{scope}|{da}:{ca}|{db}:{cb}",
                             [self.atom_index[("2", f, da, ca, db, cb)] for f in flags],
                             shown,
+                            (scope, ((da, frozenset(ma)), (db, frozenset(mb)))),
                         )
-                        for cb, _ in gb
+                        for cb, mb in gb
                     ]
-                    for ca, _ in ga
+                    for ca, ma in ga
                 ]
                 rows = [self._one(scope, da, m) for _, m in ga]
                 cols = [self._one(scope, db, m) for _, m in gb]
                 self._place((da, db), scope, grid, rows, cols)
 
-    def _cell(self, key: str, atoms: list[int], shown: bool) -> Key:
+    def _cell(self, key: str, atoms: list[int], shown: bool, meaning: Meaning) -> Key:
         self.cell(key, atoms, shown)
+        self.meanings.setdefault(key, meaning)
         return key
 
     def _one(self, scope: str, dim: str, members: list[str]) -> Key:
@@ -140,7 +148,61 @@ class ReleaseSystem(LinkedSystem):
             flags = SCOPE_FLAGS[scope]
             atoms = [self.atom_index[("1", f, dim, a)] for f in flags for a in members]
             self.cell(key, atoms, scope in PUBLISHED_SCOPES)
+            self.meanings[key] = (scope, ((dim, frozenset(members)),))
         return key
+
+    # -- the same number in another release (see history.py) ---------------------------------
+
+    def atoms_for(self, meaning: Meaning) -> list[int] | None:
+        """The atoms of this release that count what `meaning` counts, or None when this
+        release cannot express it (a two-way cell over groups this release does not have, or
+        a month after its last year)."""
+        scope, parts = meaning
+        flags = SCOPE_FLAGS[scope]
+        names: list[tuple[str, ...]]
+        if not parts:
+            names = [("T", f) for f in flags]
+        elif len(parts) == 1:
+            ((dim, members),) = parts
+            names = [("1", f, dim, a) for f in flags for a in sorted(members)]
+        else:
+            (da, ma), (db, mb) = parts
+            codes_a, codes_b = self._cover(da, ma), self._cover(db, mb)
+            if codes_a is None or codes_b is None:
+                return None
+            names = [("2", f, da, x, db, y) for f in flags for x in codes_a for y in codes_b]
+        atoms = [self.atom_index.get(name) for name in names]
+        return None if any(a is None for a in atoms) else [a for a in atoms if a is not None]
+
+    def _cover(self, dim: str, members: frozenset[str]) -> list[str] | None:
+        """The groups of `dim` whose union is exactly `members` (None if none is)."""
+        codes: list[str] = []
+        covered: set[str] = set()
+        for code, inside in self.counts.groups.get(dim, []):
+            if set(inside) <= members:
+                codes.append(code)
+                covered |= set(inside)
+            elif members & set(inside):
+                return None
+        return codes if covered == members else None
+
+    def cell_of(self, atoms: list[int]) -> Key | None:
+        """The cell of this release over exactly these atoms, if it has one."""
+        if self._by_atoms is None:
+            self._by_atoms = {}
+            for key, c in self.cells.items():
+                self._by_atoms.setdefault(tuple(sorted(c.atoms)), key)
+        return self._by_atoms.get(tuple(sorted(atoms)))
+
+    def shown(self, key: Key, hidden: set[Key]) -> int | None:
+        """The number a cell shows (render's rule), None where it shows none."""
+        c = self.cells[key]
+        scope = str(key).split("|", 1)[0]
+        if not c.published or key in hidden:
+            return None
+        if f"{scope}|total" in hidden and c.value == 0:
+            return None
+        return c.value
 
     def _place(
         self, table: Table, scope: str, grid: list[list[Key]], rows: list[Key], cols: list[Key]

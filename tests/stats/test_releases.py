@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from scipy.optimize import linprog
+from scipy.sparse import lil_matrix
 
 from casebook.stats.queries import BASE, group
 from tests.conftest import UserFixture, bearer, fresh_code, minimal_case
@@ -620,9 +622,74 @@ def test_a_release_number_too_long_for_the_database_is_a_bad_request(
     assert resp.get_json()["error"]["fields"]["release"]
 
 
-def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
+def _meaning_of_cells(docs: list[dict]) -> dict[tuple, tuple]:  # type: ignore[type-arg]
+    """Each cell key of _attack_release with what it counts (scope and category sets), so
+    that a number of one release can be found in another whose groups differ."""
+    out: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+    for doc in docs:
+        dims, scope = doc["dimensions"], "verified" if doc["verified_only"] else "all"
+        groups = doc.get("groups", {})
+
+        def mem(d: str, code: str, groups: dict = groups) -> tuple[str, ...]:  # type: ignore[type-arg]
+            return tuple(sorted(groups.get(d, {}).get(code, [code])))
+
+        out[(scope, "total")] = (scope, "total")
+        if len(dims) == 1:
+            d = dims[0]
+            for c in doc["cells"]:
+                ms = mem(d, c[d]) if doc["grouped"] else (c[d],)
+                out[(scope, d, ms)] = (scope, d, ms)
+            continue
+        a, b = dims
+        for c in doc["cells"]:
+            out[(scope, a, c[a], b, c[b])] = (scope, a, mem(a, c[a]), b, mem(b, c[b]))
+        for d in (a, b):
+            for m in doc["margins"][d]:
+                ms = mem(d, m["value"])
+                out[(scope, d, ms)] = (scope, d, ms)
+    return out
+
+
+def _shown_numbers(docs: list[dict]) -> dict[tuple, int]:  # type: ignore[type-arg]
+    """Every number a release shows, by what it counts (see _meaning_of_cells)."""
+    meaning = _meaning_of_cells(docs)
+    out: dict[tuple, int] = {}  # type: ignore[type-arg]
+    for doc in docs:
+        dims, scope = doc["dimensions"], "verified" if doc["verified_only"] else "all"
+        if doc["total"] is not None:
+            out[(scope, "total")] = doc["total"]
+        groups = doc.get("groups", {})
+        for c in doc["cells"]:
+            if c["count"] is None:
+                continue
+            if len(dims) == 1:
+                d = dims[0]
+                ms = (
+                    tuple(sorted(groups.get(d, {}).get(c[d], [c[d]])))
+                    if doc["grouped"]
+                    else (c[d],)
+                )
+                out[(scope, d, ms)] = c["count"]
+            else:
+                a, b = dims
+                out[meaning[(scope, a, c[a], b, c[b])]] = c["count"]
+        for d, ms_list in (doc.get("margins") or {}).items():
+            for m in ms_list:
+                if m["count"] is not None:
+                    ms = tuple(sorted(groups.get(d, {}).get(m["value"], [m["value"]])))
+                    out[(scope, d, ms)] = m["count"]
+    return out
+
+
+def _attack_release(
+    docs: list[dict],  # type: ignore[type-arg]
+    known: dict[tuple, int] | None = None,  # type: ignore[type-arg]
+    want: Callable[[tuple], bool] | None = None,  # type: ignore[type-arg]
+) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
     """An attacker over every table it was given (all and verified; fine, grouped, two-way):
-    each hidden cell's, and each derived unverified cell's, LP interval, by cell key."""
+    each hidden cell's, and each derived unverified cell's, LP interval, by cell key.
+    `known`: numbers it holds from elsewhere (another release), by what they count; `want`:
+    the cells to solve for (all by default)."""
     index: dict[tuple, int] = {}  # type: ignore[type-arg]
 
     def var(name: tuple) -> int:  # type: ignore[type-arg]
@@ -684,16 +751,29 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
                 ms = mem(d, m["value"])
                 one = {var(("1", f, d, x)): 1 for f in flags[scope] for x in ms}
                 add((scope, d, tuple(sorted(ms))), one, m["count"])
+    by_meaning: dict[tuple, list[tuple]] = {}  # type: ignore[type-arg]
+    for c, m in _meaning_of_cells(docs).items():
+        by_meaning.setdefault(m, []).append(c)
+    for key, value in (known or {}).items():
+        ours = by_meaning.get(key, [])
+        if ours:
+            for c in ours:
+                if cells[c][1] is None:
+                    cells[c] = (cells[c][0], value)
+        elif len(key) == 3 and key[1] != "total":  # a one-way number over other categories
+            scope, d, ms = key
+            if all(("1", "v", d, m) in index for m in ms):
+                cells[key] = ({var(("1", f, d, m)): 1 for f in flags[scope] for m in ms}, value)
     n = len(index)
     published = [(co, v) for co, v in cells.values() if v is not None]
-    a_eq = np.zeros((len(eqs) + len(published), n))
+    a_eq = lil_matrix((len(eqs) + len(published), n))
     b_eq = np.zeros(len(eqs) + len(published))
     for i, (co, rhs) in enumerate([*eqs, *published]):
         for j, c in co.items():
             a_eq[i, j] = c
         b_eq[i] = rhs
     hidden = [(key, co) for key, (co, v) in cells.items() if v is None]
-    a_ub = np.zeros((len(hidden) + 2 * len(ranges), n))
+    a_ub = lil_matrix((len(hidden) + 2 * len(ranges), n))
     b_ub = -np.ones(len(hidden) + 2 * len(ranges))
     for i, (key, co) in enumerate(hidden):
         for j in co:
@@ -712,14 +792,17 @@ def _attack_release(docs: list[dict]) -> dict[tuple, tuple[float, float]]:  # ty
         if other is not None and (v is None or other[1] is None):
             targets.append((("unverified", *key[1:]), {j: 1 for j in co if j not in other[0]}))
     out = {}
+    a_ub_csr, a_eq_csr = a_ub.tocsr(), a_eq.tocsr()
     for key, co in targets:
+        if want is not None and not want(key):
+            continue
         c = np.zeros(n)
         for j in co:
             c[j] = 1
         kw = {
-            "A_ub": a_ub if len(a_ub) else None,
-            "b_ub": b_ub if len(a_ub) else None,
-            "A_eq": a_eq,
+            "A_ub": a_ub_csr if a_ub.shape[0] else None,
+            "b_ub": b_ub if a_ub.shape[0] else None,
+            "A_eq": a_eq_csr,
             "b_eq": b_eq,
             "bounds": (0, None),
             "method": "highs",

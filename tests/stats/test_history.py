@@ -1,0 +1,178 @@
+"""Releases attacked together: an attacker holding two releases of one caseload, who knows
+which numbers did not change between them (the strongest guess), narrows no hidden small
+number of either below k."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from casebook.cases.demo import synthetic_case
+from casebook.cases.derived import facets
+from casebook.stats.history import Earlier, protect_against_earlier
+from casebook.stats.queries import BaseCounts, tally
+from casebook.stats.services import Release
+from casebook.stats.tables import ReleaseSystem, all_tables, protect_release
+from tests.conftest import UserFixture, bearer
+from tests.stats.test_releases import (
+    _attack_release,
+    _cut,
+    _meaning_of_cells,
+    _seed,
+    _shown_numbers,
+    _verify,
+)
+
+K = 11
+
+
+def _docs(system: ReleaseSystem, hidden: set[Any]) -> list[dict]:  # type: ignore[type-arg]
+    """Every table of a release as the API serves it."""
+    out = []
+    for table in all_tables():
+        for scope in ("all", "verified"):
+            d = system.render(table, scope, hidden)
+            dims = tuple(x for x in table if x != "grouped")
+            members = {table[0]: d.get("members") or {}}
+            if len(dims) == 2:
+                members[table[1]] = d.get("col_members") or {}
+            rng = d.get("total_range")
+            out.append(
+                Release(
+                    1, "2026-01-01", dims, table[-1] == "grouped" or len(dims) == 2, K,
+                    scope == "verified", d["rows"], d["cols"], members, d["values"],
+                    d["row_totals"], d["col_totals"], d["total"], "",
+                    (rng[0], rng[1]) if rng else None,
+                ).as_json()
+            )  # fmt: skip
+    return out
+
+
+def _truth(counts: BaseCounts) -> Any:
+    exact = counts.to_json()
+
+    def truth(key: tuple) -> int:  # type: ignore[type-arg]
+        flags = {"all": "vu", "verified": "v", "unverified": "u"}[key[0]]
+        if key[1] == "total":
+            return sum(exact["total"].get(f, 0) for f in flags)
+        if len(key) == 3:
+            return sum(exact["one_way"].get(f"{f}|{key[1]}|{m}", 0) for f in flags for m in key[2])
+        _, a, ca, b, cb = key
+        return sum(exact["two_way"].get(f"{f}|{a}|{ca}|{b}|{cb}", 0) for f in flags)
+
+    return truth
+
+
+def _unchanged(numbers: dict[tuple, int], docs: list[dict], truth: Any) -> dict[tuple, int]:  # type: ignore[type-arg]
+    """The other release's numbers that are the same in this one (the attacker's right
+    guesses): by what they count, checked against this release's truth."""
+    cell_of: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+    for cell, meaning in _meaning_of_cells(docs).items():
+        cell_of.setdefault(meaning, cell)
+    out = {}
+    for meaning, value in numbers.items():
+        cell = cell_of.get(meaning)
+        if cell is None and len(meaning) == 3 and meaning[1] != "total":
+            cell = meaning  # a one-way number over categories this release groups apart
+        if cell is not None and truth(cell) == value:
+            out[meaning] = value
+    return out
+
+
+def _narrowed(docs: list[dict], other: list[dict], truth: Any) -> list[tuple]:  # type: ignore[type-arg]
+    known = _unchanged(_shown_numbers(other), docs, truth)
+    found = _attack_release(docs, known, want=lambda key: 0 < truth(key) < K)
+    return [(key, truth(key), iv) for key, iv in found.items() if iv[1] - iv[0] < K - 1e-6]
+
+
+def _two_releases(seed: int, cases: int) -> tuple[Any, ...]:
+    """A caseload, and the same a while later: 30 more cases, 10 more verified."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(cases + 60):  # drawn from a pool of 60 more, of which 30 are added
+        data = synthetic_case(rng)
+        rows.append([f"case-{i}", rng.random() < 0.4, facets(data, data["consent"])])
+    first, _ = tally([tuple(r) for r in rows[:cases]], 2026, K)
+    for r in rng.sample([r for r in rows[:cases] if not r[1]], 10):
+        r[1] = True
+    later = [tuple(r) for r in rows[: cases + 30]]
+    second, _ = tally(later, 2026, K)
+    return first, second, later
+
+
+@pytest.mark.parametrize("seed", [2])
+def test_two_releases_together_narrow_nothing(seed: int) -> None:
+    """Protected one at a time, the later release's hidden numbers are narrowed by the
+    earlier one's published numbers that did not change (an outside attack found a month of
+    11 published, then hidden beside its verified cases: [1, 11]); protected against the
+    earlier release, neither release's small numbers are narrowed below k."""
+    first, second, _ = _two_releases(seed, 300)
+    one = ReleaseSystem(first)
+    one_hidden = protect_release(one, K, strict=True)
+    one_docs = _docs(one, one_hidden)
+
+    alone = ReleaseSystem(second)
+    alone_docs = _docs(alone, protect_release(alone, K, strict=True))
+    assert _narrowed(alone_docs, one_docs, _truth(second))  # the attack works on the old way
+
+    earlier = Earlier(1, K, ReleaseSystem(first), set(one_hidden))
+    earlier.system.ranges = dict(one.ranges)
+    two = ReleaseSystem(second)
+    two_docs = _docs(two, protect_against_earlier(two, K, [earlier], protect_release))
+    assert not _narrowed(two_docs, one_docs, _truth(second))
+    assert not _narrowed(one_docs, two_docs, _truth(first))
+
+
+def test_a_cut_that_would_split_an_earlier_group_keeps_it_whole() -> None:
+    """An earlier release counted three statuses as one group (11 verified cases); the next
+    caseload has enough of each to publish them apart, but each hidden verified cell would
+    then be at least 1 of a known 11: at most 9. The cut counts over groups no finer than the
+    earlier release's instead, and passes the audit with the earlier numbers known."""
+    from casebook.stats.history import facts_holding, published_facts
+
+    first, second, later = _two_releases(1, 300)
+    one = ReleaseSystem(first)
+    one_hidden = protect_release(one, K, strict=True)
+    earlier = Earlier(1, K, ReleaseSystem(first), set(one_hidden))
+    earlier.system.ranges = dict(one.ranges)
+    split = ReleaseSystem(second)
+    with pytest.raises(Exception, match="k=11"):
+        protect_against_earlier(split, K, [earlier], protect_release)
+    joined_counts, _ = tally(later, 2026, K, join=[first.groups])
+    for d, groups in first.groups.items():  # no earlier group is split
+        for _, members in groups:
+            assert any(set(members) <= set(m) for _, m in joined_counts.groups[d]), (d, members)
+    earlier.reset()
+    joined = ReleaseSystem(joined_counts)
+    hidden = protect_against_earlier(joined, K, [earlier], protect_release)
+    joined.know(facts_holding(joined, published_facts(one, one_hidden)))
+    assert not joined.audit(hidden, K)
+
+
+def test_the_second_cut_is_audited_against_the_first(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture]
+) -> None:
+    """Through the application: two releases cut from the command line; the second passes
+    the audit with everything the first still says about its cases, and the first with
+    everything the second says."""
+    from casebook.stats.history import facts_holding, published_facts
+    from casebook.stats.services import earlier_releases
+
+    lawyer_h = bearer(app, users["lawyer"])
+    cases = _seed(client, lawyer_h, 60)
+    _verify(client, lawyer_h, cases[:25])
+    assert _cut(app)[0] == 0
+    more = _seed(client, lawyer_h, 30, seed=9)
+    _verify(client, lawyer_h, more[:10])
+    code, out = _cut(app)
+    assert code == 0, out
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        second, first = earlier_releases(s, app.extensions["casebook.vault"])
+    assert (first.number, second.number) == (1, 2)
+    for this, other in ((second, first), (first, second)):
+        this.system.know(facts_holding(this.system, published_facts(other.system, other.hidden)))
+        assert not this.system.audit(this.hidden, this.k), this.number

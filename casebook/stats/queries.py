@@ -201,6 +201,11 @@ def group(
         if several is not None and ["other"] in groups:
             groups.remove(["other"])
             several.append("other")
+    return _named(dimension, groups)
+
+
+def _named(dimension: str, groups: Iterable[list[str]]) -> list[tuple[str, list[str]]]:
+    """Each group with its code: the category, a range of years or ages, or "other"."""
     out = []
     for g in groups:
         if len(g) == 1:
@@ -297,16 +302,7 @@ def join_groups(
     by_root: dict[str, list[str]] = {}
     for c in categories:
         by_root.setdefault(find(c), []).append(c)
-    out = []
-    for g in by_root.values():
-        if len(g) == 1:
-            code = g[0]
-        elif dimension in ORDERED:
-            code = f"{g[0]}..{g[-1]}"
-        else:
-            code = "other"
-        out.append((code, g))
-    return out
+    return _named(dimension, by_root.values())
 
 
 def tally(

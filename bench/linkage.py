@@ -193,14 +193,19 @@ def _bare_splink(rows: list[dict], threshold: float) -> tuple[list[tuple[str, st
 
 
 def _list_rows(
-    data: object, rng_seed: int, count: int, draw: str = "plain"
+    data: object,
+    rng_seed: int,
+    count: int,
+    draw: str = "plain",
+    fields_out: dict[str, list[str]] | None = None,
 ) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     """Rows of an outside list for people in `data`: a full name in one cell (a third in
     Latin letters), birth year as given, one off, or missing. (row id, true case id, row).
 
     The "hard" draw writes half the rows in Latin letters (Al-/El- articles, Abdul Rahman,
     Abd Allah), gives a quarter all four names and a fifth the three names first, father and
-    grandfather (the grandfather where the family name would be)."""
+    grandfather (the grandfather where the family name would be). `fields_out` receives the
+    name parts each row gives."""
     import random
 
     from tests.linkage.generator import latin
@@ -228,6 +233,43 @@ def _list_rows(
         elif year and draw < 0.75:
             row["birth_year"] = str(int(year) + rng.choice([-1, 1]))
         out.append((f"list:{i}", record["id"], row))
+        if fields_out is not None:
+            fields_out[f"list:{i}"] = fields
+    return out
+
+
+def _fitting_people(
+    data: object,
+    listed: list[tuple[str, str, dict]],  # type: ignore[type-arg]
+    fields: dict[str, list[str]],
+) -> dict[str, int]:
+    """Per list row, how many people of the population (by the generator's truth, before any
+    error) give the row's name parts exactly and a birth year within one of the row's (any,
+    when the row has none): 1 when the row names its person alone, more when no linker could
+    tell which of them the row means."""
+    people = [r["person"] for r in data.records if r["id"].startswith("p")]  # type: ignore[attr-defined]
+    truth = {r["id"]: r["person"] for r in data.records}  # type: ignore[attr-defined]
+    index: dict[tuple[str, ...], list[str | None]] = {}
+    plain = ("first_name", "father_name", "family_name")
+    for person in people:
+        index.setdefault(tuple(person.get(f) or "" for f in plain), []).append(
+            person.get("birth_date")
+        )
+    out: dict[str, int] = {}
+    for key, case, row in listed:
+        given = fields[key]
+        person = truth[case]
+        names = tuple(person.get(f) or "" for f in given)
+        if tuple(given) == plain:
+            years = index.get(names, [])
+        else:
+            years = [
+                p.get("birth_date") for p in people if tuple(p.get(f) or "" for f in given) == names
+            ]
+        year = row.get("birth_year")
+        out[key] = sum(
+            1 for y in years if year is None or (y is not None and abs(int(y) - int(year)) <= 1)
+        )
     return out
 
 
@@ -287,7 +329,7 @@ def seeds(
 
     print(
         "size    seed  P      R      siblings  list rows  wrong  model     casebook s  "
-        + ("bare P  bare R  bare s" if bare else "")
+        "review rows  found / named alone  " + ("bare P  bare R  bare s" if bare else "")
     )
     for size in sizes:
         for seed in range(first_seed, first_seed + count):
@@ -298,7 +340,9 @@ def seeds(
             took = time.perf_counter() - start
             precision, recall = precision_recall(result.pairs, data.pairs, threshold)
             brothers = sibling_rate(result.pairs, data.siblings, threshold)
-            listed = _list_rows(data, seed, max(10, size // 50), draw)
+            given: dict[str, list[str]] = {}
+            listed = _list_rows(data, seed, max(10, size // 50), draw, given)
+            alone = {k for k, n in _fitting_people(data, listed, given).items() if n <= 1}
             list_features = [person_features(key, _person(row), None) for key, _, row in listed]
             run = score(
                 rows + list_features, threshold=threshold, memory_limit="2GB", list_prefix="list:"
@@ -310,6 +354,11 @@ def seeds(
             # the true case is among them (a row matched outright is not in `ambiguous`)
             review = run.ambiguous
             for_review = sum(case in {c for c, _ in review.get(key, [])} for key, case, _ in listed)
+            found_alone = sum(
+                frozenset((key, case)) in hits or case in {c for c, _ in review.get(key, [])}
+                for key, case, _ in listed
+                if key in alone
+            )
             same = _people(data)
             wrong = sum(
                 1
@@ -332,7 +381,8 @@ def seeds(
             line = (
                 f"{size:<7} {seed:<5} {precision:.3f}  {recall:.3f}  "
                 f"{brothers:6.1%}    {found:>3}+{for_review}/{len(listed):<4} {wrong:>3}    "
-                f"{result.model:<9} {took:7.1f}"
+                f"{result.model:<9} {took:7.1f}    {len(review):>4}        "
+                f"{found_alone}/{len(alone)}"
             )
             if bare:
                 bare_found, bare_s = _bare_splink(rows, threshold)

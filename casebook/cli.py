@@ -806,7 +806,8 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
     several = len({row for row, _, _ in result.several})
     click.echo(
         f"{len(result.matches)} possible matches for {result.rows} rows; {several} rows fit "
-        "several cases (every candidate is listed, marked several, and is in the review queue)",
+        "several cases, or one not surely (every candidate is listed, marked several, and is "
+        "in the review queue)",
         err=True,
     )
     for row, reference, score in result.matches:

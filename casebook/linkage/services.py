@@ -318,9 +318,10 @@ def list_match(
     with the cases (so the model is trained on this caseload) and only list–case pairs kept,
     each row taken as one person who is one of the cases or none (model._list_posteriors).
 
-    A row that is one of the cases at `threshold` but none of them alone (two or three cases
-    give the same names) is not guessed: every candidate goes to review with its own score,
-    and the sealed row says how many cases it fits, so the lawyer decides between them."""
+    A row that is likely one of the cases but none of them at `threshold` (two or three cases
+    give the same names, or one case fits but not surely) is not guessed: every candidate goes
+    to review with its own score, and the sealed row says how many cases it fits, so the
+    lawyer decides between them."""
     match_list = MatchList(id=uuid.uuid4(), created_by=created_by, rows=len(rows))
     session.add(match_list)
     match_list.label = label[:200]

@@ -518,3 +518,35 @@ def test_a_list_row_two_cases_fit_goes_to_review_with_both(
             candidate_decide(s, Actor.cli(), second, "match", attachments_dir=tmp_path)
         candidate_decide(s, Actor.cli(), second, "no_match", attachments_dir=tmp_path)
         assert second.status == "no_match"
+
+
+def test_a_list_row_likely_but_not_surely_one_case_goes_to_review(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Three common names and no birth year: the row is more likely than not the one case that
+    gives them, but other people could (the more cases, the more do). It is neither matched
+    nor dropped: the case goes to review, marked as fitting one case not surely."""
+    from casebook.linkage.services import list_match
+
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    data = generate(80, duplicate_share=0.0, seed=9)
+    ids = [_create(client, h, **record["person"])["id"] for record in data.records]
+    person = data.records[11]["person"]
+    row = {k: person[k] for k in ("first_name", "father_name", "family_name")}
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        result = list_match(
+            s, Actor.cli(), [(2, row)], label="released", created_by=None, memory_limit="1GB"
+        )
+        items = list(s.scalars(select(MatchCandidate).where(MatchCandidate.kind == "list")))
+        fits = [(i.row or {}).get("fits") for i in items]
+        reference = s.get(Case, uuid.UUID(ids[11])).reference  # type: ignore[union-attr]
+    assert not result.matches
+    assert [(r, ref) for r, ref, _ in result.several] == [(2, reference)]
+    assert all(0.5 <= score < 0.9 for _, _, score in result.several)
+    assert [str(i.case_a) for i in items] == [ids[11]]
+    assert fits == [1]
+    login(client, lawyer)
+    page = client.get(f"/linkage/{items[0].id}").get_data(as_text=True)
+    assert "This row probably names this case, but not surely" in page
+    assert "cases that give the same names" not in page

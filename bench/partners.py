@@ -45,7 +45,14 @@ def population_lists(
             if rng.random() < 0.6:  # 60% of each list's copies carry 1-3 of its own errors
                 for _ in range(rng.randint(1, 3)):
                     _edit(rng, mine, mine_arrest)
-            records.append({"id": f"p{p}", "person": mine, "arrest": mine_arrest})
+            records.append(
+                {
+                    "id": f"p{p}",
+                    "person": mine,
+                    "arrest": mine_arrest,
+                    "truth": (person, arrest),  # as the person is, before this list's errors
+                }
+            )
     for records in out:
         rng.shuffle(records)
     return out
@@ -64,6 +71,11 @@ def main() -> None:
         "--threshold", default=None, help="one threshold, or several separated by commas"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="break the false pairs down by what tells their two people apart",
+    )
     args = parser.parse_args()
     thresholds = (
         [float(t) for t in args.threshold.split(",")] if args.threshold else [DEFAULT_THRESHOLD]
@@ -99,6 +111,8 @@ def main() -> None:
         result = link(encoded, threshold)
         compare_s = time.perf_counter() - start
         report(result, ids, members, args.lists, threshold)
+        if args.diagnose:
+            diagnose(result, data, encoded)
         print(f"compare: {compare_s:.2f} s")
     total = sum(len(r) for r in data)
     print(f"encode: {encode_s:.2f} s for {total} records ({1e6 * encode_s / total:.0f} µs each)")
@@ -133,6 +147,92 @@ def report(
     print("  patterns found / true:")
     for key in sorted(set(true_patterns) | set(result.patterns()), reverse=True):
         print(f"    {key}: {result.patterns().get(key, 0):>8} / {true_patterns.get(key, 0):>8}")
+
+
+FIELDS = (
+    "first_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "mother_name",
+    "sex",
+    "birth_date",
+)
+
+
+LABELS = ("first", "family", "mother", "sex", "birth", "ancestors", "governorate", "arrest")
+
+
+def _given(person: dict[str, Any], arrest: dict[str, Any]) -> tuple[Any, ...]:
+    """Every field the generator gives a record (father and grandfather as a set: the
+    encoding, like families, does not tell their order)."""
+    return (
+        *(person.get(f) for f in FIELDS if f not in ("father_name", "grandfather_name")),
+        frozenset(v for v in (person.get("father_name"), person.get("grandfather_name")) if v),
+        arrest.get("governorate"),
+        arrest.get("date"),
+    )
+
+
+def diagnose(result: Any, data: list[list[dict[str, Any]]], encoded: list[Any]) -> None:
+    """Each false pair (two records of different people in one cluster), by whether any
+    encoding of the generator's fields could tell them apart:
+    - same as listed: the two records are equal on every field the generator gives them,
+      after each list's own errors;
+    - same encoding: not equal as written, but equal once normalised (identical encodings);
+    - same people: the two people themselves are equal on every field (the lists' errors only
+      blur them), so no field of these could separate them either;
+    - separable: the rest, by the fields the two people really differ on."""
+    import numpy as np
+
+    from casebook.partners.compare import popcount_rows
+
+    counts: dict[str, int] = {}
+    differ: dict[str, int] = {}
+    n_differ: dict[int, int] = {}
+    where = [{r["id"] for r in records} for records in data]
+    stole = 0  # false pairs where a record's own person is on the other list
+    false_sims: list[float] = []
+    for cluster in result.clusters:
+        for i, (dx, rx) in enumerate(cluster):
+            for dy, ry in cluster[i + 1 :]:
+                x, y = data[dx][rx], data[dy][ry]
+                if x["id"] == y["id"]:
+                    continue
+                a, b = encoded[dx][rx : rx + 1], encoded[dy][ry : ry + 1]
+                both = int(popcount_rows(a & b)[0])
+                total = int(popcount_rows(a)[0] + popcount_rows(b)[0])
+                false_sims.append(2 * both / total)
+                stole += x["id"] in where[dy] or y["id"] in where[dx]
+                if _given(x["person"], x["arrest"]) == _given(y["person"], y["arrest"]):
+                    kind = "same as listed"
+                elif bool(np.array_equal(a, b)):
+                    kind = "same encoding"
+                elif _given(*x["truth"]) == _given(*y["truth"]):
+                    kind = "same people"
+                else:
+                    kind = "separable"
+                    tx, ty = _given(*x["truth"]), _given(*y["truth"])
+                    key = "+".join(
+                        label for label, u, v in zip(LABELS, tx, ty, strict=True) if u != v
+                    )
+                    differ[key] = differ.get(key, 0) + 1
+                    n = key.count("+") + 1
+                    n_differ[n] = n_differ.get(n, 0) + 1
+                counts[kind] = counts.get(kind, 0) + 1
+    total_false = sum(counts.values())
+    print(f"  false pairs: {total_false}")
+    for kind in ("same as listed", "same encoding", "same people", "separable"):
+        n = counts.get(kind, 0)
+        print(f"    {kind}: {n} ({100 * n / max(total_false, 1):.1f}%)")
+    print(f"    with a record whose own person is on the other list: {stole}")
+    print(f"    separable, by fields their people differ on: {sorted(n_differ.items())}")
+    print("    separable pairs' people differ on (top 12):")
+    for key, n in sorted(differ.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"      {key}: {n}")
+    if false_sims:
+        q = np.percentile(false_sims, [10, 50, 90])
+        print(f"    raw Dice of false pairs: p10 {q[0]:.3f}, median {q[1]:.3f}, p90 {q[2]:.3f}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from casebook.stats.protect import Key, UnprotectableError
+from casebook.stats.protect import Key, UnprotectableError, fact_bounds, implied
 from casebook.stats.tables import Meaning, ReleaseSystem
 
 Fact = tuple[Meaning, float, float]  # what a release showed: low <= count <= high
@@ -49,10 +49,12 @@ class Earlier:
     hidden: set[Key]
     _facts: list[Fact] | None = None
     _baseline: dict[Key, tuple[float, float]] | None = None
+    _without: dict[tuple[int, ...], tuple[float, float]] | None = None
 
     def reset(self) -> None:
         """Forget what was learnt against one candidate release (before trying another)."""
         self._baseline = None
+        self._without = None
         self.system.know([])
 
     def facts(self) -> list[Fact]:
@@ -118,7 +120,12 @@ def protect_against_earlier(
         more: set[Key] = set()
         for e in earlier:
             others = [f for o in earlier if o is not e for f in o.facts()]
-            e.system.know(facts_holding(e.system, others + ours))
+            holding = facts_holding(e.system, others + ours)
+            if e._without is None:
+                e._without = fact_bounds(facts_holding(e.system, others))
+            if implied(fact_bounds(holding), e._without):
+                continue  # the new release tells nothing of it the others do not
+            e.system.know(holding)
             narrow = e.system.audit(e.hidden, e.k)
             if not narrow:
                 continue

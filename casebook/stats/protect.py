@@ -67,6 +67,38 @@ class UnprotectableError(Exception):
         self.k = k
 
 
+_Proven = dict[
+    tuple[int, frozenset[Key] | None],
+    tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
+]
+STASH_SIZE = 4
+
+
+def fact_bounds(
+    facts: Iterable[tuple[list[int], float, float]],
+) -> dict[tuple[int, ...], tuple[float, float]]:
+    """Facts as the tightest interval known for each set of atoms."""
+    out: dict[tuple[int, ...], tuple[float, float]] = {}
+    for atoms, low, high in facts:
+        key = tuple(sorted(atoms))
+        held = out.get(key)
+        out[key] = (low, high) if held is None else (max(low, held[0]), min(high, held[1]))
+    return out
+
+
+def implied(
+    weaker: dict[tuple[int, ...], tuple[float, float]],
+    stronger: dict[tuple[int, ...], tuple[float, float]],
+) -> bool:
+    """Whether every fact of `weaker` follows from one of `stronger` (same atoms, an interval
+    inside its own)."""
+    for key, (low, high) in weaker.items():
+        held = stronger.get(key)
+        if held is None or held[0] < low or held[1] > high:
+            return False
+    return True
+
+
 class LinkedSystem:
     """Atoms, linking equations and cells of one release (see the module docstring)."""
 
@@ -81,21 +113,36 @@ class LinkedSystem:
         # were proven under: hiding more, or widening a range, only widens what an attacker can
         # infer (a published "= value" becomes "at least 1"), so a cell proven wide stays wide
         # while the hidden set grows and the ranges widen
-        self._proven: dict[
-            tuple[int, frozenset[Key] | None],
-            tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
-        ] = {}
+        self._proven: _Proven = {}
         # what other releases publish about these same cases, where it still holds: the
         # attacker knows low <= sum(atoms) <= high (low == high: a number published exactly)
         self.facts: list[tuple[list[int], float, float]] = []
         self._public: set[tuple[int, ...]] = set()
+        # the proven cells of the last few fact sets audited under, by those facts' bounds:
+        # a cut audits one earlier release again and again with another release's numbers,
+        # which only weaken from round to round (it hides more), and once without them
+        self._stash: list[tuple[dict[tuple[int, ...], tuple[float, float]], _Proven]] = []
 
     def know(self, facts: Iterable[tuple[list[int], float, float]]) -> None:
         """Take `facts` (from other releases) as known to the attacker in every audit. A cell
-        another release published exactly is public already: it is not audited."""
+        another release published exactly is public already: it is not audited.
+
+        Cells proven wide under facts at least as strong as these (every one of these implied
+        by one of those) stay proven: fewer or wider facts only widen what can be inferred."""
+        before = fact_bounds(self.facts)
+        self._stash = [(b, p) for b, p in self._stash if b != before][-(STASH_SIZE - 1) :]
+        self._stash.append((before, self._proven))
         self.facts = list(facts)
         self._public = {tuple(sorted(atoms)) for atoms, low, high in self.facts if low == high}
-        self._proven.clear()
+        now = fact_bounds(self.facts)
+        self._proven = {}
+        for bounds, proven in reversed(self._stash):
+            if implied(now, bounds):
+                self._proven = {
+                    scope: (under, dict(ranges), set(cells))
+                    for scope, (under, ranges, cells) in proven.items()
+                }
+                break
 
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)

@@ -4,6 +4,7 @@ number of either below k."""
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -176,3 +177,46 @@ def test_the_second_cut_is_audited_against_the_first(
     for this, other in ((second, first), (first, second)):
         this.system.know(facts_holding(this.system, published_facts(other.system, other.hidden)))
         assert not this.system.audit(this.hidden, this.k), this.number
+
+
+def test_what_an_audit_proved_under_stronger_facts_never_changes_a_later_answer() -> None:
+    """A cut audits one earlier release again and again as the new release hides more,
+    keeping the cells proven wide while the facts only weaken. The answers must be those of a
+    fresh audit, in both directions: here the facts are a later release's numbers with only
+    its small cells hidden, which do narrow the earlier release's hidden cells."""
+    from casebook.stats.history import facts_holding, published_facts
+    from casebook.stats.protect import fact_bounds, implied
+
+    first, second, _ = _two_releases(3, 300)
+    one = ReleaseSystem(first)
+    hidden = protect_release(one, K, strict=True)
+    two = ReleaseSystem(second)
+    small = {key for key, c in two.cells.items() if c.published and 0 < c.value < K}
+
+    def earlier() -> ReleaseSystem:
+        system = ReleaseSystem(first)
+        system.ranges = dict(one.ranges)
+        return system
+
+    cached = earlier()
+    strong = facts_holding(cached, published_facts(two, small))
+    # weaker: a third forgotten, the exact numbers of another third only "at least 1"
+    weak = [
+        (atoms, 1 if i % 3 == 1 and low >= 1 else low, math.inf if i % 3 == 1 else high)
+        for i, (atoms, low, high) in enumerate(strong)
+        if i % 3 != 0
+    ]
+    assert implied(fact_bounds(weak), fact_bounds(strong))
+    assert not implied(fact_bounds(strong), fact_bounds(weak))
+    cached.know(strong)
+    under_strong = cached.audit(hidden, K)
+    assert under_strong  # the check bites: these facts narrow hidden cells
+    cached.know(weak)
+    under_weak = cached.audit(hidden, K)
+    fresh = earlier()
+    fresh.know(weak)
+    assert under_weak == fresh.audit(hidden, K)
+    assert under_weak != under_strong
+    # and back: what was proven under the weaker facts is not taken for the stronger ones
+    cached.know(strong)
+    assert cached.audit(hidden, K) == under_strong

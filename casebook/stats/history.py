@@ -1,4 +1,4 @@
-"""Releases protected against each other, not one at a time.
+"""Releases protected against each other's published numbers, not one at a time.
 
 Every release stays readable, so an attacker holds all of them. Between two releases most
 numbers do not change, and one that did not change is known in both: a number an earlier
@@ -18,6 +18,12 @@ published exactly is public: it is not audited (it happens only when k was raise
 
 Numbers that changed are left out: the audit does not model an attacker who bounds how much a
 number changed by the release's count of changes (at least CASEBOOK_RELEASE_MIN_CHANGES).
+
+Known gap (docs/statistics.md): only what a release *shows* is carried to another release's
+audit. A hidden number, or a sum of hidden numbers, that stayed the same is one unknown in
+both releases to an attacker who guesses so, and that link is not modelled: an outside attack
+recovered hidden numbers exactly through it. Closing it needs one joint audit of all releases,
+with one set of atoms per release, equal wherever a number did not change.
 """
 
 from __future__ import annotations

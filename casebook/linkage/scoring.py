@@ -596,7 +596,8 @@ def score(
     (`_list_pairs`), weighed as a list row's evidence (`_list_evidence`) and scored by
     `_list_posteriors` (each row is at most one person) instead of as duplicates within a
     caseload. Rows more likely than not one of the cases (REVIEW_MIN) but none of them at
-    `threshold` are in `ambiguous` with their candidates; `list_candidates` holds every pair from CANDIDATE_MIN."""
+    `threshold` are in `ambiguous` with their candidates; `list_candidates` holds every pair
+    from CANDIDATE_MIN."""
     import duckdb
     from splink import DuckDBAPI, Linker
     from splink.internals.exceptions import SplinkException

@@ -1,4 +1,4 @@
-"""Releases protected against each other's published numbers, not one at a time.
+"""Releases protected against each other, not one at a time.
 
 Every release stays readable, so an attacker holds all of them. Between two releases most
 numbers do not change, and one that did not change is known in both: a number an earlier
@@ -19,11 +19,12 @@ published exactly is public: it is not audited (it happens only when k was raise
 Numbers that changed are left out: the audit does not model an attacker who bounds how much a
 number changed by the release's count of changes (at least CASEBOOK_RELEASE_MIN_CHANGES).
 
-Known gap (docs/statistics.md): only what a release *shows* is carried to another release's
-audit. A hidden number, or a sum of hidden numbers, that stayed the same is one unknown in
-both releases to an attacker who guesses so, and that link is not modelled: an outside attack
-recovered hidden numbers exactly through it. Closing it needs one joint audit of all releases,
-with one set of atoms per release, equal wherever a number did not change.
+Hidden numbers link releases too: a hidden number, or a sum of hidden numbers, that stayed
+the same is one unknown in both releases to an attacker who guesses so (an outside attack
+recovered hidden numbers exactly that way from a version that carried over only shown
+numbers). So each audit is joint (`audit_with`): the other releases' atoms and links are
+imported, what they show is known, and each of their cells whose count is unchanged is tied
+to this release's atoms for the same categories.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from casebook.stats.protect import Key, UnprotectableError, fact_bounds, implied
+from casebook.stats.protect import Key, UnprotectableError
 from casebook.stats.tables import Meaning, ReleaseSystem
 
 Fact = tuple[Meaning, float, float]  # what a release showed: low <= count <= high
 MAX_ROUNDS = 12
+NEW_RELEASE = 0  # the tag of the release being cut among the releases another is audited with
 
 
 class NarrowsEarlierError(UnprotectableError):
@@ -55,13 +57,15 @@ class Earlier:
     hidden: set[Key]
     _facts: list[Fact] | None = None
     _baseline: dict[Key, tuple[float, float]] | None = None
-    _without: dict[tuple[int, ...], tuple[float, float]] | None = None
 
     def reset(self) -> None:
         """Forget what was learnt against one candidate release (before trying another)."""
         self._baseline = None
-        self._without = None
+        self.system.forget_imports()
         self.system.know([])
+
+    def shown(self) -> Shown:
+        return (self.number, self.system, self.hidden, self.system.ranges)
 
     def facts(self) -> list[Fact]:
         if self._facts is None:
@@ -108,6 +112,45 @@ def facts_holding(
     return list(kept.values())
 
 
+Shown = tuple[int, ReleaseSystem, set[Key], dict[Key, tuple[int, int]]]  # a release, as held
+
+
+def audit_with(
+    system: ReleaseSystem, others: list[Shown], facts: list[tuple[list[int], float, float]]
+) -> None:
+    """Set `system` up to be audited jointly with `others` (number, system, hidden set,
+    rounded ranges): each other release's atoms and links imported, what it shows known
+    (its numbers, its ranges, "at least 1" for a hidden cell), and every cell of it —
+    published or hidden, in any scope — whose count is the same in this release tied to this
+    release's atoms for it. The ties are the attacker's right guesses of which numbers did not
+    change, hidden ones included: a hidden sum unchanged between two releases is one unknown
+    in both. `facts`: the other releases' shown numbers over this release's own atoms (which
+    also make a cell another release showed exactly public here)."""
+    system.forget_imports()
+    imported: list[tuple[list[int], float, float]] = []
+    ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
+    for number, other, hidden, ranges in others:
+        mapping = system.import_release(("release", number), other)
+        for key, cell in other.cells.items():
+            theirs = [mapping[a] for a in cell.atoms]
+            if cell.published:
+                value = other.shown(key, hidden)
+                if value is not None:
+                    imported.append((theirs, value, value))
+                elif key in ranges:
+                    imported.append((theirs, *ranges[key]))
+                elif key in hidden and cell.value > 0:
+                    imported.append((theirs, 1, math.inf))
+            meaning = other.meanings.get(key)
+            ours = system.atoms_for(meaning) if meaning is not None else None
+            if ours is None or sum(system.atom_values[a] for a in ours) != cell.value:
+                continue  # not expressible here, or changed: a guess that it did not is wrong
+            ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
+    for ours, theirs in ties.values():
+        system.link(ours, theirs)
+    system.know(list(facts) + imported)
+
+
 def protect_against_earlier(
     system: ReleaseSystem,
     k: int,
@@ -119,24 +162,29 @@ def protect_against_earlier(
     the earlier releases' numbers known, and hiding more until no earlier release's hidden
     number is narrowed further by it (see the module docstring). UnprotectableError when no
     pattern does."""
-    system.know(facts_holding(system, [f for e in earlier for f in e.facts()]))
+    audit_with(
+        system,
+        [e.shown() for e in earlier],
+        facts_holding(system, [f for e in earlier for f in e.facts()]),
+    )
     hidden = protect(system, k, strict=strict)
     for _ in range(MAX_ROUNDS):
         ours = published_facts(system, hidden)
+        new: Shown = (NEW_RELEASE, system, hidden, system.ranges)
         more: set[Key] = set()
         for e in earlier:
-            others = [f for o in earlier if o is not e for f in o.facts()]
-            holding = facts_holding(e.system, others + ours)
-            if e._without is None:
-                e._without = fact_bounds(facts_holding(e.system, others))
-            if implied(fact_bounds(holding), e._without):
-                continue  # the new release tells nothing of it the others do not
-            e.system.know(holding)
+            others = [o for o in earlier if o is not e]
+            shown = [f for o in others for f in o.facts()]
+            audit_with(
+                e.system,
+                [o.shown() for o in others] + [new],
+                facts_holding(e.system, shown + ours),
+            )
             narrow = e.system.audit(e.hidden, e.k)
             if not narrow:
                 continue
             if e._baseline is None:  # what the other releases alone narrow it to
-                e.system.know(facts_holding(e.system, others))
+                audit_with(e.system, [o.shown() for o in others], facts_holding(e.system, shown))
                 e._baseline = e.system.audit(e.hidden, e.k)
             for key, (low, high) in narrow.items():
                 before = e._baseline.get(key)
@@ -172,10 +220,35 @@ def _to_hide(system: ReleaseSystem, hidden: set[Key], e: Earlier, narrowed: Key)
                 out.add(ours)
         return out
 
+    def beside(keys: Iterable[Key], margins: bool) -> set[Key]:
+        """The new release's shown cells in the lines of its cells for `keys`: where the
+        narrowing runs through a hidden number both releases share (tied), the new release's
+        own row and column mates of it are what pin it, whatever their values."""
+        out: set[Key] = set()
+        for key in keys:
+            meaning = e.system.meanings.get(key)
+            atoms = system.atoms_for(meaning) if meaning is not None else None
+            ours = system.cell_of(atoms) if atoms is not None else None
+            if ours is None:
+                continue
+            for mate in [ours, *system.related(ours)]:
+                cell = system.cells[mate]
+                if mate in hidden or cell.total or not cell.published or cell.value == 0:
+                    continue
+                if cell.fixed and not margins:
+                    continue
+                if system.shown(mate, hidden) is not None:
+                    out.add(mate)
+        return out
+
     near = [narrowed, *e.system.related(narrowed)]
     found = telling(near)
     if not found:
+        found = beside(near, margins=False)
+    if not found:
         found = telling({r2 for r in near for r2 in e.system.related(r)})
+    if not found:
+        found = beside(near, margins=True)
     if not found:
         found = telling(e.system.cells)
     return found

@@ -121,7 +121,10 @@ class LinkedSystem:
         # the proven cells of the last few fact sets audited under, by those facts' bounds:
         # a cut audits one earlier release again and again with another release's numbers,
         # which only weaken from round to round (it hides more), and once without them
-        self._stash: list[tuple[dict[tuple[int, ...], tuple[float, float]], _Proven]] = []
+        self._stash: list[tuple[dict[tuple[int, ...], tuple[float, float]], int, _Proven]] = []
+        self._links_seen = 0  # the imported links the proven cells were proven with (a hash)
+        # (atoms, links) of this release's own, when other releases' are imported after them
+        self._own: tuple[int, int] | None = None
 
     def know(self, facts: Iterable[tuple[list[int], float, float]]) -> None:
         """Take `facts` (from other releases) as known to the attacker in every audit. A cell
@@ -130,19 +133,53 @@ class LinkedSystem:
         Cells proven wide under facts at least as strong as these (every one of these implied
         by one of those) stay proven: fewer or wider facts only widen what can be inferred."""
         before = fact_bounds(self.facts)
-        self._stash = [(b, p) for b, p in self._stash if b != before][-(STASH_SIZE - 1) :]
-        self._stash.append((before, self._proven))
+        self._stash = [
+            (b, seen, p) for b, seen, p in self._stash if (b, seen) != (before, self._links_seen)
+        ][-(STASH_SIZE - 1) :]
+        self._stash.append((before, self._links_seen, self._proven))
         self.facts = list(facts)
         self._public = {tuple(sorted(atoms)) for atoms, low, high in self.facts if low == high}
         now = fact_bounds(self.facts)
+        own_links = len(self.links) if self._own is None else self._own[1]
+        self._links_seen = hash(
+            tuple((tuple(eq.atoms), tuple(eq.coefs)) for eq in self.links[own_links:])
+        )
         self._proven = {}
-        for bounds, proven in reversed(self._stash):
-            if implied(now, bounds):
+        for bounds, seen, proven in reversed(self._stash):
+            if seen == self._links_seen and implied(now, bounds):
                 self._proven = {
                     scope: (under, dict(ranges), set(cells))
                     for scope, (under, ranges, cells) in proven.items()
                 }
                 break
+
+    def own_size(self) -> tuple[int, int]:
+        """How many atoms and links are this release's own (others' are imported after)."""
+        return self._own if self._own is not None else (len(self.atom_values), len(self.links))
+
+    def import_release(self, tag: Hashable, other: LinkedSystem) -> list[int]:
+        """Another release's own atoms and links as atoms of this system (for a joint
+        audit): their indices here, by their index there."""
+        if self._own is None:
+            self._own = (len(self.atom_values), len(self.links))
+        atoms, links = other.own_size()
+        mapping = [self.atom((tag, i), other.atom_values[i]) for i in range(atoms)]
+        for eq in other.links[:links]:
+            self.links.append(
+                Equation([mapping[a] for a in eq.atoms], list(eq.coefs), eq.rhs, eq.positive)
+            )
+        return mapping
+
+    def forget_imports(self) -> None:
+        """Drop every other release's atoms and links (and the ties to them)."""
+        if self._own is None:
+            return
+        atoms, links = self._own
+        del self.atom_values[atoms:]
+        for name in [n for n, i in self.atom_index.items() if i >= atoms]:
+            del self.atom_index[name]
+        del self.links[links:]
+        self._own = None
 
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)

@@ -642,12 +642,10 @@ def stats_table(
         "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
         f"interval under {k} by combining any tables of this release"
         + (
-            ", or with the numbers other releases publish; not against someone who also "
-            "guesses which hidden numbers stayed the same between releases."
+            " or of any other release, even knowing which numbers, shown or hidden, stayed "
+            "the same between releases."
             if k == release.k
-            else f" (at k={k}; at its own k={release.k} also with the numbers other releases "
-            "publish, not against someone who also guesses which hidden numbers stayed the "
-            "same between releases)."
+            else f" (at k={k}; at its own k={release.k} also with any other release)."
         )
     )
     total_range = doc.get("total_range")

@@ -22,7 +22,9 @@ from tests.conftest import UserFixture, bearer
 from tests.stats.test_releases import (
     _attack_release,
     _cut,
+    _intervals,
     _meaning_of_cells,
+    _release_lp,
     _seed,
     _shown_numbers,
     _verify,
@@ -90,6 +92,53 @@ def _narrowed(docs: list[dict], other: list[dict], truth: Any) -> list[tuple]:  
     return [(key, truth(key), iv) for key, iv in found.items() if iv[1] - iv[0] < K - 1e-6]
 
 
+def _joint_narrowed(target: int, releases: list[tuple[list[dict], Any]]) -> list[tuple]:  # type: ignore[type-arg]
+    """The attacker holding every release and guessing right which numbers, shown or hidden,
+    did not change: one set of variables per release, a cell of one tied to the cell of
+    another that counts the same categories wherever their counts are equal (a hidden number
+    unchanged is one unknown in both). Hidden small cells of release `target` narrowed below
+    K: (key, true value, interval)."""
+    index: dict[tuple, int] = {}  # type: ignore[type-arg]
+
+    def var_of(r: int) -> Any:
+        return lambda name: index.setdefault((r, *name), len(index))
+
+    built = [_release_lp(docs, var_of(r)) for r, (docs, _) in enumerate(releases)]
+    equal: list[tuple[dict[int, int], int]] = []
+    at_least: list[tuple[dict[int, int], int]] = []
+    between: list[tuple[dict[int, int], float, float]] = []
+    for (eqs, cells, ranges), (_, truth) in zip(built, releases, strict=True):
+        equal += eqs
+        for key, (co, value) in cells.items():
+            if value is not None:
+                equal.append((co, value))
+            else:  # at least 1 where it is (a stronger attacker than the docs promise)
+                at_least.append((co, 1 if truth(key) > 0 else 0))
+        between += [(co, low, high) for co, (low, high) in ranges.values()]
+    meanings = [_meaning_of_cells(docs) for docs, _ in releases]
+    for r in range(len(built)):
+        mine = {m: c for c, m in meanings[r].items() if c in built[r][1]}
+        for o in range(r + 1, len(built)):
+            for theirs, m in meanings[o].items():
+                ours = mine.get(m)
+                if ours is None or theirs not in built[o][1]:
+                    continue
+                if releases[r][1](ours) != releases[o][1](theirs):
+                    continue  # changed: the attacker's guess that it did not would be wrong
+                tie = dict(built[r][1][ours][0])
+                for j, x in built[o][1][theirs][0].items():
+                    tie[j] = tie.get(j, 0) - x
+                equal.append((tie, 0))
+    truth = releases[target][1]
+    targets = [
+        (key, co)
+        for key, (co, value) in built[target][1].items()
+        if value is None and 0 < truth(key) < K
+    ]
+    found = _intervals(len(index), equal, at_least, between, targets)
+    return [(key, truth(key), iv) for key, iv in found.items() if iv[1] - iv[0] < K - 1e-6]
+
+
 def _two_releases(seed: int, cases: int) -> tuple[Any, ...]:
     """A caseload, and the same a while later: 30 more cases, 10 more verified."""
     rng = random.Random(seed)
@@ -126,6 +175,36 @@ def test_two_releases_together_narrow_nothing(seed: int) -> None:
     two_docs = _docs(two, protect_against_earlier(two, K, [earlier], protect_release))
     assert not _narrowed(two_docs, one_docs, _truth(second))
     assert not _narrowed(one_docs, two_docs, _truth(first))
+    # the stronger attacker: hidden numbers that did not change tie the two releases
+    held = [(one_docs, _truth(first)), (two_docs, _truth(second))]
+    assert not _joint_narrowed(1, held)
+    assert not _joint_narrowed(0, held)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_hidden_numbers_that_did_not_change_tie_two_releases_and_narrow_nothing(
+    seed: int,
+) -> None:
+    """An outside attack guessed which hidden numbers had not changed between two releases
+    and used each as one unknown in both (a column's hidden cells held 44 in one release, two
+    of them 34 in the next: the third was 10). Protected against the earlier release, neither
+    release gives the attacker any small number to an interval under k; protected alone,
+    the later one does."""
+    first, second, _ = _two_releases(seed, 300)
+    one = ReleaseSystem(first)
+    one_docs = _docs(one, protect_release(one, K, strict=True))
+    alone = ReleaseSystem(second)
+    alone_docs = _docs(alone, protect_release(alone, K, strict=True))
+    held = [(one_docs, _truth(first)), (alone_docs, _truth(second))]
+    assert _joint_narrowed(1, held) or _joint_narrowed(0, held)  # the attack works alone
+
+    earlier = Earlier(1, K, ReleaseSystem(first), set(protect_release(one, K, strict=True)))
+    earlier.system.ranges = dict(one.ranges)
+    two = ReleaseSystem(second)
+    two_docs = _docs(two, protect_against_earlier(two, K, [earlier], protect_release))
+    held = [(one_docs, _truth(first)), (two_docs, _truth(second))]
+    assert not _joint_narrowed(1, held)
+    assert not _joint_narrowed(0, held)
 
 
 def test_a_cut_that_would_split_an_earlier_group_keeps_it_whole() -> None:

@@ -681,19 +681,16 @@ def _shown_numbers(docs: list[dict]) -> dict[tuple, int]:  # type: ignore[type-a
     return out
 
 
-def _attack_release(
+def _release_lp(
     docs: list[dict],  # type: ignore[type-arg]
-    known: dict[tuple, int] | None = None,  # type: ignore[type-arg]
-    want: Callable[[tuple], bool] | None = None,  # type: ignore[type-arg]
-) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
-    """An attacker over every table it was given (all and verified; fine, grouped, two-way):
-    each hidden cell's, and each derived unverified cell's, LP interval, by cell key.
-    `known`: numbers it holds from elsewhere (another release), by what they count; `want`:
-    the cells to solve for (all by default)."""
-    index: dict[tuple, int] = {}  # type: ignore[type-arg]
-
-    def var(name: tuple) -> int:  # type: ignore[type-arg]
-        return index.setdefault(name, len(index))
+    var: Callable[[tuple], int],  # type: ignore[type-arg]
+) -> tuple[
+    list[tuple[dict[int, int], int]],
+    dict[tuple, tuple[dict[int, int], int | None]],  # type: ignore[type-arg]
+    dict[str, tuple[dict[int, int], list[int]]],
+]:
+    """The attacker's linear system of one release's tables: linking equations, every cell
+    (by key: its variables and the number shown, None where hidden), rounded totals."""
 
     flags = {"all": "vu", "verified": "v"}
     fine = {
@@ -751,6 +748,25 @@ def _attack_release(
                 ms = mem(d, m["value"])
                 one = {var(("1", f, d, x)): 1 for f in flags[scope] for x in ms}
                 add((scope, d, tuple(sorted(ms))), one, m["count"])
+    return eqs, cells, ranges
+
+
+def _attack_release(
+    docs: list[dict],  # type: ignore[type-arg]
+    known: dict[tuple, int] | None = None,  # type: ignore[type-arg]
+    want: Callable[[tuple], bool] | None = None,  # type: ignore[type-arg]
+) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
+    """An attacker over every table it was given (all and verified; fine, grouped, two-way):
+    each hidden cell's, and each derived unverified cell's, LP interval, by cell key.
+    `known`: numbers it holds from elsewhere (another release), by what they count; `want`:
+    the cells to solve for (all by default)."""
+    index: dict[tuple, int] = {}  # type: ignore[type-arg]
+
+    def var(name: tuple) -> int:  # type: ignore[type-arg]
+        return index.setdefault(name, len(index))
+
+    flags = {"all": "vu", "verified": "v"}
+    eqs, cells, ranges = _release_lp(docs, var)
     by_meaning: dict[tuple, list[tuple]] = {}  # type: ignore[type-arg]
     for c, m in _meaning_of_cells(docs).items():
         by_meaning.setdefault(m, []).append(c)
@@ -764,44 +780,61 @@ def _attack_release(
             scope, d, ms = key
             if all(("1", "v", d, m) in index for m in ms):
                 cells[key] = ({var(("1", f, d, m)): 1 for f in flags[scope] for m in ms}, value)
-    n = len(index)
     published = [(co, v) for co, v in cells.values() if v is not None]
-    a_eq = lil_matrix((len(eqs) + len(published), n))
-    b_eq = np.zeros(len(eqs) + len(published))
-    for i, (co, rhs) in enumerate([*eqs, *published]):
-        for j, c in co.items():
-            a_eq[i, j] = c
-        b_eq[i] = rhs
     hidden = [(key, co) for key, (co, v) in cells.items() if v is None]
-    a_ub = lil_matrix((len(hidden) + 2 * len(ranges), n))
-    b_ub = -np.ones(len(hidden) + 2 * len(ranges))
-    for i, (key, co) in enumerate(hidden):
-        for j in co:
-            a_ub[i, j] = -1
-        if key[0] in ranges:  # a scope whose total is rounded hides its zeros too
-            b_ub[i] = 0
-    for i, (co, (low, high)) in enumerate(ranges.values()):  # low <= total <= high
-        for j in co:
-            a_ub[len(hidden) + 2 * i, j] = -1
-            a_ub[len(hidden) + 2 * i + 1, j] = 1
-        b_ub[len(hidden) + 2 * i] = -low
-        b_ub[len(hidden) + 2 * i + 1] = high
+    # a scope whose total is rounded hides its zeros too
+    at_least = [(co, 0 if key[0] in ranges else 1) for key, co in hidden]
     targets = list(hidden)
     for key, (co, v) in cells.items():  # unverified = all - verified, wherever either is hidden
         other = cells.get(("verified", *key[1:])) if key[0] == "all" else None
         if other is not None and (v is None or other[1] is None):
             targets.append((("unverified", *key[1:]), {j: 1 for j in co if j not in other[0]}))
+    return _intervals(
+        len(index),
+        [*eqs, *published],
+        at_least,
+        [(co, low, high) for co, (low, high) in ranges.values()],
+        [(key, co) for key, co in targets if want is None or want(key)],
+    )
+
+
+def _intervals(
+    n: int,
+    equal: list[tuple[dict[int, int], int]],
+    at_least: list[tuple[dict[int, int], int]],
+    between: list[tuple[dict[int, int], float, float]],
+    targets: list[tuple[tuple, dict[int, int]]],  # type: ignore[type-arg]
+) -> dict[tuple, tuple[float, float]]:  # type: ignore[type-arg]
+    """Each target sum's lowest and highest value over non-negative variables under the
+    equations and bounds (HiGHS)."""
+    a_eq = lil_matrix((len(equal), n))
+    b_eq = np.zeros(len(equal))
+    for i, (co, rhs) in enumerate(equal):
+        for j, c in co.items():
+            a_eq[i, j] = c
+        b_eq[i] = rhs
+    rows = len(at_least) + 2 * len(between)
+    a_ub = lil_matrix((rows, n))
+    b_ub = np.zeros(rows)
+    for i, (co, low) in enumerate(at_least):
+        for j in co:
+            a_ub[i, j] = -1
+        b_ub[i] = -low
+    for i, (co, low, high) in enumerate(between):  # low <= sum <= high
+        for j in co:
+            a_ub[len(at_least) + 2 * i, j] = -1
+            a_ub[len(at_least) + 2 * i + 1, j] = 1
+        b_ub[len(at_least) + 2 * i] = -low
+        b_ub[len(at_least) + 2 * i + 1] = high
     out = {}
     a_ub_csr, a_eq_csr = a_ub.tocsr(), a_eq.tocsr()
     for key, co in targets:
-        if want is not None and not want(key):
-            continue
         c = np.zeros(n)
         for j in co:
             c[j] = 1
         kw = {
-            "A_ub": a_ub_csr if a_ub.shape[0] else None,
-            "b_ub": b_ub if a_ub.shape[0] else None,
+            "A_ub": a_ub_csr if rows else None,
+            "b_ub": b_ub if rows else None,
             "A_eq": a_eq_csr,
             "b_eq": b_eq,
             "bounds": (0, None),

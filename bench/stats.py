@@ -38,7 +38,12 @@ from casebook.cases.derived import facets as facets_of
 from casebook.db import make_engine
 from casebook.encrypted import Vault
 from casebook.migrate import upgrade
-from casebook.stats.services import TableCache, release_create, stats_table
+from casebook.stats.services import (
+    ReleaseRefusedError,
+    TableCache,
+    release_create,
+    stats_table,
+)
 from crypto import FieldCipher, FileKeySource, KeyRing, associated_data
 
 
@@ -111,7 +116,11 @@ def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
         number = made.number
     cut = time.perf_counter() - t0
     programs = [_PROGRAMS[0]]
-    later: list[float] = []
+    print(
+        f"cut release 1 in {cut:.1f} s, {programs[0]:,} linear programs "
+        f"({args.cases:,} cases, {args.verified:.0%} verified)",
+        flush=True,
+    )
     written = args.cases
     for _ in range(args.releases - 1):
         with engine.begin() as conn:
@@ -129,10 +138,21 @@ def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
                 [{"id": i} for i in ids],
             )
         t0 = time.perf_counter()
-        with Session(engine, info={"vault": vault}) as s, s.begin():
-            number = release_create(s, vault, Actor.cli(), k=11, min_changes=1).number
-        later.append(time.perf_counter() - t0)
+        try:
+            with Session(engine, info={"vault": vault}) as s, s.begin():
+                number = release_create(s, vault, Actor.cli(), k=11, min_changes=1).number
+        except ReleaseRefusedError as exc:
+            refused = f"cut release {len(programs) + 1} refused after "
+            print(f"{refused}{time.perf_counter() - t0:.1f} s: {exc}", flush=True)
+            raise SystemExit(1) from None
         programs.append(_PROGRAMS[0] - sum(programs))
+        print(
+            f"cut release {len(programs)} in {time.perf_counter() - t0:.1f} s, "
+            f"{programs[-1]:,} linear programs ({args.changes} cases added, "
+            f"{max(1, args.changes // 10)} verified since; protected against "
+            f"{len(programs) - 1} earlier)",
+            flush=True,
+        )
     dims = tuple(args.by.split(","))
     cache = TableCache()
     timings = []
@@ -156,16 +176,6 @@ def _run(args: argparse.Namespace, tmp: Path, url: str) -> None:
                 export_format="bench",
             )
         timings.append((label, time.perf_counter() - t0))
-    print(
-        f"cut release 1 in {cut:.1f} s, {programs[0]:,} linear programs "
-        f"({args.cases:,} cases, {args.verified:.0%} verified)"
-    )
-    for i, seconds in enumerate(later, start=2):
-        print(
-            f"cut release {i} in {seconds:.1f} s, {programs[i - 1]:,} linear programs "
-            f"({args.changes} cases added, {max(1, args.changes // 10)} verified since; "
-            f"protected against {i - 1} earlier)"
-        )
     print(
         f"\ntwo-way table {' x '.join(dims)} ({len(release.rows)} x {len(release.cols)} cells), "
         f"{args.cases:,} cases, {engine.dialect.name}"

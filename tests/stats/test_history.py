@@ -27,6 +27,7 @@ from tests.stats.test_releases import (
     _release_lp,
     _seed,
     _shown_numbers,
+    _truth_of,
     _verify,
 )
 
@@ -56,18 +57,7 @@ def _docs(system: ReleaseSystem, hidden: set[Any]) -> list[dict]:  # type: ignor
 
 
 def _truth(counts: BaseCounts) -> Any:
-    exact = counts.to_json()
-
-    def truth(key: tuple) -> int:  # type: ignore[type-arg]
-        flags = {"all": "vu", "verified": "v", "unverified": "u"}[key[0]]
-        if key[1] == "total":
-            return sum(exact["total"].get(f, 0) for f in flags)
-        if len(key) == 3:
-            return sum(exact["one_way"].get(f"{f}|{key[1]}|{m}", 0) for f in flags for m in key[2])
-        _, a, ca, b, cb = key
-        return sum(exact["two_way"].get(f"{f}|{a}|{ca}|{b}|{cb}", 0) for f in flags)
-
-    return truth
+    return _truth_of(counts.to_json())
 
 
 def _unchanged(numbers: dict[tuple, int], docs: list[dict], truth: Any) -> dict[tuple, int]:  # type: ignore[type-arg]

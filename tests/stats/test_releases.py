@@ -798,6 +798,22 @@ def _attack_release(
     )
 
 
+def _truth_of(exact: dict) -> Callable[[tuple], int]:  # type: ignore[type-arg]
+    """The true count of an attacked cell (a key of _attack_release), from a release's exact
+    counts (the operator's truth)."""
+
+    def truth(key: tuple) -> int:  # type: ignore[type-arg]
+        flags = {"all": "vu", "verified": "v", "unverified": "u"}[key[0]]
+        if key[1] == "total":
+            return sum(exact["total"].get(f, 0) for f in flags)
+        if len(key) == 3:
+            return sum(exact["one_way"].get(f"{f}|{key[1]}|{m}", 0) for f in flags for m in key[2])
+        _, a, ca, b, cb = key
+        return sum(exact["two_way"].get(f"{f}|{a}|{ca}|{b}|{cb}", 0) for f in flags)
+
+    return truth
+
+
 def _intervals(
     n: int,
     equal: list[tuple[dict[int, int], int]],
@@ -861,15 +877,7 @@ def test_a_larger_k_is_protected_jointly_across_every_table_of_the_release(
     with app.extensions["casebook.db"].sessionmaker() as s:  # the operator's truth
         exact = _open(app.extensions["casebook.vault"], latest_release(s), "exact_enc")["counts"]
 
-    def truth(key: tuple) -> int:  # type: ignore[type-arg]
-        fl = {"all": "vu", "verified": "v", "unverified": "u"}[key[0]]
-        if key[1] == "total":
-            return sum(exact["total"].get(f, 0) for f in fl)
-        if len(key) == 3:
-            return sum(exact["one_way"].get(f"{f}|{key[1]}|{m}", 0) for f in fl for m in key[2])
-        _, a, ca, b, cb = key
-        return sum(exact["two_way"].get(f"{f}|{a}|{ca}|{b}|{cb}", 0) for f in fl)
-
+    truth = _truth_of(exact)
     attacked = 0
     for k in (14, 20):
         refused = client.get(f"/api/v1/stats?by=perpetrator,facility&k={k}", headers=advocate_h)

@@ -23,13 +23,14 @@ and the audit runs again until nothing fails.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 from highspy._core import _Highs  # the bare solver: highspy.Highs() prints a banner to stdout
+from scipy import sparse
 
 SCOPE_FLAGS: dict[str, tuple[str, ...]] = {
     "all": ("v", "u"),
@@ -72,6 +73,8 @@ _Proven = dict[
     tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
 ]
 STASH_SIZE = 4
+POOL_POINTS = 128  # feasible points kept per atom space, to prove cells of later audits
+POOL_SPACES = 6  # atom spaces (this release alone, or with others imported) kept
 
 
 def fact_bounds(
@@ -125,6 +128,12 @@ class LinkedSystem:
         self._links_seen = 0  # the imported links the proven cells were proven with (a hash)
         # (atoms, links) of this release's own, when other releases' are imported after them
         self._own: tuple[int, int] | None = None
+        self._imports: list[Hashable] = []  # the tags of the releases imported, in order
+        # integral points found feasible by earlier audits, per atom space (own size and the
+        # releases imported): a later audit checks each against its own constraints and takes
+        # a point that satisfies them all as proof for every cell it moves k from its true
+        # value (see _pool_proves); points are never trusted, only re-checked
+        self._pool: dict[tuple[int, tuple[Hashable, ...]], list[np.ndarray]] = {}
 
     def know(self, facts: Iterable[tuple[list[int], float, float]]) -> None:
         """Take `facts` (from other releases) as known to the attacker in every audit. A cell
@@ -162,6 +171,7 @@ class LinkedSystem:
         audit): their indices here, by their index there."""
         if self._own is None:
             self._own = (len(self.atom_values), len(self.links))
+        self._imports.append(tag)
         atoms, links = other.own_size()
         mapping = [self.atom((tag, i), other.atom_values[i]) for i in range(atoms)]
         for eq in other.links[:links]:
@@ -172,6 +182,7 @@ class LinkedSystem:
 
     def forget_imports(self) -> None:
         """Drop every other release's atoms and links (and the ties to them)."""
+        self._imports = []
         if self._own is None:
             return
         atoms, links = self._own
@@ -257,16 +268,24 @@ class LinkedSystem:
             if key in hidden and (only is None or key in only)
         ]
         ranged += [(atoms, low, high) for atoms, low, high in facts if low != high]
+        # the lowest and highest value each cell takes at a feasible point seen so far (its
+        # true value first): their distance bounds its interval from below
+        seen = {c.key: [float(c.value), float(c.value)] for c in sensitive}
+        self._pool_spans(sensitive, seen, equations, at_least_one, ranged)
         solver = _Components(self, equations, known, at_least_one, ranged)
+        solver.certify([c for c in sensitive if _span(seen, c) < k - 1e-6], k, seen)
         narrow: dict[Key, tuple[float, float]] = {}
-        wide = solver.certify(sensitive, k)
+        wide: set[Key] = set()
         for c in sensitive:
-            if c.key in wide or solver.moved_by_a_point(c, k):
+            if _span(seen, c) < k - 1e-6:
+                solver.spans_at_points(c, seen[c.key])
+            if _span(seen, c) >= k - 1e-6:
+                wide.add(c.key)
                 continue
-            # the true value is feasible, so the lowest is at most it: a highest value k above
-            # it proves the interval wide without the second program
+            # every point seen is feasible, so the lowest is at most the lowest seen: a highest
+            # value k above that proves the interval wide without the second program
             hi = solver.extreme(c.atoms, highest=True)
-            if hi - c.value >= k - 1e-6:
+            if hi - seen[c.key][0] >= k - 1e-6:
                 wide.add(c.key)
                 continue
             lo = solver.extreme(c.atoms, highest=False)
@@ -275,7 +294,67 @@ class LinkedSystem:
             else:
                 wide.add(c.key)
         self._proven[scope_key] = (frozenset(hidden), dict(self.ranges), proven | wide)
+        self._pool_keep(solver)
         return narrow
+
+    def _pool_space(self) -> tuple[int, tuple[Hashable, ...]]:
+        return len(self.atom_values), tuple(self._imports)
+
+    def _pool_spans(
+        self,
+        cells: list[Cell],
+        seen: dict[Key, list[float]],
+        equations: list[Equation],
+        at_least_one: list[Cell],
+        ranged: list[tuple[list[int], float, float]],
+    ) -> None:
+        """Widen `seen` with the points of the pool that satisfy every constraint of this
+        audit (equations, "at least 1", ranges, no negative count). The check is exact
+        (integral points, integral data), so a point found under other constraints counts
+        only where it holds under these."""
+        points = self._pool.get(self._pool_space())
+        if not points or not cells:
+            return
+        n = len(self.atom_values)
+        grid = np.stack(points, axis=1).astype(np.float64)
+        ok = (grid >= 0).all(axis=0)
+        eq = _matrix([e.atoms for e in equations], [e.coefs for e in equations], n)
+        rhs = np.array([e.rhs for e in equations], dtype=np.float64)
+        ok &= (np.abs(eq @ grid - rhs[:, None]) <= 1e-6).all(axis=0)
+        if at_least_one:
+            ones = _matrix([c.atoms for c in at_least_one], None, n)
+            ok &= ((ones @ grid) >= 1 - 1e-6).all(axis=0)
+        if ranged:
+            bounded = _matrix([atoms for atoms, _, _ in ranged], None, n) @ grid
+            low = np.array([lo for _, lo, _ in ranged], dtype=np.float64)[:, None]
+            high = np.array([hi for _, _, hi in ranged], dtype=np.float64)[:, None]
+            ok &= ((bounded >= low - 1e-6) & (bounded <= high + 1e-6)).all(axis=0)
+        if not ok.any():
+            return
+        values = _matrix([c.atoms for c in cells], None, n) @ grid[:, ok]
+        for c, lowest, highest in zip(cells, values.min(axis=1), values.max(axis=1), strict=True):
+            span = seen[c.key]
+            span[0] = min(span[0], float(lowest))
+            span[1] = max(span[1], float(highest))
+
+    def _pool_keep(self, solver: _Components) -> None:
+        """Keep the integral points this audit's programs found, as whole atom vectors (the
+        true values outside the component solved), for later audits to re-check."""
+        if not solver.found:
+            return
+        space = self._pool_space()
+        pool = self._pool.pop(space, [])
+        base = np.asarray(self.atom_values, dtype=np.float32)
+        for root, x in solver.found:
+            columns, _ = solver._program(root)
+            point = base.copy()
+            point[np.fromiter(columns.keys(), dtype=np.int64, count=len(columns))] = np.round(
+                x[np.fromiter(columns.values(), dtype=np.int64, count=len(columns))]
+            )
+            pool.append(point)
+        self._pool[space] = pool[-POOL_POINTS:]
+        while len(self._pool) > POOL_SPACES:
+            del self._pool[next(iter(self._pool))]
 
     def _propagate(self, equations: list[Equation]) -> dict[int, float]:
         """Solve every equation left with one unknown, and zero cells, until none is left."""
@@ -380,6 +459,8 @@ class _Components:
         # integral optima of earlier programs, per component: feasible points that may already
         # move another cell k away from its true value (which then needs no program)
         self._points: dict[int, list[np.ndarray]] = defaultdict(list)
+        # the last integral optima, for the pool of the system
+        self.found: deque[tuple[int, np.ndarray]] = deque(maxlen=POOL_POINTS)
 
     def _program(self, root: int) -> tuple[dict[int, int], _Highs | None]:
         cached = self._programs.get(root)
@@ -430,17 +511,15 @@ class _Components:
         self._programs[root] = (columns, solver)
         return columns, solver
 
-    def certify(self, cells: list[Cell], k: int) -> set[Key]:
-        """Cells shown to be at least k wide without a program of their own: a few feasible
-        integral points (optimal for random objectives over all sensitive cells) that move a
-        cell k away from its true value prove the interval (the true values are feasible too).
-        """
+    def certify(self, cells: list[Cell], k: int, seen: dict[Key, list[float]]) -> None:
+        """Widen `seen` with a few feasible integral points, optimal for random objectives
+        over all the cells given, solved once for many cells: a cell whose values at two
+        feasible points (its true value among them) lie k apart needs no program of its own."""
         by_root: dict[int, list[Cell]] = defaultdict(list)
         for c in cells:
             roots = {self.find(a) for a in c.atoms if a not in self.known}
             if len(roots) == 1:
                 by_root[roots.pop()].append(c)
-        wide: set[Key] = set()
         rng = np.random.default_rng(0)
         for root, members in by_root.items():
             columns, solver = self._program(root)
@@ -468,40 +547,47 @@ class _Components:
                 x = np.asarray(solver.getSolution().col_value)
                 if np.max(np.abs(x - np.round(x)), initial=0.0) > 1e-6:
                     continue  # only integral points count (an integer attacker sees those)
+                self.found.append((root, x))
                 left = []
                 for c in todo:
-                    moved = sum(
-                        (x[columns[a]] if a in columns else 0.0) - self.system_values[a]
-                        for a in c.atoms
-                        if a not in self.known
-                    )
-                    if abs(moved) >= k - 1e-6:
-                        wide.add(c.key)
-                    else:
+                    at = self._value_at(c, columns, x)
+                    span = seen[c.key]
+                    span[0], span[1] = min(span[0], at), max(span[1], at)
+                    if span[1] - span[0] < k - 1e-6:
                         left.append(c)
                 todo = left
             solver.changeColsCost(
                 len(columns), np.arange(len(columns), dtype=np.int32), np.zeros(len(columns))
             )
-        return wide
 
-    def moved_by_a_point(self, cell: Cell, k: int) -> bool:
-        """Whether a feasible integral point found earlier puts `cell` k or more away from its
-        true value (the true value is feasible too, so its interval is at least k wide)."""
+    def _value_at(self, cell: Cell, columns: dict[int, int], x: np.ndarray) -> float:
+        """The cell's value at a point of its component (its other atoms known or true)."""
+        return float(
+            sum(
+                x[columns[a]]
+                if a in columns
+                else self.known.get(a, float(self.system_values[a]))
+                for a in cell.atoms
+            )
+        )
+
+    def spans_at_points(self, cell: Cell, span: list[float]) -> None:
+        """Widen `span` with the cell's values at the feasible integral points found earlier
+        in this audit, when all its unknown atoms lie in one component."""
         free = [a for a in cell.atoms if a not in self.known]
         roots = {self.find(a) for a in free}
         if len(roots) != 1:
-            return False
+            return
         root = roots.pop()
         points = self._points.get(root)
         if not points:
-            return False
+            return
         columns, _ = self._program(root)
         if any(a not in columns for a in free):
-            return False
-        cols = [columns[a] for a in free]
-        true = sum(self.system_values[a] for a in free)
-        return any(abs(float(x[cols].sum()) - true) >= k - 1e-6 for x in points)
+            return
+        for x in points:
+            at = self._value_at(cell, columns, x)
+            span[0], span[1] = min(span[0], at), max(span[1], at)
 
     def interval(self, atoms: list[int]) -> tuple[float, float]:
         """The lowest and highest value the sum of `atoms` can take."""
@@ -531,6 +617,7 @@ class _Components:
             if ok:
                 x = np.asarray(solver.getSolution().col_value)
                 if np.max(np.abs(x - np.round(x)), initial=0.0) <= 1e-6:
+                    self.found.append((root, x))
                     points = self._points[root]
                     points.append(x)
                     if len(points) > 16:
@@ -601,6 +688,19 @@ def protect(
                     raise UnprotectableError(k)
                 return hidden
             hidden |= more
+
+
+def _span(seen: dict[Key, list[float]], cell: Cell) -> float:
+    low, high = seen[cell.key]
+    return high - low
+
+
+def _matrix(rows: list[list[int]], coefs: list[list[int]] | None, width: int) -> sparse.csr_matrix:
+    """Rows of atom sums (coefficients 1 unless given) as a sparse matrix over `width` atoms."""
+    index = [a for row in rows for a in row]
+    lines = [r for r, row in enumerate(rows) for _ in row]
+    values = [float(c) for row in coefs for c in row] if coefs is not None else [1.0] * len(index)
+    return sparse.csr_matrix((values, (lines, index)), shape=(len(rows), width))
 
 
 def _no_narrower(ranges: dict[Key, tuple[int, int]], before: dict[Key, tuple[int, int]]) -> bool:

@@ -289,3 +289,28 @@ def test_what_an_audit_proved_under_stronger_facts_never_changes_a_later_answer(
     # and back: what was proven under the weaker facts is not taken for the stronger ones
     cached.know(strong)
     assert cached.audit(hidden, K) == under_strong
+
+
+def test_points_kept_from_looser_audits_never_prove_a_cell_of_a_stricter_one() -> None:
+    """An audit keeps the feasible points its programs found and later audits re-check them
+    against their own constraints before taking them as proof. Points found while much was
+    hidden (cells move freely) must prove nothing once those cells are shown: the answers are
+    a fresh audit's."""
+    first, _, _ = _two_releases(4, 300)
+    small = {
+        key for key, c in ReleaseSystem(first).cells.items() if c.published and 0 < c.value < K
+    }
+    loose = protect_release(ReleaseSystem(first), K, strict=True)
+    kept = ReleaseSystem(first)
+    kept.ranges = {}
+    everything = {key for key, c in kept.cells.items() if c.published and not c.total}
+    assert not kept.audit(everything, K)  # all hidden: wide everywhere, many points kept
+    assert kept._pool  # the audit kept points
+    for hidden in (small, loose - set(ReleaseSystem(first).ranges), small):
+        fresh = ReleaseSystem(first)
+        fresh.ranges = {}
+        kept._proven = {}  # only the points carry over
+        assert kept.audit(hidden, K) == fresh.audit(hidden, K)
+    fresh = ReleaseSystem(first)
+    fresh.ranges = {}
+    assert fresh.audit(small, K)  # the check bites: small cells hidden alone are narrowed

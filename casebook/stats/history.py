@@ -251,4 +251,29 @@ def _to_hide(system: ReleaseSystem, hidden: set[Key], e: Earlier, narrowed: Key)
         found = beside(near, margins=True)
     if not found:
         found = telling(e.system.cells)
+    if not found:
+        found = _pinning(system, hidden, e, narrowed)
     return found
+
+
+def _pinning(system: ReleaseSystem, hidden: set[Key], e: Earlier, narrowed: Key) -> set[Key]:
+    """The new release's shown cells whose numbers pin the earlier release's `narrowed`
+    number (a dual value in the programs that bound it): where the narrowing runs through
+    hidden numbers both releases share, the cells that close it may lie anywhere. Needs the
+    earlier release audited with the new one imported (as protect_against_earlier leaves it)."""
+    tag = ("release", NEW_RELEASE)
+    candidates: dict[tuple[int, ...], Key] = {}
+    for key, cell in system.cells.items():
+        if key in hidden or not cell.published or cell.total or cell.value == 0:
+            continue
+        if system.shown(key, hidden) is None:
+            continue
+        theirs = [e.system.atom_index.get((tag, a)) for a in cell.atoms]
+        if any(a is None for a in theirs):
+            return set()  # the new release is not imported: nothing to ask
+        candidates[tuple(sorted(a for a in theirs if a is not None))] = key
+        meaning = system.meanings.get(key)
+        own = e.system.atoms_for(meaning) if meaning is not None else None
+        if own is not None:
+            candidates.setdefault(tuple(sorted(own)), key)
+    return e.system.binding(narrowed, e.hidden, candidates)

@@ -314,3 +314,26 @@ def test_points_kept_from_looser_audits_never_prove_a_cell_of_a_stricter_one() -
     fresh = ReleaseSystem(first)
     fresh.ranges = {}
     assert fresh.audit(small, K)  # the check bites: small cells hidden alone are narrowed
+
+
+def test_the_facts_that_pin_a_hidden_number_are_named_and_no_others() -> None:
+    """Where a cut would narrow an earlier hidden number and no simpler rule finds what to
+    hide, the numbers that pin it are found from the bounding programs' dual values: the
+    fact fixing the number is named; a fact about other cases, or one that leaves the number
+    as wide as it was, is not."""
+    from casebook.stats.protect import LinkedSystem
+
+    system = LinkedSystem()
+    a, b, c, d = (system.atom(n, v) for n, v in zip("abcd", (3, 5, 7, 9), strict=True))
+    elsewhere = system.atom("e", 4)
+    for key, atoms in {"a": [a], "b": [b], "c": [c], "d": [d], "row1": [a, b], "row2": [c, d],
+                       "col1": [a, c], "col2": [b, d], "total": [a, b, c, d],
+                       "e": [elsewhere]}.items():  # fmt: skip
+        system.cell(key, atoms, published=True)
+    hidden = {"a", "b", "c", "d", "e"}
+    system.know([([a, d], 12, 12), ([elsewhere], 4, 4), ([b, c], 1, math.inf)])
+    assert system.audit(hidden, 11)  # a + d = 12 with the margins pins every inner cell
+    named = system.binding("a", hidden, {(a, d): "a+d", (elsewhere,): "e", (b, c): "b+c"})
+    assert named == {"a+d"}
+    system.know([([elsewhere], 4, 4)])
+    assert system.binding("a", hidden, {(elsewhere,): "e"}) == set()

@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from casebook.stats.protect import Key, UnprotectableError
+from casebook.stats.protect import Equation, Key, UnprotectableError, equation_key
 from casebook.stats.tables import Meaning, ReleaseSystem
 
 Fact = tuple[Meaning, float, float]  # what a release showed: low <= count <= high
@@ -130,7 +130,7 @@ def audit_with(
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
     for number, other, hidden, ranges in others:
-        mapping = system.import_release(("release", number), other)
+        mapping = system.import_release(("release", number), other, _same_atoms(system, other))
         for key, cell in other.cells.items():
             theirs = [mapping[a] for a in cell.atoms]
             if cell.published:
@@ -147,8 +147,29 @@ def audit_with(
                 continue  # not expressible here, or changed: a guess that it did not is wrong
             ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
     for ours, theirs in ties.values():
-        system.link(ours, theirs)
+        # as one sum of terms: atoms both sides share (see _same_atoms) cancel out
+        terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
+        if terms:
+            system.links.append(Equation([a for a, _ in terms], [c for _, c in terms], 0, False))
     system.know(list(facts) + imported)
+
+
+def _same_atoms(system: ReleaseSystem, other: ReleaseSystem) -> dict[int, int]:
+    """Atoms of `other` whose count is the same as this release's atom for the same
+    categories: the tie of their one-atom cells (a count that did not change), written as one
+    unknown shared by both releases rather than two and an equation."""
+    own_atoms, _ = other.own_size()
+    same: dict[int, int] = {}
+    for key, cell in other.cells.items():
+        if len(cell.atoms) != 1 or cell.atoms[0] >= own_atoms:
+            continue
+        meaning = other.meanings.get(key)
+        ours = system.atoms_for(meaning) if meaning is not None else None
+        if ours is None or len(ours) != 1 or ours[0] >= system.own_size()[0]:
+            continue
+        if system.atom_values[ours[0]] == other.atom_values[cell.atoms[0]]:
+            same[cell.atoms[0]] = ours[0]
+    return same
 
 
 def protect_against_earlier(

@@ -129,6 +129,7 @@ class LinkedSystem:
         # (atoms, links) of this release's own, when other releases' are imported after them
         self._own: tuple[int, int] | None = None
         self._imports: list[Hashable] = []  # the tags of the releases imported, in order
+        self._imported_names: list[Hashable] = []
         # integral points found feasible by earlier audits, per atom space (own size and the
         # releases imported): a later audit checks each against its own constraints and takes
         # a point that satisfies them all as proof for every cell it moves k from its true
@@ -166,17 +167,42 @@ class LinkedSystem:
         """How many atoms and links are this release's own (others' are imported after)."""
         return self._own if self._own is not None else (len(self.atom_values), len(self.links))
 
-    def import_release(self, tag: Hashable, other: LinkedSystem) -> list[int]:
+    def import_release(
+        self, tag: Hashable, other: LinkedSystem, same: dict[int, int] | None = None
+    ) -> list[int]:
         """Another release's own atoms and links as atoms of this system (for a joint
-        audit): their indices here, by their index there."""
+        audit): their indices here, by their index there. `same`: atoms of the other release
+        that are one of this release's atoms (an atom whose count did not change, tied to
+        ours: one unknown instead of two and an equation, which keeps the programs small);
+        a link that becomes one of ours, or empty, is not imported again."""
         if self._own is None:
             self._own = (len(self.atom_values), len(self.links))
+            self._imported_names = []
         self._imports.append(tag)
+        same = same or {}
         atoms, links = other.own_size()
-        mapping = [self.atom((tag, i), other.atom_values[i]) for i in range(atoms)]
+        mapping = []
+        for i in range(atoms):
+            if i in same:
+                self.atom_index[(tag, i)] = same[i]
+                self._imported_names.append((tag, i))
+                mapping.append(same[i])
+            else:
+                mapping.append(self.atom((tag, i), other.atom_values[i]))
+                self._imported_names.append((tag, i))
+        seen = {equation_key(eq.atoms, eq.coefs) for eq in self.links}
         for eq in other.links[:links]:
+            key = equation_key([mapping[a] for a in eq.atoms], eq.coefs)
+            if not key or key in seen:
+                continue
+            seen.add(key)
             self.links.append(
-                Equation([mapping[a] for a in eq.atoms], list(eq.coefs), eq.rhs, eq.positive)
+                Equation(
+                    [a for a, _ in key],
+                    [c for _, c in key],
+                    eq.rhs,
+                    eq.positive and all(c > 0 for _, c in key),
+                )
             )
         return mapping
 
@@ -187,8 +213,9 @@ class LinkedSystem:
             return
         atoms, links = self._own
         del self.atom_values[atoms:]
-        for name in [n for n, i in self.atom_index.items() if i >= atoms]:
-            del self.atom_index[name]
+        for name in self._imported_names:
+            self.atom_index.pop(name, None)
+        self._imported_names = []
         del self.links[links:]
         self._own = None
 
@@ -748,6 +775,15 @@ def protect(
                     raise UnprotectableError(k)
                 return hidden
             hidden |= more
+
+
+def equation_key(atoms: Iterable[int], coefs: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """An equation's terms with the coefficients of each atom added up and zeros dropped, in
+    atom order: equal for two ways of writing one equation."""
+    total: dict[int, int] = defaultdict(int)
+    for a, c in zip(atoms, coefs, strict=True):
+        total[a] += c
+    return tuple(sorted((a, c) for a, c in total.items() if c != 0))
 
 
 def _span(seen: dict[Key, list[float]], cell: Cell) -> float:

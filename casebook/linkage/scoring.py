@@ -10,7 +10,8 @@ before, collapsed on small or unusual caseloads and returned no pairs without sa
 DuckDB would otherwise offload to a temporary directory when memory runs short — plaintext
 names on disk. Here the temporary directory is switched off and external access disabled once
 set, so an oversized run fails with an out-of-memory error instead (raise
-CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names, birth year
+CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names and on the
+levels for father and grandfather swapped and a forebear's name as family name, birth year
 exact / ±1 / ±3, the arrest year exact / ±1, and many narrow blocking rules instead of three
 broad ones; figures in bench/README.md.
 """
@@ -124,6 +125,12 @@ def _table(rows: Iterable[dict[str, Any]]) -> Any:
         data[f"{field_name}_known"] = [
             None if not v else (v in common or counts.get(v, 0) >= KNOWN_MIN_COUNT) for v in canon
         ]
+    # father's and grandfather's names as an unordered pair: how often two records swap them
+    # by chance is how common the pair is (the swap level's term frequency)
+    data["forebears"] = [
+        f"{min(a, b)}|{max(a, b)}" if a and b and a != b else None
+        for a, b in zip(data["father_canon"], data["grandfather_canon"], strict=True)
+    ]
 
     def kind(column: str) -> Any:
         if column in INTEGER_COLUMNS:
@@ -142,6 +149,21 @@ def _tf(level: Any, column: str, on: bool) -> Any:
 
 _SWAPPED = "father_canon_l = grandfather_canon_r AND grandfather_canon_l = father_canon_r"
 _CROSSED_ONE_WAY = "(father_canon_l = grandfather_canon_r OR grandfather_canon_l = father_canon_r)"
+_FOREBEAR = (
+    "(family_canon_l IN (grandfather_canon_r, father_canon_r) "
+    "OR family_canon_r IN (grandfather_canon_l, father_canon_l))"
+)
+# The levels for father and grandfather swapped and for a forebear's name as family name are
+# weighed by how common the names are, against the level's own u (the average chance): a swap
+# of محمد and أحمد, or علي as family name beside a grandfather علي, which two different men's
+# records show by chance far more often than the average, counts for less; rare names for
+# more. The swap's frequency is that of the unordered pair of names (column `forebears`); it
+# is seen by both the father's and the grandfather's comparison, so each takes half of the
+# adjustment. The forebear's is the grandfather's name's (the name a report moves to the
+# family slot). Made on the whole father and grandfather comparisons instead, the adjustment
+# cost recall (bench/README.md).
+SWAP_TF_WEIGHT = 0.5
+FOREBEAR_TF_WEIGHT = 1.0
 _CROSSED: dict[str, list[tuple[str, str]]] = {
     # father and grandfather swapped: both comparisons see it; one way only when a report
     # left the father out, or changed one of the two as well
@@ -155,14 +177,23 @@ _CROSSED: dict[str, list[tuple[str, str]]] = {
     ],
     # a forebear's name given as the family name (a common way of naming a family): the
     # grandfather's, or the father's where the report also swapped father and grandfather
-    "family": [
-        (
-            "(family_canon_l IN (grandfather_canon_r, father_canon_r) "
-            "OR family_canon_r IN (grandfather_canon_l, father_canon_l))",
-            "a forebear's name as family name",
-        )
-    ],
+    "family": [(_FOREBEAR, "a forebear's name as family name")],
 }
+
+
+def _crossed_level(sql: str, label: str) -> Any:
+    import splink.comparison_level_library as cll
+
+    level = cll.CustomLevel(sql, label_for_charts=label)
+    if sql in (_SWAPPED, _FOREBEAR):
+        return level.configure(
+            tf_adjustment_column="forebears" if sql == _SWAPPED else "grandfather_canon",
+            tf_adjustment_weight=SWAP_TF_WEIGHT if sql == _SWAPPED else FOREBEAR_TF_WEIGHT,
+            disable_tf_exact_match_detection=True,  # against this level's u
+        )
+    # crossed one way is rare in the pairs EM trains on: EM drove its m to ~1e-12 and the
+    # refinement was refused, so it keeps the shipped m
+    return level.configure(fix_m_probability=True)
 
 
 def _name_comparison(column: str, *, tf: bool) -> Any:
@@ -204,14 +235,7 @@ def _name_comparison(column: str, *, tf: bool) -> Any:
                 f"OR list_contains({alts}_r, {canon}_l), false)",
                 label_for_charts="a name the Latin spelling may be",
             ),
-            *(
-                # crossed one way is rare in the pairs EM trains on: EM drove its m to ~1e-12
-                # and the refinement was refused, so it keeps the shipped m
-                cll.CustomLevel(sql, label_for_charts=label).configure(
-                    fix_m_probability="one way" in label
-                )
-                for sql, label in _CROSSED.get(column, [])
-            ),
+            *(_crossed_level(sql, label) for sql, label in _CROSSED.get(column, [])),
             cll.CustomLevel(typo, label_for_charts="one edit, not two known names"),
             cll.CustomLevel(loose, label_for_charts="alike, not two known names"),
             cll.CustomLevel(

@@ -70,8 +70,9 @@ class UnprotectableError(Exception):
 
 _Proven = dict[
     tuple[int, frozenset[Key] | None],
-    tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]],
+    list[tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]]],
 ]
+PROVEN_RANGES = 3  # proven sets kept per (k, cells considered): one per set of ranges
 STASH_SIZE = 4
 POOL_POINTS = 128  # feasible points kept per atom space, to prove cells of later audits
 POOL_SPACES = 6  # atom spaces (this release alone, or with others imported) kept
@@ -97,6 +98,11 @@ def implied(
     inside its own)."""
     for key, (low, high) in weaker.items():
         held = stronger.get(key)
+        if held is None and low <= 1 and math.isinf(high):
+            # "at least 1" follows from "at least 1" of some of its atoms (counts are >= 0)
+            inside = set(key)
+            if any(least >= 1 and set(atoms) <= inside for atoms, (least, _) in stronger.items()):
+                continue
         if held is None or held[0] < low or held[1] > high:
             return False
     return True
@@ -115,7 +121,8 @@ class LinkedSystem:
         # cells proven wide, per (k, cells considered), with the hidden set and the ranges they
         # were proven under: hiding more, or widening a range, only widens what an attacker can
         # infer (a published "= value" becomes "at least 1"), so a cell proven wide stays wide
-        # while the hidden set grows and the ranges widen
+        # while the hidden set grows and the ranges widen (kept for a few sets of ranges: a
+        # cut audits with the verified total unrounded, then rounded, round after round)
         self._proven: _Proven = {}
         # what other releases publish about these same cases, where it still holds: the
         # attacker knows low <= sum(atoms) <= high (low == high: a number published exactly)
@@ -155,11 +162,18 @@ class LinkedSystem:
             tuple((tuple(eq.atoms), tuple(eq.coefs)) for eq in self.links[own_links:])
         )
         self._proven = {}
+        # every published count of this release above 0 is at least 1 in each of its audits
+        # (shown, or hidden and at least 1): a fact it implies is not new
+        positive: dict[tuple[int, ...], tuple[float, float]] = {
+            tuple(sorted(c.atoms)): (1, math.inf)
+            for c in self.cells.values()
+            if c.published and c.value > 0
+        }
         for bounds, seen, proven in reversed(self._stash):
-            if seen == self._links_seen and implied(now, bounds):
+            if seen == self._links_seen and implied(now, {**positive, **bounds}):
                 self._proven = {
-                    scope: (under, dict(ranges), set(cells))
-                    for scope, (under, ranges, cells) in proven.items()
+                    scope: [(under, dict(ranges), set(cells)) for under, ranges, cells in entries]
+                    for scope, entries in proven.items()
                 }
                 break
 
@@ -284,9 +298,12 @@ class LinkedSystem:
             and tuple(sorted(c.atoms)) not in self._public
         ]
         scope_key = (k, None if only is None else frozenset(only))
-        under, under_ranges, proven = self._proven.get(scope_key, (frozenset(), {}, set()))
-        if not under <= hidden or not _no_narrower(self.ranges, under_ranges):
-            proven = set()  # proven under cells shown now, or under wider ranges: start again
+        entries = self._proven.get(scope_key, [])
+        proven: set[Key] = set()
+        for under, under_ranges, cells in entries:
+            # not proven under cells shown now, or under wider ranges (a total rounded more)
+            if under <= hidden and _no_narrower(self.ranges, under_ranges):
+                proven = cells if len(cells) > len(proven) else proven
         sensitive = [c for c in sensitive if c.key not in proven]
         at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
         ranged: list[tuple[list[int], float, float]] = [
@@ -320,7 +337,8 @@ class LinkedSystem:
                 narrow[c.key] = (lo, hi)
             else:
                 wide.add(c.key)
-        self._proven[scope_key] = (frozenset(hidden), dict(self.ranges), proven | wide)
+        others = [e for e in entries if e[1] != self.ranges][-(PROVEN_RANGES - 1) :]
+        self._proven[scope_key] = [*others, (frozenset(hidden), dict(self.ranges), proven | wide)]
         self._pool_keep(solver)
         return narrow
 

@@ -651,8 +651,8 @@ def stats_table(
     total_range = doc.get("total_range")
     if doc["total"] is None and total_range:
         method += (
-            f" The total is rounded: it is between {total_range[0]} and {total_range[1]} (the "
-            "exact number would let someone work out a hidden one)."
+            f" The total is rounded: it is between {total_range[0]} and {total_range[1]} (shown "
+            "exactly, it would be a small number or let someone work out a hidden one)."
         )
     audit_record(
         session,

@@ -393,8 +393,8 @@ def _csv(release: Release) -> str:
     if release.total_range is not None and rounded:
         low, high = release.total_range
         rounded_note = _(
-            "The total is rounded: it is between %(low)s and %(high)s (the exact number would "
-            "let someone work out a hidden one).",
+            "The total is rounded: it is between %(low)s and %(high)s (shown exactly, it "
+            "would be a small number or let someone work out a hidden one).",
             low=low,
             high=high,
         )

@@ -136,8 +136,10 @@ def audit_with(
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
+    done: list[tuple[ReleaseSystem, list[int]]] = []  # the other releases imported so far
     for number, other, hidden, ranges in others:
-        mapping = system.import_release(("release", number), other, _same_atoms(system, other))
+        same = _same_atoms(system, other, done)
+        mapping = system.import_release(("release", number), other, same)
         for key, cell in other.cells.items():
             theirs = [mapping[a] for a in cell.atoms]
             if cell.published:
@@ -149,10 +151,20 @@ def audit_with(
                 elif key in hidden and cell.value > 0:
                     imported.append((theirs, 1, math.inf))
             meaning = other.meanings.get(key)
-            ours = system.atoms_for(meaning) if meaning is not None else None
-            if ours is None or sum(system.atom_values[a] for a in ours) != cell.value:
-                continue  # not expressible here, or changed: a guess that it did not is wrong
-            ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
+            if meaning is None:
+                continue
+            # tied to this release, and to each other release imported before it (the
+            # attacker ties every pair: a number that changed since this release, and not
+            # between those two, is one unknown in both)
+            for held, held_mapping in [(system, None), *done]:
+                atoms = held.atoms_for(meaning)
+                if atoms is None or any(a >= held.own_size()[0] for a in atoms):
+                    continue
+                if sum(held.atom_values[a] for a in atoms) != cell.value:
+                    continue  # changed: a guess that it did not would be wrong
+                ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
+                ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
+        done.append((other, mapping))
     for ours, theirs in ties.values():
         # as one sum of terms: atoms both sides share (see _same_atoms) cancel out
         terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
@@ -161,21 +173,29 @@ def audit_with(
     system.know(list(facts) + imported)
 
 
-def _same_atoms(system: ReleaseSystem, other: ReleaseSystem) -> dict[int, int]:
+def _same_atoms(
+    system: ReleaseSystem, other: ReleaseSystem, done: list[tuple[ReleaseSystem, list[int]]]
+) -> dict[int, int]:
     """Atoms of `other` whose count is the same as this release's atom for the same
-    categories: the tie of their one-atom cells (a count that did not change), written as one
-    unknown shared by both releases rather than two and an equation."""
+    categories, or else as the atom of another release imported before it (`done`: each
+    with its atoms' indices here): the tie of their one-atom cells (a count that did not
+    change), written as one unknown shared by both releases rather than two and an
+    equation."""
     own_atoms, _ = other.own_size()
     same: dict[int, int] = {}
     for key, cell in other.cells.items():
         if len(cell.atoms) != 1 or cell.atoms[0] >= own_atoms:
             continue
         meaning = other.meanings.get(key)
-        ours = system.atoms_for(meaning) if meaning is not None else None
-        if ours is None or len(ours) != 1 or ours[0] >= system.own_size()[0]:
+        if meaning is None:
             continue
-        if system.atom_values[ours[0]] == other.atom_values[cell.atoms[0]]:
-            same[cell.atoms[0]] = ours[0]
+        for held, held_mapping in [(system, None), *done]:
+            atoms = held.atoms_for(meaning)
+            if atoms is None or len(atoms) != 1 or atoms[0] >= held.own_size()[0]:
+                continue
+            if held.atom_values[atoms[0]] == other.atom_values[cell.atoms[0]]:
+                same[cell.atoms[0]] = atoms[0] if held_mapping is None else held_mapping[atoms[0]]
+                break
     return same
 
 

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from casebook.cases.demo import synthetic_case
 from casebook.cases.derived import facets
 from casebook.stats.history import Earlier, protect_against_earlier
+from casebook.stats.protect import UnprotectableError
 from casebook.stats.queries import BaseCounts, tally
 from casebook.stats.services import Release
 from casebook.stats.tables import ReleaseSystem, all_tables, protect_release
@@ -337,3 +338,48 @@ def test_the_facts_that_pin_a_hidden_number_are_named_and_no_others() -> None:
     assert named == {"a+d"}
     system.know([([elsewhere], 4, 4)])
     assert system.binding("a", hidden, {(elsewhere,): "e"}) == set()
+
+
+def _three_releases(seed: int, cases: int) -> list[list[tuple[Any, ...]]]:
+    """A caseload's rows at three times: 30 more cases and 10 more verified each time."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(cases + 60):
+        data = synthetic_case(rng)
+        rows.append([f"case-{i}", rng.random() < 0.4, facets(data, data["consent"])])
+    out = []
+    for step in range(3):
+        if step:
+            for r in rng.sample([r for r in rows[: cases + 30 * step] if not r[1]], 10):
+                r[1] = True
+        out.append([tuple(r) for r in rows[: cases + 30 * step]])
+    return out
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_three_releases_attacked_together_narrow_nothing(seed: int) -> None:
+    """With three releases the attacker also ties the two releases not being audited to each
+    other (a number that changed from the first release to the second, and not after, is one
+    unknown in the second and third). Cut one after another, each against every earlier
+    one, no release's small hidden number is narrowed below k by the three together."""
+    earlier: list[Earlier] = []
+    held = []
+    for number, rows in enumerate(_three_releases(seed, 300), start=1):
+        these, _ = tally(rows, 2026, K)
+        system = ReleaseSystem(these)
+        try:
+            hidden = protect_against_earlier(system, K, earlier, protect_release)
+        except UnprotectableError:  # as a cut does: groups no finer than the earlier ones'
+            these, _ = tally(rows, 2026, K, join=[e.system.counts.groups for e in earlier])
+            for e in earlier:
+                e.reset()
+            system = ReleaseSystem(these)
+            hidden = protect_against_earlier(system, K, earlier, protect_release)
+        held.append((_docs(system, hidden), _truth(these)))
+        for e in earlier:
+            e.reset()
+        kept = Earlier(number, K, ReleaseSystem(these), set(hidden))
+        kept.system.ranges = dict(system.ranges)
+        earlier.append(kept)
+    for target in range(3):
+        assert not _joint_narrowed(target, held), target

@@ -45,6 +45,10 @@ def api_estimate() -> Any:
     session = db.session()
     release = release_get(session, number)
     if release is None:
+        if number is not None:
+            return error_response(
+                404, _("There is no statistics release %(number)s.", number=number)
+            )
         return error_response(404, _("No statistics release has been published yet."))
     date = release.created_at.strftime("%Y-%m-%d")
     document = {

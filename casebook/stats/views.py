@@ -60,7 +60,11 @@ api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
 
 
 class NoReleaseError(Exception):
-    """No release has been cut yet (or the one asked for does not exist)."""
+    """No release has been cut yet, or the one asked for (`number`) does not exist."""
+
+    def __init__(self, number: int | None = None) -> None:
+        super().__init__(number)
+        self.number = number
 
 
 def cache() -> TableCache:
@@ -81,7 +85,7 @@ def _release(export_format: str) -> Release:
     session = db.session()
     release = release_get(session, number)
     if release is None:
-        raise NoReleaseError()
+        raise NoReleaseError(number)
     dims, k = parse_params(by, request.args.get("k"), request.args.get("epsilon"), release.k)
     flag = ("1", "true", "yes", "on")
     return stats_table(
@@ -98,8 +102,15 @@ def _release(export_format: str) -> Release:
     )
 
 
-def _no_release() -> Response:
-    return error_response(404, _("No statistics release has been published yet."))
+def no_release_message(number: int | None) -> str:
+    """Why there are no numbers: none published yet, or not the release asked for."""
+    if number is not None:
+        return str(_("There is no statistics release %(number)s.", number=number))
+    return str(_("No statistics release has been published yet."))
+
+
+def _no_release(exc: NoReleaseError) -> Response:
+    return error_response(404, no_release_message(exc.number))
 
 
 def dimension_label(dimension: str) -> str:
@@ -201,14 +212,14 @@ def estimate_chart(doc: dict[str, Any] | None) -> Markup | None:
 @requires(Permission.STATS_READ)
 @recent_auth
 def index() -> Any:
-    release, errors, missing = None, {}, False
+    release, errors, missing = None, {}, ""
     if request.args.get("by"):
         try:
             release = _release("page")
         except StatsInputError as exc:
             errors = exc.fields
-        except NoReleaseError:
-            missing = True
+        except NoReleaseError as exc:
+            missing = no_release_message(exc.number)
     session = db.session()
     latest = release_get(session, None)
     number_arg = request.args.get("release", "").strip()
@@ -325,8 +336,8 @@ def brief() -> Any:
         release = _release("brief")
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    except NoReleaseError:
-        return _no_release()
+    except NoReleaseError as exc:
+        return _no_release(exc)
     first = release.dimensions[0]
     series = [(label(first, r), t) for r, t in zip(release.rows, release.row_totals, strict=True)]
     table_shape = shape(release)
@@ -420,8 +431,8 @@ def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
         release = _release(fmt)
     except StatsInputError as exc:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
-    except NoReleaseError:
-        return _no_release()
+    except NoReleaseError as exc:
+        return _no_release(exc)
     name = "casebook-" + "-".join(release.dimensions) + "." + fmt
     return Response(
         render(release),
@@ -454,8 +465,8 @@ def api_stats() -> Any:
         release = _release("api")
     except StatsInputError as exc:
         return error_response(422, _("The query has problems."), fields=exc.fields)
-    except NoReleaseError:
-        return _no_release()
+    except NoReleaseError as exc:
+        return _no_release(exc)
     return jsonify(release.as_json())
 
 

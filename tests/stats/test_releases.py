@@ -622,6 +622,19 @@ def test_a_release_number_too_long_for_the_database_is_a_bad_request(
     assert resp.get_json()["error"]["fields"]["release"]
 
 
+def test_a_release_that_does_not_exist_is_named_as_missing(
+    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+) -> None:
+    """Releases exist: asking for one that does not says so, not that none was published."""
+    resp = client.get("/api/v1/stats?by=sex&release=99", headers=advocate_h)
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["message"] == "There is no statistics release 99."
+    ar = client.get(
+        "/api/v1/stats?by=sex&release=99", headers={**advocate_h, "Accept-Language": "ar"}
+    )
+    assert "لا يوجد إصدار إحصائي رقمه 99" in ar.get_json()["error"]["message"]
+
+
 def _meaning_of_cells(docs: list[dict]) -> dict[tuple, tuple]:  # type: ignore[type-arg]
     """Each cell key of _attack_release with what it counts (scope and category sets), so
     that a number of one release can be found in another whose groups differ."""

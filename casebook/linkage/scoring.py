@@ -10,10 +10,11 @@ before, collapsed on small or unusual caseloads and returned no pairs without sa
 DuckDB would otherwise offload to a temporary directory when memory runs short — plaintext
 names on disk. Here the temporary directory is switched off and external access disabled once
 set, so an oversized run fails with an out-of-memory error instead (raise
-CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names and on the
-levels for father and grandfather swapped and a forebear's name as family name, birth year
-exact / ±1 / ±3, the arrest year exact / ±1, and many narrow blocking rules instead of three
-broad ones; figures in bench/README.md.
+CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names (half of it
+where a Latin spelling may be the name, except for an outside list's rows), half of it on the
+exact father, grandfather and mother, on the levels for father and grandfather swapped and a
+forebear's name as family name, birth year exact / ±1 / ±3, the arrest year exact / ±1, and
+many narrow blocking rules instead of three broad ones; figures in bench/README.md.
 """
 
 from __future__ import annotations
@@ -196,7 +197,50 @@ def _crossed_level(sql: str, label: str) -> Any:
     return level.configure(fix_m_probability=True)
 
 
-def _name_comparison(column: str, *, tf: bool) -> Any:
+# The level for a name the Latin spelling may be (not the Arabic name it was resolved to, but
+# one of the others within the distance) is weighed by how common the name is, in the first
+# and family names, against its own u as their "same name, spelt apart" is, by half the
+# adjustment: unweighed, a Latin report of محمد resolved to محمود met every محمد at m/u ≈ 700
+# (9.6 bits), far more than the name spelt apart (about nothing for محمد), and one Latin
+# report met fourteen men. Not for an outside list's rows (`_list_pairs`): a list is in one
+# script whoever it names, and weighed, Latin rows whose first name may be two names (Hussein:
+# حسين or the commoner حسن; Asama: أسامة or أسماء) went unseen. The exact levels of father,
+# grandfather and mother are weighed by half the adjustment against their own u: the
+# commonest names count for a little less, rare names for more. Weighed in full on the whole
+# father and grandfather comparisons instead (the Latin spellings too), the adjustment cost
+# recall (bench/README.md).
+PARENT_TF_WEIGHT = 0.5
+LATIN_TF_WEIGHT = 0.5
+
+
+def _latin_level(alts: str, canon: str, *, tf: bool) -> Any:
+    import splink.comparison_level_library as cll
+
+    level = cll.CustomLevel(
+        f"coalesce(list_contains({alts}_l, {canon}_r) "
+        f"OR list_contains({alts}_r, {canon}_l), false)",
+        label_for_charts="a name the Latin spelling may be",
+    )
+    if not tf:
+        return level
+    return level.configure(
+        tf_adjustment_column=canon,
+        tf_adjustment_weight=LATIN_TF_WEIGHT,
+        disable_tf_exact_match_detection=True,  # against this level's u
+    )
+
+
+def _exact_level(column: str, *, tf: bool) -> Any:
+    import splink.comparison_level_library as cll
+
+    if tf:
+        return cll.ExactMatchLevel(column, term_frequency_adjustments=True)
+    return cll.ExactMatchLevel(column).configure(
+        tf_adjustment_column=column, tf_adjustment_weight=PARENT_TF_WEIGHT
+    )
+
+
+def _name_comparison(column: str, *, tf: bool, latin_tf: bool = True) -> Any:
     """Levels from strongest to weakest: the same spelling; the same name spelt apart (a
     Latin spelling resolved to this Arabic name, or two Latin spellings of one name); one edit
     apart where the two are not both known names (a typo); a looser likeness on the same
@@ -222,7 +266,7 @@ def _name_comparison(column: str, *, tf: bool) -> Any:
         output_column_name=column,
         comparison_levels=[
             cll.NullLevel(c),
-            cll.ExactMatchLevel(c, term_frequency_adjustments=tf),
+            _exact_level(c, tf=tf),
             _tf(
                 cll.CustomLevel(
                     f"{canon}_l = {canon}_r", label_for_charts="same name, spelt apart"
@@ -230,11 +274,7 @@ def _name_comparison(column: str, *, tf: bool) -> Any:
                 canon,
                 tf,
             ),
-            cll.CustomLevel(
-                f"coalesce(list_contains({alts}_l, {canon}_r) "
-                f"OR list_contains({alts}_r, {canon}_l), false)",
-                label_for_charts="a name the Latin spelling may be",
-            ),
+            _latin_level(alts, canon, tf=tf and latin_tf),
             *(_crossed_level(sql, label) for sql, label in _CROSSED.get(column, [])),
             cll.CustomLevel(typo, label_for_charts="one edit, not two known names"),
             cll.CustomLevel(loose, label_for_charts="alike, not two known names"),
@@ -341,10 +381,10 @@ def _settings(list_prefix: str | None = None) -> Any:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
-            _name_comparison("first", tf=True),
+            _name_comparison("first", tf=True, latin_tf=list_prefix is None),
             _name_comparison("father", tf=False),
             _name_comparison("grandfather", tf=False),
-            _name_comparison("family", tf=True),
+            _name_comparison("family", tf=True, latin_tf=list_prefix is None),
             _name_comparison("mother", tf=False),
             cl.CustomComparison(
                 output_column_name="birth_year",

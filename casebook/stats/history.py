@@ -107,7 +107,12 @@ def facts_holding(
             continue  # changed since: a guess that it did not would be wrong
         if low <= 1 and math.isinf(high):
             own = system.cell_of(atoms)
-            if own is not None and system.cells[own].published and system.cells[own].value > 0:
+            if (
+                own is not None
+                and system.cells[own].published
+                and system.cells[own].value > 0
+                and not system.may_hide_zero(own, None)
+            ):
                 # "at least 1" of a count this release publishes itself (its audit takes a
                 # hidden one as at least 1): nothing new, and kept out so that a later
                 # round's facts stay comparable with an earlier's (see LinkedSystem.know)
@@ -132,23 +137,29 @@ def audit_with(
     release's atoms for it. The ties are the attacker's right guesses of which numbers did not
     change, hidden ones included: a hidden sum unchanged between two releases is one unknown
     in both. `facts`: the other releases' shown numbers over this release's own atoms (which
-    also make a cell another release showed exactly public here)."""
+    also make a cell another release showed exactly public here).
+
+    A count that changed is not tied; but a release that shows it as 0 tells the attacker who
+    guesses right that it changed that the other release's count is at least 1 (the other
+    direction for this release's own shown zeros is not added: its hidden set is not known
+    here, and those facts would bound only the other releases' numbers)."""
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
-    done: list[tuple[ReleaseSystem, list[int]]] = []  # the other releases imported so far
+    # the other releases imported so far, with their indices here and their hidden sets
+    done: list[tuple[ReleaseSystem, list[int], set[Key]]] = []
     for number, other, hidden, ranges in others:
-        same = _same_atoms(system, other, done)
+        same = _same_atoms(system, other, [(o, m) for o, m, _ in done])
         mapping = system.import_release(("release", number), other, same)
         for key, cell in other.cells.items():
             theirs = [mapping[a] for a in cell.atoms]
+            value = other.shown(key, hidden) if cell.published else None
             if cell.published:
-                value = other.shown(key, hidden)
                 if value is not None:
                     imported.append((theirs, value, value))
                 elif key in ranges:
                     imported.append((theirs, *ranges[key]))
-                elif key in hidden and cell.value > 0:
+                elif key in hidden and cell.value > 0 and not other.may_hide_zero(key, hidden):
                     imported.append((theirs, 1, math.inf))
             meaning = other.meanings.get(key)
             if meaning is None:
@@ -156,15 +167,24 @@ def audit_with(
             # tied to this release, and to each other release imported before it (the
             # attacker ties every pair: a number that changed since this release, and not
             # between those two, is one unknown in both)
-            for held, held_mapping in [(system, None), *done]:
+            for held, held_mapping, held_hidden in [(system, None, None), *done]:
                 atoms = held.atoms_for(meaning)
                 if atoms is None or any(a >= held.own_size()[0] for a in atoms):
                     continue
-                if sum(held.atom_values[a] for a in atoms) != cell.value:
-                    continue  # changed: a guess that it did not would be wrong
                 ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
+                if sum(held.atom_values[a] for a in atoms) != cell.value:
+                    # changed: a guess that it did not would be wrong; the right guess that
+                    # it did tells that a number one release shows as 0 is at least 1 in
+                    # the other (a case added, or one removed since)
+                    if value == 0:
+                        imported.append((ours, 1, math.inf))
+                    if held_hidden is not None:
+                        own = held.cell_of(atoms)
+                        if own is not None and held.shown(own, held_hidden) == 0:
+                            imported.append((theirs, 1, math.inf))
+                    continue
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
-        done.append((other, mapping))
+        done.append((other, mapping, hidden))
     for ours, theirs in ties.values():
         # as one sum of terms: atoms both sides share (see _same_atoms) cancel out
         terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))

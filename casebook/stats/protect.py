@@ -13,7 +13,9 @@ is R). The release is modelled as a linear system the attacker knows:
   same set of cases are one cell, so a margin hidden in one table is hidden in all.
 
 A published cell adds the equation ``sum(atoms) = value``. A hidden published-scope cell is at
-least 1 (zeros are always published and never chosen as complementary cells). Every cell whose
+least 1 (zeros are published and never chosen as complementary cells), except where the system
+hides zeros too (`may_hide_zero`: beside a verified total published only as a rounded range,
+where a hidden cell may be 0 to the attacker). Every cell whose
 value is 1..k-1 and is not published must keep a feasible interval at least k wide: the audit
 first propagates equations with one unknown, then solves two linear programs (SciPy HiGHS) per
 such cell over its connected component. Cells that fail get a complementary neighbour hidden,
@@ -167,7 +169,7 @@ class LinkedSystem:
         positive: dict[tuple[int, ...], tuple[float, float]] = {
             tuple(sorted(c.atoms)): (1, math.inf)
             for c in self.cells.values()
-            if c.published and c.value > 0
+            if c.published and c.value > 0 and not self.may_hide_zero(c.key, None)
         }
         for bounds, seen, proven in reversed(self._stash):
             if seen == self._links_seen and implied(now, {**positive, **bounds}):
@@ -252,6 +254,12 @@ class LinkedSystem:
         """Groups of cells of which one is the sum of the others (cheap first check)."""
         return []
 
+    def may_hide_zero(self, key: Key, hidden: set[Key] | None) -> bool:
+        """Whether a hidden cell may be 0 to the attacker, under `hidden` (None: under some
+        hidden set): then the audit does not take it as at least 1. Here zeros are always
+        shown; ReleaseSystem hides the zeros beside a rounded total."""
+        return False
+
     def related(self, key: Key) -> Iterable[Key]:
         """Cells that share an equation with `key` (complementary candidates)."""
         return self.cells[key].related
@@ -305,7 +313,14 @@ class LinkedSystem:
             if under <= hidden and _no_narrower(self.ranges, under_ranges):
                 proven = cells if len(cells) > len(proven) else proven
         sensitive = [c for c in sensitive if c.key not in proven]
-        at_least_one = [c for c in pool if c.published and c.key in hidden and c.value > 0]
+        at_least_one = [
+            c
+            for c in pool
+            if c.published
+            and c.key in hidden
+            and c.value > 0
+            and not self.may_hide_zero(c.key, hidden)
+        ]
         ranged: list[tuple[list[int], float, float]] = [
             (self.cells[key].atoms, lo, hi)
             for key, (lo, hi) in self.ranges.items()
@@ -359,7 +374,8 @@ class LinkedSystem:
             if c.published and c.key not in hidden:
                 rows.append((c.atoms, ones, float(c.value), float(c.value), None))
             elif c.published and c.value > 0:
-                least, most = self.ranges.get(c.key, (1, highspy.kHighsInf))
+                floor = 0 if self.may_hide_zero(c.key, hidden) else 1
+                least, most = self.ranges.get(c.key, (floor, highspy.kHighsInf))
                 rows.append((c.atoms, ones, float(least), float(most), None))
         for atoms, low, high in self.facts:
             label = candidates.get(tuple(sorted(atoms))) if low == high else None

@@ -235,6 +235,29 @@ class ReleaseSystem(LinkedSystem):
                 rest = key[len("unverified|") :]  # type: ignore[index]
                 yield [key, f"all|{rest}", f"verified|{rest}"]
 
+    def whole(self, scope: str) -> set[Key]:
+        """The cells of `scope` that count every category of their dimensions (a grouped table
+        whose one group is everything, its two-way cells and margins): each is the scope's
+        total under another name, hidden with it (protect_release) — shown, it would undo a
+        total published only as a rounded range."""
+        out: set[Key] = set()
+        for key, meaning in self.meanings.items():
+            if meaning[0] != scope or not meaning[1]:
+                continue
+            if all(members == frozenset(self.fine[dim]) for dim, members in meaning[1]):
+                out.add(key)
+        return out
+
+    def may_hide_zero(self, key: Key, hidden: set[Key] | None) -> bool:
+        """A cell of a scope whose total may be hidden (the verified total, published then
+        as a rounded range) shows "—" for 0 too while that total is hidden (render): to the
+        attacker a hidden cell there may be 0."""
+        total = f"{str(key).split('|', 1)[0]}|total"
+        cell = self.cells.get(total)
+        if cell is None or cell.total:  # the grand total is never hidden
+            return False
+        return hidden is None or total in hidden
+
     def related(self, key: Key) -> Iterable[Key]:
         """Row and column mates, margins, the same cell in the other scopes."""
         cached = self._related.get(key)
@@ -371,6 +394,11 @@ def protect_release(
     A hidden verified total is then published rounded (round_totals; `least_width`: the
     release's own width, for a larger k)."""
     hidden: set[Key] = set(start)
+    if VERIFIED_TOTAL in system.cells and system.cells[VERIFIED_TOTAL].value == 0:
+        # no verified case yet: published as a rounded range with its zeros hidden like any
+        # small verified total, not as a table of zeros, which a later release's attacker
+        # would hold as exact (every hidden cell that changed since was 0, now at least 1)
+        hidden.add(VERIFIED_TOTAL)
     order = [("arrest_month",)] + [t for t in all_tables() if t != ("arrest_month",)]
     while True:
         before = len(hidden)
@@ -382,5 +410,7 @@ def protect_release(
     # the whole release decides
     system.ranges = {}
     hidden = protect(system, k, start=hidden, strict=strict)
+    if VERIFIED_TOTAL in hidden:
+        hidden |= system.whole("verified")
     round_totals(system, k, hidden, least_width)
     return hidden

@@ -128,7 +128,10 @@ Shown = tuple[int, ReleaseSystem, set[Key], dict[Key, tuple[int, int]]]  # a rel
 
 
 def audit_with(
-    system: ReleaseSystem, others: list[Shown], facts: list[tuple[list[int], float, float]]
+    system: ReleaseSystem,
+    others: list[Shown],
+    facts: list[tuple[list[int], float, float]],
+    own_hidden: set[Key] | None = None,
 ) -> None:
     """Set `system` up to be audited jointly with `others` (number, system, hidden set,
     rounded ranges): each other release's atoms and links imported, what it shows known
@@ -139,10 +142,11 @@ def audit_with(
     in both. `facts`: the other releases' shown numbers over this release's own atoms (which
     also make a cell another release showed exactly public here).
 
-    A count that changed is not tied; but a release that shows it as 0 tells the attacker who
-    guesses right that it changed that the other release's count is at least 1 (the other
-    direction for this release's own shown zeros is not added: its hidden set is not known
-    here, and those facts would bound only the other releases' numbers)."""
+    A count that changed is not tied; but where one release is known to hold it as 0 (shown
+    as 0, or worked out: see _zero_known), the attacker who guesses right that it changed
+    knows the other release's count to be at least 1. `own_hidden`: this release's hidden
+    set, where known (not while the new release is being protected: then only its zeros that
+    need no hidden set to be known count)."""
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
@@ -167,21 +171,19 @@ def audit_with(
             # tied to this release, and to each other release imported before it (the
             # attacker ties every pair: a number that changed since this release, and not
             # between those two, is one unknown in both)
-            for held, held_mapping, held_hidden in [(system, None, None), *done]:
+            for held, held_mapping, held_hidden in [(system, None, own_hidden), *done]:
                 atoms = held.atoms_for(meaning)
                 if atoms is None or any(a >= held.own_size()[0] for a in atoms):
                     continue
                 ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
                 if sum(held.atom_values[a] for a in atoms) != cell.value:
                     # changed: a guess that it did not would be wrong; the right guess that
-                    # it did tells that a number one release shows as 0 is at least 1 in
-                    # the other (a case added, or one removed since)
-                    if value == 0:
+                    # it did tells that a number one release is known to hold as 0 is at
+                    # least 1 in the other (a case added, or one removed since)
+                    if value == 0 or _zero_known(other, meaning, hidden):
                         imported.append((ours, 1, math.inf))
-                    if held_hidden is not None:
-                        own = held.cell_of(atoms)
-                        if own is not None and held.shown(own, held_hidden) == 0:
-                            imported.append((theirs, 1, math.inf))
+                    if _zero_known(held, meaning, held_hidden):
+                        imported.append((theirs, 1, math.inf))
                     continue
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
         done.append((other, mapping, hidden))
@@ -191,6 +193,25 @@ def audit_with(
         if terms:
             system.links.append(Equation([a for a, _ in terms], [c for _, c in terms], 0, False))
     system.know(list(facts) + imported)
+
+
+def _zero_known(release: ReleaseSystem, meaning: Meaning, hidden: set[Key] | None) -> bool:
+    """Whether the attacker knows `release` to count 0 for `meaning`: it shows 0 (`hidden`
+    known), or the same categories among all cases are 0 (zeros of all cases are always
+    shown, and verified <= all), or it is a group's count (0 or at least k: a group's "—"
+    beside a rounded total reads as 0)."""
+    atoms = release.atoms_for(meaning)
+    if atoms is None or any(a >= release.own_size()[0] for a in atoms):
+        return False
+    if sum(release.atom_values[a] for a in atoms) != 0:
+        return False
+    own = release.cell_of(atoms)
+    if own is not None and release.cells[own].fixed:
+        return True
+    if hidden is not None and own is not None and release.shown(own, hidden) == 0:
+        return True
+    everyone = release.atoms_for(("all", meaning[1]))
+    return everyone is not None and sum(release.atom_values[a] for a in everyone) == 0
 
 
 def _same_atoms(
@@ -247,12 +268,15 @@ def protect_against_earlier(
                 e.system,
                 [o.shown() for o in others] + [new],
                 facts_holding(e.system, shown + ours),
+                e.hidden,
             )
             narrow = e.system.audit(e.hidden, e.k)
             if not narrow:
                 continue
             if e._baseline is None:  # what the other releases alone narrow it to
-                audit_with(e.system, [o.shown() for o in others], facts_holding(e.system, shown))
+                audit_with(
+                    e.system, [o.shown() for o in others], facts_holding(e.system, shown), e.hidden
+                )
                 e._baseline = e.system.audit(e.hidden, e.k)
             for key, (low, high) in narrow.items():
                 before = e._baseline.get(key)

@@ -85,11 +85,12 @@ def _narrowed(docs: list[dict], other: list[dict], truth: Any) -> list[tuple]:  
 
 def _joint_narrowed(target: int, releases: list[tuple[list[dict], Any]]) -> list[tuple]:  # type: ignore[type-arg]
     """The attacker holding every release and guessing right which numbers, shown or hidden,
-    did not change (and so which changed: a number one release shows as 0 and another counts
-    differently is at least 1 there): one set of variables per release, a cell of one tied to
-    the cell of another that counts the same categories wherever their counts are equal (a
-    hidden number unchanged is one unknown in both). Hidden small cells of release `target`
-    narrowed below K: (key, true value, interval)."""
+    did not change (and so which changed: a number one release shows as 0, or whose count of
+    all cases it shows as 0, and another counts differently is at least 1 there): one set of
+    variables per release, a cell of one tied to the cell of another that counts the same
+    categories wherever their counts are equal (a hidden number unchanged is one unknown in
+    both). Hidden small cells of release `target` narrowed below K: (key, true value,
+    interval)."""
     index: dict[tuple, int] = {}  # type: ignore[type-arg]
 
     def var_of(r: int) -> Any:
@@ -116,12 +117,14 @@ def _joint_narrowed(target: int, releases: list[tuple[list[dict], Any]]) -> list
                 if ours is None or theirs not in built[o][1]:
                     continue
                 if releases[r][1](ours) != releases[o][1](theirs):
-                    # changed (the guess that it did not would be wrong): a number shown as
-                    # 0 in one release is at least 1 in the other
+                    # changed (the guess that it did not would be wrong): a number one
+                    # release shows as 0, or whose count of all cases it shows as 0, is at
+                    # least 1 in the other
                     for a, b in ((r, o), (o, r)):
                         mine_a = ours if a == r else theirs
                         mine_b = theirs if a == r else ours
-                        if built[a][1][mine_a][1] == 0:
+                        everyone = built[a][1].get(("all", *mine_a[1:]))
+                        if built[a][1][mine_a][1] == 0 or (everyone and everyone[1] == 0):
                             at_least.append((built[b][1][mine_b][0], 1))
                     continue
                 tie = dict(built[r][1][ours][0])
@@ -448,3 +451,49 @@ def test_a_group_of_every_category_is_hidden_beside_a_rounded_verified_total(see
     assert not shown
     everything = system.whole("verified")
     assert everything and everything <= hidden
+
+
+@pytest.mark.parametrize("share", [0, 0.02])
+def test_a_first_case_in_a_month_is_not_narrowed_through_the_zero_of_all_cases(
+    share: float,
+) -> None:
+    """Eleven cases arrested in a month no earlier case was, two of them verified, beside a
+    rounded verified total: the earlier release showed the month's count of all cases as 0,
+    so its verified count was 0 too, and the attacker who guesses right that it changed knows
+    it is at least 1 now. (Before, the audit took it as at least 0 and cut a release that gave
+    the two verified cases [1, 11].) The cut is refused, or protects them, as a cut does:
+    over joined groups when the first pattern fails."""
+    rng = random.Random(1)
+    rows = []
+    for i in range(300):
+        data = synthetic_case(rng)
+        f = dict(facets(data, data["consent"]))
+        if f.get("arrest_month") == "2013-06":
+            f["arrest_month"] = "2013-07"
+        rows.append((f"case-{i}", rng.random() < share, f))
+    later = list(rows)
+    for i in range(11):
+        data = synthetic_case(rng)
+        f = dict(facets(data, data["consent"]))
+        f["arrest_year"], f["arrest_month"] = 2013, "2013-06"
+        later.append((f"new-{i}", i < 2, f))
+    first, _ = tally(rows, 2026, K)
+    one = ReleaseSystem(first)
+    one_hidden = protect_release(one, K, strict=True)
+    earlier = Earlier(1, K, ReleaseSystem(first), set(one_hidden))
+    earlier.system.ranges = dict(one.ranges)
+    second, _ = tally(later, 2026, K)
+    two = ReleaseSystem(second)
+    try:
+        hidden = protect_against_earlier(two, K, [earlier], protect_release)
+    except UnprotectableError:
+        second, _ = tally(later, 2026, K, join=[first.groups])
+        earlier.reset()
+        two = ReleaseSystem(second)
+        try:
+            hidden = protect_against_earlier(two, K, [earlier], protect_release)
+        except UnprotectableError:
+            return  # refused: nothing published
+    held = [(_docs(one, one_hidden), _truth(first)), (_docs(two, hidden), _truth(second))]
+    assert not _joint_narrowed(1, held)
+    assert not _joint_narrowed(0, held)

@@ -580,38 +580,33 @@ def release_group() -> None:
 def release_create_command(note: str | None, estimate_lists: str, estimate_by: str | None) -> None:
     """Cut a release (with its estimate); refused until enough cases changed since the last."""
     from casebook.estimate.histories import HistoryInputError
-    from casebook.estimate.release import release_estimate_store, release_estimator, schedule_from
-    from casebook.stats.services import ReleaseRefusedError, release_create, release_prepare
+    from casebook.estimate.release import schedule_from
+    from casebook.stats.cuts import release_cut
+    from casebook.stats.services import ReleaseRefusedError
 
     settings = _settings()
-    outside = [n.strip() for n in estimate_lists.split(",") if n.strip()]
-    k, min_changes = settings.stats_k, settings.release_min_changes
     try:
-        # counted, protected and estimated from one snapshot, holding no write lock; written
-        # in one short transaction at the end
-        estimator = release_estimator(outside, estimate_by, schedule_from(settings))
-        with _db().snapshot_sessionmaker() as r, r.begin():
-            prepared = release_prepare(
-                r, _vault(), k=k, min_changes=min_changes, estimate=estimator
-            )
-        estimate = prepared.estimate
-        assert estimate is not None
-        with _session() as s, s.begin():
-            made = release_create(
-                s,
-                _vault(),
-                Actor.cli(),
-                k=k,
-                min_changes=min_changes,
-                note=note,
-                prepared=prepared,
-            )
-            number, cases, changes = made.number, made.cases, made.changes
-            release_estimate_store(s, Actor.cli(), made, estimate)
+        outcome = release_cut(
+            _db(),
+            _vault(),
+            Actor.cli(),
+            k=settings.stats_k,
+            min_changes=settings.release_min_changes,
+            note=note,
+            estimate_lists=[n.strip() for n in estimate_lists.split(",") if n.strip()],
+            estimate_by=estimate_by,
+            schedule=schedule_from(settings),
+        )
     except ReleaseRefusedError as exc:
         raise click.ClickException(f"no release was made: {exc}") from None
     except HistoryInputError as exc:
         raise click.ClickException("no release was made: " + "; ".join(exc.problems)) from None
+    number, cases, changes, estimate = (
+        outcome.number,
+        outcome.cases,
+        outcome.changes,
+        outcome.estimate,
+    )
     click.echo(f"release {number}: {cases} cases counted, {changes} changed since the last")
     if estimate["estimable"]:
         low, high = estimate["interval"]

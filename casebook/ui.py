@@ -224,6 +224,8 @@ ACTION_LABELS = {
     "partners.export": _l("Encodings exported for partner matching"),
     "stats.estimate": _l("Estimate of the total produced"),
     "stats.release_estimate": _l("Estimate of the total made with a release"),
+    "stats.release_cut_start": _l("Release cut started from the web"),
+    "stats.release_cut_end": _l("Release cut finished"),
     "token.second_factor": _l("Second factor checked for a token request"),
     "user.role_change_request": _l("Role change requested"),
     "user.role_change_approve": _l("Role change approved"),

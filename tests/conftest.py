@@ -129,7 +129,17 @@ def app(settings: Settings) -> Iterator[Flask]:
     application.test_client_class = EnglishClient
     application.extensions["casebook.vault"].load()
     yield application
+    finish_background(application)
     application.extensions["casebook.db"].dispose()
+
+
+def finish_background(app: Flask) -> None:
+    """Wait for the work this app started in the background (release cuts, dedupe runs): the
+    deterministic hook, no sleeping. Each thread must end within two minutes."""
+    for key in ("casebook.release_threads", "casebook.linkage_threads"):
+        for thread in app.extensions.get(key, []):
+            thread.join(timeout=120)
+            assert not thread.is_alive(), f"{thread.name} did not finish"
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
+from casebook.background import STALE, heartbeat
 from casebook.cases import derived as keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.cases.records import (
@@ -673,8 +673,7 @@ def entry_check_receiver(session: Session, *, actor: Actor, case: Case, **_: obj
 
 # -- runs started from the web ----------------------------------------------------------------
 
-HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
-RUN_STALE = timedelta(minutes=5)  # a run silent this long lost its worker: it is abandoned
+RUN_STALE = STALE  # a run silent this long lost its worker: it is abandoned
 
 
 class RunBusyError(Exception):
@@ -745,29 +744,26 @@ def run_execute(
             )
 
     def beat() -> None:  # while scoring (no progress to report) the run still shows it lives
-        while not finished.wait(HEARTBEAT_SECONDS):
-            with sessionmaker() as s, s.begin():
-                s.execute(
-                    update(LinkageRun)
-                    .where(LinkageRun.id == run_id)
-                    .values(heartbeat_at=datetime.now(UTC))
-                )
+        with sessionmaker() as s, s.begin():
+            s.execute(
+                update(LinkageRun)
+                .where(LinkageRun.id == run_id)
+                .values(heartbeat_at=datetime.now(UTC))
+            )
 
-    finished = threading.Event()
-    heart = threading.Thread(target=beat, name=f"casebook-dedupe-beat-{run_id}", daemon=True)
-    heart.start()
     error: str | None = None
     result: DedupeResult | None = None
     try:
-        with sessionmaker() as s, s.begin():
-            run = s.get(LinkageRun, run_id)
-            assert run is not None
-            threshold = run.threshold
-        with reading_sessionmaker() as r:
-            rows = list(linkage_rows(r, progress))
-        report = score(rows, threshold=threshold, memory_limit=memory_limit)
-        with sessionmaker() as s, s.begin():
-            result = dedupe_queue(s, actor, report, cases=len(rows), threshold=threshold)
+        with heartbeat(beat):
+            with sessionmaker() as s, s.begin():
+                run = s.get(LinkageRun, run_id)
+                assert run is not None
+                threshold = run.threshold
+            with reading_sessionmaker() as r:
+                rows = list(linkage_rows(r, progress))
+            report = score(rows, threshold=threshold, memory_limit=memory_limit)
+            with sessionmaker() as s, s.begin():
+                result = dedupe_queue(s, actor, report, cases=len(rows), threshold=threshold)
     except LinkageError as exc:  # nothing reached the review queue
         error = f"{exc}; nothing was written"
     except Exception as exc:  # any failure must end the run, not leave it "running"
@@ -775,8 +771,6 @@ def run_execute(
         logging.getLogger(__name__).error(
             "dedupe run failed", extra={"event": "dedupe_failed", "error": type(exc).__name__}
         )
-    finished.set()
-    heart.join()
     with sessionmaker() as s, s.begin():
         run = s.get(LinkageRun, run_id)
         assert run is not None

@@ -3,7 +3,6 @@ of outside lists; with their JSON twins under /api/v1/linkage."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from casebook import db
 from casebook.auth.forms import EmptyForm
 from casebook.auth.permissions import Permission
+from casebook.background import start_worker
 from casebook.cases import selectors
 from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
@@ -122,19 +122,17 @@ def queue() -> Any:
 
 
 def _start_thread(run_id: Any, actor: Any) -> None:
-    """Run the dedupe in a thread of this worker once the start is committed; its state is in
-    the database, so any worker shows it. Tests join the threads kept in app.extensions."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    database = app.extensions["casebook.db"]
-    memory = app.config["CASEBOOK"].linkage_memory
-
-    def work() -> None:
-        with app.app_context():
-            run_execute(database.sessionmaker, database.reading_sessionmaker, actor, run_id, memory)
-
-    thread = threading.Thread(target=work, name=f"casebook-dedupe-{run_id}", daemon=True)
-    app.extensions.setdefault("casebook.linkage_threads", []).append(thread)
-    thread.start()
+    """Run the dedupe in a thread of this worker once the start is committed (see
+    casebook.background)."""
+    database = current_app.extensions["casebook.db"]
+    memory = current_app.config["CASEBOOK"].linkage_memory
+    start_worker(
+        "casebook.linkage_threads",
+        f"casebook-dedupe-{run_id}",
+        lambda: run_execute(
+            database.sessionmaker, database.reading_sessionmaker, actor, run_id, memory
+        ),
+    )
 
 
 def _begin_run(threshold: float) -> LinkageRun | str:

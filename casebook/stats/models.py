@@ -6,7 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casebook.db import Base, UTCDateTime, new_id, utcnow
@@ -68,3 +77,37 @@ class StatsReleaseTable(Base):
     name: Mapped[str] = mapped_column(String(100))
     scope: Mapped[str] = mapped_column(String(10))
     payload: Mapped[str] = mapped_column(Text)
+
+
+class ReleaseCut(Base):
+    """A release cut started from the web, done by a thread of the worker that took it (a cut
+    of a few thousand cases audits its tables against every earlier release for minutes, past
+    any proxy's patience). Its state lives here so every worker shows the same progress and
+    refuses a second cut; `slot` is 1 while the cut goes and NULL after, and its unique index
+    lets one cut hold it. A refusal keeps its message untranslated with its values (no case's
+    data: counts of changes, k, a release number and date), so each reader reads it in their
+    own language."""
+
+    __tablename__ = "stats_release_cuts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default="running")
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+    step: Mapped[str] = mapped_column(String(20), default="counting")
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    estimate_lists: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of list ids
+    estimate_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    release_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # untranslated
+    reason_values: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+
+    __table_args__ = (
+        Index("ux_stats_release_cuts_slot", "slot", unique=True),
+        Index("ix_stats_release_cuts_started", "started_at"),
+    )

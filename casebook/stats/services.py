@@ -42,6 +42,9 @@ from casebook.stats.queries import (
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
 
 MIN_K = 5
+# the parts of a cut, as a cut followed on the web names them (stats.cuts)
+COUNTING, PROTECTING, ESTIMATING, WRITING = "counting", "protecting", "estimating", "writing"
+CUT_STEPS = (COUNTING, PROTECTING, ESTIMATING, WRITING)
 DEFAULT_K = 11
 MODE = "suppressed"
 SCOPES = f"all={','.join(COUNTED_STATES)};verified={','.join(VERIFIED_STATES)}"
@@ -54,7 +57,14 @@ class StatsInputError(Exception):
 
 
 class ReleaseRefusedError(Exception):
-    """A new release would come too soon after the last one (or there is nothing to count)."""
+    """A new release would come too soon after the last one, or cannot be protected. Keeps
+    its message untranslated with its values, so that a cut finished in the background can be
+    explained later in the reader's language (`explain`)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(_translated(message, **values))
+        self.message = message
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -233,15 +243,17 @@ def release_prepare(
     min_changes: int,
     now: datetime | None = None,
     estimate: Estimator | None = None,
+    step: Callable[[str], None] | None = None,
 ) -> PreparedRelease:
     """Count the cases and protect the tables from one read of them, writing nothing: run in a
     transaction that reads one snapshot (Database.snapshot_sessionmaker), so that the long
     part of a cut holds no write lock (SQLite has one for the whole database). `estimate`, if
     given, makes the release's estimate in the same snapshot (the same counted cases and the
     list matches as they were then), so that it is of the same cases as the tables. Refuses
-    (ReleaseRefusedError) when fewer than `min_changes` cases changed."""
+    (ReleaseRefusedError) when fewer than `min_changes` cases changed. `step` hears which
+    part of the cut begins (CUT_STEPS), for a cut followed on the web."""
     if k < MIN_K:
-        raise ReleaseRefusedError(_translated(N_("k is at least %(k)s."), k=MIN_K))
+        raise ReleaseRefusedError(N_("k is at least %(k)s."), k=MIN_K)
     now = now or datetime.now(UTC)
     rows = list(counted_facets(session, vault))
     counts, fingerprints = tally(rows, now.year, k)
@@ -252,45 +264,41 @@ def release_prepare(
     if changes < min_changes:
         if last is None:
             raise ReleaseRefusedError(
-                _translated(
-                    N_(
-                        "%(changes)s cases were added, changed or removed; a new release needs "
-                        "at least %(least)s, so that no release can be compared with the last to "
-                        "learn about a few cases."
-                    ),
-                    changes=changes,
-                    least=min_changes,
-                )
-            )
-        raise ReleaseRefusedError(
-            _translated(
                 N_(
-                    "%(changes)s cases were added, changed or removed since release %(n)s of "
-                    "%(date)s; a new release needs at least %(least)s, so that no release can "
-                    "be compared with the last to learn about a few cases."
+                    "%(changes)s cases were added, changed or removed; a new release needs "
+                    "at least %(least)s, so that no release can be compared with the last to "
+                    "learn about a few cases."
                 ),
-                n=last.number,
-                date=f"{last.created_at:%Y-%m-%d}",
                 changes=changes,
                 least=min_changes,
             )
+        raise ReleaseRefusedError(
+            N_(
+                "%(changes)s cases were added, changed or removed since release %(n)s of "
+                "%(date)s; a new release needs at least %(least)s, so that no release can "
+                "be compared with the last to learn about a few cases."
+            ),
+            n=last.number,
+            date=f"{last.created_at:%Y-%m-%d}",
+            changes=changes,
+            least=min_changes,
         )
     _, unknown = least_unknown_changes(session, last, previous, fingerprints)
     if 0 < unknown < k:
         raise ReleaseRefusedError(
-            _translated(
-                N_(
-                    "%(changes)s cases were added, changed or removed, but all except "
-                    "%(unknown)s of them were entered, edited or opened by one account that "
-                    "cannot read every case; a new release needs at least %(k)s changes that no "
-                    "such account made or saw, so that it cannot add cases of its own to learn "
-                    "about the others by comparing releases."
-                ),
-                changes=changes,
-                unknown=unknown,
-                k=k,
-            )
+            N_(
+                "%(changes)s cases were added, changed or removed, but all except "
+                "%(unknown)s of them were entered, edited or opened by one account that "
+                "cannot read every case; a new release needs at least %(k)s changes that no "
+                "such account made or saw, so that it cannot add cases of its own to learn "
+                "about the others by comparing releases."
+            ),
+            changes=changes,
+            unknown=unknown,
+            k=k,
         )
+    if step is not None:
+        step(PROTECTING)
     earlier = earlier_releases(session, vault)
     try:
         # strict: a pattern that fails its own audit, or narrows what an earlier release hid,
@@ -312,30 +320,28 @@ def release_prepare(
             hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
     except NarrowsEarlierError:
         raise ReleaseRefusedError(
-            _translated(
-                N_(
-                    "This release cannot be published at k=%(k)s yet: with the numbers the "
-                    "earlier releases publish, it would narrow a small number below k (its own "
-                    "or one an earlier release hides). Cut it when more cases have changed."
-                ),
-                k=k,
-            )
+            N_(
+                "This release cannot be published at k=%(k)s yet: with the numbers the "
+                "earlier releases publish, it would narrow a small number below k (its own "
+                "or one an earlier release hides). Cut it when more cases have changed."
+            ),
+            k=k,
         ) from None
     except UnprotectableError:
         raise ReleaseRefusedError(
-            _translated(
-                N_(
-                    "These cases cannot be published at k=%(k)s yet: even with every other "
-                    "number hidden, the totals would narrow a small number below k. Cut the "
-                    "release when more cases are counted."
-                ),
-                k=k,
-            )
+            N_(
+                "These cases cannot be published at k=%(k)s yet: even with every other "
+                "number hidden, the totals would narrow a small number below k. Cut the "
+                "release when more cases are counted."
+            ),
+            k=k,
         ) from None
     prepared = PreparedRelease(
         counts, fingerprints, hidden, system, last.number if last else 0, changes, k, now
     )
     if estimate is not None:
+        if step is not None:
+            step(ESTIMATING)
         prepared.estimate = estimate(session, prepared)
     return prepared
 
@@ -418,13 +424,11 @@ def release_create(
     last = latest_release(session)
     if (last.number if last else 0) != prepared.previous:
         raise ReleaseRefusedError(
-            _translated(
-                N_(
-                    "Release %(n)s was cut while this one was being computed; cut again once "
-                    "enough cases have changed since."
-                ),
-                n=last.number if last else 0,
-            )
+            N_(
+                "Release %(n)s was cut while this one was being computed; cut again once "
+                "enough cases have changed since."
+            ),
+            n=last.number if last else 0,
         )
     counts, fingerprints, hidden, system = (
         prepared.counts,

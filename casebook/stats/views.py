@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -29,27 +30,32 @@ from sqlalchemy.orm import Session
 
 from casebook import db, vocab
 from casebook.auth.permissions import Permission
+from casebook.background import start_worker
 from casebook.estimate.histories import HistoryInputError
-from casebook.estimate.release import (
-    release_estimate,
-    release_estimate_store,
-    release_estimator,
-    schedule_from,
-)
+from casebook.estimate.release import release_estimate, schedule_from
 from casebook.linkage.models import MatchList
 from casebook.spreadsheet import csv_writer
 from casebook.stats.charts import bar_chart, interval_chart
+from casebook.stats.cuts import (
+    RUNNING,
+    CutBusyError,
+    cut_execute,
+    cut_latest,
+    cut_reason,
+    cut_start,
+)
 from casebook.stats.queries import DIMENSIONS
 from casebook.stats.services import (
+    COUNTING,
+    ESTIMATING,
+    PROTECTING,
+    WRITING,
     Release,
-    ReleaseRefusedError,
     StatsInputError,
     TableCache,
     parse_params,
-    release_create,
     release_get,
     release_list,
-    release_prepare,
     stats_table,
 )
 from casebook.ui import method_sentence
@@ -231,8 +237,11 @@ def index() -> Any:
     chart, table_shape = None, None
     if release is not None:
         table_shape = shape(release)
-    if release is not None and table_shape and table_shape["drawn"] and not (
-        table_shape["collapsed"]
+    if (
+        release is not None
+        and table_shape
+        and table_shape["drawn"]
+        and not (table_shape["collapsed"])
     ):
         first = release.dimensions[0]
         series = [
@@ -261,19 +270,33 @@ def index() -> Any:
 @bp.get("/releases")
 @requires(Permission.STATS_RELEASE)
 def releases() -> Any:
-    """Lawyers and admins cut releases (admins cannot read statistics, only cut them)."""
+    """Lawyers and admins cut releases (admins cannot read statistics, only cut them); the
+    cut going, or the last one, is shown with its step or its outcome."""
     session = db.session()
     outside = [
         (str(m.id), m.label or str(m.id)[:8], m.rows)
         for m in session.scalars(select(MatchList).order_by(MatchList.created_at))
     ]
+    cut = cut_latest(session)  # releases a cut whose worker died (the request commits it)
     return render_template(
         "stats/releases.html",
         releases=release_list(session),
         outside=outside,
         dimensions=DIMENSIONS,
         dimension_label=dimension_label,
+        cut=cut,
+        cut_reason=cut_reason(cut, _) if cut is not None else "",
+        cut_step=CUT_STEP_LABELS.get(cut.step, cut.step) if cut is not None else "",
+        running=cut is not None and cut.state == RUNNING,
     )
+
+
+CUT_STEP_LABELS = {
+    COUNTING: _l("reading and counting the cases"),
+    PROTECTING: _l("protecting the tables against every earlier release"),
+    ESTIMATING: _l("estimating the total from the outside lists"),
+    WRITING: _l("writing the release"),
+}
 
 
 def _outside_lists(session: Session, chosen: list[str]) -> list[str]:
@@ -284,48 +307,63 @@ def _outside_lists(session: Session, chosen: list[str]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def _start_cut(cut_id: Any, actor: Any) -> None:
+    """Cut in a thread of this worker once the start is committed (casebook.background)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.config["CASEBOOK"]
+    start_worker(
+        "casebook.release_threads",
+        f"casebook-release-cut-{cut_id}",
+        lambda: cut_execute(
+            app.extensions["casebook.db"],
+            app.extensions["casebook.vault"],
+            actor,
+            cut_id,
+            k=settings.stats_k,
+            min_changes=settings.release_min_changes,
+            schedule=schedule_from(settings),
+        ),
+    )
+
+
 @bp.post("/releases")
 @requires(Permission.STATS_RELEASE)
 @recent_auth
 def releases_create() -> Any:
-    settings = current_app.config["CASEBOOK"]
-    vault = current_app.extensions["casebook.vault"]
-    k, min_changes = settings.stats_k, settings.release_min_changes
+    """Start a cut (one at a time); the releases page follows it to its end."""
     session = db.session()
     by = request.form.get("estimate_by") or None
+    note = (request.form.get("note") or "").strip()[:200] or None
     try:
         if by is not None and by not in DIMENSIONS:
             raise HistoryInputError([_("Choose a dimension from the list.")])
         lists = _outside_lists(session, request.form.getlist("estimate_list"))
-        # the request's own transaction ends before the long part, which reads one snapshot
-        # (the tables and the estimate) and holds no write lock; the release is written in
-        # one short transaction at the end
-        session.commit()
-        estimator = release_estimator(lists, by, schedule_from(settings))
-        with db.database().snapshot_sessionmaker() as r, r.begin():
-            prepared = release_prepare(r, vault, k=k, min_changes=min_changes, estimate=estimator)
-        made = release_create(
+        actor = current_actor()
+        cut = cut_start(
             session,
-            vault,
-            current_actor(),
-            k=k,
-            min_changes=min_changes,
-            note=request.form.get("note"),
-            prepared=prepared,
+            actor,
+            started_by=current_user.id,
+            note=note,
+            estimate_lists=lists,
+            estimate_by=by,
         )
-        if prepared.estimate is not None:
-            release_estimate_store(session, current_actor(), made, prepared.estimate)
-    except ReleaseRefusedError as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("stats.releases"))
     except HistoryInputError as exc:
         session.rollback()
         flash(" ".join(exc.problems), "error")
-        return redirect(url_for("stats.releases"))
-    db.session().commit()
-    flash(_("Release %(n)s is published.", n=made.number), "info")
-    return redirect(url_for("stats.releases"))
+        return redirect(url_for("stats.releases"), 303)
+    except CutBusyError:
+        session.rollback()
+        flash(_("A release is already being cut. Wait for it to finish."), "error")
+        return redirect(url_for("stats.releases"), 303)
+    cut_id = cut.id
+    db.after_commit(session, lambda: _start_cut(cut_id, actor))
+    flash(
+        _(
+            "The release is being cut. Refresh this page to follow it until it is published "
+            "or refused."
+        )
+    )
+    return redirect(url_for("stats.releases"), 303)
 
 
 @bp.get("/brief")

@@ -403,3 +403,24 @@ def test_revision_0017h_indexes_the_field_content_hash(empty_url: str) -> None:
     indexes = {i["name"] for i in inspect(engine).get_indexes("field_submissions")}
     engine.dispose()
     assert "ix_field_submissions_content_hash" not in indexes
+
+
+def test_revision_0018c_adds_and_removes_the_release_cuts(empty_url: str) -> None:
+    """0018c adds the web's release cuts (one slot, unique); downgrading to 0017h removes them
+    and keeps the releases."""
+    upgrade(empty_url, "0018c")
+    engine = make_engine(empty_url)
+    inspector = inspect(engine)
+    assert "stats_release_cuts" in inspector.get_table_names()
+    slot = [
+        i
+        for i in inspector.get_indexes("stats_release_cuts")
+        if i["name"] == "ux_stats_release_cuts_slot"
+    ]
+    assert slot and slot[0]["unique"]
+    engine.dispose()
+    downgrade(empty_url, "0017h")
+    engine = make_engine(empty_url)
+    tables = set(inspect(engine).get_table_names())
+    assert "stats_release_cuts" not in tables and "stats_releases" in tables
+    engine.dispose()

@@ -282,7 +282,12 @@ class LinkedSystem:
     ) -> dict[Key, tuple[float, float]]:
         """Every sensitive cell (1..k-1, not published) whose feasible interval is narrower than
         k, with that interval. `only` restricts what counts as published to those cells."""
-        pool = list(self.cells.values()) if only is None else [self.cells[key] for key in only]
+        # in the cells' own order, never a set's (which follows the hash seed): the same
+        # caseload must give the same pattern on every run, so that a release can be re-made
+        # and checked
+        pool = list(self.cells.values())
+        if only is not None:
+            pool = [c for c in pool if c.key in only]
         shown = [c for c in pool if c.published and c.key not in hidden]
         links, facts = self.links, self.facts
         if only is not None:  # the links among the atoms of the cells considered

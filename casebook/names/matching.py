@@ -201,12 +201,22 @@ _LATIN_SINGLE = {
 }  # fmt: skip
 
 
+def _closed(form: str, at: int) -> bool:
+    """Whether two different consonants follow `at` (a closed syllable, where Arabic names
+    have no long vowel: مصطفى Moustafa, منذر Mounther, بطرس Boutros). A doubled letter is
+    French spelling of one sound, not two (Youssef, Moussa keep their long و)."""
+    pair = form[at : at + 2]
+    return len(pair) == 2 and pair[0] != pair[1] and not set(pair) & set("aeiouyw'")
+
+
 def _latin_phones(form: str) -> tuple[str, ...]:
     """Phones of one Latin token (tokens are read apart: Is-haq is not Ishaq's sh)."""
     out: list[str] = []
     i = 0
     while i < len(form):
         sym = next((single for pair, single in _LATIN_MULTI if form.startswith(pair, i)), "")
+        if sym == "U!" and form.startswith("ou", i) and _closed(form, i + 2):
+            sym = "u"  # French ou before two consonants is a short u: Moustafa, Mounther
         if sym:
             i += 2
         else:

@@ -82,6 +82,13 @@ SAME = [
     ("Abdullah", "عبد الله"),
     ("Abdallah", "عبدالله"),
     ("Mustafa", "مصطفى"),
+    # French ou in a closed syllable is a short u (a doubled letter is one sound: Youssef)
+    ("Moustafa", "مصطفى"),
+    ("Moustapha", "مصطفى"),
+    ("Mounther", "منذر"),
+    ("Boutros", "بطرس"),
+    ("Moukhtar", "مختار"),
+    ("Youssef", "يوسف"),
     ("Yahya", "يحيى"),
     ("Moussa", "موسى"),
     ("Musa", "موسى"),
@@ -121,6 +128,9 @@ DISTINCT = [
     ("Ali", "Elie"),
     ("Mahmoud", "Mohammad"),
     ("Hassan", "Hussein"),
+    ("Moustafa", "محمود"),
+    ("Mahmoud", "محمد"),
+    ("Noura", "نرجس"),
     # a Latin z or d is never an Arabic د or ز: Hmza is حمزة, not أحمد
     ("Hmza", "أحمد"),
     ("Hamza", "أحمد"),

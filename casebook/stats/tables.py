@@ -236,17 +236,30 @@ class ReleaseSystem(LinkedSystem):
                 yield [key, f"all|{rest}", f"verified|{rest}"]
 
     def whole(self, scope: str) -> set[Key]:
-        """The cells of `scope` that count every category of their dimensions (a grouped table
-        whose one group is everything, its two-way cells and margins): each is the scope's
+        """The cells of `scope` that count every category of their dimensions with a case (a
+        grouped table whose one group is everything, its two-way cells and margins; a group
+        of every place of detention but one that holds no case): each is the scope's
         total under another name, hidden with it (protect_release) — shown, it would undo a
         total published only as a rounded range."""
         out: set[Key] = set()
+        holding = {dim: self._with_cases(dim) for dim in self.fine}
         for key, meaning in self.meanings.items():
             if meaning[0] != scope or not meaning[1]:
                 continue
-            if all(members == frozenset(self.fine[dim]) for dim, members in meaning[1]):
+            if all(members >= holding[dim] for dim, members in meaning[1]):
                 out.add(key)
         return out
+
+    def _with_cases(self, dim: str) -> frozenset[str]:
+        """The categories of `dim` that hold a case among all cases: a group holding all of
+        them counts every case (the others are 0 among all cases, shown as such, and so 0
+        among the verified), whatever else it holds."""
+        out = []
+        for category in self.fine[dim]:
+            atoms = self.atoms_for(("all", ((dim, frozenset([category])),)))
+            if atoms is None or sum(self.atom_values[a] for a in atoms) > 0:
+                out.append(category)
+        return frozenset(out)
 
     def may_hide_zero(self, key: Key, hidden: set[Key] | None) -> bool:
         """A cell of a scope whose total may be hidden (the verified total, published then
@@ -412,5 +425,9 @@ def protect_release(
     hidden = protect(system, k, start=hidden, strict=strict)
     if VERIFIED_TOTAL in hidden:
         hidden |= system.whole("verified")
+    # a count of every case under another name (a sex table grouped into one group, a year
+    # margin over every year) hidden beside the grand total, which is always shown exactly,
+    # hides nothing — its categories without a case are shown as 0 — and reads as a secret
+    hidden -= system.whole("all")
     round_totals(system, k, hidden, least_width)
     return hidden

@@ -150,7 +150,6 @@ def audit_with(
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
-    orders: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
     # the other releases imported so far, with their indices here and their hidden sets
     done: list[tuple[ReleaseSystem, list[int], set[Key]]] = []
     for number, other, hidden, ranges in others:
@@ -177,23 +176,16 @@ def audit_with(
                 if atoms is None or any(a >= held.own_size()[0] for a in atoms):
                     continue
                 ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
-                held_value = sum(held.atom_values[a] for a in atoms)
-                if held_value != cell.value:
+                if sum(held.atom_values[a] for a in atoms) != cell.value:
                     # changed: a guess that it did not would be wrong; the right guess that
                     # it did tells that a number one release is known to hold as 0 is at
-                    # least 1 in the other (a case added, or one removed since); and the
-                    # count did not fall where it rose (cases are mostly added and rarely
-                    # removed: an attacker may take every count to be at least the earlier
-                    # one, and is right wherever it did not fall)
+                    # least 1 in the other (a case added, or one removed since). Which way
+                    # it moved is not modelled (docs/statistics.md: taken for every count of
+                    # all cases, it hid every table of a release)
                     if value == 0 or _zero_known(other, meaning, hidden):
                         imported.append((ours, 1, math.inf))
                     if _zero_known(held, meaning, held_hidden):
                         imported.append((theirs, 1, math.inf))
-                    rose = held_value > cell.value
-                    orders.setdefault(
-                        (tuple(sorted(ours)), tuple(sorted(theirs))),
-                        (ours, theirs) if rose else (theirs, ours),
-                    )
                     continue
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
         done.append((other, mapping, hidden))
@@ -202,8 +194,6 @@ def audit_with(
         terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
         if terms:
             system.links.append(Equation([a for a, _ in terms], [c for _, c in terms], 0, False))
-    for larger, smaller in orders.values():
-        system.order(larger, smaller)
     system.know(list(facts) + imported)
 
 

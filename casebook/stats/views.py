@@ -293,7 +293,7 @@ def releases() -> Any:
 
 CUT_STEP_LABELS = {
     COUNTING: _l("reading and counting the cases"),
-    PROTECTING: _l("protecting the tables against every earlier release"),
+    PROTECTING: _l("protecting the tables"),
     ESTIMATING: _l("estimating the total from the outside lists"),
     WRITING: _l("writing the release"),
 }
@@ -357,12 +357,8 @@ def releases_create() -> Any:
         return redirect(url_for("stats.releases"), 303)
     cut_id = cut.id
     db.after_commit(session, lambda: _start_cut(cut_id, actor))
-    flash(
-        _(
-            "The release is being cut. Refresh this page to follow it until it is published "
-            "or refused."
-        )
-    )
+    # no message: the page shows the cut itself, going or ended (a message saying it is going
+    # would stand beside its refusal when it ends at once)
     return redirect(url_for("stats.releases"), 303)
 
 

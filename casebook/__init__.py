@@ -178,6 +178,8 @@ def _select_locale() -> str:
         return str(chosen)
     if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
         return str(current_user.language)
+    if session.get("pending_lang") in LANGUAGES:  # signed in by password, second step to go
+        return str(session["pending_lang"])
     return request.accept_languages.best_match(LANGUAGES) or "ar"
 
 
@@ -255,7 +257,6 @@ def _wire_login(app: Flask, csrf: CSRFProtect) -> None:
             # and the caller is told what is missing (401 from @requires), not "csrf_failed".
             return
         csrf.protect()
-
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -10,14 +10,49 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from casebook.db import UTCDateTime, new_id, utcnow
 
 HEARTBEAT_SECONDS = 30.0  # how often running work says it is alive
 STALE = timedelta(minutes=5)  # work silent this long lost its worker: it is abandoned
+RUNNING, FAILED = "running", "failed"
+
+
+class BackgroundWork:
+    """The columns every piece of background work keeps (a mixin of its model): who started
+    it and when, its heartbeat, its state, and `slot` — 1 while it goes and NULL after, so a
+    unique index on it (declared by each table) lets one piece of its kind hold it at a time."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default=RUNNING)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+
+
+def abandon_if_silent(work: BackgroundWork | None) -> bool:
+    """Let go of work whose worker died (no heartbeat for STALE): its slot freed, its state
+    failed, so a killed worker never blocks the next run for good. True when it was; the
+    caller says why in its own words and flushes."""
+    if work is None or datetime.now(UTC) - work.heartbeat_at <= STALE:
+        return False
+    work.slot = None
+    work.state = FAILED
+    work.finished_at = datetime.now(UTC)
+    return True
+
 
 log = logging.getLogger(__name__)
 

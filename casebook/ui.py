@@ -16,8 +16,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+from babel import dates as babel_dates
 from flask import Flask, current_app
-from flask_babel import format_date, format_datetime, format_decimal, gettext, to_user_timezone
+from flask_babel import format_decimal, get_timezone, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined
 from markupsafe import Markup, escape
@@ -105,8 +106,10 @@ def when(value: Any) -> str:
     if isinstance(value, str):
         return value
     # one style on every page: the day, the month's name and the year, then a 24-hour time
-    # (no ambiguous 03/12, no AM/PM letter to reorder on an Arabic page)
-    return str(format_datetime(value, "d MMMM y، HH:mm" if _arabic() else "d MMMM y, HH:mm"))
+    # (no ambiguous 03/12, no AM/PM letter to reorder on an Arabic page) and its zone: the
+    # server keeps UTC, three hours behind Damascus, and a time without it reads as local
+    pattern = "d MMMM y، HH:mm z" if _arabic() else "d MMMM y, HH:mm z"
+    return str(babel_dates.format_datetime(value, pattern, get_timezone(), _date_locale()))
 
 
 def iso_day(value: Any) -> str:
@@ -131,9 +134,9 @@ def day(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return str(format_datetime(value, "d MMMM y"))
+        return str(babel_dates.format_datetime(value, "d MMMM y", get_timezone(), _date_locale()))
     if isinstance(value, date):
-        return str(format_date(value, "d MMMM y"))
+        return str(babel_dates.format_date(value, "d MMMM y", _date_locale()))
     return str(value)
 
 
@@ -141,6 +144,14 @@ def _arabic() -> bool:
     from flask_babel import get_locale
 
     return str(get_locale() or "").startswith("ar")
+
+
+def _date_locale() -> str:
+    """The locale whose month names a page uses: in Arabic the Levantine names Syrians use
+    (كانون الأول, not ديسمبر), from Babel's Syrian Arabic data."""
+    from flask_babel import get_locale
+
+    return "ar_SY" if _arabic() else str(get_locale() or "en")
 
 
 ROLE_LABELS = {
@@ -162,7 +173,6 @@ ACTION_LABELS = {
     "audit.export": _l("Audit log downloaded"),
     "audit.read": _l("Audit log read"),
     "audit.verify": _l("Audit chain verified"),
-    "auth.login": _l("Signed in"),
     "backup.create": _l("Backup made"),
     "service.seal": _l("Service sealed"),
     "service.unseal": _l("Service unsealed"),
@@ -213,7 +223,6 @@ ACTION_LABELS = {
     "user.password_change": _l("Password changed"),
     "user.reauth": _l("Identity confirmed again"),
     "user.role_change": _l("Role changed"),
-    "user.reset_2fa": _l("Two-step sign-in reset"),
     "case.access_denied": _l("Refused: case not available to this account"),
     "attachment.access_denied": _l("Refused: file not available to this account"),
     "import.access_denied": _l("Refused: import report not available to this account"),
@@ -224,9 +233,14 @@ ACTION_LABELS = {
     "partners.export": _l("Encodings exported for partner matching"),
     "stats.estimate": _l("Estimate of the total produced"),
     "stats.release_estimate": _l("Estimate of the total made with a release"),
+    "stats.release": _l("Statistics release published"),
     "stats.release_cut_start": _l("Release cut started from the web"),
     "stats.release_cut_end": _l("Release cut finished"),
     "token.second_factor": _l("Second factor checked for a token request"),
+    "logout": _l("Signed out"),
+    "user.2fa_enrol_start": _l("Two-step sign-in setup started"),
+    "user.2fa_enrol": _l("Two-step sign-in set up"),
+    "user.2fa_reset": _l("Two-step sign-in reset"),  # an admin's reset of another's
     "user.role_change_request": _l("Role change requested"),
     "user.role_change_approve": _l("Role change approved"),
     "user.role_change_reject": _l("Role change rejected"),
@@ -239,14 +253,17 @@ ACTION_LABELS = {
     "field.submission_discard": _l("Field submission discarded"),
     "field.submission_expire": _l("Unfinished field submission expired"),
     "field_device.access_denied": _l("Refused: field device not available to this account"),
-    "field_submission.access_denied": _l(
-        "Refused: field submission not available to this account"
-    ),
+    "field_submission.access_denied": _l("Refused: field submission not available to this account"),
 }
 
 
 OBJECT_LABELS = {
     "case": _l("Case"),
+    "service": _l("The service"),
+    "linkage_run": _l("Duplicate search"),
+    "stats_release": _l("Statistics release"),
+    "stats_release_cut": _l("Release cut"),
+    "partner_export": _l("Partner matching export"),
     "user": _l("User"),
     "attachment": _l("Attachment"),
     "kek": _l("Key-encryption key"),
@@ -295,6 +312,38 @@ def outcome_label(code: Any) -> str:
 
 
 DETAIL_LABELS = {
+    "seq": _l("Entry number"),
+    "erasures_reapplied": _l("Erasures applied again"),
+    "current_ledger": _l("Current erasure ledger"),
+    "media": _l("Media files"),
+    "problems": _l("Problems"),
+    "older_version": _l("Older form version"),
+    "partial": _l("Partly saved"),
+    "case": _l("Case"),
+    "new_review_items": _l("New in the review queue"),
+    "model": _l("Model"),
+    "prior": _l("Prior match probability"),
+    "compared": _l("Pairs compared"),
+    "expected_pairs": _l("Expected matching pairs"),
+    "rows_fitting_several": _l("Rows fitting several cases"),
+    "testimony": _l("Testimony"),
+    "index": _l("Position"),
+    "by_reference": _l("By reference"),
+    "attempts": _l("Attempts"),
+    "estimate_lists": _l("Outside lists for the estimate"),
+    "estimate_by": _l("Estimate also by"),
+    "skip_invalid": _l("Invalid rows skipped"),
+    "outcome": _l("Outcome"),
+    "imported": _l("Imported"),
+    "already_imported": _l("Already imported"),
+    "rejected": _l("Rejected"),
+    "no_consent": _l("Without consent"),
+    "unreadable": _l("Unreadable"),
+    "ours_matched": _l("Our cases matched"),
+    "marks_added": _l("Marks added"),
+    "erasures_completed": _l("Erasures completed"),
+    "kek": _l("Key-encryption key"),
+    "rewrapped": _l("Keys re-wrapped"),
     "absorbed": _l("Absorbed case"),
     "absorbed_reference": _l("Absorbed case"),
     "after": _l("After entry"),
@@ -509,14 +558,16 @@ def upload_limit() -> str:
 FIELD_PAGES = frozenset({"devices", "inbox"})
 
 
-def language_next(path: str) -> str:
-    """Where the language switch returns to: the page's own path, except under /field/ where a
-    path other than the documenter's pages may carry a device token (a credential), which no
-    page repeats."""
+def language_next(full_path: str) -> str:
+    """Where the language switch returns to: the page itself with its query (the table a
+    reader chose, a page of the audit log), except under /field/ where a path other than the
+    documenter's pages may carry a device token (a credential), which no page repeats. No
+    page takes personal data in its query (searches are posted)."""
+    path, _, query = full_path.partition("?")
     parts = path.split("/")
     if len(parts) > 2 and parts[1] == "field" and parts[2] not in FIELD_PAGES:
         return "/"
-    return path
+    return f"{path}?{query}" if query else path
 
 
 def install(app: Flask) -> None:

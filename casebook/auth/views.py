@@ -128,6 +128,10 @@ def login() -> Any:
     session["pending_at"] = time.time()
     if lang:
         session["lang"] = lang
+    elif user.language:
+        # the second step is in the account's language, as every page after it (the
+        # browser may ask for another)
+        session["pending_lang"] = user.language
     audit_record(s, Actor.anonymous(), "login.password", object_type="user", object_id=user.id)
     target = ".enrol" if user.totp_confirmed_at is None else ".verify"
     return redirect(url_for(target, next=safe_next(form.next.data)))

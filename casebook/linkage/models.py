@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casebook.background import BackgroundWork
 from casebook.cases.records import ListRow
 from casebook.db import Base, UTCDateTime, new_id, utcnow
 from casebook.encrypted import Sealed
@@ -76,22 +77,13 @@ RUN_DONE = "done"
 RUN_FAILED = "failed"
 
 
-class LinkageRun(Base):
+class LinkageRun(BackgroundWork, Base):
     """A batch deduplication started from the web: its state lives here, not in a worker's
     memory, so every worker shows the same progress and refuses a second run. `slot` is 1
     while the run goes and NULL after; its unique index lets only one run hold it."""
 
     __tablename__ = "linkage_runs"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    state: Mapped[str] = mapped_column(String(10), default=RUNNING)
-    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
     threshold: Mapped[float] = mapped_column(Float)
     cases: Mapped[int] = mapped_column(Integer, default=0)  # to read
     read: Mapped[int] = mapped_column(Integer, default=0)  # read so far (the progress)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.background import STALE, heartbeat
+from casebook.background import abandon_if_silent, heartbeat
 from casebook.cases import derived as keys
 from casebook.cases.models import Attachment, Case, CaseIndex, Testimony
 from casebook.cases.records import (
@@ -673,8 +673,6 @@ def entry_check_receiver(session: Session, *, actor: Actor, case: Case, **_: obj
 
 # -- runs started from the web ----------------------------------------------------------------
 
-RUN_STALE = STALE  # a run silent this long lost its worker: it is abandoned
-
 
 class RunBusyError(Exception):
     """Another dedupe run holds the slot."""
@@ -682,13 +680,10 @@ class RunBusyError(Exception):
 
 def run_current(session: Session) -> LinkageRun | None:
     """The run that holds the slot, after releasing one whose worker died (no heartbeat for
-    RUN_STALE), so a killed worker never blocks deduplication for good."""
+    STALE), so a killed worker never blocks deduplication for good."""
     run = session.scalars(select(LinkageRun).where(LinkageRun.slot.is_not(None))).first()
-    if run is not None and datetime.now(UTC) - run.heartbeat_at > RUN_STALE:
-        run.slot = None
-        run.state = RUN_FAILED
+    if run is not None and abandon_if_silent(run):
         run.error = "The run stopped without finishing (its worker ended)."
-        run.finished_at = datetime.now(UTC)
         session.flush()
         return None
     return run

@@ -209,6 +209,14 @@ def _closed(form: str, at: int) -> bool:
     return len(pair) == 2 and pair[0] != pair[1] and not set(pair) & set("aeiouyw'")
 
 
+def _open(form: str, at: int) -> bool:
+    """Whether one consonant and then a vowel follow `at` (an open syllable: French ou is a
+    long و in نورة Noura and a short u in زهير Zouhair, سليمان Soulaiman, جمانة Joumana)."""
+    pair = form[at : at + 2]
+    vowels = set("aeiouy")
+    return len(pair) == 2 and pair[0] not in vowels | {"w", "'"} and pair[1] in vowels
+
+
 def _latin_phones(form: str) -> tuple[str, ...]:
     """Phones of one Latin token (tokens are read apart: Is-haq is not Ishaq's sh)."""
     out: list[str] = []
@@ -217,6 +225,8 @@ def _latin_phones(form: str) -> tuple[str, ...]:
         sym = next((single for pair, single in _LATIN_MULTI if form.startswith(pair, i)), "")
         if sym == "U!" and form.startswith("ou", i) and _closed(form, i + 2):
             sym = "u"  # French ou before two consonants is a short u: Moustafa, Mounther
+        elif sym == "U!" and form.startswith("ou", i) and _open(form, i + 2):
+            sym = "U~"  # before one consonant and a vowel, long or short: Noura, Zouhair
         if sym:
             i += 2
         else:
@@ -259,9 +269,9 @@ _CAN_BE: dict[str, frozenset[str]] = {
     "'": frozenset("'"),
     "a": frozenset("A'"), "e": frozenset("AI'"), "i": frozenset("I'"), "o": frozenset("U'"),
     "u": frozenset("U'"), "A!": frozenset("A'"), "I!": frozenset("I"), "U!": frozenset("U"),
-    "Ia": frozenset("IA"), "h~": frozenset(["=h", "H"]),
+    "Ia": frozenset("IA"), "h~": frozenset(["=h", "H"]), "U~": frozenset("U'"),
 }  # fmt: skip
-_VOWELS = {"a", "e", "i", "o", "u", "A!", "I!", "U!", "A", "I", "U"}
+_VOWELS = {"a", "e", "i", "o", "u", "A!", "I!", "U!", "U~", "A", "I", "U"}
 _LONG = {"A", "I", "U", "A!", "I!", "U!"}
 _LONG_DROP = 0.6  # a long vowel one side has and the other does not: محمد / Mahmoud
 # short Latin vowels cost nothing to drop, except i and u, more often long than not in names
@@ -275,6 +285,8 @@ def _drop(sym: str, initial: bool = False) -> float:
         return 0.0
     if sym == "h~":
         return 0.1
+    if sym == "U~":
+        return _SHORT_DROP["u"]  # French ou that may be a short u (see _open)
     if sym in _SHORT_DROP:
         return _SHORT_DROP[sym]
     if sym in _LONG:

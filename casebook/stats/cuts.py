@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.background import STALE, heartbeat
+from casebook.background import abandon_if_silent, heartbeat
 from casebook.db import Database
 from casebook.encrypted import Vault
 from casebook.estimate.histories import HistoryInputError
@@ -93,14 +93,11 @@ def cut_current(session: Session) -> ReleaseCut | None:
     """The cut that holds the slot, after releasing one whose worker died (no heartbeat for
     STALE), so a killed worker never blocks releases for good."""
     cut = session.scalars(select(ReleaseCut).where(ReleaseCut.slot.is_not(None))).first()
-    if cut is not None and datetime.now(UTC) - cut.heartbeat_at > STALE:
-        cut.slot = None
-        cut.state = FAILED
+    if cut is not None and abandon_if_silent(cut):
         cut.reason = N_(
             "The cut stopped without finishing (its worker ended); nothing was published."
         )
         cut.reason_values = None
-        cut.finished_at = datetime.now(UTC)
         session.flush()
         return None
     return cut

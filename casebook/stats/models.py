@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casebook.background import BackgroundWork
 from casebook.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -79,7 +80,7 @@ class StatsReleaseTable(Base):
     payload: Mapped[str] = mapped_column(Text)
 
 
-class ReleaseCut(Base):
+class ReleaseCut(BackgroundWork, Base):
     """A release cut started from the web, done by a thread of the worker that took it (a cut
     of a few thousand cases audits its tables against every earlier release for minutes, past
     any proxy's patience). Its state lives here so every worker shows the same progress and
@@ -90,15 +91,6 @@ class ReleaseCut(Base):
 
     __tablename__ = "stats_release_cuts"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    state: Mapped[str] = mapped_column(String(10), default="running")
-    slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
     step: Mapped[str] = mapped_column(String(20), default="counting")
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     estimate_lists: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of list ids

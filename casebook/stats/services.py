@@ -261,6 +261,10 @@ def release_prepare(
     last = latest_release(session)
     previous: dict[str, str] = _open(vault, last, "fingerprints_enc") if last else {}
     changes = changes_since(previous, fingerprints)
+    if last is not None:
+        # fewer than k changes would bound how far any number moved since the last release
+        # by less than k, whatever the setting (an operator may set fewer changes than k)
+        min_changes = max(min_changes, k)
     if changes < min_changes:
         if last is None:
             raise ReleaseRefusedError(
@@ -488,6 +492,15 @@ def release_create(
 
 def release_list(session: Session) -> list[StatsRelease]:
     return list(session.scalars(select(StatsRelease).order_by(StatsRelease.number.desc())))
+
+
+def release_dates(session: Session) -> list[tuple[int, datetime]]:
+    """Every release's number and date, newest first: the chooser on the statistics page
+    (without loading the releases' sealed tables)."""
+    rows = session.execute(
+        select(StatsRelease.number, StatsRelease.created_at).order_by(StatsRelease.number.desc())
+    )
+    return [(number, created) for number, created in rows]
 
 
 def release_get(session: Session, number: int | None) -> StatsRelease | None:

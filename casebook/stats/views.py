@@ -54,6 +54,7 @@ from casebook.stats.services import (
     StatsInputError,
     TableCache,
     parse_params,
+    release_dates,
     release_get,
     release_list,
     stats_table,
@@ -252,6 +253,8 @@ def index() -> Any:
         "stats/index.html",
         release=release,
         latest=latest,
+        releases=release_dates(session),
+        shown_release=shown,
         estimate=estimate,
         estimate_chart=estimate_chart(estimate),
         estimate_release=shown,
@@ -288,6 +291,7 @@ def releases() -> Any:
         cut_reason=cut_reason(cut, _) if cut is not None else "",
         cut_step=CUT_STEP_LABELS.get(cut.step, cut.step) if cut is not None else "",
         running=cut is not None and cut.state == RUNNING,
+        min_changes=current_app.config["CASEBOOK"].release_min_changes,
     )
 
 
@@ -428,13 +432,19 @@ def _csv(release: Release) -> str:
         ]
     )
     writer.writerow([])
-    writer.writerow([f"# {_('Method')}: {method_sentence(release)}"])
+
+    def comment(text: str) -> None:
+        """A note line as scripts skip them (pandas' and R's comment character): "#" first,
+        never quoted, one line (a spreadsheet may spread its commas over cells)."""
+        out.write("# " + " ".join(text.split()) + "\r\n")
+
+    comment(f"{_('Method')}: {method_sentence(release)}")
     states = (
         _("Only cases verified by a lawyer are counted.")
         if release.verified_only
         else _("Cases awaiting or under review are counted with verified ones.")
     )
-    writer.writerow([f"# {states}"])
+    comment(states)
     if release.total_range is not None and rounded:
         low, high = release.total_range
         rounded_note = _(
@@ -443,19 +453,14 @@ def _csv(release: Release) -> str:
             low=low,
             high=high,
         )
-        writer.writerow([f"# {rounded_note}"])
-        writer.writerow(
-            [f"# {_('While the total is rounded, zeros are hidden too: a hidden cell may be 0.')}"]
+        comment(rounded_note)
+        comment(_("While the total is rounded, zeros are hidden too: a hidden cell may be 0."))
+    comment(
+        _(
+            "Data as of %(date)s (release %(n)s); documented cases are a minimum.",
+            date=release.released_at,
+            n=release.number,
         )
-    writer.writerow(
-        [
-            "# "
-            + _(
-                "Data as of %(date)s (release %(n)s); documented cases are a minimum.",
-                date=release.released_at,
-                n=release.number,
-            )
-        ]
     )
     return out.getvalue()
 

@@ -92,6 +92,15 @@ SAME = [
     ("Yahya", "يحيى"),
     ("Moussa", "موسى"),
     ("Musa", "موسى"),
+    # before one consonant and a vowel it is either: long in Noura, short in Zouhair
+    ("Zouhair", "زهير"),
+    ("Zuhair", "زهير"),
+    ("Souhail", "سهيل"),
+    ("Soulaiman", "سليمان"),
+    ("Joumana", "جمانة"),
+    ("Noura", "نورة"),
+    ("Nouri", "نوري"),
+    ("Toufic", "توفيق"),
     ("Zeinab", "زينب"),
     # Arabic spellings of one name
     ("يحيى", "يحيا"),
@@ -131,6 +140,9 @@ DISTINCT = [
     ("Moustafa", "محمود"),
     ("Mahmoud", "محمد"),
     ("Noura", "نرجس"),
+    ("Zouhair", "زاهر"),
+    ("Mouhammad", "محمود"),
+    ("Mahmoud", "Mouhammad"),
     # a Latin z or d is never an Arabic د or ز: Hmza is حمزة, not أحمد
     ("Hmza", "أحمد"),
     ("Hamza", "أحمد"),

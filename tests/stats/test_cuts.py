@@ -137,3 +137,16 @@ def test_a_cut_whose_worker_died_is_let_go_and_another_can_start(
     finish_background(app)
     assert "Release 1 is published." in lawyer.get("/stats/releases").get_data(as_text=True)
     assert [c.state for c in _cuts(app)] == ["failed", "done"]
+
+
+def test_every_step_of_a_cut_has_words_in_both_languages(app: Flask) -> None:
+    """The releases page names the step a cut is at; a step without words would show its
+    code to a lawyer waiting on it."""
+    from casebook.stats.services import CUT_STEPS
+    from casebook.stats.views import CUT_STEP_LABELS
+
+    assert set(CUT_STEP_LABELS) == set(CUT_STEPS)
+    with app.test_request_context(headers={"Accept-Language": "ar"}):
+        words = [str(CUT_STEP_LABELS[step]) for step in CUT_STEPS]
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in w) for w in words)
+    assert len(set(words)) == len(CUT_STEPS)

@@ -625,7 +625,9 @@ def test_a_release_number_too_long_for_the_database_is_a_bad_request(
 
 
 def test_a_release_that_does_not_exist_is_named_as_missing(
-    client: FlaskClient, advocate_h: dict[str, str], released: list[dict]  # type: ignore[type-arg]
+    client: FlaskClient,
+    advocate_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
 ) -> None:
     """Releases exist: asking for one that does not says so, not that none was published."""
     resp = client.get("/api/v1/stats?by=sex&release=99", headers=advocate_h)
@@ -847,9 +849,9 @@ def _intervals(
     rows = len(at_least) + 2 * len(between)
     a_ub = lil_matrix((rows, n))
     b_ub = np.zeros(rows)
-    for i, (co, low) in enumerate(at_least):
-        for j in co:
-            a_ub[i, j] = -1
+    for i, (co, low) in enumerate(at_least):  # sum of c * x >= low
+        for j, coef in co.items():
+            a_ub[i, j] = -coef
         b_ub[i] = -low
     for i, (co, low, high) in enumerate(between):  # low <= sum <= high
         for j in co:
@@ -1061,3 +1063,23 @@ def test_the_merged_group_and_the_category_other_are_one_column(other_count: int
     members = dict(groups)
     assert {"sdf", "isis", "hts"} <= set(members["other"])
     assert "other" in members["other"]
+
+
+
+def test_a_release_after_the_first_needs_at_least_k_changes_whatever_the_setting(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],
+    released: list[dict],  # type: ignore[type-arg]
+) -> None:
+    """An operator who sets fewer changes per release than k would let two releases bound
+    how far any number moved by less than k: the cut asks for k changes anyway, and says so."""
+    import dataclasses
+
+    app.config["CASEBOOK"] = dataclasses.replace(app.config["CASEBOOK"], release_min_changes=5)
+    _seed(client, lawyer_h, 6, seed=3)
+    code, out = _cut(app)
+    assert code != 0 and "6 cases were added, changed or removed" in out and "at least 11" in out
+    _seed(client, lawyer_h, 30, seed=4)
+    code, out = _cut(app)
+    assert code == 0, out

@@ -103,3 +103,25 @@ def test_changing_the_password_lists_every_problem(app: Flask, client: FlaskClie
     assert set(entries) >= {"current_password"} and len(entries) >= 2, entries
     for target in entries:
         assert _beside(html, target).strip()
+
+
+def test_the_second_step_is_in_the_accounts_language(app: Flask, client: FlaskClient) -> None:
+    """An Arabic account signing in from a browser that asks for English reads the code page
+    in Arabic, as every page after it; a language chosen on the page still wins."""
+    from tests.conftest import csrf_token, make_user
+
+    user = make_user(app, "lawyer", language="ar")
+    en = {"Accept-Language": "en"}
+    token = csrf_token(client, "/login")
+    resp = client.post(
+        "/login",
+        data={"email": user.email, "password": user.password, "csrf_token": token},
+        headers=en,
+    )
+    assert "/login/verify" in resp.headers["Location"]
+    html = client.get("/login/verify", headers=en).get_data(as_text=True)
+    assert 'lang="ar" dir="rtl"' in html
+    token = csrf_token(client, "/login/verify")
+    client.post("/language", data={"lang": "en", "next": "/login/verify", "csrf_token": token})
+    html = client.get("/login/verify", headers=en).get_data(as_text=True)
+    assert 'lang="en" dir="ltr"' in html

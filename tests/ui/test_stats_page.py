@@ -131,16 +131,24 @@ def test_the_csv_from_an_arabic_page_has_arabic_labels_beside_the_codes(
     notes = [r[0] for r in rows if r and r[0].startswith("#")]
     assert notes and all("method" not in n and "data as of" not in n for n in notes)
     assert any("الإصدار" in n for n in notes)
+    # every note line as scripts skip them: "#" first, never quoted (pandas, R)
+    lines = text.lstrip("\ufeff").splitlines()
+    assert not any(line.startswith('"#') for line in lines)
+    assert sum(line.startswith("# ") for line in lines) >= 3
 
 
 def test_a_refused_release_is_explained_in_arabic(app: Flask, client: FlaskClient) -> None:
     login(client, make_user(app, "lawyer", language="ar"))
     page = client.get("/stats/releases").get_data(as_text=True)
-    resp = client.post("/stats/releases", data={"csrf_token": csrf_from(page)})
+    assert "يحتاج الإصدار الأول إلى 25 حالة على الأقل" in page  # before the button
+    assert 'name="estimate_by"' not in page  # "also by" means nothing without an outside list
+    note = "قبل اجتماع جنيف"
+    resp = client.post("/stats/releases", data={"csrf_token": csrf_from(page), "note": note})
     assert resp.status_code == 303
     finish_background(app)  # the cut ran in the background, its reason kept untranslated
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "cases were added" not in html and "الحالات المضافة أو المعدّلة أو المحذوفة" in html
+    assert f'name="note" maxlength="200" value="{note}"' in html  # kept for the next try
 
 
 def test_a_one_way_table_merged_into_one_group_is_only_its_total(app: Flask) -> None:
@@ -215,3 +223,57 @@ def test_age_bands_read_low_to_high_on_an_arabic_page_and_chart(app: Flask) -> N
         chart = str(bar_chart([(label("age_band", "18_29"), 120)], rtl=True))
         assert label("age_band", "18_29") == "18–29"  # the CSV's and the API's text
     assert "\u206618–29\u2069" in chart
+
+
+def test_an_earlier_release_is_named_as_such_and_chosen_on_the_page(
+    app: Flask,
+    client: FlaskClient,
+    lawyer_h: dict[str, str],  # noqa: F811
+    released: list[dict],  # type: ignore[type-arg]  # noqa: F811
+) -> None:
+    """A reader sent a link to release 1 after release 2 was cut is told it is not the
+    latest, can switch release on the page, and keeps the table when switching language."""
+    from tests.stats.test_releases import _cut, _seed
+
+    _seed(client, lawyer_h, 25, seed=9)
+    code, out = _cut(app)
+    assert code == 0, out
+    login(client, make_user(app, "advocate", language="en"))
+    html = client.get("/stats/?by=sex&release=1").get_data(as_text=True)
+    head = html[html.index("<h1>") : html.index('class="filters"')]
+    assert "(release 1)" in head and "the latest is release 2" in head
+    assert "(release 2)" not in head.replace("release 2,", "")
+    chooser = html[
+        html.index('name="release"') : html.index("</select>", html.index('name="release"'))
+    ]
+    assert '<option value="1" selected>' in chooser and '<option value="">' in chooser
+    assert "(latest)" in chooser
+    latest = client.get("/stats/?by=sex").get_data(as_text=True)
+    assert "the latest is" not in latest and "(release 2)" in latest
+    # the language switch returns to the same table of the same release, in Arabic
+    switch = html[html.index('name="next"') :]
+    assert 'value="/stats/?by=sex&amp;release=1"' in switch[:80]
+    resp = client.post(
+        "/language",
+        data={"lang": "ar", "next": "/stats/?by=sex&release=1", "csrf_token": csrf_from(html)},
+    )
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/stats/?by=sex&release=1")
+    ar = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "(الإصدار 1)" in ar and "آخر إصدار هو الإصدار 2" in ar
+
+
+def test_times_name_their_zone_and_arabic_months_are_the_syrian_names(app: Flask) -> None:
+    """A time without its zone reads as local (the server keeps UTC, three hours behind
+    Damascus); Syrians name December كانون الأول, not ديسمبر."""
+    from datetime import UTC, datetime
+
+    from casebook.ui import day, when
+
+    moment = datetime(2026, 12, 4, 17, 49, tzinfo=UTC)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert when(moment) == "4 December 2026, 17:49 UTC"
+        assert day(moment) == "4 December 2026"
+    with app.test_request_context(headers={"Accept-Language": "ar"}):
+        assert "كانون الأول" in when(moment) and "ديسمبر" not in when(moment)
+        assert "17:49" in when(moment) and "التوقيت العالمي" in when(moment)
+        assert day(moment.date()) == "4 كانون الأول 2026"

@@ -185,7 +185,8 @@ DEMO_USERS = (
     default=200,
     show_default=True,
     type=int,
-    help="Synthetic cases to add (made through the same services as real ones).",
+    help="Synthetic cases the instance should hold: adds the difference (made through the "
+    "same services as real ones).",
 )
 @click.option("--seed", default=1, show_default=True, type=int)
 def demo_command(case_count: int, seed: int) -> None:
@@ -535,6 +536,12 @@ def stats_command(
             found = release_get(s, number)
             if found is None:
                 raise click.ClickException("no statistics release has been published yet")
+            latest = release_get(s, None)
+            newer = (
+                (latest.number, latest.created_at)
+                if latest and latest.number > found.number
+                else None
+            )
             dims, k_value = parse_params(by, k, epsilon, found.k)
             release = stats_table(
                 s,
@@ -554,7 +561,7 @@ def stats_command(
                 click.echo(f"{field}: {message}", err=True)
         raise click.ClickException("no statistics were produced") from None
     text = (
-        _csv(release)
+        _csv(release, newer)
         if fmt == "csv"
         else json.dumps(release.as_json(), ensure_ascii=False, indent=1)
     )

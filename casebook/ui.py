@@ -13,6 +13,7 @@ override typed into a name cannot flip the rest of the page.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -413,6 +414,7 @@ DETAIL_LABELS = {
     "to": _l("To"),
     "tokens_revoked": _l("API tokens revoked"),
     "user": _l("User"),
+    "via_token": _l("Through an API token"),
     "verification": _l("Verification"),
     "verified_only": _l("Verified cases only"),
     "via": _l("Through"),
@@ -428,11 +430,44 @@ VIEW_LABELS = {
 VIA_LABELS = {"web": _l("the web page"), "cli": _l("the command line")}
 
 
-def _detail_value(key: str, value: Any) -> str:
+# codes that audit details carry as values, in words (a code without words shows itself)
+VALUE_LABELS = {
+    "done": _l("done"),
+    "refused": _l("refused"),
+    "failed": _l("failed"),
+    "running": _l("running"),
+    "password": _l("password"),
+    "totp": _l("authenticator code"),
+    "recovery": _l("recovery code"),
+    "enrolment": _l("setting up the second step"),
+    "api": _l("the API"),
+    "csv": "CSV",
+    "json": "JSON",
+    "page": _l("the page"),
+    "brief": _l("the printable brief"),
+    "verified": _l("Verified"),
+    "unverified": _l("Unverified"),
+    "under_review": _l("Under review"),
+    "rejected": _l("Rejected"),
+    "duplicate": _l("Duplicate"),
+    "no_lists": _l("no outside list"),
+}
+# details whose value is an account's id: shown as the person's name where it is known
+PERSON_KEYS = frozenset({"user", "requested_by", "via_token_user"})
+
+
+def _detail_value(key: str, value: Any, people: Mapping[str, Any] | None = None) -> str:
     import json
 
+    if value is None:
+        return "—"
     if isinstance(value, bool):
         return str(gettext("yes") if value else gettext("no"))
+    if people and key in PERSON_KEYS and str(value) in people:
+        person = people[str(value)]
+        return str(person[0] if isinstance(person, tuple | list) else person)
+    if isinstance(value, str) and value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
     if key in ("from", "to", "role") and str(value) in ROLE_LABELS:
         return role_label(value)
     if key == "view":
@@ -440,7 +475,9 @@ def _detail_value(key: str, value: Any) -> str:
     if key == "via":
         return _label(VIA_LABELS, value)
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(
+            str(VALUE_LABELS.get(v, v)) if isinstance(v, str) else str(v) for v in value
+        )
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):
@@ -448,7 +485,9 @@ def _detail_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def details_items(details: Any) -> list[tuple[str | Markup, str]]:
+def details_items(
+    details: Any, people: Mapping[str, Any] | None = None
+) -> list[tuple[str | Markup, str]]:
     """An audit entry's details (JSON text or a dict) as (label, value) pairs to list: each key
     in words in the page's language, roles, pages and yes/no in words too."""
     import json
@@ -460,7 +499,7 @@ def details_items(details: Any) -> list[tuple[str | Markup, str]]:
             return [("", details)]
     if not isinstance(details, dict):
         return [] if details in (None, "") else [("", str(details))]
-    return [(_detail_label(str(k)), _detail_value(str(k), v)) for k, v in details.items()]
+    return [(_detail_label(str(k)), _detail_value(str(k), v, people)) for k, v in details.items()]
 
 
 def _detail_label(key: str) -> str | Markup:

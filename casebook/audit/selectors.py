@@ -22,9 +22,12 @@ class AuditFilter:
     object: str = ""
     date_from: str = ""  # YYYY-MM-DD, inclusive
     date_to: str = ""
+    # the action is one the viewer's list offers (exactly it), not a prefix typed for a family
+    # ("user.role" for every role change): "stats.release" is not "stats.release_cut_start"
+    action_exact: bool = False
 
     def as_details(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
+        return {k: v for k, v in self.__dict__.items() if v and isinstance(v, str)}
 
 
 def with_case_reference(session: Session, f: AuditFilter) -> AuditFilter:
@@ -66,7 +69,9 @@ def _valid_date(value: str) -> bool:
 def _apply(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.actor:
         query = query.where((AuditEntry.actor_id == f.actor) | (AuditEntry.actor == f.actor))
-    if f.action:
+    if f.action and f.action_exact:
+        query = query.where(AuditEntry.action == f.action)
+    elif f.action:
         query = query.where(AuditEntry.action.startswith(f.action, autoescape=True))
     if f.object:
         query = query.where(

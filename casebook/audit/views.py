@@ -41,10 +41,14 @@ COLUMNS = (
 
 
 def _filter() -> AuditFilter:
+    from casebook.ui import ACTION_LABELS
+
     a = request.args
+    action = a.get("action", "")[:60]
     return AuditFilter(
         actor=a.get("actor", "")[:80],
-        action=a.get("action", "")[:60],
+        action=action,
+        action_exact=action in ACTION_LABELS,
         object=a.get("object", "")[:64],
         date_from=a.get("from", "")[:10],
         date_to=a.get("to", "")[:10],

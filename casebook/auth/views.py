@@ -274,6 +274,8 @@ def enrol() -> Any:
     if user.totp_secret is None:
         totp_begin_enrolment(s, Actor.user(str(user.id), user.role), user)
     form = CodeForm()
+    # no recovery code exists before the app is set up: the field asks for the app's code
+    form.code.label.text = _("Code from your authenticator app")
     secret = user.totp_secret or ""
     uri = totp.provisioning_uri(secret, user.email or "")
     context: dict[str, Any] = {"form": form, "secret": secret, "qr": totp.qr_svg(uri)}

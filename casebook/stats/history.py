@@ -315,8 +315,8 @@ def still_hidden(system: ReleaseSystem, k: int, earlier: list[Earlier]) -> set[K
             if ours is None:
                 continue
             cell = system.cells[ours]
-            if cell.total or cell.fixed or not cell.published:
-                continue
+            if cell.total or cell.fixed or not cell.published or cell.value == 0:
+                continue  # a zero is shown (the audit takes a hidden number as at least 1)
             if abs(cell.value - theirs.value) < k:
                 out.add(ours)
     return out

@@ -153,14 +153,61 @@ def group(
     short could be protected only by hiding the group itself, which hides the coarser table.
     The parts are the group's categories, or (`finer`: category -> parts, and the parts'
     counts by flag) the months of a group of years. `force`: groups to merge further (see
-    tally). `counts` maps flag ("v", "u") to category counts."""
+    tally). `counts` maps flag ("v", "u") to category counts. The verified and unverified
+    counts shape the groups too, unless that would leave one group where all cases allow
+    several (group_scopes)."""
+    return _group(
+        dimension,
+        categories,
+        counts,
+        k,
+        finer,
+        force,
+        group_scopes(dimension, categories, counts, k, finer),
+    )
+
+
+EVERY_SCOPE = ("v", "u", "vu")
+ALL_CASES = ("vu",)
+
+
+def group_scopes(
+    dimension: str,
+    categories: list[str],
+    counts: dict[str, dict[str, int]],
+    k: int,
+    finer: tuple[dict[str, list[str]], dict[str, dict[str, int]]] | None = None,
+) -> tuple[str, ...]:
+    """The scopes whose counts shape a dimension's groups: verified and unverified cases as
+    well as all, unless that merges every category into one group where all cases alone
+    allow several. A few
+    verified cases (or a few unverified) would merge every category into one group and leave
+    the two-way tables of all cases with nothing but their total (six verified cases of 308
+    did); the groups are then made for all cases, and verified two-way cells left small are
+    hidden by the protection like any other."""
+    if len(_group(dimension, categories, counts, k, finer, (), EVERY_SCOPE)) > 1:
+        return EVERY_SCOPE
+    alone = _group(dimension, categories, counts, k, finer, (), ALL_CASES)
+    return ALL_CASES if len(alone) > 1 else EVERY_SCOPE
+
+
+def _group(
+    dimension: str,
+    categories: list[str],
+    counts: dict[str, dict[str, int]],
+    k: int,
+    finer: tuple[dict[str, list[str]], dict[str, dict[str, int]]] | None,
+    force: Iterable[frozenset[str]],
+    scopes: tuple[str, ...],
+) -> list[tuple[str, list[str]]]:
+    """group's merging, with the small-group rule over `scopes` (flags: "v", "u", "vu")."""
     parts, part_counts = finer if finer is not None else ({}, counts)
     forced = set(force)
 
     def small(members: list[str]) -> bool:
         if frozenset(members) in forced:
             return True
-        for flags in ("v", "u", "vu"):
+        for flags in scopes:
             n = sum(counts[f].get(c, 0) for f in flags for c in members)
             present = sum(
                 1
@@ -310,9 +357,12 @@ def tally(
     last_year: int,
     k: int,
     join: Iterable[dict[str, list[tuple[str, list[str]]]]] = (),
+    every_scope: bool = False,
 ) -> tuple[BaseCounts, dict[str, str]]:
     """Count the rows. `join`: earlier releases' groups, which this release's groups must
-    not split (join_groups)."""
+    not split (join_groups). `every_scope`: groups shaped by the verified and unverified
+    counts too, however coarse (group_scopes; a cut falls back to them when finer groups
+    cannot be protected)."""
     earlier_groups = list(join)
     total: Counter[str] = Counter()
     one_way: Counter[str] = Counter()
@@ -338,15 +388,25 @@ def tally(
     months = {f: dict(per_flag[f]["arrest_month"]) for f in "vu"}
     base_pairs = list(combinations(range(len(BASE)), 2))
     force: dict[str, list[frozenset[str]]] = {d: [] for d in BASE}
+    finer = {d: (dict(years_months), months) if d == "arrest_year" else None for d in BASE}
+    scopes = {
+        d: EVERY_SCOPE
+        if every_scope
+        else group_scopes(
+            d, base_categories(d, last_year), {f: dict(per_flag[f][d]) for f in "vu"}, k, finer[d]
+        )
+        for d in BASE
+    }
     while True:
         groups = {
-            d: group(
+            d: _group(
                 d,
                 base_categories(d, last_year),
                 {f: dict(per_flag[f][d]) for f in "vu"},
                 k,
-                (dict(years_months), months) if d == "arrest_year" else None,
+                finer[d],
                 force[d],
+                scopes[d],
             )
             for d in BASE
         }
@@ -367,7 +427,7 @@ def tally(
             g = [m[c] for m, c in zip(maps, cats, strict=True)]
             for i, j in base_pairs:
                 two_way[f"{flag}|{BASE[i]}|{g[i]}|{BASE[j]}|{g[j]}"] += n
-        crowded = _crowded_groups(groups, two_way, k)
+        crowded = _crowded_groups(groups, two_way, k, scopes)
         if not crowded:
             break
         for d, members in crowded:
@@ -377,7 +437,10 @@ def tally(
 
 
 def _crowded_groups(
-    groups: dict[str, list[tuple[str, list[str]]]], two_way: Counter[str], k: int
+    groups: dict[str, list[tuple[str, list[str]]]],
+    two_way: Counter[str],
+    k: int,
+    scopes: dict[str, tuple[str, ...]],
 ) -> list[tuple[str, frozenset[str]]]:
     """Groups whose row of a two-way table could not be protected with the group's count
     published: fewer than k more cases than the row's cells with a case (in a scope), so that
@@ -389,7 +452,7 @@ def _crowded_groups(
             for code, members in groups[d]:
                 if len(groups[d]) == 1:
                     continue
-                for flags in ("v", "u", "vu"):
+                for flags in scopes[d]:  # the scopes that shape d's groups (group_scopes)
                     cells = []
                     for other, _ in groups[e]:
                         a, b = (code, other) if first else (other, code)

@@ -235,6 +235,33 @@ class PreparedRelease:
 Estimator = Callable[[Session, PreparedRelease], dict[str, Any]]
 
 
+def protect_in_turn(
+    rows: list[Any], year: int, k: int, earlier: list[Earlier]
+) -> tuple[ReleaseSystem, set[Any], BaseCounts, dict[str, str]]:
+    """The release's counts and hidden set, protected against the earlier releases: over
+    groups made for all cases where a few verified cases would merge everything (tally);
+    failing that, over groups shaped by every scope; failing that (with earlier releases),
+    over groups that do not split the earlier ones' — finer groups than an earlier release's,
+    beside its coarse numbers, may be what cannot be protected. The last failure is raised
+    (UnprotectableError, or NarrowsEarlierError)."""
+    attempts: list[dict[str, Any]] = [{}, {"every_scope": True}]
+    if earlier:
+        attempts.append({"every_scope": True, "join": [e.system.counts.groups for e in earlier]})
+    failure: UnprotectableError | None = None
+    for options in attempts:
+        counts, fingerprints = tally(rows, year, k, **options)
+        for e in earlier:
+            e.reset()
+        system = ReleaseSystem(counts)
+        try:
+            hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
+        except UnprotectableError as exc:
+            failure = exc
+            continue
+        return system, hidden, counts, fingerprints
+    raise failure or UnprotectableError(k)
+
+
 def release_prepare(
     session: Session,
     vault: Vault,
@@ -307,21 +334,7 @@ def release_prepare(
     try:
         # strict: a pattern that fails its own audit, or narrows what an earlier release hid,
         # is never published; the cut is refused
-        try:
-            system = ReleaseSystem(counts)
-            hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
-        except UnprotectableError:
-            if not earlier:
-                raise
-            # finer groups than an earlier release's, beside its coarse numbers, may be what
-            # cannot be protected: count again over groups that do not split the earlier ones
-            counts, fingerprints = tally(
-                rows, now.year, k, join=[e.system.counts.groups for e in earlier]
-            )
-            for e in earlier:
-                e.reset()
-            system = ReleaseSystem(counts)
-            hidden = protect_against_earlier(system, k, earlier, protect_release, strict=True)
+        system, hidden, counts, fingerprints = protect_in_turn(rows, now.year, k, earlier)
     except NarrowsEarlierError:
         raise ReleaseRefusedError(
             N_(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -44,7 +45,7 @@ from casebook.stats.cuts import (
     cut_reason,
     cut_start,
 )
-from casebook.stats.queries import DIMENSIONS
+from casebook.stats.queries import DIMENSIONS, ORDERED
 from casebook.stats.services import (
     COUNTING,
     ESTIMATING,
@@ -161,6 +162,13 @@ def label(dimension: str, value: str) -> str:
     return value
 
 
+def member_labels(dimension: str, members: list[str]) -> list[str]:
+    """A merged group's categories in words: in their order for years and ages, else in the
+    order of the reader's alphabet."""
+    labels = [label(dimension, m) for m in members]
+    return labels if dimension in ORDERED else sorted(labels)
+
+
 def shape(release: Release) -> dict[str, Any]:
     """What a reader must be told about a table's shape before reading it as a breakdown: which
     categories were merged, whether the table collapsed to its total (every category of both
@@ -175,7 +183,7 @@ def shape(release: Release) -> dict[str, Any]:
                     (
                         dimension_label(dimension),
                         label(dimension, code),
-                        [label(dimension, m) for m in members],
+                        member_labels(dimension, members),
                     )
                 )
     two_way = len(release.dimensions) == 2
@@ -385,6 +393,7 @@ def brief() -> Any:
     return render_template(
         "stats/brief.html",
         release=release,
+        newer=newer_release(release),
         estimate=estimate,
         estimate_chart=estimate_chart(estimate),
         estimate_release=stored,
@@ -396,7 +405,16 @@ def brief() -> Any:
     )
 
 
-def _csv(release: Release) -> str:
+def newer_release(release: Release) -> tuple[int, datetime] | None:
+    """The latest release's number and date when `release` is an earlier one (a brief or file
+    of old numbers says so), else None."""
+    latest = release_get(db.session(), None)
+    if latest is None or latest.number <= release.number:
+        return None
+    return latest.number, latest.created_at
+
+
+def _csv(release: Release, newer: tuple[int, datetime] | None = None) -> str:
     """The table in the reader's language: each dimension's code (for tools) and its label (for
     people), the count, and notes on how it was protected."""
     out = io.StringIO()
@@ -430,6 +448,7 @@ def _csv(release: Release) -> str:
             "rounded" if rounded else "true" if release.total is None else "false",
             _("Total"),
         ]
+        + [""] * (len(release.dimensions) - 1)  # as many fields as the header
     )
     writer.writerow([])
 
@@ -438,6 +457,14 @@ def _csv(release: Release) -> str:
         never quoted, one line (a spreadsheet may spread its commas over cells)."""
         out.write("# " + " ".join(text.split()) + "\r\n")
 
+    table_shape = shape(release)
+    if table_shape["collapsed"]:
+        comment(_("Every category had to be merged into one, so this is not a breakdown."))
+    for dimension, group, members in table_shape["merged"]:  # as the page says them
+        comment(
+            f"{dimension}: "
+            + _("“%(group)s” is %(members)s", group=group, members=", ".join(members))
+        )
     comment(f"{_('Method')}: {method_sentence(release)}")
     states = (
         _("Only cases verified by a lawyer are counted.")
@@ -462,6 +489,14 @@ def _csv(release: Release) -> str:
             n=release.number,
         )
     )
+    if newer is not None:  # (number, date) of the latest release
+        comment(
+            _(
+                "An earlier release: the latest is release %(n)s, data as of %(date)s.",
+                n=newer[0],
+                date=f"{newer[1]:%Y-%m-%d}",
+            )
+        )
     return out.getvalue()
 
 
@@ -472,7 +507,15 @@ def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
         return error_response(422, " ".join(m for ms in exc.fields.values() for m in ms))
     except NoReleaseError as exc:
         return _no_release(exc)
-    name = "casebook-" + "-".join(release.dimensions) + "." + fmt
+    # the file says which release and which cases it holds: two downloads of one table from
+    # two releases are two files, not "casebook-governorate (1).csv"
+    scope = "-verified" if release.verified_only else ""
+    grouped = "-grouped" if release.grouped and len(release.dimensions) == 1 else ""
+    name = (
+        f"casebook-release{release.number}-{release.released_at}-"
+        + "-".join(release.dimensions)
+        + f"{scope}{grouped}.{fmt}"
+    )
     return Response(
         render(release),
         mimetype=mimetype,
@@ -484,7 +527,9 @@ def _download(fmt: str, render: Callable[[Release], str], mimetype: str) -> Any:
 @requires(Permission.STATS_READ)
 @recent_auth
 def export_csv() -> Any:
-    return _download("csv", _csv, "text/csv")
+    # a byte-order mark first: Excel reads a CSV without one in the machine's code page and
+    # turns its Arabic labels into mojibake (pandas and csv readers skip it)
+    return _download("csv", lambda r: "\ufeff" + _csv(r, newer_release(r)), "text/csv")
 
 
 @bp.get("/export.json")

@@ -393,27 +393,16 @@ def _three_releases(
     return out
 
 
-def _cut_in_turn(
-    releases: list[list[tuple[Any, ...]]], join: bool = True
-) -> list[tuple[list[dict], Any]]:  # type: ignore[type-arg]
-    """Each caseload cut as a release protected against every earlier one (`join`: and, as a
-    cut does when that fails, counted again over groups no finer than the earlier ones'):
-    every release as the API serves it, with its truth."""
+def _cut_in_turn(releases: list[list[tuple[Any, ...]]]) -> list[tuple[list[dict], Any]]:  # type: ignore[type-arg]
+    """Each caseload cut as a release is (services.protect_in_turn: protected against every
+    earlier release, over coarser groups when finer ones cannot be): every release as the API
+    serves it, with its truth."""
+    from casebook.stats.services import protect_in_turn
+
     earlier: list[Earlier] = []
     held = []
     for number, rows in enumerate(releases, start=1):
-        these, _ = tally(rows, 2026, K)
-        system = ReleaseSystem(these)
-        try:
-            hidden = protect_against_earlier(system, K, earlier, protect_release)
-        except UnprotectableError:
-            if not join:
-                raise
-            these, _ = tally(rows, 2026, K, join=[e.system.counts.groups for e in earlier])
-            for e in earlier:
-                e.reset()
-            system = ReleaseSystem(these)
-            hidden = protect_against_earlier(system, K, earlier, protect_release)
+        system, hidden, these, _ = protect_in_turn(rows, 2026, K, earlier)
         held.append((_docs(system, hidden), _truth(these)))
         for e in earlier:
             e.reset()
@@ -429,7 +418,7 @@ def test_releases_cut_before_any_case_is_verified_leave_later_cuts_possible(seed
     made (a first release that published its verified tables as zeros left the attacker who
     knows which numbers changed every hidden verified cell as at least 1, and every later cut
     was refused), and the three releases attacked together narrow nothing."""
-    held = _cut_in_turn(_three_releases(seed, 300, share=0, verify=5), join=False)
+    held = _cut_in_turn(_three_releases(seed, 300, share=0, verify=5))
     # no verified case in the first: a rounded total, and no table of zeros
     verified = [d for d in held[0][0] if d["verified_only"]]
     assert {tuple(d["total_range"]) for d in verified} == {(0, 19)}
@@ -648,3 +637,30 @@ def test_a_number_that_grew_by_less_than_k_bounds_the_growth_of_its_hidden_parts
     )
     held = [(_docs(earlier, earlier_hidden), _truth(first)), (_docs(cut, hidden), _truth(second))]
     assert not _joint_narrowed(1, held, rising=True)
+
+
+def test_a_number_kept_hidden_is_shown_again_when_it_falls_to_zero() -> None:
+    """A month of one case, hidden in the first release, whose case was erased before the
+    second: the pattern kept across releases must not hide its 0 (zeros of all cases are
+    shown, and the audit takes a hidden one as at least 1; an outside attack found a month of
+    0 shown as hidden in three releases)."""
+    from casebook.stats.queries import fingerprint_category
+
+    rows = _raqqa_rows()
+    first, prints = tally(rows[:300], 2026, K)
+    earlier = ReleaseSystem(first)
+    earlier_hidden = protect_release(earlier, K)
+    month = next(
+        key
+        for key in sorted(earlier_hidden)
+        if key.startswith("all|arrest_month:") and earlier.cells[key].value == 1
+    )
+    code = month.split(":", 1)[1]
+    gone = {c for c, fp in prints.items() if fingerprint_category(fp, "arrest_month") == code}
+    second, _ = tally([r for r in rows if r[0] not in gone], 2026, K)
+    cut = ReleaseSystem(second)
+    hidden = protect_against_earlier(
+        cut, K, [Earlier(1, K, earlier, earlier_hidden)], protect_release
+    )
+    assert cut.cells[month].value == 0 and month not in hidden
+    assert cut.shown(month, hidden) == 0

@@ -150,7 +150,7 @@ def _audit_calls() -> tuple[set[str], set[str], set[str]]:
 def test_every_audited_action_object_and_detail_has_words_in_both_languages(app: Flask) -> None:
     """An admin reading the log in Arabic sees no raw code (a release published read as
     "stats.release"), and no two actions share one name in the filter."""
-    from casebook.ui import ACTION_LABELS, DETAIL_LABELS, OBJECT_LABELS
+    from casebook.ui import ACTION_LABELS, DETAIL_LABELS, OBJECT_LABELS, VALUE_LABELS
 
     actions, objects, keys = _audit_calls()
     assert len(actions) > 50 and len(keys) > 80  # the scan found the calls
@@ -164,5 +164,37 @@ def test_every_audited_action_object_and_detail_has_words_in_both_languages(app:
         ]
         assert untranslated == []
         assert len(set(words.values())) == len(words), "two actions read the same in the filter"
-        for labels in (OBJECT_LABELS, DETAIL_LABELS):
+        values = {c: w for c, w in VALUE_LABELS.items() if c not in ("csv", "json")}
+        for labels in (OBJECT_LABELS, DETAIL_LABELS, values):
             assert all(any("\u0600" <= ch <= "\u06ff" for ch in str(w)) for w in labels.values())
+
+
+def test_one_action_chosen_shows_that_action_and_its_details_in_words(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Filtering by "release published" listed the cut's start and end and the estimate too
+    (the filter took the code as a prefix); details showed codes ("refused", "None", a user's
+    id) where the page can say words and names."""
+    from casebook.audit.services import Actor, audit_record
+
+    admin = make_user(app, "admin", language="ar")
+    lawyer = make_user(app, "lawyer")
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        audit_record(s, Actor.cli(), "stats.release", details={"number": 1, "k": 11})
+        audit_record(
+            s,
+            Actor.cli(),
+            "stats.release_cut_end",
+            outcome="failure",
+            details={"state": "refused", "estimate_by": None, "user": str(lawyer.id)},
+        )
+    login(client, admin)
+    ar = {"Accept-Language": "ar"}
+    html = client.get("/admin/audit/?action=stats.release", headers=ar).get_data(as_text=True)
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert 'data-action="stats.release"' in rows and "stats.release_cut_end" not in rows
+    html = client.get("/admin/audit/?action=stats.rel", headers=ar).get_data(as_text=True)
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "stats.release_cut_end" in rows  # a family, typed as the start of its codes
+    assert ">رُفض</bdi></dd>" in rows and "None" not in rows and str(lawyer.id) not in rows
+    assert ">—</bdi></dd>" in rows and ">Test lawyer</bdi></dd>" in rows

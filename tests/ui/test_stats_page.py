@@ -124,6 +124,7 @@ def test_the_csv_from_an_arabic_page_has_arabic_labels_beside_the_codes(
     text = client.get(
         "/stats/export.csv?by=governorate", headers={"Accept-Language": "ar"}
     ).get_data(as_text=True)
+    assert text.startswith("\ufeff")  # Excel reads the Arabic labels as UTF-8 only with it
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == ["governorate", "count", "suppressed", "المحافظة"]
     codes = {r[0]: r[3] for r in rows[1:] if len(r) == 4}
@@ -260,6 +261,15 @@ def test_an_earlier_release_is_named_as_such_and_chosen_on_the_page(
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/stats/?by=sex&release=1")
     ar = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "(الإصدار 1)" in ar and "آخر إصدار هو الإصدار 2" in ar
+    # the brief and the files of the earlier release say so too, and are named for it
+    brief = client.get("/stats/brief?by=sex&release=1").get_data(as_text=True)
+    assert "آخر إصدار هو الإصدار 2" in brief
+    resp = client.get("/stats/export.csv?by=sex&release=1&verified=1")
+    assert "آخر إصدار هو الإصدار 2" in resp.get_data(as_text=True)
+    name = resp.headers["Content-Disposition"]
+    assert "casebook-release1-" in name and name.endswith("-sex-verified.csv")
+    latest_csv = client.get("/stats/export.csv?by=sex").get_data(as_text=True)
+    assert "آخر إصدار" not in latest_csv
 
 
 def test_times_name_their_zone_and_arabic_months_are_the_syrian_names(app: Flask) -> None:

@@ -24,6 +24,8 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined
 from markupsafe import Markup, escape
 
+from casebook.vocab import VERIFICATION
+
 DIRECTIONS = ("auto", "ltr", "rtl")
 
 
@@ -141,6 +143,11 @@ def day(value: Any) -> str:
     return str(value)
 
 
+def month_label(year: int, month: int) -> str:
+    """A month of a year in words in the reader's language ("December 2016")."""
+    return str(babel_dates.format_date(date(year, month, 1), "LLLL y", _date_locale()))
+
+
 def _arabic() -> bool:
     from flask_babel import get_locale
 
@@ -166,7 +173,8 @@ OUTCOME_LABELS = {
     "success": _l("done"),
     "failure": _l("failed"),
     "checked": _l("checked"),
-    "denied": _l("refused"),
+    "denied": _l("access denied"),
+    "refused": _l("refused"),  # asked for, not allowed by a rule (a release with too few changes)
 }
 
 ACTION_LABELS = {
@@ -430,7 +438,8 @@ VIEW_LABELS = {
 VIA_LABELS = {"web": _l("the web page"), "cli": _l("the command line")}
 
 
-# codes that audit details carry as values, in words (a code without words shows itself)
+# codes that audit details carry as values, in words (a code without words shows itself;
+# verification states read from their vocabulary, _value_label)
 VALUE_LABELS = {
     "done": _l("done"),
     "refused": _l("refused"),
@@ -445,15 +454,19 @@ VALUE_LABELS = {
     "json": "JSON",
     "page": _l("the page"),
     "brief": _l("the printable brief"),
-    "verified": _l("Verified"),
-    "unverified": _l("Unverified"),
-    "under_review": _l("Under review"),
-    "rejected": _l("Rejected"),
-    "duplicate": _l("Duplicate"),
     "no_lists": _l("no outside list"),
 }
 # details whose value is an account's id: shown as the person's name where it is known
 PERSON_KEYS = frozenset({"user", "requested_by", "via_token_user"})
+
+
+def _value_label(code: str) -> str:
+    """A code an audit detail carries, in words: a verification state as its vocabulary
+    names it, another known code from VALUE_LABELS, else the code itself."""
+    term = VERIFICATION.get(code)
+    if term is not None:
+        return term.label("ar" if _arabic() else "en")
+    return str(VALUE_LABELS.get(code, code))
 
 
 def _detail_value(key: str, value: Any, people: Mapping[str, Any] | None = None) -> str:
@@ -466,8 +479,8 @@ def _detail_value(key: str, value: Any, people: Mapping[str, Any] | None = None)
     if people and key in PERSON_KEYS and str(value) in people:
         person = people[str(value)]
         return str(person[0] if isinstance(person, tuple | list) else person)
-    if isinstance(value, str) and value in VALUE_LABELS:
-        return str(VALUE_LABELS[value])
+    if isinstance(value, str) and (value in VALUE_LABELS or value in VERIFICATION):
+        return _value_label(value)
     if key in ("from", "to", "role") and str(value) in ROLE_LABELS:
         return role_label(value)
     if key == "view":
@@ -475,9 +488,7 @@ def _detail_value(key: str, value: Any, people: Mapping[str, Any] | None = None)
     if key == "via":
         return _label(VIA_LABELS, value)
     if isinstance(value, list):
-        return ", ".join(
-            str(VALUE_LABELS.get(v, v)) if isinstance(v, str) else str(v) for v in value
-        )
+        return ", ".join(_value_label(v) if isinstance(v, str) else str(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):

@@ -226,7 +226,7 @@ def cut_execute(
             "stats.release_cut_end",
             object_type="stats_release_cut",
             object_id=cut_id,
-            outcome="success" if state == DONE else "failure",
+            outcome={DONE: "success", REFUSED: "refused"}.get(state, "failure"),
             details={"state": state, "release": number},
         )
 

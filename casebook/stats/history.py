@@ -24,7 +24,8 @@ the same is one unknown in both releases to an attacker who guesses so (an outsi
 recovered hidden numbers exactly that way from a version that carried over only shown
 numbers). So each audit is joint (`audit_with`): the other releases' atoms and links are
 imported, what they show is known, and each of their cells whose count is unchanged is tied
-to this release's atoms for the same categories.
+to this release's atoms for the same categories; so is every unchanged two-way sum over the
+join of the two releases' groupings (`_join_meanings`), which neither may show as one number.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from casebook.stats.protect import Equation, Key, UnprotectableError, equation_key
+from casebook.stats.protect import SCOPE_FLAGS, Equation, Key, UnprotectableError, equation_key
+from casebook.stats.queries import BASE, pairs
 from casebook.stats.tables import Meaning, ReleaseSystem
 
 Fact = tuple[Meaning, float, float]  # what a release showed: low <= count <= high
@@ -188,6 +190,24 @@ def audit_with(
                         imported.append((theirs, 1, math.inf))
                     continue
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
+        for held, held_mapping, _ in [(system, None, own_hidden), *done]:
+            # sums over categories the two releases group differently: each block of the
+            # join of both groupings is a union of groups in either, so expressible in both
+            for meaning in _join_meanings(held, other):
+                atoms, their_atoms = held.atoms_for(meaning), other.atoms_for(meaning)
+                if atoms is None or their_atoms is None:
+                    continue
+                if any(a >= held.own_size()[0] for a in atoms) or any(
+                    a >= other.own_size()[0] for a in their_atoms
+                ):
+                    continue
+                if sum(held.atom_values[a] for a in atoms) != sum(
+                    other.atom_values[a] for a in their_atoms
+                ):
+                    continue
+                ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
+                theirs = [mapping[a] for a in their_atoms]
+                ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
         done.append((other, mapping, hidden))
     for ours, theirs in ties.values():
         # as one sum of terms: atoms both sides share (see _same_atoms) cancel out
@@ -195,6 +215,45 @@ def audit_with(
         if terms:
             system.links.append(Equation([a for a, _ in terms], [c for _, c in terms], 0, False))
     system.know(list(facts) + imported)
+
+
+def _join_meanings(one: ReleaseSystem, other: ReleaseSystem) -> list[Meaning]:
+    """What two releases that group a dimension differently can both count and neither
+    shows as one cell: for every two-way table, each pair of blocks of the join of the two
+    releases' groupings (the smallest unions of groups that are unions of groups in both:
+    one release's {a, b} and {c} against the other's {a} and {b, c} join to {a, b, c}),
+    where either block is not one group of both; in every scope. An attacker who guesses
+    such a sum did not change ties it across the releases like any cell."""
+    blocks: dict[str, list[tuple[frozenset[str], bool]]] = {}
+    for dim in BASE:
+        mine = [frozenset(m) for _, m in one.counts.groups.get(dim, [])]
+        theirs = [frozenset(m) for _, m in other.counts.groups.get(dim, [])]
+        blocks[dim] = [(b, b in mine and b in theirs) for b in _join(mine, theirs)]
+    out: list[Meaning] = []
+    for da, db in pairs():
+        if all(same for _, same in blocks[da]) and all(same for _, same in blocks[db]):
+            continue
+        for block_a, same_a in blocks[da]:
+            for block_b, same_b in blocks[db]:
+                if same_a and same_b:
+                    continue
+                parts = ((da, block_a), (db, block_b))
+                out += [(scope, parts) for scope in SCOPE_FLAGS]
+    return out
+
+
+def _join(mine: list[frozenset[str]], theirs: list[frozenset[str]]) -> list[frozenset[str]]:
+    """The blocks of the finest partition both groupings refine (categories only one
+    release has are left out: no sum over them is expressible in both)."""
+    both = set().union(*mine) & set().union(*theirs) if mine and theirs else set()
+    blocks: list[set[str]] = []
+    for group in [*mine, *theirs]:
+        merged = set(group)
+        for block in [b for b in blocks if b & merged]:
+            merged |= block
+            blocks.remove(block)
+        blocks.append(merged)
+    return [frozenset(b) for b in blocks if b <= both]
 
 
 def _zero_known(release: ReleaseSystem, meaning: Meaning, hidden: set[Key] | None) -> bool:

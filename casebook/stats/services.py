@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from casebook.stats.queries import (
     tally,
 )
 from casebook.stats.tables import ReleaseSystem, Table, all_tables, protect_release
+from casebook.vocab import VERIFICATION
 
 MIN_K = 5
 # the parts of a cut, as a cut followed on the web names them (stats.cuts)
@@ -629,6 +630,60 @@ def _table_for(
     return out
 
 
+def _method(
+    release: StatsRelease, released_at: str, k: int, verified_only: bool, doc: dict[str, Any]
+) -> str:
+    """What the release protects, in the request's language (the JSON's "method")."""
+    states = VERIFIED_STATES if verified_only else COUNTED_STATES
+    arabic = has_request_context() and str(get_locale() or "").startswith("ar")
+    words = ", ".join(
+        term.label("ar") if arabic and (term := VERIFICATION.get(s)) is not None else s
+        for s in states
+    )
+    values: dict[str, object] = {
+        "number": release.number,
+        "date": released_at,
+        "states": words,
+        "low": k - 1,
+        "k": k,
+    }
+    if k == release.k:
+        method = _translated(
+            N_(
+                "Release %(number)s, data as of %(date)s: exact counts of consenting cases "
+                "(%(states)s; rejected and duplicate cases are never counted); numbers from 1 "
+                "to %(low)s are hidden, with further cells hidden so that no hidden number can "
+                "be narrowed to an interval under %(k)s by combining any tables of this "
+                "release or of any other release, even knowing which numbers, shown or "
+                "hidden, stayed the same between releases."
+            ),
+            **values,
+        )
+    else:
+        method = _translated(
+            N_(
+                "Release %(number)s, data as of %(date)s: exact counts of consenting cases "
+                "(%(states)s; rejected and duplicate cases are never counted); numbers from 1 "
+                "to %(low)s are hidden, with further cells hidden so that no hidden number can "
+                "be narrowed to an interval under %(k)s by combining any tables of this "
+                "release (at k=%(k)s; at its own k=%(own)s also with any other release)."
+            ),
+            **values,
+            own=release.k,
+        )
+    total_range = doc.get("total_range")
+    if doc["total"] is None and total_range:
+        method += " " + _translated(
+            N_(
+                "The total is rounded: it is between %(low)s and %(high)s (shown exactly, it "
+                "would be a small number or let someone work out a hidden one)."
+            ),
+            low=total_range[0],
+            high=total_range[1],
+        )
+    return method
+
+
 def stats_table(
     session: Session,
     vault: Vault,
@@ -665,25 +720,8 @@ def stats_table(
         values = [list(col) for col in zip(*values, strict=True)]
         row_totals, col_totals = col_totals, row_totals
     released_at = release.created_at.strftime("%Y-%m-%d")
-    states = ", ".join(VERIFIED_STATES if verified_only else COUNTED_STATES)
-    method = (
-        f"Release {release.number}, data as of {released_at}: exact counts of consenting cases "
-        f"({states}; rejected and duplicate cases are never counted); numbers from 1 to {k - 1} "
-        "are hidden, with further cells hidden so that no hidden number can be narrowed to an "
-        f"interval under {k} by combining any tables of this release"
-        + (
-            " or of any other release, even knowing which numbers, shown or hidden, stayed "
-            "the same between releases."
-            if k == release.k
-            else f" (at k={k}; at its own k={release.k} also with any other release)."
-        )
-    )
+    method = _method(release, released_at, k, verified_only, doc)
     total_range = doc.get("total_range")
-    if doc["total"] is None and total_range:
-        method += (
-            f" The total is rounded: it is between {total_range[0]} and {total_range[1]} (shown "
-            "exactly, it would be a small number or let someone work out a hidden one)."
-        )
     audit_record(
         session,
         actor,

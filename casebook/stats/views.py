@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ from casebook.stats.services import (
     release_list,
     stats_table,
 )
-from casebook.ui import method_sentence
+from casebook.ui import method_sentence, month_label
 from casebook.web import current_actor, error_response, recent_auth, requires
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
@@ -135,6 +136,9 @@ def dimension_label(dimension: str) -> str:
     return labels.get(dimension, dimension)
 
 
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
 def label(dimension: str, value: str) -> str:
     lang = str(get_locale() or "ar")
     names = {
@@ -152,6 +156,9 @@ def label(dimension: str, value: str) -> str:
         return f"{label(dimension, first)} – {label(dimension, last)}"
     if value.endswith("-unknown"):
         return str(_("%(year)s (month unknown)", year=value[:4]))
+    if dimension == "arrest_month" and _MONTH.fullmatch(value):
+        # in words, with the month names Syrians use in Arabic (كانون الأول 2016)
+        return month_label(int(value[:4]), int(value[5:]))
     if value == "before_2011":
         return "قبل 2011" if lang == "ar" else "Before 2011"
     if value == "other":

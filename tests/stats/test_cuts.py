@@ -114,6 +114,8 @@ def test_a_refused_cut_says_why_and_frees_the_slot(
     assert "Publish a new release" in refused  # another cut may start
     (cut,) = _cuts(app)
     assert (cut.state, cut.slot, cut.release_number) == ("refused", None, None)
+    ended = next(e for e in _audit(app) if e.action == "stats.release_cut_end")
+    assert ended.outcome == "refused"  # a rule said no: not a failure of the software
 
 
 def test_a_cut_whose_worker_died_is_let_go_and_another_can_start(

@@ -287,3 +287,41 @@ def test_times_name_their_zone_and_arabic_months_are_the_syrian_names(app: Flask
         assert "كانون الأول" in when(moment) and "ديسمبر" not in when(moment)
         assert "17:49" in when(moment) and "التوقيت العالمي" in when(moment)
         assert day(moment.date()) == "4 كانون الأول 2026"
+
+
+def test_months_are_named_in_words_with_the_month_names_syrians_use(app: Flask) -> None:
+    """A table by month read "2016-12" where every other date of the pages is in words; in
+    Arabic the Levantine month names (كانون الأول, not ديسمبر)."""
+    release = _release(
+        dimensions=("arrest_month",),
+        grouped=False,
+        rows=["2016-11", "2016-12", "2016-unknown"],
+        cols=[""],
+        members={},
+        values=[[40], [None], [12]],
+        row_totals=[40, None, 12],
+        col_totals=[62],
+        total=62,
+    )
+    en, ar = _table(app, release, "en"), _table(app, release, "ar")
+    assert "December 2016" in en and "November 2016" in en and "2016-12" not in en
+    assert "كانون الأول 2016" in ar and "تشرين الثاني 2016" in ar
+    assert "ديسمبر" not in ar and "2016-12" not in ar
+    with app.test_request_context():
+        assert label("arrest_month", "2016-13") == "2016-13"  # not a month: as given
+
+
+def test_the_json_method_follows_the_request_language(
+    app: Flask,
+    client: FlaskClient,
+    advocate_h: dict[str, str],  # noqa: F811
+    released: list[dict],  # type: ignore[type-arg]  # noqa: F811
+) -> None:
+    """An Arabic reader of the API read what a release protects in English only."""
+    ar = client.get("/api/v1/stats?by=sex", headers={**advocate_h, "Accept-Language": "ar"})
+    en = client.get("/api/v1/stats?by=sex", headers={**advocate_h, "Accept-Language": "en"})
+    method_ar, method_en = ar.get_json()["method"], en.get_json()["method"]
+    assert "data as of" in method_en and "consenting" in method_en
+    assert "البيانات حتى" in method_ar and "data as of" not in method_ar
+    assert "متحقق منها" in method_ar  # the states counted, in words
+    assert ar.get_json()["cells"] == en.get_json()["cells"]  # the numbers do not change

@@ -613,28 +613,14 @@ def _three_releases(
     return out
 
 
-def _cut_in_turn(releases: list[list[tuple[Any, ...]]]) -> list[tuple[list[dict], Any]]:  # type: ignore[type-arg]
+def _cut_in_turn(
+    releases: list[list[tuple[Any, ...]]], skip_refused: bool = False
+) -> list[tuple[list[dict], Any]]:  # type: ignore[type-arg]
     """Each caseload cut as a release is (services.protect_in_turn: protected against every
     earlier release, over coarser groups when finer ones cannot be): every release as the API
-    serves it, with its truth."""
-    from casebook.stats.services import protect_in_turn
-
-    earlier: list[Earlier] = []
-    held = []
-    for number, rows in enumerate(releases, start=1):
-        system, hidden, these, _ = protect_in_turn(rows, 2026, K, earlier)
-        held.append((_docs(system, hidden), _truth(these)))
-        for e in earlier:
-            e.reset()
-        kept = Earlier(number, K, ReleaseSystem(these), set(hidden))
-        kept.system.ranges = dict(system.ranges)
-        earlier.append(kept)
-    return held
-
-
-def _cut_what_can_be(releases: list[list[tuple[Any, ...]]]) -> list[tuple[list[dict], Any]]:  # type: ignore[type-arg]
-    """_cut_in_turn, with a refused cut left out (as on an instance: nothing is published,
-    and the next cut is audited against the releases that were)."""
+    serves it, with its truth. `skip_refused`: a cut that cannot be protected is left out, as
+    on an instance (nothing is published, and the next cut is audited against the releases
+    that were); else it fails the test."""
     from casebook.stats.services import protect_in_turn
 
     earlier: list[Earlier] = []
@@ -643,6 +629,8 @@ def _cut_what_can_be(releases: list[list[tuple[Any, ...]]]) -> list[tuple[list[d
         try:
             system, hidden, these, _ = protect_in_turn(rows, 2026, K, earlier)
         except UnprotectableError:
+            if not skip_refused:
+                raise
             for e in earlier:
                 e.reset()
             continue
@@ -667,7 +655,7 @@ def test_a_mixed_history_tied_across_groupings_and_unverified_counts_narrows_not
     let it narrow 8 hidden numbers of the second to fourth below k (a verified sex × status
     cell of 9 to [9, 16]); now no published release is narrowed (a cut that cannot be
     protected is refused, as on an instance)."""
-    held = _cut_what_can_be(_mixed_history(seed))
+    held = _cut_in_turn(_mixed_history(seed), skip_refused=True)
     assert len(held) >= 3
     for target in range(len(held)):
         assert not _joint_narrowed(target, held), target

@@ -553,9 +553,11 @@ def method_sentence(release: Any) -> str:
         )
     return str(
         gettext(
-            "Counts of consenting cases; cells of 1 to %(k)s suppressed, with complementary "
-            "suppression so that no suppressed cell can be worked out from the totals.",
-            k=format_decimal(release.k - 1),
+            "Exact counts of consenting cases; numbers of 1 to %(low)s are hidden, with further "
+            "cells hidden so that no hidden number can be narrowed to fewer than %(k)s values "
+            "by combining any tables of this release or of any other release.",
+            low=format_decimal(release.k - 1),
+            k=format_decimal(release.k),
         )
     )
 

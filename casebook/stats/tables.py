@@ -337,6 +337,27 @@ class ReleaseSystem(LinkedSystem):
         rows, cols = self.categories(table)
         margins = self.margins[(table, scope)]
         two_way = len(table) == 2 and table[1] != "grouped"
+        values = [[shown(key) for key in row] for row in grid]
+        row_totals = (
+            [shown(key) for key in margins[: len(grid)]]
+            if two_way
+            else [shown(row[0]) for row in grid]
+        )
+        col_totals = [shown(key) for key in margins[len(grid) :]] if two_way else []
+        if two_way:
+            # a dimension merged into one group: each cell counts the same cases as the
+            # other dimension's margin beside it, and reads as that margin where it is shown
+            # (a "—" beside its own number tells nothing and contradicts the table)
+            if len(grid[0]) == 1:
+                same = [
+                    (v if v is not None else t) for [v], t in zip(values, row_totals, strict=True)
+                ]
+                values, row_totals = [[v] for v in same], same
+            if len(grid) == 1:
+                same = [
+                    (v if v is not None else t) for v, t in zip(values[0], col_totals, strict=True)
+                ]
+                values, col_totals = [same], same
         return {
             "table": list(table),
             "scope": scope,
@@ -344,11 +365,9 @@ class ReleaseSystem(LinkedSystem):
             "cols": cols,
             "members": dict(self.counts.groups.get(table[0], [])) if len(table) == 2 else {},
             "col_members": dict(self.counts.groups[table[1]]) if two_way else {},
-            "values": [[shown(key) for key in row] for row in grid],
-            "row_totals": [shown(key) for key in margins[: len(grid)]]
-            if two_way
-            else [shown(row[0]) for row in grid],
-            "col_totals": [shown(key) for key in margins[len(grid) :]] if two_way else [],
+            "values": values,
+            "row_totals": row_totals,
+            "col_totals": col_totals,
             "total": shown(f"{scope}|total"),
             # a hidden total published rounded: the lowest and highest number it may be
             "total_range": (

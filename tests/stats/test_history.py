@@ -913,3 +913,21 @@ def test_a_number_kept_hidden_is_shown_again_when_it_falls_to_zero() -> None:
     )
     assert cut.cells[month].value == 0 and month not in hidden
     assert cut.shown(month, hidden) == 0
+
+
+def test_a_dimension_merged_into_one_group_shows_its_cells_as_the_margins_beside_them() -> None:
+    """Sex merged into one group: each cell of a year × sex table counts the same cases as its
+    year's margin. An outside review found 64 such cells shown as "—" beside their own
+    number (nothing leaked; the table contradicted itself)."""
+    rows = _raqqa_rows()
+    counts, _ = tally(rows, 2026, K)
+    assert len(counts.groups["sex"]) == 1  # every sex in one group
+    system = ReleaseSystem(counts)
+    hidden = protect_release(system, K)
+    checked = 0
+    for scope in ("all", "verified"):
+        doc = system.render(("arrest_year", "sex"), scope, hidden)
+        for [value], margin in zip(doc["values"], doc["row_totals"], strict=True):
+            assert value == margin
+            checked += margin is not None
+    assert checked  # some margins are shown, and their cells with them

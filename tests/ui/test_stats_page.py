@@ -325,3 +325,9 @@ def test_the_json_method_follows_the_request_language(
     assert "البيانات حتى" in method_ar and "data as of" not in method_ar
     assert "متحقق منها" in method_ar  # the states counted, in words
     assert ar.get_json()["cells"] == en.get_json()["cells"]  # the numbers do not change
+    # the CSV's and the page's method say what the JSON's says: protected across releases
+    # too (an outside review found the CSV promising only "not from the totals")
+    login(client, make_user(app, "advocate", language="en"))
+    text = client.get("/stats/export.csv?by=sex").get_data(as_text=True)
+    method = next(line for line in text.splitlines() if line.startswith("# Method"))
+    assert "any other release" in method and "worked out from the totals" not in method

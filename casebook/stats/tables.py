@@ -449,4 +449,26 @@ def protect_release(
     # hides nothing — its categories without a case are shown as 0 — and reads as a secret
     hidden -= system.whole("all")
     round_totals(system, k, hidden, least_width)
+    return show_back(system, k, hidden, set(start))
+
+
+def show_back(system: ReleaseSystem, k: int, hidden: set[Key], keep: set[Key]) -> set[Key]:
+    """Complementary cells the greedy choice hid but the audit does not need, given back:
+    the one-way numbers of all cases (a sex table of 270 men and 38 women hidden whole beside
+    its published total, where showing both narrowed nothing, in this release or, with the
+    other releases imported, in the joint audit). Each is shown again only if the whole
+    release still passes the audit with it shown; `keep` (a pattern kept from earlier
+    releases) is never given back."""
+    candidates = [
+        key
+        for (table, scope), grid in system.grid.items()
+        if scope == "all" and len(table) == 1
+        for row in grid
+        for key in row
+        if key in hidden and key not in keep and system.cells[key].value >= k
+    ]
+    for key in dict.fromkeys(candidates):
+        trial = hidden - {key}
+        if not system.audit(trial, k):
+            hidden = trial
     return hidden

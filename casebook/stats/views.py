@@ -426,36 +426,51 @@ def _csv(release: Release, newer: tuple[int, datetime] | None = None) -> str:
     people), the count, and notes on how it was protected."""
     out = io.StringIO()
     writer = csv_writer(out)
+    # `kind` tells a table's cells from its margins and total, which a script summing the
+    # count column must leave out ("total" stands in the codes of a margin's other dimension)
     writer.writerow(
         [
             *release.dimensions,
             "count",
             "suppressed",
             *(dimension_label(d) for d in release.dimensions),
+            "kind",
         ]
     )
-    for cell in release.cells():
+
+    def row(codes: list[str], count: int | str | None, flag: str, kind: str) -> None:
         writer.writerow(
             [
-                *(cell[d] for d in release.dimensions),
-                "" if cell["count"] is None else cell["count"],
-                "true" if cell["suppressed"] else "false",
-                *(label(d, cell[d]) for d in release.dimensions),
+                *codes,
+                "" if count is None else count,
+                flag,
+                *(
+                    _("Total") if code == "total" else label(d, code)
+                    for d, code in zip(release.dimensions, codes, strict=True)
+                ),
+                kind,
             ]
         )
+
+    def flag(count: int | None) -> str:
+        return "true" if count is None else "false"
+
+    for cell in release.cells():
+        row([cell[d] for d in release.dimensions], cell["count"], flag(cell["count"]), "cell")
+    if len(release.dimensions) > 1:  # the margins the page and the JSON show beside the cells
+        for r, t in zip(release.rows, release.row_totals, strict=True):
+            row([r, "total"], t, flag(t), "margin")
+        for c, t in zip(release.cols, release.col_totals, strict=True):
+            row(["total", c], t, flag(t), "margin")
     rounded = release.total is None and release.total_range is not None
-    total: int | str = "" if release.total is None else release.total
+    total: int | str | None = release.total
     if release.total_range is not None and release.total is None:
         total = f"{release.total_range[0]}-{release.total_range[1]}"
-    writer.writerow(
-        ["total"]
-        + [""] * (len(release.dimensions) - 1)
-        + [
-            total,
-            "rounded" if rounded else "true" if release.total is None else "false",
-            _("Total"),
-        ]
-        + [""] * (len(release.dimensions) - 1)  # as many fields as the header
+    row(
+        ["total"] * len(release.dimensions),
+        total,
+        "rounded" if rounded else flag(release.total),
+        "total",
     )
     writer.writerow([])
 

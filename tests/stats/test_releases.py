@@ -3,6 +3,7 @@ independent linear-programming attacker (SciPy) over everything a release publis
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
 import random
@@ -136,6 +137,23 @@ def test_same_numbers_everywhere_and_no_noisy_version(
     for cell in first["cells"]:
         if cell["count"] is not None:
             assert f"{cell['governorate']},{cell['status']},{cell['count']},false" in csv_text
+    # the margins the JSON and the page show are in the CSV too, marked apart from the cells
+    # (an outside review summed a CSV's count column and counted its total as data)
+    lines = csv_text.lstrip("\ufeff").splitlines()
+    rows = list(csv.DictReader(line for line in lines if line and line[0] != "#"))
+    margins = {
+        (r["governorate"], r["status"]): r["count"] for r in rows if r["kind"] == "margin"
+    }
+    for dim, other in (("governorate", "status"), ("status", "governorate")):
+        for m in first["margins"][dim]:
+            codes = {dim: m["value"], other: "total"}
+            got = margins[(codes["governorate"], codes["status"])]
+            assert got == ("" if m["count"] is None else str(m["count"]))
+    cells = [r for r in rows if r["kind"] == "cell"]
+    assert len(cells) == len(first["cells"])
+    [total] = [r for r in rows if r["kind"] == "total"]
+    assert total["governorate"] == total["status"] == "total"
+    assert total["count"] == str(first["total"])
     refused = client.get("/api/v1/stats?by=sex&epsilon=4", headers=advocate_h)
     assert refused.status_code == 422 and "epsilon" in refused.get_json()["error"]["fields"]
 

@@ -126,9 +126,11 @@ def test_the_csv_from_an_arabic_page_has_arabic_labels_beside_the_codes(
     ).get_data(as_text=True)
     assert text.startswith("\ufeff")  # Excel reads the Arabic labels as UTF-8 only with it
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0] == ["governorate", "count", "suppressed", "المحافظة"]
-    codes = {r[0]: r[3] for r in rows[1:] if len(r) == 4}
+    assert rows[0] == ["governorate", "count", "suppressed", "المحافظة", "kind"]
+    codes = {r[0]: r[3] for r in rows[1:] if len(r) == 5}
     assert codes["aleppo"] == "حلب" and codes["total"] == "المجموع"
+    kinds = {r[0]: r[4] for r in rows[1:] if len(r) == 5}
+    assert kinds["aleppo"] == "cell" and kinds["total"] == "total"
     notes = [r[0] for r in rows if r and r[0].startswith("#")]
     assert notes and all("method" not in n and "data as of" not in n for n in notes)
     assert any("الإصدار" in n for n in notes)

@@ -56,6 +56,7 @@ from casebook.stats.services import (
     StatsInputError,
     TableCache,
     parse_params,
+    pending_changes,
     release_dates,
     release_get,
     release_list,
@@ -296,9 +297,21 @@ def releases() -> Any:
         for m in session.scalars(select(MatchList).order_by(MatchList.created_at))
     ]
     cut = cut_latest(session)  # releases a cut whose worker died (the request commits it)
+    settings = current_app.config["CASEBOOK"]
+    listed = release_list(session)
+    least = settings.release_min_changes
+    if listed:  # after the first release a cut needs at least k changes whatever the setting
+        least = max(least, settings.stats_k)
+    # counting reads every case's counted facets (seconds at 100,000 cases), so only when
+    # asked; it tells the count a cut would report, nothing more
+    changes = (
+        pending_changes(session, current_app.extensions["casebook.vault"], settings.stats_k)
+        if request.args.get("changes") == "1" and (cut is None or cut.state != RUNNING)
+        else None
+    )
     return render_template(
         "stats/releases.html",
-        releases=release_list(session),
+        releases=listed,
         outside=outside,
         dimensions=DIMENSIONS,
         dimension_label=dimension_label,
@@ -306,7 +319,8 @@ def releases() -> Any:
         cut_reason=cut_reason(cut, _) if cut is not None else "",
         cut_step=CUT_STEP_LABELS.get(cut.step, cut.step) if cut is not None else "",
         running=cut is not None and cut.state == RUNNING,
-        min_changes=current_app.config["CASEBOOK"].release_min_changes,
+        min_changes=least,
+        changes=changes,
     )
 
 

@@ -1094,11 +1094,24 @@ def test_a_release_after_the_first_needs_at_least_k_changes_whatever_the_setting
     how far any number moved by less than k: the cut asks for k changes anyway, and says so."""
     import dataclasses
 
+    from tests.conftest import login, make_user
+
     app.config["CASEBOOK"] = dataclasses.replace(app.config["CASEBOOK"], release_min_changes=5)
     _seed(client, lawyer_h, 6, seed=3)
     code, out = _cut(app)
     assert code != 0 and "6 cases were added, changed or removed" in out and "at least 11" in out
+    # the releases page says the same before the button, and counts the changes when asked
+    web = app.test_client()
+    login(web, make_user(app, "lawyer"))
+    page = web.get("/stats/releases").get_data(as_text=True)
+    assert "at least 11 cases added" in page and "6 cases added" not in page
+    counted = web.get("/stats/releases?changes=1").get_data(as_text=True)
+    assert "6 cases added, changed or removed since release 1, of the 11 needed" in counted
+    assert "A cut now would be refused" in counted
     _seed(client, lawyer_h, 30, seed=4)
+    counted = web.get("/stats/releases?changes=1").get_data(as_text=True)
+    assert "36 cases added, changed or removed since release 1" in counted
+    assert "A cut now has enough changes" in counted
     code, out = _cut(app)
     assert code == 0, out
 

@@ -664,7 +664,7 @@ def import_command(
 
     require_migrated()
     data = Path(file).read_bytes()
-    estimate = data.count(b"\n") or None
+    estimate = data.count(b"\n") + 1  # a bar needs a length, an empty file included
     try:
         with _session() as s, s.begin():
             owner_id = _user_or_fail(s, owner).id if owner else None
@@ -777,11 +777,20 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
 
     require_migrated()
     try:
-        rows, unknown = read_list_report(Path(file).read_bytes(), Path(file).name)
+        read = read_list_report(Path(file).read_bytes(), Path(file).name)
     except ImportFileError as exc:
         raise click.ClickException("; ".join(exc.problems)) from None
-    if unknown:
-        click.echo(f"columns not used (unknown headers): {', '.join(unknown)}", err=True)
+    rows = read.rows
+    if read.unknown:
+        click.echo(f"columns not used (unknown headers): {', '.join(read.unknown)}", err=True)
+    if read.unnamed:  # row numbers only: nothing a row says
+        click.echo(f"rows left out, without a name: {', '.join(map(str, read.unnamed))}", err=True)
+    if read.years_unread:
+        click.echo(
+            "rows whose birth year is not a four-digit year, matched as if none was given: "
+            + ", ".join(map(str, read.years_unread)),
+            err=True,
+        )
     from casebook.linkage.scoring import LinkageError
 
     bar: Any

@@ -106,7 +106,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """(text, encoding) of a whole file, for the small lists that are read at once."""
     encoding = text_encoding(data)
     codec, errors = _CODECS[encoding]
-    return data.decode(codec, errors=errors), encoding
+    try:
+        return data.decode(codec, errors=errors), encoding
+    except UnicodeDecodeError:  # a UTF-16 file cut short
+        raise _unreadable() from None
 
 
 def open_text(data: bytes) -> tuple[io.TextIOWrapper, str]:

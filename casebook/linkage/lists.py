@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from casebook.cases.records import ListPerson
 from casebook.imports.columns import code_value, header_key
@@ -35,6 +35,8 @@ _HEADERS: dict[str, tuple[str, ...]] = {
 }
 _TABLE = {header_key(alias): field for field, aliases in _HEADERS.items() for alias in aliases}
 _YEAR = re.compile(r"(19|20)\d\d")
+# Arabic-Indic and Persian digits, as Arabic spreadsheets write years (١٩٨٥)
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 # compared case-insensitively, with Arabic hamza forms on the alef unified
@@ -105,8 +107,8 @@ def _person(cells: dict[str, Any]) -> ListPerson:
     for field in ("first_name", "father_name", "grandfather_name", "family_name", "mother_name"):
         if field in text:
             person[field] = text[field]
-    if "birth_year" in text and (year := _YEAR.search(text["birth_year"].replace(".0", ""))):
-        person["birth_date"] = year.group(0)
+    if "birth_year" in text and (year := _year(text["birth_year"])):
+        person["birth_date"] = year
     if "place" in text:
         person["place"] = text["place"]
         governorate = code_value("arrest.governorate", text["place"])
@@ -115,14 +117,30 @@ def _person(cells: dict[str, Any]) -> ListPerson:
     return person
 
 
+def _year(text: str) -> str | None:
+    """The four-digit year in a cell ("1985", "١٩٨٥", "1985-03-02", "1985.0"), else None."""
+    found = _YEAR.search(text.translate(_DIGITS).replace(".0", ""))
+    return found.group(0) if found else None
+
+
+class ListRead(NamedTuple):
+    """A list as read: the rows with a name, and what the run should tell about the rest
+    (row numbers and headers only: nothing a row says)."""
+
+    rows: list[tuple[int, ListPerson]]
+    unknown: list[str]  # headers of the columns not used
+    unnamed: list[int]  # rows without a name, left out
+    years_unread: list[int]  # rows whose birth year is not a year, taken as not given
+
+
 def read_list(data: bytes, filename: str) -> list[tuple[int, ListPerson]]:
     """(row number, person) for every row with a name; ImportFileError if unreadable."""
-    return read_list_report(data, filename)[0]
+    return read_list_report(data, filename).rows
 
 
-def read_list_report(data: bytes, filename: str) -> tuple[list[tuple[int, ListPerson]], list[str]]:
-    """`read_list`'s rows and the headers of the columns it did not use, so that a run can
-    name them rather than ignore a column silently (a list's headers are not personal)."""
+def read_list_report(data: bytes, filename: str) -> ListRead:
+    """`read_list`'s rows, the headers of the columns it did not use and the rows it left out
+    or read in part, so that a run names them rather than drop anything silently."""
     kind = detect_kind(filename, data[:64])
     if kind == "xlsx":
         from openpyxl import load_workbook
@@ -145,7 +163,11 @@ def read_list_report(data: bytes, filename: str) -> tuple[list[tuple[int, ListPe
     fields = [_TABLE.get(header_key(str(h or ""))) for h in table[0]]
     if "name" not in fields and not {"first_name", "family_name"} <= set(fields):
         raise ImportFileError(
-            ["The list needs a column with the full name, or first and family names."]
+            [
+                "The list needs a column with the full name, or first and family names. "
+                "Headers read (English or Arabic): "
+                + "; ".join(f"{f}: {', '.join(a)}" for f, a in _HEADERS.items())
+            ]
         )
     unknown = [
         str(header).strip()
@@ -153,9 +175,18 @@ def read_list_report(data: bytes, filename: str) -> tuple[list[tuple[int, ListPe
         if field_name is None and str(header or "").strip()
     ]
     out = []
+    unnamed: list[int] = []
+    years_unread: list[int] = []
     for number, values in enumerate(table[1:], start=2):
         cells = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
+        if not any(str(v or "").strip() for v in values):
+            continue  # a blank line
         person = _person(cells)
-        if person.get("first_name"):
-            out.append((number, person))
-    return out, unknown
+        if not person.get("first_name"):
+            unnamed.append(number)
+            continue
+        year_cell = str(cells.get("birth_year") or "").strip()
+        if year_cell and "birth_date" not in person:
+            years_unread.append(number)
+        out.append((number, person))
+    return ListRead(out, unknown, unnamed, years_unread)

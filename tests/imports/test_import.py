@@ -665,3 +665,33 @@ def test_a_check_only_run_says_nothing_was_imported_in_history_and_report(
     report = client.get(f"/imports/{run_id}/report.csv", headers=headers).get_data(as_text=True)
     first = next(csv.reader(io.StringIO(report.lstrip("\ufeff"))))
     assert first == [said]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", "full name\nأحمد".encode("utf-16")[:9]],  # empty; UTF-16 cut mid-character
+    ids=["empty", "utf16-cut"],
+)
+def test_an_empty_or_cut_file_is_refused_with_a_message_by_import_and_match(
+    app: Flask, settings: Settings, tmp_path: Path, content: bytes
+) -> None:
+    """An empty file made the import's progress bar raise a TypeError, and a UTF-16 list cut
+    short a UnicodeDecodeError in `casebook match`: both ended in a traceback."""
+    from click.testing import CliRunner
+
+    from casebook.cli import cli
+
+    path = tmp_path / "cases.csv"
+    path.write_bytes(content)
+    env = {
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+    }
+    for command in (["import", str(path)], ["match", str(path)]):
+        result = CliRunner().invoke(cli, command, env=env)
+        assert result.exit_code == 1, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        assert "empty" in result.output or "not readable text" in result.output, result.output

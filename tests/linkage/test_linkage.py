@@ -395,7 +395,8 @@ def test_cli_dedupe_json_and_match(
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
     listing = tmp_path / "list.csv"
     listing.write_text(
-        "full name,mother,birth year,prison\nأحمد عبدالله محمد الحلبي,فاطمة,1985,x\n",
+        "full name,mother,birth year,prison\nأحمد عبدالله محمد الحلبي,فاطمة,١٩٨٥,x\n"
+        ",فاطمة,1985,y\n\nعلي محمد الحلبي,,85,z\n",
         encoding="utf-8",
     )
     done = subprocess.run(
@@ -407,8 +408,16 @@ def test_cli_dedupe_json_and_match(
     )
     assert done.returncode == 0, done.stderr[-800:]
     assert "columns not used (unknown headers): prison" in done.stderr
+    # a row without a name and a year that is not one are named by row number, never dropped
+    # silently, and nothing a row says is printed
+    assert "rows left out, without a name: 3" in done.stderr
+    assert "not a four-digit year, matched as if none was given: 5" in done.stderr
+    assert "فاطمة" not in done.stderr and "علي" not in done.stderr
     matched = {json.loads(line)["case"] for line in done.stdout.splitlines()}
     assert refs[a] in matched
+    # the year in Arabic-Indic digits was read as the year (it scored as a blank one)
+    scores = [json.loads(x)["score"] for x in done.stdout.splitlines()]
+    assert max(scores) > 0.99, scores
 
 
 def test_sparse_list_rows_still_meet_their_case(app: Flask, client: FlaskClient) -> None:

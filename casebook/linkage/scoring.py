@@ -93,8 +93,19 @@ def _resolve_latin(
             if (distance := phonetic_distance(sounds, arabic[candidate])) <= SAME_NAME
         )
         if near:
-            out[form] = (near[0][2], [c for _, _, c in near])
+            best = near[0][0]
+            out[form] = (near[0][2], [c for d, _, c in near if d <= best + ALT_MARGIN])
     return out
+
+
+# A Latin spelling "may be" another Arabic name only as near as the one it was read as: Samir
+# is سمير (0.0) before سامر (0.3), Samer سامر before سمير (0.2), Anis أنيس before أنس (0.3),
+# Mahmud محمود before محمد (0.2). Kept as alternatives at any distance within SAME_NAME, a
+# Latin report of one brother met the other brother's Arabic record as "may be the same name"
+# and shared parents did the rest (an outside review: 10 of 25 brothers with a Latin report
+# merged). Ties stay alternatives (Hadi: هادي and هدى; Omar: عمر and عمار, which Latin letters
+# do not tell apart).
+ALT_MARGIN = 0.1
 
 
 KNOWN_MIN_COUNT = 5  # a spelling this frequent in the caseload is a name, not a typo
@@ -370,7 +381,16 @@ def _list_blocking_rules(prefix: str) -> list[Any]:
         else str(rule)
         for rule in blocking_rules()
     ]
-    return [f"({rule}) AND {only}" for rule in sql]
+    # a row that gives only first and family names and a birth year (no father): every other
+    # rule wants a third name. Only with the year, within one: without it "محمد العلي"
+    # would meet thousands of cases at a million
+    two_names = (
+        f"{_coarse('l.first_skel')} = {_coarse('r.first_skel')} "
+        f"AND {_coarse('l.family_skel')} = {_coarse('r.family_skel')} "
+        "AND (l.father_skel IS NULL OR r.father_skel IS NULL) "
+        "AND abs(l.birth_year - r.birth_year) <= 1"
+    )
+    return [f"({rule}) AND {only}" for rule in [*sql, two_names]]
 
 
 def _settings(list_prefix: str | None = None) -> Any:

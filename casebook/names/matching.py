@@ -134,9 +134,25 @@ def name_form(name: str, *, family: bool = False) -> str:
     if _ARABIC.search(text):
         return _arabic_form(tokens, family=family)
     tokens = _latin_tokens(text)
-    if family and len(tokens) > 1 and tokens[0] in _LATIN_ARTICLES:
-        tokens = tokens[1:]
-    return "".join(tokens)
+    return "".join(_without_article(tokens) if family else tokens)
+
+
+def _without_article(tokens: list[str]) -> list[str]:
+    """A Latin family name's tokens without its article, written apart or joined."""
+    if len(tokens) > 1 and tokens[0] in _LATIN_ARTICLES:
+        return tokens[1:]
+    if len(tokens) == 1 and (joined := _JOINED_ARTICLE.fullmatch(tokens[0])):
+        return [joined.group(1)]
+    return tokens
+
+
+# A family name with its article written joined (Alomar, Alhajj, Almisri, Elkhatib, as
+# lists and passports write them) reads as the name without it, when what follows the Al
+# is four letters or more and begins neither with w nor l: Alwan, Elwan, Alwani (علوان), Alawi
+# (علوي), Alaa and Elie keep theirs, and so do Allawi and the names of three letters
+# (Alhaj stays as written: Al-Haj and Alhajj are read). Written apart (Al Omar, Al-Omar),
+# the article is dropped anyway.
+_JOINED_ARTICLE = re.compile(r"(?:al|el)([^wl][a-z]{3,})")
 
 
 # -- the phonetic sequence shared by both scripts ----------------------------------------------
@@ -250,8 +266,8 @@ def phones(name: str, *, family: bool = False) -> tuple[str, ...]:
     if _ARABIC.search(form):
         return _arabic_phones(form)
     tokens = _latin_tokens(_clean(name))
-    if family and len(tokens) > 1 and tokens[0] in _LATIN_ARTICLES:
-        tokens = tokens[1:]
+    if family:
+        tokens = _without_article(tokens)
     out: list[str] = []
     for p in (p for token in tokens for p in _latin_phones(token)):
         if not (out and out[-1] == p and p not in "aeiou"):  # Abd ar-Rahman: one r

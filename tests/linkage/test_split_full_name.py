@@ -50,6 +50,16 @@ def test_a_list_names_the_columns_it_did_not_use() -> None:
     from casebook.linkage.lists import read_list_report
 
     data = "full name,mother,birth year,prison,رقم الهاتف\nأحمد محمد الحلبي,فاطمة,1985,x,y\n"
-    rows, unknown = read_list_report(data.encode("utf-8"), "list.csv")
-    assert unknown == ["prison", "رقم الهاتف"]
-    assert rows[0][1]["first_name"] == "أحمد"
+    read = read_list_report(data.encode("utf-8"), "list.csv")
+    assert read.unknown == ["prison", "رقم الهاتف"]
+    assert read.rows[0][1]["first_name"] == "أحمد"
+
+
+def test_a_list_without_a_name_column_says_which_headers_it_reads() -> None:
+    from casebook.imports.reader import ImportFileError
+    from casebook.linkage.lists import read_list_report
+
+    with pytest.raises(ImportFileError) as refused:
+        read_list_report(b"dob,age\n1985,40\n", "list.csv")
+    [message] = refused.value.problems
+    assert "full name" in message and "الاسم الكامل" in message and "birth year" in message

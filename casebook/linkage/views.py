@@ -21,7 +21,7 @@ from casebook.cases.models import Case
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
 from casebook.inputs import decimal_text
-from casebook.linkage.lists import read_list
+from casebook.linkage.lists import ListRead, read_list_report
 from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
     LinkageInputError,
@@ -409,6 +409,7 @@ def match() -> Any:
     form = EmptyForm()
     errors: dict[str, list[str]] = {}
     result = None
+    read: ListRead | None = None
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
@@ -420,7 +421,8 @@ def match() -> Any:
             errors["file"] = [_("Choose a CSV or XLSX file.")]
         else:
             try:
-                rows = read_list(*uploaded)
+                read = read_list_report(*uploaded)
+                rows = read.rows
             except ImportFileError as exc:
                 errors["file"] = exc.problems
         if not errors and uploaded is not None and threshold is not None:
@@ -435,7 +437,9 @@ def match() -> Any:
                 memory_limit=settings.linkage_memory,
             )
     status = 422 if errors else 200
-    return render_template("linkage/match.html", form=form, errors=errors, result=result), status
+    return render_template(
+        "linkage/match.html", form=form, errors=errors, result=result, read=read
+    ), status
 
 
 # -- JSON -------------------------------------------------------------------------------------

@@ -329,6 +329,7 @@ def test_outside_list_matches_and_is_never_stored_readable(
             "حلب",
         ],
         [f"{CANARY_ARABIC} {CANARY_LATIN} بن زيد", "", "1970", "Homs"],
+        ["", CANARY_ARABIC, "1970", "Homs"],  # no name: left out, said by its row number
     ]
     out = io.StringIO()
     import csv
@@ -354,6 +355,7 @@ def test_outside_list_matches_and_is_never_stored_readable(
             c.reference for c in s.scalars(select(Case)) if c.id in {i.case_a for i in items}
         }
     assert references and all(r in html for r in references)
+    assert "Rows left out, without a name:" in html and '<bdi dir="ltr">4</bdi>' in html
     app.extensions["casebook.db"].dispose()
     targets = [settings.instance, private_tempdir]
     if settings.is_sqlite:

@@ -31,13 +31,15 @@ DEFAULT_THRESHOLD = 0.74  # measured in bench/partners.py (bench/README.md)
 # differently and stop agreeing on it (bench/README.md).
 NEIGHBOUR = 0.66
 LOOKALIKE_PENALTY = 0.02
-# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. Encodings of one person that reach
-# the threshold agree on about 88% or more of their bits, two people's on 62% (median, in
-# bench.partners): such a true pair survives one sample with probability 0.88^32 = 0.017 and at
-# least one of 300 with 0.99; a chance pair survives one with 0.62^32 = 2e-7. 32 rather than
-# 24 bits: at 100,000 x 100,000 look-alike people filled the buckets (bench/README.md).
+# LSH: SAMPLES groups of BITS_PER_SAMPLE positions each. With 2,048 published bits a fifth of
+# them set, encodings of one person that reach the threshold agree on about 89% or more of
+# their bits, and two people's on about 67% (zeros agree too): such a true pair survives one
+# sample with probability 0.89^40 = 0.009 and at least one of 300 with 0.94 (most true pairs
+# agree far more), a chance pair one sample with 0.67^40 = 1e-7. 40 bits rather than 32 since
+# the encodings doubled: with 32, sparser encodings filled the buckets (100,000 x 100,000: 63
+# s against 14 s) for the same pairs (bench/README.md).
 SAMPLES = 300
-BITS_PER_SAMPLE = 32
+BITS_PER_SAMPLE = 40
 MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to other samples
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 

@@ -86,7 +86,7 @@ def test_encoding_is_deterministic_and_fixed_width(name: str, year: int) -> None
     enc = Encoder(SECRET)
     person = {"first_name": name, "family_name": name[::-1], "birth_date": str(year)}
     assert enc.encode(person, None) == enc.encode(dict(person), None)
-    assert len(enc.encode(person, None)) == 128
+    assert len(enc.encode(person, None)) == SCHEMA["bits"] >> SCHEMA["fold"] >> 3
 
 
 LATIN = {
@@ -155,8 +155,12 @@ def test_an_arabic_record_encodes_the_same_in_any_export(others: int) -> None:
     assert alone == among
 
 
+WIDTH = SCHEMA["bits"] >> SCHEMA["fold"]  # published bits
+SET = WIDTH // 5  # about a fifth of an encoding's bits are set
+
+
 def _bits(rows: list[list[int]]) -> Any:
-    out = np.zeros((len(rows), 128), dtype=np.uint8)
+    out = np.zeros((len(rows), WIDTH // 8), dtype=np.uint8)
     for i, positions in enumerate(rows):
         for p in positions:
             out[i, p >> 3] |= 1 << (7 - (p & 7))
@@ -165,7 +169,7 @@ def _bits(rows: list[list[int]]) -> Any:
 
 def test_three_lists_cluster_one_to_one_and_count_patterns() -> None:
     rng = np.random.default_rng(1)
-    people = [sorted(rng.choice(1024, 300, replace=False).tolist()) for _ in range(6)]
+    people = [sorted(rng.choice(WIDTH, SET, replace=False).tolist()) for _ in range(6)]
     # person 0 on all three lists, 1 on lists 1 and 2, 2 on lists 1 and 3, 3..5 alone
     lists = [
         _bits([people[0], people[1], people[2], people[3]]),
@@ -193,17 +197,17 @@ def test_a_record_with_many_look_alikes_needs_more_to_match() -> None:
     rng = np.random.default_rng(7)
 
     def near(base: list[int], keep: int) -> list[int]:
-        others = sorted(set(range(1024)) - set(base))
+        others = sorted(set(range(WIDTH)) - set(base))
         return sorted(
             rng.choice(base, keep, replace=False).tolist()
             + rng.choice(others, len(base) - keep, replace=False).tolist()
         )
 
-    person = sorted(rng.choice(1024, 300, replace=False).tolist())
-    copy = near(person, 232)  # Dice about 0.77: an erroneous copy, or a look-alike
+    person = sorted(rng.choice(WIDTH, SET, replace=False).tolist())
+    copy = near(person, round(SET * 0.77))  # Dice 0.77: an erroneous copy, or a look-alike
     alone = link([_bits([person]), _bits([copy])], DEFAULT_THRESHOLD)
     assert alone.patterns()["11"] == 1
-    crowd = [near(person, 215) for _ in range(30)]  # Dice about 0.72 each: common names
+    crowd = [near(person, round(SET * 0.72)) for _ in range(30)]  # Dice 0.72: common names
     crowded = link([_bits([person]), _bits([copy, *crowd])], DEFAULT_THRESHOLD)
     assert crowded.patterns()["11"] == 0
     assert (

@@ -261,7 +261,8 @@ def load_file(path: Path) -> PartnerFile:
 
 
 def check_compatible(files: list[PartnerFile]) -> None:
-    """Files made with another schema or secret would silently match nobody: refuse them."""
+    """Files made with another schema or secret would silently match nobody, and a file given
+    twice (or a copy of one) would match itself and mark every case: refuse them."""
     first = files[0]
     for other in files[1:]:
         if other.schema != first.schema:
@@ -275,6 +276,20 @@ def check_compatible(files: list[PartnerFile]) -> None:
                 f"{other.name} was encoded with a different secret than {first.name}: the "
                 "files cannot be compared; agree one secret and export again"
             )
+    # A file is known by its export id and, for a copy whose id was changed, by its records.
+    seen: dict[object, str] = {}
+    for f in files:
+        keys: list[object] = [frozenset(zip(f.ids, map(bytes, f.bits), strict=True))]
+        if f.export is not None:
+            keys.append(f.export)
+        earlier = next((seen[k] for k in keys if k in seen), None)
+        if earlier is not None:
+            raise PartnerInputError(
+                f"{f.name} is {'given twice' if earlier == f.name else 'the same export as '}"
+                f"{'' if earlier == f.name else earlier}: each list can be compared only "
+                "once; give our export and each partner's file one time"
+            )
+        seen.update(dict.fromkeys(keys, f.name))
 
 
 @dataclass

@@ -370,6 +370,7 @@ def test_weak_secret_files_are_refused(
 def test_files_of_another_secret_or_schema_are_refused(app: Flask, tmp_path: Path) -> None:
     ours = _partner_file(tmp_path / "a.json", [(PERSON, "aleppo")], "A")
     theirs = _partner_file(tmp_path / "b.json", [(PERSON, "aleppo")], "B")
+    _partner_file(tmp_path / "c.json", [(PERSON, "idlib")], "C")
     doc = json.loads(theirs.read_text())
     doc["fingerprint"] = Encoder(SECRET[::-1]).fingerprint
     theirs.write_text(json.dumps(doc))
@@ -379,7 +380,7 @@ def test_files_of_another_secret_or_schema_are_refused(app: Flask, tmp_path: Pat
     theirs.write_text(json.dumps(doc))
     out = _invoke(app, "partners", "compare", str(ours), str(theirs))
     assert out.exit_code != 0 and "different schema" in out.output
-    out = _invoke(app, "partners", "compare", str(ours), str(ours.with_name("a.json")))
+    out = _invoke(app, "partners", "compare", str(ours), str(tmp_path / "c.json"))
     assert out.exit_code == 0 and "not an export of this casebook" in out.output
 
 
@@ -479,24 +480,45 @@ def test_erasing_a_case_drops_its_partner_rows(
         assert s.scalars(select(PartnerMark)).all() == []
 
 
-def test_our_file_compared_with_a_copy_marks_every_case(
+def test_a_file_given_twice_or_a_copy_of_it_is_refused(
     app: Flask, client: FlaskClient, tmp_path: Path
 ) -> None:
-    """Our own export against a file that matches it (the same records under another export
-    id): every consenting case is a match and gets its mark, without a crash."""
+    """Our export compared with itself, or with a copy under another export id, would match
+    every record with itself and mark every case "also documented": refused, nothing marked.
+    A second export of ours (new record ids, a new export) is a list like any other."""
     made, _ = _cases(app, client)
-    ours = tmp_path / "ours.json"
+    ours, again = tmp_path / "ours.json", tmp_path / "again.json"
     secret = _secret_file(tmp_path)
-    out = _invoke(
-        app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Ours"
-    )
-    assert out.exit_code == 0, out.output
+    for path in (ours, again):
+        out = _invoke(
+            app,
+            "partners",
+            "export",
+            "-o",
+            str(path),
+            "--secret-file",
+            str(secret),
+            "--label",
+            "Ours",
+        )
+        assert out.exit_code == 0, out.output
     doc = json.loads(ours.read_text())
     doc["export"] = "00000000-0000-4000-8000-000000000001"
-    benign = tmp_path / "benign.json"
-    benign.write_text(json.dumps(doc))
+    doc["label"] = "Partner"
+    copy = tmp_path / "partner.json"
+    copy.write_text(json.dumps(doc))
     _new_process(app)
-    out = _invoke(app, "partners", "compare", str(ours), str(benign), "--format", "json")
+    for args, message in [
+        ((ours, ours), "ours.json is given twice"),
+        ((ours, copy), "partner.json is the same export as ours.json"),
+        ((ours, again, copy), "partner.json is the same export as ours.json"),
+    ]:
+        out = _invoke(app, "partners", "compare", *map(str, args))
+        assert out.exit_code != 0 and message in out.output, out.output
+        assert "Traceback" not in out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(PartnerMark)).all() == []
+    out = _invoke(app, "partners", "compare", str(ours), str(again), "--format", "json")
     assert out.exit_code == 0, out.output
     counts = json.loads(out.stdout.splitlines()[0])
     assert counts == {"lists": ["Ours", "Ours (2)"], "patterns": {"11": 1, "10": 0, "01": 0}}

@@ -21,7 +21,6 @@ Goals: recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cas
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -88,7 +87,7 @@ def speed(records: int, postgres: bool) -> None:
     start = time.perf_counter()
     with app.app_context(), db.sessionmaker() as s, s.begin():
         # as `casebook dedupe` runs: with the operator's CASEBOOK_LINKAGE_MEMORY
-        memory = os.environ.get("CASEBOOK_LINKAGE_MEMORY", "8GB")
+        memory = app.config["CASEBOOK"].linkage_memory
         result = dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit=memory)
     full_s = time.perf_counter() - start
     print(f"bare Splink (same model, records in memory): {bare_s:7.1f} s, {len(bare):,} pairs")

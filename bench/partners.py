@@ -26,9 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.linkage.generator import GOVERNORATES, _edit, _person
 
+# The skewed draw: how common محمد is among Syrian men's names (a third or more of first
+# names in some lists), with the fathers' and grandfathers' names skewed alike; and more copies
+# with errors. Names this common leave the other fields to tell people apart.
+SKEW = {"first_name": 0.37, "father_name": 0.25, "grandfather_name": 0.25}
+ERROR_SHARE = {"plain": 0.6, "skewed": 0.8}
+
 
 def population_lists(
-    size: int, lists: int, overlap: float, seed: int
+    size: int, lists: int, overlap: float, seed: int, draw: str = "plain"
 ) -> list[list[dict[str, Any]]]:
     """`lists` lists of `size` records; each person is on a list with probability `overlap`,
     so two lists share about `overlap` of their records. Record ids are the person's."""
@@ -37,12 +43,16 @@ def population_lists(
     out: list[list[dict[str, Any]]] = [[] for _ in range(lists)]
     for p in range(people):
         person = _person(rng)
+        if draw == "skewed":
+            for part, share in SKEW.items():
+                if (part != "first_name" or person["sex"] == "male") and rng.random() < share:
+                    person[part] = "محمد"
         arrest = {"governorate": rng.choice(GOVERNORATES), "date": str(rng.randint(2011, 2024))}
         for records in out:
             if rng.random() >= overlap:
                 continue
             mine, mine_arrest = dict(person), dict(arrest)
-            if rng.random() < 0.6:  # 60% of each list's copies carry 1-3 of its own errors
+            if rng.random() < ERROR_SHARE[draw]:  # 60% (80%) carry 1-3 errors of its own
                 for _ in range(rng.randint(1, 3)):
                     _edit(rng, mine, mine_arrest)
             records.append(
@@ -72,6 +82,13 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--draw",
+        choices=("plain", "skewed"),
+        default="plain",
+        help="skewed: محمد for 37%% of men's first names and 25%% of fathers and grandfathers, "
+        "80%% of copies with errors",
+    )
+    parser.add_argument(
         "--diagnose",
         action="store_true",
         help="break the false pairs down by what tells their two people apart",
@@ -81,7 +98,7 @@ def main() -> None:
         [float(t) for t in args.threshold.split(",")] if args.threshold else [DEFAULT_THRESHOLD]
     )
 
-    data = population_lists(args.size, args.lists, 0.3, args.seed)
+    data = population_lists(args.size, args.lists, 0.3, args.seed, args.draw)
     encoder = Encoder(b"bench-secret-" + b"x" * 40)
     start = time.perf_counter()
     encoded = []
@@ -113,6 +130,7 @@ def main() -> None:
         report(result, ids, members, args.lists, threshold)
         if args.diagnose:
             diagnose(result, data, encoded)
+            missed(result, data)
         print(f"compare: {compare_s:.2f} s")
     total = sum(len(r) for r in data)
     print(f"encode: {encode_s:.2f} s for {total} records ({1e6 * encode_s / total:.0f} µs each)")
@@ -172,6 +190,61 @@ def _given(person: dict[str, Any], arrest: dict[str, Any]) -> tuple[Any, ...]:
         arrest.get("governorate"),
         arrest.get("date"),
     )
+
+
+def _differences(x: dict[str, Any], y: dict[str, Any]) -> set[str]:
+    """What two copies of one person disagree on, as the outside reviews count misses."""
+    px, py, ax, ay = x["person"], y["person"], x["arrest"], y["arrest"]
+    out: set[str] = set()
+    for copy, other in ((px, py), (py, px)):
+        grand = (copy.get("grandfather_name") or other.get("grandfather_name") or "").strip()
+        if grand and copy.get("family_name") == grand != other.get("family_name"):
+            out.add("grandfather as family name")
+        if any(ord(c) < 128 and c.isalpha() for c in str(copy.get("first_name") or "")):
+            out.add("Latin letters")
+    if px.get("birth_date") != py.get("birth_date"):
+        out.add("birth year" if px.get("birth_date") and py.get("birth_date") else "no birth year")
+    if ax.get("governorate") != ay.get("governorate"):
+        out.add("governorate")
+    if ax.get("date") != ay.get("date"):
+        out.add("arrest year")
+    for part in ("first_name", "family_name", "mother_name"):
+        if px.get(part) != py.get(part) and "Latin letters" not in out:
+            out.add(part.replace("_", " ") + " as written")
+    if (px.get("father_name"), px.get("grandfather_name")) != (
+        py.get("father_name"),
+        py.get("grandfather_name"),
+    ) and "Latin letters" not in out:
+        out.add("father or grandfather as written")
+    return out
+
+
+def missed(result: Any, data: list[list[dict[str, Any]]]) -> None:
+    """The true pairs of the first two lists the comparison missed, by what their two copies
+    disagree on (a pair counts under each of its disagreements)."""
+    found = set()
+    for cluster in result.clusters:
+        for dx, rx in cluster:
+            for dy, ry in cluster:
+                if (dx, dy) == (0, 1):
+                    found.add((rx, ry))
+    where = {r["id"]: i for i, r in enumerate(data[1])}
+    total: dict[str, int] = {}
+    miss: dict[str, int] = {}
+    n_missed = 0
+    for i, x in enumerate(data[0]):
+        j = where.get(x["id"])
+        if j is None:
+            continue
+        kinds = _differences(x, data[1][j]) or {"none"}
+        lost = (i, j) not in found
+        n_missed += lost
+        for kind in kinds:
+            total[kind] = total.get(kind, 0) + 1
+            miss[kind] = miss.get(kind, 0) + lost
+    print(f"  missed pairs of lists 1 and 2: {n_missed}; by what the two copies disagree on:")
+    for kind, n in sorted(miss.items(), key=lambda kv: -kv[1]):
+        print(f"    {kind}: {n} of {total[kind]} missed ({100 * n / total[kind]:.0f}%)")
 
 
 def diagnose(result: Any, data: list[list[dict[str, Any]]], encoded: list[Any]) -> None:

@@ -52,7 +52,7 @@ _TAG = {"father_name": "ancestor", "grandfather_name": "ancestor"}
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-4",
+    "id": "casebook-pprl-5",
     # 4,096 bits folded to 2,048 published (pprl-3: 2,048 to 1,024): at 1,024 bits a third of
     # the bits were set and every record shared 62% of its bits with any other, so the few
     # bits a different father's name sets were lost among chance collisions; at 2,048 a fifth
@@ -117,7 +117,8 @@ def name_grams(value: str, family: bool, q: int = 2) -> tuple[tuple[str, ...], t
     )
 
 
-NameGrams = Callable[[str, bool, int], tuple[tuple[str, ...], tuple[str, ...]]]
+NameGramPair = tuple[tuple[str, ...], tuple[str, ...]]
+NameGrams = Callable[[str, bool, int], NameGramPair]
 
 
 class ExportNames:
@@ -161,6 +162,7 @@ def person_tokens(
     tokens: dict[str, set[str]] = {f: set() for f in SCHEMA["fields"]}
     latin_name = str(person.get("latin_name") or "")
     latin = normalise(latin_name).split() if latin_name else []
+    parts: dict[str, NameGramPair] = {}
     for part in NAME_FIELDS:
         value = str(person.get(part) or "").strip()
         if not value and part in ("first_name", "family_name") and len(latin) >= 2:
@@ -170,7 +172,14 @@ def person_tokens(
         family = part == "family_name"
         if names is not None:
             value = names.read(value, family)
-        skel, arabic = grams(value, family, q)
+        parts[part] = grams(value, family, q)
+    # A family name that is the grandfather's name is how many families give a surname they do
+    # not use (or a documenter fills the slot): it says nothing the grandfather's name does not,
+    # and encoded as a family name it would disagree with the real one on the other list.
+    family_grams, grandfather = parts.get("family_name"), parts.get("grandfather_name")
+    if family_grams and grandfather and _same_name(family_grams, grandfather):
+        del parts["family_name"]
+    for part, (skel, arabic) in parts.items():
         tag = _TAG.get(part, part)
         tokens["name_skel"].update(f"{tag}:{g}" for g in skel)
         tokens["name_ar"].update(f"{tag}:{g}" for g in arabic)
@@ -183,6 +192,14 @@ def person_tokens(
     if arrest is not None:
         tokens["arrest_year"].update({f"y{arrest}", f"p{arrest // 2}", f"q{(arrest + 1) // 2}"})
     return tokens
+
+
+def _same_name(a: NameGramPair, b: NameGramPair) -> bool:
+    """One name in two slots: the same canonical Arabic form, or, where either is in Latin
+    letters, the same skeleton."""
+    if a[1] and b[1]:
+        return a[1] == b[1]
+    return bool(a[0]) and a[0] == b[0]
 
 
 def _year(value: Any) -> int | None:

@@ -217,3 +217,21 @@ def test_production_with_an_unlock_passphrase(tmp_path: Path) -> None:
     wrong = _run(["keys", "status"], env)
     assert wrong.returncode == 2 and "wrong unlock passphrase" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def test_linkage_memory_defaults_to_three_quarters_of_the_machine(tmp_path: Path) -> None:
+    """A fixed 8 GB stopped a million-case run on a 24 GB server: unset, a duplicate run may
+    use three quarters of the machine's memory; set, exactly what the operator says."""
+    base = {"CASEBOOK_INSTANCE": str(tmp_path)}
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    default = Settings.from_env(base).linkage_memory
+    assert default.endswith("GB") and default[:-2].isdigit()
+    assert 1 <= int(default[:-2]) * 1024**3 <= 0.75 * total
+    if not any(Path(p).exists() for p in CGROUP_LIMITS):  # a container's limit may be lower
+        assert int(default[:-2]) * 1024**3 > 0.75 * total - 1024**3
+    assert Settings.from_env({**base, "CASEBOOK_LINKAGE_MEMORY": "512mb"}).linkage_memory == "512MB"
+    with pytest.raises(ConfigError, match="CASEBOOK_LINKAGE_MEMORY"):
+        Settings.from_env({**base, "CASEBOOK_LINKAGE_MEMORY": "lots"})

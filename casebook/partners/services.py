@@ -46,6 +46,9 @@ READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
 MAX_LABEL = 100  # an organisation's name; longer labels are cut
+# a list this large of which this share are exact copies of another list's encodings is a copy
+COPY_MIN_RECORDS = 10
+COPY_SHARE = 0.9
 
 
 def clean_label(value: object) -> str:
@@ -242,17 +245,35 @@ def load_file(path: Path) -> PartnerFile:
         width = int(schema["bits"]) >> int(schema["fold"])
     except (KeyError, TypeError, ValueError):
         raise PartnerInputError(f"{where}: the schema has no valid size") from None
+    if not records:
+        raise PartnerInputError(f"{where}: holds no records: there is nothing to compare")
+    count = doc.get("count")
+    if count is not None and count != len(records):
+        raise PartnerInputError(
+            f"{where}: says it holds {count} records but holds {len(records)}: the file was "
+            "cut short or edited; ask for it again"
+        )
     nbytes = width // 8
     raw = bytearray()
     ids: list[str] = []
+    numbers: dict[str, int] = {}
     for number, item in enumerate(records, start=1):
         try:
             clk = base64.b64decode(item["clk"], validate=True)
-            ids.append(str(item["id"]))
+            record_id = item["id"]
         except (KeyError, TypeError, binascii.Error):
             raise PartnerInputError(f"{where}: record {number} is malformed") from None
+        if not isinstance(record_id, str) or not record_id.strip():
+            raise PartnerInputError(f"{where}: record {number} has no id")
+        if record_id in numbers:
+            raise PartnerInputError(
+                f"{where}: record {number} has the id of record {numbers[record_id]}: each "
+                "record of an export has its own"
+            )
         if len(clk) != nbytes:
             raise PartnerInputError(f"{where}: record {number} is not {width} bits long")
+        numbers[record_id] = number
+        ids.append(record_id)
         raw += clk
     bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
     label = clean_label(doc.get("label")) or clean_label(path.stem) or "?"
@@ -266,10 +287,16 @@ def check_compatible(files: list[PartnerFile]) -> None:
     first = files[0]
     for other in files[1:]:
         if other.schema != first.schema:
+            ours_id, theirs_id = first.schema.get("id"), other.schema.get("id")
+            which = (
+                f"other settings under the same name {ours_id!r}"
+                if ours_id == theirs_id
+                else f"{theirs_id!r} against {ours_id!r}"
+            )
             raise PartnerInputError(
                 f"{other.name} was encoded with a different schema than {first.name} "
-                f"({other.schema.get('id')!r} vs {first.schema.get('id')!r}): every partner "
-                "must export with the same casebook partner-matching schema"
+                f"({which}): every partner must export with the same casebook "
+                "partner-matching schema"
             )
         if other.fingerprint != first.fingerprint:
             raise PartnerInputError(
@@ -290,6 +317,21 @@ def check_compatible(files: list[PartnerFile]) -> None:
                 "once; give our export and each partner's file one time"
             )
         seen.update(dict.fromkeys(keys, f.name))
+    # A list made by copying another's records (new ids, a new label) would fake an overlap
+    # and mark every copied case. Two organisations' records of one person encode alike only
+    # when every field is written alike, never for nearly all of a list.
+    encodings = [{bytes(row) for row in f.bits} for f in files]
+    for i, f in enumerate(files):
+        for j, g in enumerate(files):
+            if i == j or len(f.ids) < COPY_MIN_RECORDS:
+                continue
+            copied = sum(bytes(row) in encodings[j] for row in f.bits)
+            if copied >= COPY_SHARE * len(f.ids) and (len(f.ids) < len(g.ids) or i > j):
+                raise PartnerInputError(
+                    f"{copied} of the {len(f.ids)} records of {f.name} are exact copies of "
+                    f"records of {g.name}: it was made from that list, not kept on its own, and "
+                    "would count its copied people as documented twice"
+                )
 
 
 @dataclass
@@ -311,6 +353,29 @@ def _unique_labels(files: list[PartnerFile]) -> list[str]:
     return labels
 
 
+def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile]) -> None:
+    """Another export of ours given as a partner's list (last month's file picked by mistake)
+    would match every case with itself: known by its export id, or by its records' tags."""
+    vault = _vault(session)
+    for f in others:
+        export = None
+        if f.export is not None:
+            try:
+                export = session.get(PartnerExport, uuid.UUID(f.export))
+            except ValueError:
+                export = None
+        tags = [vault.keyed_hash(TAG_PURPOSE, i) for i in f.ids[:1000]]
+        ours = export is not None or (
+            session.scalar(select(PartnerRecord.tag).where(PartnerRecord.tag.in_(tags)).limit(1))
+            is not None
+        )
+        if ours:
+            raise PartnerInputError(
+                f"{f.name} is an export of this casebook, not a partner's list: give our "
+                "export first and then only files other organisations made"
+            )
+
+
 def partners_compare(
     session: Session,
     actor: Actor,
@@ -322,6 +387,7 @@ def partners_compare(
     if len(files) < 2:
         raise PartnerInputError("compare needs at least two files")
     check_compatible(files)
+    _refuse_our_exports_as_partners(session, files[1:])
     linkage = link([f.bits for f in files], threshold)
     labels = _unique_labels(files)
     result = CompareResult(labels, linkage.patterns(), ours_known=False)

@@ -503,26 +503,18 @@ def test_erasing_a_case_drops_its_partner_rows(
         assert s.scalars(select(PartnerMark)).all() == []
 
 
-def test_a_file_given_twice_or_a_copy_of_it_is_refused(
+def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
     app: Flask, client: FlaskClient, tmp_path: Path
 ) -> None:
-    """Our export compared with itself, or with a copy under another export id, would match
-    every record with itself and mark every case "also documented": refused, nothing marked.
-    A second export of ours (new record ids, a new export) is a list like any other."""
-    made, _ = _cases(app, client)
+    """Our export compared with itself, with a copy under another export id, or with another
+    export of ours (last month's file picked by mistake) would match every record with itself
+    and mark every case "also documented": refused, nothing marked."""
+    _cases(app, client)
     ours, again = tmp_path / "ours.json", tmp_path / "again.json"
     secret = _secret_file(tmp_path)
     for path in (ours, again):
         out = _invoke(
-            app,
-            "partners",
-            "export",
-            "-o",
-            str(path),
-            "--secret-file",
-            str(secret),
-            "--label",
-            "Ours",
+            app, "partners", "export", "-o", str(path), "--secret-file", str(secret), "--label", "A"
         )
         assert out.exit_code == 0, out.output
     doc = json.loads(ours.read_text())
@@ -530,25 +522,118 @@ def test_a_file_given_twice_or_a_copy_of_it_is_refused(
     doc["label"] = "Partner"
     copy = tmp_path / "partner.json"
     copy.write_text(json.dumps(doc))
+    doc = json.loads(again.read_text())
+    doc.pop("export")
+    unnamed = tmp_path / "unnamed.json"
+    unnamed.write_text(json.dumps(doc))
+    theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], "B")
     _new_process(app)
     for args, message in [
         ((ours, ours), "ours.json is given twice"),
         ((ours, copy), "partner.json is the same export as ours.json"),
-        ((ours, again, copy), "partner.json is the same export as ours.json"),
+        ((ours, theirs, copy), "partner.json is the same export as ours.json"),
+        ((ours, again), "again.json is an export of this casebook"),
+        ((ours, theirs, unnamed), "unnamed.json is an export of this casebook"),
+        ((theirs, again), "again.json is an export of this casebook"),
     ]:
         out = _invoke(app, "partners", "compare", *map(str, args))
         assert out.exit_code != 0 and message in out.output, out.output
         assert "Traceback" not in out.output
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert s.scalars(select(PartnerMark)).all() == []
-    out = _invoke(app, "partners", "compare", str(ours), str(again), "--format", "json")
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
-    counts = json.loads(out.stdout.splitlines()[0])
-    assert counts == {"lists": ["Ours", "Ours (2)"], "patterns": {"11": 1, "10": 0, "01": 0}}
-    with app.extensions["casebook.db"].sessionmaker() as s:
-        marks = s.scalars(select(PartnerMark)).all()
-        assert [str(m.case_id) for m in marks] == [made["consenting"]["id"]]
-        assert marks[0].body is not None and marks[0].body["label"] == "Ours (2)"
+
+
+def _people(n: int) -> list[tuple[dict[str, Any], str]]:
+    """n (up to 20) different men: no two share a first, father's or family name."""
+    firsts = [
+        "خالد",
+        "سامر",
+        "رامي",
+        "وائل",
+        "ماهر",
+        "باسل",
+        "فادي",
+        "نزار",
+        "غسان",
+        "هيثم",
+        "طارق",
+        "زياد",
+        "جمال",
+        "كمال",
+        "بشير",
+        "منير",
+        "رياض",
+        "فراس",
+        "أيمن",
+        "نبيل",
+    ]
+    families = [
+        "الشامي",
+        "المصري",
+        "الحموي",
+        "الإدلبي",
+        "الديري",
+        "الرقاوي",
+        "الدرعاوي",
+        "الحوراني",
+        "اللاذقاني",
+        "الطرطوسي",
+        "القامشلي",
+        "الحسكاوي",
+        "الجولاني",
+        "البيروتي",
+        "الكردي",
+        "الحلواني",
+        "النجار",
+        "الحداد",
+        "الخياط",
+        "العطار",
+    ]
+    return [
+        (
+            {
+                **PERSON,
+                "first_name": firsts[i],
+                "father_name": firsts[19 - i],
+                "family_name": families[i],
+                "birth_date": str(1960 + i),
+            },
+            "homs",
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: Path) -> None:
+    """A partner's file made by copying another list's records under new ids would fake an
+    overlap; records sharing an id, a record count that disagrees with the records, and a
+    list without records cannot be counted either: each refused with what is wrong."""
+    ours = _partner_file(tmp_path / "ours.json", _people(12), "A")
+    theirs = _partner_file(tmp_path / "theirs.json", _people(12)[:6] + _people(20)[14:], "B")
+    doc = json.loads(ours.read_text())
+    doc["label"] = "C"
+    for i, record in enumerate(doc["records"]):
+        record["id"] = f"c{i}"
+    (tmp_path / "copied.json").write_text(json.dumps({**doc, "records": doc["records"][1:]}))
+    (tmp_path / "twice.json").write_text(
+        json.dumps({**doc, "records": [*doc["records"][:3], {**doc["records"][3], "id": "c0"}]})
+    )
+    (tmp_path / "cut.json").write_text(json.dumps({**doc, "count": 40}))
+    (tmp_path / "empty.json").write_text(json.dumps({**doc, "records": []}))
+    for name, message in [
+        ("copied.json", "11 of the 11 records of copied.json are exact copies of records of ours"),
+        ("twice.json", "twice.json: record 4 has the id of record 1"),
+        ("cut.json", "cut.json: says it holds 40 records but holds 12"),
+        ("empty.json", "empty.json: holds no records"),
+    ]:
+        out = _invoke(app, "partners", "compare", str(ours), str(theirs), str(tmp_path / name))
+        assert out.exit_code != 0 and message in out.output, out.output
+    # half the people shared, written alike on both lists: a partner's own list, counted
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.splitlines()[0])["patterns"] == {"11": 6, "10": 6, "01": 6}
 
 
 def test_a_partner_label_cannot_be_a_formula_or_hide_characters(

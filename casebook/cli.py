@@ -1359,6 +1359,14 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         raise click.ClickException("compare needs at least two files (ours first)")
     try:
         loaded = [load_file(Path(f)) for f in files]
+        for f in loaded:
+            if f.repeated:
+                click.echo(
+                    f"{f.name}: {f.repeated} records repeat another record's encoding exactly "
+                    "(one person recorded more than once, or an edited file); each is counted "
+                    "as a person",
+                    err=True,
+                )
         with _session() as s, s.begin():
             result = partners_compare(
                 s, Actor.cli(), loaded, DEFAULT_THRESHOLD if threshold is None else threshold

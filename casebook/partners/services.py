@@ -223,6 +223,7 @@ class PartnerFile:
     fingerprint: str
     ids: list[str]
     bits: npt.NDArray[np.uint8] = field(repr=False)
+    repeated: int = 0  # records whose encoding another record of the file already has
 
 
 def load_file(path: Path) -> PartnerFile:
@@ -278,7 +279,10 @@ def load_file(path: Path) -> PartnerFile:
     bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
     label = clean_label(doc.get("label")) or clean_label(path.stem) or "?"
     export = doc.get("export")
-    return PartnerFile(where, label, str(export) if export else None, schema, fp, ids, bits)
+    repeated = len(ids) - len({bytes(row) for row in bits})
+    return PartnerFile(
+        where, label, str(export) if export else None, schema, fp, ids, bits, repeated
+    )
 
 
 def check_compatible(files: list[PartnerFile]) -> None:

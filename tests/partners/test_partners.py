@@ -634,6 +634,16 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout.splitlines()[0])["patterns"] == {"11": 6, "10": 6, "01": 6}
+    assert "repeat" not in out.output
+    # a record given three times under new ids: counted, and said
+    doc = json.loads(theirs.read_text())
+    extra = [{**doc["records"][0], "id": f"x{i}"} for i in range(2)]
+    (tmp_path / "thrice.json").write_text(
+        json.dumps({**doc, "records": doc["records"] + extra, "count": 14})
+    )
+    out = _invoke(app, "partners", "compare", str(ours), str(tmp_path / "thrice.json"))
+    assert out.exit_code == 0, out.output
+    assert "thrice.json: 2 records repeat another record's encoding exactly" in out.output
 
 
 def test_a_partner_label_cannot_be_a_formula_or_hide_characters(

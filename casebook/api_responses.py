@@ -242,6 +242,7 @@ class ImportReport(Schema):
     rejected = _req(Int)
     problems = _objects()
     already_imported_rows = fields.List(Int(), required=True)
+    repeated_rows = _objects()
 
 
 class Packet(Schema):

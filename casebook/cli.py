@@ -694,6 +694,12 @@ def import_command(
         f"{result.already} already imported, {result.rejected} refused"
     )
     click.echo(summary, err=True)
+    if result.imported_before:
+        click.echo(f"already imported before: {_row_list(result.imported_before)}", err=True)
+    for row, first in result.repeats[:50]:
+        click.echo(f"row {row} is the same case as row {first} of this file", err=True)
+    if len(result.repeats) > 50:
+        click.echo(f"and {len(result.repeats) - 50} more rows repeat earlier ones", err=True)
     if result.problems:
         text = report_csv(result.problems)
         if report_path:
@@ -705,6 +711,13 @@ def import_command(
         click.echo("nothing was imported: correct the rows listed, or use --skip-invalid", err=True)
     if result.rejected:
         sys.exit(1)
+
+
+def _row_list(rows: list[int], most: int = 50) -> str:
+    """Row numbers for a message: "rows 4, 9 and 12", the first `most` of them."""
+    shown = ", ".join(str(n) for n in rows[:most])
+    more = f" and {len(rows) - most} more" if len(rows) > most else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
 # -- linkage ------------------------------------------------------------------------------------

@@ -44,7 +44,16 @@ class ImportResult:
     rejected: int = 0
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason)
     already_rows: list[int] = field(default_factory=list)
+    # rows that repeat an earlier row of the same file: (row, the earlier row); also counted
+    # in `already` and `already_rows`
+    repeats: list[tuple[int, int]] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+
+    @property
+    def imported_before(self) -> list[int]:
+        """Rows skipped because an earlier import already brought their case in."""
+        repeated = {row for row, _ in self.repeats}
+        return [n for n in self.already_rows if n not in repeated]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +68,7 @@ class ImportResult:
             "rejected": self.rejected,
             "problems": [{"row": r, "field": f, "reason": m} for r, f, m in self.problems],
             "already_imported_rows": self.already_rows,
+            "repeated_rows": [{"row": r, "same_as": e} for r, e in self.repeats],
         }
 
 
@@ -87,7 +97,7 @@ class _Writer:
         self.created_by = created_by
         self.vault: Vault = session.info["vault"]
         self.pending: list[tuple[int, CaseIn, str]] = []
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}  # fingerprint -> the first row of this file
         self.writing = True
 
     def add(self, result: ImportResult, number: int, clean: CaseIn) -> None:
@@ -95,8 +105,9 @@ class _Writer:
         if value in self.seen:
             result.already += 1
             result.already_rows.append(number)
+            result.repeats.append((number, self.seen[value]))
             return
-        self.seen.add(value)
+        self.seen[value] = number
         self.pending.append((number, clean, value))
         if len(self.pending) >= BATCH:
             self.flush(result)

@@ -255,8 +255,11 @@ def test_reimporting_creates_no_duplicates(app: Flask) -> None:
     data = _csv(ARABIC_HEADERS, ARABIC_ROWS + ARABIC_ROWS)  # the same rows twice in one file
     first = _import(app, data)
     assert (first.imported, first.already, first.already_rows) == (2, 2, [4, 5])
+    assert (first.repeats, first.imported_before) == ([(4, 2), (5, 3)], [])
     again = _import(app, data)
     assert (again.imported, again.already) == (0, 4)
+    assert (again.repeats, again.imported_before) == ([(4, 2), (5, 3)], [2, 3])
+    assert again.as_json()["repeated_rows"] == [{"row": 4, "same_as": 2}, {"row": 5, "same_as": 3}]
     dry = _import(app, data, dry_run=True)
     assert (dry.outcome, dry.imported, dry.already) == ("checked", 0, 4)
     assert _count(app) == 2
@@ -395,6 +398,13 @@ def test_cli_dry_run_report_and_exit_status(app: Flask, settings: Settings, tmp_
     assert done.returncode == 1 and "1 imported" in done.stderr
     assert "row,field,reason" in done.stdout and "2099" not in done.stdout
     assert _count(app) == 1
+    # the good row again, twice: which rows were skipped, and why, by row number only
+    path.write_bytes(_csv(list(COLUMNS), [[_good_row().get(c, "") for c in COLUMNS]] * 2))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "2 already imported" in done.stderr, done.stderr
+    assert "already imported before: row 2" in done.stderr
+    assert "row 3 is the same case as row 2 of this file" in done.stderr
+    assert _count(app) == 1
 
 
 def test_upload_page_for_a_documenter_with_report(
@@ -435,6 +445,16 @@ def test_upload_page_for_a_documenter_with_report(
         content_type="multipart/form-data",
     )
     assert resp.status_code == 200 and "Imported" in resp.get_data(as_text=True)
+    twice = _csv(list(COLUMNS), [[_good_row().get(c, "") for c in COLUMNS]] * 2)
+    resp = client.post(
+        "/imports/",
+        data={"csrf_token": token, "file": (io.BytesIO(twice), "twice.csv")},
+        content_type="multipart/form-data",
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html
+    assert "Already imported before:" in html
+    assert "Row 3 is the same case as row 2 of this file." in html
     # the documenter owns what they imported
     listing = client.get("/api/v1/cases", headers={"X-CSRFToken": token}).get_json()
     assert listing["total"] == 1
@@ -579,9 +599,7 @@ def inflated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
-def test_the_unpacked_byte_count_sees_a_real_workbook_read(
-    app: Flask, inflated: list[int]
-) -> None:
+def test_the_unpacked_byte_count_sees_a_real_workbook_read(app: Flask, inflated: list[int]) -> None:
     """The counter the zip-bomb test relies on counts: reading an ordinary workbook unpacks
     its sheet through it."""
     data = _workbook([["first name", "family name"], ["أحمد", "الحلبي"]])

@@ -311,6 +311,33 @@ class Synthetic:
     siblings: set[frozenset[str]] = field(default_factory=set)  # brothers: never one person
 
 
+def record(
+    key: str,
+    first: str,
+    father: str,
+    grandfather: str,
+    family: str,
+    mother: str,
+    year: str,
+    governorate: str = "aleppo",
+    date: str = "2013",
+) -> dict[str, Any]:
+    """One man's record in the shape linkage reads (the tests' hand-made caseloads)."""
+    return {
+        "id": key,
+        "person": {
+            "first_name": first,
+            "father_name": father,
+            "grandfather_name": grandfather,
+            "family_name": family,
+            "mother_name": mother,
+            "sex": "male",
+            "birth_date": year,
+        },
+        "arrests": [{"governorate": governorate, "date": date}],
+    }
+
+
 def _person(rng: random.Random) -> dict[str, Any]:
     sex = rng.choices(["male", "female"], [85, 15])[0]
     return {

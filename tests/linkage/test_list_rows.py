@@ -11,26 +11,14 @@ import pytest
 from casebook.linkage.features import feature_rows, person_features
 from casebook.linkage.lists import _person
 from casebook.linkage.scoring import Scored, score
-from tests.linkage.generator import generate
+from tests.linkage.generator import generate, record
 
 THRESHOLD = 0.9
 
 
 def _case(key: str, names: str, year: str, mother: str, grandfather: str) -> dict[str, Any]:
     first, father, family = names.split(" ")
-    return {
-        "id": key,
-        "person": {
-            "first_name": first,
-            "father_name": father,
-            "grandfather_name": grandfather,
-            "family_name": family,
-            "mother_name": mother,
-            "sex": "male",
-            "birth_date": year,
-        },
-        "arrests": [{"governorate": "aleppo", "date": "2013"}],
-    }
+    return record(key, first, father, grandfather, family, mother, year)
 
 
 # the people a list names, added to a generated caseload from which everyone sharing their

@@ -32,6 +32,7 @@ from casebook.linkage.scoring import (
 from casebook.linkage.services import dedupe_run
 from tests.conftest import bearer, make_user, minimal_case
 from tests.linkage.generator import generate, precision_recall, sibling_rate
+from tests.linkage.generator import record as linkage_record
 
 
 def test_a_failed_training_pass_leaves_the_prior_and_comparisons_as_they_were() -> None:
@@ -268,21 +269,8 @@ def test_a_latin_report_of_one_brother_is_not_taken_for_the_other(
     as his name, not as "may be" his brother's too (an outside review: 10 of 25 such brothers
     merged, every one at 0.98 or more)."""
 
-    def record(key: str, first: str, father: str, grandfather: str, family: str, mother: str,
-               year: str) -> dict[str, Any]:  # fmt: skip
-        return {
-            "id": key,
-            "person": {
-                "first_name": first,
-                "father_name": father,
-                "grandfather_name": grandfather,
-                "family_name": family,
-                "mother_name": mother,
-                "sex": "male",
-                "birth_date": year,
-            },
-            "arrests": [{"governorate": "homs", "date": "2013-04-02"}],
-        }
+    def record(*fields: str) -> dict[str, Any]:
+        return linkage_record(*fields, governorate="homs", date="2013-04-02")
 
     family = [
         record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),

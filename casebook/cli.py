@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -713,6 +714,13 @@ def import_command(
         sys.exit(1)
 
 
+def _a_number(value: float | None, name: str) -> float | None:
+    """click's FloatRange lets "nan" through (every comparison with it is false)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("must be a number", param_hint=name)
+    return value
+
+
 def _row_list(rows: list[int], most: int = 50) -> str:
     """Row numbers for a message: "rows 4, 9 and 12", the first `most` of them."""
     shown = ", ".join(str(n) for n in rows[:most])
@@ -1355,6 +1363,7 @@ def partners_export_command(output: str, secret_file: str, label: str | None) ->
     "--threshold",
     default=None,
     type=click.FloatRange(0.5, 0.99),
+    callback=lambda _ctx, _param, value: _a_number(value, "--threshold"),
     help="Dice similarity for a match (default 0.738, measured at 10,000 and 100,000 a list).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
@@ -1374,10 +1383,10 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         loaded = [load_file(Path(f)) for f in files]
         for f in loaded:
             if f.repeated:
+                records = "1 record repeats" if f.repeated == 1 else f"{f.repeated} records repeat"
                 click.echo(
-                    f"{f.name}: {f.repeated} records repeat another record's encoding exactly "
-                    "(one person recorded more than once, or an edited file); each is counted "
-                    "as a person",
+                    f"{f.name}: {records} another record's encoding exactly (one person "
+                    "recorded more than once, or an edited file); each is counted as a person",
                     err=True,
                 )
         with _session() as s, s.begin():
@@ -1386,6 +1395,8 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             )
     except PartnerInputError as exc:
         raise click.ClickException(str(exc)) from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         click.echo(json.dumps({"lists": result.lists, "patterns": result.patterns}))
     elif fmt == "csv":

@@ -233,7 +233,7 @@ def load_file(path: Path) -> PartnerFile:
         doc = json.loads(path.read_bytes())
     except OSError as exc:
         raise PartnerInputError(f"{where}: cannot be read ({exc.strerror})") from None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise PartnerInputError(f"{where}: not a partner-matching file (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PartnerInputError(f"{where}: not a partner-matching file")
@@ -249,6 +249,8 @@ def load_file(path: Path) -> PartnerFile:
     if not records:
         raise PartnerInputError(f"{where}: holds no records: there is nothing to compare")
     count = doc.get("count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise PartnerInputError(f"{where}: its record count is not a whole number")
     if count is not None and count != len(records):
         raise PartnerInputError(
             f"{where}: says it holds {count} records but holds {len(records)}: the file was "
@@ -265,7 +267,7 @@ def load_file(path: Path) -> PartnerFile:
         except (KeyError, TypeError, binascii.Error):
             raise PartnerInputError(f"{where}: record {number} is malformed") from None
         if not isinstance(record_id, str) or not record_id.strip():
-            raise PartnerInputError(f"{where}: record {number} has no id")
+            raise PartnerInputError(f"{where}: record {number} has no id, or one that is not text")
         if record_id in numbers:
             raise PartnerInputError(
                 f"{where}: record {number} has the id of record {numbers[record_id]}: each "
@@ -277,7 +279,8 @@ def load_file(path: Path) -> PartnerFile:
         ids.append(record_id)
         raw += clk
     bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
-    label = clean_label(doc.get("label")) or clean_label(path.stem) or "?"
+    given = doc.get("label")
+    label = (clean_label(given) if isinstance(given, str) else "") or clean_label(path.stem) or "?"
     export = doc.get("export")
     repeated = len(ids) - len({bytes(row) for row in bits})
     return PartnerFile(
@@ -321,21 +324,6 @@ def check_compatible(files: list[PartnerFile]) -> None:
                 "once; give our export and each partner's file one time"
             )
         seen.update(dict.fromkeys(keys, f.name))
-    # A list made by copying another's records (new ids, a new label) would fake an overlap
-    # and mark every copied case. Two organisations' records of one person encode alike only
-    # when every field is written alike, never for nearly all of a list.
-    encodings = [{bytes(row) for row in f.bits} for f in files]
-    for i, f in enumerate(files):
-        for j, g in enumerate(files):
-            if i == j or len(f.ids) < COPY_MIN_RECORDS:
-                continue
-            copied = sum(bytes(row) in encodings[j] for row in f.bits)
-            if copied >= COPY_SHARE * len(f.ids) and (len(f.ids) < len(g.ids) or i > j):
-                raise PartnerInputError(
-                    f"{copied} of the {len(f.ids)} records of {f.name} are exact copies of "
-                    f"records of {g.name}: it was made from that list, not kept on its own, and "
-                    "would count its copied people as documented twice"
-                )
 
 
 @dataclass
@@ -345,6 +333,7 @@ class CompareResult:
     ours_known: bool
     ours_matched: int = 0
     marks_added: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def _unique_labels(files: list[PartnerFile]) -> list[str]:
@@ -355,6 +344,28 @@ def _unique_labels(files: list[PartnerFile]) -> list[str]:
             label, n = f"{f.label} ({n})", n + 1
         labels.append(label)
     return labels
+
+
+def copied_records(files: list[PartnerFile]) -> list[str]:
+    """Warnings for a list most of whose records are exact copies of another list's encodings.
+    Said, not refused: two organisations that wrote every field of their shared people alike
+    encode them identically, and a copy with a bit changed would pass any such test anyway."""
+    encodings = [{bytes(row) for row in f.bits} for f in files]
+    out: list[str] = []
+    for i, f in enumerate(files):
+        for j, g in enumerate(files):
+            smaller = len(f.ids) < len(g.ids) or (len(f.ids) == len(g.ids) and i > j)
+            if i == j or len(f.ids) < COPY_MIN_RECORDS or not smaller:
+                continue
+            copied = sum(bytes(row) in encodings[j] for row in f.bits)
+            if copied >= COPY_SHARE * len(f.ids):
+                out.append(
+                    f"{copied} of the {len(f.ids)} records of {f.name} encode exactly as records "
+                    f"of {g.name} do: if it was made from that list rather than kept on its own, "
+                    "its people are counted twice and the marks it gives mean nothing"
+                )
+                break
+    return out
 
 
 def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile]) -> None:
@@ -394,7 +405,9 @@ def partners_compare(
     _refuse_our_exports_as_partners(session, files[1:])
     linkage = link([f.bits for f in files], threshold)
     labels = _unique_labels(files)
-    result = CompareResult(labels, linkage.patterns(), ours_known=False)
+    result = CompareResult(
+        labels, linkage.patterns(), ours_known=False, warnings=copied_records(files)
+    )
     ours = files[0]
     export = None
     if ours.export is not None:

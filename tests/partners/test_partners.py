@@ -607,9 +607,10 @@ def _people(n: int) -> list[tuple[dict[str, Any], str]]:
 
 
 def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: Path) -> None:
-    """A partner's file made by copying another list's records under new ids would fake an
-    overlap; records sharing an id, a record count that disagrees with the records, and a
-    list without records cannot be counted either: each refused with what is wrong."""
+    """A partner's file made by copying another list's records under new ids is said (not
+    refused: two organisations that wrote their shared people alike encode them identically);
+    records sharing an id, a record count that disagrees with the records, a list without
+    records, and a file that is not JSON cannot be counted: each refused with what is wrong."""
     ours = _partner_file(tmp_path / "ours.json", _people(12), "A")
     theirs = _partner_file(tmp_path / "theirs.json", _people(12)[:6] + _people(20)[14:], "B")
     doc = json.loads(ours.read_text())
@@ -622,8 +623,14 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     )
     (tmp_path / "cut.json").write_text(json.dumps({**doc, "count": 40}))
     (tmp_path / "empty.json").write_text(json.dumps({**doc, "records": []}))
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), str(tmp_path / "copied.json"))
+    assert out.exit_code == 0, out.output
+    assert "11 of the 11 records of copied.json encode exactly as records of ours.json" in (
+        out.output
+    )
+    (tmp_path / "nested.json").write_text("[" * 100_000)
     for name, message in [
-        ("copied.json", "11 of the 11 records of copied.json are exact copies of records of ours"),
+        ("nested.json", "nested.json: not a partner-matching file (not JSON)"),
         ("twice.json", "twice.json: record 4 has the id of record 1"),
         ("cut.json", "cut.json: says it holds 40 records but holds 12"),
         ("empty.json", "empty.json: holds no records"),
@@ -634,7 +641,9 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout.splitlines()[0])["patterns"] == {"11": 6, "10": 6, "01": 6}
-    assert "repeat" not in out.output
+    assert "repeat" not in out.output and "warning" not in out.output
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--threshold", "nan")
+    assert out.exit_code != 0 and "--threshold" in out.output and "must be a number" in out.output
     # a record given three times under new ids: counted, and said
     doc = json.loads(theirs.read_text())
     extra = [{**doc["records"][0], "id": f"x{i}"} for i in range(2)]

@@ -46,7 +46,7 @@ READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
 MAX_LABEL = 100  # an organisation's name; longer labels are cut
-# a list this large of which this share are exact copies of another list's encodings is a copy
+# a list this large of which this share encode exactly as another list's records is warned of
 COPY_MIN_RECORDS = 10
 COPY_SHARE = 0.9
 
@@ -368,17 +368,22 @@ def copied_records(files: list[PartnerFile]) -> list[str]:
     return out
 
 
+def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
+    """The export of this casebook a file names, if any (a file's export id is its word only)."""
+    if f.export is None:
+        return None
+    try:
+        return session.get(PartnerExport, uuid.UUID(f.export))
+    except ValueError:
+        return None
+
+
 def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile]) -> None:
     """Another export of ours given as a partner's list (last month's file picked by mistake)
     would match every case with itself: known by its export id, or by its records' tags."""
     vault = _vault(session)
     for f in others:
-        export = None
-        if f.export is not None:
-            try:
-                export = session.get(PartnerExport, uuid.UUID(f.export))
-            except ValueError:
-                export = None
+        export = _our_export(session, f)
         tags = [vault.keyed_hash(TAG_PURPOSE, i) for i in f.ids[:1000]]
         ours = export is not None or (
             session.scalar(select(PartnerRecord.tag).where(PartnerRecord.tag.in_(tags)).limit(1))
@@ -409,12 +414,7 @@ def partners_compare(
         labels, linkage.patterns(), ours_known=False, warnings=copied_records(files)
     )
     ours = files[0]
-    export = None
-    if ours.export is not None:
-        try:
-            export = session.get(PartnerExport, uuid.UUID(ours.export))
-        except ValueError:
-            export = None
+    export = _our_export(session, ours)
     if export is not None and export.fingerprint == ours.fingerprint:
         result.ours_known = True
         vault = _vault(session)

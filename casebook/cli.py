@@ -1373,7 +1373,12 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
     import io
 
     from casebook.partners.compare import DEFAULT_THRESHOLD
-    from casebook.partners.services import PartnerInputError, load_file, partners_compare
+    from casebook.partners.services import (
+        PartnerInputError,
+        load_file,
+        partners_compare,
+        partners_compare_refused,
+    )
     from casebook.spreadsheet import csv_writer, tsv_line
 
     require_migrated()
@@ -1394,6 +1399,8 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
                 s, Actor.cli(), loaded, DEFAULT_THRESHOLD if threshold is None else threshold
             )
     except PartnerInputError as exc:
+        with _session() as s, s.begin():
+            partners_compare_refused(s, Actor.cli(), len(files), exc.reason)
         raise click.ClickException(str(exc)) from None
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -45,6 +45,7 @@ SCOPE = "partner_matching"
 READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
+TAG_BATCH = 10_000  # record tags looked up per query
 MAX_LABEL = 100  # an organisation's name; longer labels are cut
 # a list this large of which this share encode exactly as another list's records is warned of
 COPY_MIN_RECORDS = 10
@@ -59,7 +60,12 @@ def clean_label(value: object) -> str:
 
 
 class PartnerInputError(Exception):
-    """A secret file or an encoded file that cannot be used; the message says why."""
+    """A secret file or an encoded file that cannot be used; the message says why, `reason`
+    says it in a few words for the audit log (no file name, label or record)."""
+
+    def __init__(self, message: str, reason: str = "unusable file") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def read_secret(path: Path) -> bytes:
@@ -303,12 +309,14 @@ def check_compatible(files: list[PartnerFile]) -> None:
             raise PartnerInputError(
                 f"{other.name} was encoded with a different schema than {first.name} "
                 f"({which}): every partner must export with the same casebook "
-                "partner-matching schema"
+                "partner-matching schema",
+                reason="schemas differ",
             )
         if other.fingerprint != first.fingerprint:
             raise PartnerInputError(
                 f"{other.name} was encoded with a different secret than {first.name}: the "
-                "files cannot be compared; agree one secret and export again"
+                "files cannot be compared; agree one secret and export again",
+                reason="secrets differ",
             )
     # A file is known by its export id and, for a copy whose id was changed, by its records.
     seen: dict[object, str] = {}
@@ -321,7 +329,8 @@ def check_compatible(files: list[PartnerFile]) -> None:
             raise PartnerInputError(
                 f"{f.name} is {'given twice' if earlier == f.name else 'the same export as '}"
                 f"{'' if earlier == f.name else earlier}: each list can be compared only "
-                "once; give our export and each partner's file one time"
+                "once; give our export and each partner's file one time",
+                reason="one list given twice",
             )
         seen.update(dict.fromkeys(keys, f.name))
 
@@ -383,16 +392,20 @@ def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile])
     would match every case with itself: known by its export id, or by its records' tags."""
     vault = _vault(session)
     for f in others:
-        export = _our_export(session, f)
-        tags = [vault.keyed_hash(TAG_PURPOSE, i) for i in f.ids[:1000]]
-        ours = export is not None or (
-            session.scalar(select(PartnerRecord.tag).where(PartnerRecord.tag.in_(tags)).limit(1))
-            is not None
-        )
+        ours = _our_export(session, f) is not None
+        # Every record is looked up, so a partner's list with a few of our records pasted
+        # in is refused too; a keyed hash is a few microseconds, 100,000 ids well under a second.
+        for start in range(0, len(f.ids) if not ours else 0, TAG_BATCH):
+            tags = [vault.keyed_hash(TAG_PURPOSE, i) for i in f.ids[start : start + TAG_BATCH]]
+            hit = select(PartnerRecord.tag).where(PartnerRecord.tag.in_(tags)).limit(1)
+            if session.scalar(hit) is not None:
+                ours = True
+                break
         if ours:
             raise PartnerInputError(
-                f"{f.name} is an export of this casebook, not a partner's list: give our "
-                "export first and then only files other organisations made"
+                f"{f.name} is, or holds records of, an export of this casebook, not a partner's "
+                "own list: give our export first and then only files other organisations made",
+                reason="our export given as a partner's",
             )
 
 
@@ -423,11 +436,11 @@ def partners_compare(
         tags = {vault.keyed_hash(TAG_PURPOSE, ours.ids[i]): others for i, others in matched.items()}
         rows: list[Any] = []
         tag_list = list(tags)
-        for start in range(0, len(tag_list), 10_000):
+        for start in range(0, len(tag_list), TAG_BATCH):
             rows += session.execute(
                 select(PartnerRecord.tag, PartnerRecord.case_id).where(
                     PartnerRecord.export_id == export.id,
-                    PartnerRecord.tag.in_(tag_list[start : start + 10_000]),
+                    PartnerRecord.tag.in_(tag_list[start : start + TAG_BATCH]),
                 )
             ).all()
         for tag, case_id in rows:
@@ -465,6 +478,20 @@ def partners_compare(
     )
     session.flush()
     return result
+
+
+def partners_compare_refused(session: Session, actor: Actor, lists: int, reason: str) -> None:
+    """A refused comparison is audited as a failure (how many files, and why in a few words):
+    a file of ours passed off as a partner's, say, is an attempt someone should see."""
+    audit_record(
+        session,
+        actor,
+        "partners.compare",
+        object_type="partner_export",
+        outcome="failure",
+        details={"lists": lists, "refused": reason},
+    )
+    session.flush()
 
 
 def marks_of(session: Session, case_id: uuid.UUID) -> list[dict[str, str]]:

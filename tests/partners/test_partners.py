@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -527,20 +528,44 @@ def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
     unnamed = tmp_path / "unnamed.json"
     unnamed.write_text(json.dumps(doc))
     theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], "B")
+    # A partner's long list with one record of ours pasted in at its end.
+    doc = json.loads(theirs.read_text())
+    rng = random.Random(5)
+    doc["records"] += [
+        {"id": f"p{i}", "clk": base64.b64encode(rng.randbytes(256)).decode()} for i in range(1500)
+    ]
+    doc["records"].append(json.loads(again.read_text())["records"][-1])
+    pasted = tmp_path / "pasted.json"
+    pasted.write_text(json.dumps(doc))
     _new_process(app)
-    for args, message in [
+    refusals = [
         ((ours, ours), "ours.json is given twice"),
         ((ours, copy), "partner.json is the same export as ours.json"),
         ((ours, theirs, copy), "partner.json is the same export as ours.json"),
-        ((ours, again), "again.json is an export of this casebook"),
-        ((ours, theirs, unnamed), "unnamed.json is an export of this casebook"),
-        ((theirs, again), "again.json is an export of this casebook"),
-    ]:
+        ((ours, again), "again.json is, or holds records of, an export of this casebook"),
+        ((ours, theirs, unnamed), "unnamed.json is, or holds records of, an export"),
+        ((theirs, again), "again.json is, or holds records of, an export"),
+        ((ours, pasted), "pasted.json is, or holds records of, an export of this casebook"),
+    ]
+    for args, message in refusals:
         out = _invoke(app, "partners", "compare", *map(str, args))
         assert out.exit_code != 0 and message in out.output, out.output
         assert "Traceback" not in out.output
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert s.scalars(select(PartnerMark)).all() == []
+        # Every refusal is in the audit log, as a failure saying why in a few words.
+        entries = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "partners.compare")
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert [e.outcome for e in entries] == ["failure"] * len(refusals)
+    reasons = [json.loads(e.details)["refused"] for e in entries]
+    assert reasons[:3] == ["one list given twice"] * 3
+    assert reasons[3:] == ["our export given as a partner's"] * 4
+    lists = [json.loads(e.details)["lists"] for e in entries]
+    assert lists == [len(files) for files, _ in refusals]
+    assert all("ours.json" not in e.details and "Partner" not in e.details for e in entries)
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
     assert out.exit_code == 0, out.output
 

@@ -345,16 +345,6 @@ class CompareResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _unique_labels(files: list[PartnerFile]) -> list[str]:
-    labels: list[str] = []
-    for f in files:
-        label, n = f.label, 2
-        while label in labels:
-            label, n = f"{f.label} ({n})", n + 1
-        labels.append(label)
-    return labels
-
-
 def copied_records(files: list[PartnerFile]) -> list[str]:
     """Warnings for a list most of whose records are exact copies of another list's encodings.
     Said, not refused: two organisations that wrote every field of their shared people alike
@@ -385,6 +375,23 @@ def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
         return session.get(PartnerExport, uuid.UUID(f.export))
     except ValueError:
         return None
+
+
+def _refuse_shared_labels(files: list[PartnerFile]) -> None:
+    """Lawyers' marks and the pattern counts name each list by its label: two files under one
+    label (a file relabelled as another partner's, or two unlabelled files of one name) would
+    leave a mark that cannot say which list it came from, so the operator is asked to choose."""
+    seen: dict[str, str] = {}
+    for f in files:
+        key = f.label.casefold()
+        if key in seen:
+            raise PartnerInputError(
+                f"{seen[key]} and {f.name} are both labelled {f.label!r}: lawyers' marks could "
+                "not say which list a person is on; if they are two organisations' lists, set "
+                'another "label" in one file (or ask its organisation to export with --label)',
+                reason="two lists under one label",
+            )
+        seen[key] = f.name
 
 
 def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile]) -> None:
@@ -421,8 +428,9 @@ def partners_compare(
         raise PartnerInputError("compare needs at least two files")
     check_compatible(files)
     _refuse_our_exports_as_partners(session, files[1:])
+    _refuse_shared_labels(files)
     linkage = link([f.bits for f in files], threshold)
-    labels = _unique_labels(files)
+    labels = [f.label for f in files]
     result = CompareResult(
         labels, linkage.patterns(), ours_known=False, warnings=copied_records(files)
     )

@@ -570,6 +570,43 @@ def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
     assert out.exit_code == 0, out.output
 
 
+def test_two_lists_under_one_label_are_refused(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A mark names the list a person is also on by its label: a file relabelled as another
+    partner's (or as ours) would put its claims under that name, so the operator is asked
+    to tell them apart; once the labels differ, each mark carries its own list's label."""
+    made, _ = _cases(app, client)
+    ours = tmp_path / "ours.json"
+    secret = _secret_file(tmp_path)
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Us"
+    )
+    assert out.exit_code == 0, out.output
+    real = _partner_file(tmp_path / "real.json", [(PERSON, "aleppo")], "OrgB")
+    other = {**PERSON, "first_name": "سامر"}
+    impostor = _partner_file(tmp_path / "impostor.json", [(PERSON, "aleppo"), (other, "homs")], "")
+    _new_process(app)
+    for label, first in [(" orgb ", "real.json"), ("US", "ours.json")]:
+        doc = json.loads(impostor.read_text())
+        impostor.write_text(json.dumps({**doc, "label": label}))
+        out = _invoke(app, "partners", "compare", str(ours), str(impostor), str(real))
+        assert out.exit_code != 0, out.output
+        assert f"{first} and impostor.json are both labelled" in out.output or (
+            f"impostor.json and {first} are both labelled" in out.output
+        ), out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert s.scalars(select(PartnerMark)).all() == []
+    doc = json.loads(impostor.read_text())
+    impostor.write_text(json.dumps({**doc, "label": "OrgH"}))
+    out = _invoke(app, "partners", "compare", str(ours), str(impostor), str(real))
+    assert out.exit_code == 0, out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        marks = s.scalars(select(PartnerMark)).all()
+        assert {str(m.case_id) for m in marks} == {made["consenting"]["id"]}
+        assert sorted((m.body or {})["label"] for m in marks) == ["OrgB", "OrgH"]
+
+
 def _people(n: int) -> list[tuple[dict[str, Any], str]]:
     """n (up to 20) different men: no two share a first, father's or family name."""
     firsts = [

@@ -1404,6 +1404,13 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         raise click.ClickException(str(exc)) from None
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if result.left_out:
+        click.echo(
+            f"{result.left_out} records of {files[0]} left out: their cases were erased, "
+            "rejected or found duplicates, or their consent to partner matching withdrawn, "
+            "since the export",
+            err=True,
+        )
     if fmt == "json":
         click.echo(json.dumps({"lists": result.lists, "patterns": result.patterns}))
     elif fmt == "csv":

@@ -9,8 +9,10 @@ import base64
 import binascii
 import json
 import random
+import re
 import secrets
 import stat
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
 TAG_BATCH = 10_000  # record tags looked up per query
+RECORD_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16), as partners_export writes
 MAX_LABEL = 100  # an organisation's name; longer labels are cut
 # a list this large of which this share encode exactly as another list's records is warned of
 COPY_MIN_RECORDS = 10
@@ -254,10 +257,10 @@ def load_file(path: Path) -> PartnerFile:
         raise PartnerInputError(f"{where}: the schema has no valid size") from None
     if not records:
         raise PartnerInputError(f"{where}: holds no records: there is nothing to compare")
-    count = doc.get("count")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
-        raise PartnerInputError(f"{where}: its record count is not a whole number")
-    if count is not None and count != len(records):
+    count = doc.get("count")  # every export writes it: a file without it was edited
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count < 10**9:
+        raise PartnerInputError(f"{where}: its record count is missing or not a number of records")
+    if count != len(records):
         raise PartnerInputError(
             f"{where}: says it holds {count} records but holds {len(records)}: the file was "
             "cut short or edited; ask for it again"
@@ -274,6 +277,13 @@ def load_file(path: Path) -> PartnerFile:
             raise PartnerInputError(f"{where}: record {number} is malformed") from None
         if not isinstance(record_id, str) or not record_id.strip():
             raise PartnerInputError(f"{where}: record {number} has no id, or one that is not text")
+        if not RECORD_ID.fullmatch(record_id):
+            # Every export writes 32 lowercase hexadecimal digits; another form of one id
+            # (upper case, dashes, braces) would escape the lookup of our own records' tags.
+            raise PartnerInputError(
+                f"{where}: record {number}'s id is not one casebook writes (32 lowercase "
+                "hexadecimal digits): the file was edited; ask for it again"
+            )
         if record_id in numbers:
             raise PartnerInputError(
                 f"{where}: record {number} has the id of record {numbers[record_id]}: each "
@@ -343,6 +353,7 @@ class CompareResult:
     ours_matched: int = 0
     marks_added: int = 0
     warnings: list[str] = field(default_factory=list)
+    left_out: int = 0  # our records whose case was erased or lost its consent since the export
 
 
 def copied_records(files: list[PartnerFile]) -> list[str]:
@@ -372,9 +383,27 @@ def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
     if f.export is None:
         return None
     try:
-        return session.get(PartnerExport, uuid.UUID(f.export))
+        return session.get(PartnerExport, uuid.UUID(f.export.strip()))
     except ValueError:
         return None
+
+
+# Letters of other scripts drawn like Latin ones, and Persian forms of Arabic letters: two
+# labels that differ only by these read as one name on a lawyer's page. Hand-written: the
+# Unicode confusables table is large and its Python packages unmaintained; these are the
+# look-alikes of the scripts organisations' names come in here.
+_LOOKALIKES = str.maketrans(
+    "аАвВеЕкКмМнНоОрРсСтТхХуУіІјЈѕЅԁӏɡαΑβΒεΕζΖηΗιΙκΚμΜνΝοΟρΡτΤυΥχΧکیەہ",
+    "aAbBeEkKmMhHoOpPcCtTxXyYiIjJsSdlgaAbBeEzZnHiIkKmMvNoOpPtTuYxXكيهه",
+)
+
+
+def label_key(label: str) -> str:
+    """What a label reads as: compatibility forms folded (fullwidth letters), case ignored,
+    look-alike letters of other scripts read as the letters they imitate, and everything
+    that is not a letter or digit (spaces, dots, invisible joiners and marks) left out."""
+    folded = unicodedata.normalize("NFKC", label).translate(_LOOKALIKES).casefold()
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
 
 
 def _refuse_shared_labels(files: list[PartnerFile]) -> None:
@@ -383,10 +412,10 @@ def _refuse_shared_labels(files: list[PartnerFile]) -> None:
     leave a mark that cannot say which list it came from, so the operator is asked to choose."""
     seen: dict[str, str] = {}
     for f in files:
-        key = f.label.casefold()
+        key = label_key(f.label)
         if key in seen:
             raise PartnerInputError(
-                f"{seen[key]} and {f.name} are both labelled {f.label!r}: lawyers' marks could "
+                f"{seen[key]} and {f.name} are labelled alike ({f.label!r}): lawyers' marks could "
                 "not say which list a person is on; if they are two organisations' lists, set "
                 'another "label" in one file (or ask its organisation to export with --label)',
                 reason="two lists under one label",
@@ -416,6 +445,55 @@ def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile])
             )
 
 
+def _live_records(session: Session, export: PartnerExport, ours: PartnerFile) -> PartnerFile:
+    """Our file without the records whose case was erased, rejected or found a duplicate, or
+    whose family withdrew consent to partner matching, since the export: a comparison is a use
+    of the record, and the file cannot know what changed after it was written."""
+    vault = _vault(session)
+    case_of: dict[str, uuid.UUID] = dict(
+        session.execute(  # an erased case's tags are deleted with it
+            select(PartnerRecord.tag, PartnerRecord.case_id).where(
+                PartnerRecord.export_id == export.id
+            )
+        ).all()
+    )
+    exported = set(case_of.values())
+    live: set[uuid.UUID] = set()
+    for case_id, _, consent_blob, wrapped, version in _cases(session):
+        if case_id not in exported:
+            continue
+        try:
+            consent = (
+                Case.consent.open_owned(vault, "cases", case_id, wrapped, version, consent_blob)
+                if consent_blob is not None
+                else None
+            )
+        except EncryptedValueError:
+            continue  # unreadable: left out, as the export leaves it out
+        if _consents(consent):
+            live.add(case_id)
+    keep = [case_of.get(vault.keyed_hash(TAG_PURPOSE, i)) in live for i in ours.ids]
+    if all(keep):
+        return ours
+    rows = np.flatnonzero(keep)
+    return PartnerFile(
+        ours.name,
+        ours.label,
+        ours.export,
+        ours.schema,
+        ours.fingerprint,
+        [ours.ids[i] for i in rows.tolist()],
+        ours.bits[rows],
+        ours.repeated,
+    )
+
+
+def _export_key(export: str | None) -> str | None:
+    """A partner's export id as one form (its hexadecimal digits), whatever way it is written."""
+    digits = "".join(c for c in (export or "").lower() if c in "0123456789abcdef")
+    return digits or None
+
+
 def partners_compare(
     session: Session,
     actor: Actor,
@@ -429,14 +507,22 @@ def partners_compare(
     check_compatible(files)
     _refuse_our_exports_as_partners(session, files[1:])
     _refuse_shared_labels(files)
+    ours = files[0]
+    export = _our_export(session, ours)
+    known = export is not None and export.fingerprint == ours.fingerprint
+    left_out = 0
+    if export is not None and known:
+        live = _live_records(session, export, ours)
+        left_out = len(ours.ids) - len(live.ids)
+        files = [live, *files[1:]]
+        ours = live
     linkage = link([f.bits for f in files], threshold)
     labels = [f.label for f in files]
     result = CompareResult(
         labels, linkage.patterns(), ours_known=False, warnings=copied_records(files)
     )
-    ours = files[0]
-    export = _our_export(session, ours)
-    if export is not None and export.fingerprint == ours.fingerprint:
+    result.left_out = left_out
+    if export is not None and known:
         result.ours_known = True
         vault = _vault(session)
         matched = linkage.matched(0)
@@ -451,24 +537,32 @@ def partners_compare(
                     PartnerRecord.tag.in_(tag_list[start : start + TAG_BATCH]),
                 )
             ).all()
+        exports = [_export_key(f.export) for f in files]
         for tag, case_id in rows:
             case = session.get(Case, case_id)
             if case is None or case.erased_at is not None:
                 continue
-            existing = {
-                (m.body or {}).get("label")
+            bodies = [
+                m.body or {}
                 for m in session.scalars(select(PartnerMark).where(PartnerMark.case_id == case_id))
-            }
+            ]
+            # A list marks a case once, under one label: the same export given again under
+            # another label adds nothing.
+            existing = {b.get("label") for b in bodies} | {b.get("export") for b in bodies}
             for d in tags[tag]:
-                if labels[d] in existing:
+                their = exports[d]
+                if labels[d] in existing or (their is not None and their in existing):
                     continue
                 mark = PartnerMark(id=new_id(), case_id=case_id, created_at=utcnow())
                 # Sealing looks up the case's data key; a query that autoflushed the pending
                 # mark would insert it with no body (NOT NULL) whenever the key is not cached.
                 with session.no_autoflush:
                     session.add(mark)
-                    mark.body = {"label": labels[d], "date": utcnow().date().isoformat()}
-                existing.add(labels[d])
+                    body = {"label": labels[d], "date": utcnow().date().isoformat()}
+                    if their is not None:
+                        body["export"] = their
+                    mark.body = body
+                existing |= {labels[d], their}
                 result.marks_added += 1
     audit_record(
         session,
@@ -482,6 +576,10 @@ def partners_compare(
             "threshold": threshold,
             "ours_matched": result.ours_matched,
             "marks_added": result.marks_added,
+            "left_out": left_out,
+            "warnings": len(result.warnings),
+            # the partners' own random export ids: which of their files was compared
+            "partner_exports": [_export_key(f.export) or "" for f in files[1:]],
         },
     )
     session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -22,7 +23,7 @@ from casebook.cli import cli
 from casebook.partners.compare import DEFAULT_THRESHOLD, dice, link
 from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder, ExportNames
 from casebook.partners.models import PartnerMark
-from tests.conftest import UserFixture, bearer, login, make_user, minimal_case
+from tests.conftest import UserFixture, bearer, fresh_code, login, make_user, minimal_case
 
 SECRET = b"0123456789abcdef0123456789abcdef-shared-by-partners"
 GRANTED = {"granted": True, "date": "2024-05-01"}
@@ -254,6 +255,11 @@ def _secret_file(tmp_path: Path, data: bytes = SECRET, mode: int = 0o600) -> Pat
     return path
 
 
+def _record_id(path: Path, number: int) -> str:
+    """An id as casebook writes them (32 lowercase hexadecimal digits), one per file and row."""
+    return hashlib.sha256(f"{path.name}/{number}".encode()).hexdigest()[:32]
+
+
 def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: str) -> Path:
     """Another organisation's export, made with the same schema and secret (and, as casebook
     does, knowing its own names before encoding any)."""
@@ -267,8 +273,12 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
                 "label": label,
                 "schema": SCHEMA,
                 "fingerprint": enc.fingerprint,
+                "count": len(people),
                 "records": [
-                    {"id": f"r{i}", "clk": base64.b64encode(enc.encode(p, g, None, names)).decode()}
+                    {
+                        "id": _record_id(path, i),
+                        "clk": base64.b64encode(enc.encode(p, g, None, names)).decode(),
+                    }
                     for i, (p, g) in enumerate(people)
                 ],
             }
@@ -475,7 +485,6 @@ def test_erasing_a_case_drops_its_partner_rows(
     """Erasure reaches partner matching too (through the case_erased signal): the exported
     record's tag and the "also documented by" mark go with the case, in the same request."""
     from casebook.partners.models import PartnerRecord
-    from tests.conftest import fresh_code
 
     made, _documenter = _cases(app, client)
     secret = _secret_file(tmp_path)
@@ -532,9 +541,11 @@ def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
     doc = json.loads(theirs.read_text())
     rng = random.Random(5)
     doc["records"] += [
-        {"id": f"p{i}", "clk": base64.b64encode(rng.randbytes(256)).decode()} for i in range(1500)
+        {"id": rng.randbytes(16).hex(), "clk": base64.b64encode(rng.randbytes(256)).decode()}
+        for _ in range(1500)
     ]
     doc["records"].append(json.loads(again.read_text())["records"][-1])
+    doc["count"] = len(doc["records"])
     pasted = tmp_path / "pasted.json"
     pasted.write_text(json.dumps(doc))
     _new_process(app)
@@ -587,13 +598,23 @@ def test_two_lists_under_one_label_are_refused(
     other = {**PERSON, "first_name": "سامر"}
     impostor = _partner_file(tmp_path / "impostor.json", [(PERSON, "aleppo"), (other, "homs")], "")
     _new_process(app)
-    for label, first in [(" orgb ", "real.json"), ("US", "ours.json")]:
+    lookalikes = [
+        (" orgb ", "real.json"),
+        ("US", "ours.json"),
+        ("\u041ergB", "real.json"),  # Cyrillic O
+        ("\uff2frgB", "real.json"),  # fullwidth O
+        ("Org\u200bB", "real.json"),  # zero-width space
+        ("\u200fOrgB\u00ad", "real.json"),  # right-to-left mark, soft hyphen
+        ("\ufeffU.S.", "ours.json"),
+        ("Org B", "real.json"),
+    ]
+    for label, first in lookalikes:
         doc = json.loads(impostor.read_text())
         impostor.write_text(json.dumps({**doc, "label": label}))
         out = _invoke(app, "partners", "compare", str(ours), str(impostor), str(real))
-        assert out.exit_code != 0, out.output
-        assert f"{first} and impostor.json are both labelled" in out.output or (
-            f"impostor.json and {first} are both labelled" in out.output
+        assert out.exit_code != 0, (label, out.output)
+        assert f"{first} and impostor.json are labelled alike" in out.output or (
+            f"impostor.json and {first} are labelled alike" in out.output
         ), out.output
     with app.extensions["casebook.db"].sessionmaker() as s:
         assert s.scalars(select(PartnerMark)).all() == []
@@ -605,6 +626,86 @@ def test_two_lists_under_one_label_are_refused(
         marks = s.scalars(select(PartnerMark)).all()
         assert {str(m.case_id) for m in marks} == {made["consenting"]["id"]}
         assert sorted((m.body or {})["label"] for m in marks) == ["OrgB", "OrgH"]
+    # The same partner export given again next month under another label marks nothing more.
+    doc = json.loads(impostor.read_text())
+    doc["export"] = "9f1c2b3a-0000-4000-8000-00000000000a"
+    impostor.write_text(json.dumps({**doc, "label": "OrgK"}))
+    out = _invoke(app, "partners", "compare", str(ours), str(impostor))
+    assert out.exit_code == 0 and "1 new marks" in out.output, out.output
+    impostor.write_text(json.dumps({**doc, "label": "OrgK December"}))
+    out = _invoke(app, "partners", "compare", str(ours), str(impostor))
+    assert out.exit_code == 0 and "0 new marks" in out.output, out.output
+    impostor.write_text(json.dumps({**doc, "export": doc["export"].upper(), "label": "K Jan"}))
+    out = _invoke(app, "partners", "compare", str(ours), str(impostor))
+    assert out.exit_code == 0 and "0 new marks" in out.output, out.output
+
+
+def test_record_ids_in_another_form_are_refused(app: Flask, tmp_path: Path) -> None:
+    """casebook writes each record id as 32 lowercase hexadecimal digits; an id written
+    another way (upper case, dashes, braces, spaces) is an edited file, and would escape the
+    lookup that recognises our own records."""
+    ours = _partner_file(tmp_path / "ours.json", _people(3), "A")
+    theirs = _partner_file(tmp_path / "theirs.json", _people(6)[3:], "B")
+    doc = json.loads(theirs.read_text())
+    good = doc["records"][0]["id"]
+    assert good != good.upper()
+    for changed in (
+        good.upper(),
+        f"{good[:8]}-{good[8:12]}-{good[12:16]}-{good[16:20]}-{good[20:]}",
+        "{" + good + "}",
+        " " + good,
+        good[:-1],
+    ):
+        edited = {**doc, "records": [{**doc["records"][0], "id": changed}, *doc["records"][1:]]}
+        theirs.write_text(json.dumps(edited))
+        out = _invoke(app, "partners", "compare", str(ours), str(theirs))
+        assert out.exit_code != 0, out.output
+        assert "record 1's id is not one casebook writes" in out.output
+
+
+def test_cases_erased_or_whose_consent_was_withdrawn_since_the_export_are_left_out(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A family that withdraws consent to partner matching after an export, or a case erased
+    since, is not compared: its record of the earlier file is left out of the counts and
+    gets no mark, and the run says how many were left out."""
+    documenter = make_user(app, "documenter")
+    h = bearer(app, documenter)
+    people = _people(3)
+    made = []
+    for person, _ in people:
+        case = minimal_case(**person)
+        case["consent"] = {**case["consent"], "partner_matching": GRANTED}  # type: ignore[dict-item]
+        resp = client.post("/api/v1/cases", json=case, headers=h)
+        assert resp.status_code == 201, resp.get_json()
+        made.append(resp.get_json())
+    ours = tmp_path / "ours.json"
+    secret = _secret_file(tmp_path)
+    out = _invoke(app, "partners", "export", "-o", str(ours), "--secret-file", str(secret))
+    assert out.exit_code == 0 and "3 cases exported" in out.output, out.output
+    theirs = _partner_file(tmp_path / "theirs.json", people, "B")
+    withdrawn = client.post(
+        f"/api/v1/cases/{made[0]['id']}/consent",
+        json={"scope": "partner_matching", "granted": False, "date": "2026-01-01"},
+        headers=h,
+    )
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    erased = client.post(
+        f"/api/v1/cases/{made[1]['id']}/erase",
+        json={"confirm": made[1]["reference"]},
+        headers=fresh_code(app, lawyer),
+    )
+    assert erased.status_code == 200, erased.get_json()
+    _new_process(app)
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.splitlines()[0])["patterns"] == {"11": 1, "10": 0, "01": 2}
+    assert "2 records of" in out.output and "left out" in out.output
+    assert "1 of our cases are also on another list; 1 new marks" in out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        marks = s.scalars(select(PartnerMark)).all()
+    assert [str(m.case_id) for m in marks] == [made[2]["id"]]
 
 
 def _people(n: int) -> list[tuple[dict[str, Any], str]]:
@@ -678,13 +779,25 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     doc = json.loads(ours.read_text())
     doc["label"] = "C"
     for i, record in enumerate(doc["records"]):
-        record["id"] = f"c{i}"
-    (tmp_path / "copied.json").write_text(json.dumps({**doc, "records": doc["records"][1:]}))
+        record["id"] = f"{0xC0 + i:032x}"
+    (tmp_path / "copied.json").write_text(
+        json.dumps({**doc, "records": doc["records"][1:], "count": 11})
+    )
     (tmp_path / "twice.json").write_text(
-        json.dumps({**doc, "records": [*doc["records"][:3], {**doc["records"][3], "id": "c0"}]})
+        json.dumps(
+            {
+                **doc,
+                "count": 4,
+                "records": [*doc["records"][:3], {**doc["records"][3], "id": f"{0xC0:032x}"}],
+            }
+        )
     )
     (tmp_path / "cut.json").write_text(json.dumps({**doc, "count": 40}))
     (tmp_path / "empty.json").write_text(json.dumps({**doc, "records": []}))
+    (tmp_path / "uncounted.json").write_text(
+        json.dumps({k: v for k, v in doc.items() if k != "count"})
+    )
+    (tmp_path / "huge.json").write_text(json.dumps({**doc, "count": 10**400}))
     out = _invoke(app, "partners", "compare", str(ours), str(theirs), str(tmp_path / "copied.json"))
     assert out.exit_code == 0, out.output
     assert "11 of the 11 records of copied.json encode exactly as records of ours.json" in (
@@ -696,6 +809,8 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
         ("twice.json", "twice.json: record 4 has the id of record 1"),
         ("cut.json", "cut.json: says it holds 40 records but holds 12"),
         ("empty.json", "empty.json: holds no records"),
+        ("uncounted.json", "uncounted.json: its record count is missing"),
+        ("huge.json", "huge.json: its record count is missing or not a number of records"),
     ]:
         out = _invoke(app, "partners", "compare", str(ours), str(theirs), str(tmp_path / name))
         assert out.exit_code != 0 and message in out.output, out.output
@@ -708,7 +823,7 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     assert out.exit_code != 0 and "--threshold" in out.output and "must be a number" in out.output
     # a record given three times under new ids: counted, and said
     doc = json.loads(theirs.read_text())
-    extra = [{**doc["records"][0], "id": f"x{i}"} for i in range(2)]
+    extra = [{**doc["records"][0], "id": f"{0xE0 + i:032x}"} for i in range(2)]
     (tmp_path / "thrice.json").write_text(
         json.dumps({**doc, "records": doc["records"] + extra, "count": 14})
     )

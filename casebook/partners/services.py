@@ -64,9 +64,9 @@ def clean_label(value: object) -> str:
 
 class PartnerInputError(Exception):
     """A secret file or an encoded file that cannot be used; the message says why, `reason`
-    says it in a few words for the audit log (no file name, label or record)."""
+    is its code for the audit log (no file name, label or record; words in casebook.ui)."""
 
-    def __init__(self, message: str, reason: str = "unusable file") -> None:
+    def __init__(self, message: str, reason: str = "unusable_file") -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -320,13 +320,13 @@ def check_compatible(files: list[PartnerFile]) -> None:
                 f"{other.name} was encoded with a different schema than {first.name} "
                 f"({which}): every partner must export with the same casebook "
                 "partner-matching schema",
-                reason="schemas differ",
+                reason="schemas_differ",
             )
         if other.fingerprint != first.fingerprint:
             raise PartnerInputError(
                 f"{other.name} was encoded with a different secret than {first.name}: the "
                 "files cannot be compared; agree one secret and export again",
-                reason="secrets differ",
+                reason="secrets_differ",
             )
     # A file is known by its export id and, for a copy whose id was changed, by its records.
     seen: dict[object, str] = {}
@@ -340,7 +340,7 @@ def check_compatible(files: list[PartnerFile]) -> None:
                 f"{f.name} is {'given twice' if earlier == f.name else 'the same export as '}"
                 f"{'' if earlier == f.name else earlier}: each list can be compared only "
                 "once; give our export and each partner's file one time",
-                reason="one list given twice",
+                reason="list_given_twice",
             )
         seen.update(dict.fromkeys(keys, f.name))
 
@@ -421,7 +421,7 @@ def _refuse_shared_labels(files: list[PartnerFile]) -> None:
                 f"{seen[key]} and {f.name} are labelled alike ({f.label!r}): lawyers' marks could "
                 "not say which list a person is on; if they are two organisations' lists, set "
                 'another "label" in one file (or ask its organisation to export with --label)',
-                reason="two lists under one label",
+                reason="labels_alike",
             )
         seen[key] = f.name
 
@@ -444,7 +444,7 @@ def _refuse_our_exports_as_partners(session: Session, others: list[PartnerFile])
             raise PartnerInputError(
                 f"{f.name} is, or holds records of, an export of this casebook, not a partner's "
                 "own list: give our export first and then only files other organisations made",
-                reason="our export given as a partner's",
+                reason="our_export_as_partner",
             )
 
 

@@ -573,8 +573,8 @@ def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
         ).all()
     assert [e.outcome for e in entries] == ["failure"] * len(refusals)
     reasons = [json.loads(e.details)["refused"] for e in entries]
-    assert reasons[:3] == ["one list given twice"] * 3
-    assert reasons[3:] == ["our export given as a partner's"] * 4
+    assert reasons[:3] == ["list_given_twice"] * 3
+    assert reasons[3:] == ["our_export_as_partner"] * 4
     lists = [json.loads(e.details)["lists"] for e in entries]
     assert lists == [len(files) for files, _ in refusals]
     assert all("ours.json" not in e.details and "Partner" not in e.details for e in entries)

@@ -49,6 +49,7 @@ TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
 TAG_BATCH = 10_000  # record tags looked up per query
 RECORD_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16), as partners_export writes
+EXPORT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # str(UUID)
 MAX_LABEL = 100  # an organisation's name; longer labels are cut
 # a list this large of which this share encode exactly as another list's records is warned of
 COPY_MIN_RECORDS = 10
@@ -298,10 +299,15 @@ def load_file(path: Path) -> PartnerFile:
     given = doc.get("label")
     label = (clean_label(given) if isinstance(given, str) else "") or clean_label(path.stem) or "?"
     export = doc.get("export")
+    if not isinstance(export, str) or not EXPORT_ID.fullmatch(export):
+        # Every export writes its random id as a UUID: marks remember a partner's export by
+        # it, and the audit log names it, so nothing else is taken from the file there.
+        raise PartnerInputError(
+            f"{where}: its export id is missing or not one casebook writes: the file was "
+            "edited; ask for it again"
+        )
     repeated = len(ids) - len({bytes(row) for row in bits})
-    return PartnerFile(
-        where, label, str(export) if export else None, schema, fp, ids, bits, repeated
-    )
+    return PartnerFile(where, label, export, schema, fp, ids, bits, repeated)
 
 
 def check_compatible(files: list[PartnerFile]) -> None:
@@ -383,7 +389,7 @@ def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
     if f.export is None:
         return None
     try:
-        return session.get(PartnerExport, uuid.UUID(f.export.strip()))
+        return session.get(PartnerExport, uuid.UUID(f.export))
     except ValueError:
         return None
 
@@ -395,18 +401,25 @@ def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
 # Unicode confusables table is large and its Python packages unmaintained; these are the
 # look-alikes of the scripts organisations' names come in here.
 _LOOKALIKES = str.maketrans(
-    "авекмнорстхуіјѕԁӏɡαβεζηικμνορτυχıکیەہةى",
-    "abekmhopctxyijsdlgabezhikmnoptyxiكيهههي",
+    "авекмнорстхуіјѕԁӏɡαβεζηικμνορτυχıᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢօսհոⲟⲁکیەہةۃھىےٱ",
+    "abekmhopctxyijsdlgabezhikmnoptyxiabcdefghijklmnoprstuvwyzouhnoaكيهههههييا",
 )
+# Letters drawn as nothing (Hangul fillers), left out with the invisible characters.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u0640")  # and the tatweel
 
 
 def label_key(label: str) -> str:
     """What a label reads as: case ignored, compatibility forms and accents taken apart
-    (fullwidth letters, é), look-alike letters of other scripts read as the letters they
-    imitate, and everything that is not a letter or digit (spaces, dots, invisible joiners,
+    (fullwidth and mathematical letters, é), look-alike letters of other scripts and small
+    capitals read as the letters they imitate, digits of every script as ASCII digits, and
+    everything that is not a letter or digit (spaces, dots, invisible joiners and fillers,
     accents, Arabic diacritics and the tatweel) left out."""
-    folded = unicodedata.normalize("NFKD", label.casefold()).translate(_LOOKALIKES)
-    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN" and c != "\u0640")
+    folded = unicodedata.normalize("NFKD", label.casefold()).casefold().translate(_LOOKALIKES)
+    return "".join(
+        str(unicodedata.decimal(c, "")) or c  # ١ and ۱ read as 1
+        for c in folded
+        if unicodedata.category(c)[0] in "LN" and c not in _BLANK_LETTERS
+    )
 
 
 def _refuse_shared_labels(files: list[PartnerFile]) -> None:
@@ -491,12 +504,6 @@ def _live_records(session: Session, export: PartnerExport, ours: PartnerFile) ->
     )
 
 
-def _export_key(export: str | None) -> str | None:
-    """A partner's export id as one form (its hexadecimal digits), whatever way it is written."""
-    digits = "".join(c for c in (export or "").lower() if c in "0123456789abcdef")
-    return digits or None
-
-
 def partners_compare(
     session: Session,
     actor: Actor,
@@ -540,7 +547,7 @@ def partners_compare(
                     PartnerRecord.tag.in_(tag_list[start : start + TAG_BATCH]),
                 )
             ).all()
-        exports = [_export_key(f.export) for f in files]
+        exports = [f.export for f in files]
         for tag, case_id in rows:
             case = session.get(Case, case_id)
             if case is None or case.erased_at is not None:
@@ -582,7 +589,7 @@ def partners_compare(
             "left_out": left_out,
             "warnings": len(result.warnings),
             # the partners' own random export ids: which of their files was compared
-            "partner_exports": [_export_key(f.export) or "" for f in files[1:]],
+            "partner_exports": [f.export or "" for f in files[1:]],
         },
     )
     session.flush()

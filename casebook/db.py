@@ -11,7 +11,11 @@ The request's transaction policy lives here. Its invariants:
 4. Writing requests (any method but GET and HEAD) run in one transaction from their first
    statement: `BEGIN IMMEDIATE` on SQLite (the single write lock is taken up front, so a
    transaction never fails half-way for a lock another writer took after it read), READ
-   COMMITTED on PostgreSQL with the chain's advisory lock taken by the audit append.
+   COMMITTED on PostgreSQL with the chain's advisory lock taken by the audit append. A
+   service that changes a case reads its sealed record, changes it and writes it whole: on
+   PostgreSQL it first locks the case's row (`casebook.cases.services.case_lock`, before its
+   first audit entry), so two requests changing one case run one after the other and neither
+   drops what the other added.
 5. Reading requests (GET, HEAD) do not hold a write lock while they read:
    - SQLite: a deferred transaction (many readers at once in WAL mode); the request's read
      entries are committed in a short transaction of their own, shared by concurrent readers

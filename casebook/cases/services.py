@@ -363,7 +363,7 @@ def case_update(
 ) -> Case:
     """Apply a PATCH: lists replace, objects update field by field (or are replaced whole when
     `replace`, as the edit form sends every field); all checked together."""
-    _live(case)
+    _live(session, case)
     problems: dict[str, list[str]] = {}
     try:
         clean = _load(_PATCH, patch, CasePatch)
@@ -426,9 +426,35 @@ def case_update(
 MERGED_INTO_ANOTHER = "This case was merged into another case: edit that one, or undo the merge."
 
 
-def _live(case: Case) -> None:
-    """Refuse any change to an erased case, or to one sealed by a merge (its record is kept
-    as it was, so that undoing the merge can give it back whole)."""
+def case_lock(session: Session, *cases: Case) -> None:
+    """Hold these cases' rows until the transaction ends and read them again as committed.
+
+    A change to a case reads its sealed record, changes it and writes it whole. On PostgreSQL
+    (READ COMMITTED) two requests changing one case at once would each read the same record
+    and the later write would drop what the earlier added (two status changes, one kept): the
+    row lock makes the second wait for the first's commit and then read its record. Locks are
+    taken in id order, so two requests locking the same pair cannot wait on each other; a
+    request takes them before its first audit entry, whose chain lock comes after. On SQLite
+    a writing transaction already holds the database's one write lock from its start
+    (BEGIN IMMEDIATE) and `FOR UPDATE` is not rendered: the read is the committed row anyway.
+    """
+    ids = sorted({case.id for case in cases})
+    if session.get_bind().dialect.name != "postgresql" or not ids:
+        return
+    session.execute(
+        select(Case)
+        .where(Case.id.in_(ids))
+        .order_by(Case.id)
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def _live(session: Session, case: Case) -> None:
+    """Lock the case (see `case_lock`), then refuse any change to an erased case, or to one
+    sealed by a merge (its record is kept as it was, so that undoing the merge can give it
+    back whole)."""
+    case_lock(session, case)
     if case.erased_at is not None:
         raise CaseStateError("This case was erased.")
     if case.merged_into is not None:
@@ -436,7 +462,7 @@ def _live(case: Case) -> None:
 
 
 def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:
-    _live(case)
+    _live(session, case)
     entry = _load(StatusInSchema(), data, StatusEntry)
     record = _record(case)
     record.setdefault("status", []).append(entry)
@@ -458,7 +484,7 @@ def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:
 def testimony_add(
     session: Session, actor: Actor, case: Case, data: Any, created_by: uuid.UUID | None
 ) -> Testimony:
-    _live(case)
+    _live(session, case)
     item = _load(TestimonyInSchema(), data, TestimonyIn)
     testimony = _testimony(session, case, item, created_by)
     case.updated_at = datetime.now(UTC)
@@ -476,7 +502,7 @@ def testimony_add(
 
 def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
     """A lawyer's decision: verification state, duplicate_of, and an optional note."""
-    _live(case)
+    _live(session, case)
     clean = _load(ReviewSchema(), data, ReviewIn)
     duplicate_of = None
     if clean["verification"] == "duplicate":
@@ -519,7 +545,7 @@ def _legal_note(case: Case, actor: Actor, text: str) -> None:
 
 
 def legal_note_add(session: Session, actor: Actor, case: Case, text: str) -> None:
-    _live(case)
+    _live(session, case)
     text = clean_text(text, multiline=True)
     if not text.strip() or len(text) > 20_000:
         raise CaseInputError({"text": ["Write a note of 1 to 20,000 characters."]})
@@ -532,7 +558,7 @@ def consent_change(session: Session, actor: Actor, case: Case, data: Any) -> Non
 
     Withdrawing documentation consent is refused here: that is `case_erase`.
     """
-    _live(case)
+    _live(session, case)
     clean = _load(ConsentChangeSchema(), data, ConsentChangeIn)
     if clean["scope"] == "documentation" and not clean["granted"]:
         raise CaseInputError(
@@ -572,7 +598,7 @@ def consent_revoke(session: Session, actor: Actor, case: Case, scope: str, date:
 def case_assign(session: Session, actor: Actor, case: Case, user_id: uuid.UUID) -> None:
     from casebook.auth.models import User
 
-    _live(case)
+    _live(session, case)
     user = session.get(User, user_id)
     if user is None or user.role != "documenter" or user.disabled:
         raise CaseInputError({"user_id": ["Choose an active documenter."]})
@@ -593,7 +619,7 @@ def case_erase(
 ) -> None:
     """Crypto-shred a case: destroy its data key, drop its ciphertexts, files and index rows,
     and leave a tombstone with the reference and who erased it when."""
-    _live(case)
+    _live(session, case)
     if confirm.strip().upper() != case.reference:
         raise CaseInputError({"confirm": ["Type the case reference exactly to confirm."]})
     attachment_ids = _tombstone(session, actor, case)
@@ -714,7 +740,7 @@ def submission_add(
     session: Session, actor: Actor, case: Case, mechanism: str, data: dict[str, Any]
 ) -> int:
     """A submission to a mechanism, as a family action (type submission). Returns its index."""
-    _live(case)
+    _live(session, case)
     entry = _load(
         FamilyActionSchema(),
         {
@@ -744,7 +770,7 @@ def submission_reply(
     session: Session, actor: Actor, case: Case, index: int, reply: str, date: str | None
 ) -> None:
     """The mechanism's reply, recorded on the submission it answers."""
-    _live(case)
+    _live(session, case)
     reply = clean_text(reply, multiline=True)
     record = _record(case)
     actions = record.get("family_actions") or []

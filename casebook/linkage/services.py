@@ -35,7 +35,7 @@ from casebook.cases.records import (
     Person,
     StatusEntry,
 )
-from casebook.cases.services import CaseStateError, case_record_store
+from casebook.cases.services import CaseStateError, case_lock, case_record_store
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey
 from casebook.linkage.features import FeatureRow, name_forms_memo, person_features
@@ -416,6 +416,10 @@ def candidate_decide(
 ) -> Case | None:
     """A lawyer's decision. "duplicate" merges (keep says which case stays: a or b); a pair
     decided "not_duplicate" is never proposed again. Returns the kept case of a merge."""
+    if session.get_bind().dialect.name == "postgresql":
+        # two lawyers deciding one item at once: the second waits, then finds it decided
+        # (SQLite's writing transaction holds the one write lock already)
+        session.refresh(candidate, with_for_update=True)
     if candidate.status != OPEN:
         raise LinkageInputError({"decision": ["This item was already decided."]})
     allowed = DECISIONS_LIST if candidate.kind == "list" else DECISIONS_PAIR
@@ -486,6 +490,7 @@ def case_merge(
     one, so its reference still leads somewhere."""
     from casebook.cases.attachments import attachment_move
 
+    case_lock(session, kept, absorbed)
     for case in (kept, absorbed):
         if case.erased_at is not None:
             raise CaseStateError("An erased case cannot be merged.")
@@ -576,9 +581,14 @@ def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_
     case it had been merged into."""
     from casebook.cases.attachments import attachment_move
 
-    if absorbed.merged_into is None or absorbed.erased_at is not None:
+    kept = session.get(Case, absorbed.merged_into) if absorbed.merged_into else None
+    case_lock(session, absorbed, *([kept] if kept is not None else []))
+    if (
+        absorbed.merged_into is None
+        or absorbed.erased_at is not None
+        or (kept is not None and absorbed.merged_into != kept.id)
+    ):
         raise CaseStateError("This case is not merged into another.")
-    kept = session.get(Case, absorbed.merged_into)
     if kept is None or kept.erased_at is not None or kept.merged_into is not None:
         raise CaseStateError(
             "The case it was merged into is itself merged or erased; undo that first."

@@ -301,7 +301,18 @@ def load_file(path: Path) -> PartnerFile:
         raw += clk
     bits = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(ids), nbytes)
     given = doc.get("label")
-    label = (clean_label(given) if isinstance(given, str) else "") or clean_label(path.stem) or "?"
+    # a label that reads as nothing (fillers, joiners, dots) would show blank on lawyers' marks
+    label = next(
+        (
+            text
+            for text in (
+                clean_label(given) if isinstance(given, str) else "",
+                clean_label(path.stem),
+            )
+            if label_key(text)
+        ),
+        "?",
+    )
     export = doc.get("export")
     if not isinstance(export, str) or not EXPORT_ID.fullmatch(export):
         # Every export writes its random id as a UUID: marks remember a partner's export by

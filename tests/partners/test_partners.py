@@ -870,6 +870,27 @@ def test_a_partner_label_cannot_be_a_formula_or_hide_characters(
     assert len(label) <= 100 and not any(ord(c) < 32 or c == "\u202e" for c in label)
 
 
+def test_a_label_that_reads_as_nothing_gives_way_to_the_file_name(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A label of fillers, joiners and dots would show blank in the output and on lawyers'
+    marks: the file's name is used instead."""
+    _cases(app, client)
+    ours = tmp_path / "ours.json"
+    out = _invoke(
+        app, "partners", "export", "-o", str(ours), "--secret-file", str(_secret_file(tmp_path))
+    )
+    assert out.exit_code == 0, out.output
+    blank = "\u3164\u200b\u2060 . \u0640\u115f"
+    theirs = _partner_file(tmp_path / "OrgBlank.json", [(PERSON, "aleppo")], blank)
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
+    assert out.exit_code == 0, out.output
+    assert "OrgBlank" in out.stdout.splitlines()[0]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        (mark,) = s.scalars(select(PartnerMark)).all()
+        assert (mark.body or {})["label"] == "OrgBlank"
+
+
 @pytest.mark.parametrize(
     ("given", "alike"),
     [

@@ -30,6 +30,7 @@ from casebook.cases.services import (
     case_assign,
     case_create,
     case_erase,
+    case_lock,
     case_review,
     case_update,
     case_viewed,
@@ -156,10 +157,12 @@ def show(case_id: str) -> Any:
 def case_json_action(
     case_id: str, change: Callable[[Session, Case, dict[str, Any]], Any], *, edit: bool = False
 ) -> Any:
-    """Load-then-authorise the case, read the JSON body, apply one service; every refusal
-    becomes the API's error shape (404 unseen, 409 state, 400 body, 422 fields)."""
+    """Read the JSON body, load-then-authorise and lock the case, apply one service; every
+    refusal becomes the API's error shape (404 unseen, 409 state, 400 body, 422 fields)."""
     s = db.session()
+    data, err = _body_or_error()  # read before the case is locked: a slow sender holds no lock
     case = selectors.case_or_404(s, current_user, case_id)
+    case_lock(s, case)  # a verification or merge committed meanwhile is seen before deciding
     if case.merged_into is not None:  # sealed by a merge: nothing changes it but an undo
         return error_response(409, MERGED_INTO_ANOTHER, code="conflict")
     if edit and not selectors.may_edit(current_user, case):
@@ -169,7 +172,6 @@ def case_json_action(
             "or not yours). Ask a lawyer.",
             code="conflict",
         )
-    data, err = _body_or_error()
     if err:
         return err
     try:

@@ -31,6 +31,7 @@ from casebook.cases.services import (
     CaseStateError,
     case_create,
     case_erase,
+    case_lock,
     case_review,
     case_update,
     case_viewed,
@@ -271,6 +272,8 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
 def edit(case_id: str) -> Any:
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
+    if request.method == "POST":
+        case_lock(s, case)  # a verification committed meanwhile is seen before deciding
     if not selectors.may_edit(current_user, case):
         flash(_("This case can no longer be edited by you. Ask a lawyer."))
         return redirect(url_for(".show", case_id=case.id))
@@ -333,6 +336,7 @@ def case_form_action(
     page."""
     s = db.session()
     case = selectors.case_or_404(s, current_user, case_id)
+    case_lock(s, case)  # a verification or merge committed meanwhile is seen before deciding
     if edit and not selectors.may_edit(current_user, case):
         flash(_("This case can no longer be edited by you. Ask a lawyer."))
         return redirect(url_for("cases.show", case_id=case.id))

@@ -417,8 +417,13 @@ def candidate_decide(
     """A lawyer's decision. "duplicate" merges (keep says which case stays: a or b); a pair
     decided "not_duplicate" is never proposed again. Returns the kept case of a merge."""
     if session.get_bind().dialect.name == "postgresql":
-        # two lawyers deciding one item at once: the second waits, then finds it decided
-        # (SQLite's writing transaction holds the one write lock already)
+        # Two lawyers deciding one item at once: the second waits, then finds it decided
+        # (SQLite's writing transaction holds the one write lock already). The cases are
+        # locked before the item, in the order every change of a case takes them: a merge
+        # closes the other open items of the case it absorbs, and an item locked first by a
+        # lawyer merging an overlapping pair made the two merges wait on each other.
+        ids = [i for i in (candidate.case_a, candidate.case_b) if i is not None]
+        case_lock(session, *[c for c in (session.get(Case, i) for i in ids) if c is not None])
         session.refresh(candidate, with_for_update=True)
     if candidate.status != OPEN:
         raise LinkageInputError({"decision": ["This item was already decided."]})

@@ -129,3 +129,117 @@ def test_a_merge_racing_status_changes_and_another_decision_keeps_every_acknowle
             doc = client.get(f"/api/v1/cases/{case['id']}", headers=lawyer).get_json()
             kept |= {entry.get("source") for entry in doc["status"]}
     assert not acknowledged - kept, f"{len(acknowledged - kept)} acknowledged changes lost"
+
+
+def test_an_edit_waiting_on_a_verification_is_refused_once_the_case_is_verified(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """A documenter's edit that arrives while a lawyer's verification of the case is being
+    written waits for it, and is then refused as any edit of a verified case is: it must not be
+    let through on what the case was before the verification committed."""
+    import time
+    import uuid
+
+    from sqlalchemy import select
+
+    from casebook.cases.models import Case
+
+    documenter = bearer(app, users["documenter"])
+    client = app.test_client()
+    made = client.post("/api/v1/cases", json=minimal_case(), headers=documenter)
+    case_id = made.get_json()["id"]
+    answer: list[int] = []
+    with app.extensions["casebook.db"].sessionmaker() as lawyer_session:
+        case = lawyer_session.execute(
+            select(Case).where(Case.id == uuid.UUID(case_id)).with_for_update()
+        ).scalar_one()
+        case.verification = "verified"
+        lawyer_session.flush()
+        edit = threading.Thread(
+            target=lambda: answer.append(
+                app.test_client()
+                .patch(
+                    f"/api/v1/cases/{case_id}",
+                    json={"person": {"occupation": "نجار"}},
+                    headers=documenter,
+                )
+                .status_code
+            )
+        )
+        edit.start()
+        time.sleep(1.0)  # the edit has read the case and waits on its lock
+        lawyer_session.commit()
+    edit.join(timeout=60)
+    assert answer == [409]
+    doc = client.get(f"/api/v1/cases/{case_id}", headers=documenter).get_json()
+    assert doc["verification"] == "verified" and "occupation" not in doc["person"]
+
+
+def test_lawyers_merging_overlapping_pairs_at_once_get_answers_not_errors(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """One person reported three times makes three review items that share cases; three
+    lawyers merging them at once (while the cases get status changes) must each get a decision
+    or a refusal, never a server error (an outside check found 500s from merges waiting on each
+    other), and every status change answered 201 ends up in the one case left."""
+    from sqlalchemy import select
+
+    from casebook.linkage.models import MatchCandidate
+
+    headers = [bearer(app, users["lawyer"])] + [
+        bearer(app, make_user(app, "lawyer")) for _ in range(2)
+    ]
+    client = app.test_client()
+    ids = [
+        client.post("/api/v1/cases", json=minimal_case(), headers=headers[0]).get_json()["id"]
+        for _ in range(3)
+    ]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        items = list(s.scalars(select(MatchCandidate).where(MatchCandidate.status == "open")))
+    assert len(items) == 3, "three reports of one person should make three review items"
+    start = threading.Barrier(6)
+
+    def decide(item: str, lawyer: dict[str, str]) -> int:
+        c = app.test_client()
+        start.wait()
+        return c.post(
+            f"/api/v1/linkage/candidates/{item}/decision",
+            json={"decision": "duplicate", "keep": "a"},
+            headers=lawyer,
+        ).status_code
+
+    def add_statuses(case_id: str) -> list[tuple[str, int]]:
+        c = app.test_client()
+        start.wait()
+        return [
+            (
+                f"{case_id}/{i}",
+                c.post(
+                    f"/api/v1/cases/{case_id}/status",
+                    json={"status": "detained", "date": "2024", "source": f"{case_id}/{i}"},
+                    headers=headers[0],
+                ).status_code,
+            )
+            for i in range(4)
+        ]
+
+    with ThreadPoolExecutor(6) as pool:
+        decisions = [
+            pool.submit(decide, str(item.id), lawyer)
+            for item, lawyer in zip(items, headers, strict=True)
+        ]
+        adders = [pool.submit(add_statuses, case_id) for case_id in ids]
+        codes = [f.result() for f in decisions]
+        answers = [a for f in adders for a in f.result()]
+    assert 200 in codes and set(codes) <= {200, 409, 422}, codes
+    assert {code for _, code in answers} <= {201, 409}, answers
+    live = [
+        doc
+        for doc in (
+            client.get(f"/api/v1/cases/{case_id}", headers=headers[0]).get_json() for case_id in ids
+        )
+        if not doc.get("merged_into")
+    ]
+    kept = {entry.get("source") for doc in live for entry in doc["status"]}
+    acknowledged = {source for source, code in answers if code == 201}
+    assert not acknowledged - kept, f"{len(acknowledged - kept)} acknowledged changes lost"

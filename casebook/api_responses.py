@@ -29,6 +29,10 @@ class CaseCreated(Schema):
     id = _req(fields.UUID)
     reference = _req(Str)
     possible_duplicate = _req(Bool)
+    # only with a possible duplicate: that a lawyer will review, and (to those who may read
+    # every case) the references of the cases it may duplicate
+    message = Str()
+    possible_duplicates = fields.List(Str())
 
 
 class CaseSummary(Schema):

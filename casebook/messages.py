@@ -43,6 +43,11 @@ _KNOWN = (
     _l("This case is already a duplicate."),
     _l("This case was erased."),
     _l("This case was merged into another case: edit that one, or undo the merge."),
+    _l("This case can no longer be edited by you (it is verified, or not yours). Ask a lawyer."),
+    _l(
+        "This case was changed after the copy you are changing was read (If-Match no longer "
+        "matches): read it again, apply your change to what it holds now, and send it again."
+    ),
     _l("This case is not merged into another."),
     _l("A deduplication run is already going. Wait for it to finish."),
     _l("Confirm the undo with true."),
@@ -87,9 +92,7 @@ _KNOWN = (
     _l("Only the administrator who asked can withdraw it."),
     _l("The account's role changed since; the request lapsed."),
     _l("The account is disabled: enable it and ask again."),
-    _l(
-        "Another administrator must decide: not the one who asked, nor the account it is about."
-    ),
+    _l("Another administrator must decide: not the one who asked, nor the account it is about."),
     _l("This line is not valid JSON."),
     _l("This row has more cells than the header."),
     _l("Type the case reference exactly to confirm."),

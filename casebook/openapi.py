@@ -94,6 +94,21 @@ def build_spec() -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
+    if_match = {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": "the ETag of the case as last read: the change is refused with 412 if "
+        "the case was changed since (send it whenever you replace a list: status, arrests, "
+        "family actions)",
+        "schema": {"type": "string"},
+    }
+    version_header = {
+        "ETag": {
+            "description": "the case's version, for If-Match on a later change",
+            "schema": {"type": "string"},
+        }
+    }
     att_id = {
         "name": "attachment_id",
         "in": "path",
@@ -144,12 +159,24 @@ def build_spec() -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "A case as the caller may see it",
-                "responses": _responses({"200": ok(r.CaseDocument)}, 401, 403, 404),
+                "responses": _responses(
+                    {"200": {**ok(r.CaseDocument), "headers": version_header}}, 401, 403, 404
+                ),
             },
             "patch": {
                 "summary": "Change a case",
+                "parameters": [if_match],
                 "requestBody": _json_body("CasePatch"),
-                "responses": _responses({"200": ok(r.CaseDocument)}, 400, 401, 403, 404, 409, 422),
+                "responses": _responses(
+                    {"200": {**ok(r.CaseDocument), "headers": version_header}},
+                    400,
+                    401,
+                    403,
+                    404,
+                    409,
+                    412,
+                    422,
+                ),
             },
         },
     )
@@ -175,7 +202,10 @@ def build_spec() -> dict[str, Any]:
                 "post": {
                     "summary": summary,
                     "requestBody": _json_body(body),
-                    "responses": _responses(answer, 400, 401, 403, 404, 409, 422),
+                    **({} if path == "erase" else {"parameters": [if_match]}),
+                    "responses": _responses(
+                        answer, 400, 401, 403, 404, 409, *(() if path == "erase" else (412,)), 422
+                    ),
                 }
             },
         )

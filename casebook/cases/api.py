@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
@@ -97,7 +98,7 @@ def possible_duplicates(case: Case) -> dict[str, Any]:
         return {"possible_duplicate": False}
     out: dict[str, Any] = {
         "possible_duplicate": True,
-        "message": "This person may already be in casebook: a lawyer will review.",
+        "message": gettext("This person may already be in casebook: a lawyer will review."),
     }
     if current_user.can(Permission.CASE_READ_ALL):
         out["possible_duplicates"] = [c.reference for c in similar]
@@ -151,7 +152,20 @@ def show(case_id: str) -> Any:
     s = db.session()
     case, doc = selectors.case_page(s, current_user, case_id)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
-    return jsonify(doc)
+    return _with_version(jsonify(doc), case)
+
+
+def _with_version(response: Response, case: Case) -> Response:
+    """The case's version as the response's ETag: sent back in If-Match, a change made on an
+    older copy is refused (412) rather than saved over what was written since."""
+    response.set_etag(selectors.case_version(case))
+    return response
+
+
+STALE_COPY = (
+    "This case was changed after the copy you are changing was read (If-Match no longer "
+    "matches): read it again, apply your change to what it holds now, and send it again."
+)
 
 
 def case_json_action(
@@ -174,6 +188,8 @@ def case_json_action(
         )
     if err:
         return err
+    if request.if_match and not request.if_match.contains(selectors.case_version(case)):
+        return error_response(412, STALE_COPY, code="precondition_failed")
     try:
         return change(s, case, data)
     except CaseInputError as exc:
@@ -189,7 +205,7 @@ def case_json_action(
 def patch(case_id: str) -> Any:
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         case_update(s, current_actor(), case, data)
-        return jsonify(selectors.case_document(s, current_user, case))
+        return _with_version(jsonify(selectors.case_document(s, current_user, case)), case)
 
     return case_json_action(case_id, change, edit=True)
 

@@ -133,6 +133,11 @@ _ANCHOR = re.compile(
 _TESTIMONY = re.compile(r"^testimonies(?:\.\d+)?(?=\.|$)")
 
 
+def is_field(name: str) -> bool:
+    """Whether the case form renders a field of this name (and can show a message beside it)."""
+    return _FIELD.match(name) is not None
+
+
 _CONSENT_ROW = re.compile(r"^consent\.([a-z_]+)$")
 _NEEDS_DATE = "Give the date consent was given or refused."
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
@@ -19,6 +20,7 @@ from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
 from casebook.cases import forms, hints, selectors
 from casebook.cases.api import download_response, possible_duplicates, receive_upload
+from casebook.cases.models import Case
 from casebook.cases.schemas import (
     FAMILY_ACTION_TYPES,
     RELIABILITY,
@@ -267,6 +269,19 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
     )
 
 
+def _edit_values(s: Session, case: Case) -> tuple[dict[str, str], bool]:
+    """The edit form's values for the case as it is (its opening is audited as a read), and
+    whether the source section is shown."""
+    doc = selectors.case_document(s, current_user, case)
+    case_viewed(s, current_actor(), case, source="source" in doc, legal=False)
+    editable = {
+        k: doc[k] for k in ("person", "arrests", "detention", "status", "family_actions", "consent")
+    }
+    if "source" in doc:
+        editable["source"] = doc["source"]
+    return forms.flatten(editable), "source" in doc
+
+
 @bp.route("/<case_id>/edit", methods=["GET", "POST"])
 @requires(Permission.CASE_EDIT)
 def edit(case_id: str) -> Any:
@@ -278,29 +293,57 @@ def edit(case_id: str) -> Any:
         flash(_("This case can no longer be edited by you. Ask a lawyer."))
         return redirect(url_for(".show", case_id=case.id))
     if request.method == "GET":
-        doc = selectors.case_document(s, current_user, case)
-        case_viewed(s, current_actor(), case, source="source" in doc, legal=False)
-        editable = {
-            k: doc[k]
-            for k in ("person", "arrests", "detention", "status", "family_actions", "consent")
-        }
-        if "source" in doc:
-            editable["source"] = doc["source"]
+        filled, show_source = _edit_values(s, case)
         return _form_page(
             "cases/form.html",
-            forms.flatten(editable),
+            filled,
             {},
             mode="edit",
             case=case,
-            show_source="source" in doc,
+            show_source=show_source,
+            version=selectors.case_version(case),
         )
-    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    values = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_version")}
     if not EmptyForm().validate_on_submit():
         return error_response(400)
     show_source = selectors.may_see_source(current_user, case)
+    opened = request.form.get("_version", "")
     if request.form.get("add"):
         return _form_page(
-            "cases/form.html", values, {}, mode="edit", case=case, show_source=show_source
+            "cases/form.html",
+            values,
+            {},
+            mode="edit",
+            case=case,
+            show_source=show_source,
+            version=opened,
+        )
+    current = selectors.case_version(case)
+    if opened != current:
+        # Changed since this form was opened (a status added, a review, another edit): saved,
+        # the form's sections would replace what was written meanwhile. Nothing is saved; the
+        # form comes back filled with the case as it is now, and beside each field where what
+        # was typed differs from it, what was typed: saving again keeps both people's work.
+        filled, show_source = _edit_values(s, case)
+        notes = {
+            name: [
+                _("Not saved: you had entered “%(value)s”.", value=typed.strip())
+                if typed.strip()
+                else _("Not saved: you had left this empty.")
+            ]
+            for name, typed in values.items()
+            if forms.is_field(name) and typed.strip() != filled.get(name, "").strip()
+        }
+        return _form_page(
+            "cases/form.html",
+            filled,
+            notes,
+            409,
+            mode="edit",
+            case=case,
+            show_source=show_source,
+            version=current,
+            stale=True,
         )
     data = forms.parse(request.form)
     data.pop("testimonies", None)
@@ -323,6 +366,7 @@ def edit(case_id: str) -> Any:
             mode="edit",
             case=case,
             show_source=show_source,
+            version=opened,
         )
     flash(_("Changes saved."))
     return redirect(url_for(".show", case_id=case.id))

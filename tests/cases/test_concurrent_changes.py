@@ -243,3 +243,108 @@ def test_lawyers_merging_overlapping_pairs_at_once_get_answers_not_errors(
     kept = {entry.get("source") for doc in live for entry in doc["status"]}
     acknowledged = {source for source, code in answers if code == 201}
     assert not acknowledged - kept, f"{len(acknowledged - kept)} acknowledged changes lost"
+
+
+def test_a_change_made_on_a_stale_copy_is_refused_when_the_copy_is_named(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """A client that read a case, then replaces its status list, would drop a status another
+    person added since: sent with the ETag it read (If-Match), the change is refused with 412
+    and nothing is written; with the current ETag it is made and answered with the new one."""
+    lawyer, other = bearer(app, users["lawyer"]), bearer(app, make_user(app, "lawyer"))
+    client = app.test_client()
+    case_id = client.post("/api/v1/cases", json=minimal_case(), headers=lawyer).get_json()["id"]
+    read = client.get(f"/api/v1/cases/{case_id}", headers=lawyer)
+    etag = read.headers["ETag"]
+    statuses = read.get_json()["status"]
+    added = client.post(
+        f"/api/v1/cases/{case_id}/status",
+        json={"status": "released", "date": "2024", "source": "the other lawyer"},
+        headers=other,
+    )
+    assert added.status_code == 201
+    stale = client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"status": [*statuses, {"status": "deceased", "date": "2025"}]},
+        headers={**lawyer, "If-Match": etag},
+    )
+    assert stale.status_code == 412
+    assert stale.get_json()["error"]["code"] == "precondition_failed"
+    again = client.post(
+        f"/api/v1/cases/{case_id}/status",
+        json={"status": "deceased", "date": "2025"},
+        headers={**lawyer, "If-Match": etag},
+    )
+    assert again.status_code == 412
+    now = client.get(f"/api/v1/cases/{case_id}", headers=lawyer)
+    assert [s.get("source") for s in now.get_json()["status"]][-1] == "the other lawyer"
+    assert now.headers["ETag"] != etag
+    fresh = client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"status": [*now.get_json()["status"], {"status": "deceased", "date": "2025"}]},
+        headers={**lawyer, "If-Match": now.headers["ETag"]},
+    )
+    assert fresh.status_code == 200
+    assert [s["status"] for s in fresh.get_json()["status"]][-2:] == ["released", "deceased"]
+    assert fresh.headers["ETag"] not in (etag, now.headers["ETag"])
+    star = client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"person": {"occupation": "نجار"}},
+        headers={**lawyer, "If-Match": "*"},
+    )
+    assert star.status_code == 200  # any version, as HTTP has it
+
+
+def test_an_edit_form_saved_after_someone_changed_the_case_saves_nothing_and_says_so(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """The edit form sends every section it showed: saved after a lawyer added a status, it
+    would replace the status list without it. It is refused with the reason; the form comes
+    back showing the case as it is now, with what was typed beside its field; saving that
+    keeps the lawyer's status, and the documenter's change entered again is kept too."""
+    import re
+
+    from tests.conftest import csrf_from, login
+
+    documenter = app.test_client()
+    login(documenter, users["documenter"])
+    headers = bearer(app, users["documenter"])
+    case_id = documenter.post("/api/v1/cases", json=minimal_case(), headers=headers).get_json()[
+        "id"
+    ]
+
+    def form_values(page: str) -> dict[str, str]:
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+        for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+            chosen = re.search(r'<option value="([^"]*)" selected', body)
+            fields[name] = chosen.group(1) if chosen else ""
+        return {k: v for k, v in fields.items() if k != "add"}
+
+    fields = form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
+    assert fields.get("_version"), "the form carries the version it was opened at"
+    fields["person.occupation"] = "معلّم"
+    lawyer = bearer(app, users["lawyer"])
+    added = app.test_client().post(
+        f"/api/v1/cases/{case_id}/status",
+        json={"status": "released", "date": "2024", "source": "the lawyer"},
+        headers=lawyer,
+    )
+    assert added.status_code == 201
+    refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "Someone changed this case after you opened this form" in html
+    assert "Not saved: you had entered “معلّم”." in html  # beside the occupation
+    assert "you had left this empty" not in html, "only what was typed differently is noted"
+    assert html.count("Not saved: you had entered") == 2, html.count("Not saved")  # summary, field
+    doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
+    assert doc["status"][-1].get("source") == "the lawyer" and "occupation" not in doc["person"]
+    shown = form_values(html)
+    assert shown["_version"] != fields["_version"]
+    assert "the lawyer" in shown.values()  # the form now holds the lawyer's status
+    shown["person.occupation"] = "معلّم"  # entered again
+    saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
+    assert saved.status_code == 302
+    doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
+    assert doc["person"]["occupation"] == "معلّم"
+    assert doc["status"][-1].get("source") == "the lawyer"

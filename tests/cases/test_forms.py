@@ -111,6 +111,13 @@ def test_add_another_arrest_saves_nothing_and_adds_a_row(app: Flask, client: Fla
     assert "<p>0 cases</p>" in client.get("/cases/").get_data(as_text=True)  # none was saved
 
 
+def _version(page: str) -> str:
+    """The version of the case the edit form was opened at (its hidden `_version`)."""
+    found = re.search(r'name="_version" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
 def test_edit_form_round_trips_and_clears_fields(app: Flask, client: FlaskClient) -> None:
     login(client, make_user(app, "documenter"))
     resp = client.post("/cases/new", data={**FULL_FORM, "csrf_token": csrf_from(_new_page(client))})
@@ -119,6 +126,7 @@ def test_edit_form_round_trips_and_clears_fields(app: Flask, client: FlaskClient
     assert 'value="الحموي"' in edit and 'value="2014-02"' in edit
     values = {**FULL_FORM, "person.occupation": "ممرضة", "person.mother_name": ""}
     values.pop("testimony.text")
+    values["_version"] = _version(edit)
     resp = client.post(case_url + "/edit", data={**values, "csrf_token": csrf_from(edit)})
     assert resp.status_code == 302
     page = client.get(case_url).get_data(as_text=True)

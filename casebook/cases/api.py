@@ -172,7 +172,8 @@ def case_json_action(
     case_id: str, change: Callable[[Session, Case, dict[str, Any]], Any], *, edit: bool = False
 ) -> Any:
     """Read the JSON body, load-then-authorise and lock the case, apply one service; every
-    refusal becomes the API's error shape (404 unseen, 409 state, 400 body, 422 fields)."""
+    refusal becomes the API's error shape (404 unseen, 409 state, 400 body, 412 a stale
+    If-Match, 422 fields)."""
     s = db.session()
     data, err = _body_or_error()  # read before the case is locked: a slow sender holds no lock
     case = selectors.case_or_404(s, current_user, case_id)

@@ -133,6 +133,36 @@ _ANCHOR = re.compile(
 _TESTIMONY = re.compile(r"^testimonies(?:\.\d+)?(?=\.|$)")
 
 
+_ROW = re.compile(r"^(arrests|detention\.places|status|family_actions)\.(\d+)\.")
+
+
+def _row(name: str) -> tuple[str, int] | None:
+    """The repeatable section and row a field belongs to (`status.2.date`: status, 2)."""
+    match = _ROW.match(name)
+    return (match[1], int(match[2])) if match else None
+
+
+def merge_stale(typed: dict[str, str], now: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """An edit form sent after the case changed, against the form's values for the case as it
+    is now: the values to show (now's, with the rows this form added beyond those the case
+    has kept as typed: nothing is there to disagree with them), and the fields where what was
+    typed differs from now's value, to be noted beside them."""
+    rows: dict[str, int] = {}
+    for section, index in filter(None, map(_row, now)):
+        rows[section] = max(rows.get(section, 0), index + 1)
+    shown = dict(now)
+    differ = []
+    for name, value in typed.items():
+        if not is_field(name) or value.strip() == now.get(name, "").strip():
+            continue
+        where = _row(name)
+        if where is not None and where[1] >= rows.get(where[0], 0):
+            shown[name] = value  # a row this form added
+        else:
+            differ.append(name)
+    return shown, differ
+
+
 def is_field(name: str) -> bool:
     """Whether the case form renders a field of this name (and can show a message beside it)."""
     return _FIELD.match(name) is not None

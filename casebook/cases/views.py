@@ -322,21 +322,22 @@ def edit(case_id: str) -> Any:
     if opened != current:
         # Changed since this form was opened (a status added, a review, another edit): saved,
         # the form's sections would replace what was written meanwhile. Nothing is saved; the
-        # form comes back filled with the case as it is now, and beside each field where what
-        # was typed differs from it, what was typed: saving again keeps both people's work.
-        filled, show_source = _edit_values(s, case)
+        # form comes back filled with the case as it is now (and the rows this form added),
+        # and beside each field where what was typed differs from it, what was typed: saving
+        # again keeps both people's work.
+        now, show_source = _edit_values(s, case)
+        shown, differ = forms.merge_stale(values, now)
         notes = {
             name: [
-                _("Not saved: you had entered “%(value)s”.", value=typed.strip())
-                if typed.strip()
+                _("Not saved: you had entered “%(value)s”.", value=values[name].strip())
+                if values[name].strip()
                 else _("Not saved: you had left this empty.")
             ]
-            for name, typed in values.items()
-            if forms.is_field(name) and typed.strip() != filled.get(name, "").strip()
+            for name in differ
         }
         return _form_page(
             "cases/form.html",
-            filled,
+            shown,
             notes,
             409,
             mode="edit",

@@ -9,7 +9,10 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun import freeze_time
+from hypothesis import given
+from hypothesis import strategies as st
 
+from casebook.cases import forms
 from tests.conftest import UserFixture, bearer, csrf_from, login, make_user, minimal_case
 
 FULL_FORM = {
@@ -279,3 +282,69 @@ def test_search_form_sent_whole_with_empty_fields_filters_by_name(
     html = client.post("/cases/", data=form).get_data(as_text=True)
     assert 'class="errors"' not in html
     assert "الحلبي" in html and "النجار" not in html
+
+
+def test_a_stale_edit_form_keeps_the_case_as_it_is_and_notes_what_was_typed_differently() -> None:
+    """Sent after the case changed: the case's values win and each field typed differently is
+    noted; rows the form added past those the case has now are kept as typed (nothing there
+    disagrees with them); fields that are not the form's (the language switch) are ignored."""
+    now = {
+        "person.occupation": "نجار",
+        "status.0.status": "detained",
+        "status.1.status": "released",
+        "status.1.source": "the lawyer",
+    }
+    typed = {
+        "person.occupation": "معلّم",
+        "person.mother_name": "",
+        "status.0.status": "detained",
+        "status.1.status": "deceased",
+        "status.2.status": "died_in_custody",
+        "arrests.0.place": "حي الميدان",
+        "detention.places.0.facility": "saydnaya",
+        "lang": "ar",
+    }
+    shown, differ = forms.merge_stale(typed, now)
+    assert sorted(differ) == ["person.occupation", "status.1.status"]
+    assert shown == {
+        **now,
+        "status.2.status": "died_in_custody",
+        "arrests.0.place": "حي الميدان",
+        "detention.places.0.facility": "saydnaya",
+    }
+
+
+_NAMES = [
+    "person.occupation",
+    "person.address",
+    *(
+        f"{section}.{i}.{field}"
+        for section, field in (
+            ("status", "status"),
+            ("status", "date"),
+            ("arrests", "place"),
+            ("family_actions", "type"),
+            ("detention.places", "facility"),
+        )
+        for i in range(3)
+    ),
+    "lang",
+]
+
+
+@given(
+    st.dictionaries(st.sampled_from(_NAMES), st.sampled_from(["", "a", "b", " a "])),
+    st.dictionaries(st.sampled_from(_NAMES[:-1]), st.sampled_from(["a", "b"])),
+)
+def test_a_stale_edit_form_never_loses_the_case_or_what_was_typed(
+    typed: dict[str, str], now: dict[str, str]
+) -> None:
+    """Whatever was typed and whatever the case holds now: every value of the case is shown as
+    it is, and every field typed differently is either noted or (a row the form added) shown."""
+    shown, differ = forms.merge_stale(typed, now)
+    assert all(shown[name] == value for name, value in now.items())
+    for name, value in typed.items():
+        if name == "lang" or value.strip() == now.get(name, "").strip():
+            assert name not in differ
+        else:
+            assert (name in differ) != (name not in now and shown.get(name) == value)

@@ -45,8 +45,9 @@ _KNOWN = (
     _l("This case was merged into another case: edit that one, or undo the merge."),
     _l("This case can no longer be edited by you (it is verified, or not yours). Ask a lawyer."),
     _l(
-        "This case was changed after the copy you are changing was read (If-Match no longer "
-        "matches): read it again, apply your change to what it holds now, and send it again."
+        "If-Match does not name this case's version: the case was changed after it was read, "
+        "or the value is not an ETag this server sent (weak W/ tags never match). Read the "
+        "case again, apply your change to what it holds now, and send it with the new ETag."
     ),
     _l("This case is not merged into another."),
     _l("A deduplication run is already going. Wait for it to finish."),

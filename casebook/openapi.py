@@ -17,11 +17,25 @@ bp = Blueprint("openapi", __name__)
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+# what each error answer means, for the document's readers (the body's `message` says more)
+ERROR_MEANINGS = {
+    400: "the body is not the JSON object expected",
+    401: "no valid session or bearer token",
+    403: "the caller's role may not do this",
+    404: "no such thing, or not one the caller may see",
+    409: "the current state refuses it (merged, verified, erased, already decided)",
+    412: "If-Match does not name the case's current version: read it again",
+    413: "the upload is larger than the limit",
+    422: "fields need attention: `fields` lists every problem by path",
+    429: "too many requests: wait and try again",
+}
+
+
 def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     out = dict(ok)
     for code in codes:
         out[str(code)] = {
-            "description": "error",
+            "description": ERROR_MEANINGS.get(code, "error"),
             "content": {"application/json": {"schema": ERROR}},
         }
     return out
@@ -204,7 +218,16 @@ def build_spec() -> dict[str, Any]:
                     "requestBody": _json_body(body),
                     **({} if path == "erase" else {"parameters": [if_match]}),
                     "responses": _responses(
-                        answer, 400, 401, 403, 404, 409, *(() if path == "erase" else (412,)), 422
+                        answer
+                        if path == "erase"
+                        else {c: {**a, "headers": version_header} for c, a in answer.items()},
+                        400,
+                        401,
+                        403,
+                        404,
+                        409,
+                        *(() if path == "erase" else (412,)),
+                        422,
                     ),
                 }
             },

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -163,8 +163,9 @@ def _with_version(response: Response, case: Case) -> Response:
 
 
 STALE_COPY = (
-    "This case was changed after the copy you are changing was read (If-Match no longer "
-    "matches): read it again, apply your change to what it holds now, and send it again."
+    "If-Match does not name this case's version: the case was changed after it was read, "
+    "or the value is not an ETag this server sent (weak W/ tags never match). Read the "
+    "case again, apply your change to what it holds now, and send it with the new ETag."
 )
 
 
@@ -190,9 +191,10 @@ def case_json_action(
     if err:
         return err
     if request.if_match and not request.if_match.contains(selectors.case_version(case)):
-        return error_response(412, STALE_COPY, code="precondition_failed")
+        return _with_version(error_response(412, STALE_COPY, code="precondition_failed"), case)
     try:
-        return change(s, case, data)
+        # every answer carries the case's version after the change, for the next If-Match
+        return _with_version(make_response(change(s, case, data)), case)
     except CaseInputError as exc:
         return invalid(exc.fields)
     except ValidationError as exc:
@@ -206,7 +208,7 @@ def case_json_action(
 def patch(case_id: str) -> Any:
     def change(s: Session, case: Case, data: dict[str, Any]) -> Any:
         case_update(s, current_actor(), case, data)
-        return _with_version(jsonify(selectors.case_document(s, current_user, case)), case)
+        return jsonify(selectors.case_document(s, current_user, case))
 
     return case_json_action(case_id, change, edit=True)
 

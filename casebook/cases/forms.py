@@ -4,7 +4,9 @@ field. Repeatable sections work without JavaScript (an "add another" button re-r
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -142,25 +144,77 @@ def _row(name: str) -> tuple[str, int] | None:
     return (match[1], int(match[2])) if match else None
 
 
-def merge_stale(typed: dict[str, str], now: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """An edit form sent after the case changed, against the form's values for the case as it
-    is now: the values to show (now's, with the rows this form added beyond those the case
-    has kept as typed: nothing is there to disagree with them), and the fields where what was
-    typed differs from now's value, to be noted beside them."""
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.strip().encode()).hexdigest()[:10]
+
+
+_EMPTY = _digest("")
+
+
+def fingerprint(values: dict[str, str]) -> str:
+    """The form's values as opened, as short digests (`name=digest;…`, in a hidden field): on
+    a save after someone else changed the case, they tell the fields this form changed from
+    those it left alone, without sending every value twice over a weak connection."""
+    return ";".join(
+        f"{name}={_digest(value)}"
+        for name, value in sorted(values.items())
+        if is_field(name) and value.strip()
+    )
+
+
+def read_fingerprint(text: str) -> dict[str, str]:
+    """`fingerprint`'s text back as {field: digest}; anything else in it is ignored."""
+    out = {}
+    for part in text.split(";"):
+        name, _, digest = part.partition("=")
+        if is_field(name) and re.fullmatch(r"[0-9a-f]{10}", digest):
+            out[name] = digest
+    return out
+
+
+def _rows(values: Iterable[str]) -> dict[str, int]:
     rows: dict[str, int] = {}
-    for section, index in filter(None, map(_row, now)):
+    for section, index in filter(None, map(_row, values)):
         rows[section] = max(rows.get(section, 0), index + 1)
-    shown = dict(now)
-    differ = []
+    return rows
+
+
+def merge_stale(
+    typed: dict[str, str], base: dict[str, str], now: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """An edit form sent after someone else changed the case: a three-way merge of what was
+    typed, the form as it was opened (`base`, digests) and the case as it is now.
+
+    Returns the merged values and the fields in conflict. A field this form left alone keeps
+    the case's value now; a field only this form changed takes what was typed; a field changed
+    here and by someone else to something different keeps theirs and is in conflict (to be
+    shown with what was typed beside it). Rows this form added (past the rows it opened with)
+    go after the rows the case has now (and those it opened with), so they never land on a
+    row someone else added."""
+    base_rows, now_rows = _rows(base), _rows(now)
+    merged = dict(now)
+    conflicts = []
     for name, value in typed.items():
-        if not is_field(name) or value.strip() == now.get(name, "").strip():
+        if not is_field(name):
             continue
         where = _row(name)
-        if where is not None and where[1] >= rows.get(where[0], 0):
-            shown[name] = value  # a row this form added
+        if where is not None and where[1] >= base_rows.get(where[0], 0):
+            if value.strip():
+                section, index = where
+                past = max(now_rows.get(section, 0), base_rows.get(section, 0))
+                moved = past + index - base_rows.get(section, 0)
+                rest = name[len(f"{section}.{index}.") :]
+                merged[f"{section}.{moved}.{rest}"] = value
+            continue
+        was = base.get(name, _EMPTY)
+        theirs = now.get(name, "")
+        if _digest(value) == was or theirs.strip() == value.strip():
+            continue  # left alone here, or both made the same change
+        if _digest(theirs) == was:
+            merged[name] = value  # changed only here
         else:
-            differ.append(name)
-    return shown, differ
+            conflicts.append(name)
+    return merged, conflicts
 
 
 def is_field(name: str) -> bool:

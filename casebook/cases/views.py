@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
@@ -290,6 +291,20 @@ def edit(case_id: str) -> Any:
     if request.method == "POST":
         case_lock(s, case)  # a verification committed meanwhile is seen before deciding
     if not selectors.may_edit(current_user, case):
+        if request.method == "POST" and EmptyForm().validate_on_submit():
+            # verified (or no longer this documenter's) while the form was open: nothing is
+            # saved, and what was typed comes back to be handed to a lawyer, not dropped
+            typed = {k: v for k, v in request.form.items() if forms.is_field(k)}
+            return _form_page(
+                "cases/form.html",
+                typed,
+                {},
+                409,
+                mode="edit",
+                case=case,
+                show_source=selectors.may_see_source(current_user, case),
+                locked=True,
+            )
         flash(_("This case can no longer be edited by you. Ask a lawyer."))
         return redirect(url_for(".show", case_id=case.id))
     if request.method == "GET":
@@ -302,12 +317,13 @@ def edit(case_id: str) -> Any:
             case=case,
             show_source=show_source,
             version=selectors.case_version(case),
+            base=forms.fingerprint(filled),
         )
-    values = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_version")}
+    values = {k: v for k, v in request.form.items() if k not in ("csrf_token", "_version", "_base")}
     if not EmptyForm().validate_on_submit():
         return error_response(400)
     show_source = selectors.may_see_source(current_user, case)
-    opened = request.form.get("_version", "")
+    opened = {"version": request.form.get("_version", ""), "base": request.form.get("_base", "")}
     if request.form.get("add"):
         return _form_page(
             "cases/form.html",
@@ -316,37 +332,37 @@ def edit(case_id: str) -> Any:
             mode="edit",
             case=case,
             show_source=show_source,
-            version=opened,
+            version=opened["version"],
+            base=opened["base"],
         )
+    form: MultiDict[str, str] = request.form
     current = selectors.case_version(case)
-    if opened != current:
-        # Changed since this form was opened (a status added, a review, another edit): saved,
-        # the form's sections would replace what was written meanwhile. Nothing is saved; the
-        # form comes back filled with the case as it is now (and the rows this form added),
-        # and beside each field where what was typed differs from it, what was typed: saving
-        # again keeps both people's work.
+    merged_with_others = opened["version"] != current
+    now: dict[str, str] = {}
+    if merged_with_others:
+        # Changed since this form was opened (a status added, a review, another edit): saved
+        # as it is, the form's sections would replace what was written meanwhile. Merged
+        # instead, field by field, with what the form was opened on: saved when nobody else
+        # changed what this form changed; otherwise nothing is saved and the form comes back
+        # merged, each field in conflict showing the other change with what was typed beside.
         now, show_source = _edit_values(s, case)
-        shown, differ = forms.merge_stale(values, now)
-        notes = {
-            name: [
-                _("Not saved: you had entered “%(value)s”.", value=values[name].strip())
-                if values[name].strip()
-                else _("Not saved: you had left this empty.")
-            ]
-            for name in differ
-        }
-        return _form_page(
-            "cases/form.html",
-            shown,
-            notes,
-            409,
-            mode="edit",
-            case=case,
-            show_source=show_source,
-            version=current,
-            stale=True,
-        )
-    data = forms.parse(request.form)
+        merged, conflicts = forms.merge_stale(values, forms.read_fingerprint(opened["base"]), now)
+        if conflicts:
+            notes = {name: [_conflict_note(name, values[name])] for name in conflicts}
+            return _form_page(
+                "cases/form.html",
+                merged,
+                notes,
+                409,
+                mode="edit",
+                case=case,
+                show_source=show_source,
+                version=current,
+                base=forms.fingerprint(now),
+                stale=True,
+            )
+        form = MultiDict(merged)
+    data = forms.parse(form)
     data.pop("testimonies", None)
     patch = {
         k: data.get(k, [] if k in ("arrests", "status", "family_actions") else {})
@@ -361,16 +377,60 @@ def edit(case_id: str) -> Any:
     except CaseInputError as exc:
         return _form_page(
             "cases/form.html",
-            values,
+            dict(form.items()) if merged_with_others else values,
             exc.fields,
             422,
             mode="edit",
             case=case,
             show_source=show_source,
-            version=opened,
+            version=current if merged_with_others else opened["version"],
+            base=forms.fingerprint(now) if merged_with_others else opened["base"],
         )
-    flash(_("Changes saved."))
+    if merged_with_others:
+        flash(
+            _(
+                "Changes saved. Someone else had changed this case after you opened the form: "
+                "their changes were kept too."
+            )
+        )
+    else:
+        flash(_("Changes saved."))
     return redirect(url_for(".show", case_id=case.id))
+
+
+def _conflict_note(name: str, typed: str) -> str:
+    """Beside a field someone else changed after the form was opened, what was typed there
+    (a code as its label: "Released", not "released")."""
+    shown = typed.strip()
+    labels = dict(_field_choices(name))
+    shown = str(labels.get(shown, shown))
+    if not shown:
+        return str(_("Someone else changed this after you opened the form; you had cleared it."))
+    return str(
+        _(
+            "Someone else changed this after you opened the form; you had entered “%(value)s”.",
+            value=shown,
+        )
+    )
+
+
+def _field_choices(name: str) -> list[tuple[str, str]]:
+    """The choices of the form's select field `name` (codes and labels), or none."""
+    field = name.rpartition(".")[2]
+    choices = _choices()
+    by_field = {
+        "status": choices["statuses"],
+        "governorate": choices["governorates"],
+        "perpetrator": choices["perpetrators"],
+        "facility": choices["facilities"],
+        "sex": choices["sexes"],
+        "type": choices["action_types"],
+        "body": choices["bodies"],
+        "reliability": choices["reliabilities"],
+        "granted": [("yes", _("Yes")), ("no", _("No"))],
+        "confidential": [("yes", _("Yes")), ("no", _("No"))],
+    }
+    return list(by_field.get(field, []))
 
 
 def case_form_action(

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from tests.conftest import UserFixture, bearer, make_user, minimal_case
 
@@ -279,6 +280,17 @@ def test_a_change_made_on_a_stale_copy_is_refused_when_the_copy_is_named(
     now = client.get(f"/api/v1/cases/{case_id}", headers=lawyer)
     assert [s.get("source") for s in now.get_json()["status"]][-1] == "the other lawyer"
     assert now.headers["ETag"] != etag
+    # every answer names the version it leaves (a refusal, the one it found)
+    assert added.headers["ETag"] == again.headers["ETag"] == now.headers["ETag"]
+    weak = client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"person": {"occupation": "نجار"}},
+        headers={**lawyer, "If-Match": "W/" + now.headers["ETag"]},
+    )
+    assert (
+        weak.status_code == 412
+        and "weak W/ tags never match" in weak.get_json()["error"]["message"]
+    )
     fresh = client.patch(
         f"/api/v1/cases/{case_id}",
         json={"status": [*now.get_json()["status"], {"status": "deceased", "date": "2025"}]},
@@ -295,34 +307,45 @@ def test_a_change_made_on_a_stale_copy_is_refused_when_the_copy_is_named(
     assert star.status_code == 200  # any version, as HTTP has it
 
 
-def test_an_edit_form_saved_after_someone_changed_the_case_saves_nothing_and_says_so(
-    app: Flask, users: dict[str, UserFixture]
-) -> None:
-    """The edit form sends every section it showed: saved after a lawyer added a status, it
-    would replace the status list without it. It is refused with the reason; the form comes
-    back showing the case as it is now, with what was typed beside its field; saving that
-    keeps the lawyer's status, and the documenter's change entered again is kept too."""
+def _form_values(page: str) -> dict[str, str]:
+    """What a browser would send back from the case form on `page` (its inputs and selects)."""
     import re
 
-    from tests.conftest import csrf_from, login
+    form = page.split('class="case-form"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        fields[name] = chosen.group(1) if chosen else ""
+    return {k: v for k, v in fields.items() if k != "add"}
+
+
+def _documenter_with_a_case(
+    app: Flask, users: dict[str, UserFixture]
+) -> tuple[FlaskClient, str, dict[str, str]]:
+    from tests.conftest import login
 
     documenter = app.test_client()
     login(documenter, users["documenter"])
     headers = bearer(app, users["documenter"])
-    case_id = documenter.post("/api/v1/cases", json=minimal_case(), headers=headers).get_json()[
-        "id"
-    ]
+    made = documenter.post("/api/v1/cases", json=minimal_case(), headers=headers)
+    case_id = made.get_json()["id"]
+    fields = _form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
+    assert fields.get("_version") and fields.get("_base"), "the form says what it opened"
+    return documenter, case_id, fields
 
-    def form_values(page: str) -> dict[str, str]:
-        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
-        for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
-            chosen = re.search(r'<option value="([^"]*)" selected', body)
-            fields[name] = chosen.group(1) if chosen else ""
-        return {k: v for k, v in fields.items() if k != "add"}
 
-    fields = form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
-    assert fields.get("_version"), "the form carries the version it was opened at"
+def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """The edit form sends every section it showed: saved as it was after a lawyer added a
+    status, it would replace the status list without it. Merged with what the form opened on,
+    the documenter's new occupation and new status row and the lawyer's status are all kept,
+    the documenter's row after the lawyer's, and the page says someone else changed the case."""
+    documenter, case_id, fields = _documenter_with_a_case(app, users)
+    rows = sum(1 for name in fields if name.startswith("status.") and name.endswith(".status"))
     fields["person.occupation"] = "معلّم"
+    fields[f"status.{rows}.status"] = "forcibly_disappeared"  # a row added in the form
+    fields[f"status.{rows}.date"] = "2014-01"
     lawyer = bearer(app, users["lawyer"])
     added = app.test_client().post(
         f"/api/v1/cases/{case_id}/status",
@@ -330,21 +353,66 @@ def test_an_edit_form_saved_after_someone_changed_the_case_saves_nothing_and_say
         headers=lawyer,
     )
     assert added.status_code == 201
+    saved = documenter.post(f"/cases/{case_id}/edit", data=fields)
+    assert saved.status_code == 302
+    page = documenter.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Someone else had changed this case after you opened the form" in page
+    doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
+    assert doc["person"]["occupation"] == "معلّم"
+    assert [(s["status"], s.get("source")) for s in doc["status"]][-2:] == [
+        ("released", "the lawyer"),
+        ("forcibly_disappeared", None),
+    ]
+
+
+def test_an_edit_form_that_changed_a_field_someone_else_changed_saves_nothing_and_says_so(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """Both changed the occupation: nothing is saved, the form shows the lawyer's value with
+    what the documenter typed beside it (and keeps the documenter's other change); saving that
+    form as it is keeps the lawyer's value and the other change."""
+    from tests.conftest import csrf_from
+
+    documenter, case_id, fields = _documenter_with_a_case(app, users)
+    fields["person.occupation"] = "مهندس"
+    fields["person.birth_place"] = "حمص"
+    lawyer = bearer(app, users["lawyer"])
+    changed = app.test_client().patch(
+        f"/api/v1/cases/{case_id}", json={"person": {"occupation": "محامٍ"}}, headers=lawyer
+    )
+    assert changed.status_code == 200
     refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
-    assert "Someone changed this case after you opened this form" in html
-    assert "Not saved: you had entered “معلّم”." in html  # beside the occupation
-    assert "you had left this empty" not in html, "only what was typed differently is noted"
-    assert html.count("Not saved: you had entered") == 2, html.count("Not saved")  # summary, field
+    assert "Someone else changed this case after you opened this form" in html
+    assert "you had entered “مهندس”" in html
+    assert "correct the fields" not in html  # not the validation summary: nothing to correct
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
-    assert doc["status"][-1].get("source") == "the lawyer" and "occupation" not in doc["person"]
-    shown = form_values(html)
-    assert shown["_version"] != fields["_version"]
-    assert "the lawyer" in shown.values()  # the form now holds the lawyer's status
-    shown["person.occupation"] = "معلّم"  # entered again
+    assert doc["person"]["occupation"] == "محامٍ" and "birth_place" not in doc["person"]
+    shown = _form_values(html)
+    assert shown["person.occupation"] == "محامٍ" and shown["person.birth_place"] == "حمص"
     saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
     assert saved.status_code == 302
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
-    assert doc["person"]["occupation"] == "معلّم"
-    assert doc["status"][-1].get("source") == "the lawyer"
+    assert doc["person"]["occupation"] == "محامٍ" and doc["person"]["birth_place"] == "حمص"
+
+
+def test_an_edit_form_sent_after_the_case_was_verified_gives_back_what_was_typed(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """Verified while the documenter's form was open: nothing is saved, and the page says why
+    and shows what was typed, to hand to a lawyer (it was dropped with a redirect)."""
+    documenter, case_id, fields = _documenter_with_a_case(app, users)
+    fields["person.occupation"] = "مهندس"
+    lawyer = bearer(app, users["lawyer"])
+    reviewed = app.test_client().post(
+        f"/api/v1/cases/{case_id}/review", json={"verification": "verified"}, headers=lawyer
+    )
+    assert reviewed.status_code == 200
+    refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "This case can no longer be edited by you: it was verified" in html
+    assert 'value="مهندس"' in html
+    doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
+    assert "occupation" not in doc["person"]

@@ -284,33 +284,52 @@ def test_search_form_sent_whole_with_empty_fields_filters_by_name(
     assert "الحلبي" in html and "النجار" not in html
 
 
-def test_a_stale_edit_form_keeps_the_case_as_it_is_and_notes_what_was_typed_differently() -> None:
-    """Sent after the case changed: the case's values win and each field typed differently is
-    noted; rows the form added past those the case has now are kept as typed (nothing there
-    disagrees with them); fields that are not the form's (the language switch) are ignored."""
-    now = {
+def test_a_stale_edit_form_is_merged_with_what_others_changed_meanwhile() -> None:
+    """Three-way: a field only this form changed takes what was typed; a field only someone
+    else changed keeps theirs; both changed alike is no conflict; both changed differently is
+    a conflict (theirs stays); rows this form added go after the rows the case has now (here a
+    status the lawyer added took the row this form had added its own in); fields that are not
+    the form's (the language switch) are ignored."""
+    opened = {
         "person.occupation": "نجار",
+        "person.father_name": "",
+        "person.address": "حلب",
+        "person.birth_place": "حمص",
         "status.0.status": "detained",
-        "status.1.status": "released",
+        "source.confidential": "yes",
+    }
+    now = {
+        "person.occupation": "محامٍ",  # changed by the lawyer too
+        "person.father_name": "محمود",  # changed by the lawyer only
+        "person.address": "حلب",
+        "person.birth_place": "دمشق",  # both changed it alike
+        "status.0.status": "detained",
+        "status.1.status": "released",  # a status the lawyer added
         "status.1.source": "the lawyer",
+        "source.confidential": "yes",
     }
     typed = {
         "person.occupation": "معلّم",
-        "person.mother_name": "",
+        "person.father_name": "",
+        "person.address": "",  # cleared here only
+        "person.birth_place": "دمشق",
         "status.0.status": "detained",
-        "status.1.status": "deceased",
-        "status.2.status": "died_in_custody",
-        "arrests.0.place": "حي الميدان",
-        "detention.places.0.facility": "saydnaya",
+        "status.1.status": "forcibly_disappeared",  # this form's new row
+        "status.1.date": "2014-01",
+        "arrests.0.place": "حي الميدان",  # the blank row shown when there are none
+        "source.confidential": "yes",
         "lang": "ar",
     }
-    shown, differ = forms.merge_stale(typed, now)
-    assert sorted(differ) == ["person.occupation", "status.1.status"]
-    assert shown == {
+    merged, conflicts = forms.merge_stale(
+        typed, forms.read_fingerprint(forms.fingerprint(opened)), now
+    )
+    assert conflicts == ["person.occupation"]
+    assert merged == {
         **now,
-        "status.2.status": "died_in_custody",
+        "person.address": "",
+        "status.2.status": "forcibly_disappeared",
+        "status.2.date": "2014-01",
         "arrests.0.place": "حي الميدان",
-        "detention.places.0.facility": "saydnaya",
     }
 
 
@@ -332,19 +351,38 @@ _NAMES = [
 ]
 
 
+_VALUES = st.dictionaries(st.sampled_from(_NAMES[:-1]), st.sampled_from(["a", "b", "c"]))
+
+
 @given(
     st.dictionaries(st.sampled_from(_NAMES), st.sampled_from(["", "a", "b", " a "])),
-    st.dictionaries(st.sampled_from(_NAMES[:-1]), st.sampled_from(["a", "b"])),
+    _VALUES,
+    _VALUES,
 )
-def test_a_stale_edit_form_never_loses_the_case_or_what_was_typed(
-    typed: dict[str, str], now: dict[str, str]
+def test_a_stale_edit_form_never_loses_anyones_change(
+    typed: dict[str, str], opened: dict[str, str], now: dict[str, str]
 ) -> None:
-    """Whatever was typed and whatever the case holds now: every value of the case is shown as
-    it is, and every field typed differently is either noted or (a row the form added) shown."""
-    shown, differ = forms.merge_stale(typed, now)
-    assert all(shown[name] == value for name, value in now.items())
+    """Whatever was opened, typed and is there now: a field nobody changed here keeps the
+    case's value; one changed only here takes what was typed; one changed by both to different
+    values keeps the case's and is a conflict; every row the case has now is kept."""
+    merged, conflicts = forms.merge_stale(
+        typed, forms.read_fingerprint(forms.fingerprint(opened)), now
+    )
+    rows = {n.rsplit(".", 1)[0] for n in opened if n.count(".") >= 2}
+    for name, value in now.items():
+        if name not in typed or typed[name].strip() == opened.get(name, "").strip():
+            assert merged[name] == value
+    for name in conflicts:
+        assert merged.get(name, "") == now.get(name, "")
+        assert typed[name].strip() not in (opened.get(name, "").strip(), now.get(name, "").strip())
     for name, value in typed.items():
-        if name == "lang" or value.strip() == now.get(name, "").strip():
-            assert name not in differ
-        else:
-            assert (name in differ) != (name not in now and shown.get(name) == value)
+        if name == "lang" or name in conflicts:
+            continue
+        in_opened_row = name.count(".") < 2 or name.rsplit(".", 1)[0] in rows
+        changed_here = value.strip() != opened.get(name, "").strip()
+        if (
+            in_opened_row
+            and changed_here
+            and now.get(name, "").strip() == opened.get(name, "").strip()
+        ):
+            assert merged.get(name, "").strip() == value.strip()

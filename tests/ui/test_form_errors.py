@@ -92,14 +92,11 @@ def test_every_field_of_the_edit_form_shows_its_own_message(
     ]
     page = client.get(case_url + "/edit").get_data(as_text=True)
     names = [n for n in _form_fields(page) if not n.startswith("consent.")]
-    version = re.search(r'name="_version" value="([^"]+)"', page)
-    assert version is not None  # the version the form was opened at
-    names.remove("_version")
+    opened = dict(re.findall(r'name="(_version|_base)" value="([^"]*)"', page))
+    assert opened.get("_version")  # what the form was opened on comes back unchanged
+    names = [n for n in names if n not in opened]
     data = {n: _bad_value(n) for n in names}
-    resp = client.post(
-        case_url + "/edit",
-        data={**data, "_version": version.group(1), "csrf_token": csrf_from(page)},
-    )
+    resp = client.post(case_url + "/edit", data={**data, **opened, "csrf_token": csrf_from(page)})
     assert resp.status_code == 422
     _assert_every_field_marked(resp.get_data(as_text=True), names)
 

@@ -188,12 +188,15 @@ def merge_stale(
     Returns the merged values and the fields in conflict. A field this form left alone keeps
     the case's value now; a field only this form changed takes what was typed; a field changed
     here and by someone else to something different keeps theirs and is in conflict (to be
-    shown with what was typed beside it). Rows this form added (past the rows it opened with)
-    go after the rows the case has now (and those it opened with), so they never land on a
-    row someone else added."""
+    shown with what was typed beside it); so is a field of a row someone else changed (rows
+    are matched by place). Rows this form added (past the rows it opened with) go after the
+    rows the case has now (and those it opened with), so they never land on a row someone
+    else added; when both added rows to one section, the section is in conflict (its order
+    decides which status is current)."""
     base_rows, now_rows = _rows(base), _rows(now)
     merged = dict(now)
     conflicts = []
+    added: set[str] = set()
     for name, value in typed.items():
         if not is_field(name):
             continue
@@ -205,16 +208,29 @@ def merge_stale(
                 moved = past + index - base_rows.get(section, 0)
                 rest = name[len(f"{section}.{index}.") :]
                 merged[f"{section}.{moved}.{rest}"] = value
+                added.add(section)
             continue
         was = base.get(name, _EMPTY)
         theirs = now.get(name, "")
         if _digest(value) == was or theirs.strip() == value.strip():
             continue  # left alone here, or both made the same change
-        if _digest(theirs) == was:
+        if _digest(theirs) == was and not (where and _row_changed(*where, base, now)):
             merged[name] = value  # changed only here
         else:
+            # changed by someone else too, or its row was (removed, reordered or edited: a
+            # row is matched by its place, which no longer says which row this was)
             conflicts.append(name)
+    # rows added here and by someone else: the order decides (the last status is the
+    # current one), so the person saving checks it
+    conflicts += sorted(s for s in added if now_rows.get(s, 0) > base_rows.get(s, 0))
     return merged, conflicts
+
+
+def _row_changed(section: str, index: int, base: dict[str, str], now: dict[str, str]) -> bool:
+    """Whether any field of this row is not what the form opened with."""
+    prefix = f"{section}.{index}."
+    names = {n for n in (*base, *now) if n.startswith(prefix) and is_field(n)}
+    return any(_digest(now.get(n, "")) != base.get(n, _EMPTY) for n in names)
 
 
 def is_field(name: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
@@ -280,7 +281,11 @@ def _edit_values(s: Session, case: Case) -> tuple[dict[str, str], bool]:
     }
     if "source" in doc:
         editable["source"] = doc["source"]
-    return forms.flatten(editable), "source" in doc
+    values = forms.flatten(editable)
+    if "source" in doc:
+        # the choice has no blank: "yes" is what the form shows for a source never marked
+        values.setdefault("source.confidential", "yes")
+    return values, "source" in doc
 
 
 @bp.route("/<case_id>/edit", methods=["GET", "POST"])
@@ -348,7 +353,10 @@ def edit(case_id: str) -> Any:
         now, show_source = _edit_values(s, case)
         merged, conflicts = forms.merge_stale(values, forms.read_fingerprint(opened["base"]), now)
         if conflicts:
-            notes = {name: [_conflict_note(name, values[name])] for name in conflicts}
+            notes = {
+                name: [_conflict_note(name, values[name]) if name in values else str(ROWS_ADDED)]
+                for name in conflicts
+            }
             return _form_page(
                 "cases/form.html",
                 merged,
@@ -396,6 +404,12 @@ def edit(case_id: str) -> Any:
     else:
         flash(_("Changes saved."))
     return redirect(url_for(".show", case_id=case.id))
+
+
+ROWS_ADDED = _l(
+    "Someone else added rows here too after you opened the form; yours come after theirs. "
+    "The last status is the current one: check the order is right, then save."
+)
 
 
 def _conflict_note(name: str, typed: str) -> str:

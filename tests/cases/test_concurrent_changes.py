@@ -339,28 +339,47 @@ def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
 ) -> None:
     """The edit form sends every section it showed: saved as it was after a lawyer added a
     status, it would replace the status list without it. Merged with what the form opened on,
-    the documenter's new occupation and new status row and the lawyer's status are all kept,
-    the documenter's row after the lawyer's, and the page says someone else changed the case."""
+    the documenter's new occupation and the lawyer's status are both kept, and the page says
+    someone else changed the case. Had the documenter added a status too, the order decides
+    which is current: nothing is saved until they have seen it, then both are kept."""
+    from tests.conftest import csrf_from
+
     documenter, case_id, fields = _documenter_with_a_case(app, users)
-    rows = sum(1 for name in fields if name.startswith("status.") and name.endswith(".status"))
     fields["person.occupation"] = "معلّم"
-    fields[f"status.{rows}.status"] = "forcibly_disappeared"  # a row added in the form
-    fields[f"status.{rows}.date"] = "2014-01"
     lawyer = bearer(app, users["lawyer"])
-    added = app.test_client().post(
-        f"/api/v1/cases/{case_id}/status",
-        json={"status": "released", "date": "2024", "source": "the lawyer"},
-        headers=lawyer,
-    )
-    assert added.status_code == 201
+
+    def lawyer_adds(status: str, source: str) -> None:
+        added = app.test_client().post(
+            f"/api/v1/cases/{case_id}/status",
+            json={"status": status, "date": "2024", "source": source},
+            headers=lawyer,
+        )
+        assert added.status_code == 201
+
+    lawyer_adds("released", "the lawyer")
     saved = documenter.post(f"/cases/{case_id}/edit", data=fields)
     assert saved.status_code == 302
     page = documenter.get(saved.headers["Location"]).get_data(as_text=True)
     assert "Someone else had changed this case after you opened the form" in page
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
     assert doc["person"]["occupation"] == "معلّم"
+    assert doc["status"][-1].get("source") == "the lawyer"
+
+    fields = _form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
+    rows = sum(1 for name in fields if name.startswith("status.") and name.endswith(".status"))
+    fields[f"status.{rows}.status"] = "forcibly_disappeared"  # a row added in the form
+    fields[f"status.{rows}.date"] = "2014-01"
+    lawyer_adds("deceased", "the lawyer again")
+    refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "Someone else added rows here too after you opened the form" in html
+    shown = _form_values(html)
+    saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
+    assert saved.status_code == 302
+    doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
     assert [(s["status"], s.get("source")) for s in doc["status"]][-2:] == [
-        ("released", "the lawyer"),
+        ("deceased", "the lawyer again"),
         ("forcibly_disappeared", None),
     ]
 

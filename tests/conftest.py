@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,65 @@ def minimal_case(**person: str) -> dict[str, object]:
         },
         "testimonies": [{"text": "اعتقل من الحاجز", "date": "2024-05-01", "language": "ar"}],
     }
+
+
+class _FormFields(HTMLParser):
+    """Reads what a browser would send back from one form (see `form_fields`)."""
+
+    def __init__(self, form_class: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_class = form_class
+        self.values: dict[str, str] = {}
+        self._inside = False
+        self._select: str | None = None
+        self._first_option: str | None = None
+        self._area: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._inside = self.form_class in a.get("class", "").split()
+        if not self._inside or not (a.get("name") or tag == "option"):
+            return
+        if tag == "input":
+            kind = a.get("type", "text")
+            if kind in ("submit", "button", "image", "reset", "file"):
+                return  # a browser sends only the button clicked
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.values[a["name"]] = a.get("value", "on" if kind == "checkbox" else "")
+        elif tag == "select":
+            self._select, self._first_option = a["name"], None
+        elif tag == "option" and self._select:
+            if self._first_option is None:
+                self._first_option = a.get("value", "")
+            if "selected" in a:
+                self.values[self._select] = a.get("value", "")
+        elif tag == "textarea":
+            self._area = a["name"]
+            self.values[self._area] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._inside = False
+        elif tag == "select" and self._select:
+            if self._select not in self.values and self._first_option is not None:
+                self.values[self._select] = self._first_option  # none selected: the first
+            self._select = None
+        elif tag == "textarea":
+            self._area = None
+
+    def handle_data(self, data: str) -> None:
+        if self._area:
+            self.values[self._area] += data
+
+
+def form_fields(page: str, form_class: str) -> dict[str, str]:
+    """What a browser would send back, unchanged, from the form of this class on `page`:
+    its inputs (checked boxes only, no buttons), each select's chosen option (or its first)
+    and its textareas, with the page's character references read as the browser reads them."""
+    reader = _FormFields(form_class)
+    reader.feed(page)
+    reader.close()
+    assert reader.values, f"no form of class {form_class!r} with fields on the page"
+    return reader.values

@@ -426,6 +426,9 @@ def case_update(
 MERGED_INTO_ANOTHER = "This case was merged into another case: edit that one, or undo the merge."
 
 
+_LOCKED_CASES = "casebook.cases.locked"
+
+
 def case_lock(session: Session, *cases: Case) -> None:
     """Hold these cases' rows until the transaction ends and read them again as committed.
 
@@ -438,8 +441,20 @@ def case_lock(session: Session, *cases: Case) -> None:
     a writing transaction already holds the database's one write lock from its start
     (BEGIN IMMEDIATE) and `FOR UPDATE` is not rendered: the read is the committed row anyway.
     """
-    ids = sorted({case.id for case in cases})
-    if session.get_bind().dialect.name != "postgresql" or not ids:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # A change is locked twice on its way (the request's load-then-authorise, then the
+    # service): the second would be one more round trip re-reading the whole record, so the
+    # ids this transaction holds are noted on it and skipped. The note names the transaction
+    # itself: locks end with it, and the next transaction starts with none.
+    transaction = session.get_transaction()
+    noted = session.info.get(_LOCKED_CASES)
+    if noted is None or noted[0] is not transaction:
+        noted = (transaction, set())
+        session.info[_LOCKED_CASES] = noted
+    held: set[uuid.UUID] = noted[1]
+    ids = sorted({case.id for case in cases} - held)
+    if not ids:
         return
     session.execute(
         select(Case)
@@ -448,6 +463,7 @@ def case_lock(session: Session, *cases: Case) -> None:
         .with_for_update(of=Case)
         .execution_options(populate_existing=True)
     ).all()
+    held.update(ids)
 
 
 def _live(session: Session, case: Case) -> None:

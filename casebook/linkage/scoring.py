@@ -456,6 +456,8 @@ class Scored:
     ambiguous: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     # list runs: every (row, case, probability) of at least CANDIDATE_MIN, matched or not
     list_candidates: list[tuple[str, str, float]] = field(default_factory=list)
+    # pairs at the threshold not proposed: each would make one report two brothers
+    held: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def nothing_to_compare(self) -> bool:
@@ -697,6 +699,7 @@ def score(
     notes: list[str] = []
     ambiguous: dict[str, list[tuple[str, float]]] = {}
     candidates: list[tuple[str, str, float]] = []
+    held: list[tuple[str, str, float]] = []
     try:
         api = DuckDBAPI(connection=con)
         register_functions(con)
@@ -735,11 +738,18 @@ def score(
             f"SELECT coalesce(sum(match_probability), 0) FROM {table_name}"  # noqa: S608  # nosec B608
         ).fetchone()
         if list_prefix is None:
-            result = con.execute(
-                f"SELECT unique_id_l, unique_id_r, match_probability FROM {table_name} "  # noqa: S608  # nosec B608
-                "WHERE match_probability >= ?",
+            weighed = con.execute(
+                f"SELECT unique_id_l, unique_id_r, match_probability, match_weight "  # noqa: S608  # nosec B608
+                f"FROM {table_name} WHERE match_probability >= ?",
                 [threshold],
             ).fetchall()
+            result, held = _one_person_each(weighed, table)
+            if held:
+                plural = "" if len(held) == 1 else "s"
+                notes.append(
+                    f"{len(held)} pair{plural} not proposed: each would have made one report "
+                    "two people told apart by their first names (brothers)"
+                )
         else:
             prior = linker._settings_obj._probability_two_random_records_match
             list_rows = sum(
@@ -795,7 +805,61 @@ def score(
         notes=notes,
         ambiguous=ambiguous,
         list_candidates=candidates,
+        held=held,
     )
+
+
+# How much better (in bits of evidence) a report must fit one of two people the caseload tells
+# apart than the other for its pair with the other to be dropped and its own kept; nearer than
+# this, neither is proposed. A report of one brother with his first name misspelt (حسي for
+# حسين) fits his brother (حسن) at 1.0 as well, everything else being the family's; it fits
+# himself better by the birth year, exact against three years off (about 6 bits).
+ONE_PERSON_MARGIN = 2.0
+
+
+def _one_person_each(
+    weighed: list[tuple[Any, Any, float, float]], table: Any
+) -> tuple[list[tuple[Any, Any, float]], list[tuple[str, str, float]]]:
+    """The pairs at the threshold, less those that would make one report two people.
+
+    A report paired with two records whose first names are two different known names (and
+    which are not themselves paired) is at most one of them: the pair with the weaker
+    evidence is dropped, or both when neither is `ONE_PERSON_MARGIN` bits ahead. Without it,
+    a lawyer merging both pairs merged two brothers through the misspelt report. Returns the
+    pairs kept and those dropped (the run's report counts them: never silently)."""
+    partners: dict[str, list[tuple[str, float]]] = {}
+    for a, b, _, w in weighed:
+        partners.setdefault(str(a), []).append((str(b), float(w)))
+        partners.setdefault(str(b), []).append((str(a), float(w)))
+    shared = {i for i, found in partners.items() if len(found) > 1}
+    if not shared:
+        return [(a, b, p) for a, b, p, _ in weighed], []
+    named = {j for i in shared for j, _ in partners[i]}
+    names: dict[str, tuple[str | None, bool | None]] = {
+        str(i): (c, k)
+        for i, c, k in zip(
+            table.column("unique_id").to_pylist(),
+            table.column("first_canon").to_pylist(),
+            table.column("first_known").to_pylist(),
+            strict=True,
+        )
+        if str(i) in named
+    }
+    linked = {frozenset((str(a), str(b))) for a, b, _, _ in weighed}
+
+    def two_people(y: str, z: str) -> bool:
+        (cy, ky), (cz, kz) = names.get(y, (None, None)), names.get(z, (None, None))
+        return bool(cy and cz and ky and kz and cy != cz and frozenset((y, z)) not in linked)
+
+    dropped: set[frozenset[str]] = set()
+    for report in shared:
+        found = partners[report]
+        for y, wy in found:
+            if any(z != y and wz >= wy - ONE_PERSON_MARGIN and two_people(y, z) for z, wz in found):
+                dropped.add(frozenset((report, y)))
+    kept = [(a, b, p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) not in dropped]
+    held = [(str(a), str(b), p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) in dropped]
+    return kept, held
 
 
 # A list's birth year, given the row is the person: lists often give an age, or a year

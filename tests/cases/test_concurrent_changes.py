@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import UserFixture, bearer, make_user, minimal_case
+from tests.conftest import UserFixture, bearer, form_fields, make_user, minimal_case
 
 
 def test_simultaneous_changes_to_one_case_are_all_kept(
@@ -60,6 +60,46 @@ def test_simultaneous_changes_to_one_case_are_all_kept(
     missing = {f"worker {n} change {i}" for n in range(8) for i in range(5)} - sources
     assert not missing, f"{len(missing)} acknowledged status changes lost"
     assert doc["person"]["occupation"] == "نجار 4"
+
+
+def test_each_change_locks_its_case_once_and_every_request_locks_it_again(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """The API's load-then-authorise locks the case before deciding, and the service that
+    changes it asks again: the lock a transaction holds is not taken (and the record read)
+    twice, and the next request, a new transaction, takes its own (a note of locks kept past
+    its transaction would let two writers in at once: the lost update above)."""
+    import pytest
+    from sqlalchemy import event
+
+    engine = app.extensions["casebook.db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite's writer holds the database")
+    lawyer = bearer(app, users["lawyer"])
+    client = app.test_client()
+    case_id = client.post("/api/v1/cases", json=minimal_case(), headers=lawyer).get_json()["id"]
+    locks: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FOR UPDATE" in statement and "FROM cases" in statement:
+            locks.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        for n in range(2):
+            added = client.post(
+                f"/api/v1/cases/{case_id}/status",
+                json={"status": "detained", "date": "2024", "source": f"change {n}"},
+                headers=lawyer,
+            )
+            assert added.status_code == 201
+        edited = client.patch(
+            f"/api/v1/cases/{case_id}", json={"person": {"occupation": "نجار"}}, headers=lawyer
+        )
+        assert edited.status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len(locks) == 3, locks
 
 
 def test_a_merge_racing_status_changes_and_another_decision_keeps_every_acknowledged_change(
@@ -307,18 +347,6 @@ def test_a_change_made_on_a_stale_copy_is_refused_when_the_copy_is_named(
     assert star.status_code == 200  # any version, as HTTP has it
 
 
-def _form_values(page: str) -> dict[str, str]:
-    """What a browser would send back from the case form on `page` (its inputs and selects)."""
-    import re
-
-    form = page.split('class="case-form"', 1)[1].split("</form>", 1)[0]
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', body)
-        fields[name] = chosen.group(1) if chosen else ""
-    return {k: v for k, v in fields.items() if k != "add"}
-
-
 def _documenter_with_a_case(
     app: Flask, users: dict[str, UserFixture]
 ) -> tuple[FlaskClient, str, dict[str, str]]:
@@ -329,7 +357,9 @@ def _documenter_with_a_case(
     headers = bearer(app, users["documenter"])
     made = documenter.post("/api/v1/cases", json=minimal_case(), headers=headers)
     case_id = made.get_json()["id"]
-    fields = _form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
+    fields = form_fields(
+        documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True), "case-form"
+    )
     assert fields.get("_version") and fields.get("_base"), "the form says what it opened"
     return documenter, case_id, fields
 
@@ -365,7 +395,9 @@ def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
     assert doc["person"]["occupation"] == "معلّم"
     assert doc["status"][-1].get("source") == "the lawyer"
 
-    fields = _form_values(documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True))
+    fields = form_fields(
+        documenter.get(f"/cases/{case_id}/edit").get_data(as_text=True), "case-form"
+    )
     rows = sum(1 for name in fields if name.startswith("status.") and name.endswith(".status"))
     fields[f"status.{rows}.status"] = "forcibly_disappeared"  # a row added in the form
     fields[f"status.{rows}.date"] = "2014-01"
@@ -374,7 +406,7 @@ def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
     assert "Someone else added rows here too after you opened the form" in html
-    shown = _form_values(html)
+    shown = form_fields(html, "case-form")
     saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
     assert saved.status_code == 302
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
@@ -408,7 +440,7 @@ def test_an_edit_form_that_changed_a_field_someone_else_changed_saves_nothing_an
     assert "correct the fields" not in html  # not the validation summary: nothing to correct
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
     assert doc["person"]["occupation"] == "محامٍ" and "birth_place" not in doc["person"]
-    shown = _form_values(html)
+    shown = form_fields(html, "case-form")
     assert shown["person.occupation"] == "محامٍ" and shown["person.birth_place"] == "حمص"
     saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
     assert saved.status_code == 302

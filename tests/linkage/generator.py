@@ -521,6 +521,19 @@ def precision_recall(
 def sibling_rate(
     found: list[tuple[str, str, float]], siblings: set[frozenset[str]], threshold: float
 ) -> float:
-    """Share of brothers' pairs proposed as one person at `threshold`."""
-    predicted = {frozenset((a, b)) for a, b, p in found if p >= threshold}
-    return len(predicted & siblings) / len(siblings) if siblings else 0.0
+    """Share of brothers' pairs that accepting every pair proposed at `threshold` would make
+    one person: paired directly, or through reports paired with both (a misspelt report of
+    one brother paired with him and with his brother: two merges, one person left)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for a, b, p in found:
+        if p >= threshold:
+            parent[root(a)] = root(b)
+    merged = sum(root(x) == root(y) for x, y in (tuple(pair) for pair in siblings))
+    return merged / len(siblings) if siblings else 0.0

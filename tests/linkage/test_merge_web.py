@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from casebook.audit.models import AuditEntry
 from casebook.linkage.models import LinkageRun, MatchCandidate
-from tests.conftest import bearer, csrf_from, login, make_user, minimal_case
+from tests.conftest import bearer, csrf_from, form_fields, login, make_user, minimal_case
 from tests.linkage.test_linkage import _create, _population
 
 
@@ -335,12 +335,7 @@ def test_editing_the_kept_case_keeps_what_the_undo_must_remove(
     h = bearer(app, lawyer)
     form = client.get(f"/cases/{kept['id']}/edit").get_data(as_text=True)
     assert 'merged_from" value="' + absorbed["reference"] in form
-    fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form))
-    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form))
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', body)
-        fields[name] = chosen.group(1) if chosen else ""
-    fields.pop("add", None)  # the "add a row" buttons
+    fields = form_fields(form, "case-form")
     fields["person.occupation"] = "baker"
     saved = client.post(f"/cases/{kept['id']}/edit", data=fields)
     body = saved.get_data(as_text=True)

@@ -136,7 +136,24 @@ def build_spec() -> dict[str, Any]:
             "post": {
                 "summary": "Create a case",
                 "requestBody": _json_body("CaseIn"),
-                "responses": _responses({"201": ok(r.CaseCreated)}, 400, 401, 403, 422),
+                "responses": _responses(
+                    {
+                        "201": {
+                            **ok(r.CaseCreated),
+                            "headers": {
+                                **version_header,
+                                "Location": {
+                                    "description": "the new case's URL",
+                                    "schema": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                    400,
+                    401,
+                    403,
+                    422,
+                ),
             },
             "get": {
                 "summary": "List or search cases visible to the caller",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -86,7 +86,9 @@ def create() -> Any:
         return invalid(exc.fields)
     body: dict[str, Any] = {"id": str(case.id), "reference": case.reference}
     body.update(possible_duplicates(case))
-    return jsonify(body), 201
+    response = make_response(jsonify(body), 201)
+    response.headers["Location"] = url_for(".show", case_id=str(case.id))
+    return _with_version(response, case)  # a first change may name the version it created
 
 
 def possible_duplicates(case: Case) -> dict[str, Any]:

@@ -360,9 +360,11 @@ def _patch_sections(patch: Any) -> CasePatch:
 
 def case_update(
     session: Session, actor: Actor, case: Case, patch: Any, *, replace: bool = False
-) -> Case:
+) -> bool:
     """Apply a PATCH: lists replace, objects update field by field (or are replaced whole when
-    `replace`, as the edit form sends every field); all checked together."""
+    `replace`, as the edit form sends every field); all checked together. Says whether it
+    changed anything: a change that leaves the case as it was writes nothing, so the case
+    keeps its version (a form saved untouched does not make others' open forms stale)."""
     _live(session, case)
     problems: dict[str, list[str]] = {}
     try:
@@ -408,6 +410,12 @@ def case_update(
     problems.update(flatten_errors(chronology_errors(record)))
     if problems:
         raise CaseInputError(problems)
+    if (
+        _said(record) == _said(case.record)
+        and _said(consent) == _said(case.consent)
+        and (_said(source) == _said(case.source))
+    ):
+        return False
     _seal(session, case, record, consent)
     case.source = source
     case.updated_at = datetime.now(UTC)
@@ -420,7 +428,18 @@ def case_update(
         object_id=case.id,
         details={"sections": sorted(clean)},
     )
-    return case
+    return True
+
+
+def _said(value: Any) -> Any:
+    """What a record says, without the empty fields and sections its forms and clients may
+    or may not send (`"places": []` and no places say the same)."""
+    if isinstance(value, Mapping):
+        said = {k: _said(v) for k, v in value.items()}
+        return {k: v for k, v in said.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [_said(v) for v in value]
+    return value
 
 
 MERGED_INTO_ANOTHER = "This case was merged into another case: edit that one, or undo the merge."

@@ -381,7 +381,7 @@ def edit(case_id: str) -> Any:
     if data.get("consent"):
         patch["consent"] = data["consent"]
     try:
-        case_update(s, current_actor(), case, patch, replace=True)
+        changed = case_update(s, current_actor(), case, patch, replace=True)
     except CaseInputError as exc:
         return _form_page(
             "cases/form.html",
@@ -394,11 +394,13 @@ def edit(case_id: str) -> Any:
             version=current if merged_with_others else opened["version"],
             base=forms.fingerprint(now) if merged_with_others else opened["base"],
         )
-    if merged_with_others:
+    if not changed:
+        flash(_("Nothing to save: the case is as it was."))
+    elif merged_with_others:
         flash(
             _(
-                "Changes saved. Someone else had changed this case after you opened the form: "
-                "their changes were kept too."
+                "Changes saved. This case had been changed after you opened the form (by "
+                "someone else, or in another window): those changes were kept too."
             )
         )
     else:
@@ -407,8 +409,9 @@ def edit(case_id: str) -> Any:
 
 
 ROWS_ADDED = _l(
-    "Someone else added rows here too after you opened the form; yours come after theirs. "
-    "The last status is the current one: check the order is right, then save."
+    "Rows were added here too after you opened the form (by someone else, or in another "
+    "window); yours come after them. The last status is the current one: check the order is "
+    "right, then save."
 )
 
 
@@ -419,10 +422,16 @@ def _conflict_note(name: str, typed: str) -> str:
     labels = dict(_field_choices(name))
     shown = str(labels.get(shown, shown))
     if not shown:
-        return str(_("Someone else changed this after you opened the form; you had cleared it."))
+        return str(
+            _(
+                "This was changed after you opened the form (by someone else, or in another "
+                "window); you had cleared it."
+            )
+        )
     return str(
         _(
-            "Someone else changed this after you opened the form; you had entered “%(value)s”.",
+            "This was changed after you opened the form (by someone else, or in another "
+            "window); you had entered “%(value)s”.",
             value=shown,
         )
     )

@@ -294,9 +294,12 @@ def test_a_change_made_on_a_stale_copy_is_refused_when_the_copy_is_named(
     and nothing is written; with the current ETag it is made and answered with the new one."""
     lawyer, other = bearer(app, users["lawyer"]), bearer(app, make_user(app, "lawyer"))
     client = app.test_client()
-    case_id = client.post("/api/v1/cases", json=minimal_case(), headers=lawyer).get_json()["id"]
-    read = client.get(f"/api/v1/cases/{case_id}", headers=lawyer)
+    made = client.post("/api/v1/cases", json=minimal_case(), headers=lawyer)
+    case_id = made.get_json()["id"]
+    assert made.headers["Location"].endswith(f"/api/v1/cases/{case_id}")
+    read = client.get(made.headers["Location"], headers=lawyer)
     etag = read.headers["ETag"]
+    assert made.headers["ETag"] == etag  # the version it created, to name in a first change
     statuses = read.get_json()["status"]
     added = client.post(
         f"/api/v1/cases/{case_id}/status",
@@ -390,7 +393,7 @@ def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
     saved = documenter.post(f"/cases/{case_id}/edit", data=fields)
     assert saved.status_code == 302
     page = documenter.get(saved.headers["Location"]).get_data(as_text=True)
-    assert "Someone else had changed this case after you opened the form" in page
+    assert "This case had been changed after you opened the form (by someone else" in page
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
     assert doc["person"]["occupation"] == "معلّم"
     assert doc["status"][-1].get("source") == "the lawyer"
@@ -405,7 +408,7 @@ def test_an_edit_form_saved_after_a_status_was_added_keeps_both(
     refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
-    assert "Someone else added rows here too after you opened the form" in html
+    assert "Rows were added here too after you opened the form" in html
     shown = form_fields(html, "case-form")
     saved = documenter.post(f"/cases/{case_id}/edit", data={**shown, "csrf_token": csrf_from(html)})
     assert saved.status_code == 302
@@ -435,7 +438,7 @@ def test_an_edit_form_that_changed_a_field_someone_else_changed_saves_nothing_an
     refused = documenter.post(f"/cases/{case_id}/edit", data=fields)
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
-    assert "Someone else changed this case after you opened this form" in html
+    assert "This case was changed after you opened this form" in html
     assert "you had entered “مهندس”" in html
     assert "correct the fields" not in html  # not the validation summary: nothing to correct
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
@@ -467,3 +470,68 @@ def test_an_edit_form_sent_after_the_case_was_verified_gives_back_what_was_typed
     assert 'value="مهندس"' in html
     doc = app.test_client().get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()
     assert "occupation" not in doc["person"]
+
+
+def _updates(app: Flask, case_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from casebook.audit.models import AuditEntry
+
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        return int(
+            s.scalar(
+                select(func.count()).where(
+                    AuditEntry.action == "case.update", AuditEntry.object_id == case_id
+                )
+            )
+            or 0
+        )
+
+
+def test_a_change_that_changes_nothing_keeps_the_case_as_it_was(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """An empty PATCH, or one that sends what the case already says, writes nothing: the case
+    keeps its version (a documenter's open form is not made stale by it) and no update is
+    audited; a real change after it is written as before."""
+    lawyer = bearer(app, users["lawyer"])
+    client = app.test_client()
+    case_id = client.post("/api/v1/cases", json=minimal_case(), headers=lawyer).get_json()["id"]
+    read = client.get(f"/api/v1/cases/{case_id}", headers=lawyer)
+    etag, doc = read.headers["ETag"], read.get_json()
+    for body in (
+        {},
+        {"person": doc["person"]},
+        {"status": doc["status"], "arrests": doc["arrests"]},
+    ):
+        same = client.patch(
+            f"/api/v1/cases/{case_id}", json=body, headers={**lawyer, "If-Match": etag}
+        )
+        assert same.status_code == 200 and same.headers["ETag"] == etag, body
+    assert _updates(app, case_id) == 0
+    changed = client.patch(
+        f"/api/v1/cases/{case_id}", json={"person": {"occupation": "خياط"}}, headers=lawyer
+    )
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert _updates(app, case_id) == 1
+
+
+def test_an_edit_form_saved_untouched_says_nothing_changed_and_stales_no_other_form(
+    app: Flask, users: dict[str, UserFixture]
+) -> None:
+    """A documenter opens the form and saves it without typing: the page says there was
+    nothing to save and the case keeps its version: the same form, changed and saved again,
+    is a plain save, not one merged with changes "made after you opened the form"."""
+    documenter, case_id, fields = _documenter_with_a_case(app, users)
+    headers = bearer(app, users["documenter"])
+    before = documenter.get(f"/api/v1/cases/{case_id}", headers=headers).headers["ETag"]
+    saved = documenter.post(f"/cases/{case_id}/edit", data=fields, follow_redirects=True)
+    assert saved.status_code == 200
+    assert "Nothing to save: the case is as it was." in saved.get_data(as_text=True)
+    assert documenter.get(f"/api/v1/cases/{case_id}", headers=headers).headers["ETag"] == before
+    assert _updates(app, case_id) == 0
+    fields["person.occupation"] = "خياط"
+    again = documenter.post(f"/cases/{case_id}/edit", data=fields, follow_redirects=True)
+    page = again.get_data(as_text=True)
+    assert "Changes saved." in page and "after you opened the form" not in page
+    assert _updates(app, case_id) == 1

@@ -14,7 +14,9 @@ CASEBOOK_LINKAGE_MEMORY). Term-frequency adjustment on first and family names (h
 where a Latin spelling may be the name, except for an outside list's rows), half of it on the
 exact father, grandfather and mother, on the levels for father and grandfather swapped and a
 forebear's name as family name, birth year exact / ±1 / ±3, the arrest year exact / ±1, and
-many narrow blocking rules instead of three broad ones; figures in bench/README.md.
+many narrow blocking rules instead of three broad ones; figures in bench/README.md. A report
+that pairs with two brothers (two different known first names) is proposed with at most one
+of them (`_one_person_each`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ exact father, grandfather and mother, on the levels for father and grandfather s
 forebear's name as family name, birth year exact / ±1 / ±3, the arrest year exact / ±1, and
 many narrow blocking rules instead of three broad ones; figures in bench/README.md. A report
 that pairs with two brothers (two different known first names) is proposed with at most one
-of them (`_one_person_each`).
+of them, and no chain of pairs joins them (`_one_person_each`).
 """
 
 from __future__ import annotations
@@ -836,7 +836,6 @@ def _one_person_each(
     shared = {i for i, found in partners.items() if len(found) > 1}
     if not shared:
         return [(a, b, p) for a, b, p, _ in weighed], []
-    named = {j for i in shared for j, _ in partners[i]}
     names: dict[str, tuple[str | None, bool | None]] = {
         str(i): (c, k)
         for i, c, k in zip(
@@ -845,7 +844,7 @@ def _one_person_each(
             table.column("first_known").to_pylist(),
             strict=True,
         )
-        if str(i) in named
+        if str(i) in partners
     }
     linked = {frozenset((str(a), str(b))) for a, b, _, _ in weighed}
 
@@ -859,9 +858,59 @@ def _one_person_each(
         for y, wy in found:
             if any(z != y and wz >= wy - ONE_PERSON_MARGIN and two_people(y, z) for z, wz in found):
                 dropped.add(frozenset((report, y)))
+    _no_chain_of_two_people(weighed, names, linked, dropped)
     kept = [(a, b, p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) not in dropped]
     held = [(str(a), str(b), p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) in dropped]
     return kept, held
+
+
+def _no_chain_of_two_people(
+    weighed: list[tuple[Any, Any, float, float]],
+    names: dict[str, tuple[str | None, bool | None]],
+    linked: set[frozenset[str]],
+    dropped: set[frozenset[str]],
+) -> None:
+    """Nor through a chain: two misspelt reports of two brothers paired with each other, each
+    also paired with its own brother (كمال — ومال — ذمال — جمال), made the brothers one person
+    with no report paired with both (an outside review: 4 such chains). Pairs are taken
+    strongest first, as one person grows from them; a pair that would put two records with
+    different known first names, not themselves paired, into one person is held back too
+    (added to `dropped`)."""
+    root: dict[str, str] = {}
+    known: dict[str, dict[str, set[str]]] = {}  # a person's known first names, by record
+
+    def find(x: str) -> str:
+        while root.get(x, x) != x:
+            root[x] = root.get(root[x], root[x])
+            x = root[x]
+        return x
+
+    for record, (canon, is_known) in names.items():
+        if canon and is_known:
+            known[record] = {canon: {record}}
+    for a, b, _, _ in sorted(weighed, key=lambda t: (-t[3], str(t[0]), str(t[1]))):
+        pair = frozenset((str(a), str(b)))
+        if pair in dropped:
+            continue
+        ra, rb = find(str(a)), find(str(b))
+        if ra == rb:
+            continue
+        here, there = known.get(ra, {}), known.get(rb, {})
+        if any(
+            frozenset((x, y)) not in linked
+            for ca, xs in here.items()
+            for cb, ys in there.items()
+            if ca != cb
+            for x in xs
+            for y in ys
+        ):
+            dropped.add(pair)
+            continue
+        root[rb] = ra
+        for canon, members in there.items():
+            here.setdefault(canon, set()).update(members)
+        known[ra] = here
+        known.pop(rb, None)
 
 
 # A list's birth year, given the row is the person: lists often give an age, or a year

@@ -470,11 +470,18 @@ class Scored:
         if self.nothing_to_compare:
             return "nothing to compare: fewer than two cases"
         why = f" ({'; '.join(self.notes)})" if self.notes else ""
-        return (
+        line = (
             f"model: {self.model}, prior {self.prior:.2g}{why}; {self.records} records, "
             f"{self.comparisons} pairs compared, {self.expected_pairs:.1f} expected duplicate "
             "pairs"
         )
+        if self.held:  # its own sentence, not a model note: it is what a lawyer must know
+            plural = "" if len(self.held) == 1 else "s"
+            line += (  # short: the run's page stores 500 characters of the summary
+                f". {len(self.held)} pair{plural} not proposed: each would have joined two "
+                "brothers (told apart by first names) through a misspelt report"
+            )
+        return line
 
 
 DEFAULTS_PATH = Path(__file__).with_name("default_model.json")
@@ -746,12 +753,6 @@ def score(
                 [threshold],
             ).fetchall()
             result, held = _one_person_each(weighed, table)
-            if held:
-                plural = "" if len(held) == 1 else "s"
-                notes.append(
-                    f"{len(held)} pair{plural} not proposed: each would have made one report "
-                    "two people told apart by their first names (brothers)"
-                )
         else:
             prior = linker._settings_obj._probability_two_random_records_match
             list_rows = sum(

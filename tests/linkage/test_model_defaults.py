@@ -176,7 +176,7 @@ def test_a_misspelt_report_of_one_brother_never_pairs_with_both(
     assert frozenset(("him", "brother")) not in paired
     both = {frozenset(("report", "him")), frozenset(("report", "brother"))}
     assert not both <= paired, "the report would merge the brothers"
-    assert "not proposed: each would have made one report two people" in result.summary()
+    assert "not proposed: each would have joined two brothers" in result.summary()
 
 
 def test_two_misspelt_reports_of_two_brothers_never_chain_them_into_one_person() -> None:

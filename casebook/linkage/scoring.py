@@ -624,7 +624,9 @@ def _train(linker: Any, rule: Any) -> str | None:
         )
     except (EMTrainingException, ValueError, ZeroDivisionError, duckdb.Error) as exc:
         settings.core_model_settings = before
-        logging.getLogger("casebook.linkage").warning(
+        # info, not a warning: the run's own summary says the refinement was refused and why
+        # (a warning printed a JSON log line in the middle of the command's human output)
+        logging.getLogger("casebook.linkage").info(
             "linkage training pass skipped", extra={"reason": type(exc).__name__}
         )
         return type(exc).__name__

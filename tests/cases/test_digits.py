@@ -8,7 +8,6 @@ import csv
 import io
 import re
 from datetime import date
-from html.parser import HTMLParser
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 from casebook.cases.schemas import PartialDate
 from casebook.imports.columns import COLUMNS, case_to_row
 from casebook.inputs import ascii_digits
-from tests.conftest import bearer, csrf_from, login, make_user, minimal_case
+from tests.conftest import bearer, csrf_from, form_fields, login, make_user, minimal_case
 
 ARABIC, PERSIAN = "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹"
 NON_ASCII_DIGIT = re.compile(f"[{ARABIC}{PERSIAN}]")
@@ -64,41 +63,6 @@ def test_ascii_digits_changes_only_digits(text: str) -> None:
         assert a == b or (a.isdigit() and int(a) == int(b))
 
 
-class _Form(HTMLParser):
-    """The values a browser would send back from the first form with a csrf_token."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, str] = {}
-        self.dates: dict[str, str] = {}
-        self._select: str | None = None
-        self._area: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "input" and a.get("name") and a.get("type") not in ("submit",):
-            self.values[a["name"]] = a.get("value", "")
-            if "date" in a.get("name", "") or a.get("inputmode") == "numeric":
-                self.dates[a["name"]] = a.get("value", "")
-        elif tag == "select":
-            self._select = a.get("name")
-        elif tag == "option" and self._select and "selected" in a:
-            self.values[self._select] = a.get("value", "")
-        elif tag == "textarea":
-            self._area = a.get("name")
-            self.values[self._area or ""] = ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._area = None
-
-    def handle_data(self, data: str) -> None:
-        if self._area:
-            self.values[self._area] += data
-
-
 def test_status_in_arabic_digits_then_the_edit_form(app: Flask, client: FlaskClient) -> None:
     documenter = make_user(app, "documenter")
     h = bearer(app, documenter)
@@ -130,14 +94,20 @@ def test_status_in_arabic_digits_then_the_edit_form(app: Flask, client: FlaskCli
     assert [s["date"] for s in doc["status"]] == ["2013-05", "2019-08", "2019-09-14"]
 
     edit = web.get(f"/cases/{cid}/edit").get_data(as_text=True)
-    form = _Form()
-    form.feed(edit)
-    assert form.values["status.1.date"] == "2019-08"
-    assert form.values["status.2.date"] == "2019-09-14"
-    for name, value in form.dates.items():
+    values = form_fields(edit, "case-form")
+    numeric = {
+        found.group(1)
+        for tag in re.findall(r"<input\b[^>]*>", edit)
+        if 'inputmode="numeric"' in tag and (found := re.search(r'name="([^"]+)"', tag))
+    }
+    assert values["status.1.date"] == "2019-08"
+    assert values["status.2.date"] == "2019-09-14"
+    dates = {k: v for k, v in values.items() if "date" in k or k in numeric}
+    assert dates
+    for name, value in dates.items():
         assert re.fullmatch(r"([0-9]{4}(-[0-9]{2}){0,2})?", value), (name, value)
     assert 'pattern="[0-9]' not in edit  # the browser does not refuse what the server takes
-    resp = web.post(f"/cases/{cid}/edit", data={**form.values, "person.dependants": "٣"})
+    resp = web.post(f"/cases/{cid}/edit", data={**values, "person.dependants": "٣"})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     doc = client.get(f"/api/v1/cases/{cid}", headers=h).get_json()
     assert [s["date"] for s in doc["status"]] == ["2013-05", "2019-08", "2019-09-14"]

@@ -23,6 +23,19 @@ from tests.linkage.generator import generate
 
 FACT_FIELDS = ("birth_year", "arrest_year", "governorate")
 FACT_M_FLOOR = 0.03
+U_PAIRS = 3e7  # random pairs u is estimated from (5 million left levels unobserved)
+
+
+def _u(level: object) -> float:
+    """The level's u; for a level no sampled pair fell in, the rule of three's bound (3 in
+    the pairs sampled). Splink leaves such a level at its placeholder (0.029 for the "alike"
+    level once names were compared letter by letter), which sank the true pairs there."""
+    from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
+
+    u = getattr(level, "_u_probability", None)
+    if u is None or u == LEVEL_NOT_OBSERVED_TEXT:
+        return 3 / U_PAIRS
+    return float(max(u, 3 / U_PAIRS))
 
 
 def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
@@ -66,7 +79,7 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
     con = private_duckdb("4GB")
     register_functions(con)
     linker = Linker(DuckDBAPI(connection=con).register(table), _settings(), log_level=logging.ERROR)
-    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
     linker.training.estimate_m_from_label_column("cluster")
     comparisons: dict[str, list[dict[str, object]]] = {}
     for name, _, level in _levels(linker):
@@ -83,7 +96,7 @@ def build(records: int, seed: int) -> dict:  # type: ignore[type-arg]
             {
                 "label": level.label_for_charts,
                 "m": m,
-                "u": float(max(level.u_probability or 0.0, 1e-7)),
+                "u": _u(level),
             }
         )
     con.close()

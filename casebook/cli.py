@@ -775,7 +775,12 @@ def dedupe_command(threshold: float, fmt: str) -> None:
         raise click.ClickException(f"{exc}; nothing was written") from None
     click.echo(result.report.summary(), err=True)
     click.echo(
-        f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue",
+        f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
+        + (
+            f"; {result.held} held back, marked so in the queue: each may join two brothers"
+            if result.held
+            else ""
+        ),
         err=True,
     )
     for a, b, score in result.pairs:

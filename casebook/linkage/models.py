@@ -18,6 +18,9 @@ from casebook.encrypted import Sealed
 OPEN = "open"
 DECISIONS_PAIR = ("duplicate", "not_duplicate")
 DECISIONS_LIST = ("match", "no_match")
+# a pair a run held back: proposing it beside another pair would have joined two records with
+# different known first names (brothers) through one misspelt report; a lawyer decides it
+HELD = "held"
 
 
 class MatchList(Base):
@@ -45,7 +48,7 @@ class MatchCandidate(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(10))  # dedupe | entry | list
+    kind: Mapped[str] = mapped_column(String(10))  # dedupe | entry | list | held
     case_a: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     case_b: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), nullable=True

@@ -42,6 +42,7 @@ from casebook.linkage.features import FeatureRow, name_forms_memo, person_featur
 from casebook.linkage.models import (
     DECISIONS_LIST,
     DECISIONS_PAIR,
+    HELD,
     OPEN,
     RUN_DONE,
     RUN_FAILED,
@@ -146,6 +147,7 @@ class DedupeResult:
     pairs: list[tuple[str, str, float]]  # (reference a, reference b, score), every scored pair
     new: int  # review items added
     report: Scored  # model used, pairs compared, pairs expected (or nothing to compare)
+    held: int = 0  # pairs held back (each would join two brothers) queued or marked so now
 
 
 def dedupe_run(
@@ -190,6 +192,37 @@ def dedupe_queue(
                 "status": OPEN,
             }
         )
+    held = 0
+    for left, right, probability in sorted(report.held, key=lambda t: -t[2]):
+        # not proposed (each would join two brothers through a misspelt report), but a lawyer
+        # must still see them: the report is one of the brothers, or neither
+        a, b = _pair(uuid.UUID(left), uuid.UUID(right))
+        if (str(a), str(b)) in known:  # raised before (at entry, or by an earlier run)
+            marked = session.execute(
+                update(MatchCandidate)
+                .where(
+                    MatchCandidate.case_a == a,
+                    MatchCandidate.case_b == b,
+                    MatchCandidate.status == OPEN,
+                    MatchCandidate.kind != HELD,
+                )
+                .values(kind=HELD)
+            )
+            held += marked.rowcount  # type: ignore[attr-defined]
+            continue
+        known.add((str(a), str(b)))
+        held += 1
+        new_rows.append(
+            {
+                "id": uuid.uuid4(),
+                "created_at": now,
+                "kind": HELD,
+                "case_a": a,
+                "case_b": b,
+                "score": probability,
+                "status": OPEN,
+            }
+        )
     if new_rows:
         session.execute(MatchCandidate.__table__.insert(), new_rows)  # type: ignore[attr-defined]
     audit_record(
@@ -201,6 +234,7 @@ def dedupe_queue(
             "cases": cases,
             "pairs": len(scored),
             "new_review_items": len(new_rows),
+            "held_back": len(report.held),
             "threshold": threshold,
             "model": report.model,
             "prior": report.prior,
@@ -208,7 +242,7 @@ def dedupe_queue(
             "expected_pairs": round(report.expected_pairs, 1),
         },
     )
-    return DedupeResult(out, len(new_rows), report)
+    return DedupeResult(out, len(new_rows), report, held)
 
 
 # -- the check at entry ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from casebook import db
 from casebook.auth.forms import EmptyForm
@@ -22,7 +22,7 @@ from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
 from casebook.inputs import decimal_text
 from casebook.linkage.lists import ListRead, read_list_report
-from casebook.linkage.models import OPEN, LinkageRun, MatchCandidate
+from casebook.linkage.models import HELD, OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
     LinkageInputError,
     RunBusyError,
@@ -117,8 +117,38 @@ def queue() -> Any:
         pages=max(1, -(-total // PER_PAGE)),
         references=_references(items),
         run=_latest_run(),
+        held_open=_held_open(),
         form=EmptyForm(),
     )
+
+
+def _held_open() -> int:
+    """Open pairs a run held back (each may join two brothers): the run's page says how many
+    wait, so a lawyer looks for them instead of reading the queue as the run's proposals."""
+    query = select(func.count()).where(MatchCandidate.status == OPEN, MatchCandidate.kind == HELD)
+    return db.session().scalar(query) or 0
+
+
+def _held_beside(candidate: MatchCandidate) -> list[tuple[MatchCandidate, str, str]]:
+    """The other open held pairs that share a case with this one (the report and the other
+    brother), each with its two references: a lawyer decides them together."""
+    if candidate.kind != HELD or candidate.case_b is None:
+        return []
+    ids = (candidate.case_a, candidate.case_b)
+    others = list(
+        db.session().scalars(
+            select(MatchCandidate)
+            .where(
+                MatchCandidate.kind == HELD,
+                MatchCandidate.status == OPEN,
+                MatchCandidate.id != candidate.id,
+                or_(MatchCandidate.case_a.in_(ids), MatchCandidate.case_b.in_(ids)),
+            )
+            .order_by(MatchCandidate.score.desc(), MatchCandidate.id)
+        )
+    )
+    references = _references(others)
+    return [(o, references.get(o.case_a, ""), references.get(o.case_b, "")) for o in others]
 
 
 def _start_thread(run_id: Any, actor: Any) -> None:
@@ -285,6 +315,7 @@ def item(candidate_id: str) -> Any:
         differ=differ,
         keep=keep,
         keep_why=keep_why,
+        held_beside=_held_beside(candidate),
         form=EmptyForm(),
     )
 

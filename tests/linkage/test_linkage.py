@@ -561,3 +561,60 @@ def test_a_list_row_likely_but_not_surely_one_case_goes_to_review(
     page = client.get(f"/linkage/{items[0].id}").get_data(as_text=True)
     assert "This row probably names this case, but not surely" in page
     assert "cases that give the same names" not in page
+
+
+def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Brothers حسن and حسين (same parents, family and arrest) and a second report of one of
+    them misspelt حسي: the run proposes neither pair as one person, but a lawyer must still
+    decide which brother the report is. Both pairs wait in the queue marked as held back, the
+    run's block counts them, and each held pair's page warns and links the other."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    for record in generate(60, duplicate_share=0.0, seed=5).records[:40]:
+        _create(client, h, **record["person"])
+    family = {"father_name": "أحمد", "grandfather_name": "حسين", "family_name": "الحسن"}
+    family |= {"mother_name": "نور"}
+    ids = []
+    for first, year in (("حسين", "1978"), ("حسن", "1975"), ("حسي", None)):
+        case = minimal_case(first_name=first, **family)
+        case["person"]["birth_date"] = year  # type: ignore[index]
+        if year is None:  # the report gives no birth year
+            del case["person"]["birth_date"]  # type: ignore[attr-defined]
+        resp = client.post("/api/v1/cases", json=case, headers=h)
+        assert resp.status_code == 201, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        result = dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit="1GB")
+    assert result.held == 2, result.report.summary()
+    proposed = {frozenset((a, b)) for a, b, _ in result.pairs}
+    with db.sessionmaker() as s:
+        refs = {row[0]: row[1] for row in s.execute(select(Case.id, Case.reference))}
+        items = list(s.scalars(select(MatchCandidate).where(MatchCandidate.status == "open")))
+    report = uuid.UUID(ids[2])
+    held = [i for i in items if i.kind == "held"]
+    assert {frozenset((i.case_a, i.case_b)) for i in held} == {
+        frozenset((report, uuid.UUID(ids[0]))),
+        frozenset((report, uuid.UUID(ids[1]))),
+    }
+    assert not any({refs[i.case_a], refs[i.case_b]} == {*p} for i in held for p in proposed)
+    login(client, lawyer)
+    queue = client.get("/linkage/").get_data(as_text=True)
+    assert queue.count("held back: may join two brothers") == 2
+    assert "Held back: may join two brothers" in queue and "2 open in the queue" in queue
+    page = client.get(f"/linkage/{held[0].id}").get_data(as_text=True)
+    assert "Held back: not proposed as one person." in page
+    assert f"/linkage/{held[1].id}" in page
+    api = client.get("/api/v1/linkage/candidates", headers=h).get_json()
+    assert sorted(i["kind"] for i in api["items"] if i["kind"] == "held") == ["held", "held"]
+    # the lawyer decides: the report is حسين; the other pair is not one person
+    resp = client.post(
+        f"/api/v1/linkage/candidates/{held[1].id}/decision",
+        json={"decision": "not_duplicate"},
+        headers=h,
+    )
+    assert resp.status_code == 200
+    again = client.get(f"/linkage/{held[0].id}").get_data(as_text=True)
+    assert f"/linkage/{held[1].id}" not in again

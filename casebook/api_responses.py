@@ -269,7 +269,17 @@ class SubmissionIndex(Schema):
 
 class Candidate(Schema):
     id = _req(fields.UUID)
-    kind = _req(Str)
+    kind = _req(
+        Str,
+        validate=OneOf(("dedupe", "entry", "list", "held")),
+        metadata={
+            "description": "What raised it: `dedupe` (a run), `entry` (the check at entry), "
+            "`list` (an outside list's row), `held` (a run held it back: proposing it beside "
+            "another pair would make two people with different first names, most likely "
+            "brothers, one person through one report; decide which one the report is, if "
+            "either)."
+        },
+    )
     score = _req(Num)
     a = _opt(Str)
     b = _opt(Str)

@@ -185,6 +185,33 @@ def build_spec() -> dict[str, Any]:
         },
     )
     spec.path(
+        "/api/v1/cases/search",
+        operations={
+            "post": {
+                "summary": "List or search cases, the query in the body (names stay out of URLs)",
+                "description": "The same fields and answer as `GET /api/v1/cases`, sent as a "
+                "JSON object: a name or mother's name in a GET's query string is written to "
+                "every request log in its way (proxies, gunicorn's error log for a malformed "
+                "request line); in a body it is not.",
+                "requestBody": _object_body(
+                    {
+                        "q": {"type": "string"},
+                        "mother": {"type": "string"},
+                        "birth_year": {"type": "integer"},
+                        "national_id": {"type": "string"},
+                        "status": {"type": "string"},
+                        "governorate": {"type": "string"},
+                        "verification": {"type": "string"},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                    },
+                    [],
+                ),
+                "responses": _responses({"200": ok(r.CaseList)}, 400, 401, 403, 422),
+            }
+        },
+    )
+    spec.path(
         "/api/v1/cases/{case_id}",
         parameters=[case_id],
         operations={
@@ -482,6 +509,8 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
         operations={
             "post": {
                 "summary": "Decide: duplicate (merge; keep a or b), not_duplicate, match, no_match",
+                "description": "An item already decided answers 422 with the field `decision`; "
+                "a case that cannot be merged (already merged, or erased) answers 409.",
                 "requestBody": _object_body(
                     {
                         "decision": {

@@ -688,6 +688,7 @@ def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_
         .where(MatchCandidate.case_a == a, MatchCandidate.case_b == b)
         .values(status=OPEN, decided_by=None, decided_at=None)
     )
+    reopened = _superseded_reopen(session, absorbed)
     session.flush()
     audit_record(
         session,
@@ -700,9 +701,36 @@ def case_merge_undo(session: Session, actor: Actor, absorbed: Case, attachments_
             "absorbed_reference": ref,
             "testimonies": len(testimonies),
             "attachments": len(attachments),
+            "review_items_reopened": reopened,
         },
     )
     return kept
+
+
+def _superseded_reopen(session: Session, absorbed: Case) -> int:
+    """The review items the merge closed as superseded (every open pair naming the absorbed
+    case) are open again, unless the other case has since been merged away: a wrong merge
+    undone must not lose the right pair (a report merged into the wrong brother closed its
+    pair with the right one, and no later run raised it again: it was already known)."""
+    items = list(
+        session.scalars(
+            select(MatchCandidate).where(
+                MatchCandidate.status == "superseded",
+                or_(MatchCandidate.case_a == absorbed.id, MatchCandidate.case_b == absorbed.id),
+            )
+        )
+    )
+    others = {i.case_b if i.case_a == absorbed.id else i.case_a for i in items} - {None}
+    merged_away = set(
+        session.scalars(select(Case.id).where(Case.id.in_(others), Case.merged_into.is_not(None)))
+    )
+    count = 0
+    for item in items:
+        other = item.case_b if item.case_a == absorbed.id else item.case_a
+        if other not in merged_away:
+            item.status = OPEN
+            count += 1
+    return count
 
 
 def review_items_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:

@@ -130,8 +130,9 @@ def _held_open() -> int:
 
 
 def _held_beside(candidate: MatchCandidate) -> list[tuple[MatchCandidate, str, str]]:
-    """The other open held pairs that share a case with this one (the report and the other
-    brother), each with its two references: a lawyer decides them together."""
+    """For a pair a run held back, the other open pairs naming either of its cases — held
+    back too, or proposed — each with the case they share and the other case: the report is
+    the case they share, and a lawyer decides these pairs together."""
     if candidate.kind != HELD or candidate.case_b is None:
         return []
     ids = (candidate.case_a, candidate.case_b)
@@ -139,8 +140,8 @@ def _held_beside(candidate: MatchCandidate) -> list[tuple[MatchCandidate, str, s
         db.session().scalars(
             select(MatchCandidate)
             .where(
-                MatchCandidate.kind == HELD,
                 MatchCandidate.status == OPEN,
+                MatchCandidate.case_b.is_not(None),
                 MatchCandidate.id != candidate.id,
                 or_(MatchCandidate.case_a.in_(ids), MatchCandidate.case_b.in_(ids)),
             )
@@ -148,7 +149,13 @@ def _held_beside(candidate: MatchCandidate) -> list[tuple[MatchCandidate, str, s
         )
     )
     references = _references(others)
-    return [(o, references.get(o.case_a, ""), references.get(o.case_b, "")) for o in others]
+    beside = []
+    for other in others:
+        shared, far = (
+            (other.case_a, other.case_b) if other.case_a in ids else (other.case_b, other.case_a)
+        )
+        beside.append((other, references.get(shared, ""), references.get(far, "")))
+    return beside
 
 
 def _start_thread(run_id: Any, actor: Any) -> None:

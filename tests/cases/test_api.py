@@ -395,6 +395,29 @@ def test_search_by_mother_and_national_id(
     assert [i["id"] for i in by_nid["items"]] == [cid]
 
 
+def test_search_by_post_keeps_names_out_of_the_url(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """The same search as GET /api/v1/cases, with the names in a JSON body: what the GET
+    finds, the POST finds; bad fields are listed by name; the roles are the list's."""
+    cid = _create(client, h["lawyer"], minimal_case(national_id="01020304050"))
+    _create(client, h["lawyer"], minimal_case(first_name="محمد", family_name="الخطيب"))
+    query = {"q": "احمد الحلبي", "mother": "فاطمه", "per_page": 10}
+    by_get = client.get("/api/v1/cases", query_string=query, headers=h["lawyer"]).get_json()
+    resp = client.post("/api/v1/cases/search", json=query, headers=h["lawyer"])
+    assert resp.status_code == 200
+    assert [i["id"] for i in resp.get_json()["items"]] == [cid]
+    assert resp.get_json()["items"] == by_get["items"]
+    assert resp.get_json()["total"] == by_get["total"] == 1
+    bad = client.post("/api/v1/cases/search", json={"q": "x" * 201, "page": 0}, headers=h["lawyer"])
+    assert bad.status_code == 422
+    assert set(bad.get_json()["error"]["fields"]) == {"q", "page"}
+    not_json = client.post("/api/v1/cases/search", data="q=احمد", headers=h["lawyer"])
+    assert not_json.status_code == 400
+    denied = client.post("/api/v1/cases/search", json={"q": "احمد"}, headers=h["advocate"])
+    assert denied.status_code == 403
+
+
 def test_index_collisions_never_reach_the_user(
     app: Flask, client: FlaskClient, h: dict[str, dict[str, str]]
 ) -> None:

@@ -606,15 +606,37 @@ def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
     assert "Held back: may join two brothers" in queue and "2 open in the queue" in queue
     page = client.get(f"/linkage/{held[0].id}").get_data(as_text=True)
     assert "Held back: not proposed as one person." in page
+    # the other pair, and which case the two share (the report)
     assert f"/linkage/{held[1].id}" in page
+    assert f"{refs[report]} is also paired with" in page
+    preview = client.get(f"/linkage/{held[0].id}/merge?keep=a").get_data(as_text=True)
+    assert "This pair was held back" in preview
     api = client.get("/api/v1/linkage/candidates", headers=h).get_json()
     assert sorted(i["kind"] for i in api["items"] if i["kind"] == "held") == ["held", "held"]
-    # the lawyer decides: the report is حسين; the other pair is not one person
+    # a wrong merge (the report into one brother) closes the other pair; undone, it is back
+    wrong, right = held
+    keep = "a" if wrong.case_b == report else "b"
     resp = client.post(
-        f"/api/v1/linkage/candidates/{held[1].id}/decision",
+        f"/api/v1/linkage/candidates/{wrong.id}/decision",
+        json={"decision": "duplicate", "keep": keep},
+        headers=h,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    with db.sessionmaker() as s:
+        assert s.get(MatchCandidate, right.id).status == "superseded"  # type: ignore[union-attr]
+    resp = client.post(f"/api/v1/linkage/merges/{report}/undo", json={"confirm": True}, headers=h)
+    assert resp.status_code == 200, resp.get_json()
+    with db.sessionmaker() as s:
+        assert s.get(MatchCandidate, right.id).status == "open"  # type: ignore[union-attr]
+        assert s.get(MatchCandidate, wrong.id).status == "open"  # type: ignore[union-attr]
+    # the lawyer decides: the report is the other brother; the wrong pair is not one person
+    resp = client.post(
+        f"/api/v1/linkage/candidates/{wrong.id}/decision",
         json={"decision": "not_duplicate"},
         headers=h,
     )
     assert resp.status_code == 200
-    again = client.get(f"/linkage/{held[0].id}").get_data(as_text=True)
-    assert f"/linkage/{held[1].id}" not in again
+    again = client.get(f"/linkage/{right.id}").get_data(as_text=True)
+    assert f"/linkage/{wrong.id}" not in again
+    decided = client.get(f"/linkage/{wrong.id}").get_data(as_text=True)
+    assert "Held back: not proposed as one person." not in decided  # it is decided now

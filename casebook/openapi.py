@@ -459,7 +459,16 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
         operations={
             "get": {
                 "summary": "Open review items: possible duplicates and list matches (lawyer)",
-                "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}}],
+                "parameters": [
+                    {"name": "page", "in": "query", "schema": {"type": "integer"}},
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "description": "only items of this kind (`held`: the pairs a run held "
+                        "back as brothers); any other value lists every kind",
+                        "schema": {"type": "string", "enum": ["dedupe", "entry", "list", "held"]},
+                    },
+                ],
                 "responses": _responses({"200": ok(r.Candidates)}, 401, 403),
             }
         },

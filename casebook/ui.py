@@ -330,6 +330,8 @@ DETAIL_LABELS = {
     "partial": _l("Partly saved"),
     "case": _l("Case"),
     "new_review_items": _l("New in the review queue"),
+    "held_back": _l("Pairs held back (may join two brothers)"),
+    "review_items_reopened": _l("Review items reopened"),
     "model": _l("Model"),
     "prior": _l("Prior match probability"),
     "compared": _l("Pairs compared"),

@@ -67,13 +67,26 @@ def _candidate_or_404(candidate_id: str) -> MatchCandidate:
     return candidate
 
 
-def _open_items(page: int) -> tuple[list[MatchCandidate], int]:
+KINDS = ("dedupe", "entry", "list", HELD)
+
+
+def _kind() -> str | None:
+    """The queue shown as one kind of item (`?kind=held`: the pairs held back as brothers);
+    anything else shows every kind."""
+    kind = request.args.get("kind", "")
+    return kind if kind in KINDS else None
+
+
+def _open_items(page: int, kind: str | None = None) -> tuple[list[MatchCandidate], int]:
     s = db.session()
-    total = s.scalar(select(func.count()).where(MatchCandidate.status == OPEN)) or 0
+    where = [MatchCandidate.status == OPEN]
+    if kind is not None:
+        where.append(MatchCandidate.kind == kind)
+    total = s.scalar(select(func.count()).where(*where)) or 0
     items = list(
         s.scalars(
             select(MatchCandidate)
-            .where(MatchCandidate.status == OPEN)
+            .where(*where)
             .order_by(MatchCandidate.score.desc(), MatchCandidate.id)
             .offset((page - 1) * PER_PAGE)
             .limit(PER_PAGE)
@@ -107,12 +120,13 @@ def _latest_run() -> LinkageRun | None:
 @bp.get("/")
 @requires(Permission.CASE_REVIEW)
 def queue() -> Any:
-    page = _page()
-    items, total = _open_items(page)
+    page, kind = _page(), _kind()
+    items, total = _open_items(page, kind)
     return render_template(
         "linkage/queue.html",
         items=items,
         total=total,
+        kind=kind,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         references=_references(items),
@@ -487,7 +501,7 @@ def match() -> Any:
 @requires(Permission.CASE_REVIEW)
 def api_candidates() -> Any:
     page = _page()
-    items, total = _open_items(page)
+    items, total = _open_items(page, _kind())
     references = _references(items)
     return {
         "items": [

@@ -613,6 +613,12 @@ def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
     assert "This pair was held back" in preview
     api = client.get("/api/v1/linkage/candidates", headers=h).get_json()
     assert sorted(i["kind"] for i in api["items"] if i["kind"] == "held") == ["held", "held"]
+    only = client.get("/api/v1/linkage/candidates?kind=held", headers=h).get_json()
+    assert [i["kind"] for i in only["items"]] == ["held", "held"] and only["total"] == 2
+    assert api["total"] > 2  # the check at entry raised others: the filter left them out
+    shown = client.get("/linkage/?kind=held").get_data(as_text=True)
+    assert shown.count(">Review</a>") == 2 and "Show every item" in shown
+    assert queue.count(">Review</a>") == api["total"]
     # a wrong merge (the report into one brother) closes the other pair; undone, it is back
     wrong, right = held
     keep = "a" if wrong.case_b == report else "b"

@@ -41,6 +41,12 @@ _KNOWN = (
     _l("Name the case this one duplicates."),
     _l("An erased case cannot be merged."),
     _l("This case is already a duplicate."),
+    _l("Only a decision of different people can be taken back here."),
+    _l(
+        "These cases give two different first names, both common names: most likely two "
+        "people, such as brothers. Merge them only if you are sure they are one person, and "
+        "say so."
+    ),
     _l("This case was erased."),
     _l("This case was merged into another case: edit that one, or undo the merge."),
     _l("This case can no longer be edited by you (it is verified, or not yours). Ask a lawyer."),

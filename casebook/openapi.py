@@ -165,7 +165,8 @@ def build_spec() -> dict[str, Any]:
                 "found; when they stop before the last candidate, `total_is` is `at_least` "
                 "(and `total_exact` false): `total` is then a lower bound, at least "
                 "page x per_page + 1, and a later page reads on. Otherwise `total_is` is "
-                "`exact`.",
+                "`exact`. A name in `q` or `mother` is in the URL, and so in any request log "
+                "on its way: prefer `POST /api/v1/cases/search`.",
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (
@@ -519,18 +520,48 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
             "post": {
                 "summary": "Decide: duplicate (merge; keep a or b), not_duplicate, match, no_match",
                 "description": "An item already decided answers 422 with the field `decision`; "
-                "a case that cannot be merged (already merged, or erased) answers 409.",
+                "a case that cannot be merged (already merged, or erased), or a merge of two "
+                "different common first names without `different_first_names`, answers 409. "
+                "A merge closes the other open pairs of the absorbed case; undoing it "
+                "(`/api/v1/linkage/merges/{case_id}/undo`) opens them again.",
                 "requestBody": _object_body(
                     {
                         "decision": {
                             "type": "string",
                             "enum": ["duplicate", "not_duplicate", "match", "no_match"],
                         },
-                        "keep": {"type": "string", "enum": ["a", "b"]},
+                        "keep": {"type": "string", "enum": ["a", "b"], "default": "a"},
+                        "different_first_names": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "true to merge cases that give two different "
+                            "common first names (most likely brothers): without it such a "
+                            "merge answers 409",
+                        },
                     },
                     ["decision"],
                 ),
                 "responses": _responses({"200": ok(r.Decided)}, 400, 401, 403, 404, 409, 422),
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/linkage/candidates/{candidate_id}/reopen",
+        parameters=[
+            {
+                "name": "candidate_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        ],
+        operations={
+            "post": {
+                "summary": "Take back a decision of different people: the item is open again",
+                "description": "Only `not_duplicate` and `no_match` (422 otherwise); a merge is "
+                "taken back by undoing it. 409 when one of the cases has since been merged "
+                "away or erased.",
+                "responses": _responses({"200": ok(r.Decided)}, 401, 403, 404, 409, 422),
             }
         },
     )

@@ -52,6 +52,7 @@ from casebook.linkage.models import (
 )
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
+from casebook.names.matching import common_names, name_form
 
 DEFAULT_THRESHOLD = 0.9
 ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
@@ -447,9 +448,11 @@ def candidate_decide(
     *,
     keep: str = "a",
     attachments_dir: Path,
+    different_first_names: bool = False,
 ) -> Case | None:
-    """A lawyer's decision. "duplicate" merges (keep says which case stays: a or b); a pair
-    decided "not_duplicate" is never proposed again. Returns the kept case of a merge."""
+    """A lawyer's decision. "duplicate" merges (keep says which case stays: a or b; two
+    different common first names only with `different_first_names`); a pair decided
+    "not_duplicate" is never proposed again. Returns the kept case of a merge."""
     if session.get_bind().dialect.name == "postgresql":
         # Two lawyers deciding one item at once: the second waits, then finds it decided
         # (SQLite's writing transaction holds the one write lock already). The cases are
@@ -486,7 +489,14 @@ def candidate_decide(
         if a is None or b is None:
             raise LinkageInputError({"decision": ["One of the cases no longer exists."]})
         kept, absorbed = (a, b) if keep == "a" else (b, a)
-        case_merge(session, actor, kept, absorbed, attachments_dir)
+        case_merge(
+            session,
+            actor,
+            kept,
+            absorbed,
+            attachments_dir,
+            different_first_names=different_first_names,
+        )
     candidate.status = decision
     candidate.decided_by = uuid.UUID(actor.user_id) if actor.user_id else None
     candidate.decided_at = datetime.now(UTC)
@@ -507,6 +517,40 @@ def candidate_decide(
     return kept
 
 
+REOPENABLE = ("not_duplicate", "no_match")
+
+
+def candidate_reopen(session: Session, actor: Actor, candidate: MatchCandidate) -> None:
+    """A decision of "different people" (or "not this person" for a list row) taken back: the
+    item is open again. A merge is taken back by undoing it, and an item a merge closed opens
+    when that merge is undone; nothing else reopens. Without this, a lawyer who marked a
+    report's pair with the right brother as different people, then merged it wrongly and
+    undid that, could never join the report to the right brother again."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.refresh(candidate, with_for_update=True)
+    if candidate.status not in REOPENABLE:
+        raise LinkageInputError(
+            {"decision": ["Only a decision of different people can be taken back here."]}
+        )
+    for case_id in (candidate.case_a, candidate.case_b):
+        case = session.get(Case, case_id) if case_id is not None else None
+        if case is not None and (case.merged_into is not None or case.erased_at is not None):
+            raise CaseStateError("This case is already a duplicate.")
+    previous = candidate.status
+    candidate.status = OPEN
+    candidate.decided_by = None
+    candidate.decided_at = None
+    session.flush()
+    audit_record(
+        session,
+        actor,
+        "linkage.reopen",
+        object_type="match_candidate",
+        object_id=candidate.id,
+        details={"decision": previous, "kind": candidate.kind},
+    )
+
+
 # the items of a record that a merge tags with the reference of the case they came from
 Tagged = TypeVar("Tagged", Arrest, DetentionPlace, StatusEntry, FamilyAction)
 
@@ -519,8 +563,44 @@ def _date_key(item: StatusEntry) -> str:
     return str(item.get("date") or "")
 
 
+class FirstNamesDifferError(CaseStateError):
+    """The merge would make one person of cases giving two different common first names."""
+
+
+FIRST_NAMES_DIFFER = (
+    "These cases give two different first names, both common names: most likely two people, "
+    "such as brothers. Merge them only if you are sure they are one person, and say so."
+)
+
+
+def _known_first_names(case: Case) -> set[str]:
+    """The common first names a case gives: its own and those of the cases merged into it."""
+    record = case.record
+    if record is None:
+        return set()
+    given: list[object] = [(record.get("person") or {}).get("first_name")]
+    given += [(m.get("person") or {}).get("first_name") for m in record.get("merged") or []]
+    common = common_names()
+    return {form for name in given if name and (form := name_form(str(name))) in common}
+
+
+def first_names_differ(kept: Case, absorbed: Case) -> bool:
+    """Whether merging would make one person of two different common first names (حسن and
+    حسين): the duplicate run never proposes such a pair, and a lawyer must not make it by
+    accident either — merging a misspelt report into one brother and then accepting its pair
+    with the other made the brothers one case (an outside review did it through the queue)."""
+    ours, theirs = _known_first_names(kept), _known_first_names(absorbed)
+    return bool(ours and theirs and not ours & theirs)
+
+
 def case_merge(
-    session: Session, actor: Actor, kept: Case, absorbed: Case, attachments_dir: Path
+    session: Session,
+    actor: Actor,
+    kept: Case,
+    absorbed: Case,
+    attachments_dir: Path,
+    *,
+    different_first_names: bool = False,
 ) -> None:
     """Merge `absorbed` into `kept`: arrests, detention places, status history and family
     actions are added with `merged_from` naming their case; its source is kept in the record's
@@ -540,6 +620,9 @@ def case_merge(
     kept_record, other = kept.record, absorbed.record
     if kept_record is None or other is None:  # only an erased case has no record
         raise CaseStateError("An erased case cannot be merged.")
+    names_differ = first_names_differ(kept, absorbed)
+    if names_differ and not different_first_names:
+        raise FirstNamesDifferError(FIRST_NAMES_DIFFER)
     record = copy.deepcopy(kept_record)
     ref = absorbed.reference
     record["arrests"] = (record.get("arrests") or []) + _tagged(other.get("arrests") or [], ref)
@@ -604,6 +687,7 @@ def case_merge(
             "absorbed_reference": ref,
             "testimonies": len(testimonies),
             "attachments": len(attachments),
+            "different_first_names": names_differ,
         },
     )
 

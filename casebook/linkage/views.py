@@ -24,10 +24,13 @@ from casebook.inputs import decimal_text
 from casebook.linkage.lists import ListRead, read_list_report
 from casebook.linkage.models import HELD, OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
+    FirstNamesDifferError,
     LinkageInputError,
     RunBusyError,
     candidate_decide,
+    candidate_reopen,
     case_merge_undo,
+    first_names_differ,
     list_match,
     run_current,
     run_execute,
@@ -146,19 +149,23 @@ def _held_open() -> int:
 def _held_beside(candidate: MatchCandidate) -> list[tuple[MatchCandidate, str, str]]:
     """For a pair a run held back, the other open pairs naming either of its cases — held
     back too, or proposed — each with the case they share and the other case: the report is
-    the case they share, and a lawyer decides these pairs together."""
-    if candidate.kind != HELD or candidate.case_b is None:
+    the case they share, and a lawyer decides these pairs together. For any other pair, the
+    held pairs beside it (a proposed pair of a report whose other pair was held back)."""
+    if candidate.case_b is None:
         return []
     ids = (candidate.case_a, candidate.case_b)
+    where = [
+        MatchCandidate.status == OPEN,
+        MatchCandidate.case_b.is_not(None),
+        MatchCandidate.id != candidate.id,
+        or_(MatchCandidate.case_a.in_(ids), MatchCandidate.case_b.in_(ids)),
+    ]
+    if candidate.kind != HELD:  # a proposed pair: only the held pairs beside it
+        where.append(MatchCandidate.kind == HELD)
     others = list(
         db.session().scalars(
             select(MatchCandidate)
-            .where(
-                MatchCandidate.status == OPEN,
-                MatchCandidate.case_b.is_not(None),
-                MatchCandidate.id != candidate.id,
-                or_(MatchCandidate.case_a.in_(ids), MatchCandidate.case_b.in_(ids)),
-            )
+            .where(*where)
             .order_by(MatchCandidate.score.desc(), MatchCandidate.id)
         )
     )
@@ -363,10 +370,15 @@ def decide(candidate_id: str) -> Any:
             decision,
             keep=keep,
             attachments_dir=_attachments_dir(),
+            different_first_names=request.form.get("different_first_names") == "yes",
         )
     except LinkageInputError as exc:
         flash("; ".join(m for ms in exc.fields.values() for m in ms))
         return redirect(url_for(".item", candidate_id=candidate.id))
+    except FirstNamesDifferError:
+        # the preview again, the second box marked: the lawyer must say they are one person
+        message = _("Tick the box to say they are one person although their first names differ.")
+        return _merge_page(candidate, keep, names_error=message), 422
     except CaseStateError as exc:
         flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
@@ -376,6 +388,25 @@ def decide(candidate_id: str) -> Any:
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))
+
+
+@bp.post("/<candidate_id>/reopen")
+@requires(Permission.CASE_REVIEW)
+def reopen(candidate_id: str) -> Any:
+    """Take back a decision of different people: the item is open again."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    candidate = _candidate_or_404(candidate_id)
+    try:
+        candidate_reopen(db.session(), current_actor(), candidate)
+    except LinkageInputError as exc:
+        flash(localise_message("; ".join(m for ms in exc.fields.values() for m in ms)))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    except CaseStateError as exc:
+        flash(localise_message(str(exc)))
+        return redirect(url_for(".item", candidate_id=candidate.id))
+    flash(_("The decision was taken back: the item is open again."))
+    return redirect(url_for(".item", candidate_id=candidate.id))
 
 
 @bp.get("/<candidate_id>/merge")
@@ -391,7 +422,12 @@ def merge_preview(candidate_id: str) -> Any:
     return _merge_page(candidate, request.args.get("keep", "a"))
 
 
-def _merge_page(candidate: MatchCandidate, keep: str, confirm_error: str | None = None) -> str:
+def _merge_page(
+    candidate: MatchCandidate,
+    keep: str,
+    confirm_error: str | None = None,
+    names_error: str | None = None,
+) -> str:
     from casebook.cases.services import case_viewed
 
     keep = "b" if keep == "b" else "a"
@@ -414,6 +450,8 @@ def _merge_page(candidate: MatchCandidate, keep: str, confirm_error: str | None 
         fields=COMPARED,
         differ=sorted(_differences(kept["person"], absorbed["person"]), key=COMPARED.index),
         confirm_error=confirm_error,
+        names_differ=first_names_differ(kept_case, absorbed_case),
+        names_error=names_error,
         form=EmptyForm(),
     )
 
@@ -501,6 +539,9 @@ def match() -> Any:
 @requires(Permission.CASE_REVIEW)
 def api_candidates() -> Any:
     page = _page()
+    asked = request.args.get("kind")
+    if asked is not None and asked not in KINDS:  # a script filtering must not get every kind
+        return error_response(422, fields={"kind": [f"Choose one of: {', '.join(KINDS)}."]})
     items, total = _open_items(page, _kind())
     references = _references(items)
     return {
@@ -536,12 +577,27 @@ def api_decide(candidate_id: str) -> Any:
             str(data.get("decision") or ""),
             keep=str(data.get("keep") or "a"),
             attachments_dir=_attachments_dir(),
+            different_first_names=data.get("different_first_names") is True,
         )
     except LinkageInputError as exc:
         return error_response(422, fields=exc.fields)
     except CaseStateError as exc:
         return error_response(409, str(exc))
     return {"status": candidate.status, "kept": kept.reference if kept else None}
+
+
+@api.post("/candidates/<candidate_id>/reopen")
+@requires(Permission.CASE_REVIEW)
+def api_reopen(candidate_id: str) -> Any:
+    """Take back a decision of different people (not_duplicate, no_match)."""
+    candidate = _candidate_or_404(candidate_id)
+    try:
+        candidate_reopen(db.session(), current_actor(), candidate)
+    except LinkageInputError as exc:
+        return error_response(422, fields=exc.fields)
+    except CaseStateError as exc:
+        return error_response(409, str(exc))
+    return {"status": candidate.status, "kept": None}
 
 
 def _run_json(run: LinkageRun | None) -> dict[str, Any] | None:

@@ -563,6 +563,28 @@ def test_a_list_row_likely_but_not_surely_one_case_goes_to_review(
     assert "cases that give the same names" not in page
 
 
+def _brothers_and_a_report(
+    client: FlaskClient, h: dict[str, str], *, report_year: str | None
+) -> list[str]:
+    """Forty people, brothers حسين (1978) and حسن (1975) arrested together, and a second
+    report of حسين misspelt حسي (a letter from either name), with or without his birth year:
+    the ids of حسين, حسن and the report."""
+    for record in generate(60, duplicate_share=0.0, seed=5).records[:40]:
+        _create(client, h, **record["person"])
+    family = {"father_name": "أحمد", "grandfather_name": "حسين", "family_name": "الحسن"}
+    family |= {"mother_name": "نور"}
+    ids = []
+    for first, year in (("حسين", "1978"), ("حسن", "1975"), ("حسي", report_year)):
+        case = minimal_case(first_name=first, **family)
+        case["person"]["birth_date"] = year  # type: ignore[index]
+        if year is None:  # the report gives no birth year
+            del case["person"]["birth_date"]  # type: ignore[attr-defined]
+        resp = client.post("/api/v1/cases", json=case, headers=h)
+        assert resp.status_code == 201, resp.get_json()
+        ids.append(resp.get_json()["id"])
+    return ids
+
+
 def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -572,19 +594,7 @@ def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
     run's block counts them, and each held pair's page warns and links the other."""
     lawyer = make_user(app, "lawyer")
     h = bearer(app, lawyer)
-    for record in generate(60, duplicate_share=0.0, seed=5).records[:40]:
-        _create(client, h, **record["person"])
-    family = {"father_name": "أحمد", "grandfather_name": "حسين", "family_name": "الحسن"}
-    family |= {"mother_name": "نور"}
-    ids = []
-    for first, year in (("حسين", "1978"), ("حسن", "1975"), ("حسي", None)):
-        case = minimal_case(first_name=first, **family)
-        case["person"]["birth_date"] = year  # type: ignore[index]
-        if year is None:  # the report gives no birth year
-            del case["person"]["birth_date"]  # type: ignore[attr-defined]
-        resp = client.post("/api/v1/cases", json=case, headers=h)
-        assert resp.status_code == 201, resp.get_json()
-        ids.append(resp.get_json()["id"])
+    ids = _brothers_and_a_report(client, h, report_year=None)
     db = app.extensions["casebook.db"]
     with db.sessionmaker() as s, s.begin():
         result = dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit="1GB")
@@ -635,14 +645,103 @@ def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(
     with db.sessionmaker() as s:
         assert s.get(MatchCandidate, right.id).status == "open"  # type: ignore[union-attr]
         assert s.get(MatchCandidate, wrong.id).status == "open"  # type: ignore[union-attr]
-    # the lawyer decides: the report is the other brother; the wrong pair is not one person
+    # the report is the other brother: merged into the report, that brother's name comes
+    # with it, and the report's pair with the wrong brother may no longer merge by accident
+    keep = "a" if right.case_a == report else "b"
+    resp = client.post(
+        f"/api/v1/linkage/candidates/{right.id}/decision",
+        json={"decision": "duplicate", "keep": keep},
+        headers=h,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    refused = client.post(
+        f"/api/v1/linkage/candidates/{wrong.id}/decision",
+        json={"decision": "duplicate", "keep": "a"},
+        headers=h,
+    )
+    assert refused.status_code == 409
+    assert "two different first names" in refused.get_json()["error"]["message"]
+    preview = client.get(f"/linkage/{wrong.id}/merge?keep=a").get_data(as_text=True)
+    assert 'name="different_first_names"' in preview
+    sent = client.post(
+        f"/linkage/{wrong.id}/decide",
+        data={
+            "csrf_token": csrf_from(preview),
+            "decision": "duplicate",
+            "keep": "a",
+            "preview": "1",
+            "confirm": "yes",
+        },
+    )
+    assert sent.status_code == 422
+    assert "Tick the box to say they are one person" in sent.get_data(as_text=True)
+    with db.sessionmaker() as s:
+        assert s.get(MatchCandidate, wrong.id).status == "open"  # type: ignore[union-attr]
     resp = client.post(
         f"/api/v1/linkage/candidates/{wrong.id}/decision",
         json={"decision": "not_duplicate"},
         headers=h,
     )
     assert resp.status_code == 200
-    again = client.get(f"/linkage/{right.id}").get_data(as_text=True)
-    assert f"/linkage/{wrong.id}" not in again
     decided = client.get(f"/linkage/{wrong.id}").get_data(as_text=True)
     assert "Held back: not proposed as one person." not in decided  # it is decided now
+    assert "Decision: different people." in decided
+    assert "Decision: the same person (merged)." in client.get(f"/linkage/{right.id}").get_data(
+        as_text=True
+    )
+    # "different people" taken back (the web page's button): the pair is open again
+    resp = client.post(f"/linkage/{wrong.id}/reopen", data={"csrf_token": csrf_from(decided)})
+    assert resp.status_code == 302
+    with db.sessionmaker() as s:
+        assert s.get(MatchCandidate, wrong.id).status == "open"  # type: ignore[union-attr]
+    again = client.post(f"/api/v1/linkage/candidates/{wrong.id}/reopen", headers=h)
+    assert again.status_code == 422  # open: nothing to take back
+    merged = client.post(f"/api/v1/linkage/candidates/{right.id}/reopen", headers=h)
+    assert merged.status_code == 422  # a merge is taken back by undoing it
+    bad_kind = client.get("/api/v1/linkage/candidates?kind=HELD", headers=h)
+    assert bad_kind.status_code == 422 and "kind" in bad_kind.get_json()["error"]["fields"]
+
+
+def test_a_proposed_pair_names_the_pair_held_back_beside_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The report gives حسين's birth year: its pair with حسين is proposed, its pair with حسن
+    held back. The proposed pair's page points at the held one, and once the report holds
+    حسين the held pair cannot be merged without the lawyer saying the two are one person."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    him, brother, report = (
+        uuid.UUID(i) for i in _brothers_and_a_report(client, h, report_year="1978")
+    )
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        result = dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit="1GB")
+    with db.sessionmaker() as s:
+        open_items = list(s.scalars(select(MatchCandidate).where(MatchCandidate.status == "open")))
+    pairs = {frozenset((i.case_a, i.case_b)): i for i in open_items}
+    proposed, held = pairs[frozenset((report, him))], pairs[frozenset((report, brother))]
+    assert (proposed.kind, held.kind) in {("dedupe", "held"), ("entry", "held")}
+    assert result.held == 1
+    login(client, lawyer)
+    page = client.get(f"/linkage/{proposed.id}").get_data(as_text=True)
+    assert "A pair beside this one was held back" in page and f"/linkage/{held.id}" in page
+    keep = "a" if proposed.case_a == report else "b"
+    merged = client.post(
+        f"/api/v1/linkage/candidates/{proposed.id}/decision",
+        json={"decision": "duplicate", "keep": keep},
+        headers=h,
+    )
+    assert merged.status_code == 200
+    keep = "a" if held.case_a == report else "b"
+    refused = client.post(
+        f"/api/v1/linkage/candidates/{held.id}/decision",
+        json={"decision": "duplicate", "keep": keep},
+        headers=h,
+    )
+    assert refused.status_code == 409
+    said = client.post(
+        f"/api/v1/linkage/candidates/{held.id}/decision",
+        json={"decision": "duplicate", "keep": keep, "different_first_names": True},
+        headers=h,
+    )
+    assert said.status_code == 200  # the lawyer's word, and the audit trail's

@@ -38,6 +38,7 @@ from casebook.linkage.services import (
 )
 from casebook.messages import localise_message
 from casebook.names import normalise
+from casebook.names.matching import common_names, name_form
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
 
@@ -274,8 +275,17 @@ def _richness(doc: Mapping[str, Any]) -> int:
 
 
 def _default_keep(left: Mapping[str, Any], right: Mapping[str, Any]) -> tuple[str, str]:
-    """Which case a merge keeps unless the lawyer chooses otherwise, and why: the richer
-    record, or the older case when both hold as much."""
+    """Which case a merge keeps unless the lawyer chooses otherwise, and why: the one whose
+    first name is a common name when the other's is not (the kept case's name stays, and a
+    misspelt report — حسي beside حسين — was pre-selected as the richer or older one), else
+    the richer record, else the older case."""
+    common = common_names()
+    known = [
+        name_form(str((doc.get("person") or {}).get("first_name") or "")) in common
+        for doc in (left, right)
+    ]
+    if known[0] != known[1]:
+        return ("a" if known[0] else "b"), "name"
     a, b = _richness(left), _richness(right)
     if a != b:
         return ("a" if a > b else "b"), "richer"

@@ -725,6 +725,10 @@ def test_a_proposed_pair_names_the_pair_held_back_beside_it(
     login(client, lawyer)
     page = client.get(f"/linkage/{proposed.id}").get_data(as_text=True)
     assert "A pair beside this one was held back" in page and f"/linkage/{held.id}" in page
+    # the brother's case is pre-selected to stay, not the misspelt report, though as rich
+    him_side = "a" if proposed.case_a == him else "b"
+    assert f'<option value="{him_side}" selected>' in page
+    assert "its first name is a common name" in page
     keep = "a" if proposed.case_a == report else "b"
     merged = client.post(
         f"/api/v1/linkage/candidates/{proposed.id}/decision",

@@ -506,16 +506,15 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
             }
         },
     )
+    candidate_id = {
+        "name": "candidate_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
     spec.path(
         "/api/v1/linkage/candidates/{candidate_id}/decision",
-        parameters=[
-            {
-                "name": "candidate_id",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "format": "uuid"},
-            }
-        ],
+        parameters=[candidate_id],
         operations={
             "post": {
                 "summary": "Decide: duplicate (merge; keep a or b), not_duplicate, match, no_match",
@@ -547,14 +546,7 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
     )
     spec.path(
         "/api/v1/linkage/candidates/{candidate_id}/reopen",
-        parameters=[
-            {
-                "name": "candidate_id",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "format": "uuid"},
-            }
-        ],
+        parameters=[candidate_id],
         operations={
             "post": {
                 "summary": "Take back a decision of different people: the item is open again",

@@ -143,6 +143,23 @@ def test_brothers_arrested_together_are_not_one_person() -> None:
     assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85
 
 
+def _brothers_scored(his: str, brothers: str, misspelt: str, year: str) -> Any:
+    """Brothers (same parents, family and arrest; him 1978, his brother 1975) and a second
+    report of him with his first name misspelt and the given birth year, among 300 others,
+    scored as a run scores them (ids him, brother, report)."""
+
+    def record(*fields: str) -> dict[str, Any]:
+        return linkage_record(*fields, governorate="homs", date="2013-04-02")
+
+    family = [
+        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
+        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1975"),
+        record("report", misspelt, "أحمد", "حسين", "الحسن", "نور", year),
+    ]
+    background = generate(300, seed=61, sibling_share=0.0).records
+    return score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+
+
 @pytest.mark.parametrize(
     ("his", "brothers", "misspelt", "year"),
     [
@@ -162,16 +179,7 @@ def test_a_misspelt_report_of_one_brother_never_pairs_with_both(
     accepting both pairs merged the brothers through it. It is paired with at most one of
     them (the one it fits clearly better), and the run says how many pairs it held back."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1975"),
-        record("report", misspelt, "أحمد", "حسين", "الحسن", "نور", year),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _brothers_scored(his, brothers, misspelt, year)
     paired = {frozenset((a, b)) for a, b, _ in result.pairs}
     assert frozenset(("him", "brother")) not in paired
     both = {frozenset(("report", "him")), frozenset(("report", "brother"))}
@@ -199,16 +207,7 @@ def test_a_misspelt_report_goes_to_the_brother_it_fits_letter_by_letter(
     the code points alone and both pairs were held back as a tie, or the brother's proposed
     alone. Letter by letter the name fits both equally and the birth year decides."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1975"),
-        record("report", misspelt, "أحمد", "حسين", "الحسن", "نور", "1978"),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _brothers_scored(his, brothers, misspelt, "1978")
     paired = {frozenset((a, b)) for a, b, _ in result.pairs}
     assert frozenset(("report", "him")) in paired
     assert frozenset(("report", "brother")) not in paired

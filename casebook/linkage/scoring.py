@@ -797,10 +797,10 @@ def score(
                 weights, [(str(a), str(b)) for a, b in same], records - list_rows, list_rows
             )
             matched = {r for r, _, p in result if p >= threshold}
-            for row, case, p in sorted(result, key=lambda t: -t[2]):
+            for row, case, p in sorted(result, key=lambda t: (-t[2], t[1])):
                 if in_caseload[row] >= REVIEW_MIN and row not in matched and p >= CANDIDATE_MIN:
                     ambiguous.setdefault(row, []).append((case, p))
-            ambiguous = {row: found[:CANDIDATES_MAX] for row, found in ambiguous.items()}
+            ambiguous = {row: _first_candidates(found) for row, found in ambiguous.items()}
             candidates = [r for r in result if r[2] >= CANDIDATE_MIN]
             result = [r for r in result if r[2] >= threshold]
             expected = (expected_list,)
@@ -943,6 +943,21 @@ LIST_BIRTH_YEAR_M = (0.7, 0.25, 0.04, 0.01)
 _TF_FIELDS = ("first", "family")  # the name comparisons adjusted by term frequency
 CANDIDATE_MIN = 0.02  # an ambiguous row's candidates: every case at least this likely
 CANDIDATES_MAX = 10
+
+
+def _first_candidates(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A row's most likely cases, best first: CANDIDATES_MAX of them and every case as likely
+    as the last one kept (up to twice as many). Cut at ten alone, which of a dozen equally
+    likely cases (a row of three very common names and no year) reached review depended on
+    the order the database returned them in: the row's person was sent for review on one run
+    and not on the next."""
+    if len(found) <= CANDIDATES_MAX:
+        return found
+    last = found[CANDIDATES_MAX - 1][1]
+    tied = [c for c in found[CANDIDATES_MAX : 2 * CANDIDATES_MAX] if c[1] >= last]
+    return found[:CANDIDATES_MAX] + tied
+
+
 # A row more likely than not to be one of the cases, none of them at the threshold, goes to
 # review with its candidates: a lawyer decides. Gated at the threshold instead (only rows
 # surely in the caseload), a list of 2,000 rows against 100,000 synthetic cases left 15% of

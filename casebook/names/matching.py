@@ -88,7 +88,7 @@ def _arabic_form(tokens: list[str], *, family: bool) -> str:
     for token in joined:
         token = re.sub("([وي])\\1+", r"\1", token)  # رؤوف → رووف → روف, as رءوف
         token = token.replace("عبدلله", "عبدالله")
-        if len(token) >= 4 and token.endswith("ا") and token[-2] not in "او":
+        if token.endswith("ا") and _bare(token)[:-1] + "ي" in _maqsura_names():
             token = token[:-1] + "ي"  # يحيى = يحيا, موسى = موسا (alef maqsura read as alef)
             token = re.sub("([وي])\\1+", r"\1", token)
         article = token.startswith("ال") and not token.startswith("الله")
@@ -96,6 +96,24 @@ def _arabic_form(tokens: list[str], *, family: bool) -> str:
             token = token[2:]
         out.append(token)
     return "".join(out)
+
+
+def _bare(token: str) -> str:
+    """A token without its article, to look a family name (العيسى) up as the given name."""
+    return token[2:] if token.startswith("ال") and len(token) > 4 else token
+
+
+@functools.cache
+def _maqsura_names() -> frozenset[str]:
+    """The common given names written with a final alef maqsura (موسى, يحيى, ليلى), in the
+    form `_clean` gives them (ى as ي). Only these read a final alef as their ى: the rule for
+    every name made a misspelt سامر (ساما) the exact spelling of his brother سامي, and عمرا
+    that of عمري. Hand-kept because no library lists Arabic names by their final letter."""
+    path = Path(__file__).with_name("common_names.txt")
+    words = [w.strip() for w in path.read_text(encoding="utf-8").splitlines()]
+    return frozenset(
+        _clean(w).replace(" ", "") for w in words if w.endswith("ى") and not w.startswith("#")
+    )
 
 
 _LATIN_SUN = ("t", "d", "r", "z", "s", "n", "l")

@@ -52,7 +52,9 @@ _TAG = {"father_name": "ancestor", "grandfather_name": "ancestor"}
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-5",
+    "id": "casebook-pprl-6",
+    # pprl-6: a final alef is read as an alef maqsura only in names written so (موسا = موسى;
+    # ساما no longer encodes as سامي)
     # 4,096 bits folded to 2,048 published (pprl-3: 2,048 to 1,024): at 1,024 bits a third of
     # the bits were set and every record shared 62% of its bits with any other, so the few
     # bits a different father's name sets were lost among chance collisions; at 2,048 a fifth

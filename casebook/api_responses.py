@@ -311,6 +311,9 @@ class RunOut(Schema):
     expected_pairs = _opt(Num)
     pairs = _opt(Int)
     queued = _opt(Int)
+    held = _opt(
+        Int, metadata={"description": "pairs held back (may be two people) queued or marked so"}
+    )
     summary = _opt(fields.Raw)
     error = _opt(Str)
 

@@ -5,6 +5,7 @@ stored."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ COLUMNS = (
     *(f"{n}_skel" for n in NAME_FIELDS),
     *(f"{n}_ph" for n in NAME_FIELDS),
     "birth_year",
+    "birth_md",
     "arrest_year",
     "governorate",
 )
@@ -30,6 +32,41 @@ Forms = tuple[str | None, str | None, str | None]
 # One row of the linkage table: the columns of COLUMNS (names' forms, skeletons and phonetic
 # sequences, years, governorate); computed names, so a plain dict of its cell types.
 FeatureRow = dict[str, str | int | None]
+
+
+_FULL_DATE = re.compile(r"\d{4}-(\d{2}-\d{2})")
+
+
+def birth_month_day(birth: object) -> str | None:
+    """ "MM-DD" of a full birth date; None for a year or a month alone, and for 1 January,
+    which registers and families give for a year whose day nobody knows. Not in the model
+    (it compares the year): the run tells two records with two birthdays apart by it."""
+    found = _FULL_DATE.fullmatch(str(birth or ""))
+    return found.group(1) if found and found.group(1) != "01-01" else None
+
+
+YEARS_APART = 10  # birth years this far apart: two generations' namesakes, or a mistyped year
+
+
+def two_births(
+    year: int | None, month_day: str | None, other_year: int | None, other_month_day: str | None
+) -> bool:
+    """Whether two records' births say two people to a lawyer's eye, whatever the names say:
+    full dates differing in both the month and the day (and not one date with its day and
+    month swapped), or birth years YEARS_APART or more apart. A day or a month alone that
+    differs, or a year or three, is a slip or a family's memory, and is left to the model
+    (which compares the year only, and counts a year far off as no more than 5 bits against:
+    two men of very common names born 45 years apart were proposed as one at 0.994)."""
+    if year is not None and other_year is not None and abs(year - other_year) >= YEARS_APART:
+        return True
+    if not (month_day and other_month_day):
+        return False
+    swapped = f"{other_month_day[3:]}-{other_month_day[:2]}"
+    return (
+        month_day[:2] != other_month_day[:2]
+        and month_day[3:] != other_month_day[3:]
+        and month_day != swapped
+    )
 
 
 def _name(value: Any, *, family: bool = False) -> Forms:
@@ -96,6 +133,7 @@ def person_features(
         row[f"{field}_ph"] = sounds
     year = birth_year(person)
     row["birth_year"] = int(year) if year else None
+    row["birth_md"] = birth_month_day(person.get("birth_date"))
     governorate = next((a.get("governorate") for a in arrests or [] if a.get("governorate")), None)
     row["governorate"] = governorate
     # Families remember the year their person was taken: two reports of one arrest agree on

@@ -95,6 +95,8 @@ class LinkageRun(BackgroundWork, Base):
     expected_pairs: Mapped[float | None] = mapped_column(Float, nullable=True)
     pairs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     queued: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # pairs held back (may join two people) queued or marked so; NULL for runs before it
+    held: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[str | None] = mapped_column(String(500), nullable=True)  # counts, no names
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIELDS
+from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIELDS, two_births
 from casebook.linkage.features import COLUMNS as FEATURE_COLUMNS
 from casebook.names.matching import SAME as SAME_NAME
 from casebook.names.matching import common_names, phonetic_distance
@@ -497,8 +497,8 @@ class Scored:
             plural = "" if len(self.held) == 1 else "s"
             line += (  # short: the run's page stores 500 characters of the summary
                 f". {len(self.held)} pair{plural} not proposed: each would have joined two "
-                "brothers (told apart by first names) through a misspelt report; in the "
-                "review queue, marked so"
+                "brothers (told apart by first names or dates of birth); in the review "
+                "queue, marked so"
             )
         return line
 
@@ -855,9 +855,10 @@ def _one_person_each(
     for a, b, _, w in weighed:
         partners.setdefault(str(a), []).append((str(b), float(w)))
         partners.setdefault(str(b), []).append((str(a), float(w)))
+    dropped = _two_births(weighed, table, set(partners))
     shared = {i for i, found in partners.items() if len(found) > 1}
     if not shared:
-        return [(a, b, p) for a, b, p, _ in weighed], []
+        return _kept_and_held(weighed, dropped)
     names: dict[str, tuple[str | None, bool | None]] = {
         str(i): (c, k)
         for i, c, k in zip(
@@ -874,16 +875,47 @@ def _one_person_each(
         (cy, ky), (cz, kz) = names.get(y, (None, None)), names.get(z, (None, None))
         return bool(cy and cz and ky and kz and cy != cz and frozenset((y, z)) not in linked)
 
-    dropped: set[frozenset[str]] = set()
     for report in shared:
         found = partners[report]
         for y, wy in found:
             if any(z != y and wz >= wy - ONE_PERSON_MARGIN and two_people(y, z) for z, wz in found):
                 dropped.add(frozenset((report, y)))
     _no_chain_of_two_people(weighed, names, linked, dropped)
+    return _kept_and_held(weighed, dropped)
+
+
+def _kept_and_held(
+    weighed: list[tuple[Any, Any, float, float]], dropped: set[frozenset[str]]
+) -> tuple[list[tuple[Any, Any, float]], list[tuple[str, str, float]]]:
     kept = [(a, b, p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) not in dropped]
     held = [(str(a), str(b), p) for a, b, p, _ in weighed if frozenset((str(a), str(b))) in dropped]
     return kept, held
+
+
+def _two_births(
+    weighed: list[tuple[Any, Any, float, float]], table: Any, paired: set[str]
+) -> set[frozenset[str]]:
+    """Pairs whose two records' births say two people (features.two_births: two birthdays,
+    or birth years a decade apart). The model compares the birth year only, so two misspelt
+    reports of two brothers born in one year (يمال born 1979-07-20, يمال born 1979-09-21)
+    paired at 1.0. Held back for review rather than dropped: a date can be wrong on a
+    record."""
+    births = {
+        str(i): (year, md)
+        for i, year, md in zip(
+            table.column("unique_id").to_pylist(),
+            table.column("birth_year").to_pylist(),
+            table.column("birth_md").to_pylist(),
+            strict=True,
+        )
+        if str(i) in paired
+    }
+    held: set[frozenset[str]] = set()
+    for a, b, _, _ in weighed:
+        (ya, ma), (yb, mb) = births.get(str(a), (None, None)), births.get(str(b), (None, None))
+        if two_births(ya, ma, yb, mb):
+            held.add(frozenset((str(a), str(b))))
+    return held
 
 
 def _no_chain_of_two_people(

@@ -944,6 +944,7 @@ def run_execute(
             run.expected_pairs = round(report.expected_pairs, 1)
             run.pairs = len(result.pairs)
             run.queued = result.new
+            run.held = result.held
             run.summary = report.summary()[:500]
         audit_record(
             s,
@@ -951,5 +952,10 @@ def run_execute(
             "linkage.run_end",
             object_type="linkage_run",
             object_id=run_id,
-            details={"state": run.state, "pairs": run.pairs, "queued": run.queued},
+            details={
+                "state": run.state,
+                "pairs": run.pairs,
+                "queued": run.queued,
+                "held_back": run.held,
+            },
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,10 +17,13 @@ from casebook.auth.forms import EmptyForm
 from casebook.auth.permissions import Permission
 from casebook.background import start_worker
 from casebook.cases import selectors
+from casebook.cases.derived import birth_year
 from casebook.cases.models import Case
+from casebook.cases.records import Person
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
 from casebook.inputs import decimal_text
+from casebook.linkage.features import birth_month_day, two_births
 from casebook.linkage.lists import ListRead, read_list_report
 from casebook.linkage.models import HELD, OPEN, LinkageRun, MatchCandidate
 from casebook.linkage.services import (
@@ -354,7 +357,21 @@ def item(candidate_id: str) -> Any:
         keep=keep,
         keep_why=keep_why,
         held_beside=_held_beside(candidate),
+        held_for_births=candidate.kind == HELD
+        and right is not None
+        and _births_say_two(left["person"], right_person),
         form=EmptyForm(),
+    )
+
+
+def _births_say_two(person: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether the run held the pair back for its dates of birth (features.two_births), so
+    that the page says why in those words rather than the brothers' report's."""
+    return two_births(
+        birth_year(cast(Person, person)),
+        birth_month_day(person.get("birth_date")),
+        birth_year(cast(Person, other)),
+        birth_month_day(other.get("birth_date")),
     )
 
 
@@ -462,6 +479,8 @@ def _merge_page(
         confirm_error=confirm_error,
         names_differ=first_names_differ(kept_case, absorbed_case),
         names_error=names_error,
+        held_for_births=candidate.kind == HELD
+        and _births_say_two(kept["person"], absorbed["person"]),
         form=EmptyForm(),
     )
 
@@ -626,6 +645,7 @@ def _run_json(run: LinkageRun | None) -> dict[str, Any] | None:
         "expected_pairs": run.expected_pairs,
         "pairs": run.pairs,
         "queued": run.queued,
+        "held": run.held,
         "summary": run.summary,
         "error": run.error,
     }

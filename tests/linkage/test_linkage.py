@@ -24,7 +24,7 @@ from casebook.cases.models import Case  # not a test class
 from casebook.cases.models import Testimony as CaseTestimony
 from casebook.config import Settings
 from casebook.linkage.features import person_features
-from casebook.linkage.models import MatchCandidate
+from casebook.linkage.models import LinkageRun, MatchCandidate
 from casebook.linkage.scoring import _table, private_duckdb, score_pairs
 from casebook.linkage.services import dedupe_run
 from tests.conftest import (
@@ -583,6 +583,51 @@ def _brothers_and_a_report(
         assert resp.status_code == 201, resp.get_json()
         ids.append(resp.get_json()["id"])
     return ids
+
+
+def test_two_cases_whose_births_say_two_people_wait_held_back_with_why(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Two cases of one man's four names, mother and arrest, born 1979-07-20 and 1979-09-21:
+    the model, which compares the birth year, takes them for one person; two birthdays say
+    two (brothers named alike, or one date wrong). The pair waits in the queue held back,
+    and its page and merge preview say why in those words, in English and Arabic."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    for record in generate(60, duplicate_share=0.0, seed=5).records[:40]:
+        _create(client, h, **record["person"])
+    names = {"first_name": "حسين", "father_name": "أحمد", "grandfather_name": "حسين"}
+    names |= {"family_name": "الحسن", "mother_name": "نور"}
+    for born in ("1979-07-20", "1979-09-21"):
+        case = minimal_case(**names)
+        case["person"]["birth_date"] = born  # type: ignore[index]
+        assert client.post("/api/v1/cases", json=case, headers=h).status_code == 201
+    login(client, lawyer)
+    token = csrf_from(client.get("/linkage/").get_data(as_text=True))
+    resp = client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.9"})
+    assert resp.status_code == 303
+    for thread in app.extensions.get("casebook.linkage_threads", []):
+        thread.join(timeout=120)
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s:
+        [held] = s.scalars(select(MatchCandidate).where(MatchCandidate.kind == "held")).all()
+        run = s.scalars(select(LinkageRun)).one()
+    assert run.state == "done" and run.held == 1, run.summary
+    assert "told apart by first names or dates of birth" in (run.summary or "")
+    # the run's block says how many it held back and leads to them
+    block = client.get("/linkage/").get_data(as_text=True).split('id="run"', 1)[1]
+    assert "Held back, marked so in the queue" in block and "kind=held" in block
+    page = client.get(f"/linkage/{held.id}").get_data(as_text=True)
+    assert "their dates of birth say two people" in page
+    assert "whose first name is a different name" not in page
+    preview = client.get(f"/linkage/{held.id}/merge?keep=a").get_data(as_text=True)
+    assert "their dates of birth say two people" in preview
+    queue = client.get("/linkage/").get_data(as_text=True)
+    assert "two cases whose dates of birth differ" in queue
+    reader = app.test_client()  # a second lawyer, who reads Arabic
+    login(reader, make_user(app, "lawyer", language="ar"))
+    arabic = reader.get(f"/linkage/{held.id}").get_data(as_text=True)
+    assert "تاريخَي ميلادهما يدلّان على شخصين" in arabic
 
 
 def test_pairs_held_back_as_brothers_wait_in_the_queue_marked_so(

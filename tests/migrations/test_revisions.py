@@ -424,3 +424,34 @@ def test_revision_0018c_adds_and_removes_the_release_cuts(empty_url: str) -> Non
     tables = set(inspect(engine).get_table_names())
     assert "stats_release_cuts" not in tables and "stats_releases" in tables
     engine.dispose()
+
+
+def test_revision_0019r_adds_and_removes_the_runs_held_back_count(empty_url: str) -> None:
+    """0019r gives dedupe runs a count of the pairs they held back (NULL for earlier runs);
+    downgrading to 0018c drops it and keeps the runs."""
+    upgrade(empty_url, "0018c")
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO linkage_runs (id, started_at, heartbeat_at, state, threshold, "
+                "cases, read) VALUES (:id, '2026-12-01 10:00:00', '2026-12-01 10:00:00', "
+                "'done', 0.9, 5, 5)"
+            ),
+            {"id": uuid.uuid4().hex if empty_url.startswith("sqlite") else str(uuid.uuid4())},
+        )
+    engine.dispose()
+    upgrade(empty_url, "0019r")
+    engine = make_engine(empty_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("linkage_runs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT held FROM linkage_runs")).scalars().all() == [None]
+    engine.dispose()
+    assert "held" in columns
+    downgrade(empty_url, "0018c")
+    engine = make_engine(empty_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("linkage_runs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM linkage_runs")).scalar() == 1
+    engine.dispose()
+    assert "held" not in columns

@@ -274,10 +274,11 @@ class Candidate(Schema):
         validate=OneOf(("dedupe", "entry", "list", "held")),
         metadata={
             "description": "What raised it: `dedupe` (a run), `entry` (the check at entry), "
-            "`list` (an outside list's row), `held` (a run held it back: proposing it beside "
-            "another pair would make two people with different first names, most likely "
-            "brothers, one person through one report; decide which one the report is, if "
-            "either)."
+            "`list` (an outside list's row), `held` (a run held it back as maybe two people: "
+            "proposing it beside another pair would make two people with different first "
+            "names, most likely brothers, one person through one report, or the two cases' "
+            "dates of birth differ in both month and day or by ten years or more; a lawyer "
+            "decides)."
         },
     )
     score = _req(Num)

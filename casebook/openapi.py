@@ -466,7 +466,7 @@ def _more_paths(spec: APISpec, case_id: dict[str, Any]) -> None:
                         "name": "kind",
                         "in": "query",
                         "description": "only items of this kind (`held`: the pairs a run held "
-                        "back as brothers); any other value lists every kind",
+                        "back as maybe two people); any other value is refused (422)",
                         "schema": {"type": "string", "enum": ["dedupe", "entry", "list", "held"]},
                     },
                 ],

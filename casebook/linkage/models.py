@@ -19,7 +19,8 @@ OPEN = "open"
 DECISIONS_PAIR = ("duplicate", "not_duplicate")
 DECISIONS_LIST = ("match", "no_match")
 # a pair a run held back: proposing it beside another pair would have joined two records with
-# different known first names (brothers) through one misspelt report; a lawyer decides it
+# different known first names (brothers) through one misspelt report, or its two records'
+# dates of birth say two people (features.two_births); a lawyer decides it
 HELD = "held"
 
 

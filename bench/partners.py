@@ -137,6 +137,8 @@ def main() -> None:
         result = link(encoded, threshold)
         compare_s = time.perf_counter() - start
         report(result, ids, members, args.lists, threshold)
+        crowded = ", ".join(f"{share:.1%}" for share in result.crowded)
+        print(f"  records with 10+ look-alikes on another list (warned of from 20%): {crowded}")
         if args.diagnose:
             diagnose(result, data, encoded)
             missed(result, data)

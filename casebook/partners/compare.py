@@ -40,6 +40,12 @@ LOOKALIKE_PENALTY = 0.02
 # s against 14 s) for the same pairs (bench/README.md).
 SAMPLES = 300
 BITS_PER_SAMPLE = 40
+# A record with CROWDED or more look-alikes on another list has a name, year and place so
+# common that its encodings tell few of its people apart: in bench.partners such records'
+# shared people were found 60-80% of the time against 95-97% for the rest. A list with
+# CROWDED_WARN or more of its records so crowded is said to be undercounted (bench/README.md).
+CROWDED = 10
+CROWDED_WARN = 0.2
 MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to other samples
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
@@ -150,9 +156,10 @@ def _keep(
 
 def scored_pairs(
     a: Bits, b: Bits, threshold: float
-) -> tuple[Index, Index, npt.NDArray[np.float32]]:
+) -> tuple[Index, Index, npt.NDArray[np.float32], Index, Index]:
     """Pairs whose similarity, less the look-alike penalty, reaches `threshold`, with that
-    adjusted similarity (the order one-to-one assignment takes them in)."""
+    adjusted similarity (the order one-to-one assignment takes them in), and each record's
+    number of look-alikes on the other list (at least 1)."""
     ia, ib, sims = candidate_pairs(a, b, min(threshold, NEIGHBOUR))
     near = sims >= NEIGHBOUR
     look_a = np.maximum(np.bincount(ia[near], minlength=len(a)), 1)
@@ -161,7 +168,7 @@ def scored_pairs(
         np.float32
     )
     keep = adjusted >= threshold
-    return ia[keep], ib[keep], adjusted[keep]
+    return ia[keep], ib[keep], adjusted[keep], look_a, look_b
 
 
 @dataclass
@@ -170,6 +177,8 @@ class Linkage:
 
     sizes: list[int]
     clusters: list[list[tuple[int, int]]] = field(default_factory=list)
+    # per list, the share of its records with CROWDED or more look-alikes on another list
+    crowded: list[float] = field(default_factory=list)
 
     def patterns(self) -> dict[str, int]:
         """People per membership pattern ("110": on lists 1 and 2, not 3), singletons too; every
@@ -208,10 +217,14 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
     list, so a person is at most one record of each list and 3+ lists cluster consistently."""
     edges: list[tuple[npt.NDArray[np.float32], Index, Index, int, int]] = []
     offsets = np.cumsum([0, *[len(d) for d in datasets]])
+    crowd = [np.zeros(len(d), dtype=bool) for d in datasets]
     for x in range(len(datasets)):
         for y in range(x + 1, len(datasets)):
-            ia, ib, sims = scored_pairs(datasets[x], datasets[y], threshold)
+            ia, ib, sims, look_x, look_y = scored_pairs(datasets[x], datasets[y], threshold)
             edges.append((sims, ia + offsets[x], ib + offsets[y], x, y))
+            crowd[x] |= look_x >= CROWDED
+            crowd[y] |= look_y >= CROWDED
+    crowded = [float(c.mean()) if len(c) else 0.0 for c in crowd]
     parent = list(range(int(offsets[-1])))
     lists_of: dict[int, set[int]] = {}
     owner = np.repeat(np.arange(len(datasets)), [len(d) for d in datasets])
@@ -249,4 +262,4 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
         clusters = [sorted(g) for g in groups.values() if len(g) > 1]
     else:
         clusters = []
-    return Linkage(sizes=[len(d) for d in datasets], clusters=clusters)
+    return Linkage(sizes=[len(d) for d in datasets], clusters=clusters, crowded=crowded)

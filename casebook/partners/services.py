@@ -32,7 +32,7 @@ from casebook.db import new_id, utcnow
 from casebook.encrypted import EncryptedValueError, Vault
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
-from casebook.partners.compare import DEFAULT_THRESHOLD, link
+from casebook.partners.compare import CROWDED, CROWDED_WARN, DEFAULT_THRESHOLD, link
 from casebook.partners.encoding import (
     FORMAT,
     MIN_SECRET_BYTES,
@@ -399,6 +399,21 @@ def copied_records(files: list[PartnerFile]) -> list[str]:
     return out
 
 
+def crowded_lists(files: list[PartnerFile], crowded: list[float]) -> list[str]:
+    """A warning for each list with many records of names so common that the comparison
+    tells few of their people apart: the count of shared people is then low, by as much as a
+    fifth in the benchmark, and without this it would say so nowhere."""
+    return [
+        f"{share:.0%} of the records of {f.name} have {CROWDED} or more look-alikes on another "
+        "list (the same very common names, birth year and place): many of their shared people "
+        "are not found, so the counts of people on several lists are likely low (in casebook's "
+        "benchmark, lists this crowded missed a fifth of their shared people; the same names "
+        "compared in the clear missed as many)"
+        for f, share in zip(files, crowded, strict=True)
+        if share >= CROWDED_WARN
+    ]
+
+
 def _our_export(session: Session, f: PartnerFile) -> PartnerExport | None:
     """The export of this casebook a file names, if any (a file's export id is its word only)."""
     if f.export is None:
@@ -539,7 +554,10 @@ def partners_compare(
     linkage = link([f.bits for f in files], threshold)
     labels = [f.label for f in files]
     result = CompareResult(
-        labels, linkage.patterns(), ours_known=False, warnings=copied_records(files)
+        labels,
+        linkage.patterns(),
+        ours_known=False,
+        warnings=copied_records(files) + crowded_lists(files, linkage.crowded),
     )
     result.left_out = left_out
     if export is not None and known:

@@ -932,3 +932,44 @@ def test_labels_of_different_latin_letters_stay_apart(label: str) -> None:
     digit changes the key."""
     changed = ("b" if label[0] != "b" else "c") + label[1:]
     assert label_key(label) != label_key(changed)
+
+
+def test_lists_crowded_with_look_alikes_are_said_to_be_undercounted(
+    app: Flask, tmp_path: Path
+) -> None:
+    """Forty men of the commonest names, born within two years in one governorate, on each
+    list, half of them on both: every record has a crowd of look-alikes on the other list,
+    and a comparison finds few of the people the lists share. The counts are printed as
+    always, with a warning that they are likely low (a list of distinct names is not warned
+    of: see the copied-list test)."""
+    mothers = ["فاطمة", "خديجة", "مريم", "زينب", "عائشة", "آمنة", "نور", "هدى"]
+    grandfathers = ["محمد", "أحمد", "علي", "حسن", "خالد"]
+    crowd = [
+        (
+            {
+                **PERSON,
+                "first_name": "محمد",
+                "father_name": "محمد",
+                "grandfather_name": grandfathers[i % 5],
+                "family_name": "المحمد",
+                "mother_name": mothers[i % 8],
+                "birth_date": str(1980 + i % 3),
+            },
+            "aleppo",
+        )
+        for i in range(60)
+    ]
+    ours = _partner_file(tmp_path / "ours.json", crowd[:40], "A")
+    theirs = _partner_file(tmp_path / "theirs.json", crowd[20:], "B")  # half of each shared
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout.splitlines()[0])["patterns"]  # counted, as always
+    warned = [line for line in out.stderr.splitlines() if "look-alikes on another list" in line]
+    assert len(warned) == 2, out.stderr
+    assert warned[0].startswith("warning: 100% of the records of ours.json have 10 or more")
+    assert "likely low" in warned[0]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "partners.compare")).all()[
+            -1
+        ]
+    assert json.loads(entry.details)["warnings"] == 2

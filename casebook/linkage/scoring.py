@@ -855,7 +855,8 @@ def _one_person_each(
     for a, b, _, w in weighed:
         partners.setdefault(str(a), []).append((str(b), float(w)))
         partners.setdefault(str(b), []).append((str(a), float(w)))
-    dropped = _two_births(weighed, table, set(partners))
+    births = _births(table, set(partners))
+    dropped = _two_births(weighed, births)
     shared = {i for i, found in partners.items() if len(found) > 1}
     if not shared:
         return _kept_and_held(weighed, dropped)
@@ -873,14 +874,18 @@ def _one_person_each(
 
     def two_people(y: str, z: str) -> bool:
         (cy, ky), (cz, kz) = names.get(y, (None, None)), names.get(z, (None, None))
-        return bool(cy and cz and ky and kz and cy != cz and frozenset((y, z)) not in linked)
+        named = bool(cy and cz and ky and kz and cy != cz and frozenset((y, z)) not in linked)
+        return named or _born_two(births, y, z)
 
+    # a report whose births say it is not z is not torn between z and another: only pairs
+    # its own births allow are weighed against each other
+    born_apart = set(dropped)
     for report in shared:
-        found = partners[report]
+        found = [(y, w) for y, w in partners[report] if frozenset((report, y)) not in born_apart]
         for y, wy in found:
             if any(z != y and wz >= wy - ONE_PERSON_MARGIN and two_people(y, z) for z, wz in found):
                 dropped.add(frozenset((report, y)))
-    _no_chain_of_two_people(weighed, names, linked, dropped)
+    _no_chain_of_two_people(weighed, names, linked, dropped, births)
     return _kept_and_held(weighed, dropped)
 
 
@@ -892,15 +897,12 @@ def _kept_and_held(
     return kept, held
 
 
-def _two_births(
-    weighed: list[tuple[Any, Any, float, float]], table: Any, paired: set[str]
-) -> set[frozenset[str]]:
-    """Pairs whose two records' births say two people (features.two_births: two birthdays,
-    or birth years a decade apart). The model compares the birth year only, so two misspelt
-    reports of two brothers born in one year (يمال born 1979-07-20, يمال born 1979-09-21)
-    paired at 1.0. Held back for review rather than dropped: a date can be wrong on a
-    record."""
-    births = {
+Births = dict[str, tuple[int | None, str | None]]  # record: (birth year, "MM-DD" or None)
+
+
+def _births(table: Any, paired: set[str]) -> Births:
+    """The birth year and month-day of each paired record that gives either."""
+    return {
         str(i): (year, md)
         for i, year, md in zip(
             table.column("unique_id").to_pylist(),
@@ -908,14 +910,27 @@ def _two_births(
             table.column("birth_md").to_pylist(),
             strict=True,
         )
-        if str(i) in paired
+        if str(i) in paired and (year is not None or md)
     }
-    held: set[frozenset[str]] = set()
-    for a, b, _, _ in weighed:
-        (ya, ma), (yb, mb) = births.get(str(a), (None, None)), births.get(str(b), (None, None))
-        if two_births(ya, ma, yb, mb):
-            held.add(frozenset((str(a), str(b))))
-    return held
+
+
+def _born_two(births: Births, x: str, y: str) -> bool:
+    """Whether two records' births say two people (features.two_births)."""
+    return two_births(*births.get(x, (None, None)), *births.get(y, (None, None)))
+
+
+def _two_births(
+    weighed: list[tuple[Any, Any, float, float]], births: Births
+) -> set[frozenset[str]]:
+    """Pairs whose two records' births say two people (features.two_births: two birthdays,
+    or birth years a decade apart). The model compares the birth year only, so two misspelt
+    reports of two brothers born in one year (يمال born 1979-07-20, يمال born 1979-09-21)
+    paired at 1.0. Held back for review rather than dropped: a date can be wrong on a
+    record. A report paired with both such records is at most one of them, and no chain of
+    pairs may join them (`_one_person_each`), as for brothers told apart by their names."""
+    return {
+        frozenset((str(a), str(b))) for a, b, _, _ in weighed if _born_two(births, str(a), str(b))
+    }
 
 
 def _no_chain_of_two_people(
@@ -923,15 +938,17 @@ def _no_chain_of_two_people(
     names: dict[str, tuple[str | None, bool | None]],
     linked: set[frozenset[str]],
     dropped: set[frozenset[str]],
+    births: Births,
 ) -> None:
     """Nor through a chain: two misspelt reports of two brothers paired with each other, each
     also paired with its own brother (كمال — ومال — ذمال — جمال), made the brothers one person
     with no report paired with both (an outside review: 4 such chains). Pairs are taken
     strongest first, as one person grows from them; a pair that would put two records with
-    different known first names, not themselves paired, into one person is held back too
-    (added to `dropped`)."""
+    different known first names, not themselves paired, or two records whose births say two
+    people, into one person is held back too (added to `dropped`)."""
     root: dict[str, str] = {}
     known: dict[str, dict[str, set[str]]] = {}  # a person's known first names, by record
+    born: dict[str, list[str]] = {r: [r] for r in births}  # a person's records with a birth
 
     def find(x: str) -> str:
         while root.get(x, x) != x:
@@ -960,11 +977,15 @@ def _no_chain_of_two_people(
         ):
             dropped.add(pair)
             continue
+        if any(_born_two(births, x, y) for x in born.get(ra, []) for y in born.get(rb, [])):
+            dropped.add(pair)
+            continue
         root[rb] = ra
         for canon, members in there.items():
             here.setdefault(canon, set()).update(members)
         known[ra] = here
         known.pop(rb, None)
+        born[ra] = born.get(ra, []) + born.pop(rb, [])
 
 
 # A list's birth year, given the row is the person: lists often give an age, or a year

@@ -619,7 +619,7 @@ def test_two_cases_whose_births_say_two_people_wait_held_back_with_why(
     assert "Held back, marked so in the queue" in block and "kind=held" in block
     page = client.get(f"/linkage/{held.id}").get_data(as_text=True)
     assert "their dates of birth say two people" in page
-    assert "whose first name is a different name" not in page
+    assert "whose first name or date of birth says another person" not in page
     preview = client.get(f"/linkage/{held.id}/merge?keep=a").get_data(as_text=True)
     assert "their dates of birth say two people" in preview
     queue = client.get("/linkage/").get_data(as_text=True)

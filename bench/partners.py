@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.linkage.generator import GOVERNORATES, _edit, _person
+from tests.linkage.generator import GOVERNORATES, _brother, _edit, _person
 
 # The skewed draw: how common محمد is among Syrian men's names (a third or more of first
 # names in some lists), with the fathers' and grandfathers' names skewed alike; and more copies
@@ -34,20 +34,34 @@ ERROR_SHARE = {"plain": 0.6, "skewed": 0.8}
 
 
 def population_lists(
-    size: int, lists: int, overlap: float, seed: int, draw: str = "plain"
+    size: int, lists: int, overlap: float, seed: int, draw: str = "plain", siblings: float = 0.0
 ) -> list[list[dict[str, Any]]]:
     """`lists` lists of `size` records; each person is on a list with probability `overlap`,
-    so two lists share about `overlap` of their records. Record ids are the person's."""
+    so two lists share about `overlap` of their records. Record ids are the person's. About
+    `siblings` of the men have a brother in the population (same parents, grandfather and
+    family, born 1-3 years apart, arrested with him half the time), listed or not on his own."""
     rng = random.Random(seed)
     people = int(size / overlap)
     out: list[list[dict[str, Any]]] = [[] for _ in range(lists)]
+    brother: tuple[dict[str, Any], dict[str, str]] | None = None
     for p in range(people):
-        person = _person(rng)
-        if draw == "skewed":
-            for part, share in SKEW.items():
-                if (part != "first_name" or person["sex"] == "male") and rng.random() < share:
-                    person[part] = "محمد"
-        arrest = {"governorate": rng.choice(GOVERNORATES), "date": str(rng.randint(2011, 2024))}
+        if brother is not None:
+            person, arrest = brother
+            brother = None
+        else:
+            person = _person(rng)
+            if draw == "skewed":
+                for part, share in SKEW.items():
+                    if (part != "first_name" or person["sex"] == "male") and rng.random() < share:
+                        person[part] = "محمد"
+            arrest = {
+                "governorate": rng.choice(GOVERNORATES),
+                "date": str(rng.randint(2011, 2024)),
+            }
+            if siblings and person["sex"] == "male" and rng.random() < siblings:
+                together = rng.random() < 0.5
+                other = {**arrest} if together else {**arrest, "date": str(rng.randint(2011, 2024))}
+                brother = (_brother(rng, person), other)
         for records in out:
             if rng.random() >= overlap:
                 continue
@@ -94,6 +108,12 @@ def main() -> None:
         help="break the false pairs down by what tells their two people apart",
     )
     parser.add_argument(
+        "--siblings",
+        type=float,
+        default=0.0,
+        help="share of men with a brother in the population (same parents and family)",
+    )
+    parser.add_argument(
         "--plaintext",
         action="store_true",
         help="the ceiling: casebook's own outside-list matching on the two lists' plain records "
@@ -101,13 +121,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.plaintext:
-        plaintext(population_lists(args.size, 2, 0.3, args.seed, args.draw))
+        plaintext(population_lists(args.size, 2, 0.3, args.seed, args.draw, args.siblings))
         return
     thresholds = (
         [float(t) for t in args.threshold.split(",")] if args.threshold else [DEFAULT_THRESHOLD]
     )
 
-    data = population_lists(args.size, args.lists, 0.3, args.seed, args.draw)
+    data = population_lists(args.size, args.lists, 0.3, args.seed, args.draw, args.siblings)
     encoder = Encoder(b"bench-secret-" + b"x" * 40)
     start = time.perf_counter()
     encoded = []

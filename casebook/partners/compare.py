@@ -22,7 +22,7 @@ import numpy.typing as npt
 Bits = npt.NDArray[np.uint8]  # (records, bytes) packed encodings
 Index = npt.NDArray[np.int64]
 
-DEFAULT_THRESHOLD = 0.738  # measured in bench/partners.py (bench/README.md)
+DEFAULT_THRESHOLD = 0.745  # measured in bench/partners.py (bench/README.md)
 # Common names, weighed where both parties see the same thing: a record with many look-alikes
 # on the other list (pairs at NEIGHBOUR or above: every محمد born in 1980) needs a higher
 # similarity to be taken as the same person, LOOKALIKE_PENALTY for each e-fold of look-alikes on

@@ -266,7 +266,9 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
         if current_user.can(Permission.CASE_REVIEW)
         else {},
         # lawyers see which partner organisations also document this person
-        partner_marks=marks_of(s, case.id) if current_user.can(Permission.CASE_REVIEW) else [],
+        partner_marks=marks_of(s, case.id, doc.get("consent"))
+        if current_user.can(Permission.CASE_REVIEW)
+        else [],
         **_choices(),
     )
 

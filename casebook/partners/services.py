@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import random
 import re
 import secrets
 import stat
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +92,26 @@ def read_secret(path: Path) -> bytes:
             f"the secret file holds {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
             "(for example 64 random hexadecimal characters agreed with the partners)"
         )
+    if _guessable(secret):
+        raise PartnerInputError(
+            "the secret repeats too few characters to be secret (like 64 times the same "
+            "letter): agree on a random one with the partners, for example 64 random "
+            "hexadecimal characters (openssl rand -hex 32)"
+        )
     return secret
+
+
+SECRET_MIN_BITS = 80  # 32 random hexadecimal characters estimated 98 bits or more in 2,000 draws
+
+
+def _guessable(secret: bytes) -> bool:
+    """Whether the secret's characters, counted, carry fewer than SECRET_MIN_BITS (its length
+    times the entropy of its own character frequencies). A rough floor, not a measure of
+    randomness: it refuses a row of zeros or a repeated word, which a length check lets by,
+    and no passphrase or random string of the required length."""
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    return bits < SECRET_MIN_BITS
 
 
 def _vault(session: Session) -> Vault:
@@ -638,8 +659,13 @@ def partners_compare_refused(session: Session, actor: Actor, lists: int, reason:
     session.flush()
 
 
-def marks_of(session: Session, case_id: uuid.UUID) -> list[dict[str, str]]:
-    """The case's "also documented by" marks, oldest first (for lawyers' case page)."""
+def marks_of(session: Session, case_id: uuid.UUID, consent: Consent | None) -> list[dict[str, str]]:
+    """The case's "also documented by" marks, oldest first (for lawyers' case page); none
+    while the family's consent to partner matching is withdrawn (they stay sealed, and show
+    again if it is given again: a comparison made with consent is not undone, but its result
+    is not used without it)."""
+    if not _consents(consent):
+        return []
     marks = session.scalars(
         select(PartnerMark).where(PartnerMark.case_id == case_id).order_by(PartnerMark.created_at)
     )

@@ -422,6 +422,8 @@ def test_export_compare_and_mark_for_lawyers(
         (SECRET, 0o644, "readable by other users"),
         (SECRET, 0o640, "readable by other users"),
         (b"too short\n", 0o600, "at least 32"),
+        (b"0" * 32, 0o600, "repeats too few characters"),
+        (b"ab" * 32, 0o600, "repeats too few characters"),
     ],
 )
 def test_weak_secret_files_are_refused(
@@ -1005,3 +1007,65 @@ def test_lists_crowded_with_look_alikes_are_said_to_be_undercounted(
             -1
         ]
     assert json.loads(entry.details)["warnings"] == 2
+
+
+def test_an_export_replaces_a_file_privately_and_fails_plainly_where_it_cannot_write(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """An export written over a file someone else could read (a partner's file, mode 644)
+    replaced it as 644, now holding our encodings; a folder that does not exist ended in a
+    Python traceback. The file is replaced by a private one, and a path that cannot be
+    written is one clear line, with no export recorded."""
+    from casebook.partners.models import PartnerExport
+
+    _cases(app, client)
+    secret = _secret_file(tmp_path)
+    there = tmp_path / "theirs.pp"
+    there.write_text("a partner's file")
+    there.chmod(0o644)
+    out = _invoke(app, "partners", "export", "-o", str(there), "--secret-file", str(secret))
+    assert out.exit_code == 0 and "is replaced" in out.output, out.output
+    assert there.stat().st_mode & 0o777 == 0o600
+    assert json.loads(there.read_text())["count"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        before = len(s.scalars(select(PartnerExport)).all())
+    missing = str(tmp_path / "missing" / "x.pp")
+    out = _invoke(app, "partners", "export", "-o", missing, "--secret-file", str(secret))
+    assert out.exit_code == 1 and "cannot write there" in out.output, out.output
+    assert "Traceback" not in out.output and "nothing was exported" in out.output
+    out = _invoke(app, "partners", "export", "-o", str(tmp_path), "--secret-file", str(secret))
+    assert out.exit_code == 2 and "is a directory" in out.output, out.output
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert len(s.scalars(select(PartnerExport)).all()) == before
+
+
+def test_a_mark_shows_its_label_isolated_and_hides_while_consent_is_withdrawn(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A partner's label is its own text, in any script: set apart on the lawyer's page so
+    that it cannot reorder what follows. While the family's consent to partner matching is
+    withdrawn the mark is not shown (it was kept on the page after a withdrawal)."""
+    made, documenter = _cases(app, client)
+    ours = tmp_path / "ours.pp"
+    secret = _secret_file(tmp_path)
+    assert (
+        _invoke(app, "partners", "export", "-o", str(ours), "--secret-file", str(secret)).exit_code
+        == 0
+    )
+    theirs = _partner_file(tmp_path / "theirs.pp", [(PERSON, "aleppo")], "منظمة evil <b>X</b>")
+    _new_process(app)
+    out = _invoke(app, "partners", "compare", str(ours), str(theirs))
+    assert out.exit_code == 0 and "1 new marks" in out.output, out.output
+    login(client, make_user(app, "lawyer"))
+    case_id = made["consenting"]["id"]
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert '<bdi dir="auto">منظمة evil &lt;b&gt;X&lt;/b&gt;</bdi>' in page
+    withdrawn = client.post(
+        f"/api/v1/cases/{case_id}/consent",
+        json={"scope": "partner_matching", "granted": False, "date": "2026-01-01"},
+        headers=bearer(app, documenter),
+    )
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "منظمة evil" not in page and "Also documented by" not in page

@@ -87,7 +87,7 @@ def test_partner_export_holds_no_name_date_or_place(
     case["consent"]["partner_matching"] = {"granted": True, "date": "2024-05-01"}  # type: ignore[index]
     assert client.post("/api/v1/cases", json=case, headers=h).status_code == 201
     secret = tmp_path / "secret"
-    secret.write_bytes(b"k" * 48)
+    secret.write_bytes(b"0123456789abcdef" * 2 + b"-the-secret-agreed-with-partners")
     secret.chmod(0o600)
     out_dir = tmp_path / "out"
     out_dir.mkdir()

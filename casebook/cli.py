@@ -1345,7 +1345,7 @@ def partners_export_command(output: str, secret_file: str, label: str | None) ->
     except PartnerInputError as exc:
         raise click.ClickException(str(exc)) from None
     target = Path(output)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent  # Path("x").parent is Path(".")
     if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise click.ClickException(
             f"{output}: cannot write there (not a writable folder); nothing was exported"

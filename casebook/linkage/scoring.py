@@ -861,14 +861,7 @@ def _one_person_each(
     if not shared:
         return _kept_and_held(weighed, dropped)
     names: dict[str, tuple[str | None, bool | None]] = {
-        str(i): (c, k)
-        for i, c, k in zip(
-            table.column("unique_id").to_pylist(),
-            table.column("first_canon").to_pylist(),
-            table.column("first_known").to_pylist(),
-            strict=True,
-        )
-        if str(i) in partners
+        i: (c, k) for i, (c, k) in _by_record(table, set(partners), "first_canon", "first_known")
     }
     linked = {frozenset((str(a), str(b))) for a, b, _, _ in weighed}
 
@@ -900,17 +893,19 @@ def _kept_and_held(
 Births = dict[str, tuple[int | None, str | None]]  # record: (birth year, "MM-DD" or None)
 
 
+def _by_record(table: Any, records: set[str], *columns: str) -> list[tuple[str, list[Any]]]:
+    """(record id, its values of `columns`) for each of `records` in the linkage table."""
+    values = [table.column(c).to_pylist() for c in columns]
+    ids = table.column("unique_id").to_pylist()
+    return [(str(i), [v[n] for v in values]) for n, i in enumerate(ids) if str(i) in records]
+
+
 def _births(table: Any, paired: set[str]) -> Births:
     """The birth year and month-day of each paired record that gives either."""
     return {
-        str(i): (year, md)
-        for i, year, md in zip(
-            table.column("unique_id").to_pylist(),
-            table.column("birth_year").to_pylist(),
-            table.column("birth_md").to_pylist(),
-            strict=True,
-        )
-        if str(i) in paired and (year is not None or md)
+        i: (year, md)
+        for i, (year, md) in _by_record(table, paired, "birth_year", "birth_md")
+        if year is not None or md
     }
 
 

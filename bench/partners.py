@@ -224,9 +224,32 @@ def report(
         f"({100 * (found_overlap - true_overlap) / max(true_overlap, 1):+.1f}%)"
     )
     print(f"  pairs: precision {precision:.4f}, recall {recall:.4f}")
-    print("  patterns found / true:")
+    for o in result.overlaps:
+        x, y = o.lists
+        shared = sum(1 for m in members.values() if x in m and y in m)
+        if o.estimate is None:
+            print(f"  lists {x + 1} and {y + 1}: no estimate (too few records); {shared} true")
+            continue
+        sides = " and ".join(f"{v:.0f}" for v in o.sides or ())
+        print(
+            f"  lists {x + 1} and {y + 1}: overlap estimated {o.estimate:.0f} (sides {sides}), "
+            f"matched {o.matched}, {shared} true: estimate "
+            f"{100 * (o.estimate - shared) / max(shared, 1):+.1f}%, matched "
+            f"{100 * (o.matched - shared) / max(shared, 1):+.1f}%"
+        )
+    estimated = result.estimated_patterns()
+    print("  patterns estimated / matched / true:")
     for key in sorted(set(true_patterns) | set(result.patterns()), reverse=True):
-        print(f"    {key}: {result.patterns().get(key, 0):>8} / {true_patterns.get(key, 0):>8}")
+        print(
+            f"    {key}: {estimated.get(key, 0):>8} / {result.patterns().get(key, 0):>8} / "
+            f"{true_patterns.get(key, 0):>8}"
+        )
+    if len(estimated) > 3:
+        est_overlap = sum(n for k, n in estimated.items() if k.count("1") > 1)
+        print(
+            f"  overlap (people on 2+ lists) estimated: {est_overlap} "
+            f"({100 * (est_overlap - true_overlap) / max(true_overlap, 1):+.1f}%)"
+        )
 
 
 FIELDS = (

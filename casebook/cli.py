@@ -1406,7 +1406,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
     our matched cases get a sealed "also documented by" mark that lawyers see."""
     import io
 
-    from casebook.partners.compare import DEFAULT_THRESHOLD
+    from casebook.partners.compare import DEFAULT_THRESHOLD, ESTIMATE_MIN_RECORDS
     from casebook.partners.services import (
         PartnerInputError,
         load_file,
@@ -1446,18 +1446,54 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             err=True,
         )
     if fmt == "json":
-        click.echo(json.dumps({"lists": result.lists, "patterns": result.patterns}))
+        overlaps = [
+            {
+                "lists": [result.lists[o.lists[0]], result.lists[o.lists[1]]],
+                "matched": o.matched,
+                "estimated": None if o.estimate is None else round(o.estimate),
+                "sides": None if o.sides is None else [round(v) for v in o.sides],
+            }
+            for o in result.overlaps
+        ]
+        body = {
+            "lists": result.lists,
+            "patterns": result.patterns,
+            "estimated": result.estimated,
+            "matched_patterns": result.matched_patterns,
+            "overlaps": overlaps,
+        }
+        click.echo(json.dumps(body))
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv_writer(out, lineterminator="\n")
-        writer.writerow([*result.lists, "count"])
+        writer.writerow([*result.lists, "count", "matched"])
         for pattern, count in result.patterns.items():
-            writer.writerow([*pattern, count])
+            writer.writerow([*pattern, count, result.matched_patterns[pattern]])
         click.echo(out.getvalue(), nl=False)
     else:
-        click.echo(tsv_line([*result.lists, "people"]))
+        click.echo(tsv_line([*result.lists, "people", "matched"]))
         for pattern, count in result.patterns.items():
-            click.echo(tsv_line([*pattern, count]))
+            click.echo(tsv_line([*pattern, count, result.matched_patterns[pattern]]))
+    for o in result.overlaps:
+        pair = f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}"
+        if o.estimate is None:
+            click.echo(
+                f"{pair}: {o.matched} people matched one to one (lists under "
+                f"{ESTIMATE_MIN_RECORDS} records, or nearly every record alike: not estimated)",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"{pair}: about {o.estimate:.0f} people shared, {o.matched} of them matched one "
+                "to one",
+                err=True,
+            )
+    if result.estimated:
+        click.echo(
+            "people: estimated, counting those the matching could not tell from a look-alike; "
+            "matched: found one to one",
+            err=True,
+        )
     if result.ours_known:
         click.echo(
             f"{result.ours_matched} of our cases are also on another list; "

@@ -47,6 +47,15 @@ BITS_PER_SAMPLE = 40
 CROWDED = 10
 CROWDED_WARN = 0.2
 MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to other samples
+# The overlap estimate (estimate_overlap): a record "has a look-alike" on a list when one of its
+# records reaches ESTIMATE_AT; below ESTIMATE_MIN_RECORDS records a list, or with fewer than
+# ESTIMATE_MIN_ALONE of a list's records without a look-alike among their own, the matched
+# counts are given instead (too few records for the rates to hold). Two sides' estimates further
+# apart than ESTIMATE_SIDES_WARN of the estimate are said (bench/README.md).
+ESTIMATE_AT = NEIGHBOUR
+ESTIMATE_MIN_RECORDS = 1000
+ESTIMATE_MIN_ALONE = 0.05
+ESTIMATE_SIDES_WARN = 0.1
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -154,13 +163,33 @@ def _keep(
     return kept
 
 
-def scored_pairs(
-    a: Bits, b: Bits, threshold: float
-) -> tuple[Index, Index, npt.NDArray[np.float32], Index, Index]:
-    """Pairs whose similarity, less the look-alike penalty, reaches `threshold`, with that
-    adjusted similarity (the order one-to-one assignment takes them in), and each record's
-    number of look-alikes on the other list (at least 1)."""
-    ia, ib, sims = candidate_pairs(a, b, min(threshold, NEIGHBOUR))
+Scores = npt.NDArray[np.float32]
+
+
+@dataclass
+class Scored:
+    """The pairs of two lists whose similarity, less the look-alike penalty, reaches the
+    threshold, with that adjusted similarity (the order one-to-one assignment takes them in);
+    each record's number of look-alikes on the other list (at least 1) and its best plain
+    similarity there (0 where none reached ESTIMATE_AT)."""
+
+    ia: Index
+    ib: Index
+    sims: Scores
+    look_a: Index
+    look_b: Index
+    best_a: Scores
+    best_b: Scores
+
+
+def _best(records: int, index: Index, sims: Scores) -> Scores:
+    best = np.zeros(records, dtype=np.float32)
+    np.maximum.at(best, index, sims)
+    return best
+
+
+def scored_pairs(a: Bits, b: Bits, threshold: float) -> Scored:
+    ia, ib, sims = candidate_pairs(a, b, min(threshold, NEIGHBOUR, ESTIMATE_AT))
     near = sims >= NEIGHBOUR
     look_a = np.maximum(np.bincount(ia[near], minlength=len(a)), 1)
     look_b = np.maximum(np.bincount(ib[near], minlength=len(b)), 1)
@@ -168,7 +197,61 @@ def scored_pairs(
         np.float32
     )
     keep = adjusted >= threshold
-    return ia[keep], ib[keep], adjusted[keep], look_a, look_b
+    return Scored(
+        ia[keep],
+        ib[keep],
+        adjusted[keep],
+        look_a,
+        look_b,
+        _best(len(a), ia, sims),
+        _best(len(b), ib, sims),
+    )
+
+
+def nearest_own(records: Bits) -> Scores:
+    """Each record's best similarity to another record of its own list (0 where none reaches
+    ESTIMATE_AT): how often a person's record has a look-alike among records of other people,
+    measured on a list that holds each person once."""
+    ia, ib, sims = candidate_pairs(records, records, ESTIMATE_AT)
+    other = ia != ib
+    return _best(len(records), ia[other], sims[other])
+
+
+@dataclass
+class Overlap:
+    """The people two lists share: matched one to one, and estimated (None where it could not
+    be), with the estimate each list's side gives."""
+
+    lists: tuple[int, int]
+    matched: int
+    estimate: float | None
+    sides: tuple[float, float] | None
+
+
+def estimate_overlap(
+    best_x: Scores, best_y: Scores, own_x: Scores, own_y: Scores, matched: int, x: int, y: int
+) -> Overlap:
+    """How many people two lists share, counting those the one-to-one matching cannot tell from
+    a look-alike or missed for a typo too many.
+
+    Hand-written: the PPRL libraries count matched pairs only. A record of list x whose person
+    is not on list y still finds a look-alike there (similarity ESTIMATE_AT or more) at the rate
+    records of y find one among y's own other records (every one another person, the list
+    holding each person once, and as many of them): q_y. A record whose person is on y finds
+    him there nearly always. So the records of x with no look-alike on y number about
+    (n_x - overlap)(1 - q_y), which gives the overlap; and the same from y's side, the two
+    averaged. It assumes the two lists draw their people from one population (the premise of
+    counting the undocumented from their overlaps); on another draw the two sides part, and
+    the comparison says so. Measured in bench/README.md."""
+    alone_x = float(np.mean(own_x < ESTIMATE_AT)) if len(own_x) else 0.0
+    alone_y = float(np.mean(own_y < ESTIMATE_AT)) if len(own_y) else 0.0
+    small = min(len(best_x), len(best_y)) < ESTIMATE_MIN_RECORDS
+    if small or min(alone_x, alone_y) < ESTIMATE_MIN_ALONE:
+        return Overlap((x, y), matched, None, None)
+    side_x = len(best_x) - float(np.sum(best_x < ESTIMATE_AT)) / alone_y
+    side_y = len(best_y) - float(np.sum(best_y < ESTIMATE_AT)) / alone_x
+    estimate = min(max((side_x + side_y) / 2, 0.0), float(min(len(best_x), len(best_y))))
+    return Overlap((x, y), matched, estimate, (side_x, side_y))
 
 
 @dataclass
@@ -179,6 +262,44 @@ class Linkage:
     clusters: list[list[tuple[int, int]]] = field(default_factory=list)
     # per list, the share of its records with CROWDED or more look-alikes on another list
     crowded: list[float] = field(default_factory=list)
+    overlaps: list[Overlap] = field(default_factory=list)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether every pair of lists has an estimate (else the matched counts stand)."""
+        return bool(self.overlaps) and all(o.estimate is not None for o in self.overlaps)
+
+    def estimated_patterns(self) -> dict[str, int]:
+        """People per membership pattern with every pair of lists' overlap estimated: the matched
+        patterns raked (iterative proportional fitting) until each list holds its records and
+        each pair of lists shares its estimated overlap; rounded. The matched patterns where an
+        estimate is missing."""
+        found = self.patterns()
+        if not self.estimated:
+            return found
+        keys = list(found)
+        n_lists = len(self.sizes)
+        counts = np.array([found[k] for k in keys], dtype=np.float64)
+        member = np.array([[k[d] == "1" for d in range(n_lists)] for k in keys])
+        for _ in range(200):
+            before = counts.copy()
+            for o in self.overlaps:
+                x, y = o.lists
+                both = member[:, x] & member[:, y]
+                groups = (
+                    (both, float(o.estimate or 0.0)),
+                    (member[:, x] & ~both, self.sizes[x] - float(o.estimate or 0.0)),
+                    (member[:, y] & ~both, self.sizes[y] - float(o.estimate or 0.0)),
+                )
+                for rows, target in groups:
+                    now = counts[rows].sum()
+                    if now > 0:
+                        counts[rows] *= target / now
+                    elif target > 0:  # nothing matched there: share the estimate out evenly
+                        counts[rows] = target / rows.sum()
+            if np.abs(counts - before).max() < 1e-6:
+                break
+        return {k: round(float(c)) for k, c in zip(keys, counts.tolist(), strict=True)}
 
     def patterns(self) -> dict[str, int]:
         """People per membership pattern ("110": on lists 1 and 2, not 3), singletons too; every
@@ -218,12 +339,14 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
     edges: list[tuple[npt.NDArray[np.float32], Index, Index, int, int]] = []
     offsets = np.cumsum([0, *[len(d) for d in datasets]])
     crowd = [np.zeros(len(d), dtype=bool) for d in datasets]
+    bests: list[tuple[int, int, Scores, Scores]] = []
     for x in range(len(datasets)):
         for y in range(x + 1, len(datasets)):
-            ia, ib, sims, look_x, look_y = scored_pairs(datasets[x], datasets[y], threshold)
-            edges.append((sims, ia + offsets[x], ib + offsets[y], x, y))
-            crowd[x] |= look_x >= CROWDED
-            crowd[y] |= look_y >= CROWDED
+            scored = scored_pairs(datasets[x], datasets[y], threshold)
+            edges.append((scored.sims, scored.ia + offsets[x], scored.ib + offsets[y], x, y))
+            crowd[x] |= scored.look_a >= CROWDED
+            crowd[y] |= scored.look_b >= CROWDED
+            bests.append((x, y, scored.best_a, scored.best_b))
     crowded = [float(c.mean()) if len(c) else 0.0 for c in crowd]
     parent = list(range(int(offsets[-1])))
     lists_of: dict[int, set[int]] = {}
@@ -262,4 +385,26 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
         clusters = [sorted(g) for g in groups.values() if len(g) > 1]
     else:
         clusters = []
-    return Linkage(sizes=[len(d) for d in datasets], clusters=clusters, crowded=crowded)
+    result = Linkage(sizes=[len(d) for d in datasets], clusters=clusters, crowded=crowded)
+    result.overlaps = _overlaps(datasets, bests, result)
+    return result
+
+
+def _overlaps(
+    datasets: Sequence[Bits], bests: list[tuple[int, int, Scores, Scores]], linkage: Linkage
+) -> list[Overlap]:
+    """Every pair of lists' overlap, matched and estimated. A list's look-alikes among its own
+    records are searched for once, and only when every list is large enough to estimate."""
+    matched: dict[tuple[int, int], int] = {}
+    for cluster in linkage.clusters:
+        lists = sorted({d for d, _ in cluster})
+        for i, x in enumerate(lists):
+            for y in lists[i + 1 :]:
+                matched[(x, y)] = matched.get((x, y), 0) + 1
+    large = all(len(d) >= ESTIMATE_MIN_RECORDS for d in datasets)
+    empty = np.zeros(0, dtype=np.float32)
+    own = [nearest_own(d) if large else empty for d in datasets]
+    return [
+        estimate_overlap(best_x, best_y, own[x], own[y], matched.get((x, y), 0), x, y)
+        for x, y, best_x, best_y in bests
+    ]

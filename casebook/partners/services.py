@@ -34,7 +34,14 @@ from casebook.db import new_id, utcnow
 from casebook.encrypted import EncryptedValueError, Vault
 from casebook.inputs import clean_text
 from casebook.keys.models import CaseKey
-from casebook.partners.compare import CROWDED, CROWDED_WARN, DEFAULT_THRESHOLD, link
+from casebook.partners.compare import (
+    CROWDED,
+    CROWDED_WARN,
+    DEFAULT_THRESHOLD,
+    ESTIMATE_SIDES_WARN,
+    Overlap,
+    link,
+)
 from casebook.partners.encoding import (
     FORMAT,
     MIN_SECRET_BYTES,
@@ -390,8 +397,11 @@ def check_compatible(files: list[PartnerFile]) -> None:
 @dataclass
 class CompareResult:
     lists: list[str]
-    patterns: dict[str, int]
+    patterns: dict[str, int]  # estimated where every pair of lists could be; else as matched
     ours_known: bool
+    matched_patterns: dict[str, int] = field(default_factory=dict)
+    estimated: bool = False
+    overlaps: list[Overlap] = field(default_factory=list)
     ours_matched: int = 0
     marks_added: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -420,16 +430,41 @@ def copied_records(files: list[PartnerFile]) -> list[str]:
     return out
 
 
-def crowded_lists(files: list[PartnerFile], crowded: list[float]) -> list[str]:
+def parted_sides(files: list[PartnerFile], overlaps: list[Overlap]) -> list[str]:
+    """Warnings for a pair of lists whose two sides estimate their overlap far apart: their
+    records do not look drawn from one population (one list from one region, say), which the
+    estimate assumes."""
+    out: list[str] = []
+    for o in overlaps:
+        if o.estimate is None or o.sides is None:
+            continue
+        apart = abs(o.sides[0] - o.sides[1])
+        if apart > ESTIMATE_SIDES_WARN * max(o.estimate, 1.0):
+            x, y = o.lists
+            out.append(
+                f"the overlap of {files[x].name} and {files[y].name} is estimated from each "
+                f"list's side as {o.sides[0]:.0f} and {o.sides[1]:.0f}: their records do not "
+                "look drawn from one population, so the estimate is uncertain; the matched "
+                f"count is {o.matched}"
+            )
+    return out
+
+
+def crowded_lists(files: list[PartnerFile], crowded: list[float], estimated: bool) -> list[str]:
     """A warning for each list with many records of names so common that the comparison
-    tells few of their people apart: the count of shared people is then low, by as much as a
-    fifth in the benchmark, and without this it would say so nowhere."""
+    tells few of their people apart: the matched people are then fewer than the shared ones,
+    by as much as a fifth in the benchmark, and without this it would say so nowhere."""
+    then = (
+        "the counts are estimated to take them in, but fewer of our cases are marked"
+        if estimated
+        else "so the counts of people on several lists are likely low"
+    )
     return [
         f"{share:.0%} of the records of {f.name} have {CROWDED} or more look-alikes on another "
         "list (the same very common names, birth year and place): many of their shared people "
-        "are not found, so the counts of people on several lists are likely low (in casebook's "
-        "benchmark, lists this crowded missed a fifth of their shared people; the same names "
-        "compared in the clear missed as many)"
+        f"cannot be matched one to one; {then} (in casebook's benchmark, lists this crowded "
+        "matched four in five of their shared people; the same names compared in the clear "
+        "no more)"
         for f, share in zip(files, crowded, strict=True)
         if share >= CROWDED_WARN
     ]
@@ -576,9 +611,14 @@ def partners_compare(
     labels = [f.label for f in files]
     result = CompareResult(
         labels,
-        linkage.patterns(),
+        linkage.estimated_patterns(),
         ours_known=False,
-        warnings=copied_records(files) + crowded_lists(files, linkage.crowded),
+        matched_patterns=linkage.patterns(),
+        estimated=linkage.estimated,
+        overlaps=linkage.overlaps,
+        warnings=copied_records(files)
+        + crowded_lists(files, linkage.crowded, linkage.estimated)
+        + parted_sides(files, linkage.overlaps),
     )
     result.left_out = left_out
     if export is not None and known:
@@ -635,6 +675,11 @@ def partners_compare(
             "threshold": threshold,
             "ours_matched": result.ours_matched,
             "marks_added": result.marks_added,
+            "estimated": result.estimated,
+            "overlaps_matched": [o.matched for o in result.overlaps],
+            "overlaps_estimated": [
+                round(o.estimate) for o in result.overlaps if o.estimate is not None
+            ],
             "left_out": left_out,
             "warnings": len(result.warnings),
             # the partners' own random export ids: which of their files was compared

@@ -227,18 +227,20 @@ def report(
     for o in result.overlaps:
         x, y = o.lists
         shared = sum(1 for m in members.values() if x in m and y in m)
-        if o.estimate is None:
-            print(f"  lists {x + 1} and {y + 1}: no estimate (too few records); {shared} true")
-            continue
-        sides = " and ".join(f"{v:.0f}" for v in o.sides or ())
+
+        def off(n: float, shared: int = shared) -> str:
+            return f"{100 * (n - shared) / max(shared, 1):+.1f}%"
+
+        estimate = "not estimated" if o.estimate is None else f"estimate {o.estimate:.0f}"
+        if o.estimate is not None and o.sides:
+            estimate += f" {off(o.estimate)} (sides {o.sides[0]:.0f}, {o.sides[1]:.0f}; "
+            estimate += f"s.e. {o.error:.0f})"
         print(
-            f"  lists {x + 1} and {y + 1}: overlap estimated {o.estimate:.0f} (sides {sides}), "
-            f"matched {o.matched}, {shared} true: estimate "
-            f"{100 * (o.estimate - shared) / max(shared, 1):+.1f}%, matched "
-            f"{100 * (o.matched - shared) / max(shared, 1):+.1f}%"
+            f"  lists {x + 1} and {y + 1}: {shared} shared; counted {o.counted:.0f} "
+            f"{off(o.counted)} ({o.why}); matched {o.matched} {off(o.matched)}; {estimate}"
         )
     estimated = result.estimated_patterns()
-    print("  patterns estimated / matched / true:")
+    print("  patterns counted / matched / true:")
     for key in sorted(set(true_patterns) | set(result.patterns()), reverse=True):
         print(
             f"    {key}: {estimated.get(key, 0):>8} / {result.patterns().get(key, 0):>8} / "
@@ -247,7 +249,7 @@ def report(
     if len(estimated) > 3:
         est_overlap = sum(n for k, n in estimated.items() if k.count("1") > 1)
         print(
-            f"  overlap (people on 2+ lists) estimated: {est_overlap} "
+            f"  overlap (people on 2+ lists) counted: {est_overlap} "
             f"({100 * (est_overlap - true_overlap) / max(true_overlap, 1):+.1f}%)"
         )
 

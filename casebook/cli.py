@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -26,6 +26,9 @@ from casebook.config import ConfigError, Settings
 from casebook.db import Database
 from casebook.encrypted import KeyRing, KeySourceError, Vault, key_source_from_setting
 from casebook.spreadsheet import tsv_line
+
+if TYPE_CHECKING:
+    from casebook.partners.compare import Overlap
 
 # A running server never prompts: after its start a sealed process that finds the seal lifted
 # must not stop to wait for a terminal (it reads the passphrase file, or stays sealed).
@@ -1391,6 +1394,29 @@ def _write_private(target: Path, text: str) -> None:
         raise
 
 
+def _shared(o: Overlap) -> str:
+    """One line on a pair of lists' overlap: which count stands, and why."""
+    from casebook.partners.compare import ESTIMATE_MIN_RECORDS
+
+    matched = f"{o.matched} people matched one to one"
+    if o.why == "estimated":
+        return (
+            f"about {o.counted:.0f} people shared (standard error {o.error:.0f}), counted; "
+            f"{matched}: the rest too like others of their lists to be told apart"
+        )
+    if o.why == "too_few_records":
+        return f"{matched}, counted (under {ESTIMATE_MIN_RECORDS} records a list: not estimated)"
+    if o.why == "crowded":
+        return f"{matched}, counted (nearly every record has a look-alike: not estimated)"
+    estimate = f"{o.estimate or 0:.0f}"
+    if o.why in ("sides_apart", "below_matched"):
+        return f"{matched}, counted (the estimate, {estimate}, is unsure: see the warning)"
+    return (
+        f"{matched}, counted (the estimate, {estimate}, standard error {o.error:.0f}, shows no "
+        "more people than that)"
+    )
+
+
 @partners_group.command("compare")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -1406,7 +1432,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
     our matched cases get a sealed "also documented by" mark that lawyers see."""
     import io
 
-    from casebook.partners.compare import DEFAULT_THRESHOLD, ESTIMATE_MIN_RECORDS
+    from casebook.partners.compare import DEFAULT_THRESHOLD
     from casebook.partners.services import (
         PartnerInputError,
         load_file,
@@ -1449,9 +1475,13 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         overlaps = [
             {
                 "lists": [result.lists[o.lists[0]], result.lists[o.lists[1]]],
+                "counted": round(o.counted),
+                "counted_as": "estimated" if o.why == "estimated" else "matched",
                 "matched": o.matched,
                 "estimated": None if o.estimate is None else round(o.estimate),
+                "standard_error": None if o.estimate is None else round(o.error),
                 "sides": None if o.sides is None else [round(v) for v in o.sides],
+                "why": o.why,
             }
             for o in result.overlaps
         ]
@@ -1475,23 +1505,13 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         for pattern, count in result.patterns.items():
             click.echo(tsv_line([*pattern, count, result.matched_patterns[pattern]]))
     for o in result.overlaps:
-        pair = f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}"
-        if o.estimate is None:
-            click.echo(
-                f"{pair}: {o.matched} people matched one to one (lists under "
-                f"{ESTIMATE_MIN_RECORDS} records, or nearly every record alike: not estimated)",
-                err=True,
-            )
-        else:
-            click.echo(
-                f"{pair}: about {o.estimate:.0f} people shared, {o.matched} of them matched one "
-                "to one",
-                err=True,
-            )
+        click.echo(
+            f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}: {_shared(o)}", err=True
+        )
     if result.estimated:
         click.echo(
-            "people: estimated, counting those the matching could not tell from a look-alike; "
-            "matched: found one to one",
+            "people: the counts with the estimated overlaps, which count the shared people the "
+            "matching could not tell from a look-alike; matched: the people found one to one",
             err=True,
         )
     if result.ours_known:

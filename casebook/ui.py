@@ -356,7 +356,7 @@ DETAIL_LABELS = {
     "marks_added": _l("Marks added"),
     "estimated": _l("Counts estimated"),
     "overlaps_matched": _l("Shared people matched, per pair of lists"),
-    "overlaps_estimated": _l("Shared people estimated, per pair of lists"),
+    "overlaps_counted": _l("Shared people counted, per pair of lists"),
     "left_out": _l("Our records left out"),
     "warnings": _l("Warnings"),
     "partner_exports": _l("Partners' export ids"),

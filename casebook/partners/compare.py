@@ -49,13 +49,16 @@ CROWDED_WARN = 0.2
 MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to other samples
 # The overlap estimate (estimate_overlap): a record "has a look-alike" on a list when one of its
 # records reaches ESTIMATE_AT; below ESTIMATE_MIN_RECORDS records a list, or with fewer than
-# ESTIMATE_MIN_ALONE of a list's records without a look-alike among their own, the matched
-# counts are given instead (too few records for the rates to hold). Two sides' estimates further
-# apart than ESTIMATE_SIDES_WARN of the estimate are said (bench/README.md).
+# ESTIMATE_MIN_ALONE of a list's records without a look-alike among their own, nothing is
+# estimated (too few records for the rates to hold); two lists' sides further apart than
+# ESTIMATE_SIDES_APART of the estimate, an estimate that far below the matched count, or one less
+# than ESTIMATE_ERRORS standard errors above it, leave the matched count counted (bench/README.md).
 ESTIMATE_AT = NEIGHBOUR
 ESTIMATE_MIN_RECORDS = 1000
 ESTIMATE_MIN_ALONE = 0.05
-ESTIMATE_SIDES_WARN = 0.1
+ESTIMATE_SIDES_APART = 0.1
+SIDES_ERRORS = 3.0  # and further apart than chance would put them (standard errors)
+ESTIMATE_ERRORS = 2.0
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -89,10 +92,11 @@ def _sample_keys(bits: Bits, columns: npt.NDArray[np.int64]) -> npt.NDArray[np.i
 
 
 def candidate_pairs(
-    a: Bits, b: Bits, threshold: float, workers: int = 2
+    a: Bits, b: Bits, threshold: float, workers: int = 2, own: bool = False
 ) -> tuple[Index, Index, npt.NDArray[np.float32]]:
     """Pairs (i in a, j in b) with Dice >= threshold, found through LSH buckets. The samples
-    are shared out to `workers` threads (numpy's sorts and gathers release the GIL)."""
+    are shared out to `workers` threads (numpy's sorts and gathers release the GIL). `own`:
+    a and b are one list, and only its pairs of two records are wanted, each once (i < j)."""
     empty = np.zeros(0, dtype=np.int64)
     if len(a) == 0 or len(b) == 0:
         return empty, empty, np.zeros(0, dtype=np.float32)
@@ -102,9 +106,8 @@ def candidate_pairs(
     ]
     share = [samples[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = [
-            f for part in pool.map(lambda s: _candidates(a, b, s, threshold), share) for f in part
-        ]
+        parts = pool.map(lambda s: _candidates(a, b, s, threshold, own), share)
+        found = [f for part in parts for f in part]
     if not found:
         return empty, empty, np.zeros(0, dtype=np.float32)
     width = np.int64(len(b))
@@ -114,7 +117,7 @@ def candidate_pairs(
 
 
 def _candidates(
-    a: Bits, b: Bits, samples: list[npt.NDArray[np.int64]], threshold: float
+    a: Bits, b: Bits, samples: list[npt.NDArray[np.int64]], threshold: float, own: bool = False
 ) -> list[npt.NDArray[np.int64]]:
     """Pair keys (i * len(b) + j) over Dice `threshold` that share a bucket in some sample."""
     width = np.int64(len(b))
@@ -122,22 +125,32 @@ def _candidates(
     pending: list[npt.NDArray[np.int64]] = []
     pending_size = 0
     for columns in samples:
-        ka, kb = _sample_keys(a, columns), _sample_keys(b, columns)
+        kb = _sample_keys(b, columns)
         order = np.argsort(kb)
         sorted_b = kb[order]
-        order_a = np.argsort(ka)
-        sorted_a = ka[order_a]
+        if own:  # one list: its keys sorted once
+            order_a, sorted_a = order, sorted_b
+        else:
+            ka = _sample_keys(a, columns)
+            order_a = np.argsort(ka)
+            sorted_a = ka[order_a]
         lo = np.searchsorted(sorted_b, sorted_a, side="left")
         counts = np.searchsorted(sorted_b, sorted_a, side="right") - lo
         counts[counts > MAX_BUCKET] = 0
+        if own:
+            counts[counts == 1] = 0  # a record alone in its bucket, with itself
         total = int(counts.sum())
         if total == 0:
             continue
         ia = np.repeat(order_a.astype(np.int64), counts)
         starts = np.repeat(lo, counts)
         offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        pending.append(ia * width + order[starts + offsets].astype(np.int64))
-        pending_size += total
+        jb = order[starts + offsets].astype(np.int64)
+        if own:
+            keep = ia < jb
+            ia, jb = ia[keep], jb[keep]
+        pending.append(ia * width + jb)
+        pending_size += len(ia)
         if pending_size > 5_000_000:  # score in batches: a pair found by many samples once
             found.append(_keep(a, b, _unique(np.concatenate(pending)), width, threshold))
             pending, pending_size = [], 0
@@ -212,27 +225,37 @@ def nearest_own(records: Bits) -> Scores:
     """Each record's best similarity to another record of its own list (0 where none reaches
     ESTIMATE_AT): how often a person's record has a look-alike among records of other people,
     measured on a list that holds each person once."""
-    ia, ib, sims = candidate_pairs(records, records, ESTIMATE_AT)
-    other = ia != ib
-    return _best(len(records), ia[other], sims[other])
+    ia, ib, sims = candidate_pairs(records, records, ESTIMATE_AT, own=True)
+    return np.maximum(_best(len(records), ia, sims), _best(len(records), ib, sims))
 
 
 @dataclass
 class Overlap:
-    """The people two lists share: matched one to one, and estimated (None where it could not
-    be), with the estimate each list's side gives."""
+    """The people two lists share: `matched` one to one, `estimate`d (None where the lists were
+    too small or too crowded to estimate from), the estimate each list's side gave, its
+    standard error, and `counted`: the estimate where it shows clearly more people than were
+    matched, else the matched count, with `why` it is that one."""
 
     lists: tuple[int, int]
     matched: int
-    estimate: float | None
-    sides: tuple[float, float] | None
+    estimate: float | None = None
+    sides: tuple[float, float] | None = None
+    error: float = 0.0
+    # or "crowded", "sides_apart", "below_matched", "within_error", "estimated"
+    why: str = "too_few_records"
+
+    @property
+    def counted(self) -> float:
+        return (
+            self.estimate if self.why == "estimated" and self.estimate is not None else self.matched
+        )
 
 
 def estimate_overlap(
     best_x: Scores, best_y: Scores, own_x: Scores, own_y: Scores, matched: int, x: int, y: int
 ) -> Overlap:
     """How many people two lists share, counting those the one-to-one matching cannot tell from
-    a look-alike or missed for a typo too many.
+    a look-alike (two men of the commonest names, born the same year in one governorate).
 
     Hand-written: the PPRL libraries count matched pairs only. A record of list x whose person
     is not on list y still finds a look-alike there (similarity ESTIMATE_AT or more) at the rate
@@ -241,17 +264,44 @@ def estimate_overlap(
     him there nearly always. So the records of x with no look-alike on y number about
     (n_x - overlap)(1 - q_y), which gives the overlap; and the same from y's side, the two
     averaged. It assumes the two lists draw their people from one population (the premise of
-    counting the undocumented from their overlaps); on another draw the two sides part, and
-    the comparison says so. Measured in bench/README.md."""
-    alone_x = float(np.mean(own_x < ESTIMATE_AT)) if len(own_x) else 0.0
-    alone_y = float(np.mean(own_y < ESTIMATE_AT)) if len(own_y) else 0.0
-    small = min(len(best_x), len(best_y)) < ESTIMATE_MIN_RECORDS
-    if small or min(alone_x, alone_y) < ESTIMATE_MIN_ALONE:
-        return Overlap((x, y), matched, None, None)
+    counting the undocumented from their overlaps too); lists of different regions break it,
+    and the two sides then part. The estimate is counted only where it shows clearly more
+    people than matched one to one (by ESTIMATE_ERRORS standard errors): where look-alikes
+    crowd, the matching misses a fifth of the people shared and the estimate finds them; on
+    uncrowded lists the matched count is the closer, and an estimate below it is noise or a
+    broken premise. Measured in bench/README.md."""
+    out = Overlap((x, y), matched)
+    if min(len(best_x), len(best_y)) < ESTIMATE_MIN_RECORDS:
+        return out
+    alone_x = float(np.mean(own_x < ESTIMATE_AT))
+    alone_y = float(np.mean(own_y < ESTIMATE_AT))
+    if min(alone_x, alone_y) < ESTIMATE_MIN_ALONE:
+        out.why = "crowded"
+        return out
     side_x = len(best_x) - float(np.sum(best_x < ESTIMATE_AT)) / alone_y
     side_y = len(best_y) - float(np.sum(best_y < ESTIMATE_AT)) / alone_x
-    estimate = min(max((side_x + side_y) / 2, 0.0), float(min(len(best_x), len(best_y))))
-    return Overlap((x, y), matched, estimate, (side_x, side_y))
+    out.sides = (side_x, side_y)
+    out.estimate = min(max((side_x + side_y) / 2, 0.0), float(min(len(best_x), len(best_y))))
+    # the records without a look-alike are a binomial count, and q is read from the other list
+    # (each side's variance to first order; the two sides' counts are of different records)
+    variances = [
+        (n - out.estimate) * (1 - q) / q * (1 + (n - out.estimate) / m)
+        for n, q, m in ((len(best_x), alone_y, len(own_y)), (len(best_y), alone_x, len(own_x)))
+    ]
+    out.error = float(np.sqrt(max(sum(variances), 0.0))) / 2
+    apart = abs(side_x - side_y)
+    by_chance = SIDES_ERRORS * float(np.sqrt(max(sum(variances), 0.0)))
+    below = matched - out.estimate
+    if apart > ESTIMATE_SIDES_APART * max(out.estimate, 1.0) and apart > by_chance:
+        out.why = "sides_apart"
+    elif below > ESTIMATE_SIDES_APART * matched and below > SIDES_ERRORS * out.error:
+        # fewer people than were matched (and most matched pairs are right): the premise fails
+        out.why = "below_matched"
+    elif out.estimate - matched > ESTIMATE_ERRORS * out.error:
+        out.why = "estimated"
+    else:
+        out.why = "within_error"
+    return out
 
 
 @dataclass
@@ -266,14 +316,14 @@ class Linkage:
 
     @property
     def estimated(self) -> bool:
-        """Whether every pair of lists has an estimate (else the matched counts stand)."""
-        return bool(self.overlaps) and all(o.estimate is not None for o in self.overlaps)
+        """Whether any pair of lists counts its estimate rather than its matched people."""
+        return any(o.why == "estimated" for o in self.overlaps)
 
     def estimated_patterns(self) -> dict[str, int]:
-        """People per membership pattern with every pair of lists' overlap estimated: the matched
-        patterns raked (iterative proportional fitting) until each list holds its records and
-        each pair of lists shares its estimated overlap; rounded. The matched patterns where an
-        estimate is missing."""
+        """People per membership pattern with each pair of lists' overlap as counted (estimated
+        or matched): the matched patterns raked (iterative proportional fitting) until each
+        list holds its records and each pair of lists shares its counted overlap; rounded. The
+        matched patterns where nothing is estimated."""
         found = self.patterns()
         if not self.estimated:
             return found
@@ -287,9 +337,9 @@ class Linkage:
                 x, y = o.lists
                 both = member[:, x] & member[:, y]
                 groups = (
-                    (both, float(o.estimate or 0.0)),
-                    (member[:, x] & ~both, self.sizes[x] - float(o.estimate or 0.0)),
-                    (member[:, y] & ~both, self.sizes[y] - float(o.estimate or 0.0)),
+                    (both, o.counted),
+                    (member[:, x] & ~both, self.sizes[x] - o.counted),
+                    (member[:, y] & ~both, self.sizes[y] - o.counted),
                 )
                 for rows, target in groups:
                     now = counts[rows].sum()

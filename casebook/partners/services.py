@@ -38,7 +38,6 @@ from casebook.partners.compare import (
     CROWDED,
     CROWDED_WARN,
     DEFAULT_THRESHOLD,
-    ESTIMATE_SIDES_WARN,
     Overlap,
     link,
 )
@@ -430,23 +429,27 @@ def copied_records(files: list[PartnerFile]) -> list[str]:
     return out
 
 
-def parted_sides(files: list[PartnerFile], overlaps: list[Overlap]) -> list[str]:
-    """Warnings for a pair of lists whose two sides estimate their overlap far apart: their
-    records do not look drawn from one population (one list from one region, say), which the
-    estimate assumes."""
+def unsure_estimates(files: list[PartnerFile], overlaps: list[Overlap]) -> list[str]:
+    """Warnings for a pair of lists whose overlap estimate broke its premise: the two lists'
+    sides far apart, or fewer shared people than were matched one to one. Their records do not
+    look drawn from one population (one list from one region, say), so the matched count was
+    given instead; an estimate of the undocumented from such lists is as unsure."""
     out: list[str] = []
     for o in overlaps:
-        if o.estimate is None or o.sides is None:
+        if o.why not in ("sides_apart", "below_matched") or o.sides is None:
             continue
-        apart = abs(o.sides[0] - o.sides[1])
-        if apart > ESTIMATE_SIDES_WARN * max(o.estimate, 1.0):
-            x, y = o.lists
-            out.append(
-                f"the overlap of {files[x].name} and {files[y].name} is estimated from each "
-                f"list's side as {o.sides[0]:.0f} and {o.sides[1]:.0f}: their records do not "
-                "look drawn from one population, so the estimate is uncertain; the matched "
-                f"count is {o.matched}"
-            )
+        x, y = o.lists
+        reads = (
+            f"from each list's side it reads {max(o.sides[0], 0):.0f} and {max(o.sides[1], 0):.0f}"
+            if o.why == "sides_apart"
+            else f"it reads {o.estimate or 0:.0f}, fewer than the {o.matched} matched one to one"
+        )
+        out.append(
+            f"the overlap of {files[x].name} and {files[y].name} could not be estimated: {reads}, "
+            "so their records do not look drawn from one population (lists of different "
+            "regions or periods, say); the counts are the people matched one to one, and may "
+            "miss some the lists share"
+        )
     return out
 
 
@@ -618,7 +621,7 @@ def partners_compare(
         overlaps=linkage.overlaps,
         warnings=copied_records(files)
         + crowded_lists(files, linkage.crowded, linkage.estimated)
-        + parted_sides(files, linkage.overlaps),
+        + unsure_estimates(files, linkage.overlaps),
     )
     result.left_out = left_out
     if export is not None and known:
@@ -677,9 +680,7 @@ def partners_compare(
             "marks_added": result.marks_added,
             "estimated": result.estimated,
             "overlaps_matched": [o.matched for o in result.overlaps],
-            "overlaps_estimated": [
-                round(o.estimate) for o in result.overlaps if o.estimate is not None
-            ],
+            "overlaps_counted": [round(o.counted) for o in result.overlaps],
             "left_out": left_out,
             "warnings": len(result.warnings),
             # the partners' own random export ids: which of their files was compared

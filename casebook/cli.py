@@ -1496,9 +1496,9 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv_writer(out, lineterminator="\n")
-        writer.writerow([*result.lists, "count", "matched"])
+        writer.writerow([*result.lists, "count"])  # the capture histories `estimate` reads
         for pattern, count in result.patterns.items():
-            writer.writerow([*pattern, count, result.matched_patterns[pattern]])
+            writer.writerow([*pattern, count])
         click.echo(out.getvalue(), nl=False)
     else:
         click.echo(tsv_line([*result.lists, "people", "matched"]))

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from casebook.audit.models import AuditEntry
 from casebook.cli import cli
+from casebook.estimate.captures import captures_from_csv
 from casebook.partners.compare import (
     DEFAULT_THRESHOLD,
     Linkage,
@@ -443,6 +444,9 @@ def test_a_crowded_population_counts_the_shared_people_matching_misses(
     assert body["patterns"]["10"] == len(lists[0]) - body["patterns"]["11"]
     assert body["patterns"]["01"] == len(lists[1]) - body["patterns"]["11"]
     assert f"A and B: about {overlap['counted']} people shared" in out.stderr
+    csv_out = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
+    histories = captures_from_csv(csv_out.stdout)  # what `casebook estimate` reads
+    assert histories.lists == ("A", "B") and histories.overlap() == body["patterns"]["11"]
     text = _invoke(app, "partners", "compare", str(ours), str(theirs))
     assert text.stdout.splitlines()[:2] == [
         "A\tB\tpeople\tmatched",
@@ -617,7 +621,7 @@ def test_export_compare_and_mark_for_lawyers(
         ],
     }
     again = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
-    assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count,matched", "1,1,1,1", "1,0,0,0"]
+    assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count", "1,1,1", "1,0,0"]
     assert "0 new marks" in again.output  # comparing again adds no second mark
 
     with app.extensions["casebook.db"].sessionmaker() as s:

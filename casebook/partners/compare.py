@@ -58,7 +58,7 @@ ESTIMATE_MIN_RECORDS = 1000
 ESTIMATE_MIN_ALONE = 0.05
 ESTIMATE_SIDES_APART = 0.1
 SIDES_ERRORS = 3.0  # and further apart than chance would put them (standard errors)
-ESTIMATE_ERRORS = 2.0
+ESTIMATE_ERRORS = 1.0
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -233,8 +233,8 @@ def nearest_own(records: Bits) -> Scores:
 class Overlap:
     """The people two lists share: `matched` one to one, `estimate`d (None where the lists were
     too small or too crowded to estimate from), the estimate each list's side gave, its
-    standard error, and `counted`: the estimate where it shows clearly more people than were
-    matched, else the matched count, with `why` it is that one."""
+    standard error, and `counted`: the estimate where it exceeds the matched people by more
+    than its standard error, else the matched count, with `why` it is that one."""
 
     lists: tuple[int, int]
     matched: int
@@ -265,11 +265,12 @@ def estimate_overlap(
     (n_x - overlap)(1 - q_y), which gives the overlap; and the same from y's side, the two
     averaged. It assumes the two lists draw their people from one population (the premise of
     counting the undocumented from their overlaps too); lists of different regions break it,
-    and the two sides then part. The estimate is counted only where it shows clearly more
-    people than matched one to one (by ESTIMATE_ERRORS standard errors): where look-alikes
-    crowd, the matching misses a fifth of the people shared and the estimate finds them; on
-    uncrowded lists the matched count is the closer, and an estimate below it is noise or a
-    broken premise. Measured in bench/README.md."""
+    and the two sides then part. The estimate is counted only where it exceeds the people
+    matched one to one by more than its standard error (ESTIMATE_ERRORS of them): the matching
+    then misses more than the estimate is likely to be off. Where look-alikes crowd, matching
+    misses up to a fifth of the people shared and the estimate finds them; on uncrowded lists
+    the matched count is the closer, and an estimate below it is noise or a broken premise.
+    Measured in bench/README.md."""
     out = Overlap((x, y), matched)
     if min(len(best_x), len(best_y)) < ESTIMATE_MIN_RECORDS:
         return out

@@ -1394,14 +1394,14 @@ def _write_private(target: Path, text: str) -> None:
         raise
 
 
-def _shared(o: Overlap) -> str:
+def _shared(o: Overlap, counted: int) -> str:
     """One line on a pair of lists' overlap: which count stands, and why."""
     from casebook.partners.compare import ESTIMATE_MIN_RECORDS
 
     matched = f"{o.matched} people matched one to one"
     if o.why == "estimated":
         return (
-            f"about {o.counted:.0f} people shared (standard error {o.error:.0f}), counted; "
+            f"about {counted} people shared (standard error {o.error:.0f}), counted; "
             f"{matched}: the rest too like others of their lists to be told apart"
         )
     if o.why == "too_few_records":
@@ -1446,14 +1446,17 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         raise click.ClickException("compare needs at least two files (ours first)")
     try:
         loaded = [load_file(Path(f)) for f in files]
+        repeats = []
         for f in loaded:
             if f.repeated:
                 records = "1 record repeats" if f.repeated == 1 else f"{f.repeated} records repeat"
-                click.echo(
+                repeats.append(
                     f"{f.name}: {records} another record's encoding exactly (one person "
-                    "recorded more than once, or an edited file); each is counted as a person",
-                    err=True,
+                    "recorded more than once, two people whose names, birth year, governorate "
+                    "and arrest year are written alike, or an edited file); each is counted as "
+                    "a person"
                 )
+                click.echo(repeats[-1], err=True)
         with _session() as s, s.begin():
             result = partners_compare(
                 s, Actor.cli(), loaded, DEFAULT_THRESHOLD if threshold is None else threshold
@@ -1471,11 +1474,17 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             "since the export",
             err=True,
         )
+
+    def counted(o: Overlap) -> int:
+        """A pair's shared people as the patterns given count them (the rounded estimate)."""
+        x, y = o.lists
+        return sum(n for k, n in result.patterns.items() if k[x] == k[y] == "1")
+
     if fmt == "json":
         overlaps = [
             {
                 "lists": [result.lists[o.lists[0]], result.lists[o.lists[1]]],
-                "counted": round(o.counted),
+                "counted": counted(o),
                 "counted_as": "estimated" if o.why == "estimated" else "matched",
                 "matched": o.matched,
                 "estimated": None if o.estimate is None else round(o.estimate),
@@ -1491,6 +1500,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             "estimated": result.estimated,
             "matched_patterns": result.matched_patterns,
             "overlaps": overlaps,
+            "warnings": repeats + result.warnings,
         }
         click.echo(json.dumps(body))
     elif fmt == "csv":
@@ -1505,13 +1515,14 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         for pattern, count in result.patterns.items():
             click.echo(tsv_line([*pattern, count, result.matched_patterns[pattern]]))
     for o in result.overlaps:
-        click.echo(
-            f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}: {_shared(o)}", err=True
-        )
+        pair = f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}"
+        click.echo(f"{pair}: {_shared(o, counted(o))}", err=True)
     if result.estimated:
         click.echo(
-            "people: the counts with the estimated overlaps, which count the shared people the "
-            "matching could not tell from a look-alike; matched: the people found one to one",
+            "people: the counts to use (the CSV and the JSON's patterns give them), with the "
+            "estimated overlaps, which count the shared people the matching could not tell from "
+            "a look-alike; matched: the people found one to one. Both miss shared people whose "
+            "records differ more than most look-alikes do",
             err=True,
         )
     if result.ours_known:

@@ -51,12 +51,14 @@ MAX_BUCKET = 300  # a bucket larger than this is a common pattern and left to ot
 # records reaches ESTIMATE_AT; below ESTIMATE_MIN_RECORDS records a list, or with fewer than
 # ESTIMATE_MIN_ALONE of a list's records without a look-alike among their own, nothing is
 # estimated (too few records for the rates to hold); two lists' sides further apart than
-# ESTIMATE_SIDES_APART of the estimate, an estimate that far below the matched count, or one less
-# than ESTIMATE_ERRORS standard errors above it, leave the matched count counted (bench/README.md).
+# ESTIMATE_SIDES_APART of the estimate, an estimate ESTIMATE_BELOW of the matched count below it,
+# or one less than ESTIMATE_ERRORS standard errors above it, leave the matched count counted
+# (the first two warned of; bench/README.md).
 ESTIMATE_AT = NEIGHBOUR
 ESTIMATE_MIN_RECORDS = 1000
 ESTIMATE_MIN_ALONE = 0.05
 ESTIMATE_SIDES_APART = 0.1
+ESTIMATE_BELOW = 0.05
 SIDES_ERRORS = 3.0  # and further apart than chance would put them (standard errors)
 ESTIMATE_ERRORS = 1.0
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
@@ -295,7 +297,7 @@ def estimate_overlap(
     below = matched - out.estimate
     if apart > ESTIMATE_SIDES_APART * max(out.estimate, 1.0) and apart > by_chance:
         out.why = "sides_apart"
-    elif below > ESTIMATE_SIDES_APART * matched and below > SIDES_ERRORS * out.error:
+    elif below > ESTIMATE_BELOW * matched and below > SIDES_ERRORS * out.error:
         # fewer people than were matched (and most matched pairs are right): the premise fails
         out.why = "below_matched"
     elif out.estimate - matched > ESTIMATE_ERRORS * out.error:
@@ -350,7 +352,14 @@ class Linkage:
                         counts[rows] = target / rows.sum()
             if np.abs(counts - before).max() < 1e-6:
                 break
-        return {k: round(float(c)) for k, c in zip(keys, counts.tolist(), strict=True)}
+        # Rounded so that each list still holds exactly its records: the patterns of two or
+        # more lists rounded, each list's own records (its singleton pattern) the remainder.
+        out = {k: round(float(c)) for k, c in zip(keys, counts.tolist(), strict=True)}
+        for d, size in enumerate(self.sizes):
+            alone = "".join("1" if i == d else "0" for i in range(n_lists))
+            shared = sum(n for k, n in out.items() if k[d] == "1" and k != alone)
+            out[alone] = max(size - shared, 0)
+        return out
 
     def patterns(self) -> dict[str, int]:
         """People per membership pattern ("110": on lists 1 and 2, not 3), singletons too; every

@@ -780,7 +780,8 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
         + (
-            f"; {result.held} held back, marked so in the queue: each may join two brothers"
+            f"; {result.held} held back, marked so in the queue: each may join two brothers, "
+            "or two people whose dates of birth say so"
             if result.held
             else ""
         ),

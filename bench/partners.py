@@ -5,8 +5,10 @@ lists share about 30% of their people; every list makes its own errors in its ow
 person (tests/linkage/generator.py: hamza, ta marbuta, alef maqsura, tashkeel/tatweel, عبد
 compounds, dropped ال, typos, blanked fields, birth year ±1, another governorate, the whole name
 in Latin letters). Each list is encoded with the shared secret and compared; printed: the overlap
-(people on two or more lists) against the truth, pairwise precision and recall, the membership
-pattern counts, and the encoding and comparison times.
+(people on two or more lists) against the truth, pairwise precision and recall, each pair of
+lists' shared people as counted (estimated or matched, and why), matched and estimated against
+the truth, the membership pattern counts (counted / matched / true), and the encoding and
+comparison times.
 
 Run: .venv/bin/python -m bench.partners [--size 10000] [--lists 2] [--threshold 0.8]
 Goals: overlap within 5% of the truth; precision >= 0.97, recall >= 0.90; 100,000 x 100,000

@@ -1362,6 +1362,12 @@ def partners_export_command(output: str, secret_file: str, label: str | None) ->
         click.progressbar(length=_case_count(), label="encoding cases", file=sys.stderr) as bar,
     ):
         result = partners_export(s, Actor.cli(), secret, label, progress=bar.update)
+        if not result.exported:  # a file of no records would only be refused by compare
+            raise click.ClickException(
+                f"no case can be exported: {result.no_consent} without consent to partner "
+                f"matching, {result.unreadable} that could not be decrypted (rejected, "
+                "duplicate and erased cases are never exported); nothing was written"
+            )
         try:
             _write_private(target, json.dumps(result.document, separators=(",", ":")) + "\n")
         except OSError as exc:  # rolled back with the session: no export is recorded

@@ -726,6 +726,8 @@ def test_case_form_offers_the_partner_matching_consent(app: Flask, client: Flask
 
 
 def test_rejected_cases_are_never_exported(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    """The one consenting case rejected, nothing is left to export: the command says so and
+    writes no file (compare would refuse an empty one)."""
     made, _ = _cases(app, client)
     h = bearer(app, make_user(app, "lawyer"))
     resp = client.post(
@@ -743,9 +745,12 @@ def test_rejected_cases_are_never_exported(app: Flask, client: FlaskClient, tmp_
         "--secret-file",
         str(_secret_file(tmp_path)),
     )
-    assert out.exit_code == 0, out.output
-    assert "0 cases exported" in out.output and "2 left out without consent" in out.output
-    assert json.loads((tmp_path / "o.json").read_text())["records"] == []
+    # nothing left to export: said, and no file of no records for a partner to be refused
+    assert out.exit_code == 1, out.output
+    assert "no case can be exported: 2 without consent to partner matching" in out.output
+    assert "nothing was written" in out.output and not (tmp_path / "o.json").exists()
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        assert not s.scalars(select(AuditEntry).where(AuditEntry.action == "partners.export")).all()
 
 
 def test_erasing_a_case_drops_its_partner_rows(

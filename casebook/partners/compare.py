@@ -59,6 +59,7 @@ ESTIMATE_MIN_RECORDS = 1000
 ESTIMATE_MIN_ALONE = 0.05
 ESTIMATE_SIDES_APART = 0.1
 ESTIMATE_BELOW = 0.05
+BELOW_ERRORS = 2.5  # and by more than chance would put it (standard errors)
 SIDES_ERRORS = 3.0  # and further apart than chance would put them (standard errors)
 ESTIMATE_ERRORS = 1.0
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
@@ -297,7 +298,7 @@ def estimate_overlap(
     below = matched - out.estimate
     if apart > ESTIMATE_SIDES_APART * max(out.estimate, 1.0) and apart > by_chance:
         out.why = "sides_apart"
-    elif below > ESTIMATE_BELOW * matched and below > SIDES_ERRORS * out.error:
+    elif below > ESTIMATE_BELOW * matched and below > BELOW_ERRORS * out.error:
         # fewer people than were matched (and most matched pairs are right): the premise fails
         out.why = "below_matched"
     elif out.estimate - matched > ESTIMATE_ERRORS * out.error:

@@ -614,7 +614,7 @@ def test_export_compare_and_mark_for_lawyers(
                 "counted": 1,
                 "counted_as": "matched",
                 "matched": 1,
-                "estimated": None,
+                "estimate": None,
                 "standard_error": None,
                 "sides": None,
                 "why": "too_few_records",

@@ -50,7 +50,7 @@ def _hint(query: Query, total: int) -> Any:
             return _(
                 "A family name in Latin letters alone is compared letter for letter with the "
                 "family name as the case records it, usually in Arabic letters. Write it in "
-                'Arabic letters, or add the first name before it ("Mohammad Halabi").'
+                "Arabic letters, or add the first name before it (\"Mohammad Halabi\")."
             )
         return _(
             "One word is searched as a family name. If it is a first name, add the family name "

@@ -690,7 +690,9 @@ class _Components:
         """The cell's value at a point of its component (its other atoms known or true)."""
         return float(
             sum(
-                x[columns[a]] if a in columns else self.known.get(a, float(self.system_values[a]))
+                x[columns[a]]
+                if a in columns
+                else self.known.get(a, float(self.system_values[a]))
                 for a in cell.atoms
             )
         )

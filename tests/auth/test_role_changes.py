@@ -279,17 +279,23 @@ def test_disabling_an_account_withdraws_its_waiting_role_request(
     page = _ask(client, target, "lawyer")
     with app.extensions["casebook.db"].sessionmaker() as s:
         request_id = s.scalars(select(RoleChangeRequest.id)).one()
-    resp = client.post(f"/admin/users/{target.id}/disable", data={"csrf_token": csrf_from(page)})
+    resp = client.post(
+        f"/admin/users/{target.id}/disable", data={"csrf_token": csrf_from(page)}
+    )
     assert resp.status_code == 302
     with app.extensions["casebook.db"].sessionmaker() as s:
         request = s.get(RoleChangeRequest, request_id)
         assert request is not None and request.decision == "disabled"
-        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.disable")).one()
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.disable")
+        ).one()
         assert str(request_id) in (entry.details or "")
     other = app.test_client()
     login(other, second)
     listing = other.get("/admin/users").get_data(as_text=True)
     assert f"/admin/role-changes/{request_id}/approve" not in listing
     assert "withdrawn: the account was disabled" in listing
-    other.post(f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)})
+    other.post(
+        f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)}
+    )
     assert _role_of(app, target) == "documenter"

@@ -536,7 +536,9 @@ def test_a_split_submission_that_never_finishes_is_shredded_and_can_be_sent_agai
 
     # A fresh part keeps it: expiry counts from the latest part.
     other_iid = new_instance_id()
-    other = encrypt_submission(public, version, instance_xml(version, other_iid), [], other_iid)
+    other = encrypt_submission(
+        public, version, instance_xml(version, other_iid), [], other_iid
+    )
     assert post(phone, token, other).status_code == 201
     assert {r.state for r in _rows(app)} == {"partial", "inbox"}
 

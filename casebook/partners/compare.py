@@ -275,7 +275,8 @@ def estimate_overlap(
     the matched count is the closer, and an estimate below it is noise or a broken premise.
     Measured in bench/README.md."""
     out = Overlap((x, y), matched)
-    if min(len(best_x), len(best_y)) < ESTIMATE_MIN_RECORDS:
+    sizes = (len(best_x), len(best_y), len(own_x), len(own_y))
+    if min(sizes) < ESTIMATE_MIN_RECORDS:
         return out
     alone_x = float(np.mean(own_x < ESTIMATE_AT))
     alone_y = float(np.mean(own_y < ESTIMATE_AT))
@@ -455,16 +456,15 @@ def _overlaps(
     datasets: Sequence[Bits], bests: list[tuple[int, int, Scores, Scores]], linkage: Linkage
 ) -> list[Overlap]:
     """Every pair of lists' overlap, matched and estimated. A list's look-alikes among its own
-    records are searched for once, and only when every list is large enough to estimate."""
+    records are searched for once, and only in a list large enough to estimate from."""
     matched: dict[tuple[int, int], int] = {}
     for cluster in linkage.clusters:
         lists = sorted({d for d, _ in cluster})
         for i, x in enumerate(lists):
             for y in lists[i + 1 :]:
                 matched[(x, y)] = matched.get((x, y), 0) + 1
-    large = all(len(d) >= ESTIMATE_MIN_RECORDS for d in datasets)
     empty = np.zeros(0, dtype=np.float32)
-    own = [nearest_own(d) if large else empty for d in datasets]
+    own = [nearest_own(d) if len(d) >= ESTIMATE_MIN_RECORDS else empty for d in datasets]
     return [
         estimate_overlap(best_x, best_y, own[x], own[y], matched.get((x, y), 0), x, y)
         for x, y, best_x, best_y in bests

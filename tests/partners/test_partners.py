@@ -386,6 +386,26 @@ def test_three_lists_raked_to_their_counted_overlaps_keep_every_list_whole(
     assert all(n >= 0 for n in raked.values())
 
 
+def test_a_small_list_beside_two_large_ones_leaves_their_pair_estimated() -> None:
+    """Three lists, one under the size an estimate needs: its pairs count the matched people,
+    the two large lists' pair is estimated as ever, and every list holds its records."""
+    rng = np.random.default_rng(11)
+    people = [sorted(rng.choice(WIDTH, SET, replace=False).tolist()) for _ in range(2600)]
+    lists = [
+        _bits(people[:1200]),
+        _bits(people[600:1800]),
+        _bits(people[1500:1800] + people[2400:2600]),  # 500 records, 300 shared with list 2
+    ]
+    result = link(lists)
+    whys = {o.lists: o.why for o in result.overlaps}
+    assert whys[(0, 2)] == whys[(1, 2)] == "too_few_records"
+    large = next(o for o in result.overlaps if o.lists == (0, 1))
+    assert large.estimate is not None and abs(large.estimate - 600) < 30
+    counted = result.estimated_patterns()
+    for d, records in enumerate(lists):
+        assert sum(n for k, n in counted.items() if k[d] == "1") == len(records)
+
+
 def _draw_files(
     tmp_path: Path, lists: list[list[dict[str, Any]]], labels: tuple[str, ...]
 ) -> list[Path]:

@@ -1405,7 +1405,7 @@ def _shared(o: Overlap, counted: int) -> str:
     """One line on a pair of lists' overlap: which count stands, and why."""
     from casebook.partners.compare import ESTIMATE_MIN_RECORDS
 
-    matched = f"{o.matched} people matched one to one"
+    matched = f"{o.matched} {'person' if o.matched == 1 else 'people'} matched one to one"
     if o.why == "estimated":
         return (
             f"about {counted} people shared (standard error {o.error:.0f}), counted; "

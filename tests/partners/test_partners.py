@@ -642,6 +642,11 @@ def test_export_compare_and_mark_for_lawyers(
         ],
         "warnings": [],
     }
+    assert (
+        "Us and Partner Org: 1 person matched one to one, counted (under 1000 records a list: "
+        "not estimated)" in out.stderr
+    )
+    assert "Both are floors" in out.stderr
     again = _invoke(app, "partners", "compare", str(ours), str(theirs), "--format", "csv")
     assert again.stdout.splitlines()[:3] == ["Us,Partner Org,count", "1,1,1", "1,0,0"]
     assert "0 new marks" in again.output  # comparing again adds no second mark

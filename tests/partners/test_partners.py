@@ -414,29 +414,11 @@ def _draw_files(
     paths = []
     for records, label in zip(lists, labels, strict=True):
         names = ExportNames(r["person"] for r in records)
-        path = tmp_path / f"{label}.json"
         clks = [
             enc.encode(r["person"], r["arrest"]["governorate"], r["arrest"]["date"], names)
             for r in records
         ]
-        path.write_text(
-            json.dumps(
-                {
-                    "format": FORMAT,
-                    "version": VERSION,
-                    "label": label,
-                    "schema": SCHEMA,
-                    "fingerprint": enc.fingerprint,
-                    "export": str(uuid.uuid5(uuid.NAMESPACE_URL, label)),
-                    "count": len(clks),
-                    "records": [
-                        {"id": _record_id(path, i), "clk": base64.b64encode(c).decode()}
-                        for i, c in enumerate(clks)
-                    ],
-                }
-            )
-        )
-        paths.append(path)
+        paths.append(_write_partner_file(tmp_path / f"{label}.json", enc, clks, label))
     return paths
 
 
@@ -532,6 +514,11 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
     does, knowing its own names before encoding any)."""
     enc = Encoder(SECRET)
     names = ExportNames(p for p, _ in people)
+    return _write_partner_file(path, enc, [enc.encode(p, g, None, names) for p, g in people], label)
+
+
+def _write_partner_file(path: Path, enc: Encoder, clks: list[bytes], label: str) -> Path:
+    """A partner file as casebook writes them, holding these encodings."""
     path.write_text(
         json.dumps(
             {
@@ -541,13 +528,10 @@ def _partner_file(path: Path, people: list[tuple[dict[str, Any], str]], label: s
                 "schema": SCHEMA,
                 "fingerprint": enc.fingerprint,
                 "export": str(uuid.uuid5(uuid.NAMESPACE_URL, path.name)),
-                "count": len(people),
+                "count": len(clks),
                 "records": [
-                    {
-                        "id": _record_id(path, i),
-                        "clk": base64.b64encode(enc.encode(p, g, None, names)).decode(),
-                    }
-                    for i, (p, g) in enumerate(people)
+                    {"id": _record_id(path, i), "clk": base64.b64encode(c).decode()}
+                    for i, c in enumerate(clks)
                 ],
             }
         )

@@ -16,8 +16,12 @@ and (2) audits every earlier release again with the new release's numbers that h
 more of the new release is hidden, and both audits run again. A number an earlier release
 published exactly is public: it is not audited (it happens only when k was raised since).
 
-Numbers that changed are left out: the audit does not model an attacker who bounds how much a
-number changed by the release's count of changes (at least CASEBOOK_RELEASE_MIN_CHANGES).
+A number that changed is not tied, but the way it moved is known to the audit (a count
+that rose is no less than before: `LinkedSystem.order`): an attacker who takes counts never
+to fall is right wherever they did not, and a published number that grew by less than k then
+bounds how much each of its hidden parts grew. The audit does not model an attacker who
+bounds how much a number changed by the release's count of changes (at least
+CASEBOOK_RELEASE_MIN_CHANGES).
 
 Hidden numbers link releases too: a hidden number, or a sum of hidden numbers, that stayed
 the same is one unknown in both releases to an attacker who guesses so (an outside attack
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 
 from casebook.stats.protect import SCOPE_FLAGS, Equation, Key, UnprotectableError, equation_key
 from casebook.stats.queries import BASE, pairs
-from casebook.stats.tables import Meaning, ReleaseSystem
+from casebook.stats.tables import VERIFIED_TOTAL, Meaning, ReleaseSystem
 
 Fact = tuple[Meaning, float, float]  # what a release showed: low <= count <= high
 MAX_ROUNDS = 12
@@ -152,6 +156,7 @@ def audit_with(
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
+    orders: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
     # the other releases imported so far, with their indices here and their hidden sets
     done: list[tuple[ReleaseSystem, list[int], set[Key]]] = []
     for number, other, hidden, ranges in others:
@@ -178,16 +183,26 @@ def audit_with(
                 if atoms is None or any(a >= held.own_size()[0] for a in atoms):
                     continue
                 ours = atoms if held_mapping is None else [held_mapping[a] for a in atoms]
-                if sum(held.atom_values[a] for a in atoms) != cell.value:
+                held_value = sum(held.atom_values[a] for a in atoms)
+                if held_value != cell.value:
                     # changed: a guess that it did not would be wrong; the right guess that
                     # it did tells that a number one release is known to hold as 0 is at
-                    # least 1 in the other (a case added, or one removed since). Which way
-                    # it moved is not modelled (docs/statistics.md: taken for every count of
-                    # all cases, it hid every table of a release)
+                    # least 1 in the other (a case added, or one removed since). And which
+                    # way it moved: cases are mostly added and rarely removed, so an
+                    # attacker may take every published count never to fall (or, between
+                    # releases that only removed cases, never to rise) and is right wherever
+                    # it did not move the other way; the audit takes every right guess, over
+                    # the counts releases publish (all and verified cases)
                     if value == 0 or _zero_known(other, meaning, hidden):
                         imported.append((ours, 1, math.inf))
                     if _zero_known(held, meaning, held_hidden):
                         imported.append((theirs, 1, math.inf))
+                    if cell.published:
+                        rose = held_value > cell.value
+                        orders.setdefault(
+                            (tuple(sorted(ours)), tuple(sorted(theirs))),
+                            (ours, theirs) if rose else (theirs, ours),
+                        )
                     continue
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
         for held, held_mapping, _ in [(system, None, own_hidden), *done]:
@@ -214,6 +229,8 @@ def audit_with(
         terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
         if terms:
             system.links.append(Equation([a for a, _ in terms], [c for _, c in terms], 0, False))
+    for larger, smaller in orders.values():
+        system.order(larger, smaller)
     system.know(list(facts) + imported)
 
 
@@ -318,7 +335,9 @@ def protect_against_earlier(
         facts_holding(system, [f for e in earlier for f in e.facts()]),
     )
     hidden = protect(system, k, start=still_hidden(system, k, earlier), strict=strict)
+    width = 0  # the verified total's least rounding width, widened as a last resort
     for _ in range(MAX_ROUNDS):
+        widen: int | None = None
         ours = published_facts(system, hidden)
         new: Shown = (NEW_RELEASE, system, hidden, system.ranges)
         more: set[Key] = set()
@@ -344,12 +363,23 @@ def protect_against_earlier(
                 if before is not None and high - low >= before[1] - before[0] - 1e-6:
                     continue  # no narrower than without the new release
                 found = _to_hide(system, hidden, e, key)
-                if not found:  # nothing of the new release left to hide: it cannot be cut
+                if not found and VERIFIED_TOTAL in system.cells:
+                    # the last resort: the verified total as a rounded range, wider each
+                    # round, which widens how far every verified number can have moved since
+                    if VERIFIED_TOTAL not in hidden:
+                        found = {VERIFIED_TOTAL}
+                    elif widen is None:
+                        lo, hi = system.ranges[VERIFIED_TOTAL]
+                        if lo > 0 or hi < system.cells["all|total"].value:
+                            widen = 2 * (hi - lo + 1)
+                if not found and widen is None:  # nothing left to hide: it cannot be cut
                     raise NarrowsEarlierError(k)
                 more |= found
-        if not more:
+        if not more and widen is None:
             return hidden
-        hidden = protect(system, k, start=hidden | more, strict=strict)
+        if widen is not None:
+            width = widen
+        hidden = protect(system, k, start=hidden | more, strict=strict, least_width=width)
     raise NarrowsEarlierError(k)
 
 
@@ -359,9 +389,10 @@ def still_hidden(system: ReleaseSystem, k: int, earlier: list[Earlier]) -> set[K
     to an attacker who guesses which way it moved (cases are added, rarely removed: an outside
     attack read a count hidden at 10 as at most the 11 shown a release later, and a hidden
     sum of governorates as at least the earlier sum less the later one); moved by k or more,
-    the bound it gives is at least k wide. Modelling the direction of every change in the
-    audit instead hid every table of a second release of a few hundred cases; keeping a
-    pattern across releases, as statistics offices do, costs a few cells near k."""
+    the bound it gives is at least k wide. The audit knows which way every number moved, so
+    it would hide the cells beside such a number instead; keeping the pattern across
+    releases, as statistics offices do, costs fewer cells (without it, auditing with the
+    directions hid every table of a second release of a few hundred cases)."""
     out: set[Key] = set()
     for e in earlier:
         for key in e.hidden:

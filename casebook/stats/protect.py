@@ -235,6 +235,23 @@ class LinkedSystem:
         del self.links[links:]
         self._own = None
 
+    def order(self, larger: list[int], smaller: list[int]) -> None:
+        """sum(larger) >= sum(smaller) (a count known not to have fallen from one release to
+        another), as a link with one more unknown: the difference, at least 0 like every
+        atom. Imported with the other releases, forgotten with them."""
+        terms = equation_key([*larger, *smaller], [1] * len(larger) + [-1] * len(smaller))
+        if not terms:
+            return
+        assert self._own is not None, "an order links imported releases"
+        name = ("order", len(self._imported_names))
+        gap = sum(c * self.atom_values[a] for a, c in terms)
+        assert gap >= 0, "an order must hold for the true counts"
+        slack = self.atom(name, gap)
+        self._imported_names.append(name)
+        self.links.append(
+            Equation([*(a for a, _ in terms), slack], [*(c for _, c in terms), -1], 0, False)
+        )
+
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)
         if index is None:

@@ -655,7 +655,7 @@ def _method(
                 "to %(low)s are hidden, with further cells hidden so that no hidden number can "
                 "be narrowed to an interval under %(k)s by combining any tables of this "
                 "release or of any other release, even knowing which numbers, shown or "
-                "hidden, stayed the same between releases."
+                "hidden, stayed the same between releases and which way the others moved."
             ),
             **values,
         )

@@ -18,7 +18,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from casebook.stats.protect import PUBLISHED_SCOPES, SCOPE_FLAGS, Key, LinkedSystem, protect
+from casebook.stats.protect import (
+    PUBLISHED_SCOPES,
+    SCOPE_FLAGS,
+    Key,
+    LinkedSystem,
+    UnprotectableError,
+    protect,
+)
 from casebook.stats.queries import BASE, DIMENSIONS, ONE_BASE, BaseCounts, base_categories, pairs
 
 Table = tuple[str, ...]  # ("governorate",), ("governorate", "grouped"), ("sex", "status")
@@ -441,7 +448,14 @@ def protect_release(
     # the families share only published margins, unless one had to be hidden: the audit of
     # the whole release decides
     system.ranges = {}
-    hidden = protect(system, k, start=hidden, strict=strict)
+    try:
+        hidden = protect(system, k, start=hidden, strict=strict)
+    except UnprotectableError:
+        if VERIFIED_TOTAL not in system.cells or VERIFIED_TOTAL in hidden:
+            raise
+        # the last resort: the verified total as a rounded range (round_totals), which
+        # widens every verified number and how far it can have moved since a release
+        hidden = protect(system, k, start=hidden | {VERIFIED_TOTAL}, strict=strict)
     if VERIFIED_TOTAL in hidden:
         hidden |= system.whole("verified")
     # a count of every case under another name (a sex table grouped into one group, a year

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from casebook import create_app
@@ -81,6 +82,14 @@ def main() -> None:
     except (ConfigError, KeySourceError) as exc:
         click.echo(f"casebook: {exc}", err=True)
         sys.exit(2)
+    except OperationalError:
+        # the driver's text can quote a statement and its values: never printed
+        click.echo(
+            "casebook: the database could not be used (unreachable, or locked by another "
+            "process for longer than the wait); the command stopped: try again",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _settings() -> Settings:

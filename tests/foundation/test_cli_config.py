@@ -48,6 +48,20 @@ def test_production_without_secrets_refuses_with_one_sentence(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
 
 
+def test_a_database_that_cannot_be_reached_is_one_sentence_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """An outside review saw a command print the tail of the driver's error (a database
+    locked while a server started): the operator gets one sentence and a failing status."""
+    env = _env(tmp_path)
+    assert _run(["init"], env).returncode == 0
+    unreachable = "postgresql+psycopg://casebook@127.0.0.1:9/casebook?connect_timeout=2"
+    result = _run(["stats", "--by", "sex"], {**env, "DATABASE_URL": unreachable})
+    assert result.returncode == 1
+    assert "the database could not be used" in result.stderr
+    assert "Traceback" not in result.stderr and "sqlalche.me" not in result.stderr
+
+
 def test_production_without_key_source_refuses(tmp_path: Path) -> None:
     result = _run(
         ["serve"], _env(tmp_path, CASEBOOK_ENV="production", CASEBOOK_SECRET_KEY="x" * 40)

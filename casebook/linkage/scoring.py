@@ -32,8 +32,7 @@ from typing import Any
 
 from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIELDS, two_births
 from casebook.linkage.features import COLUMNS as FEATURE_COLUMNS
-from casebook.names.matching import SAME as SAME_NAME
-from casebook.names.matching import common_names, phonetic_distance
+from casebook.names.matching import common_names, latin_readings
 
 DEFAULT_MEMORY = "8GB"
 CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
@@ -68,10 +67,10 @@ def _resolve_latin(
     """Each distinct Latin spelling mapped to the Arabic form it is the same name as, by the
     transliteration-aware distance (casebook.names.matching), among the Arabic names of this
     caseload whose skeletons are within a deletion or two of its own (the skeleton only finds
-    candidates, never decides). Ties go to the more frequent Arabic name (Omar: عمر before
-    عمار); every Arabic name within the distance is kept beside it, so that Hadi still meets
-    هادي when هدى is more frequent, and Asma أسامة when أسماء is. Unresolved spellings stay
-    Latin."""
+    candidates, never decides), and only among the names it may be read as: a usual Latin
+    spelling of some of them is read as one of those (`latin_readings`: Said is سعيد, not
+    سعد; Omar عمر, not عمار). Ties go to the more frequent Arabic name; every Arabic name
+    about as near is kept beside it (ALT_MARGIN). Unresolved spellings stay Latin."""
     arabic: dict[str, tuple[str, ...]] = {}
     latin: dict[str, tuple[tuple[str, ...], str]] = {}
     index: dict[str, set[str]] = {}
@@ -92,8 +91,7 @@ def _resolve_latin(
         candidates = {c for key in _deletions(skel) for c in index.get(key, ())}
         near = sorted(
             (distance, -counts.get(candidate, 0), candidate)
-            for candidate in candidates
-            if (distance := phonetic_distance(sounds, arabic[candidate])) <= SAME_NAME
+            for distance, candidate in latin_readings(form[1:], sounds, candidates, arabic)
         )
         if near:
             best = near[0][0]
@@ -103,11 +101,11 @@ def _resolve_latin(
 
 # A Latin spelling "may be" another Arabic name only as near as the one it was read as: Samir
 # is سمير (0.0) before سامر (0.3), Samer سامر before سمير (0.2), Anis أنيس before أنس (0.3),
-# Mahmud محمود before محمد (0.2). Kept as alternatives at any distance within SAME_NAME, a
+# Mahmud محمود before محمد (0.2). Kept as alternatives at any distance within SAME, a
 # Latin report of one brother met the other brother's Arabic record as "may be the same name"
 # and shared parents did the rest (an outside review: 10 of 25 brothers with a Latin report
-# merged). Ties stay alternatives (Hadi: هادي and هدى; Omar: عمر and عمار, which Latin letters
-# do not tell apart).
+# merged). Ties stay alternatives where no usual spelling tells them apart (Hassan: حسن and
+# حسان).
 ALT_MARGIN = 0.1
 
 

@@ -22,7 +22,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from casebook.names import skeleton
@@ -414,6 +414,66 @@ def common_names() -> frozenset[str]:
     return frozenset(name_form(w) for w in words if w and not w.startswith("#"))
 
 
+def _latin_key(form: str) -> str:
+    """A Latin canonical form with doubled consonants written once (Hassan = Hasan); doubled
+    vowels stay (Saeed is not Saed, Sameer not Samer)."""
+    return re.sub(r"([^aeiou])\1+", r"\1", form)
+
+
+@functools.cache
+def _usual_latin() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """(each usual Latin spelling's key -> the Arabic names it is a usual spelling of, every
+    Arabic name listed), from usual_latin.txt.
+
+    Hand-written: no maintained library lists how Syrian names are usually written in Latin
+    letters (the transliteration standards give one spelling each, not the ones families and
+    the press use), and the sounds alone cannot tell Said (سعيد) from Saad (سعد) or Omar
+    (عمر) from Ammar (عمار): Arabic does not write the short vowels that do."""
+    path = Path(__file__).with_name("usual_latin.txt")
+    readings: dict[str, set[str]] = {}
+    listed: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        arabic, _, spellings = line.partition(":")
+        form = name_form(arabic)
+        listed.add(form)
+        for spelling in spellings.split(","):
+            if key := _latin_key(name_form(spelling)):
+                readings.setdefault(key, set()).add(form)
+    return {k: frozenset(v) for k, v in readings.items()}, frozenset(listed)
+
+
+@functools.cache
+def usual_latin_digest() -> str:
+    """Which list of usual Latin spellings this is (partner encodings depend on it)."""
+    path = Path(__file__).with_name("usual_latin.txt")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def latin_readings(
+    form: str,
+    sounds: tuple[str, ...],
+    candidates: Iterable[str],
+    arabic: Mapping[str, tuple[str, ...]],
+) -> list[tuple[float, str]]:
+    """(distance, Arabic name) for each of the names in `arabic` (canonical form -> phonetic
+    sequence) that a Latin spelling (`form`, canonical; `sounds`, its sequence) may be read
+    as, among `candidates` (those its skeleton finds). Where the spelling is a usual spelling
+    of some of the names (usual_latin.txt), it is read as those (distance 0, however the
+    sounds compare: Huda is هدى, Ishaq إسحاق) and as names whose usual spellings are not
+    listed, within SAME; otherwise as every candidate within SAME."""
+    readings, listed = _usual_latin()
+    usual = {name for name in readings.get(_latin_key(form), ()) if name in arabic}
+    out = [(0.0, name) for name in usual]
+    for name in candidates:
+        if name in usual or (usual and name in listed):
+            continue
+        if (distance := phonetic_distance(sounds, arabic[name])) <= SAME:
+            out.append((distance, name))
+    return out
+
+
 def _deletions(key: str) -> set[str]:
     return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
 
@@ -424,9 +484,9 @@ class LatinResolver:
     Built from every name of a collection (a partner export): each distinct Latin spelling is
     compared by the transliteration-aware distance with the collection's Arabic names whose
     skeletons are within a deletion of its own (the skeleton only finds candidates, never
-    decides); the nearest within SAME wins, ties to the more frequent Arabic name (Omar: عمر
-    before عمار). A spelling with no such name is left as it is. Names are remembered only as
-    long as the resolver lives (one export)."""
+    decides); among those it may be read as (`latin_readings`: Omar is عمر, not عمار) the
+    nearest wins, ties to the more frequent Arabic name. A spelling with no such name is left
+    as it is. Names are remembered only as long as the resolver lives (one export)."""
 
     def __init__(self, names: Mapping[tuple[str, bool], int]) -> None:
         """`names`: how often each (spelling, is a family name) occurs in the collection."""
@@ -443,6 +503,7 @@ class LatinResolver:
                     self._index.setdefault(key, set()).add(form)
             else:
                 self._arabic[form] = (known[0], known[1] + count, known[2])
+        self._sounds = {form: known[0] for form, known in self._arabic.items()}
         self.resolve = functools.lru_cache(maxsize=100_000)(self._resolve)
 
     def _resolve(self, name: str, family: bool) -> str:
@@ -455,7 +516,6 @@ class LatinResolver:
         candidates = {c for key in _deletions(skeleton(form)) for c in self._index.get(key, ())}
         near = sorted(
             (distance, -self._arabic[c][1], c)
-            for c in candidates
-            if (distance := phonetic_distance(sounds, self._arabic[c][0])) <= SAME
+            for distance, c in latin_readings(form, sounds, candidates, self._sounds)
         )
         return self._arabic[near[0][2]][2] if near else name

@@ -40,6 +40,7 @@ from casebook.names.matching import (
     common_names_digest,
     heard,
     name_form,
+    usual_latin_digest,
 )
 
 FORMAT = "casebook-partners"
@@ -52,9 +53,11 @@ _TAG = {"father_name": "ancestor", "grandfather_name": "ancestor"}
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-7",
+    "id": "casebook-pprl-8",
     # pprl-6: a final alef is read as an alef maqsura only in names written so (موسا = موسى;
-    # ساما no longer encodes as سامي). pprl-7: the first name also whole (below).
+    # ساما no longer encodes as سامي). pprl-7: the first name also whole (below). pprl-8: a
+    # usual Latin spelling is read as the name it is usually written for (Said as سعيد, not
+    # سعد; Huda as هدى, which the sounds alone did not reach).
     # 4,096 bits folded to 2,048 published (pprl-3: 2,048 to 1,024): at 1,024 bits a third of
     # the bits were set and every record shared 62% of its bits with any other, so the few
     # bits a different father's name sets were lost among chance collisions; at 2,048 a fifth
@@ -86,6 +89,8 @@ SCHEMA: dict[str, Any] = {
     # the list of common given names a Latin spelling may be read as (its digest: two
     # organisations with different lists would encode Latin names differently)
     "common_names": common_names_digest(),
+    # the usual Latin spellings of common names (names.matching.latin_readings): the same
+    "usual_latin": usual_latin_digest(),
 }
 MIN_SECRET_BYTES = 32
 

@@ -4,11 +4,22 @@ Grow the tables: every case a family's report or an outside list shows us goes i
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casebook.names.matching import common_names, name_distance, name_form, same_name
+from casebook.names.matching import (
+    LatinResolver,
+    common_names,
+    latin_readings,
+    name_distance,
+    name_form,
+    phones,
+    same_name,
+)
 
 # (a, b): the same name written by two people, within one script or across scripts
 SAME = [
@@ -226,3 +237,67 @@ def test_every_name_is_itself(name: str) -> None:
 @given(st.text(alphabet=ARABIC, min_size=2, max_size=8), st.text(alphabet=ARABIC, max_size=8))
 def test_distance_is_symmetric(a: str, b: str) -> None:
     assert name_distance(a, b) == pytest.approx(name_distance(b, a))
+
+
+# (Latin spelling, the Arabic names of a list, the names it is read as): where the sounds
+# alone cannot tell two names apart, or do not reach the name at all, the usual Latin spelling
+# of a name decides (casebook/names/usual_latin.txt). Grow it with every spelling a list or a
+# family's report shows us.
+READINGS = [
+    ("Said", ["سعيد", "سعد"], {"سعيد"}),
+    ("Saeed", ["سعيد", "سعد"], {"سعيد"}),
+    ("Saad", ["سعيد", "سعد"], {"سعد"}),
+    ("Omar", ["عمر", "عمار", "عمرو"], {"عمر"}),
+    ("Umar", ["عمر", "عمار", "عمرو"], {"عمر"}),
+    ("Ammar", ["عمر", "عمار", "عمرو"], {"عمار"}),
+    ("Amr", ["عمر", "عمار", "عمرو"], {"عمرو"}),
+    ("Hamed", ["حامد", "أحمد", "حمد"], {"حامد"}),
+    ("Hamad", ["حامد", "أحمد", "حمد"], {"حمد"}),
+    ("Majd", ["مجد", "ماجد"], {"مجد"}),
+    ("Majed", ["مجد", "ماجد"], {"ماجد"}),
+    ("Hadi", ["هادي", "هدى"], {"هادي"}),
+    ("Asma", ["أسماء", "أسامة"], {"أسماء"}),
+    # the sounds alone put these further than the same name
+    ("Huda", ["هدى", "هادي"], {"هدى"}),
+    ("Mona", ["منى", "مها"], {"منى"}),
+    ("Ishaq", ["إسحاق"], {"إسحاق"}),
+    ("Houssein", ["حسين", "حسن"], {"حسين"}),
+    ("Jasmin", ["ياسمين"], {"ياسمين"}),
+    # both usual spellings of both names: both stay readings
+    ("Hassan", ["حسن", "حسان", "حسين"], {"حسن", "حسان"}),
+    ("Tamer", ["تامر", "ثامر"], {"تامر", "ثامر"}),
+    # a name no list gives usual spellings for is read by its sounds beside a listed one
+    ("Said", ["سعيد", "سائد"], {"سعيد", "سائد"}),
+    # a spelling nobody lists: the sounds alone
+    ("Sid", ["سعيد", "سعد"], {"سعيد", "سعد"}),
+]
+
+
+@pytest.mark.parametrize(("latin", "names", "read_as"), READINGS)
+def test_a_usual_latin_spelling_is_read_as_the_name_it_is_written_for(
+    latin: str, names: list[str], read_as: set[str]
+) -> None:
+    forms = {name_form(n): n for n in names}
+    sequences = {form: phones(name) for form, name in forms.items()}
+    read = latin_readings(name_form(latin), phones(latin), list(forms), sequences)
+    assert {forms[name] for _, name in read} == read_as, read
+    assert all(distance == 0 for distance, name in read if forms[name] in read_as - {"سائد"})
+    resolver = LatinResolver(Counter({(n, False): 1 for n in names}))
+    assert resolver.resolve(latin, False) in read_as
+
+
+def test_every_usual_spelling_is_read_as_its_name_among_all_common_names() -> None:
+    """Each listed spelling, among every common name as the candidates, is read as the name
+    it is listed for (a typo in the list would send it elsewhere)."""
+    root = Path(__file__).resolve().parents[2] / "casebook" / "names" / "usual_latin.txt"
+    names = sorted(common_names())
+    sequences = {form: phones(form) for form in names}
+    text = root.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in text if ":" in line and not line.startswith("#")]
+    assert len(lines) >= 300
+    for line in lines:
+        arabic, _, spellings = line.partition(":")
+        for spelling in spellings.split(","):
+            form = name_form(spelling)
+            read = {n for _, n in latin_readings(form, phones(spelling), names, sequences)}
+            assert name_form(arabic) in read, (spelling, arabic, read)

@@ -789,9 +789,10 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
         + (
-            f"; {result.held} held back, marked so in the queue: each may join two brothers, "
-            "or two people whose dates of birth say so"
-            if result.held
+            f"; {len(result.report.held)} held back ({result.held} new to the queue or newly "
+            "marked there; the others were already): each may join two brothers, or two "
+            "people whose dates of birth say so"
+            if result.report.held
             else ""
         ),
         err=True,

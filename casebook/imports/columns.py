@@ -217,10 +217,41 @@ def date_value(value: Any) -> str:
     return partial_date_text(_text(value))
 
 
-def _labels(vocabulary: vocab.Vocabulary) -> dict[str, str]:
+# Other names of the governorates in the spreadsheets organisations exchange: the English
+# names UN bodies use (Rural Damascus), the common romanisations, and the Arabic with ه for
+# ة or without its hamza. The forms offer one label each; an import reads any of these.
+GOVERNORATE_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "damascus": ("Dimashq", "Damas"),
+    "rif_dimashq": (
+        "Rural Damascus",
+        "Damascus Countryside",
+        "Damascus Rural",
+        "Rif Damascus",
+        "Reef Damascus",
+        "Rif Dimashk",
+        "ريف الشام",
+    ),
+    "aleppo": ("Halab",),
+    "homs": ("Hims",),
+    "hama": ("Hamah", "Hamat", "حماه"),
+    "latakia": ("Lattakia", "Latakiyah", "Al-Ladhiqiyah", "Lattaquié"),
+    "tartus": ("Tartous", "Tartoos"),
+    "idlib": ("Idleb",),
+    "raqqa": ("Ar-Raqqa", "Al-Raqqa", "Raqqah", "Rakka", "الرقه", "رقة"),
+    "deir_ez_zor": ("Deir Ezzor", "Deir al-Zor", "Deir al-Zour", "Deir ez Zor", "Dayr az Zawr"),
+    "hasakah": ("Al-Hasakah", "Hasakeh", "Hassakeh", "Al-Hassakeh", "Hasaka", "Hassakah"),
+    "daraa": ("Dar'a", "Deraa"),
+    "suwayda": ("As-Suwayda", "Sweida", "Suwaida", "Al-Suwayda", "السويدا"),
+    "quneitra": ("Al-Quneitra", "Qunaitra", "Kuneitra", "Qunaytirah"),
+}
+
+
+def _labels(
+    vocabulary: vocab.Vocabulary, others: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, str]:
     table: dict[str, str] = {}
     for term in vocabulary.terms:
-        for text in (term.code, term.ar, term.en):
+        for text in (term.code, term.ar, term.en, *(others or {}).get(term.code, ())):
             table[header_key(text)] = term.code
     return table
 
@@ -231,7 +262,7 @@ _CODE_COLUMNS: dict[str, dict[str, str]] = {
         "m": "male",
         "f": "female",
     },
-    "arrest.governorate": _labels(vocab.GOVERNORATES),
+    "arrest.governorate": _labels(vocab.GOVERNORATES, GOVERNORATE_SPELLINGS),
     "arrest.perpetrator": _labels(vocab.PERPETRATORS),
     "status": _labels(vocab.STATUSES),
     "source.reliability": {header_key(r): r for r in RELIABILITY},

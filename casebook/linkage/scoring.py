@@ -32,7 +32,12 @@ from typing import Any
 
 from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIELDS, two_births
 from casebook.linkage.features import COLUMNS as FEATURE_COLUMNS
-from casebook.names.matching import common_names, latin_readings
+from casebook.names.matching import (
+    common_names,
+    is_usual_latin,
+    latin_readings,
+    phonetic_distance,
+)
 
 DEFAULT_MEMORY = "8GB"
 CHUNK_RECORDS = 50_000  # left-hand records scored per chunk
@@ -63,14 +68,27 @@ def _deletions(key: str) -> set[str]:
 
 def _resolve_latin(
     data: dict[str, list[Any]], counts: dict[str, int]
-) -> dict[str, tuple[str, list[str]]]:
+) -> tuple[dict[str, tuple[str, list[str]]], dict[str, tuple[str, list[str]]]]:
     """Each distinct Latin spelling mapped to the Arabic form it is the same name as, by the
     transliteration-aware distance (casebook.names.matching), among the Arabic names of this
     caseload whose skeletons are within a deletion or two of its own (the skeleton only finds
     candidates, never decides), and only among the names it may be read as: a usual Latin
     spelling of some of them is read as one of those (`latin_readings`: Said is سعيد, not
     سعد; Omar عمر, not عمار). Ties go to the more frequent Arabic name; every Arabic name
-    about as near is kept beside it (ALT_MARGIN). Unresolved spellings stay Latin."""
+    about as near is kept beside it (ALT_MARGIN). Unresolved spellings stay Latin.
+
+    The second mapping is for first names: a spelling that is no name's usual spelling and
+    about as near two known names (AMBIGUOUS_MARGIN) stays Latin there and "may be" each of
+    them. A typo of Mahmoud (Mahmd) is nearer محمد by its letters; read as محمد, a report of
+    the brother محمود met محمد as his very name and the birth year could not outweigh it (an
+    outside review: 9 of 66 such reports proposed with the wrong brother at 0.98 or more).
+    Only first names: brothers differ there, and in the other names "may be" weighs less
+    than "the same name, spelt apart" (a run read that way lost recall)."""
+    common = common_names()
+
+    def is_known(name: str) -> bool:
+        return name in common or counts.get(name, 0) >= KNOWN_MIN_COUNT
+
     arabic: dict[str, tuple[str, ...]] = {}
     latin: dict[str, tuple[tuple[str, ...], str]] = {}
     index: dict[str, set[str]] = {}
@@ -87,16 +105,26 @@ def _resolve_latin(
                 for key in _deletions(skel or ""):
                     index.setdefault(key, set()).add(form)
     out: dict[str, tuple[str, list[str]]] = {}
+    first: dict[str, tuple[str, list[str]]] = {}
     for form, (sounds, skel) in latin.items():
         candidates = {c for key in _deletions(skel) for c in index.get(key, ())}
         near = sorted(
             (distance, -counts.get(candidate, 0), candidate)
             for distance, candidate in latin_readings(form[1:], sounds, candidates, arabic)
         )
-        if near:
-            best = near[0][0]
-            out[form] = (near[0][2], [c for d, _, c in near if d <= best + ALT_MARGIN])
-    return out
+        if not near:
+            continue
+        best = near[0][0]
+        alts = [c for d, _, c in near if d <= best + ALT_MARGIN]
+        rivals = [
+            c
+            for c in sorted(candidates - set(alts))
+            if is_known(c) and phonetic_distance(sounds, arabic[c]) <= best + AMBIGUOUS_MARGIN
+        ]
+        out[form] = (near[0][2], alts)
+        if rivals and any(is_known(c) for c in alts) and not is_usual_latin(form[1:]):
+            first[form] = (form, alts + rivals)
+    return out, first
 
 
 # A Latin spelling "may be" another Arabic name only as near as the one it was read as: Samir
@@ -107,6 +135,10 @@ def _resolve_latin(
 # merged). Ties stay alternatives where no usual spelling tells them apart (Hassan: حسن and
 # حسان).
 ALT_MARGIN = 0.1
+# How much further a second known name may be, for a spelling no list gives as usual, before
+# the spelling is read as the nearer name alone: a letter's typo moves a Latin spelling about
+# this far (Smaer: سمير 0.2, سامر 0.6; Saimr: سامر 0.3, سمير 0.9).
+AMBIGUOUS_MARGIN = 0.6
 
 
 KNOWN_MIN_COUNT = 5  # a spelling this frequent in the caseload is a name, not a typo
@@ -144,9 +176,10 @@ def _table(rows: Iterable[dict[str, Any]]) -> Any:
         for value in data[field_name]:
             if value:
                 counts[value] = counts.get(value, 0) + 1
-    resolved = _resolve_latin(data, counts)
+    resolved_all, resolved_first = _resolve_latin(data, counts)
     common = common_names()
     for field_name in NAME_FIELDS:
+        resolved = {**resolved_all, **resolved_first} if field_name == "first" else resolved_all
         canon = [resolved[v][0] if v in resolved else v or None for v in data[field_name]]
         data[f"{field_name}_canon"] = canon
         data[f"{field_name}_alts"] = [
@@ -670,7 +703,10 @@ def _refine(linker: Any, defaults: dict[str, Any], records: int, seed: int) -> l
         )
         if (reason := _train(linker, rule)) is not None
     ]
-    problems = [f"training pass failed ({r})" for r in failed] or _sane(linker, defaults, records)
+    problems = [
+        f"a training pass could not estimate the model from this caseload (Splink stopped: {r})"
+        for r in failed
+    ] or _sane(linker, defaults, records)
     if problems:
         linker._settings_obj.core_model_settings = shipped
         return [f"refinement refused, shipped model used: {problems[0]}"]

@@ -52,7 +52,7 @@ from casebook.linkage.models import (
 )
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
-from casebook.names.matching import common_names, name_form
+from casebook.names.matching import common_names, name_form, usual_names
 
 DEFAULT_THRESHOLD = 0.9
 ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
@@ -574,14 +574,20 @@ FIRST_NAMES_DIFFER = (
 
 
 def _known_first_names(case: Case) -> set[str]:
-    """The common first names a case gives: its own and those of the cases merged into it."""
+    """The common first names a case gives: its own and those of the cases merged into it,
+    a name in Latin letters read as the common names it is a usual spelling of (Said is
+    سعيد: merged into سعد's case, it makes two brothers one just as سعيد would)."""
     record = case.record
     if record is None:
         return set()
     given: list[object] = [(record.get("person") or {}).get("first_name")]
     given += [(m.get("person") or {}).get("first_name") for m in record.get("merged") or []]
     common = common_names()
-    return {form for name in given if name and (form := name_form(str(name))) in common}
+    known: set[str] = set()
+    for name in (str(n) for n in given if n):
+        form = name_form(name)
+        known |= {form} & common or usual_names(name) & common
+    return known
 
 
 def first_names_differ(kept: Case, absorbed: Case) -> bool:

@@ -141,6 +141,35 @@ def test_arabic_headers_and_labels_in_every_encoding_excel_writes(
     assert second["status"][0]["status"] == "detained"
 
 
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("Rural Damascus", "rif_dimashq"),
+        ("Damascus Countryside", "rif_dimashq"),
+        ("rif dimashq", "rif_dimashq"),
+        ("ريف دمشق", "rif_dimashq"),
+        ("Deir al-Zour", "deir_ez_zor"),
+        ("Al-Hasakah", "hasakah"),
+        ("Sweida", "suwayda"),
+        ("Lattakia", "latakia"),
+        ("Idleb", "idlib"),
+        ("حماه", "hama"),
+        ("الرقه", "raqqa"),
+    ],
+)
+def test_a_governorate_is_read_in_the_names_other_lists_use(
+    app: Flask, written: str, code: str
+) -> None:
+    """Spreadsheets from UN bodies and other organisations write Rural Damascus, not Rif
+    Dimashq: a whole file was refused over it (every row "choose one of the listed values")."""
+    rows = [["أحمد", "الحلبي", "2013", written, "yes", "2024-05-01"]]
+    headers = ["الاسم الأول", "الكنية", "تاريخ الاعتقال", "المحافظة", "موافقة التوثيق"]
+    headers.append("تاريخ موافقة التوثيق")
+    result = _import(app, _csv(headers, rows))
+    assert (result.outcome, result.imported, result.rejected) == ("imported", 1, 0), result
+    assert _cases(app)[0]["arrests"][0]["governorate"] == code
+
+
 def test_canonical_columns_round_trip_a_whole_row(app: Flask) -> None:
     case = minimal_case(latin_name="Ahmad Al-Halabi", national_id="01020304")
     case["testimonies"] = [{"text": "اعتقل من الحاجز", "date": "2024-05-01", "language": "ar"}]

@@ -26,7 +26,7 @@ from casebook.config import Settings
 from casebook.linkage.features import person_features
 from casebook.linkage.models import LinkageRun, MatchCandidate
 from casebook.linkage.scoring import _table, private_duckdb, score_pairs
-from casebook.linkage.services import dedupe_run
+from casebook.linkage.services import dedupe_run, first_names_differ
 from tests.conftest import (
     CANARY_ARABIC,
     CANARY_LATIN,
@@ -583,6 +583,58 @@ def _brothers_and_a_report(
         assert resp.status_code == 201, resp.get_json()
         ids.append(resp.get_json()["id"])
     return ids
+
+
+def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    """A second run over the same caseload holds the same pairs back, already in the queue:
+    its last line said "0 held back" while its model line said two were not proposed (an
+    outside review). Both lines give the pairs held back; the last says how many are new."""
+    _brothers_and_a_report(client, bearer(app, make_user(app, "lawyer")), report_year=None)
+    app.extensions["casebook.db"].dispose()
+    env = {
+        **os.environ,
+        "CASEBOOK_ENV": "development",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_LINKAGE_MEMORY": "1GB",
+    }
+    cmd = [sys.executable, "-c", "from casebook.cli import main; main()", "dedupe"]
+    lines = []
+    for _ in range(2):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-800:]
+        lines.append(done.stderr.strip().splitlines()[-1])
+    assert "2 held back (2 new to the queue or newly marked there" in lines[0], lines
+    assert "2 held back (0 new to the queue or newly marked there" in lines[1], lines
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "differ"),
+    [
+        ("Said", "سعد", True),  # Said is سعيد's usual spelling: brothers' names
+        ("Omar", "عمار", True),
+        ("Saeed", "سعيد", False),
+        ("Hassan", "حسان", False),  # Hassan is written for حسن and حسان alike
+        ("Hassan", "حسين", True),
+        ("Sid", "سعد", False),  # a spelling nobody lists says nothing
+    ],
+)
+def test_the_merge_guard_reads_a_latin_first_name_by_its_usual_spelling(
+    app: Flask, client: FlaskClient, one: str, other: str, differ: bool
+) -> None:
+    """A merge of two brothers' cases is refused without the lawyer's word when their first
+    names are two common names; a Latin report of سعيد (Said) merged into سعد's case passed,
+    because only Arabic names were known to the guard."""
+    h = bearer(app, make_user(app, "lawyer"))
+    ids = [_create(client, h, first_name=name)["id"] for name in (one, other)]
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        a, b = (s.get(Case, uuid.UUID(i)) for i in ids)
+        assert a is not None and b is not None
+        assert first_names_differ(a, b) is differ
+        assert first_names_differ(b, a) is differ
 
 
 def test_two_cases_whose_births_say_two_people_wait_held_back_with_why(

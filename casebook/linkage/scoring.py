@@ -34,9 +34,9 @@ from casebook.linkage.features import BOOLEAN_COLUMNS, INTEGER_COLUMNS, NAME_FIE
 from casebook.linkage.features import COLUMNS as FEATURE_COLUMNS
 from casebook.names.matching import (
     common_names,
-    is_usual_latin,
     latin_readings,
     phonetic_distance,
+    usual_names,
 )
 
 DEFAULT_MEMORY = "8GB"
@@ -77,11 +77,13 @@ def _resolve_latin(
     سعد; Omar عمر, not عمار). Ties go to the more frequent Arabic name; every Arabic name
     about as near is kept beside it (ALT_MARGIN). Unresolved spellings stay Latin.
 
-    The second mapping is for first names: a spelling that is no name's usual spelling and
-    about as near two known names (AMBIGUOUS_MARGIN) stays Latin there and "may be" each of
-    them. A typo of Mahmoud (Mahmd) is nearer محمد by its letters; read as محمد, a report of
-    the brother محمود met محمد as his very name and the birth year could not outweigh it (an
-    outside review: 9 of 66 such reports proposed with the wrong brother at 0.98 or more).
+    The second mapping is for first names: a spelling that is the usual spelling of two known
+    names (Hassan: حسن and حسان), or no name's usual spelling and about as near two known
+    names (AMBIGUOUS_MARGIN), stays Latin there and "may be" each of them. A typo of Mahmoud
+    (Mahmd) is nearer محمد by its letters; read as محمد, a report of the brother محمود met
+    محمد as his very name and the birth year could not outweigh it (an outside review: 9 of
+    66 such reports proposed with the wrong brother at 0.98 or more); Hassan read as the more
+    frequent حسن went to حسن although its birth year was his brother حسان's.
     Only first names: brothers differ there, and in the other names "may be" weighs less
     than "the same name, spelt apart" (a run read that way lost recall)."""
     common = common_names()
@@ -122,7 +124,10 @@ def _resolve_latin(
             if is_known(c) and phonetic_distance(sounds, arabic[c]) <= best + AMBIGUOUS_MARGIN
         ]
         out[form] = (near[0][2], alts)
-        if rivals and any(is_known(c) for c in alts) and not is_usual_latin(form[1:]):
+        usual = [name for name in usual_names(form[1:]) if name in arabic and is_known(name)]
+        if len(usual) > 1:  # Hassan: حسن and حسان alike
+            first[form] = (form, alts)
+        elif rivals and any(is_known(c) for c in alts) and not usual_names(form[1:]):
             first[form] = (form, alts + rivals)
     return out, first
 
@@ -814,12 +819,19 @@ def score(
                 str(i).startswith(list_prefix) for i in table.column("unique_id").to_pylist()
             )
             listed = _list_pairs(con, frame, linker, list_prefix, records - list_rows)
-            same = con.execute(
-                f"SELECT unique_id_l, unique_id_r FROM {table_name} "  # noqa: S608  # nosec B608
-                "WHERE NOT starts_with(unique_id_l, $p) AND NOT starts_with(unique_id_r, $p) "
-                "AND match_probability >= $t",
-                {"p": list_prefix, "t": SAME_PERSON},
-            ).fetchall()
+            # the caseload's pairs a row takes for one person: those a run would propose (a
+            # report held back between two brothers joined them, and a row of one brother's
+            # name went to both as sure)
+            same, _ = _one_person_each(
+                con.execute(
+                    f"SELECT unique_id_l, unique_id_r, match_probability, match_weight "  # noqa: S608  # nosec B608
+                    f"FROM {table_name} "
+                    "WHERE NOT starts_with(unique_id_l, $p) AND NOT starts_with(unique_id_r, $p) "
+                    "AND match_probability >= $t",
+                    {"p": list_prefix, "t": SAME_PERSON},
+                ).fetchall(),
+                table,
+            )
             weights = [
                 (str(a), str(b), float(w) - math.log2(prior / (1 - prior)))
                 if str(a).startswith(list_prefix)
@@ -828,7 +840,7 @@ def score(
             ]
             weights = _list_evidence(weights, table, linker)
             result, share, expected_list, in_caseload = _list_posteriors(
-                weights, [(str(a), str(b)) for a, b in same], records - list_rows, list_rows
+                weights, [(str(a), str(b)) for a, b, _ in same], records - list_rows, list_rows
             )
             matched = {r for r, _, p in result if p >= threshold}
             for row, case, p in sorted(result, key=lambda t: (-t[2], t[1])):

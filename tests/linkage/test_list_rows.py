@@ -155,3 +155,45 @@ def test_a_row_that_fits_a_dozen_cases_alike_sends_each_to_review_on_every_run()
         seen.append({case for case, _ in run.ambiguous.get("list:vague", [])})
     assert seen[0] == seen[1]
     assert {case["id"] for case in alike} <= seen[0]
+
+
+@pytest.mark.parametrize(
+    ("row_name", "year"),
+    [("حسن أحمد حسين الحسن", "2000"), ("Hassan Ahmad Al-Hasan", "2000"), ("حسن أحمد الحسن", "")],
+)
+def test_a_report_held_between_two_brothers_does_not_make_them_one_person_to_a_row(
+    row_name: str, year: str
+) -> None:
+    """Brothers حسن (2000) and حسان (2001) and a report in Latin letters, Hassan (the usual
+    spelling of both), with no birth year: a run holds it back between them. A list row
+    naming حسن went to both brothers as sure matches: the caseload's own pairs, the report to
+    each brother, made the three one person to the row (an outside review's row 148)."""
+    family = [
+        record("him", "حسن", "أحمد", "حسين", "الحسن", "نور", "2000"),
+        record("brother", "حسان", "أحمد", "حسين", "الحسن", "نور", "2001"),
+        record("report", "Hassan", "Ahmad", "Hussein", "Al-Hasan", "Nour", ""),
+    ]
+    background = [
+        r
+        for r in generate(300, seed=61, sibling_share=0.0).records
+        if r["person"]["family_name"] != "الحسن"
+    ]
+    others = [r["person"] for r in background if r["id"].startswith("p")][:13]
+    cells = {"list:him": {"name": row_name, "birth_year": year}} | {
+        f"list:other-{i}": {
+            "name": " ".join(
+                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
+            ),
+            "birth_year": p["birth_date"],
+        }
+        for i, p in enumerate(others)
+    }
+    listed = [person_features(key, _person(row), None) for key, row in cells.items()]
+    run = score(
+        feature_rows(background + family) + listed,
+        threshold=THRESHOLD,
+        memory_limit="1GB",
+        list_prefix="list:",
+    )
+    matched = {case for a, case, p in run.pairs if a == "list:him" and p >= THRESHOLD}
+    assert "brother" not in matched, (matched, run.ambiguous.get("list:him"))

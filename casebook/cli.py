@@ -683,7 +683,11 @@ def import_command(
             owner_id = _user_or_fail(s, owner).id if owner else None
             bar: Any
             with click.progressbar(
-                length=estimate, label="checking and importing rows", file=sys.stderr
+                length=estimate,
+                label="checking rows (a dry run: nothing is stored)"
+                if dry_run
+                else "checking and importing rows",
+                file=sys.stderr,
             ) as bar:
                 result = import_file(
                     s,
@@ -790,8 +794,9 @@ def dedupe_command(threshold: float, fmt: str) -> None:
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
         + (
             f"; {len(result.report.held)} held back ({result.held} new to the queue or newly "
-            "marked there; the others were already): each may join two brothers, or two "
-            "people whose dates of birth say so"
+            "marked there"
+            + ("; the others were already" if result.held < len(result.report.held) else "")
+            + "): each may join two brothers, or two people whose dates of birth say so"
             if result.report.held
             else ""
         ),
@@ -810,7 +815,8 @@ def dedupe_command(threshold: float, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def match_command(file: str, threshold: float, fmt: str) -> None:
     """Match an outside list (CSV/XLSX: names, optional father/mother, birth year, place)
-    against every case; possible matches go to review. Nothing of the list is stored readable."""
+    against every case; possible matches go to review. Nothing of the list is stored readable.
+    Rows are numbered as in the file, the header being row 1."""
     from casebook.imports.reader import ImportFileError
     from casebook.linkage.lists import read_list_report
     from casebook.linkage.services import list_match
@@ -857,8 +863,8 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
     several = len({row for row, _, _ in result.several})
     click.echo(
         f"{len(result.matches)} possible matches for {result.rows} rows; {several} rows fit "
-        "several cases, or one not surely (every candidate is listed, marked several, and is "
-        "in the review queue)",
+        f"several cases, or one not surely ({len(result.several)} candidates, each listed, "
+        "marked several, and in the review queue)",
         err=True,
     )
     for row, reference, score in result.matches:

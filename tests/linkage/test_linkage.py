@@ -607,8 +607,8 @@ def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr[-800:]
         lines.append(done.stderr.strip().splitlines()[-1])
-    assert "2 held back (2 new to the queue or newly marked there" in lines[0], lines
-    assert "2 held back (0 new to the queue or newly marked there" in lines[1], lines
+    assert "2 held back (2 new to the queue or newly marked there)" in lines[0], lines
+    assert "2 held back (0 new to the queue or newly marked there; the others" in lines[1]
 
 
 @pytest.mark.parametrize(

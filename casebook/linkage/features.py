@@ -12,7 +12,7 @@ from typing import Any
 from casebook.cases.derived import birth_year
 from casebook.cases.records import Arrest, ListPerson, Person
 from casebook.names import family_skeleton, is_arabic, normalise, skeleton
-from casebook.names.matching import heard, name_form, phones
+from casebook.names.matching import heard, name_form, phones, usual_names
 
 NAME_FIELDS = ("first", "father", "grandfather", "family", "mother")
 COLUMNS = (
@@ -91,6 +91,11 @@ def _name(value: Any, *, family: bool = False) -> Forms:
     else:
         # the skeleton of the expanded form: Mhd blocks with محمد as Muhammad does
         skel = skeleton(form) or skel
+        # and a usual spelling blocks as the name it is written for: Youcef (kf) with يوسف
+        # (sf), Djamel with جمال (a French list's rows were never compared with the cases)
+        usual = set() if family else {skeleton(heard(name)) for name in usual_names(text)}
+        if len(usual) == 1:
+            skel = usual.pop() or skel
         form = f"~{form}"
     return form, skel, sounds
 

@@ -197,3 +197,49 @@ def test_a_report_held_between_two_brothers_does_not_make_them_one_person_to_a_r
     )
     matched = {case for a, case, p in run.pairs if a == "list:him" and p >= THRESHOLD}
     assert "brother" not in matched, (matched, run.ambiguous.get("list:him"))
+
+
+def test_rows_in_french_spellings_meet_their_cases() -> None:
+    """A list written in French spellings (Youcef, Djamel, Houcine, Fayçal: c for س, dj for
+    ج) was never compared with the cases: the rows' consonant skeletons (kf, djml) met no
+    case's (sf, jml) in any blocking rule, so every such row was missed, not even sent to
+    review (an outside review's probe). A usual spelling blocks as the name it is written for."""
+    people = {
+        "youcef": ("Youcef", _case("youcef", "يوسف عماد السعيد", "1984", "مريم", "خالد")),
+        "djamel": ("Djamel", _case("djamel", "جمال عماد القاسم", "1979", "هدى", "علي")),
+        "houcine": ("Houcine", _case("houcine", "حسين رامي الخطيب", "1990", "سلمى", "أحمد")),
+        "faycal": ("Fayçal", _case("faycal", "فيصل نزار الحموي", "1968", "ليلى", "محمد")),
+    }
+    fathers = {"youcef": "Imad", "djamel": "Imad", "houcine": "Rami", "faycal": "Nizar"}
+    families = {"youcef": "Al-Said", "djamel": "Al-Qasem", "houcine": "Khatib", "faycal": "Hamwi"}
+    taken = {p["person"]["family_name"] for _, p in people.values()}
+    background = [
+        r for r in generate(300, seed=105).records if r["person"]["family_name"] not in taken
+    ]
+    cells = {
+        f"list:{key}": {
+            "name": f"{first} {fathers[key]} {families[key]}",
+            "birth_year": case["person"]["birth_date"],
+        }
+        for key, (first, case) in people.items()
+    }
+    others = [r["person"] for r in background if r["id"].startswith("p")][:13]
+    cells |= {
+        f"list:other-{i}": {
+            "name": " ".join(
+                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
+            ),
+            "birth_year": p["birth_date"],
+        }
+        for i, p in enumerate(others)
+    }
+    run = score(
+        feature_rows(background + [case for _, case in people.values()])
+        + [person_features(key, _person(row), None) for key, row in cells.items()],
+        threshold=THRESHOLD,
+        memory_limit="1GB",
+        list_prefix="list:",
+    )
+    for key in people:
+        matched = {case for a, case, p in run.pairs if a == f"list:{key}" and p >= THRESHOLD}
+        assert matched == {key}, (key, matched, run.ambiguous.get(f"list:{key}"))

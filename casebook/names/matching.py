@@ -451,11 +451,6 @@ def usual_latin_digest() -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def is_usual_latin(form: str) -> bool:
-    """Whether a Latin spelling (canonical form) is a usual spelling of some listed name."""
-    return _latin_key(form) in _usual_latin()[0]
-
-
 def usual_names(name: str) -> frozenset[str]:
     """The names (canonical Arabic forms) a name written in Latin letters is a usual spelling
     of: Said {سعيد}, Hassan {حسن, حسان}; empty for Arabic script or a spelling nobody lists."""

@@ -366,13 +366,9 @@ def test_outside_list_matches_and_is_never_stored_readable(
     assert documenter.get("/linkage/match").status_code == 403
 
 
-def test_cli_dedupe_json_and_match(
-    app: Flask, client: FlaskClient, settings: Settings, tmp_path: Path
-) -> None:
-    h = bearer(app, make_user(app, "lawyer"))
-    a, b = _population(app, client, h)
-    app.extensions["casebook.db"].dispose()
-    env = {
+def _cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a `casebook` command of this test's instance runs with."""
+    return {
         **os.environ,
         "CASEBOOK_ENV": "development",
         "CASEBOOK_INSTANCE": str(settings.instance),
@@ -380,6 +376,15 @@ def test_cli_dedupe_json_and_match(
         "DATABASE_URL": settings.database_url,
         "CASEBOOK_LINKAGE_MEMORY": "1GB",
     }
+
+
+def test_cli_dedupe_json_and_match(
+    app: Flask, client: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    h = bearer(app, make_user(app, "lawyer"))
+    a, b = _population(app, client, h)
+    app.extensions["casebook.db"].dispose()
+    env = _cli_env(settings)
     cmd = [sys.executable, "-c", "from casebook.cli import main; main()"]
     done = subprocess.run(
         [*cmd, "dedupe", "--threshold", "0.6", "--format", "json"],
@@ -593,14 +598,7 @@ def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
     outside review). Both lines give the pairs held back; the last says how many are new."""
     _brothers_and_a_report(client, bearer(app, make_user(app, "lawyer")), report_year=None)
     app.extensions["casebook.db"].dispose()
-    env = {
-        **os.environ,
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_LINKAGE_MEMORY": "1GB",
-    }
+    env = _cli_env(settings)
     cmd = [sys.executable, "-c", "from casebook.cli import main; main()", "dedupe"]
     lines = []
     for _ in range(2):

@@ -67,6 +67,22 @@ ROWS: list[tuple[str, dict[str, str], str, set[str]]] = [
 ]
 
 
+def _other_people(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The rest of a list: thirteen people of the caseload with four names and a birth year
+    (a list mostly of people in the caseload, as the share of its rows found there is
+    estimated)."""
+    others = [r["person"] for r in records if r["id"].startswith("p")][:13]
+    return {
+        f"list:other-{i}": {
+            "name": " ".join(
+                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
+            ),
+            "birth_year": p["birth_date"],
+        }
+        for i, p in enumerate(others)
+    }
+
+
 @pytest.fixture(scope="module")
 def scored() -> Scored:
     taken = {(p["person"]["first_name"], p["person"]["family_name"]) for p in PEOPLE}
@@ -78,16 +94,7 @@ def scored() -> Scored:
     ]
     # the rest of the list: people of the caseload with four names and a birth year (a list
     # mostly of people in the caseload, as the share of its rows found there is estimated)
-    others = [r["person"] for r in records if r["id"].startswith("p")][:13]
-    filler = {
-        f"list:other-{i}": {
-            "name": " ".join(
-                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
-            ),
-            "birth_year": p["birth_date"],
-        }
-        for i, p in enumerate(others)
-    }
+    filler = _other_people(records)
     cells = {key: row for key, row, _, _ in ROWS} | filler
     rows = feature_rows(records + PEOPLE) + [
         person_features(key, _person(row), None) for key, row in cells.items()
@@ -133,16 +140,7 @@ def test_a_row_that_fits_a_dozen_cases_alike_sends_each_to_review_on_every_run()
         _case(f"m{i}", "محمد محمد العلي", str(1950 + 3 * i), "فاطمة", grandfathers[i % 9])
         for i in range(13)
     ]
-    others = [r["person"] for r in background if r["id"].startswith("p")][:13]
-    cells = {"list:vague": {"name": "محمد محمد العلي"}} | {
-        f"list:other-{i}": {
-            "name": " ".join(
-                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
-            ),
-            "birth_year": p["birth_date"],
-        }
-        for i, p in enumerate(others)
-    }
+    cells = {"list:vague": {"name": "محمد محمد العلي"}} | _other_people(background)
     listed = [person_features(key, _person(row), None) for key, row in cells.items()]
     seen = []
     for records in (background + alike, list(reversed(alike)) + background[::-1]):
@@ -178,16 +176,7 @@ def test_a_report_held_between_two_brothers_does_not_make_them_one_person_to_a_r
         for r in generate(300, seed=61, sibling_share=0.0).records
         if r["person"]["family_name"] != "الحسن"
     ]
-    others = [r["person"] for r in background if r["id"].startswith("p")][:13]
-    cells = {"list:him": {"name": row_name, "birth_year": year}} | {
-        f"list:other-{i}": {
-            "name": " ".join(
-                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
-            ),
-            "birth_year": p["birth_date"],
-        }
-        for i, p in enumerate(others)
-    }
+    cells = {"list:him": {"name": row_name, "birth_year": year}} | _other_people(background)
     listed = [person_features(key, _person(row), None) for key, row in cells.items()]
     run = score(
         feature_rows(background + family) + listed,
@@ -223,16 +212,7 @@ def test_rows_in_french_spellings_meet_their_cases() -> None:
         }
         for key, (first, case) in people.items()
     }
-    others = [r["person"] for r in background if r["id"].startswith("p")][:13]
-    cells |= {
-        f"list:other-{i}": {
-            "name": " ".join(
-                p[k] for k in ("first_name", "father_name", "grandfather_name", "family_name")
-            ),
-            "birth_year": p["birth_date"],
-        }
-        for i, p in enumerate(others)
-    }
+    cells |= _other_people(background)
     run = score(
         feature_rows(background + [case for _, case in people.values()])
         + [person_features(key, _person(row), None) for key, row in cells.items()],

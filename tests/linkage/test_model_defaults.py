@@ -452,6 +452,25 @@ def test_the_run_report_states_the_prior_it_used() -> None:
     assert f"prior {shipped:.2g}" in result.summary()
 
 
+def _latin_report_scored(
+    latin: str, his: str, brothers: str, report_born: str, *, brother_born: str = "1977"
+) -> Any:
+    """Brothers (same parents, family and arrest; him born 1978) and a second report of him
+    with his names in Latin letters and the given birth year, among 300 others, scored as a
+    run scores them (ids him, brother, him-latin)."""
+
+    def record(*fields: str) -> dict[str, Any]:
+        return linkage_record(*fields, governorate="homs", date="2013-04-02")
+
+    family = [
+        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
+        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", brother_born),
+        record("him-latin", latin, "Ahmad", "Hussein", "Al-Hasan", "Nour", report_born),
+    ]
+    background = generate(300, seed=61, sibling_share=0.0).records
+    return score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+
+
 @pytest.mark.parametrize(
     ("latin", "his", "brothers"),
     [
@@ -469,16 +488,7 @@ def test_a_latin_report_of_one_brother_is_not_taken_for_the_other(
     as his name, not as "may be" his brother's too (an outside review: 10 of 25 such brothers
     merged, every one at 0.98 or more)."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1975"),
-        record("him-latin", latin, "Ahmad", "Hussein", "Al-Hasan", "Nour", "1978"),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _latin_report_scored(latin, his, brothers, "1978", brother_born="1975")
     pairs = {frozenset((a, b)): p for a, b, p in result.pairs}
     assert pairs.get(frozenset(("him", "him-latin")), 0) >= 0.9, pairs
     assert pairs.get(frozenset(("brother", "him-latin")), 0) < 0.9
@@ -505,16 +515,7 @@ def test_a_latin_report_without_a_birth_year_goes_to_the_brother_it_is_written_f
     that tell them apart), so the report fitted both brothers and waited held back, or went
     to the more frequent name. Its usual spelling says whose report it is."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1977"),
-        record("him-latin", latin, "Ahmad", "Hussein", "Al-Hasan", "Nour", ""),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _latin_report_scored(latin, his, brothers, "")
     pairs = {frozenset((a, b)): p for a, b, p in result.pairs}
     assert pairs.get(frozenset(("him", "him-latin")), 0) >= 0.9, pairs
     assert pairs.get(frozenset(("brother", "him-latin")), 0) < 0.9
@@ -525,16 +526,7 @@ def test_a_latin_spelling_usual_for_both_brothers_names_waits_held_back() -> Non
     """Hassan is written for حسن and for حسان alike: a report with no birth year fits both
     brothers and is proposed with neither; the run says it held them back."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", "حسن", "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", "حسان", "أحمد", "حسين", "الحسن", "نور", "1977"),
-        record("him-latin", "Hassan", "Ahmad", "Hussein", "Al-Hasan", "Nour", ""),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _latin_report_scored("Hassan", "حسن", "حسان", "")
     paired = {frozenset((a, b)) for a, b, _ in result.pairs}
     assert not paired & {
         frozenset(("him", "him-latin")),
@@ -565,16 +557,7 @@ def test_a_misspelt_latin_report_goes_by_its_birth_year_not_by_its_typo(
     birth year was the right brother's (an outside review: 9 of 66). Such a spelling "may
     be" either name, so the birth year decides; without one, it is proposed with neither."""
 
-    def record(*fields: str) -> dict[str, Any]:
-        return linkage_record(*fields, governorate="homs", date="2013-04-02")
-
-    family = [
-        record("him", his, "أحمد", "حسين", "الحسن", "نور", "1978"),
-        record("brother", brothers, "أحمد", "حسين", "الحسن", "نور", "1975"),
-        record("him-latin", latin, "Ahmad", "Hussein", "Al-Hasan", "Nour", year),
-    ]
-    background = generate(300, seed=61, sibling_share=0.0).records
-    result = score(feature_rows([*background, *family]), threshold=0.9, memory_limit="1GB")
+    result = _latin_report_scored(latin, his, brothers, year, brother_born="1975")
     pairs = {frozenset((a, b)): p for a, b, p in result.pairs}
     assert pairs.get(frozenset(("brother", "him-latin")), 0) < 0.9, pairs
     assert pairs.get(frozenset(("brother", "him")), 0) < 0.9

@@ -74,7 +74,14 @@ _Proven = dict[
     tuple[int, frozenset[Key] | None],
     list[tuple[frozenset[Key], dict[Key, tuple[int, int]], set[Key]]],
 ]
-PROVEN_RANGES = 3  # proven sets kept per (k, cells considered): one per set of ranges
+# proven sets kept per (k, cells considered): the audits of one cut try patterns that show
+# a little more and a little less in turn (a pattern that failed, then one showing less; the
+# numbers given back one run at a time all show more than the pattern that showed them all
+# and failed), under the verified total unrounded and rounded
+PROVEN_KEPT = 32
+# the fewest unproven cells of one program for which random objectives are tried first (each
+# such program, far from the last basis, costs about as much as ten of one cell's)
+CERTIFY_LEAST = 16
 STASH_SIZE = 4
 POOL_POINTS = 128  # feasible points kept per atom space, to prove cells of later audits
 POOL_SPACES = 6  # atom spaces (this release alone, or with others imported) kept
@@ -331,9 +338,10 @@ class LinkedSystem:
         entries = self._proven.get(scope_key, [])
         proven: set[Key] = set()
         for under, under_ranges, cells in entries:
-            # not proven under cells shown now, or under wider ranges (a total rounded more)
+            # not proven under cells shown now, or under wider ranges (a total rounded more);
+            # each entry that holds proves its cells, so together they prove them all
             if under <= hidden and _no_narrower(self.ranges, under_ranges):
-                proven = cells if len(cells) > len(proven) else proven
+                proven |= cells
         sensitive = [c for c in sensitive if c.key not in proven]
         at_least_one = [
             c
@@ -374,8 +382,12 @@ class LinkedSystem:
                 narrow[c.key] = (lo, hi)
             else:
                 wide.add(c.key)
-        others = [e for e in entries if e[1] != self.ranges][-(PROVEN_RANGES - 1) :]
-        self._proven[scope_key] = [*others, (frozenset(hidden), dict(self.ranges), proven | wide)]
+        under = frozenset(hidden)
+        others = [e for e in entries if e[0] != under or e[1] != self.ranges]
+        self._proven[scope_key] = [
+            *others[-(PROVEN_KEPT - 1) :],
+            (under, dict(self.ranges), proven | wide),
+        ]
         self._pool_keep(solver)
         return narrow
 
@@ -665,6 +677,8 @@ class _Components:
                 by_root[roots.pop()].append(c)
         rng = np.random.default_rng(0)
         for root, members in by_root.items():
+            if len(members) < CERTIFY_LEAST:
+                continue  # a few cells: their own programs cost less than random objectives
             columns, solver = self._program(root)
             if solver is None:
                 continue
@@ -698,6 +712,8 @@ class _Components:
                     span[0], span[1] = min(span[0], at), max(span[1], at)
                     if span[1] - span[0] < k - 1e-6:
                         left.append(c)
+                if attempt >= 1 and len(left) == len(todo):
+                    break  # the cells left are narrow, or need their own programs
                 todo = left
             solver.changeColsCost(
                 len(columns), np.arange(len(columns), dtype=np.int32), np.zeros(len(columns))
@@ -707,9 +723,7 @@ class _Components:
         """The cell's value at a point of its component (its other atoms known or true)."""
         return float(
             sum(
-                x[columns[a]]
-                if a in columns
-                else self.known.get(a, float(self.system_values[a]))
+                x[columns[a]] if a in columns else self.known.get(a, float(self.system_values[a]))
                 for a in cell.atoms
             )
         )

@@ -472,17 +472,40 @@ def show_back(system: ReleaseSystem, k: int, hidden: set[Key], keep: set[Key]) -
     its published total, where showing both narrowed nothing, in this release or, with the
     other releases imported, in the joint audit). Each is shown again only if the whole
     release still passes the audit with it shown; `keep` (a pattern kept from earlier
-    releases) is never given back."""
-    candidates = [
-        key
-        for (table, scope), grid in system.grid.items()
-        if scope == "all" and len(table) == 1
-        for row in grid
-        for key in row
-        if key in hidden and key not in keep and system.cells[key].value >= k
-    ]
-    for key in dict.fromkeys(candidates):
-        trial = hidden - {key}
-        if not system.audit(trial, k):
-            hidden = trial
+    releases) is never given back.
+
+    In the candidates' order, one by one, as if each were tried alone; but a joint audit
+    takes seconds, and most numbers pass (40 of 43 on a third release of 500 cases), so a
+    run of them is tried at once, and split in halves only when it fails (the second half
+    of a failed run whose first half all passed fails too: it is the same trial). Showing
+    fewer numbers never narrows a hidden one (each shown number is an equation the attacker
+    loses), so a run that passes at once passes one by one too: the pattern is the
+    one-by-one pattern, in a few audits where most pass (two to four times fewer on later
+    releases of a churned history)."""
+    candidates = list(
+        dict.fromkeys(
+            key
+            for (table, scope), grid in system.grid.items()
+            if scope == "all" and len(table) == 1
+            for row in grid
+            for key in row
+            if key in hidden and key not in keep and system.cells[key].value >= k
+        )
+    )
+
+    def give_back(run: list[Key], fails: bool = False) -> bool:
+        """Whether every number of `run` was given back; `fails`: known to fail at once."""
+        nonlocal hidden
+        if not fails and not system.audit(hidden - set(run), k):
+            hidden = hidden - set(run)
+            return True
+        if len(run) == 1:
+            return False
+        half = len(run) // 2
+        first = give_back(run[:half])
+        second = give_back(run[half:], fails=first)
+        return first and second
+
+    if candidates:
+        give_back(candidates)
     return hidden

@@ -344,12 +344,8 @@ def protect_against_earlier(
         for e in earlier:
             others = [o for o in earlier if o is not e]
             shown = [f for o in others for f in o.facts()]
-            audit_with(
-                e.system,
-                [o.shown() for o in others] + [new],
-                facts_holding(e.system, shown + ours),
-                e.hidden,
-            )
+            joint = ([o.shown() for o in others] + [new], facts_holding(e.system, shown + ours))
+            audit_with(e.system, *joint, e.hidden)
             narrow = e.system.audit(e.hidden, e.k)
             if not narrow:
                 continue
@@ -358,6 +354,9 @@ def protect_against_earlier(
                     e.system, [o.shown() for o in others], facts_holding(e.system, shown), e.hidden
                 )
                 e._baseline = e.system.audit(e.hidden, e.k)
+                # the new release imported again: _to_hide asks the programs of that audit
+                # which of the new release's cells pin a narrowed number (_pinning)
+                audit_with(e.system, *joint, e.hidden)
             for key, (low, high) in narrow.items():
                 before = e._baseline.get(key)
                 if before is not None and high - low >= before[1] - before[0] - 1e-6:

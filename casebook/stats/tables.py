@@ -466,6 +466,23 @@ def protect_release(
     return show_back(system, k, hidden, set(start))
 
 
+def give_back_candidates(
+    system: ReleaseSystem, k: int, hidden: set[Key], keep: set[Key]
+) -> list[Key]:
+    """The hidden one-way numbers of all cases (at least k, not kept from an earlier
+    release) that show_back tries to show again, in the order it tries them."""
+    return list(
+        dict.fromkeys(
+            key
+            for (table, scope), grid in system.grid.items()
+            if scope == "all" and len(table) == 1
+            for row in grid
+            for key in row
+            if key in hidden and key not in keep and system.cells[key].value >= k
+        )
+    )
+
+
 def show_back(system: ReleaseSystem, k: int, hidden: set[Key], keep: set[Key]) -> set[Key]:
     """Complementary cells the greedy choice hid but the audit does not need, given back:
     the one-way numbers of all cases (a sex table of 270 men and 38 women hidden whole beside
@@ -482,16 +499,7 @@ def show_back(system: ReleaseSystem, k: int, hidden: set[Key], keep: set[Key]) -
     loses), so a run that passes at once passes one by one too: the pattern is the
     one-by-one pattern, in fewer audits where most pass (21 for 35 numbers on a churned
     history's third release)."""
-    candidates = list(
-        dict.fromkeys(
-            key
-            for (table, scope), grid in system.grid.items()
-            if scope == "all" and len(table) == 1
-            for row in grid
-            for key in row
-            if key in hidden and key not in keep and system.cells[key].value >= k
-        )
-    )
+    candidates = give_back_candidates(system, k, hidden, keep)
 
     def give_back(run: list[Key], fails: bool = False) -> bool:
         """Whether every number of `run` was given back; `fails`: known to fail at once."""

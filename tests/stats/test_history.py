@@ -975,14 +975,7 @@ def test_numbers_given_back_in_runs_are_those_given_back_one_by_one(
     compared: list[tuple[int, int, int]] = []
 
     def one_by_one(system: ReleaseSystem, k: int, hidden: set[Any], keep: set[Any]) -> set[Any]:
-        for key in [
-            key
-            for (table, scope), grid in system.grid.items()
-            if scope == "all" and len(table) == 1
-            for row in grid
-            for key in row
-            if key in hidden and key not in keep and system.cells[key].value >= k
-        ]:
+        for key in tables.give_back_candidates(system, k, hidden, keep):
             if key in hidden and not system.audit(hidden - {key}, k):
                 hidden = hidden - {key}
         return hidden

@@ -6,8 +6,11 @@ unseal` brings the service back with nothing lost and the audit chain intact."""
 from __future__ import annotations
 
 import base64
+import ctypes
 import http.client
 import json
+import mmap
+import os
 import subprocess
 import threading
 import time
@@ -41,33 +44,65 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def scan_memory(pid: int, needles: dict[str, bytes]) -> dict[str, int]:
-    """How many times each needle occurs in the readable memory of process `pid` (the test's
-    own descendant), read through /proc/PID/mem region by region (/proc/PID/maps)."""
-    found = dict.fromkeys(needles, 0)
+def memory_hits(pid: int, needles: dict[str, bytes]) -> dict[str, list[str]]:
+    """Where each needle occurs in the readable memory of process `pid` (this process or the
+    test's own descendant), read through /proc/PID/mem region by region (/proc/PID/maps): one
+    region label ("[heap]", "[stack]", a file, "anon@<address>") per occurrence.
+
+    What is read goes into one anonymous mapping of the scan's own, skipped by the scan and
+    unmapped at its end: reading into ordinary Python objects would leave copies of whatever
+    was read (keys included) in freed heap blocks, for a later scan of this process to count
+    as keys the code under test failed to overwrite."""
+    hits: dict[str, list[str]] = {name: [] for name in needles}
     overlap = max(len(n) for n in needles.values()) - 1
     chunk = 4 * 1024 * 1024
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            parts = line.split()
-            if "r" not in parts[1] or (len(parts) > 5 and parts[5].startswith("[v")):
-                continue
-            start, end = (int(x, 16) for x in parts[0].split("-"))
-            tail = b""
-            at = start
-            while at < end:
-                size = min(chunk, end - at)
-                try:
-                    mem.seek(at)
-                    data = mem.read(size)
-                except (OSError, ValueError, OverflowError):
-                    data = b""
-                window = tail + data
-                for name, needle in needles.items():
-                    found[name] += window.count(needle)
-                tail = data[-overlap:] if data else b""
-                at += size
-    return found
+    buffer = mmap.mmap(-1, chunk + overlap)
+    anchor = ctypes.c_char.from_buffer(buffer)
+    own_address = ctypes.addressof(anchor)
+    del anchor  # a live export would keep the mapping from closing
+    view = memoryview(buffer)
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            regions = maps.read().splitlines()
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            for line in regions:
+                parts = line.split()
+                if "r" not in parts[1] or (len(parts) > 5 and parts[5].startswith("[v")):
+                    continue
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                if start <= own_address < end:
+                    continue
+                label = parts[5] if len(parts) > 5 else f"anon@{start:x}"
+                kept = 0  # bytes of the previous read kept in front: a needle across reads
+                at = start
+                while at < end:
+                    size = min(chunk, end - at)
+                    try:
+                        got = os.preadv(fd, [view[kept : kept + size]], at)
+                    except OSError:
+                        got = 0
+                    filled = kept + got
+                    for name, needle in needles.items():
+                        pos = buffer.find(needle, 0, filled)
+                        while pos != -1:
+                            hits[name].append(label)
+                            pos = buffer.find(needle, pos + 1, filled)
+                    kept = min(overlap, filled) if got == size else 0
+                    if kept:
+                        view[:kept] = view[filled - kept : filled]
+                    at += size
+        finally:
+            os.close(fd)
+    finally:
+        view.release()
+        buffer.close()
+    return hits
+
+
+def scan_memory(pid: int, needles: dict[str, bytes]) -> dict[str, int]:
+    """How many times each needle occurs in the readable memory of process `pid`."""
+    return {name: len(where) for name, where in memory_hits(pid, needles).items()}
 
 
 class Server(load.Server):

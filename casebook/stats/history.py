@@ -63,10 +63,13 @@ class Earlier:
     hidden: set[Key]
     _facts: list[Fact] | None = None
     _baseline: dict[Key, tuple[float, float]] | None = None
+    # what it is narrowed to with the new release's counts as unknowns and nothing it shows
+    _unpublished: dict[Key, tuple[float, float]] | None = None
 
     def reset(self) -> None:
         """Forget what was learnt against one candidate release (before trying another)."""
         self._baseline = None
+        self._unpublished = None
         self.system.forget_imports()
         self.system.know([])
 
@@ -138,6 +141,7 @@ def audit_with(
     others: list[Shown],
     facts: list[tuple[list[int], float, float]],
     own_hidden: set[Key] | None = None,
+    unpublished: int | None = None,
 ) -> None:
     """Set `system` up to be audited jointly with `others` (number, system, hidden set,
     rounded ranges): each other release's atoms and links imported, what it shows known
@@ -152,7 +156,10 @@ def audit_with(
     as 0, or worked out: see _zero_known), the attacker who guesses right that it changed
     knows the other release's count to be at least 1. `own_hidden`: this release's hidden
     set, where known (not while the new release is being protected: then only its zeros that
-    need no hidden set to be known count)."""
+    need no hidden set to be known count). `unpublished`: the number of a release among
+    `others` imported as its counts only, with nothing it shows (no number, range, "at least
+    1" or zero of it known): what the attacker's right guesses about those counts alone
+    tell."""
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
@@ -164,8 +171,9 @@ def audit_with(
         mapping = system.import_release(("release", number), other, same)
         for key, cell in other.cells.items():
             theirs = [mapping[a] for a in cell.atoms]
-            value = other.shown(key, hidden) if cell.published else None
-            if cell.published:
+            silent = number == unpublished
+            value = other.shown(key, hidden) if cell.published and not silent else None
+            if cell.published and not silent:
                 if value is not None:
                     imported.append((theirs, value, value))
                 elif key in ranges:
@@ -193,7 +201,7 @@ def audit_with(
                     # releases that only removed cases, never to rise) and is right wherever
                     # it did not move the other way; the audit takes every right guess, over
                     # the counts releases publish (all and verified cases)
-                    if value == 0 or _zero_known(other, meaning, hidden):
+                    if not silent and (value == 0 or _zero_known(other, meaning, hidden)):
                         imported.append((ours, 1, math.inf))
                     if _zero_known(held, meaning, held_hidden):
                         imported.append((theirs, 1, math.inf))
@@ -362,6 +370,10 @@ def protect_against_earlier(
                 if before is not None and high - low >= before[1] - before[0] - 1e-6:
                     continue  # no narrower than without the new release
                 found = _to_hide(system, hidden, e, key)
+                if not found and _narrowed_unpublished(system, e, joint, shown, key, before):
+                    # narrowed as far with nothing of the new release shown: no pattern of it
+                    # (more facts only narrow) and no rounding of its total can widen it
+                    raise NarrowsEarlierError(k)
                 if not found and VERIFIED_TOTAL in system.cells:
                     # the last resort: the verified total as a rounded range, wider each
                     # round, which widens how far every verified number can have moved since
@@ -380,6 +392,32 @@ def protect_against_earlier(
             width = widen
         hidden = protect(system, k, start=hidden | more, strict=strict, least_width=width)
     raise NarrowsEarlierError(k)
+
+
+def _narrowed_unpublished(
+    system: ReleaseSystem,
+    e: Earlier,
+    joint: tuple[list[Shown], list[tuple[list[int], float, float]]],
+    shown: list[Fact],
+    key: Key,
+    before: tuple[float, float] | None,
+) -> bool:
+    """Whether the earlier release's `key` is narrowed (below k, and below what the other
+    releases alone narrow it to: `before`) with the new release imported as its counts only,
+    publishing nothing. Every pattern of the new release only adds facts to that audit, and
+    facts only narrow, so then no pattern passes: the cut over these groups is refused at
+    once instead of after rounds of hiding more and rounding its verified total wider (a
+    third cut of 1,000 cases spent minutes per grouping so, bench/README.md). Leaves the
+    earlier release audited with the new one imported again, as it found it."""
+    if e._unpublished is None:
+        others, _ = joint
+        audit_with(e.system, others, facts_holding(e.system, shown), e.hidden, NEW_RELEASE)
+        e._unpublished = e.system.audit(e.hidden, e.k)
+        audit_with(e.system, *joint, e.hidden)
+    narrowed = e._unpublished.get(key)
+    if narrowed is None:
+        return False
+    return before is None or narrowed[1] - narrowed[0] < before[1] - before[0] - 1e-6
 
 
 def still_hidden(system: ReleaseSystem, k: int, earlier: list[Earlier]) -> set[Key]:

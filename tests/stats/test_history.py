@@ -1026,3 +1026,76 @@ def test_the_cells_that_pin_an_earlier_number_are_asked_of_the_joint_audit(
     _cut_in_turn(_mixed_history(1)[:3], skip_refused=True)  # ten numbers narrowed
     assert asked  # the history narrows earlier numbers
     assert all(asked)  # before: the first eight of fourteen asked without it
+
+
+def test_a_cut_that_narrows_an_earlier_number_with_nothing_it_shows_is_refused_at_once() -> None:
+    """On this draw the third cut narrows the second release's hidden count of verified cases
+    still detained to [1, 10] with its own counts alone — tied to the earlier releases' where
+    unchanged and ordered where they rose (the attacker's right guesses), with no number of it
+    shown: no pattern of it can widen that, and rounds of hiding more and rounding its verified
+    total wider only delayed the refusal (a third cut of 1,000 cases took 16 minutes to be
+    refused). It is refused as soon as that is found: here after two patterns (seven before,
+    the last with the verified total rounded to 0-639). What makes that exact: every pattern only
+    adds facts to the audit, so each narrows every number at least as far as nothing shown
+    does; checked here for three patterns, from all shown to all hidden."""
+    from casebook.stats.history import NEW_RELEASE, NarrowsEarlierError, audit_with
+    from casebook.stats.services import protect_in_turn
+
+    releases = _mixed_history(2)[:3]
+    earlier: list[Earlier] = []
+    for number, rows in enumerate(releases[:2], start=1):
+        system, hidden, these, _ = protect_in_turn(rows, 2026, K, earlier)
+        for e in earlier:
+            e.reset()
+        kept = Earlier(number, K, ReleaseSystem(these), set(hidden))
+        kept.system.ranges = dict(system.ranges)
+        earlier.append(kept)
+    with pytest.raises(NarrowsEarlierError):
+        protect_in_turn(releases[2], 2026, K, earlier)
+
+    patterns: list[set[Any]] = []
+
+    def counted(system: ReleaseSystem, k: int, **options: Any) -> set[Any]:
+        patterns.append(protect_release(system, k, **options))
+        return patterns[-1]
+
+    for e in earlier:
+        e.reset()
+    new = ReleaseSystem(tally(releases[2], 2026, K)[0])
+    with pytest.raises(NarrowsEarlierError):
+        protect_against_earlier(new, K, earlier, counted, strict=True)
+    assert len(patterns) <= 2  # before: seven, the total rounded wider each round
+
+    first, second = earlier
+    first.reset()
+    second.reset()
+    shown = first.facts()
+
+    def narrowed(hidden: set[Any] | None) -> dict[Any, tuple[float, float]]:
+        if hidden is None:  # the new release's counts as unknowns, nothing of it shown
+            imported = [first.shown(), (NEW_RELEASE, new, set(), {})]
+            audit_with(
+                second.system,
+                imported,
+                facts_holding(second.system, shown),
+                second.hidden,
+                NEW_RELEASE,
+            )
+        else:
+            ours = published_facts(new, hidden)
+            imported = [first.shown(), (NEW_RELEASE, new, hidden, new.ranges)]
+            facts = facts_holding(second.system, shown + ours)
+            audit_with(second.system, imported, facts, second.hidden)
+        return second.system.audit(second.hidden, K)
+
+    audit_with(second.system, [first.shown()], facts_holding(second.system, shown), second.hidden)
+    assert "verified|status:detained" not in second.system.audit(second.hidden, K)  # alone
+    silent = narrowed(None)
+    low, high = silent["verified|status:detained"]
+    assert high - low < K - 1
+    every = {key for key, cell in new.cells.items() if cell.published and not cell.total}
+    for hidden in (set(), patterns[0], every):
+        shown_pattern = narrowed(hidden)
+        for key, (low, high) in silent.items():
+            assert key in shown_pattern, key
+            assert shown_pattern[key][1] - shown_pattern[key][0] <= high - low + 1e-6, key

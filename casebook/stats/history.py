@@ -370,7 +370,7 @@ def protect_against_earlier(
                 if before is not None and high - low >= before[1] - before[0] - 1e-6:
                     continue  # no narrower than without the new release
                 found = _to_hide(system, hidden, e, key)
-                if not found and _narrowed_unpublished(system, e, joint, shown, key, before):
+                if not found and _narrowed_unpublished(e, joint, shown, key, before):
                     # narrowed as far with nothing of the new release shown: no pattern of it
                     # (more facts only narrow) and no rounding of its total can widen it
                     raise NarrowsEarlierError(k)
@@ -395,7 +395,6 @@ def protect_against_earlier(
 
 
 def _narrowed_unpublished(
-    system: ReleaseSystem,
     e: Earlier,
     joint: tuple[list[Shown], list[tuple[list[int], float, float]]],
     shown: list[Fact],

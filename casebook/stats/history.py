@@ -367,7 +367,7 @@ def protect_against_earlier(
                 audit_with(e.system, *joint, e.hidden)
             for key, (low, high) in narrow.items():
                 before = e._baseline.get(key)
-                if before is not None and high - low >= before[1] - before[0] - 1e-6:
+                if not _narrower((low, high), before):
                     continue  # no narrower than without the new release
                 found = _to_hide(system, hidden, e, key)
                 if not found and _narrowed_unpublished(e, joint, shown, key, before):
@@ -414,9 +414,13 @@ def _narrowed_unpublished(
         e._unpublished = e.system.audit(e.hidden, e.k)
         audit_with(e.system, *joint, e.hidden)
     narrowed = e._unpublished.get(key)
-    if narrowed is None:
-        return False
-    return before is None or narrowed[1] - narrowed[0] < before[1] - before[0] - 1e-6
+    return narrowed is not None and _narrower(narrowed, before)
+
+
+def _narrower(interval: tuple[float, float], before: tuple[float, float] | None) -> bool:
+    """Whether a narrowed number's interval is narrower than `before`, what the other
+    releases alone narrow it to (None: they do not narrow it)."""
+    return before is None or interval[1] - interval[0] < before[1] - before[0] - 1e-6
 
 
 def still_hidden(system: ReleaseSystem, k: int, earlier: list[Earlier]) -> set[Key]:

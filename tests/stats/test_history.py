@@ -637,10 +637,15 @@ def _cut_in_turn(
         held.append((_docs(system, hidden), _truth(these)))
         for e in earlier:
             e.reset()
-        kept = Earlier(number, K, ReleaseSystem(these), set(hidden))
-        kept.system.ranges = dict(system.ranges)
-        earlier.append(kept)
+        earlier.append(_as_earlier(number, system, hidden, these))
     return held
+
+
+def _as_earlier(number: int, system: ReleaseSystem, hidden: set[Any], counts: Any) -> Earlier:
+    """A release just cut, as the next cut holds it."""
+    kept = Earlier(number, K, ReleaseSystem(counts), set(hidden))
+    kept.system.ranges = dict(system.ranges)
+    return kept
 
 
 @pytest.mark.parametrize("seed", [1, 3])
@@ -1047,9 +1052,7 @@ def test_a_cut_that_narrows_an_earlier_number_with_nothing_it_shows_is_refused_a
         system, hidden, these, _ = protect_in_turn(rows, 2026, K, earlier)
         for e in earlier:
             e.reset()
-        kept = Earlier(number, K, ReleaseSystem(these), set(hidden))
-        kept.system.ranges = dict(system.ranges)
-        earlier.append(kept)
+        earlier.append(_as_earlier(number, system, hidden, these))
     with pytest.raises(NarrowsEarlierError):
         protect_in_turn(releases[2], 2026, K, earlier)
 

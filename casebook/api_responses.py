@@ -114,6 +114,14 @@ class CaseDocument(Schema):
     testimonies = _objects()
     attachments = _objects()
     legal_notes = _objects()
+    partner_marks = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Lawyers only: the partner organisations whose lists hold this person "
+            '("also documented by"), each {"label", "date"}, oldest first; empty while the '
+            "family's consent to partner matching is withdrawn."
+        },
+    )
     duplicate_of = _opt(fields.UUID)
     merged_into = _opt(Str)
     can_edit = _req(Bool)

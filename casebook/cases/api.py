@@ -42,6 +42,7 @@ from casebook.cases.services import (
 )
 from casebook.encrypted import Vault
 from casebook.events import case_entered, send_required
+from casebook.partners.services import marks_of
 from casebook.web import current_actor, error_response, requires
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1/cases")
@@ -169,6 +170,12 @@ def _search(args: Mapping[str, Any]) -> Any:
 def show(case_id: str) -> Any:
     s = db.session()
     case, doc = selectors.case_page(s, current_user, case_id)
+    if current_user.can(Permission.CASE_REVIEW):
+        # lawyers read which partner organisations also document this person, as on the page
+        doc["partner_marks"] = [
+            {"label": m.get("label", ""), "date": m.get("date")}
+            for m in marks_of(s, case.id, doc.get("consent"))
+        ]
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
     return _with_version(jsonify(doc), case)
 

@@ -655,6 +655,13 @@ def test_export_compare_and_mark_for_lawyers(
     login(own, documenter)
     page = own.get(f"/cases/{made['consenting']['id']}")
     assert page.status_code == 200 and "Partner Org" not in page.get_data(as_text=True)
+    # the API gives lawyers the same marks (a tool reading cases need not scrape the page)
+    url = f"/api/v1/cases/{made['consenting']['id']}"
+    shown = client.get(url, headers=bearer(app, lawyer)).get_json()
+    assert [m["label"] for m in shown["partner_marks"]] == ["Partner Org"]
+    assert "partner_marks" not in own.get(url, headers=bearer(app, documenter)).get_json()
+    unmarked = client.get(f"/api/v1/cases/{made['silent']['id']}", headers=bearer(app, lawyer))
+    assert unmarked.get_json()["partner_marks"] == []
 
 
 @pytest.mark.parametrize(
@@ -1317,3 +1324,5 @@ def test_a_mark_shows_its_label_isolated_and_hides_while_consent_is_withdrawn(
     assert withdrawn.status_code == 200, withdrawn.get_json()
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "منظمة evil" not in page and "Also documented by" not in page
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    assert client.get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()["partner_marks"] == []

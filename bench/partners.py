@@ -237,6 +237,8 @@ def report(
         if o.estimate is not None and o.sides:
             estimate += f" {off(o.estimate)} (sides {o.sides[0]:.0f}, {o.sides[1]:.0f}; "
             estimate += f"s.e. {o.error:.0f})"
+        if o.near_threshold is not None:
+            estimate += f"; matched only just alike: {o.near_threshold:.1%}"
         print(
             f"  lists {x + 1} and {y + 1}: {shared} shared; counted {o.counted:.0f} "
             f"{off(o.counted)} ({o.why}); matched {o.matched} {off(o.matched)}; {estimate}"

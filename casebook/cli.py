@@ -1514,6 +1514,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
                 "standard_error": None if o.estimate is None else round(o.error),
                 "sides": None if o.sides is None else [round(v) for v in o.sides],
                 "why": o.why,
+                "near_threshold": None if o.near_threshold is None else round(o.near_threshold, 3),
             }
             for o in result.overlaps
         ]
@@ -1549,9 +1550,9 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             else ""
         )
         + "; matched: the people found one to one. Both are floors: shared people whose two "
-        "records differ more than look-alikes do are in neither (3-26% short on lists whose "
-        "copies differ much), and an estimate of the undocumented from them is "
-        "too high",
+        "records differ more than look-alikes do are in neither (in casebook's outside checks "
+        "3-26% short, and 27-48% where copies often lacked a grandfather, mother or birth "
+        "date), and an estimate of the undocumented from them is too high",
         err=True,
     )
     if result.ours_known:

@@ -62,6 +62,16 @@ ESTIMATE_BELOW = 0.05
 BELOW_ERRORS = 2.5  # and by more than chance would put it (standard errors)
 SIDES_ERRORS = 3.0  # and further apart than chance would put them (standard errors)
 ESTIMATE_ERRORS = 1.0
+# How far apart two lists' copies of one person are, read from the people matched: the share of
+# matched pairs whose similarity is within NEAR_BAND above the threshold. In bench.partners
+# 5-6% of them (2-3% of the shared people unmatched; crowded names too); on an outside
+# generator's lists, where copies often lacked a grandfather, mother or birth date or gave
+# another governorate, 13% (14% unmatched) and 20-35% (34-51% unmatched): true pairs still
+# crowding at the threshold means many lie below it. From NEAR_WARN (with NEAR_MIN_PAIRS matched
+# or more) the counts are said to be likely far below the truth (bench/README.md).
+NEAR_BAND = 0.05
+NEAR_WARN = 0.15
+NEAR_MIN_PAIRS = 50
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -246,6 +256,9 @@ class Overlap:
     error: float = 0.0
     # or "crowded", "sides_apart", "below_matched", "within_error", "estimated"
     why: str = "too_few_records"
+    # the share of the matched pairs only just alike enough (within NEAR_BAND of the
+    # threshold); None under NEAR_MIN_PAIRS matched
+    near_threshold: float | None = None
 
     @property
     def counted(self) -> float:
@@ -449,7 +462,35 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
         clusters = []
     result = Linkage(sizes=[len(d) for d in datasets], clusters=clusters, crowded=crowded)
     result.overlaps = _overlaps(datasets, bests, result)
+    near = _near_threshold(datasets, result, threshold)
+    for overlap, share in zip(result.overlaps, near, strict=True):
+        overlap.near_threshold = share
     return result
+
+
+def _near_threshold(
+    datasets: Sequence[Bits], linkage: Linkage, threshold: float
+) -> list[float | None]:
+    """For every pair of lists, the share of its people matched one to one whose two records
+    are within NEAR_BAND above the threshold (plain similarity): how often the two lists'
+    copies of one person differ, which the matched count alone does not show."""
+    pairs: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+    for cluster in linkage.clusters:
+        for i, (x, rx) in enumerate(cluster):
+            for y, ry in cluster[i + 1 :]:
+                left, right = pairs.setdefault((x, y), ([], []))
+                left.append(rx)
+                right.append(ry)
+    out: list[float | None] = []
+    for x in range(len(datasets)):
+        for y in range(x + 1, len(datasets)):
+            left, right = pairs.get((x, y), ([], []))
+            if len(left) < NEAR_MIN_PAIRS:
+                out.append(None)
+                continue
+            sims = dice(datasets[x], datasets[y], np.array(left), np.array(right))
+            out.append(float(np.mean(sims < threshold + NEAR_BAND)))
+    return out
 
 
 def _overlaps(

@@ -937,7 +937,7 @@ def estimate_command(
     capture-history CSV: one 0/1 column per list, optionally a `count` column."""
     import secrets
 
-    from casebook.estimate.captures import CaptureError, captures_from_csv
+    from casebook.estimate.captures import CaptureError, captures_from_csv, csv_warnings
     from casebook.estimate.lcmcr import Schedule
     from casebook.estimate.report import estimate_report
 
@@ -965,6 +965,7 @@ def estimate_command(
     except CaptureError as exc:
         _estimate_fail(exc.problems)
     report = estimate_report(captures, seed=run_seed, schedule=schedule)
+    report["warnings"] = [f"the file says: {w}" for w in csv_warnings(text)] + report["warnings"]
     _estimate_emit(report, fmt)
 
 
@@ -1440,6 +1441,17 @@ def _shared(o: Overlap, counted: int) -> str:
     )
 
 
+def _shared_line(o: Overlap, counted: int) -> str:
+    """`_shared`, and where the matched people sit near the threshold, that the count is
+    likely below the truth (the line people copy must say it, not only the warning)."""
+    line = _shared(o, counted)
+    if o.below_truth == "likely_far_below":
+        return f"{line}; likely far below the truth: see the warning"
+    if o.below_truth == "may_be_below":
+        return f"{line}; may be below the truth: see the warning"
+    return line
+
+
 @partners_group.command("compare")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -1515,6 +1527,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
                 "sides": None if o.sides is None else [round(v) for v in o.sides],
                 "why": o.why,
                 "near_threshold": None if o.near_threshold is None else round(o.near_threshold, 3),
+                "below_truth": o.below_truth,
             }
             for o in result.overlaps
         ]
@@ -1533,6 +1546,11 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         writer.writerow([*result.lists, "count"])  # the capture histories `estimate` reads
         for pattern, count in result.patterns.items():
             writer.writerow([*pattern, count])
+        # the warnings travel with the counts: `casebook estimate` repeats these lines
+        from casebook.estimate.captures import CSV_WARNING
+
+        for warning in repeats + result.warnings:
+            out.write(f"{CSV_WARNING}{' '.join(warning.split())}\n")
         click.echo(out.getvalue(), nl=False)
     else:
         click.echo(tsv_line([*result.lists, "people", "matched"]))
@@ -1540,7 +1558,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
             click.echo(tsv_line([*pattern, count, result.matched_patterns[pattern]]))
     for o in result.overlaps:
         pair = f"{result.lists[o.lists[0]]} and {result.lists[o.lists[1]]}"
-        click.echo(f"{pair}: {_shared(o, counted(o))}", err=True)
+        click.echo(f"{pair}: {_shared_line(o, counted(o))}", err=True)
     click.echo(
         "people: the counts to use (the CSV and the JSON's patterns give them)"
         + (

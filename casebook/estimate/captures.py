@@ -102,12 +102,31 @@ def captures_from_counts(
     return result
 
 
+# A line of a capture-history CSV that begins so is a warning from whatever made the file
+# (`casebook partners compare --format csv` writes its own there): not a pattern, and repeated
+# in the estimate's report so that it travels with the counts.
+CSV_WARNING = "# warning: "
+
+
+def csv_warnings(text: str) -> list[str]:
+    """The warnings a capture-history CSV carries (its CSV_WARNING lines)."""
+    return [
+        line.strip()[len(CSV_WARNING) :].strip()
+        for line in text.lstrip("\ufeff").splitlines()
+        if line.strip().startswith(CSV_WARNING.strip())
+    ]
+
+
 def captures_from_csv(text: str) -> Captures:
     """Read a capture-history CSV: one 0/1 column per list, optionally a `count` column.
 
-    Without `count` every row is one person; with it, a row is a pattern and its count.
+    Without `count` every row is one person; with it, a row is a pattern and its count. Lines
+    beginning with `#` are comments (CSV_WARNING lines among them).
     """
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    text = "\n".join(  # blanked, not dropped: a problem's line number stays the file's
+        "" if line.lstrip().startswith("#") else line for line in text.lstrip("\ufeff").splitlines()
+    )
+    reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
     except StopIteration:

@@ -12,7 +12,7 @@ from typing import Any
 from casebook.cases.derived import birth_year
 from casebook.cases.records import Arrest, ListPerson, Person
 from casebook.names import family_skeleton, is_arabic, normalise, skeleton
-from casebook.names.matching import heard, name_form, phones, usual_names
+from casebook.names.matching import heard, is_unknown, name_form, phones, usual_names
 
 NAME_FIELDS = ("first", "father", "grandfather", "family", "mother")
 COLUMNS = (
@@ -76,7 +76,7 @@ def _name(value: Any, *, family: bool = False) -> Forms:
     with `~` when written in Latin letters so that it never equals an Arabic form: across
     scripts names are compared by their phonetic sequences (model._name_comparison)."""
     text = str(value or "").strip()
-    if not text:
+    if not text or is_unknown(text):  # "-", "غير معروف": no name, as an empty field
         return None, None, None
     form = name_form(text, family=family)
     skel: str | None = (

@@ -52,7 +52,7 @@ from casebook.linkage.models import (
 )
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
-from casebook.names.matching import common_names, name_form, usual_names
+from casebook.names.matching import common_names, is_unknown, name_form, usual_names
 
 DEFAULT_THRESHOLD = 0.9
 ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
@@ -250,11 +250,13 @@ def dedupe_queue(
 
 
 def _full_name(person: Person | ListPerson) -> str:
-    parts = [
-        normalise(str(person.get(f) or ""))
-        for f in ("first_name", "father_name", "grandfather_name")
-    ]
-    parts.append(normalise_family(str(person.get("family_name") or "")))
+    known = {
+        f: value
+        for f in ("first_name", "father_name", "grandfather_name", "family_name")
+        if not is_unknown(value := str(person.get(f) or ""))
+    }
+    parts = [normalise(known.get(f, "")) for f in ("first_name", "father_name", "grandfather_name")]
+    parts.append(normalise_family(known.get("family_name", "")))
     return " ".join(p for p in parts if p)
 
 

@@ -65,6 +65,15 @@ _SUN = set("تثدذرزسشصضطظلن")
 # names that begin with ال without an article: never stripped from a family name
 _AL_NAMES = {"الياس", "الهام", "الفت"}
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+# What documenters and lists write in a name field they cannot fill (a family name is asked
+# for, and "unknown" is typed): no name, so it never agrees with another record's "unknown"
+# and never disagrees with the real name. Compared after _clean (hamza, ta marbuta, alef
+# maqsura unified; punctuation gone), spaces removed.
+_UNKNOWN = {
+    "غيرمعروف", "غيرمعروفه", "مجهول", "مجهوله", "لايوجد", "لايعرف", "لانعرف", "لااعرف",
+    "غيرمحدد", "غيرمذكور", "بدون", "لاشي", "unknown", "notknown", "unk", "na", "nk", "none",
+    "nil", "null", "x", "xx", "xxx", "inconnu", "nonconnu", "sansnom",
+}  # fmt: skip
 
 
 def _clean(text: str) -> str:
@@ -139,6 +148,12 @@ def _latin_tokens(text: str) -> list[str]:
     return out
 
 
+def is_unknown(name: str) -> bool:
+    """Whether a name field holds a word for "not known" ("-", "غير معروف", "unknown", "N/A")
+    rather than a name."""
+    return "".join(_clean(name).split()) in _UNKNOWN or not _clean(name).strip()
+
+
 def name_form(name: str, *, family: bool = False) -> str:
     """One canonical form per script, without spaces: for Arabic the normalised letters with
     compounds joined (عبد الله = عبدالله = عبدلله) and, in a family name, the article dropped
@@ -147,7 +162,7 @@ def name_form(name: str, *, family: bool = False) -> str:
     separate Al/El article dropped from a family name (Alwan keeps its Al)."""
     text = _clean(name)
     tokens = text.split()
-    if not tokens:
+    if not tokens or "".join(tokens) in _UNKNOWN:
         return ""
     if _ARABIC.search(text):
         return _arabic_form(tokens, family=family)
@@ -445,6 +460,11 @@ def _usual_latin() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
 
 
 @functools.cache
+def unknown_digest() -> str:
+    """Which words for "not known" are read as no name (partner encodings depend on it)."""
+    return hashlib.sha256("\n".join(sorted(_UNKNOWN)).encode()).hexdigest()[:16]
+
+
 def usual_latin_digest() -> str:
     """Which list of usual Latin spellings this is (partner encodings depend on it)."""
     path = Path(__file__).with_name("usual_latin.txt")

@@ -67,9 +67,11 @@ ESTIMATE_ERRORS = 1.0
 # 5-6% of them (2-3% of the shared people unmatched; crowded names too); on an outside
 # generator's lists, where copies often lacked a grandfather, mother or birth date or gave
 # another governorate, 13% (14% unmatched) and 20-35% (34-51% unmatched): true pairs still
-# crowding at the threshold means many lie below it. From NEAR_WARN (with NEAR_MIN_PAIRS matched
-# or more) the counts are said to be likely far below the truth (bench/README.md).
+# crowding at the threshold means many lie below it. From NEAR_NOTE (with NEAR_MIN_PAIRS matched
+# or more) the counts are said to be possibly below the truth, from NEAR_WARN likely far below.
+# Calibrated on those two generators only (bench/README.md): a sign, not a correction factor.
 NEAR_BAND = 0.05
+NEAR_NOTE = 0.10
 NEAR_WARN = 0.15
 NEAR_MIN_PAIRS = 50
 _SEED = 20240501  # fixed: every party must sample the same positions for a result to repeat
@@ -259,6 +261,14 @@ class Overlap:
     # the share of the matched pairs only just alike enough (within NEAR_BAND of the
     # threshold); None under NEAR_MIN_PAIRS matched
     near_threshold: float | None = None
+
+    @property
+    def below_truth(self) -> str | None:
+        """ "likely_far_below" or "may_be_below" where the matched people sit near the threshold
+        (NEAR_WARN, NEAR_NOTE), else None."""
+        if self.near_threshold is None or self.near_threshold < NEAR_NOTE:
+            return None
+        return "likely_far_below" if self.near_threshold >= NEAR_WARN else "may_be_below"
 
     @property
     def counted(self) -> float:

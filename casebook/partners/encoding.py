@@ -39,7 +39,9 @@ from casebook.names.matching import (
     common_names,
     common_names_digest,
     heard,
+    is_unknown,
     name_form,
+    unknown_digest,
     usual_latin_digest,
 )
 
@@ -53,11 +55,13 @@ _TAG = {"father_name": "ancestor", "grandfather_name": "ancestor"}
 # The linkage schema both organisations must use. Each field's tokens are hashed with its own
 # key; `k` is the number of bits a token sets (its weight in the similarity).
 SCHEMA: dict[str, Any] = {
-    "id": "casebook-pprl-8",
+    "id": "casebook-pprl-9",
     # pprl-6: a final alef is read as an alef maqsura only in names written so (موسا = موسى;
     # ساما no longer encodes as سامي). pprl-7: the first name also whole (below). pprl-8: a
     # usual Latin spelling is read as the name it is usually written for (Said as سعيد, not
-    # سعد; Huda as هدى, which the sounds alone did not reach).
+    # سعد; Huda as هدى, which the sounds alone did not reach). pprl-9: a word for "not known"
+    # in a name field ("-", "غير معروف", "unknown") is no name (it agreed between strangers and
+    # disagreed with the real name; a first name of no letters gave all such one token).
     # 4,096 bits folded to 2,048 published (pprl-3: 2,048 to 1,024): at 1,024 bits a third of
     # the bits were set and every record shared 62% of its bits with any other, so the few
     # bits a different father's name sets were lost among chance collisions; at 2,048 a fifth
@@ -91,6 +95,8 @@ SCHEMA: dict[str, Any] = {
     "common_names": common_names_digest(),
     # the usual Latin spellings of common names (names.matching.latin_readings): the same
     "usual_latin": usual_latin_digest(),
+    # the words for "not known" read as no name: the same
+    "unknown_words": unknown_digest(),
 }
 MIN_SECRET_BYTES = 32
 
@@ -178,6 +184,8 @@ def person_tokens(
     parts: dict[str, NameGramPair] = {}
     for part in NAME_FIELDS:
         value = str(person.get(part) or "").strip()
+        if is_unknown(value):  # "-", "غير معروف": no name, as an empty field
+            value = ""
         if not value and part in ("first_name", "family_name") and len(latin) >= 2:
             value = latin[0] if part == "first_name" else latin[-1]
         if not value:
@@ -192,7 +200,7 @@ def person_tokens(
     family_grams, grandfather = parts.get("family_name"), parts.get("grandfather_name")
     if family_grams and grandfather and _same_name(family_grams, grandfather):
         del parts["family_name"]
-    if first := parts.get("first_name"):
+    if (first := parts.get("first_name")) and any(first):
         skel, arabic = first
         # its Arabic form (which tells حسن from حسين, one skeleton); a Latin spelling the
         # export could not read as an Arabic name, by its skeleton

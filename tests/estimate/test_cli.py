@@ -80,6 +80,26 @@ def test_two_lists_give_loglinear_only_with_a_warning(tmp_path: Path) -> None:
     assert code == 0 and "estimated total (log-linear): 1,200" in out
 
 
+def test_a_files_warning_lines_travel_into_the_report(tmp_path: Path) -> None:
+    """A capture-history CSV made by a partner comparison carries its warnings as `# warning:`
+    lines (counts likely far below the truth): the estimate reads past them and repeats them,
+    so whoever is handed the file and runs the estimate is told."""
+    text = (
+        "A,B,count\n1,0,300\n0,1,200\n1,1,100\n"
+        "# warning: the counts are floors well below the truth\n# a plain comment\n"
+    )
+    code, out, err = _run(tmp_path, text, "--format", "json")
+    assert code == 0 and json.loads(out)["estimate"] == 1200
+    said = "the file says: the counts are floors well below the truth"
+    assert said in json.loads(out)["warnings"] and said in err
+    assert "a plain comment" not in out + err
+    code, out, _ = _run(tmp_path, text)
+    assert code == 0 and said in out
+    # a problem's line number is still the file's, comments counted
+    code, _, err = _run(tmp_path, "A,B\n# warning: x\n1,2\n")
+    assert code == 2 and "line 3: values other than 0 and 1 in B" in err
+
+
 def test_bad_files_are_refused_naming_the_problem(tmp_path: Path) -> None:
     cases = {
         "A,count\n1,5\n": "at least 2 lists",

@@ -26,7 +26,7 @@ from casebook.config import Settings
 from casebook.linkage.features import person_features
 from casebook.linkage.models import LinkageRun, MatchCandidate
 from casebook.linkage.scoring import _table, private_duckdb, score_pairs
-from casebook.linkage.services import dedupe_run, first_names_differ
+from casebook.linkage.services import dedupe_run, entry_score, first_names_differ
 from tests.conftest import (
     CANARY_ARABIC,
     CANARY_LATIN,
@@ -125,6 +125,23 @@ def test_both_scripts_give_one_blocking_key(arabic: str, latin: str) -> None:
     a = person_features("a", {"first_name": arabic, "family_name": "الحلبي"})
     b = person_features("b", {"first_name": latin, "family_name": "Al-Halabi"})
     assert a["first_skel"] == b["first_skel"], (a["first_skel"], b["first_skel"])
+
+
+@pytest.mark.parametrize("unknown", ["-", "غير معروف", "مجهول", "unknown", "N/A"])
+def test_a_word_for_not_known_is_compared_as_no_name(unknown: str) -> None:
+    """ "غير معروف" typed where the family or mother's name is not known is no name: two
+    strangers so written do not agree on it, nor block together, and it does not disagree
+    with the real name on another report; the check at entry ignores it too."""
+    person = {"first_name": "أحمد", "father_name": "محمود", "family_name": "الحلبي"}
+    for part, field in (("family_name", "family"), ("mother_name", "mother")):
+        written = person_features("a", {**person, part: unknown})
+        left_out = person_features("b", {k: v for k, v in person.items() if k != part})
+        for suffix in ("", "_skel", "_ph"):
+            assert written[field + suffix] is None and left_out[field + suffix] is None
+    real = {"first_name": "أحمد", "father_name": "محمود", "family_name": "الحلبي"}
+    assert entry_score({**real, "family_name": unknown}, real) == entry_score(
+        {k: v for k, v in real.items() if k != "family_name"}, real
+    )
 
 
 def test_duckdb_cannot_spill_or_be_reconfigured(private_tempdir: Path) -> None:

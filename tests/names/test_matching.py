@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from casebook.names.matching import (
     LatinResolver,
     common_names,
+    is_unknown,
     latin_readings,
     name_distance,
     name_form,
@@ -301,3 +302,28 @@ def test_every_usual_spelling_is_read_as_its_name_among_all_common_names() -> No
             form = name_form(spelling)
             read = {n for _, n in latin_readings(form, phones(spelling), names, sequences)}
             assert name_form(arabic) in read, (spelling, arabic, read)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["-", "—", "?", "...", "غير معروف", "غير معروفة", "غيرمعروف", "مجهول", "لا يوجد", "لا شيء",
+     "Unknown", "UNKNOWN", "N/A", "n.a.", "none", "x", "inconnu"],
+)  # fmt: skip
+def test_a_word_for_not_known_is_no_name(written: str) -> None:
+    assert is_unknown(written)
+    assert name_form(written) == "" and name_form(written, family=True) == ""
+
+
+def test_no_common_name_or_usual_spelling_reads_as_not_known() -> None:
+    """The words for "not known" must never swallow a real name: none of the common given
+    names, none of their usual Latin spellings."""
+    usual = Path(__file__).parents[2] / "casebook" / "names" / "usual_latin.txt"
+    spellings = {
+        s.strip()
+        for line in usual.read_text(encoding="utf-8").splitlines()
+        if ":" in line and not line.startswith("#")
+        for s in line.split(":", 1)[1].split(",")
+    }
+    names = set(common_names()) | spellings | {"Nada", "Nader", "Nawal", "Bakr", "Xavier"}
+    assert len(spellings) > 300
+    assert [n for n in names if is_unknown(n)] == []

@@ -114,6 +114,7 @@ _KNOWN = (
     _l("The file could not be read."),
     _l("The file needs the columns person.first_name and person.family_name."),
     _l("The query has problems."),
+    _l("This list has no such filter."),
     _l("Send a JSON object (Content-Type: application/json)."),
     _l("The same case, from the same or another file, has the same fingerprint."),
     _l("The form expired or was sent from elsewhere. Reload and try again."),

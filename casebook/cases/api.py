@@ -127,10 +127,18 @@ def search() -> Any:
 
 
 def _search(args: Mapping[str, Any]) -> Any:
+    schema = ListQuerySchema()
+    # a filter this list does not have (a misspelt one, say) is refused, not ignored: ignored,
+    # it answers every case as if filtered (the schema excludes unknowns for the HTML list,
+    # whose form sends its own fields)
+    unknown = {key: ["This list has no such filter."] for key in args if key not in schema.fields}
     try:
-        params = ListQuerySchema().load(args)
+        params = schema.load(args)
     except ValidationError as exc:
-        return error_response(422, "The query has problems.", fields=flatten_errors(exc.messages))
+        errors = flatten_errors(exc.messages) | unknown
+        return error_response(422, "The query has problems.", fields=errors)
+    if unknown:
+        return error_response(422, "The query has problems.", fields=unknown)
     query = selectors.Query(**params)
     s = db.session()
     found = selectors.search(s, _vault(), current_user, query)

@@ -459,12 +459,12 @@ def _usual_latin() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return {k: frozenset(v) for k, v in readings.items()}, frozenset(listed)
 
 
-@functools.cache
 def unknown_digest() -> str:
     """Which words for "not known" are read as no name (partner encodings depend on it)."""
     return hashlib.sha256("\n".join(sorted(_UNKNOWN)).encode()).hexdigest()[:16]
 
 
+@functools.cache
 def usual_latin_digest() -> str:
     """Which list of usual Latin spellings this is (partner encodings depend on it)."""
     path = Path(__file__).with_name("usual_latin.txt")

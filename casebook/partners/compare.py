@@ -264,8 +264,9 @@ class Overlap:
 
     @property
     def below_truth(self) -> str | None:
-        """ "likely_far_below" or "may_be_below" where the matched people sit near the threshold
-        (NEAR_WARN, NEAR_NOTE), else None."""
+        """Whether the counts are likely far below the truth ("likely_far_below", from
+        NEAR_WARN) or may be below it ("may_be_below", from NEAR_NOTE), read from how many
+        matched people sit near the threshold; None below that or under NEAR_MIN_PAIRS."""
         if self.near_threshold is None or self.near_threshold < NEAR_NOTE:
             return None
         return "likely_far_below" if self.near_threshold >= NEAR_WARN else "may_be_below"

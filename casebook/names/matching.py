@@ -149,9 +149,13 @@ def _latin_tokens(text: str) -> list[str]:
 
 
 def is_unknown(name: str) -> bool:
-    """Whether a name field holds a word for "not known" ("-", "غير معروف", "unknown", "N/A")
-    rather than a name."""
-    return "".join(_clean(name).split()) in _UNKNOWN or not _clean(name).strip()
+    """Whether a name field holds no letters or a word for "not known" ("-", "غير معروف",
+    "unknown", "N/A") rather than a name."""
+    return _no_name(_clean(name).split())
+
+
+def _no_name(tokens: list[str]) -> bool:
+    return not tokens or "".join(tokens) in _UNKNOWN
 
 
 def name_form(name: str, *, family: bool = False) -> str:
@@ -162,7 +166,7 @@ def name_form(name: str, *, family: bool = False) -> str:
     separate Al/El article dropped from a family name (Alwan keeps its Al)."""
     text = _clean(name)
     tokens = text.split()
-    if not tokens or "".join(tokens) in _UNKNOWN:
+    if _no_name(tokens):
         return ""
     if _ARABIC.search(text):
         return _arabic_form(tokens, family=family)

@@ -472,52 +472,53 @@ def link(datasets: Sequence[Bits], threshold: float = DEFAULT_THRESHOLD) -> Link
     else:
         clusters = []
     result = Linkage(sizes=[len(d) for d in datasets], clusters=clusters, crowded=crowded)
-    result.overlaps = _overlaps(datasets, bests, result)
-    near = _near_threshold(datasets, result, threshold)
-    for overlap, share in zip(result.overlaps, near, strict=True):
-        overlap.near_threshold = share
+    matched = _matched_pairs(result)
+    result.overlaps = _overlaps(datasets, bests, matched)
+    for overlap in result.overlaps:
+        overlap.near_threshold = _near_threshold(datasets, overlap.lists, matched, threshold)
     return result
 
 
-def _near_threshold(
-    datasets: Sequence[Bits], linkage: Linkage, threshold: float
-) -> list[float | None]:
-    """For every pair of lists, the share of its people matched one to one whose two records
-    are within NEAR_BAND above the threshold (plain similarity): how often the two lists'
-    copies of one person differ, which the matched count alone does not show."""
-    pairs: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+MatchedPairs = dict[tuple[int, int], tuple[list[int], list[int]]]
+
+
+def _matched_pairs(linkage: Linkage) -> MatchedPairs:
+    """For every pair of lists (x < y), the records of x and of y matched as one person, in
+    step. Clusters are sorted by list and hold one record of each, so x < y in each pair."""
+    pairs: MatchedPairs = {}
     for cluster in linkage.clusters:
         for i, (x, rx) in enumerate(cluster):
             for y, ry in cluster[i + 1 :]:
                 left, right = pairs.setdefault((x, y), ([], []))
                 left.append(rx)
                 right.append(ry)
-    out: list[float | None] = []
-    for x in range(len(datasets)):
-        for y in range(x + 1, len(datasets)):
-            left, right = pairs.get((x, y), ([], []))
-            if len(left) < NEAR_MIN_PAIRS:
-                out.append(None)
-                continue
-            sims = dice(datasets[x], datasets[y], np.array(left), np.array(right))
-            out.append(float(np.mean(sims < threshold + NEAR_BAND)))
-    return out
+    return pairs
+
+
+def _near_threshold(
+    datasets: Sequence[Bits], lists: tuple[int, int], matched: MatchedPairs, threshold: float
+) -> float | None:
+    """The share of a pair of lists' people matched one to one whose two records are within
+    NEAR_BAND above the threshold (plain similarity): how often the two lists' copies of one
+    person differ, which the matched count alone does not show."""
+    x, y = lists
+    left, right = matched.get(lists, ([], []))
+    if len(left) < NEAR_MIN_PAIRS:
+        return None
+    sims = dice(datasets[x], datasets[y], np.array(left), np.array(right))
+    return float(np.mean(sims < threshold + NEAR_BAND))
 
 
 def _overlaps(
-    datasets: Sequence[Bits], bests: list[tuple[int, int, Scores, Scores]], linkage: Linkage
+    datasets: Sequence[Bits], bests: list[tuple[int, int, Scores, Scores]], matched: MatchedPairs
 ) -> list[Overlap]:
     """Every pair of lists' overlap, matched and estimated. A list's look-alikes among its own
     records are searched for once, and only in a list large enough to estimate from."""
-    matched: dict[tuple[int, int], int] = {}
-    for cluster in linkage.clusters:
-        lists = sorted({d for d, _ in cluster})
-        for i, x in enumerate(lists):
-            for y in lists[i + 1 :]:
-                matched[(x, y)] = matched.get((x, y), 0) + 1
     empty = np.zeros(0, dtype=np.float32)
     own = [nearest_own(d) if len(d) >= ESTIMATE_MIN_RECORDS else empty for d in datasets]
     return [
-        estimate_overlap(best_x, best_y, own[x], own[y], matched.get((x, y), 0), x, y)
+        estimate_overlap(
+            best_x, best_y, own[x], own[y], len(matched.get((x, y), ((), ()))[0]), x, y
+        )
         for x, y, best_x, best_y in bests
     ]

@@ -112,7 +112,10 @@ _KNOWN = (
     _l("Send the file in a multipart field named 'file'."),
     _l("The case was not saved: correct the fields listed."),
     _l("The file could not be read."),
-    _l("The file needs the columns person.first_name and person.family_name."),
+    _l(
+        "The file needs the columns person.first_name and person.family_name"
+        " (a family name's cell may be left empty where it is not known)."
+    ),
     _l("The query has problems."),
     _l("This list has no such filter."),
     _l("Send a JSON object (Content-Type: application/json)."),

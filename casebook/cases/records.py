@@ -20,8 +20,8 @@ class Person(TypedDict):
     """PersonSchema."""
 
     first_name: str
-    family_name: str
     sex: str  # load_default "unknown"
+    family_name: NotRequired[str]  # missing where the family or a list does not know it
     father_name: NotRequired[str]
     grandfather_name: NotRequired[str]
     mother_name: NotRequired[str]

@@ -136,7 +136,7 @@ class PersonSchema(Strict):
     first_name = _text(100, 1, required=True)
     father_name = _text(100)
     grandfather_name = _text(100)
-    family_name = _text(100, 1, required=True)
+    family_name = _text(100)  # may be unknown to the family or missing from a list
     mother_name = _text(100)
     latin_name = _text(200)
     other_names = fields.List(_text(200), validate=validate.Length(max=20))

@@ -78,7 +78,7 @@ def survey_rows() -> list[dict[str, str]]:
         _row("text", "first_name", "الاسم الأول", "First name", required="yes"),
         _row("text", "father_name", "اسم الأب", "Father's name"),
         _row("text", "grandfather_name", "اسم الجد", "Grandfather's name"),
-        _row("text", "family_name", "الكنية", "Family name", required="yes"),
+        _row("text", "family_name", "الكنية", "Family name"),
         _row("text", "mother_name", "اسم الأم", "Mother's name"),
         _row("text", "latin_name", "الاسم بالأحرف اللاتينية", "Name in Latin letters"),
         _row("select_one sex", "sex", "الجنس", "Sex", default="unknown"),

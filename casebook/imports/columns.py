@@ -192,7 +192,10 @@ def map_headers(headers: list[str]) -> tuple[list[str | None], list[str]]:
         seen[column] = position
         mapped.append(column)
     if "person.first_name" not in seen or "person.family_name" not in seen:
-        problems.append("The file needs the columns person.first_name and person.family_name.")
+        problems.append(
+            "The file needs the columns person.first_name and person.family_name"
+            " (a family name's cell may be left empty where it is not known)."
+        )
     return mapped, problems
 
 

@@ -5,6 +5,8 @@ case list) applies to each candidate those keys find.
 The rules, as the search form states them:
 - two words or more: the first word is the first name and the last the family name (words
   between, a father's name, are not compared); a case matches by its first and family name,
+  where its family name is not known by its first name and its grandfather's or father's name
+  (the three-part name people give in its place),
   by one of its other names, or, for a query in Latin letters only, by the consonant skeleton
   of its first and family name or of its name in Latin letters. An Arabic query is compared
   letter for letter after normalisation (the skeleton merges محمد and محمود);
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casebook.names import family_skeleton, is_arabic, normalise, normalise_family, skeleton
+from casebook.names.matching import is_unknown
 
 Person = Mapping[str, Any]
 Key = tuple[str, tuple[str, ...]]  # (blind index name, its normalised parts)
@@ -159,15 +162,36 @@ def record_keys(person: Person, birth_year: int | None) -> list[Key]:
 
 
 def _record_name_keys(person: Person) -> list[Key]:
-    first, family = first_word(person.get("first_name")), family_key(person.get("family_name"))
-    if not (first and family):
+    first, family = first_word(person.get("first_name")), _known_family(person)
+    if not first:
         return []
+    stand_ins: list[Key] = [("name", (first, name)) for name in stand_in_families(person)]
+    if not family:
+        return stand_ins
     skel = latin_key(first, person.get("family_name") or "")
-    return [("name", (first, family)), *([("latin", skel)] if all(skel) else [])]
+    return [("name", (first, family)), *([("latin", skel)] if all(skel) else []), *stand_ins]
+
+
+def stand_in_families(person: Person) -> list[str]:
+    """Where a record's family name is missing or written as "not known", its grandfather's and
+    father's names as a family name's index holds them: people asked for such a person give the
+    three-part name (first, father, grandfather), so a two-word search meets it through these.
+    A record with a family name has none: its family name alone answers for it, as before."""
+    if not is_unknown(person.get("family_name") or ""):
+        return []
+    names = (family_key(person.get(f)) for f in ("grandfather_name", "father_name"))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _known_family(person: Person) -> str:
+    """The family name's key; none for a word meaning "not known", which would otherwise make
+    every such case one family in the index (and show how many there are)."""
+    family = person.get("family_name") or ""
+    return "" if is_unknown(family) else family_key(family)
 
 
 def _record_family_keys(person: Person, birth_year: int | None) -> list[Key]:
-    family = family_key(person.get("family_name"))
+    family = _known_family(person)
     if not family:
         return []
     year = [("family_year", (family, str(birth_year)))] if birth_year else []
@@ -236,7 +260,7 @@ def names_agree(person: Person, query: NameQuery) -> bool:
     if not query.words:
         return True
     if len(query.words) == 1:
-        family = family_key(person.get("family_name")) == query.family
+        family = bool(query.family) and _known_family(person) == query.family
         if query.mother is not None:  # the first name, or the family name, with the mother's
             return family or first_word(person.get("first_name")) == query.first
         return family
@@ -248,10 +272,10 @@ def names_agree(person: Person, query: NameQuery) -> bool:
 
 
 def _first_and_family(person: Person, query: NameQuery) -> bool:
-    return (
-        first_word(person.get("first_name")) == query.first
-        and family_key(person.get("family_name")) == query.family
-    )
+    if first_word(person.get("first_name")) != query.first:
+        return False
+    family = _known_family(person)
+    return (bool(family) and family == query.family) or query.family in stand_in_families(person)
 
 
 def _other_names(person: Person, query: NameQuery) -> bool:

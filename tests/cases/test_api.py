@@ -835,3 +835,25 @@ def test_facets_moved_to_another_case_fail_the_filtered_list(
             select(AuditEntry).where(AuditEntry.action == "crypto.decrypt_failure")
         ).one()
     assert entry.object_id == b
+
+
+def test_a_case_without_a_family_name_is_stored_and_found_by_its_three_part_name(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """A family that does not know the family name (or a list that lacks it) still documents
+    the person: the case is stored, and found by first, father's and grandfather's name as
+    people give them in its place; a case with a family name is not found by its father's."""
+    data = minimal_case(grandfather_name="علي")
+    del data["person"]["family_name"]  # type: ignore[attr-defined]
+    cid = _create(client, h["lawyer"], data)
+    other = _create(client, h["lawyer"], minimal_case(first_name="أحمد", family_name="الخطيب"))
+    doc = client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).get_json()
+    assert "family_name" not in doc["person"] and doc["person"]["father_name"] == "محمود"
+    for query in ("احمد محمود", "أحمد محمود علي", "احمد علي"):
+        found = client.get(
+            "/api/v1/cases", query_string={"q": query}, headers=h["lawyer"]
+        ).get_json()
+        assert [i["id"] for i in found["items"]] == [cid], query
+    page = client.get(f"/cases/{cid}", headers=h["lawyer"])
+    assert page.status_code == 200 and "أحمد محمود" in page.get_data(as_text=True)
+    assert other != cid

@@ -80,6 +80,29 @@ def test_documenter_saves_a_full_case_through_the_form(app: Flask, client: Flask
         assert text in page, text
 
 
+def test_a_case_is_saved_through_the_form_with_the_family_name_left_empty(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The family name is not a required field (the family may not know it); the first name
+    is, and the page says so beside it."""
+    login(client, make_user(app, "documenter"))
+    html = _new_page(client)
+    assert re.search(r'id="person.first_name"[^>]*required', html)
+    assert not re.search(r'id="person.family_name"[^>]*required', html)
+    token = csrf_from(html)
+    resp = client.post(
+        "/cases/new", data={**FULL_FORM, "person.family_name": "", "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "سارة خالد" in page and "الحموي" not in page
+    refused = client.post(
+        "/cases/new", data={**FULL_FORM, "person.first_name": "", "csrf_token": token}
+    )
+    assert refused.status_code == 422
+    assert 'id="person.first_name-errors"' in refused.get_data(as_text=True)
+
+
 def test_invalid_form_keeps_everything_typed_with_messages_beside_fields(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -246,7 +269,7 @@ def test_form_messages_are_in_the_users_language(app: Flask, client: FlaskClient
         "/cases/new",
         data={
             "csrf_token": csrf_from(page),
-            "person.first_name": "سارة",
+            "person.family_name": "الحموي",
             "person.birth_date": "1990-13",
         },
     )

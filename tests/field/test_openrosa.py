@@ -418,6 +418,9 @@ def test_the_cli_writes_the_xlsform_workbook(app: Flask, tmp_path: Path) -> None
     assert wb.sheetnames == ["survey", "choices", "settings"]
     names = {row[1] for row in wb["choices"].iter_rows(min_row=2, values_only=True)}
     assert vocab.GOVERNORATES.codes <= names
+    survey = list(wb["survey"].iter_rows(values_only=True))
+    required = {row[1] for row in survey[1:] if row[survey[0].index("required")] == "yes"}
+    assert "first_name" in required and "family_name" not in required  # may not be known
     settings = list(wb["settings"].iter_rows(values_only=True))
     assert settings[0][:2] == ("form_title", "form_id") and settings[1][1] == "casebook_case"
     wb.close()

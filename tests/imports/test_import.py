@@ -170,6 +170,28 @@ def test_a_governorate_is_read_in_the_names_other_lists_use(
     assert _cases(app)[0]["arrests"][0]["governorate"] == code
 
 
+def test_rows_with_an_empty_family_name_are_imported_and_a_missing_column_is_refused(
+    app: Flask,
+) -> None:
+    """Lists from other organisations often give no family name (a three-part name instead):
+    the rows are cases like any other, the family name absent, not a word standing for it. The
+    column itself must be there: without it, a file with one "name" column of whole names would
+    be read as first names."""
+    headers = ["الاسم الأول", "اسم الأب", "اسم الجد", "الكنية", "موافقة التوثيق"]
+    headers.append("تاريخ موافقة التوثيق")
+    rows = [["أحمد", "محمود", "علي", "", "yes", "2024-05-01"]]
+    rows.append(["سارة", "خالد", "", "الخطيب", "yes", "2024-05-01"])
+    result = _import(app, _csv(headers, rows))
+    assert (result.outcome, result.imported, result.rejected) == ("imported", 2, 0), result
+    first, second = _cases(app)
+    assert "family_name" not in first["person"] and first["person"]["grandfather_name"] == "علي"
+    assert second["person"]["family_name"] == "الخطيب"
+    without = [h for h in headers if h != "الكنية"]
+    with pytest.raises(ImportFileError, match=r"person\.family_name"):
+        _import(app, _csv(without, [r[:3] + r[4:] for r in rows]))
+    assert _count(app) == 2
+
+
 def test_canonical_columns_round_trip_a_whole_row(app: Flask) -> None:
     case = minimal_case(latin_name="Ahmad Al-Halabi", national_id="01020304")
     case["testimonies"] = [{"text": "اعتقل من الحاجز", "date": "2024-05-01", "language": "ar"}]

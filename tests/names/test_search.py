@@ -112,6 +112,30 @@ ROWS = [
     pytest.param(
         q("الحلبي", mother="فاطمة", birth_year=1990), person(), False, id="family, mother, year"
     ),
+    # -- no family name (not known to the family, or missing from a list): the three-part name
+    # people give in its place finds the case; a record with a family name is found by it alone
+    pytest.param(q("أحمد محمود"), person(family_name=None), True, id="no family: father"),
+    pytest.param(
+        q("أحمد محمود علي"),
+        person(family_name=None, grandfather_name="علي"),
+        True,
+        id="no family: three-part name",
+    ),
+    pytest.param(
+        q("أحمد محمود"),
+        person(family_name=None, grandfather_name="علي"),
+        True,
+        id="no family: first and father with a grandfather",
+    ),
+    pytest.param(q("احمد محمود"), person(family_name="غير معروف"), True, id="family not known"),
+    pytest.param(q("أحمد محمود"), person(family_name="-"), True, id="family written as -"),
+    pytest.param(q("أحمد محمود"), person(), False, id="a family name: the father is not it"),
+    pytest.param(q("أحمد محمد"), person(family_name=None), False, id="no family: other father"),
+    pytest.param(q("محمود"), person(family_name=None), False, id="no family: a father alone"),
+    pytest.param(q("مجهول"), person(family_name="مجهول"), False, id="'not known' is no family"),
+    pytest.param(
+        q("احمد محمود", mother="فاطمة"), person(family_name=None), True, id="no family, mother"
+    ),
     # -- other names and the national ID
     pytest.param(
         q("محمد الحلبي"), person(other_names=["محمد الحلبي"]), True, id="another name of theirs"

@@ -10,14 +10,14 @@ from tests.conftest import bearer, make_user
 
 def test_422_messages_follow_accept_language(app: Flask, client: FlaskClient) -> None:
     h = bearer(app, make_user(app, "documenter", language="en"))
-    bad = {"person": {"first_name": "سارة", "birth_date": "2999"}, "consent": {}}
+    bad = {"person": {"family_name": "الخطيب", "birth_date": "2999"}, "consent": {}}
     ar = client.post("/api/v1/cases", json=bad, headers={**h, "Accept-Language": "ar"})
     assert ar.status_code == 422
     fields = ar.get_json()["error"]["fields"]
-    assert fields["person.family_name"] == ["هذا الحقل مطلوب."]
+    assert fields["person.first_name"] == ["هذا الحقل مطلوب."]
     assert any("المستقبل" in m for m in fields["person.birth_date"])
     en = client.post("/api/v1/cases", json=bad, headers={**h, "Accept-Language": "en"})
-    assert en.get_json()["error"]["fields"]["person.family_name"] == ["This field is required."]
+    assert en.get_json()["error"]["fields"]["person.first_name"] == ["This field is required."]
 
 
 def test_an_arabic_account_reads_english_errors_when_it_asks(

@@ -21,9 +21,11 @@ Goals: recall >= 0.93 at precision >= 0.99 on 100k with 10% duplicates; 200k cas
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -304,6 +306,17 @@ def _print_misses(
             print("       (truth not scored)")
 
 
+def _without_family(data: Any, share: float, seed: int) -> set[str]:
+    """Leave out the family name of `share` of the second reports (ids "d…"); their ids."""
+    rng = random.Random(seed * 7)
+    without = set()
+    for record in data.records:
+        if share and record["id"].startswith("d") and rng.random() < share:
+            record["person"].pop("family_name", None)
+            without.add(record["id"])
+    return without
+
+
 def _people(data: object) -> dict[str, set[str]]:
     """Each record's person: itself and its second reports (a row found at either is found)."""
     out: dict[str, set[str]] = {}
@@ -324,9 +337,12 @@ def seeds(
     misses: bool = False,
     first_seed: int = 100,
     sibling_share: float = 0.03,
+    no_family: float = 0.0,
 ) -> None:
     """The table for bench/README.md: every size over `count` seeds (other seeds than the
-    shipped model was made from)."""
+    shipped model was made from). `no_family`: the share of second reports whose family name
+    is left out (the family did not know it), on top of their other changes; the last column
+    then says how many of their pairs were found."""
     from casebook.linkage.features import feature_rows, person_features
     from casebook.linkage.lists import _person
     from casebook.linkage.scoring import score
@@ -339,6 +355,7 @@ def seeds(
     for size in sizes:
         for seed in range(first_seed, first_seed + count):
             data = generate(size, seed=seed, sibling_share=sibling_share)
+            without = _without_family(data, no_family, seed)
             rows = feature_rows(data.records)
             start = time.perf_counter()
             result = score(rows, threshold=threshold, memory_limit="2GB")
@@ -392,6 +409,10 @@ def seeds(
                 f"{result.model:<9} {took:7.1f}    {len(review):>4}        "
                 f"{found_alone}/{len(alone)}"
             )
+            if no_family:
+                theirs = [pair for pair in data.pairs if pair & without]
+                met = {frozenset((a, b)) for a, b, p in result.pairs if p >= threshold}
+                line += f"   no family: {sum(pair in met for pair in theirs)}/{len(theirs)}"
             if bare:
                 bare_found, bare_s = _bare_splink(rows, threshold)
                 bp, br = precision_recall(bare_found, data.pairs, threshold)
@@ -414,6 +435,12 @@ def main() -> None:
     parser.add_argument(
         "--sibling-share", type=float, default=0.03, help="people with a brother arrested too"
     )
+    parser.add_argument(
+        "--no-family",
+        type=float,
+        default=0.0,
+        help="share of second reports without a family name (on top of their other changes)",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Splink baseline")
     parser.add_argument(
         "--list-draw", choices=("plain", "hard"), default="plain", help="outside-list rows"
@@ -431,6 +458,7 @@ def main() -> None:
             misses=args.misses,
             first_seed=args.first_seed,
             sibling_share=args.sibling_share,
+            no_family=args.no_family,
         )
         return
     if args.records:

@@ -38,7 +38,16 @@ class CaseCreated(Schema):
 class CaseSummary(Schema):
     id = _req(fields.UUID)
     reference = _req(Str)
-    name = _opt(Str)
+    name = _opt(
+        Str,
+        metadata={
+            "description": "First, father's and family name; where the family name is not "
+            "known (missing, or a word for 'not known'), first, father's and grandfather's."
+        },
+    )
+    family_name_known = _req(
+        Bool, metadata={"description": "False where `name` ends with the grandfather's name."}
+    )
     mother_name = _opt(Str)
     birth_date = _opt(Str)
     arrest_date = _opt(Str)

@@ -113,8 +113,13 @@ _KNOWN = (
     _l("The case was not saved: correct the fields listed."),
     _l("The file could not be read."),
     _l(
-        "The file needs the columns person.first_name and person.family_name"
-        " (a family name's cell may be left empty where it is not known)."
+        "The file needs a first-name column: person.first_name, or a header such as"
+        " الاسم الأول or first name."
+    ),
+    _l(
+        "The file needs a family-name column: person.family_name, or a header such as"
+        " الكنية or family name (its cells may be left empty where the family name is not"
+        " known)."
     ),
     _l("The query has problems."),
     _l("This list has no such filter."),

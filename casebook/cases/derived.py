@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casebook.cases.records import Arrest, CaseRecord, Consent, Facets, ListPerson, Person
 from casebook.cases.schemas import partial_bounds
+from casebook.names.matching import is_unknown
 from casebook.names.search import record_keys
 from casebook.vocab import perpetrator_group
 
@@ -22,6 +23,23 @@ def index_keys(person: Person | None) -> list[tuple[str, tuple[str, ...]]]:
     if not person:
         return []
     return record_keys(person, birth_year(person))
+
+
+def family_name_known(person: Person | ListPerson | None) -> bool:
+    """Whether the record gives a family name, not a blank or a word for "not known"."""
+    return bool(person) and not is_unknown(str((person or {}).get("family_name") or ""))
+
+
+def display_name(person: Person | None) -> str:
+    """The name a list or a heading shows: first, father's and family name; where the family
+    name is not known, first, father's and grandfather's (the three-part name people give in
+    its place), so that a father's name is never read as the family name."""
+    if not person:
+        return ""
+    last = "family_name" if family_name_known(person) else "grandfather_name"
+    return " ".join(
+        str(value) for f in ("first_name", "father_name", last) if (value := person.get(f))
+    )
 
 
 def record_person(record: CaseRecord | None) -> Person | None:

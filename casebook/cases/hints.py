@@ -71,7 +71,8 @@ def _hint(query: Query, total: int) -> Any:
     if len(words) >= 2:
         return _(
             "No case has this first and family name. Try the name as written on the ID, the "
-            "name in Latin letters, or the family name alone."
+            "name in Latin letters, or the family name alone; where the family name is not "
+            "known, the first name with the father's or grandfather's name."
         )
     if query.national_id and not words:
         return _("No case has this national ID number. Check it, or search by name.")

@@ -219,7 +219,8 @@ class CaseSummary(TypedDict):
 
     id: str
     reference: str
-    name: str
+    name: str  # cases.derived.display_name
+    family_name_known: bool
     mother_name: str | None
     birth_date: str | None
     status: str | None

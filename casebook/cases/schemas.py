@@ -16,6 +16,7 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
+    pre_load,
     validate,
     validates_schema,
 )
@@ -130,6 +131,23 @@ def _code(vocabulary: Any, **kwargs: Any) -> fields.String:
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _blank_is_absent(self, data: Any, **_: Any) -> Any:
+        """An optional field sent as null, "" or spaces is a field not given (the form sends
+        empty fields; an API client clears one with null): stored absent, one shape for
+        readers, and a PATCH with null clears it. A required field so sent is still refused."""
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if not (
+                (value is None or (isinstance(value, str) and not value.strip()))
+                and key in self.fields
+                and not self.fields[key].required
+            )
+        }
 
 
 class PersonSchema(Strict):

@@ -483,14 +483,8 @@ def summary(case: Case) -> CaseSummary:
     return {
         "id": str(case.id),
         "reference": case.reference,
-        "name": " ".join(
-            filter(
-                None,
-                [person.get("first_name"), person.get("father_name"), person.get("family_name")]
-                if person
-                else [],
-            )
-        ),
+        "name": derived.display_name(person),
+        "family_name_known": derived.family_name_known(person),
         "mother_name": person.get("mother_name") if person else None,
         "birth_date": person.get("birth_date") if person else None,
         "status": facets.get("status") if facets else None,

@@ -20,9 +20,10 @@ from casebook import db, vocab
 from casebook.auth.forms import EmptyForm
 from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
-from casebook.cases import forms, hints, selectors
+from casebook.cases import derived, forms, hints, selectors
 from casebook.cases.api import download_response, possible_duplicates, receive_upload
 from casebook.cases.models import Case
+from casebook.cases.records import Person
 from casebook.cases.schemas import (
     FAMILY_ACTION_TYPES,
     RELIABILITY,
@@ -96,7 +97,19 @@ def _label(vocabulary: str, code: str | None) -> str:
     if not code:
         return ""
     term = vocab.ALL[vocabulary].get(code)
+    if term is None and code == "unknown":  # a facet with nothing recorded (no arrest)
+        return str(_("Unknown"))
     return term.label(_lang()) if term else code
+
+
+@bp.app_template_global()
+def person_name(person: Person | None) -> str:
+    return derived.display_name(person)
+
+
+@bp.app_template_global()
+def family_name_known(person: Person | None) -> bool:
+    return derived.family_name_known(person)
 
 
 @bp.app_template_global()

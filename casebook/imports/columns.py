@@ -191,10 +191,16 @@ def map_headers(headers: list[str]) -> tuple[list[str | None], list[str]]:
             problems.append(f"Columns {seen[column]} and {position} are both {column}.")
         seen[column] = position
         mapped.append(column)
-    if "person.first_name" not in seen or "person.family_name" not in seen:
+    if "person.first_name" not in seen:
         problems.append(
-            "The file needs the columns person.first_name and person.family_name"
-            " (a family name's cell may be left empty where it is not known)."
+            "The file needs a first-name column: person.first_name, or a header such as"
+            " الاسم الأول or first name."
+        )
+    if "person.family_name" not in seen:  # a whole name in one column would pass for a first
+        problems.append(
+            "The file needs a family-name column: person.family_name, or a header such as"
+            " الكنية or family name (its cells may be left empty where the family name is not"
+            " known)."
         )
     return mapped, problems
 

@@ -53,6 +53,7 @@ from casebook.linkage.models import (
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
 from casebook.names.matching import common_names, is_unknown, name_form, usual_names
+from casebook.names.search import three_part_keys
 
 DEFAULT_THRESHOLD = 0.9
 ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
@@ -249,11 +250,11 @@ def dedupe_queue(
 # -- the check at entry ---------------------------------------------------------------------
 
 
-def _full_name(person: Person | ListPerson) -> str:
+def _full_name(person: Person | ListPerson, *, family: bool = True) -> str:
     known = {
         f: value
         for f in ("first_name", "father_name", "grandfather_name", "family_name")
-        if not is_unknown(value := str(person.get(f) or ""))
+        if not is_unknown(value := str(person.get(f) or "")) and (family or f != "family_name")
     }
     parts = [normalise(known.get(f, "")) for f in ("first_name", "father_name", "grandfather_name")]
     parts.append(normalise_family(known.get("family_name", "")))
@@ -263,7 +264,10 @@ def _full_name(person: Person | ListPerson) -> str:
 def entry_score(new: Person | ListPerson, old: Person | ListPerson) -> float:
     """RapidFuzz similarity of two people's names (0–100), lowered when the birth years are
     more than a year apart; a quick signal for a warning, not a decision."""
-    score = float(fuzz.token_sort_ratio(_full_name(new), _full_name(old)))
+    # a family name only one report gives (the other family did not know it) is not held
+    # against the pair: the names both give are compared
+    both = all(keys.family_name_known(p) for p in (new, old))
+    score = float(fuzz.token_sort_ratio(_full_name(new, family=both), _full_name(old, family=both)))
     mothers = [normalise(str(p.get("mother_name") or "")) for p in (new, old)]
     if all(mothers):
         score = 0.8 * score + 0.2 * float(fuzz.ratio(*mothers))
@@ -280,9 +284,10 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
     review)."""
     vault = _vault(session)
     person = keys.record_person(case.record)
+    wanted = [*keys.index_keys(person), *(three_part_keys(person) if person else [])]
     lookups = [
         (name, vault.blind_index(name).value(*parts))
-        for name, parts in keys.index_keys(person)
+        for name, parts in dict.fromkeys(wanted)
         if name in ("name", "latin", "family_year", "mother", "nid")
     ]
     if not lookups or person is None:

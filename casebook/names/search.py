@@ -166,6 +166,7 @@ def _record_name_keys(person: Person) -> list[Key]:
     if not first:
         return []
     stand_ins: list[Key] = [("name", (first, name)) for name in stand_in_families(person)]
+    stand_ins += [("latin", skel) for skel in _stand_in_skeletons(person) if all(skel)]
     if not family:
         return stand_ins
     skel = latin_key(first, person.get("family_name") or "")
@@ -177,10 +178,31 @@ def stand_in_families(person: Person) -> list[str]:
     father's names as a family name's index holds them: people asked for such a person give the
     three-part name (first, father, grandfather), so a two-word search meets it through these.
     A record with a family name has none: its family name alone answers for it, as before."""
+    names = (family_key(name) for name in _stand_ins(person))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def three_part_keys(person: Person) -> list[Key]:
+    """The keys a case without a family name is indexed by, made from this person's first,
+    father's and grandfather's names whether or not it has a family name: what the check at
+    entry looks up so that a new case with a family name meets an earlier report without."""
+    first = first_word(person.get("first_name"))
+    names = (family_key(person.get(f)) for f in ("grandfather_name", "father_name"))
+    return [("name", (first, n)) for n in dict.fromkeys(names) if n] if first else []
+
+
+def _stand_ins(person: Person) -> list[str]:
+    """The grandfather's and father's names as written, where the family name is not known."""
     if not is_unknown(person.get("family_name") or ""):
         return []
-    names = (family_key(person.get(f)) for f in ("grandfather_name", "father_name"))
-    return list(dict.fromkeys(n for n in names if n))
+    return [str(v) for f in ("grandfather_name", "father_name") if (v := person.get(f))]
+
+
+def _stand_in_skeletons(person: Person) -> list[tuple[str, str]]:
+    """The consonant skeletons of the first name with each stand-in: a Latin query ("Mohammad
+    Khaled") meets محمد خالد whose family name is not known as it meets a family name."""
+    first = first_word(person.get("first_name"))
+    return [latin_key(first, name) for name in _stand_ins(person)] if first else []
 
 
 def _known_family(person: Person) -> str:
@@ -292,6 +314,7 @@ def _skeletons(person: Person, query: NameQuery) -> bool:
     if not all(want):
         return False
     have = [latin_key(first_word(person.get("first_name")), person.get("family_name") or "")]
+    have += _stand_in_skeletons(person)
     latin = normalise(person.get("latin_name") or "").split()
     if len(latin) >= 2:
         have.append(latin_key(latin[0], latin[-1]))

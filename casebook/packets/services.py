@@ -24,7 +24,9 @@ MECHANISMS = ("wgeid", "iimp")
 FAMILY_STEPS = ("inquiry", "habeas_corpus", "payment_demanded", "submission", "other")
 
 ELEMENT_LABELS = {
-    "identity": _l("Full name of the person"),
+    "identity": _l(
+        "Full name of the person (first and family name, or first, father's and grandfather's)"
+    ),
     "arrest_date": _l("Date of arrest (a year at least)"),
     "place": _l("Place of arrest or where last seen"),
     "perpetrator": _l("Forces believed responsible"),
@@ -90,6 +92,16 @@ def _preceding(record: CaseRecord | None) -> int | None:
     return max(before)[1] if before else None
 
 
+def _full_name(person: Person | None) -> bool:
+    """A full name as Syrian records give one: the first and family name, or, where the family
+    name is not known, the three-part name (first, father's and grandfather's)."""
+    if not (person and person.get("first_name")):
+        return False
+    if derived.family_name_known(person):
+        return True
+    return bool(person.get("father_name") and person.get("grandfather_name"))
+
+
 def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) -> Packet:
     """The packet for `mechanism`, checked element by element; never raises for gaps."""
     record = case.record  # None only for an erased case
@@ -99,7 +111,7 @@ def packet_build(case: Case, mechanism: str, *, photo_attached: bool = False) ->
     source = case.source or {}
     consent = (case.consent or {}).get("un_mechanisms")
     packet = Packet(mechanism, case.reference, photo_attached=photo_attached)
-    if not (person and person.get("first_name") and person.get("family_name")):
+    if not _full_name(person):
         packet.missing.append("identity")
     if not arrest.get("date"):
         packet.missing.append("arrest_date")

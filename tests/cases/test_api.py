@@ -854,6 +854,53 @@ def test_a_case_without_a_family_name_is_stored_and_found_by_its_three_part_name
             "/api/v1/cases", query_string={"q": query}, headers=h["lawyer"]
         ).get_json()
         assert [i["id"] for i in found["items"]] == [cid], query
-    page = client.get(f"/cases/{cid}", headers=h["lawyer"])
-    assert page.status_code == 200 and "أحمد محمود" in page.get_data(as_text=True)
-    assert other != cid
+    listed = client.get("/api/v1/cases", headers=h["lawyer"]).get_json()["items"]
+    names = {i["id"]: (i["name"], i["family_name_known"]) for i in listed}
+    # the grandfather's name closes it, so the father's is not read as a family name
+    assert names[cid] == ("أحمد محمود علي", False)
+    assert names[other] == ("أحمد محمود الخطيب", True)
+    for query in ("Ahmad Mahmoud", "Ahmed Ali"):  # no Latin name entered: the skeletons
+        found = client.get(
+            "/api/v1/cases", query_string={"q": query}, headers=h["lawyer"]
+        ).get_json()
+        assert [i["id"] for i in found["items"]] == [cid], query
+
+
+def test_an_optional_field_sent_empty_or_null_is_absent_and_null_clears_it(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    data = minimal_case(father_name="   ", grandfather_name="")
+    data["person"]["latin_name"] = None  # type: ignore[index]
+    cid = _create(client, h["lawyer"], data)
+    person = client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).get_json()["person"]
+    assert not {"father_name", "grandfather_name", "latin_name"} & set(person)
+    doc = client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"])
+    cleared = client.patch(
+        f"/api/v1/cases/{cid}",
+        json={"person": {"family_name": None}},
+        headers={**h["lawyer"], "If-Match": doc.headers["ETag"]},
+    )
+    assert cleared.status_code == 200, cleared.get_json()
+    person = client.get(f"/api/v1/cases/{cid}", headers=h["lawyer"]).get_json()["person"]
+    assert "family_name" not in person and person["first_name"] == "أحمد"
+    refused = client.post(
+        "/api/v1/cases",
+        json=minimal_case(first_name=None),
+        headers=h["lawyer"],  # type: ignore[arg-type]
+    )
+    assert refused.status_code == 422
+    assert "person.first_name" in refused.get_json()["error"]["fields"]
+
+
+def test_the_case_page_and_list_say_when_the_family_name_is_not_known(
+    app: Flask, client: FlaskClient, users: dict[str, UserFixture]
+) -> None:
+    from tests.conftest import login
+
+    data = minimal_case(grandfather_name="علي", family_name="غير معروف")
+    cid = _create(client, bearer(app, users["lawyer"]), data)
+    login(client, users["lawyer"])
+    page = client.get(f"/cases/{cid}?lang=en").get_data(as_text=True)
+    assert "أحمد محمود علي" in page and "family name not known" in page
+    listed = client.get("/cases/").get_data(as_text=True)
+    assert "أحمد محمود علي" in listed and "family name not known" in listed

@@ -302,6 +302,31 @@ def test_entry_warning_never_reveals_another_documenters_case(
     assert unrelated["possible_duplicate"] is False
 
 
+def test_entry_warning_meets_reports_with_and_without_a_family_name(
+    app: Flask, client: FlaskClient
+) -> None:
+    """One report gives the three-part name (the family did not know the family name), the
+    other the family name too: the second warns, whichever came first."""
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    three = {"first_name": "نزار", "father_name": "فادي", "grandfather_name": "سمير"}
+    no_mother = _without_family(three)
+    del no_mother["person"]["mother_name"]  # type: ignore[attr-defined]
+    first = client.post("/api/v1/cases", json=no_mother, headers=lawyer)
+    assert first.status_code == 201 and first.get_json()["possible_duplicate"] is False
+    body = _create(client, lawyer, **three, family_name="القاسم", mother_name="سعاد")
+    assert body["possible_duplicate"] is True and len(body["possible_duplicates"]) == 1
+    other = {"first_name": "رامي", "father_name": "وليد", "grandfather_name": "حسن"}
+    _create(client, lawyer, **other, family_name="الخطيب", mother_name="سعاد")
+    later = client.post("/api/v1/cases", json=_without_family(other), headers=lawyer)
+    assert later.get_json()["possible_duplicate"] is True
+
+
+def _without_family(names: dict[str, str]) -> dict[str, Any]:
+    case = minimal_case(**names, mother_name="سعاد")
+    del case["person"]["family_name"]  # type: ignore[attr-defined]
+    return case
+
+
 def test_queue_and_side_by_side_for_lawyers_only(app: Flask, client: FlaskClient) -> None:
     lawyer = make_user(app, "lawyer")
     h = bearer(app, lawyer)

@@ -397,6 +397,39 @@ def test_a_list_row_with_three_names_and_a_birth_year_meets_its_case() -> None:
     assert "of the list's rows are in the caseload" in result.summary()
 
 
+def _without(record: dict[str, Any], *fields: str) -> dict[str, Any]:
+    for name in fields:
+        record["person"].pop(name)
+    return record
+
+
+def test_reports_without_a_family_name_are_found() -> None:
+    """A family that does not know the family name, or a list that does not give it, with one
+    more change: father and grandfather swapped, or no birth year nor grandfather. The rules
+    that reached such changes all needed a family name, so these pairs were never compared."""
+    data = generate(1000, seed=71)
+    people = [
+        linkage_record("s1", "هادي", "زياد", "جميل", "الشمري", "نجوى", "1986", "raqqa", "2014"),
+        _without(
+            linkage_record("s2", "هادي", "جميل", "زياد", "", "نجوى", "", "raqqa", "2014"),
+            "family_name",
+            "birth_date",
+        ),
+        linkage_record("t1", "أيمن", "رياض", "حسان", "العمر", "سعاد", "1980", "tartus", "2014"),
+        _without(
+            linkage_record("t2", "أيمن", "رياض", "", "", "سعاد", "", "tartus", "2014"),
+            "family_name",
+            "birth_date",
+            "grandfather_name",
+        ),
+    ]
+    result = score(feature_rows(data.records + people), threshold=0.9, memory_limit="1GB")
+    found = {frozenset((a, b)) for a, b, p in result.pairs if p >= 0.9}
+    assert {frozenset(("s1", "s2")), frozenset(("t1", "t2"))} <= found
+    precision, recall = precision_recall(result.pairs, data.pairs, 0.9)
+    assert precision >= 0.98 and recall >= 0.9
+
+
 def test_a_list_row_two_people_share_is_no_match_to_either() -> None:
     from casebook.linkage.scoring import _list_posteriors
 

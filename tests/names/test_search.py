@@ -136,6 +136,14 @@ ROWS = [
     pytest.param(
         q("احمد محمود", mother="فاطمة"), person(family_name=None), True, id="no family, mother"
     ),
+    pytest.param(q("Ahmad Mahmoud"), person(family_name=None), True, id="no family: latin"),
+    pytest.param(
+        q("Ahmed Ali"),
+        person(family_name=None, grandfather_name="علي"),
+        True,
+        id="no family: latin first and grandfather",
+    ),
+    pytest.param(q("Ahmad Mahmoud"), person(), False, id="a family name: latin father is not it"),
     # -- other names and the national ID
     pytest.param(
         q("محمد الحلبي"), person(other_names=["محمد الحلبي"]), True, id="another name of theirs"

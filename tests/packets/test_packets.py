@@ -107,6 +107,33 @@ def test_incomplete_case_is_refused_with_everything_missing(
     ]
 
 
+@pytest.mark.parametrize(
+    ("names", "complete"),
+    [
+        ({"grandfather_name": "علي"}, True),  # the three-part name
+        ({"grandfather_name": "علي", "family_name": "غير معروف"}, True),
+        ({}, False),  # first and father's name only
+        ({"family_name": "-"}, False),
+    ],
+)
+def test_a_three_part_name_is_a_full_name_where_the_family_name_is_not_known(
+    app: Flask, client: FlaskClient, lawyer: UserFixture, names: dict[str, str], complete: bool
+) -> None:
+    case = submittable()
+    del case["person"]["family_name"]  # type: ignore[attr-defined]
+    case["person"].update(names)  # type: ignore[attr-defined]
+    h = bearer(app, lawyer)
+    cid = _create(client, h, case)
+    resp = client.get(f"/api/v1/cases/{cid}/packets/wgeid", headers=h)
+    if complete:
+        assert resp.status_code == 200, resp.get_json()
+    else:
+        assert resp.status_code == 422
+        assert set(resp.get_json()["error"]["fields"]) == {"identity"}
+        message = resp.get_json()["error"]["fields"]["identity"][0]
+        assert "grandfather" in message  # says what a full name is
+
+
 def test_withdrawn_consent_stops_the_packet_at_once(
     app: Flask, client: FlaskClient, lawyer: UserFixture
 ) -> None:

@@ -112,13 +112,10 @@ _KNOWN = (
     _l("Send the file in a multipart field named 'file'."),
     _l("The case was not saved: correct the fields listed."),
     _l("The file could not be read."),
-    _l(
-        "The file needs a first-name column: person.first_name, or a header such as"
-        " الاسم الأول or first name."
-    ),
+    _l("The file needs a first-name column: person.first_name, or a header such as first name."),
     _l(
         "The file needs a family-name column: person.family_name, or a header such as"
-        " الكنية or family name (its cells may be left empty where the family name is not"
+        " family name (its cells may be left empty where the family name is not"
         " known)."
     ),
     _l("The query has problems."),

@@ -42,6 +42,16 @@ def display_name(person: Person | None) -> str:
     )
 
 
+def full_name(person: Person | None) -> str:
+    """Every name part a record gives, in order, leaving out a family name written as "not
+    known" (a packet read abroad must not take "غير معروف" or "-" for a family name)."""
+    if not person:
+        return ""
+    parts = ["first_name", "father_name", "grandfather_name"]
+    parts += ["family_name"] if family_name_known(person) else []
+    return " ".join(str(value) for f in parts if (value := person.get(f)))
+
+
 def record_person(record: CaseRecord | None) -> Person | None:
     """The person of a record, None for none (an erased case has no record)."""
     return record.get("person") if record else None

@@ -136,18 +136,18 @@ class Strict(Schema):
     def _blank_is_absent(self, data: Any, **_: Any) -> Any:
         """An optional field sent as null, "" or spaces is a field not given (the form sends
         empty fields; an API client clears one with null): stored absent, one shape for
-        readers, and a PATCH with null clears it. A required field so sent is still refused."""
+        readers, and a PATCH with null clears it. A required field so sent is refused as not
+        given ("   " was a first name, and "" was "too long")."""
         if not isinstance(data, Mapping):
             return data
-        return {
-            key: value
-            for key, value in data.items()
-            if not (
-                (value is None or (isinstance(value, str) and not value.strip()))
-                and key in self.fields
-                and not self.fields[key].required
-            )
-        }
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            blank = value is None or (isinstance(value, str) and not value.strip())
+            if not blank or key not in self.fields:
+                out[key] = value
+            elif self.fields[key].required:
+                out[key] = None  # "This field is required."
+        return out
 
 
 class PersonSchema(Strict):

@@ -108,6 +108,11 @@ def person_name(person: Person | None) -> str:
 
 
 @bp.app_template_global()
+def person_full_name(person: Person | None) -> str:
+    return derived.full_name(person)
+
+
+@bp.app_template_global()
 def family_name_known(person: Person | None) -> bool:
     return derived.family_name_known(person)
 

@@ -80,6 +80,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "اسم العائلة",
         "العائلة",
         "النسبة",
+        "اللقب",
     ),
     "person.mother_name": ("mother name", "mother's name", "mothers name", "اسم الأم", "الأم"),
     "person.latin_name": ("latin name", "name in latin", "english name", "الاسم باللاتينية"),
@@ -193,13 +194,12 @@ def map_headers(headers: list[str]) -> tuple[list[str | None], list[str]]:
         mapped.append(column)
     if "person.first_name" not in seen:
         problems.append(
-            "The file needs a first-name column: person.first_name, or a header such as"
-            " الاسم الأول or first name."
+            "The file needs a first-name column: person.first_name, or a header such as first name."
         )
     if "person.family_name" not in seen:  # a whole name in one column would pass for a first
         problems.append(
             "The file needs a family-name column: person.family_name, or a header such as"
-            " الكنية or family name (its cells may be left empty where the family name is not"
+            " family name (its cells may be left empty where the family name is not"
             " known)."
         )
     return mapped, problems

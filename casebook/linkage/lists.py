@@ -18,7 +18,15 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "first_name": ("first name", "given name", "الاسم الأول"),
     "father_name": ("father", "father name", "father's name", "اسم الأب", "الأب"),
     "grandfather_name": ("grandfather", "grandfather name", "اسم الجد", "الجد"),
-    "family_name": ("family name", "surname", "last name", "الكنية", "اسم العائلة", "العائلة"),
+    "family_name": (
+        "family name",
+        "surname",
+        "last name",
+        "الكنية",
+        "اسم العائلة",
+        "العائلة",
+        "اللقب",
+    ),
     "mother_name": ("mother", "mother name", "mother's name", "اسم الأم", "الأم"),
     "birth_year": (
         "birth year",

@@ -19,6 +19,7 @@ from casebook.audit.services import Actor, audit_record
 from casebook.cases import derived
 from casebook.cases.models import Case
 from casebook.cases.records import Arrest, CaseRecord, Detention, FamilyAction, Person, StatusEntry
+from casebook.names.matching import is_unknown
 
 MECHANISMS = ("wgeid", "iimp")
 FAMILY_STEPS = ("inquiry", "habeas_corpus", "payment_demanded", "submission", "other")
@@ -95,7 +96,7 @@ def _preceding(record: CaseRecord | None) -> int | None:
 def _full_name(person: Person | None) -> bool:
     """A full name as Syrian records give one: the first and family name, or, where the family
     name is not known, the three-part name (first, father's and grandfather's)."""
-    if not (person and person.get("first_name")):
+    if not person or is_unknown(str(person.get("first_name") or "")):
         return False
     if derived.family_name_known(person):
         return True

@@ -82,3 +82,16 @@ def test_a_utf16_file_broken_midway_is_refused_with_one_message() -> None:
     data = _big_csv(20, "utf-16") + b"\x00\xd8"  # half a surrogate pair, then the file ends
     with pytest.raises(ImportFileError, match="not readable text"):
         _read_all(data)
+
+
+@pytest.mark.parametrize("family", ["الكنية", "اسم العائلة", "اللقب", "Surname", "last name"])
+def test_the_family_name_headers_people_write(family: str) -> None:
+    from casebook.imports.columns import map_headers
+
+    mapped, problems = map_headers(["الاسم الأول", family])
+    assert mapped == ["person.first_name", "person.family_name"] and not problems
+    _, missing = map_headers(["الاسم الأول", "اسم الأب"])
+    assert missing == [
+        "The file needs a family-name column: person.family_name, or a header such as"
+        " family name (its cells may be left empty where the family name is not known)."
+    ]

@@ -114,6 +114,7 @@ def test_incomplete_case_is_refused_with_everything_missing(
         ({"grandfather_name": "علي", "family_name": "غير معروف"}, True),
         ({}, False),  # first and father's name only
         ({"family_name": "-"}, False),
+        ({"first_name": "-", "family_name": "العلي"}, False),  # "-" is no first name
     ],
 )
 def test_a_three_part_name_is_a_full_name_where_the_family_name_is_not_known(
@@ -132,6 +133,19 @@ def test_a_three_part_name_is_a_full_name_where_the_family_name_is_not_known(
         assert set(resp.get_json()["error"]["fields"]) == {"identity"}
         message = resp.get_json()["error"]["fields"]["identity"][0]
         assert "grandfather" in message  # says what a full name is
+
+
+def test_a_packet_never_gives_a_word_for_not_known_as_the_family_name(
+    app: Flask, client: FlaskClient, lawyer: UserFixture
+) -> None:
+    case = submittable()
+    case["person"].update(grandfather_name="علي", family_name="غير معروف")  # type: ignore[attr-defined]
+    cid = _create(client, bearer(app, lawyer), case)
+    login(client, lawyer)
+    for page in (f"/cases/{cid}/packet/wgeid?lang=en", f"/cases/{cid}/dossier?lang=en"):
+        html = client.get(page).get_data(as_text=True)
+        assert "أحمد محمود علي" in html and "غير معروف" not in html, page
+        assert "Family name</dt><dd>Not known" in html, page
 
 
 def test_withdrawn_consent_stops_the_packet_at_once(

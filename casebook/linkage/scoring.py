@@ -380,12 +380,11 @@ def blocking_rules() -> list[Any]:
     know it) with one more change, each narrowed by a year or the place because the first,
     father's and mother's names alone make large blocks (at 100,000 records they added 1.5%
     to the pairs; without the year or place, 27%). Measured (bench/README.md): the first
-    eleven made 3.3 million pairs at
-    200,000 records and 82 million at 1,000,000, with the same precision and recall as before
-    at 100,000; the fifteen made 1.37 times the eleven's pairs at 100,000, and the twenty-two
-    make the pairs bench/README.md gives. Skeleton keys let a Latin spelling meet its Arabic
-    twin; the arrest year stands in for the birth year in rules a changed birth year would
-    break, and the other way round."""
+    eleven made 3.3 million pairs at 200,000 records and 82 million at 1,000,000, with the
+    same precision and recall as before at 100,000; the fifteen made 1.37 times the eleven's
+    pairs at 100,000, and the twenty-two make the pairs bench/README.md gives. Skeleton keys
+    let a Latin spelling meet its Arabic twin; the arrest year stands in for the birth year in
+    rules a changed birth year would break, and the other way round."""
     from splink import block_on
 
     return [

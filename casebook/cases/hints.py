@@ -54,7 +54,8 @@ def _hint(query: Query, total: int) -> Any:
             )
         return _(
             "One word is searched as a family name. If it is a first name, add the family name "
-            "after it, or write the mother's name in its own field."
+            "after it (or the father's name, where the family name is not known), or write the "
+            "mother's name in its own field."
         )
     if total:
         return None

@@ -1232,6 +1232,28 @@ def sessions_purge_command() -> None:
 # -- keys ---------------------------------------------------------------------------------------
 
 
+@cli.group("cases")
+def cases_group() -> None:
+    """Maintenance of the case store."""
+
+
+@cases_group.command("reindex")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def cases_reindex_command(batch: int) -> None:
+    """Compute every case's search indexes again (after an upgrade that adds an index, or a
+    new CASEBOOK_EXPECTED_CASES); resumable, the app keeps running."""
+    from sqlalchemy import func, select
+
+    from casebook.cases.models import Case
+    from casebook.cases.services import cases_reindex
+
+    with _session() as s:
+        todo = s.scalar(select(func.count()).where(Case.erased_at.is_(None))) or 0
+    with click.progressbar(length=todo, label="reindexing cases", file=sys.stderr) as bar:
+        done = cases_reindex(_db().sessionmaker, Actor.cli(), batch, progress=bar.update)
+    click.echo(f"reindexed {done} cases")
+
+
 @cli.group("keys")
 def keys_group() -> None:
     """Key-encryption keys: status, rotate, rewrap, retire."""

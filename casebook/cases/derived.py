@@ -10,7 +10,7 @@ from casebook.vocab import perpetrator_group
 
 # index name -> parts (all normalised). Low-cardinality values (sex, governorate, year) appear
 # only inside compounds, never alone (CipherSweet's rule).
-INDEXES = ("name", "family", "family_year", "mother", "latin", "nid")
+INDEXES = ("name", "family", "family_year", "mother", "latin", "nid", "kin")
 
 
 def birth_year(person: Person | ListPerson) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,6 +117,44 @@ def _reindex(session: Session, case: Case, person: Person | None, *, new: bool =
     ]
     if rows:  # plain Core insert: no identity map for rows that are never loaded as objects
         session.execute(_INDEX_TABLE.insert(), rows)
+
+
+def cases_reindex(
+    factory: Callable[[], Session],
+    actor: Actor,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Compute every live case's blind indexes again from its record, one committed batch at
+    a time (each audited): after the name rules gain an index, or `CASEBOOK_EXPECTED_CASES`
+    changes the index width. Records, versions and timestamps are left as they are; a crash
+    loses one batch, and a rerun does the work again (it is idempotent)."""
+    done = 0
+    after: uuid.UUID | None = None
+    while True:
+        with factory() as session, session.begin():
+            # locked (PostgreSQL) so that an edit saved meanwhile cannot be indexed as it was
+            page = (
+                select(Case)
+                .where(Case.erased_at.is_(None))
+                .order_by(Case.id)
+                .limit(batch)
+                .with_for_update()
+            )
+            cases = list(session.scalars(page if after is None else page.where(Case.id > after)))
+            if not cases:
+                break
+            _vault(session).prefetch(session, [c.id for c in cases])
+            for case in cases:
+                _reindex(session, case, derived.record_person(case.record))
+            audit_record(
+                session, actor, "cases.reindex", object_type="case", details={"cases": len(cases)}
+            )
+        after = cases[-1].id
+        done += len(cases)
+        if progress is not None:
+            progress(len(cases))
+    return done
 
 
 def _seal(

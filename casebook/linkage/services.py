@@ -53,7 +53,7 @@ from casebook.linkage.models import (
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
 from casebook.names.matching import common_names, is_unknown, name_form, usual_names
-from casebook.names.search import three_part_keys
+from casebook.names.search import kin_keys, three_part_keys
 
 DEFAULT_THRESHOLD = 0.9
 ENTRY_THRESHOLD = 88.0  # RapidFuzz score (0–100) that raises the warning at entry
@@ -284,25 +284,31 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
     review)."""
     vault = _vault(session)
     person = keys.record_person(case.record)
-    wanted = [*keys.index_keys(person), *(three_part_keys(person) if person else [])]
+    if person is None:
+        return []
+    wanted = [*keys.index_keys(person), *three_part_keys(person)]
     lookups = [
         (name, vault.blind_index(name).value(*parts))
         for name, parts in dict.fromkeys(wanted)
         if name in ("name", "latin", "family_year", "mother", "nid")
     ]
-    if not lookups or person is None:
-        return []
-    ids = list(
-        session.scalars(
+    # without a family name, the earlier reports that give one share only the first name with
+    # the father's or grandfather's: looked up apart, with a limit of their own, so that a
+    # common pair (محمد أحمد) cannot crowd out what the other keys find
+    kin = [] if keys.family_name_known(person) else kin_keys(person)
+    groups = [lookups, [(n, vault.blind_index(n).value(*parts)) for n, parts in kin]]
+    ids: list[uuid.UUID] = []
+    for group in (g for g in groups if g):
+        ids += session.scalars(
             select(CaseIndex.case_id)
             .where(
-                or_(*[(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]),
+                or_(*[(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in group]),
                 CaseIndex.case_id != case.id,
             )
             .distinct()
             .limit(limit)
         )
-    )
+    ids = list(dict.fromkeys(ids))
     if not ids:
         return []
     vault.prefetch(session, ids)

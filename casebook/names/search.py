@@ -157,8 +157,18 @@ def record_keys(person: Person, birth_year: int | None) -> list[Key]:
         + _record_latin_name_keys(person)
         + _record_other_name_keys(person)
         + _record_nid_keys(person)
+        + kin_keys(person)
     )
     return list(dict.fromkeys(keys))
+
+
+def kin_keys(person: Person) -> list[Key]:
+    """The first name with the father's and with the grandfather's name, whatever the family
+    name: the `kin` index, which no search reads. Only the check at entry looks it up, for a
+    new case whose family name is not known, to meet earlier reports that give one."""
+    first = first_word(person.get("first_name"))
+    names = (family_key(person.get(f)) for f in ("father_name", "grandfather_name"))
+    return [("kin", (first, n)) for n in dict.fromkeys(names) if n] if first else []
 
 
 def _record_name_keys(person: Person) -> list[Key]:

@@ -16,11 +16,11 @@ import duckdb
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from casebook.audit.models import AuditEntry
 from casebook.audit.services import Actor
-from casebook.cases.models import Case  # not a test class
+from casebook.cases.models import Case, CaseIndex  # not a test class
 from casebook.cases.models import Testimony as CaseTestimony
 from casebook.config import Settings
 from casebook.linkage.features import person_features
@@ -319,12 +319,57 @@ def test_entry_warning_meets_reports_with_and_without_a_family_name(
     _create(client, lawyer, **other, family_name="الخطيب", mother_name="سعاد")
     later = client.post("/api/v1/cases", json=_without_family(other), headers=lawyer)
     assert later.get_json()["possible_duplicate"] is True
+    # the other way round with no mother's name on either: only the kin index meets them
+    two = {"first_name": "كنان", "father_name": "ماجد", "grandfather_name": "عادل"}
+    _create(client, lawyer, **two, family_name="السيد", mother_name=None)
+    last = client.post("/api/v1/cases", json=_without_family(two, mother=None), headers=lawyer)
+    assert last.get_json()["possible_duplicate"] is True
 
 
-def _without_family(names: dict[str, str]) -> dict[str, Any]:
-    case = minimal_case(**names, mother_name="سعاد")
+def _without_family(names: dict[str, str], mother: str | None = "سعاد") -> dict[str, Any]:
+    case = minimal_case(**names, mother_name=mother)  # type: ignore[arg-type]
     del case["person"]["family_name"]  # type: ignore[attr-defined]
     return case
+
+
+def test_cases_reindex_gives_earlier_cases_the_indexes_they_lack(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A case stored before an index existed (its rows removed here, as an upgrade finds them)
+    is met by the check at entry only after `casebook cases reindex`, which leaves the record
+    and its version as they were and audits each batch."""
+    from click.testing import CliRunner
+
+    from casebook.cli import cli
+
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    names = {"first_name": "جهاد", "father_name": "فريد", "grandfather_name": "منير"}
+    earlier = _create(client, lawyer, **names, family_name="العطار", mother_name=None)
+    etag = client.get(f"/api/v1/cases/{earlier['id']}", headers=lawyer).headers["ETag"]
+    db = app.extensions["casebook.db"]
+    with db.sessionmaker() as s, s.begin():
+        s.execute(delete(CaseIndex).where(CaseIndex.name == "kin"))
+    report = _without_family(names, mother=None)
+    missed = client.post("/api/v1/cases", json=report, headers=lawyer).get_json()
+    assert missed["possible_duplicate"] is False  # nothing else to meet yet
+    settings = app.config["CASEBOOK"]
+    env = {
+        "CASEBOOK_ENV": "testing",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "CASEBOOK_SECRET_KEY": settings.secret_key,
+        "CASEBOOK_EXPECTED_CASES": str(settings.expected_cases),  # the index width
+    }
+    result = CliRunner().invoke(cli, ["cases", "reindex", "--batch", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "reindexed 2 cases" in result.output
+    again = client.post("/api/v1/cases", json=report, headers=lawyer).get_json()
+    assert earlier["reference"] in again["possible_duplicates"]
+    assert client.get(f"/api/v1/cases/{earlier['id']}", headers=lawyer).headers["ETag"] == etag
+    with db.sessionmaker() as s:
+        batches = s.scalars(select(AuditEntry).where(AuditEntry.action == "cases.reindex"))
+        assert [json.loads(e.details)["cases"] for e in batches] == [1, 1]
 
 
 def test_queue_and_side_by_side_for_lawyers_only(app: Flask, client: FlaskClient) -> None:

@@ -140,13 +140,20 @@ class Strict(Schema):
         given ("   " was a first name, and "" was "too long")."""
         if not isinstance(data, Mapping):
             return data
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            blank = value is None or (isinstance(value, str) and not value.strip())
-            if not blank or key not in self.fields:
-                out[key] = value
-            elif self.fields[key].required:
-                out[key] = None  # "This field is required."
+        blanks = [
+            key
+            for key, value in data.items()
+            if value is None or (isinstance(value, str) and not value.strip())
+        ]
+        if not blanks:  # nearly every object: given back as it came
+            return data
+        out = dict(data)
+        for key in blanks:
+            if key in self.fields:
+                if self.fields[key].required:
+                    out[key] = None  # "This field is required."
+                else:
+                    del out[key]
         return out
 
 

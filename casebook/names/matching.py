@@ -148,11 +148,10 @@ def _latin_tokens(text: str) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
 def is_unknown(name: str) -> bool:
     """Whether a name field holds no letters or a word for "not known" ("-", "غير معروف",
-    "unknown", "N/A") rather than a name. Remembered: a caseload repeats a few thousand names,
-    and every case written asks it of several of them."""
+    "unknown", "N/A") rather than a name. Not remembered across calls: a process-wide cache
+    would keep plaintext names in a long-lived worker (linkage keeps its caches per run)."""
     return _no_name(_clean(name).split())
 
 

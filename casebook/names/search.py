@@ -150,9 +150,11 @@ def record_keys(person: Person, birth_year: int | None) -> list[Key]:
     """Every key a case's record is findable by (its stored blind indexes), in the forms the
     query's keys take: first and family name, family name (with the birth year), first name
     with the mother's, the Latin skeletons, other names, the national ID."""
+    unknown = is_unknown(person.get("family_name") or "")  # asked once per record
+    family = "" if unknown else family_key(person.get("family_name"))
     keys = (
-        _record_name_keys(person)
-        + _record_family_keys(person, birth_year)
+        _record_name_keys(person, family, _stand_ins(person, unknown))
+        + _record_family_keys(family, birth_year)
         + _record_mother_keys(person)
         + _record_latin_name_keys(person)
         + _record_other_name_keys(person)
@@ -171,12 +173,14 @@ def kin_keys(person: Person) -> list[Key]:
     return [("kin", (first, n)) for n in dict.fromkeys(names) if n] if first else []
 
 
-def _record_name_keys(person: Person) -> list[Key]:
-    first, family = first_word(person.get("first_name")), _known_family(person)
+def _record_name_keys(person: Person, family: str, given: list[str]) -> list[Key]:
+    """`family`: the family name's key ("" where not known); `given`: the stand-ins."""
+    first = first_word(person.get("first_name"))
     if not first:
         return []
-    stand_ins: list[Key] = [("name", (first, name)) for name in stand_in_families(person)]
-    stand_ins += [("latin", skel) for skel in _stand_in_skeletons(person) if all(skel)]
+    names = dict.fromkeys(n for n in (family_key(g) for g in given) if n)
+    stand_ins: list[Key] = [("name", (first, name)) for name in names]
+    stand_ins += [("latin", skel) for g in given if all(skel := latin_key(first, g))]
     if not family:
         return stand_ins
     skel = latin_key(first, person.get("family_name") or "")
@@ -201,9 +205,12 @@ def three_part_keys(person: Person) -> list[Key]:
     return [("name", (first, n)) for n in dict.fromkeys(names) if n] if first else []
 
 
-def _stand_ins(person: Person) -> list[str]:
-    """The grandfather's and father's names as written, where the family name is not known."""
-    if not is_unknown(person.get("family_name") or ""):
+def _stand_ins(person: Person, unknown: bool | None = None) -> list[str]:
+    """The grandfather's and father's names as written, where the family name is not known
+    (`unknown`, when the caller has asked already)."""
+    if unknown is None:
+        unknown = is_unknown(person.get("family_name") or "")
+    if not unknown:
         return []
     return [str(v) for f in ("grandfather_name", "father_name") if (v := person.get(f))]
 
@@ -222,8 +229,7 @@ def _known_family(person: Person) -> str:
     return "" if is_unknown(family) else family_key(family)
 
 
-def _record_family_keys(person: Person, birth_year: int | None) -> list[Key]:
-    family = _known_family(person)
+def _record_family_keys(family: str, birth_year: int | None) -> list[Key]:
     if not family:
         return []
     year = [("family_year", (family, str(birth_year)))] if birth_year else []

@@ -1240,8 +1240,8 @@ def cases_group() -> None:
 @cases_group.command("reindex")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000))
 def cases_reindex_command(batch: int) -> None:
-    """Compute every case's search indexes again (after an upgrade that adds an index, or a
-    new CASEBOOK_EXPECTED_CASES); resumable, the app keeps running."""
+    """Compute every case's search indexes again: after every upgrade, and after changing
+    CASEBOOK_EXPECTED_CASES. The app keeps running; it can be run again (it starts over)."""
     from sqlalchemy import func, select
 
     from casebook.cases.models import Case

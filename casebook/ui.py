@@ -203,6 +203,7 @@ ACTION_LABELS = {
     "case.status_add": _l("Status added"),
     "case.testimony_add": _l("Testimony added"),
     "case.update": _l("Case edited"),
+    "cases.reindex": _l("Search indexes computed again"),
     "crypto.decrypt_failure": _l("A record could not be decrypted"),
     "import.run": _l("Import run"),
     "keys.destroy": _l("Case key destroyed"),

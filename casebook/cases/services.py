@@ -128,7 +128,7 @@ def cases_reindex(
     """Compute every live case's blind indexes again from its record, one committed batch at
     a time (each audited): after the name rules gain an index, or `CASEBOOK_EXPECTED_CASES`
     changes the index width. Records, versions and timestamps are left as they are; a crash
-    loses one batch, and a rerun does the work again (it is idempotent)."""
+    leaves the batches done, and a rerun starts over (it is idempotent)."""
     done = 0
     after: uuid.UUID | None = None
     while True:

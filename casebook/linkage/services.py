@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from rapidfuzz import fuzz
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -292,20 +292,34 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
         for name, parts in dict.fromkeys(wanted)
         if name in ("name", "latin", "family_year", "mother", "nid")
     ]
-    # without a family name, the earlier reports that give one share only the first name with
-    # the father's or grandfather's: looked up apart, with a limit of their own, so that a
-    # common pair (محمد أحمد) cannot crowd out what the other keys find
-    kin = [] if keys.family_name_known(person) else kin_keys(person)
-    groups = [lookups, [(n, vault.blind_index(n).value(*parts)) for n, parts in kin]]
     ids: list[uuid.UUID] = []
-    for group in (g for g in groups if g):
+    if lookups:
         ids += session.scalars(
             select(CaseIndex.case_id)
             .where(
-                or_(*[(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in group]),
+                or_(*[(CaseIndex.name == n) & (CaseIndex.value == v) for n, v in lookups]),
                 CaseIndex.case_id != case.id,
             )
             .distinct()
+            .limit(limit)
+        )
+    # without a family name, the earlier reports that give one share only the first name with
+    # the father's and grandfather's (the kin index): looked up apart, with a limit of their
+    # own, so that they cannot crowd out what the other keys find; and a case must share every
+    # pair given, since محمد أحمد alone names hundreds and a limit over them left out the one
+    # with the same grandfather
+    kin = [] if keys.family_name_known(person) else kin_keys(person)
+    if kin:
+        values = list({vault.blind_index(n).value(*parts) for n, parts in kin})
+        ids += session.scalars(
+            select(CaseIndex.case_id)
+            .where(
+                CaseIndex.name == "kin",
+                CaseIndex.value.in_(values),
+                CaseIndex.case_id != case.id,
+            )
+            .group_by(CaseIndex.case_id)
+            .having(func.count(func.distinct(CaseIndex.value)) == len(values))
             .limit(limit)
         )
     ids = list(dict.fromkeys(ids))

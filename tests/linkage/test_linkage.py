@@ -326,6 +326,36 @@ def test_entry_warning_meets_reports_with_and_without_a_family_name(
     assert last.get_json()["possible_duplicate"] is True
 
 
+def test_entry_warning_finds_a_common_name_by_its_grandfather(app: Flask) -> None:
+    """محمد بن أحمد: hundreds of cases share the first and father's name. A report without a
+    family name must still meet the one earlier case with the same grandfather too."""
+    from casebook.cases.services import case_create, case_create_many
+    from casebook.linkage.services import entry_check
+
+    db = app.extensions["casebook.db"]
+    grandfathers = [f"{a}{b}" for a in "بتثجحخدذرز" for b in "سشصضطظعغفق"][:220]
+    many = [
+        minimal_case(
+            first_name="محمد",
+            father_name="أحمد",
+            grandfather_name=grandfather,
+            family_name=f"العائلة {i}",
+            mother_name=None,  # type: ignore[arg-type]
+        )
+        for i, grandfather in enumerate(grandfathers)
+    ]
+    with db.sessionmaker() as s, s.begin():
+        case_create_many(s, Actor.cli(), many, created_by=None)
+    target = grandfathers[-1]
+    report = _without_family(
+        {"first_name": "محمد", "father_name": "أحمد", "grandfather_name": target}, mother=None
+    )
+    with db.sessionmaker() as s, s.begin():
+        new = case_create(s, Actor.cli(), report, created_by=None)
+        found = entry_check(s, Actor.cli(), new)
+        assert [c.record["person"]["grandfather_name"] for c in found] == [target]
+
+
 def _without_family(names: dict[str, str], mother: str | None = "سعاد") -> dict[str, Any]:
     case = minimal_case(**names, mother_name=mother)  # type: ignore[arg-type]
     del case["person"]["family_name"]  # type: ignore[attr-defined]

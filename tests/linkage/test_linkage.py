@@ -328,12 +328,15 @@ def test_entry_warning_meets_reports_with_and_without_a_family_name(
 
 def test_entry_warning_finds_a_common_name_by_its_grandfather(app: Flask) -> None:
     """محمد بن أحمد: hundreds of cases share the first and father's name. A report without a
-    family name must still meet the one earlier case with the same grandfather too."""
+    family name must still meet the one earlier case with the same grandfather too. The other
+    grandfathers are far from the target's: the index is lossy by design (8 bits in tests), and
+    a name one letter from the target's that shares its bucket is rightly warned of."""
     from casebook.cases.services import case_create, case_create_many
     from casebook.linkage.services import entry_check
 
     db = app.extensions["casebook.db"]
-    grandfathers = [f"{a}{b}" for a in "بتثجحخدذرز" for b in "سشصضطظعغفق"][:220]
+    codes = [f"{a}{b}" for a in "بتثجحخدذرز" for b in "سشصضطظعغفق"]
+    grandfathers = [*codes[:219], "عبد الرزاق"]
     many = [
         minimal_case(
             first_name="محمد",

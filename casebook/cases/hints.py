@@ -50,7 +50,7 @@ def _hint(query: Query, total: int) -> Any:
             return _(
                 "A family name in Latin letters alone is compared letter for letter with the "
                 "family name as the case records it, usually in Arabic letters. Write it in "
-                "Arabic letters, or add the first name before it (\"Mohammad Halabi\")."
+                'Arabic letters, or add the first name before it ("Mohammad Halabi").'
             )
         return _(
             "One word is searched as a family name. If it is a first name, add the family name "
@@ -69,6 +69,14 @@ def _hint(query: Query, total: int) -> Any:
             "No case has this first or family name with this mother's name. Check how the "
             "mother's first name is written, or search without it."
         )
+    if len(words) >= 2 and (query.birth_year or query.national_id or _filtered(query)):
+        # the name may well be recorded: what excluded it is another field, and the reader
+        # should not be told the person is not in the database
+        return _(
+            "No case has this name with the other fields of the search (birth year, national "
+            "ID, status, governorate, verification or partner organisations). The case may "
+            "record them otherwise: search by the name alone."
+        )
     if len(words) >= 2:
         return _(
             "No case has this first and family name. Try the name as written on the ID, the "
@@ -78,3 +86,8 @@ def _hint(query: Query, total: int) -> Any:
     if query.national_id and not words:
         return _("No case has this national ID number. Check it, or search by name.")
     return None
+
+
+def _filtered(query: Query) -> bool:
+    """Whether a filter besides the name fields narrowed the search."""
+    return bool(query.status or query.governorate or query.verification or query.partner)

@@ -243,6 +243,42 @@ def test_one_arabic_word_says_it_was_searched_as_a_family_name(
     assert (both["total"], both["read_as"], both["hint"]) == (1, "first_and_family_name", None)
 
 
+_OTHER_FIELDS = {
+    "en": "No case has this name with the other fields of the search",
+    "ar": "لا توجد حالة بهذا الاسم مع حقول البحث الأخرى",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize(
+    "narrowing",
+    [{"birth_year": "1990"}, {"governorate": "homs"}, {"status": "released"}],
+    ids=["birth_year", "governorate", "status"],
+)
+def test_a_name_kept_out_by_another_field_is_not_said_to_be_missing(
+    app: Flask, families: Any, lang: str, narrowing: dict[str, str]
+) -> None:
+    """خالد الحموي is recorded (born 1985, arrested in Aleppo, disappeared): a search that
+    adds another year, governorate or status finds nothing, and must say the other field kept
+    the case out, not that no case has the name (the reader would stop looking)."""
+    client = app.test_client()
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": "خالد الحموي", **narrowing}, lang)
+    assert status == 200 and _OTHER_FIELDS[lang] in html
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    query = {"q": "خالد الحموي", **narrowing}
+    body = client.get("/api/v1/cases", query_string=query, headers=headers).get_json()
+    assert (body["total"], body["hint"][: len(_OTHER_FIELDS[lang])]) == (0, _OTHER_FIELDS[lang])
+    alone = client.get(
+        "/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers
+    ).get_json()
+    assert (alone["total"], alone["hint"]) == (1, None)
+    other = client.get(
+        "/api/v1/cases", query_string={"q": "خالد الحلبي"}, headers=headers
+    ).get_json()
+    assert other["total"] == 0 and not other["hint"].startswith(_OTHER_FIELDS[lang])
+
+
 @pytest.fixture
 def demo_cases(app: Flask) -> dict[str, Any]:
     """Forty demo cases (casebook.cases.demo, the data the demo site holds) entered by a

@@ -148,6 +148,21 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a `casebook` command runs with on this test's instance: its folder,
+    database, keys and blind-index width (another width would miss every index the app wrote).
+    A subprocess takes `{**os.environ, **cli_env(settings)}`."""
+    return {
+        "CASEBOOK_ENV": "testing",
+        "CASEBOOK_INSTANCE": str(settings.instance),
+        "DATABASE_URL": settings.database_url,
+        "CASEBOOK_KEK_SOURCE": settings.kek_source,
+        "CASEBOOK_SECRET_KEY": settings.secret_key,
+        "CASEBOOK_EXPECTED_CASES": str(settings.expected_cases),
+        **extra,
+    }
+
+
 def vault_of(app: Flask) -> Vault:
     v: Vault = app.extensions["casebook.vault"]
     return v

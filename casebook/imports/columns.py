@@ -67,12 +67,13 @@ def _canonical_columns() -> list[str]:
 
 COLUMNS: tuple[str, ...] = tuple(_canonical_columns())
 
-# Headers people actually write, in English and in Arabic, for each column.
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "person.first_name": ("first name", "given name", "name", "الاسم الأول", "الاسم"),
-    "person.father_name": ("father name", "father's name", "fathers name", "اسم الأب", "الأب"),
-    "person.grandfather_name": ("grandfather name", "grandfather's name", "اسم الجد", "الجد"),
-    "person.family_name": (
+# The headers people write for a person's name parts, in English and in Arabic: one list for
+# the import and for outside lists (casebook.linkage.lists), which read the same spreadsheets.
+NAME_HEADERS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first name", "given name", "الاسم الأول"),
+    "father_name": ("father name", "father's name", "fathers name", "اسم الأب", "الأب"),
+    "grandfather_name": ("grandfather name", "grandfather's name", "اسم الجد", "الجد"),
+    "family_name": (
         "family name",
         "surname",
         "last name",
@@ -82,7 +83,14 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "النسبة",
         "اللقب",
     ),
-    "person.mother_name": ("mother name", "mother's name", "mothers name", "اسم الأم", "الأم"),
+    "mother_name": ("mother name", "mother's name", "mothers name", "اسم الأم", "الأم"),
+}
+
+# Headers people actually write, in English and in Arabic, for each column.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    # a lone "name" in a case file is the first name (a list's is the full name)
+    "person.first_name": (*NAME_HEADERS["first_name"], "name", "الاسم"),
+    **{f"person.{field}": NAME_HEADERS[field] for field in NAME_HEADERS if field != "first_name"},
     "person.latin_name": ("latin name", "name in latin", "english name", "الاسم باللاتينية"),
     "person.other_names": ("other names", "also known as", "aka", "أسماء أخرى", "الشهرة"),
     "person.sex": ("sex", "gender", "الجنس"),

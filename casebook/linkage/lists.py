@@ -10,24 +10,16 @@ import re
 from typing import Any, NamedTuple
 
 from casebook.cases.records import ListPerson
-from casebook.imports.columns import code_value, header_key
+from casebook.imports.columns import NAME_HEADERS, code_value, header_key
 from casebook.imports.reader import ImportFileError, decode_text, detect_kind
 
 _HEADERS: dict[str, tuple[str, ...]] = {
     "name": ("name", "full name", "الاسم", "الاسم الكامل", "الاسم الثلاثي", "الاسم الرباعي"),
-    "first_name": ("first name", "given name", "الاسم الأول"),
-    "father_name": ("father", "father name", "father's name", "اسم الأب", "الأب"),
-    "grandfather_name": ("grandfather", "grandfather name", "اسم الجد", "الجد"),
-    "family_name": (
-        "family name",
-        "surname",
-        "last name",
-        "الكنية",
-        "اسم العائلة",
-        "العائلة",
-        "اللقب",
-    ),
-    "mother_name": ("mother", "mother name", "mother's name", "اسم الأم", "الأم"),
+    "first_name": NAME_HEADERS["first_name"],
+    "father_name": ("father", *NAME_HEADERS["father_name"]),
+    "grandfather_name": ("grandfather", *NAME_HEADERS["grandfather_name"]),
+    "family_name": NAME_HEADERS["family_name"],
+    "mother_name": ("mother", *NAME_HEADERS["mother_name"]),
     "birth_year": (
         "birth year",
         "year of birth",

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
 from casebook.auth.models import WebSession
-from tests.conftest import csrf_token, login, make_user
+from tests.conftest import cli_env, csrf_token, login, make_user
 
 
 def _rows(app: Flask) -> int:
@@ -76,13 +76,7 @@ def test_sessions_purge_command(app: Flask) -> None:
     now = datetime.now(UTC)
     _old_session(app, now - timedelta(hours=1), now - timedelta(hours=2))
     _old_session(app, now - timedelta(minutes=1), now - timedelta(minutes=2))
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_SECRET_KEY": settings.secret_key,
-    }
+    env = cli_env(settings)
     result = CliRunner().invoke(cli, ["sessions", "purge"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 expired sessions removed" in result.output and _rows(app) == 1

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from casebook.audit.services import Actor
 from casebook.auth.services import AccountError, user_by_email, user_create
-from tests.conftest import csrf_from, login, make_user
+from tests.conftest import cli_env, csrf_from, login, make_user
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 HOSTILE = "Rana\u202e\x00\u2066nimdA\u2069\x1b[0m"
@@ -52,13 +52,7 @@ def test_command_line_cleans_the_display_name(app: Flask) -> None:
     from casebook.cli import cli
 
     conf = app.config["CASEBOOK"]
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(conf.instance),
-        "DATABASE_URL": conf.database_url,
-        "CASEBOOK_KEK_SOURCE": conf.kek_source,
-        "CASEBOOK_SECRET_KEY": conf.secret_key,
-    }
+    env = cli_env(conf)
     result = CliRunner().invoke(
         cli,
         [

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from casebook.audit.models import AuditEntry
 from casebook.auth.models import RoleChangeRequest, User
-from tests.conftest import UserFixture, csrf_from, login, make_user
+from tests.conftest import UserFixture, cli_env, csrf_from, login, make_user
 
 
 def _role_of(app: Flask, user: UserFixture) -> str:
@@ -132,13 +132,7 @@ def test_the_command_line_changes_a_role_at_once(app: Flask) -> None:
 
     settings = app.config["CASEBOOK"]
     target = make_user(app, "documenter")
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_SECRET_KEY": settings.secret_key,
-    }
+    env = cli_env(settings)
     result = CliRunner().invoke(cli, ["user", "role", target.email, "admin"], env=env)
     assert result.exit_code == 0, result.output
     assert _role_of(app, target) == "admin"
@@ -279,23 +273,17 @@ def test_disabling_an_account_withdraws_its_waiting_role_request(
     page = _ask(client, target, "lawyer")
     with app.extensions["casebook.db"].sessionmaker() as s:
         request_id = s.scalars(select(RoleChangeRequest.id)).one()
-    resp = client.post(
-        f"/admin/users/{target.id}/disable", data={"csrf_token": csrf_from(page)}
-    )
+    resp = client.post(f"/admin/users/{target.id}/disable", data={"csrf_token": csrf_from(page)})
     assert resp.status_code == 302
     with app.extensions["casebook.db"].sessionmaker() as s:
         request = s.get(RoleChangeRequest, request_id)
         assert request is not None and request.decision == "disabled"
-        entry = s.scalars(
-            select(AuditEntry).where(AuditEntry.action == "user.disable")
-        ).one()
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.disable")).one()
         assert str(request_id) in (entry.details or "")
     other = app.test_client()
     login(other, second)
     listing = other.get("/admin/users").get_data(as_text=True)
     assert f"/admin/role-changes/{request_id}/approve" not in listing
     assert "withdrawn: the account was disabled" in listing
-    other.post(
-        f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)}
-    )
+    other.post(f"/admin/role-changes/{request_id}/approve", data={"csrf_token": csrf_from(listing)})
     assert _role_of(app, target) == "documenter"

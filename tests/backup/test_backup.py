@@ -30,6 +30,7 @@ from tests.conftest import (
     PG_URL,
     _pg_admin_engine,
     bearer,
+    cli_env,
     make_user,
     minimal_case,
 )
@@ -233,13 +234,7 @@ def test_cli_backup_and_restore(
     app.extensions["casebook.db"].dispose()
 
     def run(target: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "CASEBOOK_ENV": "development",
-            "CASEBOOK_INSTANCE": str(target.instance),
-            "CASEBOOK_KEK_SOURCE": target.kek_source,
-            "DATABASE_URL": target.database_url,
-        }
+        env = {**os.environ, **cli_env(target)}
         return subprocess.run(
             [sys.executable, "-c", "from casebook.cli import main; main()", *args],
             env=env,

@@ -25,7 +25,7 @@ from casebook.cases.models import Attachment, Case
 from casebook.config import Settings
 from casebook.field.models import FieldKey, FieldSubmission
 from casebook.keys.models import CaseKey
-from tests.conftest import EnglishClient, csrf_token, login, make_user
+from tests.conftest import EnglishClient, cli_env, csrf_token, login, make_user
 from tests.field.phone import (
     JPEG,
     encrypt_submission,
@@ -404,13 +404,7 @@ def test_the_cli_writes_the_xlsform_workbook(app: Flask, tmp_path: Path) -> None
     from casebook.cli import cli
 
     settings = app.config["CASEBOOK"]
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_SECRET_KEY": settings.secret_key,
-    }
+    env = cli_env(settings)
     out = tmp_path / "case.xlsx"
     result = CliRunner().invoke(cli, ["field", "form", "-o", str(out)], env=env)
     assert result.exit_code == 0, result.output
@@ -436,13 +430,7 @@ def test_a_new_key_pair_from_the_cli_changes_the_form_and_old_phones_still_deliv
     from casebook.cli import cli
 
     settings = app.config["CASEBOOK"]
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_SECRET_KEY": settings.secret_key,
-    }
+    env = cli_env(settings)
     token = add_device(client)
     old_version, old_public = _form(phone, token)
     result = CliRunner().invoke(cli, ["field", "new-key"], env=env)
@@ -539,9 +527,7 @@ def test_a_split_submission_that_never_finishes_is_shredded_and_can_be_sent_agai
 
     # A fresh part keeps it: expiry counts from the latest part.
     other_iid = new_instance_id()
-    other = encrypt_submission(
-        public, version, instance_xml(version, other_iid), [], other_iid
-    )
+    other = encrypt_submission(public, version, instance_xml(version, other_iid), [], other_iid)
     assert post(phone, token, other).status_code == 201
     assert {r.state for r in _rows(app)} == {"partial", "inbox"}
 

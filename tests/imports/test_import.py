@@ -33,6 +33,7 @@ from tests.conftest import (
     CANARY_ARABIC,
     CANARY_LATIN,
     bearer,
+    cli_env,
     csrf_from,
     login,
     make_user,
@@ -375,13 +376,7 @@ def test_kill_9_during_an_import_leaves_nothing_half_written(
     path = tmp_path / "big.csv"
     rows = [case_to_row(c) for c in synthetic_cases(20000, 5)]
     path.write_bytes(_csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows]))
-    env = {
-        **os.environ,
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-    }
+    env = {**os.environ, **cli_env(settings)}
     app.extensions["casebook.db"].dispose()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from casebook.cli import main; main()", "import", str(path)],
@@ -424,13 +419,7 @@ def test_cli_dry_run_report_and_exit_status(app: Flask, settings: Settings, tmp_
     rows = [_good_row(), {**_good_row(), "person.birth_date": "2099"}]
     path = tmp_path / "cases.csv"
     path.write_bytes(_csv(list(COLUMNS), [[r.get(c, "") for c in COLUMNS] for r in rows]))
-    env = {
-        **os.environ,
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-    }
+    env = {**os.environ, **cli_env(settings)}
     report = tmp_path / "report.csv"
     cmd = [sys.executable, "-c", "from casebook.cli import main; main()", "import", str(path)]
     done = subprocess.run(
@@ -752,12 +741,7 @@ def test_an_empty_or_cut_file_is_refused_with_a_message_by_import_and_match(
 
     path = tmp_path / "cases.csv"
     path.write_bytes(content)
-    env = {
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-    }
+    env = cli_env(settings)
     for command in (["import", str(path)], ["match", str(path)]):
         result = CliRunner().invoke(cli, command, env=env)
         assert result.exit_code == 1, (command, result.output)

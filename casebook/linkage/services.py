@@ -250,27 +250,43 @@ def dedupe_queue(
 # -- the check at entry ---------------------------------------------------------------------
 
 
-def _full_name(person: Person | ListPerson, *, family: bool = True) -> str:
+_LEFT_OUT = ("grandfather_name", "family_name")
+
+
+def _full_name(person: Person | ListPerson, left_out: frozenset[str] = frozenset()) -> str:
     known = {
         f: value
-        for f in ("first_name", "father_name", "grandfather_name", "family_name")
-        if not is_unknown(value := str(person.get(f) or "")) and (family or f != "family_name")
+        for f in ("first_name", "father_name", *_LEFT_OUT)
+        if not is_unknown(value := str(person.get(f) or "")) and f not in left_out
     }
     parts = [normalise(known.get(f, "")) for f in ("first_name", "father_name", "grandfather_name")]
     parts.append(normalise_family(known.get("family_name", "")))
     return " ".join(p for p in parts if p)
 
 
+# how alike the mothers' names must be for a grandfather's name only one report gives to be
+# left out of the comparison (فاطمة/فطيمة 80; فاطمة/فاتن 44)
+MOTHER_STANDS_IN = 80.0
+
+
 def entry_score(new: Person | ListPerson, old: Person | ListPerson) -> float:
     """RapidFuzz similarity of two people's names (0–100), lowered when the birth years are
     more than a year apart; a quick signal for a warning, not a decision."""
-    # a family name only one report gives (the other family did not know it) is not held
-    # against the pair: the names both give are compared
-    both = all(keys.family_name_known(p) for p in (new, old))
-    score = float(fuzz.token_sort_ratio(_full_name(new, family=both), _full_name(old, family=both)))
     mothers = [normalise(str(p.get("mother_name") or "")) for p in (new, old)]
-    if all(mothers):
-        score = 0.8 * score + 0.2 * float(fuzz.ratio(*mothers))
+    mother = float(fuzz.ratio(*mothers)) if all(mothers) else None
+    # a name part only one report gives (the family did not know it) is not held against the
+    # pair, and the parts both give are compared: always so for the family name; for the
+    # grandfather's only where the mothers' names agree, which then carry the evidence (else a
+    # report of محمد أحمد alone would be warned of every محمد أحمد on record)
+    one_sided = {
+        f for f in _LEFT_OUT if sum(not is_unknown(str(p.get(f) or "")) for p in (new, old)) == 1
+    }
+    if mother is None or mother < MOTHER_STANDS_IN:
+        one_sided.discard("grandfather_name")
+    left_out = frozenset(one_sided)
+    score = float(fuzz.token_sort_ratio(_full_name(new, left_out), _full_name(old, left_out)))
+    if mother is not None:
+        score = 0.8 * score + 0.2 * mother
     years = [keys.birth_year(p) for p in (new, old)]
     if all(years) and abs((years[0] or 0) - (years[1] or 0)) > 1:
         score -= 25.0

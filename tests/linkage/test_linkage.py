@@ -31,6 +31,7 @@ from tests.conftest import (
     CANARY_ARABIC,
     CANARY_LATIN,
     bearer,
+    cli_env,
     csrf_from,
     login,
     make_user,
@@ -326,6 +327,40 @@ def test_entry_warning_meets_reports_with_and_without_a_family_name(
     assert last.get_json()["possible_duplicate"] is True
 
 
+def test_entry_warning_meets_a_first_and_fathers_name_by_the_mothers(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A report of the first and father's name only (محمد أحمد, mother فاطمة, born 1985) is met
+    with the full record of that mother and year. With no mother's name, or another mother's,
+    it is not: محمد أحمد alone names hundreds, and each warning is a lawyer's review item."""
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    names = {"first_name": "محمد", "father_name": "أحمد"}
+    full = _create(
+        client, lawyer, **names, grandfather_name="علي", family_name="الحلبي", mother_name="فاطمة"
+    )
+    for grandfather, mother in (("سليم", "هدى"), ("خالد", "فاتن"), ("عمر", "مريم")):
+        _create(
+            client,
+            lawyer,
+            **names,
+            grandfather_name=grandfather,
+            family_name="الحلبي",
+            mother_name=mother,
+        )
+
+    def report(mother: str | None) -> dict[str, Any]:
+        body = client.post(
+            "/api/v1/cases", json=_without_family(names, mother=mother), headers=lawyer
+        ).get_json()
+        return {"warned": body["possible_duplicate"], **body}
+
+    assert report("زينب")["warned"] is False
+    assert report("فاطمه")["possible_duplicates"] == [full["reference"]]
+    # without the mother's name it meets the two two-part reports (every name they give is its
+    # own), and none of the full records
+    assert len(report(None)["possible_duplicates"]) == 2
+
+
 def test_entry_warning_finds_a_common_name_by_its_grandfather(app: Flask) -> None:
     """محمد بن أحمد: hundreds of cases share the first and father's name. A report without a
     family name must still meet the one earlier case with the same grandfather too. The other
@@ -386,15 +421,7 @@ def test_cases_reindex_gives_earlier_cases_the_indexes_they_lack(
     missed = client.post("/api/v1/cases", json=report, headers=lawyer).get_json()
     assert missed["possible_duplicate"] is False  # nothing else to meet yet
     settings = app.config["CASEBOOK"]
-    env = {
-        "CASEBOOK_ENV": "testing",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "CASEBOOK_SECRET_KEY": settings.secret_key,
-        "CASEBOOK_EXPECTED_CASES": str(settings.expected_cases),  # the index width
-    }
-    result = CliRunner().invoke(cli, ["cases", "reindex", "--batch", "1"], env=env)
+    result = CliRunner().invoke(cli, ["cases", "reindex", "--batch", "1"], env=cli_env(settings))
     assert result.exit_code == 0, result.output
     assert "reindexed 2 cases" in result.output
     again = client.post("/api/v1/cases", json=report, headers=lawyer).get_json()
@@ -488,14 +515,7 @@ def test_outside_list_matches_and_is_never_stored_readable(
 
 def _cli_env(settings: Settings) -> dict[str, str]:
     """The environment a `casebook` command of this test's instance runs with."""
-    return {
-        **os.environ,
-        "CASEBOOK_ENV": "development",
-        "CASEBOOK_INSTANCE": str(settings.instance),
-        "CASEBOOK_KEK_SOURCE": settings.kek_source,
-        "DATABASE_URL": settings.database_url,
-        "CASEBOOK_LINKAGE_MEMORY": "1GB",
-    }
+    return {**os.environ, **cli_env(settings, CASEBOOK_LINKAGE_MEMORY="1GB")}
 
 
 def test_cli_dedupe_json_and_match(

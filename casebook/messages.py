@@ -120,6 +120,7 @@ _KNOWN = (
     ),
     _l("The query has problems."),
     _l("This list has no such filter."),
+    _l("Only lawyers can list the cases partner organisations also document."),
     _l("Send a JSON object (Content-Type: application/json)."),
     _l("The same case, from the same or another file, has the same fingerprint."),
     _l("The form expired or was sent from elsewhere. Reload and try again."),

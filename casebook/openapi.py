@@ -166,7 +166,9 @@ def build_spec() -> dict[str, Any]:
                 "(and `total_exact` false): `total` is then a lower bound, at least "
                 "page x per_page + 1, and a later page reads on. Otherwise `total_is` is "
                 "`exact`. A name in `q` or `mother` is in the URL, and so in any request log "
-                "on its way: prefer `POST /api/v1/cases/search`.",
+                "on its way: prefer `POST /api/v1/cases/search`. `partner=true` lists only "
+                "cases a partner organisation's list also holds (their marks in use, with the "
+                "family's consent to partner matching); lawyers only, 422 for others.",
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (
@@ -177,6 +179,7 @@ def build_spec() -> dict[str, Any]:
                         ("status", "string"),
                         ("governorate", "string"),
                         ("verification", "string"),
+                        ("partner", "boolean"),
                         ("page", "integer"),
                         ("per_page", "integer"),
                     )
@@ -203,6 +206,7 @@ def build_spec() -> dict[str, Any]:
                         "status": {"type": "string"},
                         "governorate": {"type": "string"},
                         "verification": {"type": "string"},
+                        "partner": {"type": "boolean"},
                         "page": {"type": "integer"},
                         "per_page": {"type": "integer"},
                     },

@@ -137,6 +137,7 @@ def _search(args: Mapping[str, Any]) -> Any:
     except ValidationError as exc:
         errors = flatten_errors(exc.messages) | unknown
         return error_response(422, "The query has problems.", fields=errors)
+    unknown |= selectors.refused_filters(current_user, params)
     if unknown:
         return error_response(422, "The query has problems.", fields=unknown)
     query = selectors.Query(**params)
@@ -155,6 +156,7 @@ def _search(args: Mapping[str, Any]) -> Any:
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
+            "partner": query.partner,
             "results": found.total,
             "page": query.page,
         },

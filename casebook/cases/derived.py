@@ -37,9 +37,7 @@ def display_name(person: Person | None) -> str:
     if not person:
         return ""
     last = "family_name" if family_name_known(person) else "grandfather_name"
-    return " ".join(
-        str(value) for f in ("first_name", "father_name", last) if (value := person.get(f))
-    )
+    return _joined(person, ("first_name", "father_name", last))
 
 
 def full_name(person: Person | None) -> str:
@@ -47,9 +45,18 @@ def full_name(person: Person | None) -> str:
     known" (a packet read abroad must not take "غير معروف" or "-" for a family name)."""
     if not person:
         return ""
-    parts = ["first_name", "father_name", "grandfather_name"]
-    parts += ["family_name"] if family_name_known(person) else []
-    return " ".join(str(value) for f in parts if (value := person.get(f)))
+    family = ("family_name",) if family_name_known(person) else ()
+    return _joined(person, ("first_name", "father_name", "grandfather_name", *family))
+
+
+def _joined(person: Person, fields: tuple[str, ...]) -> str:
+    return " ".join(str(value) for f in fields if (value := person.get(f)))
+
+
+def consents_to(consent: Consent | None, scope: str) -> bool:
+    """Whether the family's consent to this scope is given now (not withdrawn, not absent)."""
+    entry = consent.get(scope) if consent else None
+    return isinstance(entry, dict) and entry.get("granted") is True
 
 
 def record_person(record: CaseRecord | None) -> Person | None:

@@ -415,6 +415,9 @@ class ListQuerySchema(Schema):
     verification = Text(
         validate=validate.OneOf(["unverified", "under_review", "verified", "rejected", "duplicate"])
     )
+    # only cases a partner organisation's list also holds: lawyers only (cases.selectors
+    # .refused_filters), as the marks themselves are
+    partner = fields.Boolean(load_default=False)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

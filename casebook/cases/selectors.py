@@ -35,6 +35,8 @@ from casebook.encrypted import Vault, open_json
 from casebook.keys.models import CaseKey
 from casebook.lookups import NotFoundError, parse_id
 from casebook.names.search import NameQuery, lookup_keys, matches, parse_query
+from casebook.partners.models import CONSENT_SCOPE as PARTNER_SCOPE
+from casebook.partners.models import PartnerMark
 from casebook.web import denied
 
 
@@ -186,6 +188,8 @@ class Query:
     status: str | None = None
     governorate: str | None = None
     verification: str | None = None
+    # only cases a partner organisation's list also holds (lawyers: PARTNER_FILTER)
+    partner: bool = False
     page: int = 1
     per_page: int = 50
 
@@ -223,6 +227,18 @@ class Page:
     total_exact: bool
 
 
+PARTNER_FILTER_REFUSED = "Only lawyers can list the cases partner organisations also document."
+
+
+def refused_filters(user: User, params: dict[str, Any]) -> dict[str, list[str]]:
+    """The filters of a list query this user may not use, with why (deny by default): the
+    partner filter tells which cases another organisation's list holds, which only lawyers
+    see (on the case page)."""
+    if params.get("partner") and not user.can(Permission.CASE_REVIEW):
+        return {"partner": [PARTNER_FILTER_REFUSED]}
+    return {}
+
+
 def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     """Cases this user may see that match the query, newest first, one page of them.
 
@@ -236,11 +252,22 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     visible = visible_cases(user)
     if query.verification:
         visible = visible.where(Case.verification == query.verification)
-    if not (query.by_name or query.status or query.governorate):
+    if query.partner:
+        # the marks' case ids are plain; whether the family's consent still lets a mark be
+        # used is in the record, checked below as the case page checks it
+        visible = visible.where(Case.id.in_(select(PartnerMark.case_id)))
+    if not (query.by_name or query.status or query.governorate or query.partner):
         return _plain_list(session, visible, query)
     if query.reference:
         return _by_reference(session, vault, visible, query, query.reference)
     wanted = query.page * query.per_page + 1
+    if query.partner and not query.by_name:
+        newest = visible.with_only_columns(Case.id).order_by(*_NEWEST_FIRST)
+        candidates = iter(list(session.scalars(newest)))
+        matched, exhausted = _exact_matches(
+            session, vault, candidates, visible, query, None, wanted
+        )
+        return _page(matched, query, exhausted)
     if not query.by_name:
         return _facet_filtered(session, vault, visible, query, wanted)
     names = query.names()
@@ -248,7 +275,7 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
     if not lookups:
         return Page([], 0, True)
     if user.can(Permission.CASE_READ_ALL) and not (
-        query.status or query.governorate or query.verification
+        query.status or query.governorate or query.verification or query.partner
     ):
         candidates = _index_order(session, lookups, wanted)
     else:
@@ -274,6 +301,8 @@ def _by_reference(
         others = parse_query("", query.mother, query.birth_year, query.national_id)
         if not _person_matches(case, others):
             return Page([], 0, True)
+    if query.partner and not _partner_marks_shown(case):
+        return Page([], 0, True)
     return Page([case] if query.page == 1 else [], 1, True)
 
 
@@ -401,13 +430,14 @@ def _exact_matches(
     candidates: Iterator[uuid.UUID],
     base: Select[Case],
     query: Query,
-    names: NameQuery,
+    names: NameQuery | None,
     wanted: int,
 ) -> tuple[list[Case], bool]:
     """(cases that really match, in candidate order; whether every candidate was checked),
-    stopping once `wanted` matches are found. Batches grow from just over the page size to 500
-    rows (still filtered by what this user may see), each case read with its data key in one
-    query; the cases returned are the page itself (their records already decrypted)."""
+    stopping once `wanted` matches are found (`names` None: no name to match). Batches grow
+    from just over the page size to 500 rows (still filtered by what this user may see), each
+    case read with its data key in one query; the cases returned are the page itself (their
+    records already decrypted)."""
     matched: list[Case] = []
     size = wanted + 4  # most candidates of a name query match: start at the page
     while True:
@@ -426,7 +456,9 @@ def _exact_matches(
             ):
                 continue
             vault.take_wrapped(case_id, row[1], row[2])  # its record is read now or on the page
-            if not _person_matches(row[0], names):
+            if names is not None and not _person_matches(row[0], names):
+                continue
+            if query.partner and not _partner_marks_shown(row[0]):
                 continue
             matched.append(row[0])
             if len(matched) >= wanted:
@@ -438,6 +470,12 @@ def _person_matches(case: Case, names: NameQuery) -> bool:
     if not person:
         return False  # no record (erased), or a record without a person: no name to match
     return matches(person, names, derived.birth_year(person))
+
+
+def _partner_marks_shown(case: Case) -> bool:
+    """A case's partner marks are used only while the family consents to partner matching
+    (partners.services.marks_of): a case whose consent was withdrawn is not listed by them."""
+    return derived.consents_to(case.consent, PARTNER_SCOPE)
 
 
 def _facets_match(facets: Facets | None, query: Query) -> bool:

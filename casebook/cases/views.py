@@ -163,6 +163,9 @@ def index() -> Any:
         }
     try:
         params = ListQuerySchema().load(source)
+        refused = selectors.refused_filters(current_user, params)
+        if refused:
+            raise ValidationError(refused)
     except ValidationError as exc:
         # No search runs on a filter that could not be read: a list of every case under it
         # would look like its results.
@@ -196,6 +199,7 @@ def index() -> Any:
             "status": query.status,
             "governorate": query.governorate,
             "verification": query.verification,
+            "partner": query.partner,
             "results": found.total,
             "page": query.page,
         },

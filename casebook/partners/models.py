@@ -48,6 +48,10 @@ class PartnerRecord(Base):
     )
 
 
+# the consent scope that lets a case be exported to partners and its marks be used
+CONSENT_SCOPE = "partner_matching"
+
+
 class PartnerMark(Base):
     """ "Also documented by <label>": sealed with the case's data key (erasing the case erases
     it), shown to lawyers on the case page."""

@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from casebook.audit.services import Actor, audit_record
-from casebook.cases.derived import record_person
+from casebook.cases.derived import consents_to, record_person
 from casebook.cases.models import Case
 from casebook.cases.records import CaseRecord, Consent
 from casebook.db import new_id, utcnow
@@ -50,9 +50,9 @@ from casebook.partners.encoding import (
     Encoder,
     ExportNames,
 )
-from casebook.partners.models import PartnerExport, PartnerMark, PartnerRecord
+from casebook.partners.models import CONSENT_SCOPE, PartnerExport, PartnerMark, PartnerRecord
 
-SCOPE = "partner_matching"
+SCOPE = CONSENT_SCOPE
 READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
@@ -128,8 +128,7 @@ def _vault(session: Session) -> Vault:
 
 
 def _consents(consent: Consent | None) -> bool:
-    entry = consent.get(SCOPE) if consent else None
-    return isinstance(entry, dict) and entry.get("granted") is True
+    return consents_to(consent, SCOPE)
 
 
 def _consent(

@@ -465,10 +465,10 @@ def test_list_pages_and_filters_by_verification(
     }
     # a filter the list does not have is refused, named, never ignored (it would list every
     # case as if filtered); beside a bad value, both are named
-    for url in ("/api/v1/cases?partner=org2", "/api/v1/cases?per_page=0&statuss=detained"):
+    for url in ("/api/v1/cases?organisation=org2", "/api/v1/cases?per_page=0&statuss=detained"):
         refused = client.get(url, headers=h["lawyer"])
         fields = refused.get_json()["error"]["fields"]
-        assert refused.status_code == 422 and ("partner" in fields or "statuss" in fields)
+        assert refused.status_code == 422 and ("organisation" in fields or "statuss" in fields)
         named = [v for k, v in fields.items() if k != "per_page"]
         assert named and all(v == ["This list has no such filter."] for v in named)
     posted = client.post("/api/v1/cases/search", json={"q": "x", "stat": "1"}, headers=h["lawyer"])

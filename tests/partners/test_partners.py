@@ -33,7 +33,15 @@ from casebook.partners.compare import (
 from casebook.partners.encoding import FORMAT, SCHEMA, VERSION, Encoder, ExportNames
 from casebook.partners.models import PartnerMark
 from casebook.partners.services import label_key
-from tests.conftest import UserFixture, bearer, fresh_code, login, make_user, minimal_case
+from tests.conftest import (
+    UserFixture,
+    bearer,
+    csrf_from,
+    fresh_code,
+    login,
+    make_user,
+    minimal_case,
+)
 
 SECRET = b"0123456789abcdef0123456789abcdef-shared-by-partners"
 GRANTED = {"granted": True, "date": "2024-05-01"}
@@ -742,6 +750,72 @@ def test_export_compare_and_mark_for_lawyers(
     assert "partner_marks" not in own.get(url, headers=bearer(app, documenter)).get_json()
     unmarked = client.get(f"/api/v1/cases/{made['silent']['id']}", headers=bearer(app, lawyer))
     assert unmarked.get_json()["partner_marks"] == []
+
+
+def test_lawyers_list_the_cases_partners_also_document(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """The case list's partner filter: a lawyer lists the cases a partner's list also holds (on
+    the page and through the API, alone or with a name or reference), not while the family's
+    consent is withdrawn; a documenter, who never sees marks, is refused the filter."""
+    made, documenter = _cases(app, client)
+    secret = _secret_file(tmp_path)
+    ours = tmp_path / "ours.json"
+    out = _invoke(app, "partners", "export", "-o", str(ours), "--secret-file", str(secret))
+    assert out.exit_code == 0, out.output
+    theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], "Partner Org")
+    _new_process(app)
+    assert "1 new marks" in _invoke(app, "partners", "compare", str(ours), str(theirs)).output
+    marked = made["consenting"]
+    lawyer = bearer(app, make_user(app, "lawyer"))
+
+    def listed(query: dict[str, Any], headers: dict[str, str] = lawyer) -> Any:
+        return client.post("/api/v1/cases/search", json=query, headers=headers)
+
+    every = listed({}).get_json()
+    assert every["total"] == 3
+    body = listed({"partner": True}).get_json()
+    assert (body["total"], [i["id"] for i in body["items"]]) == (1, [marked["id"]])
+    got = client.get("/api/v1/cases", query_string={"partner": "true"}, headers=lawyer)
+    assert [i["id"] for i in got.get_json()["items"]] == [marked["id"]]
+    assert listed({"partner": True, "q": "أحمد الحلبي"}).get_json()["total"] == 1
+    assert listed({"partner": True, "q": marked["reference"]}).get_json()["total"] == 1
+    other = listed({"partner": True, "q": "يوسف الحلبي"}).get_json()
+    assert other["total"] == 0 and "other fields of the search" in other["hint"]
+    assert listed({"q": "يوسف الحلبي"}).get_json()["total"] == 1
+
+    page_client = app.test_client()
+    login(page_client, make_user(app, "lawyer"))
+    form = page_client.get("/cases/").get_data(as_text=True)
+    assert 'name="partner"' in form
+    page = page_client.post(
+        "/cases/", data={"csrf_token": csrf_from(form), "partner": "yes"}
+    ).get_data(as_text=True)
+    assert marked["reference"] in page
+    assert made["silent"]["reference"] not in page and made["revoked"]["reference"] not in page
+
+    own = app.test_client()
+    login(own, documenter)
+    form = own.get("/cases/").get_data(as_text=True)
+    assert 'name="partner"' not in form
+    refused = own.post("/cases/", data={"csrf_token": csrf_from(form), "partner": "yes"})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Only lawyers can list" in text
+    assert marked["reference"] not in text
+    answer = listed({"partner": True}, bearer(app, documenter))
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["fields"] == {
+        "partner": ["Only lawyers can list the cases partner organisations also document."]
+    }
+
+    withdrawn = client.post(
+        f"/api/v1/cases/{marked['id']}/consent",
+        json={"scope": "partner_matching", "granted": False, "date": "2026-01-01"},
+        headers=bearer(app, documenter),
+    )
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    assert listed({"partner": True}).get_json()["total"] == 0
+    assert listed({"partner": True, "q": marked["reference"]}).get_json()["total"] == 0
 
 
 @pytest.mark.parametrize(

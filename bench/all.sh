@@ -20,3 +20,4 @@ for engine in "" "--postgres"; do
   echo "## load ${engine:-(SQLite)}";    $PY -m bench.load --seconds 600 --kill-at 300 $engine
 done
 echo "## linkage quality and candidate pairs"; $PY -m bench.linkage --records 100000 --pairs "$N"
+echo "## the warning at entry"; $PY -m bench.entry_check

@@ -343,6 +343,7 @@ DETAIL_LABELS = {
     "testimony": _l("Testimony"),
     "index": _l("Position"),
     "by_reference": _l("By reference"),
+    "partner": _l("Only cases partner organisations also document"),
     "attempts": _l("Attempts"),
     "estimate_lists": _l("Outside lists for the estimate"),
     "estimate_by": _l("Estimate also by"),

@@ -170,7 +170,7 @@ def _search(args: Mapping[str, Any]) -> Any:
             "total_exact": found.total_exact,
             "total_is": "exact" if found.total_exact else "at_least",
             "read_as": hints.read_as(query),
-            "hint": hints.search_hint(query, found.total),
+            "hint": hints.search_hint(s, _vault(), current_user, query, found.total),
         }
     )
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
-from casebook.cases.selectors import Query
+from casebook.auth.models import User
+from casebook.cases.selectors import Query, search
+from casebook.encrypted import Vault
 
 
 def read_as(query: Query) -> str | None:
@@ -24,14 +27,38 @@ def read_as(query: Query) -> str | None:
     return None
 
 
-def search_hint(query: Query, total: int) -> str | None:
+def search_hint(session: Session, vault: Vault, user: User, query: Query, total: int) -> str | None:
     """What the reader should know about this search: how one word was read (even when it found
-    cases: محمد alone finds the family المحمد), or what to add when it found nothing."""
-    message = _hint(query, total)
+    cases: محمد alone finds the family المحمد), or what to add when it found nothing. When a
+    name search with other fields found nothing, the name alone is searched too (among the
+    cases this reader may see), so that a person kept out by another field is not said to be
+    missing: the reader would stop looking, or enter them again."""
+    alone = _name_alone(query) if not total else None
+    found_alone = search(session, vault, user, alone).total if alone else 0
+    message = _hint(query, total, found_alone)
     return str(message) if message else None
 
 
-def _hint(query: Query, total: int) -> Any:
+def _name_alone(query: Query) -> Query | None:
+    """The same search with its name fields only (the name; with one word, the mother's name
+    that makes it a first name), or None where it has no other field."""
+    words = query.names().words
+    if query.reference or not words:
+        return None
+    mother = query.mother if len(words) == 1 else ""
+    others = (
+        query.birth_year,
+        query.national_id,
+        query.status,
+        query.governorate,
+        query.verification,
+        query.partner,
+        query.mother != mother,
+    )
+    return Query(q=query.q, mother=mother, per_page=1) if any(others) else None
+
+
+def _hint(query: Query, total: int, found_alone: int) -> Any:
     if query.birth_year and not query.by_name:
         return _("The birth year narrows a search by name: add a name.")
     names = query.names()
@@ -39,6 +66,12 @@ def _hint(query: Query, total: int) -> Any:
     if query.reference:
         # the same words whether the case does not exist or is not the reader's to see
         return None if total else _("No case you can see has this reference, with these filters.")
+    if found_alone:  # found nothing, but not for want of the name
+        return _(
+            "Cases you can see have this name, but none with the other fields of the search "
+            "(mother's name, birth year, national ID, status, governorate, verification or "
+            "partner organisations): search by the name alone to see them."
+        )
     if len(words) == 1 and not query.mother:
         if total:
             return _(
@@ -66,28 +99,15 @@ def _hint(query: Query, total: int) -> Any:
         )
     if query.mother and len(words) == 1:
         return _(
-            "No case has this first or family name with this mother's name. Check how the "
-            "mother's first name is written, or search without it."
-        )
-    if len(words) >= 2 and (query.birth_year or query.national_id or _filtered(query)):
-        # the name may well be recorded: what excluded it is another field, and the reader
-        # should not be told the person is not in the database
-        return _(
-            "No case has this name with the other fields of the search (birth year, national "
-            "ID, status, governorate, verification or partner organisations). The case may "
-            "record them otherwise: search by the name alone."
+            "No case you can see has this first or family name with this mother's name. Check "
+            "how the mother's first name is written, or search without it."
         )
     if len(words) >= 2:
         return _(
-            "No case has this first and family name. Try the name as written on the ID, the "
-            "name in Latin letters, or the family name alone; where the family name is not "
-            "known, the first name with the father's or grandfather's name."
+            "No case you can see has this first and family name. Try the name as written on "
+            "the ID, the name in Latin letters, or the family name alone; where the family name "
+            "is not known, the first name with the father's or grandfather's name."
         )
     if query.national_id and not words:
         return _("No case has this national ID number. Check it, or search by name.")
     return None
-
-
-def _filtered(query: Query) -> bool:
-    """Whether a filter besides the name fields narrowed the search."""
-    return bool(query.status or query.governorate or query.verification or query.partner)

@@ -208,7 +208,9 @@ def index() -> Any:
     return render_template(
         "cases/index.html",
         searched=True,
-        suggestion=hints.search_hint(query, found.total),
+        suggestion=hints.search_hint(
+            s, current_app.extensions["casebook.vault"], current_user, query, found.total
+        ),
         rows=[selectors.summary(c) for c in found.items],
         total=found.total,
         total_exact=found.total_exact,
@@ -256,7 +258,16 @@ def new() -> Any:
     except CaseInputError as exc:
         return _form_page("cases/form.html", values, exc.fields, 422, mode="new")
     flash(_("Case %(reference)s saved.", reference=case.reference))
-    if possible_duplicates(case).get("possible_duplicate"):
+    similar = possible_duplicates(case)
+    if similar.get("possible_duplicates"):  # those who may read every case are told which
+        flash(
+            _(
+                "This person may already be in casebook as %(references)s: the pair is in "
+                "the Duplicates review queue.",
+                references=", ".join(similar["possible_duplicates"]),
+            )
+        )
+    elif similar.get("possible_duplicate"):
         flash(_("This person may already be in casebook: a lawyer will review."))
     return redirect(url_for(".show", case_id=case.id))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun import freeze_time
@@ -101,6 +102,28 @@ def test_a_case_is_saved_through_the_form_with_the_family_name_left_empty(
     )
     assert refused.status_code == 422
     assert 'id="person.first_name-errors"' in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["lawyer", "documenter"])
+def test_a_case_entered_twice_through_the_form_says_who_may_learn_which(
+    app: Flask, client: FlaskClient, role: str
+) -> None:
+    """The same person entered a second time: a lawyer is told which case it may be (as the
+    API tells them) and where the pair waits; a documenter only that a lawyer will review."""
+    login(client, make_user(app, role))
+    token = csrf_from(_new_page(client))
+    first = client.post("/cases/new", data={**FULL_FORM, "csrf_token": token})
+    first_page = client.get(first.headers["Location"]).get_data(as_text=True)
+    reference = re.search(r"CB-\d{4}-\d{6}", first_page)
+    assert reference is not None
+    again = client.post("/cases/new", data={**FULL_FORM, "csrf_token": token})
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    if role == "lawyer":
+        assert f"may already be in casebook as {reference.group(0)}" in page
+        assert "Duplicates review queue" in page
+    else:
+        assert "may already be in casebook: a lawyer will review." in page
+        assert page.count(reference.group(0)) == 0
 
 
 def test_invalid_form_keeps_everything_typed_with_messages_beside_fields(

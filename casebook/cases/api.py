@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
@@ -104,7 +104,16 @@ def possible_duplicates(case: Case) -> dict[str, Any]:
         "message": gettext("This person may already be in casebook: a lawyer will review."),
     }
     if current_user.can(Permission.CASE_READ_ALL):
-        out["possible_duplicates"] = [c.reference for c in similar]
+        references = [c.reference for c in similar]
+        out["possible_duplicates"] = references
+        out["message"] = ngettext(
+            "This person may already be in casebook as %(references)s: the pair is in the "
+            "Duplicates review queue.",
+            "This person may already be in casebook as one of %(references)s: the pairs are "
+            "in the Duplicates review queue.",
+            len(references),
+            references=gettext(", ").join(references),
+        )
     return out
 
 

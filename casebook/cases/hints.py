@@ -40,12 +40,12 @@ def search_hint(session: Session, vault: Vault, user: User, query: Query, total:
 
 
 def _name_alone(query: Query) -> Query | None:
-    """The same search with its name fields only (the name; with one word, the mother's name
-    that makes it a first name), or None where it has no other field."""
+    """The same search with its name fields only (the name or the reference; with one word,
+    the mother's name that makes it a first name), or None where it has no other field."""
     words = query.names().words
-    if query.reference or not words:
+    if not (query.reference or words):
         return None
-    mother = query.mother if len(words) == 1 else ""
+    mother = query.mother if len(words) == 1 and not query.reference else ""
     others = (
         query.birth_year,
         query.national_id,
@@ -65,7 +65,14 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
     words = names.words
     if query.reference:
         # the same words whether the case does not exist or is not the reader's to see
-        return None if total else _("No case you can see has this reference, with these filters.")
+        if total:
+            return None
+        if found_alone:
+            return _(
+                "The case with this reference does not match the other fields of the search: "
+                "search by the reference alone to see it."
+            )
+        return _("No case you can see has this reference, with these filters.")
     if found_alone:  # found nothing, but not for want of the name
         return _(
             "Cases you can see have this name, but none with the other fields of the search "

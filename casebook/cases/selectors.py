@@ -256,6 +256,10 @@ def search(session: Session, vault: Vault, user: User, query: Query) -> Page:
         # the marks' case ids are plain; whether the family's consent still lets a mark be
         # used is in the record, checked below as the case page checks it
         visible = visible.where(Case.id.in_(select(PartnerMark.case_id)))
+    if query.birth_year and not query.by_name:
+        # a birth year narrows a search by name (the hint says so); a list of every case
+        # under it would read as the cases born that year
+        return Page([], 0, True)
     if not (query.by_name or query.status or query.governorate or query.partner):
         return _plain_list(session, visible, query)
     if query.reference:

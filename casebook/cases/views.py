@@ -259,16 +259,8 @@ def new() -> Any:
         return _form_page("cases/form.html", values, exc.fields, 422, mode="new")
     flash(_("Case %(reference)s saved.", reference=case.reference))
     similar = possible_duplicates(case)
-    if similar.get("possible_duplicates"):  # those who may read every case are told which
-        flash(
-            _(
-                "This person may already be in casebook as %(references)s: the pair is in "
-                "the Duplicates review queue.",
-                references=", ".join(similar["possible_duplicates"]),
-            )
-        )
-    elif similar.get("possible_duplicate"):
-        flash(_("This person may already be in casebook: a lawyer will review."))
+    if similar.get("possible_duplicate"):  # which cases, only to those who may read them all
+        flash(similar["message"])
     return redirect(url_for(".show", case_id=case.id))
 
 

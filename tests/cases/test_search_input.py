@@ -294,6 +294,34 @@ def test_a_name_kept_out_by_another_field_is_not_said_to_be_missing(
     )
 
 
+def test_a_reference_kept_out_by_another_field_and_a_birth_year_alone_say_so(
+    app: Flask, families: Any
+) -> None:
+    """A case reference with a birth year the case does not record: the case is there, and the
+    hint says the other field kept it out; a reference no one may see gets the usual words (a
+    documenter learns nothing of a lawyer's case). A birth year alone lists nothing (it
+    narrows a search by name), where it listed every case as if born that year."""
+    client = app.test_client()
+    lawyer = bearer(app, families)
+    found = client.get("/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=lawyer)
+    reference = found.get_json()["items"][0]["reference"]
+    kept_out = {"q": reference, "birth_year": "1990"}
+    body = client.get("/api/v1/cases", query_string=kept_out, headers=lawyer).get_json()
+    assert body["total"] == 0
+    assert body["hint"].startswith("The case with this reference does not match the other")
+    for headers in (bearer(app, make_user(app, "documenter")), lawyer):
+        query = kept_out if headers is not lawyer else {**kept_out, "q": "CB-2026-999999"}
+        other = client.get("/api/v1/cases", query_string=query, headers=headers).get_json()
+        assert (other["total"], other["hint"]) == (
+            0,
+            "No case you can see has this reference, with these filters.",
+        )
+    year_alone = client.get("/api/v1/cases", query_string={"birth_year": "1985"}, headers=lawyer)
+    body = year_alone.get_json()
+    assert (body["total"], body["items"]) == (0, [])
+    assert body["hint"] == "The birth year narrows a search by name: add a name."
+
+
 @pytest.fixture
 def demo_cases(app: Flask) -> dict[str, Any]:
     """Forty demo cases (casebook.cases.demo, the data the demo site holds) entered by a

@@ -297,6 +297,8 @@ def test_entry_warning_never_reveals_another_documenters_case(
     )
     body = _create(client, lawyer, first_name="مصطفى", family_name="قاسم", mother_name="سعاد")
     assert len(body["possible_duplicates"]) == 2  # a lawyer is told which
+    assert all(ref in body["message"] for ref in body["possible_duplicates"])
+    assert "review queue" in body["message"] and "lawyer will review" not in body["message"]
     unrelated = _create(
         client, documenter, first_name="زياد", family_name="النجار", mother_name="هدى"
     )

@@ -188,7 +188,7 @@ class Query:
     status: str | None = None
     governorate: str | None = None
     verification: str | None = None
-    # only cases a partner organisation's list also holds (lawyers: PARTNER_FILTER)
+    # only cases a partner organisation's list also holds (lawyers only: refused_filters)
     partner: bool = False
     page: int = 1
     per_page: int = 50

@@ -737,6 +737,11 @@ def _a_number(value: float | None, name: str) -> float | None:
     return value
 
 
+def _counted(n: int, one: str, many: str) -> str:
+    """ "1 case", "2 cases": a count with its noun (these lines are read by people)."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def _row_list(rows: list[int], most: int = 50) -> str:
     """Row numbers for a message: "rows 4, 9 and 12", the first `most` of them."""
     shown = ", ".join(str(n) for n in rows[:most])
@@ -1414,7 +1419,7 @@ def partners_export_command(output: str, secret_file: str, label: str | None) ->
                 f"{output}: could not be written ({exc.strerror}); nothing was exported"
             ) from None
     click.echo(
-        f"{result.exported} cases exported to {output}"
+        f"{_counted(result.exported, 'case', 'cases')} exported to {output}"
         + (" (the file that was there is replaced)" if replaced else "")
         + f"; {result.no_consent} left out without consent to partner matching (rejected, "
         "duplicate and erased cases are never exported)",
@@ -1444,7 +1449,7 @@ def _shared(o: Overlap, counted: int) -> str:
     """One line on a pair of lists' overlap: which count stands, and why."""
     from casebook.partners.compare import ESTIMATE_MIN_RECORDS
 
-    matched = f"{o.matched} {'person' if o.matched == 1 else 'people'} matched one to one"
+    matched = f"{_counted(o.matched, 'person', 'people')} matched one to one"
     if o.why == "estimated":
         return (
             f"about {counted} people shared (standard error {o.error:.0f}), counted; "
@@ -1506,7 +1511,7 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         repeats = []
         for f in loaded:
             if f.repeated:
-                records = "1 record repeats" if f.repeated == 1 else f"{f.repeated} records repeat"
+                records = _counted(f.repeated, "record repeats", "records repeat")
                 repeats.append(
                     f"{f.name}: {records} another record's encoding exactly (one person "
                     "recorded more than once, two people whose names, birth year, governorate "
@@ -1526,7 +1531,8 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
         click.echo(f"warning: {warning}", err=True)
     if result.left_out:
         click.echo(
-            f"{result.left_out} records of {files[0]} left out: their cases were erased, "
+            f"{_counted(result.left_out, 'record', 'records')} of {files[0]} left out: their "
+            "cases were erased, "
             "rejected or found duplicates, or their consent to partner matching withdrawn, "
             "since the export",
             err=True,
@@ -1597,8 +1603,9 @@ def partners_compare_command(files: tuple[str, ...], threshold: float | None, fm
     )
     if result.ours_known:
         click.echo(
-            f"{result.ours_matched} of our cases are also on another list; "
-            f"{result.marks_added} new marks for lawyers",
+            f"{result.ours_matched} of our cases "
+            f"{'is' if result.ours_matched == 1 else 'are'} also on another list; "
+            f"{_counted(result.marks_added, 'new mark', 'new marks')} for lawyers",
             err=True,
         )
     else:

@@ -76,6 +76,7 @@ def build_spec() -> dict[str, Any]:
         ("LegalNote", schemas.LegalNoteSchema),
         ("Erase", schemas.EraseSchema),
         ("Assign", schemas.AssignSchema),
+        ("ListQuery", schemas.ListQuerySchema),
     ):
         if name not in spec.components.schemas:  # nested schemas register themselves by name
             spec.components.schema(name, schema=schema)
@@ -169,21 +170,9 @@ def build_spec() -> dict[str, Any]:
                 "on its way: prefer `POST /api/v1/cases/search`. `partner=true` lists only "
                 "cases a partner organisation's list also holds (their marks in use, with the "
                 "family's consent to partner matching); lawyers only, 422 for others.",
-                "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": t}}
-                    for n, t in (
-                        ("q", "string"),
-                        ("mother", "string"),
-                        ("birth_year", "integer"),
-                        ("national_id", "string"),
-                        ("status", "string"),
-                        ("governorate", "string"),
-                        ("verification", "string"),
-                        ("partner", "boolean"),
-                        ("page", "integer"),
-                        ("per_page", "integer"),
-                    )
-                ],
+                # from the schema that reads them: types, ranges and the status, governorate
+                # and verification codes as enums
+                "parameters": [{"in": "query", "schema": schemas.ListQuerySchema}],
                 "responses": _responses({"200": ok(r.CaseList)}, 401, 403, 422),
             },
         },
@@ -197,21 +186,7 @@ def build_spec() -> dict[str, Any]:
                 "JSON object: a name or mother's name in a GET's query string is written to "
                 "every request log in its way (proxies, gunicorn's error log for a malformed "
                 "request line); in a body it is not.",
-                "requestBody": _object_body(
-                    {
-                        "q": {"type": "string"},
-                        "mother": {"type": "string"},
-                        "birth_year": {"type": "integer"},
-                        "national_id": {"type": "string"},
-                        "status": {"type": "string"},
-                        "governorate": {"type": "string"},
-                        "verification": {"type": "string"},
-                        "partner": {"type": "boolean"},
-                        "page": {"type": "integer"},
-                        "per_page": {"type": "integer"},
-                    },
-                    [],
-                ),
+                "requestBody": _json_body("ListQuery"),
                 "responses": _responses({"200": ok(r.CaseList)}, 400, 401, 403, 422),
             }
         },

@@ -193,6 +193,7 @@ class KeyRing:
         """A keyring from JSON text given as bytes (tests, tools); keys go through the buffer."""
         return cls.from_buffer(bytearray(raw))
 
+
 def _new_kek(kek_id: int, status: KekStatus) -> Kek:
     return Kek(
         id=kek_id,

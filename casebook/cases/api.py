@@ -144,7 +144,10 @@ def _search(args: Mapping[str, Any]) -> Any:
     try:
         params = schema.load(args)
     except ValidationError as exc:
-        errors = flatten_errors(exc.messages) | unknown
+        # every problem at once: a filter refused to this role beside the unreadable ones
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        refused = selectors.refused_filters(current_user, valid)
+        errors = flatten_errors(exc.messages) | unknown | refused
         return error_response(422, "The query has problems.", fields=errors)
     unknown |= selectors.refused_filters(current_user, params)
     if unknown:

@@ -97,6 +97,13 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
             "after it (or the father's name, where the family name is not known), or write the "
             "mother's name in its own field."
         )
+    if total and query.birth_year:
+        # the year is checked against the record, and a record without one cannot agree: say
+        # so, or a reader takes the list for every case of the name
+        return _(
+            "Cases whose birth year is not recorded are not listed when a birth year is given: "
+            "search without the year to see them too."
+        )
     if total:
         return None
     if query.mother and not words:

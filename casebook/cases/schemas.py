@@ -72,8 +72,11 @@ class Year(fields.Integer):
     default_error_messages = {"invalid": YEAR_MESSAGE}  # noqa: RUF012 (marshmallow's own)
 
     def __init__(self, **kwargs: Any):
+        # strict: a JSON 1987.5 is refused, not read as 1987
         super().__init__(
-            validate=validate.Range(min=1900, max=2100, error=self.YEAR_MESSAGE), **kwargs
+            strict=True,
+            validate=validate.Range(min=1900, max=2100, error=self.YEAR_MESSAGE),
+            **kwargs,
         )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
@@ -81,6 +84,7 @@ class Year(fields.Integer):
             value = ascii_digits(clean_text(value)).strip()
             if not (value.isascii() and value.isdigit()):
                 raise self.make_error("invalid")
+            value = int(value)
         result: int = super()._deserialize(value, attr, data, **kwargs)
         return result
 

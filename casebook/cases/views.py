@@ -168,9 +168,12 @@ def index() -> Any:
             raise ValidationError(refused)
     except ValidationError as exc:
         # No search runs on a filter that could not be read: a list of every case under it
-        # would look like its results.
+        # would look like its results. Every problem is listed at once, a filter refused to
+        # this role beside the unreadable ones.
         query = selectors.Query(**ListQuerySchema().load({}))
-        errors = forms.localise(flatten_errors(exc.messages))
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        messages = flatten_errors(exc.messages) | selectors.refused_filters(current_user, valid)
+        errors = forms.localise(messages)
         return render_template(
             "cases/index.html",
             searched=False,

@@ -432,12 +432,15 @@ def submission_receive(
         )
         .order_by(FieldSubmission.received_at.desc())
     ).first()
-    if existing is None and session.scalars(
-        select(FieldSubmission.id).where(
-            FieldSubmission.content_hash == content_hash,
-            FieldSubmission.owner_id != device.owner_id,
-        )
-    ).first():
+    if (
+        existing is None
+        and session.scalars(
+            select(FieldSubmission.id).where(
+                FieldSubmission.content_hash == content_hash,
+                FieldSubmission.owner_id != device.owner_id,
+            )
+        ).first()
+    ):
         # the very ciphertext another documenter's phone sent: never decrypted a second time
         raise _refuse("conflict", "This submission was already received from another device.", 409)
     restart = existing is not None and existing.state == "expired"

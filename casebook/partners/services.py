@@ -52,7 +52,6 @@ from casebook.partners.encoding import (
 )
 from casebook.partners.models import CONSENT_SCOPE, PartnerExport, PartnerMark, PartnerRecord
 
-SCOPE = CONSENT_SCOPE
 READ_BATCH = 2000
 TAG_PURPOSE = "partners-record"
 EXCLUDED_VERIFICATION = ("rejected", "duplicate")
@@ -128,7 +127,7 @@ def _vault(session: Session) -> Vault:
 
 
 def _consents(consent: Consent | None) -> bool:
-    return consents_to(consent, SCOPE)
+    return consents_to(consent, CONSENT_SCOPE)
 
 
 def _consent(

@@ -322,6 +322,40 @@ def test_a_reference_kept_out_by_another_field_and_a_birth_year_alone_say_so(
     assert body["hint"] == "The birth year narrows a search by name: add a name."
 
 
+_NO_YEAR_LEFT_OUT = {
+    "en": "Cases whose birth year is not recorded are not listed when a birth year is given",
+    "ar": "لا تظهر الحالات التي لم تُسجَّل سنة ميلادها عند إدخال سنة الميلاد",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_search_by_birth_year_says_it_leaves_out_cases_without_one(
+    app: Flask, families: Any, lang: str
+) -> None:
+    """A second خالد الحموي is recorded without a birth year: a search with the year 1985
+    lists the one born then, and says that cases without a recorded year are not listed (the
+    family's report of a year would otherwise seem to rule the other out); the name alone lists
+    both, with no such note."""
+    client = app.test_client()
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    person = minimal_case(first_name="خالد", family_name="الحموي")["person"]
+    del person["birth_date"]  # type: ignore[attr-defined]
+    resp = client.post(
+        "/api/v1/cases",
+        json={**minimal_case(), "person": person},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.get_json()
+    query = {"q": "خالد الحموي", "birth_year": "1985"}
+    body = client.get("/api/v1/cases", query_string=query, headers=headers).get_json()
+    assert body["total"] == 1 and body["hint"].startswith(_NO_YEAR_LEFT_OUT[lang])
+    alone = client.get("/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers)
+    assert (alone.get_json()["total"], alone.get_json()["hint"]) == (2, None)
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, query, lang)
+    assert status == 200 and _NO_YEAR_LEFT_OUT[lang] in html
+
+
 @pytest.fixture
 def demo_cases(app: Flask) -> dict[str, Any]:
     """Forty demo cases (casebook.cases.demo, the data the demo site holds) entered by a

@@ -306,9 +306,7 @@ def test_parts_are_answered_as_parts_and_the_inbox_says_they_are_arriving(
     _language(client, "ar")
     assert "إرسال واحد ما زال يصل من هاتف" in client.get("/field/inbox").get_data(as_text=True)
     _language(client, "en")
-    rest = dataclasses.replace(
-        sub, files={k: v for k, v in sub.files.items() if k != "a.jpg.enc"}
-    )
+    rest = dataclasses.replace(sub, files={k: v for k, v in sub.files.items() if k != "a.jpg.enc"})
     resp = post(phone, token, rest)
     assert "Received: it is waiting in your field inbox." in resp.get_data(as_text=True)
     assert "still arriving" not in client.get("/field/inbox").get_data(as_text=True)
@@ -319,9 +317,12 @@ def test_revoking_a_device_shreds_its_unfinished_submissions_at_once(
 ) -> None:
     token = add_device(client)
     version, public = _form(phone, token)
-    assert post(
-        phone, token, _first_part(_split(public, version)), fields={"*isIncomplete*": "yes"}
-    ).status_code == 201
+    assert (
+        post(
+            phone, token, _first_part(_split(public, version)), fields={"*isIncomplete*": "yes"}
+        ).status_code
+        == 201
+    )
     (partial,) = _rows(app)
     field_dir = Path(app.config["CASEBOOK"].instance) / "attachments" / "field"
     kept = set(field_dir.iterdir())
@@ -354,9 +355,10 @@ def test_instance_ids_are_per_documenter(
     sub = _split(public, version)
     # B's device claims A's instance ID first, with a part of a submission of its own
     claim = _split(public, version, sub.instance_id)
-    assert post(
-        phone, other_token, _first_part(claim), fields={"*isIncomplete*": "yes"}
-    ).status_code == 201
+    assert (
+        post(phone, other_token, _first_part(claim), fields={"*isIncomplete*": "yes"}).status_code
+        == 201
+    )
     resp = post(phone, token, sub)  # A's phone: received, not 409
     assert resp.status_code == 201, resp.get_data(as_text=True)
     assert post(phone, token, sub).status_code == 202
@@ -501,9 +503,7 @@ def test_the_not_found_page_never_repeats_a_device_token(
     assert token not in resp.get_data(as_text=True)
     assert post(phone, token, _valid(public, version)).status_code == 201
     assert caplog.records and not any(token in str(vars(r)) for r in caplog.records)
-    assert 'name="next" value="/field/inbox"' in client.get("/field/inbox").get_data(
-        as_text=True
-    )
+    assert 'name="next" value="/field/inbox"' in client.get("/field/inbox").get_data(as_text=True)
 
 
 def test_too_many_parts_get_their_own_message(

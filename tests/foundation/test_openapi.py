@@ -12,7 +12,7 @@ import jsonschema_rs
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import UserFixture, bearer, minimal_case
+from tests.conftest import UserFixture, bearer, make_user, minimal_case
 
 BINARY = {("/api/v1/cases/{case_id}/attachments/{attachment_id}", "get")}
 
@@ -141,3 +141,32 @@ def test_real_responses_of_every_get_route_match_the_document(
         assert resp.status_code in (404, 422)
         problems += [f"{url}: {e.message}" for e in error.iter_errors(resp.get_json())]
     assert problems == []
+
+
+def test_the_case_list_documents_its_codes_and_refuses_what_it_does_not_list(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The list's status, governorate and verification filters carry their codes as enums (in
+    the GET's parameters and the search body alike), so a client need not guess "Homs" for
+    homs; a value outside them, or a birth year that is not a whole number, is refused with
+    the field named rather than read as something else (1987.5 was read as 1987)."""
+    from casebook.vocab import GOVERNORATES, STATUSES
+
+    doc = _document(client)
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/cases"]["get"]["parameters"]}
+    body = doc["components"]["schemas"]["ListQuery"]["properties"]
+    for documented in (params, body):
+        assert set(documented["status"]["enum"]) == set(STATUSES.codes)
+        assert set(documented["governorate"]["enum"]) == set(GOVERNORATES.codes)
+        assert "verified" in documented["verification"]["enum"]
+        assert documented["birth_year"]["type"] == "integer"
+    assert set(params) == set(body)
+    headers = bearer(app, make_user(app, "lawyer"))
+    for sent, field in (
+        ({"governorate": "Homs"}, "governorate"),
+        ({"status": "missing"}, "status"),
+        ({"q": "خالد الحموي", "birth_year": 1987.5}, "birth_year"),
+    ):
+        resp = client.post("/api/v1/cases/search", json=sent, headers=headers)
+        assert resp.status_code == 422, (sent, resp.get_json())
+        assert list(resp.get_json()["error"]["fields"]) == [field]

@@ -28,15 +28,9 @@ def _frozen(value: object) -> object:
 
 
 def test_compiled_catalogue_matches_the_po() -> None:
-    po = {
-        _frozen(m.id): _frozen(m.string)
-        for m in read_po(PO.open("rb"), locale="ar")
-        if m.id
-    }
+    po = {_frozen(m.id): _frozen(m.string) for m in read_po(PO.open("rb"), locale="ar") if m.id}
     mo = {
-        _frozen(m.id): _frozen(m.string)
-        for m in read_mo(PO.with_suffix(".mo").open("rb"))
-        if m.id
+        _frozen(m.id): _frozen(m.string) for m in read_mo(PO.with_suffix(".mo").open("rb")) if m.id
     }
     assert po == mo
 

@@ -662,7 +662,7 @@ def test_export_compare_and_mark_for_lawyers(
         app, "partners", "export", "-o", str(ours), "--secret-file", str(secret), "--label", "Us"
     )
     assert out.exit_code == 0, out.output
-    assert "1 cases exported" in out.output and "2 left out without consent" in out.output
+    assert "1 case exported" in out.output and "2 left out without consent" in out.output
     doc = json.loads(ours.read_text())
     assert doc["count"] == 1 and doc["schema"] == SCHEMA
     text = ours.read_text()
@@ -765,7 +765,7 @@ def test_lawyers_list_the_cases_partners_also_document(
     assert out.exit_code == 0, out.output
     theirs = _partner_file(tmp_path / "theirs.json", [(PERSON, "aleppo")], "Partner Org")
     _new_process(app)
-    assert "1 new marks" in _invoke(app, "partners", "compare", str(ours), str(theirs)).output
+    assert "1 new mark " in _invoke(app, "partners", "compare", str(ours), str(theirs)).output
     marked = made["consenting"]
     lawyer = bearer(app, make_user(app, "lawyer"))
 
@@ -807,6 +807,14 @@ def test_lawyers_list_the_cases_partners_also_document(
     assert answer.get_json()["error"]["fields"] == {
         "partner": ["Only lawyers can list the cases partner organisations also document."]
     }
+    # the refusal is listed with every other problem of the query, not after they are mended
+    both = listed({"partner": True, "status": "vanished"}, bearer(app, documenter))
+    assert both.status_code == 422
+    assert set(both.get_json()["error"]["fields"]) == {"partner", "status"}
+    page = own.post(
+        "/cases/", data={"csrf_token": csrf_from(form), "partner": "yes", "status": "vanished"}
+    ).get_data(as_text=True)
+    assert "Only lawyers can list" in page and "Choose one of the listed values" in page
 
     withdrawn = client.post(
         f"/api/v1/cases/{marked['id']}/consent",
@@ -1078,7 +1086,7 @@ def test_two_lists_under_one_label_are_refused(
     doc["export"] = "9f1c2b3a-0000-4000-8000-00000000000a"
     impostor.write_text(json.dumps({**doc, "label": "OrgK"}))
     out = _invoke(app, "partners", "compare", str(ours), str(impostor))
-    assert out.exit_code == 0 and "1 new marks" in out.output, out.output
+    assert out.exit_code == 0 and "1 new mark " in out.output, out.output
     impostor.write_text(json.dumps({**doc, "label": "OrgK December"}))
     out = _invoke(app, "partners", "compare", str(ours), str(impostor))
     assert out.exit_code == 0 and "0 new marks" in out.output, out.output
@@ -1152,7 +1160,7 @@ def test_cases_erased_or_whose_consent_was_withdrawn_since_the_export_are_left_o
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout.splitlines()[0])["patterns"] == {"11": 1, "10": 0, "01": 2}
     assert "2 records of" in out.output and "left out" in out.output
-    assert "1 of our cases are also on another list; 1 new marks" in out.output
+    assert "1 of our cases is also on another list; 1 new mark for lawyers" in out.output
     with app.extensions["casebook.db"].sessionmaker() as s:
         marks = s.scalars(select(PartnerMark)).all()
     assert [str(m.case_id) for m in marks] == [made[2]["id"]]
@@ -1465,7 +1473,7 @@ def test_a_mark_shows_its_label_isolated_and_hides_while_consent_is_withdrawn(
     theirs = _partner_file(tmp_path / "theirs.pp", [(PERSON, "aleppo")], "منظمة evil <b>X</b>")
     _new_process(app)
     out = _invoke(app, "partners", "compare", str(ours), str(theirs))
-    assert out.exit_code == 0 and "1 new marks" in out.output, out.output
+    assert out.exit_code == 0 and "1 new mark " in out.output, out.output
     login(client, make_user(app, "lawyer"))
     case_id = made["consenting"]["id"]
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)

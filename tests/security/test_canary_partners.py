@@ -96,7 +96,7 @@ def test_partner_export_holds_no_name_date_or_place(
         cli, ["partners", "export", "-o", str(export), "--secret-file", str(secret)]
     )
     assert result.exit_code == 0, result.output
-    assert "1 cases exported" in result.output
+    assert "1 case exported" in result.output
     assert b'"count":1' in export.read_bytes()  # the case is really in the file…
     assert _needles()  # …and the scan has something to look for
     assert _scan([out_dir, private_tempdir]) == []  # …in no form

@@ -23,6 +23,7 @@ _KNOWN = (
     _l("Field may not be null."),
     _l("Invalid input type."),
     _l("Choose one of the listed values."),
+    _l("The birth year narrows a search by name: add a name."),
     _l("Use a year (2013), a month (2013-05) or a day (2013-05-14)."),
     _l(
         "This date does not exist (check the day and the month). Write a day as d/m/yyyy "

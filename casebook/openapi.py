@@ -313,6 +313,14 @@ def build_spec() -> dict[str, Any]:
     _more_paths(spec, case_id)
     doc = spec.to_dict()
     doc["security"] = [{"bearer": []}]
+    # the search refuses a filter it does not have (the schema excludes unknowns only for the
+    # HTML form, whose fields are its own); a birth year needs a name, mother's name or ID
+    listed = doc["components"]["schemas"]["ListQuery"]
+    listed["additionalProperties"] = False
+    listed["properties"]["birth_year"]["description"] = (
+        "narrows a search by name: refused (422) without q, mother or national_id; cases "
+        "without a recorded birth year are then not listed"
+    )
     return doc
 
 

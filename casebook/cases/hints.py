@@ -59,8 +59,6 @@ def _name_alone(query: Query) -> Query | None:
 
 
 def _hint(query: Query, total: int, found_alone: int) -> Any:
-    if query.birth_year and not query.by_name:
-        return _("The birth year narrows a search by name: add a name.")
     names = query.names()
     words = names.words
     if query.reference:
@@ -97,9 +95,21 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
             "after it (or the father's name, where the family name is not known), or write the "
             "mother's name in its own field."
         )
+    # the birth year and (beside a first and family name) the mother's name are checked
+    # against the record, and a record without them cannot agree: say so, or a reader takes
+    # the list for every case of the name and enters the person again
+    mother = bool(query.mother) and len(words) >= 2
+    if total and query.birth_year and mother:
+        return _(
+            "Cases whose birth year or mother's name is not recorded are not listed when these "
+            "are given: search without them to see them too."
+        )
+    if total and mother:
+        return _(
+            "Cases whose mother's name is not recorded are not listed when a mother's name is "
+            "given: search without it to see them too."
+        )
     if total and query.birth_year:
-        # the year is checked against the record, and a record without one cannot agree: say
-        # so, or a reader takes the list for every case of the name
         return _(
             "Cases whose birth year is not recorded are not listed when a birth year is given: "
             "search without the year to see them too."

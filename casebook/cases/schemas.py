@@ -64,20 +64,13 @@ class Text(fields.String):
         return ascii_digits(text) if self.digits else text
 
 
-class Year(fields.Integer):
-    """A year as typed in a search field: any digits (١٩٩٢ is 1992), spaces around allowed, four
-    digits from 1900 to 2100; anything else one message that says so."""
-
-    YEAR_MESSAGE = "Enter a year of four digits, from 1900 to 2100."
-    default_error_messages = {"invalid": YEAR_MESSAGE}  # noqa: RUF012 (marshmallow's own)
+class WholeNumber(fields.Integer):
+    """A whole number as an API client or a form sends it: an integer, or digits in a string
+    (Arabic-Indic digits too, spaces around allowed); a fraction (1.5, "1.5") or a boolean is
+    refused, where marshmallow's Integer cut 1.5 to 1."""
 
     def __init__(self, **kwargs: Any):
-        # strict: a JSON 1987.5 is refused, not read as 1987
-        super().__init__(
-            strict=True,
-            validate=validate.Range(min=1900, max=2100, error=self.YEAR_MESSAGE),
-            **kwargs,
-        )
+        super().__init__(strict=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, str):
@@ -87,6 +80,19 @@ class Year(fields.Integer):
             value = int(value)
         result: int = super()._deserialize(value, attr, data, **kwargs)
         return result
+
+
+class Year(WholeNumber):
+    """A year as typed in a search field: four digits from 1900 to 2100 (١٩٩٢ is 1992);
+    anything else one message that says so."""
+
+    YEAR_MESSAGE = "Enter a year of four digits, from 1900 to 2100."
+    default_error_messages = {"invalid": YEAR_MESSAGE}  # noqa: RUF012 (marshmallow's own)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            validate=validate.Range(min=1900, max=2100, error=self.YEAR_MESSAGE), **kwargs
+        )
 
 
 class PartialDate(Text):
@@ -406,6 +412,9 @@ class AssignSchema(Strict):
     user_id = fields.UUID(required=True)
 
 
+YEAR_NEEDS_A_NAME = "The birth year narrows a search by name: add a name."
+
+
 class ListQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -422,8 +431,28 @@ class ListQuerySchema(Schema):
     # only cases a partner organisation's list also holds: lawyers only (cases.selectors
     # .refused_filters), as the marks themselves are
     partner = fields.Boolean(load_default=False)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = WholeNumber(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def _blank_is_no_filter(self, data: Any, **_: Any) -> Any:
+        """A filter sent empty or null is no filter (the form sends every field; an API client
+        may send `"status": null`), not a filter to match or a value to refuse."""
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None and not (isinstance(value, str) and not value.strip())
+        }
+
+    @validates_schema
+    def _year_narrows_a_name(self, data: dict[str, Any], **_: Any) -> None:
+        """A birth year alone is no search (names are the index): refused, where a list of no
+        case, or of every case, would read as the cases born that year."""
+        named = any(str(data.get(f) or "").strip() for f in ("q", "mother", "national_id"))
+        if data.get("birth_year") and not named:
+            raise ValidationError(YEAR_NEEDS_A_NAME, "birth_year")
 
     @post_load
     def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

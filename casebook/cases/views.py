@@ -156,11 +156,16 @@ def index() -> Any:
     # a form sends every field, empty or not: an empty field is no filter
     source = {k: v for k, v in request.form.items() if v.strip() and k != "csrf_token"}
     if request.method == "GET":  # a name in the query string is refused, not used
-        source = {
-            k: v
-            for k, v in request.args.items()
-            if v.strip() and k not in ("q", "mother", "national_id", "birth_year")
-        }
+        personal = ("q", "mother", "national_id", "birth_year")
+        source = {k: v for k, v in request.args.items() if v.strip() and k not in personal}
+        if any(request.args.get(k, "").strip() for k in personal):
+            # said, or an old link's list of every case reads as the name's results
+            flash(
+                _(
+                    "Names are not read from a web address (it is kept in browser history and "
+                    "server logs): type the name into the search form."
+                )
+            )
     try:
         params = ListQuerySchema().load(source)
         refused = selectors.refused_filters(current_user, params)

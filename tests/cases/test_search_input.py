@@ -316,15 +316,35 @@ def test_a_reference_kept_out_by_another_field_and_a_birth_year_alone_say_so(
             0,
             "No case you can see has this reference, with these filters.",
         )
+    # a birth year alone is no search: refused with the field named, not "0 cases" (two are
+    # born that year), nor a list of every case as if born then
     year_alone = client.get("/api/v1/cases", query_string={"birth_year": "1985"}, headers=lawyer)
-    body = year_alone.get_json()
-    assert (body["total"], body["items"]) == (0, [])
-    assert body["hint"] == "The birth year narrows a search by name: add a name."
+    assert year_alone.status_code == 422
+    assert year_alone.get_json()["error"]["fields"] == {
+        "birth_year": ["The birth year narrows a search by name: add a name."]
+    }
+    page_client = app.test_client()
+    login(page_client, families)
+    form = page_client.get("/cases/").get_data(as_text=True)
+    page = page_client.post("/cases/", data={"csrf_token": csrf_from(form), "birth_year": "1985"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "The birth year narrows a search by name" in html
+    assert 'id="search-year-error"' in html
 
 
 _NO_YEAR_LEFT_OUT = {
     "en": "Cases whose birth year is not recorded are not listed when a birth year is given",
     "ar": "لا تظهر الحالات التي لم تُسجَّل سنة ميلادها عند إدخال سنة الميلاد",
+}
+
+
+_NO_MOTHER_LEFT_OUT = {
+    "en": "Cases whose mother's name is not recorded are not listed when a mother's name is given",
+    "ar": "لا تظهر الحالات التي لم يُسجَّل اسم أمها عند إدخال اسم الأم",
+}
+_NEITHER_LEFT_OUT = {
+    "en": "Cases whose birth year or mother's name is not recorded are not listed when these",
+    "ar": "لا تظهر الحالات التي لم تُسجَّل سنة ميلادها أو اسم أمها عند إدخالهما",
 }
 
 
@@ -354,6 +374,21 @@ def test_a_search_by_birth_year_says_it_leaves_out_cases_without_one(
     login(client, make_user(app, "lawyer", language=lang))
     status, html = _post(client, query, lang)
     assert status == 200 and _NO_YEAR_LEFT_OUT[lang] in html
+    # the mother's name beside a first and family name: the same, for a case recording none
+    unmothered = {**person, "birth_date": "1985", "mother_name": "-"}
+    resp = client.post(
+        "/api/v1/cases",
+        json={**minimal_case(), "person": unmothered},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.get_json()
+    both = {"q": "خالد الحموي", "mother": "فاطمة"}
+    body = client.get("/api/v1/cases", query_string=both, headers=headers).get_json()
+    assert body["total"] == 2 and body["hint"].startswith(_NO_MOTHER_LEFT_OUT[lang])
+    body = client.get(
+        "/api/v1/cases", query_string={**both, "birth_year": "1985"}, headers=headers
+    ).get_json()
+    assert body["total"] == 1 and body["hint"].startswith(_NEITHER_LEFT_OUT[lang])
 
 
 @pytest.fixture
@@ -413,3 +448,70 @@ def test_a_family_name_with_the_mother_finds_that_family_s_cases(
         "لا حالات" in html
         and "لا توجد حالة تستطيع رؤيتها بهذا الاسم الأول أو اسم العائلة مع اسم الأم" in html
     )
+
+
+def test_every_bad_filter_is_marked_beside_its_field_and_blank_ones_are_no_filter(
+    app: Flask, families: Any
+) -> None:
+    """A forged list request with several bad filters: the page says no search ran before
+    the form, and marks each filter beside its own field (the three lists each said "Choose
+    one of the listed values" in one list below the form, without saying which); a
+    documenter's partner filter, which has no field on their page, is listed by itself. The
+    API refuses a page of 1.5 (it was cut to 1) and takes null or empty filters as none."""
+    documenter = make_user(app, "documenter")
+    client = app.test_client()
+    login(client, documenter)
+    status, html = _post(
+        client,
+        {
+            "q": "خالد الحموي",
+            "birth_year": "1987.5",
+            "status": "missing",
+            "governorate": "Homs",
+            "verification": "ok",
+            "partner": "yes",
+        },
+    )
+    assert status == 422
+    assert html.index("No search was run") < html.index('role="search"')
+    for name in ("status", "governorate", "verification"):
+        assert f'<select name="{name}" aria-invalid="true"' in html
+        assert f'id="search-{name}-error">Choose one of the listed values.</small>' in html
+    assert 'id="search-year-error"' in html
+    assert "<li>Only lawyers can list the cases partner organisations also document.</li>" in html
+    assert "خالد" not in html.split('role="search"')[0]
+    headers = bearer(app, families)
+    for sent, total in (
+        ({"q": "خالد الحموي", "status": None, "governorate": "", "birth_year": None}, 1),
+        ({"q": None, "mother": None}, 3),
+    ):
+        resp = client.post("/api/v1/cases/search", json=sent, headers=headers)
+        assert (resp.status_code, resp.get_json().get("total")) == (200, total), resp.get_json()
+    for page in (1.5, "2.0", True):
+        resp = client.post("/api/v1/cases/search", json={"page": page}, headers=headers)
+        assert resp.status_code == 422 and list(resp.get_json()["error"]["fields"]) == ["page"]
+
+
+def test_a_name_in_a_web_address_is_said_to_be_unread_and_at_least_counts_agree_in_arabic(
+    app: Flask, families: Any
+) -> None:
+    """An old link or bookmark with a name in its address: the name is not read (it would sit
+    in history and logs), and the page says so rather than showing every case as if they
+    matched. "At least 3" cases in Arabic is حالات (the count was always حالة)."""
+    client = app.test_client()
+    login(client, families)
+    html = client.get("/cases/?q=%D8%AE%D8%A7%D9%84%D8%AF").get_data(as_text=True)
+    assert "Names are not read from a web address" in html
+    assert "Names are not read" not in client.get("/cases/?status=detained").get_data(as_text=True)
+    headers = bearer(app, families)
+    for _ in range(3):
+        made = client.post(
+            "/api/v1/cases",
+            json=minimal_case(first_name="سمير", family_name="الحموي"),
+            headers=headers,
+        )
+        assert made.status_code == 201
+    arabic = app.test_client()
+    login(arabic, make_user(app, "lawyer", language="ar"))
+    status, html = _post(arabic, {"q": "الحموي", "per_page": "2"}, "ar")
+    assert status == 200 and "3 حالات على الأقل" in html, html

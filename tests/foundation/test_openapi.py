@@ -161,6 +161,7 @@ def test_the_case_list_documents_its_codes_and_refuses_what_it_does_not_list(
         assert "verified" in documented["verification"]["enum"]
         assert documented["birth_year"]["type"] == "integer"
     assert set(params) == set(body)
+    assert doc["components"]["schemas"]["ListQuery"]["additionalProperties"] is False
     headers = bearer(app, make_user(app, "lawyer"))
     for sent, field in (
         ({"governorate": "Homs"}, "governorate"),

@@ -95,27 +95,9 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
             "after it (or the father's name, where the family name is not known), or write the "
             "mother's name in its own field."
         )
-    # the birth year and (beside a first and family name) the mother's name are checked
-    # against the record, and a record without them cannot agree: say so, or a reader takes
-    # the list for every case of the name and enters the person again
-    mother = bool(query.mother) and len(words) >= 2
-    if total and query.birth_year and mother:
-        return _(
-            "Cases whose birth year or mother's name is not recorded are not listed when these "
-            "are given: search without them to see them too."
-        )
-    if total and mother:
-        return _(
-            "Cases whose mother's name is not recorded are not listed when a mother's name is "
-            "given: search without it to see them too."
-        )
-    if total and query.birth_year:
-        return _(
-            "Cases whose birth year is not recorded are not listed when a birth year is given: "
-            "search without the year to see them too."
-        )
     if total:
-        return None
+        notes = [note for note in (_words_between(words), _left_out(query, words)) if note]
+        return " ".join(str(note) for note in notes) or None
     if query.mother and not words:
         return _(
             "The mother's name is searched together with the person's first or family name: "
@@ -134,4 +116,39 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
         )
     if query.national_id and not words:
         return _("No case has this national ID number. Check it, or search by name.")
+    return None
+
+
+def _words_between(words: tuple[str, ...]) -> Any:
+    """Three words or more are read as the first and the family name: the words between are
+    not compared (a father's name spelt otherwise would hide the person), which a reader who
+    typed the father's name would not guess when a case of another father is listed."""
+    if len(words) < 3:
+        return None
+    return _(
+        "Only the first and the last word are compared, as the first and the family name; the "
+        "words between (a father's or grandfather's name) are not: check them in the list."
+    )
+
+
+def _left_out(query: Query, words: tuple[str, ...]) -> Any:
+    """The birth year and (beside a first and family name) the mother's name are checked
+    against the record, and a record without them cannot agree: said, or a reader takes the
+    list for every case of the name and enters the person again."""
+    mother = bool(query.mother) and len(words) >= 2
+    if query.birth_year and mother:
+        return _(
+            "Cases whose birth year or mother's name is not recorded are not listed when these "
+            "are given: search without them to see them too."
+        )
+    if mother:
+        return _(
+            "Cases whose mother's name is not recorded are not listed when a mother's name is "
+            "given: search without it to see them too."
+        )
+    if query.birth_year:
+        return _(
+            "Cases whose birth year is not recorded are not listed when a birth year is given: "
+            "search without the year to see them too."
+        )
     return None

@@ -515,3 +515,35 @@ def test_a_name_in_a_web_address_is_said_to_be_unread_and_at_least_counts_agree_
     login(arabic, make_user(app, "lawyer", language="ar"))
     status, html = _post(arabic, {"q": "الحموي", "per_page": "2"}, "ar")
     assert status == 200 and "3 حالات على الأقل" in html, html
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_name_of_three_words_says_the_words_between_are_not_compared(
+    app: Flask, families: Any, lang: str
+) -> None:
+    """خالد أحمد الحموي finds خالد محمود الحموي (first and family name): the hint says the
+    middle word was not compared, where a reader would take the list for the cases of that
+    father and enter the person again; with a birth year, both notes are given."""
+    headers = {**bearer(app, families), "Accept-Language": lang}
+    client = app.test_client()
+    body = client.get(
+        "/api/v1/cases", query_string={"q": "خالد أحمد الحموي"}, headers=headers
+    ).get_json()
+    assert body["total"] == 1 and body["hint"].startswith(_WORDS_BETWEEN[lang])
+    body = client.get(
+        "/api/v1/cases",
+        query_string={"q": "خالد أحمد الحموي", "birth_year": "1985"},
+        headers=headers,
+    ).get_json()
+    assert body["hint"].startswith(_WORDS_BETWEEN[lang]) and _NO_YEAR_LEFT_OUT[lang] in body["hint"]
+    two = client.get("/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers)
+    assert two.get_json()["hint"] is None
+    login(client, make_user(app, "lawyer", language=lang))
+    status, html = _post(client, {"q": "خالد أحمد الحموي"}, lang)
+    assert status == 200 and _WORDS_BETWEEN[lang] in html
+
+
+_WORDS_BETWEEN = {
+    "en": "Only the first and the last word are compared, as the first and the family name",
+    "ar": "لا تُقارَن إلا الكلمة الأولى والأخيرة، بوصفهما الاسم الأول واسم العائلة",
+}

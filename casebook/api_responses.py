@@ -33,6 +33,14 @@ class CaseCreated(Schema):
     # every case) the references of the cases it may duplicate
     message = Str()
     possible_duplicates = fields.List(Str())
+    searchable_by_name = _req(
+        Bool,
+        metadata={
+            "description": "false when no name search can find the case (a first name alone, "
+            "with no family, father's, grandfather's or mother's name): `notice` says so"
+        },
+    )
+    notice = Str()
 
 
 class CaseSummary(Schema):

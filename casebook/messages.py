@@ -24,7 +24,7 @@ _KNOWN = (
     _l("Invalid input type."),
     _l("Choose one of the listed values."),
     _l("The birth year narrows a search by name: add a name."),
-    _l("Use a year (2013), a month (2013-05) or a day (2013-05-14)."),
+    _l("Use a year (2013), a month (5/2013 or 2013-05) or a day (14/5/2013 or 2013-05-14)."),
     _l(
         "This date does not exist (check the day and the month). Write a day as d/m/yyyy "
         "(14/5/2013) or 2013-05-14, a month as 2013-05, or a year."
@@ -162,7 +162,9 @@ CATALOGUE["Invalid email address."] = _l("Enter a valid email address.")
 CATALOGUE["String does not match expected pattern."] = _l("This is not in the expected form.")
 CATALOGUE["Invalid value."] = _l("This value is not accepted.")
 CATALOGUE["Not a valid choice."] = _l("Choose one of the listed values.")
-CATALOGUE["Not a valid date."] = _l("Use a year (2013), a month (2013-05) or a day (2013-05-14).")
+CATALOGUE["Not a valid date."] = _l(
+    "Use a year (2013), a month (5/2013 or 2013-05) or a day (14/5/2013 or 2013-05-14)."
+)
 CATALOGUE["Not a valid datetime."] = _l("Enter a date and time.")
 CATALOGUE["Invalid input."] = _l("This value is not accepted.")
 CATALOGUE["Not a valid list."] = _l("This value is not accepted.")

@@ -87,9 +87,32 @@ def create() -> Any:
         return invalid(exc.fields)
     body: dict[str, Any] = {"id": str(case.id), "reference": case.reference}
     body.update(possible_duplicates(case))
+    body.update(name_search_notice(case))
     response = make_response(jsonify(body), 201)
     response.headers["Location"] = url_for(".show", case_id=str(case.id))
     return _with_version(response, case)  # a first change may name the version it created
+
+
+def name_search_notice(case: Case) -> dict[str, Any]:
+    """Whether a name search can find the case just entered. A first name alone (وليد, no
+    other name) is in no blind index, as no first name is: such a case is found only by its
+    reference, and the next documenter who searches for the person would enter them again."""
+    from casebook.cases import derived
+    from casebook.names.search import record_keys
+
+    person = derived.record_person(case.record)
+    keys = record_keys(person, derived.birth_year(person)) if person else []
+    if any(name != "nid" for name, _ in keys):
+        return {"searchable_by_name": True}
+    return {
+        "searchable_by_name": False,
+        "notice": gettext(
+            "No name search can find %(reference)s: it gives no family, father's, "
+            "grandfather's or mother's name with the first name. Add one when the family "
+            "knows it; until then the case is found by its reference.",
+            reference=case.reference,
+        ),
+    }
 
 
 def possible_duplicates(case: Case) -> dict[str, Any]:

@@ -74,8 +74,8 @@ def _hint(query: Query, total: int, found_alone: int) -> Any:
     if found_alone:  # found nothing, but not for want of the name
         return _(
             "Cases you can see have this name, but none with the other fields of the search "
-            "(mother's name, birth year, national ID, status, governorate, verification or "
-            "partner organisations): search by the name alone to see them."
+            "(%(fields)s): search by the name alone to see them.",
+            fields=_(", ").join(_other_fields(query, words)),
         )
     if len(words) == 1 and not query.mother:
         if total:
@@ -152,3 +152,19 @@ def _left_out(query: Query, words: tuple[str, ...]) -> Any:
             "search without the year to see them too."
         )
     return None
+
+
+def _other_fields(query: Query, words: tuple[str, ...]) -> list[str]:
+    """The fields besides the name this search was given, named as the form names them: the
+    hint names those that may have kept a case out, not every filter the list has (a
+    documenter's form has no partner filter)."""
+    given = [
+        (bool(query.mother) and len(words) != 1, _("mother's name")),
+        (bool(query.birth_year), _("birth year")),
+        (bool(query.national_id), _("national ID")),
+        (bool(query.status), _("status")),
+        (bool(query.governorate), _("governorate")),
+        (bool(query.verification), _("verification")),
+        (query.partner, _("partner organisations")),
+    ]
+    return [label for present, label in given if present]

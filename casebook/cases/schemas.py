@@ -100,7 +100,9 @@ class PartialDate(Text):
     any digits, and as d/m/yyyy or m/yyyy too (see `partial_date_text`); stored as ISO."""
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own extension point)
-        "invalid_partial": "Use a year (2013), a month (2013-05) or a day (2013-05-14).",
+        "invalid_partial": (
+            "Use a year (2013), a month (5/2013 or 2013-05) or a day (14/5/2013 or 2013-05-14)."
+        ),
         "no_such_day": (
             "This date does not exist (check the day and the month). Write a day as d/m/yyyy "
             "(14/5/2013) or 2013-05-14, a month as 2013-05, or a year."
@@ -212,11 +214,15 @@ class DetentionPlaceSchema(Strict):
 
     @validates_schema
     def _where(self, data: dict[str, Any], **_: Any) -> None:
+        """Both rules at once: the form showed the second only after the first was mended."""
+        errors: dict[str, list[str]] = {}
         if not data.get("facility") and not data.get("place"):
-            raise ValidationError("Choose a facility or describe the place.", "place")
+            errors["place"] = ["Choose a facility or describe the place."]
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and partial_bounds(start)[0] > partial_bounds(end)[1]:
-            raise ValidationError("The end is before the start.", "to")
+            errors["to"] = ["The end is before the start."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class DetentionSchema(Strict):

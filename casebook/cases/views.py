@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,7 +21,12 @@ from casebook.auth.forms import EmptyForm
 from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
 from casebook.cases import derived, forms, hints, selectors
-from casebook.cases.api import download_response, possible_duplicates, receive_upload
+from casebook.cases.api import (
+    download_response,
+    name_search_notice,
+    possible_duplicates,
+    receive_upload,
+)
 from casebook.cases.models import Case
 from casebook.cases.records import Person
 from casebook.cases.schemas import (
@@ -67,7 +72,7 @@ def _choices() -> dict[str, Any]:
         "scopes": vocab.CONSENT_SCOPES.choices(lang),
         "verifications": vocab.VERIFICATION.choices(lang),
         "action_types": [(t, _action_label(t)) for t in FAMILY_ACTION_TYPES],
-        "bodies": [(b, b.upper() if b != "other" else _("Other")) for b in SUBMISSION_BODIES],
+        "bodies": [(b, _body_label(b)) for b in SUBMISSION_BODIES],
         "reliabilities": [(r, _reliability_label(r)) for r in RELIABILITY],
     }
 
@@ -83,12 +88,26 @@ def _action_label(code: str) -> str:
     return labels[code]
 
 
+def _body_label(code: str) -> str:
+    """The bodies a family's submission went to, named in the reader's language with the
+    acronym their own papers use."""
+    labels: dict[str, str] = {
+        "wgeid": _("WGEID (UN Working Group on Enforced or Involuntary Disappearances)"),
+        "iimp": _("IIMP (Independent Institution on Missing Persons in the Syrian Arab Republic)"),
+        "icrc": _("ICRC (International Committee of the Red Cross)"),
+        "icmp": _("ICMP (International Commission on Missing Persons)"),
+        "other": _("Other"),
+    }
+    return labels[code]
+
+
 def _reliability_label(code: str) -> str:
     labels: dict[str, str] = {
         "high": _("High"),
         "medium": _("Medium"),
         "low": _("Low"),
-        "unknown": _("Unknown"),
+        # a reliability (الموثوقية) is feminine in Arabic: its own "unknown"
+        "unknown": pgettext("reliability", "Unknown"),
     }
     return labels[code]
 
@@ -120,6 +139,11 @@ def family_name_known(person: Person | None) -> bool:
 @bp.app_template_global()
 def action_label(code: str | None) -> str:
     return _action_label(code) if code in FAMILY_ACTION_TYPES else (code or "")
+
+
+@bp.app_template_global()
+def body_label(code: str | None) -> str:
+    return _body_label(code) if code in SUBMISSION_BODIES else (code or "")
 
 
 @bp.app_template_global()
@@ -269,6 +293,9 @@ def new() -> Any:
     similar = possible_duplicates(case)
     if similar.get("possible_duplicate"):  # which cases, only to those who may read them all
         flash(similar["message"])
+    findable = name_search_notice(case)
+    if not findable["searchable_by_name"]:
+        flash(findable["notice"])
     return redirect(url_for(".show", case_id=case.id))
 
 

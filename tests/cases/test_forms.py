@@ -126,6 +126,78 @@ def test_a_case_entered_twice_through_the_form_says_who_may_learn_which(
         assert page.count(reference.group(0)) == 0
 
 
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_case_no_name_search_can_find_says_so_when_saved(
+    app: Flask, client: FlaskClient, lang: str
+) -> None:
+    """A first name alone (وليد) is in no search index, so the case is found only by its
+    reference: the documenter is told when it is saved (page and API), and asked for another
+    name when the family knows one; a case with a father's name is searchable and says
+    nothing. The submission bodies are named in the page's language: the case page wrote the
+    code "OTHER" on Arabic pages."""
+    user = make_user(app, "documenter", language=lang)
+    login(client, user)
+    token = csrf_from(_new_page(client))
+    alone = {
+        **FULL_FORM,
+        "person.first_name": "وليد",
+        "person.father_name": "",
+        "person.family_name": "",
+        "person.mother_name": "",
+        "person.other_names": "",
+        "family_actions.0.body": "other",
+        "csrf_token": token,
+    }
+    saved = client.post("/cases/new", data=alone, headers={"Accept-Language": lang})
+    assert saved.status_code == 302
+    page = client.get(saved.headers["Location"], headers={"Accept-Language": lang})
+    html = page.get_data(as_text=True)
+    reference = re.search(r"CB-\d{4}-\d{6}", html)
+    assert reference is not None
+    said = {
+        "en": f"No name search can find {reference.group(0)}",
+        "ar": f"لا يستطيع أي بحث بالاسم أن يجد {reference.group(0)}",
+    }
+    assert said[lang] in html
+    assert "OTHER" not in html and ("Other" in html if lang == "en" else "أخرى" in html)
+    form = _new_page(client)
+    assert ("اللجنة الدولية للصليب الأحمر (ICRC)" in form) == (lang == "ar")
+    named = client.post("/cases/new", data={**alone, "person.father_name": "خالد"})
+    assert "No name search can find" not in client.get(named.headers["Location"]).get_data(
+        as_text=True
+    )
+    headers = bearer(app, user)
+    body = client.post(
+        "/api/v1/cases",
+        json=minimal_case(father_name="", family_name="", mother_name=""),
+        headers=headers,
+    ).get_json()
+    assert body["searchable_by_name"] is False and body["reference"] in body["notice"]
+    body = client.post("/api/v1/cases", json=minimal_case(), headers=headers).get_json()
+    assert body["searchable_by_name"] is True and "notice" not in body
+
+
+def test_a_detention_place_with_two_problems_shows_both_at_once(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No place chosen or described, and an end before the start: both messages on the first
+    try (the form showed the second only after the first was mended)."""
+    login(client, make_user(app, "documenter"))
+    token = csrf_from(_new_page(client))
+    bad = {
+        **FULL_FORM,
+        "detention.places.0.facility": "",
+        "detention.places.0.from": "2015",
+        "detention.places.0.to": "2014",
+        "csrf_token": token,
+    }
+    resp = client.post("/cases/new", data=bad)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Choose a facility or describe the place." in html
+    assert "The end is before the start." in html
+
+
 def test_invalid_form_keeps_everything_typed_with_messages_beside_fields(
     app: Flask, client: FlaskClient
 ) -> None:

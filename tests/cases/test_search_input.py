@@ -281,6 +281,17 @@ def test_a_name_kept_out_by_another_field_is_not_said_to_be_missing(
     query = {"q": "خالد الحموي", **narrowing}
     body = client.get("/api/v1/cases", query_string=query, headers=headers).get_json()
     assert (body["total"], body["hint"][: len(_OTHER_FIELDS[lang])]) == (0, _OTHER_FIELDS[lang])
+    # the hint names the fields this search was given, and no other
+    named = {
+        "birth_year": ("birth year", "سنة الميلاد"),
+        "governorate": ("governorate", "المحافظة"),
+        "status": ("status", "الوضع"),
+        "mother": ("mother's name", "اسم الأم"),
+    }
+    for field, words in named.items():
+        word = words[lang == "ar"]
+        assert (word in body["hint"]) == (field in narrowing), (field, body["hint"])
+    assert ("partner" in body["hint"] or "الشريكة" in body["hint"]) is False
     alone = client.get(
         "/api/v1/cases", query_string={"q": "خالد الحموي"}, headers=headers
     ).get_json()
@@ -334,17 +345,17 @@ def test_a_reference_kept_out_by_another_field_and_a_birth_year_alone_say_so(
 
 _NO_YEAR_LEFT_OUT = {
     "en": "Cases whose birth year is not recorded are not listed when a birth year is given",
-    "ar": "لا تظهر الحالات التي لم تُسجَّل سنة ميلادها عند إدخال سنة الميلاد",
+    "ar": "لا تظهر الحالات التي لم تُسجَّل فيها سنة الميلاد حين تُدخَل سنة الميلاد",
 }
 
 
 _NO_MOTHER_LEFT_OUT = {
     "en": "Cases whose mother's name is not recorded are not listed when a mother's name is given",
-    "ar": "لا تظهر الحالات التي لم يُسجَّل اسم أمها عند إدخال اسم الأم",
+    "ar": "لا تظهر الحالات التي لم يُسجَّل فيها اسم الأم حين يُدخَل اسم الأم",
 }
 _NEITHER_LEFT_OUT = {
     "en": "Cases whose birth year or mother's name is not recorded are not listed when these",
-    "ar": "لا تظهر الحالات التي لم تُسجَّل سنة ميلادها أو اسم أمها عند إدخالهما",
+    "ar": "لا تظهر الحالات التي لم تُسجَّل فيها سنة الميلاد أو اسم الأم حين يُدخَلان",
 }
 
 

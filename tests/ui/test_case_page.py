@@ -59,14 +59,14 @@ def test_a_day_no_calendar_has_is_named_and_the_accepted_form_given(
     ar = client.post("/api/v1/cases", json=data, headers={**h, "Accept-Language": "ar"})
     assert ar.status_code == 422
     said = " ".join(ar.get_json()["error"]["fields"]["arrests.0.date"])
-    assert "هذا التاريخ غير موجود" in said and "ي/ش/سنة" in said
+    assert "هذا التاريخ غير موجود" in said and "يوم/شهر/سنة" in said
     en = client.post("/api/v1/cases", json=data, headers={**h, "Accept-Language": "en"})
     said = " ".join(en.get_json()["error"]["fields"]["arrests.0.date"])
     assert "This date does not exist" in said and "d/m/yyyy" in said
     data["arrests"][0]["date"] = "last spring"  # type: ignore[index]
     other = client.post("/api/v1/cases", json=data, headers={**h, "Accept-Language": "en"})
     assert other.get_json()["error"]["fields"]["arrests.0.date"] == [
-        "Use a year (2013), a month (2013-05) or a day (2013-05-14)."
+        "Use a year (2013), a month (5/2013 or 2013-05) or a day (14/5/2013 or 2013-05-14)."
     ]
 
 

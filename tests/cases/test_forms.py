@@ -53,6 +53,14 @@ def _new_page(client: FlaskClient) -> str:
     return client.get("/cases/new").get_data(as_text=True)
 
 
+def _refused(client: FlaskClient, changes: dict[str, str]) -> str:
+    """The new-case page after sending the full form with `changes`, which it must refuse."""
+    data = {**FULL_FORM, **changes, "csrf_token": csrf_from(_new_page(client))}
+    resp = client.post("/cases/new", data=data)
+    assert resp.status_code == 422
+    return resp.get_data(as_text=True)
+
+
 def test_new_case_form_is_arabic_first(app: Flask, client: FlaskClient) -> None:
     login(client, make_user(app, "documenter", language="ar"))
     html = client.get("/cases/new", headers={"Accept-Language": ""}).get_data(as_text=True)
@@ -183,17 +191,14 @@ def test_a_detention_place_with_two_problems_shows_both_at_once(
     """No place chosen or described, and an end before the start: both messages on the first
     try (the form showed the second only after the first was mended)."""
     login(client, make_user(app, "documenter"))
-    token = csrf_from(_new_page(client))
-    bad = {
-        **FULL_FORM,
-        "detention.places.0.facility": "",
-        "detention.places.0.from": "2015",
-        "detention.places.0.to": "2014",
-        "csrf_token": token,
-    }
-    resp = client.post("/cases/new", data=bad)
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 422
+    html = _refused(
+        client,
+        {
+            "detention.places.0.facility": "",
+            "detention.places.0.from": "2015",
+            "detention.places.0.to": "2014",
+        },
+    )
     assert "Choose a facility or describe the place." in html
     assert "The end is before the start." in html
 
@@ -202,17 +207,14 @@ def test_invalid_form_keeps_everything_typed_with_messages_beside_fields(
     app: Flask, client: FlaskClient
 ) -> None:
     login(client, make_user(app, "documenter"))
-    token = csrf_from(_new_page(client))
-    bad = {
-        **FULL_FORM,
-        "person.birth_date": "1992-14",
-        "arrests.0.date": "2090",
-        "consent.documentation.granted": "no",
-        "csrf_token": token,
-    }
-    resp = client.post("/cases/new", data=bad)
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 422
+    html = _refused(
+        client,
+        {
+            "person.birth_date": "1992-14",
+            "arrests.0.date": "2090",
+            "consent.documentation.granted": "no",
+        },
+    )
     assert "Everything you typed is still here" in html
     for value in ("سارة", "الحموي", "حي الحاضر", "اعتقلت سارة عند الحاجز", "+90 555", "1992-14"):
         assert value in html, value

@@ -48,6 +48,11 @@ _KNOWN = (
         "people, such as brothers. Merge them only if you are sure they are one person, and "
         "say so."
     ),
+    _l(
+        "This case and the one named give two different first names, both common names: most "
+        "likely two people, such as brothers. Mark it a duplicate only if you are sure they are "
+        "one person, and say so."
+    ),
     _l("This case was erased."),
     _l("This case was merged into another case: edit that one, or undo the merge."),
     _l("This case can no longer be edited by you (it is verified, or not yours). Ask a lawyer."),

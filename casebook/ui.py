@@ -334,7 +334,9 @@ DETAIL_LABELS = {
     "new_review_items": _l("New in the review queue"),
     "held_back": _l("Pairs held back (may join two brothers)"),
     "review_items_reopened": _l("Review items reopened"),
-    "different_first_names": _l("Two different common first names, merged on the lawyer's word"),
+    "different_first_names": _l(
+        "Two different common first names, taken for one person on the lawyer's word"
+    ),
     "model": _l("Model"),
     "prior": _l("Prior match probability"),
     "compared": _l("Pairs compared"),
@@ -476,6 +478,23 @@ VALUE_LABELS = {
     "labels_alike": _l("two lists labelled alike"),
     "our_export_as_partner": _l("our own export given as a partner's"),
 }
+# codes whose words depend on the detail they are the value of (a review item's kind, a
+# decision, a duplicate run's model, the step of a failed sign-in)
+KEYED_VALUE_LABELS = {
+    "kind": {
+        "dedupe": _l("a duplicate run"),
+        "entry": _l("the check at entry"),
+        "list": _l("an outside list"),
+        "held": _l("held back for a lawyer"),
+    },
+    "decision": {
+        "not_duplicate": _l("different people"),
+        "match": _l("the listed person"),
+        "no_match": _l("not the listed person"),
+    },
+    "model": {"shipped": _l("shipped"), "refined": _l("refined on this caseload")},
+    "stage": {"second_factor": _l("the second step")},
+}
 # details whose value is an account's id: shown as the person's name where it is known
 PERSON_KEYS = frozenset({"user", "requested_by", "via_token_user"})
 
@@ -499,6 +518,9 @@ def _detail_value(key: str, value: Any, people: Mapping[str, Any] | None = None)
     if people and key in PERSON_KEYS and str(value) in people:
         person = people[str(value)]
         return str(person[0] if isinstance(person, tuple | list) else person)
+    keyed = KEYED_VALUE_LABELS.get(key, {})
+    if isinstance(value, str) and value in keyed:
+        return str(keyed[value])
     if isinstance(value, str) and (value in VALUE_LABELS or value in VERIFICATION):
         return _value_label(value)
     if key in ("from", "to", "role") and str(value) in ROLE_LABELS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casebook.cases.records import Arrest, CaseRecord, Consent, Facets, ListPerson, Person
 from casebook.cases.schemas import partial_bounds
-from casebook.names.matching import is_unknown
+from casebook.names.matching import common_names, is_unknown, name_form, usual_names
 from casebook.names.search import record_keys
 from casebook.vocab import perpetrator_group
 
@@ -112,3 +112,27 @@ def facets(record: CaseRecord, consent: Consent) -> Facets:
         "status": current_status(record),
         "statistics_consent": bool(statistics and statistics.get("granted")),
     }
+
+
+def known_first_names(record: CaseRecord | None) -> set[str]:
+    """The common first names a case gives: its own and those of the cases merged into it,
+    a name in Latin letters read as the common names it is a usual spelling of (Said is
+    سعيد: merged into سعد's case, it makes two brothers one just as سعيد would)."""
+    if record is None:
+        return set()
+    given: list[object] = [(record.get("person") or {}).get("first_name")]
+    given += [(m.get("person") or {}).get("first_name") for m in record.get("merged") or []]
+    common = common_names()
+    known: set[str] = set()
+    for name in (str(n) for n in given if n):
+        form = name_form(name)
+        known |= {form} & common or usual_names(name) & common
+    return known
+
+
+def first_names_differ(one: CaseRecord | None, other: CaseRecord | None) -> bool:
+    """Whether taking two cases for one person would make one of two different common first
+    names (حسن and حسين): most likely brothers. A merge, and a review marking one case a
+    duplicate of the other, need the lawyer's word for it."""
+    ours, theirs = known_first_names(one), known_first_names(other)
+    return bool(ours and theirs and not ours & theirs)

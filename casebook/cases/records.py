@@ -211,6 +211,7 @@ class ReviewIn(TypedDict):
 
     verification: str
     duplicate_of: NotRequired[str | None]
+    different_first_names: bool
     note: NotRequired[str]
 
 

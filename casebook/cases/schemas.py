@@ -392,6 +392,8 @@ class ReviewSchema(Strict):
         ),
     )
     duplicate_of = Text(allow_none=True)
+    # the lawyer's word that a duplicate giving another common first name is the same person
+    different_first_names = fields.Boolean(load_default=False)
     note = _text(LONG)
 
     @validates_schema

@@ -161,6 +161,17 @@ def merged_here(session: Session, case_id: uuid.UUID) -> dict[str, uuid.UUID]:
     return {str(reference): absorbed for reference, absorbed in rows}
 
 
+def duplicates_here(session: Session, case_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The cases a review marked duplicates of this one without merging them, by reference:
+    out of every count as the same person, so the lawyer reading this case sees them."""
+    rows = session.execute(
+        select(Case.reference, Case.id).where(
+            Case.duplicate_of == case_id, Case.merged_into.is_(None), Case.erased_at.is_(None)
+        )
+    )
+    return {str(reference): duplicate for reference, duplicate in rows}
+
+
 def may_see_source(user: User, case: Case) -> bool:
     if not user.can(Permission.SOURCE_READ):
         return False
@@ -567,11 +578,16 @@ def case_document(
         "can_edit": may_edit(user, case),
     }
     merged = (record.get("merged") if record else None) or []
+    all_cases = user.can(Permission.CASE_READ_ALL)
     if merged:  # cases absorbed into this one, with their sources for those who may see them
         doc["merged"] = [
             {
                 "reference": m.get("reference"),
                 "at": m.get("at"),
+                # the person as that report gave them (a Latin spelling, another mother's
+                # name): the kept case's own fields win, and these stay readable to those
+                # who may read every case (the report may be another documenter's)
+                **({"person": m.get("person") or {}} if all_cases else {}),
                 **({"source": m.get("source") or {}} if may_see_source(user, case) else {}),
             }
             for m in merged

@@ -573,15 +573,32 @@ def testimony_add(
     return testimony
 
 
+FIRST_NAMES_DIFFER = (
+    "These cases give two different first names, both common names: most likely two people, "
+    "such as brothers. Merge them only if you are sure they are one person, and say so."
+)
+FIRST_NAMES_DIFFER_REVIEW = (
+    "This case and the one named give two different first names, both common names: most "
+    "likely two people, such as brothers. Mark it a duplicate only if you are sure they are "
+    "one person, and say so."
+)
+
+
 def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
-    """A lawyer's decision: verification state, duplicate_of, and an optional note."""
+    """A lawyer's decision: verification state, duplicate_of, and an optional note. Marking a
+    case a duplicate of one that gives another common first name (حسن of حسين) needs the
+    lawyer's word, as a merge does: it takes the case out of every count, as one person."""
     _live(session, case)
     clean = _load(ReviewSchema(), data, ReviewIn)
     duplicate_of = None
+    differ = False
     if clean["verification"] == "duplicate":
         target = _case_by_id_or_reference(session, str(clean["duplicate_of"]))
         if target is None or target.id == case.id or target.erased_at is not None:
             raise CaseInputError({"duplicate_of": ["No such case."]})
+        differ = derived.first_names_differ(target.record, case.record)
+        if differ and not clean.get("different_first_names"):
+            raise CaseInputError({"different_first_names": [FIRST_NAMES_DIFFER_REVIEW]})
         duplicate_of = target.id
     case.verification = clean["verification"]
     case.duplicate_of = duplicate_of
@@ -598,6 +615,7 @@ def case_review(session: Session, actor: Actor, case: Case, data: Any) -> None:
         details={
             "verification": case.verification,
             "duplicate_of": str(duplicate_of) if duplicate_of else None,
+            "different_first_names": differ,
         },
     )
 

@@ -310,6 +310,7 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
     s = db.session()
     case, doc = selectors.case_page(s, current_user, case_id)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
+    reviewer = current_user.can(Permission.CASE_REVIEW)
     return render_template(
         "cases/show.html",
         case=case,
@@ -325,6 +326,11 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
         merged_here=selectors.merged_here(s, case.id)
         if current_user.can(Permission.CASE_REVIEW)
         else {},
+        # and the duplicates a review named, both ways (a merge says so itself)
+        duplicate_of=selectors.reference_of(s, case.duplicate_of)
+        if case.duplicate_of and case.merged_into is None and reviewer
+        else None,
+        duplicates_here=selectors.duplicates_here(s, case.id) if reviewer else {},
         # lawyers see which partner organisations also document this person
         partner_marks=marks_of(s, case.id, doc.get("consent"))
         if current_user.can(Permission.CASE_REVIEW)
@@ -372,7 +378,7 @@ def edit(case_id: str) -> Any:
                 show_source=selectors.may_see_source(current_user, case),
                 locked=True,
             )
-        flash(_("This case can no longer be edited by you. Ask a lawyer."))
+        flash(_not_editable(case))
         return redirect(url_for(".show", case_id=case.id))
     if request.method == "GET":
         filled, show_source = _edit_values(s, case)
@@ -528,7 +534,7 @@ def case_form_action(
     case = selectors.case_or_404(s, current_user, case_id)
     case_lock(s, case)  # a verification or merge committed meanwhile is seen before deciding
     if edit and not selectors.may_edit(current_user, case):
-        flash(_("This case can no longer be edited by you. Ask a lawyer."))
+        flash(_not_editable(case))
         return redirect(url_for("cases.show", case_id=case.id))
     if not EmptyForm().validate_on_submit():
         return error_response(400)
@@ -547,6 +553,14 @@ def case_form_action(
         if done:
             flash(done)
     return redirect(url_for("cases.show", case_id=case.id))
+
+
+def _not_editable(case: Case) -> str:
+    """Why the reader may not change the case: a merge seals it for everyone (lawyers too),
+    else verification or erasure closed it to its documenter."""
+    if case.merged_into is not None:
+        return _("This case was merged into another case: edit that one, or undo the merge.")
+    return _("This case can no longer be edited by you. Ask a lawyer.")
 
 
 def _fields(*names: str) -> dict[str, Any]:
@@ -602,12 +616,13 @@ def attachment(case_id: str, attachment_id: str) -> Any:
 @bp.post("/<case_id>/review")
 @requires(Permission.CASE_REVIEW)
 def review(case_id: str) -> Any:
+    def act(s: Any, c: Any) -> None:
+        data: dict[str, Any] = _fields("verification", "duplicate_of", "note")
+        data["different_first_names"] = request.form.get("different_first_names") == "yes"
+        case_review(s, current_actor(), c, data)
+
     return case_form_action(
-        case_id,
-        lambda s, c: case_review(
-            s, current_actor(), c, _fields("verification", "duplicate_of", "note")
-        ),
-        done=_("Review saved: the verification shown below is now in effect."),
+        case_id, act, done=_("Review saved: the verification shown below is now in effect.")
     )
 
 

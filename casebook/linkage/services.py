@@ -35,7 +35,12 @@ from casebook.cases.records import (
     Person,
     StatusEntry,
 )
-from casebook.cases.services import CaseStateError, case_lock, case_record_store
+from casebook.cases.services import (
+    FIRST_NAMES_DIFFER,
+    CaseStateError,
+    case_lock,
+    case_record_store,
+)
 from casebook.encrypted import Vault
 from casebook.keys.models import CaseKey
 from casebook.linkage.features import FeatureRow, name_forms_memo, person_features
@@ -52,7 +57,7 @@ from casebook.linkage.models import (
 )
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
 from casebook.names import normalise, normalise_family
-from casebook.names.matching import common_names, is_unknown, name_form, usual_names
+from casebook.names.matching import is_unknown
 from casebook.names.search import kin_keys, three_part_keys
 
 DEFAULT_THRESHOLD = 0.9
@@ -640,36 +645,12 @@ class FirstNamesDifferError(CaseStateError):
     """The merge would make one person of cases giving two different common first names."""
 
 
-FIRST_NAMES_DIFFER = (
-    "These cases give two different first names, both common names: most likely two people, "
-    "such as brothers. Merge them only if you are sure they are one person, and say so."
-)
-
-
-def _known_first_names(case: Case) -> set[str]:
-    """The common first names a case gives: its own and those of the cases merged into it,
-    a name in Latin letters read as the common names it is a usual spelling of (Said is
-    سعيد: merged into سعد's case, it makes two brothers one just as سعيد would)."""
-    record = case.record
-    if record is None:
-        return set()
-    given: list[object] = [(record.get("person") or {}).get("first_name")]
-    given += [(m.get("person") or {}).get("first_name") for m in record.get("merged") or []]
-    common = common_names()
-    known: set[str] = set()
-    for name in (str(n) for n in given if n):
-        form = name_form(name)
-        known |= {form} & common or usual_names(name) & common
-    return known
-
-
 def first_names_differ(kept: Case, absorbed: Case) -> bool:
     """Whether merging would make one person of two different common first names (حسن and
     حسين): the duplicate run never proposes such a pair, and a lawyer must not make it by
     accident either — merging a misspelt report into one brother and then accepting its pair
     with the other made the brothers one case (an outside review did it through the queue)."""
-    ours, theirs = _known_first_names(kept), _known_first_names(absorbed)
-    return bool(ours and theirs and not ours & theirs)
+    return keys.first_names_differ(kept.record, absorbed.record)
 
 
 def case_merge(

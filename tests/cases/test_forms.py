@@ -519,3 +519,58 @@ def test_a_stale_edit_form_never_loses_anyones_change(
             and now.get(name, "").strip() == opened.get(name, "").strip()
         ):
             assert merged.get(name, "").strip() == value.strip()
+
+
+def test_a_review_marks_a_brother_a_duplicate_only_on_the_lawyers_word(
+    app: Flask, client: FlaskClient
+) -> None:
+    """حسن and حسين, brothers on every other field: a review marking one a duplicate of the
+    other took him out of every count with no question, where a merge of the same pair asks
+    for the lawyer's word. Now the review asks too (page and API); once marked, both case pages
+    say so with a link, and the review form shows the case it names. The same first name
+    needs no word."""
+    lawyer = make_user(app, "lawyer")
+    headers = bearer(app, lawyer)
+    made = {}
+    for first, born in (("حسن", "1990"), ("حسين", "1992"), ("حسين", "1991")):
+        resp = client.post(
+            "/api/v1/cases",
+            json=minimal_case(first_name=first, family_name="الخطيب", birth_date=born),
+            headers=headers,
+        )
+        made[(first, born)] = resp.get_json()
+    hasan, husain, husain_again = made.values()
+    refused = client.post(
+        f"/api/v1/cases/{husain['id']}/review",
+        json={"verification": "duplicate", "duplicate_of": hasan["reference"]},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert list(refused.get_json()["error"]["fields"]) == ["different_first_names"]
+    same_name = client.post(
+        f"/api/v1/cases/{husain_again['id']}/review",
+        json={"verification": "duplicate", "duplicate_of": husain["reference"]},
+        headers=headers,
+    )
+    assert same_name.status_code == 200, same_name.get_json()
+
+    login(client, lawyer)
+    url = f"/cases/{husain['id']}"
+    page = client.get(url).get_data(as_text=True)
+    form = {"verification": "duplicate", "duplicate_of": hasan["reference"]}
+    client.post(url + "/review", data={**form, "csrf_token": csrf_from(page)})
+    page = client.get(url).get_data(as_text=True)
+    assert (
+        'id="different_first_names" name="different_first_names" value="yes" aria-invalid' in page
+    )
+    assert "Mark it a duplicate only if you are sure" in page
+    assert "A review marked this case a duplicate" not in page
+    client.post(
+        url + "/review",
+        data={**form, "different_first_names": "yes", "csrf_token": csrf_from(page)},
+    )
+    page = client.get(url).get_data(as_text=True)
+    assert f'a duplicate of <a href="/cases/{hasan["id"]}" dir="ltr">{hasan["reference"]}' in page
+    assert f'name="duplicate_of" value="{hasan["reference"]}"' in page
+    kept = client.get(f"/cases/{hasan['id']}").get_data(as_text=True)
+    assert "Cases a review marked duplicates of this one:" in kept and husain["reference"] in kept

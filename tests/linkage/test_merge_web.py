@@ -201,6 +201,10 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     for action in ("review", "legal-notes", "legal_note", "erase"):
         assert f"/cases/{absorbed['id']}/{action}" not in page, action
     assert "Undo the merge" in page and 'id="undo"' in page
+    # a lawyer who opens its edit page is told why, not to "ask a lawyer"
+    told = client.get(f"/cases/{absorbed['id']}/edit", follow_redirects=True).get_data(True)
+    assert "merged into another case: edit that one, or undo the merge" in told
+    assert "Ask a lawyer" not in told
     h = bearer(app, lawyer)
     patch = client.patch(
         f"/api/v1/cases/{absorbed['id']}", json={"person": {"occupation": "x"}}, headers=h
@@ -228,6 +232,11 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     assert kept_page.count(f"from {link} (merged)") >= 2  # arrest and status
     assert f'href="/cases/{absorbed["id"]}#undo"' in kept_page
     assert f"/cases/{kept['id']}/edit" in kept_page
+    # the person and the source as the absorbed report gave them stay on the kept case's page
+    # (its own fields win): a lawyer saw the second report's spelling and its mother nowhere
+    reports = kept_page.split('class="merged-reports"')[1].split("</ul>")[0]
+    assert absorbed["reference"] in reports and "احمد" in reports and "حلبي" in reports
+    assert "1986" in reports and "أم أحمد" in reports
 
 
 def test_lawyer_undoes_a_merge_and_both_cases_are_as_before(

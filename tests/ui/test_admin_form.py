@@ -167,6 +167,23 @@ def test_every_audited_action_object_and_detail_has_words_in_both_languages(app:
         values = {c: w for c, w in VALUE_LABELS.items() if c not in ("csv", "json")}
         for labels in (OBJECT_LABELS, DETAIL_LABELS, values):
             assert all(any("\u0600" <= ch <= "\u06ff" for ch in str(w)) for w in labels.values())
+        # a review item's kind, a decision, a run's model and a sign-in's step read as words
+        # (the Arabic log showed "القرار not_duplicate", "النوع entry", "المرحلة second_factor")
+        from casebook.linkage.models import DECISIONS_LIST, HELD
+        from casebook.ui import KEYED_VALUE_LABELS, _detail_value
+
+        shown = {
+            (key, code): _detail_value(key, code)
+            for key, code in [
+                *[("kind", k) for k in ("dedupe", "entry", "list", HELD)],
+                *[("decision", d) for d in ("not_duplicate", *DECISIONS_LIST)],
+                ("model", "shipped"),
+                ("model", "refined"),
+                ("stage", "second_factor"),
+            ]
+        }
+        assert all(any("\u0600" <= ch <= "\u06ff" for ch in w) for w in shown.values()), shown
+        assert len(shown) == sum(len(v) for v in KEYED_VALUE_LABELS.values())
 
 
 def test_one_action_chosen_shows_that_action_and_its_details_in_words(

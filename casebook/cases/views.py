@@ -559,8 +559,8 @@ def _not_editable(case: Case) -> str:
     """Why the reader may not change the case: a merge seals it for everyone (lawyers too),
     else verification or erasure closed it to its documenter."""
     if case.merged_into is not None:
-        return _("This case was merged into another case: edit that one, or undo the merge.")
-    return _("This case can no longer be edited by you. Ask a lawyer.")
+        return str(_("This case was merged into another case: edit that one, or undo the merge."))
+    return str(_("This case can no longer be edited by you. Ask a lawyer."))
 
 
 def _fields(*names: str) -> dict[str, Any]:

@@ -410,8 +410,11 @@ def decide(candidate_id: str) -> Any:
         flash(localise_message(str(exc)))
         return redirect(url_for(".item", candidate_id=candidate.id))
     if kept is not None:
-        # the page says "Merged into CB-…" with a link to the kept case (see base/layout.html)
-        flash(kept.reference, f"merged:{kept.id}")
+        # the page says "CB-… was merged into CB-…" with a link to the kept case (see
+        # base/layout.html): the absorbed one is the pair's other case
+        other = candidate.case_b if kept.id == candidate.case_a else candidate.case_a
+        absorbed = db.session().get(Case, other)
+        flash(f"{absorbed.reference if absorbed else ''} {kept.reference}", f"merged:{kept.id}")
     else:
         flash(_("Decision recorded."))
     return redirect(url_for(".queue"))

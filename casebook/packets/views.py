@@ -113,7 +113,17 @@ def dossier(case_id: str) -> Any:
     if case.erased_at is not None:
         abort(404)
     if case.merged_into is not None:  # a packet of a duplicate would report one person twice
-        abort(error_response(409, MERGED_INTO_ANOTHER))
+        kept = selectors.reference_of(s, case.merged_into)
+        abort(
+            error_response(
+                409,
+                _(
+                    "This case was merged into %(reference)s: print that case's dossier, or "
+                    "undo the merge.",
+                    reference=kept,
+                ),
+            )
+        )
     doc = selectors.case_document(s, current_user, case)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
     timeline = sorted(

@@ -170,9 +170,10 @@ def test_merge_shows_what_it_would_do_and_needs_confirmation(
     )
     assert done.status_code == 302
     page = client.get(done.headers["Location"]).get_data(as_text=True)
-    # the message links to the kept case
+    # the message names the absorbed case and links to the kept one
     link = f'<a href="/cases/{kept["id"]}" dir="ltr">{kept["reference"]}</a>'
-    assert f"Merged into {link}" in page
+    absorbed_ref = f'<bdi dir="ltr">{absorbed["reference"]}</bdi>'
+    assert f"{absorbed_ref} was merged into {link}." in page
 
 
 def _merged(app: Flask, client: FlaskClient) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -218,7 +219,8 @@ def test_absorbed_case_is_sealed_links_to_the_kept_one_and_kept_shows_provenance
     ):
         assert client.post(path, json=body, headers=h).status_code == 409
     assert client.get(f"/api/v1/cases/{absorbed['id']}/packets/wgeid", headers=h).status_code == 409
-    assert client.get(f"/cases/{absorbed['id']}/dossier").status_code == 409
+    dossier = client.get(f"/cases/{absorbed['id']}/dossier")
+    assert dossier.status_code == 409 and kept["reference"] in dossier.get_data(as_text=True)
     token = csrf_from(page)
     edit = client.post(
         f"/cases/{absorbed['id']}/status", data={"csrf_token": token, "status": "released"}

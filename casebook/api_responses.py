@@ -340,6 +340,13 @@ class RunOut(Schema):
     held = _opt(
         Int, metadata={"description": "pairs held back (may be two people) queued or marked so"}
     )
+    decided = _opt(
+        Int,
+        metadata={
+            "description": "pairs at or above the score a lawyer had already decided (or a "
+            "merge closed): not raised again"
+        },
+    )
     summary = _opt(fields.Raw)
     error = _opt(Str)
 

@@ -798,6 +798,11 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
         + (
+            f"; {result.decided} already decided by a lawyer, not raised again"
+            if result.decided
+            else ""
+        )
+        + (
             f"; {len(result.report.held)} held back ({result.held} new to the queue or newly "
             "marked there"
             + ("; the others were already" if result.held < len(result.report.held) else "")

@@ -332,6 +332,7 @@ DETAIL_LABELS = {
     "partial": _l("Partly saved"),
     "case": _l("Case"),
     "new_review_items": _l("New in the review queue"),
+    "already_decided": _l("Already decided by a lawyer, not raised again"),
     "held_back": _l("Pairs held back (may join two brothers)"),
     "review_items_reopened": _l("Review items reopened"),
     "different_first_names": _l(

@@ -11,11 +11,12 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from casebook import db
 from casebook.auth.guards import fresh_factor
 from casebook.auth.permissions import Permission
-from casebook.cases import hints, selectors
+from casebook.cases import derived, hints, selectors
 from casebook.cases.attachments import (
     attachment_chunks,
     attachment_downloaded,
@@ -42,6 +43,7 @@ from casebook.cases.services import (
 )
 from casebook.encrypted import Vault
 from casebook.events import case_entered, send_required
+from casebook.names.search import record_keys
 from casebook.partners.services import marks_of
 from casebook.web import current_actor, error_response, requires
 
@@ -97,9 +99,6 @@ def name_search_notice(case: Case) -> dict[str, Any]:
     """Whether a name search can find the case just entered. A first name alone (وليد, no
     other name) is in no blind index, as no first name is: such a case is found only by its
     reference, and the next documenter who searches for the person would enter them again."""
-    from casebook.cases import derived
-    from casebook.names.search import record_keys
-
     person = derived.record_person(case.record)
     keys = record_keys(person, derived.birth_year(person)) if person else []
     if any(name != "nid" for name, _ in keys):
@@ -164,6 +163,14 @@ def _search(args: Mapping[str, Any]) -> Any:
     # it answers every case as if filtered (the schema excludes unknowns for the HTML list,
     # whose form sends its own fields)
     unknown = {key: ["This list has no such filter."] for key in args if key not in schema.fields}
+    if isinstance(args, MultiDict):
+        # status=detained&status=released read as the first alone would list a part of what
+        # was asked for as if it were all of it
+        unknown |= {
+            key: ["Give this filter once."]
+            for key in args
+            if key in schema.fields and len(args.getlist(key)) > 1
+        }
     try:
         params = schema.load(args)
     except ValidationError as exc:

@@ -336,18 +336,40 @@ class CaseInSchema(Strict):
             raise ValidationError(errors)
 
 
+# statuses that follow an arrest: a person is held, disappeared, released or dies in custody
+# only once taken ("deceased" and "unknown" need no arrest)
+AFTER_ARREST = frozenset({"detained", "forcibly_disappeared", "released", "died_in_custody"})
+
+
 def chronology_errors(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Arrests and status changes cannot come before the person's birth."""
-    birth = (data.get("person") or {}).get("birth_date")
-    if not birth:
-        return {}
-    born = partial_bounds(birth)[0]
+    """Arrests and status changes cannot come before the person's birth, nor a custody status
+    ("disappeared since 2011") before the earliest arrest: one of the two dates is wrong, or an
+    arrest is missing, and a WGEID file built on it would not hold together. Dates are compared
+    by their widest reading (2013 against 2013-05 is no contradiction), and only when every
+    arrest is dated (an undated one may be the earliest)."""
     errors: dict[str, Any] = {}
-    for section in ("arrests", "status"):
-        for i, item in enumerate(data.get(section) or []):
+    birth = (data.get("person") or {}).get("birth_date")
+    if birth:
+        born = partial_bounds(birth)[0]
+        for section in ("arrests", "status"):
+            for i, item in enumerate(data.get(section) or []):
+                when = item.get("date")
+                if when and partial_bounds(when)[1] < born:
+                    errors.setdefault(section, {})[i] = {"date": ["This is before the birth date."]}
+    arrests = data.get("arrests") or []
+    if arrests and all(a.get("date") for a in arrests):
+        taken = min(partial_bounds(a["date"])[0] for a in arrests)
+        for i, item in enumerate(data.get("status") or []):
             when = item.get("date")
-            if when and partial_bounds(when)[1] < born:
-                errors.setdefault(section, {})[i] = {"date": ["This is before the birth date."]}
+            if (
+                when
+                and item.get("status") in AFTER_ARREST
+                and partial_bounds(when)[1] < taken
+                and i not in errors.get("status", {})
+            ):
+                errors.setdefault("status", {})[i] = {
+                    "date": ["This is before the earliest arrest."]
+                }
     return errors
 
 

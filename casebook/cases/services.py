@@ -445,7 +445,10 @@ def case_update(
             problems["consent.documentation"] = [
                 "Documentation consent cannot be withdrawn by editing; erase the case instead."
             ]
-    problems.update(flatten_errors(chronology_errors(record)))
+    if clean.keys() & {"person", "arrests", "status"}:
+        # the dates' order, when a change touches a date it holds: an edit of the source alone
+        # is not refused for a date entered before a rule was added
+        problems.update(flatten_errors(chronology_errors(record)))
     if problems:
         raise CaseInputError(problems)
     if (
@@ -538,10 +541,13 @@ def status_add(session: Session, actor: Actor, case: Case, data: Any) -> None:
     _live(session, case)
     entry = _load(StatusInSchema(), data, StatusEntry)
     record = _record(case)
-    record.setdefault("status", []).append(entry)
-    problems = flatten_errors(chronology_errors(record))
+    statuses = record.setdefault("status", [])
+    statuses.append(entry)
+    # only the new entry's: an older one wrong since before a rule was added must not stop a
+    # lawyer recording today's news
+    problems = flatten_errors(chronology_errors(record)).get(f"status.{len(statuses) - 1}.date")
     if problems:
-        raise CaseInputError({"date": [m for ms in problems.values() for m in ms]})
+        raise CaseInputError({"date": problems})
     _seal(session, case, record, case.consent or {})
     case.updated_at = datetime.now(UTC)
     audit_record(

@@ -98,6 +98,8 @@ class LinkageRun(BackgroundWork, Base):
     queued: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # pairs held back (may join two people) queued or marked so; NULL for runs before it
     held: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # pairs at or above the score a lawyer had already decided: not raised again
+    decided: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[str | None] = mapped_column(String(500), nullable=True)  # counts, no names
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 

@@ -137,6 +137,15 @@ def _references(session: Session, ids: set[str]) -> dict[uuid.UUID, str]:
     return out
 
 
+def _decided_pairs(session: Session) -> set[tuple[str, str]]:
+    """Pairs of cases a lawyer has decided (or a merge closed): a run that scores one again
+    says so, as the lawyer may wonder why it is not back in the queue."""
+    query = select(MatchCandidate.case_a, MatchCandidate.case_b).where(
+        MatchCandidate.case_b.is_not(None), MatchCandidate.status != OPEN
+    )
+    return {(str(a), str(b)) for a, b in session.execute(query).all()}
+
+
 def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tuple[str, str]]:
     """Pairs already in review or decided (all of them, or only those of one case)."""
     query = select(MatchCandidate.case_a, MatchCandidate.case_b).where(
@@ -155,6 +164,7 @@ class DedupeResult:
     new: int  # review items added
     report: Scored  # model used, pairs compared, pairs expected (or nothing to compare)
     held: int = 0  # pairs held back (each would join two brothers) queued or marked so now
+    decided: int = 0  # pairs a lawyer had already decided, not raised again
 
 
 def dedupe_run(
@@ -178,14 +188,17 @@ def dedupe_queue(
     """The writing half of a run: the scored pairs not yet known become review items."""
     scored = report.pairs
     known = _known_pairs(session)
+    decided = _decided_pairs(session)
     references = _references(session, {x for a, b, _ in scored for x in (a, b)})
     out: list[tuple[str, str, float]] = []
     new_rows: list[dict[str, Any]] = []
+    already_decided = 0
     now = datetime.now(UTC)
     for left, right, probability in sorted(scored, key=lambda t: -t[2]):
         a, b = _pair(uuid.UUID(left), uuid.UUID(right))
         out.append((references[a], references[b], round(probability, 4)))
         if (str(a), str(b)) in known:
+            already_decided += (str(a), str(b)) in decided
             continue
         known.add((str(a), str(b)))
         new_rows.append(
@@ -241,6 +254,7 @@ def dedupe_queue(
             "cases": cases,
             "pairs": len(scored),
             "new_review_items": len(new_rows),
+            "already_decided": already_decided,
             "held_back": len(report.held),
             "threshold": threshold,
             "model": report.model,
@@ -249,7 +263,7 @@ def dedupe_queue(
             "expected_pairs": round(report.expected_pairs, 1),
         },
     )
-    return DedupeResult(out, len(new_rows), report, held)
+    return DedupeResult(out, len(new_rows), report, held, already_decided)
 
 
 # -- the check at entry ---------------------------------------------------------------------
@@ -378,8 +392,10 @@ def entry_check(session: Session, actor: Actor, case: Case, limit: int = 200) ->
     vault.prefetch(session, ids)
     similar: list[tuple[Case, float]] = []
     report = EntryReport(person)
+    first_names = keys.known_first_names(case.record)
     for other in session.scalars(select(Case).where(Case.id.in_(ids), Case.erased_at.is_(None))):
-        if keys.first_names_differ(case.record, other.record):
+        theirs = keys.known_first_names(other.record)
+        if first_names and theirs and not first_names & theirs:
             # حسن and حسين, alike on every other field, are most likely brothers: a duplicate
             # run never proposes them, and a warning at entry would put them in the queue as
             # an ordinary pair (an outside lawyer's check found one at 0.978)
@@ -1010,6 +1026,7 @@ def run_execute(
             run.pairs = len(result.pairs)
             run.queued = result.new
             run.held = result.held
+            run.decided = result.decided
             run.summary = report.summary()[:500]
         audit_record(
             s,

@@ -40,8 +40,8 @@ from casebook.linkage.services import (
     run_start,
 )
 from casebook.messages import localise_message
-from casebook.names import normalise
-from casebook.names.matching import common_names, name_form
+from casebook.names import is_arabic, normalise
+from casebook.names.matching import common_names, name_form, same_name, usual_names
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
 
@@ -256,6 +256,34 @@ def _differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
     return out
 
 
+NAME_FIELDS = ("first_name", "father_name", "grandfather_name", "family_name", "mother_name")
+
+
+def _one_name_two_scripts(arabic: str, latin: str, *, family: bool) -> bool:
+    """Whether a name in Latin letters is the Arabic one as written in another script: one of
+    its usual spellings when it has listed ones (Mohammad is محمد, Ammar is عمار and not
+    عمر), else by how the two sound (the comparison the linkage makes)."""
+    usual = usual_names(latin)
+    if usual:
+        return name_form(arabic, family=family) in usual
+    return same_name(arabic, latin, family=family)
+
+
+def _across_scripts(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
+    """Name fields that one case gives in Arabic letters and the other in Latin letters, read
+    as the same name (محمد, Mohammad). Marked as differing they sent a lawyer looking for a
+    difference that is only the script; they are marked apart, to check the spelling."""
+    out = set()
+    for field in NAME_FIELDS:
+        a, b = (str(p.get(field) or "").strip() for p in (left, right))
+        if not a or not b or is_arabic(a) == is_arabic(b):
+            continue
+        arabic, latin = (a, b) if is_arabic(a) else (b, a)
+        if _one_name_two_scripts(arabic, latin, family=field == "family_name"):
+            out.add(field)
+    return out
+
+
 def _filled(value: Any) -> int:
     """How many values a part of a record holds (empty strings and lists count for nothing)."""
     if isinstance(value, Mapping):
@@ -283,12 +311,13 @@ def _default_keep(left: Mapping[str, Any], right: Mapping[str, Any]) -> tuple[st
     misspelt report — حسي beside حسين — was pre-selected as the richer or older one), else
     the richer record, else the older case."""
     common = common_names()
-    known = [
-        name_form(str((doc.get("person") or {}).get("first_name") or "")) in common
-        for doc in (left, right)
-    ]
+    firsts = [str((doc.get("person") or {}).get("first_name") or "") for doc in (left, right)]
+    known = [name_form(first) in common for first in firsts]
     if known[0] != known[1]:
-        return ("a" if known[0] else "b"), "name"
+        other = firsts[1] if known[0] else firsts[0]
+        # Mohammad beside محمد is not a misspelling but the name in Latin letters
+        why = "script" if usual_names(other) & common else "name"
+        return ("a" if known[0] else "b"), why
     a, b = _richness(left), _richness(right)
     if a != b:
         return ("a" if a > b else "b"), "richer"
@@ -342,7 +371,8 @@ def item(candidate_id: str) -> Any:
     else:
         right = None
         right_person = candidate.row or {}
-    differ = _differences(left["person"], right_person)
+    across = _across_scripts(left["person"], right_person)
+    differ = _differences(left["person"], right_person) - across
     keep, keep_why = ("a", "") if right is None else _default_keep(left, right)
     if right is not None:
         differ |= _case_differences(left, right)
@@ -354,6 +384,7 @@ def item(candidate_id: str) -> Any:
         right_person=right_person,
         fields=COMPARED,
         differ=differ,
+        across=across,
         keep=keep,
         keep_why=keep_why,
         held_beside=_held_beside(candidate),
@@ -649,6 +680,7 @@ def _run_json(run: LinkageRun | None) -> dict[str, Any] | None:
         "pairs": run.pairs,
         "queued": run.queued,
         "held": run.held,
+        "decided": run.decided,
         "summary": run.summary,
         "error": run.error,
     }

@@ -307,6 +307,51 @@ def test_arrest_before_birth_is_refused(client: FlaskClient, h: dict[str, dict[s
     assert fields == {"arrests.0.date": ["This is before the birth date."]}
 
 
+def test_a_custody_status_before_the_earliest_arrest_is_refused(
+    client: FlaskClient, h: dict[str, dict[str, str]]
+) -> None:
+    """ "Disappeared since 2011" in a case whose only arrest is in 2013: one of the dates is
+    wrong, or an arrest is missing, and the file sent on would not hold together."""
+    data = minimal_case()
+    data["arrests"].append({"date": "2014-02", "governorate": "homs"})  # type: ignore[attr-defined]
+    data["status"] = [
+        {"status": "forcibly_disappeared", "date": "2011"},
+        {"status": "deceased", "date": "2012"},  # a death needs no arrest
+        {"status": "detained", "date": "2013"},  # 2013 may be May 2013: no contradiction
+        {"status": "released", "date": "2013-04-30"},
+    ]
+    fields = _errors(client, h["documenter"], data)
+    assert fields == {
+        "status.0.date": ["This is before the earliest arrest."],
+        "status.3.date": ["This is before the earliest arrest."],
+    }
+    # an undated arrest may be the earliest: nothing to compare with
+    data["arrests"].append({"governorate": "homs"})  # type: ignore[attr-defined]
+    _create(client, h["documenter"], data)
+
+    cid = _create(client, h["documenter"])  # arrested 2013-05
+    added = client.post(
+        f"/api/v1/cases/{cid}/status",
+        json={"status": "released", "date": "2012-01"},
+        headers=h["documenter"],
+    )
+    assert added.status_code == 422
+    assert added.get_json()["error"]["fields"] == {"date": ["This is before the earliest arrest."]}
+    moved = client.patch(
+        f"/api/v1/cases/{cid}",
+        json={"arrests": [{"date": "2016", "governorate": "aleppo"}]},
+        headers=h["documenter"],
+    )
+    assert moved.status_code == 422
+    assert moved.get_json()["error"]["fields"] == {
+        "status.0.date": ["This is before the earliest arrest."]
+    }
+    assert (
+        client.get(f"/api/v1/cases/{cid}", headers=h["documenter"]).get_json()["arrests"][0]["date"]
+        == "2013-05"
+    )
+
+
 @pytest.mark.parametrize("value", ["1985", "1985-03", "1985-03-14"])
 def test_partial_dates_are_accepted(
     client: FlaskClient, h: dict[str, dict[str, str]], value: str
@@ -471,6 +516,14 @@ def test_list_pages_and_filters_by_verification(
         assert refused.status_code == 422 and ("organisation" in fields or "statuss" in fields)
         named = [v for k, v in fields.items() if k != "per_page"]
         assert named and all(v == ["This list has no such filter."] for v in named)
+    # a filter given twice is refused, not read as its first value (a part of what was asked
+    # for, listed as if it were all of it)
+    twice = client.get(
+        "/api/v1/cases?status=detained&status=released&verification=verified",
+        headers=h["lawyer"],
+    )
+    assert twice.status_code == 422
+    assert twice.get_json()["error"]["fields"] == {"status": ["Give this filter once."]}
     posted = client.post("/api/v1/cases/search", json={"q": "x", "stat": "1"}, headers=h["lawyer"])
     assert posted.status_code == 422 and set(posted.get_json()["error"]["fields"]) == {"stat"}
 

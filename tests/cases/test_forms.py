@@ -282,6 +282,16 @@ def test_case_page_actions(app: Flask, client: FlaskClient) -> None:
     )
     assert bad.status_code == 303
     assert "before the birth date" in client.get(case_url).get_data(as_text=True)
+    early = client.post(
+        case_url + "/status", data={"status": "released", "date": "2013", "csrf_token": token}
+    )  # arrested 2014-02
+    assert early.status_code == 303
+    assert "before the earliest arrest" in client.get(case_url).get_data(as_text=True)
+    client.post("/language", data={"lang": "ar", "next": "/", "csrf_token": token})
+    client.post(
+        case_url + "/status", data={"status": "released", "date": "2013", "csrf_token": token}
+    )
+    assert "هذا التاريخ قبل تاريخ أول اعتقال." in client.get(case_url).get_data(as_text=True)
 
 
 def test_lawyer_reviews_and_erases_through_the_pages(

@@ -249,6 +249,7 @@ BAD_ROWS = [
     ("consent.documentation", {"consent.documentation": "no"}),
     ("person.sex", {"person.sex": "maybe"}),
     ("status", {"status": "vanished"}),
+    ("status_date", {"arrest.date": "2014", "status": "detained", "status_date": "2012-06"}),
 ]
 
 

@@ -73,6 +73,34 @@ def test_lawyer_starts_one_background_run_and_reads_its_summary_in_plain_words(
     assert run.pairs and run.pairs >= 1  # the planted duplicate (queued already at entry)
     actions = _actions(app)
     assert {"linkage.run_start", "linkage.dedupe", "linkage.run_end"} <= set(actions)
+    assert "Already decided by a lawyer" not in page  # nothing was decided yet
+
+    # the lawyer decides every pair "not the same person"; the next run finds them again and
+    # says why none came back to the queue
+    h = bearer(app, lawyer)
+    with db.sessionmaker() as s:
+        ids = [
+            c.id for c in s.scalars(select(MatchCandidate).where(MatchCandidate.status == "open"))
+        ]
+    for candidate_id in ids:
+        decided = client.post(
+            f"/api/v1/linkage/candidates/{candidate_id}/decision",
+            json={"decision": "not_duplicate"},
+            headers=h,
+        )
+        assert decided.status_code == 200, decided.get_json()
+    client.post("/linkage/runs", data={"csrf_token": token, "threshold": "0.6"})
+    _join_runs(app)
+    with db.sessionmaker() as s:
+        again = s.scalars(select(LinkageRun).order_by(LinkageRun.started_at.desc())).first()
+    assert again is not None and again.state == "done" and again.queued == 0
+    assert again.decided == again.pairs == run.pairs
+    page = client.get("/linkage/").get_data(as_text=True)
+    block = page.split('class="grid run-result"')[1].split("</dl>")[0]
+    assert "Already decided by a lawyer, not raised again" in block
+    assert f'<dd dir="ltr">{again.decided}</dd>' in block
+    run_json = client.get("/api/v1/linkage/runs/latest", headers=h).get_json()["run"]
+    assert run_json["decided"] == again.decided
 
 
 def test_a_run_that_cannot_score_says_so_and_queues_nothing(
@@ -506,3 +534,57 @@ def test_the_merge_preview_leaves_no_separator_hanging(app: Flask, client: Flask
     arrests = html.split('class="merge-arrests">')[1].split("</ul>")[0]
     text = re.sub(r"<[^>]+>", "", arrests)
     assert "Idlib" in text and not re.search(r"·\s*$", text.strip()), text
+
+
+def test_a_name_in_latin_letters_is_marked_as_the_same_name_not_as_a_difference(
+    app: Flask, client: FlaskClient
+) -> None:
+    """محمد beside Mohammad is one name in two scripts: marked ≠ it sent a lawyer looking for
+    a difference, and the keep reason called the Latin spelling a possible misspelling."""
+    lawyer = make_user(app, "lawyer")
+    h = bearer(app, lawyer)
+    arabic = _create(client, h, first_name="محمد", mother_name="فاطمة")
+    latin = _create(
+        client,
+        h,
+        first_name="Mohammad",
+        father_name="Mahmoud",  # محمود: the same name
+        family_name="Al-Halabi",
+        mother_name="Khadija",  # not فاطمة: a real difference
+    )
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        if s.scalar(select(MatchCandidate)) is None:  # the check at entry may not raise it
+            a, b = sorted((uuid.UUID(arabic["id"]), uuid.UUID(latin["id"])), key=str)
+            s.add(MatchCandidate(kind="entry", case_a=a, case_b=b, score=0.9, status="open"))
+            s.commit()
+    candidate = _candidate_any(app)
+    for lang, note in (
+        ("en", "≈ marks a name one case gives in Arabic letters"),
+        ("ar", "العلامة ≈ تدل على اسم تذكره إحدى الحالتين بالحروف العربية"),
+    ):
+        reader = app.test_client()
+        login(reader, make_user(app, "lawyer", language=lang))
+        html = reader.get(f"/linkage/{candidate.id}").get_data(as_text=True)
+        rows = {r.split("</th>")[0].split("<th>")[-1]: r for r in html.split("<tr")[1:]}
+        marks = {
+            k.split(" <span")[0]: ("≠" in r, "≈" in r)
+            for k, r in rows.items()
+            if "<span class=" in k
+        }
+        assert note in html, lang
+        if lang == "en":
+            assert marks["First name"] == (False, True)
+            assert marks["Father's name"] == (False, True)
+            assert marks["Family name"] == (False, True)
+            assert marks["Mother's name"] == (True, False)
+            arabic_side = "a" if str(candidate.case_a) == arabic["id"] else "b"
+            assert _keep_option(html) == arabic_side
+            why = html.split('id="keep-why"')[1].split("</p>")[0]
+            assert "written in Arabic letters" in why and "misspelt" not in why
+
+
+def _candidate_any(app: Flask) -> MatchCandidate:
+    with app.extensions["casebook.db"].sessionmaker() as s:
+        candidate = s.scalar(select(MatchCandidate))
+    assert candidate is not None
+    return candidate

@@ -97,7 +97,10 @@ def test_a_run_that_does_not_fit_in_memory_writes_nothing(app: Flask) -> None:
         case_create_many(
             s,
             Actor.cli(),
-            [{**minimal_case(), "person": r["person"], "arrests": r["arrests"]} for r in records],
+            [
+                {**minimal_case(), "person": r["person"], "arrests": r["arrests"], "status": []}
+                for r in records
+            ],
             created_by=None,
         )
     with app.app_context(), db.sessionmaker() as s:

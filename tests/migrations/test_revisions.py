@@ -455,3 +455,32 @@ def test_revision_0019r_adds_and_removes_the_runs_held_back_count(empty_url: str
         assert conn.execute(text("SELECT count(*) FROM linkage_runs")).scalar() == 1
     engine.dispose()
     assert "held" not in columns
+
+
+def test_revision_0020d_adds_and_removes_the_runs_already_decided_count(empty_url: str) -> None:
+    """0020d gives dedupe runs a count of the pairs a lawyer had already decided (NULL for
+    earlier runs); downgrading to 0019r drops it and keeps the runs."""
+    upgrade(empty_url, "0019r")
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO linkage_runs (id, started_at, heartbeat_at, state, threshold, "
+                "cases, read, held) VALUES (:id, '2026-12-01 10:00:00', '2026-12-01 10:00:00', "
+                "'done', 0.9, 5, 5, 1)"
+            ),
+            {"id": uuid.uuid4().hex if empty_url.startswith("sqlite") else str(uuid.uuid4())},
+        )
+    engine.dispose()
+    upgrade(empty_url, "0020d")
+    engine = make_engine(empty_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT held, decided FROM linkage_runs")).all() == [(1, None)]
+    engine.dispose()
+    downgrade(empty_url, "0019r")
+    engine = make_engine(empty_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("linkage_runs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT held FROM linkage_runs")).scalars().all() == [1]
+    engine.dispose()
+    assert "decided" not in columns and "held" in columns

@@ -31,6 +31,7 @@ def _case(rng: random.Random) -> dict:  # type: ignore[type-arg]
     data["arrests"][0]["date"] = f"{year}-{rng.randint(1, 12):02d}"  # type: ignore[index]
     data["arrests"][0]["governorate"] = rng.choice(GOVS[:2] * 3 + GOVS)  # type: ignore[index]
     data["status"][0]["status"] = rng.choice(STATUSES)  # type: ignore[index]
+    data["status"][0]["date"] = data["arrests"][0]["date"]  # type: ignore[index]
     return data
 
 

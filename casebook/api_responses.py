@@ -136,7 +136,9 @@ class CaseDocument(Schema):
         metadata={
             "description": "Lawyers only: the partner organisations whose lists hold this person "
             '("also documented by"), each {"label", "date"}, oldest first; empty while the '
-            "family's consent to partner matching is withdrawn."
+            "family's consent to partner matching is withdrawn. A mark made before the family "
+            "last withdrew that consent and shown again since it gave it again also carries "
+            '"consent_withdrawn" and "consent_given_again" (the two dates).'
         },
     )
     duplicate_of = _opt(fields.UUID)

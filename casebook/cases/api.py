@@ -226,7 +226,8 @@ def show(case_id: str) -> Any:
         # lawyers read which partner organisations also document this person, as on the page
         doc["partner_marks"] = [
             {"label": m.get("label", ""), "date": m.get("date")}
-            for m in marks_of(s, case.id, doc.get("consent"))
+            | {k: m[k] for k in ("consent_withdrawn", "consent_given_again") if k in m}
+            for m in marks_of(s, case.id, case.consent)
         ]
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
     return _with_version(jsonify(doc), case)

@@ -332,7 +332,7 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
         else None,
         duplicates_here=selectors.duplicates_here(s, case.id) if reviewer else {},
         # lawyers see which partner organisations also document this person
-        partner_marks=marks_of(s, case.id, doc.get("consent"))
+        partner_marks=marks_of(s, case.id, case.consent)
         if current_user.can(Permission.CASE_REVIEW)
         else [],
         **_choices(),

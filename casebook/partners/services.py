@@ -747,7 +747,32 @@ def marks_of(session: Session, case_id: uuid.UUID, consent: Consent | None) -> l
     marks = session.scalars(
         select(PartnerMark).where(PartnerMark.case_id == case_id).order_by(PartnerMark.created_at)
     )
-    return [m.body or {} for m in marks]
+    withdrawn = _last_withdrawal(consent)
+    out = []
+    for mark in marks:
+        body = dict(mark.body or {})
+        if withdrawn and str(body.get("date") or "") <= str(withdrawn["given"]):
+            # made before the family withdrew its consent and shown again since it gave it
+            # again: said beside the mark, which came back without a word before
+            body["consent_withdrawn"] = withdrawn["withdrawn"]
+            body["consent_given_again"] = withdrawn["given"]
+        out.append(body)
+    return out
+
+
+def _last_withdrawal(consent: Consent | None) -> dict[str, str] | None:
+    """When the family last withdrew its consent to partner matching and when it gave it
+    again (the current grant), if it ever withdrew it."""
+    scope = (consent or {}).get(CONSENT_SCOPE)
+    if not scope or not scope.get("granted"):
+        return None
+    withdrawals = [h for h in scope.get("history") or [] if h.get("granted") is False]
+    if not withdrawals:
+        return None
+    return {
+        "withdrawn": str(withdrawals[-1].get("date") or ""),
+        "given": str(scope.get("date") or ""),
+    }
 
 
 def partner_rows_drop_for_case(session: Session, *, case_id: uuid.UUID, **_: object) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -1488,3 +1489,20 @@ def test_a_mark_shows_its_label_isolated_and_hides_while_consent_is_withdrawn(
     assert "منظمة evil" not in page and "Also documented by" not in page
     lawyer = bearer(app, make_user(app, "lawyer"))
     assert client.get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()["partner_marks"] == []
+    # given again, the mark comes back with both dates beside it (it came back without a word)
+    today = datetime.now(UTC).date().isoformat()
+    again = client.post(
+        f"/api/v1/cases/{case_id}/consent",
+        json={"scope": "partner_matching", "granted": True, "date": today},
+        headers=bearer(app, documenter),
+    )
+    assert again.status_code == 200, again.get_json()
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "منظمة evil" in page
+    note = page.split('class="meta mark-regiven">')[1].split("</span>")[0]
+    assert "withdrew its consent to partner matching on" in note
+    assert "2026-01-01" in note and today in note
+    marks = client.get(f"/api/v1/cases/{case_id}", headers=lawyer).get_json()["partner_marks"]
+    assert [(m["consent_withdrawn"], m["consent_given_again"]) for m in marks] == [
+        ("2026-01-01", today)
+    ]

@@ -767,7 +767,8 @@ def _case_count() -> int:
 def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
-    {"a": REFERENCE, "b": REFERENCE, "score": P} per line."""
+    {"a": REFERENCE, "b": REFERENCE, "score": P} per line; the pairs held back (each may
+    join two brothers) follow, with "held": true (a fourth column "held" in text)."""
     from casebook.linkage.scoring import LinkageError
     from casebook.linkage.services import dedupe_run
 
@@ -817,6 +818,11 @@ def dedupe_command(threshold: float, fmt: str) -> None:
             click.echo(json.dumps({"a": a, "b": b, "score": score}))
         else:
             click.echo(tsv_line([a, b, f"{score:.4f}"]))
+    for a, b, score in result.held_pairs:  # listed, marked: no command line shows them else
+        if fmt == "json":
+            click.echo(json.dumps({"a": a, "b": b, "score": score, "held": True}))
+        else:
+            click.echo(tsv_line([a, b, f"{score:.4f}", "held"]))
 
 
 @cli.command("match")
@@ -849,13 +855,19 @@ def match_command(file: str, threshold: float, fmt: str) -> None:
         )
     from casebook.linkage.scoring import LinkageError
 
+    total = _case_count()
+    if total == 0:  # said, where "0 possible matches" would read as none of the rows found
+        click.echo(
+            f"nothing to compare: there are no cases to match the {len(rows)} rows to", err=True
+        )
+        return
     bar: Any
     try:
         with (
             _session() as s,
             s.begin(),
             click.progressbar(
-                length=_case_count(), label="reading and normalising cases", file=sys.stderr
+                length=total, label="reading and normalising cases", file=sys.stderr
             ) as bar,
         ):
             result = list_match(

@@ -256,6 +256,9 @@ def _patterned(text: str) -> str | None:
     )
     if m:
         return str(_l("Too long: at most %(max)s characters.", max=m[1] or m[2]))
+    m = re.match(r"^The headers a list may use \(English or Arabic\): (.*)$", text, re.S)
+    if m:
+        return str(_l("The headers a list may use (English or Arabic): %(headers)s", headers=m[1]))
     if text == "Missing.":
         return str(_l("This is missing."))
     return None

@@ -164,9 +164,11 @@ def read_list_report(data: bytes, filename: str) -> ListRead:
     if "name" not in fields and not {"first_name", "family_name"} <= set(fields):
         raise ImportFileError(
             [
-                "The list needs a column with the full name, or first and family names. "
-                "Headers read (English or Arabic): "
-                + "; ".join(f"{f}: {', '.join(a)}" for f, a in _HEADERS.items())
+                # the file's own headers are not echoed: a list without a header row would
+                # have its first person's names printed
+                "The list needs a column with the full name, or first and family names.",
+                "The headers a list may use (English or Arabic): "
+                + "; ".join(f"{f}: {', '.join(a)}" for f, a in _HEADERS.items()),
             ]
         )
     unknown = [

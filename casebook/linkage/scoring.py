@@ -643,16 +643,22 @@ def _sane(linker: Any, defaults: dict[str, Any], records: int) -> list[str]:
     for name, i, level in _levels(linker):
         m, u, was = level.m_probability, level.u_probability, shipped[name][i]
         if m is None or not math.isfinite(m):
-            problems.append(f"{name} level {i} has no m")
+            problems.append(f"its {name} comparison (level {i}) could not be estimated")
         elif m < M_FLOOR <= was["m"]:
-            problems.append(f"{name} level {i} m {m:.2g} below floor")
+            problems.append(
+                f"its estimate for the {name} comparison (level {i}) collapsed to {m:.2g}, "
+                f"below the floor {M_FLOOR:g}"
+            )
         elif was["m"] > 5 * was["u"] and u is not None and m <= u:
-            problems.append(f"{name} level {i} no longer favours a match")
+            problems.append(f"its {name} comparison (level {i}) no longer counted for a match")
     prior = linker._settings_obj._probability_two_random_records_match
     low, high = PAIRS_PER_RECORD_BAND
     pairs_per_record = prior * (records - 1) / 2
     if not low <= pairs_per_record <= high:
-        problems.append(f"prior {pairs_per_record:.3g} pairs per record outside the band")
+        problems.append(
+            f"it expected {pairs_per_record:.3g} duplicate pairs per case, outside the "
+            f"plausible {low:g}–{high:g}"
+        )
     return problems
 
 
@@ -727,7 +733,11 @@ def _refine(linker: Any, defaults: dict[str, Any], records: int, seed: int) -> l
     ] or _sane(linker, defaults, records)
     if problems:
         linker._settings_obj.core_model_settings = shipped
-        return [f"refinement refused, shipped model used: {problems[0]}"]
+        # words a lawyer reading the run's summary can follow, with the figures for the log
+        return [
+            "not adjusted to this caseload (the adjustment failed its checks: "
+            f"{problems[0]}), so the shipped model was used"
+        ]
     return []
 
 

@@ -160,11 +160,13 @@ def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tu
 
 @dataclass
 class DedupeResult:
-    pairs: list[tuple[str, str, float]]  # (reference a, reference b, score), every scored pair
-    new: int  # review items added
+    pairs: list[tuple[str, str, float]]  # (reference a, reference b, score), every pair proposed
+    new: int  # proposed pairs added to the review queue (the held ones are counted in `held`)
     report: Scored  # model used, pairs compared, pairs expected (or nothing to compare)
     held: int = 0  # pairs held back (each would join two brothers) queued or marked so now
     decided: int = 0  # pairs a lawyer had already decided, not raised again
+    # (reference a, reference b, score) of the pairs held back, for the command line to list
+    held_pairs: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def dedupe_run(
@@ -189,7 +191,7 @@ def dedupe_queue(
     scored = report.pairs
     known = _known_pairs(session)
     decided = _decided_pairs(session)
-    references = _references(session, {x for a, b, _ in scored for x in (a, b)})
+    references = _references(session, {x for a, b, _ in [*scored, *report.held] for x in (a, b)})
     out: list[tuple[str, str, float]] = []
     new_rows: list[dict[str, Any]] = []
     already_decided = 0
@@ -212,11 +214,14 @@ def dedupe_queue(
                 "status": OPEN,
             }
         )
+    proposed_new = len(new_rows)
     held = 0
+    held_pairs: list[tuple[str, str, float]] = []
     for left, right, probability in sorted(report.held, key=lambda t: -t[2]):
         # not proposed (each would join two brothers through a misspelt report), but a lawyer
         # must still see them: the report is one of the brothers, or neither
         a, b = _pair(uuid.UUID(left), uuid.UUID(right))
+        held_pairs.append((references[a], references[b], round(probability, 4)))
         if (str(a), str(b)) in known:  # raised before (at entry, or by an earlier run)
             marked = session.execute(
                 update(MatchCandidate)
@@ -263,7 +268,7 @@ def dedupe_queue(
             "expected_pairs": round(report.expected_pairs, 1),
         },
     )
-    return DedupeResult(out, len(new_rows), report, held, already_decided)
+    return DedupeResult(out, proposed_new, report, held, already_decided, held_pairs)
 
 
 # -- the check at entry ---------------------------------------------------------------------

@@ -578,6 +578,10 @@ def match() -> Any:
                 rows = read.rows
             except ImportFileError as exc:
                 errors["file"] = exc.problems
+        live = select(func.count()).where(Case.erased_at.is_(None))
+        if not errors and not db.session().scalar(live):
+            # "0 possible matches" would read as none of the rows found
+            errors["file"] = [_("There are no cases yet to match the list's rows to.")]
         if not errors and uploaded is not None and threshold is not None:
             settings = current_app.config["CASEBOOK"]
             result = list_match(

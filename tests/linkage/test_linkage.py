@@ -560,7 +560,7 @@ def test_cli_dedupe_json_and_match(
     assert done.returncode == 0, done.stderr[-800:]
     assert re.search(r"model: shipped, prior 0\.0\d+", done.stderr)  # the prior it used
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert lines and all(set(line) == {"a", "b", "score"} for line in lines)
+    assert lines and all(set(line) - {"held"} == {"a", "b", "score"} for line in lines)
     with app.extensions["casebook.db"].sessionmaker() as s:
         refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
@@ -589,6 +589,40 @@ def test_cli_dedupe_json_and_match(
     # the year in Arabic-Indic digits was read as the year (it scored as a blank one)
     scores = [json.loads(x)["score"] for x in done.stdout.splitlines()]
     assert max(scores) > 0.99, scores
+
+
+def test_matching_a_list_with_no_case_says_there_is_nothing_to_compare(
+    app: Flask, settings: Settings, tmp_path: Path
+) -> None:
+    """Against an empty instance, "0 possible matches for 2 rows" read as none of the rows
+    found (an outside check); it is said that there is nothing to match them to."""
+    listing = tmp_path / "list.csv"
+    listing.write_text("full name,birth year\nأحمد محمد الحلبي,1985\nعلي حسن,1990\n", "utf-8")
+    app.extensions["casebook.db"].dispose()
+    cmd = [sys.executable, "-c", "from casebook.cli import main; main()", "match", str(listing)]
+    done = subprocess.run(cmd, env=_cli_env(settings), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "nothing to compare: there are no cases to match the 2 rows to" in done.stderr
+    assert "possible matches" not in done.stderr and done.stdout == ""
+
+
+def test_the_match_page_with_no_case_says_so_beside_the_file(
+    app: Flask, client: FlaskClient
+) -> None:
+    login(client, make_user(app, "lawyer", language="ar"))
+    token = csrf_from(client.get("/linkage/match").get_data(as_text=True))
+    resp = client.post(
+        "/linkage/match",
+        data={
+            "csrf_token": token,
+            "threshold": "0.9",
+            "file": (io.BytesIO("full name\nأحمد محمد الحلبي\n".encode()), "released.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "لا حالات بعد لمطابقة صفوف القائمة بها." in html and "أحمد محمد" not in html
 
 
 def test_sparse_list_rows_still_meet_their_case(app: Flask, client: FlaskClient) -> None:
@@ -769,8 +803,20 @@ def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr[-800:]
         lines.append(done.stderr.strip().splitlines()[-1])
+        # the held pairs are listed, marked, after the proposed ones: no other command shows them
+        held = [line for line in done.stdout.splitlines() if line.endswith("\theld")]
+        assert len(held) == 2, done.stdout
     assert "2 held back (2 new to the queue or newly marked there)" in lines[0], lines
     assert "2 held back (0 new to the queue or newly marked there; the others" in lines[1]
+    # "N new in the review queue" counts the proposed pairs only (the held ones are counted
+    # after), so it is never more than the pairs at or above the score
+    pairs, new = (
+        int(x) for x in re.findall(r"^(\d+) pairs at or above [\d.]+; (\d+) new", lines[0])[0]
+    )
+    assert new <= pairs
+    json_run = subprocess.run([*cmd, "--format", "json"], env=env, capture_output=True, text=True)
+    rows = [json.loads(line) for line in json_run.stdout.splitlines()]
+    assert sum(1 for r in rows if r.get("held") is True) == 2
 
 
 @pytest.mark.parametrize(

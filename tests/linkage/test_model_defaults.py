@@ -70,7 +70,7 @@ def test_a_refinement_that_collapses_is_refused_and_the_run_says_so() -> None:
     data = generate(400, seed=31)
     result = score(feature_rows(data.records), threshold=0.9, memory_limit="1GB", refine=True)
     assert result.model == "shipped"
-    assert any("shipped model used" in n or "shipped u" in n for n in result.notes)
+    assert any("the shipped model was used" in n or "shipped u" in n for n in result.notes)
     assert precision_recall(result.pairs, data.pairs, 0.9)[1] >= 0.85
 
 

@@ -61,5 +61,11 @@ def test_a_list_without_a_name_column_says_which_headers_it_reads() -> None:
 
     with pytest.raises(ImportFileError) as refused:
         read_list_report(b"dob,age\n1985,40\n", "list.csv")
-    [message] = refused.value.problems
-    assert "full name" in message and "الاسم الكامل" in message and "birth year" in message
+    needs, headers = refused.value.problems
+    assert needs == "The list needs a column with the full name, or first and family names."
+    assert headers.startswith("The headers a list may use (English or Arabic): ")
+    assert "full name" in headers and "الاسم الكامل" in headers and "birth year" in headers
+    # a list without a header row: its first person's names are not echoed as "headers"
+    with pytest.raises(ImportFileError) as refused:
+        read_list_report("سامر,خليل,1985\n".encode(), "list.csv")
+    assert not any("سامر" in p or "خليل" in p for p in refused.value.problems)

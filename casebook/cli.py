@@ -767,8 +767,8 @@ def _case_count() -> int:
 def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
-    {"a": REFERENCE, "b": REFERENCE, "score": P} per line; the pairs held back (each may
-    join two brothers) follow, with "held": true (a fourth column "held" in text)."""
+    {"a": REFERENCE, "b": REFERENCE, "score": P} per line. The pairs held back (each may
+    join two brothers) are not among them: they are listed on standard error."""
     from casebook.linkage.scoring import LinkageError
     from casebook.linkage.services import dedupe_run
 
@@ -818,11 +818,11 @@ def dedupe_command(threshold: float, fmt: str) -> None:
             click.echo(json.dumps({"a": a, "b": b, "score": score}))
         else:
             click.echo(tsv_line([a, b, f"{score:.4f}"]))
-    for a, b, score in result.held_pairs:  # listed, marked: no command line shows them else
-        if fmt == "json":
-            click.echo(json.dumps({"a": a, "b": b, "score": score, "held": True}))
-        else:
-            click.echo(tsv_line([a, b, f"{score:.4f}", "held"]))
+    # the pairs held back are listed for the person at the terminal, on standard error: the
+    # standard output is the proposed pairs alone, one {"a", "b", "score"} per line in JSON, and
+    # a tool reading it as duplicates must never take a held pair (two brothers, most likely)
+    for a, b, score in result.held_pairs:
+        click.echo(f"held back, for a lawyer to decide: {a} {b} {score:.4f}", err=True)
 
 
 @cli.command("match")

@@ -560,7 +560,7 @@ def test_cli_dedupe_json_and_match(
     assert done.returncode == 0, done.stderr[-800:]
     assert re.search(r"model: shipped, prior 0\.0\d+", done.stderr)  # the prior it used
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert lines and all(set(line) - {"held"} == {"a", "b", "score"} for line in lines)
+    assert lines and all(set(line) == {"a", "b", "score"} for line in lines)
     with app.extensions["casebook.db"].sessionmaker() as s:
         refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
@@ -802,10 +802,13 @@ def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
     for _ in range(2):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr[-800:]
-        lines.append(done.stderr.strip().splitlines()[-1])
-        # the held pairs are listed, marked, after the proposed ones: no other command shows them
-        held = [line for line in done.stdout.splitlines() if line.endswith("\theld")]
-        assert len(held) == 2, done.stdout
+        lines += [x for x in done.stderr.splitlines() if " pairs at or above " in x]
+        # the held pairs are listed on standard error (no other command shows them), never
+        # among the proposed pairs of the standard output
+        held = [x for x in done.stderr.splitlines() if x.startswith("held back, for a lawyer")]
+        assert len(held) == 2, done.stderr
+        proposed = {tuple(line.split("\t")[:2]) for line in done.stdout.splitlines()}
+        assert not {tuple(h.split()[-3:-1]) for h in held} & proposed
     assert "2 held back (2 new to the queue or newly marked there)" in lines[0], lines
     assert "2 held back (0 new to the queue or newly marked there; the others" in lines[1]
     # "N new in the review queue" counts the proposed pairs only (the held ones are counted
@@ -816,7 +819,8 @@ def test_the_cli_counts_pairs_held_back_on_every_run_and_says_which_are_new(
     assert new <= pairs
     json_run = subprocess.run([*cmd, "--format", "json"], env=env, capture_output=True, text=True)
     rows = [json.loads(line) for line in json_run.stdout.splitlines()]
-    assert sum(1 for r in rows if r.get("held") is True) == 2
+    assert all(set(r) == {"a", "b", "score"} for r in rows)  # the interface's one shape
+    assert json_run.stderr.count("held back, for a lawyer to decide:") == 2
 
 
 @pytest.mark.parametrize(

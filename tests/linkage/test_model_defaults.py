@@ -29,7 +29,7 @@ from casebook.linkage.scoring import (
     register_functions,
     score,
 )
-from casebook.linkage.services import dedupe_run
+from casebook.linkage.services import dedupe_run, list_match
 from tests.conftest import bearer, cli_env, make_user, minimal_case
 from tests.linkage.generator import generate, precision_recall, sibling_rate
 from tests.linkage.generator import record as linkage_record
@@ -104,8 +104,17 @@ def test_a_run_that_does_not_fit_in_memory_writes_nothing(app: Flask) -> None:
             created_by=None,
         )
     with app.app_context(), db.sessionmaker() as s:
-        with pytest.raises(LinkageError, match="CASEBOOK_LINKAGE_MEMORY"), s.begin():
+        with pytest.raises(LinkageError, match="CASEBOOK_LINKAGE_MEMORY") as refused, s.begin():
             dedupe_run(s, Actor.cli(), threshold=0.9, memory_limit="2MB")
+        assert "for 300 cases:" in str(refused.value)
+        assert s.scalar(select(func.count()).select_from(MatchCandidate)) == 0
+    # an outside list: its rows are counted apart from the cases (not "303 records")
+    rows = [(n, {"first_name": "أحمد", "family_name": "الحلبي"}) for n in (2, 3, 4)]
+    with app.app_context(), db.sessionmaker() as s:
+        with pytest.raises(LinkageError, match="for 300 cases and 3 list rows:"), s.begin():
+            list_match(
+                s, Actor.cli(), rows, label="l", created_by=None, threshold=0.9, memory_limit="2MB"
+            )
         assert s.scalar(select(func.count()).select_from(MatchCandidate)) == 0
 
 

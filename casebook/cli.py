@@ -767,8 +767,9 @@ def _case_count() -> int:
 def dedupe_command(threshold: float, fmt: str) -> None:
     """Score pairs of cases that may be one person (Splink on an in-memory DuckDB that never
     writes to disk); new pairs go to the lawyers' review queue. With --format json, one
-    {"a": REFERENCE, "b": REFERENCE, "score": P} per line. The pairs held back (each may
-    join two brothers) are not among them: they are listed on standard error."""
+    {"a": REFERENCE, "b": REFERENCE, "score": P} per line: the pairs no lawyer has decided.
+    The pairs held back (each may join two brothers) are not among them: they are listed on
+    standard error."""
     from casebook.linkage.scoring import LinkageError
     from casebook.linkage.services import dedupe_run
 
@@ -798,8 +799,9 @@ def dedupe_command(threshold: float, fmt: str) -> None:
     click.echo(result.report.summary(), err=True)
     click.echo(
         f"{len(result.pairs)} pairs at or above {threshold}; {result.new} new in the review queue"
+        + (f"; {result.waiting} already waiting there" if result.waiting else "")
         + (
-            f"; {result.decided} already decided by a lawyer, not raised again"
+            f"; {result.decided} already decided by a lawyer, not raised again (not listed)"
             if result.decided
             else ""
         )
@@ -813,7 +815,7 @@ def dedupe_command(threshold: float, fmt: str) -> None:
         ),
         err=True,
     )
-    for a, b, score in result.pairs:
+    for a, b, score in result.undecided:  # a pair decided "not the same person" is no candidate
         if fmt == "json":
             click.echo(json.dumps({"a": a, "b": b, "score": score}))
         else:

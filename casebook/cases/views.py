@@ -3,6 +3,7 @@ testimony, attachment, review, consent, legal notes and erasure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,16 @@ def index() -> Any:
                     "server logs): type the name into the search form."
                 )
             )
+    # a filter given twice in a web address (status=detained&status=released) is refused, as
+    # the API refuses it: read as its first value, a part of the list would pass for all of it
+    twice = {
+        key: ["Give this filter once."]
+        for key in request.args
+        if key in ListQuerySchema().fields and len(request.args.getlist(key)) > 1
+    }
     try:
+        if twice:
+            raise ValidationError(twice)
         params = ListQuerySchema().load(source)
         refused = selectors.refused_filters(current_user, params)
         if refused:
@@ -305,8 +315,15 @@ def show(case_id: str) -> Any:
     return show_page(case_id)
 
 
-def show_page(case_id: str, *, undo_error: str | None = None) -> str:
-    """The case page; `undo_error`: what the undo-merge box says when it was not ticked."""
+def show_page(
+    case_id: str,
+    *,
+    undo_error: str | None = None,
+    status_typed: Mapping[str, str] | None = None,
+    status_errors: Mapping[str, list[str]] | None = None,
+) -> str:
+    """The case page; `undo_error`: what the undo-merge box says when it was not ticked;
+    `status_typed` and `status_errors`: a refused status change, as typed, with its messages."""
     s = db.session()
     case, doc = selectors.case_page(s, current_user, case_id)
     case_viewed(s, current_actor(), case, source="source" in doc, legal="legal_notes" in doc)
@@ -317,6 +334,8 @@ def show_page(case_id: str, *, undo_error: str | None = None) -> str:
         doc=doc,
         form=EmptyForm(),
         undo_error=undo_error,
+        status_typed=status_typed or {},
+        status_errors=status_errors or {},
         can_review=current_user.can(Permission.CASE_REVIEW),
         can_erase=current_user.can(Permission.CASE_ERASE),
         # a case sealed by a merge offers no packet (it would report one person twice)
@@ -525,7 +544,12 @@ def _field_choices(name: str) -> list[tuple[str, str]]:
 
 
 def case_form_action(
-    case_id: str, action: Any, *, edit: bool = False, done: str | None = None
+    case_id: str,
+    action: Any,
+    *,
+    edit: bool = False,
+    done: str | None = None,
+    refused: Callable[[CaseInputError], Any] | None = None,
 ) -> Any:
     """A form post on one case (here and in packets): load-then-authorise, check CSRF, apply one
     service, flash every problem (or `done`, saying what happened), and return to the case
@@ -541,6 +565,8 @@ def case_form_action(
     try:
         action(s, case)
     except CaseInputError as exc:
+        if refused is not None:  # the form is shown again, as typed, with the messages
+            return refused(exc)
         # each message is shown at the top and beside its field (the category names the field)
         for name, messages in forms.localise(exc.fields).items():
             for message in messages:
@@ -570,11 +596,20 @@ def _fields(*names: str) -> dict[str, Any]:
 @bp.post("/<case_id>/status")
 @requires(Permission.CASE_EDIT)
 def add_status(case_id: str) -> Any:
+    typed = _fields("status", "date", "source", "note")
+
+    def again(exc: CaseInputError) -> Any:
+        # shown again as typed, each message beside its field: after a redirect the documenter
+        # found an empty form and a message at the top (an outside check)
+        errors = forms.localise(exc.fields)
+        return show_page(case_id, status_typed=typed, status_errors=errors), 422
+
     return case_form_action(
         case_id,
-        lambda s, c: status_add(s, current_actor(), c, _fields("status", "date", "source", "note")),
+        lambda s, c: status_add(s, current_actor(), c, typed),
         edit=True,
         done=_("Status change added to the case."),
+        refused=again,
     )
 
 

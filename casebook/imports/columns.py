@@ -125,8 +125,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "arrest.circumstances": ("circumstances", "ظروف الاعتقال"),
     "arrest.reason_given": ("reason given", "reason", "سبب الاعتقال", "التهمة المعلنة"),
     "arrest.witnesses": ("witnesses", "الشهود"),
-    "status": ("current status", "الحالة", "الوضع الحالي", "مصير المعتقل"),
-    "status_date": ("status date", "تاريخ الحالة"),
+    # the case form's own labels (الوضع, تاريخ الوضع) too: a documenter heads a sheet with them
+    "status": ("current status", "الحالة", "الوضع", "الوضع الحالي", "مصير المعتقل"),
+    "status_date": ("status date", "تاريخ الحالة", "تاريخ الوضع"),
     "status_source": ("status source", "مصدر الحالة", "مصدر المعلومة"),
     "status_note": ("status note", "ملاحظة الحالة"),
     "source.name": ("source name", "informant", "informant name", "اسم المصدر", "اسم المبلغ"),

@@ -56,8 +56,8 @@ from casebook.linkage.models import (
     MatchList,
 )
 from casebook.linkage.scoring import DEFAULT_MEMORY, Scored, score
-from casebook.names import normalise, normalise_family
-from casebook.names.matching import is_unknown
+from casebook.names import is_arabic, normalise, normalise_family
+from casebook.names.matching import is_unknown, one_name
 from casebook.names.search import kin_keys, three_part_keys
 
 DEFAULT_THRESHOLD = 0.9
@@ -167,6 +167,14 @@ class DedupeResult:
     decided: int = 0  # pairs a lawyer had already decided, not raised again
     # (reference a, reference b, score) of the pairs held back, for the command line to list
     held_pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    # the proposed pairs a lawyer has not decided: what the command line lists as duplicates
+    undecided: list[tuple[str, str, float]] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        """Proposed pairs already in the review queue, undecided (raised at entry, or by an
+        earlier run)."""
+        return len(self.pairs) - self.new - self.decided
 
 
 def dedupe_run(
@@ -195,12 +203,16 @@ def dedupe_queue(
     out: list[tuple[str, str, float]] = []
     new_rows: list[dict[str, Any]] = []
     already_decided = 0
+    undecided: list[tuple[str, str, float]] = []
     now = datetime.now(UTC)
     for left, right, probability in sorted(scored, key=lambda t: -t[2]):
         a, b = _pair(uuid.UUID(left), uuid.UUID(right))
         out.append((references[a], references[b], round(probability, 4)))
+        if (str(a), str(b)) in decided:
+            already_decided += 1
+        else:
+            undecided.append(out[-1])
         if (str(a), str(b)) in known:
-            already_decided += (str(a), str(b)) in decided
             continue
         known.add((str(a), str(b)))
         new_rows.append(
@@ -268,7 +280,7 @@ def dedupe_queue(
             "expected_pairs": round(report.expected_pairs, 1),
         },
     )
-    return DedupeResult(out, proposed_new, report, held, already_decided, held_pairs)
+    return DedupeResult(out, proposed_new, report, held, already_decided, held_pairs, undecided)
 
 
 # -- the check at entry ---------------------------------------------------------------------
@@ -287,6 +299,7 @@ class EntryReport:
 
     def __init__(self, person: Person | ListPerson) -> None:
         raw = {f: str(person.get(f) or "") for f in _ORDER}
+        self.raw = {**raw, "mother_name": str(person.get("mother_name") or "")}
         # words for "not known" give no part
         self.known = {f: not is_unknown(value) for f, value in raw.items()}
         self.parts = {
@@ -300,11 +313,31 @@ class EntryReport:
 
     def score(self, old: EntryReport) -> float:
         """`entry_score` of this report against an earlier one."""
-        return _entry_score(self, old)
+        return _entry_score(self.read_as(old), old)
 
     def names(self, left_out: frozenset[str]) -> list[str]:
         """The parts given, in order, but those left out of a comparison."""
         return [self.parts[f] for f in _ORDER if f not in left_out and self.parts[f]]
+
+    def read_as(self, other: EntryReport) -> EntryReport:
+        """This report with each name it writes in the other script (or in another Latin
+        spelling) than `other` does, but that is the same name, taken as `other` writes it:
+        the comparison is of letters, and محمد خالد الحلبي against Mohammad Khaled Al-Halabi
+        scored 9 of 100, so the same person entered in Latin letters was never warned of."""
+        fields = [f for f in (*_ORDER, "mother_name") if self.raw[f] and other.raw[f]]
+        if all(is_arabic(self.raw[f]) and is_arabic(other.raw[f]) for f in fields):
+            return self
+        read = copy.copy(self)
+        read.parts = dict(self.parts)
+        for f in fields:
+            if f == "mother_name":
+                if self.mother != other.mother and one_name(self.raw[f], other.raw[f]):
+                    read.mother = other.mother
+            elif self.parts[f] != other.parts[f] and one_name(
+                self.raw[f], other.raw[f], family=f == "family_name"
+            ):
+                read.parts[f] = other.parts[f]
+        return read
 
 
 # how alike the mothers' names must be for a grandfather's name only one report gives to be

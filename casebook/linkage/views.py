@@ -22,7 +22,7 @@ from casebook.cases.models import Case
 from casebook.cases.records import Person
 from casebook.cases.services import CaseStateError
 from casebook.imports.reader import ImportFileError
-from casebook.inputs import decimal_text
+from casebook.inputs import ascii_digits, decimal_text
 from casebook.linkage.features import birth_month_day, two_births
 from casebook.linkage.lists import ListRead, read_list_report
 from casebook.linkage.models import HELD, OPEN, LinkageRun, MatchCandidate
@@ -40,8 +40,8 @@ from casebook.linkage.services import (
     run_start,
 )
 from casebook.messages import localise_message
-from casebook.names import is_arabic, normalise
-from casebook.names.matching import common_names, name_form, same_name, usual_names
+from casebook.names import normalise
+from casebook.names.matching import common_names, name_form, one_name, usual_names
 from casebook.uploads import uploaded_bytes
 from casebook.web import current_actor, error_response, id_or_404, requires
 
@@ -259,27 +259,26 @@ def _differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
 NAME_FIELDS = ("first_name", "father_name", "grandfather_name", "family_name", "mother_name")
 
 
-def _one_name_two_scripts(arabic: str, latin: str, *, family: bool) -> bool:
-    """Whether a name in Latin letters is the Arabic one as written in another script: one of
-    its usual spellings when it has listed ones (Mohammad is محمد, Ammar is عمار and not
-    عمر), else by how the two sound (the comparison the linkage makes)."""
-    usual = usual_names(latin)
-    if usual:
-        return name_form(arabic, family=family) in usual
-    return same_name(arabic, latin, family=family)
+def _one_date(a: str, b: str) -> bool:
+    """Whether one partial date is the other given more precisely (1985 and 1985-02-03)."""
+    short, long = sorted((a, b), key=len)
+    return long.startswith(short + "-")
 
 
-def _across_scripts(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
-    """Name fields that one case gives in Arabic letters and the other in Latin letters, read
-    as the same name (محمد, Mohammad). Marked as differing they sent a lawyer looking for a
-    difference that is only the script; they are marked apart, to check the spelling."""
+def _alike(left: Mapping[str, Any], right: Mapping[str, Any]) -> set[str]:
+    """Fields whose values agree but are written otherwise: a name in the other script or
+    another Latin spelling (محمد, Mohammad, Mohamed), a date one case gives more precisely.
+    Marked as differing they sent a lawyer looking for a conflict that is not one (an outside
+    check); they are marked apart, to check the spelling."""
     out = set()
-    for field in NAME_FIELDS:
+    for field in (*NAME_FIELDS, "birth_date"):
         a, b = (str(p.get(field) or "").strip() for p in (left, right))
-        if not a or not b or is_arabic(a) == is_arabic(b):
+        if not a or not b or normalise(a) == normalise(b):
             continue
-        arabic, latin = (a, b) if is_arabic(a) else (b, a)
-        if _one_name_two_scripts(arabic, latin, family=field == "family_name"):
+        if field == "birth_date":
+            if _one_date(ascii_digits(a), ascii_digits(b)):
+                out.add(field)
+        elif one_name(a, b, family=field == "family_name"):
             out.add(field)
     return out
 
@@ -371,7 +370,7 @@ def item(candidate_id: str) -> Any:
     else:
         right = None
         right_person = candidate.row or {}
-    across = _across_scripts(left["person"], right_person)
+    across = _alike(left["person"], right_person)
     differ = _differences(left["person"], right_person) - across
     keep, keep_why = ("a", "") if right is None else _default_keep(left, right)
     if right is not None:

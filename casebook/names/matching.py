@@ -418,6 +418,23 @@ def same_name(a: str, b: str, *, family: bool = False) -> bool:
     return name_distance(a, b, family=family) <= SAME
 
 
+def one_name(a: str, b: str, *, family: bool = False) -> bool:
+    """Whether two spellings that differ are one name: in two scripts, or two Latin spellings,
+    by the usual spellings where a Latin one has listed ones (Mohammad and Mohamed are محمد;
+    Ammar is عمار and not عمر), else by how they sound. Two Arabic spellings that differ are
+    two names (هشام, هاشم), as the linkage holds."""
+    arabic = [bool(_ARABIC.search(x)) for x in (a, b)]
+    if all(arabic):
+        return name_form(a, family=family) == name_form(b, family=family)
+    usual = [
+        frozenset({name_form(x, family=family)}) if is_ar else usual_names(x)
+        for x, is_ar in zip((a, b), arabic, strict=True)
+    ]
+    if usual[0] and usual[1]:
+        return bool(usual[0] & usual[1])
+    return same_name(a, b, family=family)
+
+
 @functools.cache
 def common_names_digest() -> str:
     """Which list of common names this is (partner encodings depend on it)."""

@@ -280,18 +280,21 @@ def test_case_page_actions(app: Flask, client: FlaskClient) -> None:
     bad = client.post(
         case_url + "/status", data={"status": "released", "date": "1900-01", "csrf_token": token}
     )
-    assert bad.status_code == 303
-    assert "before the birth date" in client.get(case_url).get_data(as_text=True)
-    early = client.post(
-        case_url + "/status", data={"status": "released", "date": "2013", "csrf_token": token}
-    )  # arrested 2014-02
-    assert early.status_code == 303
-    assert "before the earliest arrest" in client.get(case_url).get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "before the birth date" in bad.get_data(as_text=True)
+    # arrested 2014-02: the form comes back as typed, the message beside the date
+    typed = {"status": "released", "date": "2013", "source": "الأخ", "note": "خبر من سجين"}
+    early = client.post(case_url + "/status", data={**typed, "csrf_token": token})
+    assert early.status_code == 422
+    form = early.get_data(as_text=True).split('id="add-status"')[1].split("</form>")[0]
+    assert '<option value="released" selected>' in form
+    assert 'value="2013"' in form and 'value="الأخ"' in form and 'value="خبر من سجين"' in form
+    date_field = form.split('name="date"')[1].split("</label>")[0]
+    assert 'aria-invalid="true"' in date_field and "before the earliest arrest" in date_field
+    assert "خبر من سجين" not in client.get(case_url).get_data(as_text=True)  # nothing added
     client.post("/language", data={"lang": "ar", "next": "/", "csrf_token": token})
-    client.post(
-        case_url + "/status", data={"status": "released", "date": "2013", "csrf_token": token}
-    )
-    assert "هذا التاريخ قبل تاريخ أول اعتقال." in client.get(case_url).get_data(as_text=True)
+    again = client.post(case_url + "/status", data={**typed, "csrf_token": token})
+    assert "هذا التاريخ قبل تاريخ أول اعتقال." in again.get_data(as_text=True)
 
 
 def test_lawyer_reviews_and_erases_through_the_pages(

@@ -491,6 +491,10 @@ def test_every_bad_filter_is_marked_beside_its_field_and_blank_ones_are_no_filte
     assert 'id="search-year-error"' in html
     assert "<li>Only lawyers can list the cases partner organisations also document.</li>" in html
     assert "خالد" not in html.split('role="search"')[0]
+    # a filter given twice in a link is refused beside its field, as the API refuses it
+    twice = client.get("/cases/?status=detained&status=released")
+    assert twice.status_code == 422
+    assert 'id="search-status-error">Give this filter once.</small>' in twice.get_data(as_text=True)
     headers = bearer(app, families)
     for sent, total in (
         ({"q": "خالد الحموي", "status": None, "governorate": "", "birth_year": None}, 1),

@@ -95,3 +95,12 @@ def test_the_family_name_headers_people_write(family: str) -> None:
         "The file needs a family-name column: person.family_name, or a header such as"
         " family name (its cells may be left empty where the family name is not known)."
     ]
+
+
+def test_the_case_forms_own_status_labels_head_columns() -> None:
+    """A documenter heads a sheet with the form's labels: الوضع and تاريخ الوضع were refused as
+    "not a casebook column" (an outside check)."""
+    from casebook.imports.columns import map_headers
+
+    mapped, problems = map_headers(["الاسم الأول", "الكنية", "الوضع", "تاريخ الوضع"])
+    assert mapped[2:] == ["status", "status_date"] and not problems

@@ -26,7 +26,7 @@ from casebook.config import Settings
 from casebook.linkage.features import person_features
 from casebook.linkage.models import LinkageRun, MatchCandidate
 from casebook.linkage.scoring import _table, private_duckdb, score_pairs
-from casebook.linkage.services import dedupe_run, entry_score, first_names_differ
+from casebook.linkage.services import candidate_decide, dedupe_run, entry_score, first_names_differ
 from tests.conftest import (
     CANARY_ARABIC,
     CANARY_LATIN,
@@ -349,6 +349,40 @@ def test_entry_warning_does_not_take_brothers_for_one_person(
     assert again["possible_duplicate"] is True and len(again["possible_duplicates"]) == 1
 
 
+def test_entry_warning_meets_the_same_person_entered_in_latin_letters(
+    app: Flask, client: FlaskClient
+) -> None:
+    """محمد خالد الحلبي, then Mohammad Khaled Al-Halabi of the same mother and year: the check
+    compared letters, scored 9 of 100, and said nothing (an outside check); a dedupe run then
+    scored the pair 1.0. Either order warns now; another first name does not."""
+    lawyer = bearer(app, make_user(app, "lawyer"))
+    arabic = {"first_name": "محمد", "father_name": "خالد", "family_name": "الحلبي"}
+    latin = {"first_name": "Mohammad", "father_name": "Khaled", "family_name": "Al-Halabi"}
+    _create(client, lawyer, **arabic, mother_name="فاطمة", birth_date="1985")
+    second = _create(client, lawyer, **latin, mother_name="Fatima", birth_date="1985")
+    assert second["possible_duplicate"] is True and len(second["possible_duplicates"]) == 1
+    other = _create(
+        client,
+        lawyer,
+        **{**latin, "first_name": "Mahmoud"},
+        mother_name="Fatima",
+        birth_date="1985",
+    )
+    assert other["possible_duplicate"] is False
+    reverse = {"first_name": "Yousef", "father_name": "Omar", "family_name": "Al-Khatib"}
+    _create(client, lawyer, **reverse, mother_name="Samira", birth_date="1979")
+    later = _create(
+        client,
+        lawyer,
+        first_name="يوسف",
+        father_name="عمر",
+        family_name="الخطيب",
+        mother_name="سميرة",
+        birth_date="1979",
+    )
+    assert later["possible_duplicate"] is True
+
+
 def test_entry_warning_meets_a_first_and_fathers_name_by_the_mothers(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -564,6 +598,28 @@ def test_cli_dedupe_json_and_match(
     with app.extensions["casebook.db"].sessionmaker() as s:
         refs = {str(c.id): c.reference for c in s.scalars(select(Case))}
     assert {refs[a], refs[b]} in [{line["a"], line["b"]} for line in lines]
+    # decided "not the same person", the pair is no longer listed as a candidate, and said
+    with app.extensions["casebook.db"].sessionmaker() as s, s.begin():
+        pair = s.scalars(
+            select(MatchCandidate).where(
+                MatchCandidate.case_a.in_([uuid.UUID(a), uuid.UUID(b)]),
+                MatchCandidate.case_b.in_([uuid.UUID(a), uuid.UUID(b)]),
+            )
+        ).one()
+        candidate_decide(s, Actor.cli(), pair, "not_duplicate", attachments_dir=tmp_path)
+    app.extensions["casebook.db"].dispose()
+    again = subprocess.run(
+        [*cmd, "dedupe", "--threshold", "0.6", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-800:]
+    listed = [json.loads(line) for line in again.stdout.splitlines()]
+    assert {refs[a], refs[b]} not in [{line["a"], line["b"]} for line in listed]
+    assert "1 already decided by a lawyer, not raised again (not listed)" in again.stderr
+    assert len(listed) == len(lines) - 1
     listing = tmp_path / "list.csv"
     listing.write_text(
         "full name,mother,birth year,prison\nأحمد عبدالله محمد الحلبي,فاطمة,١٩٨٥,x\n"
@@ -880,7 +936,8 @@ def test_two_cases_whose_births_say_two_people_wait_held_back_with_why(
     assert "told apart by first names or dates of birth" in (run.summary or "")
     # the run's block says how many it held back and leads to them
     block = client.get("/linkage/").get_data(as_text=True).split('id="run"', 1)[1]
-    assert "Held back, marked so in the queue" in block and "kind=held" in block
+    assert "Held back by this run, new in the queue or newly marked there" in block
+    assert "kind=held" in block
     page = client.get(f"/linkage/{held.id}").get_data(as_text=True)
     assert "their dates of birth say two people" in page
     assert "whose first name or date of birth says another person" not in page

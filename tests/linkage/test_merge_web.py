@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -74,6 +75,11 @@ def test_lawyer_starts_one_background_run_and_reads_its_summary_in_plain_words(
     actions = _actions(app)
     assert {"linkage.run_start", "linkage.dedupe", "linkage.run_end"} <= set(actions)
     assert "Already decided by a lawyer" not in page  # nothing was decided yet
+    # the planted duplicate was raised at entry: the run counts it as waiting, not as new
+    first = page.split('class="grid run-result"')[1].split("</dl>")[0]
+    waiting = run.pairs - run.queued - (run.decided or 0)
+    assert waiting >= 1 and "Already waiting in the review queue" in first
+    assert f'<dd dir="ltr">{waiting}</dd>' in first
 
     # the lawyer decides every pair "not the same person"; the next run finds them again and
     # says why none came back to the queue
@@ -98,6 +104,7 @@ def test_lawyer_starts_one_background_run_and_reads_its_summary_in_plain_words(
     page = client.get("/linkage/").get_data(as_text=True)
     block = page.split('class="grid run-result"')[1].split("</dl>")[0]
     assert "Already decided by a lawyer, not raised again" in block
+    assert "Already waiting in the review queue" not in block  # every pair was decided
     assert f'<dd dir="ltr">{again.decided}</dd>' in block
     run_json = client.get("/api/v1/linkage/runs/latest", headers=h).get_json()["run"]
     assert run_json["decided"] == again.decided
@@ -543,7 +550,7 @@ def test_a_name_in_latin_letters_is_marked_as_the_same_name_not_as_a_difference(
     a difference, and the keep reason called the Latin spelling a possible misspelling."""
     lawyer = make_user(app, "lawyer")
     h = bearer(app, lawyer)
-    arabic = _create(client, h, first_name="محمد", mother_name="فاطمة")
+    arabic = _create(client, h, first_name="محمد", mother_name="فاطمة", birth_date="1985")
     latin = _create(
         client,
         h,
@@ -551,6 +558,7 @@ def test_a_name_in_latin_letters_is_marked_as_the_same_name_not_as_a_difference(
         father_name="Mahmoud",  # محمود: the same name
         family_name="Al-Halabi",
         mother_name="Khadija",  # not فاطمة: a real difference
+        birth_date="1985-02-03",  # the same year, given more precisely
     )
     with app.extensions["casebook.db"].sessionmaker() as s:
         if s.scalar(select(MatchCandidate)) is None:  # the check at entry may not raise it
@@ -559,8 +567,8 @@ def test_a_name_in_latin_letters_is_marked_as_the_same_name_not_as_a_difference(
             s.commit()
     candidate = _candidate_any(app)
     for lang, note in (
-        ("en", "≈ marks a name one case gives in Arabic letters"),
-        ("ar", "العلامة ≈ تدل على اسم تذكره إحدى الحالتين بالحروف العربية"),
+        ("en", "≈ marks values that agree but are written otherwise"),
+        ("ar", "العلامة ≈ تدل على قيمتين متفقتين كُتبتا بشكلين مختلفين"),
     ):
         reader = app.test_client()
         login(reader, make_user(app, "lawyer", language=lang))
@@ -577,6 +585,7 @@ def test_a_name_in_latin_letters_is_marked_as_the_same_name_not_as_a_difference(
             assert marks["Father's name"] == (False, True)
             assert marks["Family name"] == (False, True)
             assert marks["Mother's name"] == (True, False)
+            assert marks["Date of birth"] == (False, True)
             arabic_side = "a" if str(candidate.case_a) == arabic["id"] else "b"
             assert _keep_option(html) == arabic_side
             why = html.split('id="keep-why"')[1].split("</p>")[0]
@@ -588,3 +597,29 @@ def _candidate_any(app: Flask) -> MatchCandidate:
         candidate = s.scalar(select(MatchCandidate))
     assert candidate is not None
     return candidate
+
+
+@pytest.mark.parametrize(
+    ("field", "one", "other", "alike"),
+    [
+        ("first_name", "محمد", "Mohammad", True),
+        ("first_name", "Mohammad", "Mohamed", True),  # two Latin spellings of محمد
+        ("father_name", "Khaled", "Khalid", True),
+        ("first_name", "Ammar", "Omar", False),  # عمار and عمر
+        ("first_name", "عمر", "Ammar", False),
+        ("first_name", "هشام", "هاشم", False),  # two names, not a spelling
+        ("first_name", "Hisham", "هاشم", False),
+        ("mother_name", "Fatima", "Khadija", False),
+        ("family_name", "الحلبي", "Halabi", True),
+        ("birth_date", "1985", "1985-02-03", True),  # the same year, given more precisely
+        ("birth_date", "1985-02", "1985-02-03", True),
+        ("birth_date", "1985", "1986", False),
+        ("birth_date", "1985-02-03", "1985-03-02", False),
+    ],
+)
+def test_values_that_agree_but_are_written_otherwise_are_told_from_conflicts(
+    field: str, one: str, other: str, alike: bool
+) -> None:
+    from casebook.linkage.views import _alike
+
+    assert (field in _alike({field: one}, {field: other})) is alike

@@ -11,7 +11,6 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import MultiDict
 
 from casebook import db
 from casebook.auth.guards import fresh_factor
@@ -24,7 +23,13 @@ from casebook.cases.attachments import (
     clean_filename,
 )
 from casebook.cases.models import Case
-from casebook.cases.schemas import AssignSchema, EraseSchema, ListQuerySchema, flatten_errors
+from casebook.cases.schemas import (
+    AssignSchema,
+    EraseSchema,
+    ListQuerySchema,
+    filters_given_twice,
+    flatten_errors,
+)
 from casebook.cases.services import (
     MERGED_INTO_ANOTHER,
     CaseInputError,
@@ -163,14 +168,7 @@ def _search(args: Mapping[str, Any]) -> Any:
     # it answers every case as if filtered (the schema excludes unknowns for the HTML list,
     # whose form sends its own fields)
     unknown = {key: ["This list has no such filter."] for key in args if key not in schema.fields}
-    if isinstance(args, MultiDict):
-        # status=detained&status=released read as the first alone would list a part of what
-        # was asked for as if it were all of it
-        unknown |= {
-            key: ["Give this filter once."]
-            for key in args
-            if key in schema.fields and len(args.getlist(key)) > 1
-        }
+    unknown |= filters_given_twice(args)
     try:
         params = schema.load(args)
     except ValidationError as exc:

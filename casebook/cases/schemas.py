@@ -20,6 +20,7 @@ from marshmallow import (
     validate,
     validates_schema,
 )
+from werkzeug.datastructures import MultiDict
 
 from casebook.inputs import ascii_digits, clean_text, partial_date_text
 from casebook.vocab import CONSENT_SCOPES, FACILITIES, GOVERNORATES, PERPETRATORS, SEXES, STATUSES
@@ -443,6 +444,17 @@ class AssignSchema(Strict):
 
 
 YEAR_NEEDS_A_NAME = "The birth year narrows a search by name: add a name."
+GIVEN_TWICE = "Give this filter once."
+
+
+def filters_given_twice(args: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The list's filters a query string gives more than once (status=detained&status=
+    released): read as the first value, a part of what was asked for would pass for all of
+    it, so the API and the page refuse them. A JSON body cannot repeat a key."""
+    if not isinstance(args, MultiDict):
+        return {}
+    fields = ListQuerySchema().fields
+    return {key: [GIVEN_TWICE] for key in args if key in fields and len(args.getlist(key)) > 1}
 
 
 class ListQuerySchema(Schema):

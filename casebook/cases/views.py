@@ -35,6 +35,7 @@ from casebook.cases.schemas import (
     RELIABILITY,
     SUBMISSION_BODIES,
     ListQuerySchema,
+    filters_given_twice,
     flatten_errors,
 )
 from casebook.cases.services import (
@@ -191,13 +192,7 @@ def index() -> Any:
                     "server logs): type the name into the search form."
                 )
             )
-    # a filter given twice in a web address (status=detained&status=released) is refused, as
-    # the API refuses it: read as its first value, a part of the list would pass for all of it
-    twice = {
-        key: ["Give this filter once."]
-        for key in request.args
-        if key in ListQuerySchema().fields and len(request.args.getlist(key)) > 1
-    }
+    twice = filters_given_twice(request.args)
     try:
         if twice:
             raise ValidationError(twice)

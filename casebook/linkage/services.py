@@ -137,25 +137,28 @@ def _references(session: Session, ids: set[str]) -> dict[uuid.UUID, str]:
     return out
 
 
-def _decided_pairs(session: Session) -> set[tuple[str, str]]:
-    """Pairs of cases a lawyer has decided (or a merge closed): a run that scores one again
-    says so, as the lawyer may wonder why it is not back in the queue."""
-    query = select(MatchCandidate.case_a, MatchCandidate.case_b).where(
-        MatchCandidate.case_b.is_not(None), MatchCandidate.status != OPEN
-    )
-    return {(str(a), str(b)) for a, b in session.execute(query).all()}
-
-
 def _known_pairs(session: Session, involving: uuid.UUID | None = None) -> set[tuple[str, str]]:
     """Pairs already in review or decided (all of them, or only those of one case)."""
-    query = select(MatchCandidate.case_a, MatchCandidate.case_b).where(
+    return set(_pair_states(session, involving))
+
+
+def _pair_states(
+    session: Session, involving: uuid.UUID | None = None
+) -> dict[tuple[str, str], str]:
+    """Each pair of cases in review or decided, with its state (a run that scores a decided
+    pair again says so, as the lawyer may wonder why it is not back in the queue)."""
+    query = select(MatchCandidate.case_a, MatchCandidate.case_b, MatchCandidate.status).where(
         MatchCandidate.case_b.is_not(None)
     )
     if involving is not None:
         query = query.where(
             or_(MatchCandidate.case_a == involving, MatchCandidate.case_b == involving)
         )
-    return {(str(a), str(b)) for a, b in session.execute(query).all()}
+    states: dict[tuple[str, str], str] = {}
+    for a, b, status in session.execute(query).all():
+        if states.get((str(a), str(b)), OPEN) == OPEN:  # a decided row outweighs an open one
+            states[(str(a), str(b))] = status
+    return states
 
 
 @dataclass
@@ -197,8 +200,9 @@ def dedupe_queue(
 ) -> DedupeResult:
     """The writing half of a run: the scored pairs not yet known become review items."""
     scored = report.pairs
-    known = _known_pairs(session)
-    decided = _decided_pairs(session)
+    states = _pair_states(session)
+    known = set(states)
+    decided = {pair for pair, status in states.items() if status != OPEN}
     references = _references(session, {x for a, b, _ in [*scored, *report.held] for x in (a, b)})
     out: list[tuple[str, str, float]] = []
     new_rows: list[dict[str, Any]] = []

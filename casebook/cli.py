@@ -1230,7 +1230,15 @@ def user_otp_command(email: str) -> None:
         user = _user_or_fail(s, email)
         if not user.totp_secret:
             raise click.ClickException("this user has no second factor yet")
-        step = max(totp.current_step(), (user.totp_last_step or 0) + 1)
+        now = totp.current_step()
+        step = max(now, (user.totp_last_step or 0) + 1)
+        if step > now + 1:
+            # every code the server takes now (one step of clock skew each way) is spent: a code
+            # printed anyway would be refused with nothing to say why
+            wait = (step - 1) * totp.STEP - int(time.time()) + 1
+            raise click.ClickException(
+                f"this user's codes up to the next one are spent; run this again in {wait} s"
+            )
         click.echo(totp.code_at(user.totp_secret, step))
 
 

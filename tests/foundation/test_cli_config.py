@@ -132,6 +132,17 @@ def test_user_commands_and_audit_verify(tmp_path: Path) -> None:
     assert token.returncode == 0 and token.stdout.strip().splitlines()[-1].startswith("cbt_")
     otp = _run(["user", "otp", "a@example.org"], env)
     assert otp.returncode == 0 and otp.stdout.strip().isdigit()
+    # every code the server takes now spent (two actions within one step): said, not printed
+    import sqlite3
+    import time
+
+    con = sqlite3.connect(tmp_path / "instance" / "casebook.sqlite3")
+    con.execute("UPDATE users SET totp_last_step = ?", (int(time.time()) // 30 + 3,))
+    con.commit()
+    con.close()
+    spent = _run(["user", "otp", "a@example.org"], env)
+    assert spent.returncode != 0 and not spent.stdout.strip()
+    assert "run this again in" in spent.stderr
     assert _run(["user", "disable", "a@example.org"], env).returncode == 0
     missing = _run(["user", "disable", "nobody@example.org"], env)
     assert missing.returncode != 0 and "no such user" in missing.stderr
@@ -141,8 +152,6 @@ def test_user_commands_and_audit_verify(tmp_path: Path) -> None:
     ok = _run(["audit", "verify", "--checkpoint", str(checkpoint)], env)
     assert ok.returncode == 0, ok.stderr
     # tamper: cut the tail after dropping the guard, as someone with the database file could
-    import sqlite3
-
     con = sqlite3.connect(tmp_path / "instance" / "casebook.sqlite3")
     con.execute("DROP TRIGGER audit_log_no_delete")
     con.execute("DELETE FROM audit_log WHERE seq >= 3")

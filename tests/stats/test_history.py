@@ -95,6 +95,7 @@ def _joint_narrowed(
     releases: list[tuple[list[dict], Any]],  # type: ignore[type-arg]
     rising: bool = False,
     silent: int | None = None,
+    finer: list[list[tuple[Any, ...]]] | None = None,
 ) -> list[tuple]:  # type: ignore[type-arg]
     """The attacker holding every release and guessing right which numbers, shown or hidden,
     did not change (and so which changed: a number one release shows as 0, or whose count of
@@ -104,8 +105,11 @@ def _joint_narrowed(
     both). `rising`: it also guesses right which way each changed number moved (cases are
     added, rarely removed): the smaller count is no more than the larger. `silent`: a
     release of which nothing shown is known (no number, range or "at least 1"): its counts
-    enter only through the guesses. Hidden small cells of release `target` narrowed below K:
-    (key, true value, interval)."""
+    enter only through the guesses. `finer`: each release's rows, for an attacker that also
+    holds each release's two-way counts over the finest groups of all releases as unknowns
+    and ties every count some release publishes as a cell wherever it did not change, in
+    releases that do not publish it too (`_finer_ties`). Hidden small cells of release
+    `target` narrowed below K: (key, true value, interval)."""
     index: dict[tuple, int] = {}  # type: ignore[type-arg]
 
     def var_of(r: int) -> Any:
@@ -166,6 +170,8 @@ def _joint_narrowed(
             equal += _join_ties(
                 built[r][1], built[o][1], meanings[r], meanings[o], releases[r][1], releases[o][1]
             )
+    if finer is not None:
+        equal += _finer_ties([docs for docs, _ in releases], finer, var_of)
     truth = releases[target][1]
     targets = [
         (key, co)
@@ -174,6 +180,106 @@ def _joint_narrowed(
     ]
     found = _intervals(len(index), equal, at_least, between, targets)
     return [(key, truth(key), iv) for key, iv in found.items() if iv[1] - iv[0] < K - 1e-6]
+
+
+def _finer_ties(
+    docs: list[list[dict]],  # type: ignore[type-arg]
+    rows: list[list[tuple[Any, ...]]],
+    var_of: Any,
+) -> list[tuple[dict[int, int], int]]:
+    """Each release's two-way counts over the finest groups of all the releases, as unknowns
+    ("F" variables summing to its own two-way cells and to its one-way counts), and every
+    two-way count any release publishes as a cell (shown or hidden; all, verified and
+    unverified cases) tied between two releases wherever its true count is the same in both:
+    a count finer than one release's groups is one unknown with another release that
+    publishes it (an outside attack tied so and narrowed numbers the audit passed)."""
+    from casebook.stats.queries import ONE_BASE, pairs
+
+    def groups_of(release: list[dict], d: str) -> dict[str, list[str]]:  # type: ignore[type-arg]
+        for doc in release:
+            if len(doc["dimensions"]) == 2 and d in doc["dimensions"]:
+                named = doc.get("groups", {}).get(d, {})
+                return {m["value"]: named.get(m["value"], [m["value"]]) for m in doc["margins"][d]}
+        return {}
+
+    grouped = [{d: groups_of(r, d) for d in ONE_BASE[1:]} for r in docs]
+    blocks: dict[str, list[tuple[str, ...]]] = {}
+    for d in ONE_BASE[1:]:
+        where: dict[str, list[str]] = {}
+        for r in grouped:
+            for code, members in r[d].items():
+                for x in members:
+                    where.setdefault(x, []).append(code)
+        classes: dict[tuple[str, ...], list[str]] = {}
+        for x, codes in where.items():
+            classes.setdefault(tuple(codes), []).append(x)
+        blocks[d] = [tuple(sorted(c)) for c in classes.values()]
+    counts = []
+    for release_rows in rows:
+        _, prints = tally(release_rows, 2026, K)
+        tallied: dict[tuple[str, str, str, str, str], int] = {}
+        for fp in prints.values():
+            flag, *cats = fp.split("|")
+            cat = dict(zip(ONE_BASE, cats, strict=True))
+            for a, b in pairs():
+                key = (flag, a, cat[a], b, cat[b])
+                tallied[key] = tallied.get(key, 0) + 1
+        counts.append(tallied)
+    equal: list[tuple[dict[int, int], int]] = []
+
+    def finest(r: int, flag: str, a: str, ma: Any, b: str, mb: Any) -> dict[int, int]:
+        var = var_of(r)
+        return {
+            var(("F", flag, a, ba, b, bb)): 1
+            for ba in blocks[a]
+            if set(ba) <= set(ma)
+            for bb in blocks[b]
+            if set(bb) <= set(mb)
+        }
+
+    def true(r: int, flags: str, a: str, ma: Any, b: str, mb: Any) -> int:
+        return sum(counts[r].get((f, a, x, b, y), 0) for f in flags for x in ma for y in mb)
+
+    meanings = set()
+    for release in docs:
+        for m in _meaning_of_cells(release).values():
+            if len(m) == 5:
+                meanings.add(m)
+    for r in range(len(docs)):
+        var = var_of(r)
+        for a, b in pairs():
+            ga, gb = grouped[r][a], grouped[r][b]
+            for f in "vu":
+                for ca, ma in ga.items():  # its own cells are sums of the finest
+                    for cb, mb in gb.items():
+                        co = finest(r, f, a, ma, b, mb)
+                        co[var(("2", f, a, ca, b, cb))] = -1
+                        equal.append((co, 0))
+                for ba in blocks[a]:  # and the finest rows sum to the one-way counts
+                    row: dict[int, int] = {}
+                    for bb in blocks[b]:
+                        row.update(finest(r, f, a, ba, b, bb))
+                    for x in ba:
+                        row[var(("1", f, a, x))] = -1
+                    equal.append((row, 0))
+    scopes = {"all": "vu", "verified": "v", "unverified": "u"}
+    for scope, a, ma, b, mb in sorted(meanings):
+        for name, flags in scopes.items():
+            if scope == "verified" and name != "verified":
+                continue
+            for r in range(len(docs)):
+                for o in range(r + 1, len(docs)):
+                    if true(r, flags, a, ma, b, mb) != true(o, flags, a, ma, b, mb):
+                        continue
+                    tie: dict[int, int] = {}
+                    for f in flags:
+                        for j, x in finest(r, f, a, ma, b, mb).items():
+                            tie[j] = tie.get(j, 0) + x
+                        for j, x in finest(o, f, a, ma, b, mb).items():
+                            tie[j] = tie.get(j, 0) - x
+                    if tie:
+                        equal.append((tie, 0))
+    return equal
 
 
 def _beyond_guesses(
@@ -731,11 +837,16 @@ def test_three_releases_attacked_together_narrow_nothing(seed: int) -> None:
     one, no release's small hidden number is narrowed below k by the three together, nor
     when the attacker also guesses right which way every published number moved (cut
     without the directions in the audit, 14 and 17 of the second and third releases'
-    hidden numbers were narrowed, a verified year of 1 case to [1, 4])."""
-    held = _cut_in_turn(_three_releases(seed, 300))
+    hidden numbers were narrowed, a verified year of 1 case to [1, 4]). Nor when it also ties
+    counts finer than one release's groups to another release that publishes them, a tie
+    the audit does not make (`_finer_ties`: an outside attack on four releases of its own
+    narrowed numbers that way; on this history it narrows none)."""
+    releases = _three_releases(seed, 300)
+    held = _cut_in_turn(releases)
     for target in range(3):
         assert not _joint_narrowed(target, held), target
         assert not _joint_narrowed(target, held, rising=True), target
+        assert not _joint_narrowed(target, held, finer=releases), target
 
 
 @pytest.mark.parametrize("seed", [1, 8, 2])

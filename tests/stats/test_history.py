@@ -22,7 +22,7 @@ from casebook.stats.history import (
     protect_against_earlier,
     published_facts,
 )
-from casebook.stats.protect import UnprotectableError
+from casebook.stats.protect import UnprotectableError, equation_key
 from casebook.stats.queries import BaseCounts, tally
 from casebook.stats.services import Release
 from casebook.stats.tables import ReleaseSystem, all_tables, protect_release
@@ -189,10 +189,12 @@ def _finer_ties(
 ) -> list[tuple[dict[int, int], int]]:
     """Each release's two-way counts over the finest groups of all the releases, as unknowns
     ("F" variables summing to its own two-way cells and to its one-way counts), and every
-    two-way count any release publishes as a cell (shown or hidden; all, verified and
-    unverified cases) tied between two releases wherever its true count is the same in both:
-    a count finer than one release's groups is one unknown with another release that
-    publishes it (an outside attack tied so and narrowed numbers the audit passed)."""
+    two-way count any release publishes as a cell (shown or hidden), and every count over
+    the finest groups, in all, verified and unverified cases, tied between two releases
+    wherever its true count is the same in both: a count finer than one release's groups is
+    one unknown with another release that publishes it, and a count no release publishes is
+    one unknown in every release where it did not change (an outside attack tied both ways
+    and narrowed numbers an audit that did not hold them passed)."""
     from casebook.stats.queries import ONE_BASE, pairs
 
     def groups_of(release: list[dict], d: str) -> dict[str, list[str]]:  # type: ignore[type-arg]
@@ -245,6 +247,10 @@ def _finer_ties(
         for m in _meaning_of_cells(release).values():
             if len(m) == 5:
                 meanings.add(m)
+    for a, b in pairs():  # and every count over the finest groups, published or not
+        for ba in blocks[a]:
+            for bb in blocks[b]:
+                meanings.add(("all", a, tuple(sorted(ba)), b, tuple(sorted(bb))))  # every scope
     for r in range(len(docs)):
         var = var_of(r)
         for a, b in pairs():
@@ -285,6 +291,7 @@ def _finer_ties(
 def _beyond_guesses(
     releases: list[tuple[list[dict], Any]],  # type: ignore[type-arg]
     rising: bool = False,
+    finer: list[list[tuple[Any, ...]]] | None = None,
 ) -> list[tuple]:  # type: ignore[type-arg]
     """What publishing a release told the joint attacker (`_joint_narrowed`) beyond its right
     guesses about that release's counts: for each release cut, each hidden small number of it
@@ -292,18 +299,21 @@ def _beyond_guesses(
     narrowed further than with the cut's counts as unknowns and nothing of it shown (and
     every direction guessed right): (cut, release, key, true value, interval). Guesses about
     the counts of the day narrow as far whether or not a release is cut, so a cut answers only
-    for what its shown numbers add (docs/statistics.md). More releases only narrow further, so
-    a history whose releases together narrow nothing is done at once."""
+    for what its shown numbers add to an earlier release (docs/statistics.md). More releases
+    only narrow further, so a history whose releases together narrow nothing is done at once.
+    `finer`: each release's rows, for the attacker that also ties counts finer than one
+    release's groups (`_finer_ties`)."""
     out: list[tuple] = []  # type: ignore[type-arg]
     for target in range(len(releases)):
-        if not _joint_narrowed(target, releases, rising):
+        if not _joint_narrowed(target, releases, rising, finer=finer):
             continue
         for cut in range(target, len(releases)):
             held = releases[: cut + 1]
-            found = _joint_narrowed(target, held, rising)
+            rows = None if finer is None else finer[: cut + 1]
+            found = _joint_narrowed(target, held, rising, finer=rows)
             alone: dict[Any, tuple[float, float]] = {}
-            if cut > target:
-                guessed = _joint_narrowed(target, held, rising=True, silent=cut)
+            if cut > target and found:
+                guessed = _joint_narrowed(target, held, rising=True, silent=cut, finer=rows)
                 alone = {key: interval for key, _, interval in guessed}
             for key, value, (low, high) in found:
                 before = alone.get(key)
@@ -505,6 +515,79 @@ def _mixed_history(seed: int) -> list[list[tuple[Any, ...]]]:
     return out
 
 
+def _rare_history(seed: int) -> list[list[tuple[Any, ...]]]:
+    """A caseload's rows at four times, as a sixth outside attack built its history (its own
+    generator, not the demo's): 300 cases, about a third verified, categories drawn with
+    falling weights (a few governorates, places of detention and perpetrators hold most
+    cases, the rest are rare); then three times 30 added, 10 verified, 2 un-verified and 3
+    withdrawn. Rare categories cross k between releases, so releases group them
+    differently, and the verified totals are small."""
+    from casebook import vocab
+
+    rng = random.Random(seed)
+
+    def skewed(items: list[Any], power: float) -> Any:
+        return rng.choices(items, [1 / (i + 1) ** power for i in range(len(items))])[0]
+
+    def codes(vocabulary: Any) -> list[str]:
+        return [t.code for t in vocabulary.terms]
+
+    def new(i: int, verified: bool) -> list[Any]:
+        year = skewed(list(range(2011, 2025)), 0.9)
+        return [
+            f"case-{i}",
+            verified,
+            {
+                "arrest_year": year,
+                "arrest_month": f"{year}-{rng.randint(1, 12):02d}" if rng.random() < 0.8 else None,
+                "governorate": skewed(codes(vocab.GOVERNORATES), 1.3),
+                "sex": "male" if rng.random() < 0.85 else "female",
+                "age_band": skewed(codes(vocab.AGE_BANDS), 0.7),
+                "perpetrator": skewed(codes(vocab.PERPETRATOR_GROUPS), 1.3),
+                "facility": skewed(codes(vocab.FACILITIES), 1.3),
+                "status": skewed(codes(vocab.STATUSES), 1.0),
+                "statistics_consent": True,
+            },
+        ]
+
+    rows = [new(i, rng.random() < 0.35) for i in range(300)]
+    out = [[tuple(r) for r in rows]]
+    for step in range(3):
+        rows += [new(300 + 30 * step + i, False) for i in range(30)]
+        for r in rng.sample([r for r in rows if not r[1]], 10):
+            r[1] = True
+        for r in rng.sample([r for r in rows if r[1]], 2):
+            r[1] = False
+        for r in rng.sample(rows, 3):
+            rows.remove(r)
+        out.append([tuple(r) for r in rows])
+    return out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the audit holds each release over its own groups: counts finer than one "
+    "release's groups are not tied (docs/statistics.md, 'Not tied')",
+)
+def test_finer_ties_narrow_nothing_beyond_the_guesses_on_a_history_of_rare_categories() -> None:
+    """A history built as a sixth outside attack built its own (rare categories, small
+    verified totals, four releases), attacked by the tests' strongest attacker: every
+    release, every direction guessed right, and every count over the finest groups of all
+    the releases tied where it did not change, published by some release or by none (ties
+    the audit does not make). Every cut is published. The attacker reads the verified Rif
+    Dimashq × 18–29 of every release narrower than k: 6 in the first as [1, 11], 4 in the
+    next three as [0, 10]. The first three are read no narrower than the right guesses
+    about the later releases' counts alone give (the floor a cut answers to for an earlier
+    release); the fourth release's own 4 is as far as those guesses give it too (the second
+    and third releases hid the same 4), but a release's own numbers are audited with no
+    such floor, so it is a narrowing the audit misses. Expected to fail until the audit holds
+    these ties (docs/statistics.md)."""
+    rows = _rare_history(12)
+    held = _cut_in_turn(rows)
+    assert len(held) == 4
+    assert not _beyond_guesses(held, rising=True, finer=rows)
+
+
 def test_the_audit_ties_a_sum_over_categories_two_releases_group_differently() -> None:
     """A two-way sum over a block of the join of two releases' groupings, unchanged between
     them, is one unknown in both: a cell of the later release over groups coarser than the
@@ -527,16 +610,13 @@ def test_the_audit_ties_a_sum_over_categories_two_releases_group_differently() -
     # audit of the later release did not tie them (only the earlier release's own cells)
     assert [m for m in unchanged if one.cell_of(one.atoms_for(m) or []) is None]
     audit_with(two, [(1, one, set(), {})], [])
-    with_joins = len(two.links)
-    import casebook.stats.history as history
-
-    saved = history._join_meanings
-    history._join_meanings = lambda a, b: []
-    try:
-        audit_with(two, [(1, one, set(), {})], [])
-    finally:
-        history._join_meanings = saved
-    assert with_joins > len(two.links)  # each unchanged sum one more tie
+    tied = {equation_key(eq.atoms, eq.coefs) for eq in two.links}
+    tied |= {tuple((a, -c) for a, c in key) for key in tied}
+    for m in unchanged:  # each unchanged sum is one unknown in both: an equation, or shared
+        ours = two.atoms_for(m) or []
+        theirs = [two.atom_index[(("release", 1), a)] for a in one.atoms_for(m) or []]
+        key = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
+        assert not key or key in tied, m
 
 
 @pytest.mark.parametrize("seed", [2])

@@ -107,8 +107,8 @@ def _joint_narrowed(
     release of which nothing shown is known (no number, range or "at least 1"): its counts
     enter only through the guesses. `finer`: each release's rows, for an attacker that also
     holds each release's two-way counts over the finest groups of all releases as unknowns
-    and ties every count some release publishes as a cell wherever it did not change, in
-    releases that do not publish it too (`_finer_ties`). Hidden small cells of release
+    and ties every count some release publishes as a cell, and every count over those
+    groups, wherever it did not change (`_finer_ties`). Hidden small cells of release
     `target` narrowed below K: (key, true value, interval)."""
     index: dict[tuple, int] = {}  # type: ignore[type-arg]
 
@@ -918,7 +918,7 @@ def test_three_releases_attacked_together_narrow_nothing(seed: int) -> None:
     when the attacker also guesses right which way every published number moved (cut
     without the directions in the audit, 14 and 17 of the second and third releases'
     hidden numbers were narrowed, a verified year of 1 case to [1, 4]). Nor when it also ties
-    counts finer than one release's groups to another release that publishes them, a tie
+    counts finer than one release's groups, published by another release or by none, ties
     the audit does not make (`_finer_ties`: an outside attack on four releases of its own
     narrowed numbers that way; on this history it narrows none)."""
     releases = _three_releases(seed, 300)

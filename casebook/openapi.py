@@ -169,7 +169,8 @@ def build_spec() -> dict[str, Any]:
                 "`exact`. A name in `q` or `mother` is in the URL, and so in any request log "
                 "on its way: prefer `POST /api/v1/cases/search`. `partner=true` lists only "
                 "cases a partner organisation's list also holds (their marks in use, with the "
-                "family's consent to partner matching); lawyers only, 422 for others.",
+                "family's consent to partner matching); lawyers only: 403 for others, or "
+                "422 listing it with the query's other problems.",
                 # from the schema that reads them: types, ranges and the status, governorate
                 # and verification codes as enums
                 "parameters": [{"in": "query", "schema": schemas.ListQuerySchema}],

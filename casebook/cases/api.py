@@ -177,9 +177,13 @@ def _search(args: Mapping[str, Any]) -> Any:
         refused = selectors.refused_filters(current_user, valid)
         errors = flatten_errors(exc.messages) | unknown | refused
         return error_response(422, "The query has problems.", fields=errors)
-    unknown |= selectors.refused_filters(current_user, params)
+    refused = selectors.refused_filters(current_user, params)
     if unknown:
-        return error_response(422, "The query has problems.", fields=unknown)
+        return error_response(422, "The query has problems.", fields=unknown | refused)
+    if refused:
+        # the query is well formed and only the role stands in the way: 403, as for any
+        # other thing this role may not do, still naming the filter and why
+        return error_response(403, fields=refused)
     query = selectors.Query(**params)
     s = db.session()
     found = selectors.search(s, _vault(), current_user, query)

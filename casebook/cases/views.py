@@ -199,15 +199,16 @@ def index() -> Any:
         params = ListQuerySchema().load(source)
         refused = selectors.refused_filters(current_user, params)
         if refused:
-            raise ValidationError(refused)
+            raise ValidationError(refused, valid_data=params)
     except ValidationError as exc:
         # No search runs on a filter that could not be read: a list of every case under it
         # would look like its results. Every problem is listed at once, a filter refused to
         # this role beside the unreadable ones.
         query = selectors.Query(**ListQuerySchema().load({}))
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
-        messages = flatten_errors(exc.messages) | selectors.refused_filters(current_user, valid)
-        errors = forms.localise(messages)
+        refused = selectors.refused_filters(current_user, valid)
+        unreadable = {k: v for k, v in flatten_errors(exc.messages).items() if k not in refused}
+        errors = forms.localise(unreadable | refused)
         return render_template(
             "cases/index.html",
             searched=False,
@@ -220,7 +221,7 @@ def index() -> Any:
             errors=errors,
             args=source,
             **_choices(),
-        ), 422
+        ), 422 if unreadable else 403
     query = selectors.Query(**params)
     s = db.session()
     found = selectors.search(s, current_app.extensions["casebook.vault"], current_user, query)

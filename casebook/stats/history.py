@@ -142,7 +142,6 @@ def audit_with(
     facts: list[tuple[list[int], float, float]],
     own_hidden: set[Key] | None = None,
     unpublished: int | None = None,
-    own_silent: bool = False,
 ) -> None:
     """Set `system` up to be audited jointly with `others` (number, system, hidden set,
     rounded ranges): each other release's atoms and links imported, what it shows known
@@ -160,7 +159,7 @@ def audit_with(
     need no hidden set to be known count). `unpublished`: the number of a release among
     `others` imported as its counts only, with nothing it shows (no number, range, "at least
     1" or zero of it known): what the attacker's right guesses about those counts alone
-    tell. `own_silent`: no zero of this release is known either (it shows nothing)."""
+    tell."""
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
@@ -204,8 +203,7 @@ def audit_with(
                     # the counts releases publish (all and verified cases)
                     if not silent and (value == 0 or _zero_known(other, meaning, hidden)):
                         imported.append((ours, 1, math.inf))
-                    silent_held = own_silent and held_mapping is None
-                    if not silent_held and _zero_known(held, meaning, held_hidden):
+                    if _zero_known(held, meaning, held_hidden):
                         imported.append((theirs, 1, math.inf))
                     if cell.published:
                         rose = held_value > cell.value
@@ -344,19 +342,7 @@ def protect_against_earlier(
         [e.shown() for e in earlier],
         facts_holding(system, [f for e in earlier for f in e.facts()]),
     )
-
-    def protect_own(start: set[Key], least_width: int = 0) -> set[Key]:
-        try:
-            return protect(system, k, start=start, strict=strict, least_width=least_width)
-        except UnprotectableError:
-            if system.allowance is not None or not earlier:
-                raise
-        # only when no pattern passes without it, so that every cut that could be made
-        # before is made with the same pattern
-        system.allowance = _guessed_of_new(system, k, earlier)
-        return protect(system, k, start=start, strict=strict, least_width=least_width)
-
-    hidden = protect_own(still_hidden(system, k, earlier))
+    hidden = protect(system, k, start=still_hidden(system, k, earlier), strict=strict)
     width = 0  # the verified total's least rounding width, widened as a last resort
     for _ in range(MAX_ROUNDS):
         widen: int | None = None
@@ -393,27 +379,8 @@ def protect_against_earlier(
             return hidden
         if widen is not None:
             width = widen
-        hidden = protect_own(hidden | more, width)
+        hidden = protect(system, k, start=hidden | more, strict=strict, least_width=width)
     raise NarrowsEarlierError(k)
-
-
-def _guessed_of_new(
-    system: ReleaseSystem, k: int, earlier: list[Earlier]
-) -> dict[Key, tuple[float, float]]:
-    """How far the earlier releases and the attacker's right guesses about the new release's
-    counts (which did not change since an earlier release, which way the others moved)
-    narrow the new release's own numbers with nothing of it shown. Those counts exist
-    whether or not the release is cut: a number they narrow below k is narrowed as far by
-    refusing the cut, so the cut is answerable only for narrowing it further, as it is for
-    an earlier release's numbers (_guessed_alone). Without this floor a cut was refused under
-    every pattern, however much it hid, for months of 1 case the earlier releases alone pin
-    to [1, 11]. Leaves the system set up as protect needs it."""
-    others = [e.shown() for e in earlier]
-    facts = facts_holding(system, [f for e in earlier for f in e.facts()])
-    audit_with(system, others, facts, own_silent=True)
-    floor = system.audit(set(), k, bare=True)
-    audit_with(system, others, facts)
-    return floor
 
 
 def _guessed_alone(

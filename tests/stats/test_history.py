@@ -295,11 +295,11 @@ def _beyond_guesses(
 ) -> list[tuple]:  # type: ignore[type-arg]
     """What publishing a release told the joint attacker (`_joint_narrowed`) beyond its right
     guesses about that release's counts: for each release cut, each hidden small number of it
-    narrowed below K by it and the releases before it further than with the cut's counts as
-    unknowns and nothing of it shown (and every direction guessed right): (cut, release,
-    key, true value, interval). Guesses about the counts of the day narrow as far whether or
-    not a release is cut, so a cut answers only for what its shown numbers add, to an
-    earlier release's numbers and to its own (docs/statistics.md). More releases
+    narrowed below K by it and the releases before it, and each of an earlier release
+    narrowed further than with the cut's counts as unknowns and nothing of it shown (and
+    every direction guessed right): (cut, release, key, true value, interval). Guesses about
+    the counts of the day narrow as far whether or not a release is cut, so a cut answers only
+    for what its shown numbers add to an earlier release (docs/statistics.md). More releases
     only narrow further, so a history whose releases together narrow nothing is done at once.
     `finer`: each release's rows, for the attacker that also ties counts finer than one
     release's groups (`_finer_ties`)."""
@@ -312,9 +312,7 @@ def _beyond_guesses(
             rows = None if finer is None else finer[: cut + 1]
             found = _joint_narrowed(target, held, rising, finer=rows)
             alone: dict[Any, tuple[float, float]] = {}
-            if found:
-                # the cut's counts as unknowns, nothing of it shown (the release itself when
-                # cut == target: what guesses alone narrow its own numbers to)
+            if cut > target and found:
                 guessed = _joint_narrowed(target, held, rising=True, silent=cut, finer=rows)
                 alone = {key: interval for key, _, interval in guessed}
             for key, value, (low, high) in found:
@@ -566,6 +564,11 @@ def _rare_history(seed: int) -> list[list[tuple[Any, ...]]]:
     return out
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the audit holds each release over its own groups: counts finer than one "
+    "release's groups are not tied (docs/statistics.md, 'Not tied')",
+)
 def test_finer_ties_narrow_nothing_beyond_the_guesses_on_a_history_of_rare_categories() -> None:
     """A history built as a sixth outside attack built its own (rare categories, small
     verified totals, four releases), attacked by the tests' strongest attacker: every
@@ -573,12 +576,12 @@ def test_finer_ties_narrow_nothing_beyond_the_guesses_on_a_history_of_rare_categ
     the releases tied where it did not change, published by some release or by none (ties
     the audit does not make). Every cut is published. The attacker reads the verified Rif
     Dimashq × 18–29 of every release narrower than k: 6 in the first as [1, 11], 4 in the
-    next three as [0, 10]. Each is read no narrower than the right guesses about the counts
-    alone give with nothing of the cut shown (the floor a cut answers to, for an earlier
-    release's numbers and for its own: the fourth release's own 4 is as far as those
-    guesses give it, the second and third releases having hid the same 4). So on this
-    history the ties the audit does not make narrow nothing beyond that floor; the audit
-    still does not make them (docs/statistics.md, 'Not tied')."""
+    next three as [0, 10]. The first three are read no narrower than the right guesses
+    about the later releases' counts alone give (the floor a cut answers to for an earlier
+    release); the fourth release's own 4 is as far as those guesses give it too (the second
+    and third releases hid the same 4), but a release's own numbers are audited with no
+    such floor, so it is a narrowing the audit misses. Expected to fail until the audit holds
+    these ties (docs/statistics.md)."""
     rows = _rare_history(12)
     held = _cut_in_turn(rows)
     assert len(held) == 4
@@ -878,14 +881,12 @@ def test_a_mixed_history_tied_across_groupings_and_unverified_counts_narrows_not
     (all less verified, where both changed) and every unchanged sum over the join of two
     releases' groupings. Cut without the join ties in the audit, this draw's fourth release
     let it narrow 8 hidden numbers of the second to fourth below k (a verified sex × status
-    cell of 9 to [9, 16]); now no release is narrowed, and every cut is published. On seed 3
-    the first release's hidden numbers are kept wide by a later cut's verified total rounded
-    wider (without that last resort the cut was refused). On seed 1 the fourth cut was
-    refused under every pattern, however much it hid, for months of 1 case that the earlier
-    releases and right guesses alone pin to [1, 11]; it is now answerable only for narrowing
-    them further (history._guessed_of_new)."""
-    held = _cut_in_turn(_mixed_history(seed))
-    assert len(held) == 4
+    cell of 9 to [9, 16]); now no published release is narrowed (a cut that cannot be
+    protected is refused, as on an instance). On seed 3 every cut is published: the first
+    release's hidden numbers are kept wide by a later cut's verified total rounded wider
+    (without that last resort the cut was refused)."""
+    held = _cut_in_turn(_mixed_history(seed), skip_refused=True)
+    assert len(held) >= (4 if seed == 3 else 3)
     for target in range(len(held)):
         assert not _joint_narrowed(target, held), target
         # nor with every direction guessed right (cut without the directions in the audit,

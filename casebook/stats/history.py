@@ -32,11 +32,15 @@ numbers). So each audit is joint (`audit_with`): the other releases' atoms and l
 imported, what they show is known, and each of their cells whose count is unchanged is tied
 to this release's atoms for the same categories; so is every unchanged two-way sum over the
 join of the two releases' groupings (`_join_meanings`), which neither may show as one number.
+Counts finer than one release's groups (a category merged into "other" in one release and
+shown apart in another) are unknowns of every release in the audit and tied the same way
+(`_finer_ties`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -142,6 +146,7 @@ def audit_with(
     facts: list[tuple[list[int], float, float]],
     own_hidden: set[Key] | None = None,
     unpublished: int | None = None,
+    own_silent: bool = False,
 ) -> None:
     """Set `system` up to be audited jointly with `others` (number, system, hidden set,
     rounded ranges): each other release's atoms and links imported, what it shows known
@@ -159,7 +164,7 @@ def audit_with(
     need no hidden set to be known count). `unpublished`: the number of a release among
     `others` imported as its counts only, with nothing it shows (no number, range, "at least
     1" or zero of it known): what the attacker's right guesses about those counts alone
-    tell."""
+    tell. `own_silent`: no zero of this release is known either (it shows nothing)."""
     system.forget_imports()
     imported: list[tuple[list[int], float, float]] = []
     ties: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[int], list[int]]] = {}
@@ -203,7 +208,8 @@ def audit_with(
                     # the counts releases publish (all and verified cases)
                     if not silent and (value == 0 or _zero_known(other, meaning, hidden)):
                         imported.append((ours, 1, math.inf))
-                    if _zero_known(held, meaning, held_hidden):
+                    silent_held = own_silent and held_mapping is None
+                    if not silent_held and _zero_known(held, meaning, held_hidden):
                         imported.append((theirs, 1, math.inf))
                     if cell.published:
                         rose = held_value > cell.value
@@ -232,6 +238,9 @@ def audit_with(
                 theirs = [mapping[a] for a in their_atoms]
                 ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
         done.append((other, mapping, hidden))
+    joint = [(system, None), *((o, m) for o, m, _ in done)]
+    for ours, theirs in _finer_ties(system, joint):
+        ties.setdefault((tuple(sorted(ours)), tuple(sorted(theirs))), (ours, theirs))
     for ours, theirs in ties.values():
         # as one sum of terms: atoms both sides share (see _same_atoms) cancel out
         terms = equation_key([*ours, *theirs], [1] * len(ours) + [-1] * len(theirs))
@@ -240,6 +249,175 @@ def audit_with(
     for larger, smaller in orders.values():
         system.order(larger, smaller)
     system.know(list(facts) + imported)
+
+
+# a two-way count over the finest groups of the releases audited together, by verified flag,
+# dimensions and the blocks' indices: its atom in the joint system
+Finer = dict[tuple[str, str, int, str, int], int]
+
+
+def _finer_ties(
+    system: ReleaseSystem, held: list[tuple[ReleaseSystem, list[int] | None]]
+) -> list[tuple[list[int], list[int]]]:
+    """Ties of counts finer than one release's groups. Releases group rare categories
+    differently (a category merged into "other" in one is its own group in the next), and a
+    count one release publishes over a group another merges with others is still a count of
+    the other release's cases: an unknown part of its coarser cell, tied to the first
+    wherever it did not change. Each release in the joint audit (`held`: this system's own,
+    mapping None, then each imported with its atoms' indices here) is given its two-way
+    counts over the blocks of the meet of every grouping (the categories all of them group
+    together) as unknowns: each of its cells over groups the sum of the blocks inside,
+    each block's row the block's one-way counts. Then every count over groups of any release
+    and over blocks, in every scope, is tied between every two releases wherever its count
+    is the same in both — a cell of a third release too, which neither of the two shows as
+    one number (the attacker ties it all the same). Only the two-way tables of a dimension
+    whose groupings differ get blocks: elsewhere every release has the same cells, tied
+    above."""
+    releases = [release for release, _ in held]
+    blocks, split = _meet(releases)
+    if not split:
+        return []
+    finer = [
+        _finer_atoms(system, number, release, mapping, blocks, split)
+        for number, (release, mapping) in enumerate(held)
+    ]
+    grouped = [
+        {d: [frozenset(_blocks_in(blocks[d], m)) for _, m in r.counts.groups[d]] for d in BASE}
+        for r in releases
+    ]
+    out: list[tuple[list[int], list[int]]] = []
+    for da, db in pairs():
+        if da not in split and db not in split:
+            continue
+        meanings = {
+            (frozenset([i]), frozenset([j]))
+            for i in range(len(blocks[da]))
+            for j in range(len(blocks[db]))
+        }
+        meanings |= {(a, b) for g in grouped for a in g[da] for b in g[db]}
+        for one in range(len(held)):
+            for two in range(one + 1, len(held)):
+                for a, b in sorted(meanings, key=lambda m: (sorted(m[0]), sorted(m[1]))):
+                    sides = [_over(finer[r], da, a, db, b) for r in (one, two)]
+                    if sides[0] is None or sides[1] is None:
+                        continue  # a category one of them does not have
+                    equal = {
+                        f: _value(system, sides[0][f]) == _value(system, sides[1][f])
+                        for f in ("v", "u")
+                    }
+                    for f in ("v", "u"):
+                        if equal[f]:
+                            out.append((sides[0][f], sides[1][f]))
+                    both = [sides[0]["v"] + sides[0]["u"], sides[1]["v"] + sides[1]["u"]]
+                    if not all(equal.values()) and _value(system, both[0]) == _value(
+                        system, both[1]
+                    ):
+                        out.append((both[0], both[1]))
+    return out
+
+
+def _value(system: ReleaseSystem, atoms: list[int]) -> int:
+    return sum(system.atom_values[a] for a in atoms)
+
+
+def _over(
+    finer: Finer, da: str, a: frozenset[int], db: str, b: frozenset[int]
+) -> dict[str, list[int]] | None:
+    """The atoms of one release that count blocks `a` × `b`, per verified flag (None where
+    the release does not have one of those categories)."""
+    out: dict[str, list[int]] = {}
+    for f in ("v", "u"):
+        atoms = [finer.get((f, da, i, db, j)) for i in sorted(a) for j in sorted(b)]
+        if any(x is None for x in atoms):
+            return None
+        out[f] = [x for x in atoms if x is not None]
+    return out
+
+
+def _blocks_in(blocks: list[frozenset[str]], members: Iterable[str]) -> list[int]:
+    inside = set(members)
+    return [i for i, block in enumerate(blocks) if block <= inside]
+
+
+def _meet(releases: list[ReleaseSystem]) -> tuple[dict[str, list[frozenset[str]]], set[str]]:
+    """Per base dimension, the blocks of the meet of the releases' groupings (the categories
+    every release puts in one group), and the dimensions where some release's group holds
+    more than one block (where groupings differ)."""
+    blocks: dict[str, list[frozenset[str]]] = {}
+    split: set[str] = set()
+    for dim in BASE:
+        where = [
+            {c: code for code, members in r.counts.groups.get(dim, []) for c in members}
+            for r in releases
+        ]
+        classes: dict[tuple[str | None, ...], list[str]] = {}
+        for category in dict.fromkeys(c for w in where for c in w):
+            classes.setdefault(tuple(w.get(category) for w in where), []).append(category)
+        blocks[dim] = [frozenset(members) for members in classes.values()]
+        if any(
+            len(_blocks_in(blocks[dim], members)) > 1
+            for r in releases
+            for _, members in r.counts.groups.get(dim, [])
+        ):
+            split.add(dim)
+    return blocks, split
+
+
+def _finer_atoms(
+    system: ReleaseSystem,
+    number: int,
+    release: ReleaseSystem,
+    mapping: list[int] | None,
+    blocks: dict[str, list[frozenset[str]]],
+    split: set[str],
+) -> Finer:
+    """One release's two-way counts over the blocks, as atoms of `system`: a cell over one
+    block each way is the release's own atom; a cell over groups of several blocks is the
+    sum of new unknowns (true values from the release's cases), and each block smaller than
+    its group sums, over every block of the other dimension, to its one-way counts."""
+
+    def here(name: tuple[str, ...]) -> int:
+        atom = release.atom_index[name]
+        return atom if mapping is None else mapping[atom]
+
+    out: Finer = {}
+    for da, db in pairs():
+        if da not in split and db not in split:
+            continue
+        block_a = {c: i for i, b in enumerate(blocks[da]) for c in b}
+        block_b = {c: i for i, b in enumerate(blocks[db]) for c in b}
+        counted: dict[tuple[str, int, int], int] = defaultdict(int)
+        for (f, ca, cb), n in release.pair_counts(da, db).items():
+            counted[(f, block_a[ca], block_b[cb])] += n
+        rows = [(code, _blocks_in(blocks[da], m)) for code, m in release.counts.groups[da]]
+        cols = [(code, _blocks_in(blocks[db], m)) for code, m in release.counts.groups[db]]
+        for f in ("v", "u"):
+            for code_a, inside_a in rows:
+                for code_b, inside_b in cols:
+                    group = here(("2", f, da, code_a, db, code_b))
+                    if len(inside_a) == 1 and len(inside_b) == 1:
+                        out[(f, da, inside_a[0], db, inside_b[0])] = group
+                        continue
+                    parts = []
+                    for i in inside_a:
+                        for j in inside_b:
+                            name = ("finer", number, f, da, i, db, j)
+                            out[(f, da, i, db, j)] = system.unknown(name, counted[(f, i, j)])
+                            parts.append(out[(f, da, i, db, j)])
+                    if _value(system, parts) != system.atom_values[group]:
+                        raise ValueError("a release's cases do not add up to its counts")
+                    system.link(parts, [group])
+            every_b = [j for _, inside in cols for j in inside]
+            every_a = [i for _, inside in rows for i in inside]
+            for _, inside_a in rows:
+                for i in inside_a if len(inside_a) > 1 else []:
+                    line = [out[(f, da, i, db, j)] for j in every_b]
+                    system.link(line, [here(("1", f, da, c)) for c in sorted(blocks[da][i])])
+            for _, inside_b in cols:
+                for j in inside_b if len(inside_b) > 1 else []:
+                    line = [out[(f, da, i, db, j)] for i in every_a]
+                    system.link(line, [here(("1", f, db, c)) for c in sorted(blocks[db][j])])
+    return out
 
 
 def _join_meanings(one: ReleaseSystem, other: ReleaseSystem) -> list[Meaning]:
@@ -342,7 +520,19 @@ def protect_against_earlier(
         [e.shown() for e in earlier],
         facts_holding(system, [f for e in earlier for f in e.facts()]),
     )
-    hidden = protect(system, k, start=still_hidden(system, k, earlier), strict=strict)
+
+    def protect_own(start: set[Key], least_width: int = 0) -> set[Key]:
+        try:
+            return protect(system, k, start=start, strict=strict, least_width=least_width)
+        except UnprotectableError:
+            if system.allowance is not None or not earlier:
+                raise
+        # only when no pattern passes without it, so that every cut that could be made
+        # before is made with the same pattern
+        system.allowance = _guessed_of_new(system, k, earlier)
+        return protect(system, k, start=start, strict=strict, least_width=least_width)
+
+    hidden = protect_own(still_hidden(system, k, earlier))
     width = 0  # the verified total's least rounding width, widened as a last resort
     for _ in range(MAX_ROUNDS):
         widen: int | None = None
@@ -379,8 +569,35 @@ def protect_against_earlier(
             return hidden
         if widen is not None:
             width = widen
-        hidden = protect(system, k, start=hidden | more, strict=strict, least_width=width)
+        hidden = protect_own(hidden | more, width)
     raise NarrowsEarlierError(k)
+
+
+def _guessed_of_new(
+    system: ReleaseSystem, k: int, earlier: list[Earlier]
+) -> dict[Key, tuple[float, float]]:
+    """How far the earlier releases and the attacker's right guesses about the new release's
+    counts (which did not change since an earlier release, which way the others moved)
+    narrow the new release's own numbers with nothing of it shown. Those counts exist
+    whether or not the release is cut: a number they narrow below k is narrowed as far by
+    refusing the cut, so the cut is answerable only for narrowing it further, as it is for
+    an earlier release's numbers (_guessed_alone). Without this floor a cut was refused under
+    every pattern, however much it hid, for months of 1 case the earlier releases alone pin
+    to [1, 11]. Leaves the system set up as protect needs it."""
+    others = [e.shown() for e in earlier]
+    # only numbers an earlier release showed exactly that are the same now (an unchanged
+    # count): a range that still holds of a count that moved is no right guess (taken as
+    # known, an earlier verified total rounded to 100-119 let a cut read its own month of 1
+    # as [1, 11])
+    facts = [
+        (atoms, low, high)
+        for atoms, low, high in facts_holding(system, [f for e in earlier for f in e.facts()])
+        if low == high
+    ]
+    audit_with(system, others, facts, own_silent=True)
+    floor = system.audit(set(), k, bare=True)
+    audit_with(system, others, facts)
+    return floor
 
 
 def _guessed_alone(

@@ -151,6 +151,10 @@ class LinkedSystem:
         # a point that satisfies them all as proof for every cell it moves k from its true
         # value (see _pool_proves); points are never trusted, only re-checked
         self._pool: dict[tuple[int, tuple[Hashable, ...]], list[np.ndarray]] = {}
+        # how far other releases and right guesses about these counts narrow this release's
+        # own numbers with nothing of it shown (history._guessed_of_new): a number is audited
+        # as narrowed only when what it shows narrows it further (None: every narrowing counts)
+        self.allowance: dict[Key, tuple[float, float]] | None = None
 
     def know(self, facts: Iterable[tuple[list[int], float, float]]) -> None:
         """Take `facts` (from other releases) as known to the attacker in every audit. A cell
@@ -259,6 +263,14 @@ class LinkedSystem:
             Equation([*(a for a, _ in terms), slack], [*(c for _, c in terms), -1], 0, False)
         )
 
+    def unknown(self, name: Hashable, value: int) -> int:
+        """An atom that is not this release's own, imported with the other releases and
+        forgotten with them (a count of another grouping than this release's)."""
+        assert self._own is not None, "imported unknowns follow an imported release"
+        index = self.atom(name, value)
+        self._imported_names.append(name)
+        return index
+
     def atom(self, name: Hashable, value: int) -> int:
         index = self.atom_index.get(name)
         if index is None:
@@ -302,10 +314,15 @@ class LinkedSystem:
     # -- the audit ---------------------------------------------------------------------------
 
     def audit(
-        self, hidden: set[Key], k: int, only: set[Key] | None = None
+        self, hidden: set[Key], k: int, only: set[Key] | None = None, bare: bool = False
     ) -> dict[Key, tuple[float, float]]:
         """Every sensitive cell (1..k-1, not published) whose feasible interval is narrower than
-        k, with that interval. `only` restricts what counts as published to those cells."""
+        k, with that interval, beyond what `allowance` grants. `only` restricts what counts as
+        published to those cells. `bare`: as if this release showed nothing at all (no number,
+        no "at least 1", no range; every published cell is taken as hidden), what the facts
+        from other releases alone narrow; nothing is kept as proven from it."""
+        if bare:
+            hidden = {c.key for c in self.cells.values() if c.published}
         # in the cells' own order, never a set's (which follows the hash seed): the same
         # caseload must give the same pattern on every run, so that a release can be re-made
         # and checked
@@ -350,11 +367,12 @@ class LinkedSystem:
             and c.key in hidden
             and c.value > 0
             and not self.may_hide_zero(c.key, hidden)
+            and not bare
         ]
         ranged: list[tuple[list[int], float, float]] = [
             (self.cells[key].atoms, lo, hi)
             for key, (lo, hi) in self.ranges.items()
-            if key in hidden and (only is None or key in only)
+            if key in hidden and (only is None or key in only) and not bare
         ]
         ranged += [(atoms, low, high) for atoms, low, high in facts if low != high]
         # the lowest and highest value each cell takes at a feasible point seen so far (its
@@ -382,6 +400,15 @@ class LinkedSystem:
                 narrow[c.key] = (lo, hi)
             else:
                 wide.add(c.key)
+        if bare:
+            return narrow
+        if self.allowance is not None:
+            allowed = self.allowance
+            narrow = {
+                key: (lo, hi)
+                for key, (lo, hi) in narrow.items()
+                if key not in allowed or hi - lo < allowed[key][1] - allowed[key][0] - 1e-6
+            }
         under = frozenset(hidden)
         others = [e for e in entries if e[0] != under or e[1] != self.ranges]
         self._proven[scope_key] = [

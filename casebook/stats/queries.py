@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
 from typing import Any
@@ -275,6 +275,10 @@ class BaseCounts:
     one_way: dict[str, int]
     groups: dict[str, list[tuple[str, list[str]]]]
     two_way: dict[str, int]
+    # cases per verified flag and base categories (BASE order), where known: what counts
+    # finer than the groups are made of (history.py); not stored (a release's fingerprints
+    # hold it, see combos_of)
+    combos: dict[tuple[str, tuple[str, ...]], int] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -289,6 +293,15 @@ class BaseCounts:
     def from_json(cls, doc: dict[str, Any]) -> BaseCounts:
         groups = {d: [(c, list(m)) for c, m in g] for d, g in doc["groups"].items()}
         return cls(doc["last_year"], doc["total"], doc["one_way"], groups, doc["two_way"])
+
+
+def combos_of(fingerprints: Iterable[str]) -> dict[tuple[str, tuple[str, ...]], int]:
+    """Cases per verified flag and base categories, from the cases' fingerprints (tally)."""
+    out: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    for fingerprint in fingerprints:
+        flag, *categories = fingerprint.split("|")
+        out[(flag, tuple(categories[1:]))] += 1
+    return dict(out)
 
 
 def fingerprint_category(fingerprint: str, dimension: str) -> str:
@@ -432,7 +445,7 @@ def tally(
             break
         for d, members in crowded:
             force[d].append(members)
-    counts = BaseCounts(last_year, dict(total), dict(one_way), groups, dict(two_way))
+    counts = BaseCounts(last_year, dict(total), dict(one_way), groups, dict(two_way), dict(combos))
     return counts, fingerprints
 
 

@@ -34,6 +34,7 @@ from casebook.stats.queries import (
     DIMENSIONS,
     VERIFIED_STATES,
     BaseCounts,
+    combos_of,
     count_base,
     counted_facets,
     fingerprint_category,
@@ -369,7 +370,9 @@ def earlier_releases(session: Session, vault: Vault) -> list[Earlier]:
     out = []
     for release in release_list(session):
         exact = _open(vault, release, "exact_enc")
-        system = ReleaseSystem(BaseCounts.from_json(exact["counts"]))
+        counts = BaseCounts.from_json(exact["counts"])
+        counts.combos = combos_of(_open(vault, release, "fingerprints_enc").values())
+        system = ReleaseSystem(counts)
         system.ranges = {key: (r[0], r[1]) for key, r in exact.get("ranges", {}).items()}
         out.append(Earlier(release.number, release.k, system, set(exact["hidden"])))
     return out

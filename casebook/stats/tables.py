@@ -55,6 +55,7 @@ class ReleaseSystem(LinkedSystem):
         self._parent: dict[Key, Key] = {}  # a fine category's group; a month's year
         self.meanings: dict[Key, Meaning] = {}
         self._by_atoms: dict[tuple[int, ...], Key] | None = None
+        self._pairs: dict[tuple[str, str], dict[tuple[str, str, str], int]] = {}
         self._build()
 
     def categories(self, table: Table) -> tuple[list[str], list[str]]:
@@ -192,6 +193,20 @@ class ReleaseSystem(LinkedSystem):
             elif members & set(inside):
                 return None
         return codes if covered == members else None
+
+    def pair_counts(self, da: str, db: str) -> dict[tuple[str, str, str], int]:
+        """Cases per verified flag and fine categories of two base dimensions: the counts
+        a two-way table over finer groups than this release's would hold (history.py)."""
+        cached = self._pairs.get((da, db))
+        if cached is None:
+            if self.counts.combos is None:
+                raise ValueError("a release's counts without its cases' categories")
+            i, j = BASE.index(da), BASE.index(db)
+            counted: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+            for (flag, categories), n in self.counts.combos.items():
+                counted[(flag, categories[i], categories[j])] += n
+            cached = self._pairs[(da, db)] = dict(counted)
+        return cached
 
     def cell_of(self, atoms: list[int]) -> Key | None:
         """The cell of this release over exactly these atoms, if it has one."""

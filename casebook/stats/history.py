@@ -589,14 +589,11 @@ def _guessed_of_new(
     # count): a range that still holds of a count that moved is no right guess (taken as
     # known, an earlier verified total rounded to 100-119 let a cut read its own month of 1
     # as [1, 11])
-    facts = [
-        (atoms, low, high)
-        for atoms, low, high in facts_holding(system, [f for e in earlier for f in e.facts()])
-        if low == high
-    ]
-    audit_with(system, others, facts, own_silent=True)
+    facts = facts_holding(system, [f for e in earlier for f in e.facts()])
+    exact = [(atoms, low, high) for atoms, low, high in facts if low == high]
+    audit_with(system, others, exact, own_silent=True)
     floor = system.audit(set(), k, bare=True)
-    audit_with(system, others, facts)
+    audit_with(system, others, facts)  # every fact again, for the audit itself
     return floor
 
 

@@ -679,6 +679,30 @@ def test_counts_finer_than_a_releases_groups_are_its_unknowns_tied_to_other_rele
     assert not any(isinstance(n, tuple) and n[0] == "finer" for n in host.atom_index)
 
 
+def test_the_floor_for_a_releases_own_numbers_leaves_every_earlier_fact_in_its_audit() -> None:
+    """The floor a new release's own numbers answer to takes only the earlier releases' exact
+    numbers that still hold; the audit after it must hold every fact again (ranges, "at
+    least 1"): left with the floor's facts, it would miss what the attacker knows."""
+    from casebook.stats.history import _guessed_of_new, audit_with
+    from casebook.stats.protect import fact_bounds
+    from casebook.stats.services import protect_in_turn
+
+    rows = _rare_history(8)[:3]
+    earlier: list[Earlier] = []
+    for number, release in enumerate(rows[:2], start=1):
+        system, hidden, these, _ = protect_in_turn(release, 2026, K, earlier)
+        for e in earlier:
+            e.reset()
+        earlier.append(_as_earlier(number, system, hidden, these))
+    new = ReleaseSystem(tally(rows[2], 2026, K)[0])
+    facts = facts_holding(new, [f for e in earlier for f in e.facts()])
+    assert any(low != high for _, low, high in facts)  # ranges or "at least 1" among them
+    audit_with(new, [e.shown() for e in earlier], facts)
+    known = fact_bounds(new.facts)
+    _guessed_of_new(new, K, earlier)
+    assert fact_bounds(new.facts) == known
+
+
 @pytest.mark.parametrize("seed", [2])
 def test_two_releases_together_narrow_nothing(seed: int) -> None:
     """Protected one at a time, the later release's hidden numbers are narrowed by the
